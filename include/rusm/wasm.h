@@ -1,0 +1,515 @@
+// rusm's WebAssembly engine: the embedding API.
+//
+// The engine decodes, validates and compiles a module once (`Module`), then
+// instantiates it cheaply and many times (`Instance`). A call into an
+// instance runs on an `Execution`, which owns the Wasm value stack and call
+// frames; it never uses the native stack for Wasm frames, so a call can stop
+// (out of fuel, or suspended by a host function) and be resumed later, on
+// any thread.
+//
+// Thread-safety:
+//   - Module: immutable after compile(); share it freely between threads.
+//   - Instance, Memory, Table, Global: used by one thread at a time (the
+//     thread running the process that owns them). The engine does no locking.
+//   - Execution: one thread at a time; may move between threads between runs.
+//   - Function: a host function object is immutable after creation; a Wasm
+//     function belongs to its instance.
+//
+// Errors are values (rusm::Result / rusm::Status); no call here throws, and
+// no input module can make the engine crash, hang or exhaust the host.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rusm/result.h"
+
+namespace rusm::wasm {
+
+// ---------------------------------------------------------------------------
+// Types
+
+enum class ValType : uint8_t {
+  I32 = 0x7F,
+  I64 = 0x7E,
+  F32 = 0x7D,
+  F64 = 0x7C,
+  V128 = 0x7B,
+  FuncRef = 0x70,
+  ExternRef = 0x6F,
+};
+const char* to_string(ValType t);
+inline bool is_ref(ValType t) { return t == ValType::FuncRef || t == ValType::ExternRef; }
+
+struct FuncType {
+  std::vector<ValType> params;
+  std::vector<ValType> results;
+  bool operator==(const FuncType&) const = default;
+};
+std::string to_string(const FuncType& t);  // "(i32, i64) -> (f32)"
+
+struct Limits {
+  uint64_t min = 0;
+  std::optional<uint64_t> max;
+  bool operator==(const Limits&) const = default;
+};
+
+struct TableType {
+  ValType elem = ValType::FuncRef;
+  Limits limits;
+};
+
+struct MemoryType {
+  Limits limits;  // in 64 KiB pages
+};
+
+struct GlobalType {
+  ValType type = ValType::I32;
+  bool is_mutable = false;
+};
+
+enum class ExternKind : uint8_t { Func = 0, Table = 1, Memory = 2, Global = 3 };
+const char* to_string(ExternKind k);
+
+constexpr uint64_t kPageSize = 65536;
+constexpr uint64_t kMaxPages = 65536;  // 4 GiB, the wasm32 limit
+
+// ---------------------------------------------------------------------------
+// Values
+
+struct alignas(16) V128 {
+  uint8_t bytes[16] = {};
+  bool operator==(const V128& o) const { return std::memcmp(bytes, o.bytes, 16) == 0; }
+};
+
+class Function;
+
+// A typed Wasm value. Floats are kept as bit patterns so NaN payloads survive.
+// References: a funcref is a Function* (nullptr = null); an externref is an
+// opaque host word (0 = null, so hosts must use nonzero words for non-null).
+class Value {
+ public:
+  Value() : type_(ValType::I32) {}
+
+  static Value i32(uint32_t v) { return Value(ValType::I32, v); }
+  static Value i64(uint64_t v) { return Value(ValType::I64, v); }
+  static Value f32_bits(uint32_t bits) { return Value(ValType::F32, bits); }
+  static Value f64_bits(uint64_t bits) { return Value(ValType::F64, bits); }
+  static Value f32(float f);
+  static Value f64(double d);
+  static Value v128(const V128& v);
+  static Value funcref(Function* f);
+  static Value externref(uintptr_t word);
+  static Value null(ValType ref_type);
+  static Value zero(ValType t);  // the default value of a local of type t
+
+  ValType type() const { return type_; }
+  uint32_t i32() const { return static_cast<uint32_t>(bits_); }
+  uint64_t i64() const { return bits_; }
+  uint32_t f32_bits() const { return static_cast<uint32_t>(bits_); }
+  uint64_t f64_bits() const { return bits_; }
+  float f32() const;
+  double f64() const;
+  V128 v128() const;
+  Function* funcref() const { return reinterpret_cast<Function*>(bits_); }
+  uintptr_t externref() const { return static_cast<uintptr_t>(bits_); }
+  bool is_null() const { return bits_ == 0; }  // meaningful for references
+
+  // Raw 64-bit payload (low half of a v128), as the interpreter stores it.
+  uint64_t raw() const { return bits_; }
+  uint64_t raw_hi() const { return hi_; }
+
+  std::string to_string() const;  // "i32:42", "f64:0x1p+0", "funcref:null", ...
+
+ private:
+  Value(ValType t, uint64_t bits) : type_(t), bits_(bits) {}
+  ValType type_;
+  uint64_t bits_ = 0;
+  uint64_t hi_ = 0;  // high half of a v128
+};
+
+// ---------------------------------------------------------------------------
+// Errors and traps
+
+// Codes carried by rusm::Error values from this layer.
+enum class ErrorCode : int {
+  kMalformed = 1,       // the bytes are not a well-formed binary module
+  kInvalid = 2,         // well-formed, but fails validation
+  kUnlinkable = 3,      // an import is missing or has the wrong type
+  kUninstantiable = 4,  // instantiation trapped (segment out of bounds, start trapped)
+  kLimit = 5,           // an engine limit was exceeded (too many functions, pages, ...)
+  kUsage = 6,           // the embedder called the API wrongly (argument type mismatch, ...)
+};
+
+enum class TrapCode : uint8_t {
+  kUnreachable,
+  kIntegerDivideByZero,
+  kIntegerOverflow,
+  kInvalidConversion,
+  kOutOfBoundsMemory,
+  kOutOfBoundsTable,
+  kUndefinedElement,       // call_indirect index past the table's end
+  kUninitializedElement,   // call_indirect to a null entry
+  kIndirectCallTypeMismatch,
+  kNullReference,
+  kCallStackExhausted,     // call depth or value-stack limit reached
+  kOutOfBoundsDataSegment,
+  kOutOfBoundsElemSegment,
+  kHost,                   // a host function trapped; the message says why
+};
+// The spec's wording ("integer divide by zero", "out of bounds memory access", ...).
+const char* to_string(TrapCode code);
+
+struct Trap {
+  TrapCode code = TrapCode::kUnreachable;
+  std::string message;         // to_string(code), or the host's message
+  uint32_t func_index = 0;     // function (module index space) executing when it trapped
+  std::string func_name;       // from the name section when present, else ""
+  std::string to_string() const;  // "out of bounds memory access in function 3 (foo)"
+};
+
+// ---------------------------------------------------------------------------
+// Modules
+
+struct CompileOptions {
+  // Engine limits checked at compile time; exceeding one is an ErrorCode::kLimit error.
+  uint32_t max_functions = 1'000'000;
+  uint32_t max_locals_per_function = 50'000;
+  uint32_t max_function_body_bytes = 8 * 1024 * 1024;
+};
+
+struct ImportInfo {
+  std::string module;
+  std::string name;
+  ExternKind kind;
+  FuncType func;       // when kind == Func
+  TableType table;     // when kind == Table
+  MemoryType memory;   // when kind == Memory
+  GlobalType global;   // when kind == Global
+};
+
+struct ExportInfo {
+  std::string name;
+  ExternKind kind;
+  uint32_t index;  // in the kind's index space (imports first)
+};
+
+struct SectionInfo {
+  uint8_t id;
+  std::string name;    // "type", "import", ..., or the custom section's name
+  uint32_t offset;     // of the section's contents within the module bytes
+  uint32_t size;
+};
+
+namespace internal {
+struct ModuleData;
+}
+
+// A decoded, validated and compiled module. Immutable; thread-safe to share.
+class Module {
+ public:
+  // Decodes, validates and compiles `bytes`. On failure the error's code is
+  // kMalformed or kInvalid (or kLimit) and its message names the section, the
+  // byte offset and the reason.
+  static Result<std::shared_ptr<const Module>> compile(std::span<const uint8_t> bytes,
+                                                       const CompileOptions& options = {});
+  ~Module();
+
+  std::span<const ImportInfo> imports() const;
+  std::span<const ExportInfo> exports() const;
+  std::span<const SectionInfo> sections() const;
+  std::optional<ExportInfo> find_export(std::string_view name) const;
+  // Type of function `index` (module function index space, imports first).
+  const FuncType& func_type(uint32_t index) const;
+  uint32_t num_functions() const;  // imports included
+  // Name from the name section, or "" when absent.
+  std::string_view func_name(uint32_t index) const;
+  std::optional<uint32_t> start_function() const;
+
+  const internal::ModuleData& data() const { return *data_; }
+
+ private:
+  explicit Module(std::unique_ptr<internal::ModuleData> data);
+  std::unique_ptr<internal::ModuleData> data_;
+};
+
+// ---------------------------------------------------------------------------
+// Runtime objects: functions, memories, tables, globals
+//
+// These are defined in src/wasm/; embedders handle them by pointer. Objects
+// defined by an instance live as long as the instance; host-created ones
+// (Memory::create etc.) are owned by their shared_ptr.
+
+class Instance;
+class Execution;
+class Memory;
+
+// What a host function asks the engine to do when it returns.
+enum class HostAction : uint8_t {
+  kReturn,   // results are set; continue
+  kTrap,     // trap with HostCall::trap_message
+  kSuspend,  // stop the Execution; the embedder resumes it later with results
+};
+
+// The view a host function gets of its call. Arguments are read from, and
+// results written to, the caller's value stack.
+class HostCall {
+ public:
+  Execution& execution() const { return *exec_; }
+  // The instance whose code made the call (nullptr when called from the host).
+  Instance* caller() const { return caller_; }
+  // The caller's memory 0, or nullptr if it has none.
+  Memory* memory() const;
+  void* host_data() const { return host_data_; }
+  const FuncType& type() const { return *type_; }
+
+  uint32_t arg_i32(size_t i) const;
+  uint64_t arg_i64(size_t i) const;
+  float arg_f32(size_t i) const;
+  double arg_f64(size_t i) const;
+  Value arg(size_t i) const;
+  void set_result_i32(size_t i, uint32_t v);
+  void set_result_i64(size_t i, uint64_t v);
+  void set_result(size_t i, const Value& v);
+
+  HostAction trap(std::string message) {
+    trap_message_ = std::move(message);
+    return HostAction::kTrap;
+  }
+
+  // Internal: constructed by the interpreter.
+  HostCall(Execution* exec, Instance* caller, const FuncType* type, void* host_data, uint64_t* slots)
+      : exec_(exec), caller_(caller), type_(type), host_data_(host_data), slots_(slots) {}
+  std::string& trap_message() { return trap_message_; }
+
+ private:
+  size_t slot_of_arg(size_t i) const;
+  size_t slot_of_result(size_t i) const;
+
+  Execution* exec_;
+  Instance* caller_;
+  const FuncType* type_;
+  void* host_data_;
+  uint64_t* slots_;  // args start at slots_[0]; results are written from slots_[0]
+  std::string trap_message_;
+};
+
+using HostCallback = HostAction (*)(HostCall& call);
+
+// A function: either a Wasm function of an instance or a host function.
+class Function {
+ public:
+  // A host function. `data` is passed back through HostCall::host_data().
+  // The returned object must outlive every instance that imports it.
+  static std::unique_ptr<Function> host(FuncType type, HostCallback callback, void* data,
+                                        std::string debug_name);
+  const FuncType& type() const;
+  bool is_host() const;
+  std::string_view debug_name() const;
+
+  // Defined in src/wasm/ (the engine may add members there).
+  struct Impl;
+  Impl* impl() { return reinterpret_cast<Impl*>(this); }
+  const Impl* impl() const { return reinterpret_cast<const Impl*>(this); }
+
+ protected:
+  Function() = default;
+};
+
+// A linear memory, bounds-checked; every access from the host goes through
+// read()/write() or a checked span.
+class Memory {
+ public:
+  // A standalone memory (e.g. the spec tests' "spectest.memory").
+  static Result<std::shared_ptr<Memory>> create(const MemoryType& type);
+  virtual ~Memory() = default;
+
+  virtual uint64_t size_bytes() const = 0;
+  uint64_t pages() const { return size_bytes() / kPageSize; }
+  virtual const MemoryType& type() const = 0;
+  // Grows by `delta` pages; returns the old size in pages, or nullopt if the
+  // maximum or the engine's limit forbids it (memory is unchanged then).
+  virtual std::optional<uint64_t> grow(uint64_t delta) = 0;
+
+  // Checked access: false (and nothing copied) when out of bounds.
+  bool read(uint64_t offset, void* out, uint64_t len) const;
+  bool write(uint64_t offset, const void* in, uint64_t len);
+  // A pointer to [offset, offset+len) or nullptr when out of bounds. Valid
+  // until the memory grows.
+  uint8_t* span(uint64_t offset, uint64_t len);
+
+  uint8_t* base() const { return base_; }
+
+ protected:
+  uint8_t* base_ = nullptr;
+};
+
+class Table {
+ public:
+  static Result<std::shared_ptr<Table>> create(const TableType& type, Value init);
+  virtual ~Table() = default;
+  virtual const TableType& type() const = 0;
+  virtual uint32_t size() const = 0;
+  virtual std::optional<Value> get(uint32_t index) const = 0;
+  virtual Status set(uint32_t index, const Value& v) = 0;
+  virtual std::optional<uint32_t> grow(uint32_t delta, const Value& init) = 0;
+};
+
+class Global {
+ public:
+  static Result<std::shared_ptr<Global>> create(const GlobalType& type, const Value& v);
+  virtual ~Global() = default;
+  virtual const GlobalType& type() const = 0;
+  virtual Value get() const = 0;
+  virtual Status set(const Value& v) = 0;  // fails for immutable globals or wrong type
+};
+
+// A reference to something importable/exportable.
+struct Extern {
+  ExternKind kind = ExternKind::Func;
+  Function* func = nullptr;
+  Table* table = nullptr;
+  Memory* memory = nullptr;
+  Global* global = nullptr;
+  // Keeps the owner (an Instance or a standalone object) alive while an
+  // importer uses it. May be null for objects the embedder keeps alive.
+  std::shared_ptr<void> owner;
+};
+
+// Name -> Extern, built by the embedder.
+class Imports {
+ public:
+  void add(std::string module, std::string name, Extern e);
+  // Adds every export of `instance` under `module` (the spec's `register`).
+  void add_instance(std::string module, const std::shared_ptr<Instance>& instance);
+  const Extern* find(std::string_view module, std::string_view name) const;
+
+ private:
+  struct Entry {
+    std::string module, name;
+    Extern ext;
+  };
+  std::vector<Entry> entries_;
+};
+
+// A module's imports resolved and type-checked once, in import order; reuse
+// it to instantiate the same module many times without name lookups.
+struct ResolvedImports {
+  std::vector<Extern> externs;
+};
+// Errors have code kUnlinkable and name the import ("env.f: expected func
+// (i32) -> (), got (i64) -> ()" / "unknown import env.g").
+Result<ResolvedImports> resolve_imports(const Module& module, const Imports& imports);
+
+struct InstanceOptions {
+  uint64_t max_memory_pages = kMaxPages;  // cap on every memory of the instance
+  uint32_t max_table_elements = 10'000'000;
+  void* user_data = nullptr;              // the embedder's (a process, for the runtime)
+};
+
+// An instantiated module. Create with instantiate(); the start function, if
+// any, is *not* run by instantiate() so that the embedder can run it on an
+// Execution with fuel (see run_start()).
+class Instance : public std::enable_shared_from_this<Instance> {
+ public:
+  // Errors: kUnlinkable (import count/type mismatch), kUninstantiable (an
+  // active segment out of bounds: the spec's trap during instantiation).
+  static Result<std::shared_ptr<Instance>> instantiate(std::shared_ptr<const Module> module,
+                                                       const ResolvedImports& imports,
+                                                       const InstanceOptions& options = {});
+  virtual ~Instance() = default;
+
+  virtual const Module& module() const = 0;
+  virtual std::optional<Extern> find_export(std::string_view name) = 0;
+  Function* exported_function(std::string_view name);
+  Global* exported_global(std::string_view name);
+  virtual Function* function(uint32_t index) = 0;  // module function index space
+  virtual Memory* memory(uint32_t index = 0) = 0;  // nullptr if none
+  virtual Table* table(uint32_t index) = 0;
+  virtual Global* global(uint32_t index) = 0;
+  virtual void* user_data() const = 0;
+  virtual void set_user_data(void* p) = 0;
+  // Bytes of host memory this instance holds (linear memories' committed
+  // pages, tables, globals and the instance itself).
+  virtual size_t memory_footprint() const = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Execution
+
+enum class RunStatus : uint8_t {
+  kFinished,   // results() holds the results
+  kTrapped,    // trap() says why; the execution cannot continue
+  kOutOfFuel,  // run() again to continue
+  kSuspended,  // a host function asked to suspend; set_host_results() then run()
+};
+const char* to_string(RunStatus s);
+
+constexpr int64_t kUnlimitedFuel = std::numeric_limits<int64_t>::max();
+
+struct ExecutionLimits {
+  uint32_t max_call_depth = 20'000;
+  size_t max_stack_bytes = 8 * 1024 * 1024;  // value stack (locals + operands)
+  size_t initial_stack_bytes = 4 * 1024;     // grows on demand up to max_stack_bytes
+};
+
+// A resumable call into Wasm. Owns the value stack and the call frames.
+class Execution {
+ public:
+  explicit Execution(const ExecutionLimits& limits = {});
+  ~Execution();
+  Execution(const Execution&) = delete;
+  Execution& operator=(const Execution&) = delete;
+
+  // Prepares a call of `f` with `args` (checked against its type). Any
+  // previous call's state is discarded. Errors: kUsage.
+  Status begin(Function* f, std::span<const Value> args);
+  // Prepares the instance's start function (error kUsage if it has none).
+  Status begin_start(Instance& instance);
+
+  // Runs (or continues) the call, spending at most `fuel` units.
+  RunStatus run(int64_t fuel = kUnlimitedFuel);
+  RunStatus status() const;
+
+  // After kSuspended: the results of the host call that suspended, checked
+  // against its type; then run() continues after that call.
+  Status set_host_results(std::span<const Value> results);
+  // The suspended host function (valid while status() == kSuspended).
+  Function* suspended_at() const;
+
+  std::vector<Value> results() const;  // valid after kFinished
+  const Trap& trap() const;            // valid after kTrapped
+  int64_t fuel_consumed() const;       // total over the current call
+
+  void* user_data() const { return user_data_; }
+  void set_user_data(void* p) { user_data_ = p; }
+
+  struct State;  // defined in src/wasm/
+  State* state() { return state_.get(); }
+
+ private:
+  std::unique_ptr<State> state_;
+  void* user_data_ = nullptr;
+};
+
+// Runs `f` to completion with unlimited fuel on a fresh Execution. A trap
+// becomes an error whose message is Trap::to_string(); a host suspension is
+// an error too (kUsage).
+Result<std::vector<Value>> call(Function* f, std::span<const Value> args,
+                                const ExecutionLimits& limits = {});
+
+// Instantiates and runs the start function to completion (spec semantics;
+// a trap in start is kUninstantiable).
+Result<std::shared_ptr<Instance>> instantiate_and_start(std::shared_ptr<const Module> module,
+                                                        const ResolvedImports& imports,
+                                                        const InstanceOptions& options = {});
+
+}  // namespace rusm::wasm

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building rusm, its tests, its test guests,
+# its benchmarks and its dashboard need. Idempotent: safe to run again; it only
+# calls apt-get when a package is missing.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build ccache g++ clang-19 lld-19 llvm-19
+  # test guests: C -> wasm32-wasi, WAT -> wasm, .wast -> JSON for the spec tests
+  wasi-libc libclang-rt-19-dev-wasm32 wabt
+  # libraries
+  libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
+  libboost1.81-dev libboost-context1.81-dev libssl-dev libsqlite3-dev
+  # sanitizers and fuzzing runtimes for clang-19
+  libclang-rt-19-dev
+  # baselines measured in the same run as our benchmarks
+  nodejs erlang-base erlang-dev
+  # misc
+  python3 git ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "bootstrap: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "bootstrap: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "bootstrap: done"
