@@ -106,6 +106,7 @@ class Value {
   static Value f32(float f);
   static Value f64(double d);
   static Value v128(const V128& v);
+  static Value v128_words(uint64_t lo, uint64_t hi);
   static Value funcref(Function* f);
   static Value externref(uintptr_t word);
   static Value null(ValType ref_type);

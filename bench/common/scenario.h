@@ -1,0 +1,78 @@
+// Benchmark scenarios: what `rusm bench <scenario>` runs and the dashboard
+// shows.
+//
+// A scenario measures one thing and, where one exists, a baseline measured in
+// the same run (the BEAM, native code, V8), so that every claim is a ratio
+// taken on the same machine at the same time. Scenarios register themselves
+// with a static `Registrar` in their own file (bench/<area>/*.cc); the CLI and
+// the dashboard find them by name.
+//
+// Thread-safety: registration happens during static initialization; after
+// that the registry is read-only. A scenario's run() may be called from any
+// thread, one run at a time per scenario.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rusm::bench {
+
+struct Options {
+  double duration_s = 3.0;  // how long each measured phase runs
+  unsigned threads = 0;     // worker threads / cores to use; 0 = all cores
+  bool baselines = true;    // also run baselines (BEAM, node) when installed
+};
+
+// Live progress, for the dashboard's charts and for stopping a run early.
+// Both calls must be cheap; scenarios call sample() a few times a second.
+class Progress {
+ public:
+  virtual ~Progress() = default;
+  virtual bool should_stop() const { return false; }
+  // A throughput or gauge reading, e.g. ("spawns/s", 1.2e6).
+  virtual void sample(std::string_view metric, double value) {}
+};
+
+// One line of a report: our figure and, if measured, the baseline's.
+struct Row {
+  std::string metric;  // "spawns/s", "round trip p50"
+  double value = 0;
+  std::string unit;  // "/s", "us", "MiB", "x native"
+  std::optional<double> baseline;
+  std::string baseline_name;  // "BEAM", "native", "V8"
+  bool higher_is_better = true;
+  std::string note;  // optional, e.g. "2 spawners"
+};
+
+struct Report {
+  std::string scenario;
+  std::string summary;  // one sentence: what it measures
+  std::vector<Row> rows;
+  std::vector<std::string> notes;  // caveats: "erl not installed: no BEAM baseline"
+};
+
+struct Scenario {
+  std::string name;     // "spawn-storm"
+  std::string summary;  // one sentence, shown in help and the dashboard
+  std::function<Report(const Options&, Progress&)> run;
+};
+
+void register_scenario(Scenario scenario);
+// All scenarios, sorted by name.
+std::vector<const Scenario*> scenarios();
+const Scenario* find_scenario(std::string_view name);
+
+// The report as an aligned text table (what the CLI prints), or as JSON
+// ({"scenario":..., "rows":[{"metric","value","unit","baseline",
+// "baseline_name","ratio"}], "notes":[...]}).
+std::string format_table(const Report& report);
+std::string format_json(const Report& report);
+
+struct Registrar {
+  explicit Registrar(Scenario scenario) { register_scenario(std::move(scenario)); }
+};
+
+}  // namespace rusm::bench

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The CI checks beyond the README's test command:
+#   1. the engine's and the actor core's tests under AddressSanitizer + UBSan,
+#   2. the actor core's tests under ThreadSanitizer,
+#   3. each libFuzzer target for a short while (RUSM_FUZZ_SECONDS, default 60).
+# Each build has its own directory; all use ccache.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=${RUSM_JOBS:-$(nproc)}
+fuzz_seconds=${RUSM_FUZZ_SECONDS:-60}
+
+echo "== ASan+UBSan build"
+RUSM_BUILD_DIR="$root/build-asan" scripts/build.sh -DRUSM_SANITIZE=ON -DRUSM_BUILD_GUESTS=ON >/dev/null
+(cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+   ctest --output-on-failure -j "$jobs" --timeout 1800 -L "asan" -E "^$" ) || exit 1
+
+if [ -d tests/otp ]; then
+  echo "== ThreadSanitizer build (actor core)"
+  RUSM_BUILD_DIR="$root/build-tsan" scripts/build.sh -DRUSM_TSAN=ON --target otp_tests >/dev/null 2>&1 || \
+    RUSM_BUILD_DIR="$root/build-tsan" scripts/build.sh -DRUSM_TSAN=ON >/dev/null
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" -R "^otp\\." --timeout 900)
+fi
+
+if [ -d fuzz ]; then
+  echo "== fuzzers (${fuzz_seconds}s each)"
+  RUSM_BUILD_DIR="$root/build-fuzz" scripts/build.sh -DRUSM_FUZZ=ON >/dev/null
+  for f in build-fuzz/fuzz/*_fuzz; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    corpus="build-fuzz/fuzz/corpus-$name"
+    mkdir -p "$corpus"
+    echo "-- $name"
+    "$f" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 "$corpus" \
+       build-fuzz/fuzz/seed 2>&1 | tail -n 3
+  done
+fi
+echo "sanitizers and fuzzers: ok"

@@ -1,0 +1,66 @@
+// `rusm bench <scenario> [--duration S] [--threads N] [--json]`: runs one
+// benchmark scenario headless and prints its table (see bench/common/scenario.h).
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "common/scenario.h"
+
+namespace rusm::cli {
+namespace {
+
+struct BenchArgs {
+  std::string scenario;
+  double duration = 3.0;
+  unsigned threads = 0;
+  bool json = false;
+  bool no_baselines = false;
+  bool list = false;
+};
+
+void setup_bench(CLI::App& app) {
+  auto args = std::make_shared<BenchArgs>();
+  std::string names;
+  for (const bench::Scenario* s : bench::scenarios()) {
+    names += "\n  " + s->name + ": " + s->summary;
+  }
+  CLI::App* cmd = app.add_subcommand("bench", "Run a benchmark scenario and print its table." +
+                                                  (names.empty() ? "" : "\nScenarios:" + names));
+  cmd->add_option("scenario", args->scenario, "Scenario to run (see --list)");
+  cmd->add_option("--duration", args->duration, "Seconds per measured phase")
+      ->check(CLI::Range(0.05, 3600.0));
+  cmd->add_option("--threads", args->threads, "Worker threads (0 = all cores)");
+  cmd->add_flag("--json", args->json, "Print the report as JSON");
+  cmd->add_flag("--no-baselines", args->no_baselines, "Skip baselines (BEAM, native, node)");
+  cmd->add_flag("--list", args->list, "List the scenarios");
+  cmd->callback([args] {
+    if (args->list || args->scenario.empty()) {
+      for (const bench::Scenario* s : bench::scenarios()) {
+        std::printf("%-18s %s\n", s->name.c_str(), s->summary.c_str());
+      }
+      if (!args->list) {
+        throw CLI::RuntimeError(2);
+      }
+      return;
+    }
+    const bench::Scenario* s = bench::find_scenario(args->scenario);
+    if (s == nullptr) {
+      std::fprintf(stderr, "rusm bench: unknown scenario '%s' (rusm bench --list shows them)\n",
+                   args->scenario.c_str());
+      throw CLI::RuntimeError(2);
+    }
+    bench::Options options;
+    options.duration_s = args->duration;
+    options.threads = args->threads;
+    options.baselines = !args->no_baselines;
+    bench::Progress progress;
+    bench::Report report = s->run(options, progress);
+    std::string out = args->json ? bench::format_json(report) + "\n" : bench::format_table(report);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  });
+}
+
+CommandRegistrar registrar(setup_bench);
+
+}  // namespace
+}  // namespace rusm::cli
