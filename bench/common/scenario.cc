@@ -78,7 +78,8 @@ std::string format_table(const Report& report) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%.2fx", *q);
       r = buf;
-      r += row.higher_is_better ? (*q >= 1 ? " better" : " worse") : (*q <= 1 ? " better" : " worse");
+      r += row.higher_is_better ? (*q >= 1 ? " better" : " worse")
+                                : (*q <= 1 ? " better" : " worse");
     }
     cells.push_back({row.metric, format_number(row.value), row.unit, base, r, row.note});
   }

@@ -47,7 +47,9 @@ enum class ValType : uint8_t {
   ExternRef = 0x6F,
 };
 const char* to_string(ValType t);
-inline bool is_ref(ValType t) { return t == ValType::FuncRef || t == ValType::ExternRef; }
+inline bool is_ref(ValType t) {
+  return t == ValType::FuncRef || t == ValType::ExternRef;
+}
 
 struct FuncType {
   std::vector<ValType> params;
@@ -157,30 +159,36 @@ enum class TrapCode : uint8_t {
   kInvalidConversion,
   kOutOfBoundsMemory,
   kOutOfBoundsTable,
-  kUndefinedElement,       // call_indirect index past the table's end
-  kUninitializedElement,   // call_indirect to a null entry
+  kUndefinedElement,      // call_indirect index past the table's end
+  kUninitializedElement,  // call_indirect to a null entry
   kIndirectCallTypeMismatch,
   kNullReference,
-  kCallStackExhausted,     // call depth or value-stack limit reached
+  kCallStackExhausted,  // call depth or value-stack limit reached
   kOutOfBoundsDataSegment,
   kOutOfBoundsElemSegment,
-  kHost,                   // a host function trapped; the message says why
+  kHost,  // a host function trapped; the message says why
 };
 // The spec's wording ("integer divide by zero", "out of bounds memory access", ...).
 const char* to_string(TrapCode code);
 
 struct Trap {
   TrapCode code = TrapCode::kUnreachable;
-  std::string message;         // to_string(code), or the host's message
-  uint32_t func_index = 0;     // function (module index space) executing when it trapped
-  std::string func_name;       // from the name section when present, else ""
+  std::string message;            // to_string(code), or the host's message
+  uint32_t func_index = 0;        // function (module index space) executing when it trapped
+  std::string func_name;          // from the name section when present, else ""
   std::string to_string() const;  // "out of bounds memory access in function 3 (foo)"
 };
 
 // ---------------------------------------------------------------------------
 // Modules
 
+// How the interpreter dispatches between instructions (see src/wasm/interp.cc).
+// kDefault picks the fastest available: tail calls under clang, computed goto
+// otherwise. Modules called from one another must use the same scheme.
+enum class DispatchScheme : uint8_t { kDefault, kTailCall, kComputedGoto };
+
 struct CompileOptions {
+  DispatchScheme dispatch = DispatchScheme::kDefault;
   // Engine limits checked at compile time; exceeding one is an ErrorCode::kLimit error.
   uint32_t max_functions = 1'000'000;
   uint32_t max_locals_per_function = 50'000;
@@ -191,10 +199,10 @@ struct ImportInfo {
   std::string module;
   std::string name;
   ExternKind kind;
-  FuncType func;       // when kind == Func
-  TableType table;     // when kind == Table
-  MemoryType memory;   // when kind == Memory
-  GlobalType global;   // when kind == Global
+  FuncType func;      // when kind == Func
+  TableType table;    // when kind == Table
+  MemoryType memory;  // when kind == Memory
+  GlobalType global;  // when kind == Global
 };
 
 struct ExportInfo {
@@ -205,8 +213,8 @@ struct ExportInfo {
 
 struct SectionInfo {
   uint8_t id;
-  std::string name;    // "type", "import", ..., or the custom section's name
-  uint32_t offset;     // of the section's contents within the module bytes
+  std::string name;  // "type", "import", ..., or the custom section's name
+  uint32_t offset;   // of the section's contents within the module bytes
   uint32_t size;
 };
 
@@ -287,7 +295,8 @@ class HostCall {
   }
 
   // Internal: constructed by the interpreter.
-  HostCall(Execution* exec, Instance* caller, const FuncType* type, void* host_data, uint64_t* slots)
+  HostCall(Execution* exec, Instance* caller, const FuncType* type, void* host_data,
+           uint64_t* slots)
       : exec_(exec), caller_(caller), type_(type), host_data_(host_data), slots_(slots) {}
   std::string& trap_message() { return trap_message_; }
 
@@ -305,6 +314,11 @@ class HostCall {
 
 using HostCallback = HostAction (*)(HostCall& call);
 
+namespace internal {
+struct FuncCode;
+class InstanceImpl;
+}  // namespace internal
+
 // A function: either a Wasm function of an instance or a host function.
 class Function {
  public:
@@ -312,45 +326,66 @@ class Function {
   // The returned object must outlive every instance that imports it.
   static std::unique_ptr<Function> host(FuncType type, HostCallback callback, void* data,
                                         std::string debug_name);
-  const FuncType& type() const;
-  bool is_host() const;
+  virtual ~Function() = default;
+  Function(const Function&) = delete;
+  Function& operator=(const Function&) = delete;
+
+  const FuncType& type() const { return *type_; }
+  bool is_host() const { return code_ == nullptr; }
+  // The host function's name, or the Wasm function's name-section name ("" if none).
   std::string_view debug_name() const;
+  // The instance a Wasm function belongs to; nullptr for host functions.
+  Instance* instance() const;
+  // Index in the owning module's function index space (0 for host functions).
+  uint32_t index() const { return index_; }
 
-  // Defined in src/wasm/ (the engine may add members there).
-  struct Impl;
-  Impl* impl() { return reinterpret_cast<Impl*>(this); }
-  const Impl* impl() const { return reinterpret_cast<const Impl*>(this); }
+  // Engine internals, read by the interpreter on every call; embedders must
+  // not touch them.
+  const FuncType* type_ = nullptr;
+  uint32_t type_id_ = 0;  // canonical: equal ids <=> equal types
+  uint32_t index_ = 0;
+  internal::InstanceImpl* instance_ = nullptr;
+  const internal::FuncCode* code_ = nullptr;
+  HostCallback callback_ = nullptr;
+  void* host_data_ = nullptr;
 
- protected:
   Function() = default;
 };
 
 // A linear memory, bounds-checked; every access from the host goes through
-// read()/write() or a checked span.
+// read()/write() or a checked span. Not thread-safe: used by the thread that
+// runs its instance.
 class Memory {
  public:
   // A standalone memory (e.g. the spec tests' "spectest.memory").
   static Result<std::shared_ptr<Memory>> create(const MemoryType& type);
   virtual ~Memory() = default;
 
-  virtual uint64_t size_bytes() const = 0;
-  uint64_t pages() const { return size_bytes() / kPageSize; }
+  uint64_t size_bytes() const { return size_; }
+  uint64_t pages() const { return size_ / kPageSize; }
   virtual const MemoryType& type() const = 0;
   // Grows by `delta` pages; returns the old size in pages, or nullopt if the
   // maximum or the engine's limit forbids it (memory is unchanged then).
+  // Growing may move the memory: pointers from span() become invalid.
   virtual std::optional<uint64_t> grow(uint64_t delta) = 0;
 
   // Checked access: false (and nothing copied) when out of bounds.
   bool read(uint64_t offset, void* out, uint64_t len) const;
   bool write(uint64_t offset, const void* in, uint64_t len);
-  // A pointer to [offset, offset+len) or nullptr when out of bounds. Valid
-  // until the memory grows.
+  // A pointer to [offset, offset+len) for reading and writing, or nullptr
+  // when out of bounds. Valid until the memory grows.
   uint8_t* span(uint64_t offset, uint64_t len);
+  // The same for reading only.
+  const uint8_t* read_span(uint64_t offset, uint64_t len) const;
 
   uint8_t* base() const { return base_; }
 
  protected:
+  // Records that [offset, offset+len) may have been written (the engine
+  // recycles memories by zeroing only what was written).
+  void mark_written(uint64_t offset, uint64_t len);
   uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
 };
 
 class Table {
@@ -413,12 +448,18 @@ Result<ResolvedImports> resolve_imports(const Module& module, const Imports& imp
 struct InstanceOptions {
   uint64_t max_memory_pages = kMaxPages;  // cap on every memory of the instance
   uint32_t max_table_elements = 10'000'000;
-  void* user_data = nullptr;              // the embedder's (a process, for the runtime)
+  void* user_data = nullptr;  // the embedder's (a process, for the runtime)
 };
 
 // An instantiated module. Create with instantiate(); the start function, if
 // any, is *not* run by instantiate() so that the embedder can run it on an
-// Execution with fuel (see run_start()).
+// Execution with fuel (see Execution::begin_start()).
+//
+// Lifetime: an instance keeps alive everything it imports. Objects it
+// exports keep it alive through Extern::owner. A funcref is a plain pointer:
+// if an instance stores its functions into a table owned by another
+// instance (through an imported table), the embedder must keep it alive as
+// long as that table may be used. (rusm processes never share tables.)
 class Instance : public std::enable_shared_from_this<Instance> {
  public:
   // Errors: kUnlinkable (import count/type mismatch), kUninstantiable (an
@@ -426,6 +467,15 @@ class Instance : public std::enable_shared_from_this<Instance> {
   static Result<std::shared_ptr<Instance>> instantiate(std::shared_ptr<const Module> module,
                                                        const ResolvedImports& imports,
                                                        const InstanceOptions& options = {});
+  // The two halves of instantiate(): create() links and allocates, and
+  // initialize() applies the active element and data segments (once). An
+  // embedder that must keep even a failed instance alive (its earlier
+  // segment writes into imported tables may reference its functions, as the
+  // spec's store semantics allow) holds the result of create().
+  static Result<std::shared_ptr<Instance>> create(std::shared_ptr<const Module> module,
+                                                  const ResolvedImports& imports,
+                                                  const InstanceOptions& options = {});
+  virtual Status initialize() = 0;
   virtual ~Instance() = default;
 
   virtual const Module& module() const = 0;

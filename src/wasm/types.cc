@@ -136,13 +136,21 @@ Value Value::v128_words(uint64_t lo, uint64_t hi) {
   return r;
 }
 
-Value Value::funcref(Function* f) { return Value(ValType::FuncRef, reinterpret_cast<uintptr_t>(f)); }
+Value Value::funcref(Function* f) {
+  return Value(ValType::FuncRef, reinterpret_cast<uintptr_t>(f));
+}
 
-Value Value::externref(uintptr_t word) { return Value(ValType::ExternRef, word); }
+Value Value::externref(uintptr_t word) {
+  return Value(ValType::ExternRef, word);
+}
 
-Value Value::null(ValType ref_type) { return Value(ref_type, 0); }
+Value Value::null(ValType ref_type) {
+  return Value(ref_type, 0);
+}
 
-Value Value::zero(ValType t) { return Value(t, 0); }
+Value Value::zero(ValType t) {
+  return Value(t, 0);
+}
 
 float Value::f32() const {
   float f;

@@ -1,0 +1,187 @@
+// The engine's runtime objects as the interpreter sees them: compiled module
+// data, instances, tables, globals and the execution state. Internal to
+// src/wasm/; embedders use include/rusm/wasm.h.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "rusm/wasm.h"
+#include "wasm/code.h"
+#include "wasm/memory.h"
+#include "wasm/module.h"
+
+namespace rusm::wasm::internal {
+
+// Everything compile() produces. Immutable after compile; shared by instances.
+struct ModuleData {
+  ModuleIR ir;
+  Dispatch dispatch = Dispatch::kGoto;
+  std::vector<Word> code;          // all functions' internal code
+  std::vector<FuncCode> funcs;     // defined functions (index - num_imported_funcs)
+  std::vector<uint32_t> type_ids;  // canonical id of each type index
+  // For each defined global, how many slots its value takes.
+  uint32_t num_defined_globals() const {
+    return static_cast<uint32_t>(ir.globals.size()) - ir.num_imported_globals;
+  }
+  // The FuncCode whose code contains word index `pos`, or nullptr.
+  const FuncCode* func_at(size_t pos) const;
+};
+
+class GlobalImpl final : public Global {
+ public:
+  GlobalImpl(const GlobalType& type, Slot* cell) : type_(type), cell_(cell) {}
+  // A standalone global owning its cell.
+  explicit GlobalImpl(const GlobalType& type) : type_(type), cell_(own_) {}
+
+  const GlobalType& type() const override { return type_; }
+  Value get() const override;
+  Status set(const Value& v) override;
+  Slot* cell() const { return cell_; }
+
+ private:
+  GlobalType type_;
+  Slot* cell_;
+  Slot own_[2] = {0, 0};
+};
+
+class TableImpl final : public Table {
+ public:
+  TableImpl(const TableType& type, uint32_t limit, uint64_t init);
+  const TableType& type() const override { return type_; }
+  uint32_t size() const override { return static_cast<uint32_t>(elems_.size()); }
+  std::optional<Value> get(uint32_t index) const override;
+  Status set(uint32_t index, const Value& v) override;
+  std::optional<uint32_t> grow(uint32_t delta, const Value& init) override;
+
+  // Raw element words: Function* for funcref, the host word for externref; 0 = null.
+  uint64_t* data() { return elems_.data(); }
+  std::optional<uint32_t> grow_raw(uint32_t delta, uint64_t init);
+
+ private:
+  TableType type_;
+  uint32_t limit_;  // maximum elements (type max, capped by the engine limit)
+  std::vector<uint64_t> elems_;
+};
+
+class InstanceImpl final : public Instance {
+ public:
+  ~InstanceImpl() override;
+
+  const Module& module() const override { return *module_; }
+  std::optional<Extern> find_export(std::string_view name) override;
+  Function* function(uint32_t index) override;
+  Memory* memory(uint32_t index = 0) override { return index == 0 ? memory_ : nullptr; }
+  Table* table(uint32_t index) override {
+    return index < tables_.size() ? tables_[index] : nullptr;
+  }
+  Global* global(uint32_t index) override;
+  void* user_data() const override { return user_data_; }
+  void set_user_data(void* p) override { user_data_ = p; }
+  size_t memory_footprint() const override;
+  Status initialize() override;
+
+  // Evaluates a constant expression in this instance (globals and
+  // functions resolved). Pre: validated.
+  Slot eval_const(const ConstExpr& e, Slot* hi = nullptr);
+
+  std::shared_ptr<const Module> module_;
+  const ModuleData* md_ = nullptr;
+  MemoryImpl* memory_ = nullptr;  // memory 0, owned or imported; nullptr if none
+  std::unique_ptr<MemoryImpl> own_memory_;
+  std::vector<TableImpl*> tables_;
+  std::vector<std::unique_ptr<TableImpl>> own_tables_;
+  std::vector<Slot*> globals_;                               // cell of every global, imports first
+  std::vector<Slot> global_cells_;                           // two slots per defined global
+  std::vector<std::unique_ptr<GlobalImpl>> global_objects_;  // created on demand
+  std::vector<Function*> funcs_;  // every function; defined ones created on demand
+  std::vector<std::unique_ptr<Function>> own_funcs_;
+  std::vector<std::shared_ptr<void>> keep_alive_;  // owners of imported objects
+  std::vector<uint8_t> elem_dropped_;
+  std::vector<uint8_t> data_dropped_;
+  void* user_data_ = nullptr;
+  bool initialized_ = false;
+};
+
+// One Wasm call frame's return information. Operands and locals live in the
+// value stack; this is the separate control stack.
+struct Frame {
+  const Word* ret_ip;
+  Slot* fp;
+  InstanceImpl* inst;
+};
+
+// The state of an Execution (Execution::State). The first members are what
+// handlers touch on every call and return; keep them together.
+struct ExecState {
+  Frame* frame = nullptr;      // top of the control stack
+  Frame* frame_end = nullptr;  // call depth limit
+  Slot* stack_end = nullptr;   // value stack limit (current allocation)
+  InstanceImpl* inst = nullptr;
+  Slot** globals = nullptr;
+  TableImpl** tables = nullptr;
+  MemoryImpl* memory = nullptr;
+
+  // Saved registers while not running.
+  const Word* ip = nullptr;
+  Slot* fp = nullptr;
+  int64_t fuel = 0;
+
+  RunStatus status = RunStatus::kFinished;
+  bool begun = false;
+  Trap trap;
+  Function* entry = nullptr;         // the function begin() called
+  Function* suspended_at = nullptr;  // host function that asked to suspend
+  size_t suspended_slots = 0;        // its argument/result slots (offset in stack)
+  int64_t fuel_consumed = 0;
+  Dispatch dispatch = Dispatch::kGoto;
+
+  Execution* exec = nullptr;
+  ExecutionLimits limits;
+  std::unique_ptr<Slot[]> stack;
+  size_t stack_slots = 0;
+  std::unique_ptr<Frame[]> frames;
+  size_t frame_capacity = 0;
+  Word boot[6] = {};  // call_fn <entry>; halt
+
+  Slot* stack_base() { return stack.get(); }
+
+  // Makes `inst` the current instance (nullptr for none).
+  void enter_instance(InstanceImpl* i) {
+    inst = i;
+    if (i != nullptr) {
+      globals = i->globals_.data();
+      tables = i->tables_.data();
+      memory = i->memory_;
+    } else {
+      globals = nullptr;
+      tables = nullptr;
+      memory = nullptr;
+    }
+  }
+  uint8_t* mem_base() const { return memory ? memory->base() : nullptr; }
+  uint64_t mem_size() const { return memory ? memory->size_bytes() : 0; }
+
+  // Grows the value stack so that `need` slots fit above `fp`, moving it if
+  // necessary (adjusting every saved frame pointer and *fp). False when the
+  // limit forbids it.
+  bool grow_stack(Slot** fp, size_t need);
+  // Grows the control stack by one frame if the depth limit allows.
+  bool grow_frames();
+};
+
+// Runs from st.ip until the call finishes, traps, runs out of fuel or
+// suspends; the outcome is in st.status.
+void run_interpreter(ExecState& st);
+
+// Records a trap at `ip` (an instruction of the current instance's code, or
+// nullptr when not known) and sets st.status.
+void record_trap(ExecState& st, const Word* ip, TrapCode code, std::string message = {});
+
+// The instruction a branch at `ip` with branch word `w` goes to.
+inline const Word* branch_target(const Word* ip, Word w) {
+  return ip + branch_offset(w);
+}
+
+}  // namespace rusm::wasm::internal

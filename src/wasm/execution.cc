@@ -1,0 +1,415 @@
+// Executions (resumable calls), host functions and host calls.
+#include <mutex>
+#include <unordered_map>
+
+#include "wasm/engine.h"
+
+namespace rusm::wasm {
+
+using internal::ExecState;
+using internal::Frame;
+using internal::InstanceImpl;
+using internal::Slot;
+
+struct Execution::State : ExecState {};
+
+namespace internal {
+
+uint32_t canonical_type_id(const FuncType& type) {
+  static std::mutex mu;
+  static std::unordered_map<std::string, uint32_t> ids;
+  std::string key;
+  key.reserve(type.params.size() + type.results.size() + 1);
+  for (ValType t : type.params) {
+    key.push_back(static_cast<char>(t));
+  }
+  key.push_back('\0');
+  for (ValType t : type.results) {
+    key.push_back(static_cast<char>(t));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  auto [it, inserted] = ids.try_emplace(std::move(key), static_cast<uint32_t>(ids.size() + 1));
+  return it->second;
+}
+
+bool ExecState::grow_stack(Slot** fp, size_t need) {
+  size_t max_slots = limits.max_stack_bytes / sizeof(Slot);
+  size_t offset = static_cast<size_t>(*fp - stack.get());
+  size_t required = offset + need;
+  if (required > max_slots) {
+    return false;
+  }
+  size_t size = std::min(std::max(stack_slots * 2, required), max_slots);
+  std::unique_ptr<Slot[]> bigger(new Slot[size]);
+  std::memcpy(bigger.get(), stack.get(), stack_slots * sizeof(Slot));
+  Slot* old_base = stack.get();
+  Slot* new_base = bigger.get();
+  auto move = [&](Slot* p) { return p == nullptr ? p : new_base + (p - old_base); };
+  for (Frame* f = frames.get(); f <= frame; ++f) {
+    f->fp = move(f->fp);
+  }
+  this->fp = move(this->fp);
+  *fp = move(*fp);
+  stack = std::move(bigger);
+  stack_slots = size;
+  stack_end = stack.get() + size;
+  return true;
+}
+
+bool ExecState::grow_frames() {
+  size_t max_frames = size_t{limits.max_call_depth} + 1;
+  if (frame_capacity >= max_frames) {
+    return false;
+  }
+  size_t capacity = std::min(frame_capacity * 2, max_frames);
+  std::unique_ptr<Frame[]> bigger(new Frame[capacity]);
+  size_t top = static_cast<size_t>(frame - frames.get());
+  std::copy(frames.get(), frames.get() + top + 1, bigger.get());
+  frames = std::move(bigger);
+  frame_capacity = capacity;
+  frame = frames.get() + top;
+  frame_end = frames.get() + capacity;
+  return true;
+}
+
+void record_trap(ExecState& st, const Word* ip, TrapCode code, std::string message) {
+  st.status = RunStatus::kTrapped;
+  st.trap.code = code;
+  st.trap.message = message.empty() ? to_string(code) : std::move(message);
+  st.trap.func_index = st.entry != nullptr ? st.entry->index() : 0;
+  st.trap.func_name.clear();
+  const InstanceImpl* inst = st.inst;
+  if (inst != nullptr && ip != nullptr) {
+    const std::vector<Word>& code_words = inst->md_->code;
+    if (ip >= code_words.data() && ip < code_words.data() + code_words.size()) {
+      if (const FuncCode* fc = inst->md_->func_at(static_cast<size_t>(ip - code_words.data()))) {
+        st.trap.func_index = fc->func_index;
+      }
+    }
+    auto it = inst->md_->ir.func_names.find(st.trap.func_index);
+    if (it != inst->md_->ir.func_names.end()) {
+      st.trap.func_name = it->second;
+    }
+  }
+}
+
+namespace {
+
+// A host function: the Function plus what only host functions have.
+class HostFunction final : public Function {
+ public:
+  HostFunction(FuncType type, HostCallback callback, void* data, std::string name)
+      : stored_type_(std::move(type)), name_(std::move(name)) {
+    type_ = &stored_type_;
+    type_id_ = canonical_type_id(stored_type_);
+    callback_ = callback;
+    host_data_ = data;
+  }
+  const std::string& name() const { return name_; }
+
+ private:
+  FuncType stored_type_;
+  std::string name_;
+};
+
+void write_value(Slot* slots, const Value& v) {
+  slots[0] = v.raw();
+  if (v.type() == ValType::V128) {
+    slots[1] = v.raw_hi();
+  }
+}
+
+Value read_value(ValType t, const Slot* s) {
+  switch (t) {
+    case ValType::I32:
+      return Value::i32(static_cast<uint32_t>(s[0]));
+    case ValType::I64:
+      return Value::i64(s[0]);
+    case ValType::F32:
+      return Value::f32_bits(static_cast<uint32_t>(s[0]));
+    case ValType::F64:
+      return Value::f64_bits(s[0]);
+    case ValType::V128:
+      return Value::v128_words(s[0], s[1]);
+    case ValType::FuncRef:
+      return Value::funcref(reinterpret_cast<Function*>(s[0]));
+    case ValType::ExternRef:
+      return Value::externref(static_cast<uintptr_t>(s[0]));
+  }
+  return Value();
+}
+
+Status check_values(const std::vector<ValType>& types, std::span<const Value> values,
+                    const char* what) {
+  if (values.size() != types.size()) {
+    return Error(std::string(what) + ": expected " + std::to_string(types.size()) +
+                     " values, got " + std::to_string(values.size()),
+                 static_cast<int>(ErrorCode::kUsage));
+  }
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (values[i].type() != types[i]) {
+      return Error(std::string(what) + " " + std::to_string(i) + ": expected " +
+                       to_string(types[i]) + ", got " + to_string(values[i].type()),
+                   static_cast<int>(ErrorCode::kUsage));
+    }
+  }
+  return Status::ok();
+}
+
+}  // namespace
+}  // namespace internal
+
+// ---------------------------------------------------------------------------
+// Functions
+
+std::unique_ptr<Function> Function::host(FuncType type, HostCallback callback, void* data,
+                                         std::string debug_name) {
+  return std::make_unique<internal::HostFunction>(std::move(type), callback, data,
+                                                  std::move(debug_name));
+}
+
+std::string_view Function::debug_name() const {
+  if (code_ == nullptr) {
+    return static_cast<const internal::HostFunction*>(this)->name();
+  }
+  return instance_->module().func_name(index_);
+}
+
+Instance* Function::instance() const {
+  return instance_;
+}
+
+// ---------------------------------------------------------------------------
+// Host calls
+
+size_t HostCall::slot_of_arg(size_t i) const {
+  size_t s = 0;
+  for (size_t k = 0; k < i; ++k) {
+    s += internal::slot_count(type_->params[k]);
+  }
+  return s;
+}
+
+size_t HostCall::slot_of_result(size_t i) const {
+  size_t s = 0;
+  for (size_t k = 0; k < i; ++k) {
+    s += internal::slot_count(type_->results[k]);
+  }
+  return s;
+}
+
+Memory* HostCall::memory() const {
+  return caller_ != nullptr ? caller_->memory(0) : nullptr;
+}
+
+uint32_t HostCall::arg_i32(size_t i) const {
+  return static_cast<uint32_t>(slots_[slot_of_arg(i)]);
+}
+uint64_t HostCall::arg_i64(size_t i) const {
+  return slots_[slot_of_arg(i)];
+}
+float HostCall::arg_f32(size_t i) const {
+  return arg(i).f32();
+}
+double HostCall::arg_f64(size_t i) const {
+  return arg(i).f64();
+}
+Value HostCall::arg(size_t i) const {
+  return internal::read_value(type_->params[i], slots_ + slot_of_arg(i));
+}
+void HostCall::set_result_i32(size_t i, uint32_t v) {
+  slots_[slot_of_result(i)] = v;
+}
+void HostCall::set_result_i64(size_t i, uint64_t v) {
+  slots_[slot_of_result(i)] = v;
+}
+void HostCall::set_result(size_t i, const Value& v) {
+  internal::write_value(slots_ + slot_of_result(i), v);
+}
+
+// ---------------------------------------------------------------------------
+// Executions
+
+Execution::Execution(const ExecutionLimits& limits) : state_(std::make_unique<State>()) {
+  State& st = *state_;
+  st.exec = this;
+  st.limits = limits;
+  st.stack_slots = std::max<size_t>(limits.initial_stack_bytes / sizeof(Slot), 64);
+  st.stack.reset(new Slot[st.stack_slots]);
+  st.stack_end = st.stack.get() + st.stack_slots;
+  st.frame_capacity = std::min<size_t>(64, size_t{limits.max_call_depth} + 1);
+  st.frames.reset(new Frame[st.frame_capacity]);
+  st.frames[0] = Frame{nullptr, st.stack.get(), nullptr};
+  st.frame = st.frames.get();
+  st.frame_end = st.frames.get() + st.frame_capacity;
+}
+
+Execution::~Execution() = default;
+
+Status Execution::begin(Function* f, std::span<const Value> args) {
+  State& st = *state_;
+  if (f == nullptr) {
+    return Error("no function to call", static_cast<int>(ErrorCode::kUsage));
+  }
+  Status s = internal::check_values(f->type().params, args, "argument");
+  if (!s) {
+    return s;
+  }
+  size_t arg_slots = internal::slot_count(f->type().params);
+  Slot* base = st.stack.get();
+  if (arg_slots + 1 > st.stack_slots) {
+    st.frame = st.frames.get();
+    st.fp = nullptr;
+    if (!st.grow_stack(&base, arg_slots + 1)) {
+      return Error("arguments exceed the stack limit", static_cast<int>(ErrorCode::kUsage));
+    }
+  }
+  Slot* p = base;
+  for (const Value& v : args) {
+    internal::write_value(p, v);
+    p += internal::slot_count(v.type());
+  }
+  internal::Dispatch dispatch = internal::default_dispatch();
+  if (f->instance_ != nullptr) {
+    dispatch = f->instance_->md_->dispatch;
+  }
+  const internal::Word* handlers = internal::handler_table(dispatch);
+  st.dispatch = dispatch;
+  st.boot[0] = handlers[static_cast<size_t>(internal::Op::call_fn)];
+  st.boot[1] = internal::pack_slots(0);
+  st.boot[2] = reinterpret_cast<internal::Word>(f);
+  st.boot[3] = handlers[static_cast<size_t>(internal::Op::halt)];
+  st.ip = st.boot;
+  st.fp = base;
+  st.frame = st.frames.get();
+  st.frames[0] = Frame{nullptr, base, nullptr};
+  st.enter_instance(nullptr);
+  st.entry = f;
+  st.suspended_at = nullptr;
+  st.fuel_consumed = 0;
+  st.status = RunStatus::kOutOfFuel;  // ready to run
+  st.begun = true;
+  st.trap = Trap();
+  return Status::ok();
+}
+
+Status Execution::begin_start(Instance& instance) {
+  auto start = instance.module().start_function();
+  if (!start) {
+    return Error("the module has no start function", static_cast<int>(ErrorCode::kUsage));
+  }
+  return begin(instance.function(*start), {});
+}
+
+RunStatus Execution::run(int64_t fuel) {
+  State& st = *state_;
+  if (!st.begun || st.status == RunStatus::kFinished || st.status == RunStatus::kTrapped ||
+      st.status == RunStatus::kSuspended) {
+    return st.status;
+  }
+  if (fuel <= 0) {
+    return RunStatus::kOutOfFuel;
+  }
+  st.fuel = fuel;
+  internal::run_interpreter(st);
+  if (st.status != RunStatus::kTrapped) {
+    st.fuel_consumed += fuel - std::max<int64_t>(st.fuel, 0);
+  }
+  return st.status;
+}
+
+RunStatus Execution::status() const {
+  return state_->status;
+}
+
+Status Execution::set_host_results(std::span<const Value> results) {
+  State& st = *state_;
+  if (st.status != RunStatus::kSuspended || st.suspended_at == nullptr) {
+    return Error("the execution is not suspended", static_cast<int>(ErrorCode::kUsage));
+  }
+  Status s = internal::check_values(st.suspended_at->type().results, results, "host result");
+  if (!s) {
+    return s;
+  }
+  Slot* p = st.stack.get() + st.suspended_slots;
+  for (const Value& v : results) {
+    internal::write_value(p, v);
+    p += internal::slot_count(v.type());
+  }
+  st.suspended_at = nullptr;
+  st.status = RunStatus::kOutOfFuel;
+  return Status::ok();
+}
+
+Function* Execution::suspended_at() const {
+  return state_->suspended_at;
+}
+
+std::vector<Value> Execution::results() const {
+  const State& st = *state_;
+  std::vector<Value> out;
+  if (st.status != RunStatus::kFinished || st.entry == nullptr) {
+    return out;
+  }
+  const Slot* p = st.stack.get();
+  for (ValType t : st.entry->type().results) {
+    out.push_back(internal::read_value(t, p));
+    p += internal::slot_count(t);
+  }
+  return out;
+}
+
+const Trap& Execution::trap() const {
+  return state_->trap;
+}
+
+int64_t Execution::fuel_consumed() const {
+  return state_->fuel_consumed;
+}
+
+Result<std::vector<Value>> call(Function* f, std::span<const Value> args,
+                                const ExecutionLimits& limits) {
+  Execution e(limits);
+  Status s = e.begin(f, args);
+  if (!s) {
+    return s.error();
+  }
+  switch (e.run()) {
+    case RunStatus::kFinished:
+      return e.results();
+    case RunStatus::kTrapped:
+      return Error(e.trap().to_string());
+    case RunStatus::kSuspended:
+      return Error("a host function asked to suspend a call that cannot be resumed",
+                   static_cast<int>(ErrorCode::kUsage));
+    case RunStatus::kOutOfFuel:
+      break;
+  }
+  return Error("out of fuel", static_cast<int>(ErrorCode::kUsage));
+}
+
+Result<std::shared_ptr<Instance>> instantiate_and_start(std::shared_ptr<const Module> module,
+                                                        const ResolvedImports& imports,
+                                                        const InstanceOptions& options) {
+  auto inst = Instance::instantiate(std::move(module), imports, options);
+  if (!inst) {
+    return inst;
+  }
+  if ((*inst)->module().start_function()) {
+    Execution e;
+    Status s = e.begin_start(**inst);
+    if (!s) {
+      return s.error();
+    }
+    RunStatus r = e.run();
+    if (r == RunStatus::kTrapped) {
+      return Error(e.trap().to_string(), static_cast<int>(ErrorCode::kUninstantiable));
+    }
+    if (r != RunStatus::kFinished) {
+      return Error("the start function suspended", static_cast<int>(ErrorCode::kUsage));
+    }
+  }
+  return inst;
+}
+
+}  // namespace rusm::wasm

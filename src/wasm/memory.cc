@@ -1,0 +1,274 @@
+#include "wasm/memory.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <bit>
+#include <mutex>
+#include <vector>
+
+namespace rusm::wasm {
+namespace internal {
+namespace {
+
+// Size classes: capacity = 64 KiB << class, up to 4 GiB.
+constexpr int kClasses = 17;
+constexpr uint64_t kSlabBytes = uint64_t{1} << 30;  // address space per slab (not memory)
+constexpr size_t kCacheMax = 64;                    // regions per thread per class
+constexpr size_t kCacheBatch = 16;                  // moved between a thread and the pool
+
+uint64_t class_capacity(int c) {
+  return kPageSize << c;
+}
+uint64_t map_bytes(uint64_t capacity) {
+  uint64_t chunks = capacity >> kChunkShift;
+  return (chunks + 63) & ~uint64_t{63};
+}
+uint64_t class_stride(int c) {
+  return map_bytes(class_capacity(c)) + class_capacity(c);
+}
+
+int class_for(uint64_t bytes) {
+  uint64_t pages = std::max<uint64_t>(1, (bytes + kPageSize - 1) / kPageSize);
+  return std::bit_width(std::bit_ceil(pages)) - 1;
+}
+
+struct ClassPool {
+  std::mutex mu;
+  std::vector<uint8_t*> free;  // region bases
+  uint8_t* slab_next = nullptr;
+  uint8_t* slab_end = nullptr;
+};
+
+ClassPool& pool(int c) {
+  static ClassPool pools[kClasses];
+  return pools[c];
+}
+
+// Carves up to `n` fresh regions of class `c`; returns how many.
+size_t carve(ClassPool& p, int c, std::vector<uint8_t*>& out, size_t n) {
+  const uint64_t stride = class_stride(c);
+  size_t got = 0;
+  while (got < n) {
+    if (p.slab_next == nullptr || p.slab_next + stride > p.slab_end) {
+      uint64_t slab = std::max(kSlabBytes / stride, uint64_t{1}) * stride;
+      void* m = mmap(nullptr, slab, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (m == MAP_FAILED) {
+        break;
+      }
+      p.slab_next = static_cast<uint8_t*>(m);
+      p.slab_end = p.slab_next + slab;
+    }
+    out.push_back(p.slab_next + map_bytes(class_capacity(c)));
+    p.slab_next += stride;
+    ++got;
+  }
+  return got;
+}
+
+struct ThreadCache {
+  std::vector<uint8_t*> free[kClasses];
+  ~ThreadCache() {
+    for (int c = 0; c < kClasses; ++c) {
+      if (!free[c].empty()) {
+        ClassPool& p = pool(c);
+        std::lock_guard<std::mutex> lock(p.mu);
+        p.free.insert(p.free.end(), free[c].begin(), free[c].end());
+      }
+    }
+  }
+};
+
+ThreadCache& cache() {
+  thread_local ThreadCache c;
+  return c;
+}
+
+void zero_dirty(uint8_t* base, uint64_t capacity, uint64_t used) {
+  uint64_t chunks = (std::min(used, capacity) + kChunkSize - 1) >> kChunkShift;
+  uint8_t* map_top = base - 1;  // chunk i's mark is map_top[-i]
+  for (uint64_t i = 0; i < chunks; ++i) {
+    if (map_top[-static_cast<int64_t>(i)] != 0) {
+      uint64_t begin = i << kChunkShift;
+      uint64_t end = std::min(capacity, begin + kChunkSize + kMaxStoreBytes - 1);
+      std::memset(base + begin, 0, end - begin);
+      map_top[-static_cast<int64_t>(i)] = 0;
+    }
+  }
+}
+
+alignas(64) uint8_t empty_region_bytes[64];
+
+}  // namespace
+
+std::optional<Region> acquire_region(uint64_t bytes) {
+  int c = class_for(bytes);
+  if (c >= kClasses) {
+    return std::nullopt;
+  }
+  std::vector<uint8_t*>& local = cache().free[c];
+  if (local.empty()) {
+    ClassPool& p = pool(c);
+    std::lock_guard<std::mutex> lock(p.mu);
+    size_t take = std::min(p.free.size(), kCacheBatch);
+    local.insert(local.end(), p.free.end() - take, p.free.end());
+    p.free.resize(p.free.size() - take);
+    if (local.empty() && carve(p, c, local, c < 8 ? kCacheBatch : 1) == 0) {
+      return std::nullopt;
+    }
+  }
+  Region r;
+  r.base = local.back();
+  local.pop_back();
+  r.capacity = class_capacity(c);
+  r.size_class = static_cast<uint8_t>(c);
+  return r;
+}
+
+void release_region(Region region, uint64_t used) {
+  if (region.capacity == 0) {
+    return;
+  }
+  zero_dirty(region.base, region.capacity, used);
+  std::vector<uint8_t*>& local = cache().free[region.size_class];
+  local.push_back(region.base);
+  if (local.size() > kCacheMax) {
+    ClassPool& p = pool(region.size_class);
+    std::lock_guard<std::mutex> lock(p.mu);
+    p.free.insert(p.free.end(), local.end() - kCacheBatch, local.end());
+    local.resize(local.size() - kCacheBatch);
+  }
+}
+
+Result<std::unique_ptr<MemoryImpl>> MemoryImpl::create(const MemoryType& type,
+                                                       uint64_t limit_pages) {
+  uint64_t limit = std::min<uint64_t>(type.limits.max.value_or(kMaxPages), limit_pages);
+  limit = std::min(limit, kMaxPages);
+  uint64_t min = type.limits.min;
+  if (min > limit) {
+    return Error("memory of " + std::to_string(min) + " pages exceeds the limit of " +
+                     std::to_string(limit) + " pages",
+                 static_cast<int>(ErrorCode::kLimit));
+  }
+  std::unique_ptr<MemoryImpl> m(new MemoryImpl(type, limit));
+  if (min == 0) {
+    m->region_.base = empty_region_bytes + sizeof empty_region_bytes;
+    m->region_.capacity = 0;
+  } else {
+    // Unbounded memories start with room to grow a little without moving;
+    // address space is cheap, and untouched pages cost nothing.
+    uint64_t want = std::bit_ceil(std::max(min, std::min<uint64_t>(limit, 16)));
+    auto region = acquire_region(want * kPageSize);
+    if (!region) {
+      return Error("out of address space for a memory of " + std::to_string(min) + " pages",
+                   static_cast<int>(ErrorCode::kLimit));
+    }
+    m->region_ = *region;
+  }
+  m->base_ = m->region_.base;
+  m->size_ = min * kPageSize;
+  return m;
+}
+
+MemoryImpl::~MemoryImpl() {
+  release_region(region_, size_);
+}
+
+std::optional<uint64_t> MemoryImpl::grow(uint64_t delta) {
+  uint64_t old_pages = size_ / kPageSize;
+  if (delta > limit_pages_ - old_pages) {
+    return std::nullopt;
+  }
+  uint64_t new_size = (old_pages + delta) * kPageSize;
+  if (new_size > region_.capacity) {
+    uint64_t want = std::max(new_size, region_.capacity * 2);
+    auto bigger = acquire_region(want);
+    if (!bigger) {
+      return std::nullopt;
+    }
+    // Move what was written, chunk by chunk, keeping the dirty marks.
+    uint64_t chunks = (size_ + kChunkSize - 1) >> kChunkShift;
+    for (uint64_t i = 0; i < chunks; ++i) {
+      if (region_.base[-1 - static_cast<int64_t>(i)] != 0) {
+        uint64_t begin = i << kChunkShift;
+        uint64_t len = std::min(size_ - begin, kChunkSize);
+        std::memcpy(bigger->base + begin, region_.base + begin, len);
+        bigger->base[-1 - static_cast<int64_t>(i)] = 1;
+      }
+    }
+    release_region(region_, size_);
+    region_ = *bigger;
+    base_ = region_.base;
+  }
+  size_ = new_size;
+  return old_pages;
+}
+
+size_t MemoryImpl::footprint() const {
+  size_t dirty = 0;
+  uint64_t chunks = (size_ + kChunkSize - 1) >> kChunkShift;
+  for (uint64_t i = 0; i < chunks; ++i) {
+    dirty += region_.base[-1 - static_cast<int64_t>(i)] != 0;
+  }
+  return sizeof(*this) + dirty * kChunkSize + map_bytes(region_.capacity);
+}
+
+}  // namespace internal
+
+void Memory::mark_written(uint64_t offset, uint64_t len) {
+  if (len == 0) {
+    return;
+  }
+  uint64_t first = offset >> internal::kChunkShift;
+  uint64_t last = (offset + len - 1) >> internal::kChunkShift;
+  for (uint64_t i = first; i <= last; ++i) {
+    base_[-1 - static_cast<int64_t>(i)] = 1;
+  }
+}
+
+bool Memory::read(uint64_t offset, void* out, uint64_t len) const {
+  if (offset > size_ || len > size_ - offset) {
+    return false;
+  }
+  if (len != 0) {
+    std::memcpy(out, base_ + offset, len);
+  }
+  return true;
+}
+
+bool Memory::write(uint64_t offset, const void* in, uint64_t len) {
+  if (offset > size_ || len > size_ - offset) {
+    return false;
+  }
+  if (len != 0) {
+    std::memcpy(base_ + offset, in, len);
+    mark_written(offset, len);
+  }
+  return true;
+}
+
+uint8_t* Memory::span(uint64_t offset, uint64_t len) {
+  if (offset > size_ || len > size_ - offset) {
+    return nullptr;
+  }
+  mark_written(offset, len);
+  return base_ + offset;
+}
+
+const uint8_t* Memory::read_span(uint64_t offset, uint64_t len) const {
+  if (offset > size_ || len > size_ - offset) {
+    return nullptr;
+  }
+  return base_ + offset;
+}
+
+Result<std::shared_ptr<Memory>> Memory::create(const MemoryType& type) {
+  auto m = internal::MemoryImpl::create(type, kMaxPages);
+  if (!m) {
+    return m.error();
+  }
+  return std::shared_ptr<Memory>(std::move(*m));
+}
+
+}  // namespace rusm::wasm
