@@ -177,14 +177,16 @@ class Reader {
       }
       uint8_t b = *pos_++;
       if (i == max_bytes - 1) {
-        // Last permitted byte: no continuation, and unused high bits must be zero.
-        if (b & 0x80) {
-          fail("integer representation too long");
+        // Last permitted byte: unused high bits must be zero, and no
+        // continuation. Checked in this order, as the reference decoder does,
+        // so that a byte wrong both ways gets the reference's message.
+        unsigned used = bits - shift;  // bits this byte may carry
+        if (used < 7 && ((b & 0x7F) >> used) != 0) {
+          fail_at(offset() - 1, "integer too large");
           return 0;
         }
-        unsigned used = bits - shift;  // bits this byte may carry
-        if (used < 7 && (b >> used) != 0) {
-          fail("integer too large");
+        if (b & 0x80) {
+          fail("integer representation too long");
           return 0;
         }
         return result | (static_cast<uint64_t>(b) << shift);
@@ -208,19 +210,20 @@ class Reader {
       }
       uint8_t b = *pos_++;
       if (i == max_bytes - 1) {
-        if (b & 0x80) {
-          fail("integer representation too long");
-          return 0;
-        }
-        // The unused bits of the last byte must all equal the sign bit.
+        // The unused bits of the last byte must all equal the sign bit, and
+        // there must be no continuation (same order as read_unsigned).
         unsigned used = bits - shift;  // value bits in this byte, including the sign
         if (used < 7) {
           int8_t sb = static_cast<int8_t>(b << 1) >> 1;  // sign-extend 7 bits
           int8_t top = static_cast<int8_t>(sb >> (used - 1));
           if (top != 0 && top != -1) {
-            fail("integer too large");
+            fail_at(offset() - 1, "integer too large");
             return 0;
           }
+        }
+        if (b & 0x80) {
+          fail("integer representation too long");
+          return 0;
         }
         result |= static_cast<uint64_t>(b & 0x7F) << shift;
         shift += 7;
