@@ -42,9 +42,9 @@ struct ElemSegment {
 struct DataSegment {
   SegmentMode mode = SegmentMode::kActive;  // never kDeclarative
   uint32_t memory = 0;
-  ConstExpr offset;       // active only, i32
-  uint32_t bytes_offset;  // into ModuleIR::bytes
-  uint32_t size;
+  ConstExpr offset;           // active only, i32
+  uint32_t bytes_offset = 0;  // into ModuleIR::bytes
+  uint32_t size = 0;
 };
 
 struct GlobalDef {
@@ -58,6 +58,9 @@ struct FunctionBody {
   std::vector<ValType> locals;
   // The instruction bytes (after the locals declarations, through the final
   // `end`), as an offset into ModuleIR::bytes, so errors can report module offsets.
+  // The decoder has checked their encoding (known opcodes, well-formed
+  // immediates, balanced blocks, the final `end` at code_offset + code_size - 1),
+  // not their types.
   uint32_t code_offset = 0;
   uint32_t code_size = 0;
 };
