@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "rusm/wasm.h"
+#include "wasm/disasm.h"
 
 namespace rusm::cli {
 namespace {
@@ -30,9 +31,12 @@ std::vector<uint8_t> read_file(const std::string& path) {
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-std::shared_ptr<const Module> load(const std::string& path) {
+std::shared_ptr<const Module> load(const std::string& path,
+                                   DispatchScheme dispatch = DispatchScheme::kDefault) {
   std::vector<uint8_t> bytes = read_file(path);
-  auto m = Module::compile(bytes);
+  CompileOptions options;
+  options.dispatch = dispatch;
+  auto m = Module::compile(bytes, options);
   if (!m) {
     die(path + ": " + m.message());
   }
@@ -43,8 +47,25 @@ std::string limits_string(const Limits& l) {
   return std::to_string(l.min) + (l.max ? ".." + std::to_string(*l.max) : "..");
 }
 
-void inspect(const std::string& path) {
+void inspect(const std::string& path, const std::vector<std::string>& code_funcs) {
   auto module = load(path);
+  if (!code_funcs.empty()) {
+    for (const std::string& f : code_funcs) {
+      uint32_t index = 0;
+      if (auto e = module->find_export(f); e && e->kind == ExternKind::Func) {
+        index = e->index;
+      } else {
+        char* end = nullptr;
+        index = static_cast<uint32_t>(std::strtoul(f.c_str(), &end, 10));
+        if (end == f.c_str() || *end != '\0') {
+          die(path + ": no function '" + f + "' (give an export name or an index)");
+        }
+      }
+      std::string text = internal::disassemble(module->data(), index);
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
+    return;
+  }
   std::printf("%s\n", path.c_str());
   std::printf("sections:\n");
   for (const SectionInfo& s : module->sections()) {
@@ -174,10 +195,14 @@ struct InvokeArgs {
   std::string name;
   std::vector<std::string> args;
   int64_t fuel = 0;
+  std::string dispatch = "default";
 };
 
 void invoke(const InvokeArgs& a) {
-  auto module = load(a.file);
+  DispatchScheme scheme = a.dispatch == "goto"   ? DispatchScheme::kComputedGoto
+                          : a.dispatch == "tail" ? DispatchScheme::kTailCall
+                                                 : DispatchScheme::kDefault;
+  auto module = load(a.file, scheme);
   if (!module->imports().empty()) {
     const ImportInfo& i = module->imports()[0];
     die(a.file + ": imports " + i.module + "." + i.name +
@@ -235,10 +260,14 @@ void setup_wasm(CLI::App& app) {
   wasm->require_subcommand(1);
 
   auto inspect_file = std::make_shared<std::string>();
+  auto code_funcs = std::make_shared<std::vector<std::string>>();
   CLI::App* ins =
       wasm->add_subcommand("inspect", "Print a module's sections, imports, exports and start.");
   ins->add_option("file", *inspect_file, "A .wasm binary")->required();
-  ins->callback([inspect_file] { inspect(*inspect_file); });
+  ins->add_option("--code", *code_funcs,
+                  "Disassemble the engine's internal code of these functions (export name or "
+                  "index) instead");
+  ins->callback([inspect_file, code_funcs] { inspect(*inspect_file, *code_funcs); });
 
   auto args = std::make_shared<InvokeArgs>();
   CLI::App* inv = wasm->add_subcommand(
@@ -249,6 +278,8 @@ void setup_wasm(CLI::App& app) {
                   "Arguments: integers (decimal/0x hex), floats (1.5, nan, inf, 0x1p3), "
                   "v128 as 32 hex digits");
   inv->add_option("--fuel", args->fuel, "Stop after this much fuel (0 = unlimited)");
+  inv->add_option("--dispatch", args->dispatch, "Interpreter dispatch: default, tail or goto")
+      ->check(CLI::IsMember({"default", "tail", "goto"}));
   inv->callback([args] { invoke(*args); });
 }
 

@@ -22,20 +22,32 @@ namespace rusm::wasm::internal {
 using Word = uint64_t;
 using Slot = uint64_t;
 
-// Slot operands are packed three to a word, 21 bits each.
-constexpr unsigned kSlotBits = 21;
-constexpr uint32_t kMaxSlots = (1u << kSlotBits) - 1;
+// Slot operands are packed three to a word, 16 bits each (bits 48-63 are
+// zero), so that a handler reads each with one 16-bit load from the code:
+// code_slot(p, k). A frame therefore has at most 65535 slots.
+constexpr unsigned kSlotBits = 16;
+constexpr uint32_t kMaxSlots = 0xffff;
 constexpr Word pack_slots(uint32_t f0, uint32_t f1 = 0, uint32_t f2 = 0) {
   return Word{f0} | (Word{f1} << kSlotBits) | (Word{f2} << (2 * kSlotBits));
 }
-inline uint32_t slot_f0(Word w) {
-  return static_cast<uint32_t>(w) & kMaxSlots;
+inline uint32_t slot_f0(Word w) { return static_cast<uint32_t>(w) & kMaxSlots; }
+inline uint32_t slot_f1(Word w) { return static_cast<uint32_t>(w >> kSlotBits) & kMaxSlots; }
+inline uint32_t slot_f2(Word w) { return static_cast<uint32_t>(w >> (2 * kSlotBits)) & kMaxSlots; }
+inline Word with_slot_f2(Word w, uint32_t f2) {
+  return (w & ~(Word{kMaxSlots} << (2 * kSlotBits))) | (Word{f2} << (2 * kSlotBits));
 }
-inline uint32_t slot_f1(Word w) {
-  return static_cast<uint32_t>(w >> kSlotBits) & kMaxSlots;
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the code layout assumes little endian");
+// Field k (0, 1, 2) of the slot word at p, read straight from memory.
+inline uint32_t code_slot(const Word* p, int k) {
+  uint16_t v;
+  std::memcpy(&v, reinterpret_cast<const uint8_t*>(p) + 2 * k, 2);
+  return v;
 }
-inline uint32_t slot_f2(Word w) {
-  return static_cast<uint32_t>(w >> (2 * kSlotBits)) & kMaxSlots;
+// The signed 32-bit immediate in the upper half of the word at p.
+inline int32_t code_imm32(const Word* p) {
+  int32_t v;
+  std::memcpy(&v, reinterpret_cast<const uint8_t*>(p) + 4, 4);
+  return v;
 }
 
 // A branch word: the target as a signed word offset from the start of the
@@ -150,7 +162,8 @@ bool dispatch_available(Dispatch d);
                   X(i64_and_imm) X(i64_or_imm) X(i64_xor_imm) X(i64_shl_imm) X(i64_shr_s_imm)      \
                       X(i64_shr_u_imm) X(i64_eq_imm) X(i64_ne_imm) X(i64_lt_s_imm) X(i64_lt_u_imm) \
                           X(i64_gt_s_imm) X(i64_gt_u_imm) X(i64_le_s_imm) X(i64_le_u_imm)          \
-                              X(i64_ge_s_imm) X(i64_ge_u_imm)
+                              X(i64_ge_s_imm) X(i64_ge_u_imm) X(i32_rotl_imm) X(i32_rotr_imm) X(i64_rotl_imm) \
+      X(i64_rotr_imm) X(i32_rsub_imm) X(i64_rsub_imm)
 
 #define RUSM_FOR_EACH_CMP(X)                                                                      \
   X(i32_eq)                                                                                       \
@@ -158,10 +171,26 @@ bool dispatch_available(Dispatch d);
       X(i32_ge_u) X(i64_eq) X(i64_ne) X(i64_lt_s) X(i64_lt_u) X(i64_gt_s) X(i64_gt_u) X(i64_le_s) \
           X(i64_le_u) X(i64_ge_s) X(i64_ge_u)
 
+// Superinstructions that fuse an instruction with the one producing its
+// operand (compiler.cc forms them when the intermediate value is dead):
+// address arithmetic folded into loads and stores, a load folded into the
+// arithmetic that consumes it, and stores of a constant.
+// clang-format off
+#define RUSM_FOR_EACH_FUSED_OP(X)                                                       \
+  X(i32_add_shl)                                                                        \
+  X(i32_load_add) X(i64_load_add) X(f32_load_add) X(f64_load_add) X(i32_load8_s_add)    \
+  X(i32_load8_u_add) X(i32_load16_s_add) X(i32_load16_u_add) X(i32_store_add)           \
+  X(i64_store_add) X(i32_store8_add) X(i32_store16_add)                                 \
+  X(i32_add_load) X(i64_add_load) X(f32_add_load) X(f32_sub_load) X(f32_mul_load)       \
+  X(f64_add_load) X(f64_sub_load) X(f64_mul_load)                                       \
+  X(i32_store_imm) X(i64_store_imm) X(i32_store8_imm) X(i32_store16_imm)
+// clang-format on
+
 #define RUSM_FOR_EACH_OP(X)  \
   RUSM_FOR_EACH_SIMPLE_OP(X) \
   RUSM_FOR_EACH_IMM_OP(X)    \
   RUSM_FOR_EACH_BR_CMP_OP(X) \
+  RUSM_FOR_EACH_FUSED_OP(X)  \
   RUSM_FOR_EACH_SIMD_OP(X)
 
 // Expanded list of fused compare-and-branch ops.

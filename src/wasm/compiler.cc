@@ -171,8 +171,8 @@ struct NumTable {
     bin(0x74, Op::i32_shl, I32, I32, Op::i32_shl_imm);
     bin(0x75, Op::i32_shr_s, I32, I32, Op::i32_shr_s_imm);
     bin(0x76, Op::i32_shr_u, I32, I32, Op::i32_shr_u_imm);
-    bin(0x77, Op::i32_rotl, I32, I32);
-    bin(0x78, Op::i32_rotr, I32, I32);
+    bin(0x77, Op::i32_rotl, I32, I32, Op::i32_rotl_imm);
+    bin(0x78, Op::i32_rotr, I32, I32, Op::i32_rotr_imm);
     un(0x79, Op::i64_clz, I64, I64);
     un(0x7A, Op::i64_ctz, I64, I64);
     un(0x7B, Op::i64_popcnt, I64, I64);
@@ -189,8 +189,8 @@ struct NumTable {
     bin(0x86, Op::i64_shl, I64, I64, Op::i64_shl_imm);
     bin(0x87, Op::i64_shr_s, I64, I64, Op::i64_shr_s_imm);
     bin(0x88, Op::i64_shr_u, I64, I64, Op::i64_shr_u_imm);
-    bin(0x89, Op::i64_rotl, I64, I64);
-    bin(0x8A, Op::i64_rotr, I64, I64);
+    bin(0x89, Op::i64_rotl, I64, I64, Op::i64_rotl_imm);
+    bin(0x8A, Op::i64_rotr, I64, I64, Op::i64_rotr_imm);
     un(0x8B, Op::f32_abs, F32, F32);
     un(0x8C, Op::f32_neg, F32, F32);
     un(0x8D, Op::f32_ceil, F32, F32);
@@ -590,7 +590,23 @@ class FunctionCompiler {
     code_.push_back(handlers_[static_cast<size_t>(op)]);
     last_.valid = false;
     cmp_.valid = false;
+    last_op_ = op;
+    last_op_pos_ = pos;
     return pos;
+  }
+  // True if `o` is the (dead once popped) value the last instruction
+  // produced, and that instruction is `op`.
+  bool producer_is(const Operand& o, Op op) const {
+    return is_last_producer_of(o) && last_op_ == op && last_op_pos_ == last_.pos;
+  }
+  // Removes the last instruction (a producer_is() match), returning its
+  // operand words so that a fused instruction can take over its inputs.
+  void take_producer(Word* w1, Word* w2) {
+    *w1 = code_[last_.pos + 1];
+    *w2 = last_.pos + 2 < code_.size() ? code_[last_.pos + 2] : 0;
+    code_.resize(last_.pos);
+    last_.valid = false;
+    cmp_.valid = false;
   }
   void emit(Word w) { code_.push_back(w); }
   // Remembers that the instruction at `pos` writes its result to F2 of its
@@ -615,7 +631,8 @@ class FunctionCompiler {
   }
   bool check_slot(uint64_t slot) {
     if (slot >= kMaxSlots) {
-      return fail("function needs too many value slots", ErrorCode::kLimit);
+      return fail("function needs more than 65535 value slots (locals and operands)",
+                  ErrorCode::kLimit);
     }
     return true;
   }
@@ -817,6 +834,57 @@ class FunctionCompiler {
   bool do_simd();
   bool do_local_set(uint32_t index, bool tee);
   bool emit_unary(Op op, ValType in, ValType out);
+  bool fuse_binop(const NumInfo& info, Operand& a, Operand& b, uint32_t dst);
+  static Op load_add_variant(Op load) {
+    switch (load) {
+      case Op::i32_load:
+        return Op::i32_load_add;
+      case Op::i64_load:
+        return Op::i64_load_add;
+      case Op::f32_load:
+        return Op::f32_load_add;
+      case Op::f64_load:
+        return Op::f64_load_add;
+      case Op::i32_load8_s:
+        return Op::i32_load8_s_add;
+      case Op::i32_load8_u:
+        return Op::i32_load8_u_add;
+      case Op::i32_load16_s:
+        return Op::i32_load16_s_add;
+      case Op::i32_load16_u:
+        return Op::i32_load16_u_add;
+      default:
+        return Op::kCount;
+    }
+  }
+  static Op store_add_variant(Op store) {
+    switch (store) {
+      case Op::i32_store:
+        return Op::i32_store_add;
+      case Op::i64_store:
+        return Op::i64_store_add;
+      case Op::i32_store8:
+        return Op::i32_store8_add;
+      case Op::i32_store16:
+        return Op::i32_store16_add;
+      default:
+        return Op::kCount;
+    }
+  }
+  static Op store_imm_variant(Op store) {
+    switch (store) {
+      case Op::i32_store:
+        return Op::i32_store_imm;
+      case Op::i64_store:
+        return Op::i64_store_imm;
+      case Op::i32_store8:
+        return Op::i32_store8_imm;
+      case Op::i32_store16:
+        return Op::i32_store16_imm;
+      default:
+        return Op::kCount;
+    }
+  }
   bool emit_binary(Op op, ValType a, ValType b, ValType out);
 
   bool need_memory() {
@@ -880,6 +948,9 @@ class FunctionCompiler {
     bool imm = false;
     int64_t imm_value = 0;
   } cmp_;
+
+  Op last_op_ = Op::nop;
+  size_t last_op_pos_ = kNone;
 
   size_t op_offset_ = 0;
   std::string error_;
@@ -1471,6 +1542,16 @@ bool FunctionCompiler::do_numeric(uint8_t opcode) {
     std::swap(a, b);
   }
   uint32_t dst = next_home();
+  if ((info.op == Op::i32_sub || info.op == Op::i64_sub) && a.kind == Operand::kConst &&
+      b.kind != Operand::kConst) {
+    // c - x: reverse subtraction with an immediate.
+    uint32_t sb = slot_of(b);
+    size_t pos = emit_op(is64 ? Op::i64_rsub_imm : Op::i32_rsub_imm);
+    emit(pack_slots(sb, 0, dst));
+    emit(is64 ? a.lo : static_cast<uint32_t>(a.lo));
+    produced(pos, dst);
+    return push(info.r);
+  }
   if (info.imm != Op::kCount && b.kind == Operand::kConst) {
     uint32_t sa = slot_of(a);
     uint64_t imm = is64 ? b.lo : static_cast<uint32_t>(b.lo);
@@ -1494,6 +1575,9 @@ bool FunctionCompiler::do_numeric(uint8_t opcode) {
     }
     return push(info.r);
   }
+  if (fuse_binop(info, a, b, dst)) {
+    return push(info.r);
+  }
   uint32_t sa = slot_of(a);
   uint32_t sb = slot_of(b);
   size_t pos = emit_op(info.op);
@@ -1512,6 +1596,73 @@ bool FunctionCompiler::do_numeric(uint8_t opcode) {
     cmp_.imm = false;
   }
   return push(info.r);
+}
+
+bool FunctionCompiler::fuse_binop(const NumInfo& info, Operand& a, Operand& b, uint32_t dst) {
+  if (info.op == Op::i32_add) {
+    // a + (x << k)
+    Operand* t = producer_is(b, Op::i32_shl_imm)   ? &b
+                 : producer_is(a, Op::i32_shl_imm) ? &a
+                                                   : nullptr;
+    if (t != nullptr) {
+      Operand& other = t == &b ? a : b;
+      Word w1, k;
+      take_producer(&w1, &k);
+      uint32_t so = slot_of(other);
+      size_t pos = emit_op(Op::i32_add_shl);
+      emit(pack_slots(so, slot_f0(w1), dst));
+      emit(k);
+      produced(pos, dst);
+      return true;
+    }
+  }
+  Op fused = Op::kCount, load = Op::kCount;
+  switch (info.op) {
+    case Op::i32_add:
+      fused = Op::i32_add_load, load = Op::i32_load;
+      break;
+    case Op::i64_add:
+      fused = Op::i64_add_load, load = Op::i64_load;
+      break;
+    case Op::f32_add:
+      fused = Op::f32_add_load, load = Op::f32_load;
+      break;
+    case Op::f32_sub:
+      fused = Op::f32_sub_load, load = Op::f32_load;
+      break;
+    case Op::f32_mul:
+      fused = Op::f32_mul_load, load = Op::f32_load;
+      break;
+    case Op::f64_add:
+      fused = Op::f64_add_load, load = Op::f64_load;
+      break;
+    case Op::f64_sub:
+      fused = Op::f64_sub_load, load = Op::f64_load;
+      break;
+    case Op::f64_mul:
+      fused = Op::f64_mul_load, load = Op::f64_load;
+      break;
+    default:
+      return false;
+  }
+  // a OP load(...): the load folds into the operation (either side when
+  // the operation commutes).
+  bool commutes = info.op != Op::f32_sub && info.op != Op::f64_sub;
+  Operand* loaded = producer_is(b, load)               ? &b
+                    : commutes && producer_is(a, load) ? &a
+                                                       : nullptr;
+  if (loaded == nullptr) {
+    return false;
+  }
+  Operand& other = loaded == &b ? a : b;
+  Word w1, offset;
+  take_producer(&w1, &offset);
+  uint32_t so = slot_of(other);
+  size_t pos = emit_op(fused);
+  emit(pack_slots(so, slot_f0(w1), dst));
+  emit(offset);
+  produced(pos, dst);
+  return true;
 }
 
 bool FunctionCompiler::read_memarg(uint32_t natural_align, uint64_t* offset) {
@@ -1539,8 +1690,19 @@ bool FunctionCompiler::do_load(Op op, ValType result, uint32_t natural_align) {
   if (!pop(ValType::I32, &addr)) {
     return false;
   }
-  uint32_t sa = slot_of(addr);
   uint32_t dst = next_home();
+  Op fused = load_add_variant(op);
+  if (fused != Op::kCount && producer_is(addr, Op::i32_add)) {
+    // load(a + b + offset): the address arithmetic folds into the load.
+    Word w1, w2;
+    take_producer(&w1, &w2);
+    size_t pos = emit_op(fused);
+    emit(pack_slots(slot_f0(w1), slot_f1(w1), dst));
+    emit(offset);
+    produced(pos, dst);
+    return push(result);
+  }
+  uint32_t sa = slot_of(addr);
   size_t pos = emit_op(op);
   emit(pack_slots(sa, 0, dst));
   emit(offset);
@@ -1556,6 +1718,24 @@ bool FunctionCompiler::do_store(Op op, ValType value, uint32_t natural_align) {
   Operand v, addr;
   if (!pop(value, &v) || !pop(ValType::I32, &addr)) {
     return false;
+  }
+  Op with_imm = store_imm_variant(op);
+  if (with_imm != Op::kCount && v.kind == Operand::kConst) {
+    uint32_t sa = slot_of(addr);
+    emit_op(with_imm);
+    emit(pack_slots(sa));
+    emit(offset);
+    emit(v.lo);
+    return true;
+  }
+  Op with_add = store_add_variant(op);
+  if (with_add != Op::kCount && v.kind == Operand::kLocal && producer_is(addr, Op::i32_add)) {
+    Word w1, w2;
+    take_producer(&w1, &w2);
+    emit_op(with_add);
+    emit(pack_slots(slot_f0(w1), slot_f1(w1), v.local));
+    emit(offset);
+    return true;
   }
   uint32_t sa = slot_of(addr);
   uint32_t sv = slot_of(v);
@@ -1580,8 +1760,7 @@ bool FunctionCompiler::do_local_set(uint32_t index, bool tee) {
     // local.set x (local.get x): nothing to do.
   } else if (is_last_producer_of(v)) {
     // Retarget the producer's output (F2 of its first operand word).
-    Word& w = code_[last_.pos + 1];
-    w = (w & ~(Word{kMaxSlots} << (2 * kSlotBits))) | (Word{ls} << (2 * kSlotBits));
+    code_[last_.pos + 1] = with_slot_f2(code_[last_.pos + 1], ls);
     last_.valid = false;
     cmp_.valid = false;
   } else {

@@ -81,6 +81,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <mutex>
@@ -483,6 +484,64 @@ namespace computed_goto {
 
 const Word* table_ptr = nullptr;
 
+#ifdef RUSM_OP_PROFILE
+// Developer builds only (cmake -DRUSM_OP_PROFILE=ON, computed-goto dispatch):
+// counts executed instructions and pairs of consecutive instructions, printed
+// at exit, to find which superinstructions would pay off.
+struct OpProfile {
+  static constexpr size_t kOps = static_cast<size_t>(Op::kCount);
+  uint64_t count[kOps] = {};
+  uint64_t pair[kOps][kOps] = {};
+  size_t last = 0;
+  ~OpProfile() {
+    uint64_t total = 0;
+    for (uint64_t c : count) {
+      total += c;
+    }
+    if (total == 0) {
+      return;
+    }
+    std::vector<std::pair<uint64_t, size_t>> ops;
+    for (size_t i = 0; i < kOps; ++i) {
+      if (count[i] != 0) {
+        ops.emplace_back(count[i], i);
+      }
+    }
+    std::sort(ops.rbegin(), ops.rend());
+    std::fprintf(stderr, "op profile: %llu instructions\n", static_cast<unsigned long long>(total));
+    for (size_t i = 0; i < ops.size() && i < 25; ++i) {
+      std::fprintf(stderr, "  %6.2f%%  %s\n", 100.0 * ops[i].first / total,
+                   op_name(static_cast<Op>(ops[i].second)));
+    }
+    std::vector<std::pair<uint64_t, size_t>> pairs;
+    for (size_t a = 0; a < kOps; ++a) {
+      for (size_t b = 0; b < kOps; ++b) {
+        if (pair[a][b] != 0) {
+          pairs.emplace_back(pair[a][b], a * kOps + b);
+        }
+      }
+    }
+    std::sort(pairs.rbegin(), pairs.rend());
+    std::fprintf(stderr, "pairs:\n");
+    for (size_t i = 0; i < pairs.size() && i < 25; ++i) {
+      std::fprintf(stderr, "  %6.2f%%  %s -> %s\n", 100.0 * pairs[i].first / total,
+                   op_name(static_cast<Op>(pairs[i].second / kOps)),
+                   op_name(static_cast<Op>(pairs[i].second % kOps)));
+    }
+  }
+};
+OpProfile op_profile;
+#define RUSM_PROFILE_OP(name)                                    \
+  do {                                                           \
+    size_t op_ = static_cast<size_t>(Op::name);                  \
+    ++op_profile.count[op_];                                     \
+    ++op_profile.pair[op_profile.last][op_];                     \
+    op_profile.last = op_;                                       \
+  } while (0);
+#else
+#define RUSM_PROFILE_OP(name)
+#endif
+
 void run(ExecState* st) {
   static const void* const kLabels[] = {
 #define RUSM_GOTO_ENTRY(name) &&L_##name,
@@ -498,7 +557,9 @@ void run(ExecState* st) {
   uint8_t* mem = st->mem_base();
   uint64_t msize = st->mem_size();
   int64_t fuel = st->fuel;
-#define OP(name) L_##name:
+#define OP(name) \
+  L_##name:      \
+  RUSM_PROFILE_OP(name)
 #define DISPATCH() goto* reinterpret_cast<const void*>(*ip)
   DISPATCH();
 #include "wasm/interp_ops.inc"
