@@ -160,7 +160,8 @@ class NodeImpl {
   // ---- spawn
   Result<Process*> prepare(Process* parent, const SpawnOptions& options);
   Spawned commit(Process* child, Process* parent, const SpawnOptions& options,
-                 std::coroutine_handle<> top, std::unique_ptr<Body> body);
+                 std::coroutine_handle<> top, std::unique_ptr<Body> body,
+                 bool track_root = true);
 
   // ---- running (scheduler.cc)
   void run_slice(Worker* w, Process* p);

@@ -252,7 +252,8 @@ Result<Process*> NodeImpl::prepare(Process* parent, const SpawnOptions& options)
 }
 
 Spawned NodeImpl::commit(Process* child, Process* parent, const SpawnOptions& options,
-                         std::coroutine_handle<> top, std::unique_ptr<Body> body) {
+                         std::coroutine_handle<> top, std::unique_ptr<Body> body,
+                         bool track_root) {
   if (top) {
     child->coro_.top = top;
     child->ctx_.current_ = top;
@@ -281,7 +282,7 @@ Spawned NodeImpl::commit(Process* child, Process* parent, const SpawnOptions& op
   }
   uint64_t gen = child->pid_.generation();
   child->refs_.store(gen << Process::kGenShift | Process::kLiveBit | 1, std::memory_order_release);
-  if (parent == nullptr) {
+  if (parent == nullptr && track_root) {
     std::lock_guard<std::mutex> lock(roots_mu_);
     if (roots_.size() >= 1024 && (roots_.size() & (roots_.size() - 1)) == 0) {
       // Forget roots that already exited, now and then, so the list stays small.

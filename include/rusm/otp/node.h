@@ -89,9 +89,11 @@ class Node {
 
   // Graceful shutdown: refuses new spawns, then sends shutdown exit signals
   // to the processes spawned from outside (the roots of the supervision
-  // trees), newest first, waiting for each tree to finish; when `timeout`
-  // runs out, kills whatever is left. Stops the workers. Returns an error
-  // naming how many processes had to be killed. Idempotent. Not from a process.
+  // trees), newest first, waiting for each tree to finish; then kills
+  // whatever is left (processes outside any tree, probes) and stops the
+  // workers. If `timeout` runs out first, the rest is killed at once and the
+  // result is an error naming how many processes had to be killed.
+  // Idempotent. Not from a process.
   Status shutdown(Duration timeout = std::chrono::seconds(5));
 
   detail::NodeImpl* impl() const { return impl_.get(); }
