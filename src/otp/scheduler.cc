@@ -132,8 +132,21 @@ Process* Worker::find_work() {
     run_timers();
   }
   if (ticks_ % 61 == 0 && node_->has_injected()) {
-    if (Process* p = node_->pop_injected()) {
-      return p;
+    // Take a fair share of the global queue so it cannot grow without bound
+    // while this worker's own queue stays busy.
+    size_t share = node_->inject_size_.load(std::memory_order_relaxed) / node_->workers_.size() + 1;
+    Process* first = node_->pop_injected();
+    for (size_t i = 1; first != nullptr && i < share && i < RunQueue::kCapacity / 4; ++i) {
+      Process* q = node_->pop_injected();
+      if (q == nullptr || !queue_.push(q)) {
+        if (q != nullptr) {
+          node_->inject(q);
+        }
+        break;
+      }
+    }
+    if (first != nullptr) {
+      return first;
     }
   }
   if (lifo_ != nullptr) {
@@ -210,7 +223,11 @@ void Worker::push_local(Process* p) {
     }
     queue_.push(p);
   }
-  node_->notify();
+  // A worker always runs its own queue eventually, so waking a parked worker
+  // here is only for parallelism: no fence (keeps spawn and yield cheap).
+  if (node_->num_parked_.load(std::memory_order_relaxed) != 0) {
+    node_->notify();
+  }
 }
 
 void Worker::make_runnable(Process* p) {
