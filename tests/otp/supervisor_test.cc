@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
+
 #include "test_util.h"
 
 namespace rusm::otp {
@@ -324,6 +327,57 @@ TEST(ShutdownTest, KillsWhatDoesNotStopInTime) {
   Status s = node.shutdown(std::chrono::milliseconds(20));
   EXPECT_FALSE(s) << "a process ignoring shutdown must be reported as killed";
   EXPECT_EQ(node.process_count(), 0u);
+}
+
+}  // namespace
+}  // namespace rusm::otp
+
+namespace rusm::otp {
+namespace {
+
+using namespace test;
+
+// The example of docs/otp.md, kept compiling and working.
+Task<> upper_worker(Context& ctx, Message arg) {
+  for (;;) {
+    Message req = co_await ctx.receive();
+    if (req.text() == "boom") {
+      throw std::runtime_error("asked to crash");
+    }
+    std::string s(req.text());
+    for (char& c : s) {
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    (void)ctx.send(req.from(), Message::make(req.tag(), s));
+  }
+}
+
+TEST(DocExampleTest, SupervisedWorkerPool) {
+  Node node(small_node());
+  SupervisorSpec spec;
+  spec.strategy = Strategy::kSimpleOneForOne;
+  spec.max_restarts = 10;
+  spec.max_seconds = std::chrono::seconds(1);
+  spec.children.push_back(ChildSpec::dynamic_worker("worker", upper_worker));
+  Pid pool = *start_supervisor(node, std::move(spec));
+  std::vector<Pid> workers;
+  for (int i = 0; i < 4; ++i) {
+    Result<Pid> w = supervisor::start_child(node, pool, Message(), kWait);
+    ASSERT_TRUE(w) << w.message();
+    workers.push_back(*w);
+  }
+  Probe me(node);
+  ASSERT_TRUE(me.send(workers[0], Message::make(1, "hello")));
+  auto reply = me.receive(kWait);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->text(), "HELLO");
+  ASSERT_TRUE(me.send(workers[1], Message::make(1, "boom")));
+  ASSERT_TRUE(eventually([&] {
+    auto kids = supervisor::which_children(node, pool, kWait);
+    return kids && kids->size() == 4 &&
+           std::find(kids->begin(), kids->end(), workers[1]) == kids->end();
+  })) << "the crashed worker must be replaced";
+  EXPECT_TRUE(node.shutdown(kWait));
 }
 
 }  // namespace
