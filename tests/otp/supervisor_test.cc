@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <mutex>
 
 #include "test_util.h"
 
@@ -54,13 +56,51 @@ Pid expect_start(Probe& probe, uint64_t id) {
   return m->from();
 }
 
-SupervisorSpec three_children(Strategy strategy, Pid report) {
+// Children run on any worker, so their announcements may arrive in any
+// order: collects `ids` and returns id -> pid.
+std::map<uint64_t, Pid> expect_starts(Probe& probe, std::vector<uint64_t> ids) {
+  std::map<uint64_t, Pid> out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto m = probe.receive(kWait);
+    EXPECT_TRUE(m) << "a child did not start";
+    if (!m) {
+      break;
+    }
+    EXPECT_NE(std::find(ids.begin(), ids.end(), m->tag()), ids.end())
+        << "unexpected message " << m->tag();
+    out[m->tag()] = m->from();
+  }
+  EXPECT_EQ(out.size(), ids.size());
+  return out;
+}
+
+// The order in which a supervisor called its children's start functions.
+struct StartLog {
+  std::mutex mu;
+  std::vector<uint64_t> ids;
+  std::vector<uint64_t> take() {
+    std::lock_guard<std::mutex> lock(mu);
+    return std::exchange(ids, {});
+  }
+};
+
+SupervisorSpec three_children(Strategy strategy, Pid report, StartLog* log = nullptr) {
   SupervisorSpec spec;
   spec.strategy = strategy;
   spec.max_restarts = 100;
   spec.max_seconds = std::chrono::seconds(10);
   for (uint64_t id = 10; id < 13; ++id) {
-    spec.children.push_back(ChildSpec::worker("w" + std::to_string(id), ordered_worker, report, id));
+    ChildSpec c = ChildSpec::worker("w" + std::to_string(id), ordered_worker, report, id);
+    if (log != nullptr) {
+      c.start = [log, report, id](Context& ctx, const Message&) -> Result<Pid> {
+        {
+          std::lock_guard<std::mutex> lock(log->mu);
+          log->ids.push_back(id);
+        }
+        return ctx.spawn_link(ordered_worker, report, id);
+      };
+    }
+    spec.children.push_back(c);
   }
   return spec;
 }
@@ -68,11 +108,11 @@ SupervisorSpec three_children(Strategy strategy, Pid report) {
 TEST(SupervisorTest, StartsInOrderAndStopsInReverseOrder) {
   Node node(small_node());
   Probe probe(node);
-  Result<Pid> sup = start_supervisor(node, three_children(Strategy::kOneForOne, probe.pid()));
+  StartLog log;
+  Result<Pid> sup = start_supervisor(node, three_children(Strategy::kOneForOne, probe.pid(), &log));
   ASSERT_TRUE(sup) << sup.message();
-  expect_start(probe, 10);
-  expect_start(probe, 11);
-  expect_start(probe, 12);
+  expect_starts(probe, {10, 11, 12});
+  EXPECT_EQ(log.take(), (std::vector<uint64_t>{10, 11, 12})) << "children must start in order";
   node.exit(*sup, ExitReason::shutdown());
   std::vector<uint64_t> order;
   for (int i = 0; i < 3; ++i) {
@@ -90,9 +130,7 @@ TEST(SupervisorTest, OneForOneRestartsOnlyTheCrashedChild) {
   Probe probe(node);
   Result<Pid> sup = start_supervisor(node, three_children(Strategy::kOneForOne, probe.pid()));
   ASSERT_TRUE(sup);
-  expect_start(probe, 10);
-  Pid w11 = expect_start(probe, 11);
-  expect_start(probe, 12);
+  Pid w11 = expect_starts(probe, {10, 11, 12})[11];
   ASSERT_TRUE(node.send(w11, Message::make(1)));
   Pid again = expect_start(probe, 11);
   EXPECT_NE(again, w11);
@@ -104,38 +142,38 @@ TEST(SupervisorTest, OneForOneRestartsOnlyTheCrashedChild) {
 TEST(SupervisorTest, OneForAllRestartsEveryChild) {
   Node node(small_node());
   Probe probe(node);
-  Result<Pid> sup = start_supervisor(node, three_children(Strategy::kOneForAll, probe.pid()));
+  StartLog log;
+  Result<Pid> sup = start_supervisor(node, three_children(Strategy::kOneForAll, probe.pid(), &log));
   ASSERT_TRUE(sup);
-  expect_start(probe, 10);
-  Pid w11 = expect_start(probe, 11);
-  expect_start(probe, 12);
+  Pid w11 = expect_starts(probe, {10, 11, 12})[11];
+  log.take();
   ASSERT_TRUE(node.send(w11, Message::make(1)));
   std::vector<uint64_t> seen;
-  for (int i = 0; i < 5; ++i) {
+  for (int i = 0; i < 2; ++i) {
     auto m = probe.receive(kWait);
     ASSERT_TRUE(m);
     seen.push_back(m->tag());
   }
-  // The others stop newest first, then all start in order.
-  EXPECT_EQ(seen, (std::vector<uint64_t>{112, 110, 10, 11, 12}));
+  // The others stop newest first, then all start again in order.
+  EXPECT_EQ(seen, (std::vector<uint64_t>{112, 110}));
+  expect_starts(probe, {10, 11, 12});
+  EXPECT_EQ(log.take(), (std::vector<uint64_t>{10, 11, 12}));
 }
 
 TEST(SupervisorTest, RestForOneRestartsLaterChildren) {
   Node node(small_node());
   Probe probe(node);
-  Result<Pid> sup = start_supervisor(node, three_children(Strategy::kRestForOne, probe.pid()));
+  StartLog log;
+  Result<Pid> sup = start_supervisor(node, three_children(Strategy::kRestForOne, probe.pid(), &log));
   ASSERT_TRUE(sup);
-  expect_start(probe, 10);
-  Pid w11 = expect_start(probe, 11);
-  expect_start(probe, 12);
+  Pid w11 = expect_starts(probe, {10, 11, 12})[11];
+  log.take();
   ASSERT_TRUE(node.send(w11, Message::make(1)));
-  std::vector<uint64_t> seen;
-  for (int i = 0; i < 3; ++i) {
-    auto m = probe.receive(kWait);
-    ASSERT_TRUE(m);
-    seen.push_back(m->tag());
-  }
-  EXPECT_EQ(seen, (std::vector<uint64_t>{112, 11, 12}));
+  auto stopped = probe.receive(kWait);
+  ASSERT_TRUE(stopped);
+  EXPECT_EQ(stopped->tag(), 112u) << "the child after the crashed one must stop";
+  expect_starts(probe, {11, 12});
+  EXPECT_EQ(log.take(), (std::vector<uint64_t>{11, 12}));
   EXPECT_FALSE(probe.receive(std::chrono::milliseconds(50))) << "child 10 must not restart";
 }
 
@@ -152,9 +190,8 @@ TEST(SupervisorTest, RestartTypes) {
   spec.children = {perm, trans, temp};
   Result<Pid> sup = start_supervisor(node, spec);
   ASSERT_TRUE(sup);
-  Pid p = expect_start(probe, 20);
-  Pid t = expect_start(probe, 21);
-  Pid tmp = expect_start(probe, 22);
+  auto started = expect_starts(probe, {20, 21, 22});
+  Pid p = started[20], t = started[21], tmp = started[22];
   ASSERT_TRUE(node.send(p, Message::make(2)));  // normal exit: permanent restarts anyway
   Pid p2 = expect_start(probe, 20);
   ASSERT_TRUE(node.send(t, Message::make(1)));  // crash: transient restarts
@@ -296,9 +333,7 @@ TEST(ShutdownTest, StopsTreesInReverseOrderThenRefusesSpawns) {
   Probe probe(*node);
   Result<Pid> first = start_supervisor(*node, three_children(Strategy::kOneForOne, probe.pid()));
   ASSERT_TRUE(first);
-  for (uint64_t id = 10; id < 13; ++id) {
-    expect_start(probe, id);
-  }
+  expect_starts(probe, {10, 11, 12});
   SupervisorSpec second_spec;
   second_spec.children.push_back(ChildSpec::worker("late", ordered_worker, probe.pid(), uint64_t{20}));
   Result<Pid> second = start_supervisor(*node, second_spec);
