@@ -328,28 +328,51 @@ TEST(SupervisorTest, InvalidSpecIsRefused) {
   EXPECT_NE(sup.message().find("exactly one"), std::string::npos) << sup.message();
 }
 
+// Logs (id + 100) into log when asked to stop; a probe could itself be
+// stopped by the shutdown before it forwards the last reports.
+Task<> logging_worker(Context& ctx, StartLog* log, uint64_t id) {
+  ctx.trap_exit(true);
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->ids.push_back(id);
+  }
+  for (;;) {
+    Message m = co_await ctx.receive();
+    if (m.is_exit()) {
+      {
+        std::lock_guard<std::mutex> lock(log->mu);
+        log->ids.push_back(id + 100);
+      }
+      co_await ctx.exit(m.reason());
+    }
+  }
+}
+
 TEST(ShutdownTest, StopsTreesInReverseOrderThenRefusesSpawns) {
   auto node = std::make_unique<Node>(small_node());
-  Probe probe(*node);
-  Result<Pid> first = start_supervisor(*node, three_children(Strategy::kOneForOne, probe.pid()));
-  ASSERT_TRUE(first);
-  expect_starts(probe, {10, 11, 12});
-  SupervisorSpec second_spec;
-  second_spec.children.push_back(ChildSpec::worker("late", ordered_worker, probe.pid(), uint64_t{20}));
-  Result<Pid> second = start_supervisor(*node, second_spec);
-  ASSERT_TRUE(second);
-  expect_start(probe, 20);
-  std::thread stopper([&] { EXPECT_TRUE(node->shutdown(kWait)); });
-  std::vector<uint64_t> order;
-  for (int i = 0; i < 4; ++i) {
-    auto m = probe.receive(kWait);
-    ASSERT_TRUE(m);
-    order.push_back(m->tag());
+  StartLog log;
+  SupervisorSpec first_spec;
+  for (uint64_t id = 10; id < 13; ++id) {
+    first_spec.children.push_back(ChildSpec::worker("w", logging_worker, &log, id));
   }
-  stopper.join();
-  EXPECT_EQ(order, (std::vector<uint64_t>{120, 112, 111, 110}));
+  ASSERT_TRUE(start_supervisor(*node, first_spec));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(log.mu);
+    return log.ids.size() == 3;
+  }));
+  SupervisorSpec second_spec;
+  second_spec.children.push_back(ChildSpec::worker("late", logging_worker, &log, uint64_t{20}));
+  ASSERT_TRUE(start_supervisor(*node, second_spec));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(log.mu);
+    return log.ids.size() == 4;
+  }));
+  log.take();
+  EXPECT_TRUE(node->shutdown(kWait));
+  EXPECT_EQ(log.take(), (std::vector<uint64_t>{120, 112, 111, 110}))
+      << "the newest tree stops first; each tree stops its children newest first";
   EXPECT_EQ(node->process_count(), 0u);
-  Result<Pid> refused = node->spawn(announcing_worker, probe.pid(), uint64_t{1});
+  Result<Pid> refused = node->spawn(logging_worker, &log, uint64_t{1});
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.message().find("shutting down"), std::string::npos);
 }
