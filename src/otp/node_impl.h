@@ -86,6 +86,7 @@ class Worker {
   // Owner thread only.
   void push_local(Process* p);   // back of the local queue (may notify a parked worker)
   void make_runnable(Process* p);  // a process this thread just woke
+  void balance_on_yield();         // before requeueing a yielding process
   void add_timer(Timer* t);
   uint64_t next_ref() { return (uint64_t{index_ + 1} << 48) | ++ref_counter_; }
 

@@ -230,6 +230,30 @@ void Worker::push_local(Process* p) {
   }
 }
 
+void Worker::balance_on_yield() {
+  // The yielding process is alone here: if another worker has processes
+  // waiting, take one, so that k runnable processes share n workers evenly
+  // (otherwise a worker with one busy process never steals, and the two
+  // sharing another worker get half as much). Costs a steal per slice only in
+  // that uneven case (bench fairness).
+  if (queue_.size() != 0 || lifo_ != nullptr) {
+    return;
+  }
+  auto& ws = node_->workers_;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    Worker* v = ws[(index_ + 1 + i) % ws.size()].get();
+    if (v == this || v->queue_.size() == 0) {
+      continue;
+    }
+    Process* buf[1];
+    if (v->queue_.steal(buf, 1) == 1) {
+      add_owned(counters_.steals, 1);
+      queue_.push(buf[0]);
+      return;
+    }
+  }
+}
+
 void Worker::make_runnable(Process* p) {
   if (in_slice_) {
     if (lifo_ != nullptr) {
@@ -716,6 +740,7 @@ void NodeImpl::run_slice(Worker* w, Process* p) {
       account();
       p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
       w->in_slice_ = false;
+      w->balance_on_yield();
       w->push_local(p);
       break;
     }
@@ -734,8 +759,8 @@ void NodeImpl::run_slice(Worker* w, Process* p) {
         p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable),
                          std::memory_order_relaxed);
         w->in_slice_ = false;
+        w->balance_on_yield();
         w->push_local(p);
-        w->in_slice_ = false;
         return;
       case Step::Kind::kWaitMessage:
       case Step::Kind::kWaitEvent: {

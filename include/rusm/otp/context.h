@@ -217,12 +217,13 @@ class Context {
   ReceiveOp<true, Pred> receive_if(Pred pred, Duration timeout);
 
   class StepOp;
+  class YieldOp;
   // Sleeps for d; messages arriving meanwhile stay queued.
   StepOp sleep(Duration d);
   // Gives the worker to the other runnable processes.
-  StepOp yield();
+  YieldOp yield();
   // Charges n reductions; yields only if that spent the slice's budget.
-  StepOp reduce(int64_t n = 1);
+  YieldOp reduce(int64_t n = 1);
   // Ends this process with reason; never resumes. (exit(self, reason) below
   // is the asynchronous signal form.)
   StepOp exit(ExitReason reason);
@@ -441,6 +442,22 @@ class Context::StepOp {
   bool ready_;
 };
 
+// co_await ctx.yield / reduce: HOT (bench fairness), so no Step is built
+// unless the process really yields.
+class Context::YieldOp {
+ public:
+  YieldOp(Context* ctx, bool ready) : ctx_(ctx), ready_(ready) {}
+  bool await_ready() const noexcept { return ready_; }
+  void await_suspend(std::coroutine_handle<>) {
+    detail::HeaderAccess::pending(*ctx_).kind = Step::Kind::kYield;
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  Context* ctx_;
+  bool ready_;
+};
+
 class Context::EventOp {
  public:
   EventOp(Context* ctx, Duration timeout) : ctx_(ctx), timeout_(timeout) {}
@@ -479,10 +496,10 @@ Context::ReceiveOp<true, Pred> Context::receive_if(Pred pred, Duration timeout) 
 inline Context::StepOp Context::sleep(Duration d) {
   return {this, Step::wait_message(MessageFilter::nothing(), d), false};
 }
-inline Context::StepOp Context::yield() { return {this, Step::yield(), false}; }
-inline Context::StepOp Context::reduce(int64_t n) {
+inline Context::YieldOp Context::yield() { return {this, false}; }
+inline Context::YieldOp Context::reduce(int64_t n) {
   budget_ -= n;
-  return {this, Step::yield(), budget_ > 0};
+  return {this, budget_ > 0};
 }
 inline Context::StepOp Context::exit(ExitReason reason) {
   return {this, Step::exit(std::move(reason)), false};
