@@ -88,8 +88,7 @@ BeamOutput run_beam(const Options& options, const std::string& calls) {
   }
   std::string sched = options.threads != 0 ? " +S " + std::to_string(options.threads) : "";
   std::string cmd = "erl -noshell +P 2000000" + sched + " -pa " + tmp.string() +
-                    " -eval 'logger:set_primary_config(level, none), " + calls +
-                    ", halt().' 2>&1";
+                    " -eval 'logger:set_primary_config(level, none), " + calls + ", halt().' 2>&1";
   r.text = capture(cmd);
   r.ran = true;
   fs::remove_all(tmp);

@@ -34,7 +34,9 @@ inline Row make_row(std::string metric, double value, std::string unit) {
 }
 
 // Seconds as milliseconds for the anchors' Ms arguments.
-inline int ms(double seconds) { return static_cast<int>(seconds * 1000); }
+inline int ms(double seconds) {
+  return static_cast<int>(seconds * 1000);
+}
 
 }  // namespace rusm::bench::otp
 

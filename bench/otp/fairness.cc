@@ -49,8 +49,8 @@ Report run(const Options& options, Progress& progress) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     uint64_t red0 = node.stats().reductions;
     Pid b = *node.spawn(bystander, &stop, &ops);
-    double secs = run_sampling(options.duration_s, progress, "bystander ops/s",
-                               [&] { return ops.load(); });
+    double secs =
+        run_sampling(options.duration_s, progress, "bystander ops/s", [&] { return ops.load(); });
     uint64_t total_red = node.stats().reductions - red0;
     stop.store(true);
     (void)node.wait_exit(b, std::chrono::seconds(30));
@@ -70,13 +70,14 @@ Report run(const Options& options, Progress& progress) {
   s.value = share;
   s.unit = "%";
   s.note = "fair = " + std::to_string(100 / (spinners + 1)) + "%";
-  BeamOutput beam = run_beam(options, "rusm_beam_anchor:fairness(" +
-                                          std::to_string(ms(options.duration_s)) + ")");
+  BeamOutput beam = run_beam(
+      options, "rusm_beam_anchor:fairness(" + std::to_string(ms(options.duration_s)) + ")");
   if (beam.ran) {
     r.baseline = number_after(beam.text, "fairness: bystander did ");
     r.baseline_name = "BEAM";
-    report.notes.push_back("a BEAM op is one tail call of a counting loop; ours is one "
-                           "co_await ctx.reduce(): compare shares, not raw ops");
+    report.notes.push_back(
+        "a BEAM op is one tail call of a counting loop; ours is one "
+        "co_await ctx.reduce(): compare shares, not raw ops");
   } else {
     report.notes.push_back(beam.note);
   }

@@ -72,8 +72,8 @@ Report run(const Options& options, Progress& progress) {
     spec.max_seconds = std::chrono::seconds(1);
     spec.children.push_back(ChildSpec::worker("w", worker, *bench));
     Result<Pid> sup = start_supervisor(node, spec);
-    double secs = run_sampling(options.duration_s / 2, progress, "restarts/s",
-                               [&] { return count.load(); });
+    double secs =
+        run_sampling(options.duration_s / 2, progress, "restarts/s", [&] { return count.load(); });
     stop.store(true);
     (void)probe.receive(std::chrono::seconds(30));
     sup_rate = count.load() / secs;
@@ -84,8 +84,8 @@ Report run(const Options& options, Progress& progress) {
     std::atomic<bool> stop2{false};
     std::atomic<uint64_t> count2{0};
     Result<Pid> bare = node.spawn(bare_restarter, &stop2, &count2);
-    double secs2 = run_sampling(options.duration_s / 2, progress, "restarts/s",
-                                [&] { return count2.load(); });
+    double secs2 =
+        run_sampling(options.duration_s / 2, progress, "restarts/s", [&] { return count2.load(); });
     stop2.store(true);
     (void)node.wait_exit(*bare, std::chrono::seconds(30));
     bare_rate = count2.load() / secs2;

@@ -47,9 +47,9 @@ Task<> latency(Context& ctx, int samples, std::vector<int64_t>* out, Pid report)
     auto t0 = std::chrono::steady_clock::now();
     (void)ctx.send(*p, Message::make(1));
     Message r = co_await ctx.receive();
-    out->push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                       std::chrono::steady_clock::now() - t0)
-                       .count());
+    out->push_back(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
   }
   (void)ctx.send(*p, Message::make(0));
   (void)ctx.send(report, Message::make(2));
@@ -107,9 +107,10 @@ Report run(const Options& options, Progress& progress) {
   Row r3 = make_row("round trip p99", p99, "us");
   r3.higher_is_better = false;
   Row r4 = make_row("msgs/s (" + std::to_string(pairs) + " pairs)", many, "/s");
-  BeamOutput beam = run_beam(options, "rusm_beam_anchor:ping_pong(1000000), "
-                                      "rusm_beam_anchor:ping_pong_pairs(erlang:system_info("
-                                      "schedulers_online), 1000000)");
+  BeamOutput beam = run_beam(options,
+                             "rusm_beam_anchor:ping_pong(1000000), "
+                             "rusm_beam_anchor:ping_pong_pairs(erlang:system_info("
+                             "schedulers_online), 1000000)");
   if (beam.ran) {
     r1.baseline = number_after(beam.text, "ping-pong (1 pair): ");
     r2.baseline = number_after(beam.text, "round trip: p50 ");

@@ -11,7 +11,9 @@ namespace {
 
 using namespace rusm::otp;
 
-Task<> trivial(Context&) { co_return; }
+Task<> trivial(Context&) {
+  co_return;
+}
 
 Task<> spawner(Context& ctx, std::atomic<bool>* stop, std::atomic<uint64_t>* total, Pid report) {
   uint64_t n = 0;
@@ -66,8 +68,8 @@ Report run(const Options& options, Progress& progress) {
   row.value = rate;
   row.unit = "/s";
   row.note = std::to_string(spawners) + " spawners";
-  BeamOutput beam = run_beam(options, "rusm_beam_anchor:spawn_storm(" +
-                                          std::to_string(ms(options.duration_s)) + ")");
+  BeamOutput beam = run_beam(
+      options, "rusm_beam_anchor:spawn_storm(" + std::to_string(ms(options.duration_s)) + ")");
   if (beam.ran) {
     row.baseline = number_after(beam.text, "spawn-storm: ");
     row.baseline_name = "BEAM";

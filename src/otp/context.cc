@@ -13,9 +13,15 @@ using detail::NodeKind;
 using detail::ProcessExt;
 using detail::SpinLock;
 
-Pid Context::self() const { return proc_->pid_; }
-Node& Context::node() const { return *proc_->node_->owner_; }
-Pid Context::parent() const { return proc_->parent_; }
+Pid Context::self() const {
+  return proc_->pid_;
+}
+Node& Context::node() const {
+  return *proc_->node_->owner_;
+}
+Pid Context::parent() const {
+  return proc_->parent_;
+}
 
 Status Context::send(Pid to, Message m) {
   budget_ -= 1;
@@ -146,14 +152,18 @@ bool Context::demonitor(MonitorRef ref, bool flush) {
   return active;
 }
 
-bool Context::trap_exit(bool on) { return proc_->trap_exit_.exchange(on, std::memory_order_relaxed); }
+bool Context::trap_exit(bool on) {
+  return proc_->trap_exit_.exchange(on, std::memory_order_relaxed);
+}
 
 void Context::exit(Pid pid, ExitReason reason) {
   budget_ -= 1;
   proc_->node_->send_exit(proc_->pid_, pid, reason, false);
 }
 
-bool Context::is_alive(Pid pid) const { return proc_->node_->owner_->is_alive(pid); }
+bool Context::is_alive(Pid pid) const {
+  return proc_->node_->owner_->is_alive(pid);
+}
 
 Status Context::register_name(std::string name) {
   return proc_->node_->register_name(std::move(name), proc_->pid_);
@@ -161,7 +171,9 @@ Status Context::register_name(std::string name) {
 Status Context::unregister_name(std::string_view name) {
   return proc_->node_->unregister_name(name);
 }
-Pid Context::whereis(std::string_view name) const { return proc_->node_->whereis(name); }
+Pid Context::whereis(std::string_view name) const {
+  return proc_->node_->whereis(name);
+}
 
 TimerRef Context::send_after(Duration delay, Pid to, Message m) {
   return proc_->node_->send_after(proc_->pid_, delay, to, std::move(m));
@@ -170,8 +182,12 @@ std::optional<Duration> Context::cancel_timer(TimerRef timer) {
   return proc_->node_->cancel_timer(timer);
 }
 
-std::optional<ProcessInfo> Context::info(Pid pid) const { return proc_->node_->info(pid); }
-MonitorRef Context::make_ref() { return proc_->node_->make_ref(); }
+std::optional<ProcessInfo> Context::info(Pid pid) const {
+  return proc_->node_->info(pid);
+}
+MonitorRef Context::make_ref() {
+  return proc_->node_->make_ref();
+}
 
 namespace detail {
 

@@ -79,7 +79,9 @@ void* Message::take_resource(size_t i) {
 
 namespace detail {
 
-MessageNode* new_node() { return new (pool_alloc(sizeof(MessageNode))) MessageNode(); }
+MessageNode* new_node() {
+  return new (pool_alloc(sizeof(MessageNode))) MessageNode();
+}
 
 void free_node(MessageNode* n) {
   if (n->data != n->inline_) {

@@ -19,7 +19,9 @@ Node::Node(NodeOptions options) : impl_(std::make_unique<NodeImpl>(this, options
   impl_->start_workers();
 }
 
-Node::~Node() { (void)shutdown(Duration(0)); }
+Node::~Node() {
+  (void)shutdown(Duration(0));
+}
 
 Result<Spawned> Node::spawn_body(std::unique_ptr<Body> body, const SpawnOptions& options) {
   Result<Process*> child = impl_->prepare(nullptr, options);
@@ -29,7 +31,9 @@ Result<Spawned> Node::spawn_body(std::unique_ptr<Body> body, const SpawnOptions&
   return impl_->commit(*child, nullptr, options, {}, std::move(body));
 }
 
-Status Node::send(Pid to, Message m) { return impl_->send_message(Pid(), to, std::move(m)); }
+Status Node::send(Pid to, Message m) {
+  return impl_->send_message(Pid(), to, std::move(m));
+}
 
 Status Node::send(std::string_view name, Message m) {
   Pid to = impl_->whereis(name);
@@ -39,7 +43,9 @@ Status Node::send(std::string_view name, Message m) {
   return send(to, std::move(m));
 }
 
-void Node::exit(Pid pid, ExitReason reason) { impl_->send_exit(Pid(), pid, reason, false); }
+void Node::exit(Pid pid, ExitReason reason) {
+  impl_->send_exit(Pid(), pid, reason, false);
+}
 
 void Node::wake(Pid pid) {
   MessageNode* n = detail::new_node();
@@ -52,13 +58,19 @@ void Node::wake(Pid pid) {
 Status Node::register_name(std::string name, Pid pid) {
   return impl_->register_name(std::move(name), pid);
 }
-Status Node::unregister_name(std::string_view name) { return impl_->unregister_name(name); }
-Pid Node::whereis(std::string_view name) const { return impl_->whereis(name); }
+Status Node::unregister_name(std::string_view name) {
+  return impl_->unregister_name(name);
+}
+Pid Node::whereis(std::string_view name) const {
+  return impl_->whereis(name);
+}
 
 TimerRef Node::send_after(Duration delay, Pid to, Message m) {
   return impl_->send_after(Pid(), delay, to, std::move(m));
 }
-std::optional<Duration> Node::cancel_timer(TimerRef timer) { return impl_->cancel_timer(timer); }
+std::optional<Duration> Node::cancel_timer(TimerRef timer) {
+  return impl_->cancel_timer(timer);
+}
 
 bool Node::is_alive(Pid pid) const {
   Process* p = impl_->acquire(pid);
@@ -70,7 +82,9 @@ bool Node::is_alive(Pid pid) const {
   return alive;
 }
 
-std::optional<ProcessInfo> Node::info(Pid pid) const { return impl_->info(pid); }
+std::optional<ProcessInfo> Node::info(Pid pid) const {
+  return impl_->info(pid);
+}
 
 std::vector<ProcessInfo> Node::processes() const {
   std::vector<ProcessInfo> out;
@@ -124,14 +138,18 @@ NodeStats Node::stats() const {
   return s;
 }
 
-uint64_t Node::process_count() const { return impl_->live_count(); }
-unsigned Node::workers() const { return static_cast<unsigned>(impl_->workers_.size()); }
+uint64_t Node::process_count() const {
+  return impl_->live_count();
+}
+unsigned Node::workers() const {
+  return static_cast<unsigned>(impl_->workers_.size());
+}
 
 std::optional<ExitReason> Node::wait_exit(Pid pid, Duration timeout) {
   Probe probe(*this);
   MonitorRef ref = probe.monitor(pid);
-  auto m = probe.receive_if([ref](const Message& m) { return m.is_down() && m.ref() == ref; },
-                            timeout);
+  auto m =
+      probe.receive_if([ref](const Message& m) { return m.is_down() && m.ref() == ref; }, timeout);
   if (!m) {
     return std::nullopt;
   }
@@ -290,7 +308,9 @@ std::optional<Message> Probe::receive_if(const std::function<bool(const Message&
   }
 }
 
-void Probe::link(Pid pid) { (void)node_->send(pid_, Message::of(kProbeLink, pid)); }
+void Probe::link(Pid pid) {
+  (void)node_->send(pid_, Message::of(kProbeLink, pid));
+}
 
 MonitorRef Probe::monitor(Pid pid) {
   MonitorRef ref = node_->impl()->make_ref();

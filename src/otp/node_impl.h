@@ -84,7 +84,7 @@ class Worker {
   void main();
 
   // Owner thread only.
-  void push_local(Process* p);   // back of the local queue (may notify a parked worker)
+  void push_local(Process* p);     // back of the local queue (may notify a parked worker)
   void make_runnable(Process* p);  // a process this thread just woke
   void balance_on_yield();         // before requeueing a yielding process
   void add_timer(Timer* t);
@@ -145,7 +145,7 @@ class NodeImpl {
   void inject(Process* p);    // global queue, from any thread
   Process* pop_injected();
   bool has_injected() const { return inject_size_.load(std::memory_order_relaxed) != 0; }
-  void notify();              // a worker may be needed
+  void notify();  // a worker may be needed
   Worker* current_worker() const {
     Worker* w = tls_worker;
     return w != nullptr && w->node_ == this ? w : nullptr;
@@ -161,8 +161,7 @@ class NodeImpl {
   // ---- spawn
   Result<Process*> prepare(Process* parent, const SpawnOptions& options);
   Spawned commit(Process* child, Process* parent, const SpawnOptions& options,
-                 std::coroutine_handle<> top, std::unique_ptr<Body> body,
-                 bool track_root = true);
+                 std::coroutine_handle<> top, std::unique_ptr<Body> body, bool track_root = true);
 
   // ---- running (scheduler.cc)
   void run_slice(Worker* w, Process* p);
@@ -182,8 +181,8 @@ class NodeImpl {
   TimerRef send_after(Pid from, Duration delay, Pid to, Message m);
   std::optional<Duration> cancel_timer(TimerRef ref);
   int64_t now_ns() const {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now() - start_)
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                start_)
         .count();
   }
   static uint64_t tick_of(int64_t ns) { return static_cast<uint64_t>((ns + 999'999) / 1'000'000); }

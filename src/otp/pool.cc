@@ -87,7 +87,7 @@ struct Cache {
       }
     }
     size_t size = (c + 1) * kGranule;
-    char* slab = static_cast<char*>(::operator new(size * kBatch));
+    char* slab = static_cast<char*>(::operator new(size* kBatch));
     for (uint32_t i = 0; i < kBatch; ++i) {
       auto* b = reinterpret_cast<FreeBlock*>(slab + i * size);
       b->next = head[c];
@@ -103,8 +103,12 @@ thread_local Cache tls_cache;
 
 #if RUSM_OTP_NO_POOL
 
-void* pool_alloc(size_t size) { return ::operator new(size); }
-void pool_free(void* p, size_t size) { ::operator delete(p); }
+void* pool_alloc(size_t size) {
+  return ::operator new(size);
+}
+void pool_free(void* p, size_t size) {
+  ::operator delete(p);
+}
 
 #else
 

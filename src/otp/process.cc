@@ -32,7 +32,9 @@ void* frame_alloc(size_t size) {
   tls_last_frame = size;
   return pool_alloc(size);
 }
-void frame_free(void* p, size_t size) { pool_free(p, size); }
+void frame_free(void* p, size_t size) {
+  pool_free(p, size);
+}
 
 // ---------------------------------------------------------------------------
 // ProcessTable
@@ -172,7 +174,9 @@ MonitorRef NodeImpl::make_ref() {
   return outside_refs_.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
-void NodeImpl::bump_restarts() { count(this, &WorkerCounters::restarts); }
+void NodeImpl::bump_restarts() {
+  count(this, &WorkerCounters::restarts);
+}
 
 // ---------------------------------------------------------------------------
 // Spawn
@@ -200,8 +204,8 @@ Result<Process*> NodeImpl::prepare(Process* parent, const SpawnOptions& options)
     table_.give_back(one, 0);
   }
   Process* p = table_.at(slot);
-  uint32_t gen = static_cast<uint32_t>(p->refs_.load(std::memory_order_acquire) >>
-                                       Process::kGenShift);
+  uint32_t gen =
+      static_cast<uint32_t>(p->refs_.load(std::memory_order_acquire) >> Process::kGenShift);
   gen = (gen + 1) & Pid::kGenerationMask;
   if (gen == 0) {
     gen = 1;
@@ -252,8 +256,7 @@ Result<Process*> NodeImpl::prepare(Process* parent, const SpawnOptions& options)
 }
 
 Spawned NodeImpl::commit(Process* child, Process* parent, const SpawnOptions& options,
-                         std::coroutine_handle<> top, std::unique_ptr<Body> body,
-                         bool track_root) {
+                         std::coroutine_handle<> top, std::unique_ptr<Body> body, bool track_root) {
   if (top) {
     child->coro_.top = top;
     child->ctx_.current_ = top;
@@ -310,12 +313,16 @@ Spawned NodeImpl::commit(Process* child, Process* parent, const SpawnOptions& op
 Result<Process*> spawn_prepare(NodeImpl* node, Process* parent, const SpawnOptions& options) {
   return node->prepare(parent, options);
 }
-Context& context_of(Process* p) { return p->ctx_; }
+Context& context_of(Process* p) {
+  return p->ctx_;
+}
 Spawned spawn_commit(Process* child, Process* parent, const SpawnOptions& options,
                      std::coroutine_handle<> top, std::unique_ptr<Body> body) {
   return child->node_->commit(child, parent, options, top, std::move(body));
 }
-NodeImpl* node_impl(Node& node) { return node.impl(); }
+NodeImpl* node_impl(Node& node) {
+  return node.impl();
+}
 
 // ---------------------------------------------------------------------------
 // Signals
@@ -627,14 +634,14 @@ std::optional<ProcessInfo> NodeImpl::info(Pid pid) const {
   info.reductions = p->reductions_.load(std::memory_order_relaxed);
   info.trap_exit = p->trap_exit_.load(std::memory_order_relaxed);
   info.parent = p->parent_;
-  info.memory_bytes = sizeof(Process) + p->frame_bytes_ +
-                      info.mailbox_length * sizeof(MessageNode);
+  info.memory_bytes = sizeof(Process) + p->frame_bytes_ + info.mailbox_length * sizeof(MessageNode);
   switch (p->wait_desc_.load(std::memory_order_relaxed)) {
     case kWaitAny:
       info.current_wait = "receive any";
       break;
     case kWaitTag:
-      info.current_wait = "receive tag " + std::to_string(p->wait_tag_.load(std::memory_order_relaxed));
+      info.current_wait =
+          "receive tag " + std::to_string(p->wait_tag_.load(std::memory_order_relaxed));
       break;
     case kWaitPredicate:
       info.current_wait = "receive matching";
@@ -659,9 +666,9 @@ std::optional<ProcessInfo> NodeImpl::info(Pid pid) const {
     }
     info.registered_name = e->name;
     info.label = e->label;
-    info.memory_bytes += sizeof(ProcessExt) + e->links.capacity() * sizeof(Pid) +
-                         (e->monitors_in.capacity() + e->monitors_out.capacity()) *
-                             sizeof(MonitorEntry);
+    info.memory_bytes +=
+        sizeof(ProcessExt) + e->links.capacity() * sizeof(Pid) +
+        (e->monitors_in.capacity() + e->monitors_out.capacity()) * sizeof(MonitorEntry);
   }
   const_cast<NodeImpl*>(this)->release(p);
   return info;

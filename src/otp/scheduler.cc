@@ -43,13 +43,12 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_
     ts.tv_nsec = timeout_ns % 1'000'000'000;
     tsp = &ts;
   }
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, tsp,
-          nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, tsp, nullptr,
+          0);
 }
 
 void futex_wake(std::atomic<uint32_t>* word) {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr,
-          0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
 }  // namespace
@@ -72,7 +71,9 @@ bool filter_matches(const MessageFilter& f, MessageNode* n) {
 
 namespace {
 
-void add_owned(std::atomic<uint64_t>& c, uint64_t n) { WorkerCounters::bump(c, n); }
+void add_owned(std::atomic<uint64_t>& c, uint64_t n) {
+  WorkerCounters::bump(c, n);
+}
 
 }  // namespace
 
@@ -307,9 +308,8 @@ void Worker::fire(Timer* t) {
   t->wheel.store(nullptr, std::memory_order_relaxed);
   uint64_t s = t->state_id.load(std::memory_order_acquire);
   uint64_t pending = (s >> 2) << 2 | Timer::kPending;
-  if (s != pending ||
-      !t->state_id.compare_exchange_strong(s, (s >> 2) << 2 | Timer::kFired,
-                                           std::memory_order_acq_rel)) {
+  if (s != pending || !t->state_id.compare_exchange_strong(s, (s >> 2) << 2 | Timer::kFired,
+                                                           std::memory_order_acq_rel)) {
     recycle_timer(t);  // cancelled from another thread
     return;
   }
@@ -472,8 +472,7 @@ void NodeImpl::take_message(Process* p, MessageNode* prev, MessageNode* n) {
     p->q_tail_ = prev;
   }
   n->next = nullptr;
-  p->queue_len_.store(p->queue_len_.load(std::memory_order_relaxed) - 1,
-                      std::memory_order_relaxed);
+  p->queue_len_.store(p->queue_len_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   if (n->counted) {
     p->bounded_count_.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -508,8 +507,7 @@ void append(Process* p, MessageNode* n) {
     p->q_head_ = n;
   }
   p->q_tail_ = n;
-  p->queue_len_.store(p->queue_len_.load(std::memory_order_relaxed) + 1,
-                      std::memory_order_relaxed);
+  p->queue_len_.store(p->queue_len_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
 void die(Process* p, ExitReason reason) {
@@ -607,7 +605,8 @@ void NodeImpl::handle_signal(Process* p, MessageNode* n) {
       bool active = false;
       if (ProcessExt* e = p->ext_if_any()) {
         std::lock_guard<SpinLock> lock(e->lock);
-        active = erase_first(e->monitors_out, [&](const MonitorEntry& m) { return m.ref == n->ref; });
+        active =
+            erase_first(e->monitors_out, [&](const MonitorEntry& m) { return m.ref == n->ref; });
       }
       if (!active) {
         free_node(n);  // demonitored meanwhile
@@ -756,8 +755,7 @@ void NodeImpl::run_slice(Worker* w, Process* p) {
       case Step::Kind::kYield:
         account();
         ctx.wake_ = WakeReason::kResume;
-        p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable),
-                         std::memory_order_relaxed);
+        p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
         w->in_slice_ = false;
         w->balance_on_yield();
         w->push_local(p);
@@ -866,6 +864,5 @@ bool Context::try_receive_now(const MessageFilter& f) {
   p->scan_primed_ = true;
   return false;
 }
-
 
 }  // namespace rusm::otp

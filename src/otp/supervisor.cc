@@ -280,11 +280,13 @@ class Supervisor {
     }
     dynamic_.clear();
     Duration timeout = spec_.children[0].shutdown;
-    auto until = std::chrono::steady_clock::now() + (timeout == kInfinity ? std::chrono::hours(24 * 365) : timeout);
+    auto until = std::chrono::steady_clock::now() +
+                 (timeout == kInfinity ? std::chrono::hours(24 * 365) : timeout);
     for (auto& [pid, ref] : pending) {
       MonitorRef r = ref;
       auto is_down = [r](const Message& m) { return m.is_down() && m.ref() == r; };
-      Duration left = std::chrono::duration_cast<Duration>(until - std::chrono::steady_clock::now());
+      Duration left =
+          std::chrono::duration_cast<Duration>(until - std::chrono::steady_clock::now());
       auto down = co_await ctx_.receive_if(is_down, std::max(left, Duration(0)));
       if (!down) {
         ctx_.exit(pid, ExitReason::kill());

@@ -38,15 +38,15 @@ struct Timer {
   Kind kind = Kind::kReceiveTimeout;
   int8_t level = -1;  // -1: not in a wheel
   Pid target;
-  uint64_t seq = 0;             // kReceiveTimeout: the wait it ends
-  MessageNode* msg = nullptr;   // kSendAfter: what to deliver
+  uint64_t seq = 0;            // kReceiveTimeout: the wait it ends
+  MessageNode* msg = nullptr;  // kSendAfter: what to deliver
   Timer* next_incoming = nullptr;
   std::atomic<TimerWheel*> wheel{nullptr};  // the wheel holding it, if any
 
   uint64_t id() const { return state_id.load(std::memory_order_relaxed) >> 2; }
 };
 
-Timer* alloc_timer();   // id and state set to a fresh pending id
+Timer* alloc_timer();  // id and state set to a fresh pending id
 void recycle_timer(Timer* t);
 
 class TimerWheel {

@@ -214,8 +214,8 @@ Task<> monitor_and_report(Context& ctx, Pid target, Pid report) {
   MonitorRef ref = ctx.monitor(target);
   (void)ctx.send(report, Message::make(50));
   Message m = co_await ctx.receive();
-  (void)ctx.send(report, Message::make(m.tag() == kDownTag && m.ref() == ref ? 1 : 2,
-                                       m.reason().to_string()));
+  (void)ctx.send(
+      report, Message::make(m.tag() == kDownTag && m.ref() == ref ? 1 : 2, m.reason().to_string()));
   auto again = co_await ctx.receive(std::chrono::milliseconds(30));
   (void)ctx.send(report, Message::make(again ? 3 : 4));
 }
@@ -280,9 +280,8 @@ TEST(MonitorTest, DemonitorWithFlushRemovesQueuedDown) {
 }
 
 Task<> spawn_monitor_child(Context& ctx, Pid report) {
-  Result<Spawned> s = ctx.spawn_monitor([](Context& c) -> Task<> {
-    co_await c.exit(ExitReason::error("child"));
-  });
+  Result<Spawned> s =
+      ctx.spawn_monitor([](Context& c) -> Task<> { co_await c.exit(ExitReason::error("child")); });
   Message m = co_await ctx.receive();
   (void)ctx.send(report, Message::make(m.is_down() && m.ref() == s->monitor && m.from() == s->pid,
                                        m.reason().to_string()));
@@ -300,7 +299,8 @@ TEST(MonitorTest, SpawnMonitorWatchesTheChildFromTheStart) {
 
 Task<> spawn_link_parent(Context& ctx, Pid report) {
   ctx.trap_exit(true);
-  Result<Pid> c = ctx.spawn_link([](Context& c) -> Task<> { co_await c.exit(ExitReason::error("oops")); });
+  Result<Pid> c =
+      ctx.spawn_link([](Context& c) -> Task<> { co_await c.exit(ExitReason::error("oops")); });
   Message m = co_await ctx.receive();
   (void)ctx.send(report, Message::make(m.is_exit() && m.from() == *c, m.reason().to_string()));
 }
@@ -376,8 +376,8 @@ TEST(TimerTest, ManyPendingTimersFireInDeadlineOrderFromOutside) {
   refs.reserve(kN);
   for (int i = 0; i < kN; ++i) {
     // All but a few are far away and get cancelled.
-    refs.push_back(node.send_after(std::chrono::seconds(100 + i % 1000), probe.pid(),
-                                   Message::make(1)));
+    refs.push_back(
+        node.send_after(std::chrono::seconds(100 + i % 1000), probe.pid(), Message::make(1)));
   }
   node.send_after(std::chrono::milliseconds(40), probe.pid(), Message::make(3));
   node.send_after(std::chrono::milliseconds(5), probe.pid(), Message::make(2));

@@ -115,7 +115,8 @@ TEST(ProcessTest, ReceiveTimesOutAndPolls) {
 Task<> sleeper(Context& ctx, Pid report) {
   auto t0 = std::chrono::steady_clock::now();
   co_await ctx.sleep(std::chrono::milliseconds(30));
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
   (void)ctx.send(report, Message::of(1, static_cast<int64_t>(ms.count())));
 }
 
@@ -155,7 +156,8 @@ Task<> exit_with(Context& ctx, Pid watcher_probe) {
 Task<> monitor_then_report(Context& ctx, Pid target, Pid report) {
   MonitorRef ref = ctx.monitor(target);
   (void)ctx.send(target, Message::make(1));
-  Message down = co_await ctx.receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; });
+  Message down =
+      co_await ctx.receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; });
   (void)ctx.send(report, Message::make(2, down.reason().to_string()));
 }
 

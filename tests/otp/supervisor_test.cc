@@ -164,7 +164,8 @@ TEST(SupervisorTest, RestForOneRestartsLaterChildren) {
   Node node(small_node());
   Probe probe(node);
   StartLog log;
-  Result<Pid> sup = start_supervisor(node, three_children(Strategy::kRestForOne, probe.pid(), &log));
+  Result<Pid> sup =
+      start_supervisor(node, three_children(Strategy::kRestForOne, probe.pid(), &log));
   ASSERT_TRUE(sup);
   Pid w11 = expect_starts(probe, {10, 11, 12})[11];
   log.take();
@@ -196,7 +197,7 @@ TEST(SupervisorTest, RestartTypes) {
   Pid p2 = expect_start(probe, 20);
   ASSERT_TRUE(node.send(t, Message::make(1)));  // crash: transient restarts
   Pid t2 = expect_start(probe, 21);
-  ASSERT_TRUE(node.send(t2, Message::make(2)));  // normal: transient stays down
+  ASSERT_TRUE(node.send(t2, Message::make(2)));   // normal: transient stays down
   ASSERT_TRUE(node.send(tmp, Message::make(1)));  // crash: temporary stays down
   EXPECT_FALSE(probe.receive(std::chrono::milliseconds(80))) << "no more restarts expected";
   auto kids = supervisor::which_children(node, *sup, kWait);
@@ -218,7 +219,8 @@ TEST(SupervisorTest, ExceedingIntensityStopsSupervisorWithClearReason) {
     Pid w = expect_start(probe, 30);
     ASSERT_TRUE(node.send(w, Message::make(1)));
   }
-  auto down = probe.receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; }, kWait);
+  auto down =
+      probe.receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; }, kWait);
   ASSERT_TRUE(down);
   EXPECT_EQ(down->reason(), ExitReason::shutdown("reached max restart intensity"));
 }
@@ -266,7 +268,8 @@ TEST(SupervisorTest, ShutdownTimeoutEndsInBrutalKill) {
   Pid w = expect_start(probe, 50);
   MonitorRef ref = probe.monitor(w);
   node.exit(*sup, ExitReason::shutdown());
-  auto down = probe.receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; }, kWait);
+  auto down =
+      probe.receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; }, kWait);
   ASSERT_TRUE(down);
   EXPECT_EQ(down->reason(), ExitReason::killed());
 }

@@ -58,11 +58,11 @@ template <typename T = void>
 class Task;
 
 struct SpawnOptions {
-  bool link = false;            // link to the spawner (atomically with the spawn)
-  bool monitor = false;         // spawner monitors the child; see Spawned::monitor
-  bool trap_exit = false;       // the child starts trapping exits
-  std::string label;            // free text shown in process info
-  uint32_t mailbox_bound = 0;   // max queued user messages; 0 = unbounded
+  bool link = false;           // link to the spawner (atomically with the spawn)
+  bool monitor = false;        // spawner monitors the child; see Spawned::monitor
+  bool trap_exit = false;      // the child starts trapping exits
+  std::string label;           // free text shown in process info
+  uint32_t mailbox_bound = 0;  // max queued user messages; 0 = unbounded
 };
 
 struct Spawned {
@@ -354,13 +354,13 @@ Task<> make_body(Context& ctx, F&& f, A&&... args) {
     return std::invoke(empty_instance<Fn>, ctx, std::forward<A>(args)...);
   } else {
     return owned_body<Fn, std::decay_t<A>...>(ctx, Fn(std::forward<F>(f)),
-                                               std::forward<A>(args)...);
+                                              std::forward<A>(args)...);
   }
 }
 
 template <typename F, typename... A>
-Result<Spawned> spawn_native(NodeImpl* node, Process* parent, const SpawnOptions& options,
-                             F&& f, A&&... args) {
+Result<Spawned> spawn_native(NodeImpl* node, Process* parent, const SpawnOptions& options, F&& f,
+                             A&&... args) {
   Result<Process*> child = spawn_prepare(node, parent, options);
   if (!child) {
     return child.error();
@@ -415,7 +415,9 @@ class Context::ReceiveOp {
       return MessageFilter::by_tag(pred_.tag);
     } else {
       return MessageFilter::by_predicate(
-          [](const Message& m, void* arg) { return static_cast<bool>((*static_cast<Pred*>(arg))(m)); },
+          [](const Message& m, void* arg) {
+            return static_cast<bool>((*static_cast<Pred*>(arg))(m));
+          },
           &pred_);
     }
   }
@@ -482,7 +484,7 @@ inline Context::ReceiveOp<false, Context::TagPred> Context::receive_tag(uint64_t
   return {this, TagPred{tag}, kInfinity};
 }
 inline Context::ReceiveOp<true, Context::TagPred> Context::receive_tag(uint64_t tag,
-                                                                      Duration timeout) {
+                                                                       Duration timeout) {
   return {this, TagPred{tag}, timeout};
 }
 template <typename Pred>
@@ -496,7 +498,9 @@ Context::ReceiveOp<true, Pred> Context::receive_if(Pred pred, Duration timeout) 
 inline Context::StepOp Context::sleep(Duration d) {
   return {this, Step::wait_message(MessageFilter::nothing(), d), false};
 }
-inline Context::YieldOp Context::yield() { return {this, false}; }
+inline Context::YieldOp Context::yield() {
+  return {this, false};
+}
 inline Context::YieldOp Context::reduce(int64_t n) {
   budget_ -= n;
   return {this, budget_ > 0};
@@ -504,7 +508,9 @@ inline Context::YieldOp Context::reduce(int64_t n) {
 inline Context::StepOp Context::exit(ExitReason reason) {
   return {this, Step::exit(std::move(reason)), false};
 }
-inline Context::EventOp Context::wait_event(Duration timeout) { return {this, timeout}; }
+inline Context::EventOp Context::wait_event(Duration timeout) {
+  return {this, timeout};
+}
 
 template <typename F, typename... A>
 Result<Pid> Context::spawn(F&& f, A&&... args) {

@@ -150,7 +150,7 @@ class Message {
   }
   // A message whose payload is the bytes of a trivially copyable value.
   template <typename T>
-    requires std::is_trivially_copyable_v<T>
+  requires std::is_trivially_copyable_v<T>
   static Message of(uint64_t tag, const T& value) {
     return make(tag, std::string_view(reinterpret_cast<const char*>(&value), sizeof(T)));
   }
@@ -168,8 +168,8 @@ class Message {
   }
   // The payload read back as T; requires size() == sizeof(T).
   template <typename T>
-    requires std::is_trivially_copyable_v<T>
-  T as() const {
+  requires std::is_trivially_copyable_v<T> T as()
+  const {
     T v;
     std::memcpy(&v, node_->data, sizeof(T) <= node_->size ? sizeof(T) : node_->size);
     return v;

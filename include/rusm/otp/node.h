@@ -29,10 +29,10 @@
 namespace rusm::otp {
 
 struct NodeOptions {
-  unsigned workers = 0;              // worker threads; 0 = one per core
-  uint16_t node_id = 0;              // goes into every Pid (for distribution)
-  uint32_t max_processes = 1u << 22; // process table capacity (at most 1 << 24)
-  int64_t slice_reductions = 4000;   // reduction budget of one slice (as the BEAM)
+  unsigned workers = 0;               // worker threads; 0 = one per core
+  uint16_t node_id = 0;               // goes into every Pid (for distribution)
+  uint32_t max_processes = 1u << 22;  // process table capacity (at most 1 << 24)
+  int64_t slice_reductions = 4000;    // reduction budget of one slice (as the BEAM)
 };
 
 class Node {
