@@ -1,0 +1,136 @@
+// A node: the process table, the M:N scheduler (worker threads with local run
+// queues and work stealing), the name registry and the timers.
+//
+//   Node node;                                   // one worker per core
+//   Result<Pid> p = node.spawn(my_body, 42);     // my_body(Context&, int) -> Task<>
+//   node.send(*p, Message::make(1, "hello"));
+//   node.shutdown(std::chrono::seconds(5));
+//
+// Thread-safety: every Node method may be called from any thread, including
+// from process bodies, except wait_exit() and shutdown(), which block the
+// calling thread and so must not be called from a process (they would stall a
+// worker). Destroying a Node shuts it down (killing everything still alive).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rusm/otp/context.h"
+#include "rusm/otp/info.h"
+#include "rusm/otp/message.h"
+#include "rusm/otp/pid.h"
+#include "rusm/result.h"
+
+namespace rusm::otp {
+
+struct NodeOptions {
+  unsigned workers = 0;               // worker threads; 0 = one per core
+  uint16_t node_id = 0;               // goes into every Pid (for distribution)
+  uint32_t max_processes = 1u << 22;  // process table capacity (at most 1 << 24)
+  int64_t slice_reductions = 4000;    // reduction budget of one slice (as the BEAM)
+};
+
+class Node {
+ public:
+  explicit Node(NodeOptions options = {});
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // ---- Spawning from outside a process (the process has no parent; links
+  // and monitors in SpawnOptions are ignored). Errors: the node is shutting
+  // down, or the process table is full.
+  template <typename F, typename... A>
+  Result<Pid> spawn(F&& f, A&&... args) {
+    Result<Spawned> s = spawn_opt(SpawnOptions{}, std::forward<F>(f), std::forward<A>(args)...);
+    if (!s) {
+      return s.error();
+    }
+    return s->pid;
+  }
+  template <typename F, typename... A>
+  Result<Spawned> spawn_opt(const SpawnOptions& options, F&& f, A&&... args) {
+    return detail::spawn_native(impl_.get(), nullptr, options, std::forward<F>(f),
+                                std::forward<A>(args)...);
+  }
+  Result<Spawned> spawn_body(std::unique_ptr<Body> body, const SpawnOptions& options = {});
+
+  // ---- Signals and messages from outside (no sender).
+  Status send(Pid to, Message m);
+  Status send(std::string_view name, Message m);
+  void exit(Pid pid, ExitReason reason);
+  // Ends a wait_event() of pid (or makes its next one return at once).
+  // Meant for I/O reactors; callable from any thread. No-op if pid is dead.
+  void wake(Pid pid);
+
+  Status register_name(std::string name, Pid pid);
+  Status unregister_name(std::string_view name);
+  Pid whereis(std::string_view name) const;
+
+  TimerRef send_after(Duration delay, Pid to, Message m);
+  std::optional<Duration> cancel_timer(TimerRef timer);
+
+  // ---- Introspection (read-only, cheap; see info.h)
+  bool is_alive(Pid pid) const;
+  std::optional<ProcessInfo> info(Pid pid) const;
+  std::vector<ProcessInfo> processes() const;
+  NodeStats stats() const;
+  uint64_t process_count() const;
+  unsigned workers() const;
+
+  // Blocks until pid exits (returns its reason; noproc if it was already
+  // gone) or timeout passes (nullopt). Not from a process.
+  std::optional<ExitReason> wait_exit(Pid pid, Duration timeout);
+
+  // Graceful shutdown: refuses new spawns, then sends shutdown exit signals
+  // to the processes spawned from outside (the roots of the supervision
+  // trees), newest first, waiting for each tree to finish; then kills
+  // whatever is left (processes outside any tree, probes) and stops the
+  // workers. If `timeout` runs out first, the rest is killed at once and the
+  // result is an error naming how many processes had to be killed.
+  // Idempotent. Not from a process.
+  Status shutdown(Duration timeout = std::chrono::seconds(5));
+
+  detail::NodeImpl* impl() const { return impl_.get(); }
+
+ private:
+  std::unique_ptr<detail::NodeImpl> impl_;
+};
+
+// A mailbox for code outside the node (tests, tools, the CLI): a real process
+// whose messages the owning thread can receive, blocking. It traps exits, so
+// links show up as kExitTag messages. Thread-safety: one thread uses a Probe
+// at a time. Destroying it kills its process.
+class Probe {
+ public:
+  explicit Probe(Node& node);
+  ~Probe();
+  Probe(const Probe&) = delete;
+  Probe& operator=(const Probe&) = delete;
+
+  Pid pid() const { return pid_; }
+  // Sends with from() = pid().
+  Status send(Pid to, Message m);
+  std::optional<Message> receive(Duration timeout);
+  // The oldest message satisfying pred; others stay queued for later.
+  std::optional<Message> receive_if(const std::function<bool(const Message&)>& pred,
+                                    Duration timeout);
+  // Asynchronous like in a process: the link/monitor takes effect shortly.
+  void link(Pid pid);
+  MonitorRef monitor(Pid pid);
+
+ public:
+  struct Shared;  // implementation detail
+
+ private:
+  Node* node_;
+  Pid pid_;
+  std::shared_ptr<Shared> shared_;
+};
+
+}  // namespace rusm::otp

@@ -1,0 +1,232 @@
+// Inside a Node: the process table, the workers and their run queues, parking,
+// the registry and the shared counters. See scheduler.cc for how a worker
+// runs, process.cc for signals and exits.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "otp/process.h"
+#include "otp/run_queue.h"
+#include "otp/timer_wheel.h"
+#include "rusm/otp/node.h"
+
+namespace rusm::otp::detail {
+
+class NodeImpl;
+
+// Fixed-capacity table of type-stable process records, allocated in chunks on
+// demand. Slots are handed out from per-worker caches (Worker::free_slots_)
+// backed by a locked global stack.
+class ProcessTable {
+ public:
+  static constexpr uint32_t kChunkBits = 12;
+  static constexpr uint32_t kChunkSize = 1u << kChunkBits;
+
+  explicit ProcessTable(uint32_t capacity);
+  ~ProcessTable();
+
+  uint32_t capacity() const { return capacity_; }
+  // The record for slot, or null if its chunk was never allocated.
+  Process* at(uint32_t slot) const {
+    if (slot >= capacity_) {
+      return nullptr;
+    }
+    Process* chunk = chunks_[slot >> kChunkBits].load(std::memory_order_acquire);
+    return chunk == nullptr ? nullptr : &chunk[slot & (kChunkSize - 1)];
+  }
+  // Takes free slots into cache (at least one) ; false if the table is full.
+  bool refill(std::vector<uint32_t>& cache, NodeImpl* node);
+  void give_back(std::vector<uint32_t>& cache, size_t keep);
+  void free_one(uint32_t slot);
+  uint32_t chunks_allocated() const { return allocated_chunks_.load(std::memory_order_acquire); }
+
+ private:
+  uint32_t capacity_;
+  std::unique_ptr<std::atomic<Process*>[]> chunks_;
+  std::mutex mu_;
+  std::vector<uint32_t> free_;
+  std::atomic<uint32_t> allocated_chunks_{0};
+};
+
+struct alignas(64) WorkerCounters {
+  std::atomic<uint64_t> spawns{0};
+  std::atomic<uint64_t> exits[4] = {};  // normal, shutdown, killed, error
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> received{0};
+  std::atomic<uint64_t> reductions{0};
+  std::atomic<uint64_t> runs{0};
+  std::atomic<uint64_t> steals{0};
+  std::atomic<uint64_t> parks{0};
+  std::atomic<uint64_t> parked_ns{0};
+  std::atomic<uint64_t> restarts{0};
+
+  // Owner-only increment: a relaxed load and store, no locked instruction.
+  static void bump(std::atomic<uint64_t>& c, uint64_t n = 1) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+};
+
+class Worker {
+ public:
+  Worker(NodeImpl* node, unsigned index);
+
+  void start();
+  void join();
+  void main();
+
+  // Owner thread only.
+  void push_local(Process* p);     // back of the local queue (may notify a parked worker)
+  void make_runnable(Process* p);  // a process this thread just woke
+  void balance_on_yield();         // before requeueing a yielding process
+  void add_timer(Timer* t);
+  uint64_t next_ref() { return (uint64_t{index_ + 1} << 48) | ++ref_counter_; }
+
+  // Any thread.
+  void post_timer(Timer* t);  // hands a timer to this worker's wheel
+  void unpark();
+
+  NodeImpl* const node_;
+  const unsigned index_;
+  RunQueue queue_;
+  Process* lifo_ = nullptr;
+  int lifo_streak_ = 0;
+  bool in_slice_ = false;
+  TimerWheel wheel_;
+  std::atomic<Timer*> incoming_timers_{nullptr};
+  alignas(64) std::atomic<uint32_t> park_word_{0};
+  bool parked_listed_ = false;  // guarded by NodeImpl::park_mu_
+  std::vector<uint32_t> free_slots_;
+  WorkerCounters counters_;
+  std::atomic<uint64_t> started_ns_{0};
+
+ private:
+  Process* find_work();
+  Process* steal_work();
+  void run_timers();
+  void fire(Timer* t);
+  void park();
+  void drain_incoming_timers();
+
+  std::thread thread_;
+  uint64_t ref_counter_ = 0;
+  uint32_t rng_ = 0;
+  uint32_t ticks_ = 0;
+  bool searching_ = false;
+};
+
+extern thread_local Worker* tls_worker;
+
+bool filter_matches(const MessageFilter& f, MessageNode* n);
+
+class NodeImpl {
+ public:
+  NodeImpl(Node* owner, NodeOptions options);
+  ~NodeImpl();
+
+  void start_workers();
+  void stop_workers();
+
+  // ---- process lookup. acquire() returns a referenced record or null.
+  Process* acquire(Pid pid) const;
+  void release(Process* p);
+  void recycle(Process* p);
+
+  // ---- scheduling
+  void schedule(Process* p);  // p was woken (its inbox push returned kWoke)
+  void inject(Process* p);    // global queue, from any thread
+  Process* pop_injected();
+  bool has_injected() const { return inject_size_.load(std::memory_order_relaxed) != 0; }
+  void notify();  // a worker may be needed
+  Worker* current_worker() const {
+    Worker* w = tls_worker;
+    return w != nullptr && w->node_ == this ? w : nullptr;
+  }
+
+  // ---- signals (ownership of n passes to the callee). False if `to` is gone
+  // (n is then freed, unless keep_on_fail).
+  bool deliver(Pid to, MessageNode* n);
+  Status send_message(Pid from, Pid to, Message m);
+  void send_exit(Pid from, Pid to, const ExitReason& reason, bool linked);
+  void send_down(Pid from, Pid to, MonitorRef ref, const ExitReason& reason);
+
+  // ---- spawn
+  Result<Process*> prepare(Process* parent, const SpawnOptions& options);
+  Spawned commit(Process* child, Process* parent, const SpawnOptions& options,
+                 std::coroutine_handle<> top, std::unique_ptr<Body> body, bool track_root = true);
+
+  // ---- running (scheduler.cc)
+  void run_slice(Worker* w, Process* p);
+  void absorb(Process* p);
+  bool wait_satisfied(Process* p);
+  void exit_process(Worker* w, Process* p, ExitReason reason);
+  void handle_signal(Process* p, MessageNode* n);
+  static void take_message(Process* p, MessageNode* prev, MessageNode* n);
+  static void monitor_with_ref(Context& ctx, Pid pid, MonitorRef ref);
+
+  // ---- registry
+  Status register_name(std::string name, Pid pid);
+  Status unregister_name(std::string_view name);
+  Pid whereis(std::string_view name) const;
+
+  // ---- timers
+  TimerRef send_after(Pid from, Duration delay, Pid to, Message m);
+  std::optional<Duration> cancel_timer(TimerRef ref);
+  int64_t now_ns() const {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                start_)
+        .count();
+  }
+  static uint64_t tick_of(int64_t ns) { return static_cast<uint64_t>((ns + 999'999) / 1'000'000); }
+
+  // ---- misc
+  MonitorRef make_ref();
+  std::optional<ProcessInfo> info(Pid pid) const;
+  uint64_t live_count() const;
+  void bump_restarts();
+
+  Node* const owner_;
+  const NodeOptions options_;
+  ProcessTable table_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+
+  std::mutex inject_mu_;
+  Process* inject_head_ = nullptr;
+  Process* inject_tail_ = nullptr;
+  std::atomic<size_t> inject_size_{0};
+
+  std::mutex park_mu_;
+  std::vector<Worker*> parked_;
+  std::atomic<int> num_parked_{0};
+  std::atomic<int> num_searching_{0};
+
+  std::atomic<bool> accepting_{true};
+  std::atomic<bool> stopping_{false};
+  bool shut_down_ = false;
+  std::mutex shutdown_mu_;
+
+  mutable std::shared_mutex reg_mu_;
+  std::unordered_map<std::string, Pid> names_;
+
+  std::mutex roots_mu_;
+  std::vector<Pid> roots_;
+
+  // Counters for work done outside worker threads.
+  WorkerCounters outside_;
+  std::atomic<uint64_t> outside_spawns_{0};
+  std::atomic<uint64_t> outside_sent_{0};
+  std::atomic<uint64_t> outside_refs_{0};
+  std::atomic<uint64_t> outside_restarts_{0};
+
+  const std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace rusm::otp::detail

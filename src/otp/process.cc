@@ -1,0 +1,677 @@
+// Process lifecycle: the table, spawn, signals between processes, exit and
+// propagation over links and monitors, the registry, timers, info.
+//
+// HOT PATH (guarded by benches spawn-storm, ping-pong, fault-recovery):
+// prepare/commit, send_message, exit_process. No locks or system calls on
+// these paths unless the process has a registered name or a free-slot cache
+// runs dry.
+#include <algorithm>
+#include <thread>
+
+#include "otp/access.h"
+#include "otp/node_impl.h"
+#include "otp/pool.h"
+
+namespace rusm::otp::detail {
+
+namespace {
+thread_local size_t tls_last_frame = 0;
+
+// Owner-only bump on a worker; a real RMW from outside.
+void count(NodeImpl* node, std::atomic<uint64_t> WorkerCounters::*field, uint64_t n = 1) {
+  Worker* w = node->current_worker();
+  if (w != nullptr) {
+    WorkerCounters::bump(w->counters_.*field, n);
+  } else {
+    (node->outside_.*field).fetch_add(n, std::memory_order_relaxed);
+  }
+}
+}  // namespace
+
+void* frame_alloc(size_t size) {
+  tls_last_frame = size;
+  return pool_alloc(size);
+}
+void frame_free(void* p, size_t size) {
+  pool_free(p, size);
+}
+
+// ---------------------------------------------------------------------------
+// ProcessTable
+
+ProcessTable::ProcessTable(uint32_t capacity)
+    : capacity_(std::min<uint32_t>(std::max<uint32_t>(capacity, kChunkSize), 1u << 24)),
+      chunks_(new std::atomic<Process*>[(capacity_ + kChunkSize - 1) / kChunkSize]) {
+  for (uint32_t i = 0; i < (capacity_ + kChunkSize - 1) / kChunkSize; ++i) {
+    chunks_[i].store(nullptr, std::memory_order_relaxed);
+  }
+}
+
+ProcessTable::~ProcessTable() {
+  uint32_t n = allocated_chunks_.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < n; ++i) {
+    delete[] chunks_[i].load(std::memory_order_relaxed);
+  }
+}
+
+bool ProcessTable::refill(std::vector<uint32_t>& cache, NodeImpl* node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (free_.empty()) {
+    uint32_t c = allocated_chunks_.load(std::memory_order_relaxed);
+    if (uint64_t{c} * kChunkSize >= capacity_) {
+      return false;
+    }
+    Process* chunk = new Process[kChunkSize];
+    chunks_[c].store(chunk, std::memory_order_release);
+    allocated_chunks_.store(c + 1, std::memory_order_release);
+    uint32_t end = std::min<uint32_t>((c + 1) * kChunkSize, capacity_);
+    for (uint32_t s = end; s-- > c * kChunkSize;) {
+      free_.push_back(s);
+    }
+  }
+  size_t take = std::min<size_t>(free_.size(), 256);
+  cache.insert(cache.end(), free_.end() - take, free_.end());
+  free_.resize(free_.size() - take);
+  return true;
+}
+
+void ProcessTable::give_back(std::vector<uint32_t>& cache, size_t keep) {
+  if (cache.size() <= keep) {
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  free_.insert(free_.end(), cache.begin() + keep, cache.end());
+  cache.resize(keep);
+}
+
+void ProcessTable::free_one(uint32_t slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  free_.push_back(slot);
+}
+
+// ---------------------------------------------------------------------------
+// NodeImpl basics
+
+NodeImpl::NodeImpl(Node* owner, NodeOptions options)
+    : owner_(owner),
+      options_(options),
+      table_(options.max_processes),
+      start_(std::chrono::steady_clock::now()) {
+  unsigned n = options.workers;
+  if (n == 0) {
+    n = std::max(1u, std::thread::hardware_concurrency());
+  }
+  for (unsigned i = 0; i < n; ++i) {
+    workers_.push_back(std::make_unique<Worker>(this, i));
+  }
+}
+
+NodeImpl::~NodeImpl() = default;
+
+void NodeImpl::start_workers() {
+  for (auto& w : workers_) {
+    w->start();
+  }
+}
+
+void NodeImpl::stop_workers() {
+  stopping_.store(true, std::memory_order_seq_cst);
+  for (auto& w : workers_) {
+    w->unpark();
+    w->park_word_.store(1, std::memory_order_release);
+  }
+  for (auto& w : workers_) {
+    w->unpark();
+    w->join();
+  }
+}
+
+Process* NodeImpl::acquire(Pid pid) const {
+  if (pid.node() != options_.node_id) {
+    return nullptr;
+  }
+  Process* p = table_.at(pid.slot());
+  if (p == nullptr || !p->try_ref(pid)) {
+    return nullptr;
+  }
+  return p;
+}
+
+void NodeImpl::release(Process* p) {
+  if (p->unref()) {
+    recycle(p);
+  }
+}
+
+void NodeImpl::recycle(Process* p) {
+  uint32_t slot = p->pid_.slot();
+  if (Worker* w = current_worker()) {
+    w->free_slots_.push_back(slot);
+    if (w->free_slots_.size() > 2048) {
+      table_.give_back(w->free_slots_, 1024);
+    }
+  } else {
+    table_.free_one(slot);
+  }
+}
+
+uint64_t NodeImpl::live_count() const {
+  uint64_t spawned = outside_.spawns.load(std::memory_order_relaxed);
+  uint64_t exited = 0;
+  for (auto& w : workers_) {
+    spawned += w->counters_.spawns.load(std::memory_order_relaxed);
+    for (auto& e : w->counters_.exits) {
+      exited += e.load(std::memory_order_relaxed);
+    }
+  }
+  return spawned >= exited ? spawned - exited : 0;
+}
+
+MonitorRef NodeImpl::make_ref() {
+  if (Worker* w = current_worker()) {
+    return w->next_ref();
+  }
+  return outside_refs_.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+void NodeImpl::bump_restarts() {
+  count(this, &WorkerCounters::restarts);
+}
+
+// ---------------------------------------------------------------------------
+// Spawn
+
+Result<Process*> NodeImpl::prepare(Process* parent, const SpawnOptions& options) {
+  if (!accepting_.load(std::memory_order_acquire)) {
+    return Error("spawn refused: the node is shutting down");
+  }
+  uint32_t slot;
+  if (Worker* w = current_worker()) {
+    if (w->free_slots_.empty() && !table_.refill(w->free_slots_, this)) {
+      return Error("spawn refused: the process table is full (" +
+                   std::to_string(table_.capacity()) + " processes)");
+    }
+    slot = w->free_slots_.back();
+    w->free_slots_.pop_back();
+  } else {
+    std::vector<uint32_t> one;
+    if (!table_.refill(one, this)) {
+      return Error("spawn refused: the process table is full (" +
+                   std::to_string(table_.capacity()) + " processes)");
+    }
+    slot = one.back();
+    one.pop_back();
+    table_.give_back(one, 0);
+  }
+  Process* p = table_.at(slot);
+  uint32_t gen =
+      static_cast<uint32_t>(p->refs_.load(std::memory_order_acquire) >> Process::kGenShift);
+  gen = (gen + 1) & Pid::kGenerationMask;
+  if (gen == 0) {
+    gen = 1;
+  }
+  // Not live yet: lookups of the new pid fail until commit().
+  p->refs_.store(uint64_t{gen} << Process::kGenShift, std::memory_order_relaxed);
+  p->pid_ = Pid::make(options_.node_id, gen, slot);
+  p->node_ = this;
+  p->inbox_.reset();
+  p->bounded_count_.store(0, std::memory_order_relaxed);
+  p->mailbox_bound_ = options.mailbox_bound;
+  p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
+  p->exiting_.store(false, std::memory_order_relaxed);
+  p->has_name_.store(false, std::memory_order_relaxed);
+  p->queue_len_.store(0, std::memory_order_relaxed);
+  p->reductions_.store(0, std::memory_order_relaxed);
+  p->wait_desc_.store(kWaitNone, std::memory_order_relaxed);
+  Context& ctx = p->ctx_;
+  ctx.budget_ = 0;
+  ctx.current_ = {};
+  ctx.delivered_ = nullptr;
+  ctx.wake_ = WakeReason::kStart;
+  p->coro_.top = {};
+  p->body_ = nullptr;
+  p->parent_ = parent != nullptr ? parent->pid_ : Pid();
+  p->run_next_ = nullptr;
+  p->q_head_ = p->q_tail_ = p->scan_prev_ = nullptr;
+  p->scan_from_start_ = true;
+  p->scan_primed_ = false;
+  p->wait_kind_ = Step::Kind::kYield;
+  p->wait_deadline_ns_ = -1;
+  p->wait_timer_ = nullptr;
+  p->timed_out_ = false;
+  p->event_pending_ = false;
+  p->trap_exit_.store(options.trap_exit, std::memory_order_relaxed);
+  p->exit_pending_ = false;
+  if (ProcessExt* e = p->ext_if_any()) {
+    std::lock_guard<SpinLock> lock(e->lock);
+    e->clear();
+  }
+  if (!options.label.empty()) {
+    ProcessExt& e = p->ext();
+    std::lock_guard<SpinLock> lock(e.lock);
+    e.label = options.label;
+  }
+  tls_last_frame = 0;
+  return p;
+}
+
+Spawned NodeImpl::commit(Process* child, Process* parent, const SpawnOptions& options,
+                         std::coroutine_handle<> top, std::unique_ptr<Body> body, bool track_root) {
+  if (top) {
+    child->coro_.top = top;
+    child->ctx_.current_ = top;
+    child->body_ = &child->coro_;
+    child->frame_bytes_ = tls_last_frame;
+  } else {
+    child->owned_body_ = std::move(body);
+    child->body_ = child->owned_body_.get();
+    child->frame_bytes_ = 0;
+  }
+  Spawned out{child->pid_, 0};
+  if (parent != nullptr && options.link) {
+    ProcessExt& ce = child->ext();
+    ce.links.push_back(parent->pid_);
+    ProcessExt& pe = parent->ext();
+    std::lock_guard<SpinLock> lock(pe.lock);
+    pe.links.push_back(child->pid_);
+  }
+  if (parent != nullptr && options.monitor) {
+    out.monitor = make_ref();
+    ProcessExt& ce = child->ext();
+    ce.monitors_in.push_back({out.monitor, parent->pid_});
+    ProcessExt& pe = parent->ext();
+    std::lock_guard<SpinLock> lock(pe.lock);
+    pe.monitors_out.push_back({out.monitor, child->pid_});
+  }
+  uint64_t gen = child->pid_.generation();
+  child->refs_.store(gen << Process::kGenShift | Process::kLiveBit | 1, std::memory_order_release);
+  if (parent == nullptr && track_root) {
+    std::lock_guard<std::mutex> lock(roots_mu_);
+    if (roots_.size() >= 1024 && (roots_.size() & (roots_.size() - 1)) == 0) {
+      // Forget roots that already exited, now and then, so the list stays small.
+      std::erase_if(roots_, [&](Pid r) {
+        Process* q = acquire(r);
+        if (q == nullptr) {
+          return true;
+        }
+        release(q);
+        return false;
+      });
+    }
+    roots_.push_back(child->pid_);
+  }
+  if (Worker* w = current_worker()) {
+    WorkerCounters::bump(w->counters_.spawns);
+    w->push_local(child);
+  } else {
+    outside_.spawns.fetch_add(1, std::memory_order_relaxed);
+    inject(child);
+  }
+  return out;
+}
+
+Result<Process*> spawn_prepare(NodeImpl* node, Process* parent, const SpawnOptions& options) {
+  return node->prepare(parent, options);
+}
+Context& context_of(Process* p) {
+  return p->ctx_;
+}
+Spawned spawn_commit(Process* child, Process* parent, const SpawnOptions& options,
+                     std::coroutine_handle<> top, std::unique_ptr<Body> body) {
+  return child->node_->commit(child, parent, options, top, std::move(body));
+}
+NodeImpl* node_impl(Node& node) {
+  return node.impl();
+}
+
+// ---------------------------------------------------------------------------
+// Signals
+
+bool NodeImpl::deliver(Pid to, MessageNode* n) {
+  Process* p = acquire(to);
+  if (p == nullptr) {
+    return false;
+  }
+  Inbox::Push r = p->inbox_.push(n);
+  if (r == Inbox::Push::kWoke) {
+    schedule(p);
+  }
+  release(p);
+  return r != Inbox::Push::kClosed;
+}
+
+Status NodeImpl::send_message(Pid from, Pid to, Message m) {
+  MessageNode* n = Access::release(m);
+  n->from = from;
+  n->kind = NodeKind::kMessage;
+  n->counted = false;
+  count(this, &WorkerCounters::sent);
+  Process* p = acquire(to);
+  if (p == nullptr) {
+    free_node(n);
+    return Status::ok();
+  }
+  if (p->mailbox_bound_ != 0) {
+    if (p->bounded_count_.fetch_add(1, std::memory_order_relaxed) >=
+        static_cast<int32_t>(p->mailbox_bound_)) {
+      p->bounded_count_.fetch_sub(1, std::memory_order_relaxed);
+      uint32_t bound = p->mailbox_bound_;
+      release(p);
+      free_node(n);
+      return Error("mailbox of " + to.to_string() + " is full (bound " + std::to_string(bound) +
+                   ")");
+    }
+    n->counted = true;
+  }
+  Inbox::Push r = p->inbox_.push(n);
+  if (r == Inbox::Push::kWoke) {
+    schedule(p);
+  } else if (r == Inbox::Push::kClosed) {
+    free_node(n);
+  }
+  release(p);
+  return Status::ok();
+}
+
+void NodeImpl::send_exit(Pid from, Pid to, const ExitReason& reason, bool linked) {
+  MessageNode* n = new_node();
+  n->kind = NodeKind::kExit;
+  n->from = from;
+  n->reason = reason;
+  n->linked = linked;
+  if (!deliver(to, n)) {
+    free_node(n);
+  }
+}
+
+void NodeImpl::send_down(Pid from, Pid to, MonitorRef ref, const ExitReason& reason) {
+  MessageNode* n = new_node();
+  n->kind = NodeKind::kDown;
+  n->from = from;
+  n->ref = ref;
+  n->reason = reason;
+  if (!deliver(to, n)) {
+    free_node(n);
+  }
+}
+
+void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
+  p->status_.store(static_cast<uint8_t>(ProcessStatus::kExiting), std::memory_order_relaxed);
+  p->exiting_.store(true, std::memory_order_seq_cst);
+  p->wait_desc_.store(kWaitNone, std::memory_order_relaxed);
+  // The body first: its destructors may still send.
+  if (p->body_ == &p->coro_) {
+    if (p->coro_.top) {
+      p->coro_.top.destroy();
+      p->coro_.top = {};
+    }
+  } else {
+    p->owned_body_.reset();
+  }
+  p->body_ = nullptr;
+  p->ctx_.current_ = {};
+  if (p->ctx_.delivered_ != nullptr) {
+    free_node(std::exchange(p->ctx_.delivered_, nullptr));
+  }
+  if (p->wait_timer_ != nullptr) {
+    Timer* t = p->wait_timer_;
+    p->wait_timer_ = nullptr;
+    uint64_t expect = p->wait_timer_id_ << 2 | Timer::kPending;
+    if (t->state_id.compare_exchange_strong(expect, p->wait_timer_id_ << 2 | Timer::kCancelled,
+                                            std::memory_order_acq_rel) &&
+        t->wheel.load(std::memory_order_relaxed) == &w->wheel_) {
+      w->wheel_.remove(t);
+      recycle_timer(t);
+    }
+  }
+  // Close the inbox; answer link and monitor requests that raced with the exit.
+  for (MessageNode* n = p->inbox_.close(); n != nullptr;) {
+    MessageNode* next = n->next;
+    if (n->kind == NodeKind::kLink) {
+      send_exit(p->pid_, n->from, reason, true);
+    } else if (n->kind == NodeKind::kMonitor) {
+      send_down(p->pid_, n->from, n->ref, reason);
+    }
+    free_node(n);
+    n = next;
+  }
+  for (MessageNode* n = p->q_head_; n != nullptr;) {
+    MessageNode* next = n->next;
+    free_node(n);
+    n = next;
+  }
+  p->q_head_ = p->q_tail_ = p->scan_prev_ = nullptr;
+  p->queue_len_.store(0, std::memory_order_relaxed);
+  if (ProcessExt* e = p->ext_if_any()) {
+    std::vector<Pid> links;
+    std::vector<MonitorEntry> in, out;
+    {
+      std::lock_guard<SpinLock> lock(e->lock);
+      links.swap(e->links);
+      in.swap(e->monitors_in);
+      out.swap(e->monitors_out);
+    }
+    for (Pid l : links) {
+      send_exit(p->pid_, l, reason, true);
+    }
+    for (const MonitorEntry& m : in) {
+      send_down(p->pid_, m.pid, m.ref, reason);
+    }
+    for (const MonitorEntry& m : out) {
+      MessageNode* n = new_node();
+      n->kind = NodeKind::kDemonitor;
+      n->from = p->pid_;
+      n->ref = m.ref;
+      if (!deliver(m.pid, n)) {
+        free_node(n);
+      }
+    }
+    // Keep the vectors' capacity for the slot's next process.
+    std::lock_guard<SpinLock> lock(e->lock);
+    links.clear();
+    in.clear();
+    out.clear();
+    e->links.swap(links);
+    e->monitors_in.swap(in);
+    e->monitors_out.swap(out);
+  }
+  if (p->has_name_.load(std::memory_order_seq_cst)) {
+    std::unique_lock<std::shared_mutex> lock(reg_mu_);
+    ProcessExt& e = p->ext();
+    auto it = names_.find(e.name);
+    if (it != names_.end() && it->second == p->pid_) {
+      names_.erase(it);
+    }
+    p->has_name_.store(false, std::memory_order_relaxed);
+  }
+  int kind;
+  switch (reason.kind()) {
+    case ExitKind::kNormal:
+      kind = 0;
+      break;
+    case ExitKind::kShutdown:
+      kind = 1;
+      break;
+    case ExitKind::kKilled:
+    case ExitKind::kKill:
+      kind = 2;
+      break;
+    default:
+      kind = 3;
+      break;
+  }
+  WorkerCounters::bump(w->counters_.exits[kind]);
+  if (p->release_live()) {
+    recycle(p);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Registry
+
+Status NodeImpl::register_name(std::string name, Pid pid) {
+  if (name.empty()) {
+    return Error("register: the name is empty");
+  }
+  Process* p = acquire(pid);
+  if (p == nullptr) {
+    return Error("register '" + name + "': " + pid.to_string() + " is not alive");
+  }
+  std::unique_lock<std::shared_mutex> lock(reg_mu_);
+  auto it = names_.find(name);
+  if (it != names_.end()) {
+    Pid holder = it->second;
+    lock.unlock();
+    release(p);
+    return Error("register '" + name + "': name already registered to " + holder.to_string());
+  }
+  if (p->has_name_.load(std::memory_order_relaxed)) {
+    std::string old = p->ext().name;
+    lock.unlock();
+    release(p);
+    return Error("register '" + name + "': " + pid.to_string() + " is already registered as '" +
+                 old + "'");
+  }
+  p->has_name_.store(true, std::memory_order_seq_cst);
+  if (p->exiting_.load(std::memory_order_seq_cst)) {
+    p->has_name_.store(false, std::memory_order_relaxed);
+    lock.unlock();
+    release(p);
+    return Error("register '" + name + "': " + pid.to_string() + " is not alive");
+  }
+  {
+    ProcessExt& e = p->ext();
+    std::lock_guard<SpinLock> elock(e.lock);
+    e.name = name;
+  }
+  names_.emplace(std::move(name), pid);
+  lock.unlock();
+  release(p);
+  return Status::ok();
+}
+
+Status NodeImpl::unregister_name(std::string_view name) {
+  std::unique_lock<std::shared_mutex> lock(reg_mu_);
+  auto it = names_.find(std::string(name));
+  if (it == names_.end()) {
+    return Error("unregister '" + std::string(name) + "': name not registered");
+  }
+  Pid pid = it->second;
+  names_.erase(it);
+  if (Process* p = acquire(pid)) {
+    p->has_name_.store(false, std::memory_order_relaxed);
+    ProcessExt& e = p->ext();
+    {
+      std::lock_guard<SpinLock> elock(e.lock);
+      e.name.clear();
+    }
+    release(p);
+  }
+  return Status::ok();
+}
+
+Pid NodeImpl::whereis(std::string_view name) const {
+  std::shared_lock<std::shared_mutex> lock(reg_mu_);
+  auto it = names_.find(std::string(name));
+  return it == names_.end() ? Pid() : it->second;
+}
+
+// ---------------------------------------------------------------------------
+// Timers
+
+TimerRef NodeImpl::send_after(Pid from, Duration delay, Pid to, Message m) {
+  Timer* t = alloc_timer();
+  MessageNode* n = Access::release(m);
+  n->from = from;
+  n->kind = NodeKind::kMessage;
+  n->counted = false;
+  t->kind = Timer::Kind::kSendAfter;
+  t->target = to;
+  t->msg = n;
+  int64_t deadline = now_ns() + std::max<int64_t>(delay.count(), 0);
+  t->deadline_ns.store(deadline, std::memory_order_relaxed);
+  t->tick = tick_of(deadline);
+  TimerRef ref{reinterpret_cast<uintptr_t>(t), t->id()};
+  if (Worker* w = current_worker()) {
+    w->add_timer(t);
+  } else {
+    workers_[ref.id % workers_.size()]->post_timer(t);
+  }
+  return ref;
+}
+
+std::optional<Duration> NodeImpl::cancel_timer(TimerRef ref) {
+  if (!ref.valid()) {
+    return std::nullopt;
+  }
+  auto* t = reinterpret_cast<Timer*>(ref.handle);
+  uint64_t expect = ref.id << 2 | Timer::kPending;
+  if (!t->state_id.compare_exchange_strong(expect, ref.id << 2 | Timer::kCancelled,
+                                           std::memory_order_acq_rel)) {
+    return std::nullopt;
+  }
+  int64_t left = t->deadline_ns.load(std::memory_order_relaxed) - now_ns();
+  Worker* w = current_worker();
+  if (w != nullptr && t->wheel.load(std::memory_order_relaxed) == &w->wheel_) {
+    w->wheel_.remove(t);
+    recycle_timer(t);
+  }
+  return Duration(std::max<int64_t>(left, 0));
+}
+
+// ---------------------------------------------------------------------------
+// Info
+
+std::optional<ProcessInfo> NodeImpl::info(Pid pid) const {
+  Process* p = acquire(pid);
+  if (p == nullptr) {
+    return std::nullopt;
+  }
+  ProcessInfo info;
+  info.pid = pid;
+  info.status = static_cast<ProcessStatus>(p->status_.load(std::memory_order_relaxed));
+  info.mailbox_length = p->queue_len_.load(std::memory_order_relaxed);
+  info.reductions = p->reductions_.load(std::memory_order_relaxed);
+  info.trap_exit = p->trap_exit_.load(std::memory_order_relaxed);
+  info.parent = p->parent_;
+  info.memory_bytes = sizeof(Process) + p->frame_bytes_ + info.mailbox_length * sizeof(MessageNode);
+  switch (p->wait_desc_.load(std::memory_order_relaxed)) {
+    case kWaitAny:
+      info.current_wait = "receive any";
+      break;
+    case kWaitTag:
+      info.current_wait =
+          "receive tag " + std::to_string(p->wait_tag_.load(std::memory_order_relaxed));
+      break;
+    case kWaitPredicate:
+      info.current_wait = "receive matching";
+      break;
+    case kWaitSleep:
+      info.current_wait = "sleep";
+      break;
+    case kWaitEvent:
+      info.current_wait = "event";
+      break;
+    default:
+      break;
+  }
+  if (ProcessExt* e = p->ext_if_any()) {
+    std::lock_guard<SpinLock> lock(e->lock);
+    info.links = e->links;
+    for (auto& m : e->monitors_out) {
+      info.monitors.push_back(m.pid);
+    }
+    for (auto& m : e->monitors_in) {
+      info.monitored_by.push_back(m.pid);
+    }
+    info.registered_name = e->name;
+    info.label = e->label;
+    info.memory_bytes +=
+        sizeof(ProcessExt) + e->links.capacity() * sizeof(Pid) +
+        (e->monitors_in.capacity() + e->monitors_out.capacity()) * sizeof(MonitorEntry);
+  }
+  const_cast<NodeImpl*>(this)->release(p);
+  return info;
+}
+
+}  // namespace rusm::otp::detail

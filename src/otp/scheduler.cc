@@ -1,0 +1,868 @@
+// The M:N scheduler: worker threads, run queues, stealing, parking, timers,
+// and the slice loop that drives a process body.
+//
+// HOT PATH (guarded by benches spawn-storm, ping-pong, fairness). Design:
+//  - Each worker has a local FIFO ring (RunQueue) plus a one-process LIFO slot.
+//    A process woken by a send from a running process goes to the sender's
+//    LIFO slot, so a request/reply pair stays on one worker and in cache; the
+//    slot is not stealable, and after kMaxLifoStreak consecutive LIFO runs the
+//    worker goes back to its queue so the pair cannot starve others.
+//  - New and yielding processes go to the back of the local queue. Work from
+//    outside the workers goes to a global queue, polled every 61 ticks and
+//    when the local queue is empty.
+//  - An idle worker steals half of another worker's queue, then parks on a
+//    futex with a timeout for its next timer. Whoever makes work stealable
+//    wakes one parked worker, unless a worker is already searching; parking and
+//    waking are ordered by seq_cst fences so no wakeup is lost.
+//  - A slice gets slice_reductions of budget; the body charges it. Signals
+//    (exits, links, monitors) are handled between runs of the body.
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+
+#include "otp/access.h"
+#include "otp/node_impl.h"
+
+namespace rusm::otp::detail {
+
+thread_local Worker* tls_worker = nullptr;
+
+namespace {
+
+constexpr int kMaxLifoStreak = 32;
+
+void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) {
+  timespec ts;
+  timespec* tsp = nullptr;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = timeout_ns / 1'000'000'000;
+    ts.tv_nsec = timeout_ns % 1'000'000'000;
+    tsp = &ts;
+  }
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, tsp, nullptr,
+          0);
+}
+
+void futex_wake(std::atomic<uint32_t>* word) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+}  // namespace
+
+bool filter_matches(const MessageFilter& f, MessageNode* n) {
+  switch (f.kind) {
+    case MessageFilter::Kind::kAny:
+      return true;
+    case MessageFilter::Kind::kTag:
+      return n->tag == f.tag;
+    case MessageFilter::Kind::kPredicate: {
+      MessageView view(n);
+      return f.predicate(view.get(), f.arg);
+    }
+    case MessageFilter::Kind::kNothing:
+      return false;
+  }
+  return false;
+}
+
+namespace {
+
+void add_owned(std::atomic<uint64_t>& c, uint64_t n) {
+  WorkerCounters::bump(c, n);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Worker
+
+Worker::Worker(NodeImpl* node, unsigned index)
+    : node_(node), index_(index), rng_(index * 2654435761u + 12345u) {}
+
+void Worker::start() {
+  thread_ = std::thread([this] { main(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Worker::main() {
+  tls_worker = this;
+  started_ns_.store(static_cast<uint64_t>(node_->now_ns()), std::memory_order_relaxed);
+  for (;;) {
+    Process* p = find_work();
+    if (p != nullptr) {
+      if (searching_) {
+        searching_ = false;
+        if (node_->num_searching_.fetch_sub(1, std::memory_order_seq_cst) == 1) {
+          node_->notify();
+        }
+      }
+      node_->run_slice(this, p);
+      continue;
+    }
+    if (node_->stopping_.load(std::memory_order_acquire)) {
+      break;
+    }
+    park();
+  }
+  if (searching_) {
+    searching_ = false;
+    node_->num_searching_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  drain_incoming_timers();
+  for (Timer* t = wheel_.drain(); t != nullptr;) {
+    Timer* next = t->next;
+    recycle_timer(t);
+    t = next;
+  }
+  node_->table_.give_back(free_slots_, 0);
+  tls_worker = nullptr;
+}
+
+Process* Worker::find_work() {
+  ++ticks_;
+  if ((ticks_ & 31) == 0) {
+    run_timers();
+  }
+  if (ticks_ % 61 == 0 && node_->has_injected()) {
+    // Take a fair share of the global queue so it cannot grow without bound
+    // while this worker's own queue stays busy.
+    size_t share = node_->inject_size_.load(std::memory_order_relaxed) / node_->workers_.size() + 1;
+    Process* first = node_->pop_injected();
+    for (size_t i = 1; first != nullptr && i < share && i < RunQueue::kCapacity / 4; ++i) {
+      Process* q = node_->pop_injected();
+      if (q == nullptr || !queue_.push(q)) {
+        if (q != nullptr) {
+          node_->inject(q);
+        }
+        break;
+      }
+    }
+    if (first != nullptr) {
+      return first;
+    }
+  }
+  if (lifo_ != nullptr) {
+    Process* p = lifo_;
+    lifo_ = nullptr;
+    if (lifo_streak_ < kMaxLifoStreak || queue_.size() == 0) {
+      ++lifo_streak_;
+      return p;
+    }
+    push_local(p);
+  }
+  lifo_streak_ = 0;
+  if (Process* p = queue_.pop()) {
+    return p;
+  }
+  if (Process* p = node_->pop_injected()) {
+    return p;
+  }
+  run_timers();
+  if (lifo_ != nullptr) {
+    return std::exchange(lifo_, nullptr);
+  }
+  if (Process* p = queue_.pop()) {
+    return p;
+  }
+  return steal_work();
+}
+
+Process* Worker::steal_work() {
+  auto& ws = node_->workers_;
+  size_t n = ws.size();
+  if (n <= 1) {
+    return nullptr;
+  }
+  rng_ ^= rng_ << 13;
+  rng_ ^= rng_ >> 17;
+  rng_ ^= rng_ << 5;
+  size_t start = rng_ % n;
+  Process* buf[RunQueue::kCapacity / 2 + 1];
+  for (size_t i = 0; i < n; ++i) {
+    Worker* v = ws[(start + i) % n].get();
+    if (v == this) {
+      continue;
+    }
+    uint32_t k = v->queue_.steal(buf, RunQueue::kCapacity / 2);
+    if (k > 0) {
+      add_owned(counters_.steals, k);
+      for (uint32_t j = 1; j < k; ++j) {
+        push_local(buf[j]);
+      }
+      return buf[0];
+    }
+  }
+  return nullptr;
+}
+
+void Worker::push_local(Process* p) {
+  if (!queue_.push(p)) {
+    // Full: move half of the queue to the global queue, then retry.
+    Process* buf[RunQueue::kCapacity / 2 + 1];
+    uint32_t k = queue_.steal(buf, RunQueue::kCapacity / 2);
+    {
+      std::lock_guard<std::mutex> lock(node_->inject_mu_);
+      for (uint32_t i = 0; i < k; ++i) {
+        buf[i]->run_next_ = nullptr;
+        if (node_->inject_tail_ != nullptr) {
+          node_->inject_tail_->run_next_ = buf[i];
+        } else {
+          node_->inject_head_ = buf[i];
+        }
+        node_->inject_tail_ = buf[i];
+      }
+      node_->inject_size_.fetch_add(k, std::memory_order_relaxed);
+    }
+    queue_.push(p);
+  }
+  // A worker always runs its own queue eventually, so waking a parked worker
+  // here is only for parallelism: no fence (keeps spawn and yield cheap).
+  if (node_->num_parked_.load(std::memory_order_relaxed) != 0) {
+    node_->notify();
+  }
+}
+
+void Worker::balance_on_yield() {
+  // The yielding process is alone here: if another worker has processes
+  // waiting, take one, so that k runnable processes share n workers evenly
+  // (otherwise a worker with one busy process never steals, and the two
+  // sharing another worker get half as much). Costs a steal per slice only in
+  // that uneven case (bench fairness).
+  if (queue_.size() != 0 || lifo_ != nullptr) {
+    return;
+  }
+  auto& ws = node_->workers_;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    Worker* v = ws[(index_ + 1 + i) % ws.size()].get();
+    if (v == this || v->queue_.size() == 0) {
+      continue;
+    }
+    Process* buf[1];
+    if (v->queue_.steal(buf, 1) == 1) {
+      add_owned(counters_.steals, 1);
+      queue_.push(buf[0]);
+      return;
+    }
+  }
+}
+
+void Worker::make_runnable(Process* p) {
+  if (in_slice_) {
+    if (lifo_ != nullptr) {
+      push_local(lifo_);
+    }
+    lifo_ = p;
+  } else {
+    push_local(p);
+  }
+}
+
+void Worker::add_timer(Timer* t) {
+  t->wheel.store(&wheel_, std::memory_order_relaxed);
+  wheel_.insert(t);
+}
+
+void Worker::post_timer(Timer* t) {
+  Timer* head = incoming_timers_.load(std::memory_order_relaxed);
+  do {
+    t->next_incoming = head;
+  } while (!incoming_timers_.compare_exchange_weak(head, t, std::memory_order_release,
+                                                   std::memory_order_relaxed));
+  unpark();
+}
+
+void Worker::drain_incoming_timers() {
+  if (incoming_timers_.load(std::memory_order_relaxed) == nullptr) {
+    return;
+  }
+  Timer* list = incoming_timers_.exchange(nullptr, std::memory_order_acquire);
+  while (list != nullptr) {
+    Timer* t = list;
+    list = t->next_incoming;
+    add_timer(t);
+  }
+}
+
+void Worker::run_timers() {
+  drain_incoming_timers();
+  if (wheel_.size() == 0) {
+    return;
+  }
+  uint64_t now = static_cast<uint64_t>(node_->now_ns()) / 1'000'000;
+  if (now < wheel_.now()) {
+    return;
+  }
+  wheel_.advance(now, [this](Timer* t) { fire(t); });
+}
+
+void Worker::fire(Timer* t) {
+  t->wheel.store(nullptr, std::memory_order_relaxed);
+  uint64_t s = t->state_id.load(std::memory_order_acquire);
+  uint64_t pending = (s >> 2) << 2 | Timer::kPending;
+  if (s != pending || !t->state_id.compare_exchange_strong(s, (s >> 2) << 2 | Timer::kFired,
+                                                           std::memory_order_acq_rel)) {
+    recycle_timer(t);  // cancelled from another thread
+    return;
+  }
+  MessageNode* n;
+  if (t->kind == Timer::Kind::kReceiveTimeout) {
+    n = new_node();
+    n->kind = NodeKind::kTimeout;
+    n->ref = t->seq;
+  } else {
+    n = std::exchange(t->msg, nullptr);
+  }
+  if (!node_->deliver(t->target, n)) {
+    free_node(n);
+  }
+  recycle_timer(t);
+}
+
+void Worker::unpark() {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(node_->park_mu_);
+    if (parked_listed_) {
+      auto& v = node_->parked_;
+      v.erase(std::find(v.begin(), v.end(), this));
+      parked_listed_ = false;
+      node_->num_parked_.fetch_sub(1, std::memory_order_seq_cst);
+      node_->num_searching_.fetch_add(1, std::memory_order_seq_cst);
+      park_word_.store(1, std::memory_order_release);
+      wake = true;
+    }
+  }
+  if (wake) {
+    futex_wake(&park_word_);
+  }
+}
+
+void Worker::park() {
+  run_timers();
+  if (lifo_ != nullptr || queue_.size() != 0) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(node_->park_mu_);
+    park_word_.store(0, std::memory_order_relaxed);
+    node_->parked_.push_back(this);
+    parked_listed_ = true;
+    node_->num_parked_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  if (searching_) {
+    searching_ = false;
+    node_->num_searching_.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  bool work = node_->has_injected() || node_->stopping_.load(std::memory_order_acquire) ||
+              incoming_timers_.load(std::memory_order_relaxed) != nullptr;
+  for (auto& w : node_->workers_) {
+    if (w.get() != this && w->queue_.size() > 0) {
+      work = true;
+    }
+  }
+  if (!work) {
+    int64_t timeout = -1;
+    uint64_t next = wheel_.next_deadline();
+    if (next != UINT64_MAX) {
+      int64_t at = static_cast<int64_t>(next) * 1'000'000;
+      timeout = std::max<int64_t>(at - node_->now_ns(), 0);
+    }
+    int64_t t0 = node_->now_ns();
+    add_owned(counters_.parks, 1);
+    if (timeout != 0) {
+      futex_wait(&park_word_, 0, timeout);
+    }
+    add_owned(counters_.parked_ns, static_cast<uint64_t>(node_->now_ns() - t0));
+  }
+  std::lock_guard<std::mutex> lock(node_->park_mu_);
+  if (parked_listed_) {
+    auto& v = node_->parked_;
+    v.erase(std::find(v.begin(), v.end(), this));
+    parked_listed_ = false;
+    node_->num_parked_.fetch_sub(1, std::memory_order_seq_cst);
+  } else {
+    searching_ = true;  // an unpark() took us off the list and counted us as searching
+  }
+}
+
+// ---------------------------------------------------------------------------
+// NodeImpl: queues and waking
+
+void NodeImpl::notify() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (num_parked_.load(std::memory_order_relaxed) == 0 ||
+      num_searching_.load(std::memory_order_relaxed) != 0) {
+    return;
+  }
+  Worker* w = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(park_mu_);
+    if (parked_.empty()) {
+      return;
+    }
+    w = parked_.back();
+    parked_.pop_back();
+    w->parked_listed_ = false;
+    num_parked_.fetch_sub(1, std::memory_order_seq_cst);
+    num_searching_.fetch_add(1, std::memory_order_seq_cst);
+    w->park_word_.store(1, std::memory_order_release);
+  }
+  futex_wake(&w->park_word_);
+}
+
+void NodeImpl::inject(Process* p) {
+  {
+    std::lock_guard<std::mutex> lock(inject_mu_);
+    p->run_next_ = nullptr;
+    if (inject_tail_ != nullptr) {
+      inject_tail_->run_next_ = p;
+    } else {
+      inject_head_ = p;
+    }
+    inject_tail_ = p;
+    inject_size_.fetch_add(1, std::memory_order_relaxed);
+  }
+  notify();
+}
+
+Process* NodeImpl::pop_injected() {
+  if (inject_size_.load(std::memory_order_relaxed) == 0) {
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(inject_mu_);
+  Process* p = inject_head_;
+  if (p != nullptr) {
+    inject_head_ = p->run_next_;
+    if (inject_head_ == nullptr) {
+      inject_tail_ = nullptr;
+    }
+    inject_size_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return p;
+}
+
+void NodeImpl::schedule(Process* p) {
+  p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
+  if (Worker* w = current_worker()) {
+    w->make_runnable(p);
+  } else {
+    inject(p);
+  }
+}
+
+// Takes n (found after prev, or at the head) out of the mailbox and hands it
+// to the body.
+void NodeImpl::take_message(Process* p, MessageNode* prev, MessageNode* n) {
+  if (prev != nullptr) {
+    prev->next = n->next;
+  } else {
+    p->q_head_ = n->next;
+  }
+  if (p->q_tail_ == n) {
+    p->q_tail_ = prev;
+  }
+  n->next = nullptr;
+  p->queue_len_.store(p->queue_len_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  if (n->counted) {
+    p->bounded_count_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  p->ctx_.delivered_ = n;
+  p->ctx_.wake_ = WakeReason::kMessage;
+  p->ctx_.budget_ -= 1;
+}
+
+// ---------------------------------------------------------------------------
+// The slice loop
+
+void NodeImpl::absorb(Process* p) {
+  if (!p->inbox_.has_pending()) {
+    return;
+  }
+  MessageNode* n = p->inbox_.take_all();
+  while (n != nullptr) {
+    MessageNode* next = n->next;
+    n->next = nullptr;
+    handle_signal(p, n);
+    n = next;
+  }
+}
+
+namespace {
+
+void append(Process* p, MessageNode* n) {
+  n->next = nullptr;
+  if (p->q_tail_ != nullptr) {
+    p->q_tail_->next = n;
+  } else {
+    p->q_head_ = n;
+  }
+  p->q_tail_ = n;
+  p->queue_len_.store(p->queue_len_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void die(Process* p, ExitReason reason) {
+  if (!p->exit_pending_) {
+    p->exit_pending_ = true;
+    p->pending_reason_ = std::move(reason);
+  }
+}
+
+template <typename V, typename Pred>
+bool erase_first(V& v, Pred pred) {
+  auto it = std::find_if(v.begin(), v.end(), pred);
+  if (it == v.end()) {
+    return false;
+  }
+  *it = std::move(v.back());
+  v.pop_back();
+  return true;
+}
+
+}  // namespace
+
+void NodeImpl::handle_signal(Process* p, MessageNode* n) {
+  switch (n->kind) {
+    case NodeKind::kMessage:
+      append(p, n);
+      return;
+    case NodeKind::kExit: {
+      if (n->linked) {
+        ProcessExt* e = p->ext_if_any();
+        bool was_linked = false;
+        if (e != nullptr) {
+          std::lock_guard<SpinLock> lock(e->lock);
+          was_linked = erase_first(e->links, [&](Pid x) { return x == n->from; });
+        }
+        if (!was_linked) {
+          free_node(n);  // unlinked meanwhile: the link's exit signal no longer applies
+          return;
+        }
+      }
+      if (!n->linked && n->reason.kind() == ExitKind::kKill) {
+        die(p, ExitReason::killed());
+        free_node(n);
+      } else if (p->trap_exit_.load(std::memory_order_relaxed)) {
+        n->kind = NodeKind::kMessage;
+        n->tag = kExitTag;
+        n->counted = false;
+        append(p, n);
+      } else if (n->reason.is_normal()) {
+        if (!n->linked && n->from == p->pid_) {
+          die(p, ExitReason::normal());
+        }
+        free_node(n);
+      } else {
+        die(p, n->reason);
+        free_node(n);
+      }
+      return;
+    }
+    case NodeKind::kLink: {
+      ProcessExt& e = p->ext();
+      if (std::find(e.links.begin(), e.links.end(), n->from) == e.links.end()) {
+        std::lock_guard<SpinLock> lock(e.lock);
+        e.links.push_back(n->from);
+      }
+      free_node(n);
+      return;
+    }
+    case NodeKind::kUnlink: {
+      if (ProcessExt* e = p->ext_if_any()) {
+        std::lock_guard<SpinLock> lock(e->lock);
+        erase_first(e->links, [&](Pid x) { return x == n->from; });
+      }
+      free_node(n);
+      return;
+    }
+    case NodeKind::kMonitor: {
+      ProcessExt& e = p->ext();
+      {
+        std::lock_guard<SpinLock> lock(e.lock);
+        e.monitors_in.push_back({n->ref, n->from});
+      }
+      free_node(n);
+      return;
+    }
+    case NodeKind::kDemonitor: {
+      if (ProcessExt* e = p->ext_if_any()) {
+        std::lock_guard<SpinLock> lock(e->lock);
+        erase_first(e->monitors_in, [&](const MonitorEntry& m) { return m.ref == n->ref; });
+      }
+      free_node(n);
+      return;
+    }
+    case NodeKind::kDown: {
+      bool active = false;
+      if (ProcessExt* e = p->ext_if_any()) {
+        std::lock_guard<SpinLock> lock(e->lock);
+        active =
+            erase_first(e->monitors_out, [&](const MonitorEntry& m) { return m.ref == n->ref; });
+      }
+      if (!active) {
+        free_node(n);  // demonitored meanwhile
+        return;
+      }
+      n->kind = NodeKind::kMessage;
+      n->tag = kDownTag;
+      n->counted = false;
+      append(p, n);
+      return;
+    }
+    case NodeKind::kTimeout:
+      if (p->wait_kind_ != Step::Kind::kYield && n->ref == p->wait_seq_) {
+        p->timed_out_ = true;
+      }
+      free_node(n);
+      return;
+    case NodeKind::kWake:
+      p->event_pending_ = true;
+      free_node(n);
+      return;
+  }
+}
+
+namespace {
+
+void cancel_wait_timer(NodeImpl* node, Process* p) {
+  Timer* t = p->wait_timer_;
+  if (t == nullptr) {
+    return;
+  }
+  p->wait_timer_ = nullptr;
+  uint64_t expect = p->wait_timer_id_ << 2 | Timer::kPending;
+  if (t->state_id.compare_exchange_strong(expect, p->wait_timer_id_ << 2 | Timer::kCancelled,
+                                          std::memory_order_acq_rel)) {
+    Worker* w = node->current_worker();
+    if (w != nullptr && t->wheel.load(std::memory_order_relaxed) == &w->wheel_) {
+      w->wheel_.remove(t);
+      recycle_timer(t);
+    }
+  }
+}
+
+void end_wait(NodeImpl* node, Process* p) {
+  p->wait_kind_ = Step::Kind::kYield;
+  p->wait_desc_.store(kWaitNone, std::memory_order_relaxed);
+  p->timed_out_ = false;
+  cancel_wait_timer(node, p);
+}
+
+}  // namespace
+
+bool NodeImpl::wait_satisfied(Process* p) {
+  if (p->wait_kind_ == Step::Kind::kWaitMessage) {
+    const MessageFilter& f = p->wait_filter_;
+    if (f.kind != MessageFilter::Kind::kNothing) {
+      MessageNode* prev = p->scan_from_start_ ? nullptr : p->scan_prev_;
+      MessageNode* n = prev != nullptr ? prev->next : p->q_head_;
+      while (n != nullptr) {
+        if (filter_matches(f, n)) {
+          take_message(p, prev, n);
+          if (Worker* w = current_worker()) {
+            add_owned(w->counters_.received, 1);
+          }
+          end_wait(this, p);
+          return true;
+        }
+        prev = n;
+        n = n->next;
+      }
+      p->scan_prev_ = prev;
+      p->scan_from_start_ = prev == nullptr;
+    }
+  } else if (p->event_pending_) {
+    p->event_pending_ = false;
+    p->ctx_.wake_ = WakeReason::kEvent;
+    end_wait(this, p);
+    return true;
+  }
+  if (p->timed_out_ || p->wait_deadline_ns_ == 0 ||
+      (p->wait_deadline_ns_ > 0 && p->wait_timer_ == nullptr && now_ns() >= p->wait_deadline_ns_)) {
+    p->ctx_.wake_ = WakeReason::kTimeout;
+    end_wait(this, p);
+    return true;
+  }
+  return false;
+}
+
+void NodeImpl::run_slice(Worker* w, Process* p) {
+  WorkerCounters::bump(w->counters_.runs);
+  Context& ctx = p->ctx_;
+  ctx.budget_ = options_.slice_reductions;
+  const int64_t start_budget = ctx.budget_;
+  w->in_slice_ = true;
+  p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunning), std::memory_order_relaxed);
+  auto account = [&] {
+    uint64_t used = static_cast<uint64_t>(std::max<int64_t>(start_budget - ctx.budget_, 0));
+    p->reductions_.store(p->reductions_.load(std::memory_order_relaxed) + used,
+                         std::memory_order_relaxed);
+    add_owned(w->counters_.reductions, used);
+  };
+  for (;;) {
+    absorb(p);
+    if (p->exit_pending_) {
+      account();
+      exit_process(w, p, std::move(p->pending_reason_));
+      break;
+    }
+    if (p->wait_kind_ != Step::Kind::kYield && !wait_satisfied(p)) {
+      if (p->wait_deadline_ns_ > 0 && p->wait_timer_ == nullptr) {
+        Timer* t = alloc_timer();
+        t->kind = Timer::Kind::kReceiveTimeout;
+        t->target = p->pid_;
+        t->seq = p->wait_seq_;
+        t->deadline_ns.store(p->wait_deadline_ns_, std::memory_order_relaxed);
+        t->tick = tick_of(p->wait_deadline_ns_);
+        p->wait_timer_ = t;
+        p->wait_timer_id_ = t->id();
+        w->add_timer(t);
+      }
+      account();
+      p->status_.store(static_cast<uint8_t>(ProcessStatus::kWaiting), std::memory_order_relaxed);
+      if (p->inbox_.try_block()) {
+        break;  // p may already run elsewhere: hands off
+      }
+      p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunning), std::memory_order_relaxed);
+      continue;
+    }
+    if (ctx.budget_ <= 0) {
+      account();
+      p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
+      w->in_slice_ = false;
+      w->balance_on_yield();
+      w->push_local(p);
+      break;
+    }
+    Step s;
+    try {
+      s = p->body_->run(ctx);
+    } catch (const std::exception& e) {
+      s = Step::exit(ExitReason::error(e.what()));
+    } catch (...) {
+      s = Step::exit(ExitReason::error("unknown exception"));
+    }
+    switch (s.kind) {
+      case Step::Kind::kYield:
+        account();
+        ctx.wake_ = WakeReason::kResume;
+        p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
+        w->in_slice_ = false;
+        w->balance_on_yield();
+        w->push_local(p);
+        return;
+      case Step::Kind::kWaitMessage:
+      case Step::Kind::kWaitEvent: {
+        p->wait_kind_ = s.kind;
+        p->wait_filter_ = s.filter;
+        p->timed_out_ = false;
+        ++p->wait_seq_;
+        if (s.timeout == kInfinity) {
+          p->wait_deadline_ns_ = -1;
+        } else if (s.timeout.count() <= 0) {
+          p->wait_deadline_ns_ = 0;
+        } else {
+          p->wait_deadline_ns_ = now_ns() + s.timeout.count();
+          if (p->wait_deadline_ns_ <= 0) {
+            p->wait_deadline_ns_ = 1;
+          }
+        }
+        if (s.kind == Step::Kind::kWaitEvent) {
+          p->wait_desc_.store(kWaitEvent, std::memory_order_relaxed);
+        } else {
+          switch (s.filter.kind) {
+            case MessageFilter::Kind::kAny:
+              p->wait_desc_.store(kWaitAny, std::memory_order_relaxed);
+              break;
+            case MessageFilter::Kind::kTag:
+              p->wait_tag_.store(s.filter.tag, std::memory_order_relaxed);
+              p->wait_desc_.store(kWaitTag, std::memory_order_relaxed);
+              break;
+            case MessageFilter::Kind::kPredicate:
+              p->wait_desc_.store(kWaitPredicate, std::memory_order_relaxed);
+              break;
+            case MessageFilter::Kind::kNothing:
+              p->wait_desc_.store(kWaitSleep, std::memory_order_relaxed);
+              break;
+          }
+        }
+        if (!p->scan_primed_) {
+          p->scan_from_start_ = true;
+        }
+        p->scan_primed_ = false;
+        continue;
+      }
+      case Step::Kind::kExit:
+        account();
+        exit_process(w, p, std::move(s.reason));
+        w->in_slice_ = false;
+        return;
+    }
+  }
+  w->in_slice_ = false;
+}
+
+// ---------------------------------------------------------------------------
+// The native coroutine body
+
+Step CoroutineBody::run(Context& ctx) {
+  ctx.current_.resume();
+  if (top.done()) {
+    auto h = Task<>::Handle::from_address(top.address());
+    if (h.promise().exception_) {
+      try {
+        std::rethrow_exception(h.promise().exception_);
+      } catch (const std::exception& e) {
+        return Step::exit(ExitReason::error(e.what()));
+      } catch (...) {
+        return Step::exit(ExitReason::error("unknown exception"));
+      }
+    }
+    return Step::exit(ExitReason::normal());
+  }
+  return std::move(ctx.pending_);
+}
+
+}  // namespace rusm::otp::detail
+
+namespace rusm::otp {
+
+// The receive fast path: HOT (bench ping-pong).
+bool Context::try_receive_now(const MessageFilter& f) {
+  detail::Process* p = proc_;
+  using namespace detail;
+  if (budget_ <= 0) {
+    return false;
+  }
+  if (p->inbox_.has_pending()) {
+    p->node_->absorb(p);
+    if (p->exit_pending_) {
+      return false;
+    }
+  }
+  MessageNode* prev = nullptr;
+  for (MessageNode* n = p->q_head_; n != nullptr; prev = n, n = n->next) {
+    if (detail::filter_matches(f, n)) {
+      NodeImpl::take_message(p, prev, n);
+      if (Worker* w = p->node_->current_worker()) {
+        WorkerCounters::bump(w->counters_.received);
+      }
+      return true;
+    }
+  }
+  p->scan_prev_ = prev;
+  p->scan_from_start_ = prev == nullptr;
+  p->scan_primed_ = true;
+  return false;
+}
+
+}  // namespace rusm::otp
