@@ -1,0 +1,135 @@
+// WASI preview 1 (`wasi_snapshot_preview1`) for rusm processes.
+//
+// The contract between wasi/ and the layer that drives instances (runtime/,
+// or a test):
+//
+//   - HostFunctions holds the host functions, created once and shared by every
+//     instance on every thread. They are stateless: each call finds its
+//     process's Context through the `lookup` the embedder supplies (typically
+//     from Execution::user_data()).
+//   - A Context is one process's WASI state: its configuration and
+//     capabilities, its file-descriptor table, captured output, exit code. It
+//     is used by one thread at a time (the thread running its process).
+//   - Every call is checked against the Context's capabilities. A denied call
+//     returns ENOTCAPABLE (76) to the guest, it never traps. A call rusm does
+//     not support returns ENOSYS (52) or ENOTSUP (58).
+//   - A call that would block (sleeping in poll_oneoff, reading an empty pipe
+//     or stdin, sched_yield) records what it waits for in pending() and
+//     returns HostAction::kSuspend: the Execution stops with status
+//     kSuspended, the process waits (never the worker thread), and when the
+//     wait is over the driver calls resume(), which redoes the call and
+//     writes its results (or suspends again and updates pending()).
+//   - proc_exit records the code in exit_code() and traps with the message
+//     "proc_exit(N)"; the driver turns that into the process's exit.
+//   - Bad guest pointers or lengths give EFAULT (21) or EINVAL (28), never a
+//     host crash.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rusm/result.h"
+#include "rusm/wasm.h"
+
+namespace rusm::wasi {
+
+inline constexpr const char* kModuleName = "wasi_snapshot_preview1";
+
+// WASI errno values used by the contract above.
+inline constexpr uint16_t kErrnoFault = 21;
+inline constexpr uint16_t kErrnoInval = 28;
+inline constexpr uint16_t kErrnoNoSys = 52;
+inline constexpr uint16_t kErrnoNotSup = 58;
+inline constexpr uint16_t kErrnoNotCapable = 76;
+
+enum class StdioMode : uint8_t {
+  kNull,     // reads see end of file, writes are discarded
+  kInherit,  // the node's own stdin/stdout/stderr
+  kCapture,  // stdin from Config::stdin_data; output kept in the Context
+};
+
+// A host directory the guest sees at `guest_path`. The guest can never reach
+// outside `host_path` (no escape through "..", absolute paths or symlinks).
+struct Preopen {
+  std::string host_path;
+  std::string guest_path;
+  bool read_only = false;
+};
+
+// A process's WASI configuration; everything not granted is denied.
+struct Config {
+  std::vector<std::string> args;  // argv, args[0] = program name
+  std::vector<std::string> env;   // "NAME=VALUE" entries the guest sees (already filtered)
+  StdioMode stdin_mode = StdioMode::kNull;
+  StdioMode stdout_mode = StdioMode::kNull;
+  StdioMode stderr_mode = StdioMode::kNull;
+  std::string stdin_data;  // what a kCapture stdin reads
+  std::vector<Preopen> preopens;
+  bool allow_clock = false;   // clock_time_get / clock_res_get / clock subscriptions
+  bool allow_random = false;  // random_get
+};
+
+// What a suspended call waits for.
+struct Wait {
+  enum class Kind : uint8_t {
+    kNone,      // not suspended in a WASI call
+    kYield,     // sched_yield: run again after others had their turn
+    kDeadline,  // sleep until `deadline`
+    kFdRead,    // until host_fd is readable, or `deadline`
+    kFdWrite,   // until host_fd is writable, or `deadline`
+  };
+  Kind kind = Kind::kNone;
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  int host_fd = -1;
+};
+
+class Context {
+ public:
+  // Opens the preopened directories; the error names the path that failed.
+  static Result<std::unique_ptr<Context>> create(Config config);
+  virtual ~Context() = default;
+
+  virtual const Config& config() const = 0;
+  // What the last suspended call waits for (kind kNone if none).
+  virtual const Wait& pending() const = 0;
+  // After the wait in pending() is over (or its deadline passed): redo the
+  // suspended call on `exec` (which must be kSuspended in a WASI function)
+  // and set its results. Returns kReturn (resume the Execution with run()),
+  // kSuspend (still blocked; pending() says on what) or kTrap (with the
+  // message in *trap_message).
+  virtual wasm::HostAction resume(wasm::Execution& exec, std::string* trap_message) = 0;
+
+  virtual std::optional<uint32_t> exit_code() const = 0;
+  // Output written to kCapture stdout / stderr so far; take_* clears it.
+  virtual std::string take_stdout() = 0;
+  virtual std::string take_stderr() = 0;
+};
+
+using ContextLookup = Context* (*)(wasm::HostCall& call);
+
+// The wasi_snapshot_preview1 host functions. Thread-safe and immutable once
+// built; must outlive every instance that imports them.
+class HostFunctions {
+ public:
+  // `lookup` = nullptr means "Execution::user_data() is the Context*".
+  explicit HostFunctions(ContextLookup lookup = nullptr);
+  ~HostFunctions();
+  HostFunctions(const HostFunctions&) = delete;
+  HostFunctions& operator=(const HostFunctions&) = delete;
+
+  // Adds every function under kModuleName.
+  void add_to(wasm::Imports& imports) const;
+  // True if `f` is one of these functions (the driver asks when an Execution
+  // suspends, to know it should consult the Context's pending()).
+  bool owns(const wasm::Function* f) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rusm::wasi
