@@ -313,7 +313,8 @@ RunStatus Execution::run(int64_t fuel) {
   st.fuel = fuel;
   internal::run_interpreter(st);
   if (st.status != RunStatus::kTrapped) {
-    st.fuel_consumed += fuel - std::max<int64_t>(st.fuel, 0);
+    // A bulk operation may overshoot the budget: it is charged in full.
+    st.fuel_consumed += fuel - st.fuel;
   }
   return st.status;
 }
