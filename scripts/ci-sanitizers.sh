@@ -17,14 +17,15 @@ RUSM_BUILD_DIR="$root/build-asan" scripts/build.sh -DRUSM_SANITIZE=ON -DRUSM_BUI
 
 if [ -d tests/otp ]; then
   echo "== ThreadSanitizer build (actor core)"
-  RUSM_BUILD_DIR="$root/build-tsan" scripts/build.sh -DRUSM_TSAN=ON --target otp_tests >/dev/null 2>&1 || \
-    RUSM_BUILD_DIR="$root/build-tsan" scripts/build.sh -DRUSM_TSAN=ON >/dev/null
+  RUSM_BUILD_DIR="$root/build-tsan" RUSM_TARGETS=otp_tests scripts/build.sh -DRUSM_TSAN=ON \
+    -DRUSM_BUILD_GUESTS=OFF >/dev/null
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j "$jobs" -R "^otp\\." --timeout 900)
 fi
 
 if [ -d fuzz ]; then
   echo "== fuzzers (${fuzz_seconds}s each)"
-  RUSM_BUILD_DIR="$root/build-fuzz" scripts/build.sh -DRUSM_FUZZ=ON >/dev/null
+  RUSM_BUILD_DIR="$root/build-fuzz" RUSM_TARGETS="decode_fuzz run_fuzz fuzz_seed" \
+    scripts/build.sh -DRUSM_FUZZ=ON >/dev/null
   for f in build-fuzz/fuzz/*_fuzz; do
     [ -x "$f" ] || continue
     name=$(basename "$f")
