@@ -70,12 +70,15 @@ Result<Timing> time_v8(const std::string& node, const std::string& runner,
 }
 
 Result<Timing> time_rusm(const std::string& wasm_file, double budget, Progress& progress,
-                         std::vector<std::string>& notes) {
+                         std::vector<std::string>& notes,
+                         wasm::DispatchScheme dispatch = wasm::DispatchScheme::kDefault) {
   auto bytes = read_file(wasm_file);
   if (!bytes) {
     return bytes.error();
   }
-  auto module = wasm::Module::compile(*bytes);
+  wasm::CompileOptions compile_options;
+  compile_options.dispatch = dispatch;
+  auto module = wasm::Module::compile(*bytes, compile_options);
   if (!module) {
     return Error("compile: " + module.message());
   }
@@ -308,6 +311,67 @@ Report run_cpu(const Options& options, Progress& progress) {
                          "that)");
   return report;
 }
+
+// `rusm bench dispatch`: the interpreter's two dispatch schemes on the same
+// corpus, same build, same run: tail-calling handlers ([[clang::musttail]],
+// the default under clang) against a computed-goto loop (the g++ scheme).
+// DESIGN.md: dispatch is measured, not assumed; this is the measurement.
+Report run_dispatch(const Options& options, Progress& progress) {
+  Report report;
+  report.scenario = "dispatch";
+  report.summary =
+      "time per run of each C corpus program under the interpreter's tail-call dispatch and its "
+      "computed-goto dispatch, same build, same run";
+  auto dir = input_dir();
+  if (!dir) {
+    report.notes.push_back("ERROR: " + dir.message());
+    return report;
+  }
+  double budget = std::max(0.05, options.duration_s / 2);
+  std::vector<double> ratios;
+  for (const std::string& name : corpus_programs()) {
+    if (progress.should_stop()) {
+      report.notes.push_back("stopped before " + name);
+      break;
+    }
+    std::string wasm_file = *dir + "/corpus/" + name + ".wasm";
+    auto tail = time_rusm(wasm_file, budget, progress, report.notes,
+                          wasm::DispatchScheme::kTailCall);
+    auto go = time_rusm(wasm_file, budget, progress, report.notes,
+                        wasm::DispatchScheme::kComputedGoto);
+    if (!tail || !go) {
+      report.notes.push_back("ERROR: " + name + ": " + (!tail ? tail.message() : go.message()));
+      continue;
+    }
+    if (tail->checksum != go->checksum) {
+      report.notes.push_back("ERROR: " + name + ": the two schemes disagree on the checksum");
+      continue;
+    }
+    Row row;
+    row.metric = name + " (goto)";
+    row.value = go->seconds_per_run * 1e3;
+    row.unit = "ms/run";
+    row.higher_is_better = false;
+    row.baseline = tail->seconds_per_run * 1e3;
+    row.baseline_name = "tail";
+    ratios.push_back(go->seconds_per_run / tail->seconds_per_run);
+    report.rows.push_back(std::move(row));
+  }
+  if (!ratios.empty()) {
+    Row row;
+    row.metric = "geomean goto/tail";
+    row.value = geometric_mean(ratios);
+    row.unit = "x tail";
+    row.higher_is_better = false;
+    row.note = "above 1: tail calls win; the default under clang is tail calls";
+    report.rows.push_back(std::move(row));
+  }
+  return report;
+}
+
+Registrar dispatch_registrar(Scenario{
+    "dispatch", "the interpreter's dispatch schemes compared: tail calls vs computed goto",
+    run_dispatch});
 
 Registrar registrar(Scenario{
     "cpu", "CPU speed on the C corpus: rusm's interpreter vs native and V8, with geometric means",
