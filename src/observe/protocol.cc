@@ -130,6 +130,12 @@ Result<Command> parse_command(std::string_view text) {
       return Error("field 'threads' must be a whole number");
     }
     c.threads = static_cast<unsigned>(*th);
+    if (auto it = j.find("baselines"); it != j.end() && !it->is_null()) {
+      if (!it->is_boolean()) {
+        return Error("field 'baselines' must be true or false");
+      }
+      c.baselines = it->get<bool>();
+    }
   } else if (t == "stop") {
     c.kind = CommandKind::kStop;
   } else if (t == "subscribe" || t == "unsubscribe") {

@@ -38,6 +38,7 @@ struct Command {
   std::string scenario;
   double duration_s = 3;
   unsigned threads = 0;
+  bool baselines = false;  // also run the scenario's baselines (BEAM, ...)
   // subscribe / unsubscribe
   std::string topic;  // "processes"
   // process_info / kill
