@@ -91,7 +91,9 @@ try {
     return rows.length === 1 ? rows[0] : null;
   });
   const oldPid = await row.getAttribute('data-pid');
-  await row.click();
+  // The table is re-rendered with every snapshot: click by selector, which
+  // retries, rather than through a handle that may be detached.
+  await page.click(`#proc-table tbody tr[data-pid="${oldPid}"] td`);
   await until('process info', async () => (await page.textContent('[data-testid=info-panel]')).includes(oldPid) &&
     (await page.textContent('[data-testid=info-links]')).includes('<'));
   check(true, `clicking ${oldPid} shows its info with links`);
