@@ -14,8 +14,9 @@ packages=(
   libboost1.81-dev libboost-context1.81-dev libssl-dev libsqlite3-dev
   # sanitizers and fuzzing runtimes for clang-19
   libclang-rt-19-dev
-  # baselines measured in the same run as our benchmarks
-  nodejs erlang-base erlang-dev
+  # baselines measured in the same run as our benchmarks; nodejs's npm builds
+  # the dashboard, chromium runs its end-to-end test (driven by playwright-core)
+  nodejs chromium fonts-dejavu-core erlang-base erlang-dev
   # misc
   python3 git ca-certificates
 )
@@ -26,6 +27,13 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Debian's nodejs has no npm (NodeSource's bundles it): add Debian's npm then.
+if ! command -v npm >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' npm 2>/dev/null | grep -q "install ok installed"; then
+  if ! dpkg-query -W -f='${Version}' nodejs 2>/dev/null | grep -q nodesource; then
+    missing+=(npm)
+  fi
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "bootstrap: all ${#packages[@]} packages present"

@@ -32,8 +32,15 @@ class Progress {
  public:
   virtual ~Progress() = default;
   virtual bool should_stop() const { return false; }
-  // A throughput or gauge reading, e.g. ("spawns/s", 1.2e6).
+  // A throughput or gauge reading, e.g. ("spawns/s", 1.2e6). The gauge
+  // "processes" (live processes on the scenario's node) gives the dashboard
+  // its peak concurrency.
   virtual void sample(std::string_view metric, double value) {}
+  // One latency observation in nanoseconds, e.g. ("round trip", 1800); the
+  // dashboard keeps a histogram per metric. Called from any thread, including
+  // process bodies, so it must be thread-safe and cost tens of nanoseconds.
+  // Scenarios sample it (every Nth operation) where measuring costs time.
+  virtual void latency(std::string_view metric, uint64_t ns) {}
 };
 
 // One line of a report: our figure and, if measured, the baseline's.

@@ -44,12 +44,16 @@ inline int ms(double seconds) {
 #include <chrono>
 #include <thread>
 
+#include "rusm/otp/node.h"
+
 namespace rusm::bench::otp {
 
 // Waits `seconds` (or until progress.should_stop()), sampling the rate of
-// count() as `metric` about four times a second. Returns the seconds waited.
+// count() as `metric` about four times a second, and, given a node, its live
+// process count as "processes". Returns the seconds waited.
 template <typename F>
-double run_sampling(double seconds, Progress& progress, const char* metric, F count) {
+double run_sampling(double seconds, Progress& progress, const char* metric, F count,
+                    const rusm::otp::Node* node = nullptr) {
   auto t0 = std::chrono::steady_clock::now();
   auto last_t = t0;
   double last = static_cast<double>(count());
@@ -60,6 +64,9 @@ double run_sampling(double seconds, Progress& progress, const char* metric, F co
     if (dt >= 0.25) {
       double c = static_cast<double>(count());
       progress.sample(metric, (c - last) / dt);
+      if (node != nullptr) {
+        progress.sample("processes", static_cast<double>(node->process_count()));
+      }
       last = c;
       last_t = now;
     }

@@ -49,8 +49,8 @@ Report run(const Options& options, Progress& progress) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     uint64_t red0 = node.stats().reductions;
     Pid b = *node.spawn(bystander, &stop, &ops);
-    double secs =
-        run_sampling(options.duration_s, progress, "bystander ops/s", [&] { return ops.load(); });
+    double secs = run_sampling(
+        options.duration_s, progress, "bystander ops/s", [&] { return ops.load(); }, &node);
     uint64_t total_red = node.stats().reductions - red0;
     stop.store(true);
     (void)node.wait_exit(b, std::chrono::seconds(30));

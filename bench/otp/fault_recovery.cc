@@ -20,10 +20,19 @@ Task<> worker(Context& ctx, Pid bench) {
 }
 
 // Crashes each announced worker, counting restarts.
-Task<> crasher(Context& ctx, std::atomic<bool>* stop, std::atomic<uint64_t>* count, Pid report) {
+Task<> crasher(Context& ctx, std::atomic<bool>* stop, std::atomic<uint64_t>* count, Pid report,
+               Progress* progress) {
   uint64_t n = 0;
+  std::chrono::steady_clock::time_point crashed{};
   while (!stop->load(std::memory_order_relaxed)) {
     Message started = co_await ctx.receive_tag(1);
+    auto now = std::chrono::steady_clock::now();
+    if (n > 0) {
+      progress->latency(
+          "crash to restarted",
+          std::chrono::duration_cast<std::chrono::nanoseconds>(now - crashed).count());
+    }
+    crashed = now;
     (void)ctx.send(started.from(), Message::make(2));
     if ((++n & 255) == 0) {
       count->store(n, std::memory_order_relaxed);
@@ -65,15 +74,15 @@ Report run(const Options& options, Progress& progress) {
     Probe probe(node);
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> count{0};
-    Result<Pid> bench = node.spawn(crasher, &stop, &count, probe.pid());
+    Result<Pid> bench = node.spawn(crasher, &stop, &count, probe.pid(), &progress);
     SupervisorSpec spec;
     spec.strategy = Strategy::kOneForOne;
     spec.max_restarts = 1000000000;
     spec.max_seconds = std::chrono::seconds(1);
     spec.children.push_back(ChildSpec::worker("w", worker, *bench));
     Result<Pid> sup = start_supervisor(node, spec);
-    double secs =
-        run_sampling(options.duration_s / 2, progress, "restarts/s", [&] { return count.load(); });
+    double secs = run_sampling(
+        options.duration_s / 2, progress, "restarts/s", [&] { return count.load(); }, &node);
     stop.store(true);
     (void)probe.receive(std::chrono::seconds(30));
     sup_rate = count.load() / secs;
@@ -84,8 +93,8 @@ Report run(const Options& options, Progress& progress) {
     std::atomic<bool> stop2{false};
     std::atomic<uint64_t> count2{0};
     Result<Pid> bare = node.spawn(bare_restarter, &stop2, &count2);
-    double secs2 =
-        run_sampling(options.duration_s / 2, progress, "restarts/s", [&] { return count2.load(); });
+    double secs2 = run_sampling(
+        options.duration_s / 2, progress, "restarts/s", [&] { return count2.load(); }, &node);
     stop2.store(true);
     (void)node.wait_exit(*bare, std::chrono::seconds(30));
     bare_rate = count2.load() / secs2;

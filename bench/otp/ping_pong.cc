@@ -40,16 +40,22 @@ Task<> ping(Context& ctx, std::atomic<bool>* stop, std::atomic<uint64_t>* trips,
   (void)ctx.send(report, Message::of(1, n));
 }
 
-Task<> latency(Context& ctx, int samples, std::vector<int64_t>* out, Pid report) {
+Task<> latency(Context& ctx, int samples, std::vector<int64_t>* out, Pid report,
+               Progress* progress) {
   Result<Pid> p = ctx.spawn(pong);
   out->reserve(samples);
   for (int i = 0; i < samples; ++i) {
     auto t0 = std::chrono::steady_clock::now();
     (void)ctx.send(*p, Message::make(1));
     Message r = co_await ctx.receive();
-    out->push_back(
+    int64_t ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
-            .count());
+            .count();
+    out->push_back(ns);
+    progress->latency("round trip", static_cast<uint64_t>(ns));
+    if ((i & 1023) == 0 && progress->should_stop()) {
+      break;
+    }
   }
   (void)ctx.send(*p, Message::make(0));
   (void)ctx.send(report, Message::make(2));
@@ -64,7 +70,8 @@ double throughput(Node& node, unsigned pairs, double seconds, Progress& progress
   for (unsigned i = 0; i < pairs; ++i) {
     (void)node.spawn(ping, &stop, &trips, probe.pid());
   }
-  run_sampling(seconds, progress, "msgs/s", [&] { return 2 * trips.load(); });
+  run_sampling(
+      seconds, progress, "msgs/s", [&] { return 2 * trips.load(); }, &node);
   stop.store(true);
   uint64_t total = 0;
   for (unsigned i = 0; i < pairs; ++i) {
@@ -91,7 +98,7 @@ Report run(const Options& options, Progress& progress) {
     {
       Probe probe(node);
       std::vector<int64_t> samples;
-      (void)node.spawn(latency, 100000, &samples, probe.pid());
+      (void)node.spawn(latency, 100000, &samples, probe.pid(), &progress);
       (void)probe.receive(std::chrono::seconds(60));
       std::sort(samples.begin(), samples.end());
       if (!samples.empty()) {

@@ -15,10 +15,20 @@ Task<> trivial(Context&) {
   co_return;
 }
 
-Task<> spawner(Context& ctx, std::atomic<bool>* stop, std::atomic<uint64_t>* total, Pid report) {
+// One spawn in 256 is timed from spawn() to the child's first instruction.
+Task<> timed(Context&, std::chrono::steady_clock::time_point t0, Progress* progress) {
+  progress->latency("spawn to running", std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::steady_clock::now() - t0)
+                                            .count());
+  co_return;
+}
+
+Task<> spawner(Context& ctx, std::atomic<bool>* stop, std::atomic<uint64_t>* total, Pid report,
+               Progress* progress) {
   uint64_t n = 0;
   while (!stop->load(std::memory_order_relaxed)) {
-    for (int i = 0; i < 256; ++i) {
+    (void)ctx.spawn(timed, std::chrono::steady_clock::now(), progress);
+    for (int i = 1; i < 256; ++i) {
       if (!ctx.spawn(trivial)) {
         break;
       }
@@ -46,9 +56,10 @@ Report run(const Options& options, Progress& progress) {
     std::atomic<uint64_t> total{0};
     auto t0 = std::chrono::steady_clock::now();
     for (unsigned i = 0; i < spawners; ++i) {
-      (void)node.spawn(spawner, &stop, &total, probe.pid());
+      (void)node.spawn(spawner, &stop, &total, probe.pid(), &progress);
     }
-    run_sampling(options.duration_s, progress, "spawns/s", [&] { return total.load(); });
+    run_sampling(
+        options.duration_s, progress, "spawns/s", [&] { return total.load(); }, &node);
     stop.store(true);
     uint64_t spawned = 0;
     for (unsigned i = 0; i < spawners; ++i) {

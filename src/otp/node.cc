@@ -126,6 +126,10 @@ NodeStats Node::stats() const {
     WorkerStats ws;
     uint64_t started = w->started_ns_.load(std::memory_order_relaxed);
     uint64_t parked = w->counters_.parked_ns.load(std::memory_order_relaxed);
+    int64_t since = w->counters_.parked_since.load(std::memory_order_relaxed);
+    if (since != 0 && now > since) {
+      parked += static_cast<uint64_t>(now - since);  // a park still in progress
+    }
     uint64_t alive = started != 0 && static_cast<uint64_t>(now) > started ? now - started : 0;
     ws.busy_ns = alive > parked ? alive - parked : 0;
     ws.runs = w->counters_.runs.load(std::memory_order_relaxed);

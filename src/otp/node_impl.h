@@ -67,6 +67,9 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> steals{0};
   std::atomic<uint64_t> parks{0};
   std::atomic<uint64_t> parked_ns{0};
+  // When the current park began (now_ns), 0 if not parked: lets stats() count
+  // a park still in progress as idle rather than busy.
+  std::atomic<int64_t> parked_since{0};
   std::atomic<uint64_t> restarts{0};
 
   // Owner-only increment: a relaxed load and store, no locked instruction.

@@ -379,10 +379,12 @@ void Worker::park() {
     }
     int64_t t0 = node_->now_ns();
     add_owned(counters_.parks, 1);
+    counters_.parked_since.store(std::max<int64_t>(t0, 1), std::memory_order_relaxed);
     if (timeout != 0) {
       futex_wait(&park_word_, 0, timeout);
     }
     add_owned(counters_.parked_ns, static_cast<uint64_t>(node_->now_ns() - t0));
+    counters_.parked_since.store(0, std::memory_order_relaxed);
   }
   std::lock_guard<std::mutex> lock(node_->park_mu_);
   if (parked_listed_) {

@@ -1,0 +1,137 @@
+// End-to-end test of `rusm dashboard` in real headless Chromium (Debian's
+// /usr/bin/chromium driven by playwright-core; no browser download).
+//
+//   node e2e/dashboard.e2e.mjs --rusm build/rusm --assets build/dashboard \
+//        --out build/artifacts [--docs-img docs/img]
+//
+// Starts the dashboard on a free loopback port, runs spawn-storm for 2 s and
+// checks that the chart and the numbers move and the result table appears,
+// then opens the observer, checks the process table, kills a worker from it
+// and checks that its supervisor replaced it. Saves screenshots of both views
+// to --out (and to --docs-img when given). Exits non-zero on any failure.
+import { spawn } from 'node:child_process';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const rusm = args.rusm ?? 'build/rusm';
+const out = args.out ?? 'build/artifacts';
+const browserPath = args.chromium ?? '/usr/bin/chromium';
+mkdirSync(out, { recursive: true });
+
+let passed = 0;
+function check(cond, what) {
+  if (!cond) throw new Error(`check failed: ${what}`);
+  passed++;
+  console.log(`  ok   ${what}`);
+}
+async function until(what, fn, timeoutMs = 15000) {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const node = spawn(rusm, ['dashboard', '--listen', '127.0.0.1:0', ...(args.assets ? ['--assets', args.assets] : [])], {
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let stdout = '';
+node.stdout.on('data', (d) => { stdout += d; });
+const exited = new Promise((r) => node.on('exit', (code, signal) => r({ code, signal })));
+
+let browser;
+let failed = false;
+try {
+  const url = await until('the dashboard URL on stdout', () => stdout.match(/http:\/\/127\.0\.0\.1:\d+\//)?.[0], 20000);
+  console.log(`dashboard at ${url}`);
+  browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox', '--disable-gpu'] });
+  const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
+  const pageErrors = [];
+  page.on('pageerror', (e) => pageErrors.push(String(e)));
+  await page.goto(url);
+  await until('the WebSocket to connect', async () => (await page.textContent('[data-testid=conn]'))?.includes('live'));
+  check(true, 'page loads and the WebSocket connects');
+
+  // ---- benchmark view: run spawn-storm for 2 s
+  await page.click('[data-testid="scenario-spawn-storm"]');
+  check((await page.textContent('#scenario-title')) === 'spawn-storm', 'selecting a scenario shows its name');
+  await page.fill('#duration', '2');
+  await page.uncheck('#baselines');
+  await page.click('[data-testid=run]');
+  const seen = new Set();
+  await until('the throughput figure to change during the run', async () => {
+    const v = await page.textContent('[data-testid=throughput]');
+    if (v && v !== '–') seen.add(v);
+    return seen.size >= 2;
+  });
+  check(seen.size >= 2, `throughput moves while running (${[...seen].slice(0, 3).join(', ')})`);
+  const points = await page.evaluate(() => document.querySelectorAll('#bench-chart .u-series').length);
+  check(points >= 2, 'the throughput chart has series');
+  await until('the result table', async () => (await page.textContent('[data-testid=result-table]'))?.includes('spawn+exit/s'), 30000);
+  check(true, 'the result table shows spawn+exit/s when the run ends');
+  const peak = await page.textContent('[data-testid=peak]');
+  check(peak && peak !== '–', `peak concurrency is shown (${peak})`);
+  check((await page.textContent('[data-testid=latency-table]')).includes('spawn to running'), 'latency percentiles are shown');
+  await page.screenshot({ path: join(out, 'dashboard-bench.png') });
+
+  // ---- observer view: the process table and killing a worker
+  await page.click('[data-testid=tab-observer]');
+  await until('the process table', async () => (await page.$$('#proc-table tbody tr')).length >= 10);
+  const count = Number((await page.textContent('[data-testid=process-count]')).replace(/,/g, ''));
+  check(count >= 10, `the process count is shown (${count})`);
+  await page.fill('[data-testid=filter]', 'worker 2');
+  const row = await until('the row of worker 2', async () => {
+    const rows = await page.$$('#proc-table tbody tr');
+    return rows.length === 1 ? rows[0] : null;
+  });
+  const oldPid = await row.getAttribute('data-pid');
+  // The table is re-rendered with every snapshot: click by selector, which
+  // retries, rather than through a handle that may be detached.
+  await page.click(`#proc-table tbody tr[data-pid="${oldPid}"] td`);
+  await until('process info', async () => (await page.textContent('[data-testid=info-panel]')).includes(oldPid) &&
+    (await page.textContent('[data-testid=info-links]')).includes('<'));
+  check(true, `clicking ${oldPid} shows its info with links`);
+  await page.click('[data-testid=info-kill]');
+  const newPid = await until('worker 2 to be restarted with a new pid', async () => {
+    const pids = await page.$$eval('#proc-table tbody tr', (rs) => rs.map((r) => r.getAttribute('data-pid')));
+    return pids.length === 1 && pids[0] !== oldPid ? pids[0] : null;
+  });
+  check(newPid !== oldPid, `killing ${oldPid} from the table: the supervisor restarted it as ${newPid}`);
+  await page.fill('[data-testid=filter]', '');
+  await page.click(`#proc-table tbody tr[data-pid="${newPid}"]`);
+  await until('info of the new worker', async () => (await page.textContent('[data-testid=info-panel]')).includes(newPid));
+  await page.waitForTimeout(600);
+  await page.screenshot({ path: join(out, 'dashboard-observer.png') });
+
+  const metrics = await (await fetch(url + 'metrics')).text();
+  const restarts = Number(metrics.match(/^rusm_restarts_total (\d+)/m)?.[1] ?? 0);
+  check(restarts >= 1, `/metrics counts the restart (rusm_restarts_total ${restarts})`);
+  check(pageErrors.length === 0, `no script errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
+
+  if (args['docs-img']) {
+    mkdirSync(args['docs-img'], { recursive: true });
+    for (const f of ['dashboard-bench.png', 'dashboard-observer.png']) copyFileSync(join(out, f), join(args['docs-img'], f));
+  }
+} catch (e) {
+  failed = true;
+  console.error(`FAIL: ${e.message}`);
+} finally {
+  await browser?.close().catch(() => {});
+  node.kill('SIGTERM');
+  const r = await Promise.race([exited, new Promise((res) => setTimeout(() => res(null), 15000))]);
+  if (r === null) {
+    failed = true;
+    console.error('FAIL: rusm dashboard did not exit within 15 s of SIGTERM');
+    node.kill('SIGKILL');
+  } else if (!failed) {
+    check(r.code === 0, `rusm dashboard shuts down cleanly on SIGTERM (exit ${r.code})`);
+  }
+}
+console.log(`e2e_dashboard: ${passed} passed, ${failed ? 1 : 0} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,354 @@
+// The rusm dashboard: one WebSocket to the node (protocol in docs/dashboard.md),
+// a benchmark view fed by bench_* events and a live observer fed by snapshots.
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import './style.css';
+
+// ---- wire types (see docs/dashboard.md)
+interface Scenario { name: string; summary: string }
+interface Pctl { count: number; p50: number; p95: number; p99: number; p999: number; max: number }
+interface ReportRow { metric: string; value: number; unit: string; baseline?: number; baseline_name?: string; ratio?: number; higher_is_better: boolean; note?: string }
+interface Report { scenario: string; summary: string; rows: ReportRow[]; notes: string[] }
+interface BenchState {
+  scenario: string; running: boolean; stopping: boolean; elapsed: number; duration: number;
+  threads: number; cores: number; baselines: boolean; peak_processes: number;
+  last: Record<string, number>; latency_us: Record<string, Pctl>; report: Report | null; error?: string;
+}
+interface Row { pid: string; label: string; name: string; status: string; mailbox: number; reductions: number; memory: number; links: number; monitors: number; wait: string }
+interface Worker { load: number; run_queue: number }
+interface Snapshot {
+  type: 'snapshot'; t: number; processes: number;
+  totals: { restarts: number; spawns: number };
+  rates: { sent: number; received: number; reductions: number; spawns: number; exits: number };
+  workers: Worker[]; memory: { rss: number; processes?: number }; cpu_cores: number;
+  status?: { running: number; runnable: number; waiting: number; exiting: number };
+  table?: Row[]; table_total?: number; bench: BenchState | null;
+}
+interface Info { pid: string; status: string; mailbox: number; links: string[]; monitors: string[]; monitored_by: string[]; name: string; label: string; reductions: number; memory: number; wait: string; trap_exit: boolean; parent: string }
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+// ---- formatting
+function num(v: number | undefined): string {
+  if (v === undefined || v === null || !isFinite(v)) return '–';
+  const a = Math.abs(v);
+  if (a >= 1e9) return (v / 1e9).toFixed(2) + ' G';
+  if (a >= 1e6) return (v / 1e6).toFixed(2) + ' M';
+  if (a >= 1e4) return (v / 1e3).toFixed(1) + ' k';
+  if (a >= 100 || Number.isInteger(v)) return Math.round(v).toLocaleString('en-US');
+  return v.toPrecision(3);
+}
+function bytes(v: number | undefined): string {
+  if (v === undefined) return '–';
+  const u = ['B', 'KiB', 'MiB', 'GiB'];
+  let i = 0;
+  while (v >= 1024 && i < u.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${u[i]}`;
+}
+function esc(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]!));
+}
+function toast(text: string, error = false) {
+  const t = $('toast');
+  t.textContent = text;
+  t.className = 'toast' + (error ? ' error' : '');
+  clearTimeout((toast as any).timer);
+  (toast as any).timer = setTimeout(() => t.classList.add('hidden'), 4000);
+}
+
+// ---- connection
+let ws: WebSocket | null = null;
+let nextId = 1;
+let wantTable = false;
+function send(msg: Record<string, unknown>) {
+  if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ id: nextId++, ...msg }));
+}
+function setConn(state: 'ok' | 'down' | 'wait', text: string) {
+  const c = $('conn');
+  c.className = 'conn ' + state;
+  c.querySelector('.conn-text')!.textContent = text;
+}
+function connect() {
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  ws = new WebSocket(`${proto}://${location.host}/ws`);
+  setConn('wait', 'connecting…');
+  ws.onopen = () => {
+    setConn('ok', 'live');
+    if (wantTable) send({ type: 'subscribe', topic: 'processes' });
+  };
+  ws.onclose = () => { setConn('down', 'disconnected — retrying'); setTimeout(connect, 1000); };
+  ws.onmessage = (e) => {
+    let m: any;
+    try { m = JSON.parse(e.data); } catch { return; }
+    switch (m.type) {
+      case 'hello': onHello(m); break;
+      case 'snapshot': onSnapshot(m); break;
+      case 'bench_started': startChart(m.bench); renderBench(m.bench); break;
+      case 'bench_sample': onSample(m.metric, m.value, m.t); break;
+      case 'bench_finished': renderBench(m.bench); break;
+      case 'run_accepted': case 'stop_accepted': renderBench(m.bench); break;
+      case 'process_info': renderInfo(m.info); break;
+      case 'killed': toast(`killed ${m.pid}`); break;
+      case 'error': toast(m.message, true); if (m.message.includes('has exited')) clearInfo(); break;
+    }
+  };
+}
+
+// ---- tabs
+let view = 'bench';
+document.querySelectorAll<HTMLButtonElement>('.tab').forEach((b) =>
+  b.addEventListener('click', () => {
+    view = b.dataset.view!;
+    document.querySelectorAll('.tab').forEach((x) => x.classList.toggle('active', x === b));
+    $('view-bench').classList.toggle('hidden', view !== 'bench');
+    $('view-observer').classList.toggle('hidden', view !== 'observer');
+    const t = view === 'observer';
+    if (t !== wantTable) {
+      wantTable = t;
+      send({ type: t ? 'subscribe' : 'unsubscribe', topic: 'processes' });
+    }
+    resizeCharts();
+  }),
+);
+
+// ---- benchmark view
+let scenarios: Scenario[] = [];
+let selected = '';
+let cores = 1;
+function onHello(m: { scenarios: Scenario[]; node: { cores: number; workers: number }; bench: BenchState | null }) {
+  scenarios = m.scenarios;
+  cores = m.node.cores;
+  const sel = $<HTMLSelectElement>('threads');
+  sel.innerHTML = `<option value="0">all cores (${cores})</option>` +
+    Array.from({ length: cores }, (_, i) => `<option value="${i + 1}">${i + 1}</option>`).join('');
+  const list = $('scenario-list');
+  list.innerHTML = scenarios.map((s) =>
+    `<li data-name="${esc(s.name)}" data-testid="scenario-${esc(s.name)}"><div class="name">${esc(s.name)}</div><div class="summary">${esc(s.summary)}</div></li>`).join('');
+  list.querySelectorAll('li').forEach((li) => li.addEventListener('click', () => select(li.dataset.name!)));
+  if (m.bench) { select(m.bench.scenario); renderBench(m.bench); }
+  else if (!selected && scenarios.length) select(scenarios.find((s) => s.name === 'spawn-storm')?.name ?? scenarios[0].name);
+}
+function select(name: string) {
+  selected = name;
+  document.querySelectorAll('#scenario-list li').forEach((li) => li.classList.toggle('active', (li as HTMLElement).dataset.name === name));
+  const s = scenarios.find((x) => x.name === name);
+  $('scenario-title').textContent = name;
+  $('scenario-summary').textContent = s ? s.summary : '';
+}
+$('run').addEventListener('click', () => {
+  if (!selected) return;
+  send({
+    type: 'run', scenario: selected,
+    duration: Number($<HTMLInputElement>('duration').value) || 3,
+    threads: Number($<HTMLSelectElement>('threads').value),
+    baselines: $<HTMLInputElement>('baselines').checked,
+  });
+});
+$('stop').addEventListener('click', () => send({ type: 'stop' }));
+
+// Throughput chart: one series per rate metric, plus live processes (right axis).
+let benchPlot: uPlot | null = null;
+let series: string[] = [];
+let data: (number | null)[][] = [[]];
+const palette = ['#4f9dff', '#37d39a', '#f5a524', '#e5484d', '#b78cff'];
+function makeBenchPlot() {
+  benchPlot?.destroy();
+  const el = $('bench-chart');
+  const opts: uPlot.Options = {
+    width: el.clientWidth || 600, height: 260,
+    scales: { x: { time: false }, p: { auto: true } },
+    axes: [
+      { stroke: '#8b95a7', grid: { stroke: '#232a36' }, label: 'seconds', labelSize: 20 },
+      { stroke: '#8b95a7', grid: { stroke: '#232a36' }, size: 70, values: (_u, v) => v.map((x) => num(x)) },
+      { scale: 'p', side: 1, stroke: '#6b7280', grid: { show: false }, size: 70, values: (_u, v) => v.map((x) => num(x)) },
+    ],
+    series: [{ label: 't (s)' }, ...series.map((s, i) => s === 'processes'
+      ? { label: 'live processes', scale: 'p', stroke: '#6b7280', width: 1, dash: [4, 4] }
+      : { label: s, stroke: palette[i % palette.length], width: 2, fill: palette[i % palette.length] + '22' })],
+    legend: { live: true },
+  };
+  benchPlot = new uPlot(opts, data as uPlot.AlignedData, el);
+}
+function startChart(b: BenchState) {
+  series = [];
+  data = [[]];
+  makeBenchPlot();
+  $('chart-caption').textContent = `— ${b.scenario}`;
+  $('tp-value').textContent = '–';
+}
+function onSample(metric: string, value: number, t: number) {
+  let i = series.indexOf(metric);
+  if (i < 0) {
+    series.push(metric);
+    data.push(data[0].map(() => null));
+    i = series.length - 1;
+    makeBenchPlot();
+  }
+  const xs = data[0];
+  // Samples of one tick share a timestamp within 50 ms.
+  if (!xs.length || t - (xs[xs.length - 1] as number) > 0.05) {
+    xs.push(t);
+    for (let k = 1; k < data.length; k++) data[k].push(null);
+  }
+  data[i + 1][xs.length - 1] = value;
+  benchPlot?.setData(data as uPlot.AlignedData);
+  if (metric !== 'processes') {
+    $('tp-label').textContent = metric;
+    $('tp-value').textContent = num(value);
+  }
+}
+function renderBench(b: BenchState | null) {
+  if (!b) return;
+  const running = b.running;
+  $<HTMLButtonElement>('run').disabled = running;
+  $<HTMLButtonElement>('stop').disabled = !running || b.stopping;
+  $('peak').textContent = b.peak_processes ? num(b.peak_processes) : '–';
+  $('elapsed').textContent = `${b.elapsed.toFixed(1)} s${running ? ` / ${b.duration} s` : ''}`;
+  const threads = b.threads === 0 ? b.cores : b.threads;
+  $('profile').textContent = `${threads} worker thread${threads === 1 ? '' : 's'} of ${b.cores} core${b.cores === 1 ? '' : 's'}${b.baselines ? ' + baseline' : ''}`;
+  $('result-state').textContent = running ? (b.stopping ? '(stopping…)' : '(running…)') : b.error ? `(failed: ${b.error})` : b.report ? '(finished)' : '';
+  const lat = Object.entries(b.latency_us);
+  $('latency-table').querySelector('tbody')!.innerHTML = lat.length
+    ? lat.map(([k, p]) => `<tr><td>${esc(k)}</td><td>${num(p.count)}</td><td>${num(p.p50)}</td><td>${num(p.p95)}</td><td>${num(p.p99)}</td><td>${num(p.p999)}</td><td>${num(p.max)}</td></tr>`).join('')
+    : `<tr><td colspan="7" class="muted">${running ? 'waiting for samples…' : 'this scenario samples no latencies'}</td></tr>`;
+  if (b.report) {
+    const r = b.report;
+    $('result-table').querySelector('tbody')!.innerHTML = r.rows.map((row) => {
+      const ratio = row.ratio === undefined ? '–' : `${row.ratio.toFixed(2)}×`;
+      const good = row.ratio === undefined ? '' : (row.higher_is_better ? row.ratio >= 1 : row.ratio <= 1) ? 'good' : 'bad';
+      const base = row.baseline === undefined ? '–' : `${num(row.baseline)} (${esc(row.baseline_name ?? '')})`;
+      return `<tr><td>${esc(row.metric)}${row.note ? ` <span class="muted">${esc(row.note)}</span>` : ''}</td><td class="num">${num(row.value)}</td><td>${esc(row.unit)}</td><td>${base}</td><td class="${good}">${ratio}</td></tr>`;
+    }).join('');
+    $('result-notes').innerHTML = r.notes.map((n) => `<li>${esc(n)}</li>`).join('');
+  } else if (running) {
+    $('result-table').querySelector('tbody')!.innerHTML = '<tr><td colspan="5" class="muted">the table appears when the run ends</td></tr>';
+    $('result-notes').innerHTML = '';
+  }
+}
+
+// ---- observer view
+let obsPlot: uPlot | null = null;
+const obsData: number[][] = [[], [], []];
+function makeObsPlot() {
+  const el = $('obs-chart');
+  obsPlot = new uPlot({
+    width: el.clientWidth || 500, height: 170,
+    scales: { x: { time: false } },
+    axes: [{ stroke: '#8b95a7', grid: { stroke: '#232a36' } }, { stroke: '#8b95a7', grid: { stroke: '#232a36' }, size: 60, values: (_u, v) => v.map((x) => num(x)) }],
+    series: [{ label: 't (s)' }, { label: 'messages/s', stroke: '#4f9dff', width: 2 }, { label: 'spawns/s', stroke: '#37d39a', width: 2 }],
+  }, obsData as uPlot.AlignedData, el);
+}
+let rows: Row[] = [];
+let sortKey: keyof Row = 'reductions';
+let sortDesc = true;
+let selectedPid = '';
+function onSnapshot(s: Snapshot) {
+  if (s.bench) renderBench(s.bench);
+  $('cpu').textContent = `${s.cpu_cores.toFixed(2)} cores`;
+  $('o-procs').textContent = num(s.processes);
+  if (s.status) $('o-status').textContent = `${s.status.running} / ${s.status.runnable} / ${s.status.waiting}`;
+  $('o-rss').textContent = bytes(s.memory.rss);
+  if (s.memory.processes !== undefined) $('o-pmem').textContent = bytes(s.memory.processes);
+  $('o-msgs').textContent = num(s.rates.sent);
+  $('o-reds').textContent = num(s.rates.reductions);
+  $('o-restarts').textContent = num(s.totals.restarts);
+  $('load-bars').innerHTML = s.workers.map((w, i) => {
+    const pct = Math.round(w.load * 100);
+    return `<div class="bar-row"><span class="bar-label">worker ${i}</span><div class="bar"><div class="fill" style="width:${pct}%"></div></div><span class="bar-value">${pct}% · rq ${w.run_queue}</span></div>`;
+  }).join('');
+  obsData[0].push(s.t); obsData[1].push(s.rates.sent); obsData[2].push(s.rates.spawns);
+  if (obsData[0].length > 600) obsData.forEach((a) => a.shift());
+  if (view === 'observer') obsPlot?.setData(obsData as uPlot.AlignedData);
+  if (s.table) {
+    rows = s.table;
+    $('table-count').textContent = s.table_total! > rows.length ? `(${rows.length} busiest of ${s.table_total})` : `(${rows.length})`;
+    renderTable();
+    if (selectedPid) {
+      if (rows.some((r) => r.pid === selectedPid)) send({ type: 'process_info', pid: selectedPid });
+    }
+  }
+}
+function renderTable() {
+  const f = $<HTMLInputElement>('filter').value.trim().toLowerCase();
+  const shown = rows.filter((r) => !f || `${r.pid} ${r.label} ${r.name} ${r.status} ${r.wait}`.toLowerCase().includes(f));
+  shown.sort((a, b) => {
+    const x = a[sortKey], y = b[sortKey];
+    const c = typeof x === 'number' ? (x as number) - (y as number) : String(x).localeCompare(String(y), 'en', { numeric: true });
+    return sortDesc ? -c : c;
+  });
+  document.querySelectorAll('#proc-table th[data-key]').forEach((th) => {
+    const k = (th as HTMLElement).dataset.key;
+    th.classList.toggle('sorted', k === sortKey);
+    th.classList.toggle('desc', k === sortKey && sortDesc);
+  });
+  $('proc-table').querySelector('tbody')!.innerHTML = shown.map((r) => `
+    <tr data-pid="${esc(r.pid)}" class="${r.pid === selectedPid ? 'selected' : ''}">
+      <td class="mono">${esc(r.pid)}</td>
+      <td>${esc(r.label || '—')}${r.name ? ` <span class="tag">${esc(r.name)}</span>` : ''}</td>
+      <td><span class="status ${esc(r.status)}">${esc(r.status)}</span></td>
+      <td class="num">${num(r.mailbox)}</td><td class="num">${num(r.reductions)}</td><td class="num">${bytes(r.memory)}</td>
+      <td class="num">${r.links}</td><td class="num">${r.monitors}</td><td class="muted">${esc(r.wait)}</td>
+      <td><button class="kill" data-kill="${esc(r.pid)}" title="kill ${esc(r.pid)}">kill</button></td>
+    </tr>`).join('');
+}
+$('filter').addEventListener('input', renderTable);
+document.querySelectorAll<HTMLElement>('#proc-table th[data-key]').forEach((th) => th.addEventListener('click', () => {
+  const k = th.dataset.key as keyof Row;
+  if (k === sortKey) sortDesc = !sortDesc; else { sortKey = k; sortDesc = typeof rows[0]?.[k] === 'number'; }
+  renderTable();
+}));
+$('proc-table').addEventListener('click', (e) => {
+  const target = e.target as HTMLElement;
+  const kill = target.closest('[data-kill]') as HTMLElement | null;
+  if (kill) { send({ type: 'kill', pid: kill.dataset.kill }); e.stopPropagation(); return; }
+  const tr = target.closest('tr[data-pid]') as HTMLElement | null;
+  if (tr) {
+    selectedPid = tr.dataset.pid!;
+    send({ type: 'process_info', pid: selectedPid });
+    renderTable();
+  }
+});
+function pidList(ps: string[]): string {
+  return ps.length ? ps.map((p) => `<a href="#" class="mono pidlink" data-pid="${esc(p)}">${esc(p)}</a>`).join(' ') : '<span class="muted">none</span>';
+}
+function renderInfo(i: Info) {
+  if (i.pid !== selectedPid) return;
+  $('info-body').className = '';
+  $('info-body').innerHTML = `
+    <div class="info-title"><span class="mono">${esc(i.pid)}</span> <span class="status ${esc(i.status)}">${esc(i.status)}</span></div>
+    <dl>
+      <dt>label</dt><dd>${esc(i.label || '—')}</dd>
+      <dt>registered name</dt><dd>${esc(i.name || '—')}</dd>
+      <dt>mailbox</dt><dd data-testid="info-mailbox">${i.mailbox} message${i.mailbox === 1 ? '' : 's'}</dd>
+      <dt>waiting for</dt><dd>${esc(i.wait || '—')}</dd>
+      <dt>reductions</dt><dd>${num(i.reductions)}</dd>
+      <dt>memory</dt><dd>${bytes(i.memory)}</dd>
+      <dt>trap_exit</dt><dd>${i.trap_exit}</dd>
+      <dt>parent</dt><dd>${i.parent ? pidList([i.parent]) : '—'}</dd>
+      <dt>links</dt><dd data-testid="info-links">${pidList(i.links)}</dd>
+      <dt>monitors</dt><dd>${pidList(i.monitors)}</dd>
+      <dt>monitored by</dt><dd>${pidList(i.monitored_by)}</dd>
+    </dl>
+    <button class="danger" id="info-kill" data-testid="info-kill">Kill ${esc(i.pid)}</button>`;
+  $('info-kill').addEventListener('click', () => send({ type: 'kill', pid: i.pid }));
+}
+function clearInfo() {
+  selectedPid = '';
+  $('info-body').className = 'muted';
+  $('info-body').textContent = 'The process has exited. Click another one.';
+}
+$('info-panel').addEventListener('click', (e) => {
+  const a = (e.target as HTMLElement).closest('a.pidlink') as HTMLElement | null;
+  if (a) { e.preventDefault(); selectedPid = a.dataset.pid!; send({ type: 'process_info', pid: selectedPid }); renderTable(); }
+});
+
+function resizeCharts() {
+  if (benchPlot) benchPlot.setSize({ width: $('bench-chart').clientWidth, height: 260 });
+  if (obsPlot) obsPlot.setSize({ width: $('obs-chart').clientWidth, height: 170 });
+  if (view === 'observer') obsPlot?.setData(obsData as uPlot.AlignedData);
+}
+window.addEventListener('resize', resizeCharts);
+
+makeBenchPlot();
+makeObsPlot();
+connect();

@@ -1,0 +1,214 @@
+#include "rusm/observe/sampler.h"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+namespace rusm::observe {
+
+uint64_t process_rss_bytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) {
+    return 0;
+  }
+  unsigned long long size = 0, resident = 0;
+  int n = std::fscanf(f, "%llu %llu", &size, &resident);
+  std::fclose(f);
+  return n == 2 ? resident * static_cast<uint64_t>(sysconf(_SC_PAGESIZE)) : 0;
+}
+
+unsigned process_threads() {
+  FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) {
+    return 0;
+  }
+  char line[256];
+  unsigned threads = 0;
+  while (std::fgets(line, sizeof line, f) != nullptr) {
+    if (std::strncmp(line, "Threads:", 8) == 0) {
+      threads = static_cast<unsigned>(std::strtoul(line + 8, nullptr, 10));
+      break;
+    }
+  }
+  std::fclose(f);
+  return threads;
+}
+
+double process_cpu_seconds() {
+  rusage ru{};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) {
+    return 0;
+  }
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+         (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+Sampler::Sampler(otp::Node& node, SamplerOptions options)
+    : node_(node), options_(options), start_(std::chrono::steady_clock::now()) {}
+
+Sampler::~Sampler() {
+  stop();
+}
+
+void Sampler::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable()) {
+    return;
+  }
+  stop_ = false;
+  thread_ = std::thread([this] { loop(); });
+}
+
+void Sampler::stop() {
+  std::thread t;
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+    t = std::move(thread_);
+  }
+  cv_.notify_all();
+  if (t.joinable()) {
+    t.join();
+  }
+}
+
+bool Sampler::running() const {
+  std::lock_guard lock(mu_);
+  return thread_.joinable();
+}
+
+uint64_t Sampler::add_listener(Listener listener) {
+  std::lock_guard lock(mu_);
+  uint64_t id = next_listener_++;
+  listeners_.emplace_back(id, std::move(listener));
+  return id;
+}
+
+void Sampler::remove_listener(uint64_t id) {
+  std::lock_guard lock(mu_);
+  std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
+}
+
+void Sampler::want_table(bool on) {
+  std::lock_guard lock(mu_);
+  table_wanted_ = std::max(0, table_wanted_ + (on ? 1 : -1));
+}
+
+std::shared_ptr<const Snapshot> Sampler::latest() const {
+  std::lock_guard lock(mu_);
+  return latest_;
+}
+
+std::shared_ptr<const Snapshot> Sampler::sample_now(bool with_table) {
+  std::shared_ptr<const Snapshot> prev = latest();
+  return take(with_table, prev.get());
+}
+
+std::shared_ptr<Snapshot> Sampler::take(bool with_table, const Snapshot* prev) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto s = std::make_shared<Snapshot>();
+  s->t_s = std::chrono::duration<double>(t0 - start_).count();
+  s->stats = node_.stats();
+  s->rss_bytes = process_rss_bytes();
+  s->os_threads = process_threads();
+  double cpu = process_cpu_seconds();
+  if (prev != nullptr && s->t_s > prev->t_s) {
+    double dt = s->t_s - prev->t_s;
+    s->dt_s = dt;
+    auto rate = [dt](uint64_t now, uint64_t before) {
+      return now >= before ? (now - before) / dt : 0.0;
+    };
+    const otp::NodeStats& a = s->stats;
+    const otp::NodeStats& b = prev->stats;
+    s->spawns_per_s = rate(a.spawns, b.spawns);
+    uint64_t exits_a = a.exits_normal + a.exits_shutdown + a.exits_killed + a.exits_error;
+    uint64_t exits_b = b.exits_normal + b.exits_shutdown + b.exits_killed + b.exits_error;
+    s->exits_per_s = rate(exits_a, exits_b);
+    s->sent_per_s = rate(a.messages_sent, b.messages_sent);
+    s->received_per_s = rate(a.messages_received, b.messages_received);
+    s->reductions_per_s = rate(a.reductions, b.reductions);
+    s->restarts_per_s = rate(a.restarts, b.restarts);
+    s->cpu_cores = std::max(0.0, (cpu - prev->cpu_seconds) / dt);
+    for (size_t i = 0; i < a.workers.size(); ++i) {
+      uint64_t before = i < b.workers.size() ? b.workers[i].busy_ns : 0;
+      double busy = a.workers[i].busy_ns >= before ? (a.workers[i].busy_ns - before) / 1e9 : 0;
+      s->worker_load.push_back(std::clamp(busy / dt, 0.0, 1.0));
+    }
+  } else {
+    s->worker_load.assign(s->stats.workers.size(), 0.0);
+  }
+  s->cpu_seconds = cpu;
+  if (with_table) {
+    s->has_table = true;
+    s->table = node_.processes();
+    for (const otp::ProcessInfo& p : s->table) {
+      s->process_memory_bytes += p.memory_bytes;
+      switch (p.status) {
+        case otp::ProcessStatus::kRunnable:
+          ++s->status.runnable;
+          break;
+        case otp::ProcessStatus::kRunning:
+          ++s->status.running;
+          break;
+        case otp::ProcessStatus::kWaiting:
+          ++s->status.waiting;
+          break;
+        case otp::ProcessStatus::kExiting:
+          ++s->status.exiting;
+          break;
+      }
+    }
+  }
+  auto cost = std::chrono::steady_clock::now() - t0;
+  cost_.record(static_cast<uint64_t>(std::chrono::nanoseconds(cost).count()));
+  s->sample_cost_ns = cost_.snapshot().percentiles();
+  return s;
+}
+
+void Sampler::loop() {
+  double hz = std::clamp(options_.hz, 1.0, 60.0);
+  auto period = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(1.0 / hz));
+  double table_period_s = 1.0 / std::clamp(options_.table_hz, 0.1, hz);
+  double last_table_s = -1e9;
+  auto next = std::chrono::steady_clock::now();
+  for (;;) {
+    bool with_table;
+    std::shared_ptr<const Snapshot> prev;
+    {
+      std::unique_lock lock(mu_);
+      next += period;
+      if (cv_.wait_until(lock, next, [this] { return stop_; })) {
+        return;
+      }
+      auto now = std::chrono::steady_clock::now();
+      if (now > next + period) {
+        next = now;  // fell behind (suspended, overloaded): do not burst
+      }
+      double t = std::chrono::duration<double>(now - start_).count();
+      with_table = table_wanted_ > 0 && t - last_table_s >= table_period_s * 0.95;
+      if (with_table) {
+        last_table_s = t;
+      }
+      prev = latest_;
+    }
+    std::shared_ptr<Snapshot> s = take(with_table, prev.get());
+    std::vector<Listener> listeners;
+    {
+      std::lock_guard lock(mu_);
+      s->seq = ++seq_;
+      latest_ = s;
+      for (auto& [id, l] : listeners_) {
+        listeners.push_back(l);
+      }
+    }
+    for (Listener& l : listeners) {
+      l(s);
+    }
+  }
+}
+
+}  // namespace rusm::observe
