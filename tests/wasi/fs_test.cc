@@ -148,6 +148,30 @@ TEST_F(WasiFs, FallbackResolverStillWorksInside) {
   EXPECT_EQ(r.out.find("FAILED"), std::string::npos) << r.out;
 }
 
+TEST_F(WasiFs, RawDescriptorCalls) {
+  auto r = run_guest("fs", config("rawfd"));
+  EXPECT_TRUE(r.finished) << r.trap << "\n" << r.out;
+  EXPECT_EQ(r.out,
+            "readdir tiny=0 used=25\n"
+            "entries=8 last_cookie=8\n"  // ., .. and the six entries of the sandbox
+            "after last cookie used=0\n"
+            "preopen filetype=3\n"
+            "prestat name_len=8 short buf=37\n"
+            "prestat name=/sandbox\n"
+            "tell=0 pos=2\n"
+            "sync flags=58\n"
+            "tell after dropping rights=76\n"
+            "regain rights=76\n"
+            "readdir on file=76\n"
+            "path_open on file=54\n"
+            "renumber to closed=8\n"
+            "double close=8\n"
+            "open dir as file then read=0\n"
+            "read dir=31\n"
+            "open file as dir=54\n"
+            "empty path=44\n");
+}
+
 TEST_F(WasiFs, NoPreopenMeansNoFileSystem) {
   Config c = captured({"nofs"});
   auto r = run_guest("fs", c);

@@ -201,6 +201,66 @@ static int escapes(void) {
   return 0;
 }
 
+// Raw descriptor calls wasi-libc hides: readdir cookies and truncation,
+// preopen fdstat, tell, renumber/close errors, rights reduction.
+static int raw_fd(void) {
+  uint8_t buf[4096];
+  __wasi_size_t used = 0;
+  printf("readdir tiny=%d used=%d\n", __wasi_fd_readdir(3, buf, 25, 0, &used), (int)used);
+  CHECK(__wasi_fd_readdir(3, buf, sizeof(buf), 0, &used) == 0);
+  int entries = 0;
+  __wasi_dircookie_t last = 0;
+  for (__wasi_size_t off = 0; off + sizeof(__wasi_dirent_t) <= used;) {
+    __wasi_dirent_t d;
+    memcpy(&d, buf + off, sizeof(d));
+    off += sizeof(d) + d.d_namlen;
+    last = d.d_next;
+    ++entries;
+  }
+  printf("entries=%d last_cookie=%d\n", entries, (int)last);
+  CHECK(__wasi_fd_readdir(3, buf, sizeof(buf), last, &used) == 0);
+  printf("after last cookie used=%d\n", (int)used);
+
+  __wasi_fdstat_t st;
+  CHECK(__wasi_fd_fdstat_get(3, &st) == 0);
+  printf("preopen filetype=%d\n", st.fs_filetype);
+  __wasi_prestat_t pre;
+  CHECK(__wasi_fd_prestat_get(3, &pre) == 0);
+  char name[16] = {0};
+  printf("prestat name_len=%d short buf=%d\n", (int)pre.u.dir.pr_name_len,
+         __wasi_fd_prestat_dir_name(3, (uint8_t*)name, 3));
+  CHECK(__wasi_fd_prestat_dir_name(3, (uint8_t*)name, pre.u.dir.pr_name_len) == 0);
+  printf("prestat name=%s\n", name);
+
+  __wasi_fd_t fd;
+  CHECK(__wasi_path_open(3, 0, "data.txt", 0,
+                         __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_TELL | __WASI_RIGHTS_FD_SEEK |
+                             __WASI_RIGHTS_FD_FDSTAT_SET_FLAGS,
+                         0, 0, &fd) == 0);
+  __wasi_iovec_t iov = {buf, 2};
+  CHECK(__wasi_fd_read(fd, &iov, 1, &used) == 0);
+  __wasi_filesize_t pos = 0;
+  printf("tell=%d pos=%d\n", __wasi_fd_tell(fd, &pos), (int)pos);
+  printf("sync flags=%d\n", __wasi_fd_fdstat_set_flags(fd, __WASI_FDFLAGS_SYNC));
+  CHECK(__wasi_fd_fdstat_set_rights(fd, __WASI_RIGHTS_FD_READ, 0) == 0);
+  printf("tell after dropping rights=%d\n", __wasi_fd_tell(fd, &pos));
+  printf("regain rights=%d\n",
+         __wasi_fd_fdstat_set_rights(fd, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK, 0));
+  printf("readdir on file=%d\n", __wasi_fd_readdir(fd, buf, sizeof(buf), 0, &used));
+  printf("path_open on file=%d\n",
+         __wasi_path_open(fd, 0, "x", 0, __WASI_RIGHTS_FD_READ, 0, 0, &fd));
+  printf("renumber to closed=%d\n", __wasi_fd_renumber(fd, 99));
+  CHECK(__wasi_fd_close(fd) == 0);
+  printf("double close=%d\n", __wasi_fd_close(fd));
+  printf("open dir as file then read=%d\n", __wasi_path_open(3, 0, "inner", __WASI_OFLAGS_DIRECTORY,
+                                                             __WASI_RIGHTS_FD_READ, 0, 0, &fd));
+  printf("read dir=%d\n", __wasi_fd_read(fd, &iov, 1, &used));
+  printf("open file as dir=%d\n",
+         __wasi_path_open(3, 0, "data.txt", __WASI_OFLAGS_DIRECTORY, 0, 0, 0, &fd));
+  printf("empty path=%d\n", __wasi_path_open(3, 0, "", 0, 0, 0, 0, &fd));
+  return 0;
+}
+
 static int no_fs(void) {
   printf("open: %d errno=%d\n", open("/sandbox/data.txt", O_RDONLY), errno);
   printf("raw path_open fd 3: %d\n", raw_open("data.txt", 1));
@@ -221,6 +281,9 @@ int main(int argc, char** argv) {
   }
   if (strcmp(argv[1], "escape") == 0) {
     return escapes();
+  }
+  if (strcmp(argv[1], "rawfd") == 0) {
+    return raw_fd();
   }
   if (strcmp(argv[1], "nofs") == 0) {
     return no_fs();
