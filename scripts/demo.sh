@@ -1,19 +1,15 @@
 #!/usr/bin/env bash
-# The main job. Installs dependencies, builds everything, then runs the demo:
-# the C benchmark corpus compiled to Wasm and run on rusm's engine next to the
-# same programs compiled natively and on node's V8, the instantiate benchmark,
-# and the actor core's scenarios against the BEAM (when `erl` is installed).
+# The main job. Installs dependencies (Debian packages, the dashboard's npm
+# modules), builds everything, then starts a node with the live observer, a
+# demo supervision tree and the benchmark dashboard, and prints its URL.
+# Stop it with Ctrl-C. RUSM_LISTEN=host:port changes the address.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+build=${RUSM_BUILD_DIR:-$root/build}
 "$root/scripts/bootstrap.sh"
 "$root/scripts/build.sh"
-rusm="${RUSM_BUILD_DIR:-$root/build}/rusm"
-corpus="${RUSM_BUILD_DIR:-$root/build}/bench/engine/corpus"
-
-echo "== a Wasm guest: fib.wasm, inspected and invoked"
-"$rusm" wasm inspect "$corpus/fib.wasm" | sed -n '/^exports/,$p'
-"$rusm" wasm invoke "$corpus/fib.wasm" run
-for s in instantiate cpu spawn-storm ping-pong fault-recovery fairness; do
-  echo
-  "$rusm" bench "$s" --duration "${RUSM_DEMO_SECONDS:-2}"
-done
+if [ ! -f "$build/dashboard/index.html" ]; then
+  echo "demo: the dashboard was not built (is npm installed? scripts/bootstrap.sh installs it)" >&2
+  exit 1
+fi
+exec "$build/rusm" dashboard --listen "${RUSM_LISTEN:-127.0.0.1:4000}"
