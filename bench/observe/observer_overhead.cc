@@ -153,7 +153,7 @@ Report run(const Options& options, Progress& progress) {
   report.notes.push_back("each side is the mean of " + std::to_string(kPairs) + " phases of " +
                          std::to_string(d).substr(0, 4) +
                          " s; RUSM_OBS_NULL=1 measures the method's noise floor (no sampler on "
-                         "either side)"); on a shared or 2-core machine expect a few % of noise");
+                         "either side)");
   return report;
 }
 
