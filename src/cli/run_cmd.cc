@@ -165,10 +165,10 @@ int run(const RunArgs& a) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
-    std::string denied =
-        o->denied.empty() ? ""
-                          : " (capability '" + o->denied + "' was denied; grant it with --allow " +
-                                o->denied + ")";
+    std::string denied = o->denied.empty()
+                             ? ""
+                             : " (capability '" + o->denied +
+                                   "' was denied; grant it with --allow " + o->denied + ")";
     if (o->exit_code) {
       code = static_cast<int>(*o->exit_code);
       if (code != 0 && !denied.empty()) {
@@ -194,17 +194,21 @@ void setup(CLI::App& app) {
   cmd->add_option("args", a->args, "Arguments for the guest (after --); grants env");
   cmd->add_flag("--keep-alive", a->keep_alive,
                 "After the main process ends, keep the node up while other processes live");
-  cmd->add_option("--dir", a->dirs, "Preopen host directory as guest path: host[:guest][:ro]; "
-                                    "grants fs");
-  cmd->add_option("--env", a->envs, "Pass NAME (from the host) or NAME=VALUE; grants env");
+  cmd->add_option("--dir", a->dirs,
+                  "Preopen host directory as guest path: host[:guest][:ro]; "
+                  "grants fs")
+      ->allow_extra_args(false);
+  cmd->add_option("--env", a->envs, "Pass NAME (from the host) or NAME=VALUE; grants env")
+      ->allow_extra_args(false);
   cmd->add_flag("--inherit-env", a->inherit_env, "Pass the whole host environment; grants env");
   cmd->add_flag("--stdio", a->stdio, "Give the guest the node's stdin/stdout/stderr; grants stdio");
-  cmd->add_option("--max-memory", a->max_memory,
-                  "Cap on each linear memory: 64M, 1G, 16p (pages)");
+  cmd->add_option("--max-memory", a->max_memory, "Cap on each linear memory: 64M, 1G, 16p (pages)");
   cmd->add_option("--profile", a->profile, "sandboxed (default) or trusted");
   cmd->add_option("--allow", a->allow,
-                  "Grant a capability: stdio, env, fs, clock, random, spawn, proc, registry");
-  cmd->add_option("--deny", a->deny, "Withdraw a capability the profile grants");
+                  "Grant a capability: stdio, env, fs, clock, random, spawn, proc, registry")
+      ->allow_extra_args(false);
+  cmd->add_option("--deny", a->deny, "Withdraw a capability the profile grants")
+      ->allow_extra_args(false);
   cmd->add_option("--entry", a->entry, "Exported function to run instead of _start");
   cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)");
   cmd->callback([a] {

@@ -81,9 +81,15 @@ std::string labelled(std::string_view label, const Capabilities& caps) {
 
 // ---- identity
 
-HostAction abi_version(HostCall& c) { return ret32(c, kAbiVersion); }
-HostAction self(HostCall& c) { return ret64(c, proc(c).ctx().self().bits()); }
-HostAction parent(HostCall& c) { return ret64(c, proc(c).ctx().parent().bits()); }
+HostAction abi_version(HostCall& c) {
+  return ret32(c, kAbiVersion);
+}
+HostAction self(HostCall& c) {
+  return ret64(c, proc(c).ctx().self().bits());
+}
+HostAction parent(HostCall& c) {
+  return ret64(c, proc(c).ctx().parent().bits());
+}
 
 // ---- spawning
 
@@ -137,8 +143,12 @@ int32_t do_spawn(HostCall& c, std::shared_ptr<const ModuleEntry> mod, std::strin
   if (!label) {
     return kErrBadArg;
   }
-  if (mod->functions.find(std::string(fn)) == mod->functions.end()) {
+  auto fit = mod->functions.find(std::string(fn));
+  if (fit == mod->functions.end()) {
     return kErrNotFound;
+  }
+  if (mod->module->func_type(fit->second).params.size() != nargs) {
+    return kErrBadArg;
   }
   Capabilities caps = child_caps(p.caps(), o);
   std::shared_ptr<const wasi::Config> cfg = p.wasi_config();
@@ -189,8 +199,8 @@ HostAction spawn_module(HostCall& c) {
   if (!mod) {
     return ret32(c, require(proc(c), kCapSpawn) ? kErrNotFound : kErrDenied);
   }
-  return ret32(c, do_spawn(c, std::move(mod), *fn, c.arg_i32(4), c.arg_i32(5), c.arg_i32(6),
-                           c.arg_i32(7)));
+  return ret32(
+      c, do_spawn(c, std::move(mod), *fn, c.arg_i32(4), c.arg_i32(5), c.arg_i32(6), c.arg_i32(7)));
 }
 
 // ---- exits
@@ -260,16 +270,15 @@ HostAction process_info(HostCall& c) {
   if (!profile.empty()) {
     label.resize(label.size() - profile.size() - 3);
   }
-  std::string s = "pid=" + info->pid.to_string() + "\nstatus=" + to_string(info->status) +
-                  "\nlabel=" + label + "\nprofile=" + profile +
-                  "\nregistered_name=" + info->registered_name +
-                  "\nmailbox=" + std::to_string(info->mailbox_length) +
-                  "\nreductions=" + std::to_string(info->reductions) +
-                  "\nmemory=" + std::to_string(info->memory_bytes) +
-                  "\nlinks=" + pid_list(info->links) + "\nmonitors=" + pid_list(info->monitors) +
-                  "\ntrap_exit=" + (info->trap_exit ? "1" : "0") +
-                  "\nparent=" + (info->parent.valid() ? info->parent.to_string() : "") +
-                  "\ncurrent_wait=" + info->current_wait + "\n";
+  std::string s =
+      "pid=" + info->pid.to_string() + "\nstatus=" + to_string(info->status) + "\nlabel=" + label +
+      "\nprofile=" + profile + "\nregistered_name=" + info->registered_name +
+      "\nmailbox=" + std::to_string(info->mailbox_length) +
+      "\nreductions=" + std::to_string(info->reductions) +
+      "\nmemory=" + std::to_string(info->memory_bytes) + "\nlinks=" + pid_list(info->links) +
+      "\nmonitors=" + pid_list(info->monitors) + "\ntrap_exit=" + (info->trap_exit ? "1" : "0") +
+      "\nparent=" + (info->parent.valid() ? info->parent.to_string() : "") +
+      "\ncurrent_wait=" + info->current_wait + "\n";
   uint32_t cap = c.arg_i32(2);
   if (cap > 0 && !write(c, c.arg_i32(1), s.data(), std::min<size_t>(cap, s.size()))) {
     return ret32(c, kErrBadArg);

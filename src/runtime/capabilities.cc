@@ -10,8 +10,8 @@ struct Named {
   const char* name;
 };
 constexpr Named kNames[] = {
-    {kCapStdio, "stdio"}, {kCapEnv, "env"},     {kCapFs, "fs"},
-    {kCapClock, "clock"}, {kCapRandom, "random"}, {kCapSpawn, "spawn"},
+    {kCapStdio, "stdio"},     {kCapEnv, "env"},           {kCapFs, "fs"},
+    {kCapClock, "clock"},     {kCapRandom, "random"},     {kCapSpawn, "spawn"},
     {kCapProcessCtl, "proc"}, {kCapRegistry, "registry"},
 };
 

@@ -26,6 +26,8 @@ struct ModuleEntry {
   std::shared_ptr<const wasm::Module> module;
   wasm::ResolvedImports imports;
   bool uses_wasi = false;
+  // A reactor module's `_initialize`, run before the entry function.
+  std::optional<uint32_t> initialize;
   std::unordered_map<std::string, uint32_t> functions;  // exported functions
 };
 
@@ -132,7 +134,10 @@ class WasmProcess final : public otp::Body {
   std::unique_ptr<wasi::Context> wasi_;
   wasm::Function* entry_ = nullptr;
   std::vector<wasm::Value> args_;
-  bool in_start_function_ = false;
+  // The current call runs before entry_ (the start function, or a reactor's
+  // _initialize); pending_init_: _initialize is still to run after it.
+  bool running_pre_ = false;
+  bool pending_init_ = false;
   otp::Context* ctx_ = nullptr;
 
   Pending pending_ = Pending::kNone;

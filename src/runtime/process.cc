@@ -54,8 +54,7 @@ WasmProcess::~WasmProcess() {
 Status WasmProcess::init(std::string_view function, std::span<const uint64_t> args) {
   auto it = mod_->functions.find(std::string(function));
   if (it == mod_->functions.end()) {
-    return Error("module '" + mod_->name + "' exports no function '" + std::string(function) +
-                 "'");
+    return Error("module '" + mod_->name + "' exports no function '" + std::string(function) + "'");
   }
   const wasm::FuncType& type = mod_->module->func_type(it->second);
   if (type.params.size() != args.size()) {
@@ -90,9 +89,15 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
     }
     wasi_ = std::move(*w);
   }
+  bool has_init = mod_->initialize && *mod_->initialize != it->second;
   if (mod_->module->start_function()) {
-    in_start_function_ = true;
+    running_pre_ = true;
+    pending_init_ = has_init;
     return exec_.begin_start(*instance_);
+  }
+  if (has_init) {
+    running_pre_ = true;
+    return exec_.begin(instance_->function(*mod_->initialize), {});
   }
   return exec_.begin(entry_, args_);
 }
@@ -153,9 +158,17 @@ Step WasmProcess::drive(otp::Context& ctx) {
     ctx.charge((exec_.fuel_consumed() - before) / fpr + 1);
     switch (s) {
       case RunStatus::kFinished:
-        if (in_start_function_) {
-          in_start_function_ = false;
-          if (Status st = exec_.begin(entry_, args_); !st) {
+        if (running_pre_) {
+          wasm::Function* next = entry_;
+          std::span<const Value> next_args = args_;
+          if (pending_init_) {
+            pending_init_ = false;
+            next = instance_->function(*mod_->initialize);
+            next_args = {};
+          } else {
+            running_pre_ = false;
+          }
+          if (Status st = exec_.begin(next, next_args); !st) {
             return finish(ExitReason::error(st.message()));
           }
           continue;

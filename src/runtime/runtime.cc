@@ -125,7 +125,8 @@ Status Runtime::load_file(std::string name, const std::string& path) {
   if (!in) {
     return Error("cannot read " + path);
   }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   Status s = load(std::move(name), bytes);
   if (!s) {
     return Error(path + ": " + s.message());
@@ -150,6 +151,9 @@ Status Runtime::add_module(std::string name, std::shared_ptr<const wasm::Module>
   for (const wasm::ExportInfo& x : e->module->exports()) {
     if (x.kind == wasm::ExternKind::Func) {
       e->functions.emplace(x.name, x.index);
+      if (x.name == "_initialize" && e->module->func_type(x.index).params.empty()) {
+        e->initialize = x.index;
+      }
     }
   }
   std::unique_lock lock(impl_->modules_mu);

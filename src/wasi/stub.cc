@@ -84,10 +84,18 @@ HostAction put_sizes(HostCall& c, const std::vector<std::string>& v) {
   return ret(c, 0);
 }
 
-HostAction args_get(HostCall& c) { return put_strings(c, ctx_of(c)->config_.args); }
-HostAction args_sizes_get(HostCall& c) { return put_sizes(c, ctx_of(c)->config_.args); }
-HostAction environ_get(HostCall& c) { return put_strings(c, ctx_of(c)->config_.env); }
-HostAction environ_sizes_get(HostCall& c) { return put_sizes(c, ctx_of(c)->config_.env); }
+HostAction args_get(HostCall& c) {
+  return put_strings(c, ctx_of(c)->config_.args);
+}
+HostAction args_sizes_get(HostCall& c) {
+  return put_sizes(c, ctx_of(c)->config_.args);
+}
+HostAction environ_get(HostCall& c) {
+  return put_strings(c, ctx_of(c)->config_.env);
+}
+HostAction environ_sizes_get(HostCall& c) {
+  return put_sizes(c, ctx_of(c)->config_.env);
+}
 
 HostAction clock_time_get(HostCall& c) {
   if (!ctx_of(c)->config_.allow_clock) {
@@ -145,7 +153,9 @@ HostAction fd_fdstat_get(HostCall& c) {
   wasm::Memory* m = c.memory();
   return ret(c, m && m->write(c.arg_i32(1), st, 24) ? 0 : kErrnoFault);
 }
-HostAction fd_prestat_get(HostCall& c) { return ret(c, 8); }  // EBADF: no preopens
+HostAction fd_prestat_get(HostCall& c) {
+  return ret(c, 8);
+}  // EBADF: no preopens
 HostAction sched_yield(HostCall& c) {
   ctx_of(c)->wait_.kind = Wait::Kind::kYield;
   return HostAction::kSuspend;
@@ -154,7 +164,9 @@ HostAction proc_exit(HostCall& c) {
   ctx_of(c)->exit_code_ = c.arg_i32(0);
   return c.trap("proc_exit(" + std::to_string(c.arg_i32(0)) + ")");
 }
-HostAction enosys(HostCall& c) { return ret(c, kErrnoNoSys); }
+HostAction enosys(HostCall& c) {
+  return ret(c, kErrnoNoSys);
+}
 
 struct Def {
   const char* name;
@@ -162,27 +174,52 @@ struct Def {
   wasm::HostCallback cb;
 };
 const Def kDefs[] = {
-    {"args_get", "ii", args_get}, {"args_sizes_get", "ii", args_sizes_get},
-    {"environ_get", "ii", environ_get}, {"environ_sizes_get", "ii", environ_sizes_get},
-    {"clock_res_get", "ii", clock_res_get}, {"clock_time_get", "iIi", clock_time_get},
-    {"fd_advise", "iIIi", enosys}, {"fd_allocate", "iII", enosys}, {"fd_close", "i", enosys},
-    {"fd_datasync", "i", enosys}, {"fd_fdstat_get", "ii", fd_fdstat_get},
-    {"fd_fdstat_set_flags", "ii", enosys}, {"fd_fdstat_set_rights", "iII", enosys},
-    {"fd_filestat_get", "ii", enosys}, {"fd_filestat_set_size", "iI", enosys},
-    {"fd_filestat_set_times", "iIIi", enosys}, {"fd_pread", "iiiIi", enosys},
-    {"fd_prestat_get", "ii", fd_prestat_get}, {"fd_prestat_dir_name", "iii", enosys},
-    {"fd_pwrite", "iiiIi", enosys}, {"fd_read", "iiii", enosys}, {"fd_readdir", "iiiIi", enosys},
-    {"fd_renumber", "ii", enosys}, {"fd_seek", "iIii", enosys}, {"fd_sync", "i", enosys},
-    {"fd_tell", "ii", enosys}, {"fd_write", "iiii", fd_write},
-    {"path_create_directory", "iii", enosys}, {"path_filestat_get", "iiiii", enosys},
-    {"path_filestat_set_times", "iiiiIIi", enosys}, {"path_link", "iiiiiii", enosys},
-    {"path_open", "iiiiiIIii", enosys}, {"path_readlink", "iiiiii", enosys},
-    {"path_remove_directory", "iii", enosys}, {"path_rename", "iiiiii", enosys},
-    {"path_symlink", "iiiii", enosys}, {"path_unlink_file", "iii", enosys},
-    {"poll_oneoff", "iiii", enosys}, {"proc_exit", "i", proc_exit}, {"proc_raise", "i", enosys},
-    {"random_get", "ii", enosys}, {"sched_yield", "", sched_yield},
-    {"sock_accept", "iii", enosys}, {"sock_recv", "iiiiii", enosys},
-    {"sock_send", "iiiii", enosys}, {"sock_shutdown", "ii", enosys},
+    {"args_get", "ii", args_get},
+    {"args_sizes_get", "ii", args_sizes_get},
+    {"environ_get", "ii", environ_get},
+    {"environ_sizes_get", "ii", environ_sizes_get},
+    {"clock_res_get", "ii", clock_res_get},
+    {"clock_time_get", "iIi", clock_time_get},
+    {"fd_advise", "iIIi", enosys},
+    {"fd_allocate", "iII", enosys},
+    {"fd_close", "i", enosys},
+    {"fd_datasync", "i", enosys},
+    {"fd_fdstat_get", "ii", fd_fdstat_get},
+    {"fd_fdstat_set_flags", "ii", enosys},
+    {"fd_fdstat_set_rights", "iII", enosys},
+    {"fd_filestat_get", "ii", enosys},
+    {"fd_filestat_set_size", "iI", enosys},
+    {"fd_filestat_set_times", "iIIi", enosys},
+    {"fd_pread", "iiiIi", enosys},
+    {"fd_prestat_get", "ii", fd_prestat_get},
+    {"fd_prestat_dir_name", "iii", enosys},
+    {"fd_pwrite", "iiiIi", enosys},
+    {"fd_read", "iiii", enosys},
+    {"fd_readdir", "iiiIi", enosys},
+    {"fd_renumber", "ii", enosys},
+    {"fd_seek", "iIii", enosys},
+    {"fd_sync", "i", enosys},
+    {"fd_tell", "ii", enosys},
+    {"fd_write", "iiii", fd_write},
+    {"path_create_directory", "iii", enosys},
+    {"path_filestat_get", "iiiii", enosys},
+    {"path_filestat_set_times", "iiiiIIi", enosys},
+    {"path_link", "iiiiiii", enosys},
+    {"path_open", "iiiiiIIii", enosys},
+    {"path_readlink", "iiiiii", enosys},
+    {"path_remove_directory", "iii", enosys},
+    {"path_rename", "iiiiii", enosys},
+    {"path_symlink", "iiiii", enosys},
+    {"path_unlink_file", "iii", enosys},
+    {"poll_oneoff", "iiii", enosys},
+    {"proc_exit", "i", proc_exit},
+    {"proc_raise", "i", enosys},
+    {"random_get", "ii", enosys},
+    {"sched_yield", "", sched_yield},
+    {"sock_accept", "iii", enosys},
+    {"sock_recv", "iiiiii", enosys},
+    {"sock_send", "iiiii", enosys},
+    {"sock_shutdown", "ii", enosys},
 };
 
 }  // namespace
@@ -220,6 +257,8 @@ void HostFunctions::add_to(wasm::Imports& imports) const {
     imports.add(kModuleName, kDefs[i].name, e);
   }
 }
-bool HostFunctions::owns(const wasm::Function* f) const { return impl_->set.count(f) != 0; }
+bool HostFunctions::owns(const wasm::Function* f) const {
+  return impl_->set.count(f) != 0;
+}
 
 }  // namespace rusm::wasi

@@ -17,14 +17,14 @@ namespace rusm::runtime {
 
 // One bit per capability. The numbers are part of the guest ABI (docs/abi.md).
 enum Cap : uint32_t {
-  kCapStdio = 1u << 0,      // WASI stdin/stdout/stderr as configured
-  kCapEnv = 1u << 1,        // WASI args beyond argv[0] and environ
-  kCapFs = 1u << 2,         // WASI preopened directories (as granted with --dir)
-  kCapClock = 1u << 3,      // WASI clocks and clock subscriptions
-  kCapRandom = 1u << 4,     // WASI random_get
-  kCapSpawn = 1u << 5,      // spawn processes and start supervisors
-  kCapProcessCtl = 1u << 6, // exit/kill other processes, info on others, listing
-  kCapRegistry = 1u << 7,   // register/unregister names
+  kCapStdio = 1u << 0,       // WASI stdin/stdout/stderr as configured
+  kCapEnv = 1u << 1,         // WASI args beyond argv[0] and environ
+  kCapFs = 1u << 2,          // WASI preopened directories (as granted with --dir)
+  kCapClock = 1u << 3,       // WASI clocks and clock subscriptions
+  kCapRandom = 1u << 4,      // WASI random_get
+  kCapSpawn = 1u << 5,       // spawn processes and start supervisors
+  kCapProcessCtl = 1u << 6,  // exit/kill other processes, info on others, listing
+  kCapRegistry = 1u << 7,    // register/unregister names
   kCapAll = (1u << 8) - 1,
 };
 

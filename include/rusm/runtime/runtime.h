@@ -48,9 +48,8 @@ struct RuntimeOptions {
   otp::NodeOptions node;
   // Fuel units (roughly Wasm instructions) per reduction of the otp budget.
   int64_t fuel_per_reduction = 20;
-  wasm::ExecutionLimits limits{.max_call_depth = 10'000,
-                               .max_stack_bytes = 1024 * 1024,
-                               .initial_stack_bytes = 1024};
+  wasm::ExecutionLimits limits{
+      .max_call_depth = 10'000, .max_stack_bytes = 1024 * 1024, .initial_stack_bytes = 1024};
 };
 
 // How a process ended, as the runtime saw it.
@@ -64,13 +63,13 @@ struct Outcome {
 
 // What to start.
 struct ProcessSpec {
-  std::string module;                  // a name given to load()/add_module()
-  std::string function = "_start";     // an exported function
-  std::vector<uint64_t> args;          // one per parameter (i32 or i64 only)
-  Capabilities caps;                   // default: sandboxed
-  wasi::Config wasi;                   // filtered by caps (see docs/runtime.md)
-  otp::SpawnOptions options;           // link, monitor, trap_exit, label, mailbox bound
-  bool record_outcome = false;         // keep an Outcome for wait()
+  std::string module;               // a name given to load()/add_module()
+  std::string function = "_start";  // an exported function
+  std::vector<uint64_t> args;       // one per parameter (i32 or i64 only)
+  Capabilities caps;                // default: sandboxed
+  wasi::Config wasi;                // filtered by caps (see docs/runtime.md)
+  otp::SpawnOptions options;        // link, monitor, trap_exit, label, mailbox bound
+  bool record_outcome = false;      // keep an Outcome for wait()
 };
 
 // Per-process data the runtime shows in info (the otp label carries
@@ -111,7 +110,10 @@ class Runtime {
   otp::ChildSpec child_spec(std::string id, ProcessSpec spec);
 
   // Waits for pid's exit. With record_outcome, the Outcome is complete;
-  // otherwise only the reason is set. nullopt on timeout.
+  // otherwise only the reason is set. nullopt on timeout. The reason is
+  // exact when the process ended itself (return, trap, exit, proc_exit) or
+  // was alive when wait() was called; a process killed by a signal before
+  // that reports noproc (monitor it to learn the reason).
   std::optional<Outcome> wait(otp::Pid pid, otp::Duration timeout);
 
   std::optional<ProcessDetails> details(otp::Pid pid) const;
