@@ -184,8 +184,12 @@ HostAction spawn(HostCall& c) {
   if (!fn) {
     return ret32(c, kErrBadArg);
   }
-  return ret32(c, do_spawn(c, proc(c).module(), *fn, c.arg_i32(2), c.arg_i32(3), c.arg_i32(4),
-                           c.arg_i32(5)));
+  int32_t r =
+      do_spawn(c, proc(c).module(), *fn, c.arg_i32(2), c.arg_i32(3), c.arg_i32(4), c.arg_i32(5));
+  if (proc(c).ctx().budget() <= 0) {
+    return proc(c).yield_with(r);  // a spawn loop is preempted like any other
+  }
+  return ret32(c, r);
 }
 
 // spawn_module(mod_ptr, mod_len, fn_ptr, fn_len, args_ptr, nargs, opts_ptr, out_ptr) -> i32
@@ -324,10 +328,11 @@ HostAction send(HostCall& c) {
   if (!to.valid() || !data || tag >= otp::kSystemTagBase) {
     return ret32(c, kErrBadArg);
   }
-  if (!p.ctx().send(to, Message::make(tag, *data))) {
-    return ret32(c, kErrFull);
+  int32_t r = p.ctx().send(to, Message::make(tag, *data)) ? kOk : kErrFull;
+  if (p.ctx().budget() <= 0) {
+    return p.yield_with(r);
   }
-  return ret32(c, kOk);
+  return ret32(c, r);
 }
 
 // send_name(name_ptr, name_len, tag, ptr, len) -> i32

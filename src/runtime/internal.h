@@ -78,7 +78,7 @@ void add_rusm_imports(Runtime::Impl& impl);
 class WasmProcess final : public otp::Body {
  public:
   // What a suspended `rusm` call waits for.
-  enum class Pending : uint8_t { kNone, kReceive, kSleep, kYield, kExit, kWasi };
+  enum class Pending : uint8_t { kNone, kReceive, kSleep, kYield, kYieldWith, kExit, kWasi };
 
   WasmProcess(Runtime::Impl* rt, std::shared_ptr<const ModuleEntry> mod, Capabilities caps,
               std::shared_ptr<const wasi::Config> wasi_config,
@@ -105,6 +105,13 @@ class WasmProcess final : public otp::Body {
   void suspend(Pending p, otp::Step step) {
     pending_ = p;
     next_step_ = std::move(step);
+  }
+  // A host call that spent the slice's budget (spawn, send) returns `v`
+  // after the process yields, so that a loop of such calls is preempted.
+  wasm::HostAction yield_with(int32_t v) {
+    yield_value_ = v;
+    suspend(Pending::kYieldWith, otp::Step::yield());
+    return wasm::HostAction::kSuspend;
   }
   // receive(): where to put the next delivered message.
   struct ReceiveArgs {
@@ -143,6 +150,7 @@ class WasmProcess final : public otp::Body {
   Pending pending_ = Pending::kNone;
   otp::Step next_step_;
   uint32_t denied_ = 0;
+  int32_t yield_value_ = 0;
 
   // The current message (receive) and, for EXIT/DOWN, its synthesized payload.
   otp::Message current_;

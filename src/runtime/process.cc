@@ -119,6 +119,12 @@ Step WasmProcess::run(otp::Context& ctx) {
       (void)exec_.set_host_results({&v, 1});
       break;
     }
+    case Pending::kYieldWith: {
+      Value v = Value::i32(static_cast<uint32_t>(yield_value_));
+      pending_ = Pending::kNone;
+      (void)exec_.set_host_results({&v, 1});
+      break;
+    }
     case Pending::kSleep:
     case Pending::kYield:
       pending_ = Pending::kNone;
