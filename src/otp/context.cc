@@ -49,6 +49,12 @@ Result<Spawned> Context::spawn_body(std::unique_ptr<Body> body, const SpawnOptio
   return detail::spawn_commit(*child, proc_, options, {}, std::move(body));
 }
 
+void Context::set_label(std::string label) {
+  ProcessExt& e = proc_->ext();
+  std::lock_guard<SpinLock> lock(e.lock);
+  e.label = std::move(label);
+}
+
 void Context::link(Pid pid) {
   detail::Process* p = proc_;
   if (pid == p->pid_) {

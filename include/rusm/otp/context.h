@@ -284,6 +284,8 @@ class Context {
   // ---- Introspection
   std::optional<ProcessInfo> info(Pid pid) const;
   MonitorRef make_ref();
+  // Replaces this process's label (shown in process info).
+  void set_label(std::string label);
 
   // ---- For Body implementations (see body.h)
 

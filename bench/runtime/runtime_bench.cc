@@ -1,0 +1,281 @@
+// Runtime scenarios: Wasm processes measured next to native otp processes in
+// the same run. Guards the spawn path (runtime.cc make_process, process.cc
+// init), the slice loop (process.cc run/drive) and send/receive (abi.cc).
+//
+//   module-storm       spawn + run + exit of a small Wasm process per second,
+//                      one Wasm spawner per worker; baseline: native spawn-storm
+//   wasm-ping-pong     round trips/s between two Wasm processes; baseline: native
+//   wasm-fairness      a Wasm echo's round trips next to one spinning Wasm
+//                      process per worker; baseline: the same echo without them
+//   wasm-idle-memory   bytes per idle Wasm process blocked in receive
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "common/scenario.h"
+#include "otp/beam.h"
+#include "rusm/runtime/runtime.h"
+
+namespace rusm::bench::runtime_bench {
+namespace {
+
+using namespace rusm::otp;
+using rusm::runtime::ProcessSpec;
+using rusm::runtime::Runtime;
+using rusm::runtime::RuntimeOptions;
+using Clock = std::chrono::steady_clock;
+
+double secs_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+size_t rss() {
+  std::ifstream statm("/proc/self/statm");
+  size_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+}
+
+std::unique_ptr<Runtime> make_runtime(const Options& options, Report& report) {
+  RuntimeOptions ro;
+  ro.node.workers = options.threads;
+  auto rt = std::make_unique<Runtime>(ro);
+  if (Status s = rt->load_file("bench", RUSM_RUNTIME_BENCH_GUEST); !s) {
+    report.notes.push_back("cannot load the guest: " + s.message());
+    return nullptr;
+  }
+  return rt;
+}
+
+ProcessSpec spec(std::string fn, std::vector<uint64_t> args = {}) {
+  ProcessSpec s;
+  s.module = "bench";
+  s.function = std::move(fn);
+  s.args = std::move(args);
+  s.caps = *rusm::runtime::profile("trusted");
+  return s;
+}
+
+// ---- module-storm
+
+Task<> trivial(Context&) {
+  co_return;
+}
+Task<> native_spawner(Context& ctx, int n, Pid report) {
+  for (int i = 0; i < n; ++i) {
+    (void)ctx.spawn(trivial);
+    if (i % 256 == 255) {
+      co_await ctx.reduce(0);
+    }
+  }
+  (void)ctx.send(report, Message::of(1, uint64_t(n)));
+}
+
+// Spawns `spawners` spawners of n each; returns spawn+exit per second.
+template <typename SpawnOne>
+double storm(Node& node, unsigned spawners, int n, SpawnOne spawn_one) {
+  Probe probe(node);
+  auto t0 = Clock::now();
+  for (unsigned i = 0; i < spawners; ++i) {
+    spawn_one(probe.pid());
+  }
+  uint64_t total = 0;
+  for (unsigned i = 0; i < spawners; ++i) {
+    if (auto m = probe.receive(std::chrono::seconds(120))) {
+      total += m->as<uint64_t>();
+    }
+  }
+  while (node.process_count() > 1) {
+    std::this_thread::yield();
+  }
+  return total / secs_since(t0);
+}
+
+Report module_storm(const Options& options, Progress& progress) {
+  Report report;
+  report.scenario = "module-storm";
+  report.summary = "spawn + run + exit of a one-page Wasm process per second, one spawner per core";
+  auto rt = make_runtime(options, report);
+  if (!rt) {
+    return report;
+  }
+  unsigned spawners = rt->node().workers();
+  int n = static_cast<int>(150'000 * options.duration_s / 3.0) + 1000;
+  // Warm-up (memory pools, caches).
+  storm(rt->node(), spawners, 2000, [&](Pid report_to) {
+    (void)rt->spawn(spec("spawner", {report_to.bits(), 2000}));
+  });
+  double wasm = storm(rt->node(), spawners, n, [&](Pid report_to) {
+    (void)rt->spawn(spec("spawner", {report_to.bits(), uint64_t(n)}));
+  });
+  progress.sample("spawns/s", wasm);
+  double native = storm(rt->node(), spawners, n * 4, [&](Pid report_to) {
+    (void)rt->node().spawn(native_spawner, n * 4, report_to);
+  });
+  Row row{"Wasm spawn+run+exit/s",
+          wasm,
+          "/s",
+          native,
+          "native otp spawn-storm",
+          true,
+          std::to_string(spawners) + " spawners"};
+  report.rows.push_back(row);
+  report.notes.push_back("goal: 1,000,000/s on 2 cores; RUSM reports ~475k/s on 10 cores");
+  return report;
+}
+
+// ---- wasm-ping-pong
+
+Task<> native_pong(Context& ctx) {
+  for (;;) {
+    Message m = co_await ctx.receive();
+    (void)ctx.send(m.from(), std::move(m));
+  }
+}
+Task<> native_ping(Context& ctx, Pid peer, Pid report, int n) {
+  for (int i = 0; i < n; ++i) {
+    (void)ctx.send(peer, Message::of(1, uint64_t(i)));
+    (void)co_await ctx.receive();
+  }
+  (void)ctx.send(report, Message::of(1, uint64_t(n)));
+}
+
+Report wasm_ping_pong(const Options& options, Progress& progress) {
+  Report report;
+  report.scenario = "wasm-ping-pong";
+  report.summary = "round trips per second between two Wasm processes (one pair)";
+  auto rt = make_runtime(options, report);
+  if (!rt) {
+    return report;
+  }
+  int n = static_cast<int>(1'000'000 * options.duration_s / 3.0) + 1000;
+  Probe probe(rt->node());
+  auto t0 = Clock::now();
+  Pid pong = rt->spawn(spec("pong"))->pid;
+  (void)rt->spawn(spec("ping", {pong.bits(), probe.pid().bits(), uint64_t(n)}));
+  (void)probe.receive(std::chrono::seconds(120));
+  double wasm = n / secs_since(t0);
+  rt->node().exit(pong, ExitReason::kill());
+  t0 = Clock::now();
+  Pid npong = *rt->node().spawn(native_pong);
+  (void)rt->node().spawn(native_ping, npong, probe.pid(), n);
+  (void)probe.receive(std::chrono::seconds(120));
+  double native = n / secs_since(t0);
+  rt->node().exit(npong, ExitReason::kill());
+  progress.sample("round trips/s", wasm);
+  report.rows.push_back({"round trips/s", wasm, "/s", native, "native", true, ""});
+  report.rows.push_back({"round trip (mean)", 1e6 / wasm, "us", 1e6 / native, "native", false, ""});
+  report.notes.push_back("goal: at least half the native rate");
+  return report;
+}
+
+// ---- wasm-fairness
+
+// Round trips/s to a Wasm echo from outside the node during `seconds`.
+double echo_rate(Runtime& rt, Pid echo, double seconds) {
+  Probe probe(rt.node());
+  auto t0 = Clock::now();
+  uint64_t n = 0;
+  while (secs_since(t0) < seconds) {
+    (void)probe.send(echo, Message::of(1, n));
+    if (!probe.receive(std::chrono::seconds(10))) {
+      break;
+    }
+    ++n;
+  }
+  return n / secs_since(t0);
+}
+
+Report wasm_fairness(const Options& options, Progress& progress) {
+  Report report;
+  report.scenario = "wasm-fairness";
+  report.summary =
+      "a Wasm bystander's round trips next to one forever-looping Wasm process per core";
+  auto rt = make_runtime(options, report);
+  if (!rt) {
+    return report;
+  }
+  Pid echo = rt->spawn(spec("pong"))->pid;
+  double alone = echo_rate(*rt, echo, options.duration_s / 2);
+  std::vector<Pid> spinners;
+  for (unsigned i = 0; i < rt->node().workers(); ++i) {
+    spinners.push_back(rt->spawn(spec("spin"))->pid);
+  }
+  double busy = echo_rate(*rt, echo, options.duration_s / 2);
+  progress.sample("bystander round trips/s", busy);
+  uint64_t spin_reductions = 0;
+  for (Pid p : spinners) {
+    if (auto i = rt->node().info(p)) {
+      spin_reductions += i->reductions;
+    }
+    rt->node().exit(p, ExitReason::kill());
+  }
+  report.rows.push_back({"bystander round trips/s", busy, "/s", alone, "bystander alone", true,
+                         std::to_string(spinners.size()) + " spinners"});
+  report.notes.push_back("spinners ran " + std::to_string(spin_reductions) +
+                         " reductions meanwhile (they were never starved either)");
+  return report;
+}
+
+// ---- wasm-idle-memory
+
+Report wasm_idle_memory(const Options& options, Progress& progress) {
+  Report report;
+  report.scenario = "wasm-idle-memory";
+  report.summary = "resident bytes per idle one-page Wasm process blocked in receive";
+  auto rt = make_runtime(options, report);
+  if (!rt) {
+    return report;
+  }
+  const int n = 100'000;
+  // Warm the pools with a few, then measure.
+  size_t before = rss();
+  std::vector<Pid> pids;
+  pids.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    auto p = rt->spawn(spec("idle"));
+    if (!p) {
+      report.notes.push_back("spawn failed after " + std::to_string(i) + ": " + p.message());
+      break;
+    }
+    pids.push_back(p->pid);
+  }
+  while (true) {  // wait until all are blocked in receive
+    auto st = rt->node().stats();
+    size_t waiting = 0;
+    for (const auto& w : st.workers) {
+      waiting += w.run_queue_length;
+    }
+    if (waiting == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  size_t after = rss();
+  double per = (double(after) - double(before)) / pids.size();
+  size_t footprint = 0;
+  if (auto i = rt->node().info(pids[0])) {
+    footprint = i->memory_bytes;
+  }
+  progress.sample("bytes per process", per);
+  report.rows.push_back({"RSS per idle Wasm process", per, "B", 16384, "goal", false,
+                         std::to_string(pids.size()) + " processes"});
+  report.rows.push_back({"process info memory_bytes", double(footprint), "B", {}, "", false, ""});
+  return report;
+}
+
+Registrar r1({"module-storm", "spawn + run + exit of small Wasm processes per second",
+              module_storm});
+Registrar r2({"wasm-ping-pong", "round trips/s between two Wasm processes vs native",
+              wasm_ping_pong});
+Registrar r3({"wasm-fairness", "a Wasm bystander next to forever-looping Wasm processes",
+              wasm_fairness});
+Registrar r4({"wasm-idle-memory", "bytes per idle Wasm process blocked in receive",
+              wasm_idle_memory});
+
+}  // namespace
+}  // namespace rusm::bench::runtime_bench

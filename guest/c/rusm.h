@@ -1,0 +1,305 @@
+/* rusm.h: the C guest SDK for rusm's `rusm` import module (ABI version 1).
+ *
+ * Header-only. Build guests with clang-19 --target=wasm32-wasi. Every
+ * function returning int32_t gives 0 (or a count/size) on success and a
+ * negative RUSM_E* code on error; see docs/abi.md for the full contract.
+ *
+ *   RUSM_EXPORT(pong) void pong(void) {
+ *     char buf[64]; rusm_msg m;
+ *     for (;;) {
+ *       int32_t n = rusm_receive(&m, buf, sizeof buf);
+ *       rusm_send(m.from, m.tag, buf, n);
+ *     }
+ *   }
+ *   ...  rusm_pid p = rusm_spawn("pong", 0, 0);
+ */
+#ifndef RUSM_GUEST_H
+#define RUSM_GUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RUSM_ABI_VERSION 1
+
+/* Export a function so that processes can be spawned running it. */
+#define RUSM_EXPORT(name) __attribute__((export_name(#name)))
+#define RUSM_IMPORT_(name) __attribute__((import_module("rusm"), import_name(#name)))
+
+typedef uint64_t rusm_pid; /* 0 = no process */
+typedef uint64_t rusm_ref;
+
+enum {
+  RUSM_OK = 0,
+  RUSM_ETIMEOUT = -1,
+  RUSM_ENOPROC = -2,
+  RUSM_EBADARG = -3,
+  RUSM_EDENIED = -4,
+  RUSM_ENOTFOUND = -5,
+  RUSM_EEXISTS = -6,
+  RUSM_EFULL = -7,
+  RUSM_ENOMSG = -8,
+  RUSM_ELIMIT = -9,
+  RUSM_ENOTSUP = -10,
+};
+
+/* Reserved tags: trapped exit signals and monitor notifications. */
+#define RUSM_TAG_EXIT 0xFFFFFFFFFFFFFF01ull
+#define RUSM_TAG_DOWN 0xFFFFFFFFFFFFFF02ull
+#define RUSM_TAG_RESERVED 0xFFFFFFFFFFFFFF00ull /* tags >= this cannot be sent */
+
+/* Exit reason kinds (in EXIT/DOWN payloads and for rusm_exit*). */
+enum {
+  RUSM_NORMAL = 0,
+  RUSM_SHUTDOWN = 1,
+  RUSM_KILLED = 2, /* in payloads */
+  RUSM_KILL = 3,   /* as a signal: untrappable */
+  RUSM_NOPROC = 4, /* in payloads */
+  RUSM_ERROR = 5,  /* in payloads */
+};
+#define RUSM_EXIT_ERROR 2 /* kind for rusm_exit / rusm_exit_pid */
+
+/* Capability bits. */
+enum {
+  RUSM_CAP_STDIO = 1 << 0,
+  RUSM_CAP_ENV = 1 << 1,
+  RUSM_CAP_FS = 1 << 2,
+  RUSM_CAP_CLOCK = 1 << 3,
+  RUSM_CAP_RANDOM = 1 << 4,
+  RUSM_CAP_SPAWN = 1 << 5,
+  RUSM_CAP_PROC = 1 << 6,
+  RUSM_CAP_REGISTRY = 1 << 7,
+};
+
+/* The header of a received message. */
+typedef struct {
+  uint64_t tag;
+  rusm_pid from;
+  uint64_t ref; /* DOWN: the monitor reference */
+  uint32_t size;
+  uint32_t reserved;
+} rusm_msg;
+
+/* Payload of an EXIT message; `detail_len` bytes of detail follow. */
+typedef struct {
+  rusm_pid from;
+  uint32_t kind;
+  uint32_t detail_len;
+} rusm_exit_payload;
+/* Payload of a DOWN message; `detail_len` bytes of detail follow. */
+typedef struct {
+  rusm_ref ref;
+  rusm_pid from;
+  uint32_t kind;
+  uint32_t detail_len;
+} rusm_down_payload;
+
+#define RUSM_SPAWN_LINK 1u
+#define RUSM_SPAWN_MONITOR 2u
+#define RUSM_SPAWN_TRAP_EXIT 4u
+#define RUSM_SPAWN_CAPS 8u /* `caps` is set (else the child inherits) */
+
+typedef struct {
+  uint32_t flags;
+  uint32_t mailbox_bound;    /* 0 = unbounded */
+  uint32_t max_memory_pages; /* 0 = the parent's limit */
+  uint32_t caps;             /* with RUSM_SPAWN_CAPS; never more than the parent's */
+  const char* label;
+  uint32_t label_len;
+} rusm_spawn_opts;
+
+typedef struct {
+  rusm_pid pid;
+  rusm_ref monitor;
+} rusm_spawned;
+
+/* ---- raw imports (docs/abi.md) */
+RUSM_IMPORT_(abi_version) int32_t rusm_abi_version(void);
+RUSM_IMPORT_(self) rusm_pid rusm_self(void);
+RUSM_IMPORT_(parent) rusm_pid rusm_parent(void);
+RUSM_IMPORT_(spawn)
+int32_t __rusm_spawn(const char* fn, uint32_t fn_len, const uint64_t* args, uint32_t nargs,
+                     const rusm_spawn_opts* opts, rusm_spawned* out);
+RUSM_IMPORT_(spawn_module)
+int32_t __rusm_spawn_module(const char* mod, uint32_t mod_len, const char* fn, uint32_t fn_len,
+                            const uint64_t* args, uint32_t nargs, const rusm_spawn_opts* opts,
+                            rusm_spawned* out);
+RUSM_IMPORT_(exit) void __rusm_exit(int32_t kind, const char* detail, uint32_t len);
+RUSM_IMPORT_(exit_pid)
+int32_t __rusm_exit_pid(rusm_pid pid, int32_t kind, const char* detail, uint32_t len);
+RUSM_IMPORT_(is_alive) int32_t rusm_is_alive(rusm_pid pid);
+RUSM_IMPORT_(process_info) int32_t rusm_process_info(rusm_pid pid, char* buf, uint32_t cap);
+RUSM_IMPORT_(processes) int32_t rusm_processes(rusm_pid* buf, uint32_t max);
+RUSM_IMPORT_(set_label) int32_t __rusm_set_label(const char* s, uint32_t len);
+RUSM_IMPORT_(send)
+int32_t rusm_send(rusm_pid to, uint64_t tag, const void* data, uint32_t len);
+RUSM_IMPORT_(send_name)
+int32_t __rusm_send_name(const char* name, uint32_t name_len, uint64_t tag, const void* data,
+                         uint32_t len);
+RUSM_IMPORT_(receive)
+int32_t __rusm_receive(uint64_t tag, int32_t use_tag, int64_t timeout_ns, rusm_msg* hdr,
+                       void* buf, uint32_t cap);
+RUSM_IMPORT_(message_read) int32_t rusm_message_read(uint32_t offset, void* buf, uint32_t len);
+RUSM_IMPORT_(link) int32_t rusm_link(rusm_pid pid);
+RUSM_IMPORT_(unlink) int32_t rusm_unlink(rusm_pid pid);
+RUSM_IMPORT_(monitor) int64_t rusm_monitor(rusm_pid pid);
+RUSM_IMPORT_(demonitor) int32_t rusm_demonitor(rusm_ref ref, int32_t flush);
+RUSM_IMPORT_(trap_exit) int32_t rusm_trap_exit(int32_t on);
+RUSM_IMPORT_(register) int32_t __rusm_register(const char* name, uint32_t len);
+RUSM_IMPORT_(unregister) int32_t __rusm_unregister(const char* name, uint32_t len);
+RUSM_IMPORT_(whereis) int64_t __rusm_whereis(const char* name, uint32_t len);
+RUSM_IMPORT_(send_after)
+int64_t rusm_send_after(int64_t delay_ns, rusm_pid to, uint64_t tag, const void* data,
+                        uint32_t len);
+RUSM_IMPORT_(cancel_timer) int64_t rusm_cancel_timer(int64_t timer);
+RUSM_IMPORT_(sleep) void rusm_sleep_ns(int64_t ns);
+RUSM_IMPORT_(yield) void rusm_yield(void);
+RUSM_IMPORT_(supervisor_start) int64_t __rusm_supervisor_start(const void* spec, uint32_t len);
+
+/* ---- convenience wrappers */
+
+static inline rusm_pid rusm_spawn_opt(const char* fn, const uint64_t* args, uint32_t nargs,
+                                      const rusm_spawn_opts* opts, rusm_spawned* out) {
+  rusm_spawned s = {0, 0};
+  int32_t r = __rusm_spawn(fn, (uint32_t)strlen(fn), args, nargs, opts, &s);
+  if (out) *out = s;
+  return r < 0 ? 0 : s.pid;
+}
+/* Spawns exported function `fn` of this module with i32/i64 args; 0 on error. */
+static inline rusm_pid rusm_spawn(const char* fn, const uint64_t* args, uint32_t nargs) {
+  return rusm_spawn_opt(fn, args, nargs, 0, 0);
+}
+static inline rusm_pid rusm_spawn_link(const char* fn, const uint64_t* args, uint32_t nargs) {
+  rusm_spawn_opts o = {RUSM_SPAWN_LINK, 0, 0, 0, 0, 0};
+  return rusm_spawn_opt(fn, args, nargs, &o, 0);
+}
+static inline rusm_pid rusm_spawn_monitor(const char* fn, const uint64_t* args, uint32_t nargs,
+                                          rusm_ref* ref) {
+  rusm_spawn_opts o = {RUSM_SPAWN_MONITOR, 0, 0, 0, 0, 0};
+  rusm_spawned s;
+  rusm_pid p = rusm_spawn_opt(fn, args, nargs, &o, &s);
+  if (ref) *ref = s.monitor;
+  return p;
+}
+/* Spawns function `fn` of the module registered as `module`. */
+static inline int32_t rusm_spawn_module(const char* module, const char* fn, const uint64_t* args,
+                                        uint32_t nargs, const rusm_spawn_opts* opts,
+                                        rusm_spawned* out) {
+  return __rusm_spawn_module(module, (uint32_t)strlen(module), fn, (uint32_t)strlen(fn), args,
+                             nargs, opts, out);
+}
+
+__attribute__((noreturn)) static inline void rusm_exit(int32_t kind, const char* detail) {
+  __rusm_exit(kind, detail, detail ? (uint32_t)strlen(detail) : 0);
+  __builtin_unreachable();
+}
+__attribute__((noreturn)) static inline void rusm_exit_error(const char* detail) {
+  rusm_exit(RUSM_EXIT_ERROR, detail);
+}
+static inline int32_t rusm_exit_pid(rusm_pid pid, int32_t kind, const char* detail) {
+  return __rusm_exit_pid(pid, kind, detail, detail ? (uint32_t)strlen(detail) : 0);
+}
+static inline int32_t rusm_kill(rusm_pid pid) { return __rusm_exit_pid(pid, RUSM_KILL, 0, 0); }
+static inline int32_t rusm_set_label(const char* s) {
+  return __rusm_set_label(s, (uint32_t)strlen(s));
+}
+
+static inline int32_t rusm_send_str(rusm_pid to, uint64_t tag, const char* s) {
+  return rusm_send(to, tag, s, (uint32_t)strlen(s));
+}
+static inline int32_t rusm_send_u64(rusm_pid to, uint64_t tag, uint64_t v) {
+  return rusm_send(to, tag, &v, 8);
+}
+static inline int32_t rusm_send_name(const char* name, uint64_t tag, const void* data,
+                                     uint32_t len) {
+  return __rusm_send_name(name, (uint32_t)strlen(name), tag, data, len);
+}
+
+/* Receives the oldest message (blocking). Copies up to `cap` payload bytes to
+ * buf and returns the payload size; if it is larger than cap, read the rest
+ * with rusm_message_read (the message stays current until the next receive). */
+static inline int32_t rusm_receive(rusm_msg* m, void* buf, uint32_t cap) {
+  return __rusm_receive(0, 0, -1, m, buf, cap);
+}
+/* As rusm_receive, giving up after timeout_ns (RUSM_ETIMEOUT); -1 = never. */
+static inline int32_t rusm_receive_timeout(rusm_msg* m, void* buf, uint32_t cap,
+                                           int64_t timeout_ns) {
+  return __rusm_receive(0, 0, timeout_ns, m, buf, cap);
+}
+/* The oldest message with this tag; others stay queued. */
+static inline int32_t rusm_receive_tag(uint64_t tag, rusm_msg* m, void* buf, uint32_t cap,
+                                       int64_t timeout_ns) {
+  return __rusm_receive(tag, 1, timeout_ns, m, buf, cap);
+}
+static inline uint64_t rusm_receive_u64(rusm_msg* m) {
+  uint64_t v = 0;
+  rusm_receive(m, &v, 8);
+  return v;
+}
+
+static inline int32_t rusm_register(const char* name) {
+  return __rusm_register(name, (uint32_t)strlen(name));
+}
+static inline int32_t rusm_unregister(const char* name) {
+  return __rusm_unregister(name, (uint32_t)strlen(name));
+}
+/* The pid registered as name; 0 if none (negative if denied). */
+static inline int64_t rusm_whereis(const char* name) {
+  return __rusm_whereis(name, (uint32_t)strlen(name));
+}
+static inline void rusm_sleep_ms(int64_t ms) { rusm_sleep_ns(ms * 1000000); }
+
+/* ---- supervisors */
+enum { RUSM_ONE_FOR_ONE = 0, RUSM_ONE_FOR_ALL = 1, RUSM_REST_FOR_ONE = 2 };
+enum { RUSM_PERMANENT = 0, RUSM_TRANSIENT = 1, RUSM_TEMPORARY = 2 };
+
+typedef struct {
+  const char* id;
+  uint32_t id_len;
+  const char* module; /* 0/"" = this module */
+  uint32_t module_len;
+  const char* fn;
+  uint32_t fn_len;
+  const uint64_t* args;
+  uint32_t nargs;
+  uint32_t restart;
+  uint32_t shutdown_ms;
+  uint32_t flags; /* RUSM_SPAWN_CAPS to set caps */
+  uint32_t caps;
+} rusm_child_spec;
+
+typedef struct {
+  uint32_t strategy;
+  uint32_t max_restarts;
+  uint32_t max_seconds_ms;
+  uint32_t nchildren;
+} rusm_sup_header;
+
+/* A child running this module's exported function fn(args...). */
+static inline rusm_child_spec rusm_child(const char* id, const char* fn, const uint64_t* args,
+                                         uint32_t nargs, uint32_t restart) {
+  rusm_child_spec c = {id, (uint32_t)strlen(id), 0, 0, fn, (uint32_t)strlen(fn),
+                       args, nargs, restart, 1000, 0, 0};
+  return c;
+}
+
+/* Starts a supervisor linked to the caller; returns its pid or a negative error. */
+static inline int64_t rusm_supervisor_start(uint32_t strategy, uint32_t max_restarts,
+                                            uint32_t max_seconds_ms,
+                                            const rusm_child_spec* children, uint32_t n) {
+  uint32_t len = (uint32_t)(sizeof(rusm_sup_header) + n * sizeof(rusm_child_spec));
+  unsigned char* buf = (unsigned char*)__builtin_alloca(len);
+  rusm_sup_header h = {strategy, max_restarts, max_seconds_ms, n};
+  memcpy(buf, &h, sizeof h);
+  memcpy(buf + sizeof h, children, n * sizeof(rusm_child_spec));
+  return __rusm_supervisor_start(buf, len);
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RUSM_GUEST_H */

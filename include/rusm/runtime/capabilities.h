@@ -1,0 +1,53 @@
+// Capabilities of a Wasm process: what it may touch beyond its own CPU time
+// and bounded memory. Default deny: a process holds exactly the bits set in
+// its Capabilities, a child never holds a bit its parent lacks, and its
+// memory limit never exceeds its parent's.
+//
+// Plain values; thread-safe to copy and share.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "rusm/result.h"
+
+namespace rusm::runtime {
+
+// One bit per capability. The numbers are part of the guest ABI (docs/abi.md).
+enum Cap : uint32_t {
+  kCapStdio = 1u << 0,       // WASI stdin/stdout/stderr as configured
+  kCapEnv = 1u << 1,         // WASI args beyond argv[0] and environ
+  kCapFs = 1u << 2,          // WASI preopened directories (as granted with --dir)
+  kCapClock = 1u << 3,       // WASI clocks and clock subscriptions
+  kCapRandom = 1u << 4,      // WASI random_get
+  kCapSpawn = 1u << 5,       // spawn processes and start supervisors
+  kCapProcessCtl = 1u << 6,  // exit/kill other processes, info on others, listing
+  kCapRegistry = 1u << 7,    // register/unregister names
+  kCapAll = (1u << 8) - 1,
+};
+
+struct Capabilities {
+  uint32_t bits = 0;
+  // Upper bound on each linear memory, in 64 KiB pages.
+  uint64_t max_memory_pages = 256;  // 16 MiB
+  // The profile these came from ("sandboxed", "trusted", or "custom" after
+  // overrides); shown in process info.
+  std::string profile = "sandboxed";
+
+  bool has(uint32_t cap) const { return (bits & cap) == cap; }
+  // The intersection with `parent` (what a child may get).
+  Capabilities restricted_to(const Capabilities& parent) const;
+  std::string to_string() const;  // "trusted: stdio,env,fs,clock,random,spawn,proc,registry"
+};
+
+// "sandboxed": CPU and bounded memory only. "trusted": everything (the file
+// system only as far as directories are granted).
+Result<Capabilities> profile(std::string_view name);
+// Name of one capability bit ("stdio", "spawn", ...), or "?".
+const char* cap_name(uint32_t cap);
+// Parses "spawn" / "stdio" ...; nullopt if unknown.
+std::optional<uint32_t> parse_cap(std::string_view name);
+
+}  // namespace rusm::runtime

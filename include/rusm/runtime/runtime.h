@@ -1,0 +1,145 @@
+// The runtime: Wasm processes on the actor core.
+//
+// A Runtime owns an otp::Node (scheduler, process table, registry, timers),
+// a registry of compiled modules by name (compiled once, instantiated per
+// process, imports resolved once per module), the host functions of the
+// `rusm` guest ABI (docs/abi.md) and of WASI, and a small epoll reactor
+// thread that wakes processes blocked on host file descriptors.
+//
+//   Runtime rt;
+//   rt.load_file("app", "app.wasm");
+//   ProcessSpec spec;  spec.module = "app";  spec.caps = *profile("trusted");
+//   Result<otp::Spawned> p = rt.spawn(spec);
+//   std::optional<Outcome> o = rt.wait(p->pid, std::chrono::seconds(5));
+//
+// A Wasm process runs one instance on one engine Execution: its reduction
+// budget is fuel, a `rusm` or WASI call that blocks suspends the process
+// (never the worker thread), a trap ends it with an error reason naming the
+// trap and the function, proc_exit(0) ends it normally and proc_exit(N) with
+// error "exit code N".
+//
+// Thread-safety: every Runtime method may be called from any thread outside
+// the node's workers; spawn_from() only from the process body that owns ctx.
+// wait() blocks and must not be called from a process.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rusm/otp/node.h"
+#include "rusm/otp/supervisor.h"
+#include "rusm/result.h"
+#include "rusm/runtime/capabilities.h"
+#include "rusm/wasi.h"
+#include "rusm/wasm.h"
+
+namespace rusm::runtime {
+
+// The guest ABI version returned by rusm.abi_version().
+inline constexpr int32_t kAbiVersion = 1;
+
+struct RuntimeOptions {
+  otp::NodeOptions node;
+  // Fuel units (roughly Wasm instructions) per reduction of the otp budget.
+  int64_t fuel_per_reduction = 20;
+  wasm::ExecutionLimits limits{
+      .max_call_depth = 10'000, .max_stack_bytes = 1024 * 1024, .initial_stack_bytes = 1024};
+};
+
+// How a process ended, as the runtime saw it.
+struct Outcome {
+  otp::ExitReason reason;
+  std::optional<uint32_t> exit_code;  // set when the guest called proc_exit
+  std::string captured_stdout;        // WASI kCapture output
+  std::string captured_stderr;
+  std::string denied;  // the last capability refused to it ("" if none)
+};
+
+// What to start.
+struct ProcessSpec {
+  std::string module;               // a name given to load()/add_module()
+  std::string function = "_start";  // an exported function
+  std::vector<uint64_t> args;       // one per parameter (i32 or i64 only)
+  Capabilities caps;                // default: sandboxed
+  wasi::Config wasi;                // filtered by caps (see docs/runtime.md)
+  otp::SpawnOptions options;        // link, monitor, trap_exit, label, mailbox bound
+  bool record_outcome = false;      // keep an Outcome for wait()
+};
+
+// Per-process data the runtime shows in info (the otp label carries
+// "<label> [<profile>]").
+struct ProcessDetails {
+  otp::ProcessInfo info;
+  std::string profile;  // parsed from the label, "" for non-Wasm processes
+};
+
+class Runtime {
+ public:
+  explicit Runtime(RuntimeOptions options = {});
+  // Shuts the node down (killing what is left after 5 s).
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  otp::Node& node();
+
+  // Compiles and registers a module under `name` (replacing any previous
+  // one). Errors: the engine's message ("bad module: code section, offset
+  // 0x1f: ..."), or an unresolvable import ("unknown import env.f").
+  Status load(std::string name, std::span<const uint8_t> bytes);
+  Status load_file(std::string name, const std::string& path);
+  Status add_module(std::string name, std::shared_ptr<const wasm::Module> module);
+  bool has_module(std::string_view name) const;
+
+  // Spawns from outside any process. Errors: unknown module or function,
+  // a parameter that is not i32/i64 or an argument count mismatch,
+  // instantiation failure (e.g. the memory exceeds caps.max_memory_pages),
+  // node shutting down.
+  Result<otp::Spawned> spawn(const ProcessSpec& spec);
+  // Spawns from inside a (native) process body; the child is limited to
+  // what `parent_caps` allows (pass nullptr for no limit).
+  Result<otp::Spawned> spawn_from(otp::Context& ctx, const ProcessSpec& spec,
+                                  const Capabilities* parent_caps = nullptr);
+  // A supervisor child spec that starts `spec` linked to the supervisor.
+  otp::ChildSpec child_spec(std::string id, ProcessSpec spec);
+
+  // Waits for pid's exit. With record_outcome, the Outcome is complete;
+  // otherwise only the reason is set. nullopt on timeout. The reason is
+  // exact when the process ended itself (return, trap, exit, proc_exit) or
+  // was alive when wait() was called; a process killed by a signal before
+  // that reports noproc (monitor it to learn the reason).
+  std::optional<Outcome> wait(otp::Pid pid, otp::Duration timeout);
+
+  std::optional<ProcessDetails> details(otp::Pid pid) const;
+
+  struct Impl;
+  Impl* impl() const { return impl_.get(); }
+
+ private:
+  Result<otp::Spawned> spawn_impl(otp::Context* ctx, const ProcessSpec& spec,
+                                  const Capabilities* parent_caps);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Watches host file descriptors for a process blocked in WASI I/O and calls
+// Node::wake(pid) when one is ready. One thread per runtime, started on first
+// use. Thread-safe.
+class Reactor {
+ public:
+  explicit Reactor(otp::Node& node);
+  ~Reactor();
+  // One-shot: wakes pid once when fd becomes readable (or writable).
+  Status watch(int fd, bool for_write, otp::Pid pid);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rusm::runtime

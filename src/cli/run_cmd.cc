@@ -1,0 +1,225 @@
+// `rusm run app.wasm [flags] -- args...`: runs a module's _start as the main
+// process of a fresh node and exits with its exit code. See docs/runtime.md.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.h"
+#include "rusm/runtime/runtime.h"
+
+extern char** environ;
+
+namespace rusm::cli {
+namespace {
+
+using namespace rusm::runtime;
+
+struct RunArgs {
+  std::string module;
+  std::vector<std::string> args;
+  bool keep_alive = false;
+  std::vector<std::string> dirs;
+  std::vector<std::string> envs;
+  bool inherit_env = false;
+  bool stdio = false;
+  std::string max_memory;
+  std::string profile = "sandboxed";
+  std::vector<std::string> allow, deny;
+  std::string entry = "_start";
+  unsigned workers = 0;
+};
+
+[[noreturn]] void fail(const std::string& message, int code = 2) {
+  std::fprintf(stderr, "rusm: %s\n", message.c_str());
+  throw CLI::RuntimeError(code);
+}
+
+// "64M", "1G", "65536", "16p" (pages) -> pages
+uint64_t parse_pages(const std::string& s) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  if (end == s.c_str() || v <= 0) {
+    fail("--max-memory: expected a size like 64M, 1G or 16p, got '" + s + "'");
+  }
+  std::string unit(end);
+  double bytes = v;
+  if (unit == "p") {
+    return static_cast<uint64_t>(v);
+  } else if (unit == "K" || unit == "k") {
+    bytes = v * 1024;
+  } else if (unit == "M" || unit == "m") {
+    bytes = v * 1024 * 1024;
+  } else if (unit == "G" || unit == "g") {
+    bytes = v * 1024 * 1024 * 1024;
+  } else if (!unit.empty()) {
+    fail("--max-memory: unknown unit '" + unit + "' (K, M, G or p for pages)");
+  }
+  uint64_t pages = static_cast<uint64_t>(bytes / 65536);
+  return pages == 0 ? 1 : std::min<uint64_t>(pages, 65536);
+}
+
+int run(const RunArgs& a) {
+  auto caps = runtime::profile(a.profile);
+  if (!caps) {
+    fail("--profile: " + caps.message());
+  }
+  ProcessSpec spec;
+  spec.module = "main";
+  spec.function = a.entry;
+  spec.caps = *caps;
+  spec.record_outcome = true;
+  wasi::Config& w = spec.wasi;
+  w.args.push_back(a.module);
+  w.args.insert(w.args.end(), a.args.begin(), a.args.end());
+  bool custom = false;
+  auto grant = [&](uint32_t bit) {
+    if (!spec.caps.has(bit)) {
+      spec.caps.bits |= bit;
+      custom = true;
+    }
+  };
+  if (a.inherit_env) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      w.env.emplace_back(*e);
+    }
+    grant(kCapEnv);
+  }
+  for (const std::string& e : a.envs) {
+    if (e.find('=') != std::string::npos) {
+      w.env.push_back(e);
+    } else if (const char* v = std::getenv(e.c_str())) {
+      w.env.push_back(e + "=" + v);
+    }
+    grant(kCapEnv);
+  }
+  if (a.args.size() > 0) {
+    grant(kCapEnv);
+  }
+  for (const std::string& d : a.dirs) {
+    wasi::Preopen p;
+    std::string rest = d;
+    if (rest.size() > 3 && rest.ends_with(":ro")) {
+      p.read_only = true;
+      rest.resize(rest.size() - 3);
+    }
+    size_t colon = rest.find(':');
+    p.host_path = rest.substr(0, colon);
+    p.guest_path = colon == std::string::npos ? p.host_path : rest.substr(colon + 1);
+    if (p.host_path.empty()) {
+      fail("--dir: expected host[:guest][:ro], got '" + d + "'");
+    }
+    w.preopens.push_back(p);
+    grant(kCapFs);
+  }
+  if (a.stdio) {
+    grant(kCapStdio);
+  }
+  for (const std::string& name : a.allow) {
+    auto bit = parse_cap(name);
+    if (!bit) {
+      fail("--allow: unknown capability '" + name +
+           "' (stdio, env, fs, clock, random, spawn, proc, registry)");
+    }
+    grant(*bit);
+  }
+  for (const std::string& name : a.deny) {
+    auto bit = parse_cap(name);
+    if (!bit) {
+      fail("--deny: unknown capability '" + name + "'");
+    }
+    spec.caps.bits &= ~*bit;
+    custom = true;
+  }
+  if (spec.caps.has(kCapStdio)) {
+    w.stdin_mode = w.stdout_mode = w.stderr_mode = wasi::StdioMode::kInherit;
+  }
+  w.allow_clock = spec.caps.has(kCapClock);
+  w.allow_random = spec.caps.has(kCapRandom);
+  if (!a.max_memory.empty()) {
+    spec.caps.max_memory_pages = parse_pages(a.max_memory);
+  }
+  if (custom) {
+    spec.caps.profile = a.profile + "+";
+  }
+
+  RuntimeOptions ro;
+  ro.node.workers = a.workers;
+  int code = 0;
+  {
+    Runtime rt(ro);
+    if (Status s = rt.load_file("main", a.module); !s) {
+      fail(s.message());
+    }
+    auto p = rt.spawn(spec);
+    if (!p) {
+      fail(a.module + ": " + p.message());
+    }
+    std::optional<Outcome> o = rt.wait(p->pid, otp::kInfinity);
+    if (!o) {
+      fail("the main process did not finish");
+    }
+    if (a.keep_alive) {
+      while (rt.node().process_count() > 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+    std::string denied = o->denied.empty()
+                             ? ""
+                             : " (capability '" + o->denied +
+                                   "' was denied; grant it with --allow " + o->denied + ")";
+    if (o->exit_code) {
+      code = static_cast<int>(*o->exit_code);
+      if (code != 0 && !denied.empty()) {
+        std::fprintf(stderr, "rusm: exit code %d%s\n", code, denied.c_str());
+      }
+    } else if (!o->reason.is_normal()) {
+      std::fprintf(stderr, "rusm: %s%s\n", o->reason.to_string().c_str(), denied.c_str());
+      code = 1;
+    }
+  }
+  return code;
+}
+
+void setup(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "run",
+      "Run a module's _start as the main process of a fresh node; exit with its exit code.\n"
+      "Default deny: the sandboxed profile grants CPU and bounded memory only; flags grant "
+      "more.\nExit status: the guest's proc_exit code; 1 if it crashed (trap or error, one "
+      "line on stderr); 2 for usage and module errors.");
+  cmd->add_option("module", a->module, "The .wasm file")->required();
+  cmd->add_option("args", a->args, "Arguments for the guest (after --); grants env");
+  cmd->add_flag("--keep-alive", a->keep_alive,
+                "After the main process ends, keep the node up while other processes live");
+  cmd->add_option("--dir", a->dirs,
+                  "Preopen host directory as guest path: host[:guest][:ro]; "
+                  "grants fs")
+      ->allow_extra_args(false);
+  cmd->add_option("--env", a->envs, "Pass NAME (from the host) or NAME=VALUE; grants env")
+      ->allow_extra_args(false);
+  cmd->add_flag("--inherit-env", a->inherit_env, "Pass the whole host environment; grants env");
+  cmd->add_flag("--stdio", a->stdio, "Give the guest the node's stdin/stdout/stderr; grants stdio");
+  cmd->add_option("--max-memory", a->max_memory, "Cap on each linear memory: 64M, 1G, 16p (pages)");
+  cmd->add_option("--profile", a->profile, "sandboxed (default) or trusted");
+  cmd->add_option("--allow", a->allow,
+                  "Grant a capability: stdio, env, fs, clock, random, spawn, proc, registry")
+      ->allow_extra_args(false);
+  cmd->add_option("--deny", a->deny, "Withdraw a capability the profile grants")
+      ->allow_extra_args(false);
+  cmd->add_option("--entry", a->entry, "Exported function to run instead of _start");
+  cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)");
+  cmd->callback([a] {
+    int code = run(*a);
+    if (code != 0) {
+      throw CLI::RuntimeError(code);
+    }
+  });
+}
+
+CommandRegistrar registrar(setup);
+
+}  // namespace
+}  // namespace rusm::cli

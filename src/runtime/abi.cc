@@ -1,0 +1,638 @@
+// The `rusm` import module: the guest ABI (docs/abi.md is the contract;
+// guest/c/rusm.h the C view of it). Every function finds its process through
+// Execution::user_data(). Guest pointers and lengths are checked: a bad one
+// gives kErrBadArg, never a host crash.
+//
+// HOT PATH (bench wasm-ping-pong): send, receive, message_read.
+#include <cstring>
+#include <string>
+
+#include "runtime/internal.h"
+
+namespace rusm::runtime {
+namespace {
+
+using otp::ExitReason;
+using otp::Message;
+using otp::Pid;
+using otp::Step;
+using wasm::HostAction;
+using wasm::HostCall;
+
+WasmProcess& proc(HostCall& c) {
+  return *static_cast<WasmProcess*>(c.execution().user_data());
+}
+
+HostAction ret32(HostCall& c, int32_t v) {
+  c.set_result_i32(0, static_cast<uint32_t>(v));
+  return HostAction::kReturn;
+}
+HostAction ret64(HostCall& c, int64_t v) {
+  c.set_result_i64(0, static_cast<uint64_t>(v));
+  return HostAction::kReturn;
+}
+
+// A guest byte range, or nullopt when out of bounds.
+std::optional<std::string_view> bytes(HostCall& c, uint32_t ptr, uint32_t len) {
+  if (len == 0) {
+    return std::string_view();
+  }
+  wasm::Memory* m = c.memory();
+  const uint8_t* p = m ? m->read_span(ptr, len) : nullptr;
+  if (p == nullptr) {
+    return std::nullopt;
+  }
+  return std::string_view(reinterpret_cast<const char*>(p), len);
+}
+
+bool write(HostCall& c, uint32_t ptr, const void* data, size_t len) {
+  wasm::Memory* m = c.memory();
+  return m != nullptr && m->write(ptr, data, len);
+}
+
+bool require(WasmProcess& p, uint32_t cap) {
+  if (p.caps().has(cap)) {
+    return true;
+  }
+  p.denied(cap);
+  return false;
+}
+
+ExitReason reason_of(uint32_t kind, std::string_view detail) {
+  switch (kind) {
+    case 0:
+      return ExitReason::normal();
+    case 1:
+      return ExitReason::shutdown(std::string(detail));
+    case 3:
+      return ExitReason::kill();
+    default:
+      return ExitReason::error(detail.empty() ? "exit" : std::string(detail));
+  }
+}
+
+std::string labelled(std::string_view label, const Capabilities& caps) {
+  std::string s(label);
+  s += " [";
+  s += caps.profile;
+  s += ']';
+  return s;
+}
+
+// ---- identity
+
+HostAction abi_version(HostCall& c) {
+  return ret32(c, kAbiVersion);
+}
+HostAction self(HostCall& c) {
+  return ret64(c, proc(c).ctx().self().bits());
+}
+HostAction parent(HostCall& c) {
+  return ret64(c, proc(c).ctx().parent().bits());
+}
+
+// ---- spawning
+
+struct SpawnOpts {
+  uint32_t flags, mailbox_bound, max_memory_pages, caps, label_ptr, label_len;
+};
+constexpr uint32_t kSpawnLink = 1, kSpawnMonitor = 2, kSpawnTrapExit = 4, kSpawnCaps = 8;
+
+// The capabilities a child asks for, never more than the parent holds.
+Capabilities child_caps(const Capabilities& parent, const SpawnOpts& o) {
+  Capabilities c = parent;
+  if (o.flags & kSpawnCaps) {
+    Capabilities want;
+    want.bits = o.caps;
+    want.max_memory_pages = parent.max_memory_pages;
+    want.profile = "custom";
+    c = want.restricted_to(parent);
+  }
+  if (o.max_memory_pages != 0 && o.max_memory_pages < c.max_memory_pages) {
+    c.max_memory_pages = o.max_memory_pages;
+  }
+  return c;
+}
+
+int32_t do_spawn(HostCall& c, std::shared_ptr<const ModuleEntry> mod, std::string_view fn,
+                 uint32_t args_ptr, uint32_t nargs, uint32_t opts_ptr, uint32_t out_ptr) {
+  WasmProcess& p = proc(c);
+  if (!require(p, kCapSpawn)) {
+    return kErrDenied;
+  }
+  if (nargs > 64) {
+    return kErrBadArg;
+  }
+  uint64_t args[64];
+  if (nargs > 0) {
+    auto a = bytes(c, args_ptr, nargs * 8);
+    if (!a) {
+      return kErrBadArg;
+    }
+    std::memcpy(args, a->data(), nargs * 8);
+  }
+  SpawnOpts o{};
+  if (opts_ptr != 0) {
+    auto raw = bytes(c, opts_ptr, sizeof o);
+    if (!raw) {
+      return kErrBadArg;
+    }
+    std::memcpy(&o, raw->data(), sizeof o);
+  }
+  std::optional<std::string_view> label = bytes(c, o.label_ptr, o.label_len);
+  if (!label) {
+    return kErrBadArg;
+  }
+  auto fit = mod->functions.find(std::string(fn));
+  if (fit == mod->functions.end()) {
+    return kErrNotFound;
+  }
+  if (mod->module->func_type(fit->second).params.size() != nargs) {
+    return kErrBadArg;
+  }
+  Capabilities caps = child_caps(p.caps(), o);
+  std::shared_ptr<const wasi::Config> cfg = p.wasi_config();
+  if (cfg && caps.bits != p.caps().bits) {
+    cfg = filter_config(*cfg, caps);
+  }
+  auto body = p.rt().make_process(std::move(mod), fn, {args, nargs}, caps, cfg, nullptr);
+  if (!body) {
+    return kErrLimit;
+  }
+  otp::SpawnOptions so;
+  so.link = o.flags & kSpawnLink;
+  so.monitor = o.flags & kSpawnMonitor;
+  so.trap_exit = o.flags & kSpawnTrapExit;
+  so.mailbox_bound = o.mailbox_bound;
+  so.label = labelled(label->empty() ? fn : *label, caps);
+  auto s = p.rt().spawn_body(&p.ctx(), std::move(*body), std::move(so));
+  if (!s) {
+    return kErrLimit;
+  }
+  if (out_ptr != 0) {
+    uint64_t out[2] = {s->pid.bits(), s->monitor};
+    if (!write(c, out_ptr, out, sizeof out)) {
+      return kErrBadArg;
+    }
+  }
+  return kOk;
+}
+
+// spawn(fn_ptr, fn_len, args_ptr, nargs, opts_ptr, out_ptr) -> i32
+HostAction spawn(HostCall& c) {
+  auto fn = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!fn) {
+    return ret32(c, kErrBadArg);
+  }
+  int32_t r =
+      do_spawn(c, proc(c).module(), *fn, c.arg_i32(2), c.arg_i32(3), c.arg_i32(4), c.arg_i32(5));
+  if (proc(c).ctx().budget() <= 0) {
+    return proc(c).yield_with(r);  // a spawn loop is preempted like any other
+  }
+  return ret32(c, r);
+}
+
+// spawn_module(mod_ptr, mod_len, fn_ptr, fn_len, args_ptr, nargs, opts_ptr, out_ptr) -> i32
+HostAction spawn_module(HostCall& c) {
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  auto fn = bytes(c, c.arg_i32(2), c.arg_i32(3));
+  if (!name || !fn) {
+    return ret32(c, kErrBadArg);
+  }
+  auto mod = proc(c).rt().find_module(*name);
+  if (!mod) {
+    return ret32(c, require(proc(c), kCapSpawn) ? kErrNotFound : kErrDenied);
+  }
+  return ret32(
+      c, do_spawn(c, std::move(mod), *fn, c.arg_i32(4), c.arg_i32(5), c.arg_i32(6), c.arg_i32(7)));
+}
+
+// ---- exits
+
+// exit(kind, detail_ptr, detail_len): never returns.
+HostAction exit_self(HostCall& c) {
+  auto detail = bytes(c, c.arg_i32(1), c.arg_i32(2));
+  ExitReason r = reason_of(c.arg_i32(0), detail.value_or("exit (bad detail pointer)"));
+  if (r.kind() == otp::ExitKind::kKill) {
+    r = ExitReason::killed();
+  }
+  proc(c).suspend(WasmProcess::Pending::kExit, Step::exit(std::move(r)));
+  return HostAction::kSuspend;
+}
+
+// exit_pid(pid, kind, detail_ptr, detail_len) -> i32
+HostAction exit_pid(HostCall& c) {
+  WasmProcess& p = proc(c);
+  Pid pid = Pid::from_bits(c.arg_i64(0));
+  if (!pid.valid()) {
+    return ret32(c, kErrBadArg);
+  }
+  if (pid != p.ctx().self() && !require(p, kCapProcessCtl)) {
+    return ret32(c, kErrDenied);
+  }
+  auto detail = bytes(c, c.arg_i32(2), c.arg_i32(3));
+  if (!detail || c.arg_i32(1) > 3) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!p.ctx().is_alive(pid)) {
+    return ret32(c, kErrNoproc);
+  }
+  p.ctx().exit(pid, reason_of(c.arg_i32(1), *detail));
+  return ret32(c, kOk);
+}
+
+HostAction is_alive(HostCall& c) {
+  return ret32(c, proc(c).ctx().is_alive(Pid::from_bits(c.arg_i64(0))) ? 1 : 0);
+}
+
+// ---- introspection
+
+std::string pid_list(const std::vector<Pid>& v) {
+  std::string s;
+  for (Pid p : v) {
+    if (!s.empty()) {
+      s += ',';
+    }
+    s += p.to_string();
+  }
+  return s;
+}
+
+// process_info(pid, buf, cap) -> i32: "key=value\n" lines; returns the full length.
+HostAction process_info(HostCall& c) {
+  WasmProcess& p = proc(c);
+  Pid pid = Pid::from_bits(c.arg_i64(0));
+  if (pid != p.ctx().self() && !require(p, kCapProcessCtl)) {
+    return ret32(c, kErrDenied);
+  }
+  std::optional<otp::ProcessInfo> info = p.ctx().info(pid);
+  if (!info) {
+    return ret32(c, kErrNoproc);
+  }
+  std::string label = info->label;
+  std::string profile = profile_of_label(label);
+  if (!profile.empty()) {
+    label.resize(label.size() - profile.size() - 3);
+  }
+  std::string s =
+      "pid=" + info->pid.to_string() + "\nstatus=" + to_string(info->status) + "\nlabel=" + label +
+      "\nprofile=" + profile + "\nregistered_name=" + info->registered_name +
+      "\nmailbox=" + std::to_string(info->mailbox_length) +
+      "\nreductions=" + std::to_string(info->reductions) +
+      "\nmemory=" + std::to_string(info->memory_bytes) + "\nlinks=" + pid_list(info->links) +
+      "\nmonitors=" + pid_list(info->monitors) + "\ntrap_exit=" + (info->trap_exit ? "1" : "0") +
+      "\nparent=" + (info->parent.valid() ? info->parent.to_string() : "") +
+      "\ncurrent_wait=" + info->current_wait + "\n";
+  uint32_t cap = c.arg_i32(2);
+  if (cap > 0 && !write(c, c.arg_i32(1), s.data(), std::min<size_t>(cap, s.size()))) {
+    return ret32(c, kErrBadArg);
+  }
+  return ret32(c, static_cast<int32_t>(s.size()));
+}
+
+// processes(buf, max) -> i32: up to max pids (u64); returns how many exist.
+HostAction processes(HostCall& c) {
+  WasmProcess& p = proc(c);
+  if (!require(p, kCapProcessCtl)) {
+    return ret32(c, kErrDenied);
+  }
+  std::vector<otp::ProcessInfo> all = p.ctx().node().processes();
+  uint32_t max = c.arg_i32(1);
+  for (uint32_t i = 0; i < max && i < all.size(); ++i) {
+    uint64_t bits = all[i].pid.bits();
+    if (!write(c, c.arg_i32(0) + 8 * i, &bits, 8)) {
+      return ret32(c, kErrBadArg);
+    }
+  }
+  return ret32(c, static_cast<int32_t>(all.size()));
+}
+
+HostAction set_label(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto label = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!label) {
+    return ret32(c, kErrBadArg);
+  }
+  p.ctx().set_label(labelled(*label, p.caps()));
+  return ret32(c, kOk);
+}
+
+// ---- messages
+
+// send(pid, tag, ptr, len) -> i32
+HostAction send(HostCall& c) {
+  WasmProcess& p = proc(c);
+  Pid to = Pid::from_bits(c.arg_i64(0));
+  uint64_t tag = c.arg_i64(1);
+  auto data = bytes(c, c.arg_i32(2), c.arg_i32(3));
+  if (!to.valid() || !data || tag >= otp::kSystemTagBase) {
+    return ret32(c, kErrBadArg);
+  }
+  int32_t r = p.ctx().send(to, Message::make(tag, *data)) ? kOk : kErrFull;
+  if (p.ctx().budget() <= 0) {
+    return p.yield_with(r);
+  }
+  return ret32(c, r);
+}
+
+// send_name(name_ptr, name_len, tag, ptr, len) -> i32
+HostAction send_name(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  uint64_t tag = c.arg_i64(2);
+  auto data = bytes(c, c.arg_i32(3), c.arg_i32(4));
+  if (!name || !data || tag >= otp::kSystemTagBase) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret32(c, kErrDenied);
+  }
+  Pid to = p.ctx().whereis(*name);
+  if (!to.valid()) {
+    return ret32(c, kErrNotFound);
+  }
+  if (!p.ctx().send(to, Message::make(tag, *data))) {
+    return ret32(c, kErrFull);
+  }
+  return ret32(c, kOk);
+}
+
+otp::Duration duration_of(int64_t ns) {
+  return ns < 0 ? otp::kInfinity : otp::Duration(ns);
+}
+
+// receive(tag, use_tag, timeout_ns, hdr_ptr, buf_ptr, buf_cap) -> i32 (payload size)
+HostAction receive(HostCall& c) {
+  WasmProcess& p = proc(c);
+  p.recv = {c.arg_i32(3), c.arg_i32(4), c.arg_i32(5)};
+  otp::MessageFilter f =
+      c.arg_i32(1) ? otp::MessageFilter::by_tag(c.arg_i64(0)) : otp::MessageFilter::any();
+  if (otp::detail::HeaderAccess::try_receive_now(p.ctx(), f)) {
+    return ret32(c, p.deliver(p.ctx().take_delivered()));
+  }
+  p.suspend(WasmProcess::Pending::kReceive,
+            Step::wait_message(f, duration_of(static_cast<int64_t>(c.arg_i64(2)))));
+  return HostAction::kSuspend;
+}
+
+// message_read(offset, ptr, len) -> i32 (bytes copied)
+HostAction message_read(HostCall& c) {
+  return ret32(c, proc(c).read_current(c.arg_i32(0), c.arg_i32(1), c.arg_i32(2)));
+}
+
+// ---- links and monitors
+
+HostAction link(HostCall& c) {
+  Pid pid = Pid::from_bits(c.arg_i64(0));
+  if (!pid.valid()) {
+    return ret32(c, kErrBadArg);
+  }
+  proc(c).ctx().link(pid);
+  return ret32(c, kOk);
+}
+HostAction unlink(HostCall& c) {
+  Pid pid = Pid::from_bits(c.arg_i64(0));
+  if (!pid.valid()) {
+    return ret32(c, kErrBadArg);
+  }
+  proc(c).ctx().unlink(pid);
+  return ret32(c, kOk);
+}
+HostAction monitor(HostCall& c) {
+  Pid pid = Pid::from_bits(c.arg_i64(0));
+  if (!pid.valid()) {
+    return ret64(c, kErrBadArg);
+  }
+  return ret64(c, static_cast<int64_t>(proc(c).ctx().monitor(pid)));
+}
+HostAction demonitor(HostCall& c) {
+  return ret32(c, proc(c).ctx().demonitor(c.arg_i64(0), c.arg_i32(1) != 0) ? 1 : 0);
+}
+HostAction trap_exit(HostCall& c) {
+  return ret32(c, proc(c).ctx().trap_exit(c.arg_i32(0) != 0) ? 1 : 0);
+}
+
+// ---- registry
+
+HostAction register_name(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!name || name->empty()) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret32(c, kErrDenied);
+  }
+  return ret32(c, p.ctx().register_name(std::string(*name)) ? kOk : kErrExists);
+}
+HostAction unregister_name(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!name) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret32(c, kErrDenied);
+  }
+  return ret32(c, p.ctx().unregister_name(*name) ? kOk : kErrNotFound);
+}
+HostAction whereis(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!name) {
+    return ret64(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret64(c, kErrDenied);
+  }
+  return ret64(c, static_cast<int64_t>(p.ctx().whereis(*name).bits()));
+}
+
+// ---- timers
+
+// send_after(delay_ns, pid, tag, ptr, len) -> i64 timer id
+HostAction send_after(HostCall& c) {
+  WasmProcess& p = proc(c);
+  int64_t delay = static_cast<int64_t>(c.arg_i64(0));
+  Pid to = Pid::from_bits(c.arg_i64(1));
+  uint64_t tag = c.arg_i64(2);
+  auto data = bytes(c, c.arg_i32(3), c.arg_i32(4));
+  if (delay < 0 || !to.valid() || !data || tag >= otp::kSystemTagBase) {
+    return ret64(c, kErrBadArg);
+  }
+  otp::TimerRef t = p.ctx().send_after(otp::Duration(delay), to, Message::make(tag, *data));
+  return ret64(c, static_cast<int64_t>(p.add_timer(t)));
+}
+// cancel_timer(id) -> i64 nanoseconds left, or kErrNotFound
+HostAction cancel_timer(HostCall& c) {
+  WasmProcess& p = proc(c);
+  std::optional<otp::TimerRef> t = p.take_timer(c.arg_i64(0));
+  if (!t) {
+    return ret64(c, kErrNotFound);
+  }
+  std::optional<otp::Duration> left = p.ctx().cancel_timer(*t);
+  return ret64(c, left ? left->count() : kErrNotFound);
+}
+HostAction sleep(HostCall& c) {
+  proc(c).suspend(WasmProcess::Pending::kSleep,
+                  Step::wait_message(otp::MessageFilter::nothing(),
+                                     duration_of(static_cast<int64_t>(c.arg_i64(0)))));
+  return HostAction::kSuspend;
+}
+HostAction yield(HostCall& c) {
+  proc(c).suspend(WasmProcess::Pending::kYield, Step::yield());
+  return HostAction::kSuspend;
+}
+
+// ---- supervisors
+
+struct SupHeader {
+  uint32_t strategy, max_restarts, max_seconds_ms, nchildren;
+};
+struct SupChild {
+  uint32_t id_ptr, id_len, module_ptr, module_len, fn_ptr, fn_len, args_ptr, nargs;
+  uint32_t restart, shutdown_ms, flags, caps;
+};
+
+// supervisor_start(spec_ptr, spec_len) -> i64 pid or error
+HostAction supervisor_start(HostCall& c) {
+  WasmProcess& p = proc(c);
+  if (!require(p, kCapSpawn)) {
+    return ret64(c, kErrDenied);
+  }
+  uint32_t len = c.arg_i32(1);
+  auto raw = bytes(c, c.arg_i32(0), len);
+  SupHeader h;
+  if (!raw || len < sizeof h) {
+    return ret64(c, kErrBadArg);
+  }
+  std::memcpy(&h, raw->data(), sizeof h);
+  if (h.nchildren > 1024 || len != sizeof h + h.nchildren * sizeof(SupChild) || h.strategy > 3) {
+    return ret64(c, kErrBadArg);
+  }
+  if (h.strategy == 3) {
+    return ret64(c, kErrNotSupported);  // not supported yet: simple_one_for_one from guests
+  }
+  otp::SupervisorSpec spec;
+  spec.strategy = static_cast<otp::Strategy>(h.strategy);
+  spec.max_restarts = static_cast<int>(h.max_restarts);
+  spec.max_seconds = std::chrono::milliseconds(h.max_seconds_ms);
+  spec.label = labelled("supervisor", p.caps());
+  for (uint32_t i = 0; i < h.nchildren; ++i) {
+    SupChild ch;
+    std::memcpy(&ch, raw->data() + sizeof h + i * sizeof ch, sizeof ch);
+    auto id = bytes(c, ch.id_ptr, ch.id_len);
+    auto mod_name = bytes(c, ch.module_ptr, ch.module_len);
+    auto fn = bytes(c, ch.fn_ptr, ch.fn_len);
+    auto args = bytes(c, ch.args_ptr, ch.nargs * 8);
+    if (!id || !mod_name || !fn || !args || ch.nargs > 64 || ch.restart > 2) {
+      return ret64(c, kErrBadArg);
+    }
+    std::shared_ptr<const ModuleEntry> mod =
+        mod_name->empty() ? p.module() : p.rt().find_module(*mod_name);
+    if (!mod || mod->functions.find(std::string(*fn)) == mod->functions.end()) {
+      return ret64(c, kErrNotFound);
+    }
+    SpawnOpts o{};
+    o.flags = ch.flags & kSpawnCaps;
+    o.caps = ch.caps;
+    Capabilities caps = child_caps(p.caps(), o);
+    std::shared_ptr<const wasi::Config> cfg = p.wasi_config();
+    if (cfg && caps.bits != p.caps().bits) {
+      cfg = filter_config(*cfg, caps);
+    }
+    std::vector<uint64_t> argv(ch.nargs);
+    std::memcpy(argv.data(), args->data(), ch.nargs * 8);
+    otp::ChildSpec cs;
+    cs.id = std::string(*id);
+    cs.restart = static_cast<otp::Restart>(ch.restart);
+    cs.shutdown = std::chrono::milliseconds(ch.shutdown_ms);
+    Runtime::Impl* rt = &p.rt();
+    std::string function(*fn);
+    std::string label = labelled(cs.id, caps);
+    cs.start = [rt, mod, function, argv, caps, cfg, label](otp::Context& ctx,
+                                                           const Message&) -> Result<Pid> {
+      auto body = rt->make_process(mod, function, argv, caps, cfg, nullptr);
+      if (!body) {
+        return body.error();
+      }
+      otp::SpawnOptions so;
+      so.link = true;
+      so.label = label;
+      auto s = rt->spawn_body(&ctx, std::move(*body), std::move(so));
+      if (!s) {
+        return s.error();
+      }
+      return s->pid;
+    };
+    spec.children.push_back(std::move(cs));
+  }
+  Result<Pid> sup = otp::start_supervisor(p.ctx(), std::move(spec));
+  if (!sup) {
+    return ret64(c, kErrLimit);
+  }
+  return ret64(c, static_cast<int64_t>(sup->bits()));
+}
+
+struct Def {
+  const char* name;
+  const char* params;  // 'i' = i32, 'I' = i64
+  char result;         // 'i', 'I' or 0
+  wasm::HostCallback cb;
+};
+
+const Def kDefs[] = {
+    {"abi_version", "", 'i', abi_version},
+    {"self", "", 'I', self},
+    {"parent", "", 'I', parent},
+    {"spawn", "iiiiii", 'i', spawn},
+    {"spawn_module", "iiiiiiii", 'i', spawn_module},
+    {"exit", "iii", 0, exit_self},
+    {"exit_pid", "Iiii", 'i', exit_pid},
+    {"is_alive", "I", 'i', is_alive},
+    {"process_info", "Iii", 'i', process_info},
+    {"processes", "ii", 'i', processes},
+    {"set_label", "ii", 'i', set_label},
+    {"send", "IIii", 'i', send},
+    {"send_name", "iiIii", 'i', send_name},
+    {"receive", "IiIiii", 'i', receive},
+    {"message_read", "iii", 'i', message_read},
+    {"link", "I", 'i', link},
+    {"unlink", "I", 'i', unlink},
+    {"monitor", "I", 'I', monitor},
+    {"demonitor", "Ii", 'i', demonitor},
+    {"trap_exit", "i", 'i', trap_exit},
+    {"register", "ii", 'i', register_name},
+    {"unregister", "ii", 'i', unregister_name},
+    {"whereis", "ii", 'I', whereis},
+    {"send_after", "IIIii", 'I', send_after},
+    {"cancel_timer", "I", 'I', cancel_timer},
+    {"sleep", "I", 0, sleep},
+    {"yield", "", 0, yield},
+    {"supervisor_start", "ii", 'I', supervisor_start},
+};
+
+wasm::ValType vt(char ch) {
+  return ch == 'I' ? wasm::ValType::I64 : wasm::ValType::I32;
+}
+
+}  // namespace
+
+void add_rusm_imports(Runtime::Impl& impl) {
+  for (const Def& d : kDefs) {
+    wasm::FuncType t;
+    for (const char* p = d.params; *p; ++p) {
+      t.params.push_back(vt(*p));
+    }
+    if (d.result != 0) {
+      t.results.push_back(vt(d.result));
+    }
+    impl.rusm_funcs.push_back(
+        wasm::Function::host(std::move(t), d.cb, nullptr, std::string("rusm.") + d.name));
+    wasm::Extern e;
+    e.func = impl.rusm_funcs.back().get();
+    impl.imports.add("rusm", d.name, e);
+  }
+}
+
+}  // namespace rusm::runtime

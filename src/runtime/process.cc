@@ -1,0 +1,328 @@
+// The Wasm process body: drives one instance's Execution as an otp body.
+//
+// HOT PATH (bench module-storm, wasm-ping-pong, wasm-fairness): run() is
+// entered on every slice; the constructor + init() on every spawn.
+//
+// Mapping (see body.h for the otp side):
+//   otp budget (reductions)  -> fuel = budget * fuel_per_reduction
+//   out of fuel              -> Step::yield()
+//   rusm.receive/sleep/yield -> Step::wait_message / wait_message(nothing) / yield
+//   rusm.exit                -> Step::exit(reason)
+//   WASI suspension          -> wasi::Context::pending(): kYield -> yield,
+//                               kDeadline -> wait_event(timeout), kFdRead/Write ->
+//                               reactor watch + wait_event; resume() on wake
+//   trap                     -> exit error "trap: <what> in function N (name)"
+//   proc_exit(0) / (N)       -> exit normal / error "exit code N"
+#include <chrono>
+#include <cstring>
+
+#include "runtime/internal.h"
+
+namespace rusm::runtime {
+
+using otp::ExitReason;
+using otp::Step;
+using wasm::RunStatus;
+using wasm::Value;
+
+WasmProcess::WasmProcess(Runtime::Impl* rt, std::shared_ptr<const ModuleEntry> mod,
+                         Capabilities caps, std::shared_ptr<const wasi::Config> wasi_config,
+                         std::shared_ptr<OutcomeSlot> outcome)
+    : rt_(rt),
+      mod_(std::move(mod)),
+      caps_(std::move(caps)),
+      wasi_config_(std::move(wasi_config)),
+      outcome_(std::move(outcome)),
+      exec_(rt->options.limits) {
+  exec_.set_user_data(this);
+}
+
+WasmProcess::~WasmProcess() {
+  if (outcome_) {
+    std::lock_guard<std::mutex> lock(outcome_->mu);
+    if (!outcome_->done) {
+      outcome_->done = true;
+      if (wasi_) {
+        outcome_->outcome.captured_stdout = wasi_->take_stdout();
+        outcome_->outcome.captured_stderr = wasi_->take_stderr();
+      }
+    }
+  }
+  // exec_ is declared after instance_, so it is destroyed first.
+}
+
+Status WasmProcess::init(std::string_view function, std::span<const uint64_t> args) {
+  auto it = mod_->functions.find(std::string(function));
+  if (it == mod_->functions.end()) {
+    return Error("module '" + mod_->name + "' exports no function '" + std::string(function) + "'");
+  }
+  const wasm::FuncType& type = mod_->module->func_type(it->second);
+  if (type.params.size() != args.size()) {
+    return Error("function '" + std::string(function) + "' takes " +
+                 std::to_string(type.params.size()) + " arguments, got " +
+                 std::to_string(args.size()));
+  }
+  args_.reserve(args.size());
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (type.params[i] == wasm::ValType::I32) {
+      args_.push_back(Value::i32(static_cast<uint32_t>(args[i])));
+    } else if (type.params[i] == wasm::ValType::I64) {
+      args_.push_back(Value::i64(args[i]));
+    } else {
+      return Error("function '" + std::string(function) + "': parameter " + std::to_string(i) +
+                   " is " + wasm::to_string(type.params[i]) + "; only i32 and i64 are supported");
+    }
+  }
+  wasm::InstanceOptions io;
+  io.max_memory_pages = caps_.max_memory_pages;
+  io.user_data = this;
+  auto inst = wasm::Instance::instantiate(mod_->module, mod_->imports, io);
+  if (!inst) {
+    return Error("instantiating '" + mod_->name + "': " + inst.message());
+  }
+  instance_ = std::move(*inst);
+  entry_ = instance_->function(it->second);
+  if (mod_->uses_wasi) {
+    auto w = wasi::Context::create(wasi_config_ ? *wasi_config_ : wasi::Config{});
+    if (!w) {
+      return Error("WASI: " + w.message());
+    }
+    wasi_ = std::move(*w);
+  }
+  bool has_init = mod_->initialize && *mod_->initialize != it->second;
+  if (mod_->module->start_function()) {
+    running_pre_ = true;
+    pending_init_ = has_init;
+    return exec_.begin_start(*instance_);
+  }
+  if (has_init) {
+    running_pre_ = true;
+    return exec_.begin(instance_->function(*mod_->initialize), {});
+  }
+  return exec_.begin(entry_, args_);
+}
+
+size_t WasmProcess::memory_bytes() const {
+  return sizeof(*this) + (instance_ ? instance_->memory_footprint() : 0) +
+         rt_->options.limits.initial_stack_bytes;
+}
+
+Step WasmProcess::run(otp::Context& ctx) {
+  ctx_ = &ctx;
+  switch (pending_) {
+    case Pending::kNone:
+      break;
+    case Pending::kReceive: {
+      otp::Message m = ctx.take_delivered();
+      Value v = Value::i32(static_cast<uint32_t>(m ? deliver(std::move(m)) : kErrTimeout));
+      pending_ = Pending::kNone;
+      (void)exec_.set_host_results({&v, 1});
+      break;
+    }
+    case Pending::kYieldWith: {
+      Value v = Value::i32(static_cast<uint32_t>(yield_value_));
+      pending_ = Pending::kNone;
+      (void)exec_.set_host_results({&v, 1});
+      break;
+    }
+    case Pending::kSleep:
+    case Pending::kYield:
+      pending_ = Pending::kNone;
+      (void)exec_.set_host_results({});
+      break;
+    case Pending::kWasi: {
+      std::string trap;
+      wasm::HostAction a = wasi_->resume(exec_, &trap);
+      if (a == wasm::HostAction::kSuspend) {
+        return wasi_step();
+      }
+      pending_ = Pending::kNone;
+      if (a == wasm::HostAction::kTrap) {
+        if (auto code = wasi_->exit_code()) {
+          return finish(*code == 0 ? ExitReason::normal()
+                                   : ExitReason::error("exit code " + std::to_string(*code)));
+        }
+        return finish(ExitReason::error("trap: " + trap));
+      }
+      break;
+    }
+    case Pending::kExit:
+      return finish(next_step_.reason);
+  }
+  return drive(ctx);
+}
+
+Step WasmProcess::drive(otp::Context& ctx) {
+  const int64_t fpr = rt_->options.fuel_per_reduction;
+  for (;;) {
+    int64_t budget = ctx.budget();
+    if (budget <= 0) {
+      return Step::yield();
+    }
+    int64_t before = exec_.fuel_consumed();
+    RunStatus s = exec_.run(budget * fpr);
+    ctx.charge((exec_.fuel_consumed() - before) / fpr + 1);
+    switch (s) {
+      case RunStatus::kFinished:
+        if (running_pre_) {
+          wasm::Function* next = entry_;
+          std::span<const Value> next_args = args_;
+          if (pending_init_) {
+            pending_init_ = false;
+            next = instance_->function(*mod_->initialize);
+            next_args = {};
+          } else {
+            running_pre_ = false;
+          }
+          if (Status st = exec_.begin(next, next_args); !st) {
+            return finish(ExitReason::error(st.message()));
+          }
+          continue;
+        }
+        return finish(ExitReason::normal());
+      case RunStatus::kOutOfFuel:
+        return Step::yield();
+      case RunStatus::kTrapped: {
+        if (wasi_) {
+          if (auto code = wasi_->exit_code()) {
+            return finish(*code == 0 ? ExitReason::normal()
+                                     : ExitReason::error("exit code " + std::to_string(*code)));
+          }
+        }
+        return finish(ExitReason::error("trap: " + exec_.trap().to_string()));
+      }
+      case RunStatus::kSuspended:
+        if (pending_ == Pending::kExit) {
+          return finish(next_step_.reason);
+        }
+        if (pending_ != Pending::kNone) {
+          return std::move(next_step_);
+        }
+        if (wasi_ && rt_->wasi_funcs.owns(exec_.suspended_at())) {
+          pending_ = Pending::kWasi;
+          return wasi_step();
+        }
+        return finish(ExitReason::error("suspended in an unknown host function"));
+    }
+  }
+}
+
+Step WasmProcess::wasi_step() {
+  const wasi::Wait& w = wasi_->pending();
+  auto remaining = [&]() -> otp::Duration {
+    if (w.deadline == std::chrono::steady_clock::time_point::max()) {
+      return otp::kInfinity;
+    }
+    auto d = w.deadline - std::chrono::steady_clock::now();
+    return d.count() < 0 ? otp::Duration::zero() : std::chrono::duration_cast<otp::Duration>(d);
+  };
+  switch (w.kind) {
+    case wasi::Wait::Kind::kNone:
+    case wasi::Wait::Kind::kYield:
+      return Step::yield();
+    case wasi::Wait::Kind::kDeadline:
+      return Step::wait_event(remaining());
+    case wasi::Wait::Kind::kFdRead:
+    case wasi::Wait::Kind::kFdWrite:
+      if (Status s = rt_->get_reactor().watch(w.host_fd, w.kind == wasi::Wait::Kind::kFdWrite,
+                                              ctx_->self());
+          !s) {
+        return finish(ExitReason::error("I/O wait: " + s.message()));
+      }
+      return Step::wait_event(remaining());
+  }
+  return Step::yield();
+}
+
+Step WasmProcess::finish(ExitReason reason) {
+  if (outcome_) {
+    std::lock_guard<std::mutex> lock(outcome_->mu);
+    Outcome& o = outcome_->outcome;
+    o.reason = reason;
+    if (wasi_) {
+      o.exit_code = wasi_->exit_code();
+      o.captured_stdout = wasi_->take_stdout();
+      o.captured_stderr = wasi_->take_stderr();
+    }
+    if (denied_ != 0) {
+      o.denied = cap_name(denied_);
+    }
+    outcome_->done = true;
+    outcome_->finished = true;
+  }
+  return Step::exit(std::move(reason));
+}
+
+int32_t WasmProcess::deliver(otp::Message m) {
+  current_ = std::move(m);
+  has_current_ = true;
+  synth_.clear();
+  const bool is_exit = current_.tag() == otp::kExitTag;
+  const bool is_down = current_.tag() == otp::kDownTag;
+  if (is_exit || is_down) {
+    const otp::ExitReason& r = current_.reason();
+    uint64_t from = current_.from().bits(), ref = current_.ref();
+    uint32_t kind = static_cast<uint32_t>(r.kind());
+    uint32_t len = static_cast<uint32_t>(r.detail().size());
+    if (is_down) {
+      synth_.append(reinterpret_cast<const char*>(&ref), 8);
+    }
+    synth_.append(reinterpret_cast<const char*>(&from), 8);
+    synth_.append(reinterpret_cast<const char*>(&kind), 4);
+    synth_.append(reinterpret_cast<const char*>(&len), 4);
+    synth_ += r.detail();
+  }
+  std::string_view payload = (is_exit || is_down) ? std::string_view(synth_) : current_.text();
+  wasm::Memory* mem = instance_->memory(0);
+  if (recv.hdr_ptr != 0) {
+    struct {
+      uint64_t tag, from, ref;
+      uint32_t size, reserved;
+    } hdr{current_.tag(), current_.from().bits(), current_.ref(),
+          static_cast<uint32_t>(payload.size()), 0};
+    if (mem == nullptr || !mem->write(recv.hdr_ptr, &hdr, sizeof hdr)) {
+      return kErrBadArg;
+    }
+  }
+  if (recv.buf_cap > 0 && !payload.empty()) {
+    uint32_t n = std::min<uint32_t>(recv.buf_cap, static_cast<uint32_t>(payload.size()));
+    if (mem == nullptr || !mem->write(recv.buf_ptr, payload.data(), n)) {
+      return kErrBadArg;
+    }
+  }
+  return static_cast<int32_t>(payload.size());
+}
+
+int32_t WasmProcess::read_current(uint32_t offset, uint32_t ptr, uint32_t len) {
+  if (!has_current_) {
+    return kErrNoMessage;
+  }
+  std::string_view payload = synth_.empty() ? current_.text() : std::string_view(synth_);
+  if (offset > payload.size()) {
+    return kErrBadArg;
+  }
+  uint32_t n = std::min<uint32_t>(len, static_cast<uint32_t>(payload.size() - offset));
+  wasm::Memory* mem = instance_->memory(0);
+  if (n > 0 && (mem == nullptr || !mem->write(ptr, payload.data() + offset, n))) {
+    return kErrBadArg;
+  }
+  return static_cast<int32_t>(n);
+}
+
+uint64_t WasmProcess::add_timer(otp::TimerRef t) {
+  uint64_t id = next_timer_++;
+  timers_.emplace(id, t);
+  return id;
+}
+
+std::optional<otp::TimerRef> WasmProcess::take_timer(uint64_t id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) {
+    return std::nullopt;
+  }
+  otp::TimerRef t = it->second;
+  timers_.erase(it);
+  return t;
+}
+
+}  // namespace rusm::runtime

@@ -1,0 +1,268 @@
+// Runtime: the node, the module registry and spawning of Wasm processes.
+#include "rusm/runtime/runtime.h"
+
+#include <fstream>
+#include <iterator>
+#include <thread>
+
+#include "runtime/internal.h"
+
+namespace rusm::runtime {
+
+namespace {
+
+wasi::Context* wasi_lookup(wasm::HostCall& c) {
+  return static_cast<WasmProcess*>(c.execution().user_data())->wasi();
+}
+
+std::string labelled(std::string_view label, const Capabilities& caps) {
+  std::string s(label);
+  s += " [";
+  s += caps.profile;
+  s += ']';
+  return s;
+}
+
+}  // namespace
+
+std::string profile_of_label(std::string_view label) {
+  if (label.empty() || label.back() != ']') {
+    return {};
+  }
+  size_t open = label.rfind(" [");
+  if (open == std::string_view::npos) {
+    return {};
+  }
+  return std::string(label.substr(open + 2, label.size() - open - 3));
+}
+
+std::shared_ptr<const wasi::Config> filter_config(const wasi::Config& c, const Capabilities& caps) {
+  auto out = std::make_shared<wasi::Config>(c);
+  if (!caps.has(kCapStdio)) {
+    out->stdin_mode = out->stdout_mode = out->stderr_mode = wasi::StdioMode::kNull;
+    out->stdin_data.clear();
+  }
+  if (!caps.has(kCapEnv)) {
+    out->env.clear();
+    if (out->args.size() > 1) {
+      out->args.resize(1);
+    }
+  }
+  if (!caps.has(kCapFs)) {
+    out->preopens.clear();
+  }
+  out->allow_clock = out->allow_clock && caps.has(kCapClock);
+  out->allow_random = out->allow_random && caps.has(kCapRandom);
+  return out;
+}
+
+Runtime::Impl::Impl(RuntimeOptions o)
+    : options(std::move(o)),
+      node(std::make_unique<otp::Node>(options.node)),
+      wasi_funcs(wasi_lookup) {
+  if (options.fuel_per_reduction < 1) {
+    options.fuel_per_reduction = 1;
+  }
+  add_rusm_imports(*this);
+  wasi_funcs.add_to(imports);
+}
+
+Runtime::Impl::~Impl() {
+  // Processes (and their instances, which import our host functions) go first.
+  (void)node->shutdown(std::chrono::seconds(5));
+  node.reset();
+  reactor.reset();
+}
+
+std::shared_ptr<const ModuleEntry> Runtime::Impl::find_module(std::string_view name) const {
+  std::shared_lock lock(modules_mu);
+  auto it = modules.find(std::string(name));
+  return it == modules.end() ? nullptr : it->second;
+}
+
+Reactor& Runtime::Impl::get_reactor() {
+  std::call_once(reactor_once, [this] { reactor = std::make_unique<Reactor>(*node); });
+  return *reactor;
+}
+
+Result<std::unique_ptr<WasmProcess>> Runtime::Impl::make_process(
+    std::shared_ptr<const ModuleEntry> mod, std::string_view function,
+    std::span<const uint64_t> args, Capabilities caps,
+    std::shared_ptr<const wasi::Config> wasi_config, std::shared_ptr<OutcomeSlot> outcome) {
+  auto p = std::make_unique<WasmProcess>(this, std::move(mod), std::move(caps),
+                                         std::move(wasi_config), std::move(outcome));
+  if (Status s = p->init(function, args); !s) {
+    return s.error();
+  }
+  return p;
+}
+
+Result<otp::Spawned> Runtime::Impl::spawn_body(otp::Context* ctx, std::unique_ptr<WasmProcess> body,
+                                               otp::SpawnOptions options) {
+  if (ctx != nullptr) {
+    return ctx->spawn_body(std::move(body), options);
+  }
+  return node->spawn_body(std::move(body), options);
+}
+
+Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Runtime::~Runtime() = default;
+
+otp::Node& Runtime::node() {
+  return *impl_->node;
+}
+
+Status Runtime::load(std::string name, std::span<const uint8_t> bytes) {
+  auto m = wasm::Module::compile(bytes);
+  if (!m) {
+    return Error("bad module: " + m.message());
+  }
+  return add_module(std::move(name), std::move(*m));
+}
+
+Status Runtime::load_file(std::string name, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return Error("cannot read " + path);
+  }
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  Status s = load(std::move(name), bytes);
+  if (!s) {
+    return Error(path + ": " + s.message());
+  }
+  return s;
+}
+
+Status Runtime::add_module(std::string name, std::shared_ptr<const wasm::Module> module) {
+  auto resolved = wasm::resolve_imports(*module, impl_->imports);
+  if (!resolved) {
+    return Error("bad module: " + resolved.message());
+  }
+  auto e = std::make_shared<ModuleEntry>();
+  e->name = name;
+  e->module = std::move(module);
+  e->imports = std::move(*resolved);
+  for (const wasm::ImportInfo& i : e->module->imports()) {
+    if (i.module == wasi::kModuleName) {
+      e->uses_wasi = true;
+    }
+  }
+  for (const wasm::ExportInfo& x : e->module->exports()) {
+    if (x.kind == wasm::ExternKind::Func) {
+      e->functions.emplace(x.name, x.index);
+      if (x.name == "_initialize" && e->module->func_type(x.index).params.empty()) {
+        e->initialize = x.index;
+      }
+    }
+  }
+  std::unique_lock lock(impl_->modules_mu);
+  impl_->modules[std::move(name)] = std::move(e);
+  return Status::ok();
+}
+
+bool Runtime::has_module(std::string_view name) const {
+  return impl_->find_module(name) != nullptr;
+}
+
+Result<otp::Spawned> Runtime::spawn(const ProcessSpec& spec) {
+  return spawn_impl(nullptr, spec, nullptr);
+}
+
+Result<otp::Spawned> Runtime::spawn_from(otp::Context& ctx, const ProcessSpec& spec,
+                                         const Capabilities* parent_caps) {
+  return spawn_impl(&ctx, spec, parent_caps);
+}
+
+Result<otp::Spawned> Runtime::spawn_impl(otp::Context* ctx, const ProcessSpec& spec,
+                                         const Capabilities* parent_caps) {
+  auto mod = impl_->find_module(spec.module);
+  if (!mod) {
+    return Error("no module named '" + spec.module + "'");
+  }
+  Capabilities caps = parent_caps ? spec.caps.restricted_to(*parent_caps) : spec.caps;
+  std::shared_ptr<OutcomeSlot> slot;
+  if (spec.record_outcome) {
+    slot = std::make_shared<OutcomeSlot>();
+  }
+  auto body = impl_->make_process(mod, spec.function, spec.args, caps,
+                                  filter_config(spec.wasi, caps), slot);
+  if (!body) {
+    return body.error();
+  }
+  otp::SpawnOptions o = spec.options;
+  o.label = labelled(o.label.empty() ? spec.function : o.label, caps);
+  auto s = impl_->spawn_body(ctx, std::move(*body), std::move(o));
+  if (s && slot) {
+    std::lock_guard<std::mutex> lock(impl_->outcomes_mu);
+    impl_->outcomes[s->pid.bits()] = slot;
+  }
+  return s;
+}
+
+otp::ChildSpec Runtime::child_spec(std::string id, ProcessSpec spec) {
+  otp::ChildSpec c;
+  c.id = id;
+  spec.options.link = true;
+  if (spec.options.label.empty()) {
+    spec.options.label = id;
+  }
+  spec.record_outcome = false;
+  c.start = [this, spec](otp::Context& ctx, const otp::Message&) -> Result<otp::Pid> {
+    auto s = spawn_from(ctx, spec, nullptr);
+    if (!s) {
+      return s.error();
+    }
+    return s->pid;
+  };
+  return c;
+}
+
+std::optional<Outcome> Runtime::wait(otp::Pid pid, otp::Duration timeout) {
+  std::optional<otp::ExitReason> r = impl_->node->wait_exit(pid, timeout);
+  if (!r) {
+    return std::nullopt;
+  }
+  std::shared_ptr<OutcomeSlot> slot;
+  {
+    std::lock_guard<std::mutex> lock(impl_->outcomes_mu);
+    auto it = impl_->outcomes.find(pid.bits());
+    if (it != impl_->outcomes.end()) {
+      slot = it->second;
+      impl_->outcomes.erase(it);
+    }
+  }
+  Outcome o;
+  o.reason = *r;
+  if (slot) {
+    // A process that ended itself filled its slot before exiting (and its
+    // reason there is exact even when wait_exit came too late and says
+    // noproc); a killed one fills it from its destructor, shortly after.
+    for (int i = 0; i < 1000; ++i) {
+      std::lock_guard<std::mutex> lock(slot->mu);
+      if (slot->done) {
+        otp::ExitReason node_reason = std::move(o.reason);
+        o = slot->outcome;
+        if (!slot->finished) {
+          o.reason = std::move(node_reason);
+        }
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  return o;
+}
+
+std::optional<ProcessDetails> Runtime::details(otp::Pid pid) const {
+  auto info = impl_->node->info(pid);
+  if (!info) {
+    return std::nullopt;
+  }
+  ProcessDetails d;
+  d.profile = profile_of_label(info->label);
+  d.info = std::move(*info);
+  return d;
+}
+
+}  // namespace rusm::runtime

@@ -1,0 +1,1 @@
+(module (import "rusm" "no_such_function" (func)) (func (export "run")))

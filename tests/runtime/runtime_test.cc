@@ -1,0 +1,347 @@
+// Wasm processes through the C++ API: the body, the rusm ABI (guest-side
+// checks in guests/t_abi.c), capabilities, supervisors, preemption.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "rusm/otp/supervisor.h"
+#include "rusm/runtime/runtime.h"
+
+namespace rusm::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+using otp::Message;
+using otp::Pid;
+using otp::Probe;
+
+std::string guest(const char* name) {
+  return std::string(RUSM_RT_GUESTS) + "/" + name;
+}
+
+class RuntimeTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start(RuntimeOptions{}); }
+  void start(RuntimeOptions o) {
+    probe_.reset();
+    rt_.reset();
+    o.node.workers = o.node.workers ? o.node.workers : 2;
+    rt_ = std::make_unique<Runtime>(o);
+    ASSERT_TRUE(rt_->load_file("t_abi", guest("t_abi.wasm")).is_ok());
+    ASSERT_TRUE(rt_->load_file("wasi_yield", guest("wasi_yield.wasm")).is_ok());
+    probe_ = std::make_unique<Probe>(rt_->node());
+  }
+  void TearDown() override {
+    probe_.reset();
+    rt_.reset();
+  }
+
+  ProcessSpec spec(std::string fn, std::vector<uint64_t> args = {}, const char* prof = "trusted") {
+    ProcessSpec s;
+    s.module = "t_abi";
+    s.function = std::move(fn);
+    s.args = std::move(args);
+    s.caps = *profile(prof);
+    s.record_outcome = true;
+    return s;
+  }
+  Pid spawn(std::string fn, std::vector<uint64_t> args = {}, const char* prof = "trusted") {
+    auto p = rt_->spawn(spec(std::move(fn), std::move(args), prof));
+    EXPECT_TRUE(p.is_ok()) << (p ? "" : p.message());
+    return p ? p->pid : Pid();
+  }
+  std::string receive_text(uint64_t tag = 1) {
+    auto m = probe_->receive_if([&](const Message& m) { return m.tag() == tag; }, 10s);
+    return m ? std::string(m->text()) : "(nothing within 10 s)";
+  }
+  // Sends to an echo process and waits for the answer.
+  bool echoes(Pid echo, std::string_view text) {
+    (void)probe_->send(echo, Message::make(42, text));
+    auto m = probe_->receive_if([](const Message& m) { return m.tag() == 42; }, 10s);
+    return m && m->text() == text;
+  }
+
+  std::unique_ptr<Runtime> rt_;
+  std::unique_ptr<Probe> probe_;
+};
+
+TEST_F(RuntimeTest, EntryFunctionRunsWithArgumentsAndExitsNormally) {
+  Pid p = spawn("add", {40, 2});
+  auto o = rt_->wait(p, 10s);
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->reason.is_normal()) << o->reason.to_string();
+}
+
+TEST_F(RuntimeTest, TrapEndsProcessWithReasonNamingTrapAndFunction) {
+  auto o = rt_->wait(spawn("crash"), 10s);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason.kind(), otp::ExitKind::kError);
+  EXPECT_NE(o->reason.detail().find("trap: unreachable"), std::string::npos) << o->reason.detail();
+  EXPECT_NE(o->reason.detail().find("(crash)"), std::string::npos) << o->reason.detail();
+  o = rt_->wait(spawn("divide", {0}), 10s);
+  ASSERT_TRUE(o);
+  EXPECT_NE(o->reason.detail().find("integer divide by zero"), std::string::npos);
+}
+
+TEST_F(RuntimeTest, GuestExitReasonsMapToOtpReasons) {
+  auto o = rt_->wait(spawn("exit_kind", {0}), 10s);
+  EXPECT_TRUE(o && o->reason.is_normal());
+  o = rt_->wait(spawn("exit_kind", {1}), 10s);
+  EXPECT_TRUE(o && o->reason == otp::ExitReason::shutdown("bye"));
+  o = rt_->wait(spawn("exit_kind", {2}), 10s);
+  EXPECT_TRUE(o && o->reason == otp::ExitReason::error("bye"));
+}
+
+TEST_F(RuntimeTest, TrapInOneProcessDoesNotDisturbSiblings) {
+  Pid echo = spawn("echo");
+  std::vector<Pid> crashers;
+  for (int i = 0; i < 50; ++i) {
+    crashers.push_back(spawn(i % 2 ? "crash" : "divide",
+                             i % 2 ? std::vector<uint64_t>{} : std::vector<uint64_t>{0}));
+  }
+  for (Pid p : crashers) {
+    auto o = rt_->wait(p, 10s);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->reason.kind(), otp::ExitKind::kError);
+  }
+  EXPECT_TRUE(echoes(echo, "still here"));
+  // A message larger than the guest's first receive buffer.
+  EXPECT_TRUE(echoes(echo, std::string(5000, 'x')));
+}
+
+TEST_F(RuntimeTest, LinkedProcessDiesWithPartnerUnlessTrappingExits) {
+  Pid partner = spawn("sleeper");
+  Pid linked = spawn("link_and_wait", {partner.bits(), probe_->pid().bits()});
+  Pid trapping = spawn("trap_and_link", {partner.bits(), probe_->pid().bits()});
+  EXPECT_EQ(receive_text(), "linked");
+  EXPECT_EQ(receive_text(), "linked");
+  otp::MonitorRef ref = probe_->monitor(linked);
+  std::this_thread::sleep_for(20ms);  // a probe's monitor takes effect asynchronously
+  rt_->node().exit(partner, otp::ExitReason::error("boom"));
+  auto down =
+      probe_->receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; }, 10s);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->reason(), otp::ExitReason::error("boom"));
+  // The trapping one got an EXIT message: {from, kind, len, detail}.
+  std::string payload = receive_text(2);
+  ASSERT_EQ(payload.size(), 16u + 4);
+  uint64_t from;
+  uint32_t kind, len;
+  std::memcpy(&from, payload.data(), 8);
+  std::memcpy(&kind, payload.data() + 8, 4);
+  std::memcpy(&len, payload.data() + 12, 4);
+  EXPECT_EQ(from, partner.bits());
+  EXPECT_EQ(kind, static_cast<uint32_t>(otp::ExitKind::kError));
+  EXPECT_EQ(payload.substr(16), "boom");
+  auto o = rt_->wait(trapping, 10s);
+  EXPECT_TRUE(o && o->reason.is_normal());
+}
+
+TEST_F(RuntimeTest, EveryRusmImportIncludingErrorsFromTheGuest) {
+  Pid p = spawn("api", {probe_->pid().bits()});
+  EXPECT_EQ(receive_text(), "ok");
+  auto o = rt_->wait(p, 10s);
+  EXPECT_TRUE(o && o->reason.is_normal()) << (o ? o->reason.to_string() : "timeout");
+}
+
+TEST_F(RuntimeTest, SandboxedProcessIsDeniedEverythingButCpuMemoryAndMessages) {
+  Pid p = spawn("denied", {probe_->pid().bits()}, "sandboxed");
+  EXPECT_EQ(receive_text(), "ok");
+  auto o = rt_->wait(p, 10s);
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->reason.is_normal()) << o->reason.to_string();
+  EXPECT_FALSE(o->denied.empty());
+}
+
+TEST_F(RuntimeTest, ChildNeverGetsMoreCapabilitiesThanItsParent) {
+  ProcessSpec s = spec("caps_parent", {probe_->pid().bits()}, "sandboxed");
+  s.caps.bits = kCapSpawn;
+  ASSERT_TRUE(rt_->spawn(s));
+  EXPECT_EQ(receive_text(), "ok");
+}
+
+TEST_F(RuntimeTest, ProcessInfoShowsProfileAndLabel) {
+  ProcessSpec s = spec("sleeper", {}, "sandboxed");
+  s.options.label = "napper";
+  auto p = rt_->spawn(s);
+  ASSERT_TRUE(p);
+  auto d = rt_->details(p->pid);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->profile, "sandboxed");
+  EXPECT_EQ(d->info.label, "napper [sandboxed]");
+  EXPECT_GT(d->info.memory_bytes, 0u);
+}
+
+TEST_F(RuntimeTest, MemoryLimitRefusesLargerModules) {
+  ProcessSpec s = spec("add", {1, 2});
+  s.caps.max_memory_pages = 1;
+  auto p = rt_->spawn(s);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.message().find("instantiating 't_abi'"), std::string::npos) << p.message();
+}
+
+TEST_F(RuntimeTest, SpawnErrorsNameWhatIsWrong) {
+  ProcessSpec s = spec("nope");
+  auto p = rt_->spawn(s);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.message().find("exports no function 'nope'"), std::string::npos);
+  s = spec("add", {1});
+  p = rt_->spawn(s);
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.message().find("takes 2 arguments, got 1"), std::string::npos);
+  s.module = "missing";
+  EXPECT_FALSE(rt_->spawn(s));
+  std::vector<uint8_t> junk = {0, 'a', 's', 'm', 1, 0, 0, 0, 1, 5, 1};
+  Status st = rt_->load("junk", junk);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("bad module: type section, offset"), std::string::npos)
+      << st.message();
+  st = rt_->load_file("bad_import", guest("bad_import.wasm"));
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("rusm.no_such_function"), std::string::npos) << st.message();
+}
+
+TEST_F(RuntimeTest, SupervisorStartedByGuestRestartsCrashingWasmWorker) {
+  Pid main = spawn("sup_main", {probe_->pid().bits()});
+  auto m = probe_->receive_if([](const Message& m) { return m.tag() == 3; }, 10s);
+  ASSERT_TRUE(m);
+  Pid sup = Pid::from_bits(m->as<uint64_t>());
+  ASSERT_TRUE(sup.valid());
+  Pid w0;
+  for (int i = 0; i < 1000 && !w0.valid(); ++i) {
+    w0 = rt_->node().whereis("sw0");
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(w0.valid());
+  (void)probe_->send(w0, Message::make(1, "crash"));
+  Pid again;
+  for (int i = 0; i < 2000; ++i) {
+    again = rt_->node().whereis("sw0");
+    if (again.valid() && again != w0) {
+      break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(again.valid() && again != w0) << "sw0 was not restarted";
+  (void)probe_->send(again, Message::make(2, "ping"));
+  EXPECT_EQ(receive_text(2), "pong");
+  EXPECT_GE(rt_->node().stats().restarts, 1u);
+  rt_->node().exit(main, otp::ExitReason::kill());
+}
+
+TEST_F(RuntimeTest, HostSupervisorOfWasmWorkersRestartsThem) {
+  otp::SupervisorSpec spec;
+  spec.max_restarts = 5;
+  spec.children.push_back(rt_->child_spec("w", this->spec("sworker", {1})));
+  auto sup = otp::start_supervisor(rt_->node(), std::move(spec));
+  ASSERT_TRUE(sup);
+  Pid w;
+  for (int i = 0; i < 1000 && !w.valid(); ++i) {
+    w = rt_->node().whereis("sw1");
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_TRUE(w.valid());
+  (void)probe_->send(w, Message::make(1, "crash"));
+  Pid again;
+  for (int i = 0; i < 2000; ++i) {
+    again = rt_->node().whereis("sw1");
+    if (again.valid() && again != w) {
+      break;
+    }
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_TRUE(again.valid() && again != w);
+}
+
+TEST_F(RuntimeTest, ForeverLoopingGuestIsPreemptedWhileAnotherAnswers) {
+  RuntimeOptions o;
+  o.node.workers = 1;
+  start(o);
+  Pid spinner = spawn("spin");
+  Pid echo = spawn("echo");
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(echoes(echo, "tick " + std::to_string(i)));
+  }
+  auto info = rt_->node().info(spinner);
+  ASSERT_TRUE(info);
+  EXPECT_GT(info->reductions, 0u);
+  probe_->monitor(spinner);
+  std::this_thread::sleep_for(20ms);  // a probe's monitor takes effect asynchronously
+  rt_->node().exit(spinner, otp::ExitReason::kill());
+  auto down = probe_->receive_if([](const Message& m) { return m.is_down(); }, 10s);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->reason().kind(), otp::ExitKind::kKilled);
+}
+
+TEST_F(RuntimeTest, WasiSuspensionYieldsAndResumes) {
+  ProcessSpec s;
+  s.module = "wasi_yield";
+  s.function = "run";
+  s.record_outcome = true;
+  auto p = rt_->spawn(s);
+  ASSERT_TRUE(p);
+  auto o = rt_->wait(p->pid, 10s);
+  EXPECT_TRUE(o && o->reason.is_normal());
+}
+
+TEST_F(RuntimeTest, ProcExitCodeBecomesExitReason) {
+  ProcessSpec s;
+  s.module = "wasi_yield";
+  s.function = "quit";
+  s.record_outcome = true;
+  s.args = {0};
+  auto o = rt_->wait(rt_->spawn(s)->pid, 10s);
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->reason.is_normal());
+  EXPECT_EQ(o->exit_code, 0u);
+  s.args = {9};
+  o = rt_->wait(rt_->spawn(s)->pid, 10s);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason, otp::ExitReason::error("exit code 9"));
+  EXPECT_EQ(o->exit_code, 9u);
+}
+
+TEST(ReactorTest, WakesProcessWhenFdBecomesReadable) {
+  otp::Node node(otp::NodeOptions{.workers = 1});
+  Reactor reactor(node);
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  Probe probe(node);
+  Pid report = probe.pid();
+  auto p = node.spawn([report](otp::Context& ctx) -> otp::Task<> {
+    bool woke = co_await ctx.wait_event(std::chrono::seconds(10));
+    (void)ctx.send(report, Message::make(1, woke ? "woke" : "timeout"));
+  });
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(reactor.watch(fds[0], false, *p));
+  std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(write(fds[1], "x", 1), 1);
+  auto m = probe.receive(10s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->text(), "woke");
+  close(fds[0]);
+  close(fds[1]);
+  (void)node.shutdown();
+}
+
+TEST(CapabilitiesTest, ProfilesAndRestriction) {
+  auto t = profile("trusted");
+  auto s = profile("sandboxed");
+  ASSERT_TRUE(t && s);
+  EXPECT_TRUE(t->has(kCapSpawn | kCapStdio | kCapFs));
+  EXPECT_EQ(s->bits, 0u);
+  Capabilities want = *t;
+  Capabilities got = want.restricted_to(*s);
+  EXPECT_EQ(got.bits, 0u);
+  EXPECT_EQ(got.max_memory_pages, s->max_memory_pages);
+  EXPECT_EQ(got.profile, "custom");
+  EXPECT_FALSE(profile("root"));
+  EXPECT_EQ(parse_cap("registry"), kCapRegistry);
+  EXPECT_FALSE(parse_cap("nuke"));
+}
+
+}  // namespace
+}  // namespace rusm::runtime
