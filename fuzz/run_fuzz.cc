@@ -44,24 +44,29 @@ bool make_stubs(const Module& module, Stubs& stubs) {
         e.func = stubs.funcs.back().get();
         break;
       case ExternKind::Memory: {
-        if (imp.memory.limits.min > kFuzzMaxPages) return false;
+        if (imp.memory.limits.min > kFuzzMaxPages)
+          return false;
         auto m = Memory::create(imp.memory);
-        if (!m.is_ok()) return false;
+        if (!m.is_ok())
+          return false;
         e.memory = m->get();
         stubs.objects.push_back(*m);
         break;
       }
       case ExternKind::Table: {
-        if (imp.table.limits.min > 100'000) return false;
+        if (imp.table.limits.min > 100'000)
+          return false;
         auto t = Table::create(imp.table, Value::null(imp.table.elem));
-        if (!t.is_ok()) return false;
+        if (!t.is_ok())
+          return false;
         e.table = t->get();
         stubs.objects.push_back(*t);
         break;
       }
       case ExternKind::Global: {
         auto g = Global::create(imp.global, Value::zero(imp.global.type));
-        if (!g.is_ok()) return false;
+        if (!g.is_ok())
+          return false;
         e.global = g->get();
         stubs.objects.push_back(*g);
         break;
@@ -75,7 +80,8 @@ bool make_stubs(const Module& module, Stubs& stubs) {
 void run_bounded(Execution& exec) {
   // A few slices, as the scheduler would run them, then give up.
   for (int slice = 0; slice < 4; ++slice) {
-    if (exec.run(kFuelPerCall / 4) != RunStatus::kOutOfFuel) return;
+    if (exec.run(kFuelPerCall / 4) != RunStatus::kOutOfFuel)
+      return;
   }
 }
 
@@ -83,17 +89,22 @@ void run_bounded(Execution& exec) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto module = Module::compile(std::span<const uint8_t>(data, size));
-  if (!module.is_ok()) return 0;
+  if (!module.is_ok())
+    return 0;
   Stubs stubs;
-  if (!make_stubs(**module, stubs)) return 0;
+  if (!make_stubs(**module, stubs))
+    return 0;
   auto resolved = resolve_imports(**module, stubs.imports);
-  if (!resolved.is_ok()) return 0;
+  if (!resolved.is_ok())
+    return 0;
   InstanceOptions options;
   options.max_memory_pages = kFuzzMaxPages;
   options.max_table_elements = 100'000;
   auto instance = Instance::create(*module, *resolved, options);
-  if (!instance.is_ok()) return 0;
-  if (!(*instance)->initialize().is_ok()) return 0;
+  if (!instance.is_ok())
+    return 0;
+  if (!(*instance)->initialize().is_ok())
+    return 0;
 
   ExecutionLimits limits;
   limits.max_call_depth = 2'000;
@@ -101,14 +112,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Execution exec(limits);
   if ((*module)->start_function() && exec.begin_start(**instance).is_ok()) {
     run_bounded(exec);
-    if (exec.status() == RunStatus::kTrapped) return 0;  // instantiation failed
+    if (exec.status() == RunStatus::kTrapped)
+      return 0;  // instantiation failed
   }
   for (const ExportInfo& ex : (*module)->exports()) {
-    if (ex.kind != ExternKind::Func) continue;
+    if (ex.kind != ExternKind::Func)
+      continue;
     Function* f = (*instance)->function(ex.index);
     std::vector<Value> args;
-    for (ValType t : f->type().params) args.push_back(Value::zero(t));
-    if (exec.begin(f, args).is_ok()) run_bounded(exec);
+    for (ValType t : f->type().params)
+      args.push_back(Value::zero(t));
+    if (exec.begin(f, args).is_ok())
+      run_bounded(exec);
   }
   return 0;
 }

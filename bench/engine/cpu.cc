@@ -335,10 +335,10 @@ Report run_dispatch(const Options& options, Progress& progress) {
       break;
     }
     std::string wasm_file = *dir + "/corpus/" + name + ".wasm";
-    auto tail = time_rusm(wasm_file, budget, progress, report.notes,
-                          wasm::DispatchScheme::kTailCall);
-    auto go = time_rusm(wasm_file, budget, progress, report.notes,
-                        wasm::DispatchScheme::kComputedGoto);
+    auto tail =
+        time_rusm(wasm_file, budget, progress, report.notes, wasm::DispatchScheme::kTailCall);
+    auto go =
+        time_rusm(wasm_file, budget, progress, report.notes, wasm::DispatchScheme::kComputedGoto);
     if (!tail || !go) {
       report.notes.push_back("ERROR: " + name + ": " + (!tail ? tail.message() : go.message()));
       continue;

@@ -4,7 +4,8 @@
 // it is O(processes), opt-in, and taken only while a client views it. After an
 // unmeasured warm-up, phases come in pairs of alternating order so that drift
 // (thermal, other load) cancels. RUSM_OBS_NULL=1 runs the
-// same phases with no sampler on either side: the noise floor of the method. Goal: under 2% difference.
+// same phases with no sampler on either side: the noise floor of the method. Goal: under 2%
+// difference.
 #include <atomic>
 #include <chrono>
 #include <thread>

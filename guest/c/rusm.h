@@ -141,8 +141,8 @@ RUSM_IMPORT_(send_name)
 int32_t __rusm_send_name(const char* name, uint32_t name_len, uint64_t tag, const void* data,
                          uint32_t len);
 RUSM_IMPORT_(receive)
-int32_t __rusm_receive(uint64_t tag, int32_t use_tag, int64_t timeout_ns, rusm_msg* hdr,
-                       void* buf, uint32_t cap);
+int32_t __rusm_receive(uint64_t tag, int32_t use_tag, int64_t timeout_ns, rusm_msg* hdr, void* buf,
+                       uint32_t cap);
 RUSM_IMPORT_(message_read) int32_t rusm_message_read(uint32_t offset, void* buf, uint32_t len);
 RUSM_IMPORT_(link) int32_t rusm_link(rusm_pid pid);
 RUSM_IMPORT_(unlink) int32_t rusm_unlink(rusm_pid pid);
@@ -166,7 +166,8 @@ static inline rusm_pid rusm_spawn_opt(const char* fn, const uint64_t* args, uint
                                       const rusm_spawn_opts* opts, rusm_spawned* out) {
   rusm_spawned s = {0, 0};
   int32_t r = __rusm_spawn(fn, (uint32_t)strlen(fn), args, nargs, opts, &s);
-  if (out) *out = s;
+  if (out)
+    *out = s;
   return r < 0 ? 0 : s.pid;
 }
 /* Spawns exported function `fn` of this module with i32/i64 args; 0 on error. */
@@ -182,7 +183,8 @@ static inline rusm_pid rusm_spawn_monitor(const char* fn, const uint64_t* args, 
   rusm_spawn_opts o = {RUSM_SPAWN_MONITOR, 0, 0, 0, 0, 0};
   rusm_spawned s;
   rusm_pid p = rusm_spawn_opt(fn, args, nargs, &o, &s);
-  if (ref) *ref = s.monitor;
+  if (ref)
+    *ref = s.monitor;
   return p;
 }
 /* Spawns function `fn` of the module registered as `module`. */
@@ -203,7 +205,9 @@ __attribute__((noreturn)) static inline void rusm_exit_error(const char* detail)
 static inline int32_t rusm_exit_pid(rusm_pid pid, int32_t kind, const char* detail) {
   return __rusm_exit_pid(pid, kind, detail, detail ? (uint32_t)strlen(detail) : 0);
 }
-static inline int32_t rusm_kill(rusm_pid pid) { return __rusm_exit_pid(pid, RUSM_KILL, 0, 0); }
+static inline int32_t rusm_kill(rusm_pid pid) {
+  return __rusm_exit_pid(pid, RUSM_KILL, 0, 0);
+}
 static inline int32_t rusm_set_label(const char* s) {
   return __rusm_set_label(s, (uint32_t)strlen(s));
 }
@@ -251,7 +255,9 @@ static inline int32_t rusm_unregister(const char* name) {
 static inline int64_t rusm_whereis(const char* name) {
   return __rusm_whereis(name, (uint32_t)strlen(name));
 }
-static inline void rusm_sleep_ms(int64_t ms) { rusm_sleep_ns(ms * 1000000); }
+static inline void rusm_sleep_ms(int64_t ms) {
+  rusm_sleep_ns(ms * 1000000);
+}
 
 /* ---- supervisors */
 enum { RUSM_ONE_FOR_ONE = 0, RUSM_ONE_FOR_ALL = 1, RUSM_REST_FOR_ONE = 2 };
@@ -282,8 +288,8 @@ typedef struct {
 /* A child running this module's exported function fn(args...). */
 static inline rusm_child_spec rusm_child(const char* id, const char* fn, const uint64_t* args,
                                          uint32_t nargs, uint32_t restart) {
-  rusm_child_spec c = {id, (uint32_t)strlen(id), 0, 0, fn, (uint32_t)strlen(fn),
-                       args, nargs, restart, 1000, 0, 0};
+  rusm_child_spec c = {
+      id, (uint32_t)strlen(id), 0, 0, fn, (uint32_t)strlen(fn), args, nargs, restart, 1000, 0, 0};
   return c;
 }
 

@@ -1648,9 +1648,7 @@ bool FunctionCompiler::fuse_binop(const NumInfo& info, Operand& a, Operand& b, u
   // a OP load(...): the load folds into the operation (either side when
   // the operation commutes).
   bool commutes = info.op != Op::f32_sub && info.op != Op::f64_sub;
-  Operand* loaded = producer_is(b, load)               ? &b
-                    : commutes && producer_is(a, load) ? &a
-                                                       : nullptr;
+  Operand* loaded = producer_is(b, load) ? &b : commutes && producer_is(a, load) ? &a : nullptr;
   if (loaded == nullptr) {
     return false;
   }

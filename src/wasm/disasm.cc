@@ -142,8 +142,8 @@ std::string slots(Word w) {
 
 std::string branch(Word w, size_t at) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "@%zu", static_cast<size_t>(static_cast<int64_t>(at) +
-                                                             branch_offset(w)));
+  std::snprintf(buf, sizeof buf, "@%zu",
+                static_cast<size_t>(static_cast<int64_t>(at) + branch_offset(w)));
   std::string s = buf;
   if (branch_cost(w) != 0) {
     s += " (fuel " + std::to_string(branch_cost(w)) + ")";

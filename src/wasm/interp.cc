@@ -531,12 +531,12 @@ struct OpProfile {
   }
 };
 OpProfile op_profile;
-#define RUSM_PROFILE_OP(name)                                    \
-  do {                                                           \
-    size_t op_ = static_cast<size_t>(Op::name);                  \
-    ++op_profile.count[op_];                                     \
-    ++op_profile.pair[op_profile.last][op_];                     \
-    op_profile.last = op_;                                       \
+#define RUSM_PROFILE_OP(name)                   \
+  do {                                          \
+    size_t op_ = static_cast<size_t>(Op::name); \
+    ++op_profile.count[op_];                    \
+    ++op_profile.pair[op_profile.last][op_];    \
+    op_profile.last = op_;                      \
   } while (0);
 #else
 #define RUSM_PROFILE_OP(name)
@@ -557,9 +557,7 @@ void run(ExecState* st) {
   uint8_t* mem = st->mem_base();
   uint64_t msize = st->mem_size();
   int64_t fuel = st->fuel;
-#define OP(name) \
-  L_##name:      \
-  RUSM_PROFILE_OP(name)
+#define OP(name) L_##name : RUSM_PROFILE_OP(name)
 #define DISPATCH() goto* reinterpret_cast<const void*>(*ip)
   DISPATCH();
 #include "wasm/interp_ops.inc"

@@ -3,10 +3,10 @@
 // information, and memory recycling between instances.
 #include <gtest/gtest.h>
 
+#include <condition_variable>
 #include <fstream>
 #include <iterator>
 #include <mutex>
-#include <condition_variable>
 #include <thread>
 
 #include "rusm/wasm.h"
@@ -16,7 +16,8 @@ namespace {
 
 std::shared_ptr<const Module> load(const std::string& name) {
   std::ifstream in(std::string(RUSM_TEST_GUEST_DIR) + "/" + name + ".wasm", std::ios::binary);
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
   EXPECT_FALSE(bytes.empty()) << name;
   auto module = Module::compile(bytes);
   EXPECT_TRUE(module.is_ok()) << (module.is_ok() ? "" : module.error().message());
@@ -57,8 +58,8 @@ class SuspendTest : public ::testing::Test {
   void SetUp() override {
     module_ = load("suspend");
     ASSERT_TRUE(module_);
-    next_ = Function::host(FuncType{{ValType::I32}, {ValType::I32}}, &SuspendingHost::next,
-                           &host_, "env.next");
+    next_ = Function::host(FuncType{{ValType::I32}, {ValType::I32}}, &SuspendingHost::next, &host_,
+                           "env.next");
     Imports imports;
     imports.add("env", "next", func_extern(next_.get()));
     instance_ = instantiate(module_, imports);
@@ -88,14 +89,16 @@ TEST_F(SuspendTest, ThousandsOfSuspensionsResumedOnOtherThreadsGiveTheRightResul
     for (;;) {
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return done || turn == me; });
-      if (done) return;
+      if (done)
+        return;
       if (exec.status() == RunStatus::kSuspended && host_.calls > 0) {
         Value r = Value::i32(static_cast<uint32_t>(2 * host_.last_arg + 1));
         ASSERT_TRUE(exec.set_host_results({&r, 1}).is_ok());
       }
       last = exec.run();
       resumers.push_back(std::this_thread::get_id());
-      if (last != RunStatus::kSuspended) done = true;
+      if (last != RunStatus::kSuspended)
+        done = true;
       turn = 1 - me;
       cv.notify_all();
     }
@@ -216,7 +219,8 @@ TEST_F(FuelTest, ALongLoopRunInSlicesGivesTheSameResult) {
   ASSERT_TRUE(exec.begin(instance_->exported_function("count"), {&n, 1}).is_ok());
   int slices = 0;
   RunStatus s;
-  while ((s = exec.run(777)) == RunStatus::kOutOfFuel) ++slices;
+  while ((s = exec.run(777)) == RunStatus::kOutOfFuel)
+    ++slices;
   ASSERT_EQ(s, RunStatus::kFinished);
   EXPECT_EQ(exec.results()[0].i64(), kN);
   EXPECT_GT(slices, 100);  // it really was preempted many times
@@ -261,8 +265,8 @@ TEST(LimitsTest, ValueStackLimitIsATrap) {
   auto module = load("limits");
   auto instance = instantiate(module);
   ExecutionLimits limits;
-  limits.max_call_depth = 1'000'000;       // not the limit that stops it
-  limits.max_stack_bytes = 64 * 1024;      // ~ 64 KiB of locals
+  limits.max_call_depth = 1'000'000;   // not the limit that stops it
+  limits.max_stack_bytes = 64 * 1024;  // ~ 64 KiB of locals
   Execution exec(limits);
   Value x = Value::i64(1);
   ASSERT_TRUE(exec.begin(instance->exported_function("fat"), {&x, 1}).is_ok());
