@@ -17,7 +17,7 @@ int FileDesc::host_fd() const {
   return host.get();
 }
 
-namespace {
+namespace {}  // namespace
 
 uint8_t filetype_of_mode(mode_t m) {
   if (S_ISREG(m)) {
@@ -40,8 +40,6 @@ uint8_t filetype_of_mode(mode_t m) {
   }
   return abi::kFiletypeUnknown;
 }
-
-}  // namespace
 
 Status ContextImpl::init() {
   const StdioMode modes[3] = {config_.stdin_mode, config_.stdout_mode, config_.stderr_mode};

@@ -3,6 +3,8 @@
 // Used by one thread at a time, like the process it belongs to.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -13,6 +15,9 @@
 #include "wasi/path.h"
 
 namespace rusm::wasi {
+
+// The WASI filetype of a host st_mode.
+uint8_t filetype_of_mode(mode_t m);
 
 // An entry in the guest's file-descriptor table.
 struct FileDesc {

@@ -22,28 +22,6 @@ namespace {
 
 using Kind = FileDesc::Kind;
 
-uint8_t filetype_of(mode_t m) {
-  if (S_ISREG(m)) {
-    return abi::kFiletypeRegularFile;
-  }
-  if (S_ISDIR(m)) {
-    return abi::kFiletypeDirectory;
-  }
-  if (S_ISLNK(m)) {
-    return abi::kFiletypeSymbolicLink;
-  }
-  if (S_ISCHR(m)) {
-    return abi::kFiletypeCharacterDevice;
-  }
-  if (S_ISBLK(m)) {
-    return abi::kFiletypeBlockDevice;
-  }
-  if (S_ISSOCK(m)) {
-    return abi::kFiletypeSocketStream;
-  }
-  return abi::kFiletypeUnknown;
-}
-
 uint8_t filetype_of_dirent(unsigned char t) {
   switch (t) {
     case DT_REG:
@@ -165,7 +143,7 @@ void fill_filestat(uint8_t* p, const struct stat& st) {
                    to_ns(st.st_mtim),
                    to_ns(st.st_ctim)};
   std::memcpy(p, v, sizeof(v));
-  p[16] = filetype_of(st.st_mode);
+  p[16] = filetype_of_mode(st.st_mode);
   std::memset(p + 17, 0, 7);
 }
 
@@ -623,7 +601,7 @@ int fd_readdir(Call& c) {
       if (ent->d_type == DT_UNKNOWN) {
         struct stat st;
         if (fstatat(dfd, ent->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-          e.type = filetype_of(st.st_mode);
+          e.type = filetype_of_mode(st.st_mode);
         }
       }
       d->dir_entries.push_back(std::move(e));
@@ -724,7 +702,7 @@ int path_open(Call& c) {
   }
   auto d = std::make_unique<FileDesc>();
   d->kind = S_ISDIR(st.st_mode) ? Kind::kDir : Kind::kFile;
-  d->filetype = filetype_of(st.st_mode);
+  d->filetype = filetype_of_mode(st.st_mode);
   d->needs_poll = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
   d->fdflags = static_cast<uint16_t>(fdflags);
   d->read_only = dir->read_only;
