@@ -17,8 +17,6 @@ int FileDesc::host_fd() const {
   return host.get();
 }
 
-namespace {}  // namespace
-
 uint8_t filetype_of_mode(mode_t m) {
   if (S_ISREG(m)) {
     return abi::kFiletypeRegularFile;
