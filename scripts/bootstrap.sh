@@ -12,6 +12,8 @@ packages=(
   # libraries
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libboost1.81-dev libboost-context1.81-dev libssl-dev libsqlite3-dev
+  # the rusm executable's allocator (see CMakeLists.txt: RUSM_MIMALLOC)
+  libmimalloc-dev
   # sanitizers and fuzzing runtimes for clang-19
   libclang-rt-19-dev
   # baselines measured in the same run as our benchmarks; nodejs's npm builds

@@ -112,9 +112,12 @@ Report module_storm(const Options& options, Progress& progress) {
     (void)rt->spawn(spec("spawner", {report_to.bits(), uint64_t(n)}));
   });
   progress.sample("spawns/s", wasm);
-  double native = storm(rt->node(), spawners, n * 4, [&](Pid report_to) {
-    (void)rt->node().spawn(native_spawner, n * 4, report_to);
-  });
+  std::optional<double> native;
+  if (options.baselines) {
+    native = storm(rt->node(), spawners, n * 4, [&](Pid report_to) {
+      (void)rt->node().spawn(native_spawner, n * 4, report_to);
+    });
+  }
   Row row{"Wasm spawn+run+exit/s",
           wasm,
           "/s",

@@ -1,8 +1,13 @@
 // The `rusm` command: a thin front over the layers; each subcommand is in its
 // own file (see commands.h).
 #include <cstdio>
+#include <string>
 
 #include "commands.h"
+
+#if RUSM_WITH_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 namespace rusm::cli {
 
@@ -11,12 +16,29 @@ std::vector<CommandSetup>& command_setups() {
   return setups;
 }
 
+namespace {
+
+// "rusm 0.1.0 (mimalloc 2.0.9)": the allocator matters to every benchmark.
+std::string version() {
+  std::string v = "rusm 0.1.0";
+#if RUSM_WITH_MIMALLOC
+  int mi = mi_version();
+  v += " (mimalloc " + std::to_string(mi / 100) + "." + std::to_string(mi / 10 % 10) + "." +
+       std::to_string(mi % 10) + ")";
+#else
+  v += " (system malloc)";
+#endif
+  return v;
+}
+
+}  // namespace
+
 }  // namespace rusm::cli
 
 int main(int argc, char** argv) {
   CLI::App app{"rusm: the BEAM's process model for WebAssembly", "rusm"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "rusm 0.1.0");
+  app.set_version_flag("--version", rusm::cli::version());
   for (auto setup : rusm::cli::command_setups()) {
     setup(app);
   }

@@ -76,8 +76,8 @@
 // `mem`/`msize` hold memory 0's base and byte size, reloaded after anything
 // that can move or grow it (memory.grow, calls, returns). Accesses compute a
 // 64-bit effective address (u32 operand + offset) and compare its end with
-// msize: no guard pages. Stores also mark the written 4 KiB chunk dirty at
-// mem[-1 - (ea >> 12)] (see memory.h).
+// msize: no guard pages. Stores also mark the written 256-byte chunk dirty at
+// mem[-1 - (ea >> kChunkShift)] (see memory.h).
 #include <algorithm>
 #include <bit>
 #include <cmath>

@@ -24,8 +24,19 @@ uint64_t map_bytes(uint64_t capacity) {
   uint64_t chunks = capacity >> kChunkShift;
   return (chunks + 63) & ~uint64_t{63};
 }
+// Bytes from a region's start to its base: the map, placed so that the base
+// sits kMapTail bytes into an OS page. The map of the first 64 KiB page then
+// shares that OS page with the memory's first bytes, so a small memory's
+// dirty marks cost no page of their own.
+constexpr uint64_t kOsPage = 4096;
+constexpr uint64_t kMapTail = kPageSize >> kChunkShift;
+static_assert(kMapTail % 64 == 0 && kMapTail < kOsPage);
+uint64_t class_head(int c) {
+  uint64_t map = map_bytes(class_capacity(c));
+  return (map - kMapTail + kOsPage - 1) / kOsPage * kOsPage + kMapTail;
+}
 uint64_t class_stride(int c) {
-  return map_bytes(class_capacity(c)) + class_capacity(c);
+  return (class_head(c) + class_capacity(c) + kOsPage - 1) / kOsPage * kOsPage;
 }
 
 int class_for(uint64_t bytes) {
@@ -60,7 +71,7 @@ size_t carve(ClassPool& p, int c, std::vector<uint8_t*>& out, size_t n) {
       p.slab_next = static_cast<uint8_t*>(m);
       p.slab_end = p.slab_next + slab;
     }
-    out.push_back(p.slab_next + map_bytes(class_capacity(c)));
+    out.push_back(p.slab_next + class_head(c));
     p.slab_next += stride;
     ++got;
   }
@@ -87,13 +98,30 @@ ThreadCache& cache() {
 
 void zero_dirty(uint8_t* base, uint64_t capacity, uint64_t used) {
   uint64_t chunks = (std::min(used, capacity) + kChunkSize - 1) >> kChunkShift;
-  uint8_t* map_top = base - 1;  // chunk i's mark is map_top[-i]
-  for (uint64_t i = 0; i < chunks; ++i) {
-    if (map_top[-static_cast<int64_t>(i)] != 0) {
-      uint64_t begin = i << kChunkShift;
-      uint64_t end = std::min(capacity, begin + kChunkSize + kMaxStoreBytes - 1);
-      std::memset(base + begin, 0, end - begin);
-      map_top[-static_cast<int64_t>(i)] = 0;
+  // Chunk i's mark is base[-1 - i]: the map of chunks [0, chunks) is the
+  // `chunks` bytes below base, read 8 at a time (most of it is clean).
+  uint64_t i = 0;
+  auto zero_chunk = [&](uint64_t chunk) {
+    uint64_t begin = chunk << kChunkShift;
+    uint64_t end = std::min(capacity, begin + kChunkSize + kMaxStoreBytes - 1);
+    std::memset(base + begin, 0, end - begin);
+  };
+  for (; i + 8 <= chunks; i += 8) {
+    uint64_t word;
+    std::memcpy(&word, base - i - 8, 8);
+    if (word != 0) {
+      for (uint64_t j = 0; j < 8; ++j) {
+        if (base[-1 - static_cast<int64_t>(i + j)] != 0) {
+          zero_chunk(i + j);
+        }
+      }
+      std::memset(base - i - 8, 0, 8);
+    }
+  }
+  for (; i < chunks; ++i) {
+    if (base[-1 - static_cast<int64_t>(i)] != 0) {
+      zero_chunk(i);
+      base[-1 - static_cast<int64_t>(i)] = 0;
     }
   }
 }
@@ -211,7 +239,7 @@ size_t MemoryImpl::footprint() const {
   for (uint64_t i = 0; i < chunks; ++i) {
     dirty += region_.base[-1 - static_cast<int64_t>(i)] != 0;
   }
-  return sizeof(*this) + dirty * kChunkSize + map_bytes(region_.capacity);
+  return sizeof(*this) + dirty * kChunkSize + chunks;
 }
 
 }  // namespace internal
@@ -222,9 +250,8 @@ void Memory::mark_written(uint64_t offset, uint64_t len) {
   }
   uint64_t first = offset >> internal::kChunkShift;
   uint64_t last = (offset + len - 1) >> internal::kChunkShift;
-  for (uint64_t i = first; i <= last; ++i) {
-    base_[-1 - static_cast<int64_t>(i)] = 1;
-  }
+  // Chunk i's mark is base_[-1 - i], so [first, last] is one run of bytes.
+  std::memset(base_ - 1 - last, 1, last - first + 1);
 }
 
 bool Memory::read(uint64_t offset, void* out, uint64_t len) const {

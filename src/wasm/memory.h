@@ -7,9 +7,12 @@
 //
 // A recycled region must read as zeros. Zeroing a whole region on every
 // spawn would cost more than the rest of instantiation, so memories track
-// which 4 KiB chunks may have been written (a byte per chunk, the "dirty
+// which 256-byte chunks may have been written (a byte per chunk, the "dirty
 // map", kept just below the memory's base so that a store marks it with one
-// byte write at a fixed negative offset from the base: base[-1 - (addr >> 12)]).
+// byte write at a fixed negative offset from the base: base[-1 - (addr >> 8)]).
+// Chunks are small because a short-lived process writes little (a data
+// segment, a few stack frames) and release cost is proportional to what is
+// marked; the map costs 1/256 of the capacity in address space.
 // Releasing a region zeroes only its dirty chunks. Stores write at most 16
 // bytes, so a store that starts in chunk i may spill into chunk i + 1; zeroing
 // chunk i therefore also zeroes the first 15 bytes after it.
@@ -25,7 +28,7 @@
 
 namespace rusm::wasm::internal {
 
-constexpr unsigned kChunkShift = 12;
+constexpr unsigned kChunkShift = 8;
 constexpr uint64_t kChunkSize = uint64_t{1} << kChunkShift;
 constexpr uint64_t kMaxStoreBytes = 16;
 

@@ -344,6 +344,31 @@ TEST(MemoryRecyclingTest, ARecycledMemoryIsCleanAndHasItsDataSegment) {
   }
 }
 
+// Dirty marks are per 256-byte chunk; a store that straddles a chunk boundary
+// and host writes spanning many chunks must all be undone on release.
+TEST(MemoryRecyclingTest, WritesAcrossChunkBoundariesAreZeroedOnRelease) {
+  auto module = load("limits");
+  const std::vector<uint32_t> straddling = {254, 510, 4094, 4095 + 256, 65532};
+  for (int round = 0; round < 4; ++round) {
+    auto instance = instantiate(module);
+    Memory* mem = instance->memory();
+    ASSERT_EQ(mem->pages(), 1u);
+    std::vector<uint8_t> all(kPageSize);
+    ASSERT_TRUE(mem->read(0, all.data(), all.size()));
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i < 16 || i >= 20) {
+        ASSERT_EQ(all[i], 0) << "round " << round << ", byte " << i << " survived a recycle";
+      }
+    }
+    for (uint32_t a : straddling) {
+      Value args[] = {Value::i32(a), Value::i32(0xffffffff)};
+      ASSERT_TRUE(call(instance->exported_function("poke"), args).is_ok()) << a;
+    }
+    std::vector<uint8_t> ones(3000, 0x5a);
+    ASSERT_TRUE(mem->write(9000, ones.data(), ones.size()));
+  }
+}
+
 TEST(MemoryAccessTest, HostAccessIsBoundsChecked) {
   auto module = load("limits");
   auto instance = instantiate(module);
