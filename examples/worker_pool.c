@@ -11,10 +11,10 @@ enum { kJob = 1, kDone = 2 };
 RUSM_EXPORT(worker) void worker(int32_t id) {
   char name[16];
   snprintf(name, sizeof name, "worker%d", (int)id);
-  // The crashed predecessor's name is freed as it exits, which can race
-  // with our restart: retry briefly.
-  while (rusm_register(name) == RUSM_EEXISTS) {
-    rusm_sleep_ms(1);
+  // A crashed predecessor's name was freed before the supervisor heard of
+  // its exit, so the name is free here.
+  if (rusm_register(name) != RUSM_OK) {
+    rusm_exit_error("worker: name taken");
   }
   for (;;) {
     rusm_msg m;
@@ -32,8 +32,10 @@ int main(void) {
   static const uint64_t ids[3] = {0, 1, 2};
   rusm_child_spec kids[3];
   for (int i = 0; i < 3; ++i) {
-    kids[i] = rusm_child(i == 0 ? "w0" : i == 1 ? "w1" : "w2", "worker", &ids[i], 1,
-                         RUSM_PERMANENT);
+    kids[i] = rusm_child(i == 0   ? "w0"
+                         : i == 1 ? "w1"
+                                  : "w2",
+                         "worker", &ids[i], 1, RUSM_PERMANENT);
   }
   if (rusm_supervisor_start(RUSM_ONE_FOR_ONE, 100, 1000, kids, 3) < 0) {
     fprintf(stderr, "could not start the supervisor\n");

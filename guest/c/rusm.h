@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define RUSM_ABI_VERSION 1
+#define RUSM_ABI_VERSION 2
 
 /* Export a function so that processes can be spawned running it. */
 #define RUSM_EXPORT(name) __attribute__((export_name(#name)))
@@ -50,6 +50,8 @@ enum {
 /* Reserved tags: trapped exit signals and monitor notifications. */
 #define RUSM_TAG_EXIT 0xFFFFFFFFFFFFFF01ull
 #define RUSM_TAG_DOWN 0xFFFFFFFFFFFFFF02ull
+/* A supervisor's reply that arrived after its call timed out (ignore it). */
+#define RUSM_TAG_SUPERVISOR_REPLY 0xFFFFFFFFFFFFFF17ull
 #define RUSM_TAG_RESERVED 0xFFFFFFFFFFFFFF00ull /* tags >= this cannot be sent */
 
 /* Exit reason kinds (in EXIT/DOWN payloads and for rusm_exit*). */
@@ -159,6 +161,14 @@ RUSM_IMPORT_(cancel_timer) int64_t rusm_cancel_timer(int64_t timer);
 RUSM_IMPORT_(sleep) void rusm_sleep_ns(int64_t ns);
 RUSM_IMPORT_(yield) void rusm_yield(void);
 RUSM_IMPORT_(supervisor_start) int64_t __rusm_supervisor_start(const void* spec, uint32_t len);
+RUSM_IMPORT_(supervisor_start_child)
+int64_t __rusm_supervisor_start_child(int64_t sup, const uint64_t* args, uint32_t nargs,
+                                      int64_t timeout_ns);
+RUSM_IMPORT_(supervisor_terminate_child)
+int32_t __rusm_supervisor_terminate_child(int64_t sup, int64_t child, int64_t timeout_ns);
+RUSM_IMPORT_(supervisor_which_children)
+int32_t __rusm_supervisor_which_children(int64_t sup, rusm_pid* out, uint32_t cap,
+                                         int64_t timeout_ns);
 
 /* ---- convenience wrappers */
 
@@ -260,7 +270,12 @@ static inline void rusm_sleep_ms(int64_t ms) {
 }
 
 /* ---- supervisors */
-enum { RUSM_ONE_FOR_ONE = 0, RUSM_ONE_FOR_ALL = 1, RUSM_REST_FOR_ONE = 2 };
+enum {
+  RUSM_ONE_FOR_ONE = 0,
+  RUSM_ONE_FOR_ALL = 1,
+  RUSM_REST_FOR_ONE = 2,
+  RUSM_SIMPLE_ONE_FOR_ONE = 3 /* one template child; children added by start_child */
+};
 enum { RUSM_PERMANENT = 0, RUSM_TRANSIENT = 1, RUSM_TEMPORARY = 2 };
 
 typedef struct {
@@ -303,6 +318,31 @@ static inline int64_t rusm_supervisor_start(uint32_t strategy, uint32_t max_rest
   memcpy(buf, &h, sizeof h);
   memcpy(buf + sizeof h, children, n * sizeof(rusm_child_spec));
   return __rusm_supervisor_start(buf, len);
+}
+
+/* simple_one_for_one: starts a child from the template, appending args to the
+ * template's own; returns its pid or a negative error (EBADARG: not a
+ * simple_one_for_one supervisor or the argument count does not fit;
+ * ENOPROC: no such supervisor; ETIMEOUT; ELIMIT: the child could not start).
+ * timeout_ms < 0 waits forever (the call still ends if the supervisor dies). */
+static inline int64_t rusm_supervisor_start_child(rusm_pid sup, const uint64_t* args,
+                                                  uint32_t nargs, int64_t timeout_ms) {
+  return __rusm_supervisor_start_child((int64_t)sup, args, nargs,
+                                       timeout_ms < 0 ? -1 : timeout_ms * 1000000);
+}
+/* Stops a child (shutdown, then kill after its shutdown time) and forgets it:
+ * RUSM_OK or ENOTFOUND (not a live child), ENOPROC, ETIMEOUT. */
+static inline int32_t rusm_supervisor_terminate_child(rusm_pid sup, rusm_pid child,
+                                                      int64_t timeout_ms) {
+  return __rusm_supervisor_terminate_child((int64_t)sup, (int64_t)child,
+                                           timeout_ms < 0 ? -1 : timeout_ms * 1000000);
+}
+/* The live children in start order: writes up to cap pids, returns how many
+ * there are (may exceed cap) or a negative error. */
+static inline int32_t rusm_supervisor_which_children(rusm_pid sup, rusm_pid* out, uint32_t cap,
+                                                     int64_t timeout_ms) {
+  return __rusm_supervisor_which_children((int64_t)sup, out, cap,
+                                          timeout_ms < 0 ? -1 : timeout_ms * 1000000);
 }
 
 #ifdef __cplusplus

@@ -399,13 +399,26 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
   p->status_.store(static_cast<uint8_t>(ProcessStatus::kExiting), std::memory_order_relaxed);
   p->exiting_.store(true, std::memory_order_seq_cst);
   p->wait_desc_.store(kWaitNone, std::memory_order_relaxed);
-  // The body first: its destructors may still send.
+  // The name goes before any exit signal is sent (as on the BEAM), so a
+  // supervisor restarting this process on another worker finds it free.
+  // Pairs with register_name: it sets has_name_ then checks exiting_.
+  if (p->has_name_.load(std::memory_order_seq_cst)) {
+    std::unique_lock<std::shared_mutex> lock(reg_mu_);
+    ProcessExt& e = p->ext();
+    auto it = names_.find(e.name);
+    if (it != names_.end() && it->second == p->pid_) {
+      names_.erase(it);
+    }
+    p->has_name_.store(false, std::memory_order_relaxed);
+  }
+  // The body next: its destructors may still send.
   if (p->body_ == &p->coro_) {
     if (p->coro_.top) {
       p->coro_.top.destroy();
       p->coro_.top = {};
     }
-  } else {
+  } else if (p->owned_body_) {
+    p->owned_body_->on_exit(reason);
     p->owned_body_.reset();
   }
   p->body_ = nullptr;
@@ -474,15 +487,6 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
     e->links.swap(links);
     e->monitors_in.swap(in);
     e->monitors_out.swap(out);
-  }
-  if (p->has_name_.load(std::memory_order_seq_cst)) {
-    std::unique_lock<std::shared_mutex> lock(reg_mu_);
-    ProcessExt& e = p->ext();
-    auto it = names_.find(e.name);
-    if (it != names_.end() && it->second == p->pid_) {
-      names_.erase(it);
-    }
-    p->has_name_.store(false, std::memory_order_relaxed);
   }
   int kind;
   switch (reason.kind()) {

@@ -5,6 +5,7 @@
 // max_seconds, never longer than max_restarts + 1) -> start function.
 #include "rusm/otp/supervisor.h"
 
+#include <algorithm>
 #include <deque>
 #include <unordered_map>
 
@@ -50,28 +51,19 @@ bool is_shutdown_reason(const ExitReason& r) {
   return r.kind() == ExitKind::kNormal || r.kind() == ExitKind::kShutdown;
 }
 
-// Reply payload: the pid bits, then an error text if any.
-Message make_reply(uint64_t ref, Pid pid, const std::string& error) {
+// Reply payload: the pid bits, then, for an error, its code (i32) and text.
+Message make_reply(uint64_t ref, const Result<Pid>& r) {
   std::string payload(sizeof(uint64_t), '\0');
-  uint64_t bits = pid.bits();
+  uint64_t bits = r ? r->bits() : 0;
   std::memcpy(payload.data(), &bits, sizeof bits);
-  payload += error;
+  if (!r) {
+    int32_t code = r.error().code();
+    payload.append(reinterpret_cast<const char*>(&code), sizeof code);
+    payload += r.message();
+  }
   Message m = Message::make(kSupReply, payload);
   m.set_ref(ref);
   return m;
-}
-
-Result<Pid> parse_reply(const Message& m) {
-  std::string_view t = m.text();
-  if (t.size() < sizeof(uint64_t)) {
-    return Error("supervisor: malformed reply");
-  }
-  uint64_t bits;
-  std::memcpy(&bits, t.data(), sizeof bits);
-  if (t.size() > sizeof(uint64_t)) {
-    return Error(std::string(t.substr(sizeof(uint64_t))));
-  }
-  return Pid::from_bits(bits);
 }
 
 class Supervisor {
@@ -119,7 +111,7 @@ class Supervisor {
       if (it == dynamic_.end()) {
         co_return true;
       }
-      Message arg = std::move(it->second);
+      Message arg = std::move(it->second.arg);
       dynamic_.erase(it);
       if (!should_restart(spec_.children[0].restart, reason)) {
         co_return true;
@@ -131,7 +123,7 @@ class Supervisor {
         }
         Result<Pid> r = spec_.children[0].start(ctx_, arg);
         if (r) {
-          dynamic_.emplace(*r, std::move(arg));
+          dynamic_.emplace(*r, Dynamic{std::move(arg), next_seq_++});
           co_return true;
         }
       }
@@ -193,7 +185,7 @@ class Supervisor {
     }
     Result<Pid> r = spec_.children[0].start(ctx_, arg);
     if (r) {
-      dynamic_.emplace(*r, std::move(arg));
+      dynamic_.emplace(*r, Dynamic{std::move(arg), next_seq_++});
     }
     return r;
   }
@@ -225,7 +217,14 @@ class Supervisor {
         out.push_back(c.pid);
       }
     }
-    for (auto& [pid, arg] : dynamic_) {
+    // Dynamic children in the order they were (re)started.
+    std::vector<std::pair<uint64_t, Pid>> dyn;
+    dyn.reserve(dynamic_.size());
+    for (auto& [pid, d] : dynamic_) {
+      dyn.emplace_back(d.seq, pid);
+    }
+    std::sort(dyn.begin(), dyn.end());
+    for (auto& [seq, pid] : dyn) {
       out.push_back(pid);
     }
     return out;
@@ -272,7 +271,7 @@ class Supervisor {
 
   Task<> terminate_dynamic() {
     std::vector<std::pair<Pid, MonitorRef>> pending;
-    for (auto& [pid, arg] : dynamic_) {
+    for (auto& [pid, d] : dynamic_) {
       MonitorRef ref = ctx_.monitor(pid);
       ctx_.exit(pid, spec_.children[0].shutdown == Duration(0) ? ExitReason::kill()
                                                                : ExitReason::shutdown());
@@ -299,7 +298,12 @@ class Supervisor {
   SupervisorSpec& spec_;
   Intensity intensity_;
   std::vector<Child> children_;
-  std::unordered_map<Pid, Message> dynamic_;
+  struct Dynamic {
+    Message arg;   // given to start_child, kept for restarts
+    uint64_t seq;  // start order
+  };
+  std::unordered_map<Pid, Dynamic> dynamic_;
+  uint64_t next_seq_ = 0;
   Message empty_;
 };
 
@@ -330,10 +334,11 @@ Task<> supervisor_main(Context& ctx, SupervisorSpec spec) {
         arg = Message::make(tag, body.substr(sizeof tag));
       }
       Result<Pid> r = sup.start_dynamic(std::move(arg));
-      (void)ctx.send(m.from(), make_reply(m.ref(), r ? *r : Pid(), r ? "" : r.message()));
+      (void)ctx.send(m.from(), make_reply(m.ref(), r));
     } else if (m.tag() == kSupTerminateChild) {
       Status s = co_await sup.terminate_child(m.as<Pid>());
-      (void)ctx.send(m.from(), make_reply(m.ref(), Pid(), s ? "" : s.message()));
+      (void)ctx.send(m.from(),
+                     make_reply(m.ref(), s ? Result<Pid>(Pid()) : Result<Pid>(s.error())));
     } else if (m.tag() == kSupWhichChildren) {
       std::vector<Pid> kids = sup.live_children();
       std::string payload(sizeof(uint64_t), '\0');
@@ -361,34 +366,12 @@ Status validate(const SupervisorSpec& spec) {
   return Status::ok();
 }
 
-// Start-child requests carry the argument as tag bytes + payload.
-Message encode_arg(const Message& arg) {
-  std::string payload(sizeof(uint64_t), '\0');
-  uint64_t tag = arg.empty() ? 0 : arg.tag();
-  std::memcpy(payload.data(), &tag, sizeof tag);
-  if (!arg.empty()) {
-    payload += arg.text();
-  }
-  return Message::make(kSupStartChild, payload);
-}
-
-std::vector<Pid> parse_pids(const Message& m) {
-  std::string_view t = m.text();
-  std::vector<Pid> out;
-  for (size_t off = sizeof(uint64_t); off + sizeof(uint64_t) <= t.size(); off += sizeof(uint64_t)) {
-    uint64_t bits;
-    std::memcpy(&bits, t.data() + off, sizeof bits);
-    out.push_back(Pid::from_bits(bits));
-  }
-  return out;
-}
-
 Task<std::optional<Message>> call(Context& ctx, Pid sup, Message req, Duration timeout) {
   uint64_t ref = ctx.make_ref();
   req.set_ref(ref);
   (void)ctx.send(sup, std::move(req));
   co_return co_await ctx.receive_if(
-      [ref](const Message& m) { return m.tag() == kSupReply && m.ref() == ref; }, timeout);
+      [ref](const Message& m) { return supervisor::is_reply(m, ref); }, timeout);
 }
 
 std::optional<Message> call(Node& node, Pid sup, Message req, Duration timeout) {
@@ -396,8 +379,8 @@ std::optional<Message> call(Node& node, Pid sup, Message req, Duration timeout) 
   uint64_t ref = node.impl()->make_ref();
   req.set_ref(ref);
   (void)probe.send(sup, std::move(req));
-  return probe.receive_if(
-      [ref](const Message& m) { return m.tag() == kSupReply && m.ref() == ref; }, timeout);
+  return probe.receive_if([ref](const Message& m) { return supervisor::is_reply(m, ref); },
+                          timeout);
 }
 
 }  // namespace
@@ -444,8 +427,59 @@ Result<Pid> start_supervisor(Node& node, SupervisorSpec spec) {
 
 namespace supervisor {
 
+Message start_child_request(const Message& arg) {
+  std::string payload(sizeof(uint64_t), '\0');
+  uint64_t tag = arg.empty() ? 0 : arg.tag();
+  std::memcpy(payload.data(), &tag, sizeof tag);
+  if (!arg.empty()) {
+    payload += arg.text();
+  }
+  return Message::make(kSupStartChild, payload);
+}
+
+Message terminate_child_request(Pid child) {
+  return Message::of(kSupTerminateChild, child);
+}
+
+Message which_children_request() {
+  return Message::make(kSupWhichChildren);
+}
+
+bool is_reply(const Message& m, uint64_t ref) {
+  return m.tag() == kSupReply && m.ref() == ref;
+}
+
+Result<Pid> parse_reply(const Message& m) {
+  std::string_view t = m.text();
+  if (t.size() < sizeof(uint64_t)) {
+    return Error("supervisor: malformed reply");
+  }
+  uint64_t bits;
+  std::memcpy(&bits, t.data(), sizeof bits);
+  if (t.size() > sizeof(uint64_t)) {
+    int32_t code = 0;
+    if (t.size() >= sizeof(uint64_t) + sizeof code) {
+      std::memcpy(&code, t.data() + sizeof(uint64_t), sizeof code);
+      t.remove_prefix(sizeof code);
+    }
+    return Error(std::string(t.substr(sizeof(uint64_t))), code);
+  }
+  return Pid::from_bits(bits);
+}
+
+std::vector<Pid> parse_children(const Message& m) {
+  std::string_view t = m.text();
+  std::vector<Pid> out;
+  for (size_t off = sizeof(uint64_t); off + sizeof(uint64_t) <= t.size(); off += sizeof(uint64_t)) {
+    uint64_t bits;
+    std::memcpy(&bits, t.data() + off, sizeof bits);
+    out.push_back(Pid::from_bits(bits));
+  }
+  return out;
+}
+
 Task<Result<Pid>> start_child(Context& ctx, Pid sup, Message arg, Duration timeout) {
-  auto reply = co_await call(ctx, sup, encode_arg(arg), timeout);
+  auto reply = co_await call(ctx, sup, start_child_request(arg), timeout);
   if (!reply) {
     co_return Error("start_child: supervisor " + sup.to_string() + " did not answer");
   }
@@ -453,7 +487,7 @@ Task<Result<Pid>> start_child(Context& ctx, Pid sup, Message arg, Duration timeo
 }
 
 Result<Pid> start_child(Node& node, Pid sup, Message arg, Duration timeout) {
-  auto reply = call(node, sup, encode_arg(arg), timeout);
+  auto reply = call(node, sup, start_child_request(arg), timeout);
   if (!reply) {
     return Error("start_child: supervisor " + sup.to_string() + " did not answer");
   }
@@ -461,7 +495,7 @@ Result<Pid> start_child(Node& node, Pid sup, Message arg, Duration timeout) {
 }
 
 Task<Status> terminate_child(Context& ctx, Pid sup, Pid child, Duration timeout) {
-  auto reply = co_await call(ctx, sup, Message::of(kSupTerminateChild, child), timeout);
+  auto reply = co_await call(ctx, sup, terminate_child_request(child), timeout);
   if (!reply) {
     co_return Error("terminate_child: supervisor " + sup.to_string() + " did not answer");
   }
@@ -470,19 +504,19 @@ Task<Status> terminate_child(Context& ctx, Pid sup, Pid child, Duration timeout)
 }
 
 Task<Result<std::vector<Pid>>> which_children(Context& ctx, Pid sup, Duration timeout) {
-  auto reply = co_await call(ctx, sup, Message::make(kSupWhichChildren), timeout);
+  auto reply = co_await call(ctx, sup, which_children_request(), timeout);
   if (!reply) {
     co_return Error("which_children: supervisor " + sup.to_string() + " did not answer");
   }
-  co_return parse_pids(*reply);
+  co_return parse_children(*reply);
 }
 
 Result<std::vector<Pid>> which_children(Node& node, Pid sup, Duration timeout) {
-  auto reply = call(node, sup, Message::make(kSupWhichChildren), timeout);
+  auto reply = call(node, sup, which_children_request(), timeout);
   if (!reply) {
     return Error("which_children: supervisor " + sup.to_string() + " did not answer");
   }
-  return parse_pids(*reply);
+  return parse_children(*reply);
 }
 
 }  // namespace supervisor

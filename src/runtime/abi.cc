@@ -494,6 +494,40 @@ struct SupChild {
   uint32_t restart, shutdown_ms, flags, caps;
 };
 
+// Spawns a supervisor's Wasm child, linked to the supervisor: `fn` of `mod`
+// with `args`, then (simple_one_for_one) the u64 arguments that start_child
+// passed in `extra`. Errors carry an AbiError code for the start_child caller.
+Result<Pid> start_wasm_child(otp::Context& ctx, Runtime::Impl* rt,
+                             const std::shared_ptr<const ModuleEntry>& mod, const std::string& fn,
+                             const std::vector<uint64_t>& args, std::string_view extra,
+                             const Capabilities& caps,
+                             const std::shared_ptr<const wasi::Config>& cfg,
+                             const std::string& label) {
+  size_t params = mod->module->func_type(mod->functions.at(fn)).params.size();
+  if (extra.size() % 8 != 0 || args.size() + extra.size() / 8 != params) {
+    return Error("start_child: '" + fn + "' takes " + std::to_string(params) + " arguments, got " +
+                     std::to_string(args.size()) + " + " + std::to_string(extra.size() / 8),
+                 kErrBadArg);
+  }
+  std::vector<uint64_t> all(args);
+  all.resize(params);
+  if (!extra.empty()) {
+    std::memcpy(all.data() + args.size(), extra.data(), extra.size());
+  }
+  auto body = rt->make_process(mod, fn, all, caps, cfg, nullptr);
+  if (!body) {
+    return Error(body.message(), kErrBadArg);  // a parameter type the ABI cannot pass
+  }
+  otp::SpawnOptions so;
+  so.link = true;
+  so.label = label;
+  auto s = rt->spawn_body(&ctx, std::move(*body), std::move(so));
+  if (!s) {
+    return Error(s.message(), kErrLimit);
+  }
+  return s->pid;
+}
+
 // supervisor_start(spec_ptr, spec_len) -> i64 pid or error
 HostAction supervisor_start(HostCall& c) {
   WasmProcess& p = proc(c);
@@ -510,8 +544,9 @@ HostAction supervisor_start(HostCall& c) {
   if (h.nchildren > 1024 || len != sizeof h + h.nchildren * sizeof(SupChild) || h.strategy > 3) {
     return ret64(c, kErrBadArg);
   }
-  if (h.strategy == 3) {
-    return ret64(c, kErrNotSupported);  // not supported yet: simple_one_for_one from guests
+  const bool simple = h.strategy == static_cast<uint32_t>(otp::Strategy::kSimpleOneForOne);
+  if (simple && h.nchildren != 1) {
+    return ret64(c, kErrBadArg);  // simple_one_for_one: exactly one template
   }
   otp::SupervisorSpec spec;
   spec.strategy = static_cast<otp::Strategy>(h.strategy);
@@ -530,8 +565,18 @@ HostAction supervisor_start(HostCall& c) {
     }
     std::shared_ptr<const ModuleEntry> mod =
         mod_name->empty() ? p.module() : p.rt().find_module(*mod_name);
-    if (!mod || mod->functions.find(std::string(*fn)) == mod->functions.end()) {
+    if (!mod) {
       return ret64(c, kErrNotFound);
+    }
+    auto fit = mod->functions.find(std::string(*fn));
+    if (fit == mod->functions.end()) {
+      return ret64(c, kErrNotFound);
+    }
+    size_t params = mod->module->func_type(fit->second).params.size();
+    // A fixed child gets exactly its arguments; a template at most (the rest
+    // come with each start_child).
+    if (simple ? ch.nargs > params : ch.nargs != params) {
+      return ret64(c, kErrBadArg);
     }
     SpawnOpts o{};
     o.flags = ch.flags & kSpawnCaps;
@@ -542,7 +587,9 @@ HostAction supervisor_start(HostCall& c) {
       cfg = filter_config(*cfg, caps);
     }
     std::vector<uint64_t> argv(ch.nargs);
-    std::memcpy(argv.data(), args->data(), ch.nargs * 8);
+    if (ch.nargs > 0) {
+      std::memcpy(argv.data(), args->data(), ch.nargs * 8);
+    }
     otp::ChildSpec cs;
     cs.id = std::string(*id);
     cs.restart = static_cast<otp::Restart>(ch.restart);
@@ -551,19 +598,9 @@ HostAction supervisor_start(HostCall& c) {
     std::string function(*fn);
     std::string label = labelled(cs.id, caps);
     cs.start = [rt, mod, function, argv, caps, cfg, label](otp::Context& ctx,
-                                                           const Message&) -> Result<Pid> {
-      auto body = rt->make_process(mod, function, argv, caps, cfg, nullptr);
-      if (!body) {
-        return body.error();
-      }
-      otp::SpawnOptions so;
-      so.link = true;
-      so.label = label;
-      auto s = rt->spawn_body(&ctx, std::move(*body), std::move(so));
-      if (!s) {
-        return s.error();
-      }
-      return s->pid;
+                                                           const Message& arg) -> Result<Pid> {
+      return start_wasm_child(ctx, rt, mod, function, argv, arg.empty() ? "" : arg.text(), caps,
+                              cfg, label);
     };
     spec.children.push_back(std::move(cs));
   }
@@ -572,6 +609,62 @@ HostAction supervisor_start(HostCall& c) {
     return ret64(c, kErrLimit);
   }
   return ret64(c, static_cast<int64_t>(sup->bits()));
+}
+
+// Checks shared by the calls into a running supervisor; kOk to go on.
+int32_t check_supervisor_call(WasmProcess& p, Pid sup) {
+  if (!require(p, kCapSpawn)) {
+    return kErrDenied;
+  }
+  if (!sup.valid()) {
+    return kErrBadArg;
+  }
+  return p.ctx().is_alive(sup) ? kOk : kErrNoproc;
+}
+
+// supervisor_start_child(sup, args_ptr, nargs, timeout_ns) -> i64 pid or error
+HostAction supervisor_start_child(HostCall& c) {
+  WasmProcess& p = proc(c);
+  Pid sup = Pid::from_bits(c.arg_i64(0));
+  if (int32_t e = check_supervisor_call(p, sup); e != kOk) {
+    return ret64(c, e);
+  }
+  uint32_t nargs = c.arg_i32(2);
+  auto args = nargs <= 64 ? bytes(c, c.arg_i32(1), nargs * 8) : std::nullopt;
+  if (!args) {
+    return ret64(c, kErrBadArg);
+  }
+  return p.call_supervisor(WasmProcess::SupervisorOp::kStartChild, sup,
+                           otp::supervisor::start_child_request(Message::make(0, *args)),
+                           duration_of(static_cast<int64_t>(c.arg_i64(3))));
+}
+
+// supervisor_terminate_child(sup, child, timeout_ns) -> i32
+HostAction supervisor_terminate_child(HostCall& c) {
+  WasmProcess& p = proc(c);
+  Pid sup = Pid::from_bits(c.arg_i64(0));
+  if (int32_t e = check_supervisor_call(p, sup); e != kOk) {
+    return ret32(c, e);
+  }
+  return p.call_supervisor(WasmProcess::SupervisorOp::kTerminateChild, sup,
+                           otp::supervisor::terminate_child_request(Pid::from_bits(c.arg_i64(1))),
+                           duration_of(static_cast<int64_t>(c.arg_i64(2))));
+}
+
+// supervisor_which_children(sup, buf_ptr, cap, timeout_ns) -> i32 count
+HostAction supervisor_which_children(HostCall& c) {
+  WasmProcess& p = proc(c);
+  Pid sup = Pid::from_bits(c.arg_i64(0));
+  if (int32_t e = check_supervisor_call(p, sup); e != kOk) {
+    return ret32(c, e);
+  }
+  uint32_t cap = c.arg_i32(2);
+  if (cap > (1u << 20) || !bytes(c, c.arg_i32(1), cap * 8)) {
+    return ret32(c, kErrBadArg);
+  }
+  return p.call_supervisor(WasmProcess::SupervisorOp::kWhichChildren, sup,
+                           otp::supervisor::which_children_request(),
+                           duration_of(static_cast<int64_t>(c.arg_i64(3))), c.arg_i32(1), cap);
 }
 
 struct Def {
@@ -610,6 +703,9 @@ const Def kDefs[] = {
     {"sleep", "I", 0, sleep},
     {"yield", "", 0, yield},
     {"supervisor_start", "ii", 'I', supervisor_start},
+    {"supervisor_start_child", "IiiI", 'I', supervisor_start_child},
+    {"supervisor_terminate_child", "III", 'i', supervisor_terminate_child},
+    {"supervisor_which_children", "IiiI", 'i', supervisor_which_children},
 };
 
 wasm::ValType vt(char ch) {

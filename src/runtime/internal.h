@@ -35,7 +35,7 @@ struct ModuleEntry {
 struct OutcomeSlot {
   std::mutex mu;
   bool done = false;
-  bool finished = false;  // the process ended itself: outcome.reason is exact
+  bool finished = false;  // outcome.reason is set (finish() or on_exit())
   Outcome outcome;
 };
 
@@ -78,7 +78,16 @@ void add_rusm_imports(Runtime::Impl& impl);
 class WasmProcess final : public otp::Body {
  public:
   // What a suspended `rusm` call waits for.
-  enum class Pending : uint8_t { kNone, kReceive, kSleep, kYield, kYieldWith, kExit, kWasi };
+  enum class Pending : uint8_t {
+    kNone,
+    kReceive,
+    kSleep,
+    kYield,
+    kYieldWith,
+    kExit,
+    kWasi,
+    kSupervisorCall
+  };
 
   WasmProcess(Runtime::Impl* rt, std::shared_ptr<const ModuleEntry> mod, Capabilities caps,
               std::shared_ptr<const wasi::Config> wasi_config,
@@ -89,6 +98,7 @@ class WasmProcess final : public otp::Body {
   Status init(std::string_view function, std::span<const uint64_t> args);
 
   otp::Step run(otp::Context& ctx) override;
+  void on_exit(const otp::ExitReason& reason) override;
   size_t memory_bytes() const override;
 
   // ---- for the rusm host functions (abi.cc), valid during run()
@@ -123,12 +133,22 @@ class WasmProcess final : public otp::Body {
   // Copies [offset, offset+len) of the current message's payload to ptr.
   int32_t read_current(uint32_t offset, uint32_t ptr, uint32_t len);
 
+  // A call into a supervisor (start_child, terminate_child, which_children):
+  // sends `request` to `sup` under a monitor and suspends until the reply, the
+  // supervisor's DOWN, or the timeout. The result is computed in run().
+  enum class SupervisorOp : uint8_t { kStartChild, kTerminateChild, kWhichChildren };
+  wasm::HostAction call_supervisor(SupervisorOp op, otp::Pid sup, otp::Message request,
+                                   otp::Duration timeout, uint32_t out_ptr = 0,
+                                   uint32_t out_cap = 0);
+
   uint64_t add_timer(otp::TimerRef t);
   std::optional<otp::TimerRef> take_timer(uint64_t id);
 
  private:
   otp::Step drive(otp::Context& ctx);
   otp::Step finish(otp::ExitReason reason);
+  wasm::Value supervisor_result(otp::Message reply);
+  static bool is_supervisor_answer(const otp::Message& m, void* self);
   otp::Step wasi_step();
 
   Runtime::Impl* rt_;
@@ -156,6 +176,13 @@ class WasmProcess final : public otp::Body {
   otp::Message current_;
   std::string synth_;
   bool has_current_ = false;
+
+  struct SupervisorCall {
+    SupervisorOp op = SupervisorOp::kStartChild;
+    uint64_t ref = 0;
+    otp::MonitorRef monitor = 0;
+    uint32_t out_ptr = 0, out_cap = 0;
+  } sup_call_;
 
   uint64_t next_timer_ = 1;
   std::unordered_map<uint64_t, otp::TimerRef> timers_;

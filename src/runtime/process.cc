@@ -17,6 +17,7 @@
 #include <cstring>
 
 #include "runtime/internal.h"
+#include "rusm/otp/supervisor.h"
 
 namespace rusm::runtime {
 
@@ -115,6 +116,12 @@ Step WasmProcess::run(otp::Context& ctx) {
     case Pending::kReceive: {
       otp::Message m = ctx.take_delivered();
       Value v = Value::i32(static_cast<uint32_t>(m ? deliver(std::move(m)) : kErrTimeout));
+      pending_ = Pending::kNone;
+      (void)exec_.set_host_results({&v, 1});
+      break;
+    }
+    case Pending::kSupervisorCall: {
+      Value v = supervisor_result(ctx.take_delivered());
       pending_ = Pending::kNone;
       (void)exec_.set_host_results({&v, 1});
       break;
@@ -251,6 +258,85 @@ Step WasmProcess::finish(ExitReason reason) {
     outcome_->finished = true;
   }
   return Step::exit(std::move(reason));
+}
+
+void WasmProcess::on_exit(const otp::ExitReason& reason) {
+  // A process killed between runs never reaches finish(): record why it ended.
+  if (outcome_) {
+    std::lock_guard<std::mutex> lock(outcome_->mu);
+    if (!outcome_->finished) {
+      outcome_->outcome.reason = reason;
+      outcome_->finished = true;
+    }
+  }
+}
+
+bool WasmProcess::is_supervisor_answer(const otp::Message& m, void* self) {
+  const SupervisorCall& c = static_cast<WasmProcess*>(self)->sup_call_;
+  return otp::supervisor::is_reply(m, c.ref) || (m.tag() == otp::kDownTag && m.ref() == c.monitor);
+}
+
+wasm::HostAction WasmProcess::call_supervisor(SupervisorOp op, otp::Pid sup, otp::Message request,
+                                              otp::Duration timeout, uint32_t out_ptr,
+                                              uint32_t out_cap) {
+  otp::Context& c = *ctx_;
+  // The monitor turns a supervisor that dies (or is already gone) during the
+  // call into a DOWN, so the caller never waits on a process that cannot answer.
+  sup_call_ = {op, c.make_ref(), c.monitor(sup), out_ptr, out_cap};
+  request.set_ref(sup_call_.ref);
+  (void)c.send(sup, std::move(request));
+  suspend(
+      Pending::kSupervisorCall,
+      Step::wait_message(otp::MessageFilter::by_predicate(is_supervisor_answer, this), timeout));
+  return wasm::HostAction::kSuspend;
+}
+
+Value WasmProcess::supervisor_result(otp::Message reply) {
+  const SupervisorCall call = sup_call_;
+  const bool is_i64 = call.op == SupervisorOp::kStartChild;
+  auto code = [&](int64_t v) {
+    return is_i64 ? Value::i64(static_cast<uint64_t>(v))
+                  : Value::i32(static_cast<uint32_t>(static_cast<int32_t>(v)));
+  };
+  if (!reply || reply.tag() == otp::kDownTag) {
+    if (!reply) {
+      // A reply may still come after this: the guest sees it as a message
+      // with the reserved supervisor-reply tag (docs/abi.md), as in OTP
+      // before process aliases.
+      ctx_->demonitor(call.monitor, /*flush=*/true);
+    }
+    return code(reply ? kErrNoproc : kErrTimeout);
+  }
+  ctx_->demonitor(call.monitor, /*flush=*/true);
+  switch (call.op) {
+    case SupervisorOp::kStartChild: {
+      Result<otp::Pid> r = otp::supervisor::parse_reply(reply);
+      if (!r) {
+        // The template's start function says why (abi.cc); the supervisor's
+        // own refusal (not simple_one_for_one) has no code.
+        return code(r.error().code() < 0 ? r.error().code() : kErrBadArg);
+      }
+      return code(static_cast<int64_t>(r->bits()));
+    }
+    case SupervisorOp::kTerminateChild: {
+      Result<otp::Pid> r = otp::supervisor::parse_reply(reply);
+      return code(r ? kOk : kErrNotFound);
+    }
+    case SupervisorOp::kWhichChildren: {
+      std::vector<otp::Pid> kids = otp::supervisor::parse_children(reply);
+      size_t n = std::min<size_t>(kids.size(), call.out_cap);
+      std::vector<uint64_t> bits(n);
+      for (size_t i = 0; i < n; ++i) {
+        bits[i] = kids[i].bits();
+      }
+      wasm::Memory* mem = instance_->memory(0);
+      if (n > 0 && (mem == nullptr || !mem->write(call.out_ptr, bits.data(), n * 8))) {
+        return code(kErrBadArg);
+      }
+      return code(static_cast<int64_t>(kids.size()));
+    }
+  }
+  return code(kErrBadArg);
 }
 
 int32_t WasmProcess::deliver(otp::Message m) {

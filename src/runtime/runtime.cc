@@ -235,17 +235,14 @@ std::optional<Outcome> Runtime::wait(otp::Pid pid, otp::Duration timeout) {
   Outcome o;
   o.reason = *r;
   if (slot) {
-    // A process that ended itself filled its slot before exiting (and its
-    // reason there is exact even when wait_exit came too late and says
-    // noproc); a killed one fills it from its destructor, shortly after.
+    // The slot's reason is exact even when wait_exit came too late and says
+    // noproc: finish() fills it when the process ends itself, on_exit() when
+    // it is killed; the captured output follows from the destructor, which
+    // may still be running on a worker.
     for (int i = 0; i < 1000; ++i) {
       std::lock_guard<std::mutex> lock(slot->mu);
       if (slot->done) {
-        otp::ExitReason node_reason = std::move(o.reason);
         o = slot->outcome;
-        if (!slot->finished) {
-          o.reason = std::move(node_reason);
-        }
         break;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -337,6 +337,60 @@ TEST(RegistryTest, RegisterWhereisSendAndFreeOnExit) {
   EXPECT_FALSE(node.register_name("x", *p)) << "a dead process cannot be registered";
 }
 
+// A registered partner linked first to the watcher, then to many idle
+// processes, crashes. Its exit signals go out one by one, the watcher's
+// first; when the watcher sees its EXIT the name must already be free, so it
+// takes it at once (what a supervisor restarting a registered child does).
+// Reports how many of n takes failed.
+Task<> idle_forever(Context& ctx) {
+  (void)co_await ctx.receive();
+}
+Task<> name_taker(Context& ctx, int n, int links, Pid report) {
+  ctx.trap_exit(true);
+  int failed = 0;
+  for (int i = 0; i < n; ++i) {
+    Result<Pid> c = ctx.spawn_link(
+        [](Context& c, int links) -> Task<> {
+          for (int k = 0; k < links; ++k) {
+            (void)c.spawn_link(idle_forever);
+          }
+          if (!c.register_name("partner")) {
+            co_await c.exit(ExitReason::error("register"));
+          }
+          co_await c.exit(ExitReason::error("crash"));
+        },
+        links);
+    if (!c) {
+      ++failed;
+      continue;
+    }
+    // Poll rather than block, so that this process is runnable (and often
+    // running on the other worker) while the partner sends its signals.
+    std::optional<Message> m;
+    while (!m) {
+      m = co_await ctx.receive_if([](const Message& m) { return m.is_exit(); }, Duration::zero());
+      if (!m) {
+        co_await ctx.yield();
+      }
+    }
+    if (m->reason().detail() != "crash" || !ctx.register_name("partner")) {
+      ++failed;
+    } else {
+      (void)ctx.unregister_name("partner");
+    }
+  }
+  (void)ctx.send(report, Message::of(1, uint64_t(failed)));
+}
+
+TEST(RegistryTest, NameIsFreeBeforeLinkedProcessesSeeTheExit) {
+  Node node(small_node());
+  Probe probe(node);
+  ASSERT_TRUE(node.spawn(name_taker, 20, 5000, probe.pid()));
+  auto m = probe.receive(kWait);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->as<uint64_t>(), 0u) << "an EXIT arrived while the dead partner still held its name";
+}
+
 Task<> timer_user(Context& ctx, Pid report) {
   TimerRef t1 = ctx.send_after(std::chrono::milliseconds(10), ctx.self(), Message::make(1));
   TimerRef t2 = ctx.send_after(std::chrono::seconds(60), ctx.self(), Message::make(2));

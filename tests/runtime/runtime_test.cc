@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -230,6 +231,35 @@ TEST_F(RuntimeTest, SupervisorStartedByGuestRestartsCrashingWasmWorker) {
   EXPECT_EQ(receive_text(2), "pong");
   EXPECT_GE(rt_->node().stats().restarts, 1u);
   rt_->node().exit(main, otp::ExitReason::kill());
+}
+
+TEST_F(RuntimeTest, GuestSimpleOneForOneSupervisorStartsAndRestartsDynamicChildren) {
+  Pid main = spawn("sofo_main", {probe_->pid().bits()});
+  std::set<std::string> up = {receive_text(4), receive_text(4)};  // they run concurrently
+  EXPECT_EQ(up, (std::set<std::string>{"up 1", "up 2"}));
+  EXPECT_EQ(receive_text(1), "ok");
+  auto m = probe_->receive_if([](const Message& m) { return m.tag() == 5; }, 10s);
+  ASSERT_TRUE(m);
+  Pid c1 = Pid::from_bits(m->as<uint64_t>());
+  ASSERT_TRUE(rt_->node().is_alive(c1));
+  // A transient dynamic child that crashes comes back with its arguments.
+  (void)probe_->send(c1, Message::make(1, "crash"));
+  EXPECT_EQ(receive_text(4), "up 1");
+  EXPECT_GE(rt_->node().stats().restarts, 1u);
+  rt_->node().exit(main, otp::ExitReason::kill());
+}
+
+TEST_F(RuntimeTest, WaitReportsTheReasonOfAProcessKilledBeforeTheWait) {
+  Pid p = spawn("sleeper");
+  ASSERT_TRUE(p.valid());
+  rt_->node().exit(p, otp::ExitReason::error("stopped by the test"));
+  for (int i = 0; i < 5000 && rt_->node().is_alive(p); ++i) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_FALSE(rt_->node().is_alive(p));
+  auto o = rt_->wait(p, 10s);
+  ASSERT_TRUE(o);
+  EXPECT_EQ(o->reason.to_string(), "error: stopped by the test");
 }
 
 TEST_F(RuntimeTest, HostSupervisorOfWasmWorkersRestartsThem) {

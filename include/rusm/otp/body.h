@@ -103,6 +103,10 @@ class Body {
  public:
   virtual ~Body() = default;
   virtual Step run(Context& ctx) = 0;
+  // Called once, on a worker thread, as the process ends and before the body
+  // is destroyed, with the process's exit reason: the one run() returned, or
+  // the signal's reason when the process was killed between runs.
+  virtual void on_exit(const ExitReason& reason) {}
   // Bytes this body holds (for process info); 0 if unknown.
   virtual size_t memory_bytes() const { return 0; }
 };

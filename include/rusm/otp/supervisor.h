@@ -116,5 +116,17 @@ Task<Result<std::vector<Pid>>> which_children(Context& ctx, Pid sup,
 Result<std::vector<Pid>> which_children(Node& node, Pid sup,
                                         Duration timeout = std::chrono::seconds(5));
 
+// The same calls as plain messages, for bodies that cannot co_await (the
+// Wasm body): set a fresh ref (Context::make_ref) on the request, send it to
+// the supervisor, wait for a message m with is_reply(m, ref), then parse it.
+// A refusal or a failed start comes back as an Error whose code() is the one
+// the child's start function returned (0 for the supervisor's own refusals).
+Message start_child_request(const Message& arg);
+Message terminate_child_request(Pid child);
+Message which_children_request();
+bool is_reply(const Message& m, uint64_t ref);
+Result<Pid> parse_reply(const Message& m);              // start_child, terminate_child
+std::vector<Pid> parse_children(const Message& reply);  // which_children
+
 }  // namespace supervisor
 }  // namespace rusm::otp

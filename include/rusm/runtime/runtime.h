@@ -42,7 +42,7 @@
 namespace rusm::runtime {
 
 // The guest ABI version returned by rusm.abi_version().
-inline constexpr int32_t kAbiVersion = 1;
+inline constexpr int32_t kAbiVersion = 2;
 
 struct RuntimeOptions {
   otp::NodeOptions node;
@@ -109,11 +109,12 @@ class Runtime {
   // A supervisor child spec that starts `spec` linked to the supervisor.
   otp::ChildSpec child_spec(std::string id, ProcessSpec spec);
 
-  // Waits for pid's exit. With record_outcome, the Outcome is complete;
-  // otherwise only the reason is set. nullopt on timeout. The reason is
-  // exact when the process ended itself (return, trap, exit, proc_exit) or
-  // was alive when wait() was called; a process killed by a signal before
-  // that reports noproc (monitor it to learn the reason).
+  // Waits for pid's exit. With record_outcome, the Outcome is complete and
+  // its reason exact however the process ended (return, trap, exit,
+  // proc_exit, or a signal, even one before wait() was called); the Outcome
+  // is kept until the first wait() for it. Without record_outcome only the
+  // reason is set, and a process already gone reports noproc. nullopt on
+  // timeout.
   std::optional<Outcome> wait(otp::Pid pid, otp::Duration timeout);
 
   std::optional<ProcessDetails> details(otp::Pid pid) const;

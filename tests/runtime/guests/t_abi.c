@@ -13,14 +13,16 @@ static void fail(int line, const char* what) {
   rusm_send(g_reporter, 1, buf, (uint32_t)n);
   rusm_exit_error("check failed");
 }
-#define CHECK(c)            \
-  do {                      \
-    if (!(c)) {             \
-      fail(__LINE__, #c);   \
-    }                       \
+#define CHECK(c)          \
+  do {                    \
+    if (!(c)) {           \
+      fail(__LINE__, #c); \
+    }                     \
   } while (0)
 
-static void report(const char* s) { rusm_send_str(g_reporter, 1, s); }
+static void report(const char* s) {
+  rusm_send_str(g_reporter, 1, s);
+}
 
 static char g_big[70000];
 
@@ -39,7 +41,9 @@ RUSM_EXPORT(echo) void echo(void) {
   }
 }
 
-RUSM_EXPORT(crash) void crash(void) { __builtin_trap(); }
+RUSM_EXPORT(crash) void crash(void) {
+  __builtin_trap();
+}
 
 RUSM_EXPORT(divide) int32_t divide(int32_t x) {
   volatile int32_t hundred = 100;
@@ -53,11 +57,17 @@ RUSM_EXPORT(spin) void spin(void) {
   }
 }
 
-RUSM_EXPORT(sleeper) void sleeper(void) { rusm_sleep_ns(-1); }
+RUSM_EXPORT(sleeper) void sleeper(void) {
+  rusm_sleep_ns(-1);
+}
 
-RUSM_EXPORT(exit_kind) void exit_kind(int32_t kind) { rusm_exit(kind, "bye"); }
+RUSM_EXPORT(exit_kind) void exit_kind(int32_t kind) {
+  rusm_exit(kind, "bye");
+}
 
-RUSM_EXPORT(add) int64_t add(int32_t a, int64_t b) { return a + b; }
+RUSM_EXPORT(add) int64_t add(int32_t a, int64_t b) {
+  return a + b;
+}
 
 // Links to partner, tells the reporter, then waits forever.
 RUSM_EXPORT(link_and_wait) void link_and_wait(rusm_pid partner, rusm_pid reporter) {
@@ -80,8 +90,8 @@ RUSM_EXPORT(trap_and_link) void trap_and_link(rusm_pid partner, rusm_pid reporte
 // A supervised worker: registers as "sw<i>"; tag 1 crashes, tag 2 answers "pong".
 RUSM_EXPORT(sworker) void sworker(int32_t i) {
   char name[8] = {'s', 'w', (char)('0' + i), 0};
-  while (rusm_register(name) == RUSM_EEXISTS) {
-    rusm_sleep_ms(1);  // the crashed predecessor's name may not be freed yet
+  if (rusm_register(name) != RUSM_OK) {  // a predecessor's name is freed before its EXIT
+    rusm_exit_error("sworker: name taken");
   }
   for (;;) {
     rusm_msg m;
@@ -101,6 +111,69 @@ RUSM_EXPORT(sup_main) void sup_main(rusm_pid reporter) {
                              rusm_child("w1", "sworker", &a1, 1, RUSM_PERMANENT)};
   int64_t sup = rusm_supervisor_start(RUSM_ONE_FOR_ONE, 10, 1000, kids, 2);
   rusm_send_u64(reporter, 3, (uint64_t)sup);
+  rusm_sleep_ns(-1);
+}
+
+// A simple_one_for_one child: dworker(reporter, n) reports "up n" and
+// waits; tag 1 crashes it (transient: it comes back with the same n).
+RUSM_EXPORT(dworker) void dworker(rusm_pid reporter, int32_t n) {
+  char up[16];
+  int len = snprintf(up, sizeof up, "up %d", (int)n);
+  rusm_send(reporter, 4, up, (uint32_t)len);
+  rusm_msg m;
+  rusm_receive(&m, 0, 0);
+  if (m.tag == 1) {
+    __builtin_trap();
+  }
+}
+
+// A guest-started simple_one_for_one supervisor, start_child,
+// which_children, terminate_child and their errors. Reports "ok" on tag 1
+// and the first dynamic child's pid on tag 5 (the test crashes it).
+RUSM_EXPORT(sofo_main) void sofo_main(rusm_pid reporter) {
+  g_reporter = reporter;
+  rusm_trap_exit(1);  // it kills a supervisor it is linked to, below
+  uint64_t fixed = reporter;
+  rusm_child_spec tmpl = rusm_child("dyn", "dworker", &fixed, 1, RUSM_TRANSIENT);
+  int64_t sup = rusm_supervisor_start(RUSM_SIMPLE_ONE_FOR_ONE, 5, 1000, &tmpl, 1);
+  CHECK(sup > 0);
+  rusm_pid none[1];
+  CHECK(rusm_supervisor_which_children((rusm_pid)sup, none, 1, 5000) == 0);
+  uint64_t n1 = 1, n2 = 2, two[2] = {7, 8};
+  int64_t c1 = rusm_supervisor_start_child((rusm_pid)sup, &n1, 1, 5000);
+  int64_t c2 = rusm_supervisor_start_child((rusm_pid)sup, &n2, 1, 5000);
+  CHECK(c1 > 0 && c2 > 0 && c1 != c2);
+  CHECK(rusm_is_alive((rusm_pid)c1) == 1);
+  // Arguments that do not fit the template; a template of two children; a
+  // supervisor of another strategy; a process that is not a supervisor.
+  CHECK(rusm_supervisor_start_child((rusm_pid)sup, two, 2, 5000) == RUSM_EBADARG);
+  CHECK(rusm_supervisor_start_child((rusm_pid)sup, 0, 0, 5000) == RUSM_EBADARG);
+  rusm_child_spec pair[2] = {tmpl, tmpl};
+  CHECK(rusm_supervisor_start(RUSM_SIMPLE_ONE_FOR_ONE, 5, 1000, pair, 2) == RUSM_EBADARG);
+  rusm_child_spec fixed_kid = rusm_child("s", "sleeper", 0, 0, RUSM_PERMANENT);
+  int64_t o41 = rusm_supervisor_start(RUSM_ONE_FOR_ONE, 5, 1000, &fixed_kid, 1);
+  CHECK(o41 > 0);
+  CHECK(rusm_supervisor_start_child((rusm_pid)o41, &n1, 1, 5000) == RUSM_EBADARG);
+  rusm_child_spec bad_arity = rusm_child("s", "sleeper", &n1, 1, RUSM_PERMANENT);
+  CHECK(rusm_supervisor_start(RUSM_ONE_FOR_ONE, 5, 1000, &bad_arity, 1) == RUSM_EBADARG);
+  CHECK(rusm_supervisor_start_child(rusm_self(), &n1, 1, 20) == RUSM_ETIMEOUT);
+  CHECK(rusm_supervisor_start_child(0, &n1, 1, 20) == RUSM_EBADARG);
+  rusm_pid kids[4];
+  CHECK(rusm_supervisor_which_children((rusm_pid)sup, kids, 4, 5000) == 2);
+  CHECK(kids[0] == (rusm_pid)c1 && kids[1] == (rusm_pid)c2);
+  CHECK(rusm_supervisor_terminate_child((rusm_pid)sup, (rusm_pid)c2, 5000) == RUSM_OK);
+  CHECK(rusm_is_alive((rusm_pid)c2) == 0);
+  CHECK(rusm_supervisor_terminate_child((rusm_pid)sup, (rusm_pid)c2, 5000) == RUSM_ENOTFOUND);
+  CHECK(rusm_supervisor_which_children((rusm_pid)sup, kids, 4, 5000) == 1);
+  // A supervisor that is gone.
+  rusm_exit_pid((rusm_pid)o41, RUSM_KILL, 0);
+  while (rusm_is_alive((rusm_pid)o41)) {
+    rusm_sleep_ms(1);
+  }
+  CHECK(rusm_supervisor_start_child((rusm_pid)o41, &n1, 1, 5000) == RUSM_ENOPROC);
+  CHECK(rusm_supervisor_which_children((rusm_pid)o41, kids, 4, 5000) == RUSM_ENOPROC);
+  rusm_send_u64(reporter, 5, (uint64_t)c1);
+  report("ok");
   rusm_sleep_ns(-1);
 }
 
@@ -172,7 +245,8 @@ RUSM_EXPORT(api) void api(rusm_pid reporter) {
   // Receive: timeout, unknown size, selective.
   CHECK(rusm_receive_timeout(&m, buf, sizeof buf, 1000000) == RUSM_ETIMEOUT);
   char big[100];
-  for (int i = 0; i < 100; ++i) big[i] = (char)i;
+  for (int i = 0; i < 100; ++i)
+    big[i] = (char)i;
   CHECK(rusm_send(me, 5, big, 100) == RUSM_OK);
   CHECK(rusm_receive(&m, buf, 4) == 100);
   CHECK(m.tag == 5 && m.from == me && m.size == 100 && buf[3] == 3);
