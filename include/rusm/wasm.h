@@ -280,13 +280,13 @@ class HostCall {
   void* host_data() const { return host_data_; }
   const FuncType& type() const { return *type_; }
 
-  uint32_t arg_i32(size_t i) const;
-  uint64_t arg_i64(size_t i) const;
+  uint32_t arg_i32(size_t i) const { return static_cast<uint32_t>(slots_[slot_of_arg(i)]); }
+  uint64_t arg_i64(size_t i) const { return slots_[slot_of_arg(i)]; }
   float arg_f32(size_t i) const;
   double arg_f64(size_t i) const;
   Value arg(size_t i) const;
-  void set_result_i32(size_t i, uint32_t v);
-  void set_result_i64(size_t i, uint64_t v);
+  void set_result_i32(size_t i, uint32_t v) { slots_[slot_of_result(i)] = v; }
+  void set_result_i64(size_t i, uint64_t v) { slots_[slot_of_result(i)] = v; }
   void set_result(size_t i, const Value& v);
 
   HostAction trap(std::string message) {
@@ -295,20 +295,29 @@ class HostCall {
   }
 
   // Internal: constructed by the interpreter.
+  HostCall(Execution* exec, Instance* caller, const Function* f, uint64_t* slots);
   HostCall(Execution* exec, Instance* caller, const FuncType* type, void* host_data,
            uint64_t* slots)
-      : exec_(exec), caller_(caller), type_(type), host_data_(host_data), slots_(slots) {}
+      : exec_(exec),
+        caller_(caller),
+        type_(type),
+        host_data_(host_data),
+        slots_(slots),
+        one_slot_(false) {}
   std::string& trap_message() { return trap_message_; }
 
  private:
-  size_t slot_of_arg(size_t i) const;
-  size_t slot_of_result(size_t i) const;
+  // Argument or result i's first slot: i itself unless a v128 comes first.
+  size_t slot_of_arg(size_t i) const { return one_slot_ ? i : wide_slot_of(i, true); }
+  size_t slot_of_result(size_t i) const { return one_slot_ ? i : wide_slot_of(i, false); }
+  size_t wide_slot_of(size_t i, bool param) const;
 
   Execution* exec_;
   Instance* caller_;
   const FuncType* type_;
   void* host_data_;
   uint64_t* slots_;  // args start at slots_[0]; results are written from slots_[0]
+  bool one_slot_;    // argument i and result i are slots_[i]
   std::string trap_message_;
 };
 
@@ -348,9 +357,18 @@ class Function {
   const internal::FuncCode* code_ = nullptr;
   HostCallback callback_ = nullptr;
   void* host_data_ = nullptr;
+  bool one_slot_types_ = false;  // a host function without v128 parameters or results
 
   Function() = default;
 };
+
+inline HostCall::HostCall(Execution* exec, Instance* caller, const Function* f, uint64_t* slots)
+    : exec_(exec),
+      caller_(caller),
+      type_(f->type_),
+      host_data_(f->host_data_),
+      slots_(slots),
+      one_slot_(f->one_slot_types_) {}
 
 // A linear memory, bounds-checked; every access from the host goes through
 // read()/write() or a checked span. Not thread-safe: used by the thread that
@@ -547,7 +565,10 @@ class Execution {
   State* state() { return state_.get(); }
 
  private:
-  std::unique_ptr<State> state_;
+  struct FreeState {
+    void operator()(State* s) const;
+  };
+  std::unique_ptr<State, FreeState> state_;
   void* user_data_ = nullptr;
 };
 

@@ -3,8 +3,10 @@
 // src/wasm/; embedders use include/rusm/wasm.h.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <memory_resource>
 #include <vector>
 
 #include "rusm/wasm.h"
@@ -86,20 +88,33 @@ class InstanceImpl final : public Instance {
   // functions resolved). Pre: validated.
   Slot eval_const(const ConstExpr& e, Slot* hi = nullptr);
 
+  // Allocates and constructs a Function in the arena (destroyed with the instance).
+  Function* new_function();
+
+  // `arena_bytes`: what the instance's arrays and functions are expected to
+  // need (see Instance::create).
+  explicit InstanceImpl(size_t arena_bytes) : arena_(arena_bytes) {}
+
+  // The instance's arrays and Function objects come from this arena: one
+  // block sized for the module (then more blocks if it needs more), released
+  // at once with the instance. Instantiating thus costs two allocations
+  // instead of one per array and per function.
+  std::pmr::monotonic_buffer_resource arena_;
+
   std::shared_ptr<const Module> module_;
   const ModuleData* md_ = nullptr;
   MemoryImpl* memory_ = nullptr;  // memory 0, owned or imported; nullptr if none
   std::unique_ptr<MemoryImpl> own_memory_;
-  std::vector<TableImpl*> tables_;
-  std::vector<std::unique_ptr<TableImpl>> own_tables_;
-  std::vector<Slot*> globals_;                               // cell of every global, imports first
-  std::vector<Slot> global_cells_;                           // two slots per defined global
+  std::pmr::vector<TableImpl*> tables_{&arena_};
+  std::pmr::vector<std::unique_ptr<TableImpl>> own_tables_{&arena_};
+  std::pmr::vector<Slot*> globals_{&arena_};                 // cell of every global, imports first
+  std::pmr::vector<Slot> global_cells_{&arena_};             // two slots per defined global
   std::vector<std::unique_ptr<GlobalImpl>> global_objects_;  // created on demand
-  std::vector<Function*> funcs_;  // every function; defined ones created on demand
-  std::vector<std::unique_ptr<Function>> own_funcs_;
-  std::vector<std::shared_ptr<void>> keep_alive_;  // owners of imported objects
-  std::vector<uint8_t> elem_dropped_;
-  std::vector<uint8_t> data_dropped_;
+  std::pmr::vector<Function*> funcs_{&arena_};  // every function; defined ones created on demand
+  std::pmr::vector<Function*> own_funcs_{&arena_};  // in the arena; destroyed by ~InstanceImpl
+  std::vector<std::shared_ptr<void>> keep_alive_;   // owners of imported objects
+  std::pmr::vector<uint8_t> elem_dropped_{&arena_};
+  std::pmr::vector<uint8_t> data_dropped_{&arena_};
   void* user_data_ = nullptr;
   bool initialized_ = false;
 };
@@ -139,13 +154,17 @@ struct ExecState {
 
   Execution* exec = nullptr;
   ExecutionLimits limits;
-  std::unique_ptr<Slot[]> stack;
+  // The value and control stacks start in the state's own allocation (see
+  // Execution's constructor) and move to the heap when they grow.
+  Slot* stack = nullptr;
   size_t stack_slots = 0;
-  std::unique_ptr<Frame[]> frames;
+  Frame* frames = nullptr;
   size_t frame_capacity = 0;
-  Word boot[6] = {};  // call_fn <entry>; halt
+  std::unique_ptr<Slot[]> grown_stack;    // owns `stack` once it has grown
+  std::unique_ptr<Frame[]> grown_frames;  // owns `frames` once they have grown
+  Word boot[6] = {};                      // call_fn <entry>; halt
 
-  Slot* stack_base() { return stack.get(); }
+  Slot* stack_base() { return stack; }
 
   // Makes `inst` the current instance (nullptr for none).
   void enter_instance(InstanceImpl* i) {

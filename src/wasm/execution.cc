@@ -34,25 +34,26 @@ uint32_t canonical_type_id(const FuncType& type) {
 
 bool ExecState::grow_stack(Slot** fp, size_t need) {
   size_t max_slots = limits.max_stack_bytes / sizeof(Slot);
-  size_t offset = static_cast<size_t>(*fp - stack.get());
+  size_t offset = static_cast<size_t>(*fp - stack);
   size_t required = offset + need;
   if (required > max_slots) {
     return false;
   }
   size_t size = std::min(std::max(stack_slots * 2, required), max_slots);
   std::unique_ptr<Slot[]> bigger(new Slot[size]);
-  std::memcpy(bigger.get(), stack.get(), stack_slots * sizeof(Slot));
-  Slot* old_base = stack.get();
+  std::memcpy(bigger.get(), stack, stack_slots * sizeof(Slot));
+  Slot* old_base = stack;
   Slot* new_base = bigger.get();
   auto move = [&](Slot* p) { return p == nullptr ? p : new_base + (p - old_base); };
-  for (Frame* f = frames.get(); f <= frame; ++f) {
+  for (Frame* f = frames; f <= frame; ++f) {
     f->fp = move(f->fp);
   }
   this->fp = move(this->fp);
   *fp = move(*fp);
-  stack = std::move(bigger);
+  grown_stack = std::move(bigger);
+  stack = new_base;
   stack_slots = size;
-  stack_end = stack.get() + size;
+  stack_end = stack + size;
   return true;
 }
 
@@ -63,12 +64,13 @@ bool ExecState::grow_frames() {
   }
   size_t capacity = std::min(frame_capacity * 2, max_frames);
   std::unique_ptr<Frame[]> bigger(new Frame[capacity]);
-  size_t top = static_cast<size_t>(frame - frames.get());
-  std::copy(frames.get(), frames.get() + top + 1, bigger.get());
-  frames = std::move(bigger);
+  size_t top = static_cast<size_t>(frame - frames);
+  std::copy(frames, frames + top + 1, bigger.get());
+  grown_frames = std::move(bigger);
+  frames = grown_frames.get();
   frame_capacity = capacity;
-  frame = frames.get() + top;
-  frame_end = frames.get() + capacity;
+  frame = frames + top;
+  frame_end = frames + capacity;
   return true;
 }
 
@@ -104,6 +106,10 @@ class HostFunction final : public Function {
     type_id_ = canonical_type_id(stored_type_);
     callback_ = callback;
     host_data_ = data;
+    auto one_slot = [](const std::vector<ValType>& v) {
+      return std::none_of(v.begin(), v.end(), [](ValType t) { return slot_count(t) != 1; });
+    };
+    one_slot_types_ = one_slot(stored_type_.params) && one_slot(stored_type_.results);
   }
   const std::string& name() const { return name_; }
 
@@ -182,18 +188,11 @@ Instance* Function::instance() const {
 // ---------------------------------------------------------------------------
 // Host calls
 
-size_t HostCall::slot_of_arg(size_t i) const {
+size_t HostCall::wide_slot_of(size_t i, bool param) const {
+  const std::vector<ValType>& types = param ? type_->params : type_->results;
   size_t s = 0;
   for (size_t k = 0; k < i; ++k) {
-    s += internal::slot_count(type_->params[k]);
-  }
-  return s;
-}
-
-size_t HostCall::slot_of_result(size_t i) const {
-  size_t s = 0;
-  for (size_t k = 0; k < i; ++k) {
-    s += internal::slot_count(type_->results[k]);
+    s += internal::slot_count(types[k]);
   }
   return s;
 }
@@ -202,12 +201,6 @@ Memory* HostCall::memory() const {
   return caller_ != nullptr ? caller_->memory(0) : nullptr;
 }
 
-uint32_t HostCall::arg_i32(size_t i) const {
-  return static_cast<uint32_t>(slots_[slot_of_arg(i)]);
-}
-uint64_t HostCall::arg_i64(size_t i) const {
-  return slots_[slot_of_arg(i)];
-}
 float HostCall::arg_f32(size_t i) const {
   return arg(i).f32();
 }
@@ -217,12 +210,6 @@ double HostCall::arg_f64(size_t i) const {
 Value HostCall::arg(size_t i) const {
   return internal::read_value(type_->params[i], slots_ + slot_of_arg(i));
 }
-void HostCall::set_result_i32(size_t i, uint32_t v) {
-  slots_[slot_of_result(i)] = v;
-}
-void HostCall::set_result_i64(size_t i, uint64_t v) {
-  slots_[slot_of_result(i)] = v;
-}
 void HostCall::set_result(size_t i, const Value& v) {
   internal::write_value(slots_ + slot_of_result(i), v);
 }
@@ -230,18 +217,31 @@ void HostCall::set_result(size_t i, const Value& v) {
 // ---------------------------------------------------------------------------
 // Executions
 
-Execution::Execution(const ExecutionLimits& limits) : state_(std::make_unique<State>()) {
+// One allocation per Execution (a spawn makes one): the state, then its
+// initial control stack, then its initial value stack.
+Execution::Execution(const ExecutionLimits& limits) {
+  size_t slots = std::max<size_t>(limits.initial_stack_bytes / sizeof(Slot), 64);
+  size_t frames = std::min<size_t>(16, size_t{limits.max_call_depth} + 1);
+  static_assert(alignof(State) >= alignof(Frame) && alignof(Frame) >= alignof(Slot));
+  static_assert(sizeof(State) % alignof(Frame) == 0 && sizeof(Frame) % alignof(Slot) == 0);
+  void* mem = ::operator new(sizeof(State) + frames * sizeof(Frame) + slots * sizeof(Slot));
+  state_.reset(new (mem) State());
   State& st = *state_;
   st.exec = this;
   st.limits = limits;
-  st.stack_slots = std::max<size_t>(limits.initial_stack_bytes / sizeof(Slot), 64);
-  st.stack.reset(new Slot[st.stack_slots]);
-  st.stack_end = st.stack.get() + st.stack_slots;
-  st.frame_capacity = std::min<size_t>(64, size_t{limits.max_call_depth} + 1);
-  st.frames.reset(new Frame[st.frame_capacity]);
-  st.frames[0] = Frame{nullptr, st.stack.get(), nullptr};
-  st.frame = st.frames.get();
-  st.frame_end = st.frames.get() + st.frame_capacity;
+  st.frames = new (static_cast<char*>(mem) + sizeof(State)) Frame[frames];
+  st.frame_capacity = frames;
+  st.stack = new (st.frames + frames) Slot[slots];
+  st.stack_slots = slots;
+  st.stack_end = st.stack + slots;
+  st.frames[0] = Frame{nullptr, st.stack, nullptr};
+  st.frame = st.frames;
+  st.frame_end = st.frames + frames;
+}
+
+void Execution::FreeState::operator()(State* s) const {
+  s->~State();
+  ::operator delete(s);
 }
 
 Execution::~Execution() = default;
@@ -256,9 +256,9 @@ Status Execution::begin(Function* f, std::span<const Value> args) {
     return s;
   }
   size_t arg_slots = internal::slot_count(f->type().params);
-  Slot* base = st.stack.get();
+  Slot* base = st.stack;
   if (arg_slots + 1 > st.stack_slots) {
-    st.frame = st.frames.get();
+    st.frame = st.frames;
     st.fp = nullptr;
     if (!st.grow_stack(&base, arg_slots + 1)) {
       return Error("arguments exceed the stack limit", static_cast<int>(ErrorCode::kUsage));
@@ -281,7 +281,7 @@ Status Execution::begin(Function* f, std::span<const Value> args) {
   st.boot[3] = handlers[static_cast<size_t>(internal::Op::halt)];
   st.ip = st.boot;
   st.fp = base;
-  st.frame = st.frames.get();
+  st.frame = st.frames;
   st.frames[0] = Frame{nullptr, base, nullptr};
   st.enter_instance(nullptr);
   st.entry = f;
@@ -289,7 +289,9 @@ Status Execution::begin(Function* f, std::span<const Value> args) {
   st.fuel_consumed = 0;
   st.status = RunStatus::kOutOfFuel;  // ready to run
   st.begun = true;
-  st.trap = Trap();
+  if (!st.trap.message.empty()) {
+    st.trap = Trap();
+  }
   return Status::ok();
 }
 
@@ -332,7 +334,7 @@ Status Execution::set_host_results(std::span<const Value> results) {
   if (!s) {
     return s;
   }
-  Slot* p = st.stack.get() + st.suspended_slots;
+  Slot* p = st.stack + st.suspended_slots;
   for (const Value& v : results) {
     internal::write_value(p, v);
     p += internal::slot_count(v.type());
@@ -352,7 +354,7 @@ std::vector<Value> Execution::results() const {
   if (st.status != RunStatus::kFinished || st.entry == nullptr) {
     return out;
   }
-  const Slot* p = st.stack.get();
+  const Slot* p = st.stack;
   for (ValType t : st.entry->type().results) {
     out.push_back(internal::read_value(t, p));
     p += internal::slot_count(t);

@@ -124,7 +124,18 @@ std::optional<uint32_t> TableImpl::grow(uint32_t delta, const Value& init) {
 // ---------------------------------------------------------------------------
 // Instances
 
-InstanceImpl::~InstanceImpl() = default;
+InstanceImpl::~InstanceImpl() {
+  for (Function* f : own_funcs_) {
+    f->~Function();
+  }
+}
+
+Function* InstanceImpl::new_function() {
+  void* mem = arena_.allocate(sizeof(Function), alignof(Function));
+  Function* f = new (mem) Function();
+  own_funcs_.push_back(f);
+  return f;
+}
 
 Slot InstanceImpl::eval_const(const ConstExpr& e, Slot* hi) {
   switch (e.kind) {
@@ -159,14 +170,13 @@ Function* InstanceImpl::function(uint32_t index) {
   }
   if (funcs_[index] == nullptr) {
     const ModuleIR& ir = md_->ir;
-    auto f = std::make_unique<Function>();
+    Function* f = new_function();
     f->type_ = &ir.func_type(index);
     f->type_id_ = md_->type_ids[ir.func_types[index]];
     f->index_ = index;
     f->instance_ = this;
     f->code_ = &md_->funcs[index - ir.num_imported_funcs];
-    funcs_[index] = f.get();
-    own_funcs_.push_back(std::move(f));
+    funcs_[index] = f;
   }
   return funcs_[index];
 }
@@ -427,13 +437,25 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
                      std::to_string(imports.externs.size()),
                  static_cast<int>(ErrorCode::kUnlinkable));
   }
-  auto inst = std::make_shared<InstanceImpl>();
+  // The arena's first block: the arrays below, plus the Function objects of
+  // the entry function and of table elements (each array rounded up for
+  // alignment).
+  size_t elem_funcs = 0;
+  for (const ElemSegment& e : ir.elems) {
+    elem_funcs += e.init.size();
+  }
+  size_t arena = (ir.func_types.size() + ir.globals.size() + 2 * ir.tables.size()) * sizeof(void*) +
+                 ir.global_defs.size() * 2 * sizeof(Slot) + ir.elems.size() + ir.datas.size() +
+                 (1 + elem_funcs) * (sizeof(Function) + sizeof(Function*)) +
+                 8 * alignof(std::max_align_t);  // padding between the arrays
+  auto inst = std::make_shared<InstanceImpl>(arena);
   inst->module_ = module;
   inst->md_ = &md;
   inst->user_data_ = options.user_data;
   inst->funcs_.assign(ir.func_types.size(), nullptr);
   inst->globals_.reserve(ir.globals.size());
   inst->tables_.reserve(ir.tables.size());
+  inst->own_funcs_.reserve(1 + elem_funcs);
 
   uint32_t imported_funcs = 0;
   for (size_t i = 0; i < ir.imports.size(); ++i) {

@@ -337,7 +337,7 @@ RUSM_NOINLINE const Word* invoke(ExecState* st, Function* f, const Word* ret_ip,
                                  size_t arg_base, int64_t* fuel) {
   if (f->code_ == nullptr) {
     Slot* args = fp + arg_base;
-    HostCall call(st->exec, st->inst, f->type_, f->host_data_, args);
+    HostCall call(st->exec, st->inst, f, args);
     HostAction action = f->callback_(call);
     switch (action) {
       case HostAction::kReturn:

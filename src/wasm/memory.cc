@@ -251,7 +251,11 @@ void Memory::mark_written(uint64_t offset, uint64_t len) {
   uint64_t first = offset >> internal::kChunkShift;
   uint64_t last = (offset + len - 1) >> internal::kChunkShift;
   // Chunk i's mark is base_[-1 - i], so [first, last] is one run of bytes.
-  std::memset(base_ - 1 - last, 1, last - first + 1);
+  if (first == last) {
+    base_[-1 - static_cast<int64_t>(first)] = 1;
+  } else {
+    std::memset(base_ - 1 - last, 1, last - first + 1);
+  }
 }
 
 bool Memory::read(uint64_t offset, void* out, uint64_t len) const {
