@@ -28,7 +28,7 @@ function check(cond, what) {
   passed++;
   console.log(`  ok   ${what}`);
 }
-async function until(what, fn, timeoutMs = 15000) {
+async function until(what, fn, timeoutMs = 30000) {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
