@@ -616,8 +616,8 @@ int32_t check_supervisor_call(WasmProcess& p, Pid sup) {
   if (!require(p, kCapSpawn)) {
     return kErrDenied;
   }
-  if (!sup.valid()) {
-    return kErrBadArg;
+  if (!sup.valid() || sup == p.ctx().self()) {
+    return kErrBadArg;  // a process waiting on itself would never answer
   }
   return p.ctx().is_alive(sup) ? kOk : kErrNoproc;
 }

@@ -156,7 +156,8 @@ RUSM_EXPORT(sofo_main) void sofo_main(rusm_pid reporter) {
   CHECK(rusm_supervisor_start_child((rusm_pid)o41, &n1, 1, 5000) == RUSM_EBADARG);
   rusm_child_spec bad_arity = rusm_child("s", "sleeper", &n1, 1, RUSM_PERMANENT);
   CHECK(rusm_supervisor_start(RUSM_ONE_FOR_ONE, 5, 1000, &bad_arity, 1) == RUSM_EBADARG);
-  CHECK(rusm_supervisor_start_child(rusm_self(), &n1, 1, 20) == RUSM_ETIMEOUT);
+  CHECK(rusm_supervisor_start_child(rusm_self(), &n1, 1, -1) == RUSM_EBADARG);
+  CHECK(rusm_supervisor_start_child(reporter, &n1, 1, 20) == RUSM_ETIMEOUT);
   CHECK(rusm_supervisor_start_child(0, &n1, 1, 20) == RUSM_EBADARG);
   rusm_pid kids[4];
   CHECK(rusm_supervisor_which_children((rusm_pid)sup, kids, 4, 5000) == 2);
