@@ -216,7 +216,7 @@ HostAction exit_self(HostCall& c) {
   if (r.kind() == otp::ExitKind::kKill) {
     r = ExitReason::killed();
   }
-  proc(c).suspend(WasmProcess::Pending::kExit, Step::exit(std::move(r)));
+  proc(c).suspend_exit(std::move(r));
   return HostAction::kSuspend;
 }
 
@@ -370,8 +370,8 @@ HostAction receive(HostCall& c) {
   if (otp::detail::HeaderAccess::try_receive_now(p.ctx(), f)) {
     return ret32(c, p.deliver(p.ctx().take_delivered()));
   }
-  p.suspend(WasmProcess::Pending::kReceive,
-            Step::wait_message(f, duration_of(static_cast<int64_t>(c.arg_i64(2)))));
+  p.suspend_wait(WasmProcess::Pending::kReceive, f,
+                 duration_of(static_cast<int64_t>(c.arg_i64(2))));
   return HostAction::kSuspend;
 }
 
@@ -474,13 +474,12 @@ HostAction cancel_timer(HostCall& c) {
   return ret64(c, left ? left->count() : kErrNotFound);
 }
 HostAction sleep(HostCall& c) {
-  proc(c).suspend(WasmProcess::Pending::kSleep,
-                  Step::wait_message(otp::MessageFilter::nothing(),
-                                     duration_of(static_cast<int64_t>(c.arg_i64(0)))));
+  proc(c).suspend_wait(WasmProcess::Pending::kSleep, otp::MessageFilter::nothing(),
+                       duration_of(static_cast<int64_t>(c.arg_i64(0))));
   return HostAction::kSuspend;
 }
 HostAction yield(HostCall& c) {
-  proc(c).suspend(WasmProcess::Pending::kYield, Step::yield());
+  proc(c).suspend_yield(WasmProcess::Pending::kYield);
   return HostAction::kSuspend;
 }
 

@@ -111,16 +111,25 @@ class WasmProcess final : public otp::Body {
   // Records a refused capability (shown in the exit line of `rusm run`).
   void denied(uint32_t cap) { denied_ = cap; }
 
-  // Suspension requested by a host function: the process returns `step`.
-  void suspend(Pending p, otp::Step step) {
+  // Suspensions requested by a host function; run() then returns the
+  // matching Step. (Kept as plain fields: building and moving a Step, with
+  // its ExitReason, on every receive showed in wasm-ping-pong's profile.)
+  // Waits for a message matching `f` (MessageFilter::nothing(): a sleep).
+  void suspend_wait(Pending p, otp::MessageFilter f, otp::Duration timeout) {
     pending_ = p;
-    next_step_ = std::move(step);
+    wait_filter_ = f;
+    wait_timeout_ = timeout;
+  }
+  void suspend_yield(Pending p) { pending_ = p; }
+  void suspend_exit(otp::ExitReason reason) {
+    pending_ = Pending::kExit;
+    exit_reason_ = std::move(reason);
   }
   // A host call that spent the slice's budget (spawn, send) returns `v`
   // after the process yields, so that a loop of such calls is preempted.
   wasm::HostAction yield_with(int32_t v) {
     yield_value_ = v;
-    suspend(Pending::kYieldWith, otp::Step::yield());
+    suspend_yield(Pending::kYieldWith);
     return wasm::HostAction::kSuspend;
   }
   // receive(): where to put the next delivered message.
@@ -168,7 +177,9 @@ class WasmProcess final : public otp::Body {
   otp::Context* ctx_ = nullptr;
 
   Pending pending_ = Pending::kNone;
-  otp::Step next_step_;
+  otp::MessageFilter wait_filter_;  // kReceive, kSleep, kSupervisorCall
+  otp::Duration wait_timeout_{};
+  otp::ExitReason exit_reason_;  // kExit
   uint32_t denied_ = 0;
   int32_t yield_value_ = 0;
 

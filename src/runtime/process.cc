@@ -154,7 +154,7 @@ Step WasmProcess::run(otp::Context& ctx) {
       break;
     }
     case Pending::kExit:
-      return finish(next_step_.reason);
+      return finish(exit_reason_);
   }
   return drive(ctx);
 }
@@ -199,11 +199,19 @@ Step WasmProcess::drive(otp::Context& ctx) {
         return finish(ExitReason::error("trap: " + exec_.trap().to_string()));
       }
       case RunStatus::kSuspended:
-        if (pending_ == Pending::kExit) {
-          return finish(next_step_.reason);
-        }
-        if (pending_ != Pending::kNone) {
-          return std::move(next_step_);
+        switch (pending_) {
+          case Pending::kNone:
+          case Pending::kWasi:
+            break;
+          case Pending::kExit:
+            return finish(exit_reason_);
+          case Pending::kYield:
+          case Pending::kYieldWith:
+            return Step::yield();
+          case Pending::kReceive:
+          case Pending::kSleep:
+          case Pending::kSupervisorCall:
+            return Step::wait_message(wait_filter_, wait_timeout_);
         }
         if (wasi_ && rt_->wasi_funcs.owns(exec_.suspended_at())) {
           pending_ = Pending::kWasi;
@@ -285,9 +293,8 @@ wasm::HostAction WasmProcess::call_supervisor(SupervisorOp op, otp::Pid sup, otp
   sup_call_ = {op, c.make_ref(), c.monitor(sup), out_ptr, out_cap};
   request.set_ref(sup_call_.ref);
   (void)c.send(sup, std::move(request));
-  suspend(
-      Pending::kSupervisorCall,
-      Step::wait_message(otp::MessageFilter::by_predicate(is_supervisor_answer, this), timeout));
+  suspend_wait(Pending::kSupervisorCall,
+               otp::MessageFilter::by_predicate(is_supervisor_answer, this), timeout);
   return wasm::HostAction::kSuspend;
 }
 

@@ -330,9 +330,13 @@ Status Execution::set_host_results(std::span<const Value> results) {
   if (st.status != RunStatus::kSuspended || st.suspended_at == nullptr) {
     return Error("the execution is not suspended", static_cast<int>(ErrorCode::kUsage));
   }
-  Status s = internal::check_values(st.suspended_at->type().results, results, "host result");
-  if (!s) {
-    return s;
+  const std::vector<ValType>& types = st.suspended_at->type().results;
+  // The common case (one result of the right type) without building a Status.
+  if (results.size() != 1 || types.size() != 1 || results[0].type() != types[0]) {
+    Status s = internal::check_values(types, results, "host result");
+    if (!s) {
+      return s;
+    }
   }
   Slot* p = st.stack + st.suspended_slots;
   for (const Value& v : results) {
