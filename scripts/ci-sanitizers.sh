@@ -24,16 +24,20 @@ fi
 
 if [ -d fuzz ]; then
   echo "== fuzzers (${fuzz_seconds}s each)"
-  RUSM_BUILD_DIR="$root/build-fuzz" RUSM_TARGETS="decode_fuzz run_fuzz fuzz_seed" \
+  RUSM_BUILD_DIR="$root/build-fuzz" RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz fuzz_seed" \
     scripts/build.sh -DRUSM_FUZZ=ON >/dev/null
   for f in build-fuzz/fuzz/*_fuzz; do
     [ -x "$f" ] || continue
     name=$(basename "$f")
     corpus="build-fuzz/fuzz/corpus-$name"
     mkdir -p "$corpus"
+    # The module fuzzers start from the spec suite's modules; abi_fuzz's
+    # inputs are call programs, not modules.
+    seeds=build-fuzz/fuzz/seed
+    [ "$name" = abi_fuzz ] && seeds=
     echo "-- $name"
     "$f" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 "$corpus" \
-       build-fuzz/fuzz/seed 2>&1 | tail -n 3
+       $seeds 2>&1 | tail -n 3
   done
 fi
 echo "sanitizers and fuzzers: ok"

@@ -15,6 +15,20 @@ using detail::NodeImpl;
 using detail::NodeKind;
 using detail::Process;
 
+namespace {
+
+// steady_clock::now() + timeout, saturated: kInfinity (or anything past the
+// clock's range) is time_point::max().
+std::chrono::steady_clock::time_point steady_deadline(Duration timeout) {
+  auto now = std::chrono::steady_clock::now();
+  if (timeout >= std::chrono::steady_clock::time_point::max() - now) {
+    return std::chrono::steady_clock::time_point::max();
+  }
+  return now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(timeout);
+}
+
+}  // namespace
+
 Node::Node(NodeOptions options) : impl_(std::make_unique<NodeImpl>(this, options)) {
   impl_->start_workers();
 }
@@ -166,7 +180,7 @@ Status Node::shutdown(Duration timeout) {
   if (n.shut_down_) {
     return Status::ok();
   }
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto deadline = steady_deadline(timeout);
   n.accepting_.store(false, std::memory_order_seq_cst);
   std::vector<Pid> roots;
   {
@@ -286,8 +300,7 @@ std::optional<Message> Probe::receive(Duration timeout) {
 
 std::optional<Message> Probe::receive_if(const std::function<bool(const Message&)>& pred,
                                          Duration timeout) {
-  auto deadline = timeout == kInfinity ? std::chrono::steady_clock::time_point::max()
-                                       : std::chrono::steady_clock::now() + timeout;
+  auto deadline = steady_deadline(timeout);
   std::unique_lock<std::mutex> lock(shared_->mu);
   for (;;) {
     for (auto it = shared_->queue.begin(); it != shared_->queue.end(); ++it) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -188,7 +189,18 @@ class NodeImpl {
                                                                 start_)
         .count();
   }
-  static uint64_t tick_of(int64_t ns) { return static_cast<uint64_t>((ns + 999'999) / 1'000'000); }
+  // now_ns() + delta_ns (delta >= 0), saturated at INT64_MAX: a timeout from
+  // a guest can be any 64-bit value.
+  int64_t deadline_after(int64_t delta_ns) const {
+    int64_t now = now_ns();
+    return delta_ns > std::numeric_limits<int64_t>::max() - now
+               ? std::numeric_limits<int64_t>::max()
+               : now + delta_ns;
+  }
+  // The 1 ms tick a deadline falls in (rounded up). ns >= 0.
+  static uint64_t tick_of(int64_t ns) {
+    return static_cast<uint64_t>(ns / 1'000'000) + (ns % 1'000'000 != 0 ? 1 : 0);
+  }
 
   // ---- misc
   MonitorRef make_ref();

@@ -592,7 +592,7 @@ TimerRef NodeImpl::send_after(Pid from, Duration delay, Pid to, Message m) {
   t->kind = Timer::Kind::kSendAfter;
   t->target = to;
   t->msg = n;
-  int64_t deadline = now_ns() + std::max<int64_t>(delay.count(), 0);
+  int64_t deadline = deadline_after(std::max<int64_t>(delay.count(), 0));
   t->deadline_ns.store(deadline, std::memory_order_relaxed);
   t->tick = tick_of(deadline);
   TimerRef ref{reinterpret_cast<uintptr_t>(t), t->id()};

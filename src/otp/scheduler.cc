@@ -773,10 +773,10 @@ void NodeImpl::run_slice(Worker* w, Process* p) {
         } else if (s.timeout.count() <= 0) {
           p->wait_deadline_ns_ = 0;
         } else {
-          p->wait_deadline_ns_ = now_ns() + s.timeout.count();
-          if (p->wait_deadline_ns_ <= 0) {
-            p->wait_deadline_ns_ = 1;
-          }
+          int64_t d = deadline_after(s.timeout.count());
+          // Past the clock's range is never; 0 means "poll", so at least 1.
+          p->wait_deadline_ns_ =
+              d == std::numeric_limits<int64_t>::max() ? -1 : std::max<int64_t>(d, 1);
         }
         if (s.kind == Step::Kind::kWaitEvent) {
           p->wait_desc_.store(kWaitEvent, std::memory_order_relaxed);

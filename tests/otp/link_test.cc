@@ -422,6 +422,35 @@ TEST(TimerTest, SendAfterAndCancelTimer) {
   EXPECT_EQ(late->tag(), 1u) << "a cancelled timer must not deliver";
 }
 
+// Timeouts and delays near the 64-bit limit (a guest can pass any value):
+// no overflow, they simply never come.
+Task<> huge_timeouts(Context& ctx, Pid report) {
+  const Duration huge = Duration::max() - Duration(2);
+  TimerRef t = ctx.send_after(huge, ctx.self(), Message::make(7));
+  auto nothing = co_await ctx.receive(std::chrono::milliseconds(5));
+  auto left = ctx.cancel_timer(t);
+  (void)ctx.send(report, Message::make(1));
+  auto m = co_await ctx.receive(huge);  // the report's answer ends this wait
+  bool ok = !nothing && left && *left > std::chrono::hours(24) && m && m->tag() == 2;
+  (void)ctx.send(report, Message::make(ok ? 1 : 0));
+}
+
+TEST(TimerTest, HugeTimeoutsAndDelaysDoNotOverflow) {
+  Node node(small_node());
+  Probe probe(node);
+  Result<Pid> p = node.spawn(huge_timeouts, probe.pid());
+  ASSERT_TRUE(p);
+  auto ready = probe.receive(kWait);
+  ASSERT_TRUE(ready);
+  ASSERT_TRUE(node.send(*p, Message::make(2)));
+  auto verdict = probe.receive(kWait);
+  ASSERT_TRUE(verdict);
+  EXPECT_EQ(verdict->tag(), 1u);
+  // The same from outside the node.
+  ASSERT_TRUE(node.send(probe.pid(), Message::make(9)));
+  EXPECT_TRUE(probe.receive(Duration::max() - Duration(2)));
+}
+
 TEST(TimerTest, ManyPendingTimersFireInDeadlineOrderFromOutside) {
   Node node(small_node());
   Probe probe(node);
