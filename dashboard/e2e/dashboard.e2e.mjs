@@ -103,6 +103,13 @@ try {
     return pids.length === 1 && pids[0] !== oldPid ? pids[0] : null;
   });
   check(newPid !== oldPid, `killing ${oldPid} from the table: the supervisor restarted it as ${newPid}`);
+  // The Wasm half of the demo: a squarer of examples/demo_service.c.
+  await page.fill('[data-testid=filter]', 'squarer 1');
+  const wasmRow = await until('the Wasm squarer 1', async () => {
+    const rows = await page.$$('#proc-table tbody tr');
+    return rows.length === 1 ? rows[0] : null;
+  });
+  check((await wasmRow.textContent()).includes('[trusted]'), 'a Wasm process shows its profile');
   await page.fill('[data-testid=filter]', '');
   await page.click(`#proc-table tbody tr[data-pid="${newPid}"]`);
   await until('info of the new worker', async () => (await page.textContent('[data-testid=info-panel]')).includes(newPid));

@@ -1,5 +1,6 @@
 // `rusm dashboard [--listen 127.0.0.1:4000] [--assets DIR]`: starts a node
-// with the observer's sampler, a demo supervision tree to observe, and the
+// with the observer's sampler, a demo to observe (a native supervision tree
+// and a Wasm service, examples/demo_service.c), and the
 // dashboard server (see docs/dashboard.md); runs benchmark scenarios on
 // request, each on its own node, on a background thread. Stops on SIGINT or
 // SIGTERM: the current run is told to stop, then the server, then the node.
@@ -17,6 +18,7 @@
 #include "demo_tree.h"
 #include "observe/server.h"
 #include "rusm/observe/sampler.h"
+#include "rusm/runtime/runtime.h"
 
 namespace rusm::cli {
 namespace {
@@ -227,6 +229,27 @@ std::filesystem::path exe_dir() {
   return ec ? std::filesystem::current_path() : p.parent_path();
 }
 
+// The Wasm half of the demo: examples/demo_service.wasm (built next to the
+// rusm binary) as a trusted process with its own supervisors and workers.
+void start_wasm_demo(runtime::Runtime& rt) {
+  std::string path = (exe_dir() / "examples" / "demo_service.wasm").string();
+  if (!std::filesystem::exists(path)) {
+    std::fprintf(stderr, "rusm dashboard: no Wasm demo (%s not built)\n", path.c_str());
+    return;
+  }
+  if (Status s = rt.load_file("demo_service", path); !s) {
+    std::fprintf(stderr, "rusm dashboard: Wasm demo: %s\n", s.message().c_str());
+    return;
+  }
+  runtime::ProcessSpec spec;
+  spec.module = "demo_service";
+  spec.caps = *runtime::profile("trusted");
+  spec.options.label = "demo service";
+  if (auto p = rt.spawn(spec); !p) {
+    std::fprintf(stderr, "rusm dashboard: Wasm demo: %s\n", p.message().c_str());
+  }
+}
+
 struct DashboardArgs {
   std::string listen = "127.0.0.1:4000";
   std::string assets;
@@ -273,13 +296,15 @@ int run_dashboard(const DashboardArgs& args) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  otp::NodeOptions no;
-  no.workers = args.workers;
-  otp::Node node(no);
+  runtime::RuntimeOptions ro;
+  ro.node.workers = args.workers;
+  runtime::Runtime rt(ro);
+  otp::Node& node = rt.node();
   if (!args.no_demo) {
     if (Result<otp::Pid> demo = start_demo_tree(node); !demo) {
       std::fprintf(stderr, "rusm dashboard: demo tree: %s\n", demo.error().message().c_str());
     }
+    start_wasm_demo(rt);
   }
   observe::SamplerOptions so;
   so.hz = args.hz;

@@ -36,6 +36,10 @@ Status Context::send(std::string_view name, Message m) {
   return send(to, std::move(m));
 }
 
+void Context::report_memory(size_t bytes) {
+  proc_->body_bytes_.store(bytes, std::memory_order_relaxed);
+}
+
 Message Context::take_delivered() {
   return Access::wrap(std::exchange(delivered_, nullptr));
 }

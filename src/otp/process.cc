@@ -262,10 +262,12 @@ Spawned NodeImpl::commit(Process* child, Process* parent, const SpawnOptions& op
     child->ctx_.current_ = top;
     child->body_ = &child->coro_;
     child->frame_bytes_ = tls_last_frame;
+    child->body_bytes_.store(0, std::memory_order_relaxed);  // the slot may have had a body
   } else {
     child->owned_body_ = std::move(body);
     child->body_ = child->owned_body_.get();
     child->frame_bytes_ = 0;
+    child->body_bytes_.store(child->body_->memory_bytes(), std::memory_order_relaxed);
   }
   Spawned out{child->pid_, 0};
   if (parent != nullptr && options.link) {
@@ -638,7 +640,9 @@ std::optional<ProcessInfo> NodeImpl::info(Pid pid) const {
   info.reductions = p->reductions_.load(std::memory_order_relaxed);
   info.trap_exit = p->trap_exit_.load(std::memory_order_relaxed);
   info.parent = p->parent_;
-  info.memory_bytes = sizeof(Process) + p->frame_bytes_ + info.mailbox_length * sizeof(MessageNode);
+  info.memory_bytes = sizeof(Process) + p->frame_bytes_ +
+                      p->body_bytes_.load(std::memory_order_relaxed) +
+                      info.mailbox_length * sizeof(MessageNode);
   switch (p->wait_desc_.load(std::memory_order_relaxed)) {
     case kWaitAny:
       info.current_wait = "receive any";

@@ -175,6 +175,8 @@ class Process {
   ExitReason pending_reason_;
 
   size_t frame_bytes_ = 0;
+  // What an owned body holds, as it last reported (Context::report_memory).
+  std::atomic<size_t> body_bytes_{0};
 
   // Observed by info(): what the process waits for.
   std::atomic<uint8_t> wait_desc_{0};  // WaitDesc

@@ -82,6 +82,7 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
     return Error("instantiating '" + mod_->name + "': " + inst.message());
   }
   instance_ = std::move(*inst);
+  memory_ = instance_->memory(0);
   entry_ = instance_->function(it->second);
   if (mod_->uses_wasi) {
     auto w = wasi::Context::create(wasi_config_ ? *wasi_config_ : wasi::Config{});
@@ -101,6 +102,14 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
     return exec_.begin(instance_->function(*mod_->initialize), {});
   }
   return exec_.begin(entry_, args_);
+}
+
+void WasmProcess::report_memory(otp::Context& ctx) {
+  reported_size_ = memory_ != nullptr ? memory_->size_bytes() : 0;
+  scan_cost_ = static_cast<int64_t>(reported_size_ >> 8);
+  fuel_since_report_ = 0;
+  runs_since_report_ = 0;
+  ctx.report_memory(memory_bytes());
 }
 
 size_t WasmProcess::memory_bytes() const {
@@ -168,7 +177,19 @@ Step WasmProcess::drive(otp::Context& ctx) {
     }
     int64_t before = exec_.fuel_consumed();
     RunStatus s = exec_.run(budget * fpr);
-    ctx.charge((exec_.fuel_consumed() - before) / fpr + 1);
+    int64_t spent = exec_.fuel_consumed() - before;
+    ctx.charge(spent / fpr + 1);
+    // memory_bytes() scans the dirty map (a byte per 256 B of linear
+    // memory), so it is reported only when the memory grew, or after enough
+    // work to make the scan cheap in comparison (a good part of a slice, or
+    // a quarter of that before the process waits, so that an idle process
+    // shows what it wrote), or every 256 runs; never per message.
+    fuel_since_report_ += spent;
+    if (fuel_since_report_ >= (s == RunStatus::kSuspended ? 16'384 : 65'536) + scan_cost_ ||
+        ++runs_since_report_ >= 256 ||
+        (memory_ != nullptr && memory_->size_bytes() != reported_size_)) {
+      report_memory(ctx);
+    }
     switch (s) {
       case RunStatus::kFinished:
         if (running_pre_) {
@@ -336,7 +357,7 @@ Value WasmProcess::supervisor_result(otp::Message reply) {
       for (size_t i = 0; i < n; ++i) {
         bits[i] = kids[i].bits();
       }
-      wasm::Memory* mem = instance_->memory(0);
+      wasm::Memory* mem = memory_;
       if (n > 0 && (mem == nullptr || !mem->write(call.out_ptr, bits.data(), n * 8))) {
         return code(kErrBadArg);
       }
@@ -366,7 +387,7 @@ int32_t WasmProcess::deliver(otp::Message m) {
     synth_ += r.detail();
   }
   std::string_view payload = (is_exit || is_down) ? std::string_view(synth_) : current_.text();
-  wasm::Memory* mem = instance_->memory(0);
+  wasm::Memory* mem = memory_;
   if (recv.hdr_ptr != 0) {
     struct {
       uint64_t tag, from, ref;
@@ -395,7 +416,7 @@ int32_t WasmProcess::read_current(uint32_t offset, uint32_t ptr, uint32_t len) {
     return kErrBadArg;
   }
   uint32_t n = std::min<uint32_t>(len, static_cast<uint32_t>(payload.size() - offset));
-  wasm::Memory* mem = instance_->memory(0);
+  wasm::Memory* mem = memory_;
   if (n > 0 && (mem == nullptr || !mem->write(ptr, payload.data() + offset, n))) {
     return kErrBadArg;
   }

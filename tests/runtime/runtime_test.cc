@@ -176,6 +176,24 @@ TEST_F(RuntimeTest, ProcessInfoShowsProfileAndLabel) {
   EXPECT_GT(d->info.memory_bytes, 0u);
 }
 
+TEST_F(RuntimeTest, ProcessInfoMemoryFollowsTheLinearMemory) {
+  Pid small = spawn("sleeper");
+  Pid big = spawn("grow_and_sleep", {probe_->pid().bits()});
+  EXPECT_EQ(receive_text(), "grown");
+  // The body reports as it goes to sleep, just after the message above.
+  size_t big_bytes = 0;
+  for (int i = 0; i < 2000 && big_bytes <= (1u << 20); ++i) {
+    auto b = rt_->node().info(big);
+    ASSERT_TRUE(b);
+    big_bytes = b->memory_bytes;
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_GT(big_bytes, 1u << 20) << "the 1.5 MiB it wrote must show (give or take a slice)";
+  auto s = rt_->node().info(small);
+  ASSERT_TRUE(s);
+  EXPECT_LT(s->memory_bytes, 64u * 1024) << "an idle process: only what it touched";
+}
+
 TEST_F(RuntimeTest, MemoryLimitRefusesLargerModules) {
   ProcessSpec s = spec("add", {1, 2});
   s.caps.max_memory_pages = 1;

@@ -107,7 +107,8 @@ class Body {
   // is destroyed, with the process's exit reason: the one run() returned, or
   // the signal's reason when the process was killed between runs.
   virtual void on_exit(const ExitReason& reason) {}
-  // Bytes this body holds (for process info); 0 if unknown.
+  // Bytes this body holds (for process info); 0 if unknown. Asked once, when
+  // the process is spawned; later changes come from Context::report_memory.
   virtual size_t memory_bytes() const { return 0; }
 };
 

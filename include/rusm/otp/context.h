@@ -292,6 +292,9 @@ class Context {
   // Reductions left in this slice (may go negative).
   int64_t budget() const { return budget_; }
   void charge(int64_t reductions) { budget_ -= reductions; }
+  // What the body holds now, in bytes, for process info (memory); a body
+  // reports when it changes noticeably. Body::memory_bytes() is the first report.
+  void report_memory(size_t bytes);
   WakeReason wake_reason() const { return wake_; }
   // The message that ended a kWaitMessage wait (empty after a timeout).
   Message take_delivered();

@@ -1,6 +1,7 @@
 // Test guest for tests/runtime: one exported function per scenario. Checks
 // fail by sending "FAIL line N: <expr>" to the reporter and exiting.
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rusm.h"
@@ -175,6 +176,19 @@ RUSM_EXPORT(sofo_main) void sofo_main(rusm_pid reporter) {
   CHECK(rusm_supervisor_which_children((rusm_pid)o41, kids, 4, 5000) == RUSM_ENOPROC);
   rusm_send_u64(reporter, 5, (uint64_t)c1);
   report("ok");
+  rusm_sleep_ns(-1);
+}
+
+// Grows its linear memory by writing 1.5 MiB, reports, then sleeps.
+static char* volatile g_grown;  // escapes, so the compiler keeps the writes
+
+RUSM_EXPORT(grow_and_sleep) void grow_and_sleep(rusm_pid reporter) {
+  char* p = (char*)malloc(3 << 19);
+  g_grown = p;
+  if (p != 0) {
+    memset(p, 1, 3 << 19);
+  }
+  rusm_send_str(reporter, 1, p != 0 ? "grown" : "no memory");
   rusm_sleep_ns(-1);
 }
 
