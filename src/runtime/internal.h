@@ -156,8 +156,10 @@ class WasmProcess final : public otp::Body {
  private:
   otp::Step drive(otp::Context& ctx);
   otp::Step finish(otp::ExitReason reason);
-  // Tells otp what the process holds now (process info: memory).
+  // Tells otp what the process holds now (process info: memory); after a
+  // run of the instance, only when worth the cost (see process.cc).
   void report_memory(otp::Context& ctx);
+  void maybe_report_memory(otp::Context& ctx, int64_t fuel_spent, bool waits);
   wasm::Value supervisor_result(otp::Message reply);
   static bool is_supervisor_answer(const otp::Message& m, void* self);
   otp::Step wasi_step();

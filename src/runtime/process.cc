@@ -104,6 +104,19 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
   return exec_.begin(entry_, args_);
 }
 
+// memory_bytes() scans the dirty map (a byte per 256 B of linear memory), so
+// it is reported only when the memory grew, or after enough work to make the
+// scan cheap in comparison (a good part of a slice, or a quarter of that
+// before the process waits, so that an idle process shows what it wrote), or
+// every 256 runs; never per message.
+void WasmProcess::maybe_report_memory(otp::Context& ctx, int64_t fuel_spent, bool waits) {
+  fuel_since_report_ += fuel_spent;
+  if (fuel_since_report_ >= (waits ? 16'384 : 65'536) + scan_cost_ || ++runs_since_report_ >= 256 ||
+      (memory_ != nullptr && memory_->size_bytes() != reported_size_)) {
+    report_memory(ctx);
+  }
+}
+
 void WasmProcess::report_memory(otp::Context& ctx) {
   reported_size_ = memory_ != nullptr ? memory_->size_bytes() : 0;
   scan_cost_ = static_cast<int64_t>(reported_size_ >> 8);
@@ -179,17 +192,7 @@ Step WasmProcess::drive(otp::Context& ctx) {
     RunStatus s = exec_.run(budget * fpr);
     int64_t spent = exec_.fuel_consumed() - before;
     ctx.charge(spent / fpr + 1);
-    // memory_bytes() scans the dirty map (a byte per 256 B of linear
-    // memory), so it is reported only when the memory grew, or after enough
-    // work to make the scan cheap in comparison (a good part of a slice, or
-    // a quarter of that before the process waits, so that an idle process
-    // shows what it wrote), or every 256 runs; never per message.
-    fuel_since_report_ += spent;
-    if (fuel_since_report_ >= (s == RunStatus::kSuspended ? 16'384 : 65'536) + scan_cost_ ||
-        ++runs_since_report_ >= 256 ||
-        (memory_ != nullptr && memory_->size_bytes() != reported_size_)) {
-      report_memory(ctx);
-    }
+    maybe_report_memory(ctx, spent, s == RunStatus::kSuspended);
     switch (s) {
       case RunStatus::kFinished:
         if (running_pre_) {
