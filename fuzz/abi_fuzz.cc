@@ -1,10 +1,14 @@
-// Fuzzes the `rusm` guest ABI from inside a guest: the input is a program
-// of ABI calls with arbitrary arguments (see abi_driver.wat), run by a
+// Fuzzes the guest ABI from inside a guest: the input is a program of `rusm`
+// and WASI calls with arbitrary arguments (see abi_driver.wat), run by a
 // trusted Wasm process on a live runtime, so that every import, its error
 // paths and their interleavings (spawn, links, monitors, exit signals,
-// registry, timers, supervisors) meet what a hostile guest can pass. The
-// process may trap, exit, block or be killed; the node must stay sound: no
-// crash, no sanitizer report, and every process gone after a kill.
+// registry, timers, supervisors; args, environ, clocks, random, stdio,
+// poll_oneoff, fd calls) meet what a hostile guest can pass. No directory is
+// preopened: the file system calls see only stdio (a fuzzer that could write
+// files would be a risk to the machine if an escape existed; tests/wasi
+// covers escapes). The process may trap, exit, block or be killed; the node
+// must stay sound: no crash, no sanitizer report, and every process gone
+// after a kill.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -61,6 +65,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spec.function = "go";
   spec.caps = *runtime::profile("trusted");
   spec.caps.max_memory_pages = 16;
+  spec.wasi.args = {"driver", "--flag", "value"};
+  spec.wasi.env = {"HOME=/nowhere", "LANG=C"};
+  spec.wasi.stdin_mode = wasi::StdioMode::kCapture;
+  spec.wasi.stdin_data = "line one\nline two\n";
+  spec.wasi.stdout_mode = wasi::StdioMode::kCapture;
+  spec.wasi.stderr_mode = wasi::StdioMode::kCapture;
+  spec.wasi.allow_clock = true;
+  spec.wasi.allow_random = true;
   auto p = r.spawn(spec);
   if (!p) {
     std::fprintf(stderr, "abi_fuzz: spawn: %s\n", p.message().c_str());
