@@ -515,7 +515,7 @@ Result<Pid> start_wasm_child(otp::Context& ctx, Runtime::Impl* rt,
   }
   auto body = rt->make_process(mod, fn, all, caps, cfg, nullptr);
   if (!body) {
-    return Error(body.message(), kErrBadArg);  // a parameter type the ABI cannot pass
+    return Error(body.message(), kErrLimit);  // instantiation failed (as spawn reports it)
   }
   otp::SpawnOptions so;
   so.link = true;
