@@ -260,11 +260,21 @@ TEST(WasiBasics, UnsupportedCallsSayNoSysOrNotSup) {
 }
 
 TEST(WasiBasics, MissingPreopenDirectoryIsAClearError) {
+  auto p = Preopen::open("/nonexistent/rusm-wasi-test", "/data");
+  ASSERT_FALSE(p.is_ok());
+  EXPECT_NE(p.error().message().find("/nonexistent/rusm-wasi-test"), std::string::npos)
+      << p.error().message();
+  EXPECT_NE(p.error().message().find("/data"), std::string::npos) << p.error().message();
+}
+
+TEST(WasiBasics, PreopenWithoutAHeldDirectoryIsRefused) {
   Config c;
-  c.preopens.push_back({"/nonexistent/rusm-wasi-test", "/data", false});
+  Preopen p;
+  p.guest_path = "/data";
+  c.preopens.push_back(p);
   auto ctx = Context::create(c);
   ASSERT_FALSE(ctx.is_ok());
-  EXPECT_NE(ctx.error().message().find("/nonexistent/rusm-wasi-test"), std::string::npos)
+  EXPECT_NE(ctx.error().message().find("'/data' holds no directory"), std::string::npos)
       << ctx.error().message();
 }
 

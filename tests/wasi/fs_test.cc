@@ -43,7 +43,11 @@ class WasiFs : public ::testing::Test {
   }
   Config config(const std::string& scenario, bool read_only = false) {
     Config c = captured({scenario});
-    c.preopens.push_back({sandbox_.string(), "/sandbox", read_only});
+    auto p = Preopen::open(sandbox_.string(), "/sandbox", read_only);
+    EXPECT_TRUE(p.is_ok()) << p.error().message();
+    if (p) {
+      c.preopens.push_back(std::move(*p));
+    }
     return c;
   }
   void expect_outside_untouched() {
