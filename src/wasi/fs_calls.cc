@@ -878,12 +878,17 @@ int path_readlink(Call& c) {
   return abi::kSuccess;
 }
 
-// The link's text is stored as given: whatever it says, resolving it later
-// stays beneath the preopen (see path.h).
+// A relative link's text is stored as given: resolving it later stays
+// beneath the preopen whatever it says (see path.h). An absolute target is
+// refused: it could never resolve inside a preopen, and a host tool or a
+// process that re-resolved a host path would follow it out (issue 9).
 int path_symlink(Call& c) {
   std::string target;
   if (uint16_t e = c.path(c.u32(0), c.u32(1), &target)) {
     return e;
+  }
+  if (!target.empty() && target[0] == '/') {
+    return abi::kNotcapable;
   }
   HostFd parent;
   std::string name;

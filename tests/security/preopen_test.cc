@@ -136,6 +136,34 @@ TEST_F(PreopenAttack, SupervisorRestartKeepsHeldDirectoryUploadsFirst) {
   expect_outside_untouched();
 }
 
+// The issue's own form of the attack: `uploads -> /` (here the absolute host
+// path of outside/, so that the test does not depend on the host's files).
+// path_symlink refuses absolute targets (ENOTCAPABLE); and even if such a
+// link existed, the child would still hold the original directory.
+TEST_F(PreopenAttack, AbsoluteSymlinkTargetIsRefused) {
+  for (bool app_first : {true, false}) {
+    for (const char* mode : {"spawn", "supervisor"}) {
+      SCOPED_TRACE(std::string(mode) + (app_first ? ", /app first" : ", /up first"));
+      int code;
+      std::vector<std::string> dirs = {app_dir(), up_dir()};
+      if (!app_first) {
+        std::swap(dirs[0], dirs[1]);
+      }
+      std::string out = run(dirs, mode, (root_ / "outside").string(), &code);
+      EXPECT_EQ(code, 0) << out;
+      EXPECT_NE(out.find("symlink uploads -> (absolute): 76\n"), std::string::npos) << out;
+      EXPECT_NE(out.find(kHeld), std::string::npos) << out;
+      EXPECT_EQ(out.find("secret.txt: secret"), std::string::npos) << out;
+      expect_outside_untouched();
+      fs::remove_all(root_ / "app" / "uploads.old" / "pwned");
+      if (fs::exists(root_ / "app" / "uploads.old")) {
+        fs::remove(root_ / "app" / "uploads");
+        fs::rename(root_ / "app" / "uploads.old", root_ / "app" / "uploads");
+      }
+    }
+  }
+}
+
 // A read-only preopen stays read-only in every child.
 TEST_F(PreopenAttack, ReadOnlyPreopenStaysReadOnlyInChildren) {
   for (const char* mode : {"spawn", "supervisor"}) {

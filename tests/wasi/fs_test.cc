@@ -55,6 +55,7 @@ class WasiFs : public ::testing::Test {
     EXPECT_FALSE(fs::exists(root_ / "made"));
     EXPECT_FALSE(fs::exists(root_ / "stolen"));
     EXPECT_FALSE(fs::exists(sandbox_ / "got"));
+    EXPECT_FALSE(fs::is_symlink(sandbox_ / "etc"));
   }
 
   fs::path root_, sandbox_;
@@ -124,6 +125,7 @@ const char* kEscapeOutput =
     "mkdir dotdot: 76\n"
     "unlink abs: 76\n"
     "symlink escape then open: 0 76\n"
+    "absolute symlink: 76\n"
     "rename out: 76\n"
     "link out: 76\n"
     "readlink out: 76\n"
