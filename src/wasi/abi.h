@@ -33,6 +33,7 @@ inline constexpr uint16_t kNospc = 51;
 inline constexpr uint16_t kNosys = 52;
 inline constexpr uint16_t kNotdir = 54;
 inline constexpr uint16_t kNotempty = 55;
+inline constexpr uint16_t kNotsock = 57;
 inline constexpr uint16_t kNotsup = 58;
 inline constexpr uint16_t kNotty = 59;
 inline constexpr uint16_t kNxio = 60;
