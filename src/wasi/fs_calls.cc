@@ -737,6 +737,17 @@ uint16_t parent_of(Call& c, uint32_t dirfd, uint64_t rights, bool write, uint32_
   return open_parent_beneath(dir->host_fd(), path, parent, name, trailing_slash);
 }
 
+// A destination named with a trailing slash ("link/") names a directory,
+// which path_link and path_symlink never create: ENOENT when nothing is
+// there, EEXIST when something is (what Linux answers for linkat/symlinkat).
+uint16_t trailing_slash_destination(const HostFd& parent, const std::string& name) {
+  struct stat st;
+  if (fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return host_error();
+  }
+  return abi::kExist;
+}
+
 }  // namespace
 
 int path_create_directory(Call& c) {
@@ -892,9 +903,13 @@ int path_symlink(Call& c) {
   }
   HostFd parent;
   std::string name;
+  bool trailing_slash = false;
   if (uint16_t e = parent_of(c, c.u32(2), abi::kRightPathSymlink, true, c.u32(3), c.u32(4), &parent,
-                             &name)) {
+                             &name, &trailing_slash)) {
     return e;
+  }
+  if (trailing_slash) {
+    return trailing_slash_destination(parent, name);
   }
   return symlinkat(target.c_str(), parent.get(), name.c_str()) == 0 ? abi::kSuccess : host_error();
 }
@@ -903,9 +918,13 @@ int path_link(Call& c) {
   bool follow = (c.u32(1) & abi::kLookupSymlinkFollow) != 0;
   HostFd new_parent;
   std::string new_name;
+  bool trailing_slash = false;
   if (uint16_t e = parent_of(c, c.u32(4), abi::kRightPathLinkTarget, true, c.u32(5), c.u32(6),
-                             &new_parent, &new_name)) {
+                             &new_parent, &new_name, &trailing_slash)) {
     return e;
+  }
+  if (trailing_slash) {
+    return trailing_slash_destination(new_parent, new_name);
   }
   if (!follow) {
     HostFd old_parent;
