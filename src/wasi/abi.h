@@ -94,6 +94,22 @@ inline constexpr uint64_t kRightsWrite =
     kRightFdFilestatSetSize | kRightFdFilestatSetTimes | kRightPathSymlink |
     kRightPathRemoveDirectory | kRightPathUnlinkFile;
 
+// The rights that mean something on a directory, and on anything else (a
+// regular file, a FIFO, a device). A descriptor holds only those of its
+// type: a directory has no position (no fd_seek/fd_tell), no data to read or
+// write; a file has no path_* calls and no fd_readdir.
+inline constexpr uint64_t kRightsDirectory =
+    kRightFdDatasync | kRightFdFdstatSetFlags | kRightFdSync | kRightFdReaddir |
+    kRightFdFilestatGet | kRightFdFilestatSetTimes | kRightPathCreateDirectory |
+    kRightPathCreateFile | kRightPathLinkSource | kRightPathLinkTarget | kRightPathOpen |
+    kRightPathReadlink | kRightPathRenameSource | kRightPathRenameTarget | kRightPathFilestatGet |
+    kRightPathFilestatSetSize | kRightPathFilestatSetTimes | kRightPathSymlink |
+    kRightPathRemoveDirectory | kRightPathUnlinkFile;
+inline constexpr uint64_t kRightsFile =
+    kRightFdDatasync | kRightFdRead | kRightFdSeek | kRightFdFdstatSetFlags | kRightFdSync |
+    kRightFdTell | kRightFdWrite | kRightFdAdvise | kRightFdAllocate | kRightFdFilestatGet |
+    kRightFdFilestatSetSize | kRightFdFilestatSetTimes | kRightPollFdReadwrite;
+
 // filetype
 inline constexpr uint8_t kFiletypeUnknown = 0;
 inline constexpr uint8_t kFiletypeBlockDevice = 1;

@@ -94,9 +94,10 @@ Status ContextImpl::init() {
     d->held = p.dir;  // shared, never reopened: see Dir in rusm/wasi.h
     d->filetype = abi::kFiletypeDirectory;
     d->read_only = p.read_only;
-    uint64_t rights = p.read_only ? abi::kRightsAll & ~abi::kRightsWrite : abi::kRightsAll;
-    d->rights_base = rights;
-    d->rights_inheriting = rights;
+    // A directory's own rights; everything for what is opened beneath it.
+    uint64_t no_write = p.read_only ? ~abi::kRightsWrite : ~uint64_t{0};
+    d->rights_base = abi::kRightsDirectory & no_write;
+    d->rights_inheriting = abi::kRightsAll & no_write;
     d->is_preopen = true;
     d->preopen_name = p.guest_path;
     uint32_t n;

@@ -706,7 +706,11 @@ int path_open(Call& c) {
   d->needs_poll = !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
   d->fdflags = static_cast<uint16_t>(fdflags);
   d->read_only = dir->read_only;
-  d->rights_base = base & dir->rights_inheriting;
+  // What the directory can pass on, of what the guest asked for, that means
+  // something on what was opened (a directory keeps no fd_seek, a file no
+  // fd_readdir, whatever was asked).
+  d->rights_base = base & dir->rights_inheriting &
+                   (d->kind == Kind::kDir ? abi::kRightsDirectory : abi::kRightsFile);
   d->rights_inheriting = inheriting & dir->rights_inheriting;
   if (d->read_only) {
     d->rights_base &= ~abi::kRightsWrite;

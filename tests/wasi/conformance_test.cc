@@ -58,5 +58,24 @@ TEST_F(WasiConformance, LinkAndSymlinkToATrailingSlashDestinationFail) {
             "link to missing2: 0\n");
 }
 
+// A directory holds only directory rights: no fd_seek/fd_tell even when
+// asked for (fd_seek on it is ENOTCAPABLE, 76), while a preopen still passes
+// file rights on; a file holds no path_* or fd_readdir (suite:
+// directory_seek, dir_fd_op_failures).
+TEST_F(WasiConformance, RightsFollowTheDescriptorType) {
+  auto r = run("dir_rights");
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(r.finished) << r.trap;
+  EXPECT_EQ(r.out,
+            "preopen: fdstat=0 seek=0 tell=0 read=0 write=0 readdir=1 path_open=1\n"
+            "preopen seek: 76 tell: 76\n"
+            "preopen passes on seek=1 write=1\n"
+            "open dir asking for seek: 0\n"
+            "dir: fdstat=0 seek=0 tell=0 read=0 write=0 readdir=1 path_open=1\n"
+            "dir seek: 76 set: 76 end: 76 tell: 76\n"
+            "open file asking for readdir: 0\n"
+            "file: fdstat=0 seek=1 tell=0 read=1 write=0 readdir=0 path_open=0\n");
+}
+
 }  // namespace
 }  // namespace rusm::wasi

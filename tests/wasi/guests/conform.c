@@ -31,12 +31,57 @@ static int trailing_slash(void) {
   return 0;
 }
 
+static void print_rights(const char* what, __wasi_fd_t fd) {
+  __wasi_fdstat_t st;
+  int e = __wasi_fd_fdstat_get(fd, &st);
+  __wasi_rights_t b = st.fs_rights_base;
+  printf("%s: fdstat=%d seek=%d tell=%d read=%d write=%d readdir=%d path_open=%d\n", what, e,
+         (b & __WASI_RIGHTS_FD_SEEK) != 0, (b & __WASI_RIGHTS_FD_TELL) != 0,
+         (b & __WASI_RIGHTS_FD_READ) != 0, (b & __WASI_RIGHTS_FD_WRITE) != 0,
+         (b & __WASI_RIGHTS_FD_READDIR) != 0, (b & __WASI_RIGHTS_PATH_OPEN) != 0);
+}
+
+// Rights follow the descriptor's type: a directory has no position, a file
+// no path calls, whatever was asked for.
+static int dir_rights(void) {
+  __wasi_filesize_t pos;
+  print_rights("preopen", 3);
+  printf("preopen seek: %d tell: %d\n", __wasi_fd_seek(3, 0, __WASI_WHENCE_CUR, &pos),
+         __wasi_fd_tell(3, &pos));
+  __wasi_fdstat_t st;
+  __wasi_fd_fdstat_get(3, &st);
+  printf("preopen passes on seek=%d write=%d\n",
+         (st.fs_rights_inheriting & __WASI_RIGHTS_FD_SEEK) != 0,
+         (st.fs_rights_inheriting & __WASI_RIGHTS_FD_WRITE) != 0);
+  int e;
+  __wasi_path_create_directory(3, "dir");
+  __wasi_fd_t d = open_at(3, "dir", __WASI_OFLAGS_DIRECTORY,
+                          __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_FD_TELL | __WASI_RIGHTS_FD_READDIR |
+                              __WASI_RIGHTS_PATH_OPEN,
+                          0, &e);
+  printf("open dir asking for seek: %d\n", e);
+  print_rights("dir", d);
+  printf("dir seek: %d set: %d end: %d tell: %d\n", __wasi_fd_seek(d, 0, __WASI_WHENCE_CUR, &pos),
+         __wasi_fd_seek(d, 0, __WASI_WHENCE_SET, &pos),
+         __wasi_fd_seek(d, 0, __WASI_WHENCE_END, &pos), __wasi_fd_tell(d, &pos));
+  __wasi_fd_t f = open_at(3, "file", __WASI_OFLAGS_CREAT,
+                          __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_SEEK | __WASI_RIGHTS_FD_READDIR |
+                              __WASI_RIGHTS_PATH_OPEN,
+                          0, &e);
+  printf("open file asking for readdir: %d\n", e);
+  print_rights("file", f);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     return 2;
   }
   if (strcmp(argv[1], "trailing_slash") == 0) {
     return trailing_slash();
+  }
+  if (strcmp(argv[1], "dir_rights") == 0) {
+    return dir_rights();
   }
   return 3;
 }
