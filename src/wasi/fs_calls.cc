@@ -651,8 +651,10 @@ int path_open(Call& c) {
   if (c.span(c.u32(8), 4) == nullptr) {
     return abi::kFault;
   }
-  bool want_write = (base & (abi::kRightFdWrite | abi::kRightFdAllocate |
-                             abi::kRightFdFilestatSetSize | abi::kRightFdDatasync)) != 0;
+  // The host access mode follows the rights that need a writable open file
+  // description (fdatasync and fsync work on a read-only one).
+  bool want_write =
+      (base & (abi::kRightFdWrite | abi::kRightFdAllocate | abi::kRightFdFilestatSetSize)) != 0;
   bool want_read = (base & (abi::kRightFdRead | abi::kRightFdReaddir)) != 0;
   bool modifies =
       (oflags & (abi::kOflagCreat | abi::kOflagTrunc)) != 0 || (fdflags & abi::kFdflagAppend) != 0;
@@ -663,10 +665,13 @@ int path_open(Call& c) {
     return abi::kNotcapable;
   }
   // O_NONBLOCK: opening a FIFO must not wait for its other end.
+  // A directory opened for writing is EISDIR, with or without
+  // OFLAGS_DIRECTORY, as on POSIX.
   int flags = O_NOCTTY | O_NONBLOCK;
   if ((oflags & abi::kOflagDirectory) != 0) {
-    flags |= O_DIRECTORY | O_RDONLY;
-  } else if (want_write || (oflags & abi::kOflagTrunc) != 0) {
+    flags |= O_DIRECTORY;
+  }
+  if (want_write || (oflags & abi::kOflagTrunc) != 0) {
     flags |= want_read ? O_RDWR : O_WRONLY;
   } else {
     flags |= O_RDONLY;

@@ -77,5 +77,22 @@ TEST_F(WasiConformance, RightsFollowTheDescriptorType) {
             "file: fdstat=0 seek=1 tell=0 read=1 write=0 readdir=0 path_open=0\n");
 }
 
+// Re-opening a preopen through "." with its own rights works (it asks for
+// fd_datasync, which needs no writable open); any write right on a
+// directory is EISDIR (31), as POSIX says (suite: path_open_preopen).
+TEST_F(WasiConformance, PathOpenDotWithThePreopensRightsReopensIt) {
+  auto r = run("open_preopen");
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(r.finished) << r.trap;
+  EXPECT_EQ(r.out,
+            "same rights: fdstat=0 seek=0 tell=0 read=0 write=0 readdir=1 path_open=1\n"
+            "no rights: 0\n"
+            "directory, no rights: 0\n"
+            "directory, read: 0\n"
+            "directory, read+write: 31\n"
+            "write: 31\n"
+            "datasync+sync: 0\n");
+}
+
 }  // namespace
 }  // namespace rusm::wasi

@@ -73,12 +73,38 @@ static int dir_rights(void) {
   return 0;
 }
 
+// path_open(preopen, ".") with the preopen's own rights, or none, opens it
+// again; asking to write a directory is EISDIR.
+static int open_preopen(void) {
+  __wasi_fdstat_t st;
+  __wasi_fd_fdstat_get(3, &st);
+  int e;
+  __wasi_fd_t fd = open_at(3, ".", 0, st.fs_rights_base, st.fs_rights_inheriting, &e);
+  print_rights(e == 0 ? "same rights" : "same rights failed", e == 0 ? fd : 3);
+  open_at(3, ".", 0, 0, 0, &e);
+  printf("no rights: %d\n", e);
+  open_at(3, ".", __WASI_OFLAGS_DIRECTORY, 0, 0, &e);
+  printf("directory, no rights: %d\n", e);
+  open_at(3, ".", __WASI_OFLAGS_DIRECTORY, __WASI_RIGHTS_FD_READ, 0, &e);
+  printf("directory, read: %d\n", e);
+  open_at(3, ".", __WASI_OFLAGS_DIRECTORY, __WASI_RIGHTS_FD_READ | __WASI_RIGHTS_FD_WRITE, 0, &e);
+  printf("directory, read+write: %d\n", e);
+  open_at(3, ".", 0, __WASI_RIGHTS_FD_WRITE, 0, &e);
+  printf("write: %d\n", e);
+  open_at(3, ".", 0, __WASI_RIGHTS_FD_DATASYNC | __WASI_RIGHTS_FD_SYNC, 0, &e);
+  printf("datasync+sync: %d\n", e);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     return 2;
   }
   if (strcmp(argv[1], "trailing_slash") == 0) {
     return trailing_slash();
+  }
+  if (strcmp(argv[1], "open_preopen") == 0) {
+    return open_preopen();
   }
   if (strcmp(argv[1], "dir_rights") == 0) {
     return dir_rights();
