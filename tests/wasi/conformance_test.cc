@@ -94,5 +94,18 @@ TEST_F(WasiConformance, PathOpenDotWithThePreopensRightsReopensIt) {
             "datasync+sync: 0\n");
 }
 
+// path_open needs the directory's right for what it does to the tree:
+// O_TRUNC path_filestat_set_size, O_CREAT path_create_file; without it
+// ENOTCAPABLE (76) and nothing changes (suite: truncation_rights).
+TEST_F(WasiConformance, PathOpenNeedsTheDirectorysRightToTruncateOrCreate) {
+  auto r = run("open_rights");
+  ASSERT_EQ(r.error, "");
+  EXPECT_TRUE(r.finished) << r.trap;
+  EXPECT_EQ(r.out,
+            "trunc without path_filestat_set_size: 76, size 3\n"
+            "trunc with it: 0, size 0\n"
+            "create without path_create_file: 76, -44\n");
+}
+
 }  // namespace
 }  // namespace rusm::wasi

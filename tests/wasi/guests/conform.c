@@ -96,6 +96,40 @@ static int open_preopen(void) {
   return 0;
 }
 
+static long long size_of(__wasi_fd_t dir, const char* path) {
+  __wasi_filestat_t st;
+  int e = __wasi_path_filestat_get(dir, 0, path, &st);
+  return e == 0 ? (long long)st.size : -e;
+}
+
+// O_TRUNC needs path_filestat_set_size on the directory, as O_CREAT needs
+// path_create_file.
+static int open_rights(void) {
+  int e;
+  __wasi_fd_t f = open_at(3, "file", __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_WRITE, 0, &e);
+  __wasi_ciovec_t iov = {(const uint8_t*)"abc", 3};
+  __wasi_size_t n;
+  __wasi_fd_write(f, &iov, 1, &n);
+  __wasi_fd_close(f);
+  __wasi_fdstat_t st;
+  __wasi_fd_fdstat_get(3, &st);
+  __wasi_fd_t d =
+      open_at(3, ".", __WASI_OFLAGS_DIRECTORY, st.fs_rights_base, st.fs_rights_inheriting, &e);
+  __wasi_fd_fdstat_set_rights(d, st.fs_rights_base & ~__WASI_RIGHTS_PATH_FILESTAT_SET_SIZE,
+                              st.fs_rights_inheriting);
+  open_at(d, "file", __WASI_OFLAGS_TRUNC, 0, 0, &e);
+  printf("trunc without path_filestat_set_size: %d, size %lld\n", e, size_of(3, "file"));
+  open_at(3, "file", __WASI_OFLAGS_TRUNC, 0, 0, &e);
+  printf("trunc with it: %d, size %lld\n", e, size_of(3, "file"));
+  __wasi_fd_fdstat_set_rights(
+      d,
+      st.fs_rights_base & ~(__WASI_RIGHTS_PATH_FILESTAT_SET_SIZE | __WASI_RIGHTS_PATH_CREATE_FILE),
+      st.fs_rights_inheriting);
+  open_at(d, "new", __WASI_OFLAGS_CREAT, 0, 0, &e);
+  printf("create without path_create_file: %d, %lld\n", e, size_of(3, "new"));
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     return 2;
@@ -105,6 +139,9 @@ int main(int argc, char** argv) {
   }
   if (strcmp(argv[1], "open_preopen") == 0) {
     return open_preopen();
+  }
+  if (strcmp(argv[1], "open_rights") == 0) {
+    return open_rights();
   }
   if (strcmp(argv[1], "dir_rights") == 0) {
     return dir_rights();
