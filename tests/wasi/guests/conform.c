@@ -24,6 +24,7 @@ static int trailing_slash(void) {
   printf("symlink to dir/: %d\n", __wasi_path_symlink("target", 3, "dir/"));
   printf("link to missing/: %d\n", __wasi_path_link(3, 0, "file", 3, "missing/"));
   printf("link to dir/: %d\n", __wasi_path_link(3, 0, "file", 3, "dir/"));
+  printf("link to file/: %d\n", __wasi_path_link(3, 0, "file", 3, "file/"));
   __wasi_filestat_t st;
   printf("missing still missing: %d\n", __wasi_path_filestat_get(3, 0, "missing", &st));
   printf("symlink to missing: %d\n", __wasi_path_symlink("target", 3, "missing"));
