@@ -164,6 +164,18 @@ TEST_F(PreopenAttack, AbsoluteSymlinkTargetIsRefused) {
   }
 }
 
+// A child's preopens are a subset of its parent's: spawned without `fs`, it
+// has none at all.
+TEST_F(PreopenAttack, ChildSpawnedWithoutFsHasNoPreopens) {
+  int code;
+  std::string out = run({app_dir(), up_dir()}, "without_fs", "-", &code);
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out,
+            "parent reads /up/upload.txt: upload\n"
+            "child sees upload.txt: errno=76, secret.txt: errno=76, create pwned: refused\n");
+  EXPECT_FALSE(fs::exists(root_ / "app" / "uploads" / "pwned"));
+}
+
 // A read-only preopen stays read-only in every child.
 TEST_F(PreopenAttack, ReadOnlyPreopenStaysReadOnlyInChildren) {
   for (const char* mode : {"spawn", "supervisor"}) {

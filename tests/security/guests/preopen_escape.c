@@ -3,6 +3,7 @@
 // capability:
 //
 //   preopen_escape.wasm -- spawn|supervisor LINK_TARGET
+//   preopen_escape.wasm -- without_fs -   (a child spawned without `fs`)
 //
 // The guest renames /app/uploads away and plants a symlink `uploads ->
 // LINK_TARGET` in its place (a relative "../outside" or an absolute host
@@ -101,6 +102,16 @@ int main(int argc, char** argv) {
   char before[64];
   read_up("upload.txt", before, sizeof before);
   printf("parent reads /up/upload.txt: %s\n", before);
+  if (strcmp(argv[1], "without_fs") == 0) {
+    rusm_spawn_opts o = {
+        RUSM_SPAWN_CAPS, 0, 0, RUSM_CAP_STDIO | RUSM_CAP_ENV | RUSM_CAP_SPAWN, 0, 0};
+    if (rusm_spawn_opt("child", NULL, 0, &o, NULL) == 0) {
+      printf("spawn failed\n");
+      return 1;
+    }
+    wait_report();
+    return 0;
+  }
   if (strcmp(argv[1], "spawn") == 0) {
     plant(argv[2]);
     if (rusm_spawn("child", NULL, 0) == 0) {
