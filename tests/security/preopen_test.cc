@@ -71,6 +71,8 @@ class PreopenAttack : public ::testing::Test {
     return out;
   }
 
+  void expect_held_after_swap(const std::string& mode, bool app_first);
+
   // Nothing reached through /up may land outside the granted tree.
   void expect_outside_untouched() {
     EXPECT_FALSE(fs::exists(root_ / "outside" / "pwned")) << "a child wrote outside its preopen";
@@ -83,57 +85,42 @@ class PreopenAttack : public ::testing::Test {
 // directory (now renamed to uploads.old on the host), never outside/.
 const char* kHeld = "child sees upload.txt: upload, secret.txt: errno=44, create pwned: ok\n";
 
-TEST_F(PreopenAttack, SpawnedChildKeepsHeldDirectoryAfterSymlinkSwapAppFirst) {
+// The relative-link attack (`uploads -> ../outside`) with `mode` (a spawned
+// child, or a supervisor's child restarted after the swap) and the preopens
+// in the given order.
+void PreopenAttack::expect_held_after_swap(const std::string& mode, bool app_first) {
+  std::vector<std::string> dirs = {app_dir(), up_dir()};
+  if (!app_first) {
+    std::swap(dirs[0], dirs[1]);
+  }
   int code;
-  std::string out = run({app_dir(), up_dir()}, "spawn", "../outside", &code);
+  std::string out = run(dirs, mode, "../outside", &code);
   EXPECT_EQ(code, 0) << out;
-  EXPECT_EQ(out,
-            "parent reads /up/upload.txt: upload\n"
-            "rename uploads: 0\n"
-            "symlink uploads -> ../outside: 0\n" +
-                std::string(kHeld));
+  std::string first_run = mode == "supervisor" ? kHeld : "";
+  std::string again = mode == "supervisor" ? "restarted: " : "";
+  EXPECT_EQ(out, "parent reads /up/upload.txt: upload\n" + first_run +
+                     "rename uploads: 0\n"
+                     "symlink uploads -> ../outside: 0\n" +
+                     again + kHeld);
   expect_outside_untouched();
-  EXPECT_TRUE(fs::exists(root_ / "app" / "uploads.old" / "pwned"));
+  EXPECT_TRUE(fs::exists(root_ / "app" / "uploads.old" / "pwned"))
+      << "the child's write did not land in the held directory";
+}
+
+TEST_F(PreopenAttack, SpawnedChildKeepsHeldDirectoryAfterSymlinkSwapAppFirst) {
+  expect_held_after_swap("spawn", /*app_first=*/true);
 }
 
 TEST_F(PreopenAttack, SpawnedChildKeepsHeldDirectoryAfterSymlinkSwapUploadsFirst) {
-  int code;
-  std::string out = run({up_dir(), app_dir()}, "spawn", "../outside", &code);
-  EXPECT_EQ(code, 0) << out;
-  EXPECT_EQ(out,
-            "parent reads /up/upload.txt: upload\n"
-            "rename uploads: 0\n"
-            "symlink uploads -> ../outside: 0\n" +
-                std::string(kHeld));
-  expect_outside_untouched();
+  expect_held_after_swap("spawn", /*app_first=*/false);
 }
 
 TEST_F(PreopenAttack, SupervisorRestartKeepsHeldDirectoryAppFirst) {
-  int code;
-  std::string out = run({app_dir(), up_dir()}, "supervisor", "../outside", &code);
-  EXPECT_EQ(code, 0) << out;
-  EXPECT_EQ(out,
-            "parent reads /up/upload.txt: upload\n"
-            "child sees upload.txt: upload, secret.txt: errno=44, create pwned: ok\n"
-            "rename uploads: 0\n"
-            "symlink uploads -> ../outside: 0\n"
-            "restarted: " +
-                std::string(kHeld));
-  expect_outside_untouched();
+  expect_held_after_swap("supervisor", /*app_first=*/true);
 }
 
 TEST_F(PreopenAttack, SupervisorRestartKeepsHeldDirectoryUploadsFirst) {
-  int code;
-  std::string out = run({up_dir(), app_dir()}, "supervisor", "../outside", &code);
-  EXPECT_EQ(code, 0) << out;
-  EXPECT_EQ(out,
-            "parent reads /up/upload.txt: upload\n"
-            "child sees upload.txt: upload, secret.txt: errno=44, create pwned: ok\n"
-            "rename uploads: 0\n"
-            "symlink uploads -> ../outside: 0\n"
-            "restarted: " +
-                std::string(kHeld));
-  expect_outside_untouched();
+  expect_held_after_swap("supervisor", /*app_first=*/false);
 }
 
 // The issue's own form of the attack: `uploads -> /` (here the absolute host
