@@ -675,9 +675,9 @@ int path_open(Call& c) {
   if ((dir->rights_base & needed) != needed) {
     return abi::kNotcapable;
   }
-  // O_NONBLOCK: opening a FIFO must not wait for its other end.
-  // A directory opened for writing is EISDIR, with or without
-  // OFLAGS_DIRECTORY, as on POSIX.
+  // O_NONBLOCK: opening a FIFO must not wait for its other end. The access
+  // mode is the same for a directory: opened for writing it is EISDIR, with
+  // or without OFLAGS_DIRECTORY, as on POSIX.
   int flags = O_NOCTTY | O_NONBLOCK;
   if ((oflags & abi::kOflagDirectory) != 0) {
     flags |= O_DIRECTORY;
