@@ -98,19 +98,24 @@ int run(const RunArgs& a) {
     grant(kCapEnv);
   }
   for (const std::string& d : a.dirs) {
-    wasi::Preopen p;
     std::string rest = d;
+    bool read_only = false;
     if (rest.size() > 3 && rest.ends_with(":ro")) {
-      p.read_only = true;
+      read_only = true;
       rest.resize(rest.size() - 3);
     }
     size_t colon = rest.find(':');
-    p.host_path = rest.substr(0, colon);
-    p.guest_path = colon == std::string::npos ? p.host_path : rest.substr(colon + 1);
-    if (p.host_path.empty()) {
+    std::string host = rest.substr(0, colon);
+    std::string guest = colon == std::string::npos ? host : rest.substr(colon + 1);
+    if (host.empty()) {
       fail("--dir: expected host[:guest][:ro], got '" + d + "'");
     }
-    w.preopens.push_back(p);
+    // Opened here, once: the process and all its children hold this descriptor.
+    auto p = wasi::Preopen::open(host, guest, read_only);
+    if (!p) {
+      fail("--dir " + d + ": " + p.message());
+    }
+    w.preopens.push_back(std::move(*p));
     grant(kCapFs);
   }
   if (a.stdio) {
