@@ -484,10 +484,26 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
     }
   }
 
-  // Defined memory, tables and globals.
+  // Defined memory, tables and globals. The engine's limits are checked
+  // first, then the embedder's limiter, before anything is allocated.
+  ResourceLimiter* limiter = options.limiter;
+  inst->limiter_ = limiter;
   if (ir.memories.size() > ir.num_imported_memories) {
-    auto m = MemoryImpl::create(ir.memories[ir.num_imported_memories], options.max_memory_pages);
+    const MemoryType& mt = ir.memories[ir.num_imported_memories];
+    uint64_t cap =
+        std::min({mt.limits.max.value_or(kMaxPages), options.max_memory_pages, kMaxPages});
+    uint64_t bytes = mt.limits.min * kPageSize;
+    bool asked = limiter != nullptr && bytes != 0 && mt.limits.min <= cap;
+    if (asked && !limiter->memory_growing(0, bytes)) {
+      return Error("memory of " + std::to_string(mt.limits.min) + " pages (" +
+                       std::to_string(bytes) + " bytes) refused by the resource limiter",
+                   static_cast<int>(ErrorCode::kLimit));
+    }
+    auto m = MemoryImpl::create(mt, options.max_memory_pages);
     if (!m) {
+      if (asked) {
+        limiter->memory_grow_failed(0, bytes);
+      }
       return m.error();
     }
     inst->own_memory_ = std::move(*m);
@@ -500,6 +516,12 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
     if (tt.limits.min > limit) {
       return Error("table of " + std::to_string(tt.limits.min) + " elements exceeds the limit of " +
                        std::to_string(limit),
+                   static_cast<int>(ErrorCode::kLimit));
+    }
+    if (limiter != nullptr && tt.limits.min != 0 && !limiter->table_growing(0, tt.limits.min)) {
+      return Error("table " + std::to_string(i) + " of " + std::to_string(tt.limits.min) +
+                       " elements (" + std::to_string(tt.limits.min * kTableElementBytes) +
+                       " bytes) refused by the resource limiter",
                    static_cast<int>(ErrorCode::kLimit));
     }
     inst->own_tables_.push_back(std::make_unique<TableImpl>(tt, limit, 0));
