@@ -42,7 +42,7 @@ void frame_free(void* p, size_t size) {
 // ProcessTable
 
 ProcessTable::ProcessTable(uint32_t capacity)
-    : capacity_(std::min<uint32_t>(std::max<uint32_t>(capacity, kChunkSize), 1u << 24)),
+    : capacity_(std::min<uint32_t>(std::max<uint32_t>(capacity, 1), 1u << 24)),
       chunks_(new std::atomic<Process*>[(capacity_ + kChunkSize - 1) / kChunkSize]) {
   for (uint32_t i = 0; i < (capacity_ + kChunkSize - 1) / kChunkSize; ++i) {
     chunks_[i].store(nullptr, std::memory_order_relaxed);
@@ -551,31 +551,40 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
     }
   }
   cancel_owned_timers(p);
-  // Close the inbox; answer link and monitor requests that raced with the exit.
+  // Close the inbox and drop the mailbox; then answer link and monitor
+  // requests that raced with the exit (after the drop is counted, so that
+  // whoever hears of the exit sees the node's memory count without it).
   int64_t freed = 0;  // charged messages dropped
-  for (MessageNode* n = p->inbox_.close(); n != nullptr;) {
+  MessageNode* requests = nullptr;
+  auto drop = [&](MessageNode* n) {
+    for (; n != nullptr;) {
+      MessageNode* next = n->next;
+      if (n->kind == NodeKind::kLink || n->kind == NodeKind::kMonitor) {
+        n->next = requests;
+        requests = n;
+      } else {
+        if (n->charged) {
+          freed += static_cast<int64_t>(message_cost(n));
+        }
+        free_node(n);
+      }
+      n = next;
+    }
+  };
+  drop(p->inbox_.close());
+  drop(p->q_head_);
+  if (freed != 0) {
+    account(w, -freed);
+  }
+  for (MessageNode* n = requests; n != nullptr;) {
     MessageNode* next = n->next;
     if (n->kind == NodeKind::kLink) {
       send_exit(p->pid_, n->from, reason, true);
-    } else if (n->kind == NodeKind::kMonitor) {
+    } else {
       send_down(p->pid_, n->from, n->ref, reason);
     }
-    if (n->charged) {
-      freed += static_cast<int64_t>(message_cost(n));
-    }
     free_node(n);
     n = next;
-  }
-  for (MessageNode* n = p->q_head_; n != nullptr;) {
-    MessageNode* next = n->next;
-    if (n->charged) {
-      freed += static_cast<int64_t>(message_cost(n));
-    }
-    free_node(n);
-    n = next;
-  }
-  if (freed != 0) {
-    account(w, -freed);
   }
   p->q_head_ = p->q_tail_ = p->scan_prev_ = nullptr;
   p->queue_len_.store(0, std::memory_order_relaxed);
