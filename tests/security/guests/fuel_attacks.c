@@ -1,0 +1,49 @@
+// Attacks on fair scheduling through host calls (tests/security/fuel_test.cc):
+// calls that move many bytes for one call's fuel, and loops of host calls in
+// a slice that never runs out.
+#include <stdint.h>
+
+#include "rusm.h"
+
+static char g_buf[12 << 20];
+
+// Takes one message, then copies all of it into memory `reads` times with
+// message_read, then says "done" (tag 2) and waits.
+RUSM_EXPORT(read_loop) void read_loop(rusm_pid reporter, int32_t reads) {
+  rusm_msg m;
+  int32_t n = rusm_receive(&m, g_buf, 0);
+  for (int32_t i = 0; i < reads; ++i) {
+    rusm_message_read(0, g_buf, (uint32_t)n);
+  }
+  rusm_send_str(reporter, 2, "done");
+  rusm_sleep_ns(-1);
+}
+
+// Sleeps ns, then says "woke" (tag 1).
+RUSM_EXPORT(nap) void nap(rusm_pid reporter, int64_t ns) {
+  rusm_sleep_ns(ns);
+  rusm_send_str(reporter, 1, "woke");
+}
+
+// Says "looping" (tag 1), then makes 2^32 cheap host calls; "loop ended"
+// (tag 2) if it ever gets there.
+RUSM_EXPORT(call_loop) void call_loop(rusm_pid reporter) {
+  rusm_send_str(reporter, 1, "looping");
+  for (uint64_t i = 0; i < (1ull << 32); ++i) {
+    (void)rusm_self();
+  }
+  rusm_send_str(reporter, 2, "loop ended");
+}
+
+// Sends `sends` messages of 1 MiB to `to`, then says "sent" (tag 2).
+RUSM_EXPORT(send_loop) void send_loop(rusm_pid to, int32_t sends, rusm_pid reporter) {
+  for (int32_t i = 0; i < sends; ++i) {
+    rusm_send(to, 1, g_buf, 1 << 20);
+  }
+  rusm_send_str(reporter, 2, "sent");
+  rusm_sleep_ns(-1);
+}
+
+int main(void) {
+  return 0;
+}
