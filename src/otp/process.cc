@@ -551,9 +551,10 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
     }
   }
   cancel_owned_timers(p);
-  // Close the inbox and drop the mailbox; then answer link and monitor
-  // requests that raced with the exit (after the drop is counted, so that
-  // whoever hears of the exit sees the node's memory count without it).
+  // Drop the mailbox and close the inbox; then answer link and monitor
+  // requests that raced with the exit. The drop is counted before the inbox
+  // closes (a monitor arriving after that gets its DOWN at once), so that
+  // whoever hears of the exit sees the node's memory count without it.
   int64_t freed = 0;  // charged messages dropped
   MessageNode* requests = nullptr;
   auto drop = [&](MessageNode* n) {
@@ -571,8 +572,9 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
       n = next;
     }
   };
-  drop(p->inbox_.close());
   drop(p->q_head_);
+  drop(p->inbox_.take_all());
+  drop(p->inbox_.close());  // what raced in since
   if (freed != 0) {
     account(w, -freed);
   }

@@ -4,6 +4,7 @@
 // instantiate`): it allocates little, parses nothing, and creates Function
 // objects only for functions that escape (exports, tables, ref.func).
 #include <algorithm>
+#include <new>
 
 #include "wasm/engine.h"
 
@@ -110,7 +111,11 @@ std::optional<uint32_t> TableImpl::grow_raw(uint32_t delta, uint64_t init) {
   if (delta > limit_ - old) {
     return std::nullopt;
   }
-  elems_.resize(size_t{old} + delta, init);
+  try {
+    elems_.resize(size_t{old} + delta, init);
+  } catch (const std::bad_alloc&) {
+    return std::nullopt;  // the host is out of memory: table.grow fails with -1
+  }
   return old;
 }
 
@@ -524,7 +529,13 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
                        " bytes) refused by the resource limiter",
                    static_cast<int>(ErrorCode::kLimit));
     }
-    inst->own_tables_.push_back(std::make_unique<TableImpl>(tt, limit, 0));
+    try {
+      inst->own_tables_.push_back(std::make_unique<TableImpl>(tt, limit, 0));
+    } catch (const std::bad_alloc&) {
+      return Error("table " + std::to_string(i) + " of " + std::to_string(tt.limits.min) +
+                       " elements: the host is out of memory",
+                   static_cast<int>(ErrorCode::kLimit));
+    }
     inst->tables_.push_back(inst->own_tables_.back().get());
   }
   size_t defined_globals = ir.global_defs.size();

@@ -104,8 +104,7 @@ TEST_F(BudgetAttack, TimersPastTheOwnersBudgetAreRefused) {
   Pid dead = spawn(spec("budget_attacks", "sleeper", {}));
   rt_->node().exit(dead, otp::ExitReason::kill());
   ASSERT_TRUE(rt_->wait(dead, kWait));
-  Pid owner =
-      spawn(spec("budget_attacks", "far_timers", {dead.bits(), 1000, 8 * kMiB, me().bits()}));
+  Pid owner = spawn(spec("budget_attacks", "far_timers", {dead.bits(), 20, 8 * kMiB, me().bits()}));
   auto m = receive(1);
   ASSERT_TRUE(m);
   Pair r = pair_of(*m);

@@ -22,14 +22,17 @@ TEST_F(FuelAttack, AMessageReadLoopLetsASleeperOnTheSameWorkerWakeWithinBoundedS
   o.node.workers = 1;
   start({"fuel_attacks"}, o);
   constexpr uint64_t kReads = 64;
-  Pid sleeper = spawn(spec("fuel_attacks", "nap", {me().bits(), 1'000'000}));  // 1 ms
-  Pid reader = spawn(spec("fuel_attacks", "read_loop", {me().bits(), kReads}));
+  // The sleeper naps 1 ms from when the reader starts reading.
+  Pid sleeper = spawn(spec("fuel_attacks", "nap", {me().bits(), 1'000'000, 1}));
+  Pid reader = spawn(spec("fuel_attacks", "read_loop", {me().bits(), kReads, sleeper.bits()}));
   ASSERT_TRUE(sleeper && reader);
   uint64_t runs_before = rt_->node().stats().workers[0].runs;
   ASSERT_TRUE(probe_->send(reader, Message::make(1, std::string(12 * kMiB, 'r'))));
   // Each 12 MiB read costs 12 MiB / 64 fuel, more than a slice: so the
-  // reader yields after every read, and the worker checks its timers at
+  // reader yields after every read (the sleeper, woken by its go message,
+  // runs then and starts its nap), and the worker checks its timers at
   // least every 32 slices. The sleeper wakes long before the 64th read.
+  // (When reads cost one call, all 64 run in the reader's first slice.)
   auto first = probe_->receive(kWait);
   ASSERT_TRUE(first);
   EXPECT_EQ(first->text(), "woke") << "the reader's 64 reads all ran before the 1 ms sleeper woke";
@@ -46,7 +49,7 @@ TEST_F(FuelAttack, AMessageReadLoopLetsASleeperOnTheSameWorkerWakeWithinBoundedS
 
 TEST_F(FuelAttack, SendsAreChargedByTheBytesTheyCopy) {
   start({"fuel_attacks"});
-  Pid dead = spawn(spec("fuel_attacks", "nap", {me().bits(), 0}));
+  Pid dead = spawn(spec("fuel_attacks", "nap", {me().bits(), 0, 0}));
   ASSERT_TRUE(receive(1));
   ASSERT_TRUE(rt_->wait(dead, kWait));
   constexpr uint64_t kSends = 100;
@@ -67,7 +70,9 @@ class KillAttack : public WasmAttackTest {
   // Spawns call_loop and waits until it runs (its "looping" message cannot
   // be read yet: the probe it woke waits behind it on its worker).
   Pid start_looper() {
-    Pid looper = spawn(spec("fuel_attacks", "call_loop", {me().bits()}));
+    runtime::ProcessSpec s = spec("fuel_attacks", "call_loop", {me().bits()});
+    s.record_outcome = true;  // wait() then names the reason even if it is gone already
+    Pid looper = spawn(s);
     auto until = std::chrono::steady_clock::now() + kWait;
     while (std::chrono::steady_clock::now() < until) {
       auto info = rt_->node().info(looper);

@@ -7,11 +7,13 @@
 
 static char g_buf[12 << 20];
 
-// Takes one message, then copies all of it into memory `reads` times with
-// message_read, then says "done" (tag 2) and waits.
-RUSM_EXPORT(read_loop) void read_loop(rusm_pid reporter, int32_t reads) {
+// Takes one message, tells `napper` to start its nap, then copies all of the
+// message into memory `reads` times with message_read, then says "done"
+// (tag 2) and waits.
+RUSM_EXPORT(read_loop) void read_loop(rusm_pid reporter, int32_t reads, rusm_pid napper) {
   rusm_msg m;
   int32_t n = rusm_receive(&m, g_buf, 0);
+  rusm_send(napper, 7, 0, 0);
   for (int32_t i = 0; i < reads; ++i) {
     rusm_message_read(0, g_buf, (uint32_t)n);
   }
@@ -19,8 +21,12 @@ RUSM_EXPORT(read_loop) void read_loop(rusm_pid reporter, int32_t reads) {
   rusm_sleep_ns(-1);
 }
 
-// Sleeps ns, then says "woke" (tag 1).
-RUSM_EXPORT(nap) void nap(rusm_pid reporter, int64_t ns) {
+// Waits to be told to (tag 7) if `wait_go`, sleeps ns, then says "woke" (tag 1).
+RUSM_EXPORT(nap) void nap(rusm_pid reporter, int64_t ns, int32_t wait_go) {
+  if (wait_go) {
+    rusm_msg m;
+    rusm_receive_tag(7, &m, 0, 0, -1);
+  }
   rusm_sleep_ns(ns);
   rusm_send_str(reporter, 1, "woke");
 }
