@@ -60,6 +60,16 @@ TEST_F(FuelAttack, SendsAreChargedByTheBytesTheyCopy) {
   EXPECT_GE(info->reductions, kSends * (kMiB / 64) / 20) << "100 sends of 1 MiB";
 }
 
+TEST_F(FuelAttack, WasiWritesAreChargedByTheBytesTheyMove) {
+  start({"fuel_attacks"});
+  constexpr uint64_t kWrites = 16;
+  Pid writer = spawn(spec("fuel_attacks", "write_loop", {me().bits(), kWrites}));
+  ASSERT_TRUE(receive(2));
+  auto info = rt_->node().info(writer);
+  ASSERT_TRUE(info);
+  EXPECT_GE(info->reductions, kWrites * (12 * kMiB / 64) / 20) << "16 fd_writes of 12 MiB";
+}
+
 class KillAttack : public WasmAttackTest {
  protected:
   void SetUp() override {

@@ -2,6 +2,7 @@
 // calls that move many bytes for one call's fuel, and loops of host calls in
 // a slice that never runs out.
 #include <stdint.h>
+#include <unistd.h>
 
 #include "rusm.h"
 
@@ -47,6 +48,16 @@ RUSM_EXPORT(send_loop) void send_loop(rusm_pid to, int32_t sends, rusm_pid repor
     rusm_send(to, 1, g_buf, 1 << 20);
   }
   rusm_send_str(reporter, 2, "sent");
+  rusm_sleep_ns(-1);
+}
+
+// Writes 12 MiB to stdout (null unless granted) `writes` times through WASI
+// fd_write, then says "written" (tag 2).
+RUSM_EXPORT(write_loop) void write_loop(rusm_pid reporter, int32_t writes) {
+  for (int32_t i = 0; i < writes; ++i) {
+    (void)write(1, g_buf, sizeof g_buf);
+  }
+  rusm_send_str(reporter, 2, "written");
   rusm_sleep_ns(-1);
 }
 
