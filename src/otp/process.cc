@@ -370,19 +370,6 @@ bool NodeImpl::deliver(Pid to, MessageNode* n) {
 // ---------------------------------------------------------------------------
 // Budgets
 
-void NodeImpl::account(Worker* w, int64_t bytes) {
-  if (w != nullptr) {
-    int64_t d = w->budget_drift_.load(std::memory_order_relaxed) + bytes;
-    if (d >= kBudgetGrain || d <= -kBudgetGrain) {
-      held_bytes_.fetch_add(d, std::memory_order_relaxed);
-      d = 0;
-    }
-    w->budget_drift_.store(d, std::memory_order_relaxed);
-  } else {
-    held_bytes_.fetch_add(bytes, std::memory_order_relaxed);
-  }
-}
-
 int64_t NodeImpl::memory_held() const {
   int64_t held = held_bytes_.load(std::memory_order_relaxed);
   for (auto& w : workers_) {
@@ -392,29 +379,17 @@ int64_t NodeImpl::memory_held() const {
 }
 
 Status NodeImpl::charge(Process* p, uint64_t cost) {
-  uint64_t limit = p->mailbox_limit_;
-  uint64_t in_use = p->msg_charged_.fetch_add(cost, std::memory_order_relaxed) + cost -
-                    p->msg_released_.load(std::memory_order_relaxed);
-  if (in_use > limit) {
-    p->msg_charged_.fetch_sub(cost, std::memory_order_relaxed);
-    return Error("mailbox of " + p->pid_.to_string() + " is full (" +
-                 std::to_string(in_use - cost) + " bytes of messages and timers held, limit " +
-                 std::to_string(limit) + "; this one needs " + std::to_string(cost) + ")");
+  if (try_charge(p, cost)) {
+    return Status::ok();
   }
-  if (!node_has_room(cost)) {
-    p->msg_charged_.fetch_sub(cost, std::memory_order_relaxed);
-    return Error("the node's memory budget is spent (" + std::to_string(memory_held()) + " of " +
-                 std::to_string(max_memory_) + " bytes held for processes)");
+  uint64_t in_use = budget_in_use(p);
+  if (in_use + cost > p->mailbox_limit_) {
+    return Error("mailbox of " + p->pid_.to_string() + " is full (" + std::to_string(in_use) +
+                 " bytes of messages and timers held, limit " + std::to_string(p->mailbox_limit_) +
+                 "; this one needs " + std::to_string(cost) + ")");
   }
-  return Status::ok();
-}
-
-void NodeImpl::release_charge(Process* p, MessageNode* n) {
-  uint64_t cost = message_cost(n);
-  p->msg_released_.store(p->msg_released_.load(std::memory_order_relaxed) + cost,
-                         std::memory_order_relaxed);
-  p->node_->account(p->node_->current_worker(), -static_cast<int64_t>(cost));
-  n->charged = false;
+  return Error("the node's memory budget is spent (" + std::to_string(memory_held()) + " of " +
+               std::to_string(max_memory_) + " bytes held for processes)");
 }
 
 // ---------------------------------------------------------------------------
@@ -450,13 +425,16 @@ Status NodeImpl::send_message(Pid from, Pid to, Message m) {
     n->counted = true;
   }
   uint64_t cost = message_cost(n);
-  if (Status st = charge(p, cost); !st) {
-    if (n->counted) {
-      p->bounded_count_.fetch_sub(1, std::memory_order_relaxed);
+  if (!try_charge(p, cost)) [[unlikely]] {
+    Status st = charge(p, cost);  // to say why (or, if room was made meanwhile, to charge it)
+    if (!st) {
+      if (n->counted) {
+        p->bounded_count_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      release(p);
+      free_node(n);
+      return st;
     }
-    release(p);
-    free_node(n);
-    return st;
   }
   n->charged = true;
   Inbox::Push r = p->inbox_.push(n);
