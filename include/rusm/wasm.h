@@ -307,7 +307,11 @@ class HostCall {
   // kOutOfFuel right after this host function returns (its results are
   // kept; run() continues after the call).
   void consume_fuel(int64_t units);
-  void charge_bytes(uint64_t bytes) { consume_fuel(static_cast<int64_t>(bytes / kBytesPerFuel)); }
+  void charge_bytes(uint64_t bytes) {
+    if (bytes >= kBytesPerFuel) {  // small copies cost the call's own fuel only
+      consume_fuel(static_cast<int64_t>(bytes / kBytesPerFuel));
+    }
+  }
 
   // Internal: constructed by the interpreter.
   HostCall(Execution* exec, Instance* caller, const Function* f, uint64_t* slots);

@@ -161,7 +161,7 @@ bool Context::demonitor(MonitorRef ref, bool flush) {
     for (MessageNode* n = p->q_head_; n != nullptr;) {
       MessageNode* next = n->next;
       if (n->tag == kDownTag && n->ref == ref) {
-        detail::NodeImpl::take_message(p, prev, n);
+        detail::NodeImpl::take_message(p, prev, n, p->node_->current_worker());
         budget_ += 1;
         detail::free_node(std::exchange(delivered_, nullptr));
       } else {

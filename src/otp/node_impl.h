@@ -182,14 +182,15 @@ class NodeImpl {
   bool wait_satisfied(Process* p);
   void exit_process(Worker* w, Process* p, ExitReason reason);
   void handle_signal(Process* p, MessageNode* n);
-  static void take_message(Process* p, MessageNode* prev, MessageNode* n);
+  // w: the current worker (null outside the workers).
+  static void take_message(Process* p, MessageNode* prev, MessageNode* n, Worker* w);
   // Owner: n (charged) leaves p's mailbox: its cost is released.
   // HOT (bench ping-pong): inline, no locked instruction.
-  static void release_charge(Process* p, MessageNode* n) {
+  static void release_charge(Process* p, MessageNode* n, Worker* w) {
     uint64_t cost = message_cost(n);
     p->msg_released_.store(p->msg_released_.load(std::memory_order_relaxed) + cost,
                            std::memory_order_relaxed);
-    p->node_->account(p->node_->current_worker(), -static_cast<int64_t>(cost));
+    p->node_->account(w, -static_cast<int64_t>(cost));
     n->charged = false;
   }
   static void monitor_with_ref(Context& ctx, Pid pid, MonitorRef ref);

@@ -547,7 +547,7 @@ void NodeImpl::schedule(Process* p) {
 
 // Takes n (found after prev, or at the head) out of the mailbox and hands it
 // to the body.
-void NodeImpl::take_message(Process* p, MessageNode* prev, MessageNode* n) {
+void NodeImpl::take_message(Process* p, MessageNode* prev, MessageNode* n, Worker* w) {
   if (prev != nullptr) {
     prev->next = n->next;
   } else {
@@ -562,7 +562,7 @@ void NodeImpl::take_message(Process* p, MessageNode* prev, MessageNode* n) {
     p->bounded_count_.fetch_sub(1, std::memory_order_relaxed);
   }
   if (n->charged) {
-    release_charge(p, n);
+    release_charge(p, n, w);
   }
   p->ctx_.delivered_ = n;
   p->ctx_.wake_ = WakeReason::kMessage;
@@ -755,8 +755,9 @@ bool NodeImpl::wait_satisfied(Process* p) {
       MessageNode* n = prev != nullptr ? prev->next : p->q_head_;
       while (n != nullptr) {
         if (filter_matches(f, n)) {
-          take_message(p, prev, n);
-          if (Worker* w = current_worker()) {
+          Worker* w = current_worker();
+          take_message(p, prev, n, w);
+          if (w != nullptr) {
             add_owned(w->counters_.received, 1);
           }
           end_wait(this, p);
@@ -951,8 +952,9 @@ bool Context::try_receive_now(const MessageFilter& f) {
   MessageNode* prev = nullptr;
   for (MessageNode* n = p->q_head_; n != nullptr; prev = n, n = n->next) {
     if (detail::filter_matches(f, n)) {
-      NodeImpl::take_message(p, prev, n);
-      if (Worker* w = p->node_->current_worker()) {
+      Worker* w = p->node_->current_worker();
+      NodeImpl::take_message(p, prev, n, w);
+      if (w != nullptr) {
         WorkerCounters::bump(w->counters_.received);
       }
       return true;

@@ -416,7 +416,9 @@ int32_t WasmProcess::deliver(otp::Message m) {
     if (mem == nullptr || !mem->write(recv.buf_ptr, payload.data(), n)) {
       return kErrBadArg;
     }
-    exec_.consume_fuel(n / wasm::kBytesPerFuel);
+    if (n >= wasm::kBytesPerFuel) {
+      exec_.consume_fuel(n / wasm::kBytesPerFuel);
+    }
   }
   return static_cast<int32_t>(payload.size());
 }
@@ -434,7 +436,9 @@ int32_t WasmProcess::read_current(uint32_t offset, uint32_t ptr, uint32_t len) {
   if (n > 0 && (mem == nullptr || !mem->write(ptr, payload.data() + offset, n))) {
     return kErrBadArg;
   }
-  exec_.consume_fuel(n / wasm::kBytesPerFuel);
+  if (n >= wasm::kBytesPerFuel) {
+    exec_.consume_fuel(n / wasm::kBytesPerFuel);
+  }
   return static_cast<int32_t>(n);
 }
 

@@ -130,6 +130,8 @@ struct Frame {
   InstanceImpl* inst;
 };
 
+inline const std::atomic<bool> kNeverInterrupted{false};
+
 // The state of an Execution (Execution::State). The first members are what
 // handlers touch on every call and return; keep them together.
 struct ExecState {
@@ -156,7 +158,8 @@ struct ExecState {
   // Fuel charged by host code (Execution/HostCall::consume_fuel) not yet
   // taken from `fuel`: taken when the host call returns, or at the next run().
   int64_t fuel_debt = 0;
-  const std::atomic<bool>* interrupt = nullptr;  // Execution::set_interrupt
+  // Execution::set_interrupt's flag, or one that is never raised.
+  const std::atomic<bool>* interrupt = &kNeverInterrupted;
   Dispatch dispatch = Dispatch::kGoto;
 
   Execution* exec = nullptr;

@@ -393,7 +393,7 @@ void Execution::consume_fuel(int64_t units) {
 }
 
 void Execution::set_interrupt(const std::atomic<bool>* flag) {
-  state_->interrupt = flag;
+  state_->interrupt = flag != nullptr ? flag : &internal::kNeverInterrupted;
 }
 
 Result<std::vector<Value>> call(Function* f, std::span<const Value> args,

@@ -344,23 +344,23 @@ constexpr size_t kCallWords = 3;  // call_import, call_fn, call_indirect
 RUSM_NOINLINE const Word* invoke(ExecState* st, Function* f, const Word* ret_ip, Slot* fp,
                                  size_t arg_base, int64_t* fuel) {
   if (f->code_ == nullptr) {
-    if (RUSM_UNLIKELY(st->interrupt != nullptr && st->interrupt->load(std::memory_order_relaxed))) {
+    if (RUSM_UNLIKELY(st->interrupt->load(std::memory_order_relaxed))) {
       exit_out_of_fuel(st, ret_ip - kCallWords, fp, *fuel);
       return nullptr;
     }
     Slot* args = fp + arg_base;
     HostCall call(st->exec, st->inst, f, args);
     HostAction action = f->callback_(call);
-    if (st->fuel_debt != 0) {
+    if (RUSM_UNLIKELY(st->fuel_debt != 0)) {
       *fuel -= st->fuel_debt;
       st->fuel_debt = 0;
+      if (*fuel < 0 && action == HostAction::kReturn) {
+        exit_out_of_fuel(st, ret_ip, fp, *fuel);
+        return nullptr;
+      }
     }
     switch (action) {
       case HostAction::kReturn:
-        if (RUSM_UNLIKELY(*fuel < 0)) {
-          exit_out_of_fuel(st, ret_ip, fp, *fuel);
-          return nullptr;
-        }
         st->fp = fp;
         return ret_ip;
       case HostAction::kTrap:
