@@ -99,6 +99,7 @@ class ProcessLimiter final : public wasm::ResourceLimiter {
 
  private:
   bool take(uint64_t bytes, const char* what);
+  bool reserve_from_node(uint64_t bytes);  // sets refusal_ when the node has no room
 
   otp::Node& node_;
   uint64_t limit_;         // memory + tables

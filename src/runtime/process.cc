@@ -471,11 +471,18 @@ ProcessLimiter::~ProcessLimiter() {
   }
 }
 
+bool ProcessLimiter::reserve_from_node(uint64_t bytes) {
+  if (node_.reserve_memory(bytes)) {
+    return true;
+  }
+  otp::NodeStats s = node_.stats();
+  refusal_ = "the node's memory budget is spent (" + std::to_string(s.memory_held) + " of " +
+             std::to_string(s.memory_limit) + " bytes held for processes)";
+  return false;
+}
+
 bool ProcessLimiter::reserve_overhead(uint64_t bytes) {
-  if (!node_.reserve_memory(bytes)) {
-    otp::NodeStats s = node_.stats();
-    refusal_ = "the node's memory budget is spent (" + std::to_string(s.memory_held) + " of " +
-               std::to_string(s.memory_limit) + " bytes held for processes)";
+  if (!reserve_from_node(bytes)) {
     return false;
   }
   overhead_ += bytes;
@@ -489,10 +496,7 @@ bool ProcessLimiter::take(uint64_t bytes, const char* what) {
                std::to_string(limit_) + " bytes";
     return false;
   }
-  if (!node_.reserve_memory(bytes)) {
-    otp::NodeStats s = node_.stats();
-    refusal_ = "the node's memory budget is spent (" + std::to_string(s.memory_held) + " of " +
-               std::to_string(s.memory_limit) + " bytes held for processes)";
+  if (!reserve_from_node(bytes)) {
     return false;
   }
   held_ += bytes;

@@ -29,7 +29,16 @@ Pair pair_of(const Message& m) {
   return p;
 }
 
-class BudgetAttack : public WasmAttackTest {};
+class BudgetAttack : public WasmAttackTest {
+ protected:
+  // The pid of a process that has exited.
+  Pid dead_pid() {
+    Pid dead = spawn(spec("budget_attacks", "sleeper", {}));
+    rt_->node().exit(dead, otp::ExitReason::kill());
+    EXPECT_TRUE(rt_->wait(dead, kWait));
+    return dead;
+  }
+};
 
 TEST_F(BudgetAttack, SelfSendingEightMiBMessagesIsRefusedAtTheMailboxBudget) {
   start({"budget_attacks"});
@@ -78,9 +87,7 @@ TEST_F(BudgetAttack, TwoHundredTablesOfTenMillionEntriesAreRefusedAtInstantiatio
 
 TEST_F(BudgetAttack, FarFutureTimersToADeadPidAreFreedWhenTheirOwnerExits) {
   start({"budget_attacks"});
-  Pid dead = spawn(spec("budget_attacks", "sleeper", {}));
-  rt_->node().exit(dead, otp::ExitReason::kill());
-  ASSERT_TRUE(rt_->wait(dead, kWait));
+  Pid dead = dead_pid();
   constexpr uint64_t kSize = 256 * 1024;
   Pid owner = spawn(spec("budget_attacks", "far_timers", {dead.bits(), 100, kSize, me().bits()}));
   auto m = receive(1);
@@ -101,9 +108,7 @@ TEST_F(BudgetAttack, FarFutureTimersToADeadPidAreFreedWhenTheirOwnerExits) {
 
 TEST_F(BudgetAttack, TimersPastTheOwnersBudgetAreRefused) {
   start({"budget_attacks"});
-  Pid dead = spawn(spec("budget_attacks", "sleeper", {}));
-  rt_->node().exit(dead, otp::ExitReason::kill());
-  ASSERT_TRUE(rt_->wait(dead, kWait));
+  Pid dead = dead_pid();
   Pid owner = spawn(spec("budget_attacks", "far_timers", {dead.bits(), 20, 8 * kMiB, me().bits()}));
   auto m = receive(1);
   ASSERT_TRUE(m);
