@@ -447,7 +447,8 @@ void Worker::park() {
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   bool work = node_->has_injected() || node_->stopping_.load(std::memory_order_acquire) ||
-              incoming_timers_.load(std::memory_order_relaxed) != nullptr;
+              incoming_timers_.load(std::memory_order_relaxed) != nullptr ||
+              reclaims_.load(std::memory_order_relaxed) != nullptr;
   for (auto& w : node_->workers_) {
     if (w.get() != this && w->queue_.size() > 0) {
       work = true;
