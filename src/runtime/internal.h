@@ -89,9 +89,12 @@ class ProcessLimiter final : public wasm::ResourceLimiter {
   bool memory_growing(uint64_t current, uint64_t desired) override;
   bool table_growing(uint64_t current, uint64_t desired) override;
   void memory_grow_failed(uint64_t current, uint64_t desired) override;
-  // Reserves bytes the process holds besides its memory and tables (its
-  // record, stack and instance), from the node's budget only.
-  bool reserve_overhead(uint64_t bytes);
+  // Bytes the process holds besides its memory and tables (its record and
+  // stack), counted against the node's budget only: reserved together with
+  // its first memory or table (one reservation per spawn), or by
+  // reserve_rest() if it has none. Call before instantiating.
+  void add_overhead(uint64_t bytes) { pending_ += bytes; }
+  bool reserve_rest();
 
   uint64_t held() const { return held_; }
   // Why the last request was refused ("" if none was).
@@ -105,6 +108,7 @@ class ProcessLimiter final : public wasm::ResourceLimiter {
   uint64_t limit_;         // memory + tables
   uint64_t held_ = 0;      // memory + tables
   uint64_t overhead_ = 0;  // reserved besides
+  uint64_t pending_ = 0;   // overhead not reserved yet
   std::string refusal_;
 };
 

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "runtime/internal.h"
 #include "rusm/otp/supervisor.h"
@@ -76,9 +77,7 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
                    " is " + wasm::to_string(type.params[i]) + "; only i32 and i64 are supported");
     }
   }
-  if (!limiter_.reserve_overhead(sizeof(WasmProcess) + rt_->options.limits.initial_stack_bytes)) {
-    return Error("spawn refused: " + limiter_.refusal());
-  }
+  limiter_.add_overhead(sizeof(WasmProcess) + rt_->options.limits.initial_stack_bytes);
   wasm::InstanceOptions io;
   io.max_memory_pages = caps_.max_memory_pages;
   io.user_data = this;
@@ -87,6 +86,9 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
   if (!inst) {
     std::string why = limiter_.refusal().empty() ? "" : ": " + limiter_.refusal();
     return Error("instantiating '" + mod_->name + "': " + inst.message() + why);
+  }
+  if (!limiter_.reserve_rest()) {
+    return Error("spawn refused: " + limiter_.refusal());
   }
   instance_ = std::move(*inst);
   memory_ = instance_->memory(0);
@@ -481,11 +483,14 @@ bool ProcessLimiter::reserve_from_node(uint64_t bytes) {
   return false;
 }
 
-bool ProcessLimiter::reserve_overhead(uint64_t bytes) {
-  if (!reserve_from_node(bytes)) {
+bool ProcessLimiter::reserve_rest() {
+  if (pending_ == 0) {
+    return true;
+  }
+  if (!reserve_from_node(pending_)) {
     return false;
   }
-  overhead_ += bytes;
+  overhead_ += std::exchange(pending_, 0);
   return true;
 }
 
@@ -496,9 +501,10 @@ bool ProcessLimiter::take(uint64_t bytes, const char* what) {
                std::to_string(limit_) + " bytes";
     return false;
   }
-  if (!reserve_from_node(bytes)) {
+  if (!reserve_from_node(bytes + pending_)) {
     return false;
   }
+  overhead_ += std::exchange(pending_, 0);
   held_ += bytes;
   return true;
 }
