@@ -19,6 +19,7 @@
 // no input module can make the engine crash, hang or exhaust the host.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -83,6 +84,11 @@ const char* to_string(ExternKind k);
 
 constexpr uint64_t kPageSize = 65536;
 constexpr uint64_t kMaxPages = 65536;  // 4 GiB, the wasm32 limit
+// Host memory a table element takes (a funcref or externref word).
+constexpr uint64_t kTableElementBytes = 8;
+// Bulk memory operations and host calls charge one unit of fuel per this many
+// bytes they move (HostCall::consume_fuel, Execution::consume_fuel).
+constexpr uint64_t kBytesPerFuel = 64;
 
 // ---------------------------------------------------------------------------
 // Values
@@ -294,6 +300,19 @@ class HostCall {
     return HostAction::kTrap;
   }
 
+  // Charges `units` of fuel to the running call, as if Wasm code had spent
+  // them: a host function charges what it does (one unit per kBytesPerFuel
+  // bytes it copies, see charge_bytes) so that no host call escapes the
+  // budget. If the call's fuel goes negative, the Execution stops with
+  // kOutOfFuel right after this host function returns (its results are
+  // kept; run() continues after the call).
+  void consume_fuel(int64_t units);
+  void charge_bytes(uint64_t bytes) {
+    if (bytes >= kBytesPerFuel) {  // small copies cost the call's own fuel only
+      consume_fuel(static_cast<int64_t>(bytes / kBytesPerFuel));
+    }
+  }
+
   // Internal: constructed by the interpreter.
   HostCall(Execution* exec, Instance* caller, const Function* f, uint64_t* slots);
   HostCall(Execution* exec, Instance* caller, const FuncType* type, void* host_data,
@@ -463,10 +482,42 @@ struct ResolvedImports {
 // (i32) -> (), got (i64) -> ()" / "unknown import env.g").
 Result<ResolvedImports> resolve_imports(const Module& module, const Imports& imports);
 
+// An embedder's limit on what instances allocate (like Wasmtime's
+// ResourceLimiter). The engine consults it before an instance's memory or
+// table takes more host memory: at instantiation, for the initial sizes
+// (current = 0), and when Wasm code runs memory.grow or table.grow. A refusal
+// fails instantiation with ErrorCode::kLimit (the message names the memory or
+// table and its size), and makes memory.grow / table.grow return -1. The
+// engine's own limits (InstanceOptions, the type's maximum) are checked
+// first, so the limiter is asked only about growth that can happen. Growth
+// the embedder asks for itself (Memory::grow, Table::grow) is not reported.
+//
+// Approvals are never handed back by the engine (memories and tables do not
+// shrink, and destroying an instance releases everything at once): a limiter
+// usually lives and dies with its instance, or the embedder releases what it
+// approved when it destroys the instance.
+//
+// Called on the thread running the instance; it must not call into it.
+class ResourceLimiter {
+ public:
+  virtual ~ResourceLimiter() = default;
+  // A memory grows from `current` to `desired` bytes. True to allow.
+  virtual bool memory_growing(uint64_t current, uint64_t desired) = 0;
+  // A table grows from `current` to `desired` elements (each takes
+  // kTableElementBytes of host memory). True to allow.
+  virtual bool table_growing(uint64_t current, uint64_t desired) = 0;
+  // An approved memory growth failed in the engine after all (no address
+  // space left): `desired - current` bytes were not taken.
+  virtual void memory_grow_failed(uint64_t current, uint64_t desired) {}
+};
+
 struct InstanceOptions {
   uint64_t max_memory_pages = kMaxPages;  // cap on every memory of the instance
   uint32_t max_table_elements = 10'000'000;
   void* user_data = nullptr;  // the embedder's (a process, for the runtime)
+  // Consulted for every allocation and growth of the instance's memories and
+  // tables; null for none. Not owned; must outlive the instance.
+  ResourceLimiter* limiter = nullptr;
 };
 
 // An instantiated module. Create with instantiate(); the start function, if
@@ -557,6 +608,23 @@ class Execution {
   std::vector<Value> results() const;  // valid after kFinished
   const Trap& trap() const;            // valid after kTrapped
   int64_t fuel_consumed() const;       // total over the current call
+
+  // Charges fuel for work done on the call's behalf outside a host function
+  // (e.g. copying a message into guest memory when a suspended call is
+  // resumed): it is taken from the next run()'s fuel (and counted in
+  // fuel_consumed()); a charge larger than that fuel makes the run stop
+  // at once with kOutOfFuel.
+  void consume_fuel(int64_t units);
+
+  // An interrupt flag the embedder may raise from any thread (e.g. when the
+  // process running this call is killed): while it is set, the call stops
+  // at its next host call, before making it, with kOutOfFuel (a later run()
+  // makes that call). Code that calls no host function stops when its fuel
+  // runs out, as always; so a run ends within one slice's fuel or at the
+  // next host call, whichever comes first. The engine only reads the flag;
+  // clearing it is the embedder's. Null (the default) for none; the flag
+  // must outlive the Execution or be reset first.
+  void set_interrupt(const std::atomic<bool>* flag);
 
   void* user_data() const { return user_data_; }
   void set_user_data(void* p) { user_data_ = p; }

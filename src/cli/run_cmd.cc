@@ -29,6 +29,9 @@ struct RunArgs {
   std::vector<std::string> allow, deny;
   std::string entry = "_start";
   unsigned workers = 0;
+  std::string max_mailbox;
+  std::string max_node_memory;
+  uint32_t max_processes = 0;
 };
 
 [[noreturn]] void fail(const std::string& message, int code = 2) {
@@ -58,6 +61,22 @@ uint64_t parse_pages(const std::string& s) {
   }
   uint64_t pages = static_cast<uint64_t>(bytes / 65536);
   return pages == 0 ? 1 : std::min<uint64_t>(pages, 65536);
+}
+
+// "64M", "1G", "512K", "1048576" -> bytes, for the budget flags.
+uint64_t parse_bytes(const char* flag, const std::string& s) {
+  char* end = nullptr;
+  double v = std::strtod(s.c_str(), &end);
+  std::string unit(end == nullptr ? "" : end);
+  double scale = unit.empty()                 ? 1
+                 : unit == "K" || unit == "k" ? 1024.0
+                 : unit == "M" || unit == "m" ? 1024.0 * 1024
+                 : unit == "G" || unit == "g" ? 1024.0 * 1024 * 1024
+                                              : 0;
+  if (end == s.c_str() || !(v > 0) || scale == 0 || v * scale >= 1.8e19) {
+    fail(std::string(flag) + ": expected a size like 64M, 1G or 512K, got '" + s + "'");
+  }
+  return static_cast<uint64_t>(v * scale);
 }
 
 int run(const RunArgs& a) {
@@ -151,6 +170,15 @@ int run(const RunArgs& a) {
 
   RuntimeOptions ro;
   ro.node.workers = a.workers;
+  if (!a.max_mailbox.empty()) {
+    ro.node.max_mailbox_bytes = parse_bytes("--max-mailbox", a.max_mailbox);
+  }
+  if (!a.max_node_memory.empty()) {
+    ro.node.max_memory_bytes = parse_bytes("--max-node-memory", a.max_node_memory);
+  }
+  if (a.max_processes != 0) {
+    ro.node.max_processes = a.max_processes;
+  }
   int code = 0;
   {
     Runtime rt(ro);
@@ -207,7 +235,17 @@ void setup(CLI::App& app) {
       ->allow_extra_args(false);
   cmd->add_flag("--inherit-env", a->inherit_env, "Pass the whole host environment; grants env");
   cmd->add_flag("--stdio", a->stdio, "Give the guest the node's stdin/stdout/stderr; grants stdio");
-  cmd->add_option("--max-memory", a->max_memory, "Cap on each linear memory: 64M, 1G, 16p (pages)");
+  cmd->add_option("--max-memory", a->max_memory,
+                  "Cap on each process's linear memory and tables together: 64M, 1G, 16p (pages)");
+  cmd->add_option("--max-mailbox", a->max_mailbox,
+                  "Each process's message budget: bytes waiting in its mailbox plus its pending "
+                  "timers (default 64M); a send past it fails with EFULL");
+  cmd->add_option("--max-node-memory", a->max_node_memory,
+                  "The node's memory budget over all processes (memories, tables, messages, "
+                  "timers; default: the machine's RAM); spawns and sends past it fail");
+  cmd->add_option("--max-processes", a->max_processes,
+                  "How many processes may live at once (default 4194304, at most 16777216)")
+      ->check(CLI::Range(1u, 1u << 24));
   cmd->add_option("--profile", a->profile, "sandboxed (default) or trusted");
   cmd->add_option("--allow", a->allow,
                   "Grant a capability: stdio, env, fs, clock, random, spawn, proc, registry")

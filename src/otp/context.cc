@@ -40,6 +40,18 @@ void Context::report_memory(size_t bytes) {
   proc_->body_bytes_.store(bytes, std::memory_order_relaxed);
 }
 
+const std::atomic<bool>& Context::interrupt_flag() const {
+  return proc_->signalled_;
+}
+
+bool Context::reserve_memory(uint64_t bytes) {
+  return proc_->node_->owner_->reserve_memory(bytes);
+}
+
+void Context::release_memory(uint64_t bytes) {
+  proc_->node_->owner_->release_memory(bytes);
+}
+
 Message Context::take_delivered() {
   return Access::wrap(std::exchange(delivered_, nullptr));
 }
@@ -149,7 +161,7 @@ bool Context::demonitor(MonitorRef ref, bool flush) {
     for (MessageNode* n = p->q_head_; n != nullptr;) {
       MessageNode* next = n->next;
       if (n->tag == kDownTag && n->ref == ref) {
-        detail::NodeImpl::take_message(p, prev, n);
+        detail::NodeImpl::take_message(p, prev, n, p->node_->current_worker());
         budget_ += 1;
         detail::free_node(std::exchange(delivered_, nullptr));
       } else {
@@ -186,10 +198,15 @@ Pid Context::whereis(std::string_view name) const {
 }
 
 TimerRef Context::send_after(Duration delay, Pid to, Message m) {
-  return proc_->node_->send_after(proc_->pid_, delay, to, std::move(m));
+  return proc_->node_->send_after(proc_, delay, to, std::move(m));
 }
 std::optional<Duration> Context::cancel_timer(TimerRef timer) {
   return proc_->node_->cancel_timer(timer);
+}
+bool Context::timer_pending(TimerRef timer) const {
+  const auto* t = reinterpret_cast<const detail::Timer*>(timer.handle);
+  return t != nullptr &&
+         t->state_id.load(std::memory_order_relaxed) == (timer.id << 2 | detail::Timer::kPending);
 }
 
 std::optional<ProcessInfo> Context::info(Pid pid) const {

@@ -80,10 +80,22 @@ Pid Node::whereis(std::string_view name) const {
 }
 
 TimerRef Node::send_after(Duration delay, Pid to, Message m) {
-  return impl_->send_after(Pid(), delay, to, std::move(m));
+  return impl_->send_after(nullptr, delay, to, std::move(m));
 }
 std::optional<Duration> Node::cancel_timer(TimerRef timer) {
   return impl_->cancel_timer(timer);
+}
+
+bool Node::reserve_memory(uint64_t bytes) {
+  if (!impl_->node_has_room(bytes)) {
+    return false;
+  }
+  impl_->account(impl_->current_worker(), static_cast<int64_t>(bytes));
+  return true;
+}
+
+void Node::release_memory(uint64_t bytes) {
+  impl_->account(impl_->current_worker(), -static_cast<int64_t>(bytes));
 }
 
 bool Node::is_alive(Pid pid) const {
@@ -153,6 +165,13 @@ NodeStats Node::stats() const {
     s.workers.push_back(ws);
   }
   s.processes = impl_->live_count();
+  s.max_processes = impl_->table_.capacity();
+  s.memory_held = impl_->memory_held();
+  s.memory_limit = impl_->max_memory_;
+  s.timer_bytes = impl_->outside_timer_bytes_.load(std::memory_order_relaxed);
+  for (auto& w : impl_->workers_) {
+    s.timer_bytes += w->timer_bytes_.load(std::memory_order_relaxed);
+  }
   return s;
 }
 

@@ -96,6 +96,8 @@ class Worker {
 
   // Any thread.
   void post_timer(Timer* t);  // hands a timer to this worker's wheel
+  // Asks this worker to reclaim timer t (cancelled, id) from its wheel now.
+  void post_reclaim(Timer* t, uint64_t id);
   void unpark();
 
   NodeImpl* const node_;
@@ -106,6 +108,12 @@ class Worker {
   bool in_slice_ = false;
   TimerWheel wheel_;
   std::atomic<Timer*> incoming_timers_{nullptr};
+  std::atomic<Reclaim*> reclaims_{nullptr};
+  // This worker's share of the node's memory count not yet folded into
+  // NodeImpl::held_bytes_, and of the bytes held by pending timers (owner
+  // bumps; stats() reads them).
+  std::atomic<int64_t> budget_drift_{0};
+  std::atomic<int64_t> timer_bytes_{0};
   alignas(64) std::atomic<uint32_t> park_word_{0};
   bool parked_listed_ = false;  // guarded by NodeImpl::park_mu_
   std::vector<uint32_t> free_slots_;
@@ -119,6 +127,7 @@ class Worker {
   void fire(Timer* t);
   void park();
   void drain_incoming_timers();
+  void run_reclaims();
 
   std::thread thread_;
   uint64_t ref_counter_ = 0;
@@ -173,7 +182,17 @@ class NodeImpl {
   bool wait_satisfied(Process* p);
   void exit_process(Worker* w, Process* p, ExitReason reason);
   void handle_signal(Process* p, MessageNode* n);
-  static void take_message(Process* p, MessageNode* prev, MessageNode* n);
+  // w: the current worker (null outside the workers).
+  static void take_message(Process* p, MessageNode* prev, MessageNode* n, Worker* w);
+  // Owner: n (charged) leaves p's mailbox: its cost is released.
+  // HOT (bench ping-pong): inline, no locked instruction.
+  static void release_charge(Process* p, MessageNode* n, Worker* w) {
+    uint64_t cost = message_cost(n);
+    p->msg_released_.store(p->msg_released_.load(std::memory_order_relaxed) + cost,
+                           std::memory_order_relaxed);
+    p->node_->account(w, -static_cast<int64_t>(cost));
+    n->charged = false;
+  }
   static void monitor_with_ref(Context& ctx, Pid pid, MonitorRef ref);
 
   // ---- registry
@@ -181,9 +200,53 @@ class NodeImpl {
   Status unregister_name(std::string_view name);
   Pid whereis(std::string_view name) const;
 
-  // ---- timers
-  TimerRef send_after(Pid from, Duration delay, Pid to, Message m);
+  // ---- timers (owner: the process that pays for it, or null from outside)
+  TimerRef send_after(Process* owner, Duration delay, Pid to, Message m);
   std::optional<Duration> cancel_timer(TimerRef ref);
+  // At p's exit: cancels its pending timers.
+  void cancel_owned_timers(Process* p);
+  // Recycles a timer this worker's wheel no longer holds, releasing what its
+  // payload counted.
+  void drop_timer(Worker* w, Timer* t);
+
+  // ---- budgets (see NodeOptions). HOT (bench ping-pong): account,
+  // try_charge and release_charge run on every send and receive.
+  // Adds `bytes` (negative: releases) to the node's memory count, through
+  // the current worker's share when on a worker (w may be null).
+  void account(Worker* w, int64_t bytes) {
+    if (w != nullptr) {
+      int64_t d = w->budget_drift_.load(std::memory_order_relaxed) + bytes;
+      if (d < kBudgetGrain && d > -kBudgetGrain) [[likely]] {
+        w->budget_drift_.store(d, std::memory_order_relaxed);
+        return;
+      }
+      w->budget_drift_.store(0, std::memory_order_relaxed);
+      bytes = d;
+    }
+    held_bytes_.fetch_add(bytes, std::memory_order_relaxed);
+  }
+  bool node_has_room(uint64_t bytes) const {
+    int64_t held = held_bytes_.load(std::memory_order_relaxed);
+    return held <= 0 || static_cast<uint64_t>(held) + bytes <= max_memory_;
+  }
+  // Charges `cost` to p's message budget if both it and the node's have
+  // room (true); else nothing is charged.
+  bool try_charge(Process* p, uint64_t cost) {
+    uint64_t in_use = p->msg_charged_.fetch_add(cost, std::memory_order_relaxed) + cost -
+                      p->msg_released_.load(std::memory_order_relaxed);
+    if (in_use <= p->mailbox_limit_ && node_has_room(cost)) [[likely]] {
+      return true;
+    }
+    p->msg_charged_.fetch_sub(cost, std::memory_order_relaxed);
+    return false;
+  }
+  // try_charge(p, cost), with an error saying which budget was full.
+  Status charge(Process* p, uint64_t cost);
+  static uint64_t budget_in_use(const Process* p) {
+    return p->msg_charged_.load(std::memory_order_relaxed) -
+           p->msg_released_.load(std::memory_order_relaxed);
+  }
+  int64_t memory_held() const;
   int64_t now_ns() const {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
                                                                 start_)
@@ -222,6 +285,12 @@ class NodeImpl {
   std::vector<Worker*> parked_;
   std::atomic<int> num_parked_{0};
   std::atomic<int> num_searching_{0};
+
+  // The node's memory count: folded worker shares plus outside charges.
+  std::atomic<int64_t> held_bytes_{0};
+  std::atomic<int64_t> outside_timer_bytes_{0};  // timers started from outside
+  uint64_t max_memory_ = 0;
+  static constexpr int64_t kBudgetGrain = int64_t{1} << 20;
 
   std::atomic<bool> accepting_{true};
   std::atomic<bool> stopping_{false};

@@ -5,6 +5,8 @@
 // prepare/commit, send_message, exit_process. No locks or system calls on
 // these paths unless the process has a registered name or a free-slot cache
 // runs dry.
+#include <unistd.h>
+
 #include <algorithm>
 #include <thread>
 
@@ -40,7 +42,7 @@ void frame_free(void* p, size_t size) {
 // ProcessTable
 
 ProcessTable::ProcessTable(uint32_t capacity)
-    : capacity_(std::min<uint32_t>(std::max<uint32_t>(capacity, kChunkSize), 1u << 24)),
+    : capacity_(std::min<uint32_t>(std::max<uint32_t>(capacity, 1), 1u << 24)),
       chunks_(new std::atomic<Process*>[(capacity_ + kChunkSize - 1) / kChunkSize]) {
   for (uint32_t i = 0; i < (capacity_ + kChunkSize - 1) / kChunkSize; ++i) {
     chunks_[i].store(nullptr, std::memory_order_relaxed);
@@ -92,10 +94,20 @@ void ProcessTable::free_one(uint32_t slot) {
 // ---------------------------------------------------------------------------
 // NodeImpl basics
 
+namespace {
+uint64_t physical_memory() {
+  long pages = sysconf(_SC_PHYS_PAGES);
+  long page = sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
+                               : uint64_t{1} << 34;  // 16 GiB if the system will not say
+}
+}  // namespace
+
 NodeImpl::NodeImpl(Node* owner, NodeOptions options)
     : owner_(owner),
       options_(options),
       table_(options.max_processes),
+      max_memory_(options.max_memory_bytes != 0 ? options.max_memory_bytes : physical_memory()),
       start_(std::chrono::steady_clock::now()) {
   unsigned n = options.workers;
   if (n == 0) {
@@ -185,6 +197,11 @@ Result<Process*> NodeImpl::prepare(Process* parent, const SpawnOptions& options)
   if (!accepting_.load(std::memory_order_acquire)) {
     return Error("spawn refused: the node is shutting down");
   }
+  if (held_bytes_.load(std::memory_order_relaxed) >= static_cast<int64_t>(max_memory_)) {
+    return Error("spawn refused: the node's memory budget is spent (" +
+                 std::to_string(memory_held()) + " of " + std::to_string(max_memory_) +
+                 " bytes held for processes)");
+  }
   uint32_t slot;
   if (Worker* w = current_worker()) {
     if (w->free_slots_.empty() && !table_.refill(w->free_slots_, this)) {
@@ -217,6 +234,14 @@ Result<Process*> NodeImpl::prepare(Process* parent, const SpawnOptions& options)
   p->inbox_.reset();
   p->bounded_count_.store(0, std::memory_order_relaxed);
   p->mailbox_bound_ = options.mailbox_bound;
+  p->msg_charged_.store(0, std::memory_order_relaxed);
+  p->msg_released_.store(0, std::memory_order_relaxed);
+  p->mailbox_limit_ =
+      options.max_mailbox_bytes != 0 ? options.max_mailbox_bytes : options_.max_mailbox_bytes;
+  if (p->mailbox_limit_ == 0) {
+    p->mailbox_limit_ = UINT64_MAX;
+  }
+  p->signalled_.store(false, std::memory_order_relaxed);
   p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
   p->exiting_.store(false, std::memory_order_relaxed);
   p->has_name_.store(false, std::memory_order_relaxed);
@@ -342,12 +367,46 @@ bool NodeImpl::deliver(Pid to, MessageNode* n) {
   return r != Inbox::Push::kClosed;
 }
 
+// ---------------------------------------------------------------------------
+// Budgets
+
+int64_t NodeImpl::memory_held() const {
+  int64_t held = held_bytes_.load(std::memory_order_relaxed);
+  for (auto& w : workers_) {
+    held += w->budget_drift_.load(std::memory_order_relaxed);
+  }
+  return held;
+}
+
+Status NodeImpl::charge(Process* p, uint64_t cost) {
+  if (try_charge(p, cost)) {
+    return Status::ok();
+  }
+  uint64_t in_use = budget_in_use(p);
+  if (in_use + cost > p->mailbox_limit_) {
+    return Error("mailbox of " + p->pid_.to_string() + " is full (" + std::to_string(in_use) +
+                 " bytes of messages and timers held, limit " + std::to_string(p->mailbox_limit_) +
+                 "; this one needs " + std::to_string(cost) + ")");
+  }
+  return Error("the node's memory budget is spent (" + std::to_string(memory_held()) + " of " +
+               std::to_string(max_memory_) + " bytes held for processes)");
+}
+
+// ---------------------------------------------------------------------------
+// Sending
+
 Status NodeImpl::send_message(Pid from, Pid to, Message m) {
   MessageNode* n = Access::release(m);
   n->from = from;
   n->kind = NodeKind::kMessage;
   n->counted = false;
-  count(this, &WorkerCounters::sent);
+  n->charged = false;
+  Worker* w = current_worker();
+  if (w != nullptr) {
+    WorkerCounters::bump(w->counters_.sent);
+  } else {
+    outside_.sent.fetch_add(1, std::memory_order_relaxed);
+  }
   Process* p = acquire(to);
   if (p == nullptr) {
     free_node(n);
@@ -365,12 +424,29 @@ Status NodeImpl::send_message(Pid from, Pid to, Message m) {
     }
     n->counted = true;
   }
+  uint64_t cost = message_cost(n);
+  if (!try_charge(p, cost)) [[unlikely]] {
+    Status st = charge(p, cost);  // to say why (or, if room was made meanwhile, to charge it)
+    if (!st) {
+      if (n->counted) {
+        p->bounded_count_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      release(p);
+      free_node(n);
+      return st;
+    }
+  }
+  n->charged = true;
   Inbox::Push r = p->inbox_.push(n);
   if (r == Inbox::Push::kWoke) {
     schedule(p);
   } else if (r == Inbox::Push::kClosed) {
+    p->msg_charged_.fetch_sub(cost, std::memory_order_relaxed);
     free_node(n);
+    release(p);
+    return Status::ok();
   }
+  account(w, static_cast<int64_t>(cost));
   release(p);
   return Status::ok();
 }
@@ -381,9 +457,22 @@ void NodeImpl::send_exit(Pid from, Pid to, const ExitReason& reason, bool linked
   n->from = from;
   n->reason = reason;
   n->linked = linked;
-  if (!deliver(to, n)) {
+  Process* p = acquire(to);
+  if (p == nullptr) {
     free_node(n);
+    return;
   }
+  Inbox::Push r = p->inbox_.push(n);
+  if (r == Inbox::Push::kWoke) {
+    schedule(p);
+  } else if (r == Inbox::Push::kClosed) {
+    free_node(n);
+  } else {
+    // It may be running: have its body stop at the next chance (after the
+    // push, so that the scheduler finds the signal when it looks).
+    p->signalled_.store(true, std::memory_order_release);
+  }
+  release(p);
 }
 
 void NodeImpl::send_down(Pid from, Pid to, MonitorRef ref, const ExitReason& reason) {
@@ -436,22 +525,44 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
                                             std::memory_order_acq_rel) &&
         t->wheel.load(std::memory_order_relaxed) == &w->wheel_) {
       w->wheel_.remove(t);
-      recycle_timer(t);
+      drop_timer(w, t);
     }
   }
-  // Close the inbox; answer link and monitor requests that raced with the exit.
-  for (MessageNode* n = p->inbox_.close(); n != nullptr;) {
+  cancel_owned_timers(p);
+  // Drop the mailbox and close the inbox; then answer link and monitor
+  // requests that raced with the exit. The drop is counted before the inbox
+  // closes (a monitor arriving after that gets its DOWN at once), so that
+  // whoever hears of the exit sees the node's memory count without it.
+  int64_t freed = 0;  // charged messages dropped
+  MessageNode* requests = nullptr;
+  auto drop = [&](MessageNode* n) {
+    for (; n != nullptr;) {
+      MessageNode* next = n->next;
+      if (n->kind == NodeKind::kLink || n->kind == NodeKind::kMonitor) {
+        n->next = requests;
+        requests = n;
+      } else {
+        if (n->charged) {
+          freed += static_cast<int64_t>(message_cost(n));
+        }
+        free_node(n);
+      }
+      n = next;
+    }
+  };
+  drop(p->q_head_);
+  drop(p->inbox_.take_all());
+  drop(p->inbox_.close());  // what raced in since
+  if (freed != 0) {
+    account(w, -freed);
+  }
+  for (MessageNode* n = requests; n != nullptr;) {
     MessageNode* next = n->next;
     if (n->kind == NodeKind::kLink) {
       send_exit(p->pid_, n->from, reason, true);
-    } else if (n->kind == NodeKind::kMonitor) {
+    } else {
       send_down(p->pid_, n->from, n->ref, reason);
     }
-    free_node(n);
-    n = next;
-  }
-  for (MessageNode* n = p->q_head_; n != nullptr;) {
-    MessageNode* next = n->next;
     free_node(n);
     n = next;
   }
@@ -585,23 +696,56 @@ Pid NodeImpl::whereis(std::string_view name) const {
 // ---------------------------------------------------------------------------
 // Timers
 
-TimerRef NodeImpl::send_after(Pid from, Duration delay, Pid to, Message m) {
-  Timer* t = alloc_timer();
+// A timer's cost (record + message) counts against its owner's message
+// budget from send_after until it fires or is cancelled, and against the
+// node's until its payload is delivered or freed (by its home worker).
+TimerRef NodeImpl::send_after(Process* owner, Duration delay, Pid to, Message m) {
   MessageNode* n = Access::release(m);
-  n->from = from;
+  uint64_t cost = sizeof(Timer) + message_cost(n);
+  if (owner != nullptr ? !charge(owner, cost) : !node_has_room(cost)) {
+    free_node(n);
+    return {};
+  }
+  n->from = owner != nullptr ? owner->pid_ : Pid();
   n->kind = NodeKind::kMessage;
   n->counted = false;
+  n->charged = false;
+  Timer* t = alloc_timer();
   t->kind = Timer::Kind::kSendAfter;
   t->target = to;
   t->msg = n;
+  t->cost = cost;
   int64_t deadline = deadline_after(std::max<int64_t>(delay.count(), 0));
   t->deadline_ns.store(deadline, std::memory_order_relaxed);
   t->tick = tick_of(deadline);
   TimerRef ref{reinterpret_cast<uintptr_t>(t), t->id()};
-  if (Worker* w = current_worker()) {
+  Worker* w = current_worker();
+  Worker* home = w != nullptr ? w : workers_[ref.id % workers_.size()].get();
+  t->home = home->index_;
+  account(w, static_cast<int64_t>(cost));
+  if (w != nullptr) {
+    w->timer_bytes_.store(
+        w->timer_bytes_.load(std::memory_order_relaxed) + static_cast<int64_t>(cost),
+        std::memory_order_relaxed);
+  } else {
+    outside_timer_bytes_.fetch_add(static_cast<int64_t>(cost), std::memory_order_relaxed);
+  }
+  if (owner != nullptr) {
+    t->owner = owner->pid_;
+    ProcessExt& e = owner->ext();
+    if (e.timers.size() >= e.timers_prune_at) {
+      std::erase_if(e.timers, [](TimerRef r) {
+        auto* x = reinterpret_cast<Timer*>(r.handle);
+        return x->state_id.load(std::memory_order_relaxed) != (r.id << 2 | Timer::kPending);
+      });
+      e.timers_prune_at = std::max<size_t>(16, 2 * e.timers.size());
+    }
+    e.timers.push_back(ref);
+  }
+  if (w != nullptr) {
     w->add_timer(t);
   } else {
-    workers_[ref.id % workers_.size()]->post_timer(t);
+    home->post_timer(t);
   }
   return ref;
 }
@@ -612,17 +756,54 @@ std::optional<Duration> NodeImpl::cancel_timer(TimerRef ref) {
   }
   auto* t = reinterpret_cast<Timer*>(ref.handle);
   uint64_t expect = ref.id << 2 | Timer::kPending;
-  if (!t->state_id.compare_exchange_strong(expect, ref.id << 2 | Timer::kCancelled,
+  if (!t->state_id.compare_exchange_strong(expect, ref.id << 2 | Timer::kCancelling,
                                            std::memory_order_acq_rel)) {
     return std::nullopt;
   }
+  // While kCancelling, the home worker leaves t alone: read what we need.
   int64_t left = t->deadline_ns.load(std::memory_order_relaxed) - now_ns();
+  Pid owner = t->owner;
+  uint64_t cost = t->cost;
+  Worker* home = workers_[t->home].get();
   Worker* w = current_worker();
-  if (w != nullptr && t->wheel.load(std::memory_order_relaxed) == &w->wheel_) {
+  bool here = w == home && t->wheel.load(std::memory_order_relaxed) == &w->wheel_;
+  t->state_id.store(ref.id << 2 | Timer::kCancelled, std::memory_order_release);
+  if (owner.valid()) {
+    if (Process* o = acquire(owner)) {
+      o->msg_charged_.fetch_sub(cost, std::memory_order_relaxed);
+      release(o);
+    }
+  }
+  if (here) {
     w->wheel_.remove(t);
-    recycle_timer(t);
+    drop_timer(w, t);
+  } else {
+    home->post_reclaim(t, ref.id);
   }
   return Duration(std::max<int64_t>(left, 0));
+}
+
+void NodeImpl::cancel_owned_timers(Process* p) {
+  ProcessExt* e = p->ext_if_any();
+  if (e == nullptr || e->timers.empty()) {
+    return;
+  }
+  for (TimerRef r : e->timers) {
+    (void)cancel_timer(r);
+  }
+  e->timers.clear();
+  e->timers_prune_at = 16;
+}
+
+void NodeImpl::drop_timer(Worker* w, Timer* t) {
+  if (t->msg != nullptr) {
+    int64_t cost = static_cast<int64_t>(t->cost);
+    account(w, -cost);
+    w->timer_bytes_.store(w->timer_bytes_.load(std::memory_order_relaxed) - cost,
+                          std::memory_order_relaxed);
+  }
+  t->wheel.store(nullptr, std::memory_order_relaxed);
+  recycle_timer(t);
 }
 
 // ---------------------------------------------------------------------------
@@ -640,9 +821,10 @@ std::optional<ProcessInfo> NodeImpl::info(Pid pid) const {
   info.reductions = p->reductions_.load(std::memory_order_relaxed);
   info.trap_exit = p->trap_exit_.load(std::memory_order_relaxed);
   info.parent = p->parent_;
+  info.mailbox_bytes = budget_in_use(p);
+  info.mailbox_limit = p->mailbox_limit_;
   info.memory_bytes = sizeof(Process) + p->frame_bytes_ +
-                      p->body_bytes_.load(std::memory_order_relaxed) +
-                      info.mailbox_length * sizeof(MessageNode);
+                      p->body_bytes_.load(std::memory_order_relaxed) + info.mailbox_bytes;
   switch (p->wait_desc_.load(std::memory_order_relaxed)) {
     case kWaitAny:
       info.current_wait = "receive any";

@@ -13,6 +13,11 @@
 //            takes one (try_ref) for the duration of a push. When the count
 //            reaches 0 with the live bit clear, the slot is recycled.
 //   inbox_   any thread pushes; the owner takes.
+//   msg_charged_ / msg_released_: the message budget (see NodeOptions).
+//            Senders add a message's cost to msg_charged_ before pushing it
+//            (and take it back if the push fails); the owner adds what it
+//            takes out of the mailbox to msg_released_ with a plain store, so
+//            receiving costs no locked instruction. In use = charged - released.
 //   ext_     links, monitors, name, label: written only by the owner, under
 //            ext_->lock so that observers (info) can read a consistent copy.
 //   the rest belongs to whichever worker runs the process.
@@ -55,6 +60,13 @@ struct MonitorEntry {
   Pid pid;
 };
 
+// What a message costs its receiver's message budget and the node's: the
+// node, its payload when not inline, its resources' bookkeeping.
+inline uint64_t message_cost(const MessageNode* n) {
+  return sizeof(MessageNode) + (n->size > MessageNode::kInlineBytes ? n->size : 0) +
+         n->resource_count * sizeof(HostResource);
+}
+
 // State most processes never need; allocated on first use, kept across reuse.
 struct ProcessExt {
   SpinLock lock;
@@ -63,6 +75,11 @@ struct ProcessExt {
   std::vector<MonitorEntry> monitors_in;   // pid watches us
   std::string name;
   std::string label;
+  // The process's send_after timers that may still be pending (owner only;
+  // fired and cancelled ones are pruned when the list doubles), cancelled
+  // when it exits.
+  std::vector<TimerRef> timers;
+  size_t timers_prune_at = 16;
 
   void clear() {
     links.clear();
@@ -70,6 +87,8 @@ struct ProcessExt {
     monitors_in.clear();
     name.clear();
     label.clear();
+    timers.clear();
+    timers_prune_at = 16;
   }
 };
 
@@ -138,6 +157,12 @@ class Process {
   uint32_t mailbox_bound_ = 0;
   Pid pid_;
   NodeImpl* node_ = nullptr;
+  std::atomic<uint64_t> msg_charged_{0};
+  std::atomic<uint64_t> msg_released_{0};  // written by the owner only
+  uint64_t mailbox_limit_ = 0;             // bytes; UINT64_MAX for none
+  // An exit signal was pushed: the running body should yield soon
+  // (Context::interrupt_flag). Cleared when a slice starts.
+  std::atomic<bool> signalled_{false};
 
   // ---- observed (relaxed atomics)
   std::atomic<uint8_t> status_{0};

@@ -26,6 +26,7 @@
 
 #include "otp/access.h"
 #include "otp/node_impl.h"
+#include "otp/pool.h"
 
 namespace rusm::otp::detail {
 
@@ -117,10 +118,11 @@ void Worker::main() {
     searching_ = false;
     node_->num_searching_.fetch_sub(1, std::memory_order_seq_cst);
   }
+  run_reclaims();
   drain_incoming_timers();
   for (Timer* t = wheel_.drain(); t != nullptr;) {
     Timer* next = t->next;
-    recycle_timer(t);
+    node_->drop_timer(this, t);
     t = next;
   }
   node_->table_.give_back(free_slots_, 0);
@@ -280,6 +282,18 @@ void Worker::post_timer(Timer* t) {
   unpark();
 }
 
+void Worker::post_reclaim(Timer* t, uint64_t id) {
+  auto* r = static_cast<Reclaim*>(pool_alloc(sizeof(Reclaim)));
+  r->timer = t;
+  r->id = id;
+  Reclaim* head = reclaims_.load(std::memory_order_relaxed);
+  do {
+    r->next = head;
+  } while (!reclaims_.compare_exchange_weak(head, r, std::memory_order_release,
+                                            std::memory_order_relaxed));
+  unpark();
+}
+
 void Worker::drain_incoming_timers() {
   if (incoming_timers_.load(std::memory_order_relaxed) == nullptr) {
     return;
@@ -288,11 +302,39 @@ void Worker::drain_incoming_timers() {
   while (list != nullptr) {
     Timer* t = list;
     list = t->next_incoming;
-    add_timer(t);
+    if ((t->state_id.load(std::memory_order_acquire) & 3) == Timer::kCancelled) {
+      node_->drop_timer(this, t);  // cancelled before it got here
+    } else {
+      add_timer(t);
+    }
+  }
+}
+
+// Reclaims timers cancelled from other threads. The requests are taken
+// before the incoming timers are drained: a timer is posted before anyone
+// can cancel it, so the timer of every request taken is in the wheel by then
+// (or was dropped by the drain).
+void Worker::run_reclaims() {
+  if (reclaims_.load(std::memory_order_relaxed) == nullptr) {
+    return;
+  }
+  Reclaim* list = reclaims_.exchange(nullptr, std::memory_order_acquire);
+  drain_incoming_timers();
+  while (list != nullptr) {
+    Reclaim* r = list;
+    list = r->next;
+    Timer* t = r->timer;
+    if (t->state_id.load(std::memory_order_acquire) == (r->id << 2 | Timer::kCancelled) &&
+        t->wheel.load(std::memory_order_relaxed) == &wheel_) {
+      wheel_.remove(t);
+      node_->drop_timer(this, t);
+    }
+    pool_free(r, sizeof(Reclaim));
   }
 }
 
 void Worker::run_timers() {
+  run_reclaims();
   drain_incoming_timers();
   if (wheel_.size() == 0) {
     return;
@@ -305,26 +347,67 @@ void Worker::run_timers() {
 }
 
 void Worker::fire(Timer* t) {
-  t->wheel.store(nullptr, std::memory_order_relaxed);
   uint64_t s = t->state_id.load(std::memory_order_acquire);
-  uint64_t pending = (s >> 2) << 2 | Timer::kPending;
-  if (s != pending || !t->state_id.compare_exchange_strong(s, (s >> 2) << 2 | Timer::kFired,
-                                                           std::memory_order_acq_rel)) {
-    recycle_timer(t);  // cancelled from another thread
+  if ((s & 3) == Timer::kPending &&
+      t->state_id.compare_exchange_strong(s, (s >> 2) << 2 | Timer::kFired,
+                                          std::memory_order_acq_rel)) {
+    s = (s >> 2) << 2 | Timer::kFired;
+  }  // else s holds the state that won: a canceller's
+  if ((s & 3) == Timer::kCancelling) {
+    // The canceller is reading it; it will be kCancelled in a moment.
+    t->tick = wheel_.now() + 1;
+    wheel_.insert(t);
     return;
   }
-  MessageNode* n;
+  t->wheel.store(nullptr, std::memory_order_relaxed);
+  if ((s & 3) != Timer::kFired) {
+    node_->drop_timer(this, t);  // cancelled from another thread
+    return;
+  }
   if (t->kind == Timer::Kind::kReceiveTimeout) {
-    n = new_node();
+    MessageNode* n = new_node();
     n->kind = NodeKind::kTimeout;
     n->ref = t->seq;
-  } else {
-    n = std::exchange(t->msg, nullptr);
+    if (!node_->deliver(t->target, n)) {
+      free_node(n);
+    }
+    recycle_timer(t);
+    return;
   }
-  if (!node_->deliver(t->target, n)) {
-    free_node(n);
+  // The owner's budget and the node's stop paying for the timer; the message
+  // is charged to the receiver's budget, but never refused: it was paid for.
+  MessageNode* n = std::exchange(t->msg, nullptr);
+  Pid target = t->target;
+  if (t->owner.valid()) {
+    if (Process* o = node_->acquire(t->owner)) {
+      o->msg_charged_.fetch_sub(t->cost, std::memory_order_relaxed);
+      node_->release(o);
+    }
   }
+  int64_t cost = static_cast<int64_t>(t->cost);
+  node_->account(this, -cost);
+  timer_bytes_.store(timer_bytes_.load(std::memory_order_relaxed) - cost,
+                     std::memory_order_relaxed);
   recycle_timer(t);
+  Process* p = node_->acquire(target);
+  if (p == nullptr) {
+    free_node(n);
+    return;
+  }
+  uint64_t mcost = message_cost(n);
+  p->msg_charged_.fetch_add(mcost, std::memory_order_relaxed);
+  n->charged = true;
+  Inbox::Push r = p->inbox_.push(n);
+  if (r == Inbox::Push::kClosed) {
+    p->msg_charged_.fetch_sub(mcost, std::memory_order_relaxed);
+    free_node(n);
+  } else {
+    node_->account(this, static_cast<int64_t>(mcost));
+    if (r == Inbox::Push::kWoke) {
+      node_->schedule(p);
+    }
+  }
+  node_->release(p);
 }
 
 void Worker::unpark() {
@@ -364,7 +447,8 @@ void Worker::park() {
   }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   bool work = node_->has_injected() || node_->stopping_.load(std::memory_order_acquire) ||
-              incoming_timers_.load(std::memory_order_relaxed) != nullptr;
+              incoming_timers_.load(std::memory_order_relaxed) != nullptr ||
+              reclaims_.load(std::memory_order_relaxed) != nullptr;
   for (auto& w : node_->workers_) {
     if (w.get() != this && w->queue_.size() > 0) {
       work = true;
@@ -464,7 +548,7 @@ void NodeImpl::schedule(Process* p) {
 
 // Takes n (found after prev, or at the head) out of the mailbox and hands it
 // to the body.
-void NodeImpl::take_message(Process* p, MessageNode* prev, MessageNode* n) {
+void NodeImpl::take_message(Process* p, MessageNode* prev, MessageNode* n, Worker* w) {
   if (prev != nullptr) {
     prev->next = n->next;
   } else {
@@ -477,6 +561,9 @@ void NodeImpl::take_message(Process* p, MessageNode* prev, MessageNode* n) {
   p->queue_len_.store(p->queue_len_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
   if (n->counted) {
     p->bounded_count_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (n->charged) {
+    release_charge(p, n, w);
   }
   p->ctx_.delivered_ = n;
   p->ctx_.wake_ = WakeReason::kMessage;
@@ -647,7 +734,7 @@ void cancel_wait_timer(NodeImpl* node, Process* p) {
     Worker* w = node->current_worker();
     if (w != nullptr && t->wheel.load(std::memory_order_relaxed) == &w->wheel_) {
       w->wheel_.remove(t);
-      recycle_timer(t);
+      node->drop_timer(w, t);
     }
   }
 }
@@ -669,8 +756,9 @@ bool NodeImpl::wait_satisfied(Process* p) {
       MessageNode* n = prev != nullptr ? prev->next : p->q_head_;
       while (n != nullptr) {
         if (filter_matches(f, n)) {
-          take_message(p, prev, n);
-          if (Worker* w = current_worker()) {
+          Worker* w = current_worker();
+          take_message(p, prev, n, w);
+          if (w != nullptr) {
             add_owned(w->counters_.received, 1);
           }
           end_wait(this, p);
@@ -699,6 +787,10 @@ bool NodeImpl::wait_satisfied(Process* p) {
 
 void NodeImpl::run_slice(Worker* w, Process* p) {
   WorkerCounters::bump(w->counters_.runs);
+  if (p->signalled_.load(std::memory_order_relaxed)) {
+    // Whatever raised it is in the inbox, absorbed below.
+    p->signalled_.store(false, std::memory_order_relaxed);
+  }
   Context& ctx = p->ctx_;
   ctx.budget_ = options_.slice_reductions;
   const int64_t start_budget = ctx.budget_;
@@ -755,6 +847,13 @@ void NodeImpl::run_slice(Worker* w, Process* p) {
     }
     switch (s.kind) {
       case Step::Kind::kYield:
+        if (p->signalled_.load(std::memory_order_acquire)) {
+          // The body stopped early for an exit signal (Context::interrupt_flag):
+          // handle it now rather than after a turn in the run queue.
+          p->signalled_.store(false, std::memory_order_relaxed);
+          ctx.wake_ = WakeReason::kResume;
+          continue;
+        }
         account();
         ctx.wake_ = WakeReason::kResume;
         p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
@@ -854,8 +953,9 @@ bool Context::try_receive_now(const MessageFilter& f) {
   MessageNode* prev = nullptr;
   for (MessageNode* n = p->q_head_; n != nullptr; prev = n, n = n->next) {
     if (detail::filter_matches(f, n)) {
-      NodeImpl::take_message(p, prev, n);
-      if (Worker* w = p->node_->current_worker()) {
+      Worker* w = p->node_->current_worker();
+      NodeImpl::take_message(p, prev, n, w);
+      if (w != nullptr) {
         WorkerCounters::bump(w->counters_.received);
       }
       return true;

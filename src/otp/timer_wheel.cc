@@ -59,6 +59,9 @@ Timer* alloc_timer() {
   t->level = -1;
   t->msg = nullptr;
   t->next_incoming = nullptr;
+  t->owner = Pid();
+  t->cost = 0;
+  t->wheel.store(nullptr, std::memory_order_relaxed);
   t->state_id.store(id << 2 | Timer::kPending, std::memory_order_release);
   return t;
 }

@@ -7,12 +7,15 @@
 // higher-level slot, that slot's timers cascade down. An occupancy bitmap per
 // level lets the wheel skip empty stretches.
 //
-// A wheel belongs to one worker thread. Timers are also referenced from other
-// threads (TimerRef, a process's receive timeout), so Timer records are
-// type-stable (pooled, never freed) and carry an atomic state word
-// (id << 2 | state): cancelling from another thread is a CAS that loses
-// cleanly against firing or reuse; the owning worker reclaims a timer
-// cancelled remotely when its slot comes due.
+// A wheel belongs to one worker thread (the timer's home). Timers are also
+// referenced from other threads (TimerRef, a process's receive timeout), so
+// Timer records are type-stable (pooled, never freed) and carry an atomic
+// state word (id << 2 | state): cancelling from another thread is a CAS
+// (pending -> cancelling) that loses cleanly against firing or reuse. While
+// a timer is kCancelling its home worker does not recycle it, so the
+// canceller may read it; it then stores kCancelled and asks the home worker
+// to reclaim it (Worker::post_reclaim), which frees the payload at once
+// rather than when the slot comes due.
 #pragma once
 
 #include <atomic>
@@ -27,7 +30,7 @@ class Worker;
 class TimerWheel;
 
 struct Timer {
-  enum State : uint64_t { kPending = 0, kFired = 1, kCancelled = 2 };
+  enum State : uint64_t { kPending = 0, kFired = 1, kCancelled = 2, kCancelling = 3 };
   enum class Kind : uint8_t { kReceiveTimeout, kSendAfter };
 
   Timer* next = nullptr;
@@ -42,12 +45,26 @@ struct Timer {
   MessageNode* msg = nullptr;  // kSendAfter: what to deliver
   Timer* next_incoming = nullptr;
   std::atomic<TimerWheel*> wheel{nullptr};  // the wheel holding it, if any
+  // kSendAfter: the process whose message budget pays for it (invalid if
+  // started from outside), what it costs (record + message), and the index
+  // of the worker whose wheel holds it.
+  Pid owner;
+  uint64_t cost = 0;
+  uint32_t home = 0;
 
   uint64_t id() const { return state_id.load(std::memory_order_relaxed) >> 2; }
 };
 
 Timer* alloc_timer();  // id and state set to a fresh pending id
+// Frees the payload (if any) and returns the record to the pool.
 void recycle_timer(Timer* t);
+
+// A request to a timer's home worker to reclaim it now that it is cancelled.
+struct Reclaim {
+  Timer* timer;
+  uint64_t id;
+  Reclaim* next;
+};
 
 class TimerWheel {
  public:

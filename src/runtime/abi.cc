@@ -1,7 +1,9 @@
 // The `rusm` import module: the guest ABI (docs/abi.md is the contract;
 // guest/c/rusm.h the C view of it). Every function finds its process through
 // Execution::user_data(). Guest pointers and lengths are checked: a bad one
-// gives kErrBadArg, never a host crash.
+// gives kErrBadArg, never a host crash. Every function charges fuel for the
+// bytes it copies (HostCall::charge_bytes, a unit per 64 bytes, as bulk
+// memory operations do), so no call escapes the slice's budget.
 //
 // HOT PATH (bench wasm-ping-pong): send, receive, message_read.
 #include <cstring>
@@ -79,6 +81,21 @@ std::string labelled(std::string_view label, const Capabilities& caps) {
   return s;
 }
 
+// A guest byte range read and charged as copied; nullopt when out of bounds.
+std::optional<std::string_view> copied(HostCall& c, uint32_t ptr, uint32_t len) {
+  std::optional<std::string_view> b = bytes(c, ptr, len);
+  if (b) {
+    c.charge_bytes(len);
+  }
+  return b;
+}
+
+// Killing a process, or linking with it (a crash then kills it), needs
+// `proc` unless it is the caller itself (docs/abi.md, "Capabilities").
+bool may_signal(WasmProcess& p, Pid pid) {
+  return pid == p.ctx().self() || require(p, kCapProcessCtl);
+}
+
 // ---- identity
 
 HostAction abi_version(HostCall& c) {
@@ -139,7 +156,7 @@ int32_t do_spawn(HostCall& c, std::shared_ptr<const ModuleEntry> mod, std::strin
     }
     std::memcpy(&o, raw->data(), sizeof o);
   }
-  std::optional<std::string_view> label = bytes(c, o.label_ptr, o.label_len);
+  std::optional<std::string_view> label = copied(c, o.label_ptr, o.label_len);
   if (!label) {
     return kErrBadArg;
   }
@@ -227,10 +244,10 @@ HostAction exit_pid(HostCall& c) {
   if (!pid.valid()) {
     return ret32(c, kErrBadArg);
   }
-  if (pid != p.ctx().self() && !require(p, kCapProcessCtl)) {
+  if (!may_signal(p, pid)) {
     return ret32(c, kErrDenied);
   }
-  auto detail = bytes(c, c.arg_i32(2), c.arg_i32(3));
+  auto detail = copied(c, c.arg_i32(2), c.arg_i32(3));
   if (!detail || c.arg_i32(1) > 3) {
     return ret32(c, kErrBadArg);
   }
@@ -284,6 +301,7 @@ HostAction process_info(HostCall& c) {
       "\nparent=" + (info->parent.valid() ? info->parent.to_string() : "") +
       "\ncurrent_wait=" + info->current_wait + "\n";
   uint32_t cap = c.arg_i32(2);
+  c.charge_bytes(s.size());
   if (cap > 0 && !write(c, c.arg_i32(1), s.data(), std::min<size_t>(cap, s.size()))) {
     return ret32(c, kErrBadArg);
   }
@@ -297,6 +315,8 @@ HostAction processes(HostCall& c) {
     return ret32(c, kErrDenied);
   }
   std::vector<otp::ProcessInfo> all = p.ctx().node().processes();
+  // Listing builds a ProcessInfo (a few hundred bytes) per live process.
+  c.charge_bytes(all.size() * 256);
   uint32_t max = c.arg_i32(1);
   for (uint32_t i = 0; i < max && i < all.size(); ++i) {
     uint64_t bits = all[i].pid.bits();
@@ -309,7 +329,7 @@ HostAction processes(HostCall& c) {
 
 HostAction set_label(HostCall& c) {
   WasmProcess& p = proc(c);
-  auto label = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  auto label = copied(c, c.arg_i32(0), c.arg_i32(1));
   if (!label) {
     return ret32(c, kErrBadArg);
   }
@@ -324,7 +344,7 @@ HostAction send(HostCall& c) {
   WasmProcess& p = proc(c);
   Pid to = Pid::from_bits(c.arg_i64(0));
   uint64_t tag = c.arg_i64(1);
-  auto data = bytes(c, c.arg_i32(2), c.arg_i32(3));
+  auto data = copied(c, c.arg_i32(2), c.arg_i32(3));
   if (!to.valid() || !data || tag >= otp::kSystemTagBase) {
     return ret32(c, kErrBadArg);
   }
@@ -340,7 +360,7 @@ HostAction send_name(HostCall& c) {
   WasmProcess& p = proc(c);
   auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
   uint64_t tag = c.arg_i64(2);
-  auto data = bytes(c, c.arg_i32(3), c.arg_i32(4));
+  auto data = copied(c, c.arg_i32(3), c.arg_i32(4));
   if (!name || !data || tag >= otp::kSystemTagBase) {
     return ret32(c, kErrBadArg);
   }
@@ -383,11 +403,17 @@ HostAction message_read(HostCall& c) {
 // ---- links and monitors
 
 HostAction link(HostCall& c) {
+  WasmProcess& p = proc(c);
   Pid pid = Pid::from_bits(c.arg_i64(0));
   if (!pid.valid()) {
     return ret32(c, kErrBadArg);
   }
-  proc(c).ctx().link(pid);
+  if (!may_signal(p, pid)) {
+    return ret32(c, kErrDenied);
+  }
+  if (pid != p.ctx().self()) {  // linking to itself changes nothing (as in Erlang)
+    p.ctx().link(pid);
+  }
   return ret32(c, kOk);
 }
 HostAction unlink(HostCall& c) {
@@ -456,11 +482,14 @@ HostAction send_after(HostCall& c) {
   int64_t delay = static_cast<int64_t>(c.arg_i64(0));
   Pid to = Pid::from_bits(c.arg_i64(1));
   uint64_t tag = c.arg_i64(2);
-  auto data = bytes(c, c.arg_i32(3), c.arg_i32(4));
+  auto data = copied(c, c.arg_i32(3), c.arg_i32(4));
   if (delay < 0 || !to.valid() || !data || tag >= otp::kSystemTagBase) {
     return ret64(c, kErrBadArg);
   }
   otp::TimerRef t = p.ctx().send_after(otp::Duration(delay), to, Message::make(tag, *data));
+  if (!t.valid()) {
+    return ret64(c, kErrLimit);  // its message budget (or the node's) has no room
+  }
   return ret64(c, static_cast<int64_t>(p.add_timer(t)));
 }
 // cancel_timer(id) -> i64 nanoseconds left, or kErrNotFound
@@ -534,7 +563,7 @@ HostAction supervisor_start(HostCall& c) {
     return ret64(c, kErrDenied);
   }
   uint32_t len = c.arg_i32(1);
-  auto raw = bytes(c, c.arg_i32(0), len);
+  auto raw = copied(c, c.arg_i32(0), len);
   SupHeader h;
   if (!raw || len < sizeof h) {
     return ret64(c, kErrBadArg);
@@ -645,6 +674,15 @@ HostAction supervisor_terminate_child(HostCall& c) {
   if (int32_t e = check_supervisor_call(p, sup); e != kOk) {
     return ret32(c, e);
   }
+  // Terminating a child kills it: only the supervisor's parent, or a holder
+  // of `proc`, may ask (as for exit_pid).
+  if (!p.caps().has(kCapProcessCtl)) {
+    std::optional<otp::ProcessInfo> info = p.ctx().info(sup);
+    if (!info || info->parent != p.ctx().self()) {
+      p.denied(kCapProcessCtl);
+      return ret32(c, kErrDenied);
+    }
+  }
   return p.call_supervisor(WasmProcess::SupervisorOp::kTerminateChild, sup,
                            otp::supervisor::terminate_child_request(Pid::from_bits(c.arg_i64(1))),
                            duration_of(static_cast<int64_t>(c.arg_i64(2))));
@@ -658,7 +696,7 @@ HostAction supervisor_which_children(HostCall& c) {
     return ret32(c, e);
   }
   uint32_t cap = c.arg_i32(2);
-  if (cap > (1u << 20) || !bytes(c, c.arg_i32(1), cap * 8)) {
+  if (cap > (1u << 20) || !copied(c, c.arg_i32(1), cap * 8)) {
     return ret32(c, kErrBadArg);
   }
   return p.call_supervisor(WasmProcess::SupervisorOp::kWhichChildren, sup,

@@ -74,6 +74,44 @@ struct Runtime::Impl {
 // Adds the `rusm` host functions (abi.cc) to impl.rusm_funcs / impl.imports.
 void add_rusm_imports(Runtime::Impl& impl);
 
+// A process's budget for what its instance allocates, asked by the engine
+// before the instance's memory or tables take more host memory: memory and
+// tables together stay within the process's limit
+// (Capabilities::max_memory_pages), and every byte is reserved from the
+// node's memory budget until the process ends (the destructor gives it back).
+class ProcessLimiter final : public wasm::ResourceLimiter {
+ public:
+  ProcessLimiter(otp::Node& node, uint64_t limit_bytes) : node_(node), limit_(limit_bytes) {}
+  ~ProcessLimiter() override;
+  ProcessLimiter(const ProcessLimiter&) = delete;
+  ProcessLimiter& operator=(const ProcessLimiter&) = delete;
+
+  bool memory_growing(uint64_t current, uint64_t desired) override;
+  bool table_growing(uint64_t current, uint64_t desired) override;
+  void memory_grow_failed(uint64_t current, uint64_t desired) override;
+  // Bytes the process holds besides its memory and tables (its record and
+  // stack), counted against the node's budget only: reserved together with
+  // its first memory or table (one reservation per spawn), or by
+  // reserve_rest() if it has none. Call before instantiating.
+  void add_overhead(uint64_t bytes) { pending_ += bytes; }
+  bool reserve_rest();
+
+  uint64_t held() const { return held_; }
+  // Why the last request was refused ("" if none was).
+  const std::string& refusal() const { return refusal_; }
+
+ private:
+  bool take(uint64_t bytes, const char* what);
+  bool reserve_from_node(uint64_t bytes);  // sets refusal_ when the node has no room
+
+  otp::Node& node_;
+  uint64_t limit_;         // memory + tables
+  uint64_t held_ = 0;      // memory + tables
+  uint64_t overhead_ = 0;  // reserved besides
+  uint64_t pending_ = 0;   // overhead not reserved yet
+  std::string refusal_;
+};
+
 // A Wasm process: one instance on one Execution, driven as an otp body.
 class WasmProcess final : public otp::Body {
  public:
@@ -169,6 +207,7 @@ class WasmProcess final : public otp::Body {
   Capabilities caps_;
   std::shared_ptr<const wasi::Config> wasi_config_;
   std::shared_ptr<OutcomeSlot> outcome_;
+  ProcessLimiter limiter_;  // outlives instance_, which consults it
   std::shared_ptr<wasm::Instance> instance_;
   wasm::Execution exec_;
   std::unique_ptr<wasi::Context> wasi_;
@@ -206,6 +245,7 @@ class WasmProcess final : public otp::Body {
 
   uint64_t next_timer_ = 1;
   std::unordered_map<uint64_t, otp::TimerRef> timers_;
+  size_t timers_prune_at_ = 16;  // fired timers are forgotten when the map doubles
 };
 
 // Guest-visible error codes (docs/abi.md).

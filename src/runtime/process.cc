@@ -13,8 +13,10 @@
 //                               reactor watch + wait_event; resume() on wake
 //   trap                     -> exit error "trap: <what> in function N (name)"
 //   proc_exit(0) / (N)       -> exit normal / error "exit code N"
+#include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <utility>
 
 #include "runtime/internal.h"
 #include "rusm/otp/supervisor.h"
@@ -34,6 +36,7 @@ WasmProcess::WasmProcess(Runtime::Impl* rt, std::shared_ptr<const ModuleEntry> m
       caps_(std::move(caps)),
       wasi_config_(std::move(wasi_config)),
       outcome_(std::move(outcome)),
+      limiter_(*rt->node, caps_.max_memory_pages * wasm::kPageSize),
       exec_(rt->options.limits) {
   exec_.set_user_data(this);
 }
@@ -74,12 +77,18 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
                    " is " + wasm::to_string(type.params[i]) + "; only i32 and i64 are supported");
     }
   }
+  limiter_.add_overhead(sizeof(WasmProcess) + rt_->options.limits.initial_stack_bytes);
   wasm::InstanceOptions io;
   io.max_memory_pages = caps_.max_memory_pages;
   io.user_data = this;
+  io.limiter = &limiter_;
   auto inst = wasm::Instance::instantiate(mod_->module, mod_->imports, io);
   if (!inst) {
-    return Error("instantiating '" + mod_->name + "': " + inst.message());
+    std::string why = limiter_.refusal().empty() ? "" : ": " + limiter_.refusal();
+    return Error("instantiating '" + mod_->name + "': " + inst.message() + why);
+  }
+  if (!limiter_.reserve_rest()) {
+    return Error("spawn refused: " + limiter_.refusal());
   }
   instance_ = std::move(*inst);
   memory_ = instance_->memory(0);
@@ -131,6 +140,9 @@ size_t WasmProcess::memory_bytes() const {
 }
 
 Step WasmProcess::run(otp::Context& ctx) {
+  if (ctx_ == nullptr) {
+    exec_.set_interrupt(&ctx.interrupt_flag());  // a kill stops it at its next host call
+  }
   ctx_ = &ctx;
   switch (pending_) {
     case Pending::kNone:
@@ -406,6 +418,9 @@ int32_t WasmProcess::deliver(otp::Message m) {
     if (mem == nullptr || !mem->write(recv.buf_ptr, payload.data(), n)) {
       return kErrBadArg;
     }
+    if (n >= wasm::kBytesPerFuel) {
+      exec_.consume_fuel(n / wasm::kBytesPerFuel);
+    }
   }
   return static_cast<int32_t>(payload.size());
 }
@@ -423,10 +438,17 @@ int32_t WasmProcess::read_current(uint32_t offset, uint32_t ptr, uint32_t len) {
   if (n > 0 && (mem == nullptr || !mem->write(ptr, payload.data() + offset, n))) {
     return kErrBadArg;
   }
+  if (n >= wasm::kBytesPerFuel) {
+    exec_.consume_fuel(n / wasm::kBytesPerFuel);
+  }
   return static_cast<int32_t>(n);
 }
 
 uint64_t WasmProcess::add_timer(otp::TimerRef t) {
+  if (timers_.size() >= timers_prune_at_) {
+    std::erase_if(timers_, [&](const auto& kv) { return !ctx_->timer_pending(kv.second); });
+    timers_prune_at_ = std::max<size_t>(16, 2 * timers_.size());
+  }
   uint64_t id = next_timer_++;
   timers_.emplace(id, t);
   return id;
@@ -440,6 +462,64 @@ std::optional<otp::TimerRef> WasmProcess::take_timer(uint64_t id) {
   otp::TimerRef t = it->second;
   timers_.erase(it);
   return t;
+}
+
+// ---------------------------------------------------------------------------
+// ProcessLimiter
+
+ProcessLimiter::~ProcessLimiter() {
+  if (held_ + overhead_ != 0) {
+    node_.release_memory(held_ + overhead_);
+  }
+}
+
+bool ProcessLimiter::reserve_from_node(uint64_t bytes) {
+  if (node_.reserve_memory(bytes)) {
+    return true;
+  }
+  otp::NodeStats s = node_.stats();
+  refusal_ = "the node's memory budget is spent (" + std::to_string(s.memory_held) + " of " +
+             std::to_string(s.memory_limit) + " bytes held for processes)";
+  return false;
+}
+
+bool ProcessLimiter::reserve_rest() {
+  if (pending_ == 0) {
+    return true;
+  }
+  if (!reserve_from_node(pending_)) {
+    return false;
+  }
+  overhead_ += std::exchange(pending_, 0);
+  return true;
+}
+
+bool ProcessLimiter::take(uint64_t bytes, const char* what) {
+  if (held_ > limit_ || bytes > limit_ - held_) {
+    refusal_ = std::string(what) + " would take the process's memory and tables to " +
+               std::to_string(held_ + bytes) + " bytes, past its limit of " +
+               std::to_string(limit_) + " bytes";
+    return false;
+  }
+  if (!reserve_from_node(bytes + pending_)) {
+    return false;
+  }
+  overhead_ += std::exchange(pending_, 0);
+  held_ += bytes;
+  return true;
+}
+
+bool ProcessLimiter::memory_growing(uint64_t current, uint64_t desired) {
+  return take(desired - current, "the memory");
+}
+
+bool ProcessLimiter::table_growing(uint64_t current, uint64_t desired) {
+  return take((desired - current) * wasm::kTableElementBytes, "the table");
+}
+
+void ProcessLimiter::memory_grow_failed(uint64_t current, uint64_t desired) {
+  held_ -= desired - current;
+  node_.release_memory(desired - current);
 }
 
 }  // namespace rusm::runtime

@@ -46,6 +46,10 @@ struct Call {
     return kSuspended;
   }
 
+  // Charges fuel for `bytes` moved or produced (a unit per 64 bytes, as
+  // bulk memory operations): a call never costs less than what it copies.
+  void charge(uint64_t bytes) { hc.charge_bytes(bytes); }
+
   // Checked guest-memory access; false when [ptr, ptr+len) is out of bounds.
   template <typename T>
   bool store(uint64_t ptr, T v) {
@@ -71,6 +75,7 @@ struct Call {
     if (p == nullptr) {
       return abi::kFault;
     }
+    hc.charge_bytes(len);
     out->assign(reinterpret_cast<const char*>(p), len);
     if (out->find('\0') != std::string::npos) {
       return abi::kInval;

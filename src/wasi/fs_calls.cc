@@ -129,6 +129,7 @@ int finish_io(Call& c, ssize_t n, uint32_t result_ptr) {
   if (n < 0) {
     return host_error();
   }
+  c.charge(static_cast<uint64_t>(n));
   return c.store<uint32_t>(result_ptr, static_cast<uint32_t>(n)) ? abi::kSuccess : abi::kFault;
 }
 
@@ -608,6 +609,7 @@ int fd_readdir(Call& c) {
     }
     closedir(dir);
     d->dir_listed = true;
+    c.charge(d->dir_entries.size() * abi::kDirentSize);  // listing is work per entry
   }
   uint64_t used = 0;
   for (uint64_t i = cookie; i < d->dir_entries.size() && used < buf_len; ++i) {
@@ -627,6 +629,7 @@ int fd_readdir(Call& c) {
     c.mem->write(buf + used, e.name.data(), k);
     used += k;
   }
+  c.charge(used);
   c.store<uint32_t>(c.u32(4), static_cast<uint32_t>(used));
   return abi::kSuccess;
 }
@@ -906,6 +909,7 @@ int path_readlink(Call& c) {
     return host_error();
   }
   size_t k = std::min<size_t>(static_cast<size_t>(n), buf_len);
+  c.charge(k);
   std::memcpy(buf, tmp, k);
   c.store<uint32_t>(c.u32(5), static_cast<uint32_t>(k));
   return abi::kSuccess;

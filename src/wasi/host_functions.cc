@@ -42,6 +42,7 @@ int string_list_get(Call& c, const std::vector<std::string>& list) {
   if (c.span(ptrs, uint64_t{4} * list.size()) == nullptr || c.span(buf, bytes) == nullptr) {
     return abi::kFault;
   }
+  c.charge(bytes + uint64_t{4} * list.size());
   for (size_t i = 0; i < list.size(); ++i) {
     c.store<uint32_t>(ptrs + 4 * i, static_cast<uint32_t>(buf));
     uint8_t* p = c.span(buf, list[i].size() + 1);
@@ -144,6 +145,7 @@ int random_get(Call& c) {
   if (p == nullptr) {
     return abi::kFault;
   }
+  c.charge(len);
   size_t done = 0;
   while (done < len) {
     ssize_t n = getrandom(p + done, len - done, 0);
@@ -177,6 +179,7 @@ int poll_oneoff(Call& c) {
       c.span(nevents_ptr, 4) == nullptr) {
     return abi::kFault;
   }
+  c.charge(uint64_t{abi::kSubscriptionSize + abi::kEventSize} * nsubs);
   const Clock::time_point start = c.ctx.call_start();
   const Clock::time_point now = Clock::now();
   Clock::time_point earliest = Clock::time_point::max();

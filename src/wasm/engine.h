@@ -60,6 +60,8 @@ class TableImpl final : public Table {
   // Raw element words: Function* for funcref, the host word for externref; 0 = null.
   uint64_t* data() { return elems_.data(); }
   std::optional<uint32_t> grow_raw(uint32_t delta, uint64_t init);
+  // The most elements it may hold (its type's maximum capped by the engine's).
+  uint32_t limit() const { return limit_; }
 
  private:
   TableType type_;
@@ -116,6 +118,7 @@ class InstanceImpl final : public Instance {
   std::pmr::vector<uint8_t> elem_dropped_{&arena_};
   std::pmr::vector<uint8_t> data_dropped_{&arena_};
   void* user_data_ = nullptr;
+  ResourceLimiter* limiter_ = nullptr;  // InstanceOptions::limiter
   bool initialized_ = false;
 };
 
@@ -126,6 +129,8 @@ struct Frame {
   Slot* fp;
   InstanceImpl* inst;
 };
+
+inline const std::atomic<bool> kNeverInterrupted{false};
 
 // The state of an Execution (Execution::State). The first members are what
 // handlers touch on every call and return; keep them together.
@@ -150,6 +155,11 @@ struct ExecState {
   Function* suspended_at = nullptr;  // host function that asked to suspend
   size_t suspended_slots = 0;        // its argument/result slots (offset in stack)
   int64_t fuel_consumed = 0;
+  // Fuel charged by host code (Execution/HostCall::consume_fuel) not yet
+  // taken from `fuel`: taken when the host call returns, or at the next run().
+  int64_t fuel_debt = 0;
+  // Execution::set_interrupt's flag, or one that is never raised.
+  const std::atomic<bool>* interrupt = &kNeverInterrupted;
   Dispatch dispatch = Dispatch::kGoto;
 
   Execution* exec = nullptr;

@@ -213,6 +213,9 @@ Value HostCall::arg(size_t i) const {
 void HostCall::set_result(size_t i, const Value& v) {
   internal::write_value(slots_ + slot_of_result(i), v);
 }
+void HostCall::consume_fuel(int64_t units) {
+  exec_->consume_fuel(units);
+}
 
 // ---------------------------------------------------------------------------
 // Executions
@@ -313,6 +316,15 @@ RunStatus Execution::run(int64_t fuel) {
     return RunStatus::kOutOfFuel;
   }
   st.fuel = fuel;
+  if (st.fuel_debt != 0) {
+    // Charged since the last run (a resumed host call's work).
+    st.fuel -= st.fuel_debt;
+    st.fuel_debt = 0;
+    if (st.fuel < 0) {
+      st.fuel_consumed += fuel - st.fuel;
+      return RunStatus::kOutOfFuel;
+    }
+  }
   internal::run_interpreter(st);
   if (st.status != RunStatus::kTrapped) {
     // A bulk operation may overshoot the budget: it is charged in full.
@@ -372,6 +384,16 @@ const Trap& Execution::trap() const {
 
 int64_t Execution::fuel_consumed() const {
   return state_->fuel_consumed;
+}
+
+void Execution::consume_fuel(int64_t units) {
+  if (units > 0) {
+    state_->fuel_debt += units;
+  }
+}
+
+void Execution::set_interrupt(const std::atomic<bool>* flag) {
+  state_->interrupt = flag != nullptr ? flag : &internal::kNeverInterrupted;
 }
 
 Result<std::vector<Value>> call(Function* f, std::span<const Value> args,

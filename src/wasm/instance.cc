@@ -4,6 +4,7 @@
 // instantiate`): it allocates little, parses nothing, and creates Function
 // objects only for functions that escape (exports, tables, ref.func).
 #include <algorithm>
+#include <new>
 
 #include "wasm/engine.h"
 
@@ -110,7 +111,11 @@ std::optional<uint32_t> TableImpl::grow_raw(uint32_t delta, uint64_t init) {
   if (delta > limit_ - old) {
     return std::nullopt;
   }
-  elems_.resize(size_t{old} + delta, init);
+  try {
+    elems_.resize(size_t{old} + delta, init);
+  } catch (const std::bad_alloc&) {
+    return std::nullopt;  // the host is out of memory: table.grow fails with -1
+  }
   return old;
 }
 
@@ -484,10 +489,26 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
     }
   }
 
-  // Defined memory, tables and globals.
+  // Defined memory, tables and globals. The engine's limits are checked
+  // first, then the embedder's limiter, before anything is allocated.
+  ResourceLimiter* limiter = options.limiter;
+  inst->limiter_ = limiter;
   if (ir.memories.size() > ir.num_imported_memories) {
-    auto m = MemoryImpl::create(ir.memories[ir.num_imported_memories], options.max_memory_pages);
+    const MemoryType& mt = ir.memories[ir.num_imported_memories];
+    uint64_t cap =
+        std::min({mt.limits.max.value_or(kMaxPages), options.max_memory_pages, kMaxPages});
+    uint64_t bytes = mt.limits.min * kPageSize;
+    bool asked = limiter != nullptr && bytes != 0 && mt.limits.min <= cap;
+    if (asked && !limiter->memory_growing(0, bytes)) {
+      return Error("memory of " + std::to_string(mt.limits.min) + " pages (" +
+                       std::to_string(bytes) + " bytes) refused by the resource limiter",
+                   static_cast<int>(ErrorCode::kLimit));
+    }
+    auto m = MemoryImpl::create(mt, options.max_memory_pages);
     if (!m) {
+      if (asked) {
+        limiter->memory_grow_failed(0, bytes);
+      }
       return m.error();
     }
     inst->own_memory_ = std::move(*m);
@@ -502,7 +523,19 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
                        std::to_string(limit),
                    static_cast<int>(ErrorCode::kLimit));
     }
-    inst->own_tables_.push_back(std::make_unique<TableImpl>(tt, limit, 0));
+    if (limiter != nullptr && tt.limits.min != 0 && !limiter->table_growing(0, tt.limits.min)) {
+      return Error("table " + std::to_string(i) + " of " + std::to_string(tt.limits.min) +
+                       " elements (" + std::to_string(tt.limits.min * kTableElementBytes) +
+                       " bytes) refused by the resource limiter",
+                   static_cast<int>(ErrorCode::kLimit));
+    }
+    try {
+      inst->own_tables_.push_back(std::make_unique<TableImpl>(tt, limit, 0));
+    } catch (const std::bad_alloc&) {
+      return Error("table " + std::to_string(i) + " of " + std::to_string(tt.limits.min) +
+                       " elements: the host is out of memory",
+                   static_cast<int>(ErrorCode::kLimit));
+    }
     inst->tables_.push_back(inst->own_tables_.back().get());
   }
   size_t defined_globals = ir.global_defs.size();

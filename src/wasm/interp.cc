@@ -333,12 +333,32 @@ RUSM_NOINLINE bool make_room(ExecState* st, const Word* ip, Slot** fp, size_t ar
 // ret_ip after a host function), with st->fp set to the frame to run in; or
 // nullptr when the run must stop (trap, suspension, out of fuel; the state
 // is saved).
+//
+// A host call is where an embedder's interrupt takes effect (the run stops
+// before the call, to make it when resumed: every call instruction is
+// kCallWords long, so it starts at ret_ip - kCallWords), and where the fuel a
+// host function charged (st->fuel_debt) is taken: a call that spent more
+// than was left ends the run when it returns.
+constexpr size_t kCallWords = 3;  // call_import, call_fn, call_indirect
+
 RUSM_NOINLINE const Word* invoke(ExecState* st, Function* f, const Word* ret_ip, Slot* fp,
                                  size_t arg_base, int64_t* fuel) {
   if (f->code_ == nullptr) {
+    if (RUSM_UNLIKELY(st->interrupt->load(std::memory_order_relaxed))) {
+      exit_out_of_fuel(st, ret_ip - kCallWords, fp, *fuel);
+      return nullptr;
+    }
     Slot* args = fp + arg_base;
     HostCall call(st->exec, st->inst, f, args);
     HostAction action = f->callback_(call);
+    if (RUSM_UNLIKELY(st->fuel_debt != 0)) {
+      *fuel -= st->fuel_debt;
+      st->fuel_debt = 0;
+      if (*fuel < 0 && action == HostAction::kReturn) {
+        exit_out_of_fuel(st, ret_ip, fp, *fuel);
+        return nullptr;
+      }
+    }
     switch (action) {
       case HostAction::kReturn:
         st->fp = fp;
@@ -384,12 +404,27 @@ RUSM_NOINLINE const Word* invoke(ExecState* st, Function* f, const Word* ret_ip,
 }
 
 // memory.grow: the old size in pages, or -1.
+// The instance's ResourceLimiter (if any) is asked once the engine's own
+// limit allows the growth.
 RUSM_NOINLINE uint32_t memory_grow(ExecState* st, uint32_t delta) {
-  if (st->memory == nullptr) {
+  MemoryImpl* m = st->memory;
+  if (m == nullptr) {
     return 0xffffffffu;
   }
-  auto old = st->memory->grow(delta);
-  return old ? static_cast<uint32_t>(*old) : 0xffffffffu;
+  ResourceLimiter* limiter = st->inst->limiter_;
+  uint64_t old_pages = m->pages();
+  bool asked = limiter != nullptr && delta != 0 && delta <= m->limit_pages() - old_pages;
+  if (asked && !limiter->memory_growing(old_pages * kPageSize, (old_pages + delta) * kPageSize)) {
+    return 0xffffffffu;
+  }
+  auto old = m->grow(delta);
+  if (!old) {
+    if (asked) {
+      limiter->memory_grow_failed(old_pages * kPageSize, (old_pages + delta) * kPageSize);
+    }
+    return 0xffffffffu;
+  }
+  return static_cast<uint32_t>(*old);
 }
 
 RUSM_NOINLINE bool memory_init(ExecState* st, uint32_t seg, uint64_t d, uint64_t s, uint64_t n) {
@@ -440,7 +475,14 @@ RUSM_NOINLINE Slot ref_func(ExecState* st, uint32_t index) {
 }
 
 RUSM_NOINLINE uint32_t table_grow(ExecState* st, uint32_t table, uint64_t init, uint32_t n) {
-  auto r = st->tables[table]->grow_raw(n, init);
+  TableImpl* t = st->tables[table];
+  ResourceLimiter* limiter = st->inst->limiter_;
+  uint32_t old = t->size();
+  if (limiter != nullptr && n != 0 && n <= t->limit() - old &&
+      !limiter->table_growing(old, uint64_t{old} + n)) {
+    return 0xffffffffu;
+  }
+  auto r = t->grow_raw(n, init);
   return r ? *r : 0xffffffffu;
 }
 

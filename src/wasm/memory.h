@@ -55,6 +55,8 @@ class MemoryImpl final : public Memory {
 
   const MemoryType& type() const override { return type_; }
   std::optional<uint64_t> grow(uint64_t delta) override;
+  // The most pages it may grow to (its type's maximum capped by the instance's).
+  uint64_t limit_pages() const { return limit_pages_; }
 
   // Marks [offset, offset + len) written; the range must be in bounds.
   void mark(uint64_t offset, uint64_t len) { mark_written(offset, len); }

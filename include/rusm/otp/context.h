@@ -33,6 +33,7 @@
 // are the thread-safe way in from outside.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
 #include <cstdint>
 #include <exception>
@@ -63,6 +64,9 @@ struct SpawnOptions {
   bool trap_exit = false;      // the child starts trapping exits
   std::string label;           // free text shown in process info
   uint32_t mailbox_bound = 0;  // max queued user messages; 0 = unbounded
+  // Message budget in bytes (mailbox + own pending timers, see NodeOptions);
+  // 0 = the node's max_mailbox_bytes, UINT64_MAX = unlimited.
+  uint64_t max_mailbox_bytes = 0;
 };
 
 struct Spawned {
@@ -190,8 +194,9 @@ class Context {
   // ---- Messages
 
   // Sends m to `to`. Sending to a dead process is not an error (the message is
-  // dropped). Errors: `to` has a bounded mailbox that is full ("mailbox full").
-  // Messages from one process to another arrive in the order sent.
+  // dropped). Errors: `to`'s mailbox is full (its bound, or its message
+  // budget in bytes), or the node's memory budget is spent; the message is
+  // dropped then. Messages from one process to another arrive in the order sent.
   Status send(Pid to, Message m);
   // Sends to the process registered as name. Error if no such name.
   Status send(std::string_view name, Message m);
@@ -275,11 +280,21 @@ class Context {
 
   // ---- Timers
 
-  // Delivers m to `to` after delay (m.from() is self). Never fails.
+  // Delivers m to `to` after delay (m.from() is self). The pending timer
+  // (payload and record) counts against this process's message budget until
+  // it fires or is cancelled; when this process exits, its pending timers
+  // are cancelled and their payloads freed (Erlang cancels the timers of a
+  // dead owner too). Returns an invalid TimerRef, sending nothing, if this
+  // process's message budget or the node's memory budget has no room.
+  // When it fires, the message is counted in the receiver's budget but never
+  // refused (it was paid for already).
   TimerRef send_after(Duration delay, Pid to, Message m);
   // Cancels; returns the time that was left, or nullopt if the timer already
-  // fired or was cancelled.
+  // fired or was cancelled. The payload is freed at once (by the worker
+  // whose wheel holds it, shortly after, when that is another thread).
   std::optional<Duration> cancel_timer(TimerRef timer);
+  // Whether the timer is still pending (neither fired nor cancelled).
+  bool timer_pending(TimerRef timer) const;
 
   // ---- Introspection
   std::optional<ProcessInfo> info(Pid pid) const;
@@ -292,6 +307,14 @@ class Context {
   // Reductions left in this slice (may go negative).
   int64_t budget() const { return budget_; }
   void charge(int64_t reductions) { budget_ -= reductions; }
+  // Raised when an exit signal for this process arrives while it runs (and
+  // cleared by the scheduler when it starts a slice): a body that runs long
+  // between returns should stop soon when it is set, returning
+  // Step::yield(), so that a kill takes effect at once. Read it relaxed.
+  const std::atomic<bool>& interrupt_flag() const;
+  // The node's memory budget, for what the body holds (see Node::reserve_memory).
+  bool reserve_memory(uint64_t bytes);
+  void release_memory(uint64_t bytes);
   // What the body holds now, in bytes, for process info (memory); a body
   // reports when it changes noticeably. Body::memory_bytes() is the first report.
   void report_memory(size_t bytes);

@@ -27,8 +27,12 @@ struct ProcessInfo {
   std::string registered_name;    // empty if none
   std::string label;              // from SpawnOptions::label
   uint64_t reductions = 0;
-  size_t memory_bytes = 0;   // process record + body + queued messages
-  std::string current_wait;  // "receive any", "receive tag 7", "event", "" if not waiting
+  size_t memory_bytes = 0;  // process record + body + queued messages
+  // Its message budget in use: messages waiting in its mailbox (including
+  // ones not yet taken into it) plus its pending timers, in bytes.
+  uint64_t mailbox_bytes = 0;
+  uint64_t mailbox_limit = 0;  // that budget (UINT64_MAX: unlimited)
+  std::string current_wait;    // "receive any", "receive tag 7", "event", "" if not waiting
   bool trap_exit = false;
   Pid parent;  // who spawned it; invalid for processes spawned from outside
 };
@@ -52,6 +56,12 @@ struct NodeStats {
   uint64_t reductions = 0;
   uint64_t restarts = 0;   // by supervisors
   uint64_t processes = 0;  // alive now
+  uint64_t max_processes = 0;
+  // The node's memory budget: bytes held for processes (messages, timers,
+  // reserved body memory) and the limit.
+  int64_t memory_held = 0;
+  uint64_t memory_limit = 0;
+  int64_t timer_bytes = 0;  // of which pending timers (payloads and records)
   std::vector<WorkerStats> workers;
 };
 

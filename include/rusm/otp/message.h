@@ -102,6 +102,7 @@ struct MessageNode {
   NodeKind kind = NodeKind::kMessage;
   bool linked = false;   // kExit: sent because of a link
   bool counted = false;  // counts against a bounded mailbox
+  bool charged = false;  // counts against the receiver's message budget and the node's
   uint16_t resource_count = 0;
   uint32_t size = 0;
   char* data = inline_;

@@ -28,11 +28,30 @@
 
 namespace rusm::otp {
 
+// The node's budgets keep what guests can make it hold below what the
+// machine has, so that a spawn or a send fails with a clear error before the
+// OOM killer ends the node:
+//   - max_processes: how many processes may live at once.
+//   - max_memory_bytes: bytes held on behalf of processes: messages waiting
+//     in mailboxes, pending timers, and what bodies reserve (a Wasm process's
+//     memories and tables, see reserve_memory()). Past it, spawns fail, and
+//     so do sends and send_after, as for a full mailbox.
+//   - max_mailbox_bytes: each process's message budget, the bytes of the
+//     messages waiting in its mailbox plus its own pending timers (payloads
+//     and bookkeeping). A send that would pass the receiver's budget fails
+//     (the sender learns, as with a bounded mailbox); a timer past the
+//     owner's is refused. Exit signals and DOWN notifications are never
+//     refused or counted.
+// Counting costs one atomic add per send on the receiver's record; the
+// node-wide total is kept per worker and folded in every 1 MiB, so it may be
+// off by up to that much per worker.
 struct NodeOptions {
   unsigned workers = 0;               // worker threads; 0 = one per core
   uint16_t node_id = 0;               // goes into every Pid (for distribution)
   uint32_t max_processes = 1u << 22;  // process table capacity (at most 1 << 24)
   int64_t slice_reductions = 4000;    // reduction budget of one slice (as the BEAM)
+  uint64_t max_memory_bytes = 0;      // node memory budget; 0 = the machine's physical memory
+  uint64_t max_mailbox_bytes = uint64_t{64} << 20;  // per process, unless SpawnOptions say
 };
 
 class Node {
@@ -72,8 +91,16 @@ class Node {
   Status unregister_name(std::string_view name);
   Pid whereis(std::string_view name) const;
 
+  // An invalid TimerRef (nothing sent) if the node's memory budget is spent.
   TimerRef send_after(Duration delay, Pid to, Message m);
   std::optional<Duration> cancel_timer(TimerRef timer);
+
+  // ---- The node's memory budget (NodeOptions::max_memory_bytes), for
+  // bodies and embedders that hold memory on a process's behalf (the Wasm
+  // runtime reserves each instance's memories and tables). Reserves `bytes`;
+  // false, with nothing reserved, if the budget has no room for them.
+  bool reserve_memory(uint64_t bytes);
+  void release_memory(uint64_t bytes);
 
   // ---- Introspection (read-only, cheap; see info.h)
   bool is_alive(Pid pid) const;

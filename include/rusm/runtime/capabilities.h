@@ -3,6 +3,9 @@
 // its Capabilities, a child never holds a bit its parent lacks, and its
 // memory limit never exceeds its parent's.
 //
+// kCapProcessCtl also guards links: linking to another process lets a crash
+// kill it, so link needs the same capability as exit_pid (docs/abi.md).
+//
 // Plain values; thread-safe to copy and share.
 #pragma once
 
@@ -23,14 +26,16 @@ enum Cap : uint32_t {
   kCapClock = 1u << 3,       // WASI clocks and clock subscriptions
   kCapRandom = 1u << 4,      // WASI random_get
   kCapSpawn = 1u << 5,       // spawn processes and start supervisors
-  kCapProcessCtl = 1u << 6,  // exit/kill other processes, info on others, listing
+  kCapProcessCtl = 1u << 6,  // exit/kill/link other processes, info on others, listing
   kCapRegistry = 1u << 7,    // register/unregister names
   kCapAll = (1u << 8) - 1,
 };
 
 struct Capabilities {
   uint32_t bits = 0;
-  // Upper bound on each linear memory, in 64 KiB pages.
+  // Upper bound, in 64 KiB pages, on the host memory the process's instance
+  // allocates: its linear memory and its tables together (a table element
+  // takes 8 bytes), reserved from the node's memory budget as it grows.
   uint64_t max_memory_pages = 256;  // 16 MiB
   // The profile these came from ("sandboxed", "trusted", or "custom" after
   // overrides); shown in process info.

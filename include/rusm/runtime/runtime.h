@@ -102,8 +102,9 @@ class Runtime {
 
   // Spawns from outside any process. Errors: unknown module or function,
   // a parameter that is not i32/i64 or an argument count mismatch,
-  // instantiation failure (e.g. the memory exceeds caps.max_memory_pages),
-  // node shutting down.
+  // instantiation failure (e.g. memory and tables exceed
+  // caps.max_memory_pages, or the node's memory budget is spent; the message
+  // says which), node shutting down.
   Result<otp::Spawned> spawn(const ProcessSpec& spec);
   // Spawns from inside a (native) process body; the child is limited to
   // what `parent_caps` allows (pass nullptr for no limit).
