@@ -13,12 +13,23 @@
 // Chunks are small because a short-lived process writes little (a data
 // segment, a few stack frames) and release cost is proportional to what is
 // marked; the map costs 1/256 of the capacity in address space.
-// Releasing a region zeroes only its dirty chunks. Stores write at most 16
-// bytes, so a store that starts in chunk i may spill into chunk i + 1; zeroing
-// chunk i therefore also zeroes the first 15 bytes after it.
 //
-// Hot path: the dirty mark is on every store of the interpreter; the pool is
-// on the spawn path (guarded by `rusm bench instantiate`).
+// What a mark answers for. A store writes at most 16 bytes and marks only
+// the chunk of its first byte, so a store that starts in chunk i may spill
+// up to 15 bytes into chunk i + 1 that chunk i + 1's mark does not cover.
+// The rule, the one both readers of the map follow (for_each_marked_run and
+// marked_bytes in memory.cc): the mark of chunk i answers for bytes
+// [256 i, 256 i + 256 + 15). Releasing a region zeroes those bytes; growing a
+// memory into a bigger region copies those bytes, so a straddling store
+// survives a move. Marking the last byte's chunk too would cost every store a
+// second mark; honouring the spill costs 15 bytes per marked run on a grow or
+// a release, which are rare.
+// Bulk operations and host writes (Memory::write, Memory::span) mark every
+// chunk of their range.
+//
+// Hot path: the dirty mark is on every store of the interpreter (guarded by
+// `rusm bench cpu`); the pool is on the spawn path (guarded by `rusm bench
+// instantiate`).
 #pragma once
 
 #include <cstdint>
