@@ -1,6 +1,7 @@
 // Fuzzes linear memory against a reference copy: the input is a program of
 // stores (every width and form: scalar, f32/f64, v128, lanes, fused add+store,
-// constant stores, offsets), memory.fill/copy/init and memory.grow calls, run
+// constant stores, offsets), memory.fill/copy/init, host writes and
+// memory.grow calls, run
 // on tests/wasm/guests/mem_ops.wat and applied to a std::vector at the same
 // time (tests/wasm/memory_model.h). After every grow (which moves the memory
 // to a bigger region at 16, 32 and 64 pages) and at the end, the memory must
@@ -93,7 +94,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     while (!in.done()) {
       uint64_t msize = model.size();
       std::string e;
-      unsigned op = in.bytes(1) % 16;
+      unsigned op = in.bytes(1) % 17;
       if (op <= 10) {
         size_t form = in.bytes(1) % store_forms().size();
         uint64_t ea = in.address(msize);
@@ -111,6 +112,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         uint32_t d = static_cast<uint32_t>(in.address(msize));
         uint32_t s = static_cast<uint32_t>(in.bytes(2) % 520);
         e = model.init(d, s, static_cast<uint32_t>(in.bytes(2) % 520));
+      } else if (op == 14) {
+        uint64_t offset = in.address(msize);
+        std::vector<uint8_t> bytes(in.bytes(2) % 1024);
+        for (uint8_t& b : bytes) {
+          b = static_cast<uint8_t>(in.bytes(1));
+        }
+        e = model.host_write(offset, bytes, offset % 2 == 0);
       } else {
         uint8_t* before = model.memory()->base();
         e = model.grow(static_cast<uint32_t>(in.bytes(1) % 8));

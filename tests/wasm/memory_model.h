@@ -162,6 +162,30 @@ class MemoryModel {
     return run("memory.init", args, traps, std::nullopt);
   }
 
+  // A host function's write (WASI fd_read, the rusm ABI's message_read):
+  // through Memory::span when `via_span`, else Memory::write.
+  std::string host_write(uint64_t offset, const std::vector<uint8_t>& bytes, bool via_span) {
+    bool fits = offset <= ref_.size() && bytes.size() <= ref_.size() - offset;
+    if (fits) {
+      std::memcpy(ref_.data() + offset, bytes.data(), bytes.size());
+    }
+    note(std::string(via_span ? "span" : "write") + " @" + std::to_string(offset) + "+" +
+         std::to_string(bytes.size()));
+    bool done;
+    if (via_span) {
+      uint8_t* p = memory_->span(offset, bytes.size());
+      done = p != nullptr;
+      if (done && !bytes.empty()) {
+        std::memcpy(p, bytes.data(), bytes.size());
+      }
+    } else {
+      done = memory_->write(offset, bytes.data(), bytes.size());
+    }
+    return done == fits ? ""
+                        : std::string("host write ") + (fits ? "refused" : "accepted") +
+                              " out of bounds" + history_;
+  }
+
   // Grows by `pages` and compares the whole memory with the reference.
   std::string grow(uint32_t pages) {
     uint64_t old = ref_.size() / kPageSize;

@@ -71,7 +71,13 @@ void run_random_program(uint64_t seed, int ops, uint64_t max_pages) {
       uint32_t n = static_cast<uint32_t>(rng() % 1200);
       e = model.copy(static_cast<uint32_t>(pick_address(rng, size)),
                      static_cast<uint32_t>(rng() % size), n);
-    } else if (what < 96) {
+    } else if (what < 94) {
+      std::vector<uint8_t> bytes(rng() % 700);
+      for (uint8_t& b : bytes) {
+        b = static_cast<uint8_t>(rng());
+      }
+      e = model.host_write(pick_address(rng, size), bytes, rng() % 2 == 0);
+    } else if (what < 97) {
       uint32_t s = static_cast<uint32_t>(rng() % 500);
       e = model.init(static_cast<uint32_t>(pick_address(rng, size)), s,
                      static_cast<uint32_t>(rng() % (510 - s)));
@@ -107,8 +113,8 @@ TEST(MemoryModelTest, StraddlingStoreOfEveryFormSurvivesAMovingGrow) {
   }
 }
 
-// memory.fill/copy/init and host writes that end in a chunk they do not
-// start in.
+// memory.fill/copy/init and host writes (Memory::write, Memory::span) that
+// end in a chunk they do not start in.
 TEST(MemoryModelTest, BulkWritesAcrossChunksSurviveAMovingGrow) {
   auto module = mem_ops();
   ASSERT_TRUE(module);
@@ -117,6 +123,8 @@ TEST(MemoryModelTest, BulkWritesAcrossChunksSurviveAMovingGrow) {
   ASSERT_TRUE(expect_ok(model.fill(250, 0xab, 700)));
   ASSERT_TRUE(expect_ok(model.copy(2000, 300, 600)));
   ASSERT_TRUE(expect_ok(model.init(5000 + 200, 3, 400)));
+  ASSERT_TRUE(expect_ok(model.host_write(8000 + 254, {1, 2, 3, 4}, false)));
+  ASSERT_TRUE(expect_ok(model.host_write(9000 + 250, std::vector<uint8_t>(600, 7), true)));
   ASSERT_TRUE(expect_ok(model.grow(40)));
 }
 
