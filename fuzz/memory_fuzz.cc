@@ -5,7 +5,8 @@
 // on tests/wasm/guests/mem_ops.wat and applied to a std::vector at the same
 // time (tests/wasm/memory_model.h). After every grow (which moves the memory
 // to a bigger region at 16, 32 and 64 pages) and at the end, the memory must
-// equal the reference byte for byte; then the regions released by the
+// equal the reference byte for byte, and after every operation the memory's
+// footprint must count the chunks written; then the regions released by the
 // program must read as zeros when reused. Any difference aborts.
 #include <algorithm>
 #include <bit>
@@ -126,6 +127,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           uint64_t pages = model.size() / kPageSize;
           capacities.push_back(std::bit_ceil(std::max(pages, capacities.back() * 2)));
         }
+      }
+      if (e.empty()) {
+        e = model.check_footprint();
       }
       if (!e.empty()) {
         fail(e);

@@ -252,12 +252,7 @@ std::optional<uint64_t> MemoryImpl::grow(uint64_t delta) {
 }
 
 size_t MemoryImpl::footprint() const {
-  size_t dirty = 0;
-  uint64_t chunks = chunks_below(size_);
-  for (uint64_t i = 0; i < chunks; ++i) {
-    dirty += region_.base[-1 - static_cast<int64_t>(i)] != 0;
-  }
-  return sizeof(*this) + dirty * kChunkSize + chunks;
+  return sizeof(*this) + dirty_chunks_ * kChunkSize + chunks_below(size_);
 }
 
 }  // namespace internal
@@ -269,10 +264,16 @@ void Memory::mark_written(uint64_t offset, uint64_t len) {
   uint64_t first = offset >> internal::kChunkShift;
   uint64_t last = (offset + len - 1) >> internal::kChunkShift;
   // Chunk i's mark is base_[-1 - i], so [first, last] is one run of bytes.
-  if (first == last) {
-    base_[-1 - static_cast<int64_t>(first)] = 1;
-  } else {
-    std::memset(base_ - 1 - last, 1, last - first + 1);
+  // Count the clear ones (footprint) before setting them.
+  uint8_t* map = base_ - 1 - last;
+  uint64_t n = last - first + 1;
+  uint64_t clear = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    clear += map[i] == 0;
+  }
+  if (clear != 0) {
+    dirty_chunks_ += clear;
+    std::memset(map, 1, n);
   }
 }
 

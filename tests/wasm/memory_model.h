@@ -92,6 +92,15 @@ class MemoryModel {
     instance_ = std::move(*inst);
     memory_ = instance_->memory(0);
     ref_.assign(memory_->size_bytes(), 0);
+    marked_.assign(ref_.size() >> 8, false);
+    // Functions are created on first use and count in the footprint.
+    for (const StoreForm& form : store_forms()) {
+      instance_->exported_function(form.name);
+    }
+    for (const char* name : {"memory.fill", "memory.copy", "memory.init", "memory.grow"}) {
+      instance_->exported_function(name);
+    }
+    footprint0_ = instance_->memory_footprint();
   }
 
   // Empty when the instance was created, else why not.
@@ -125,6 +134,7 @@ class MemoryModel {
     bool traps = effective + form.bytes > ref_.size();
     if (!traps) {
       std::memcpy(ref_.data() + effective, value + form.value_offset, form.bytes);
+      mark(effective, 1);  // a store counts the chunk of its first byte
     }
     Value args[] = {Value::i32(a), Value::i64(lo), Value::i64(hi)};
     note(std::string(form.name) + " @" + std::to_string(effective));
@@ -135,6 +145,7 @@ class MemoryModel {
     bool traps = uint64_t{d} + n > ref_.size();
     if (!traps) {
       std::memset(ref_.data() + d, v, n);
+      mark(d, n);
     }
     Value args[] = {Value::i32(d), Value::i32(v), Value::i32(n)};
     note("fill @" + std::to_string(d) + "+" + std::to_string(n));
@@ -145,6 +156,7 @@ class MemoryModel {
     bool traps = uint64_t{d} + n > ref_.size() || uint64_t{s} + n > ref_.size();
     if (!traps) {
       std::memmove(ref_.data() + d, ref_.data() + s, n);
+      mark(d, n);
     }
     Value args[] = {Value::i32(d), Value::i32(s), Value::i32(n)};
     note("copy @" + std::to_string(d) + "<-" + std::to_string(s) + "+" + std::to_string(n));
@@ -156,6 +168,7 @@ class MemoryModel {
     bool traps = uint64_t{s} + n > seg.size() || uint64_t{d} + n > ref_.size();
     if (!traps) {
       std::memcpy(ref_.data() + d, seg.data() + s, n);
+      mark(d, n);
     }
     Value args[] = {Value::i32(d), Value::i32(s), Value::i32(n)};
     note("init @" + std::to_string(d) + "<-" + std::to_string(s) + "+" + std::to_string(n));
@@ -166,8 +179,9 @@ class MemoryModel {
   // through Memory::span when `via_span`, else Memory::write.
   std::string host_write(uint64_t offset, const std::vector<uint8_t>& bytes, bool via_span) {
     bool fits = offset <= ref_.size() && bytes.size() <= ref_.size() - offset;
-    if (fits) {
+    if (fits && !bytes.empty()) {
       std::memcpy(ref_.data() + offset, bytes.data(), bytes.size());
+      mark(offset, bytes.size());
     }
     note(std::string(via_span ? "span" : "write") + " @" + std::to_string(offset) + "+" +
          std::to_string(bytes.size()));
@@ -192,12 +206,29 @@ class MemoryModel {
     bool fits = pages <= max_pages_ - old;
     if (fits) {
       ref_.resize(ref_.size() + uint64_t{pages} * kPageSize, 0);
+      marked_.resize(ref_.size() >> 8, false);
     }
     Value args[] = {Value::i32(pages)};
     note("grow " + std::to_string(old) + "+" + std::to_string(pages));
     std::string e =
         run("memory.grow", args, false, fits ? static_cast<uint32_t>(old) : 0xffffffffu);
     return e.empty() ? compare() : e;
+  }
+
+  // The instance's memory_footprint() must have grown by a chunk (256 bytes)
+  // per chunk first written and by a byte of dirty map per 256 bytes of
+  // growth, and Memory::written_bytes() be 256 per chunk written: the engine
+  // keeps them as a count, and this is the count's check.
+  std::string check_footprint() const {
+    uint64_t expected = footprint0_ + marked_count_ * 256 + (marked_.size() - (kPageSize >> 8));
+    uint64_t got = instance_->memory_footprint();
+    if (got == expected && memory_->written_bytes() == marked_count_ * 256) {
+      return "";
+    }
+    return "memory_footprint() is " + std::to_string(got) + ", expected " +
+           std::to_string(expected) + "; written_bytes() " +
+           std::to_string(memory_->written_bytes()) + ", expected " +
+           std::to_string(marked_count_ * 256) + history_;
   }
 
   // The first byte where the instance's memory and the reference differ.
@@ -250,6 +281,16 @@ class MemoryModel {
     }
     return "";
   }
+  // Chunks [begin >> 8, (begin + len - 1) >> 8] are now written.
+  void mark(uint64_t begin, uint64_t len) {
+    if (len == 0) {
+      return;
+    }
+    for (uint64_t c = begin >> 8; c <= (begin + len - 1) >> 8; ++c) {
+      marked_count_ += !marked_[c];
+      marked_[c] = true;
+    }
+  }
   // Keeps the last few operations for failure messages.
   void note(const std::string& op) {
     history_ += "\n  " + op;
@@ -264,6 +305,9 @@ class MemoryModel {
   Memory* memory_ = nullptr;
   Execution exec_;
   std::vector<uint8_t> ref_;
+  std::vector<bool> marked_;  // per 256-byte chunk: written
+  uint64_t marked_count_ = 0;
+  size_t footprint0_ = 0;  // memory_footprint() of the fresh one-page instance
   std::string history_;
 };
 

@@ -1,7 +1,8 @@
 // Linear memory against a reference copy: random stores of every width and
 // form (chunk-straddling ones favoured), bulk operations and memory.grow
 // calls that move the memory to bigger regions, compared byte for byte after
-// every grow; then recycled regions must read as zeros.
+// every grow; the footprint counted as chunks are written; then recycled
+// regions must read as zeros.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -86,6 +87,7 @@ void run_random_program(uint64_t seed, int ops, uint64_t max_pages) {
       e = model.grow(static_cast<uint32_t>(rng() % 7));
     }
     ASSERT_TRUE(expect_ok(e)) << "seed " << seed << ", operation " << i;
+    ASSERT_TRUE(expect_ok(model.check_footprint())) << "seed " << seed << ", operation " << i;
   }
   ASSERT_TRUE(expect_ok(model.compare())) << "seed " << seed << " at the end";
   EXPECT_GT(grows, 0);
