@@ -400,6 +400,9 @@ class Memory {
 
   uint64_t size_bytes() const { return size_; }
   uint64_t pages() const { return size_ / kPageSize; }
+  // Bytes written so far, rounded up to 256-byte chunks (never decreases;
+  // O(1): the engine counts chunks as they are first written).
+  uint64_t written_bytes() const { return dirty_chunks_ << 8; }
   virtual const MemoryType& type() const = 0;
   // Grows by `delta` pages; returns the old size in pages, or nullopt if the
   // maximum or the engine's limit forbids it (memory is unchanged then).
@@ -415,6 +418,9 @@ class Memory {
   // The same for reading only.
   const uint8_t* read_span(uint64_t offset, uint64_t len) const;
 
+  // The memory's bytes, valid until it grows. For reading: the engine zeroes
+  // and moves only what it knows was written, so writes go through write()
+  // or span().
   uint8_t* base() const { return base_; }
 
  protected:
@@ -423,6 +429,7 @@ class Memory {
   void mark_written(uint64_t offset, uint64_t len);
   uint8_t* base_ = nullptr;
   uint64_t size_ = 0;
+  uint64_t dirty_chunks_ = 0;  // chunks marked written, counted as they are marked
 };
 
 class Table {

@@ -194,10 +194,9 @@ class WasmProcess final : public otp::Body {
  private:
   otp::Step drive(otp::Context& ctx);
   otp::Step finish(otp::ExitReason reason);
-  // Tells otp what the process holds now (process info: memory); after a
-  // run of the instance, only when worth the cost (see process.cc).
-  void report_memory(otp::Context& ctx);
-  void maybe_report_memory(otp::Context& ctx, int64_t fuel_spent, bool waits);
+  // Tells otp what the process holds now (process info: memory) after a run
+  // of the instance, when it changed (see process.cc).
+  void maybe_report_memory(otp::Context& ctx);
   wasm::Value supervisor_result(otp::Message reply);
   static bool is_supervisor_answer(const otp::Message& m, void* self);
   otp::Step wasi_step();
@@ -225,10 +224,8 @@ class WasmProcess final : public otp::Body {
   otp::ExitReason exit_reason_;  // kExit
   uint32_t denied_ = 0;
   wasm::Memory* memory_ = nullptr;  // memory 0 of instance_, if any
-  uint64_t reported_size_ = 0;      // its size at the last report_memory
-  int64_t scan_cost_ = 0;           // fuel equivalent of a footprint scan
+  uint64_t reported_stamp_ = 0;     // memory_'s size + written bytes at the last report
   uint32_t runs_since_report_ = 0;
-  int64_t fuel_since_report_ = 0;
   int32_t yield_value_ = 0;
 
   // The current message (receive) and, for EXIT/DOWN, its synthesized payload.

@@ -113,25 +113,18 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
   return exec_.begin(entry_, args_);
 }
 
-// memory_bytes() scans the dirty map (a byte per 256 B of linear memory), so
-// it is reported only when the memory grew, or after enough work to make the
-// scan cheap in comparison (a good part of a slice, or a quarter of that
-// before the process waits, so that an idle process shows what it wrote), or
-// every 256 runs; never per message.
-void WasmProcess::maybe_report_memory(otp::Context& ctx, int64_t fuel_spent, bool waits) {
-  fuel_since_report_ += fuel_spent;
-  if (fuel_since_report_ >= (waits ? 16'384 : 65'536) + scan_cost_ || ++runs_since_report_ >= 256 ||
-      (memory_ != nullptr && memory_->size_bytes() != reported_size_)) {
-    report_memory(ctx);
+// What a process holds changes when its linear memory grows or writes a
+// chunk it never wrote; both are counters the memory keeps (wasm/memory.h),
+// so the check after each run is two loads, and the report follows at once:
+// the observer always shows the current figure. Tables, globals and
+// functions change rarely; they show at the next change, or within 256 runs.
+void WasmProcess::maybe_report_memory(otp::Context& ctx) {
+  uint64_t stamp = memory_ != nullptr ? memory_->size_bytes() + memory_->written_bytes() : 0;
+  if (stamp != reported_stamp_ || ++runs_since_report_ >= 256) {
+    reported_stamp_ = stamp;
+    runs_since_report_ = 0;
+    ctx.report_memory(memory_bytes());
   }
-}
-
-void WasmProcess::report_memory(otp::Context& ctx) {
-  reported_size_ = memory_ != nullptr ? memory_->size_bytes() : 0;
-  scan_cost_ = static_cast<int64_t>(reported_size_ >> 8);
-  fuel_since_report_ = 0;
-  runs_since_report_ = 0;
-  ctx.report_memory(memory_bytes());
 }
 
 size_t WasmProcess::memory_bytes() const {
@@ -204,7 +197,7 @@ Step WasmProcess::drive(otp::Context& ctx) {
     RunStatus s = exec_.run(budget * fpr);
     int64_t spent = exec_.fuel_consumed() - before;
     ctx.charge(spent / fpr + 1);
-    maybe_report_memory(ctx, spent, s == RunStatus::kSuspended);
+    maybe_report_memory(ctx);
     switch (s) {
       case RunStatus::kFinished:
         if (running_pre_) {

@@ -77,7 +77,8 @@
 // that can move or grow it (memory.grow, calls, returns). Accesses compute a
 // 64-bit effective address (u32 operand + offset) and compare its end with
 // msize: no guard pages. Stores also mark the written 256-byte chunk dirty at
-// mem[-1 - (ea >> kChunkShift)] (see memory.h).
+// mem[-1 - (ea >> kChunkShift)], testing the mark first so that only a
+// chunk's first store writes it and counts it for the footprint (memory.h).
 #include <algorithm>
 #include <bit>
 #include <cmath>

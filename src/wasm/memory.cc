@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstring>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 namespace rusm::wasm {
@@ -96,34 +98,53 @@ ThreadCache& cache() {
   return c;
 }
 
-void zero_dirty(uint8_t* base, uint64_t capacity, uint64_t used) {
-  uint64_t chunks = (std::min(used, capacity) + kChunkSize - 1) >> kChunkShift;
-  // Chunk i's mark is base[-1 - i]: the map of chunks [0, chunks) is the
-  // `chunks` bytes below base, read 8 at a time (most of it is clean).
+// Calls fn(first, end) for each run [first, end) of consecutive marked chunks
+// among chunks [0, chunks). Chunk i's mark is base[-1 - i], so the map is the
+// `chunks` bytes below base, read 8 at a time (most of it is clean).
+template <typename Fn>
+void for_each_marked_run(const uint8_t* base, uint64_t chunks, Fn&& fn) {
+  auto marked = [&](uint64_t i) { return base[-1 - static_cast<int64_t>(i)] != 0; };
   uint64_t i = 0;
-  auto zero_chunk = [&](uint64_t chunk) {
-    uint64_t begin = chunk << kChunkShift;
-    uint64_t end = std::min(capacity, begin + kChunkSize + kMaxStoreBytes - 1);
-    std::memset(base + begin, 0, end - begin);
-  };
-  for (; i + 8 <= chunks; i += 8) {
-    uint64_t word;
-    std::memcpy(&word, base - i - 8, 8);
-    if (word != 0) {
-      for (uint64_t j = 0; j < 8; ++j) {
-        if (base[-1 - static_cast<int64_t>(i + j)] != 0) {
-          zero_chunk(i + j);
-        }
+  while (i < chunks) {
+    if (i + 8 <= chunks) {
+      uint64_t word;
+      std::memcpy(&word, base - i - 8, 8);
+      if (word == 0) {
+        i += 8;
+        continue;
       }
-      std::memset(base - i - 8, 0, 8);
     }
-  }
-  for (; i < chunks; ++i) {
-    if (base[-1 - static_cast<int64_t>(i)] != 0) {
-      zero_chunk(i);
-      base[-1 - static_cast<int64_t>(i)] = 0;
+    if (!marked(i)) {
+      ++i;
+      continue;
     }
+    uint64_t first = i;
+    while (i < chunks && marked(i)) {
+      ++i;
+    }
+    fn(first, i);
   }
+}
+
+// The bytes that the marks of chunks [first, end) answer for, below `limit`:
+// the chunks, and the spill of a store that starts in the last one.
+std::pair<uint64_t, uint64_t> marked_bytes(uint64_t first, uint64_t end, uint64_t limit) {
+  uint64_t begin = std::min(first << kChunkShift, limit);
+  return {begin, std::min((end << kChunkShift) + kMaxStoreBytes - 1, limit)};
+}
+
+uint64_t chunks_below(uint64_t bytes) {
+  return (bytes + kChunkSize - 1) >> kChunkShift;
+}
+
+// Zeroes what the marks below `used` answer for, and the marks.
+void zero_dirty(uint8_t* base, uint64_t capacity, uint64_t used) {
+  used = std::min(used, capacity);
+  for_each_marked_run(base, chunks_below(used), [&](uint64_t first, uint64_t end) {
+    auto [begin, stop] = marked_bytes(first, end, used);
+    std::memset(base + begin, 0, stop - begin);
+    std::memset(base - end, 0, end - first);
+  });
 }
 
 alignas(64) uint8_t empty_region_bytes[64];
@@ -215,16 +236,13 @@ std::optional<uint64_t> MemoryImpl::grow(uint64_t delta) {
     if (!bigger) {
       return std::nullopt;
     }
-    // Move what was written, chunk by chunk, keeping the dirty marks.
-    uint64_t chunks = (size_ + kChunkSize - 1) >> kChunkShift;
-    for (uint64_t i = 0; i < chunks; ++i) {
-      if (region_.base[-1 - static_cast<int64_t>(i)] != 0) {
-        uint64_t begin = i << kChunkShift;
-        uint64_t len = std::min(size_ - begin, kChunkSize);
-        std::memcpy(bigger->base + begin, region_.base + begin, len);
-        bigger->base[-1 - static_cast<int64_t>(i)] = 1;
-      }
-    }
+    // Move what was written with its marks. A mark answers for the spill of
+    // a store into the next chunk too (memory.h), so the spill moves with it.
+    for_each_marked_run(region_.base, chunks_below(size_), [&](uint64_t first, uint64_t end) {
+      auto [begin, stop] = marked_bytes(first, end, size_);
+      std::memcpy(bigger->base + begin, region_.base + begin, stop - begin);
+      std::memset(bigger->base - end, 1, end - first);
+    });
     release_region(region_, size_);
     region_ = *bigger;
     base_ = region_.base;
@@ -234,12 +252,7 @@ std::optional<uint64_t> MemoryImpl::grow(uint64_t delta) {
 }
 
 size_t MemoryImpl::footprint() const {
-  size_t dirty = 0;
-  uint64_t chunks = (size_ + kChunkSize - 1) >> kChunkShift;
-  for (uint64_t i = 0; i < chunks; ++i) {
-    dirty += region_.base[-1 - static_cast<int64_t>(i)] != 0;
-  }
-  return sizeof(*this) + dirty * kChunkSize + chunks;
+  return sizeof(*this) + dirty_chunks_ * kChunkSize + chunks_below(size_);
 }
 
 }  // namespace internal
@@ -251,10 +264,16 @@ void Memory::mark_written(uint64_t offset, uint64_t len) {
   uint64_t first = offset >> internal::kChunkShift;
   uint64_t last = (offset + len - 1) >> internal::kChunkShift;
   // Chunk i's mark is base_[-1 - i], so [first, last] is one run of bytes.
-  if (first == last) {
-    base_[-1 - static_cast<int64_t>(first)] = 1;
-  } else {
-    std::memset(base_ - 1 - last, 1, last - first + 1);
+  // Count the clear ones (footprint) before setting them.
+  uint8_t* map = base_ - 1 - last;
+  uint64_t n = last - first + 1;
+  uint64_t clear = 0;
+  for (uint64_t i = 0; i < n; ++i) {
+    clear += map[i] == 0;
+  }
+  if (clear != 0) {
+    dirty_chunks_ += clear;
+    std::memset(map, 1, n);
   }
 }
 

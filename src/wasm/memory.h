@@ -13,12 +13,40 @@
 // Chunks are small because a short-lived process writes little (a data
 // segment, a few stack frames) and release cost is proportional to what is
 // marked; the map costs 1/256 of the capacity in address space.
-// Releasing a region zeroes only its dirty chunks. Stores write at most 16
-// bytes, so a store that starts in chunk i may spill into chunk i + 1; zeroing
-// chunk i therefore also zeroes the first 15 bytes after it.
 //
-// Hot path: the dirty mark is on every store of the interpreter; the pool is
-// on the spawn path (guarded by `rusm bench instantiate`).
+// What a mark answers for. A store writes at most 16 bytes and marks only
+// the chunk of its first byte, so a store that starts in chunk i may spill
+// up to 15 bytes into chunk i + 1 that chunk i + 1's mark does not cover.
+// The rule, the one both readers of the map follow (for_each_marked_run and
+// marked_bytes in memory.cc): the mark of chunk i answers for bytes
+// [256 i, 256 i + 256 + 15). Releasing a region zeroes those bytes; growing a
+// memory into a bigger region copies those bytes, so a straddling store
+// survives a move. Marking the last byte's chunk too would cost every store a
+// second mark (callgrind, store-heavy corpus programs: +2-3% instructions);
+// honouring the spill costs 15 bytes per marked run on a grow or a release,
+// which are rare.
+// Bulk operations and host writes (Memory::write, Memory::span) mark every
+// chunk of their range.
+//
+// Footprint. Process accounting looks after every slice, so the footprint is
+// O(1): dirty_chunks_ counts marked chunks, each counted when its mark goes
+// from 0 to 1 (Memory::written_bytes() exposes it). A store tests its chunk's
+// mark and writes it only when it is clear: the common case (a chunk written
+// before) is a compare with memory and a predicted branch instead of the
+// byte store it replaces (one more instruction: +0.4-1.3% instructions on
+// store-heavy corpus programs); the first store to a chunk takes the cold
+// path that sets the mark and bumps the count. Bulk operations and host
+// writes count the clear marks of their range as they set them (O(range /
+// 256), less than the write itself). A grow copies the marks and keeps the
+// count; release forgets both. The spill of a straddling store is not counted
+// (at most 15 bytes per run; accounting needs an estimate, not the last byte).
+// The alternatives: a scan of the map when asked cost 58-86% of the CPU of
+// large-memory guests (issue 10); accounting whole pages on grow would count
+// untouched pages of a big malloc arena as used.
+//
+// Hot path: the dirty mark is on every store of the interpreter (guarded by
+// `rusm bench cpu`); the pool is on the spawn path (guarded by `rusm bench
+// instantiate`).
 #pragma once
 
 #include <cstdint>
@@ -31,6 +59,7 @@ namespace rusm::wasm::internal {
 constexpr unsigned kChunkShift = 8;
 constexpr uint64_t kChunkSize = uint64_t{1} << kChunkShift;
 constexpr uint64_t kMaxStoreBytes = 16;
+static_assert(kChunkShift == 8, "Memory::written_bytes() in rusm/wasm.h");
 
 // A region: `capacity` bytes at `base`, all zero outside dirty chunks, and
 // the dirty map in the bytes just below `base`.
@@ -60,7 +89,9 @@ class MemoryImpl final : public Memory {
 
   // Marks [offset, offset + len) written; the range must be in bounds.
   void mark(uint64_t offset, uint64_t len) { mark_written(offset, len); }
-  // Bytes of host memory in use: dirty chunks plus bookkeeping.
+  // A store set a clear mark (the interpreter's cold path; see the top).
+  void count_marked_chunk() { ++dirty_chunks_; }
+  // Bytes of host memory in use: dirty chunks plus bookkeeping. O(1).
   size_t footprint() const;
 
  private:

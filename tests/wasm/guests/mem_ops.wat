@@ -1,0 +1,81 @@
+;; Every way Wasm code writes linear memory, one export each, for the
+;; memory-model property test (memory_test.cc) and fuzz/memory_fuzz.cc. Store
+;; exports take (address, low 64 bits, high 64 bits) of the value; the
+;; "+add" forms store to address + u32(high) (the fused add+store), the
+;; "+imm" forms store a constant (memory_model.h knows them), the "+off"
+;; forms have a memarg offset (252 and 241).
+(module
+  (memory (export "memory") 1)
+  (data $seg
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+  (func (export "i32.store8") (param $a i32) (param $lo i64) (param $hi i64)
+    (i32.store8 (local.get $a) (i32.wrap_i64 (local.get $lo))))
+  (func (export "i32.store16") (param $a i32) (param $lo i64) (param $hi i64)
+    (i32.store16 (local.get $a) (i32.wrap_i64 (local.get $lo))))
+  (func (export "i32.store") (param $a i32) (param $lo i64) (param $hi i64)
+    (i32.store (local.get $a) (i32.wrap_i64 (local.get $lo))))
+  (func (export "i64.store8") (param $a i32) (param $lo i64) (param $hi i64)
+    (i64.store8 (local.get $a) (local.get $lo)))
+  (func (export "i64.store16") (param $a i32) (param $lo i64) (param $hi i64)
+    (i64.store16 (local.get $a) (local.get $lo)))
+  (func (export "i64.store32") (param $a i32) (param $lo i64) (param $hi i64)
+    (i64.store32 (local.get $a) (local.get $lo)))
+  (func (export "i64.store") (param $a i32) (param $lo i64) (param $hi i64)
+    (i64.store (local.get $a) (local.get $lo)))
+  (func (export "f32.store") (param $a i32) (param $lo i64) (param $hi i64)
+    (f32.store (local.get $a) (f32.reinterpret_i32 (i32.wrap_i64 (local.get $lo)))))
+  (func (export "f64.store") (param $a i32) (param $lo i64) (param $hi i64)
+    (f64.store (local.get $a) (f64.reinterpret_i64 (local.get $lo))))
+  (func (export "v128.store") (param $a i32) (param $lo i64) (param $hi i64)
+    (v128.store (local.get $a) (i64x2.replace_lane 1 (i64x2.splat (local.get $lo)) (local.get $hi))))
+  (func (export "v128.store8_lane") (param $a i32) (param $lo i64) (param $hi i64)
+    (v128.store8_lane 5 (local.get $a) (i64x2.replace_lane 1 (i64x2.splat (local.get $lo)) (local.get $hi))))
+  (func (export "v128.store16_lane") (param $a i32) (param $lo i64) (param $hi i64)
+    (v128.store16_lane 3 (local.get $a) (i64x2.replace_lane 1 (i64x2.splat (local.get $lo)) (local.get $hi))))
+  (func (export "v128.store32_lane") (param $a i32) (param $lo i64) (param $hi i64)
+    (v128.store32_lane 2 (local.get $a) (i64x2.replace_lane 1 (i64x2.splat (local.get $lo)) (local.get $hi))))
+  (func (export "v128.store64_lane") (param $a i32) (param $lo i64) (param $hi i64)
+    (v128.store64_lane 1 (local.get $a) (i64x2.replace_lane 1 (i64x2.splat (local.get $lo)) (local.get $hi))))
+  (func (export "i32.store+add") (param $a i32) (param $lo i64) (param $hi i64) (local $b i32) (local $v i32)
+    (local.set $b (i32.wrap_i64 (local.get $hi)))
+    (local.set $v (i32.wrap_i64 (local.get $lo)))
+    (i32.store (i32.add (local.get $a) (local.get $b)) (local.get $v)))
+  (func (export "i64.store+add") (param $a i32) (param $lo i64) (param $hi i64) (local $b i32) (local $v i64)
+    (local.set $b (i32.wrap_i64 (local.get $hi)))
+    (local.set $v (local.get $lo))
+    (i64.store (i32.add (local.get $a) (local.get $b)) (local.get $v)))
+  (func (export "i32.store8+add") (param $a i32) (param $lo i64) (param $hi i64) (local $b i32) (local $v i32)
+    (local.set $b (i32.wrap_i64 (local.get $hi)))
+    (local.set $v (i32.wrap_i64 (local.get $lo)))
+    (i32.store8 (i32.add (local.get $a) (local.get $b)) (local.get $v)))
+  (func (export "i32.store16+add") (param $a i32) (param $lo i64) (param $hi i64) (local $b i32) (local $v i32)
+    (local.set $b (i32.wrap_i64 (local.get $hi)))
+    (local.set $v (i32.wrap_i64 (local.get $lo)))
+    (i32.store16 (i32.add (local.get $a) (local.get $b)) (local.get $v)))
+  (func (export "i32.store+imm") (param $a i32) (param $lo i64) (param $hi i64)
+    (i32.store (local.get $a) (i32.const 0xa1b2c3d4)))
+  (func (export "i64.store+imm") (param $a i32) (param $lo i64) (param $hi i64)
+    (i64.store (local.get $a) (i64.const 0x0102030405060708)))
+  (func (export "i32.store8+imm") (param $a i32) (param $lo i64) (param $hi i64)
+    (i32.store8 (local.get $a) (i32.const 0x7f)))
+  (func (export "i32.store16+imm") (param $a i32) (param $lo i64) (param $hi i64)
+    (i32.store16 (local.get $a) (i32.const 0xbeef)))
+  (func (export "i64.store+off") (param $a i32) (param $lo i64) (param $hi i64)
+    (i64.store offset=252 (local.get $a) (local.get $lo)))
+  (func (export "v128.store+off") (param $a i32) (param $lo i64) (param $hi i64)
+    (v128.store offset=241 (local.get $a) (i64x2.replace_lane 1 (i64x2.splat (local.get $lo)) (local.get $hi))))
+  (func (export "memory.fill") (param $d i32) (param $v i32) (param $n i32)
+    (memory.fill (local.get $d) (local.get $v) (local.get $n)))
+  (func (export "memory.copy") (param $d i32) (param $s i32) (param $n i32)
+    (memory.copy (local.get $d) (local.get $s) (local.get $n)))
+  (func (export "memory.init") (param $d i32) (param $s i32) (param $n i32)
+    (memory.init $seg (local.get $d) (local.get $s) (local.get $n)))
+  (func (export "memory.grow") (param $pages i32) (result i32)
+    (memory.grow (local.get $pages))))
