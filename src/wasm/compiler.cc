@@ -18,6 +18,12 @@
 // retarget its output to the local, and a following `br_if`/`if` can fuse
 // with a comparison into one compare-and-branch instruction.
 //
+// Fuel: the compiler cuts the code into runs (straight-line stretches ending
+// with an unconditional transfer), counts the instructions it emits, and
+// once the function is done patches every taken branch's charge (what its
+// target's run prepays less what its own run had prepaid past it) and the
+// entry charge; see "Fuel" at the top of interp.cc.
+//
 // Hot path: compile time only (not spawn); guarded by `rusm bench cpu` for
 // the quality of the code it produces.
 #include "wasm/compiler.h"

@@ -77,6 +77,11 @@ static void loadk(Asm* a, int r, uint32_t imm) {
   put(a, kLoadK + a->phys[r]);
   put(a, imm);
 }
+/* PUSH r, POP r */
+static void stack_op(Asm* a, uint32_t op, int r) {
+  put(a, op);
+  put(a, a->phys[r]);
+}
 static uint32_t dab(Asm* a, int d, int x, int y) {
   return a->phys[d] | (uint32_t)a->phys[x] << 4 | (uint32_t)a->phys[y] << 8;
 }
@@ -176,22 +181,16 @@ static void build_fib(Asm* a) {
   patch(a, to_fib);
   uint32_t fib = a->len;
   uint32_t to_base = branch(a, kBltU, vN, vTwo, 0);
-  put(a, kPush);
-  put(a, a->phys[vN]);
+  stack_op(a, kPush, vN);
   addi(a, vN, -1);
   jump(a, kCall, fib);
-  put(a, kPop);
-  put(a, a->phys[vN]);
-  put(a, kPush);
-  put(a, a->phys[vR]);
-  put(a, kPush);
-  put(a, a->phys[vN]);
+  stack_op(a, kPop, vN);
+  stack_op(a, kPush, vR);
+  stack_op(a, kPush, vN);
   addi(a, vN, -2);
   jump(a, kCall, fib);
-  put(a, kPop);
-  put(a, a->phys[vN]);
-  put(a, kPop);
-  put(a, a->phys[vT]);
+  stack_op(a, kPop, vN);
+  stack_op(a, kPop, vT);
   alu(a, kAdd, vR, vR, vT);
   put(a, kRet);
   patch(a, to_base);
