@@ -78,13 +78,13 @@
 // unreachable), so the fall-through path only ever moves forward within a
 // run, through conditional branches not taken and through branch targets.
 // Entering a run at instruction p prepays the rest of the run, R(p) =
-// instructions from p to its end; falling through costs nothing. A taken
-// branch from a run where R(after the branch) was still prepaid to a target t
-// charges R(t) - R(after the branch): negative when it skips prepaid code (a
-// forward branch within its run gives back what it skips), R(t) after an
-// unconditional transfer (R after it is 0). Function entry charges R(entry);
-// a call does not end the caller's run (the rest was prepaid) and a return
-// charges nothing. So at every moment
+// instructions from p to the run's end; falling through costs nothing. A
+// taken branch to t charges R(t) - R(n), n being the instruction after the
+// branch, which its run had prepaid: negative when the branch skips prepaid
+// code (a forward branch within its run gives back what it skips), R(t) for
+// an unconditional transfer (R(n) is 0: its run ends with it). Function
+// entry charges R(entry); a call does not end the caller's run (the rest was
+// prepaid) and a return charges nothing. So at every moment
 //
 //   fuel charged = instructions executed + R(current point) + R(each
 //                  caller's return point)
