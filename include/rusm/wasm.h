@@ -582,6 +582,14 @@ const char* to_string(RunStatus s);
 
 constexpr int64_t kUnlimitedFuel = std::numeric_limits<int64_t>::max();
 
+// Fuel: one unit per instruction the interpreter executes (its internal
+// instructions, so `local.get` and `block` cost nothing), charged per
+// straight-line run of code on the path actually taken, whatever the control
+// flow; bulk operations (memory.fill/copy/init, table bulk operations) charge
+// by size. run(fuel) stops at most this many units past its budget, bulk
+// operations aside.
+constexpr int64_t kMaxFuelOvershoot = 1024;
+
 struct ExecutionLimits {
   uint32_t max_call_depth = 20'000;
   size_t max_stack_bytes = 8 * 1024 * 1024;  // value stack (locals + operands)
@@ -602,7 +610,9 @@ class Execution {
   // Prepares the instance's start function (error kUsage if it has none).
   Status begin_start(Instance& instance);
 
-  // Runs (or continues) the call, spending at most `fuel` units.
+  // Runs (or continues) the call, spending `fuel` units, plus at most
+  // kMaxFuelOvershoot (and a bulk operation's size) past them when it comes
+  // back kOutOfFuel.
   RunStatus run(int64_t fuel = kUnlimitedFuel);
   RunStatus status() const;
 

@@ -57,17 +57,24 @@ inline int32_t code_imm32(const Word* p) {
 }
 
 // A branch word: the target as a signed word offset from the start of the
-// branching instruction, and the fuel a taken branch costs (non-zero only
-// for backward branches, i.e. loop back-edges).
-constexpr Word pack_branch(int32_t offset, uint32_t cost) {
-  return Word{static_cast<uint32_t>(offset)} | (Word{cost} << 32);
+// branching instruction, and the fuel a taken branch charges: signed, since
+// a branch that skips instructions its run had prepaid gives them back (see
+// "Fuel" at the top of interp.cc).
+constexpr Word pack_branch(int32_t offset, int32_t cost) {
+  return Word{static_cast<uint32_t>(offset)} | (Word{static_cast<uint32_t>(cost)} << 32);
 }
 inline int32_t branch_offset(Word w) {
   return static_cast<int32_t>(static_cast<uint32_t>(w));
 }
-inline uint32_t branch_cost(Word w) {
-  return static_cast<uint32_t>(w >> 32);
+inline int32_t branch_cost(Word w) {
+  return static_cast<int32_t>(static_cast<uint32_t>(w >> 32));
 }
+
+// The longest run (straight-line stretch of code charged at once, see "Fuel"
+// at the top of interp.cc) the compiler emits: a longer one is cut by a
+// `charge` instruction. It bounds what any single charge can be, hence how far
+// past its budget a run can go (bulk operations aside).
+constexpr uint32_t kMaxFuelRun = static_cast<uint32_t>(kMaxFuelOvershoot);
 
 // Per-function information the call instructions need. Lives in the module
 // (shared by all instances); `entry` points into the module's code buffer.
@@ -79,7 +86,7 @@ struct FuncCode {
   uint32_t local_slots = 0;   // declared locals after the params (zeroed on entry)
   uint32_t frame_slots = 0;   // params + locals + deepest operand stack
   uint32_t result_slots = 0;  // slots the results take (written at fp[0...])
-  uint32_t fuel_cost = 0;     // charged on entry: instructions outside loops
+  uint32_t fuel_cost = 0;     // charged on entry: the instructions of the entry run
   uint32_t code_begin = 0;    // word range of this function in the code buffer
   uint32_t code_end = 0;
 };
@@ -116,6 +123,7 @@ bool dispatch_available(Dispatch d);
   /* control */ \
   X(unreachable) X(nop) X(halt) X(br) X(br_if_nz) X(br_if_z) X(br_table) X(return0) \
   X(return1) X(return2) X(return_n) X(call) X(call_import) X(call_indirect) X(call_fn) \
+  X(charge) \
   /* data movement */ \
   X(copy) X(copy128) X(const64) X(const128) X(select) X(select128) X(global_get) \
   X(global_set) X(global_get128) X(global_set128) \

@@ -18,6 +18,12 @@
 // retarget its output to the local, and a following `br_if`/`if` can fuse
 // with a comparison into one compare-and-branch instruction.
 //
+// Fuel: the compiler cuts the code into runs (straight-line stretches ending
+// with an unconditional transfer), counts the instructions it emits, and
+// once the function is done patches every taken branch's charge (what its
+// target's run prepays less what its own run had prepaid past it) and the
+// entry charge; see "Fuel" at the top of interp.cc.
+//
 // Hot path: compile time only (not spawn); guarded by `rusm bench cpu` for
 // the quality of the code it produces.
 #include "wasm/compiler.h"
@@ -526,9 +532,19 @@ struct Operand {
   uint64_t hi = 0;
 };
 
+// A point in a function's code for fuel accounting (see "Fuel" at the top of
+// interp.cc): an instruction index (instructions emitted before it) and the
+// run it belongs to. What the run's instructions from this point on cost is
+// known once the run ends.
+struct FuelPoint {
+  uint32_t insn = 0;
+  uint32_t run = 0;
+};
+
 struct Fixup {
-  size_t insn;  // start of the branching instruction (offsets are relative to it)
-  size_t word;  // the branch word to patch
+  size_t insn;     // start of the branching instruction (offsets are relative to it)
+  size_t word;     // the branch word to patch
+  FuelPoint from;  // the branch's fall-through point (what it stops prepaying)
 };
 
 struct Ctrl {
@@ -539,10 +555,9 @@ struct Ctrl {
   uint32_t base_slot = 0;  // home slot of stack position `height`
   bool unreachable = false;
   size_t loop_pc = 0;              // loops: the branch target
+  FuelPoint loop_point;            // loops: the branch target's fuel point
   std::vector<Fixup> forward;      // branches to the end of the block
-  std::vector<size_t> back_edges;  // loops: branch words whose cost is patched at end
-  Fixup else_fixup{kNone, 0};      // if: the branch to the else arm
-  uint32_t fuel = 0;               // loops: instructions in the body
+  Fixup else_fixup{kNone, 0, {}};  // if: the branch to the else arm
   const std::vector<ValType>& label_types() const { return opcode == 0x03 ? params : results; }
 };
 
@@ -586,8 +601,12 @@ class FunctionCompiler {
 
   // --- emission
   size_t emit_op(Op op) {
+    if (insns_ - run_start_ >= kMaxFuelRun) {
+      split_run();
+    }
     size_t pos = code_.size();
     code_.push_back(handlers_[static_cast<size_t>(op)]);
+    ++insns_;
     last_.valid = false;
     cmp_.valid = false;
     last_op_ = op;
@@ -605,6 +624,7 @@ class FunctionCompiler {
     *w1 = code_[last_.pos + 1];
     *w2 = last_.pos + 2 < code_.size() ? code_[last_.pos + 2] : 0;
     code_.resize(last_.pos);
+    --insns_;
     last_.valid = false;
     cmp_.valid = false;
   }
@@ -625,10 +645,39 @@ class FunctionCompiler {
     last_.valid = false;
     cmp_.valid = false;
   }
-  void patch_branch(const Fixup& f, size_t target) {
-    int64_t off = static_cast<int64_t>(target) - static_cast<int64_t>(f.insn);
+  // Points the branch of `f` here (the next instruction emitted).
+  void bind_branch(const Fixup& f) {
+    int64_t off = static_cast<int64_t>(code_.size()) - static_cast<int64_t>(f.insn);
     code_[f.word] = (code_[f.word] & ~Word{0xffffffff}) | static_cast<uint32_t>(off);
+    charges_.push_back(Charge{f.word, f.from, here()});
   }
+  // A fixup for the branch word about to be emitted by the conditional
+  // branch at `insn`, which falls through here.
+  Fixup fixup_here(size_t insn) const { return Fixup{insn, code_.size(), here()}; }
+
+  // --- fuel (see "Fuel" at the top of interp.cc)
+  FuelPoint here() const { return FuelPoint{insns_, static_cast<uint32_t>(run_end_.size())}; }
+  // Ends the open run after an unconditional transfer (or to cut it).
+  void end_run() {
+    run_end_.push_back(insns_);
+    run_start_ = insns_;
+  }
+  // Cuts a run that reached kMaxFuelRun: a `charge` instruction starts the
+  // next one, charging it on the fall-through path.
+  void split_run() {
+    FuelPoint from = here();
+    end_run();
+    FuelPoint to = here();
+    emit_op(Op::charge);
+    size_t word = code_.size();
+    emit(pack_branch(0, 0));
+    charges_.push_back(Charge{word, from, to});
+  }
+  // Fuel a run prepays from `p` to its end.
+  int64_t prepaid(FuelPoint p) const {
+    return static_cast<int64_t>(run_end_[p.run]) - static_cast<int64_t>(p.insn);
+  }
+  void patch_charges();
   bool check_slot(uint64_t slot) {
     if (slot >= kMaxSlots) {
       return fail("function needs more than 65535 value slots (locals and operands)",
@@ -904,13 +953,6 @@ class FunctionCompiler {
     }
     return true;
   }
-  void count_instruction() {
-    if (loop_stack_.empty()) {
-      ++function_fuel_;
-    } else {
-      ++ctrls_[loop_stack_.back()].fuel;
-    }
-  }
 
   ModuleData& md_;
   const ModuleIR& ir_;
@@ -930,8 +972,19 @@ class FunctionCompiler {
 
   std::vector<Operand> stack_;
   std::vector<Ctrl> ctrls_;
-  std::vector<size_t> loop_stack_;
-  uint32_t function_fuel_ = 1;
+
+  // Fuel: instructions emitted so far, the open run's first instruction, each
+  // ended run's end (one past its last instruction; the open run's index is
+  // run_end_.size()), and the branch words whose charges are patched at the
+  // end, when every run's length is known.
+  struct Charge {
+    size_t word;
+    FuelPoint from, to;
+  };
+  uint32_t insns_ = 0;
+  uint32_t run_start_ = 0;
+  std::vector<uint32_t> run_end_;
+  std::vector<Charge> charges_;
 
   struct {
     bool valid = false;
@@ -1058,16 +1111,17 @@ void FunctionCompiler::add_branch_word(Ctrl& target, size_t insn) {
   if (target.opcode == 0x03) {
     int64_t off = static_cast<int64_t>(target.loop_pc) - static_cast<int64_t>(insn);
     emit(pack_branch(static_cast<int32_t>(off), 0));
-    target.back_edges.push_back(word);
+    charges_.push_back(Charge{word, here(), target.loop_point});
   } else {
     emit(pack_branch(0, 0));
-    target.forward.push_back(Fixup{insn, word});
+    target.forward.push_back(Fixup{insn, word, here()});
   }
 }
 
 void FunctionCompiler::emit_jump(Ctrl& target) {
   size_t insn = emit_op(Op::br);
   add_branch_word(target, insn);
+  end_run();
 }
 
 void FunctionCompiler::emit_return() {
@@ -1076,26 +1130,23 @@ void FunctionCompiler::emit_return() {
   uint32_t slots = slot_count(results);
   if (stack_.size() < n) {
     emit_op(Op::unreachable);  // unreachable code
-    return;
-  }
-  if (n == 0) {
+  } else if (n == 0) {
     emit_op(Op::return0);
-    return;
-  }
-  if (n == 1) {
+  } else if (n == 1) {
     Operand& o = stack_.back();
     uint32_t src = slot_of(o);
     emit_op(slots == 1 ? Op::return1 : Op::return2);
     emit(pack_slots(src));
-    return;
+  } else {
+    size_t first = stack_.size() - n;
+    for (size_t i = first; i < stack_.size(); ++i) {
+      materialize(stack_[i]);
+    }
+    emit_op(Op::return_n);
+    emit(pack_slots(stack_[first].home));
+    emit(slots);
   }
-  size_t first = stack_.size() - n;
-  for (size_t i = first; i < stack_.size(); ++i) {
-    materialize(stack_[i]);
-  }
-  emit_op(Op::return_n);
-  emit(pack_slots(stack_[first].home));
-  emit(slots);
+  end_run();
 }
 
 FunctionCompiler::PendingCmp FunctionCompiler::take_cmp(const Operand& cond) {
@@ -1113,6 +1164,7 @@ FunctionCompiler::PendingCmp FunctionCompiler::take_cmp(const Operand& cond) {
   p.imm = cmp_.imm;
   p.imm_value = cmp_.imm_value;
   code_.resize(cmp_.pos);
+  --insns_;
   last_.valid = false;
   cmp_.valid = false;
   return p;
@@ -1178,11 +1230,10 @@ bool FunctionCompiler::do_br_if(uint32_t depth) {
     return false;
   }
   if (is_function_label(target)) {
-    size_t skip = emit_cond_branch(cmp, cond, /*invert=*/true);
-    size_t word = code_.size();
+    Fixup skip = fixup_here(emit_cond_branch(cmp, cond, /*invert=*/true));
     emit(pack_branch(0, 0));
     emit_return();
-    patch_branch(Fixup{skip, word}, code_.size());
+    bind_branch(skip);
     bind_label();
     return true;
   }
@@ -1192,12 +1243,11 @@ bool FunctionCompiler::do_br_if(uint32_t depth) {
     add_branch_word(*target, insn);
     return true;
   }
-  size_t skip = emit_cond_branch(cmp, cond, /*invert=*/true);
-  size_t word = code_.size();
+  Fixup skip = fixup_here(emit_cond_branch(cmp, cond, /*invert=*/true));
   emit(pack_branch(0, 0));
   emit_transfer(*target);
   emit_jump(*target);
-  patch_branch(Fixup{skip, word}, code_.size());
+  bind_branch(skip);
   bind_label();
   return true;
 }
@@ -1257,6 +1307,8 @@ bool FunctionCompiler::do_br_table() {
   for (uint32_t i = 0; i <= count; ++i) {
     emit(pack_branch(0, 0));
   }
+  FuelPoint from = here();
+  end_run();
   std::vector<std::pair<size_t, Ctrl*>> stubs;
   for (uint32_t i = 0; i <= count; ++i) {
     Ctrl* t = label(i < count ? depths[i] : default_depth);
@@ -1266,13 +1318,13 @@ bool FunctionCompiler::do_br_table() {
     } else if (t->opcode == 0x03) {
       int64_t off = static_cast<int64_t>(t->loop_pc) - static_cast<int64_t>(insn);
       code_[word] = pack_branch(static_cast<int32_t>(off), 0);
-      t->back_edges.push_back(word);
+      charges_.push_back(Charge{word, from, t->loop_point});
     } else {
-      t->forward.push_back(Fixup{insn, word});
+      t->forward.push_back(Fixup{insn, word, from});
     }
   }
   for (auto& [word, t] : stubs) {
-    patch_branch(Fixup{insn, word}, code_.size());
+    bind_branch(Fixup{insn, word, from});
     if (is_function_label(t)) {
       emit_return();
     } else {
@@ -1295,13 +1347,12 @@ bool FunctionCompiler::do_if() {
   }
   PendingCmp cmp = take_cmp(cond);
   materialize_all();
-  size_t insn = emit_cond_branch(cmp, cond, /*invert=*/true);
-  size_t word = code_.size();
+  Fixup to_else = fixup_here(emit_cond_branch(cmp, cond, /*invert=*/true));
   emit(pack_branch(0, 0));
   if (!push_ctrl(0x04, std::move(params), std::move(results))) {
     return false;
   }
-  ctrls_.back().else_fixup = Fixup{insn, word};
+  ctrls_.back().else_fixup = to_else;
   bind_label();
   return true;
 }
@@ -1330,7 +1381,7 @@ bool FunctionCompiler::do_else() {
     }
     emit_jump(c);
   }
-  patch_branch(c.else_fixup, code_.size());
+  bind_branch(c.else_fixup);
   c.else_fixup.insn = kNone;
   c.opcode = 0x05;
   c.unreachable = false;
@@ -1378,19 +1429,11 @@ bool FunctionCompiler::do_end() {
       dst += size_of(o.type);
     }
   }
-  size_t here = code_.size();
   if (c.else_fixup.insn != kNone) {
-    patch_branch(c.else_fixup, here);
+    bind_branch(c.else_fixup);
   }
   for (const Fixup& f : c.forward) {
-    patch_branch(f, here);
-  }
-  if (c.opcode == 0x03) {
-    uint32_t cost = std::max<uint32_t>(c.fuel, 1);
-    for (size_t word : c.back_edges) {
-      code_[word] = (code_[word] & 0xffffffffu) | (Word{cost} << 32);
-    }
-    loop_stack_.pop_back();
+    bind_branch(f);
   }
   ctrls_.pop_back();
   bind_label();
@@ -2176,10 +2219,10 @@ Status FunctionCompiler::compile() {
     }
     op_offset_ = reader_.offset();
     uint8_t op = reader_.u8();
-    count_instruction();
     switch (op) {
       case 0x00:  // unreachable
         emit_op(Op::unreachable);
+        end_run();
         set_unreachable();
         break;
       case 0x01:  // nop
@@ -2195,7 +2238,7 @@ Status FunctionCompiler::compile() {
         ok = push_ctrl(op, std::move(params), std::move(results));
         if (ok && op == 0x03) {
           ctrls_.back().loop_pc = code_.size();
-          loop_stack_.push_back(ctrls_.size() - 1);
+          ctrls_.back().loop_point = here();
         }
         bind_label();
         break;
@@ -2599,8 +2642,21 @@ Status FunctionCompiler::compile() {
   fc.local_slots = local_slots_ - param_slots_;
   fc.frame_slots = static_cast<uint32_t>(max_slot_);
   fc.result_slots = slot_count(type_.results);
-  fc.fuel_cost = function_fuel_;
+  patch_charges();
+  fc.fuel_cost = static_cast<uint32_t>(prepaid(FuelPoint{0, 0}));
   return Status::ok();
+}
+
+// Every taken branch charges what its target's run prepays from the target
+// on, less what its own run had prepaid past the branch (the fall-through it
+// does not take); see "Fuel" at the top of interp.cc.
+void FunctionCompiler::patch_charges() {
+  end_run();  // the open run (empty: the code ends with a return or a trap)
+  for (const Charge& c : charges_) {
+    int64_t cost = prepaid(c.to) - prepaid(c.from);
+    code_[c.word] = (code_[c.word] & 0xffffffffu) |
+                    (Word{static_cast<uint32_t>(static_cast<int32_t>(cost))} << 32);
+  }
 }
 
 }  // namespace

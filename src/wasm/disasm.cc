@@ -22,6 +22,7 @@ enum class Shape : uint8_t {
   kBrTable,    // [h][F0][count][branch...]
   kReturnN,    // [h][F0][slots]
   kIndex,      // [h][imm]
+  kCharge,     // [h][branch word: cost only]
 };
 
 Shape shape_of(Op op) {
@@ -33,6 +34,8 @@ Shape shape_of(Op op) {
       return Shape::kNone;
     case Op::br:
       return Shape::kBranch;
+    case Op::charge:
+      return Shape::kCharge;
     case Op::br_if_nz:
     case Op::br_if_z:
       return Shape::kCondBr;
@@ -118,6 +121,7 @@ size_t length_of(Shape s, const Word* ip) {
     case Shape::kBranch:
     case Shape::kSlots:
     case Shape::kIndex:
+    case Shape::kCharge:
       return 2;
     case Shape::kCondBr:
     case Shape::kCmpBr:
@@ -215,6 +219,9 @@ std::string disassemble(const ModuleData& md, uint32_t func_index) {
         break;
       case Shape::kIndex:
         line += " #" + std::to_string(ip[1]);
+        break;
+      case Shape::kCharge:
+        line += " (fuel " + std::to_string(branch_cost(ip[1])) + ")";
         break;
       case Shape::kBrTable: {
         line += " s" + std::to_string(slot_f0(ip[1])) + " [";

@@ -1,4 +1,5 @@
 // Executions (resumable calls), host functions and host calls.
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 
@@ -315,6 +316,9 @@ RunStatus Execution::run(int64_t fuel) {
   if (fuel <= 0) {
     return RunStatus::kOutOfFuel;
   }
+  // Taken branches can give fuel back (interp.cc, "Fuel"): keep the count
+  // far from overflow. 2^62 units is a century of work.
+  fuel = std::min<int64_t>(fuel, int64_t{1} << 62);
   st.fuel = fuel;
   if (st.fuel_debt != 0) {
     // Charged since the last run (a resumed host call's work).
@@ -327,8 +331,10 @@ RunStatus Execution::run(int64_t fuel) {
   }
   internal::run_interpreter(st);
   if (st.status != RunStatus::kTrapped) {
-    // A bulk operation may overshoot the budget: it is charged in full.
-    st.fuel_consumed += fuel - st.fuel;
+    // A bulk operation may overshoot the budget: it is charged in full. A
+    // run can give back more than it charged (work prepaid in an earlier
+    // run and skipped in this one): it then consumed nothing.
+    st.fuel_consumed += std::max<int64_t>(0, fuel - st.fuel);
   }
   return st.status;
 }

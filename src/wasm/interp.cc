@@ -25,8 +25,8 @@
 //               F2 = 42-62 (code.h: pack_slots / slot_f0..2). By convention
 //               inputs are F0, F1 and the output F2.
 //   branch word low 32 bits: signed offset in words from the start of the
-//               branching instruction; high 32: fuel charged when taken
-//               (non-zero only on loop back-edges).
+//               branching instruction; high 32: the signed fuel charged when
+//               taken (see Fuel below).
 //   immediates  one word each (constants, memory offsets, indices, pointers).
 //
 // The layout of each instruction is written above its handler in
@@ -65,11 +65,47 @@
 //
 // ## Fuel
 //
-// Calls charge the callee's `fuel_cost` (its instructions outside loops) and
-// taken backward branches charge their loop's instruction count; bulk memory
-// and table operations charge by size. Fuel below zero stops the run with
-// kOutOfFuel at a point where it can resume: the next instruction to execute
-// is saved with the frame pointer.
+// One unit of fuel is one executed instruction of this internal code (so
+// `local.get`, `block` or a fused compare-and-branch cost what they cost
+// here: nothing, nothing, one), charged on the path actually taken, whatever
+// the control flow: a loop over a `switch` of 3000 cases costs per iteration
+// the dozen instructions it runs, not the 3000 cases.
+//
+// The charge points are the ones that already exist: taken branches (their
+// branch word holds a charge) and function entry (FuncCode::fuel_cost). The
+// code of a function is cut into runs: a run is a stretch of code in code
+// order that ends with an unconditional transfer (br, br_table, return,
+// unreachable), so the fall-through path only ever moves forward within a
+// run, through conditional branches not taken and through branch targets.
+// Entering a run at instruction p prepays the rest of the run, R(p) =
+// instructions from p to the run's end; falling through costs nothing. A
+// taken branch to t charges R(t) - R(n), n being the instruction after the
+// branch, which its run had prepaid: negative when the branch skips prepaid
+// code (a forward branch within its run gives back what it skips), R(t) for
+// an unconditional transfer (R(n) is 0: its run ends with it). Function
+// entry charges R(entry); a call does not end the caller's run (the rest was
+// prepaid) and a return charges nothing. So at every moment
+//
+//   fuel charged = instructions executed + R(current point) + R(each
+//                  caller's return point)
+//
+// exactly: a finished call has been charged exactly the instructions it
+// executed, and no control-flow shape can make a unit worth more or less
+// than an instruction. A run longer than kMaxFuelRun is cut by a `charge`
+// instruction that prepays the next piece on the fall-through path, so no
+// single charge exceeds kMaxFuelRun (= kMaxFuelOvershoot, wasm.h): that bounds
+// how far past its budget a run goes. Charges cost nothing extra at run
+// time: every taken branch already subtracted its (formerly often zero)
+// charge and checked the fuel.
+//
+// Preemption: every cycle in the control flow passes a taken branch or a
+// call, where fuel is checked, and a full turn of any cycle charges exactly
+// its instructions (at least one), so fuel at a given check point falls by at
+// least one per turn: every loop, however its body branches, runs out. Bulk
+// memory and table operations also charge by size (a unit per 64 bytes or 8
+// elements). Fuel below zero stops the run with kOutOfFuel at a point where
+// it can resume: the next instruction to execute is saved with the frame
+// pointer. A refund only raises fuel, so it never stops a run.
 //
 // ## Memory
 //

@@ -46,7 +46,8 @@ inline constexpr int32_t kAbiVersion = 2;
 
 struct RuntimeOptions {
   otp::NodeOptions node;
-  // Fuel units (roughly Wasm instructions) per reduction of the otp budget.
+  // Fuel units (executed interpreter instructions, see rusm/wasm.h) per
+  // reduction of the otp budget.
   int64_t fuel_per_reduction = 20;
   wasm::ExecutionLimits limits{
       .max_call_depth = 10'000, .max_stack_bytes = 1024 * 1024, .initial_stack_bytes = 1024};
