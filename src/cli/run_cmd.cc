@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "input.h"
 #include "rusm/runtime/runtime.h"
 
 extern char** environ;
@@ -34,30 +35,6 @@ struct RunArgs {
 [[noreturn]] void fail(const std::string& message, int code = 2) {
   std::fprintf(stderr, "rusm: %s\n", message.c_str());
   throw CLI::RuntimeError(code);
-}
-
-// "64M", "1G", "65536", "16p" (pages) -> pages
-uint64_t parse_pages(const std::string& s) {
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || v <= 0) {
-    fail("--max-memory: expected a size like 64M, 1G or 16p, got '" + s + "'");
-  }
-  std::string unit(end);
-  double bytes = v;
-  if (unit == "p") {
-    return static_cast<uint64_t>(v);
-  } else if (unit == "K" || unit == "k") {
-    bytes = v * 1024;
-  } else if (unit == "M" || unit == "m") {
-    bytes = v * 1024 * 1024;
-  } else if (unit == "G" || unit == "g") {
-    bytes = v * 1024 * 1024 * 1024;
-  } else if (!unit.empty()) {
-    fail("--max-memory: unknown unit '" + unit + "' (K, M, G or p for pages)");
-  }
-  uint64_t pages = static_cast<uint64_t>(bytes / 65536);
-  return pages == 0 ? 1 : std::min<uint64_t>(pages, 65536);
 }
 
 int run(const RunArgs& a) {
@@ -98,18 +75,14 @@ int run(const RunArgs& a) {
     grant(kCapEnv);
   }
   for (const std::string& d : a.dirs) {
+    Result<DirSpec> dir = parse_dir(d);
+    if (!dir) {
+      fail(dir.message());
+    }
     wasi::Preopen p;
-    std::string rest = d;
-    if (rest.size() > 3 && rest.ends_with(":ro")) {
-      p.read_only = true;
-      rest.resize(rest.size() - 3);
-    }
-    size_t colon = rest.find(':');
-    p.host_path = rest.substr(0, colon);
-    p.guest_path = colon == std::string::npos ? p.host_path : rest.substr(colon + 1);
-    if (p.host_path.empty()) {
-      fail("--dir: expected host[:guest][:ro], got '" + d + "'");
-    }
+    p.host_path = dir->host;
+    p.guest_path = dir->guest;
+    p.read_only = dir->read_only;
     w.preopens.push_back(p);
     grant(kCapFs);
   }
@@ -138,10 +111,21 @@ int run(const RunArgs& a) {
   w.allow_clock = spec.caps.has(kCapClock);
   w.allow_random = spec.caps.has(kCapRandom);
   if (!a.max_memory.empty()) {
-    spec.caps.max_memory_pages = parse_pages(a.max_memory);
+    Result<uint64_t> pages = parse_memory_pages(a.max_memory);
+    if (!pages) {
+      fail(pages.message());
+    }
+    spec.caps.max_memory_pages = *pages;
   }
   if (custom) {
     spec.caps.profile = a.profile + "+";
+  }
+
+  // Read after the flags, before a node starts: a directory, a device or a
+  // huge file is a usage error, not something to load.
+  Result<std::vector<uint8_t>> module_bytes = read_module_file(a.module);
+  if (!module_bytes) {
+    fail(module_bytes.message());
   }
 
   RuntimeOptions ro;
@@ -149,8 +133,8 @@ int run(const RunArgs& a) {
   int code = 0;
   {
     Runtime rt(ro);
-    if (Status s = rt.load_file("main", a.module); !s) {
-      fail(s.message());
+    if (Status s = rt.load("main", *module_bytes); !s) {
+      fail(a.module + ": " + s.message());
     }
     auto p = rt.spawn(spec);
     if (!p) {
@@ -195,7 +179,7 @@ void setup(CLI::App& app) {
   cmd->add_flag("--keep-alive", a->keep_alive,
                 "After the main process ends, keep the node up while other processes live");
   cmd->add_option("--dir", a->dirs,
-                  "Preopen host directory as guest path: host[:guest][:ro]; "
+                  "Preopen host directory as guest path: host[:guest][:ro|:rw]; "
                   "grants fs")
       ->allow_extra_args(false);
   cmd->add_option("--env", a->envs, "Pass NAME (from the host) or NAME=VALUE; grants env")
@@ -210,7 +194,8 @@ void setup(CLI::App& app) {
   cmd->add_option("--deny", a->deny, "Withdraw a capability the profile grants")
       ->allow_extra_args(false);
   cmd->add_option("--entry", a->entry, "Exported function to run instead of _start");
-  cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)");
+  cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)")
+      ->check(CLI::Range(0u, kMaxThreads));
   cmd->callback([a] {
     int code = run(*a);
     if (code != 0) {
