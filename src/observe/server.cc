@@ -625,7 +625,7 @@ void Server::Impl::handle_command(WsSession& s, const std::string& text) {
     denied_commands.fetch_add(1, std::memory_order_relaxed);
     s.send(error_message(c.id,
                          "this connection may only observe: control (kill, run, stop) needs the "
-                         "token; open the URL rusm dashboard printed (…/?token=...)"));
+                         "token; open the URL rusm dashboard printed (it ends in ?token=...)"));
     return;
   }
   switch (c.kind) {
