@@ -104,10 +104,19 @@ std::chrono::milliseconds ping_without_reading(uint16_t port, std::chrono::micro
                                                                start);
 }
 
-void wait_until_released(const Server& s) {
+// The server, not the test's watchdog, ended the connection, counted the
+// client as slow, and released everything it held for it.
+ServerStats expect_dropped_as_slow(const Server& s, std::chrono::milliseconds took) {
+  EXPECT_LT(took, 25s) << "the watchdog, not the server, ended it";
   for (int i = 0; i < 100 && (s.stats().websockets != 0 || s.stats().queued_bytes != 0); ++i) {
     std::this_thread::sleep_for(50ms);
   }
+  ServerStats st = s.stats();
+  EXPECT_EQ(st.slow_clients_total, 1u);
+  EXPECT_EQ(st.websockets, 0);
+  EXPECT_EQ(st.queued_bytes, 0);
+  EXPECT_EQ(st.queued_messages, 0);
+  return st;
 }
 
 TEST(Server, ClientWhoseRepliesOverflowTheQueueIsDisconnected) {
@@ -116,14 +125,7 @@ TEST(Server, ClientWhoseRepliesOverflowTheQueueIsDisconnected) {
   limits.pause_reading_at = 1'000'000;  // keep reading: only the queue bound can act
   Running r(limits);
   ASSERT_NE(r.port, 0);
-  std::chrono::milliseconds took = ping_without_reading(r.port, 0us);
-  EXPECT_LT(took, 25s) << "the watchdog, not the server, ended it";
-  wait_until_released(*r.server);
-  ServerStats st = r.server->stats();
-  EXPECT_EQ(st.slow_clients_total, 1u);
-  EXPECT_EQ(st.websockets, 0);
-  EXPECT_EQ(st.queued_bytes, 0);
-  EXPECT_EQ(st.queued_messages, 0);
+  expect_dropped_as_slow(*r.server, ping_without_reading(r.port, 0us));
 }
 
 TEST(Server, ClientThatKeepsSendingButNeverReadsIsDroppedAfterTheIdleTimeout) {
@@ -136,14 +138,8 @@ TEST(Server, ClientThatKeepsSendingButNeverReadsIsDroppedAfterTheIdleTimeout) {
   ASSERT_NE(r.port, 0);
   // 4 MB/s of pongs: the socket buffers fill in a second or two, then the
   // write in flight waits; the client's pings keep the stream from idling.
-  std::chrono::milliseconds took = ping_without_reading(r.port, 2ms);
-  EXPECT_LT(took, 25s) << "the watchdog, not the server, ended it";
-  wait_until_released(*r.server);
-  ServerStats st = r.server->stats();
-  EXPECT_EQ(st.slow_clients_total, 1u);
+  ServerStats st = expect_dropped_as_slow(*r.server, ping_without_reading(r.port, 2ms));
   EXPECT_EQ(st.timeouts_total, 0u) << "the stream's idle timer acted, not the stall check";
-  EXPECT_EQ(st.websockets, 0);
-  EXPECT_EQ(st.queued_bytes, 0);
 }
 
 TEST(Server, StartFailsOnABadTokenAndMakesOneWhenNoneIsGiven) {

@@ -278,8 +278,9 @@ std::optional<std::string> ws_recv(Ws& ws, ms timeout) {
   }
 }
 
-// Reads messages until one of type `type` (or timeout).
-std::optional<json> ws_wait(Ws& ws, std::string_view type, ms timeout = ms(5000)) {
+// Reads messages until one that `wanted` accepts (or a timeout or close).
+template <typename Pred>
+std::optional<json> ws_wait_for(Ws& ws, Pred wanted, ms timeout) {
   auto end = Clock::now() + timeout;
   while (Clock::now() < end) {
     auto m = ws_recv(ws, std::chrono::duration_cast<ms>(end - Clock::now()));
@@ -287,11 +288,17 @@ std::optional<json> ws_wait(Ws& ws, std::string_view type, ms timeout = ms(5000)
       return std::nullopt;
     }
     json j = json::parse(*m, nullptr, false);
-    if (j.is_object() && j.value("type", "") == type) {
+    if (j.is_object() && wanted(j)) {
       return j;
     }
   }
   return std::nullopt;
+}
+
+// The next message of type `type`.
+std::optional<json> ws_wait(Ws& ws, std::string_view type, ms timeout = ms(5000)) {
+  return ws_wait_for(
+      ws, [&](const json& j) { return j.value("type", "") == type; }, timeout);
 }
 
 // The reply to a command: the first message that echoes its id.
@@ -302,18 +309,8 @@ std::optional<json> ws_command(Ws& ws, json command, ms timeout = ms(5000)) {
   if (!send_all(ws.fd, ws_frame(command.dump()))) {
     return std::nullopt;
   }
-  auto end = Clock::now() + timeout;
-  while (Clock::now() < end) {
-    auto m = ws_recv(ws, std::chrono::duration_cast<ms>(end - Clock::now()));
-    if (!m) {
-      return std::nullopt;
-    }
-    json j = json::parse(*m, nullptr, false);
-    if (j.is_object() && j.contains("id") && j["id"] == id) {
-      return j;
-    }
-  }
-  return std::nullopt;
+  return ws_wait_for(
+      ws, [&](const json& j) { return j.contains("id") && j["id"] == id; }, timeout);
 }
 
 // ---- 1. static files: only the dashboard's own
