@@ -52,12 +52,45 @@ enum class StdioMode : uint8_t {
   kCapture,  // stdin from Config::stdin_data; output kept in the Context
 };
 
-// A host directory the guest sees at `guest_path`. The guest can never reach
-// outside `host_path` (no escape through "..", absolute paths or symlinks).
+// A host directory held open: the file-system capability itself. It is
+// opened once, by whoever grants it (`rusm run`, an embedder), and every
+// process given it works through this descriptor; nothing ever resolves its
+// host path again. Renaming the directory, or planting a symlink at its old
+// path, changes nothing for the processes that hold it: a child or a
+// supervisor's restarted child gets the same directory as its parent.
+// Immutable and thread-safe; shared by reference (shared_ptr) between a
+// process, its children and the child specs that restart them, and closed
+// when the last holder lets go.
+class Dir {
+ public:
+  // Opens `host_path` (O_RDONLY | O_DIRECTORY | O_CLOEXEC). The error names
+  // the path and the reason.
+  static Result<std::shared_ptr<const Dir>> open(const std::string& host_path);
+  ~Dir();
+  Dir(const Dir&) = delete;
+  Dir& operator=(const Dir&) = delete;
+
+  int fd() const { return fd_; }
+  // The path it was opened from: for messages only, never opened again.
+  const std::string& host_path() const { return host_path_; }
+
+ private:
+  Dir(int fd, std::string host_path) : fd_(fd), host_path_(std::move(host_path)) {}
+  int fd_;
+  std::string host_path_;
+};
+
+// A held directory the guest sees at `guest_path`. The guest can never reach
+// outside it (no escape through "..", absolute paths or symlinks), and
+// cannot create symlinks with absolute targets in it.
 struct Preopen {
-  std::string host_path;
+  std::shared_ptr<const Dir> dir;  // required: Context::create refuses a preopen without one
   std::string guest_path;
-  bool read_only = false;
+  bool read_only = false;  // no write under it, in this process or any child
+
+  // Opens `host_path` once (Dir::open) and names it `guest_path`.
+  static Result<Preopen> open(const std::string& host_path, std::string guest_path,
+                              bool read_only = false);
 };
 
 // A process's WASI configuration; everything not granted is denied.
@@ -89,7 +122,9 @@ struct Wait {
 
 class Context {
  public:
-  // Opens the preopened directories; the error names the path that failed.
+  // Sets up the descriptor table: stdio, then config.preopens as fds 3, 4, ...
+  // sharing each preopen's held Dir (no system call per preopen). Error: a
+  // preopen without a Dir, or more preopens than the table holds.
   static Result<std::unique_ptr<Context>> create(Config config);
   virtual ~Context() = default;
 

@@ -79,11 +79,12 @@ int run(const RunArgs& a) {
     if (!dir) {
       fail(dir.message());
     }
-    wasi::Preopen p;
-    p.host_path = dir->host;
-    p.guest_path = dir->guest;
-    p.read_only = dir->read_only;
-    w.preopens.push_back(p);
+    // Opened here, once: the process and all its children hold this descriptor.
+    auto p = wasi::Preopen::open(dir->host, dir->guest, dir->read_only);
+    if (!p) {
+      fail("--dir " + d + ": " + p.message());
+    }
+    w.preopens.push_back(std::move(*p));
     grant(kCapFs);
   }
   if (a.stdio) {

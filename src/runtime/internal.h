@@ -226,6 +226,8 @@ enum AbiError : int32_t {
 // What a process with `caps` may see of a WASI configuration: stdio only
 // with kCapStdio, args beyond argv[0] and the environment only with kCapEnv,
 // preopens only with kCapFs, clocks and randomness only with their bits.
+// The preopens are the same held directories (shared, never reopened), so a
+// child's preopens are its parent's, or none: never more, never another path.
 std::shared_ptr<const wasi::Config> filter_config(const wasi::Config& c, const Capabilities& caps);
 
 // Splits "label [profile]" into its profile ("" if none).

@@ -33,6 +33,7 @@ inline constexpr uint16_t kNospc = 51;
 inline constexpr uint16_t kNosys = 52;
 inline constexpr uint16_t kNotdir = 54;
 inline constexpr uint16_t kNotempty = 55;
+inline constexpr uint16_t kNotsock = 57;
 inline constexpr uint16_t kNotsup = 58;
 inline constexpr uint16_t kNotty = 59;
 inline constexpr uint16_t kNxio = 60;
@@ -92,6 +93,22 @@ inline constexpr uint64_t kRightsWrite =
     kRightPathRenameTarget | kRightPathFilestatSetSize | kRightPathFilestatSetTimes |
     kRightFdFilestatSetSize | kRightFdFilestatSetTimes | kRightPathSymlink |
     kRightPathRemoveDirectory | kRightPathUnlinkFile;
+
+// The rights that mean something on a directory, and on anything else (a
+// regular file, a FIFO, a device). A descriptor holds only those of its
+// type: a directory has no position (no fd_seek/fd_tell), no data to read or
+// write; a file has no path_* calls and no fd_readdir.
+inline constexpr uint64_t kRightsDirectory =
+    kRightFdDatasync | kRightFdFdstatSetFlags | kRightFdSync | kRightFdReaddir |
+    kRightFdFilestatGet | kRightFdFilestatSetTimes | kRightPathCreateDirectory |
+    kRightPathCreateFile | kRightPathLinkSource | kRightPathLinkTarget | kRightPathOpen |
+    kRightPathReadlink | kRightPathRenameSource | kRightPathRenameTarget | kRightPathFilestatGet |
+    kRightPathFilestatSetSize | kRightPathFilestatSetTimes | kRightPathSymlink |
+    kRightPathRemoveDirectory | kRightPathUnlinkFile;
+inline constexpr uint64_t kRightsFile =
+    kRightFdDatasync | kRightFdRead | kRightFdSeek | kRightFdFdstatSetFlags | kRightFdSync |
+    kRightFdTell | kRightFdWrite | kRightFdAdvise | kRightFdAllocate | kRightFdFilestatGet |
+    kRightFdFilestatSetSize | kRightFdFilestatSetTimes | kRightPollFdReadwrite;
 
 // filetype
 inline constexpr uint8_t kFiletypeUnknown = 0;

@@ -14,7 +14,32 @@ int FileDesc::host_fd() const {
   if (kind == Kind::kStdio) {
     return stdio_mode == StdioMode::kInherit ? stdio_index : -1;
   }
-  return host.get();
+  return held ? held->fd() : host.get();
+}
+
+Result<std::shared_ptr<const Dir>> Dir::open(const std::string& host_path) {
+  int fd = ::open(host_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return Error("cannot open directory '" + host_path + "': " + std::strerror(errno));
+  }
+  return std::shared_ptr<const Dir>(new Dir(fd, host_path));
+}
+
+Dir::~Dir() {
+  ::close(fd_);
+}
+
+Result<Preopen> Preopen::open(const std::string& host_path, std::string guest_path,
+                              bool read_only) {
+  auto dir = Dir::open(host_path);
+  if (!dir) {
+    return Error("preopen '" + guest_path + "': " + dir.message());
+  }
+  Preopen p;
+  p.dir = std::move(*dir);
+  p.guest_path = std::move(guest_path);
+  p.read_only = read_only;
+  return p;
 }
 
 uint8_t filetype_of_mode(mode_t m) {
@@ -60,19 +85,19 @@ Status ContextImpl::init() {
     fds_.push_back(std::move(d));
   }
   for (const Preopen& p : config_.preopens) {
-    int fd = ::open(p.host_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-      return Error("wasi: cannot open preopened directory '" + p.host_path + "' (guest path '" +
-                   p.guest_path + "'): " + std::strerror(errno));
+    if (!p.dir) {
+      return Error("wasi: preopen '" + p.guest_path +
+                   "' holds no directory (open it with Preopen::open)");
     }
     auto d = std::make_unique<FileDesc>();
     d->kind = FileDesc::Kind::kDir;
-    d->host.reset(fd);
+    d->held = p.dir;  // shared, never reopened: see Dir in rusm/wasi.h
     d->filetype = abi::kFiletypeDirectory;
     d->read_only = p.read_only;
-    uint64_t rights = p.read_only ? abi::kRightsAll & ~abi::kRightsWrite : abi::kRightsAll;
-    d->rights_base = rights;
-    d->rights_inheriting = rights;
+    // A directory's own rights; everything for what is opened beneath it.
+    uint64_t no_write = p.read_only ? ~abi::kRightsWrite : ~uint64_t{0};
+    d->rights_base = abi::kRightsDirectory & no_write;
+    d->rights_inheriting = abi::kRightsAll & no_write;
     d->is_preopen = true;
     d->preopen_name = p.guest_path;
     uint32_t n;

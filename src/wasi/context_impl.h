@@ -25,7 +25,10 @@ struct FileDesc {
   Kind kind = Kind::kFile;
   StdioMode stdio_mode = StdioMode::kNull;  // kStdio only
   int stdio_index = 0;                      // kStdio only: 0, 1 or 2
-  HostFd host;           // kFile / kDir (and kStdio kInherit: not owned, see host_fd())
+  HostFd host;                              // kFile / kDir opened by path_open (see host_fd())
+  // A preopen: the directory held by the Config, shared with every process
+  // given it (never closed or repositioned through this table).
+  std::shared_ptr<const Dir> held;
   uint8_t filetype = 0;  // abi::kFiletype*
   uint16_t fdflags = 0;  // abi::kFdflag*
   uint64_t rights_base = 0;
@@ -45,7 +48,8 @@ struct FileDesc {
   std::vector<DirEntry> dir_entries;
   bool dir_listed = false;
 
-  // The host descriptor to do I/O on (-1 for null/capture stdio).
+  // The host descriptor to do I/O on: the held Dir, the owned one, the node's
+  // own 0/1/2 for inherited stdio, -1 for null/capture stdio.
   int host_fd() const;
 };
 

@@ -330,19 +330,35 @@ int sched_yield(Call& c) {
   return c.suspend(w);
 }
 
-// No socket can be opened yet (preview 1 has no sock_open; rusm grants no
-// pre-opened sockets), so these only say "not supported".
-int sock_accept(Call&) {
-  return abi::kNotsup;
+// rusm grants no socket descriptors yet (preview 1 has no sock_open, and no
+// preopened sockets are configured), so the sock_* calls only tell a bad
+// descriptor (EBADF) from one that is not a socket (ENOTSOCK). The one way to
+// hold a socket is inherited stdio connected to one: not supported yet
+// (ENOTSUP), since shutting it down would act on the node's own descriptor.
+namespace {
+int not_a_socket(Call& c) {
+  const FileDesc* d = c.ctx.fd(c.u32(0));
+  if (d == nullptr) {
+    return abi::kBadf;
+  }
+  if (d->filetype == abi::kFiletypeSocketStream || d->filetype == abi::kFiletypeSocketDgram) {
+    return abi::kNotsup;
+  }
+  return abi::kNotsock;
 }
-int sock_recv(Call&) {
-  return abi::kNotsup;
+}  // namespace
+
+int sock_accept(Call& c) {
+  return not_a_socket(c);
 }
-int sock_send(Call&) {
-  return abi::kNotsup;
+int sock_recv(Call& c) {
+  return not_a_socket(c);
 }
-int sock_shutdown(Call&) {
-  return abi::kNotsup;
+int sock_send(Call& c) {
+  return not_a_socket(c);
+}
+int sock_shutdown(Call& c) {
+  return not_a_socket(c);
 }
 
 }  // namespace calls

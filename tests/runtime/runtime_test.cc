@@ -59,6 +59,21 @@ class RuntimeTest : public ::testing::Test {
     return m ? std::string(m->text()) : "(nothing within 10 s)";
   }
   // Sends to an echo process and waits for the answer.
+  // A probe's monitor takes effect asynchronously: returns once `pid` lists
+  // a monitor (a fixed sleep lost this race on a loaded machine, and the
+  // DOWN then said noproc instead of the reason under test).
+  void wait_monitored(Pid pid) {
+    for (int i = 0; i < 2000; ++i) {
+      auto info = rt_->node().info(pid);
+      ASSERT_TRUE(info) << "process " << pid.bits() << " is gone before its monitor took effect";
+      if (!info->monitored_by.empty()) {
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    FAIL() << "the monitor of " << pid.bits() << " never took effect";
+  }
+
   bool echoes(Pid echo, std::string_view text) {
     (void)probe_->send(echo, Message::make(42, text));
     auto m = probe_->receive_if([](const Message& m) { return m.tag() == 42; }, 10s);
@@ -120,7 +135,7 @@ TEST_F(RuntimeTest, LinkedProcessDiesWithPartnerUnlessTrappingExits) {
   EXPECT_EQ(receive_text(), "linked");
   EXPECT_EQ(receive_text(), "linked");
   otp::MonitorRef ref = probe_->monitor(linked);
-  std::this_thread::sleep_for(20ms);  // a probe's monitor takes effect asynchronously
+  wait_monitored(linked);
   rt_->node().exit(partner, otp::ExitReason::error("boom"));
   auto down =
       probe_->receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; }, 10s);
@@ -317,7 +332,7 @@ TEST_F(RuntimeTest, ForeverLoopingGuestIsPreemptedWhileAnotherAnswers) {
   ASSERT_TRUE(info);
   EXPECT_GT(info->reductions, 0u);
   probe_->monitor(spinner);
-  std::this_thread::sleep_for(20ms);  // a probe's monitor takes effect asynchronously
+  wait_monitored(spinner);
   rt_->node().exit(spinner, otp::ExitReason::kill());
   auto down = probe_->receive_if([](const Message& m) { return m.is_down(); }, 10s);
   ASSERT_TRUE(down);

@@ -67,9 +67,12 @@ struct ProcessSpec {
   std::string function = "_start";  // an exported function
   std::vector<uint64_t> args;       // one per parameter (i32 or i64 only)
   Capabilities caps;                // default: sandboxed
-  wasi::Config wasi;                // filtered by caps (see docs/runtime.md)
-  otp::SpawnOptions options;        // link, monitor, trap_exit, label, mailbox bound
-  bool record_outcome = false;      // keep an Outcome for wait()
+  // Filtered by caps (see docs/runtime.md). Its preopens are directories
+  // held open (wasi::Preopen::open), shared by every process started from
+  // this spec, supervisor restarts included, and by their children.
+  wasi::Config wasi;
+  otp::SpawnOptions options;    // link, monitor, trap_exit, label, mailbox bound
+  bool record_outcome = false;  // keep an Outcome for wait()
 };
 
 // Per-process data the runtime shows in info (the otp label carries

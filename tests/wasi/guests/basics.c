@@ -151,6 +151,9 @@ static int unsupported(void) {
   printf("sock_recv=%d\n", __wasi_sock_recv(0, &iov, 1, 0, &n, &flags));
   printf("sock_send=%d\n", __wasi_sock_send(1, &ciov, 1, 0, &n));
   printf("sock_shutdown=%d\n", __wasi_sock_shutdown(0, __WASI_SDFLAGS_RD));
+  printf("bad fd: sock_accept=%d sock_recv=%d sock_send=%d sock_shutdown=%d\n",
+         __wasi_sock_accept(99, 0, &fd), __wasi_sock_recv(99, &iov, 1, 0, &n, &flags),
+         __wasi_sock_send(99, &ciov, 1, 0, &n), __wasi_sock_shutdown(99, __WASI_SDFLAGS_RD));
   return 0;
 }
 
