@@ -345,13 +345,16 @@ int run_dashboard(const DashboardArgs& args) {
   }
   sampler.start();
   if (!server.policy().loopback()) {
+    bool v6 = host.find(':') != std::string::npos;
+    std::string bound_at =
+        (v6 ? "[" + host + "]" : host) + ":" + std::to_string(static_cast<unsigned>(*bound));
     std::fprintf(stderr,
                  "rusm dashboard: WARNING: listening on %s, not a loopback address: anyone who "
                  "can reach it can load the page, and with the token control this node "
                  "(kill processes, run benchmarks on every core). The token travels in clear "
                  "text (plain HTTP): use this only on a network you trust, or behind a TLS "
                  "proxy (--allow-host/--allow-origin).\n",
-                 args.listen.c_str());
+                 bound_at.c_str());
   }
   std::printf("rusm dashboard: %s  (Ctrl-C to stop)\n", server.url().c_str());
   std::fflush(stdout);
