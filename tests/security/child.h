@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +43,8 @@ class Child {
       return nullptr;
     }
     if (pid == 0) {
+      // Dies with the test, even when the test is killed (a ctest timeout).
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       dup2(out[1], 1);
       dup2(err[1], 2);
       int devnull = open("/dev/null", O_RDONLY);
