@@ -142,6 +142,43 @@ TEST(Server, ClientThatKeepsSendingButNeverReadsIsDroppedAfterTheIdleTimeout) {
   EXPECT_EQ(st.timeouts_total, 0u) << "the stream's idle timer acted, not the stall check";
 }
 
+otp::Task<> idle(otp::Context& ctx) {
+  (void)co_await ctx.receive();
+}
+
+// A process's label and registered name are free bytes (a guest's
+// included); invalid UTF-8 in them made json::dump throw on the I/O thread,
+// so no client got a snapshot with the table again.
+TEST(Server, InvalidUtf8InAProcessLabelDoesNotStopSnapshots) {
+  Running r{ServerLimits{}};
+  ASSERT_NE(r.port, 0);
+  otp::SpawnOptions so;
+  so.label = "bad \xff\xfe label";
+  Result<otp::Spawned> p = r.node.spawn_opt(so, idle);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(r.node.register_name("name\xc3", p->pid));
+
+  net::io_context ioc;
+  websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), r.port));
+  ws.handshake("127.0.0.1:" + std::to_string(r.port), "/ws");
+  Watchdog dog(ws.next_layer().native_handle(), 20s);
+  ws.write(net::buffer(std::string(R"({"type":"subscribe","topic":"processes"})")));
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen; ++i) {
+    beast::flat_buffer buf;
+    beast::error_code ec;
+    ws.read(buf, ec);
+    ASSERT_FALSE(ec) << ec.message();
+    nlohmann::json j = nlohmann::json::parse(beast::buffers_to_string(buf.data()));
+    for (const auto& row : j.value("table", nlohmann::json::array())) {
+      seen = seen || row.value("label", "").starts_with("bad ");
+    }
+  }
+  EXPECT_TRUE(seen) << "no snapshot with the process's row arrived";
+  r.node.exit(p->pid, otp::ExitReason::kill());
+}
+
 TEST(Server, StartFailsOnABadTokenAndMakesOneWhenNoneIsGiven) {
   otp::Node node(otp::NodeOptions{.workers = 1});
   Sampler sampler(node, SamplerOptions{});
