@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # The main job. Installs dependencies (Debian packages, the dashboard's npm
 # modules), builds everything, then starts a node with the live observer, a
-# demo supervision tree and the benchmark dashboard, and prints its URL.
-# Stop it with Ctrl-C. RUSM_LISTEN=host:port changes the address.
+# demo supervision tree and the benchmark dashboard, and prints its URL: open
+# it as printed, since its ?token=... is what lets the page control the node
+# (without it the page only observes). Stop it with Ctrl-C.
+# RUSM_LISTEN=host:port changes the address (a non-loopback one warns);
+# RUSM_DASHBOARD_TOKEN sets the token instead of a fresh random one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${RUSM_BUILD_DIR:-$root/build}

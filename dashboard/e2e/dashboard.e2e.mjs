@@ -4,11 +4,14 @@
 //   node e2e/dashboard.e2e.mjs --rusm build/rusm --assets build/dashboard \
 //        --out build/artifacts [--docs-img docs/img]
 //
-// Starts the dashboard on a free loopback port, runs spawn-storm for 2 s and
-// checks that the chart and the numbers move and the result table appears,
-// then opens the observer, checks the process table, kills a worker from it
-// and checks that its supervisor replaced it. Saves screenshots of both views
-// to --out (and to --docs-img when given). Exits non-zero on any failure.
+// Starts the dashboard on a free loopback port and opens the URL it prints
+// (with its token), runs spawn-storm for 2 s and checks that the chart and
+// the numbers move and the result table appears, then opens the observer,
+// checks the process table, kills a worker from it and checks that its
+// supervisor replaced it. Also checks the token's handling: the page takes it
+// out of the address bar, a page opened without it is read-only, and a kill
+// sent without it is refused. Saves screenshots of both views to --out (and
+// to --docs-img when given). Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,8 +51,9 @@ const exited = new Promise((r) => node.on('exit', (code, signal) => r({ code, si
 let browser;
 let failed = false;
 try {
-  const url = await until('the dashboard URL on stdout', () => stdout.match(/http:\/\/127\.0\.0\.1:\d+\//)?.[0], 20000);
-  console.log(`dashboard at ${url}`);
+  const url = await until('the dashboard URL on stdout', () => stdout.match(/http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64}/)?.[0], 20000);
+  const base = url.slice(0, url.indexOf('?'));
+  console.log(`dashboard at ${base} (token in the printed URL)`);
   browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox', '--disable-gpu'] });
   const page = await browser.newPage({ viewport: { width: 1440, height: 960 } });
   const pageErrors = [];
@@ -57,6 +61,8 @@ try {
   await page.goto(url);
   await until('the WebSocket to connect', async () => (await page.textContent('[data-testid=conn]'))?.includes('live'));
   check(true, 'page loads and the WebSocket connects');
+  check(!page.url().includes('token'), `the page takes the token out of the address bar (${page.url()})`);
+  check(!(await page.textContent('[data-testid=conn]')).includes('read-only'), 'with the token the page may control the node');
 
   // ---- benchmark view: run spawn-storm for 2 s
   await page.click('[data-testid="scenario-spawn-storm"]');
@@ -116,7 +122,27 @@ try {
   await page.waitForTimeout(600);
   await page.screenshot({ path: join(out, 'dashboard-observer.png') });
 
-  const metrics = await (await fetch(url + 'metrics')).text();
+  // Without the token: a control command is refused, a page is read-only.
+  const refused = await page.evaluate((wsUrl) => new Promise((resolve) => {
+    const ws = new WebSocket(wsUrl);
+    let access = '';
+    ws.onmessage = (e) => {
+      const m = JSON.parse(e.data);
+      if (m.type === 'hello') { access = m.access; ws.send(JSON.stringify({ id: 1, type: 'kill', pid: '<0.1.1>' })); }
+      else if (m.id === 1) { ws.close(); resolve({ access, ...m }); }
+    };
+    ws.onerror = () => resolve({ type: 'socket error' });
+    setTimeout(() => resolve({ type: 'timeout' }), 5000);
+  }), base.replace('http:', 'ws:') + 'ws');
+  check(refused.access === 'observe', `a WebSocket without the token may only observe (${refused.access})`);
+  check(refused.type === 'error' && refused.message.includes('token'), `a kill without the token is refused: ${refused.message ?? refused.type}`);
+  const guest = await browser.newPage();
+  await guest.goto(base);
+  await until('the read-only page to connect', async () => (await guest.textContent('[data-testid=conn]'))?.includes('read-only'));
+  check(await guest.isDisabled('[data-testid=run]'), 'a page opened without the token is read-only (Run disabled)');
+  await guest.close();
+
+  const metrics = await (await fetch(base + 'metrics')).text();
   const restarts = Number(metrics.match(/^rusm_restarts_total (\d+)/m)?.[1] ?? 0);
   check(restarts >= 1, `/metrics counts the restart (rusm_restarts_total ${restarts})`);
   check(pageErrors.length === 0, `no script errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);

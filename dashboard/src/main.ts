@@ -56,6 +56,25 @@ function toast(text: string, error = false) {
   (toast as any).timer = setTimeout(() => t.classList.add('hidden'), 4000);
 }
 
+// ---- the token (docs/dashboard.md, "Security"). `rusm dashboard` prints the
+// URL with ?token=...: keep it for this tab only (sessionStorage) and take it
+// out of the address bar, so it is not bookmarked, shared or kept in history.
+// The WebSocket presents it; without it the node only lets us observe.
+const TOKEN_KEY = 'rusm-dashboard-token';
+const token = ((): string => {
+  const params = new URLSearchParams(location.search);
+  const t = params.get('token');
+  if (t) {
+    sessionStorage.setItem(TOKEN_KEY, t);
+    params.delete('token');
+    const q = params.toString();
+    history.replaceState(null, '', location.pathname + (q ? `?${q}` : '') + location.hash);
+    return t;
+  }
+  return sessionStorage.getItem(TOKEN_KEY) ?? '';
+})();
+let readOnly = false;
+
 // ---- connection
 let ws: WebSocket | null = null;
 let nextId = 1;
@@ -70,13 +89,28 @@ function setConn(state: 'ok' | 'down' | 'wait', text: string) {
 }
 function connect() {
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  ws = new WebSocket(`${proto}://${location.host}/ws`);
+  const query = token ? `?token=${encodeURIComponent(token)}` : '';
+  ws = new WebSocket(`${proto}://${location.host}/ws${query}`);
+  let opened = false;
   setConn('wait', 'connecting…');
   ws.onopen = () => {
+    opened = true;
     setConn('ok', 'live');
     if (wantTable) send({ type: 'subscribe', topic: 'processes' });
   };
-  ws.onclose = () => { setConn('down', 'disconnected — retrying'); setTimeout(connect, 1000); };
+  ws.onclose = async () => {
+    setConn('down', 'disconnected — retrying');
+    if (!opened) {
+      // A refused handshake looks like any failure here; ask why over HTTP.
+      const r = await fetch('api/hello', { headers: token ? { Authorization: `Bearer ${token}` } : {} }).catch(() => null);
+      if (r && (r.status === 401 || r.status === 403)) {
+        setConn('down', (await r.text()).trim());
+        setTimeout(connect, 5000);
+        return;
+      }
+    }
+    setTimeout(connect, 1000);
+  };
   ws.onmessage = (e) => {
     let m: any;
     try { m = JSON.parse(e.data); } catch { return; }
@@ -115,7 +149,11 @@ document.querySelectorAll<HTMLButtonElement>('.tab').forEach((b) =>
 let scenarios: Scenario[] = [];
 let selected = '';
 let cores = 1;
-function onHello(m: { scenarios: Scenario[]; node: { cores: number; workers: number }; bench: BenchState | null }) {
+function onHello(m: { access: string; scenarios: Scenario[]; node: { cores: number; workers: number }; bench: BenchState | null }) {
+  readOnly = m.access !== 'control';
+  document.body.classList.toggle('read-only', readOnly);
+  if (readOnly) setConn('ok', 'live · read-only (open the URL rusm dashboard printed to control)');
+  $<HTMLButtonElement>('run').disabled = readOnly;
   scenarios = m.scenarios;
   cores = m.node.cores;
   const sel = $<HTMLSelectElement>('threads');
@@ -200,8 +238,8 @@ function onSample(metric: string, value: number, t: number) {
 function renderBench(b: BenchState | null) {
   if (!b) return;
   const running = b.running;
-  $<HTMLButtonElement>('run').disabled = running;
-  $<HTMLButtonElement>('stop').disabled = !running || b.stopping;
+  $<HTMLButtonElement>('run').disabled = running || readOnly;
+  $<HTMLButtonElement>('stop').disabled = !running || b.stopping || readOnly;
   $('peak').textContent = b.peak_processes ? num(b.peak_processes) : '–';
   $('elapsed').textContent = `${b.elapsed.toFixed(1)} s${running ? ` / ${b.duration} s` : ''}`;
   const threads = b.threads === 0 ? b.cores : b.threads;

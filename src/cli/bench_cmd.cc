@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "common/scenario.h"
+#include "input.h"
 
 namespace rusm::cli {
 namespace {
@@ -28,8 +29,9 @@ void setup_bench(CLI::App& app) {
                                                   (names.empty() ? "" : "\nScenarios:" + names));
   cmd->add_option("scenario", args->scenario, "Scenario to run (see --list)");
   cmd->add_option("--duration", args->duration, "Seconds per measured phase")
-      ->check(CLI::Range(0.05, 3600.0));
-  cmd->add_option("--threads", args->threads, "Worker threads (0 = all cores)");
+      ->check(finite_range(0.05, 3600.0));
+  cmd->add_option("--threads", args->threads, "Worker threads (0 = all cores)")
+      ->check(CLI::Range(0u, kMaxThreads));
   cmd->add_flag("--json", args->json, "Print the report as JSON");
   cmd->add_flag("--no-baselines", args->no_baselines, "Skip baselines (BEAM, native, node)");
   cmd->add_flag("--list", args->list, "List the scenarios");

@@ -1,8 +1,9 @@
-// `rusm dashboard [--listen 127.0.0.1:4000] [--assets DIR]`: starts a node
-// with the observer's sampler, a demo to observe (a native supervision tree
-// and a Wasm service, examples/demo_service.c), and the
+// `rusm dashboard [--listen 127.0.0.1:4000] [--assets DIR] [--token T] ...`:
+// starts a node with the observer's sampler, a demo to observe (a native
+// supervision tree and a Wasm service, examples/demo_service.c), and the
 // dashboard server (see docs/dashboard.md); runs benchmark scenarios on
-// request, each on its own node, on a background thread. Stops on SIGINT or
+// request, each on its own node, on a background thread. Prints the URL to
+// open, with the per-run token that control needs. Stops on SIGINT or
 // SIGTERM: the current run is told to stop, then the server, then the node.
 #include <signal.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include "commands.h"
 #include "common/scenario.h"
 #include "demo_tree.h"
+#include "input.h"
 #include "observe/server.h"
 #include "rusm/observe/sampler.h"
 #include "rusm/runtime/runtime.h"
@@ -172,18 +174,18 @@ class BenchRunner final : public observe::Controller {
       t = std::chrono::duration<double>(Clock::now() - started_).count();
     }
     if (server_ != nullptr) {
-      server_->broadcast(json({{"type", "bench_sample"},
-                               {"scenario", scenario_},
-                               {"metric", metric},
-                               {"value", value},
-                               {"t", t}})
-                             .dump());
+      server_->broadcast(observe::to_text(json({{"type", "bench_sample"},
+                                                {"scenario", scenario_},
+                                                {"metric", metric},
+                                                {"value", value},
+                                                {"t", t}})));
     }
   }
 
   void body(const bench::Scenario* s) {
     if (server_ != nullptr) {
-      server_->broadcast(json({{"type", "bench_started"}, {"bench", bench_state()}}).dump());
+      server_->broadcast(
+          observe::to_text(json({{"type", "bench_started"}, {"bench", bench_state()}})));
     }
     RunProgress progress(this);
     json report;
@@ -204,7 +206,7 @@ class BenchRunner final : public observe::Controller {
       state = state_locked();
     }
     if (server_ != nullptr) {
-      server_->broadcast(json({{"type", "bench_finished"}, {"bench", state}}).dump());
+      server_->broadcast(observe::to_text(json({{"type", "bench_finished"}, {"bench", state}})));
     }
   }
 
@@ -256,6 +258,11 @@ struct DashboardArgs {
   double hz = 10;
   unsigned workers = 0;
   bool no_demo = false;
+  std::string token;
+  std::vector<std::string> allow_hosts;
+  std::vector<std::string> allow_origins;
+  size_t max_connections = 64;
+  double idle_timeout_s = 30;
 };
 
 int run_dashboard(const DashboardArgs& args) {
@@ -276,6 +283,15 @@ int run_dashboard(const DashboardArgs& args) {
   }
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
+  }
+  // Check the access options before anything starts: a bad one is a usage error.
+  observe::AccessOptions access;
+  access.token = args.token.empty() ? std::string(16, 'x') : args.token;
+  access.allow_hosts = args.allow_hosts;
+  access.allow_origins = args.allow_origins;
+  if (auto p = observe::AccessPolicy::make(host, port, access); !p) {
+    std::fprintf(stderr, "rusm dashboard: %s\n", p.error().message().c_str());
+    return 2;
   }
   std::string assets = args.assets;
   if (assets.empty()) {
@@ -314,17 +330,33 @@ int run_dashboard(const DashboardArgs& args) {
   opts.host = host;
   opts.port = port;
   opts.assets_dir = assets;
+  opts.access.token = args.token;
+  opts.access.allow_hosts = args.allow_hosts;
+  opts.access.allow_origins = args.allow_origins;
+  opts.limits.max_connections = args.max_connections;
+  opts.limits.idle_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(args.idle_timeout_s * 1000));
   observe::Server server(node, sampler, &runner, opts);
   runner.set_server(&server);
   Result<uint16_t> bound = server.start();
   if (!bound) {
-    std::fprintf(stderr, "rusm dashboard: cannot listen on %s\n", bound.error().message().c_str());
+    std::fprintf(stderr, "rusm dashboard: %s\n", bound.error().message().c_str());
     return 1;
   }
   sampler.start();
-  bool v6 = host.find(':') != std::string::npos;
-  std::printf("rusm dashboard: http://%s%s%s:%u/  (Ctrl-C to stop)\n", v6 ? "[" : "", host.c_str(),
-              v6 ? "]" : "", *bound);
+  if (!server.policy().loopback()) {
+    bool v6 = host.find(':') != std::string::npos;
+    std::string bound_at =
+        (v6 ? "[" + host + "]" : host) + ":" + std::to_string(static_cast<unsigned>(*bound));
+    std::fprintf(stderr,
+                 "rusm dashboard: WARNING: listening on %s, not a loopback address: anyone who "
+                 "can reach it can load the page, and with the token control this node "
+                 "(kill processes, run benchmarks on every core). The token travels in clear "
+                 "text (plain HTTP): use this only on a network you trust, or behind a TLS "
+                 "proxy (--allow-host/--allow-origin).\n",
+                 bound_at.c_str());
+  }
+  std::printf("rusm dashboard: %s  (Ctrl-C to stop)\n", server.url().c_str());
   std::fflush(stdout);
 
   int sig = 0;
@@ -349,10 +381,29 @@ void setup_dashboard(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--assets", args->assets,
                   "Dashboard assets (default: the dashboard/ folder next to the rusm binary)");
-  cmd->add_option("--hz", args->hz, "Snapshots per second")->check(CLI::Range(1.0, 60.0));
-  cmd->add_option("--workers", args->workers,
-                  "Worker threads of the observed node (0 = all cores)");
+  cmd->add_option("--hz", args->hz, "Snapshots per second")->check(finite_range(1.0, 60.0));
+  cmd->add_option("--workers", args->workers, "Worker threads of the observed node (0 = all cores)")
+      ->check(CLI::Range(0u, kMaxThreads));
   cmd->add_flag("--no-demo", args->no_demo, "Do not start the demo supervision tree");
+  cmd->add_option("--token", args->token,
+                  "The secret that control (kill, run, stop) needs; default: a fresh random one, "
+                  "printed in the URL (16-256 URL-safe characters)")
+      ->envname("RUSM_DASHBOARD_TOKEN");
+  cmd->add_option("--allow-host", args->allow_hosts,
+                  "Also accept this name in the Host header (a proxy's name); repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("--allow-origin", args->allow_origins,
+                  "Also accept WebSocket clients from this origin (https://dash.example.com); "
+                  "repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("--max-connections", args->max_connections,
+                  "Open connections at most (HTTP and WebSocket); the excess gets 503")
+      ->check(CLI::Range(size_t{1}, size_t{10000}))
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", args->idle_timeout_s,
+                  "Seconds a client may take to send a request or to take a message")
+      ->check(finite_range(0.1, 3600.0))
+      ->capture_default_str();
   cmd->callback([args] {
     int rc = run_dashboard(*args);
     if (rc != 0) {

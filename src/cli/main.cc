@@ -42,6 +42,23 @@ int main(int argc, char** argv) {
   for (auto setup : rusm::cli::command_setups()) {
     setup(app);
   }
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command failed and printed its one-line error
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) {
+      return app.exit(e);  // --help, --version
+    }
+    // A usage error: one line, status 2, whatever CLI11's own code is.
+    std::string what = e.what();
+    for (char& c : what) {
+      if (c == '\n') {
+        c = ' ';
+      }
+    }
+    std::fprintf(stderr, "rusm: %s (see --help)\n", what.c_str());
+    return 2;
+  }
   return 0;
 }

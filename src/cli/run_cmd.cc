@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "input.h"
 #include "rusm/runtime/runtime.h"
 
 extern char** environ;
@@ -37,46 +38,6 @@ struct RunArgs {
 [[noreturn]] void fail(const std::string& message, int code = 2) {
   std::fprintf(stderr, "rusm: %s\n", message.c_str());
   throw CLI::RuntimeError(code);
-}
-
-// "64M", "1G", "65536", "16p" (pages) -> pages
-uint64_t parse_pages(const std::string& s) {
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end == s.c_str() || v <= 0) {
-    fail("--max-memory: expected a size like 64M, 1G or 16p, got '" + s + "'");
-  }
-  std::string unit(end);
-  double bytes = v;
-  if (unit == "p") {
-    return static_cast<uint64_t>(v);
-  } else if (unit == "K" || unit == "k") {
-    bytes = v * 1024;
-  } else if (unit == "M" || unit == "m") {
-    bytes = v * 1024 * 1024;
-  } else if (unit == "G" || unit == "g") {
-    bytes = v * 1024 * 1024 * 1024;
-  } else if (!unit.empty()) {
-    fail("--max-memory: unknown unit '" + unit + "' (K, M, G or p for pages)");
-  }
-  uint64_t pages = static_cast<uint64_t>(bytes / 65536);
-  return pages == 0 ? 1 : std::min<uint64_t>(pages, 65536);
-}
-
-// "64M", "1G", "512K", "1048576" -> bytes, for the budget flags.
-uint64_t parse_bytes(const char* flag, const std::string& s) {
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  std::string unit(end == nullptr ? "" : end);
-  double scale = unit.empty()                 ? 1
-                 : unit == "K" || unit == "k" ? 1024.0
-                 : unit == "M" || unit == "m" ? 1024.0 * 1024
-                 : unit == "G" || unit == "g" ? 1024.0 * 1024 * 1024
-                                              : 0;
-  if (end == s.c_str() || !(v > 0) || scale == 0 || v * scale >= 1.8e19) {
-    fail(std::string(flag) + ": expected a size like 64M, 1G or 512K, got '" + s + "'");
-  }
-  return static_cast<uint64_t>(v * scale);
 }
 
 int run(const RunArgs& a) {
@@ -117,20 +78,12 @@ int run(const RunArgs& a) {
     grant(kCapEnv);
   }
   for (const std::string& d : a.dirs) {
-    std::string rest = d;
-    bool read_only = false;
-    if (rest.size() > 3 && rest.ends_with(":ro")) {
-      read_only = true;
-      rest.resize(rest.size() - 3);
-    }
-    size_t colon = rest.find(':');
-    std::string host = rest.substr(0, colon);
-    std::string guest = colon == std::string::npos ? host : rest.substr(colon + 1);
-    if (host.empty()) {
-      fail("--dir: expected host[:guest][:ro], got '" + d + "'");
+    Result<DirSpec> dir = parse_dir(d);
+    if (!dir) {
+      fail(dir.message());
     }
     // Opened here, once: the process and all its children hold this descriptor.
-    auto p = wasi::Preopen::open(host, guest, read_only);
+    auto p = wasi::Preopen::open(dir->host, dir->guest, dir->read_only);
     if (!p) {
       fail("--dir " + d + ": " + p.message());
     }
@@ -162,19 +115,38 @@ int run(const RunArgs& a) {
   w.allow_clock = spec.caps.has(kCapClock);
   w.allow_random = spec.caps.has(kCapRandom);
   if (!a.max_memory.empty()) {
-    spec.caps.max_memory_pages = parse_pages(a.max_memory);
+    Result<uint64_t> pages = parse_memory_pages(a.max_memory);
+    if (!pages) {
+      fail(pages.message());
+    }
+    spec.caps.max_memory_pages = *pages;
   }
   if (custom) {
     spec.caps.profile = a.profile + "+";
   }
 
+  // Read after the flags, before a node starts: a directory, a device or a
+  // huge file is a usage error, not something to load.
+  Result<std::vector<uint8_t>> module_bytes = read_module_file(a.module);
+  if (!module_bytes) {
+    fail(module_bytes.message());
+  }
+
   RuntimeOptions ro;
   ro.node.workers = a.workers;
   if (!a.max_mailbox.empty()) {
-    ro.node.max_mailbox_bytes = parse_bytes("--max-mailbox", a.max_mailbox);
+    Result<uint64_t> bytes = parse_byte_size("--max-mailbox", a.max_mailbox);
+    if (!bytes) {
+      fail(bytes.message());
+    }
+    ro.node.max_mailbox_bytes = *bytes;
   }
   if (!a.max_node_memory.empty()) {
-    ro.node.max_memory_bytes = parse_bytes("--max-node-memory", a.max_node_memory);
+    Result<uint64_t> bytes = parse_byte_size("--max-node-memory", a.max_node_memory);
+    if (!bytes) {
+      fail(bytes.message());
+    }
+    ro.node.max_memory_bytes = *bytes;
   }
   if (a.max_processes != 0) {
     ro.node.max_processes = a.max_processes;
@@ -182,8 +154,8 @@ int run(const RunArgs& a) {
   int code = 0;
   {
     Runtime rt(ro);
-    if (Status s = rt.load_file("main", a.module); !s) {
-      fail(s.message());
+    if (Status s = rt.load("main", *module_bytes); !s) {
+      fail(a.module + ": " + s.message());
     }
     auto p = rt.spawn(spec);
     if (!p) {
@@ -228,7 +200,7 @@ void setup(CLI::App& app) {
   cmd->add_flag("--keep-alive", a->keep_alive,
                 "After the main process ends, keep the node up while other processes live");
   cmd->add_option("--dir", a->dirs,
-                  "Preopen host directory as guest path: host[:guest][:ro]; "
+                  "Preopen host directory as guest path: host[:guest][:ro|:rw]; "
                   "grants fs")
       ->allow_extra_args(false);
   cmd->add_option("--env", a->envs, "Pass NAME (from the host) or NAME=VALUE; grants env")
@@ -253,7 +225,8 @@ void setup(CLI::App& app) {
   cmd->add_option("--deny", a->deny, "Withdraw a capability the profile grants")
       ->allow_extra_args(false);
   cmd->add_option("--entry", a->entry, "Exported function to run instead of _start");
-  cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)");
+  cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)")
+      ->check(CLI::Range(0u, kMaxThreads));
   cmd->callback([a] {
     int code = run(*a);
     if (code != 0) {

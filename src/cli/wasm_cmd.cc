@@ -6,10 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
 #include "commands.h"
+#include "input.h"
 #include "rusm/wasm.h"
 #include "wasm/disasm.h"
 
@@ -23,20 +22,15 @@ using namespace rusm::wasm;
   throw CLI::RuntimeError(code);
 }
 
-std::vector<uint8_t> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    die(path + ": cannot open: " + std::strerror(errno));
-  }
-  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 std::shared_ptr<const Module> load(const std::string& path,
                                    DispatchScheme dispatch = DispatchScheme::kDefault) {
-  std::vector<uint8_t> bytes = read_file(path);
+  Result<std::vector<uint8_t>> bytes = read_module_file(path);
+  if (!bytes) {
+    die(bytes.message(), 2);
+  }
   CompileOptions options;
   options.dispatch = dispatch;
-  auto m = Module::compile(bytes, options);
+  auto m = Module::compile(*bytes, options);
   if (!m) {
     die(path + ": " + m.message());
   }
@@ -277,7 +271,8 @@ void setup_wasm(CLI::App& app) {
   inv->add_option("args", args->args,
                   "Arguments: integers (decimal/0x hex), floats (1.5, nan, inf, 0x1p3), "
                   "v128 as 32 hex digits");
-  inv->add_option("--fuel", args->fuel, "Stop after this much fuel (0 = unlimited)");
+  inv->add_option("--fuel", args->fuel, "Stop after this much fuel (0 = unlimited)")
+      ->check(CLI::NonNegativeNumber);
   inv->add_option("--dispatch", args->dispatch, "Interpreter dispatch: default, tail or goto")
       ->check(CLI::IsMember({"default", "tail", "goto"}));
   inv->callback([args] { invoke(*args); });

@@ -166,6 +166,10 @@ Result<Command> parse_command(std::string_view text) {
   return c;
 }
 
+std::string to_text(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
 json error_message(const json& id, std::string_view message) {
   json j;
   j["type"] = "error";
@@ -414,6 +418,39 @@ std::string format_prometheus(const Snapshot& s, const std::vector<NamedHistogra
     sample(out, h.name + "_sum", h.labels, h.snapshot.sum() / 1e9);
     sample(out, h.name + "_count", h.labels, static_cast<double>(h.snapshot.count()));
   }
+  return out;
+}
+
+std::string format_server_metrics(const ServerStats& st) {
+  std::string out;
+  auto one = [&](const char* name, const char* type, const char* help, double v) {
+    metric(out, name, type, help);
+    sample(out, name, "", v);
+  };
+  one("rusm_dashboard_connections", "gauge", "Open dashboard connections (HTTP and WebSocket).",
+      static_cast<double>(st.connections));
+  one("rusm_dashboard_websockets", "gauge", "Open dashboard WebSocket clients.",
+      static_cast<double>(st.websockets));
+  one("rusm_dashboard_queued_bytes", "gauge", "Bytes waiting in WebSocket send queues.",
+      static_cast<double>(st.queued_bytes));
+  one("rusm_dashboard_queued_messages", "gauge", "Messages waiting in WebSocket send queues.",
+      static_cast<double>(st.queued_messages));
+  one("rusm_dashboard_refused_total", "counter",
+      "Connections closed at once (over the limit or out of descriptors).",
+      static_cast<double>(st.refused_total));
+  one("rusm_dashboard_accept_errors_total", "counter", "accept() failures (EMFILE, ...).",
+      static_cast<double>(st.accept_errors_total));
+  one("rusm_dashboard_forbidden_total", "counter",
+      "Requests refused by the access policy (Host, Origin, token).",
+      static_cast<double>(st.forbidden_total));
+  one("rusm_dashboard_denied_commands_total", "counter",
+      "Control commands refused for want of the token.",
+      static_cast<double>(st.denied_commands_total));
+  one("rusm_dashboard_slow_clients_total", "counter",
+      "WebSocket clients disconnected for not taking their messages.",
+      static_cast<double>(st.slow_clients_total));
+  one("rusm_dashboard_timeouts_total", "counter", "Connections closed by the idle timeout.",
+      static_cast<double>(st.timeouts_total));
   return out;
 }
 

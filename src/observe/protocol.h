@@ -52,6 +52,10 @@ Result<Command> parse_command(std::string_view text);
 // "<node.slot.generation>" as Pid::to_string prints it.
 Result<otp::Pid> parse_pid(std::string_view text);
 
+// j.dump(), with invalid UTF-8 (a guest's label, a client's bad bytes)
+// replaced instead of thrown.
+std::string to_text(const nlohmann::json& j);
+
 // {"type":"error","id":...,"message":...}
 nlohmann::json error_message(const nlohmann::json& id, std::string_view message);
 
@@ -70,8 +74,24 @@ struct NamedHistogram {
   HistogramSnapshot snapshot;
 };
 
+// The dashboard server's own counters (Server::stats).
+struct ServerStats {
+  int64_t connections = 0;      // open HTTP and WebSocket connections
+  int64_t websockets = 0;       // of which WebSocket clients
+  int64_t queued_bytes = 0;     // bytes waiting in WebSocket send queues
+  int64_t queued_messages = 0;  // messages waiting in WebSocket send queues
+  uint64_t refused_total = 0;   // connections closed at once: over the limit or out of descriptors
+  uint64_t accept_errors_total = 0;    // accept() failures (EMFILE, ...)
+  uint64_t forbidden_total = 0;        // requests refused by the access policy (400/401/403)
+  uint64_t denied_commands_total = 0;  // control commands without the token
+  uint64_t slow_clients_total = 0;     // WebSocket clients disconnected for not reading
+  uint64_t timeouts_total = 0;         // connections closed by the idle timeout
+};
+
 // Prometheus text format 0.0.4 for a snapshot plus extra histograms.
 std::string format_prometheus(const Snapshot& s, const std::vector<NamedHistogram>& histograms);
+// rusm_dashboard_* lines for the server's counters.
+std::string format_server_metrics(const ServerStats& s);
 // Escapes a label value (backslash, quote, newline).
 std::string prometheus_escape(std::string_view value);
 

@@ -1,20 +1,37 @@
-// The node's HTTP + WebSocket server: the dashboard's static assets, the
+// The node's HTTP + WebSocket server: the dashboard's static files, the
 // Prometheus endpoint and the dashboard protocol (docs/dashboard.md).
 //
-//   GET /            index.html from the assets directory (and any file under it)
+//   GET /            the dashboard: index.html and the files beside it, from a
+//                    table read once at start (static_files.h)
 //   GET /metrics     Prometheus text format (format_prometheus)
 //   GET /api/hello   the hello message as JSON (for scripts and health checks)
 //   GET /ws          WebSocket: snapshots out, commands in (protocol.h)
 //
+// Every listening socket is a trust boundary. Each request passes the access
+// policy (access.h: Host, Origin, the per-run token) before any handler;
+// commands that act (kill, run, stop) need the token, observation does not on
+// loopback. Every peer is bounded (ServerLimits): connections are capped (the
+// excess gets 503 and is closed), a request must arrive within the idle
+// timeout, a WebSocket client that takes nothing for that long is closed, and
+// its outgoing queue is bounded (send_queue.h): snapshots are skipped for a
+// slow reader, and one that lets replies or events pile up is disconnected.
+// Reading a client's commands pauses while its replies wait, so a client that
+// never reads cannot make the server hold more than a few replies for it.
+// When descriptors run out (EMFILE), accepting backs off instead of spinning.
+//
+// The policy pieces (access.h, static_files.h, send_queue.h) are separate
+// units with no Asio in their interfaces, so they move with the HTTP and
+// WebSocket plumbing when it leaves this file for the net/ layer.
+//
 // One I/O thread runs Boost.Asio; nothing it does blocks on the node except
 // Node::info/exit/processes, which are cheap. Bad requests get a 4xx with a
 // one-line reason, bad WebSocket messages an {"type":"error"} reply; neither
-// affects other clients or the node. Binds 127.0.0.1 unless told otherwise:
-// the WebSocket can kill processes, so it is not for untrusted networks.
+// affects other clients or the node.
 //
-// Thread-safety: start/stop from one thread; broadcast from any thread.
+// Thread-safety: start/stop from one thread; broadcast and stats from any.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -22,7 +39,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "observe/access.h"
 #include "observe/protocol.h"
+#include "observe/send_queue.h"
 #include "rusm/observe/sampler.h"
 #include "rusm/otp/node.h"
 #include "rusm/result.h"
@@ -42,10 +61,23 @@ class Controller {
   virtual std::vector<NamedHistogram> histograms() = 0;  // extra /metrics histograms
 };
 
+// Bounds on what one peer, and all of them together, can make the server hold.
+struct ServerLimits {
+  size_t max_connections = 64;  // HTTP and WebSocket together; the excess gets 503
+  // A request (header and body) must arrive in this time, a keep-alive
+  // connection may sit idle this long, and a WebSocket client must take each
+  // message in this time and answer the ping sent after half of it.
+  std::chrono::milliseconds idle_timeout{30'000};
+  SendQueueLimits queue;         // per WebSocket client
+  size_t pause_reading_at = 32;  // stop reading a client's commands while this many messages wait
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 4000;    // 0 picks a free port
   std::string assets_dir;  // empty: no static files (404 with a hint)
+  AccessOptions access;    // an empty token: start() makes one (generate_token)
+  ServerLimits limits;
 };
 
 class Server {
@@ -56,14 +88,22 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds and starts the I/O thread. Returns the bound port, or an error
-  // naming the address ("127.0.0.1:4000: Address already in use").
+  // Reads the static files, binds and starts the I/O thread. Returns the
+  // bound port, or an error naming the address ("127.0.0.1:4000: Address
+  // already in use") or the option that was wrong (a bad token or
+  // --allow-host, an assets folder that is not a dashboard build).
   Result<uint16_t> start();
   // Closes every connection and joins the I/O thread. Idempotent.
   void stop();
 
   // Sends a JSON text message to every WebSocket client.
   void broadcast(std::string text);
+
+  // After a successful start: the URL to open (with the token) and the policy.
+  std::string url() const;
+  const AccessPolicy& policy() const;
+  // Connection and queue counters (also on /metrics as rusm_dashboard_*).
+  ServerStats stats() const;
 
   struct Impl;
 

@@ -173,7 +173,7 @@ TEST(BudgetCli, MaxMailboxBoundsASelfSendingMainProcess) {
   EXPECT_EQ(r.code, 3) << r.output;
   r = rusm_run(guest_path("budget_attacks") + " --max-mailbox lots -- flood");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.output.find("--max-mailbox: expected a size like 64M"), std::string::npos)
+  EXPECT_NE(r.output.find("--max-mailbox 'lots': expected a size like 64M"), std::string::npos)
       << r.output;
 }
 
