@@ -137,6 +137,7 @@ class Worker {
     }
   }
   void op_done(uint64_t now, uint64_t intended) {
+    ++ops_all;
     if (in_window(now)) {
       ++counters.ops;
       latency.record(now >= intended ? now - intended : 0);
@@ -169,6 +170,8 @@ class Worker {
   Shared& sh;
   Counters counters;
   Histogram latency;
+  uint64_t ops_all = 0;   // ops completed over the whole run, window or not
+  uint64_t sent_all = 0;  // requests, messages or upgrades sent over the whole run
   std::vector<std::unique_ptr<SlotBase>> slots;
   uint64_t sched_t0 = 0;
   std::thread thread;
@@ -400,6 +403,9 @@ class Slot final : public SlotBase {
       case Mode::kWs:
       case Mode::kConn:
         phase_ = Phase::kUpgrading;
+        if (mode_ == Mode::kConn) {
+          ++w_.sent_all;
+        }
         parser_.reset();
         parser_.expect_ws_accept(kWsAccept);
         send(sh_.upgrade);
@@ -422,6 +428,7 @@ class Slot final : public SlotBase {
 
   void send_op() {
     phase_ = Phase::kAwaiting;
+    ++w_.sent_all;
     if (mode_ == Mode::kHttp) {
       parser_.reset(sh_.head);
       send(sh_.request);
@@ -995,6 +1002,8 @@ Result<RunResult> run_load(const Options& opt) {
     for (auto& w : workers) {
       r.counters.add(w->counters);
       r.latency.merge(w->latency);
+      r.ops_all += w->ops_all;
+      r.sent_all += w->sent_all;
       if (opt.rate > 0) {
         r.backlog += w->backlog(end);
       }

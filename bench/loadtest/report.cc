@@ -155,6 +155,8 @@ nlohmann::json to_json(const RunResult& r) {
   j["seconds"] = r.seconds;
   j["op"] = std::string(op_name(r.mode));
   j["ops"] = r.counters.ops;
+  j["ops_all"] = r.ops_all;
+  j["sent_all"] = r.sent_all;
   j["rate"] = r.rate;
   const Histogram& h = r.latency;
   j["latency_us"] = {{"count", h.count()},

@@ -54,6 +54,11 @@ struct RunResult {
   double rate = 0;          // ops per second
   double client_cpu_s = 0;  // CPU of the driver's threads in the window
   uint64_t backlog = 0;     // open loop: ops that were due but not started at the end
+  // Over the whole run (warm-up and the moment after the window included),
+  // for checking against a server's own count: ops completed, and requests
+  // (http), messages (ws) or upgrades (conn) sent.
+  uint64_t ops_all = 0;
+  uint64_t sent_all = 0;
   // sse only
   unsigned streams_open = 0;
   double establish_ms = 0;  // until every stream had its header
