@@ -93,6 +93,27 @@ TEST(Driver, KeepAliveRequestCountsMatchTheServer) {
   EXPECT_GT(r.client_cpu_s, 0.0);
 }
 
+TEST(Driver, ThreadsSplitTheConnectionsAndTheSchedule) {
+  TestServer server(testing::http_handler({}));
+  Options o = options_for(Mode::kHttp, url("http", server), 6, 1.0);
+  o.threads = 2;
+  RunResult r = run(o);
+  expect_counts_match(r, settled(server.requests));
+  EXPECT_EQ(r.threads, 2u);
+  EXPECT_EQ(r.counters.error_total(), 0u);
+  EXPECT_EQ(server.connections.load(), 6u);
+
+  TestServer paced(testing::http_handler({}));
+  o = options_for(Mode::kHttp, url("http", paced), 6, 1.0);
+  o.threads = 3;
+  o.rate = 1200;  // 400/s per thread, interleaved
+  r = run(o);
+  uint64_t served = settled(paced.requests);
+  EXPECT_GE(served, 1080u);
+  EXPECT_LE(served, 1320u);
+  EXPECT_EQ(r.counters.error_total(), 0u);
+}
+
 TEST(Driver, CloseModeOpensAConnectionPerRequest) {
   TestServer server(testing::http_handler({}));
   Options o = options_for(Mode::kHttp, url("http", server), 4, 1.0);

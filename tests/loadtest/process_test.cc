@@ -246,7 +246,9 @@ TEST(Command, SweepReportsTheLastPassingLevel) {
 // anchors run it: access log off, a million keep-alive requests.
 class Nginx {
  public:
-  explicit Nginx(bool tls = false)
+  // With `ws_upstream`, / is proxied there with the WebSocket upgrade
+  // headers (TLS terminated by nginx: wss:// to a plain ws:// server).
+  explicit Nginx(bool tls = false, uint16_t ws_upstream = 0)
       : dir_(temp_dir(tls ? "nginx-tls" : "nginx")), port_(free_port()) {
     std::string listen =
         "127.0.0.1:" + std::to_string(port_) + (tls ? " ssl" : "") + " backlog=4096";
@@ -265,6 +267,13 @@ class Nginx {
             ";\n    ssl_protocols TLSv1.2 TLSv1.3;\n    ssl_session_cache off;\n"
             "    ssl_session_tickets off;\n";
     }
+    std::string proxy;
+    if (ws_upstream != 0) {
+      proxy = "    location / {\n      proxy_pass http://127.0.0.1:" + std::to_string(ws_upstream) +
+              ";\n      proxy_http_version 1.1;\n"
+              "      proxy_set_header Upgrade $http_upgrade;\n"
+              "      proxy_set_header Connection upgrade;\n    }\n";
+    }
     std::string d = dir_.string();
     std::ofstream(dir_ / "nginx.conf")
         << "daemon off;\nmaster_process off;\nworker_processes 1;\npid " << d
@@ -275,7 +284,8 @@ class Nginx {
         << "  fastcgi_temp_path " << d << "/fcgi;\n  uwsgi_temp_path " << d << "/uwsgi;\n"
         << "  scgi_temp_path " << d << "/scgi;\n"
         << "  server {\n    listen " << listen << ";\n"
-        << ssl << "    location /ret { return 200 \"hello from rusm\\n\"; }\n  }\n}\n";
+        << ssl << "    location /ret { return 200 \"hello from rusm\\n\"; }\n"
+        << proxy << "  }\n}\n";
     std::vector<std::string> argv = {RUSM_NGINX, "-p", d, "-c", (dir_ / "nginx.conf").string()};
     if (executable("/usr/bin/taskset")) {
       argv.insert(argv.begin(), {"/usr/bin/taskset", "-c", "0"});  // the anchors' "pin" layout
@@ -379,6 +389,26 @@ TEST(AgainstNginx, HttpsWithACaCertInsecureAndUnverified) {
   nlohmann::json untrusted = run({});  // the system's CAs do not know this certificate
   EXPECT_EQ(untrusted["ops"].get<uint64_t>(), 0u);
   EXPECT_GT(untrusted["errors"]["tls"].get<uint64_t>(), 0u);
+}
+
+TEST(AgainstNginx, WssEchoAndChurnThroughTlsTermination) {
+  if (!executable(RUSM_NGINX) || !executable(RUSM_OPENSSL)) {
+    GTEST_SKIP() << "nginx or openssl not installed (scripts/bootstrap.sh installs nginx)";
+  }
+  testing::TestServer ws(testing::ws_echo_handler());
+  Nginx nginx(/*tls=*/true, ws.port());
+  ASSERT_TRUE(nginx.cert_ok());
+  ASSERT_TRUE(nginx.ready()) << nginx.log();
+  std::string u = nginx.url("wss");
+  u = u.substr(0, u.size() - 3);  // "/ret" -> "/"
+  for (const char* mode : {"ws", "conn"}) {
+    Outcome o = run_process({RUSM_BINARY, "loadtest", mode, u, "-c", "4", "-d", "0.5", "--warmup",
+                             "0.1", "--json", "--timeout", "2", "--cacert", nginx.cert().string()});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    nlohmann::json j = parse_json(o);
+    EXPECT_GT(j["ops"].get<uint64_t>(), 0u) << mode << " " << o.out;
+    EXPECT_EQ(j["errors_total"].get<uint64_t>(), 0u) << mode << " " << o.out;
+  }
 }
 
 bool node_ws_available() {
