@@ -122,7 +122,10 @@ TEST(Driver, CloseModeOpensAConnectionPerRequest) {
   uint64_t served = settled(server.requests);
   expect_counts_match(r, served);
   EXPECT_EQ(r.counters.error_total(), 0u);
-  EXPECT_EQ(server.connections.load(), served) << "one request per connection";
+  // One request per connection; at the stop a few connections may be open
+  // without their request yet.
+  EXPECT_LE(served, server.connections.load());
+  EXPECT_LE(server.connections.load(), served + o.connections);
   EXPECT_GE(r.counters.connects, r.counters.ops);
 }
 
