@@ -126,7 +126,8 @@ TEST(Driver, CloseModeOpensAConnectionPerRequest) {
   // without their request yet.
   EXPECT_LE(served, server.connections.load());
   EXPECT_LE(server.connections.load(), served + o.connections);
-  EXPECT_GE(r.counters.connects, r.counters.ops);
+  // A connection opened just before the window may complete inside it.
+  EXPECT_GE(r.counters.connects + r.connections, r.counters.ops);
 }
 
 TEST(Driver, ChunkedResponsesAndPostBodiesAreFramed) {
@@ -249,7 +250,8 @@ TEST(Driver, ConnectionChurnCountsCompletedCloseHandshakes) {
   // connection the driver did not upgrade.
   EXPECT_LE(r.ops_all, closes);
   EXPECT_LE(closes, r.sent_all);
-  EXPECT_GE(r.counters.connects, r.counters.ops);
+  // A connection opened just before the window may complete inside it.
+  EXPECT_GE(r.counters.connects + r.connections, r.counters.ops);
 }
 
 TEST(Driver, SseEventsAreCountedInChunkedAndPlainStreams) {

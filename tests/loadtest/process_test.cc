@@ -383,8 +383,10 @@ TEST(AgainstNginx, HttpsWithACaCertInsecureAndUnverified) {
   nlohmann::json insecure_close = run({"--insecure", "--close"});
   EXPECT_GT(insecure_close["ops"].get<uint64_t>(), 0u);
   EXPECT_EQ(insecure_close["errors_total"].get<uint64_t>(), 0u);
-  EXPECT_GE(insecure_close["connects"].get<uint64_t>(), insecure_close["ops"].get<uint64_t>())
-      << "a full handshake per request";
+  // A full handshake per request (a connection opened just before the
+  // window may complete inside it).
+  EXPECT_GE(insecure_close["connects"].get<uint64_t>() + 4, insecure_close["ops"].get<uint64_t>());
+  EXPECT_GE(insecure_close["connects"].get<uint64_t>(), 10u);
 
   nlohmann::json untrusted = run({});  // the system's CAs do not know this certificate
   EXPECT_EQ(untrusted["ops"].get<uint64_t>(), 0u);
