@@ -216,7 +216,7 @@ class Worker {
     if (issued_ < due(now)) {
       return intended(issued_++);
     }
-    idle_.push_back(slot);
+    idle_.push(slot);
     arm_schedule();
     return std::nullopt;
   }
@@ -270,8 +270,7 @@ class Worker {
       }
       uint64_t now = now_ns();
       while (!idle_.empty() && issued_ < due(now)) {
-        SlotBase* s = idle_.back();
-        idle_.pop_back();
+        SlotBase* s = idle_.pop();
         s->start_op(intended(issued_++));
       }
       if (!idle_.empty()) {
@@ -298,7 +297,41 @@ class Worker {
   unsigned nthreads_;
   uint64_t t0_ = 0;
   uint64_t issued_ = 0;
-  std::vector<SlotBase*> idle_;
+  // Idle slots in the order they became idle: due ops go round the
+  // connections as wrk2's per-connection schedules do, rather than keep one
+  // busy while the others idle (and get closed by the server's keep-alive
+  // timeout). A ring as large as the slots: no allocation per op.
+  class IdleRing {
+   public:
+    bool empty() const { return size_ == 0; }
+    void push(SlotBase* s) {
+      if (ring_.size() == size_) {
+        grow();
+      }
+      ring_[(head_ + size_) % ring_.size()] = s;
+      ++size_;
+    }
+    SlotBase* pop() {
+      SlotBase* s = ring_[head_];
+      head_ = (head_ + 1) % ring_.size();
+      --size_;
+      return s;
+    }
+
+   private:
+    void grow() {
+      std::vector<SlotBase*> bigger(ring_.empty() ? 64 : ring_.size() * 2);
+      for (size_t i = 0; i < size_; ++i) {
+        bigger[i] = ring_[(head_ + i) % ring_.size()];
+      }
+      ring_.swap(bigger);
+      head_ = 0;
+    }
+    std::vector<SlotBase*> ring_;
+    size_t head_ = 0;
+    size_t size_ = 0;
+  };
+  IdleRing idle_;
   asio::steady_timer sched_timer_;
   bool timer_armed_ = false;
   uint64_t timer_at_ = 0;
@@ -333,6 +366,13 @@ class Slot final : public SlotBase {
   void start_op(uint64_t intended) override {
     intended_ = intended;
     op_active_ = true;
+    if constexpr (!kTls) {
+      if (connected_ && rdhup_ && mode_ == Mode::kHttp) {
+        // The server closed this idle keep-alive connection (Node does
+        // after 5 s): reconnect for the op rather than fail it on EOF.
+        close_socket();
+      }
+    }
     if (!connected_) {
       open();
       return;

@@ -180,6 +180,21 @@ TEST(Driver, OpenLoopLatencyIncludesAServerStall) {
   EXPECT_LT(r.latency.percentile_ns(50), 100000000u);
 }
 
+TEST(Driver, IdleConnectionsTheServerClosedAreReopenedNotFailed) {
+  // Open loop at 20 ops/s over 4 connections, used in turn: each sits idle
+  // ~200 ms between its ops, and the server closes connections idle for
+  // 50 ms (as Node does after 5 s).
+  HttpBehavior b;
+  b.idle_close_ms = 50;
+  TestServer server(testing::http_handler(b));
+  Options o = options_for(Mode::kHttp, url("http", server), 4, 1.0);
+  o.rate = 20;
+  RunResult r = run(o);
+  EXPECT_EQ(r.counters.error_total(), 0u) << "read errors: " << errors_of(r, ErrorKind::kRead);
+  EXPECT_GE(r.counters.ops, 15u);
+  EXPECT_GT(server.connections.load(), 4u) << "the closed connections were reopened";
+}
+
 TEST(Driver, RefusedConnectionsAreCountedAsConnectErrors) {
   Options o =
       options_for(Mode::kHttp, "http://127.0.0.1:" + std::to_string(closed_port()) + "/", 2, 0.3);

@@ -147,6 +147,11 @@ std::string read_header(int fd, std::string* rest) {
 
 TestServer::Handler http_handler(HttpBehavior b) {
   return [b](int fd, TestServer& server) {
+    if (b.idle_close_ms != 0) {
+      timeval tv{static_cast<time_t>(b.idle_close_ms / 1000),
+                 static_cast<suseconds_t>(b.idle_close_ms % 1000 * 1000)};
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
     std::string rest;
     for (;;) {
       std::string h = read_header(fd, &rest);

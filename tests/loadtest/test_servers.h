@@ -58,8 +58,9 @@ struct HttpBehavior {
   // until then before it responds): a GC pause, say. 0 = never.
   uint64_t stall_at = 0;
   unsigned stall_ms = 0;
-  bool chunked = false;   // send the body chunked instead of with Content-Length
-  unsigned delay_us = 0;  // time each request takes (a sleep), on its connection's thread
+  bool chunked = false;        // send the body chunked instead of with Content-Length
+  unsigned delay_us = 0;       // time each request takes (a sleep), on its connection's thread
+  unsigned idle_close_ms = 0;  // close a keep-alive connection idle this long (0 = never)
 };
 
 // HTTP/1.1: keep-alive, or close after the response when the request says
