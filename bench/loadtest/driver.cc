@@ -746,6 +746,7 @@ class Slot final : public SlotBase {
   }
 
   void count_events(uint64_t now, uint64_t k) {
+    w_.ops_all += k;
     if (k != 0 && w_.in_window(now)) {
       w_.counters.ops += k;
       events += k;
