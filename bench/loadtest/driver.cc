@@ -118,6 +118,8 @@ class SlotBase {
   virtual void check_timeout(uint64_t now) = 0;
   // Plain TCP only: epoll events for this slot's socket (see Poller).
   virtual void on_event(uint32_t events) = 0;
+  // Plain TCP only: continue a read that yielded to other connections.
+  virtual void resume_read() = 0;
   uint64_t events = 0;  // sse: events counted in the window on this stream
   bool streaming = false;
 };
@@ -142,6 +144,10 @@ class Poller {
   }
   bool ok() const { return sd_.is_open(); }
   void start() { arm(); }
+  // A slot that read its share while its socket still had data: resumed
+  // after the other ready sockets and any due timers (a stream that never
+  // runs dry must not starve the rest of the thread).
+  void defer(SlotBase* slot) { deferred_.push_back(slot); }
   // Watches `fd` for `slot` until the fd is closed (which removes it).
   bool add(int fd, SlotBase* slot) {
     epoll_event ev{};
@@ -156,14 +162,31 @@ class Poller {
       if (ec) {
         return;
       }
-      epoll_event evs[256];
-      int n = epoll_wait(sd_.native_handle(), evs, 256, 0);
-      for (int i = 0; i < n; ++i) {
-        static_cast<SlotBase*>(evs[i].data.ptr)->on_event(evs[i].events);
-      }
-      arm();
+      run_batch();
     });
   }
+
+  void run_batch() {
+    epoll_event evs[256];
+    int n = epoll_wait(sd_.native_handle(), evs, 256, 0);
+    for (int i = 0; i < n; ++i) {
+      static_cast<SlotBase*>(evs[i].data.ptr)->on_event(evs[i].events);
+    }
+    if (deferred_.empty()) {
+      arm();
+      return;
+    }
+    resuming_.swap(deferred_);
+    for (SlotBase* slot : resuming_) {
+      slot->resume_read();
+    }
+    resuming_.clear();
+    // Timers and TLS completions get their turn before the next batch.
+    asio::post(sd_.get_executor(), [this] { run_batch(); });
+  }
+
+  std::vector<SlotBase*> deferred_;
+  std::vector<SlotBase*> resuming_;
 
   asio::posix::stream_descriptor sd_;
 };
@@ -406,7 +429,16 @@ class Slot final : public SlotBase {
         }
         return;
       }
-      if (want_read_ && readable_ && !in_read_loop_) {
+      if (want_read_ && readable_ && !in_read_loop_ && !deferred_) {
+        read_loop();
+      }
+    }
+  }
+
+  void resume_read() override {
+    if constexpr (!kTls) {
+      deferred_ = false;
+      if (fd_ >= 0 && want_read_ && readable_ && !in_read_loop_) {
         read_loop();
       }
     }
@@ -640,7 +672,7 @@ class Slot final : public SlotBase {
   void read() {
     if constexpr (!kTls) {
       want_read_ = true;
-      if (readable_ && !in_read_loop_) {
+      if (readable_ && !in_read_loop_ && !deferred_) {
         read_loop();
       }
     } else {
@@ -665,7 +697,16 @@ class Slot final : public SlotBase {
   void read_loop() {
     in_read_loop_ = true;
     uint64_t gen = gen_;
+    int reads = 0;
     while (gen == gen_ && want_read_ && readable_) {
+      if (++reads > 8) {
+        // Fair share taken: let the other sockets and timers run.
+        if (!deferred_) {
+          deferred_ = true;
+          w_.poller.defer(this);
+        }
+        break;
+      }
       want_read_ = false;
       size_t room = cap_ - len_;
       if (room == 0) {
@@ -1010,6 +1051,7 @@ class Slot final : public SlotBase {
   bool rdhup_ = false;
   bool want_read_ = false;
   bool in_read_loop_ = false;
+  bool deferred_ = false;  // waiting in the Poller's deferred list
   const char* write_p_ = nullptr;
   size_t write_left_ = 0;
   uint64_t intended_ = 0;
