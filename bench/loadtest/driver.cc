@@ -102,10 +102,12 @@ struct Shared {
   std::string close_frame;  // conn: masked close 1000
   bool head = false;
   uint64_t timeout_ns = 0;
+  uint64_t open_wait_ns = 0;  // sse: how long a stream may wait for its header
   size_t buf_size = 16384;
   std::atomic<uint64_t> window_start{UINT64_MAX};
   std::atomic<uint64_t> window_end{UINT64_MAX};
   std::atomic<unsigned> streams_open{0};
+  std::atomic<unsigned> streams_lost{0};  // sse: failed before their header
 };
 
 class Worker;
@@ -600,6 +602,11 @@ class Slot final : public SlotBase {
         phase_ = Phase::kUpgrading;
         parser_.reset();
         send(sh_.sse_request);
+        if (phase_ == Phase::kUpgrading) {
+          // A server may admit streams slowly (Node: ~10/s once busy); the
+          // header wait is the open wait, as the window waits for it too.
+          deadline_ = connect_start_ + sh_.open_wait_ns;
+        }
         break;
     }
   }
@@ -987,9 +994,10 @@ class Slot final : public SlotBase {
     }
     w_.error(kind);
     op_active_ = false;
-    if (streaming) {
-      streaming = false;
+    if (mode_ == Mode::kSse && !streaming) {
+      sh_.streams_lost.fetch_add(1, std::memory_order_relaxed);
     }
+    streaming = false;
     backoff_needed_ = kind == ErrorKind::kConnectRefused || kind == ErrorKind::kConnect ||
                       kind == ErrorKind::kConnectTimeout;
     close_socket();
@@ -1130,6 +1138,7 @@ Result<RunResult> run_load(const Options& opt) {
   try {
     Shared sh(opt);
     sh.timeout_ns = static_cast<uint64_t>(opt.timeout_s * 1e9);
+    sh.open_wait_ns = static_cast<uint64_t>(opt.sse_open_wait_s * 1e9);
     sh.head = opt.method == "HEAD";
     // SSE streams come in bursts: a bigger buffer takes them in fewer reads.
     sh.buf_size = opt.mode == Mode::kSse ? 65536 : 16384;
@@ -1211,7 +1220,8 @@ Result<RunResult> run_load(const Options& opt) {
       // The window opens only once every stream has its header (a server
       // may stream to its first clients and accept the rest slowly).
       uint64_t give_up = t0 + to_ns(opt.sse_open_wait_s);
-      while (sh.streams_open.load() < opt.connections && now_ns() < give_up) {
+      while (sh.streams_open.load() + sh.streams_lost.load() < opt.connections &&
+             now_ns() < give_up) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
       uint64_t all_open = now_ns();

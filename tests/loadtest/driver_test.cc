@@ -285,5 +285,17 @@ TEST(Driver, SseEventsAreCountedInChunkedAndPlainStreams) {
   }
 }
 
+TEST(Driver, SseStreamsSlowToOpenAreWaitedForNotTimedOut) {
+  // The header comes after 400 ms, beyond --timeout (100 ms): the open wait
+  // (sse_open_wait_s), not the per-op timeout, bounds it.
+  TestServer server(testing::sse_handler(true, 8, 400));
+  Options o = options_for(Mode::kSse, url("http", server, "/sse"), 4, 0.3);
+  o.timeout_s = 0.1;
+  RunResult r = run(o);
+  EXPECT_EQ(r.streams_open, 4u);
+  EXPECT_GT(r.counters.ops, 0u);
+  EXPECT_GE(r.establish_ms, 350.0);
+}
+
 }  // namespace
 }  // namespace rusm::loadtest

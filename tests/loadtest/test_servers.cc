@@ -275,12 +275,13 @@ TestServer::Handler ws_echo_handler() {
   };
 }
 
-TestServer::Handler sse_handler(bool chunked, int batch) {
-  return [chunked, batch](int fd, TestServer& server) {
+TestServer::Handler sse_handler(bool chunked, int batch, unsigned header_delay_ms) {
+  return [chunked, batch, header_delay_ms](int fd, TestServer& server) {
     std::string rest;
     if (read_header(fd, &rest).empty()) {
       return;
     }
+    usleep(header_delay_ms * 1000);
     ++server.requests;
     std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n";
     head += chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "Connection: close\r\n\r\n";
