@@ -221,14 +221,22 @@ TEST(Command, JsonResultCarriesWhatScenariosConsume) {
 
 TEST(Command, SweepReportsTheLastPassingLevel) {
   // 8 connections to a server that takes 2 ms per request: it cannot serve
-  // more than 4,000/s, so no level above 4,000/0.98 can pass, and 200/s must.
+  // more than 4,000/s, so no level above 4,000/0.9 can pass, and 200/s must
+  // (achieved >= 90%: a 0.4 s window quantizes a 200/s level to 80 ops).
   testing::HttpBehavior b;
   b.delay_us = 2000;
   testing::TestServer server(testing::http_handler(b));
   std::string u = "http://127.0.0.1:" + std::to_string(server.port()) + "/";
-  Outcome o = run_process({RUSM_BINARY, "loadtest", "http", u, "-c", "8", "-d", "0.4", "--warmup",
-                           "0.1", "--sweep", "--rate", "200", "--sweep-factor", "2", "--sla-p99-ms",
-                           "50", "--json"});
+  Outcome o = run_process({RUSM_BINARY, "loadtest",
+                           "http",      u,
+                           "-c",        "8",
+                           "-d",        "0.4",
+                           "--warmup",  "0.1",
+                           "--sweep",   "--rate",
+                           "200",       "--sweep-factor",
+                           "2",         "--sla-achieved",
+                           "0.9",       "--sla-p99-ms",
+                           "50",        "--json"});
   ASSERT_EQ(o.exit_code, 0) << o.err;
   nlohmann::json j = parse_json(o);
   ASSERT_TRUE(j["levels"].is_array());
@@ -237,7 +245,7 @@ TEST(Command, SweepReportsTheLastPassingLevel) {
   ASSERT_TRUE(j["last_pass"].is_object());
   double best = j["last_pass"]["offered_rate"].get<double>();
   EXPECT_GE(best, 200.0);
-  EXPECT_LE(best, 4000 / 0.98);
+  EXPECT_LE(best, 4000 / 0.9);
   EXPECT_FALSE(j["levels"].back()["pass"].get<bool>() && j["levels"].size() == 20)
       << "the sweep never found the limit";
 }
@@ -394,7 +402,7 @@ TEST(AgainstNginx, HttpsWithACaCertInsecureAndUnverified) {
   std::string u = nginx.url("https");
   auto run = [&](std::vector<std::string> extra) {
     std::vector<std::string> argv = {RUSM_BINARY, "loadtest",  "http", u,          "-c",
-                                     "4",         "-d",        "0.5",  "--warmup", "0.1",
+                                     "4",         "-d",        "0.5",  "--warmup", "0.5",
                                      "--json",    "--timeout", "2"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     Outcome o = run_process(argv);
@@ -429,8 +437,9 @@ TEST(AgainstNginx, WssEchoAndChurnThroughTlsTermination) {
   std::string u = nginx.url("wss");
   u = u.substr(0, u.size() - 3);  // "/ret" -> "/"
   for (const char* mode : {"ws", "conn"}) {
+    // Warm-up long enough for TLS and the proxied upgrade on a busy machine.
     Outcome o = run_process({RUSM_BINARY, "loadtest", mode, u, "-c", "4", "-d", "0.5", "--warmup",
-                             "0.1", "--json", "--timeout", "2", "--cacert", nginx.cert().string()});
+                             "1", "--json", "--timeout", "2", "--cacert", nginx.cert().string()});
     ASSERT_EQ(o.exit_code, 0) << o.err;
     nlohmann::json j = parse_json(o);
     EXPECT_GT(j["ops"].get<uint64_t>(), 0u) << mode << " " << o.out;

@@ -305,10 +305,12 @@ TestServer::Handler sse_handler(bool chunked, int batch, unsigned header_delay_m
       } else {
         out = events;
       }
+      // Counted before the write: a reader may count them before this
+      // thread gets to run again.
+      server.events += static_cast<uint64_t>(batch);
       if (!write_all(fd, out.data(), out.size())) {
         return;
       }
-      server.events += static_cast<uint64_t>(batch);
     }
   };
 }

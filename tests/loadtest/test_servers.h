@@ -74,7 +74,7 @@ TestServer::Handler ws_echo_handler();
 
 // SSE: answers GET with a stream of `data: <n>\n\n` events (chunked or
 // not), in writes of `batch` events, until the client goes away or the
-// server stops; `events` counts the events written. The header waits
+// server stops; `events` counts the events written (or being written). The header waits
 // `header_delay_ms` (a server slow to admit streams).
 TestServer::Handler sse_handler(bool chunked, int batch, unsigned header_delay_ms = 0);
 
