@@ -102,10 +102,10 @@ void Exchange::write(std::string data, Completion done) {
 }
 
 void Exchange::send_file(int fd, uint64_t offset, uint64_t length, Completion done) {
-  dispatch(conn_->strand_, [c = conn_, s = seq_, fd, offset, length,
-                            done = std::move(done)]() mutable {
-    c->x_send_file(s, fd, offset, length, std::move(done));
-  });
+  dispatch(conn_->strand_,
+           [c = conn_, s = seq_, fd, offset, length, done = std::move(done)]() mutable {
+             c->x_send_file(s, fd, offset, length, std::move(done));
+           });
 }
 
 void Exchange::finish(Completion done) {
@@ -115,19 +115,18 @@ void Exchange::finish(Completion done) {
 }
 
 void Exchange::respond(int status, Headers headers, std::string body) {
-  dispatch(conn_->strand_, [c = conn_, s = seq_, status, h = std::move(headers),
-                            b = std::move(body)]() mutable {
-    uint64_t n = b.size();
-    c->x_start(s, status, std::move(h), n, false, {});
-    c->x_write(s, std::move(b), {});
-    c->x_finish(s, {});
-  });
+  dispatch(conn_->strand_,
+           [c = conn_, s = seq_, status, h = std::move(headers), b = std::move(body)]() mutable {
+             uint64_t n = b.size();
+             c->x_start(s, status, std::move(h), n, false, {});
+             c->x_write(s, std::move(b), {});
+             c->x_finish(s, {});
+           });
 }
 
 void Exchange::fail(std::string reason) {
-  dispatch(conn_->strand_, [c = conn_, s = seq_, r = std::move(reason)]() mutable {
-    c->x_fail(s, std::move(r));
-  });
+  dispatch(conn_->strand_,
+           [c = conn_, s = seq_, r = std::move(reason)]() mutable { c->x_fail(s, std::move(r)); });
 }
 
 void Exchange::upgrade(std::shared_ptr<WebSocketHandler> h, bool fragments) {
@@ -144,13 +143,16 @@ void Exchange::on_cancel(std::function<void(Errc)> hook) {
 
 WebSocket::WebSocket(std::shared_ptr<detail::WsConn> c) : conn_(std::move(c)) {}
 
-const Request& WebSocket::request() const { return conn_->req_; }
+const Request& WebSocket::request() const {
+  return conn_->req_;
+}
 
 void WebSocket::send(bool text, std::string data, Completion done) {
-  dispatch(conn_->strand_, [c = conn_, text, d = std::move(data), done = std::move(done)]() mutable {
-    c->w_send(text ? detail::WsConn::kText : detail::WsConn::kBinary, std::move(d), 0,
-              std::move(done));
-  });
+  dispatch(conn_->strand_,
+           [c = conn_, text, d = std::move(data), done = std::move(done)]() mutable {
+             c->w_send(text ? detail::WsConn::kText : detail::WsConn::kBinary, std::move(d), 0,
+                       std::move(done));
+           });
 }
 
 void WebSocket::ping(std::string payload, Completion done) {

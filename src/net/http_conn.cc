@@ -167,10 +167,9 @@ class HttpConn final : public Conn {
     if constexpr (kTls) {
       st_ = St::kHandshake;
       set_deadline(kIo, last_progress_ + ms_to_ns(limits_.header_timeout));
-      stream_.async_handshake(asio::ssl::stream_base::server,
-                              [self = self()](boost::system::error_code ec) {
-                                self->on_handshake(ec);
-                              });
+      stream_.async_handshake(
+          asio::ssl::stream_base::server,
+          [self = self()](boost::system::error_code ec) { self->on_handshake(ec); });
     } else {
       start_head();
       advance();
@@ -515,10 +514,8 @@ class HttpConn final : public Conn {
     if (buf_.capacity() - buf_.size() >= 4096) {
       n = std::max<size_t>(4096, buf_.capacity() - buf_.size());
     }
-    stream_.async_read_some(buf_.prepare(n),
-                            [self = self()](boost::system::error_code ec, size_t n) {
-                              self->on_read(ec, n);
-                            });
+    stream_.async_read_some(buf_.prepare(n), [self = self()](boost::system::error_code ec,
+                                                             size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, size_t n) {
@@ -566,10 +563,9 @@ class HttpConn final : public Conn {
     if (st_ == St::kClosing) {
       buf_.consume(buf_.size());
       reading_ = true;
-      stream_.async_read_some(buf_.prepare(4096),
-                              [self = self()](boost::system::error_code ec, size_t n) {
-                                self->on_read(ec, n);
-                              });
+      stream_.async_read_some(
+          buf_.prepare(4096),
+          [self = self()](boost::system::error_code ec, size_t n) { self->on_read(ec, n); });
       return;
     }
     advance();
@@ -753,7 +749,8 @@ class HttpConn final : public Conn {
     rq.method.assign(method);
     rq.target.assign(target);
     rq.path.assign(path);
-    rq.query.assign(path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view());
+    rq.query.assign(path.size() < target.size() ? target.substr(path.size() + 1)
+                                                : std::string_view());
     rq.version = version_;
     rq.headers.clear();
     for (const auto& f : m) {
@@ -920,8 +917,7 @@ class HttpConn final : public Conn {
 
   // --- response ----------------------------------------------------------------
 
-  void serialize_head(std::string& o, int status, const Headers& h,
-                      std::optional<uint64_t> len) {
+  void serialize_head(std::string& o, int status, const Headers& h, std::optional<uint64_t> len) {
     o.reserve(128 + h.size() * 32);
     o += "HTTP/1.1 ";
     append_num(o, status);
@@ -956,6 +952,9 @@ class HttpConn final : public Conn {
     o += "\r\n";
   }
 
+  // The write buffer (queued plus in flight) is under its high-water mark.
+  bool room() const { return out_.size() + wbuf_.size() < limits_.write_buffer_bytes; }
+
   bool push_op(Op op) {
     if (int(ops_.size()) >= kMaxQueuedOps) {
       post_done(std::move(op.done), Errc::kBusy);
@@ -969,7 +968,7 @@ class HttpConn final : public Conn {
 
   void enqueue(Op::Kind kind, std::string data, Completion done) {
     // Fast path: nothing queued and room in the buffer: append now.
-    if (ops_.empty() && !file_active_ && out_.size() < limits_.write_buffer_bytes) {
+    if (ops_.empty() && !file_active_ && room()) {
       resp_bytes_ += data.size();
       out_ += data;
       post_done(std::move(done), Errc::kOk);
@@ -1003,7 +1002,7 @@ class HttpConn final : public Conn {
         start_file();
         return;
       }
-      if (out_.size() >= limits_.write_buffer_bytes) {
+      if (!room()) {
         return;
       }
       ops_bytes_ -= op.data.size();
@@ -1087,7 +1086,7 @@ class HttpConn final : public Conn {
 
   // TLS: pread chunks into the write buffer.
   void tls_file_step() {
-    while (file_active_ && out_.size() < limits_.write_buffer_bytes) {
+    while (file_active_ && room()) {
       if (file_op_.len == 0) {
         file_active_ = false;
         file_pending_ = false;
@@ -1124,10 +1123,9 @@ class HttpConn final : public Conn {
     }
     std::swap(out_, wbuf_);
     writing_ = true;
-    asio::async_write(stream_, asio::buffer(wbuf_),
-                      [self = self()](boost::system::error_code ec, size_t) {
-                        self->on_write(ec);
-                      });
+    asio::async_write(
+        stream_, asio::buffer(wbuf_),
+        [self = self()](boost::system::error_code ec, size_t) { self->on_write(ec); });
   }
 
   void on_write(boost::system::error_code ec) {

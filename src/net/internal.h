@@ -35,7 +35,9 @@ inline int64_t now_ns() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
-inline int64_t ms_to_ns(Millis m) { return int64_t(m.count()) * 1'000'000; }
+inline int64_t ms_to_ns(Millis m) {
+  return int64_t(m.count()) * 1'000'000;
+}
 
 // Per-route counters (relaxed atomics, written from any strand).
 struct RouteMetrics {
@@ -127,8 +129,8 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
   // State.
   std::atomic<bool> draining{false};
   std::atomic<bool> stopped{false};
-  int64_t shutdown_deadline = 0;  // strand only
-  bool shutdown_forced = false;   // strand only
+  int64_t shutdown_deadline = 0;                     // strand only
+  bool shutdown_forced = false;                      // strand only
   std::vector<std::function<void()>> shutdown_done;  // strand only
 
   // Registry of live links, swept by the ticker.

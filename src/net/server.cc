@@ -15,7 +15,7 @@ namespace rusm::net {
 using namespace detail;
 
 const uint64_t RouteStats::kBucketMicros[RouteStats::kBuckets] = {
-    100,     250,     500,       1'000,     2'500,     5'000,      10'000,     25'000,
+    100,    250,     500,     1'000,   2'500,     5'000,     10'000,     25'000,
     50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 10'000'000, UINT64_MAX};
 
 namespace detail {
@@ -97,7 +97,8 @@ bool RouteEntry::match(std::string_view method, std::string_view path,
       size_t start = 0;
       while (start <= r.size()) {
         size_t slash = r.find('/', start);
-        std::string_view seg = r.substr(start, slash == std::string_view::npos ? r.npos : slash - start);
+        std::string_view seg =
+            r.substr(start, slash == std::string_view::npos ? r.npos : slash - start);
         if (!decode_segment(seg, &piece)) {
           return false;
         }
@@ -139,41 +140,76 @@ bool RouteEntry::match(std::string_view method, std::string_view path,
 
 const char* status_reason(int s) {
   switch (s) {
-    case 100: return "Continue";
-    case 101: return "Switching Protocols";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 416: return "Range Not Satisfiable";
-    case 417: return "Expectation Failed";
-    case 426: return "Upgrade Required";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 101:
+      return "Switching Protocols";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 202:
+      return "Accepted";
+    case 204:
+      return "No Content";
+    case 206:
+      return "Partial Content";
+    case 301:
+      return "Moved Permanently";
+    case 302:
+      return "Found";
+    case 303:
+      return "See Other";
+    case 304:
+      return "Not Modified";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 414:
+      return "URI Too Long";
+    case 415:
+      return "Unsupported Media Type";
+    case 416:
+      return "Range Not Satisfiable";
+    case 417:
+      return "Expectation Failed";
+    case 426:
+      return "Upgrade Required";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Status";
   }
 }
 
@@ -181,11 +217,21 @@ void json_escape(std::string& out, std::string_view s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20 || c == 0x7f) {
           char b[8];
@@ -324,12 +370,13 @@ std::string MetricsHandler::prometheus_text(Server::Core& core) {
     for (int i = 0; i < RouteStats::kBuckets; ++i) {
       cum += r.latency[i];
       if (i == RouteStats::kBuckets - 1) {
-        snprintf(line, sizeof line, "rusm_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n",
-                 lbl(r).c_str(), (unsigned long long)cum);
-      } else {
-        snprintf(line, sizeof line, "rusm_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n",
-                 lbl(r).c_str(), double(RouteStats::kBucketMicros[i]) / 1e6,
+        snprintf(line, sizeof line,
+                 "rusm_http_request_duration_seconds_bucket{%s,le=\"+Inf\"} %llu\n", lbl(r).c_str(),
                  (unsigned long long)cum);
+      } else {
+        snprintf(line, sizeof line,
+                 "rusm_http_request_duration_seconds_bucket{%s,le=\"%g\"} %llu\n", lbl(r).c_str(),
+                 double(RouteStats::kBucketMicros[i]) / 1e6, (unsigned long long)cum);
       }
       o += line;
     }
@@ -353,8 +400,8 @@ std::string MetricsHandler::prometheus_text(Server::Core& core) {
            "# HELP rusm_http_buffered_bytes Bytes held in write buffers.\n"
            "# TYPE rusm_http_buffered_bytes gauge\n"
            "rusm_http_buffered_bytes %lld\n",
-           (long long)s.open_connections, (long long)s.websockets,
-           (unsigned long long)s.accepted, (long long)s.buffered_bytes);
+           (long long)s.open_connections, (long long)s.websockets, (unsigned long long)s.accepted,
+           (long long)s.buffered_bytes);
   o += line;
   return o;
 }
@@ -503,7 +550,8 @@ Status Server::Core::start() {
     }
     auto e = std::make_unique<RouteEntry>();
     if (r.name.empty()) {
-      r.name = (r.method.empty() ? std::string() : r.method + " ") + r.pattern + (r.prefix ? "*" : "");
+      r.name =
+          (r.method.empty() ? std::string() : r.method + " ") + r.pattern + (r.prefix ? "*" : "");
     }
     e->route = r;
     if (!r.prefix) {
@@ -591,9 +639,9 @@ Status Server::Core::start() {
   }
 
   // The sweep: a few times per shortest timeout.
-  int64_t shortest = std::min({ms_to_ns(opt.limits.header_timeout),
-                               ms_to_ns(opt.limits.idle_timeout),
-                               ms_to_ns(opt.limits.shutdown_timeout)});
+  int64_t shortest =
+      std::min({ms_to_ns(opt.limits.header_timeout), ms_to_ns(opt.limits.idle_timeout),
+                ms_to_ns(opt.limits.shutdown_timeout)});
   for (auto& r : routes) {
     if (r->deadline_ns > 0) {
       shortest = std::min(shortest, r->deadline_ns);
@@ -628,9 +676,8 @@ void Server::Core::on_accept(size_t i, boost::system::error_code ec, tcp::socket
   if (ec) {
     // Out of descriptors or similar: back off a little instead of spinning.
     auto t = std::make_shared<asio::steady_timer>(strand, std::chrono::milliseconds(50));
-    t->async_wait([self = shared_from_this(), t, i](boost::system::error_code) {
-      self->do_accept(i);
-    });
+    t->async_wait(
+        [self = shared_from_this(), t, i](boost::system::error_code) { self->do_accept(i); });
     return;
   }
   accepted.fetch_add(1, std::memory_order_relaxed);
@@ -705,9 +752,8 @@ void Server::Core::begin_shutdown(std::function<void()> done) {
     boost::system::error_code ignored;
     a->close(ignored);
   }
-  for_each_link([](const std::shared_ptr<Link>& l) {
-    asio::post(l->strand_, [l] { l->drain(); });
-  });
+  for_each_link(
+      [](const std::shared_ptr<Link>& l) { asio::post(l->strand_, [l] { l->drain(); }); });
 }
 
 void Server::Core::stop_now() {
@@ -726,26 +772,34 @@ void Server::Core::stop_now() {
       self->signals->cancel(ignored);
     }
   });
-  for_each_link([](const std::shared_ptr<Link>& l) {
-    asio::post(l->strand_, [l] { l->abort_now(); });
-  });
+  for_each_link(
+      [](const std::shared_ptr<Link>& l) { asio::post(l->strand_, [l] { l->abort_now(); }); });
 }
 
 Server::Server(asio::io_context& ioc, ServerOptions options)
     : core_(std::make_shared<Core>(ioc, std::move(options))) {}
 
-Server::~Server() { stop(); }
-
-Status Server::start() { return core_->start(); }
-
-std::vector<uint16_t> Server::ports() const { return core_->bound_ports; }
-
-void Server::shutdown(std::function<void()> done) {
-  asio::dispatch(core_->strand,
-                 [c = core_, done = std::move(done)]() mutable { c->begin_shutdown(std::move(done)); });
+Server::~Server() {
+  stop();
 }
 
-void Server::stop() { core_->stop_now(); }
+Status Server::start() {
+  return core_->start();
+}
+
+std::vector<uint16_t> Server::ports() const {
+  return core_->bound_ports;
+}
+
+void Server::shutdown(std::function<void()> done) {
+  asio::dispatch(core_->strand, [c = core_, done = std::move(done)]() mutable {
+    c->begin_shutdown(std::move(done));
+  });
+}
+
+void Server::stop() {
+  core_->stop_now();
+}
 
 void Server::shutdown_on_signals(std::function<void()> done) {
   asio::dispatch(core_->strand, [c = core_, done = std::move(done)]() mutable {
@@ -758,8 +812,12 @@ void Server::shutdown_on_signals(std::function<void()> done) {
   });
 }
 
-ServerStats Server::stats() const { return collect(*core_); }
+ServerStats Server::stats() const {
+  return collect(*core_);
+}
 
-std::string Server::prometheus() const { return MetricsHandler::prometheus_text(*core_); }
+std::string Server::prometheus() const {
+  return MetricsHandler::prometheus_text(*core_);
+}
 
 }  // namespace rusm::net

@@ -39,8 +39,9 @@ TEST_F(Http, PipelinedRequestsAnsweredInOrder) {
   int fd = connect_to(ts.port);
   std::string all;
   for (int i = 0; i < 20; ++i) {
-    all += "POST /echo/" + std::to_string(i) + " HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-           std::to_string(std::to_string(i).size()) + "\r\n\r\n" + std::to_string(i);
+    all += "POST /echo/" + std::to_string(i) +
+           " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(std::to_string(i).size()) +
+           "\r\n\r\n" + std::to_string(i);
   }
   all += get("/hello");
   ASSERT_TRUE(send_all(fd, all));
@@ -187,7 +188,8 @@ TEST_F(Http, SmugglingShapesAreRejected) {
       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
       // two TE headers
-      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: "
+      "chunked\r\n\r\n0\r\n\r\n",
       // TE with a space before the colon
       "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
       // obsolete line folding

@@ -240,7 +240,8 @@ TEST(Limits, HeaderInjectionByAHandlerIs500) {
   ASSERT_TRUE(ts.start(std::move(o)).is_ok());
   int fd = connect_to(ts.port);
   send_all(fd, get("/evil"));
-  std::string got = recv_until(fd, [](const std::string& s) { return s.find("\r\n\r\n") != s.npos; }, 3s);
+  std::string got = recv_until(
+      fd, [](const std::string& s) { return s.find("\r\n\r\n") != s.npos; }, 3s);
   EXPECT_EQ(parse_response(got).status, 500);
   EXPECT_EQ(got.find("pwned"), std::string::npos);
   close(fd);
@@ -255,11 +256,13 @@ TEST(Limits, MetricsEndpointReportsRoutes) {
   request(ts.port, get("/missing"));
   Response m = request(ts.port, get("/metrics"));
   EXPECT_EQ(m.status, 200);
-  EXPECT_NE(m.body.find("rusm_http_requests_total{route=\"/hello\",kind=\"http\",status=\"2xx\"} 1"),
-            std::string::npos)
+  EXPECT_NE(
+      m.body.find("rusm_http_requests_total{route=\"/hello\",kind=\"http\",status=\"2xx\"} 1"),
+      std::string::npos)
       << m.body;
-  EXPECT_NE(m.body.find("rusm_http_requests_total{route=\"(none)\",kind=\"http\",status=\"4xx\"} 1"),
-            std::string::npos);
+  EXPECT_NE(
+      m.body.find("rusm_http_requests_total{route=\"(none)\",kind=\"http\",status=\"4xx\"} 1"),
+      std::string::npos);
   EXPECT_NE(m.body.find("rusm_http_request_duration_seconds_bucket{route=\"/hello\""),
             std::string::npos);
   EXPECT_NE(m.body.find("rusm_http_open_connections 1"), std::string::npos);

@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio.hpp>
 #include <gtest/gtest.h>
+#include <boost/asio.hpp>
 
 #include "rusm/net/server.h"
 
@@ -114,7 +114,8 @@ std::string recv_until(int fd, Stop stop, std::chrono::milliseconds timeout, boo
     *eof = false;
   }
   while (!stop(got)) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        end - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       break;
     }
@@ -136,7 +137,8 @@ std::string recv_until(int fd, Stop stop, std::chrono::milliseconds timeout, boo
 }
 
 inline std::string recv_all(int fd, std::chrono::milliseconds timeout = 5s, bool* eof = nullptr) {
-  return recv_until(fd, [](const std::string&) { return false; }, timeout, eof);
+  return recv_until(
+      fd, [](const std::string&) { return false; }, timeout, eof);
 }
 
 // True if the peer closed (EOF or reset) within `timeout`.
@@ -232,7 +234,8 @@ inline Response parse_response(const std::string& in, bool head = false) {
 }
 
 // Reads responses until `n` are complete (or timeout).
-inline std::vector<Response> read_responses(int fd, size_t n, std::chrono::milliseconds timeout = 5s,
+inline std::vector<Response> read_responses(int fd, size_t n,
+                                            std::chrono::milliseconds timeout = 5s,
                                             bool head = false) {
   std::vector<Response> out;
   std::string buf;
@@ -255,7 +258,8 @@ inline std::vector<Response> read_responses(int fd, size_t n, std::chrono::milli
   return out;
 }
 
-inline Response request(uint16_t port, const std::string& raw, std::chrono::milliseconds timeout = 5s) {
+inline Response request(uint16_t port, const std::string& raw,
+                        std::chrono::milliseconds timeout = 5s) {
   int fd = connect_to(port);
   send_all(fd, raw);
   auto rs = read_responses(fd, 1, timeout, raw.rfind("HEAD ", 0) == 0);
@@ -315,7 +319,8 @@ class EchoHandler : public Handler {
 // Answers after `delay` (on a timer), unless cancelled first.
 class SlowHandler : public Handler {
  public:
-  SlowHandler(boost::asio::io_context& io, std::chrono::milliseconds delay) : io_(io), delay_(delay) {}
+  SlowHandler(boost::asio::io_context& io, std::chrono::milliseconds delay)
+      : io_(io), delay_(delay) {}
   void handle(std::shared_ptr<Exchange> ex) override {
     ++started;
     auto t = std::make_shared<boost::asio::steady_timer>(io_, delay_);

@@ -123,7 +123,9 @@ class WebSocket {
  public:
   // Sends a message. Completes once it fits in the write buffer.
   void send(bool text, std::string data, Completion done = {});
-  void send_text(std::string data, Completion done = {}) { send(true, std::move(data), std::move(done)); }
+  void send_text(std::string data, Completion done = {}) {
+    send(true, std::move(data), std::move(done));
+  }
   void send_binary(std::string data, Completion done = {}) {
     send(false, std::move(data), std::move(done));
   }

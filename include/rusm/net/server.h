@@ -63,10 +63,10 @@ enum class RouteKind : uint8_t { kHttp, kCgi, kWs, kSse, kStatic, kMetrics };
 const char* route_kind_name(RouteKind k);
 
 struct Route {
-  std::string name;            // for metrics and logs; defaults to the pattern
-  std::string method;          // "GET", ...; empty: any method
-  std::string pattern;         // "/user/{id}/posts" (segment parameters), or a prefix
-  bool prefix = false;         // pattern is a path prefix ("/static/")
+  std::string name;     // for metrics and logs; defaults to the pattern
+  std::string method;   // "GET", ...; empty: any method
+  std::string pattern;  // "/user/{id}/posts" (segment parameters), or a prefix
+  bool prefix = false;  // pattern is a path prefix ("/static/")
   RouteKind kind = RouteKind::kHttp;
   std::shared_ptr<Handler> handler;
   Millis deadline{-1};         // -1: Limits::deadline; 0: none (streams, WebSockets)
@@ -89,7 +89,7 @@ struct ServerOptions {
   std::vector<Listen> listen;
   TlsFiles tls;  // needed if any Listen has tls
   Limits limits;
-  std::vector<Route> routes;           // first match wins, in order
+  std::vector<Route> routes;              // first match wins, in order
   std::string metrics_path = "/metrics";  // built-in Prometheus endpoint; empty: off
   // One JSON line per request, written from the connection's strand; empty:
   // off. Called concurrently from different strands: must be thread-safe.
@@ -120,7 +120,7 @@ struct ServerStats {
   std::vector<RouteStats> routes;  // configured routes, then "(none)" for 404s
   int64_t open_connections = 0;
   uint64_t accepted = 0;
-  uint64_t rejected_connections = 0;  // over max_connections
+  uint64_t rejected_connections = 0;   // over max_connections
   uint64_t rejected_header_bytes = 0;  // 431
   uint64_t rejected_bad_request = 0;   // 400 (smuggling, malformed)
   uint64_t rejected_in_flight = 0;     // 503 over the server-wide limit
