@@ -591,8 +591,12 @@ Status Server::Core::start() {
                    ssl_error_string() + ")");
     }
     if (SSL_CTX_use_PrivateKey_file(c, opt.tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-      return Error("tls.key: " + opt.tls.key_file + ": not a usable PEM private key (" +
-                   ssl_error_string() + ")");
+      std::string why = ssl_error_string();
+      if (why.find("mismatch") != std::string::npos) {
+        return Error("tls.key: " + opt.tls.key_file + ": does not match the certificate in " +
+                     opt.tls.cert_file);
+      }
+      return Error("tls.key: " + opt.tls.key_file + ": not a usable PEM private key (" + why + ")");
     }
     if (SSL_CTX_check_private_key(c) != 1) {
       return Error("tls.key: " + opt.tls.key_file + ": does not match the certificate in " +
