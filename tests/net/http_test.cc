@@ -74,6 +74,26 @@ TEST_F(Http, ChunkedRequestBody) {
   close(fd);
 }
 
+// The same request arriving one byte at a time: every parser state must
+// cope with a partial buffer.
+TEST_F(Http, ChunkedRequestBodyByteByByte) {
+  int fd = connect_to(ts.port);
+  std::string req =
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n" +
+      get("/hello");
+  for (char c : req) {
+    ASSERT_TRUE(send_all(fd, std::string(1, c)));
+    std::this_thread::sleep_for(std::chrono::microseconds(300));
+  }
+  auto rs = read_responses(fd, 2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].status, 200);
+  EXPECT_EQ(rs[0].body, "hello world");
+  EXPECT_EQ(rs[1].body, "hello from rusm\n");
+  close(fd);
+}
+
 TEST_F(Http, ChunkedBodyOverLimitIs413) {
   int fd = connect_to(ts.port);
   std::string req = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
