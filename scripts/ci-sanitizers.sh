@@ -24,7 +24,7 @@ fi
 
 if [ -d fuzz ]; then
   echo "== fuzzers (${fuzz_seconds}s each)"
-  RUSM_BUILD_DIR="$root/build-fuzz" RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz fuzz_seed" \
+  RUSM_BUILD_DIR="$root/build-fuzz" RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz net_fuzz fuzz_seed" \
     scripts/build.sh -DRUSM_FUZZ=ON >/dev/null
   for f in build-fuzz/fuzz/*_fuzz; do
     [ -x "$f" ] || continue
