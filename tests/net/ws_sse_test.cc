@@ -2,6 +2,8 @@
 // codes for protocol violations, ping/pong, the close handshake, shutdown's
 // 1001, SSE streaming, and bounded server memory for a client that stops
 // reading.
+#include <future>
+
 #include "test_util.h"
 
 namespace rusm::net::test {
@@ -311,6 +313,148 @@ TEST(Sse, ClientThatStopsReadingKeepsServerMemoryBounded) {
   EXPECT_TRUE(eventually([&] { return ticker->ended == 1; }, 10s))
       << "writer not told of the close" << ts.server->stats().open_connections << " buf "
       << ts.server->stats().buffered_bytes << " w " << ticker->written;
+}
+
+}  // namespace
+}  // namespace rusm::net::test
+
+namespace rusm::net::test {
+namespace {
+
+// A handler that answers from a foreign thread (as a Wasm process on a
+// scheduler worker will): every call is posted onto the strand and every
+// completion comes back on it.
+class ForeignThreadHandler : public Handler {
+ public:
+  void handle(std::shared_ptr<Exchange> ex) override {
+    std::thread([this, ex] {
+      std::promise<Errc> started, wrote;
+      ex->start(200, {{"X-From", "worker"}}, std::nullopt, [&](Errc e) { started.set_value(e); });
+      if (started.get_future().get() != Errc::kOk) {
+        return;
+      }
+      for (int i = 0; i < 100; ++i) {
+        std::promise<Errc> p;
+        ex->write("line " + std::to_string(i) + "\n", [&](Errc e) { p.set_value(e); });
+        if (p.get_future().get() != Errc::kOk) {
+          return;
+        }
+      }
+      ex->finish([this](Errc e) {
+        if (e == Errc::kOk) {
+          ++done;
+        }
+      });
+    }).detach();
+  }
+  std::atomic<int> done{0};
+};
+
+TEST(Threads, HandlerCallsFromAForeignThread) {
+  TestServer ts;
+  ServerOptions o;
+  auto h = std::make_shared<ForeignThreadHandler>();
+  o.routes.push_back(route("/w", h));
+  ASSERT_TRUE(ts.start(std::move(o)).is_ok());
+  std::vector<int> fds;
+  for (int i = 0; i < 8; ++i) {
+    fds.push_back(connect_to(ts.port));
+    send_all(fds.back(), get("/w") + get("/w"));
+  }
+  for (int fd : fds) {
+    auto rs = read_responses(fd, 2);
+    ASSERT_EQ(rs.size(), 2u);
+    for (auto& r : rs) {
+      EXPECT_EQ(r.status, 200);
+      EXPECT_EQ(r.headers["x-from"], "worker");
+      EXPECT_EQ(r.body.substr(0, 7), "line 0\n");
+      EXPECT_NE(r.body.find("line 99\n"), std::string::npos);
+    }
+    close(fd);
+  }
+  EXPECT_TRUE(eventually([&] { return h->done == 16; }));
+}
+
+// Pauses after the first message; resumes when told.
+class PausingWs : public Handler {
+ public:
+  struct C : WebSocketHandler {
+    PausingWs* o;
+    std::shared_ptr<WebSocket> ws;
+    void on_open(std::shared_ptr<WebSocket> w) override {
+      ws = w;
+      o->ws = w;
+    }
+    void on_message(bool, std::string data, bool last) override {
+      ++o->messages;
+      o->pieces.fetch_add(1);
+      if (last) {
+        ++o->whole;
+      }
+      if (o->messages == 1) {
+        ws->pause();
+      }
+    }
+    void on_close(uint16_t, std::string) override { ws.reset(); }
+  };
+  void handle(std::shared_ptr<Exchange> ex) override {
+    auto c = std::make_shared<C>();
+    c->o = this;
+    ex->upgrade(c, fragments);
+  }
+  bool fragments = false;
+  std::atomic<int> messages{0}, pieces{0}, whole{0};
+  std::shared_ptr<WebSocket> ws;
+};
+
+int ws_open(uint16_t port, const char* path) {
+  int fd = connect_to(port);
+  send_all(fd,
+           std::string("GET ") + path +
+               " HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  recv_until(
+      fd, [](const std::string& s) { return s.find("\r\n\r\n") != s.npos; }, 3s);
+  return fd;
+}
+
+TEST(WsFlow, PauseStopsDeliveryAndResumeRestartsIt) {
+  TestServer ts;
+  ServerOptions o;
+  auto h = std::make_shared<PausingWs>();
+  o.routes.push_back(route("/ws", h));
+  ASSERT_TRUE(ts.start(std::move(o)).is_ok());
+  int fd = ws_open(ts.port, "/ws");
+  std::string many;
+  for (int i = 0; i < 50; ++i) {
+    many += frame(0x1, "m" + std::to_string(i));
+  }
+  send_all(fd, many);
+  ASSERT_TRUE(eventually([&] { return h->messages >= 1; }));
+  std::this_thread::sleep_for(200ms);
+  EXPECT_LE(h->messages.load(), 2) << "messages delivered while paused";
+  h->ws->resume();
+  EXPECT_TRUE(eventually([&] { return h->messages == 50; }));
+  close(fd);
+}
+
+TEST(WsFlow, FragmentsModeDeliversPieces) {
+  TestServer ts;
+  ServerOptions o;
+  auto h = std::make_shared<PausingWs>();
+  h->fragments = true;
+  o.routes.push_back(route("/ws", h));
+  ASSERT_TRUE(ts.start(std::move(o)).is_ok());
+  int fd = ws_open(ts.port, "/ws");
+  ASSERT_TRUE(eventually([&] { return h->ws != nullptr; }));
+  h->ws->resume();  // (it pauses after its first piece)
+  send_all(fd, frame(0x1, "ab", true, false));
+  ASSERT_TRUE(eventually([&] { return h->pieces >= 1; }));
+  h->ws->resume();
+  send_all(fd, frame(0x0, "cd", true, true));
+  EXPECT_TRUE(eventually([&] { return h->whole == 1; }));
+  EXPECT_EQ(h->pieces.load(), 2) << "a fragmented message must arrive as its fragments";
+  close(fd);
 }
 
 }  // namespace
