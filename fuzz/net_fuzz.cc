@@ -13,8 +13,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -133,26 +135,63 @@ struct Live {
 
 int connect_to(uint16_t port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // A fresh source address from 127/8 for every connection: thousands of
+  // inputs per second would otherwise run out of ports (TIME_WAIT) or, with
+  // resets, reuse a four-tuple whose old connection the kernel still knows.
+  static uint32_t next = 0;
+  ++next;
+  sockaddr_in src{};
+  src.sin_family = AF_INET;
+  src.sin_addr.s_addr = htonl((127u << 24) | (1u + next % 250) << 16 |
+                              ((next / 250) % 250 + 1) << 8 | ((next / 62500) % 250 + 1));
+  bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+  int rc = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  if (rc != 0 && errno == EINTR) {  // libFuzzer's timers interrupt; the connect goes on
+    pollfd p{fd, POLLOUT, 0};
+    while (poll(&p, 1, 5000) < 0 && errno == EINTR) {
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    rc = err == 0 ? 0 : -1;
+    errno = err;
+  }
+  if (rc != 0) {
+    fprintf(stderr, "net_fuzz: connect: %s\n", strerror(errno));
     abort();  // the server stopped accepting
   }
   return fd;
 }
 
-// Reads until EOF or the timeout; returns what arrived.
+// Reads until EOF or the timeout; returns what arrived. libFuzzer's timer
+// signals interrupt poll and recv: those are retried.
 std::string drain(int fd, int timeout_ms) {
   std::string got;
   char buf[16384];
+  auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   while (true) {
+    int left = int(std::chrono::duration_cast<std::chrono::milliseconds>(
+                       end - std::chrono::steady_clock::now())
+                       .count());
+    if (left <= 0) {
+      break;
+    }
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) {
+    int r = poll(&p, 1, left);
+    if (r < 0 && errno == EINTR) {
+      continue;
+    }
+    if (r <= 0) {
       break;
     }
     ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
     if (n <= 0) {
       break;
     }
@@ -165,6 +204,8 @@ std::string drain(int fd, int timeout_ms) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Live* live = new Live();  // lives for the whole session
+  static uint64_t inputs = 0;
+  ++inputs;
   int fd = connect_to(live->port);
   size_t cut = size ? std::min<size_t>(data[0], size) : 0;
   (void)!send(fd, data, cut, MSG_NOSIGNAL);
@@ -179,7 +220,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string got = drain(ok, 2000);
   close(ok);
   if (got.rfind("HTTP/1.1 200", 0) != 0) {
-    fprintf(stderr, "net_fuzz: the server stopped answering: %s\n", got.substr(0, 80).c_str());
+    auto st = live->server->stats();
+    fprintf(stderr,
+            "net_fuzz: the server stopped answering (%lld open connections, %llu accepted, %llu "
+            "refused, %llu header timeouts, %llu idle timeouts, %lld websockets): %s\n",
+            (long long)st.open_connections, (unsigned long long)st.accepted,
+            (unsigned long long)st.rejected_connections, (unsigned long long)st.header_timeouts,
+            (unsigned long long)st.idle_timeouts, (long long)st.websockets,
+            got.substr(0, 80).c_str());
+    fprintf(stderr, "net_fuzz: after %llu inputs\n", (unsigned long long)inputs);
     abort();
   }
   return 0;

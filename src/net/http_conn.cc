@@ -514,35 +514,12 @@ class HttpConn final : public Conn {
     if (buf_.capacity() - buf_.size() >= 4096) {
       n = std::max<size_t>(4096, buf_.capacity() - buf_.size());
     }
-    if constexpr (kTls) {
-      stream_.async_read_some(buf_.prepare(n), [self = self()](boost::system::error_code ec,
-                                                               size_t n) { self->on_read(ec, n); });
-    } else {
-      // Wait for readiness, then read: Asio's speculative read would cost a
-      // failed recv (EAGAIN) per keep-alive request, whose next request is
-      // never there yet when the response has just been written.
-      read_size_ = n;
-      wait_readable();
-    }
-  }
-
-  void wait_readable() {
-    sock().async_wait(tcp::socket::wait_read, [self = self()](boost::system::error_code ec) {
-      if (ec) {
-        self->on_read(ec, 0);
-        return;
-      }
-      if (self->st_ == St::kClosed) {
-        self->reading_ = false;
-        return;
-      }
-      size_t got = self->sock().read_some(self->buf_.prepare(self->read_size_), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) {
-        self->wait_readable();
-        return;
-      }
-      self->on_read(ec, got);
-    });
+    // Not async_wait(wait_read) + read_some, although that would save the
+    // failed recv (EAGAIN) Asio's speculative read costs per keep-alive
+    // request: Asio's reactor is edge-triggered and a wait queued after the
+    // data arrived is never woken (net_fuzz found the hang).
+    stream_.async_read_some(buf_.prepare(n), [self = self()](boost::system::error_code ec,
+                                                             size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, size_t n) {
@@ -1499,7 +1476,6 @@ class HttpConn final : public Conn {
   St st_ = St::kHead;
   bool in_advance_ = false, again_ = false;
   bool reading_ = false, writing_ = false, lingering_ = false;
-  size_t read_size_ = 0;
   bool head_started_ = false;
   int64_t head_deadline_ = 0, last_progress_ = 0;
   bool close_after_ = false, peer_eof_ = false, counted_closed_ = false;
