@@ -1511,13 +1511,15 @@ class HttpConn final : public Conn {
   Op file_op_;
 };
 
+// Called on the acceptor's strand: the connection starts on its own (once
+// registered, the sweep and stop() post to that strand).
 void serve_connection(std::shared_ptr<Server::Core> core, tcp::socket s, bool tls) {
   if (tls) {
     auto c = std::make_shared<HttpConn<true>>(std::move(core), std::move(s));
-    c->start();
+    asio::post(c->strand_, [c] { c->start(); });
   } else {
     auto c = std::make_shared<HttpConn<false>>(std::move(core), std::move(s));
-    c->start();
+    asio::post(c->strand_, [c] { c->start(); });
   }
 }
 

@@ -61,7 +61,17 @@ struct TestServer {
   ~TestServer() { stop(); }
   void stop() {
     if (server) {
+      // stop() closes connections on their strands: keep the loop running
+      // until they are gone (a handle cycle, Exchange <-> connection, is
+      // broken only there).
       server->stop();
+      if (!threads.empty()) {
+        auto end = std::chrono::steady_clock::now() + 5s;
+        while (std::chrono::steady_clock::now() < end &&
+               (server->stats().open_connections > 0 || server->stats().websockets > 0)) {
+          std::this_thread::sleep_for(1ms);
+        }
+      }
     }
     work.reset();
     ioc.stop();

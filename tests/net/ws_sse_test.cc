@@ -383,6 +383,7 @@ class PausingWs : public Handler {
     std::shared_ptr<WebSocket> ws;
     void on_open(std::shared_ptr<WebSocket> w) override {
       ws = w;
+      std::lock_guard<std::mutex> lock(o->mu);
       o->ws = w;
     }
     void on_message(bool, std::string data, bool last) override {
@@ -395,16 +396,25 @@ class PausingWs : public Handler {
         ws->pause();
       }
     }
-    void on_close(uint16_t, std::string) override { ws.reset(); }
+    void on_close(uint16_t, std::string) override {
+      ws.reset();
+      std::lock_guard<std::mutex> lock(o->mu);
+      o->ws.reset();  // the route's handler must not keep the connection alive
+    }
   };
   void handle(std::shared_ptr<Exchange> ex) override {
     auto c = std::make_shared<C>();
     c->o = this;
     ex->upgrade(c, fragments);
   }
+  std::shared_ptr<WebSocket> get_ws() {
+    std::lock_guard<std::mutex> lock(mu);
+    return ws;
+  }
   bool fragments = false;
   std::atomic<int> messages{0}, pieces{0}, whole{0};
-  std::shared_ptr<WebSocket> ws;
+  std::mutex mu;
+  std::shared_ptr<WebSocket> ws;  // under mu
 };
 
 int ws_open(uint16_t port, const char* path) {
@@ -433,7 +443,7 @@ TEST(WsFlow, PauseStopsDeliveryAndResumeRestartsIt) {
   ASSERT_TRUE(eventually([&] { return h->messages >= 1; }));
   std::this_thread::sleep_for(200ms);
   EXPECT_LE(h->messages.load(), 2) << "messages delivered while paused";
-  h->ws->resume();
+  h->get_ws()->resume();
   EXPECT_TRUE(eventually([&] { return h->messages == 50; }));
   close(fd);
 }
@@ -446,11 +456,11 @@ TEST(WsFlow, FragmentsModeDeliversPieces) {
   o.routes.push_back(route("/ws", h));
   ASSERT_TRUE(ts.start(std::move(o)).is_ok());
   int fd = ws_open(ts.port, "/ws");
-  ASSERT_TRUE(eventually([&] { return h->ws != nullptr; }));
-  h->ws->resume();  // (it pauses after its first piece)
+  ASSERT_TRUE(eventually([&] { return h->get_ws() != nullptr; }));
+  h->get_ws()->resume();  // (it pauses after its first piece)
   send_all(fd, frame(0x1, "ab", true, false));
   ASSERT_TRUE(eventually([&] { return h->pieces >= 1; }));
-  h->ws->resume();
+  h->get_ws()->resume();
   send_all(fd, frame(0x0, "cd", true, true));
   EXPECT_TRUE(eventually([&] { return h->whole == 1; }));
   EXPECT_EQ(h->pieces.load(), 2) << "a fragmented message must arrive as its fragments";

@@ -151,7 +151,10 @@ class Server {
   // WebSockets with 1001. `done` runs (on the io_context) once every
   // connection is closed.
   void shutdown(std::function<void()> done = {});
-  // Immediate: close everything now (cancel hooks run). Idempotent.
+  // Immediate: close everything now (cancel hooks run). Idempotent. The
+  // connections close on their strands, so the owner keeps running the
+  // io_context until stats().open_connections is 0; destroying the
+  // io_context earlier leaks the exchanges still in progress.
   void stop();
   // SIGTERM/SIGINT -> shutdown(done). Installs an asio::signal_set on the
   // io_context (the owner must not handle these signals otherwise).
