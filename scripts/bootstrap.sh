@@ -21,6 +21,8 @@ packages=(
   nodejs chromium fonts-dejavu-core erlang-base erlang-dev
   # misc
   python3 git ca-certificates
+  # the net tests make certificates with openssl and fetch over https with curl
+  openssl curl
 )
 
 missing=()
