@@ -11,7 +11,7 @@ packages=(
   wasi-libc libclang-rt-19-dev-wasm32 wabt
   # libraries
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
-  libboost1.81-dev libboost-context1.81-dev libssl-dev libsqlite3-dev
+  libboost1.81-dev libboost-context1.81-dev libssl-dev libsqlite3-dev libtomlplusplus-dev
   # the rusm executable's allocator (see CMakeLists.txt: RUSM_MIMALLOC)
   libmimalloc-dev
   # sanitizers and fuzzing runtimes for clang-19
@@ -23,6 +23,8 @@ packages=(
   nginx wrk
   # misc
   python3 git ca-certificates
+  # the net tests make certificates with openssl and fetch over https with curl
+  openssl curl
 )
 
 missing=()

@@ -24,7 +24,8 @@ fi
 
 if [ -d fuzz ]; then
   echo "== fuzzers (${fuzz_seconds}s each)"
-  RUSM_BUILD_DIR="$root/build-fuzz" RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz memory_fuzz dashboard_fuzz fuzz_seed" \
+  RUSM_BUILD_DIR="$root/build-fuzz" \
+    RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz memory_fuzz dashboard_fuzz net_fuzz fuzz_seed" \
     scripts/build.sh -DRUSM_FUZZ=ON >/dev/null
   for f in build-fuzz/fuzz/*_fuzz; do
     [ -x "$f" ] || continue
@@ -32,10 +33,13 @@ if [ -d fuzz ]; then
     corpus="build-fuzz/fuzz/corpus-$name"
     mkdir -p "$corpus"
     # The module fuzzers start from the spec suite's modules; abi_fuzz's
-    # inputs are call programs, not modules; dashboard_fuzz's are requests.
+    # inputs are call programs, memory_fuzz's store programs, and
+    # dashboard_fuzz's and net_fuzz's raw bytes on a socket.
     seeds=build-fuzz/fuzz/seed
-    [ "$name" = abi_fuzz ] || [ "$name" = memory_fuzz ] && seeds=
-    [ "$name" = dashboard_fuzz ] && seeds=fuzz/dashboard_seed
+    case "$name" in
+      abi_fuzz | memory_fuzz | net_fuzz) seeds= ;;
+      dashboard_fuzz) seeds=fuzz/dashboard_seed ;;
+    esac
     echo "-- $name"
     "$f" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -timeout=10 "$corpus" \
        $seeds 2>&1 | tail -n 3

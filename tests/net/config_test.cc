@@ -1,0 +1,286 @@
+// rusm.toml: good files parse into the right AppConfig; every bad file gives
+// one error naming the file, the line and the key; the key reference is the
+// one in docs/serve.md and its defaults are the code's.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "rusm/net/config.h"
+
+namespace rusm::net {
+namespace {
+
+namespace fs = std::filesystem;
+
+class Config : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir = fs::temp_directory_path() / ("rusm-cfg-" + std::to_string(getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir / "public");
+    std::ofstream(dir / "app.wasm") << "x";
+    file = (dir / "rusm.toml").string();
+  }
+  void TearDown() override { fs::remove_all(dir); }
+
+  Result<AppConfig> parse(const std::string& text) { return parse_config(text, file); }
+  std::string error(const std::string& text) {
+    auto r = parse(text);
+    return r.is_ok() ? "(no error)" : r.message();
+  }
+
+  fs::path dir;
+  std::string file;
+};
+
+TEST_F(Config, FullFile) {
+  auto r = parse(R"(
+listen = ["127.0.0.1:8080", "[::1]:8081"]
+metrics_path = "/_metrics"
+
+[tls]
+listen = "0.0.0.0:8443"
+cert = "cert.pem"
+key = "/etc/key.pem"
+client_ca = "ca.pem"
+
+[limits]
+header_bytes = "8K"
+body_bytes = 2048
+header_timeout = "500ms"
+idle_timeout = "2m"
+max_connections = 50
+max_in_flight = 10
+route_max_in_flight = 5
+deadline = "5s"
+retry_after = "3s"
+ws_message_bytes = "64K"
+shutdown_timeout = "1s"
+
+[observer]
+listen = "127.0.0.1:4000"
+
+[access_log]
+path = "logs/access.jsonl"
+
+[[route]]
+path = "/user/{id}"
+method = "GET"
+kind = "http"
+module = "app.wasm"
+allow = ["clock", "random"]
+memory = "16M"
+deadline = "2s"
+max_in_flight = 3
+
+[[route]]
+name = "chat"
+path = "/chat"
+kind = "ws"
+module = "app.wasm"
+entry = "chat"
+
+[[route]]
+prefix = "/static/"
+kind = "static"
+dir = "public"
+
+[[route]]
+path = "/cgi"
+kind = "cgi"
+module = "./app.wasm"
+)");
+  ASSERT_TRUE(r.is_ok()) << r.message();
+  const AppConfig& c = *r;
+  ASSERT_EQ(c.listen.size(), 3u);
+  EXPECT_EQ(c.listen[1].host, "::1");
+  EXPECT_EQ(c.listen[1].port, 8081);
+  EXPECT_FALSE(c.listen[1].tls);
+  EXPECT_TRUE(c.listen[2].tls);
+  EXPECT_EQ(c.listen[2].port, 8443);
+  EXPECT_EQ(c.metrics_path, "/_metrics");
+  EXPECT_EQ(c.tls.cert_file, (dir / "cert.pem").string());
+  EXPECT_EQ(c.tls.key_file, "/etc/key.pem");
+  EXPECT_EQ(c.limits.header_bytes, 8192u);
+  EXPECT_EQ(c.limits.body_bytes, 2048u);
+  EXPECT_EQ(c.limits.header_timeout, Millis(500));
+  EXPECT_EQ(c.limits.idle_timeout, Millis(120'000));
+  EXPECT_EQ(c.limits.max_connections, 50u);
+  EXPECT_EQ(c.limits.retry_after_s, 3u);
+  EXPECT_EQ(c.limits.ws_message_bytes, 65536u);
+  EXPECT_TRUE(c.observer.enabled);
+  EXPECT_EQ(c.observer.port, 4000);
+  EXPECT_TRUE(c.access_log.enabled);
+  EXPECT_EQ(c.access_log.path, (dir / "logs/access.jsonl").string());
+  ASSERT_EQ(c.routes.size(), 4u);
+  const RouteConfig& u = c.routes[0];
+  EXPECT_EQ(u.name, "GET /user/{id}");
+  EXPECT_EQ(u.kind, RouteKind::kHttp);
+  EXPECT_EQ(u.module, (dir / "app.wasm").string());
+  EXPECT_EQ(u.entry, "handle");
+  EXPECT_EQ(u.allow, (std::vector<std::string>{"clock", "random"}));
+  EXPECT_EQ(u.memory_bytes, 16u << 20);
+  EXPECT_EQ(u.deadline, Millis(2000));
+  EXPECT_EQ(u.max_in_flight, 3);
+  EXPECT_EQ(u.line, 30);
+  EXPECT_EQ(c.routes[1].kind, RouteKind::kWs);
+  EXPECT_EQ(c.routes[1].deadline, Millis(0)) << "ws routes have no deadline by default";
+  EXPECT_EQ(c.routes[1].entry, "chat");
+  EXPECT_TRUE(c.routes[2].prefix);
+  EXPECT_EQ(c.routes[2].dir, (dir / "public").string());
+  EXPECT_EQ(c.routes[2].method, "GET");
+  EXPECT_EQ(c.routes[3].entry, "_start");
+  EXPECT_EQ(c.routes[3].module, (dir / "app.wasm").string());
+}
+
+TEST_F(Config, EmptyFileHasDefaults) {
+  auto r = parse("");
+  ASSERT_TRUE(r.is_ok()) << r.message();
+  ASSERT_EQ(r->listen.size(), 1u);
+  EXPECT_EQ(r->listen[0].port, 8080);
+  EXPECT_FALSE(r->observer.enabled);
+  EXPECT_FALSE(r->access_log.enabled);
+}
+
+TEST_F(Config, LoadFromDisk) {
+  std::ofstream(file) << "[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\n";
+  auto r = load_config(file);
+  ASSERT_TRUE(r.is_ok()) << r.message();
+  EXPECT_EQ(r->routes[0].module, (dir / "app.wasm").string());
+  auto missing = load_config((dir / "nope.toml").string());
+  ASSERT_FALSE(missing.is_ok());
+  EXPECT_NE(missing.message().find("nope.toml: No such file"), std::string::npos);
+}
+
+// Each bad file: the exact "file:line: key: reason" prefix.
+TEST_F(Config, ErrorsNameFileLineAndKey) {
+  struct Case {
+    const char* text;
+    std::string expect;
+  };
+  std::string f = file + ":";
+  const Case cases[] = {
+      {"listen = [\"127.0.0.1:8080\"\n", f + "1: Error while parsing array"},  // toml syntax
+      {"\n[limits]\nbody_byte = 5\n",
+       f + "3: limits.body_byte: unknown key (did you mean \"body_bytes\"?)"},
+      {"lissten = []\n", f + "1: lissten: unknown key (did you mean \"listen\"?)"},
+      {"[limitz]\n", f + "1: limitz: unknown key (did you mean \"limits\"?)"},
+      {"[limits]\nbody_bytes = \"lots\"\n", f + "2: limits.body_bytes: expected a size"},
+      {"[limits]\nheader_timeout = 10\n", f + "2: limits.header_timeout: expected a duration"},
+      {"[limits]\nheader_timeout = \"0s\"\n", f + "2: limits.header_timeout: must be more than 0"},
+      {"[limits]\nmax_connections = 0\n", f + "2: limits.max_connections: must be between 1"},
+      {"[limits]\nheader_bytes = 10\n", f + "2: limits.header_bytes: must be between 256"},
+      {"listen = [\"localhost\"]\n", f + "1: listen: \"localhost\" is not host:port"},
+      {"listen = [\"h:99999\"]\n", f + "1: listen: \"h:99999\" is not host:port"},
+      {"\n[tls]\nlisten = \"0.0.0.0:8443\"\n", f + "2: tls.cert: required by tls.listen"},
+      {"[observer]\nlisten = \"127.0.0.1:8080\"\n",
+       f + "2: observer.listen: same address as a site listener"},
+      {"\n\n[[route]]\npath = \"/\"\nkind = \"htp\"\nmodule = \"app.wasm\"\n",
+       f + "5: route[1].kind: unknown kind \"htp\" (http, cgi, ws, sse, static)"},
+      {"[[route]]\npath = \"/\"\nmodule = \"app.wasm\"\n", f + "1: route[1].kind: missing"},
+      {"[[route]]\npath = \"/\"\nkind = \"http\"\n", f + "1: route[1].module: missing"},
+      {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"missing.wasm\"\n",
+       f + "4: route[1].module: " + (dir / "missing.wasm").string() + ": No such file"},
+      {"[[route]]\npath = \"/\"\nprefix = \"/x\"\nkind = \"http\"\nmodule = \"app.wasm\"\n",
+       f + "1: route[1]: give exactly one of path and prefix"},
+      {"[[route]]\npath = \"x\"\nkind = \"http\"\nmodule = \"app.wasm\"\n",
+       f + "2: route[1].path: must start with '/'"},
+      {"[[route]]\npath = \"/a{id}\"\nkind = \"http\"\nmodule = \"app.wasm\"\n",
+       f + "2: route[1].path: a parameter is a whole segment"},
+      {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\nmethod = \"get\"\n",
+       f + "5: route[1].method: \"get\" is not an HTTP method"},
+      {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\nmemory = \"1K\"\n",
+       f + "5: route[1].memory: must be between 64K and 4G"},
+      {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\nallow = \"clock\"\n",
+       f + "5: route[1].allow: expected an array"},
+      {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\nmodul = 1\n",
+       f + "5: route[1].modul: unknown key (did you mean \"module\"?)"},
+      {"[[route]]\nprefix = \"/s/\"\nkind = \"static\"\n", f + "1: route[1].dir: missing"},
+      {"[[route]]\nprefix = \"/s/\"\nkind = \"static\"\ndir = \"app.wasm\"\n",
+       f + "4: route[1].dir: " + (dir / "app.wasm").string() + ": not a directory"},
+      {"[[route]]\nprefix = \"/s/\"\nkind = \"static\"\ndir = \"public\"\nmodule = \"app.wasm\"\n",
+       f + "5: route[1].module: not used by a static route"},
+      {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\n"
+       "[[route]]\npath = \"/\"\nkind = \"sse\"\nmodule = \"app.wasm\"\n",
+       f + "5: route[2].path: same method and path as the route on line 1"},
+      {"route = 5\n", f + "1: route: expected an array of tables"},
+      {"[access_log]\npath = 5\n", f + "2: access_log.path: expected a string"},
+  };
+  for (const Case& c : cases) {
+    std::string e = error(c.text);
+    EXPECT_EQ(e.rfind(c.expect, 0), 0u)
+        << "input:\n"
+        << c.text << "\ngot:      " << e << "\nexpected: " << c.expect;
+  }
+}
+
+TEST(ConfigValues, SizesAndDurations) {
+  EXPECT_EQ(parse_size("16K"), 16384u);
+  EXPECT_EQ(parse_size("1M"), 1u << 20);
+  EXPECT_EQ(parse_size("7"), 7u);
+  EXPECT_FALSE(parse_size("1T"));
+  EXPECT_FALSE(parse_size("-1"));
+  EXPECT_FALSE(parse_size("99999999999999999999G"));
+  EXPECT_EQ(parse_duration("500ms"), Millis(500));
+  EXPECT_EQ(parse_duration("2m"), Millis(120000));
+  EXPECT_FALSE(parse_duration("5"));
+  EXPECT_FALSE(parse_duration("s"));
+}
+
+// The reference's defaults are the code's defaults.
+TEST(ConfigReference, DefaultsMatchTheCode) {
+  Limits d;
+  for (const ConfigKey& k : config_keys()) {
+    if (std::string(k.table) != "limits") {
+      continue;
+    }
+    std::string v = k.default_value;
+    auto r = parse_config("[limits]\n" + std::string(k.key) + " = " + v + "\n", "t.toml");
+    ASSERT_TRUE(r.is_ok()) << k.key << ": " << r.message();
+    const Limits& l = r->limits;
+    EXPECT_EQ(l.header_bytes, d.header_bytes) << k.key;
+    EXPECT_EQ(l.body_bytes, d.body_bytes) << k.key;
+    EXPECT_EQ(l.body_chunk_bytes, d.body_chunk_bytes) << k.key;
+    EXPECT_EQ(l.write_buffer_bytes, d.write_buffer_bytes) << k.key;
+    EXPECT_EQ(l.header_timeout, d.header_timeout) << k.key;
+    EXPECT_EQ(l.idle_timeout, d.idle_timeout) << k.key;
+    EXPECT_EQ(l.max_connections, d.max_connections) << k.key;
+    EXPECT_EQ(l.max_in_flight, d.max_in_flight) << k.key;
+    EXPECT_EQ(l.route_max_in_flight, d.route_max_in_flight) << k.key;
+    EXPECT_EQ(l.deadline, d.deadline) << k.key;
+    EXPECT_EQ(l.retry_after_s, d.retry_after_s) << k.key;
+    EXPECT_EQ(l.ws_message_bytes, d.ws_message_bytes) << k.key;
+    EXPECT_EQ(l.shutdown_timeout, d.shutdown_timeout) << k.key;
+  }
+}
+
+// docs/serve.md carries the generated reference between two markers.
+TEST(ConfigReference, DocsAreGeneratedFromTheTable) {
+  std::ifstream f(std::string(RUSM_SOURCE_DIR) + "/docs/serve.md");
+  ASSERT_TRUE(f) << "docs/serve.md missing";
+  std::stringstream ss;
+  ss << f.rdbuf();
+  std::string doc = ss.str();
+  const std::string begin = "<!-- BEGIN config-reference (generated from src/net/config.cc) -->\n";
+  const std::string end = "<!-- END config-reference -->";
+  size_t b = doc.find(begin), e = doc.find(end);
+  ASSERT_NE(b, std::string::npos);
+  ASSERT_NE(e, std::string::npos);
+  std::string have = doc.substr(b + begin.size(), e - b - begin.size());
+  std::string want = config_reference_markdown();
+  if (have != want) {
+    std::ofstream("serve-reference.md") << want;
+  }
+  EXPECT_EQ(have, want) << "docs/serve.md is out of date: the expected text is in "
+                           "<build>/tests/net/serve-reference.md";
+  // Every key of the table appears in the plain-text help too.
+  std::string help = config_reference_text();
+  for (const ConfigKey& k : config_keys()) {
+    EXPECT_NE(help.find(std::string("  ") + k.key + " ("), std::string::npos) << k.key;
+  }
+}
+
+}  // namespace
+}  // namespace rusm::net
