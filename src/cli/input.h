@@ -11,22 +11,18 @@
 #include <CLI/CLI.hpp>
 
 #include "rusm/result.h"
+#include "rusm/runtime/module_file.h"
 
 namespace rusm::cli {
 
 // Worker or scheduler threads a command may ask for. More is never useful
 // (the largest machines have a few hundred cores) and each costs a thread.
 inline constexpr unsigned kMaxThreads = 1024;
-// Largest module file read: far above any real module, far below memory.
-inline constexpr uint64_t kMaxModuleBytes = 256ull << 20;
 // Wasm pages in 4 GiB, the most a 32-bit memory can have.
 inline constexpr uint64_t kMaxPages = 65536;
 
-// Reads a module file: a regular file (not a directory, device or FIFO) of
-// at most max_bytes. Errors: "PATH: cannot open: No such file or directory",
-// "PATH: is a directory, not a module file", "PATH: too large (...)".
-Result<std::vector<uint8_t>> read_module_file(const std::string& path,
-                                              uint64_t max_bytes = kMaxModuleBytes);
+using runtime::kMaxModuleBytes;
+using runtime::read_module_file;
 
 // "64M", "1G", "512K", "65536" (bytes) or "16p" (pages) -> whole pages in
 // [1, 65536]. The number is decimal digits with an optional fraction; nan,

@@ -37,6 +37,34 @@ std::shared_ptr<const Module> load(const std::string& path,
   return *m;
 }
 
+// Caps what one instance's memories and tables may take together, so that a
+// module declaring (say) 200 tables of 10M entries is refused with a clear
+// error instead of asking the host for 16 GB.
+class TotalBytesLimiter final : public ResourceLimiter {
+ public:
+  explicit TotalBytesLimiter(uint64_t cap) : cap_(cap) {}
+  bool memory_growing(uint64_t current, uint64_t desired) override {
+    return take(desired - current);
+  }
+  bool table_growing(uint64_t current, uint64_t desired) override {
+    return take((desired - current) * kTableElementBytes);
+  }
+  void memory_grow_failed(uint64_t current, uint64_t desired) override {
+    used_ -= desired - current;
+  }
+
+ private:
+  bool take(uint64_t bytes) {
+    if (bytes > cap_ - used_) {
+      return false;
+    }
+    used_ += bytes;
+    return true;
+  }
+  uint64_t cap_;
+  uint64_t used_ = 0;
+};
+
 std::string limits_string(const Limits& l) {
   return std::to_string(l.min) + (l.max ? ".." + std::to_string(*l.max) : "..");
 }
@@ -190,6 +218,8 @@ struct InvokeArgs {
   std::vector<std::string> args;
   int64_t fuel = 0;
   std::string dispatch = "default";
+  std::string max_memory = "1G";
+  uint64_t max_memory_pages = kMaxPages;
 };
 
 void invoke(const InvokeArgs& a) {
@@ -224,7 +254,11 @@ void invoke(const InvokeArgs& a) {
   if (!imports) {
     die(a.file + ": " + imports.message());
   }
-  auto instance = instantiate_and_start(module, *imports);
+  TotalBytesLimiter limiter(a.max_memory_pages * kPageSize);
+  InstanceOptions io;
+  io.max_memory_pages = a.max_memory_pages;
+  io.limiter = &limiter;
+  auto instance = instantiate_and_start(module, *imports, io);
   if (!instance) {
     die(a.file + ": " + instance.message());
   }
@@ -273,9 +307,19 @@ void setup_wasm(CLI::App& app) {
                   "v128 as 32 hex digits");
   inv->add_option("--fuel", args->fuel, "Stop after this much fuel (0 = unlimited)")
       ->check(CLI::NonNegativeNumber);
+  inv->add_option("--max-memory", args->max_memory,
+                  "Cap on the instance's memories and tables together: 64M, 1G, 16p (pages); "
+                  "default 1G");
   inv->add_option("--dispatch", args->dispatch, "Interpreter dispatch: default, tail or goto")
       ->check(CLI::IsMember({"default", "tail", "goto"}));
-  inv->callback([args] { invoke(*args); });
+  inv->callback([args] {
+    Result<uint64_t> pages = parse_memory_pages(args->max_memory);
+    if (!pages) {
+      die(pages.message(), 2);
+    }
+    args->max_memory_pages = *pages;
+    invoke(*args);
+  });
 }
 
 CommandRegistrar registrar(setup_wasm);

@@ -1,11 +1,10 @@
 // Runtime: the node, the module registry and spawning of Wasm processes.
 #include "rusm/runtime/runtime.h"
 
-#include <fstream>
-#include <iterator>
 #include <thread>
 
 #include "runtime/internal.h"
+#include "rusm/runtime/module_file.h"
 
 namespace rusm::runtime {
 
@@ -121,13 +120,11 @@ Status Runtime::load(std::string name, std::span<const uint8_t> bytes) {
 }
 
 Status Runtime::load_file(std::string name, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return Error("cannot read " + path);
+  Result<std::vector<uint8_t>> bytes = read_module_file(path);
+  if (!bytes) {
+    return Error(bytes.message());
   }
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                             std::istreambuf_iterator<char>());
-  Status s = load(std::move(name), bytes);
+  Status s = load(std::move(name), *bytes);
   if (!s) {
     return Error(path + ": " + s.message());
   }

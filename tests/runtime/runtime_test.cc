@@ -236,6 +236,14 @@ TEST_F(RuntimeTest, SpawnErrorsNameWhatIsWrong) {
   st = rt_->load_file("bad_import", guest("bad_import.wasm"));
   ASSERT_FALSE(st);
   EXPECT_NE(st.message().find("rusm.no_such_function"), std::string::npos) << st.message();
+  // A directory or a device is refused up front (it used to be read as a
+  // stream: a directory aborted, /dev/zero read until memory ran out).
+  st = rt_->load_file("dir", "/tmp");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("/tmp: is a directory"), std::string::npos) << st.message();
+  st = rt_->load_file("zero", "/dev/zero");
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find("character device"), std::string::npos) << st.message();
 }
 
 TEST_F(RuntimeTest, SupervisorStartedByGuestRestartsCrashingWasmWorker) {

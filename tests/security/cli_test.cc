@@ -63,6 +63,27 @@ TEST(Cli, WasmInvokeRefusesADirectory) {
   expect_usage_error(rusm({"wasm", "invoke", temp_dir(), "f"}), "is a directory");
 }
 
+// Before: no limiter, so 200 tables of 10M entries asked the host for 16 GB
+// at instantiation (mimalloc aborts when that fails). Now refused by the cap
+// on memories and tables together (--max-memory, default 1G).
+TEST(Cli, WasmInvokeRefusesTablesPastItsMemoryCap) {
+  Outcome o = rusm({"wasm", "invoke", kGuests + "/tables_200x10m.wasm", "_start"});
+  ASSERT_TRUE(o.status.has_value()) << "still running after the timeout";
+  EXPECT_EQ(*o.status, 1) << o.err;
+  EXPECT_NE(o.err.find("refused by the resource limiter"), std::string::npos) << o.err;
+  Outcome small =
+      rusm({"wasm", "invoke", kGuests + "/tables_200x10m.wasm", "_start", "--max-memory", "1M"});
+  ASSERT_TRUE(small.status.has_value());
+  EXPECT_EQ(*small.status, 1) << small.err;
+  EXPECT_NE(small.err.find("table 0 of 10000000 elements"), std::string::npos) << small.err;
+}
+
+TEST(Cli, WasmInvokeChecksMaxMemory) {
+  expect_usage_error(
+      rusm({"wasm", "invoke", kGuests + "/tables_200x10m.wasm", "_start", "--max-memory", "nan"}),
+      "--max-memory 'nan'");
+}
+
 // Before: read /dev/zero until memory ran out. The timeout is short because
 // the old code's memory grows quickly while it runs.
 TEST(Cli, RunRefusesADeviceInsteadOfReadingItForever) {
