@@ -22,7 +22,7 @@ using wasm::HostAction;
 using wasm::HostCall;
 
 WasmProcess& proc(HostCall& c) {
-  return *static_cast<WasmProcess*>(c.execution().user_data());
+  return static_cast<WasmProcess&>(Process::of(c));
 }
 
 HostAction ret32(HostCall& c, int32_t v) {
@@ -233,8 +233,7 @@ HostAction exit_self(HostCall& c) {
   if (r.kind() == otp::ExitKind::kKill) {
     r = ExitReason::killed();
   }
-  proc(c).suspend_exit(std::move(r));
-  return HostAction::kSuspend;
+  return proc(c).end(std::move(r));
 }
 
 // exit_pid(pid, kind, detail_ptr, detail_len) -> i32
@@ -390,9 +389,7 @@ HostAction receive(HostCall& c) {
   if (otp::detail::HeaderAccess::try_receive_now(p.ctx(), f)) {
     return ret32(c, p.deliver(p.ctx().take_delivered()));
   }
-  p.suspend_wait(WasmProcess::Pending::kReceive, f,
-                 duration_of(static_cast<int64_t>(c.arg_i64(2))));
-  return HostAction::kSuspend;
+  return p.suspend_receive(f, duration_of(static_cast<int64_t>(c.arg_i64(2))));
 }
 
 // message_read(offset, ptr, len) -> i32 (bytes copied)
@@ -503,13 +500,10 @@ HostAction cancel_timer(HostCall& c) {
   return ret64(c, left ? left->count() : kErrNotFound);
 }
 HostAction sleep(HostCall& c) {
-  proc(c).suspend_wait(WasmProcess::Pending::kSleep, otp::MessageFilter::nothing(),
-                       duration_of(static_cast<int64_t>(c.arg_i64(0))));
-  return HostAction::kSuspend;
+  return proc(c).suspend_sleep(duration_of(static_cast<int64_t>(c.arg_i64(0))));
 }
 HostAction yield(HostCall& c) {
-  proc(c).suspend_yield(WasmProcess::Pending::kYield);
-  return HostAction::kSuspend;
+  return proc(c).suspend_yield();
 }
 
 // ---- supervisors

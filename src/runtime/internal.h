@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "rusm/otp/context.h"
+#include "rusm/runtime/host.h"
 #include "rusm/runtime/runtime.h"
 
 namespace rusm::runtime {
@@ -43,13 +44,14 @@ struct Runtime::Impl {
   explicit Impl(RuntimeOptions o);
   ~Impl();
 
+  Runtime* owner = nullptr;
   RuntimeOptions options;
   std::unique_ptr<otp::Node> node;
   wasi::HostFunctions wasi_funcs;
   std::vector<std::unique_ptr<wasm::Function>> rusm_funcs;
   wasm::Imports imports;
-  std::unique_ptr<Reactor> reactor;
-  std::once_flag reactor_once;
+  std::unique_ptr<EventLoop> loop;
+  std::once_flag loop_once;
 
   mutable std::shared_mutex modules_mu;
   std::unordered_map<std::string, std::shared_ptr<const ModuleEntry>> modules;
@@ -58,7 +60,7 @@ struct Runtime::Impl {
   std::unordered_map<uint64_t, std::shared_ptr<OutcomeSlot>> outcomes;
 
   std::shared_ptr<const ModuleEntry> find_module(std::string_view name) const;
-  Reactor& get_reactor();
+  EventLoop& get_event_loop();
 
   // Builds a Wasm process body (instantiated, not yet started). Errors as
   // Runtime::spawn.
@@ -113,20 +115,10 @@ class ProcessLimiter final : public wasm::ResourceLimiter {
 };
 
 // A Wasm process: one instance on one Execution, driven as an otp body.
-class WasmProcess final : public otp::Body {
+// Every blocking host call, the runtime's own included, is a Suspension
+// (rusm/runtime/host.h): the body never names what a call waits for.
+class WasmProcess final : public otp::Body, public Process {
  public:
-  // What a suspended `rusm` call waits for.
-  enum class Pending : uint8_t {
-    kNone,
-    kReceive,
-    kSleep,
-    kYield,
-    kYieldWith,
-    kExit,
-    kWasi,
-    kSupervisorCall
-  };
-
   WasmProcess(Runtime::Impl* rt, std::shared_ptr<const ModuleEntry> mod, Capabilities caps,
               std::shared_ptr<const wasi::Config> wasi_config,
               std::shared_ptr<OutcomeSlot> outcome);
@@ -139,6 +131,24 @@ class WasmProcess final : public otp::Body {
   void on_exit(const otp::ExitReason& reason) override;
   size_t memory_bytes() const override;
 
+  // ---- Process (rusm/runtime/host.h), for every host function
+  otp::Context& context() override { return *ctx_; }
+  wasm::Execution& execution() override { return exec_; }
+  wasm::Memory* memory() override { return memory_; }
+  const Capabilities& capabilities() const override { return caps_; }
+  Runtime& runtime() override { return *rt_->owner; }
+  ResourceTable& resources() override { return resources_; }
+  void denied(uint32_t cap) override { denied_ = cap; }
+  wasm::HostAction suspend(Suspension* s) override {
+    suspended_ = s;
+    return wasm::HostAction::kSuspend;
+  }
+  wasm::HostAction end(otp::ExitReason reason) override {
+    exit_reason_ = std::move(reason);
+    ending_ = true;
+    return wasm::HostAction::kSuspend;
+  }
+
   // ---- for the rusm host functions (abi.cc), valid during run()
   otp::Context& ctx() { return *ctx_; }
   Runtime::Impl& rt() { return *rt_; }
@@ -146,29 +156,29 @@ class WasmProcess final : public otp::Body {
   const Capabilities& caps() const { return caps_; }
   const std::shared_ptr<const wasi::Config>& wasi_config() const { return wasi_config_; }
   wasi::Context* wasi() { return wasi_.get(); }
-  // Records a refused capability (shown in the exit line of `rusm run`).
-  void denied(uint32_t cap) { denied_ = cap; }
 
-  // Suspensions requested by a host function; run() then returns the
-  // matching Step. (Kept as plain fields: building and moving a Step, with
-  // its ExitReason, on every receive showed in wasm-ping-pong's profile.)
-  // Waits for a message matching `f` (MessageFilter::nothing(): a sleep).
-  void suspend_wait(Pending p, otp::MessageFilter f, otp::Duration timeout) {
-    pending_ = p;
-    wait_filter_ = f;
-    wait_timeout_ = timeout;
+  // The runtime's own blocking calls. Each suspension is a member, so a
+  // receive allocates nothing.
+  // receive(): the oldest message matching `f`, or kErrTimeout after `timeout`.
+  wasm::HostAction suspend_receive(otp::MessageFilter f, otp::Duration timeout) {
+    receive_.filter = f;
+    receive_.timeout = timeout;
+    return suspend(&receive_);
   }
-  void suspend_yield(Pending p) { pending_ = p; }
-  void suspend_exit(otp::ExitReason reason) {
-    pending_ = Pending::kExit;
-    exit_reason_ = std::move(reason);
+  wasm::HostAction suspend_sleep(otp::Duration timeout) {
+    sleep_.timeout = timeout;
+    return suspend(&sleep_);
+  }
+  wasm::HostAction suspend_yield() {
+    yield_.has_value = false;
+    return suspend(&yield_);
   }
   // A host call that spent the slice's budget (spawn, send) returns `v`
   // after the process yields, so that a loop of such calls is preempted.
   wasm::HostAction yield_with(int32_t v) {
-    yield_value_ = v;
-    suspend_yield(Pending::kYieldWith);
-    return wasm::HostAction::kSuspend;
+    yield_.has_value = true;
+    yield_.value = v;
+    return suspend(&yield_);
   }
   // receive(): where to put the next delivered message.
   struct ReceiveArgs {
@@ -182,7 +192,7 @@ class WasmProcess final : public otp::Body {
 
   // A call into a supervisor (start_child, terminate_child, which_children):
   // sends `request` to `sup` under a monitor and suspends until the reply, the
-  // supervisor's DOWN, or the timeout. The result is computed in run().
+  // supervisor's DOWN, or the timeout.
   enum class SupervisorOp : uint8_t { kStartChild, kTerminateChild, kWhichChildren };
   wasm::HostAction call_supervisor(SupervisorOp op, otp::Pid sup, otp::Message request,
                                    otp::Duration timeout, uint32_t out_ptr = 0,
@@ -197,9 +207,40 @@ class WasmProcess final : public otp::Body {
   // Tells otp what the process holds now (process info: memory) after a run
   // of the instance, when it changed (see process.cc).
   void maybe_report_memory(otp::Context& ctx);
+  otp::Step step_of(const Wait& w);
+  otp::Step exit_step();
   wasm::Value supervisor_result(otp::Message reply);
   static bool is_supervisor_answer(const otp::Message& m, void* self);
-  otp::Step wasi_step();
+
+  // Waits for a message matching `filter` (or the timeout).
+  struct MessageSuspension : Suspension {
+    otp::MessageFilter filter;
+    otp::Duration timeout{};
+    Wait wait(Process&) override { return Wait::message(filter, timeout); }
+  };
+  struct ReceiveSuspension final : MessageSuspension {
+    Resumed resume(Process& p, otp::Context& ctx) override;
+  };
+  struct SleepSuspension final : Suspension {
+    otp::Duration timeout{};
+    Wait wait(Process&) override { return Wait::message(otp::MessageFilter::nothing(), timeout); }
+    Resumed resume(Process& p, otp::Context& ctx) override;
+  };
+  struct YieldSuspension final : Suspension {
+    bool has_value = false;
+    int32_t value = 0;
+    Wait wait(Process&) override { return Wait::yield(); }
+    Resumed resume(Process& p, otp::Context& ctx) override;
+  };
+  struct SupervisorSuspension final : MessageSuspension {
+    Resumed resume(Process& p, otp::Context& ctx) override;
+  };
+  // A blocked WASI call: waits as wasi::Context::pending() says (an fd
+  // through the runtime's event loop), then redoes the call.
+  struct WasiSuspension final : Suspension {
+    Wait wait(Process& p) override;
+    Resumed resume(Process& p, otp::Context& ctx) override;
+  };
 
   Runtime::Impl* rt_;
   std::shared_ptr<const ModuleEntry> mod_;
@@ -218,15 +259,19 @@ class WasmProcess final : public otp::Body {
   bool pending_init_ = false;
   otp::Context* ctx_ = nullptr;
 
-  Pending pending_ = Pending::kNone;
-  otp::MessageFilter wait_filter_;  // kReceive, kSleep, kSupervisorCall
-  otp::Duration wait_timeout_{};
-  otp::ExitReason exit_reason_;  // kExit
+  Suspension* suspended_ = nullptr;  // the blocked host call, if any
+  bool ending_ = false;              // end() was called: exit with exit_reason_
+  otp::ExitReason exit_reason_;
+  ReceiveSuspension receive_;
+  SleepSuspension sleep_;
+  YieldSuspension yield_;
+  SupervisorSuspension supervisor_;
+  WasiSuspension wasi_wait_;
+  ResourceTable resources_;  // destroyed before the instance (declared after it)
   uint32_t denied_ = 0;
   wasm::Memory* memory_ = nullptr;  // memory 0 of instance_, if any
   uint64_t reported_stamp_ = 0;     // memory_'s size + written bytes at the last report
   uint32_t runs_since_report_ = 0;
-  int32_t yield_value_ = 0;
 
   // The current message (receive) and, for EXIT/DOWN, its synthesized payload.
   otp::Message current_;

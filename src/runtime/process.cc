@@ -38,7 +38,7 @@ WasmProcess::WasmProcess(Runtime::Impl* rt, std::shared_ptr<const ModuleEntry> m
       outcome_(std::move(outcome)),
       limiter_(*rt->node, caps_.max_memory_pages * wasm::kPageSize),
       exec_(rt->options.limits) {
-  exec_.set_user_data(this);
+  exec_.set_user_data(static_cast<Process*>(this));
 }
 
 WasmProcess::~WasmProcess() {
@@ -137,53 +137,40 @@ Step WasmProcess::run(otp::Context& ctx) {
     exec_.set_interrupt(&ctx.interrupt_flag());  // a kill stops it at its next host call
   }
   ctx_ = &ctx;
-  switch (pending_) {
-    case Pending::kNone:
-      break;
-    case Pending::kReceive: {
-      otp::Message m = ctx.take_delivered();
-      Value v = Value::i32(static_cast<uint32_t>(m ? deliver(std::move(m)) : kErrTimeout));
-      pending_ = Pending::kNone;
-      (void)exec_.set_host_results({&v, 1});
-      break;
+  if (ending_) {  // a Suspension's wait() ended the process
+    suspended_ = nullptr;
+    return exit_step();
+  }
+  if (suspended_ != nullptr) {
+    switch (suspended_->resume(*this, ctx)) {
+      case Suspension::Resumed::kContinue:
+        suspended_ = nullptr;
+        break;
+      case Suspension::Resumed::kWait:
+        return step_of(suspended_->wait(*this));
+      case Suspension::Resumed::kEnd:
+        suspended_ = nullptr;
+        return exit_step();
     }
-    case Pending::kSupervisorCall: {
-      Value v = supervisor_result(ctx.take_delivered());
-      pending_ = Pending::kNone;
-      (void)exec_.set_host_results({&v, 1});
-      break;
-    }
-    case Pending::kYieldWith: {
-      Value v = Value::i32(static_cast<uint32_t>(yield_value_));
-      pending_ = Pending::kNone;
-      (void)exec_.set_host_results({&v, 1});
-      break;
-    }
-    case Pending::kSleep:
-    case Pending::kYield:
-      pending_ = Pending::kNone;
-      (void)exec_.set_host_results({});
-      break;
-    case Pending::kWasi: {
-      std::string trap;
-      wasm::HostAction a = wasi_->resume(exec_, &trap);
-      if (a == wasm::HostAction::kSuspend) {
-        return wasi_step();
-      }
-      pending_ = Pending::kNone;
-      if (a == wasm::HostAction::kTrap) {
-        if (auto code = wasi_->exit_code()) {
-          return finish(*code == 0 ? ExitReason::normal()
-                                   : ExitReason::error("exit code " + std::to_string(*code)));
-        }
-        return finish(ExitReason::error("trap: " + trap));
-      }
-      break;
-    }
-    case Pending::kExit:
-      return finish(exit_reason_);
   }
   return drive(ctx);
+}
+
+Step WasmProcess::step_of(const Wait& w) {
+  switch (w.kind) {
+    case Wait::Kind::kYield:
+      return Step::yield();
+    case Wait::Kind::kMessage:
+      return Step::wait_message(w.filter, w.timeout);
+    case Wait::Kind::kEvent:
+      return Step::wait_event(w.timeout);
+  }
+  return Step::yield();
+}
+
+Step WasmProcess::exit_step() {
+  ending_ = false;
+  return finish(std::move(exit_reason_));
 }
 
 Step WasmProcess::drive(otp::Context& ctx) {
@@ -228,31 +215,54 @@ Step WasmProcess::drive(otp::Context& ctx) {
         return finish(ExitReason::error("trap: " + exec_.trap().to_string()));
       }
       case RunStatus::kSuspended:
-        switch (pending_) {
-          case Pending::kNone:
-          case Pending::kWasi:
-            break;
-          case Pending::kExit:
-            return finish(exit_reason_);
-          case Pending::kYield:
-          case Pending::kYieldWith:
-            return Step::yield();
-          case Pending::kReceive:
-          case Pending::kSleep:
-          case Pending::kSupervisorCall:
-            return Step::wait_message(wait_filter_, wait_timeout_);
+        if (ending_) {
+          suspended_ = nullptr;
+          return exit_step();
         }
-        if (wasi_ && rt_->wasi_funcs.owns(exec_.suspended_at())) {
-          pending_ = Pending::kWasi;
-          return wasi_step();
+        if (suspended_ == nullptr && wasi_ && rt_->wasi_funcs.owns(exec_.suspended_at())) {
+          suspended_ = &wasi_wait_;
         }
-        return finish(ExitReason::error("suspended in an unknown host function"));
+        if (suspended_ == nullptr) {
+          return finish(ExitReason::error("suspended in an unknown host function"));
+        }
+        return step_of(suspended_->wait(*this));
     }
   }
 }
 
-Step WasmProcess::wasi_step() {
-  const wasi::Wait& w = wasi_->pending();
+Suspension::Resumed WasmProcess::ReceiveSuspension::resume(Process& p, otp::Context& ctx) {
+  auto& self = static_cast<WasmProcess&>(p);
+  otp::Message m = ctx.take_delivered();
+  Value v = Value::i32(static_cast<uint32_t>(m ? self.deliver(std::move(m)) : kErrTimeout));
+  (void)self.exec_.set_host_results({&v, 1});
+  return Resumed::kContinue;
+}
+
+Suspension::Resumed WasmProcess::SleepSuspension::resume(Process& p, otp::Context&) {
+  (void)p.execution().set_host_results({});
+  return Resumed::kContinue;
+}
+
+Suspension::Resumed WasmProcess::YieldSuspension::resume(Process& p, otp::Context&) {
+  if (has_value) {
+    Value v = Value::i32(static_cast<uint32_t>(value));
+    (void)p.execution().set_host_results({&v, 1});
+  } else {
+    (void)p.execution().set_host_results({});
+  }
+  return Resumed::kContinue;
+}
+
+Suspension::Resumed WasmProcess::SupervisorSuspension::resume(Process& p, otp::Context& ctx) {
+  auto& self = static_cast<WasmProcess&>(p);
+  Value v = self.supervisor_result(ctx.take_delivered());
+  (void)self.exec_.set_host_results({&v, 1});
+  return Resumed::kContinue;
+}
+
+Wait WasmProcess::WasiSuspension::wait(Process& p) {
+  auto& self = static_cast<WasmProcess&>(p);
+  const wasi::Wait& w = self.wasi_->pending();
   auto remaining = [&]() -> otp::Duration {
     if (w.deadline == std::chrono::steady_clock::time_point::max()) {
       return otp::kInfinity;
@@ -263,19 +273,40 @@ Step WasmProcess::wasi_step() {
   switch (w.kind) {
     case wasi::Wait::Kind::kNone:
     case wasi::Wait::Kind::kYield:
-      return Step::yield();
+      return Wait::yield();
     case wasi::Wait::Kind::kDeadline:
-      return Step::wait_event(remaining());
+      return Wait::event(remaining());
     case wasi::Wait::Kind::kFdRead:
     case wasi::Wait::Kind::kFdWrite:
-      if (Status s = rt_->get_reactor().watch(w.host_fd, w.kind == wasi::Wait::Kind::kFdWrite,
-                                              ctx_->self());
+      if (Status s = self.rt_->get_event_loop().watch_fd(
+              w.host_fd, w.kind == wasi::Wait::Kind::kFdWrite, self.ctx_->self());
           !s) {
-        return finish(ExitReason::error("I/O wait: " + s.message()));
+        self.end(ExitReason::error("I/O wait: " + s.message()));  // run() ends it next
+        return Wait::yield();
       }
-      return Step::wait_event(remaining());
+      return Wait::event(remaining());
   }
-  return Step::yield();
+  return Wait::yield();
+}
+
+Suspension::Resumed WasmProcess::WasiSuspension::resume(Process& p, otp::Context&) {
+  auto& self = static_cast<WasmProcess&>(p);
+  std::string trap;
+  wasm::HostAction a = self.wasi_->resume(self.exec_, &trap);
+  switch (a) {
+    case wasm::HostAction::kSuspend:
+      return Resumed::kWait;
+    case wasm::HostAction::kTrap:
+      if (auto code = self.wasi_->exit_code()) {
+        self.end(*code == 0 ? ExitReason::normal()
+                            : ExitReason::error("exit code " + std::to_string(*code)));
+      } else {
+        self.end(ExitReason::error("trap: " + trap));
+      }
+      return Resumed::kEnd;
+    default:
+      return Resumed::kContinue;
+  }
 }
 
 Step WasmProcess::finish(ExitReason reason) {
@@ -322,9 +353,9 @@ wasm::HostAction WasmProcess::call_supervisor(SupervisorOp op, otp::Pid sup, otp
   sup_call_ = {op, c.make_ref(), c.monitor(sup), out_ptr, out_cap};
   request.set_ref(sup_call_.ref);
   (void)c.send(sup, std::move(request));
-  suspend_wait(Pending::kSupervisorCall,
-               otp::MessageFilter::by_predicate(is_supervisor_answer, this), timeout);
-  return wasm::HostAction::kSuspend;
+  supervisor_.filter = otp::MessageFilter::by_predicate(is_supervisor_answer, this);
+  supervisor_.timeout = timeout;
+  return suspend(&supervisor_);
 }
 
 Value WasmProcess::supervisor_result(otp::Message reply) {

@@ -11,7 +11,7 @@ namespace rusm::runtime {
 namespace {
 
 wasi::Context* wasi_lookup(wasm::HostCall& c) {
-  return static_cast<WasmProcess*>(c.execution().user_data())->wasi();
+  return static_cast<WasmProcess&>(Process::of(c)).wasi();
 }
 
 std::string labelled(std::string_view label, const Capabilities& caps) {
@@ -69,8 +69,8 @@ Runtime::Impl::Impl(RuntimeOptions o)
 Runtime::Impl::~Impl() {
   // Processes (and their instances, which import our host functions) go first.
   (void)node->shutdown(std::chrono::seconds(5));
+  loop.reset();  // its handlers wake processes of the node
   node.reset();
-  reactor.reset();
 }
 
 std::shared_ptr<const ModuleEntry> Runtime::Impl::find_module(std::string_view name) const {
@@ -79,9 +79,10 @@ std::shared_ptr<const ModuleEntry> Runtime::Impl::find_module(std::string_view n
   return it == modules.end() ? nullptr : it->second;
 }
 
-Reactor& Runtime::Impl::get_reactor() {
-  std::call_once(reactor_once, [this] { reactor = std::make_unique<Reactor>(*node); });
-  return *reactor;
+EventLoop& Runtime::Impl::get_event_loop() {
+  std::call_once(loop_once,
+                 [this] { loop = std::make_unique<EventLoop>(*node, options.io_threads); });
+  return *loop;
 }
 
 Result<std::unique_ptr<WasmProcess>> Runtime::Impl::make_process(
@@ -104,8 +105,14 @@ Result<otp::Spawned> Runtime::Impl::spawn_body(otp::Context* ctx, std::unique_pt
   return node->spawn_body(std::move(body), options);
 }
 
-Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Runtime::Runtime(RuntimeOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {
+  impl_->owner = this;
+}
 Runtime::~Runtime() = default;
+
+EventLoop& Runtime::event_loop() {
+  return impl_->get_event_loop();
+}
 
 otp::Node& Runtime::node() {
   return *impl_->node;
@@ -129,6 +136,20 @@ Status Runtime::load_file(std::string name, const std::string& path) {
     return Error(path + ": " + s.message());
   }
   return s;
+}
+
+Status Runtime::add_host_function(std::string module, std::string name, wasm::FuncType type,
+                                  wasm::HostCallback callback, void* data) {
+  std::unique_lock<std::shared_mutex> lock(impl_->modules_mu);
+  if (impl_->imports.find(module, name) != nullptr) {
+    return Error("host function " + module + "." + name + " is already defined");
+  }
+  impl_->rusm_funcs.push_back(
+      wasm::Function::host(std::move(type), callback, data, module + "." + name));
+  wasm::Extern e;
+  e.func = impl_->rusm_funcs.back().get();
+  impl_->imports.add(module, name, e);
+  return Status::ok();
 }
 
 Status Runtime::add_module(std::string name, std::shared_ptr<const wasm::Module> module) {

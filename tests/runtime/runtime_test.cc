@@ -375,9 +375,9 @@ TEST_F(RuntimeTest, ProcExitCodeBecomesExitReason) {
   EXPECT_EQ(o->exit_code, 9u);
 }
 
-TEST(ReactorTest, WakesProcessWhenFdBecomesReadable) {
+TEST(EventLoopTest, WakesProcessWhenFdBecomesReadable) {
   otp::Node node(otp::NodeOptions{.workers = 1});
-  Reactor reactor(node);
+  EventLoop loop(node);
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   Probe probe(node);
@@ -387,7 +387,7 @@ TEST(ReactorTest, WakesProcessWhenFdBecomesReadable) {
     (void)ctx.send(report, Message::make(1, woke ? "woke" : "timeout"));
   });
   ASSERT_TRUE(p);
-  ASSERT_TRUE(reactor.watch(fds[0], false, *p));
+  ASSERT_TRUE(loop.watch_fd(fds[0], false, *p));
   std::this_thread::sleep_for(5ms);
   ASSERT_EQ(write(fds[1], "x", 1), 1);
   auto m = probe.receive(10s);

@@ -3,8 +3,9 @@
 // A Runtime owns an otp::Node (scheduler, process table, registry, timers),
 // a registry of compiled modules by name (compiled once, instantiated per
 // process, imports resolved once per module), the host functions of the
-// `rusm` guest ABI (docs/abi.md) and of WASI, and a small epoll reactor
-// thread that wakes processes blocked on host file descriptors.
+// `rusm` guest ABI (docs/abi.md) and of WASI, and the node's one event loop
+// (rusm/runtime/event_loop.h; started on first use) that wakes processes
+// blocked on host file descriptors and runs the serving layer's sockets.
 //
 //   Runtime rt;
 //   rt.load_file("app", "app.wasm");
@@ -36,6 +37,8 @@
 #include "rusm/otp/supervisor.h"
 #include "rusm/result.h"
 #include "rusm/runtime/capabilities.h"
+#include "rusm/runtime/event_loop.h"
+#include "rusm/runtime/host.h"
 #include "rusm/wasi.h"
 #include "rusm/wasm.h"
 
@@ -49,6 +52,8 @@ struct RuntimeOptions {
   // Fuel units (executed interpreter instructions, see rusm/wasm.h) per
   // reduction of the otp budget.
   int64_t fuel_per_reduction = 20;
+  // Threads of the node's event loop (EventLoop), beside node.workers.
+  unsigned io_threads = 1;
   wasm::ExecutionLimits limits{
       .max_call_depth = 10'000, .max_stack_bytes = 1024 * 1024, .initial_stack_bytes = 1024};
 };
@@ -92,6 +97,10 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
 
   otp::Node& node();
+  // The node's event loop, started on first use. Stopped after the node's
+  // processes when the Runtime is destroyed; a layer that runs sockets on it
+  // (a server) must close them before that.
+  EventLoop& event_loop();
 
   // Compiles and registers a module under `name` (replacing any previous
   // one). Errors: the engine's message ("bad module: code section, offset
@@ -99,6 +108,13 @@ class Runtime {
   Status load(std::string name, std::span<const uint8_t> bytes);
   Status load_file(std::string name, const std::string& path);
   Status add_module(std::string name, std::shared_ptr<const wasm::Module> module);
+
+  // Adds a host function that modules import as `module`.`name` (another
+  // layer's host module: serving, storage, ...; see rusm/runtime/host.h for
+  // what it may do with its process). Call before loading the modules that
+  // import it. Errors: the name is taken.
+  Status add_host_function(std::string module, std::string name, wasm::FuncType type,
+                           wasm::HostCallback callback, void* data = nullptr);
   bool has_module(std::string_view name) const;
 
   // Spawns from outside any process. Errors: unknown module or function,
@@ -130,21 +146,6 @@ class Runtime {
  private:
   Result<otp::Spawned> spawn_impl(otp::Context* ctx, const ProcessSpec& spec,
                                   const Capabilities* parent_caps);
-  std::unique_ptr<Impl> impl_;
-};
-
-// Watches host file descriptors for a process blocked in WASI I/O and calls
-// Node::wake(pid) when one is ready. One thread per runtime, started on first
-// use. Thread-safe.
-class Reactor {
- public:
-  explicit Reactor(otp::Node& node);
-  ~Reactor();
-  // One-shot: wakes pid once when fd becomes readable (or writable).
-  Status watch(int fd, bool for_write, otp::Pid pid);
-
- private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

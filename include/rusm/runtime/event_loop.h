@@ -1,0 +1,49 @@
+// The node's one event loop: a Boost.Asio io_context run by a few threads
+// beside the scheduler's workers. Everything a node waits on outside its
+// processes runs here: host descriptors a process blocks on in WASI, the
+// serving layer's sockets, the observer. (DESIGN.md: one event loop per node,
+// no second hand-written reactor.)
+//
+// Thread-safety: every method may be called from any thread. The loop's
+// threads start with the EventLoop and are joined by stop() or the
+// destructor; handlers still queued then are destroyed without running.
+#pragma once
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "rusm/otp/node.h"
+#include "rusm/result.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace rusm::runtime {
+
+class EventLoop {
+ public:
+  // `node` must outlive the loop (wakes go to its processes).
+  EventLoop(otp::Node& node, unsigned threads = 1);
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  boost::asio::io_context& context();
+
+  // One-shot: calls node.wake(pid) once when fd becomes readable (or
+  // writable). The descriptor is dup'd, so several processes may wait on the
+  // same one and the caller may close its own. A regular file is always
+  // ready: the wake comes at once.
+  Status watch_fd(int fd, bool for_write, otp::Pid pid);
+
+  // Stops the threads (idempotent).
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace rusm::runtime
