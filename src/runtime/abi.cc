@@ -34,17 +34,8 @@ HostAction ret64(HostCall& c, int64_t v) {
   return HostAction::kReturn;
 }
 
-// A guest byte range, or nullopt when out of bounds.
 std::optional<std::string_view> bytes(HostCall& c, uint32_t ptr, uint32_t len) {
-  if (len == 0) {
-    return std::string_view();
-  }
-  wasm::Memory* m = c.memory();
-  const uint8_t* p = m ? m->read_span(ptr, len) : nullptr;
-  if (p == nullptr) {
-    return std::nullopt;
-  }
-  return std::string_view(reinterpret_cast<const char*>(p), len);
+  return guest_bytes(c, ptr, len);
 }
 
 bool write(HostCall& c, uint32_t ptr, const void* data, size_t len) {
@@ -81,13 +72,8 @@ std::string labelled(std::string_view label, const Capabilities& caps) {
   return s;
 }
 
-// A guest byte range read and charged as copied; nullopt when out of bounds.
 std::optional<std::string_view> copied(HostCall& c, uint32_t ptr, uint32_t len) {
-  std::optional<std::string_view> b = bytes(c, ptr, len);
-  if (b) {
-    c.charge_bytes(len);
-  }
-  return b;
+  return guest_bytes_charged(c, ptr, len);
 }
 
 // Killing a process, or linking with it (a crash then kills it), needs

@@ -3,6 +3,49 @@
 
 namespace rusm::runtime {
 
+std::optional<std::string_view> guest_bytes(wasm::HostCall& c, uint32_t ptr, uint32_t len) {
+  if (len == 0) {
+    return std::string_view();
+  }
+  wasm::Memory* m = c.memory();
+  const uint8_t* p = m ? m->read_span(ptr, len) : nullptr;
+  if (p == nullptr) {
+    return std::nullopt;
+  }
+  return std::string_view(reinterpret_cast<const char*>(p), len);
+}
+
+std::optional<std::string_view> guest_bytes_charged(wasm::HostCall& c, uint32_t ptr,
+                                                    uint32_t len) {
+  std::optional<std::string_view> b = guest_bytes(c, ptr, len);
+  if (b) {
+    c.charge_bytes(len);
+  }
+  return b;
+}
+
+bool guest_write_charged(wasm::HostCall& c, uint32_t ptr, std::string_view data) {
+  if (data.empty()) {
+    return true;
+  }
+  wasm::Memory* m = c.memory();
+  if (m == nullptr || !m->write(ptr, data.data(), data.size())) {
+    return false;
+  }
+  c.charge_bytes(data.size());
+  return true;
+}
+
+int32_t guest_copy_out(wasm::HostCall& c, uint32_t ptr, uint32_t cap, std::string_view s) {
+  if (s.size() > static_cast<size_t>(INT32_MAX)) {
+    return kErrLimit;
+  }
+  if (!guest_write_charged(c, ptr, s.substr(0, cap))) {
+    return kErrBadArg;
+  }
+  return static_cast<int32_t>(s.size());
+}
+
 // A handle is (generation << kSlotBits) | slot, with slot + 1 stored so that
 // a handle is never 0. A slot is reused after its resource is closed, with
 // its generation bumped, so the table stays as large as what was live at

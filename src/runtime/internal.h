@@ -290,20 +290,6 @@ class WasmProcess final : public otp::Body, public Process {
   size_t timers_prune_at_ = 16;  // fired timers are forgotten when the map doubles
 };
 
-// Guest-visible error codes (docs/abi.md).
-enum AbiError : int32_t {
-  kOk = 0,
-  kErrTimeout = -1,
-  kErrNoproc = -2,
-  kErrBadArg = -3,
-  kErrDenied = -4,
-  kErrNotFound = -5,
-  kErrExists = -6,
-  kErrFull = -7,
-  kErrNoMessage = -8,
-  kErrLimit = -9,
-  kErrNotSupported = -10,
-};
 
 // What a process with `caps` may see of a WASI configuration: stdio only
 // with kCapStdio, args beyond argv[0] and the environment only with kCapEnv,

@@ -1,6 +1,7 @@
 // Runtime: the node, the module registry and spawning of Wasm processes.
 #include "rusm/runtime/runtime.h"
 
+#include <cassert>
 #include <thread>
 
 #include "runtime/internal.h"
@@ -187,13 +188,18 @@ Result<otp::Spawned> Runtime::spawn(const ProcessSpec& spec) {
   return spawn_impl(nullptr, spec, nullptr);
 }
 
+Result<otp::Spawned> Runtime::spawn(const ProcessSpec& spec, std::unique_ptr<Resource> resource) {
+  return spawn_impl(nullptr, spec, nullptr, std::move(resource));
+}
+
 Result<otp::Spawned> Runtime::spawn_from(otp::Context& ctx, const ProcessSpec& spec,
                                          const Capabilities* parent_caps) {
   return spawn_impl(&ctx, spec, parent_caps);
 }
 
 Result<otp::Spawned> Runtime::spawn_impl(otp::Context* ctx, const ProcessSpec& spec,
-                                         const Capabilities* parent_caps) {
+                                         const Capabilities* parent_caps,
+                                         std::unique_ptr<Resource> resource) {
   auto mod = impl_->find_module(spec.module);
   if (!mod) {
     return Error("no module named '" + spec.module + "'");
@@ -207,6 +213,10 @@ Result<otp::Spawned> Runtime::spawn_impl(otp::Context* ctx, const ProcessSpec& s
                                   filter_config(spec.wasi, caps), slot);
   if (!body) {
     return body.error();
+  }
+  if (resource != nullptr) {
+    [[maybe_unused]] int32_t h = (*body)->resources().add(std::move(resource));
+    assert(h == ResourceTable::kFirstHandle);
   }
   otp::SpawnOptions o = spec.options;
   o.label = labelled(o.label.empty() ? spec.function : o.label, caps);

@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,33 @@ namespace rusm::runtime {
 
 class Runtime;
 class Process;
+
+// Guest-visible error codes of the `rusm` ABI (docs/abi.md). A host module
+// in another layer returns these too, and adds codes only there and here.
+enum AbiError : int32_t {
+  kOk = 0,
+  kErrTimeout = -1,
+  kErrNoproc = -2,
+  kErrBadArg = -3,
+  kErrDenied = -4,
+  kErrNotFound = -5,
+  kErrExists = -6,
+  kErrFull = -7,
+  kErrNoMessage = -8,
+  kErrLimit = -9,
+  kErrNotSupported = -10,
+};
+
+// Guest memory for host functions. Every pointer and length from a guest is
+// checked here: out of bounds gives nullopt / false / kErrBadArg, never a
+// host crash. The *_charged forms charge fuel for the bytes copied
+// (HostCall::charge_bytes), so that no call escapes the slice's budget.
+std::optional<std::string_view> guest_bytes(wasm::HostCall& c, uint32_t ptr, uint32_t len);
+std::optional<std::string_view> guest_bytes_charged(wasm::HostCall& c, uint32_t ptr, uint32_t len);
+bool guest_write_charged(wasm::HostCall& c, uint32_t ptr, std::string_view data);
+// Copies the first min(cap, s.size()) bytes of s to ptr and returns
+// s.size() (the guest sees it needs a bigger buffer), or kErrBadArg.
+int32_t guest_copy_out(wasm::HostCall& c, uint32_t ptr, uint32_t cap, std::string_view s);
 
 // What a suspended process waits for.
 struct Wait {
@@ -102,6 +130,8 @@ class Resource {
 class ResourceTable {
  public:
   static constexpr size_t kMaxResources = 4096;
+  // What add() returns first in an empty table.
+  static constexpr int32_t kFirstHandle = 1;
 
   ResourceTable() = default;
   ResourceTable(const ResourceTable&) = delete;

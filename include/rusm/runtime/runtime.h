@@ -123,6 +123,11 @@ class Runtime {
   // caps.max_memory_pages, or the node's memory budget is spent; the message
   // says which), node shutting down.
   Result<otp::Spawned> spawn(const ProcessSpec& spec);
+  // Spawns with `resource` already in the process's ResourceTable under
+  // handle ResourceTable::kFirstHandle (pass that handle in spec.args when
+  // the entry takes it). How the serving layer hands a request or a
+  // WebSocket to its process. On error the resource is destroyed.
+  Result<otp::Spawned> spawn(const ProcessSpec& spec, std::unique_ptr<Resource> resource);
   // Spawns from inside a (native) process body; the child is limited to
   // what `parent_caps` allows (pass nullptr for no limit).
   Result<otp::Spawned> spawn_from(otp::Context& ctx, const ProcessSpec& spec,
@@ -145,7 +150,8 @@ class Runtime {
 
  private:
   Result<otp::Spawned> spawn_impl(otp::Context* ctx, const ProcessSpec& spec,
-                                  const Capabilities* parent_caps);
+                                  const Capabilities* parent_caps,
+                                  std::unique_ptr<Resource> resource = nullptr);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -1,0 +1,269 @@
+// A rusm.toml app (include/rusm/serve/app.h): compiles the routes' modules,
+// turns each route into a net::Handler and runs the server on the node's
+// event loop.
+#include "rusm/serve/app.h"
+
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <csignal>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "serve/routes.h"
+
+namespace rusm::serve {
+
+namespace {
+
+// One JSON line per request, to stdout or a file; lines from different
+// strands never interleave.
+class AccessLog {
+ public:
+  static Result<std::shared_ptr<AccessLog>> open(const std::string& path) {
+    if (path == "-") {
+      return std::make_shared<AccessLog>(stdout, false);
+    }
+    FILE* f = std::fopen(path.c_str(), "a");
+    if (f == nullptr) {
+      return Error("access_log.path: " + path + ": " + std::strerror(errno));
+    }
+    return std::make_shared<AccessLog>(f, true);
+  }
+  AccessLog(FILE* f, bool owned) : f_(f), owned_(owned) {}
+  ~AccessLog() {
+    if (owned_) {
+      std::fclose(f_);
+    }
+  }
+  void write(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::fwrite(line.data(), 1, line.size(), f_);
+    std::fputc('\n', f_);
+    std::fflush(f_);
+  }
+
+ private:
+  std::mutex mu_;
+  FILE* f_;
+  bool owned_;
+};
+
+std::string where(const net::AppConfig& c, const net::RouteConfig& r) {
+  return c.file + ":" + std::to_string(r.line) + ": route \"" + r.name + "\"";
+}
+
+Result<runtime::Capabilities> route_caps(const net::AppConfig& c, const net::RouteConfig& r) {
+  auto caps = runtime::profile("sandboxed");
+  if (!caps) {
+    return caps.error();
+  }
+  for (const std::string& name : r.allow) {
+    std::optional<uint32_t> bit = runtime::parse_cap(name);
+    if (!bit) {
+      return Error(where(c, r) + ": allow: unknown capability \"" + name +
+                   "\" (stdio, env, fs, clock, random, spawn, proc, registry)");
+    }
+    caps->bits |= *bit;
+  }
+  if (!r.allow.empty()) {
+    caps->profile = "custom";
+  }
+  if (r.memory_bytes != 0) {
+    caps->max_memory_pages = (r.memory_bytes + 65535) / 65536;
+  }
+  return *caps;
+}
+
+}  // namespace
+
+struct App::Impl {
+  net::AppConfig config;
+  std::unique_ptr<runtime::Runtime> rt;
+  std::unique_ptr<net::Server> server;
+  std::shared_ptr<AccessLog> access_log;
+  std::function<void(const std::string&)> error_log;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;
+  bool started = false;
+
+  Status build_routes(std::vector<net::Route>& out);
+};
+
+Status App::Impl::build_routes(std::vector<net::Route>& out) {
+  // Each module file is compiled once, whatever the number of routes using it.
+  std::map<std::string, std::string> loaded;  // path -> module name
+  for (const net::RouteConfig& r : config.routes) {
+    net::Route route;
+    route.name = r.name;
+    route.method = r.method;
+    route.pattern = r.path;
+    route.prefix = r.prefix;
+    route.kind = r.kind;
+    if (r.deadline) {
+      route.deadline = *r.deadline;
+    } else if (r.kind == net::RouteKind::kWs || r.kind == net::RouteKind::kSse) {
+      route.deadline = net::Millis(0);  // streams live as long as their client
+    }
+    if (r.max_in_flight) {
+      route.max_in_flight = *r.max_in_flight;
+    }
+    if (r.kind == net::RouteKind::kStatic) {
+      auto h = net::make_static_handler(r.dir);
+      if (!h) {
+        return Error(where(config, r) + ": " + h.error().message());
+      }
+      route.handler = *h;
+      out.push_back(std::move(route));
+      continue;
+    }
+    RouteContext ctx;
+    ctx.runtime = rt.get();
+    ctx.route = &r;
+    ctx.error_log = error_log;
+    auto [it, fresh] = loaded.try_emplace(r.module, "route" + std::to_string(loaded.size()));
+    if (fresh) {
+      if (Status s = rt->load_file(it->second, r.module); !s) {
+        return Error(where(config, r) + ": module " + r.module + ": " + s.error().message());
+      }
+    }
+    ctx.spec.module = it->second;
+    ctx.spec.function = r.entry;
+    auto caps = route_caps(config, r);
+    if (!caps) {
+      return caps.error();
+    }
+    ctx.spec.caps = *caps;
+    ctx.spec.options.label = r.name;
+    Result<std::shared_ptr<net::Handler>> h = Error("unreachable");
+    switch (r.kind) {
+      case net::RouteKind::kHttp:
+      case net::RouteKind::kSse:
+        h = make_http_handler(ctx);
+        break;
+      case net::RouteKind::kCgi:
+        h = make_cgi_handler(ctx);
+        break;
+      case net::RouteKind::kWs:
+        h = make_ws_handler(ctx);
+        break;
+      default:
+        h = Error(std::string("route kind ") + net::route_kind_name(r.kind) +
+                  " cannot be configured");
+    }
+    if (!h) {
+      return Error(where(config, r) + ": " + h.error().message());
+    }
+    route.handler = *h;
+    out.push_back(std::move(route));
+  }
+  return {};
+}
+
+Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  runtime::RuntimeOptions ro;
+  ro.node.workers = options.workers;
+  ro.io_threads = options.io_threads == 0 ? 1 : options.io_threads;
+  impl->rt = std::make_unique<runtime::Runtime>(ro);
+  impl->error_log = [](const std::string& line) {
+    std::fprintf(stderr, "rusm serve: %s\n", line.c_str());
+  };
+  if (impl->config.access_log.enabled) {
+    auto log = AccessLog::open(impl->config.access_log.path);
+    if (!log) {
+      return Error(impl->config.file + ": " + log.error().message());
+    }
+    impl->access_log = *log;
+  }
+  // Host functions first: modules are linked against them when loaded.
+  if (Status s = add_http_functions(*impl->rt); !s) {
+    return s.error();
+  }
+  if (Status s = add_ws_functions(*impl->rt); !s) {
+    return s.error();
+  }
+  net::ServerOptions so;
+  so.listen = impl->config.listen;
+  so.tls = impl->config.tls;
+  so.limits = impl->config.limits;
+  so.metrics_path = impl->config.metrics_path;
+  if (Status s = impl->build_routes(so.routes); !s) {
+    return s.error();
+  }
+  if (impl->access_log) {
+    so.access_log = [log = impl->access_log](const std::string& line) { log->write(line); };
+  }
+  so.error_log = impl->error_log;
+  impl->server = std::make_unique<net::Server>(impl->rt->event_loop().context(), std::move(so));
+  return std::unique_ptr<App>(new App(std::move(impl)));
+}
+
+App::App(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+App::~App() {
+  if (impl_ && impl_->started) {
+    shutdown();
+  }
+  // The server's sockets close before the node (and its event loop) goes.
+  impl_->server.reset();
+  impl_->rt.reset();
+}
+
+Status App::start() {
+  if (Status s = impl_->server->start(); !s) {
+    return s;
+  }
+  impl_->started = true;
+  return {};
+}
+
+std::vector<uint16_t> App::ports() const {
+  return impl_->server->ports();
+}
+
+void App::shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    if (!impl_->started || impl_->stopped) {
+      return;
+    }
+  }
+  impl_->server->shutdown([impl = impl_.get()] {
+    std::lock_guard<std::mutex> lock(impl->mu);
+    impl->stopped = true;
+    impl->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->cv.wait(lock, [&] { return impl_->stopped; });
+}
+
+void App::wait_for_signal() {
+  if (!impl_->started) {
+    return;
+  }
+  impl_->server->shutdown_on_signals([impl = impl_.get()] {
+    std::lock_guard<std::mutex> lock(impl->mu);
+    impl->stopped = true;
+    impl->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->cv.wait(lock, [&] { return impl_->stopped; });
+}
+
+const net::AppConfig& App::config() const {
+  return impl_->config;
+}
+net::Server& App::server() {
+  return *impl_->server;
+}
+runtime::Runtime& App::runtime() {
+  return *impl_->rt;
+}
+
+}  // namespace rusm::serve
