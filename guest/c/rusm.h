@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define RUSM_ABI_VERSION 2
+#define RUSM_ABI_VERSION 3
 
 /* Export a function so that processes can be spawned running it. */
 #define RUSM_EXPORT(name) __attribute__((export_name(#name)))
@@ -45,6 +45,9 @@ enum {
   RUSM_ENOMSG = -8,
   RUSM_ELIMIT = -9,
   RUSM_ENOTSUP = -10,
+  RUSM_ECLOSED = -11,   /* v3: the connection is gone (client closed, deadline, shutdown) */
+  RUSM_ETOOLARGE = -12, /* v3: request body or WebSocket message over its limit */
+  RUSM_EBADSTATE = -13, /* v3: the call makes no sense now (write before start, after finish) */
 };
 
 /* Reserved tags: trapped exit signals and monitor notifications. */
@@ -52,6 +55,10 @@ enum {
 #define RUSM_TAG_DOWN 0xFFFFFFFFFFFFFF02ull
 /* A supervisor's reply that arrived after its call timed out (ignore it). */
 #define RUSM_TAG_SUPERVISOR_REPLY 0xFFFFFFFFFFFFFF17ull
+/* v3: WebSocket frames delivered to a ws handler process (docs/abi.md). */
+#define RUSM_TAG_WS_TEXT 0xFFFFFFFFFFFFFF20ull
+#define RUSM_TAG_WS_BINARY 0xFFFFFFFFFFFFFF21ull
+#define RUSM_TAG_WS_CLOSE 0xFFFFFFFFFFFFFF22ull
 #define RUSM_TAG_RESERVED 0xFFFFFFFFFFFFFF00ull /* tags >= this cannot be sent */
 
 /* Exit reason kinds (in EXIT/DOWN payloads and for rusm_exit*). */
@@ -344,6 +351,10 @@ static inline int32_t rusm_supervisor_which_children(rusm_pid sup, rusm_pid* out
   return __rusm_supervisor_which_children((int64_t)sup, out, cap,
                                           timeout_ms < 0 ? -1 : timeout_ms * 1000000);
 }
+
+/* ---- v3: serving, HTTP and SSE (http and sse routes; docs/abi.md "Serving") */
+
+/* ---- v3: serving, WebSocket (ws routes; docs/abi.md "Serving") */
 
 #ifdef __cplusplus
 }

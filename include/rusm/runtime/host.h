@@ -63,6 +63,9 @@ enum AbiError : int32_t {
   kErrNoMessage = -8,
   kErrLimit = -9,
   kErrNotSupported = -10,
+  kErrClosed = -11,    // v3: the connection is gone
+  kErrTooLarge = -12,  // v3: body or message over its limit
+  kErrBadState = -13,  // v3: the call makes no sense now (write after finish)
 };
 
 // Guest memory for host functions. Every pointer and length from a guest is

@@ -45,7 +45,7 @@
 namespace rusm::runtime {
 
 // The guest ABI version returned by rusm.abi_version().
-inline constexpr int32_t kAbiVersion = 2;
+inline constexpr int32_t kAbiVersion = 3;
 
 struct RuntimeOptions {
   otp::NodeOptions node;
