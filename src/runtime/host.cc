@@ -101,4 +101,12 @@ bool ResourceTable::close(int32_t handle) {
   return true;
 }
 
+void ResourceTable::process_exiting(const otp::ExitReason& reason) {
+  for (Slot& s : slots_) {
+    if (s.resource != nullptr) {
+      s.resource->on_process_exit(reason);
+    }
+  }
+}
+
 }  // namespace rusm::runtime

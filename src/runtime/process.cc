@@ -329,6 +329,7 @@ Step WasmProcess::finish(ExitReason reason) {
 }
 
 void WasmProcess::on_exit(const otp::ExitReason& reason) {
+  resources_.process_exiting(reason);
   // A process killed between runs never reaches finish(): record why it ended.
   if (outcome_) {
     std::lock_guard<std::mutex> lock(outcome_->mu);

@@ -12,7 +12,8 @@
 //     object that knows what the call waits for and how to finish it, and
 //     returns process.suspend(&object). The Execution stops (kSuspended), the
 //     process waits as wait() says (never the worker thread), and when the
-//     wait ends the process runs resume(), which sets the call's results and
+//     wait ends the process runs resume(), which sets the call's results
+//     (process.execution().set_host_results(...)) and
 //     lets the guest continue, asks to wait again, or ends the process. An
 //     event source on another thread (an I/O completion, say) wakes the
 //     process with otp::Node::wake(pid); a wake that comes before the process
@@ -124,6 +125,10 @@ class Suspension {
 class Resource {
  public:
   virtual ~Resource() = default;
+  // The owning process is ending with `reason` (called once, on a worker
+  // thread, just before the resources are destroyed): a request can answer
+  // 500 and log the trap. Not called for a resource closed earlier.
+  virtual void on_process_exit(const otp::ExitReason& reason) {}
 };
 
 // A process's resources by handle (a positive int32). At most kMaxResources
@@ -151,6 +156,8 @@ class ResourceTable {
   // Destroys the resource; false if there is none under `handle`.
   bool close(int32_t handle);
   size_t size() const { return live_; }
+  // Calls on_process_exit on every live resource.
+  void process_exiting(const otp::ExitReason& reason);
 
  private:
   Resource* find(int32_t handle) const;
