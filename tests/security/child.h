@@ -26,6 +26,7 @@ namespace rusm::security {
 
 struct ChildOptions {
   rlim_t max_files = 0;  // RLIMIT_NOFILE of the child; 0 leaves it alone
+  std::vector<std::pair<std::string, std::string>> env;  // set in the child's environment
 };
 
 class Child {
@@ -52,6 +53,9 @@ class Child {
       if (options.max_files != 0) {
         rlimit r{options.max_files, options.max_files};
         setrlimit(RLIMIT_NOFILE, &r);
+      }
+      for (const auto& [name, value] : options.env) {
+        setenv(name.c_str(), value.c_str(), 1);
       }
       std::vector<char*> args;
       for (const std::string& a : argv) {
@@ -124,6 +128,12 @@ class Child {
     while (pump(std::chrono::steady_clock::now())) {
     }
     return status_;
+  }
+
+  // Reads what the child has written so far, without waiting.
+  void drain() {
+    while (pump(std::chrono::steady_clock::now())) {
+    }
   }
 
   // User + system CPU seconds the child has used so far.
