@@ -2,11 +2,15 @@
 // SIGTERM/SIGINT, then shuts down gracefully. `rusm serve --help` lists every
 // key of the file, from the same table the parser checks against.
 #include <cstdio>
+#include <filesystem>
+#include <memory>
 #include <string>
 
 #include "commands.h"
 #include "input.h"
+#include "observe/server.h"
 #include "rusm/net/config.h"
+#include "rusm/observe/sampler.h"
 #include "rusm/serve/app.h"
 
 namespace rusm::cli {
@@ -49,8 +53,32 @@ void serve(const ServeArgs& a) {
     std::printf("rusm serve: listening on %s (%zu routes, from %s)\n",
                 url_of(c.listen[i], ports[i]).c_str(), c.routes.size(), c.file.c_str());
   }
+  // The observer (off by default): the dashboard's observer view and
+  // /metrics of this node, on its own address.
+  std::unique_ptr<observe::Sampler> sampler;
+  std::unique_ptr<observe::Server> observer;
+  if (c.observer.enabled) {
+    otp::Node& node = (*app)->runtime().node();
+    sampler = std::make_unique<observe::Sampler>(node, observe::SamplerOptions{});
+    observe::ServerOptions o;
+    o.host = c.observer.host;
+    o.port = c.observer.port;
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    o.assets_dir = ec ? std::string() : (exe.parent_path() / "dashboard").string();
+    observer = std::make_unique<observe::Server>(node, *sampler, nullptr, o);
+    if (Result<uint16_t> bound = observer->start(); !bound) {
+      fail("observer: " + bound.error().message());
+    }
+    sampler->start();
+    std::printf("rusm serve: observer on %s\n", observer->url().c_str());
+  }
   std::fflush(stdout);
   (*app)->wait_for_signal();
+  if (observer) {
+    observer->stop();
+    sampler->stop();
+  }
   std::printf("rusm serve: stopped\n");
 }
 
