@@ -146,12 +146,22 @@ class Context {
 
 using ContextLookup = Context* (*)(wasm::HostCall& call);
 
+// What a call asked for that its Config does not give: a clock or
+// randomness not allowed (the call got ENOTCAPABLE), the environment while
+// Config::env is empty, a preopened directory while Config::preopens is
+// empty (fd_prestat_get, which is how a guest looks for one). Reported to
+// the embedder's RefusalHook, on the thread running the call, after it; the
+// guest sees the same result either way.
+enum class Refusal : uint8_t { kClock, kRandom, kEnv, kFs };
+using RefusalHook = void (*)(wasm::HostCall& call, Refusal what);
+
 // The wasi_snapshot_preview1 host functions. Thread-safe and immutable once
 // built; must outlive every instance that imports them.
 class HostFunctions {
  public:
   // `lookup` = nullptr means "Execution::user_data() is the Context*".
-  explicit HostFunctions(ContextLookup lookup = nullptr);
+  // `on_refused` (optional) hears every Refusal.
+  explicit HostFunctions(ContextLookup lookup = nullptr, RefusalHook on_refused = nullptr);
   ~HostFunctions();
   HostFunctions(const HostFunctions&) = delete;
   HostFunctions& operator=(const HostFunctions&) = delete;

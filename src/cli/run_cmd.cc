@@ -1,5 +1,9 @@
 // `rusm run app.wasm [flags] -- args...`: runs a module's _start as the main
 // process of a fresh node and exits with its exit code. See docs/runtime.md.
+// The main process gets the terminal's stdio unless --no-stdio (its children
+// do not inherit it); a capability refused to the guest is named once on
+// stderr, with the flag that grants it.
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -24,7 +28,8 @@ struct RunArgs {
   std::vector<std::string> dirs;
   std::vector<std::string> envs;
   bool inherit_env = false;
-  bool stdio = false;
+  bool stdio = false;  // --stdio: accepted, does nothing (stdio is the default)
+  bool no_stdio = false;
   std::string max_memory;
   std::string profile = "sandboxed";
   std::vector<std::string> allow, deny;
@@ -34,6 +39,18 @@ struct RunArgs {
   std::string max_node_memory;
   uint32_t max_processes = 0;
 };
+
+// The flag of `rusm run` that grants `cap`.
+std::string grant_flag(uint32_t cap) {
+  switch (cap) {
+    case kCapEnv:
+      return "--env NAME[=VALUE] or --inherit-env";
+    case kCapFs:
+      return "--dir HOST[:GUEST]";
+    default:
+      return std::string("--allow ") + cap_name(cap);
+  }
+}
 
 [[noreturn]] void fail(const std::string& message, int code = 2) {
   std::fprintf(stderr, "rusm: %s\n", message.c_str());
@@ -90,9 +107,6 @@ int run(const RunArgs& a) {
     w.preopens.push_back(std::move(*p));
     grant(kCapFs);
   }
-  if (a.stdio) {
-    grant(kCapStdio);
-  }
   for (const std::string& name : a.allow) {
     auto bit = parse_cap(name);
     if (!bit) {
@@ -101,13 +115,27 @@ int run(const RunArgs& a) {
     }
     grant(*bit);
   }
+  uint32_t withdrawn = 0;  // by --deny or --no-stdio: refusals are then expected
   for (const std::string& name : a.deny) {
     auto bit = parse_cap(name);
     if (!bit) {
       fail("--deny: unknown capability '" + name + "'");
     }
     spec.caps.bits &= ~*bit;
+    withdrawn |= *bit;
     custom = true;
+  }
+  if (a.no_stdio) {
+    if (spec.caps.has(kCapStdio)) {
+      spec.caps.bits &= ~kCapStdio;
+      custom = true;
+    }
+    withdrawn |= kCapStdio;
+  } else if (!spec.caps.has(kCapStdio) && (withdrawn & kCapStdio) == 0) {
+    // The default, like wasmtime's: the terminal's stdio for the main process
+    // only; a child gets it only if its spawn asks (RUSM_SPAWN_CAPS).
+    spec.caps.bits |= kCapStdio;
+    spec.caps.not_inherited |= kCapStdio;
   }
   if (spec.caps.has(kCapStdio)) {
     w.stdin_mode = w.stdout_mode = w.stderr_mode = wasi::StdioMode::kInherit;
@@ -132,7 +160,34 @@ int run(const RunArgs& a) {
     fail(module_bytes.message());
   }
 
+  // One line per refused capability, the first time: a refusal of the main
+  // process, or of a child when the main process lacks the capability too
+  // (else the guest withheld it from its child itself, and no flag helps).
+  // `fs` is different: a guest that uses files looks for its directories
+  // when it starts, and its failed opens never reach the host; so that one
+  // is named only if the main process then fails and nothing else was named.
+  std::atomic<uint32_t> hinted{0};
+  std::atomic<bool> fs_missing{false};
+  const Capabilities main_caps = spec.caps;
+  auto hint = [&hinted, &main_caps, withdrawn](uint32_t cap) {
+    if (main_caps.has(cap) || (hinted.fetch_or(cap) & cap) != 0) {
+      return;
+    }
+    std::string how = (withdrawn & cap) != 0
+                          ? std::string("withdrawn by ") + (cap == kCapStdio ? "--no-stdio or " : "") +
+                                "--deny " + cap_name(cap)
+                          : "grant it with " + grant_flag(cap);
+    std::fprintf(stderr, "rusm: the guest was refused capability '%s' (%s)\n", cap_name(cap),
+                 how.c_str());
+  };
   RuntimeOptions ro;
+  ro.on_denied = [&hint, &fs_missing](otp::Pid, uint32_t cap) {
+    if (cap == kCapFs) {
+      fs_missing = true;
+    } else {
+      hint(cap);
+    }
+  };
   ro.node.workers = a.workers;
   if (!a.max_mailbox.empty()) {
     Result<uint64_t> bytes = parse_byte_size("--max-mailbox", a.max_mailbox);
@@ -170,18 +225,15 @@ int run(const RunArgs& a) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
     }
-    std::string denied = o->denied.empty()
-                             ? ""
-                             : " (capability '" + o->denied +
-                                   "' was denied; grant it with --allow " + o->denied + ")";
+    // A refused capability was named when it happened (ro.on_denied).
     if (o->exit_code) {
       code = static_cast<int>(*o->exit_code);
-      if (code != 0 && !denied.empty()) {
-        std::fprintf(stderr, "rusm: exit code %d%s\n", code, denied.c_str());
-      }
     } else if (!o->reason.is_normal()) {
-      std::fprintf(stderr, "rusm: %s%s\n", o->reason.to_string().c_str(), denied.c_str());
+      std::fprintf(stderr, "rusm: %s\n", o->reason.to_string().c_str());
       code = 1;
+    }
+    if (code != 0 && fs_missing && hinted == 0) {
+      hint(kCapFs);
     }
   }
   return code;
@@ -192,8 +244,12 @@ void setup(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "run",
       "Run a module's _start as the main process of a fresh node; exit with its exit code.\n"
-      "Default deny: the sandboxed profile grants CPU and bounded memory only; flags grant "
-      "more.\nExit status: the guest's proc_exit code; 1 if it crashed (trap or error, one "
+      "Default deny: by default the main process gets the terminal's stdin/stdout/stderr, "
+      "CPU and 16 MiB of memory, nothing else (the sandboxed profile, plus stdio unless "
+      "--no-stdio); the processes it spawns get no stdio unless their spawn asks for it "
+      "(RUSM_SPAWN_CAPS), and never more than it holds. Flags grant more. A capability "
+      "refused to the guest is named once on stderr with the flag that grants it.\n"
+      "Exit status: the guest's proc_exit code; 1 if it crashed (trap or error, one "
       "line on stderr); 2 for usage and module errors.");
   cmd->add_option("module", a->module, "The .wasm file")->required();
   cmd->add_option("args", a->args, "Arguments for the guest (after --); grants env");
@@ -206,7 +262,14 @@ void setup(CLI::App& app) {
   cmd->add_option("--env", a->envs, "Pass NAME (from the host) or NAME=VALUE; grants env")
       ->allow_extra_args(false);
   cmd->add_flag("--inherit-env", a->inherit_env, "Pass the whole host environment; grants env");
-  cmd->add_flag("--stdio", a->stdio, "Give the guest the node's stdin/stdout/stderr; grants stdio");
+  CLI::Option* no_stdio = cmd->add_flag(
+      "--no-stdio", a->no_stdio,
+      "Withdraw the main process's stdin/stdout/stderr (reads see end of file, writes are "
+      "discarded); as --deny stdio");
+  cmd->add_flag("--stdio", a->stdio,
+                "Accepted for compatibility, does nothing: the main process has stdio by default "
+                "(--allow stdio also lets children spawned without RUSM_SPAWN_CAPS inherit it)")
+      ->excludes(no_stdio);
   cmd->add_option("--max-memory", a->max_memory,
                   "Cap on each process's linear memory and tables together: 64M, 1G, 16p (pages)");
   cmd->add_option("--max-mailbox", a->max_mailbox,

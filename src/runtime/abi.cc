@@ -101,13 +101,16 @@ struct SpawnOpts {
 };
 constexpr uint32_t kSpawnLink = 1, kSpawnMonitor = 2, kSpawnTrapExit = 4, kSpawnCaps = 8;
 
-// The capabilities a child asks for, never more than the parent holds.
+// The capabilities a child asks for, never more than the parent holds; without
+// RUSM_SPAWN_CAPS the parent's, less its not_inherited bits.
 Capabilities child_caps(const Capabilities& parent, const SpawnOpts& o) {
   Capabilities c = parent;
+  c.bits &= ~parent.not_inherited;  // given only when asked for, below
   if (o.flags & kSpawnCaps) {
     Capabilities want;
     want.bits = o.caps;
     want.max_memory_pages = parent.max_memory_pages;
+    want.not_inherited = parent.not_inherited;
     want.profile = "custom";
     c = want.restricted_to(parent);
   }

@@ -138,7 +138,7 @@ class WasmProcess final : public otp::Body, public Process {
   const Capabilities& capabilities() const override { return caps_; }
   Runtime& runtime() override { return *rt_->owner; }
   ResourceTable& resources() override { return resources_; }
-  void denied(uint32_t cap) override { denied_ = cap; }
+  void denied(uint32_t cap) override;
   wasm::HostAction suspend(Suspension* s) override {
     suspended_ = s;
     return wasm::HostAction::kSuspend;

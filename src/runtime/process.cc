@@ -309,6 +309,13 @@ Suspension::Resumed WasmProcess::WasiSuspension::resume(Process& p, otp::Context
   }
 }
 
+void WasmProcess::denied(uint32_t cap) {
+  denied_ = cap;
+  if (rt_->options.on_denied) {
+    rt_->options.on_denied(ctx_->self(), cap);
+  }
+}
+
 Step WasmProcess::finish(ExitReason reason) {
   if (outcome_) {
     std::lock_guard<std::mutex> lock(outcome_->mu);

@@ -15,6 +15,30 @@ wasi::Context* wasi_lookup(wasm::HostCall& c) {
   return static_cast<WasmProcess&>(Process::of(c)).wasi();
 }
 
+// A WASI call asked for what its config lacks: a refused capability when the
+// process does not hold the bit (an embedder's config may lack it otherwise).
+void wasi_refused(wasm::HostCall& c, wasi::Refusal what) {
+  uint32_t cap = 0;
+  switch (what) {
+    case wasi::Refusal::kClock:
+      cap = kCapClock;
+      break;
+    case wasi::Refusal::kRandom:
+      cap = kCapRandom;
+      break;
+    case wasi::Refusal::kEnv:
+      cap = kCapEnv;
+      break;
+    case wasi::Refusal::kFs:
+      cap = kCapFs;
+      break;
+  }
+  Process& p = Process::of(c);
+  if (cap != 0 && !p.capabilities().has(cap)) {
+    p.denied(cap);
+  }
+}
+
 std::string labelled(std::string_view label, const Capabilities& caps) {
   std::string s(label);
   s += " [";
@@ -59,7 +83,7 @@ std::shared_ptr<const wasi::Config> filter_config(const wasi::Config& c, const C
 Runtime::Impl::Impl(RuntimeOptions o)
     : options(std::move(o)),
       node(std::make_unique<otp::Node>(options.node)),
-      wasi_funcs(wasi_lookup) {
+      wasi_funcs(wasi_lookup, wasi_refused) {
   if (options.fuel_per_reduction < 1) {
     options.fuel_per_reduction = 1;
   }

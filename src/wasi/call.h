@@ -37,6 +37,9 @@ struct Call {
   wasm::HostCall& hc;
   wasm::Memory* mem;  // nullptr if the caller has no memory: every pointer is EFAULT
   Wait wait;          // set by suspend()
+  uint8_t refused = 0;  // bit (1 << Refusal) per refusal(); reported after the call
+
+  void refusal(Refusal r) { refused |= static_cast<uint8_t>(1u << static_cast<unsigned>(r)); }
 
   uint32_t u32(size_t i) const { return hc.arg_i32(i); }
   uint64_t u64(size_t i) const { return hc.arg_i64(i); }

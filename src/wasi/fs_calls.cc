@@ -535,6 +535,9 @@ int fd_allocate(Call& c) {
 }
 
 int fd_prestat_get(Call& c) {
+  if (c.ctx.config().preopens.empty()) {
+    c.refusal(Refusal::kFs);
+  }
   FileDesc* d = c.ctx.fd(c.u32(0));
   if (d == nullptr || !d->is_preopen) {
     return abi::kBadf;

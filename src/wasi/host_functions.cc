@@ -104,14 +104,21 @@ int args_get(Call& c) {
   return string_list_get(c, c.ctx.config().args);
 }
 int environ_sizes_get(Call& c) {
+  if (c.ctx.config().env.empty()) {
+    c.refusal(Refusal::kEnv);
+  }
   return string_list_sizes(c, c.ctx.config().env);
 }
 int environ_get(Call& c) {
+  if (c.ctx.config().env.empty()) {
+    c.refusal(Refusal::kEnv);
+  }
   return string_list_get(c, c.ctx.config().env);
 }
 
 int clock_res_get(Call& c) {
   if (!c.ctx.config().allow_clock) {
+    c.refusal(Refusal::kClock);
     return abi::kNotcapable;
   }
   clockid_t id;
@@ -127,6 +134,7 @@ int clock_res_get(Call& c) {
 
 int clock_time_get(Call& c) {
   if (!c.ctx.config().allow_clock) {
+    c.refusal(Refusal::kClock);
     return abi::kNotcapable;
   }
   clockid_t id;
@@ -138,6 +146,7 @@ int clock_time_get(Call& c) {
 
 int random_get(Call& c) {
   if (!c.ctx.config().allow_random) {
+    c.refusal(Refusal::kRandom);
     return abi::kNotcapable;
   }
   uint32_t len = c.u32(1);
@@ -199,6 +208,7 @@ int poll_oneoff(Call& c) {
       std::memcpy(&timeout, s + 24, 8);
       std::memcpy(&flags, s + 40, 2);
       if (!c.ctx.config().allow_clock) {
+        c.refusal(Refusal::kClock);
         e.error = abi::kNotcapable;
         events.push_back(e);
         continue;
@@ -373,6 +383,7 @@ namespace {
 // What each host function gets as its host_data.
 struct Shared {
   ContextLookup lookup = nullptr;
+  RefusalHook on_refused = nullptr;
 };
 }  // namespace
 
@@ -401,6 +412,13 @@ wasm::HostAction entry(wasm::HostCall& hc) {
   }
   Call c{ctx, hc, hc.memory(), Wait()};
   int r = Fn(c);
+  if (c.refused != 0 && shared->on_refused != nullptr) {
+    for (Refusal what : {Refusal::kClock, Refusal::kRandom, Refusal::kEnv, Refusal::kFs}) {
+      if (c.refused & (1u << static_cast<unsigned>(what))) {
+        shared->on_refused(hc, what);
+      }
+    }
+  }
   if (r == kSuspended) {
     ctx.suspend(hc, &entry<Fn>, c.wait);
     return wasm::HostAction::kSuspend;
@@ -424,8 +442,10 @@ std::vector<wasm::ValType> types_of(const char* s) {
 
 }  // namespace
 
-HostFunctions::HostFunctions(ContextLookup lookup) : impl_(std::make_unique<Impl>()) {
+HostFunctions::HostFunctions(ContextLookup lookup, RefusalHook on_refused)
+    : impl_(std::make_unique<Impl>()) {
   impl_->shared.lookup = lookup;
+  impl_->shared.on_refused = on_refused;
 #define RUSM_WASI_REGISTER(name, params, results)                                       \
   impl_->functions.push_back(                                                           \
       {#name, wasm::Function::host(wasm::FuncType{types_of(params), types_of(results)}, \

@@ -1,7 +1,8 @@
 // Capabilities of a Wasm process: what it may touch beyond its own CPU time
 // and bounded memory. Default deny: a process holds exactly the bits set in
-// its Capabilities, a child never holds a bit its parent lacks, and its
-// memory limit never exceeds its parent's.
+// its Capabilities, a child never holds a bit its parent lacks (nor, unless
+// its spawn asks for it, one in the parent's not_inherited), and its memory
+// limit never exceeds its parent's.
 //
 // kCapProcessCtl also guards links: linking to another process lets a crash
 // kill it, so link needs the same capability as exit_pid (docs/abi.md).
@@ -37,6 +38,11 @@ struct Capabilities {
   // allocates: its linear memory and its tables together (a table element
   // takes 8 bytes), reserved from the node's memory budget as it grows.
   uint64_t max_memory_pages = 256;  // 16 MiB
+  // Bits of `bits` a child does not inherit: a spawn without RUSM_SPAWN_CAPS
+  // leaves them out, one with it gets them only if it names them. Passed on
+  // to children. `rusm run` puts the stdio it gives its main process by
+  // default here, so that children stay default-deny.
+  uint32_t not_inherited = 0;
   // The profile these came from ("sandboxed", "trusted", or "custom" after
   // overrides); shown in process info.
   std::string profile = "sandboxed";

@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -56,6 +57,15 @@ struct RuntimeOptions {
   unsigned io_threads = 1;
   wasm::ExecutionLimits limits{
       .max_call_depth = 10'000, .max_stack_bytes = 1024 * 1024, .initial_stack_bytes = 1024};
+  // Hears each capability refused to a Wasm process as it happens, with the
+  // process and the Cap bit: a `rusm` call answered EDENIED, or a WASI call
+  // that asked for what the process lacks (wasi::Refusal): a clock,
+  // randomness, the environment, or, for kCapFs, preopened directories
+  // (wasi-libc looks for them when the guest starts, if it uses files, and
+  // then fails opens on its own, unseen by the host). Called on the worker running that process, possibly on
+  // several workers at once; it must be quick and must not call into the
+  // Runtime. `rusm run` prints a hint from it.
+  std::function<void(otp::Pid pid, uint32_t cap)> on_denied;
 };
 
 // How a process ended, as the runtime saw it.
