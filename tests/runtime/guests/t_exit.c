@@ -1,9 +1,9 @@
 // `rusm run` test guest: argv[1] says what to do: a number (exit code),
-// "trap", "spawn" (exit 3 if denied), "hello", "clock" / "random" (exit 4 if
-// refused), "fs" (exit 5 if /data/x cannot be opened), "child_hello" /
-// "child_hello_stdio" (a child prints, spawned without / with
-// RUSM_SPAWN_CAPS asking for stdio; needs spawn). For --entry (no args, so
-// no env granted by them): use_env.
+// "trap", "spawn" (exit 3 if denied), "hello", "clock" / "clock_twice" /
+// "random" (exit 4 if refused), "child_hello" / "child_hello_stdio" (a child
+// prints, spawned without / with RUSM_SPAWN_CAPS asking for stdio; needs
+// spawn). For --entry (no args, so no env granted by them): use_env. It uses
+// no file (t_fs does), so wasi-libc does not look for preopens.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,12 +52,14 @@ int main(int argc, char** argv) {
     struct timespec ts;
     return clock_gettime(CLOCK_MONOTONIC, &ts) == 0 ? 0 : 4;
   }
+  if (strcmp(argv[1], "clock_twice") == 0) {  // refused twice: named once
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return clock_gettime(CLOCK_REALTIME, &ts) == 0 ? 0 : 4;
+  }
   if (strcmp(argv[1], "random") == 0) {
     char b[8];
     return getentropy(b, sizeof b) == 0 ? 0 : 4;
-  }
-  if (strcmp(argv[1], "fs") == 0) {
-    return fopen("/data/x", "r") != NULL ? 0 : 5;
   }
   if (strcmp(argv[1], "child_hello") == 0) {
     return spawn_and_wait(0, 0);
