@@ -262,14 +262,13 @@ void setup(CLI::App& app) {
   cmd->add_option("--env", a->envs, "Pass NAME (from the host) or NAME=VALUE; grants env")
       ->allow_extra_args(false);
   cmd->add_flag("--inherit-env", a->inherit_env, "Pass the whole host environment; grants env");
-  CLI::Option* no_stdio = cmd->add_flag(
+  cmd->add_flag(
       "--no-stdio", a->no_stdio,
       "Withdraw the main process's stdin/stdout/stderr (reads see end of file, writes are "
       "discarded); as --deny stdio");
   cmd->add_flag("--stdio", a->stdio,
                 "Accepted for compatibility, does nothing: the main process has stdio by default "
-                "(--allow stdio also lets children spawned without RUSM_SPAWN_CAPS inherit it)")
-      ->excludes(no_stdio);
+                "(--allow stdio also lets children spawned without RUSM_SPAWN_CAPS inherit it)");
   cmd->add_option("--max-memory", a->max_memory,
                   "Cap on each process's linear memory and tables together: 64M, 1G, 16p (pages)");
   cmd->add_option("--max-mailbox", a->max_mailbox,
