@@ -173,10 +173,10 @@ int run(const RunArgs& a) {
     if (main_caps.has(cap) || (hinted.fetch_or(cap) & cap) != 0) {
       return;
     }
-    std::string how = (withdrawn & cap) != 0
-                          ? std::string("withdrawn by ") + (cap == kCapStdio ? "--no-stdio or " : "") +
-                                "--deny " + cap_name(cap)
-                          : "grant it with " + grant_flag(cap);
+    std::string how = (withdrawn & cap) != 0 ? std::string("withdrawn by ") +
+                                                   (cap == kCapStdio ? "--no-stdio or " : "") +
+                                                   "--deny " + cap_name(cap)
+                                             : "grant it with " + grant_flag(cap);
     std::fprintf(stderr, "rusm: the guest was refused capability '%s' (%s)\n", cap_name(cap),
                  how.c_str());
   };

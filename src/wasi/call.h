@@ -35,8 +35,8 @@ inline constexpr size_t kMaxCapturedBytes = 64u << 20;  // per captured stream
 struct Call {
   ContextImpl& ctx;
   wasm::HostCall& hc;
-  wasm::Memory* mem;  // nullptr if the caller has no memory: every pointer is EFAULT
-  Wait wait;          // set by suspend()
+  wasm::Memory* mem;    // nullptr if the caller has no memory: every pointer is EFAULT
+  Wait wait;            // set by suspend()
   uint8_t refused = 0;  // bit (1 << Refusal) per refusal(); reported after the call
 
   void refusal(Refusal r) { refused |= static_cast<uint8_t>(1u << static_cast<unsigned>(r)); }

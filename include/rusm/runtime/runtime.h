@@ -62,9 +62,10 @@ struct RuntimeOptions {
   // that asked for what the process lacks (wasi::Refusal): a clock,
   // randomness, the environment, or, for kCapFs, preopened directories
   // (wasi-libc looks for them when the guest starts, if it uses files, and
-  // then fails opens on its own, unseen by the host). Called on the worker running that process, possibly on
-  // several workers at once; it must be quick and must not call into the
-  // Runtime. `rusm run` prints a hint from it.
+  // then fails opens on its own, unseen by the host). Called on the worker
+  // running that process, possibly on several workers at once; it must be
+  // quick and must not call into the Runtime. `rusm run` prints a hint from
+  // it.
   std::function<void(otp::Pid pid, uint32_t cap)> on_denied;
 };
 

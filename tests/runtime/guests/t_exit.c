@@ -23,7 +23,6 @@ RUSM_EXPORT(use_env) void use_env(void) {
   printf("HOME %s\n", getenv("HOME") ? "set" : "unset");
 }
 
-
 // Spawns child_hello monitored (with `caps` if ask) and waits for it to end.
 static int spawn_and_wait(int ask, uint32_t caps) {
   rusm_spawn_opts o = {RUSM_SPAWN_MONITOR | (ask ? RUSM_SPAWN_CAPS : 0), 0, 0, caps, 0, 0};
