@@ -100,8 +100,10 @@ struct Pending {
 // "\r\n"); empty lines are skipped. False if a line has no ':', a name is
 // not a token, or a value holds CR, LF or NUL.
 bool is_tchar(unsigned char c) {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
+  if (c >= '0' && c <= '9')
+    return true;
+  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z')
+    return true;
   return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
 }
 
@@ -548,7 +550,8 @@ HostAction http_respond(HostCall& c) {
     return ret32(c, runtime::kErrBadArg);
   }
   std::optional<net::Headers> h = headers_arg(c, c.arg_i32(2), c.arg_i32(3));
-  std::optional<std::string_view> body = runtime::guest_bytes_charged(c, c.arg_i32(4), c.arg_i32(5));
+  std::optional<std::string_view> body =
+      runtime::guest_bytes_charged(c, c.arg_i32(4), c.arg_i32(5));
   if (!h || !body) {
     return ret32(c, runtime::kErrBadArg);
   }
@@ -578,8 +581,10 @@ HostAction http_send_event(HostCall& c) {
     return ret32(c, runtime::kErrBadArg);
   }
   std::optional<std::string_view> event = runtime::guest_bytes(c, c.arg_i32(1), c.arg_i32(2));
-  std::optional<std::string_view> data = runtime::guest_bytes_charged(c, c.arg_i32(3), c.arg_i32(4));
-  if (!event || !data || event->find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+  std::optional<std::string_view> data =
+      runtime::guest_bytes_charged(c, c.arg_i32(3), c.arg_i32(4));
+  if (!event || !data ||
+      event->find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
     return ret32(c, runtime::kErrBadArg);
   }
   if (int32_t e = r->can_write(0, true); e != runtime::kOk) {

@@ -14,8 +14,8 @@ std::string app_toml() {
   std::string m = guest("http_app");
   auto route = [&](const std::string& path, const std::string& entry, const std::string& extra) {
     std::string kind = extra.find("kind") == std::string::npos ? "kind = \"http\"\n" : "";
-    return "[[route]]\n" + path + "\nmodule = \"" + m + "\"\nentry = \"" + entry + "\"\n" +
-           kind + extra + "\n";
+    return "[[route]]\n" + path + "\nmodule = \"" + m + "\"\nentry = \"" + entry + "\"\n" + kind +
+           extra + "\n";
   };
   return "[limits]\nbody_bytes = \"256K\"\n\n" +
          route("path = \"/hello\"", "hello", "name = \"hello\"") +
@@ -98,9 +98,9 @@ TEST_F(Http, PostBodiesAreEchoedWhateverTheirFraming) {
   EXPECT_EQ(r.body, "hello");
   EXPECT_EQ(lower(r.headers["transfer-encoding"]), "chunked");
 
-  Response c = req(
-      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-      "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
+  Response c =
+      req("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n");
   EXPECT_EQ(c.status, 200);
   EXPECT_EQ(c.body, "abcdefg");
 
@@ -110,8 +110,9 @@ TEST_F(Http, PostBodiesAreEchoedWhateverTheirFraming) {
   for (int i = 0; i < 200'000; ++i) {
     big += char('a' + (i * 7 + i / 13) % 26);
   }
-  Response b = req("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " +
-                   std::to_string(big.size()) + "\r\n\r\n" + big);
+  Response b =
+      req("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(big.size()) +
+          "\r\n\r\n" + big);
   EXPECT_EQ(b.status, 200);
   EXPECT_EQ(b.body.size(), big.size());
   EXPECT_TRUE(b.body == big) << "the echoed body differs";
