@@ -17,7 +17,7 @@ std::string app_toml() {
     return "[[route]]\n" + path + "\nmodule = \"" + m + "\"\nentry = \"" + entry + "\"\n" + kind +
            extra + "\n";
   };
-  return "[limits]\nbody_bytes = \"256K\"\n\n" +
+  return "[limits]\nbody_bytes = \"256K\"\nshutdown_timeout = \"300ms\"\n\n" +
          route("path = \"/hello\"", "hello", "name = \"hello\"") +
          route("path = \"/info/{id}\"", "info", "") + route("prefix = \"/files/\"", "info", "") +
          route("path = \"/echo\"", "echo", "method = \"POST\"") +
@@ -231,6 +231,31 @@ TEST_F(Http, AnSseStreamDeliversEveryEventInOrder) {
   EXPECT_EQ(count, 300u);
   EXPECT_NE(many.body.find("data: 199\n\n"), std::string::npos);
   EXPECT_LT(many.body.find("data: 198\n"), many.body.find("data: 199\n"));
+}
+
+TEST_F(Http, AnSseClientThatLeavesEndsItsStreamAndProcess) {
+  int fd = connect_to(app_.port());
+  ASSERT_TRUE(send_all(fd, get("/events?n=100000000")));
+  std::string first = recv_until(
+      fd, [](const std::string& got) { return got.find("data: 10\n") != std::string::npos; }, 5s);
+  ASSERT_NE(first.find("data: 10\n"), std::string::npos) << "the stream flows";
+  EXPECT_EQ(app_.processes(), base_ + 1);
+  close(fd);  // a plain close: the next writes fail, and the process goes
+  EXPECT_TRUE(app_.processes_at_most(base_, 10s));
+}
+
+TEST_F(Http, ShutdownEndsHandlersStillRunning) {
+  int fd = connect_to(app_.port());
+  ASSERT_TRUE(send_all(fd, get("/forever")));
+  auto end = std::chrono::steady_clock::now() + 5s;
+  while (app_.processes() <= base_ && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(5ms);
+  }
+  ASSERT_EQ(app_.processes(), base_ + 1);
+  app_.app().shutdown();  // waits limits.shutdown_timeout (300ms), then cancels
+  EXPECT_TRUE(app_.processes_at_most(base_)) << "the cancelled handler's process is killed";
+  EXPECT_TRUE(closed_within(fd, 2s));
+  close(fd);
 }
 
 TEST_F(Http, ASlowReaderHoldsTheWriterBackNotTheNodesMemory) {
