@@ -35,7 +35,6 @@
 namespace rusm::serve {
 namespace {
 
-using runtime::AbiError;
 using runtime::Process;
 using runtime::Resource;
 using runtime::Suspension;

@@ -26,7 +26,7 @@ done
 url=${url%/}
 while [ $# -ge 2 ]; do
   # shellcheck disable=SC2086
-  got=$(eval curl -sS --max-time 5 $1)
+  got=$(eval curl -sS --max-time 10 $1 2>&1) || true
   if [[ "$got" != *"$2"* ]]; then
     echo "curl $1: expected '$2', got: $got"
     cat "$dir/out.log"
@@ -36,6 +36,12 @@ while [ $# -ge 2 ]; do
   shift 2
 done
 kill -TERM $pid
-wait $pid
+code=0
+wait $pid || code=$?
 pid=
+if [ $code -ne 0 ]; then
+  echo "rusm serve exited with $code after SIGTERM"
+  cat "$dir/out.log"
+  exit 1
+fi
 grep -q "stopped" "$dir/out.log" || { echo "no clean stop"; cat "$dir/out.log"; exit 1; }
