@@ -353,6 +353,97 @@ static inline int32_t rusm_supervisor_which_children(rusm_pid sup, rusm_pid* out
 }
 
 /* ---- v3: serving, HTTP and SSE (http and sse routes; docs/abi.md "Serving") */
+/* A handler process's entry takes its request: RUSM_EXPORT(handle) void handle(rusm_req req).
+ * Header blocks are "Name: value\n" lines (NULL = none). The copy calls return
+ * the full length (copy truncated to cap). http_read, http_write and
+ * http_send_event suspend the process (not a thread) until the bytes are in. */
+typedef int32_t rusm_req;
+RUSM_IMPORT_(http_method) int32_t rusm_http_method(rusm_req req, char* buf, uint32_t cap);
+RUSM_IMPORT_(http_target) int32_t rusm_http_target(rusm_req req, char* buf, uint32_t cap);
+RUSM_IMPORT_(http_path) int32_t rusm_http_path(rusm_req req, char* buf, uint32_t cap);
+RUSM_IMPORT_(http_query) int32_t rusm_http_query(rusm_req req, char* buf, uint32_t cap);
+RUSM_IMPORT_(http_peer) int32_t rusm_http_peer(rusm_req req, char* buf, uint32_t cap);
+RUSM_IMPORT_(http_headers) int32_t rusm_http_headers(rusm_req req, char* buf, uint32_t cap);
+RUSM_IMPORT_(http_header)
+int32_t __rusm_http_header(rusm_req req, const char* name, uint32_t name_len, char* buf,
+                           uint32_t cap);
+RUSM_IMPORT_(http_param)
+int32_t __rusm_http_param(rusm_req req, const char* name, uint32_t name_len, char* buf,
+                          uint32_t cap);
+/* Next body bytes (up to cap); 0 at the end of the body. */
+RUSM_IMPORT_(http_read) int32_t rusm_http_read(rusm_req req, void* buf, uint32_t cap);
+RUSM_IMPORT_(http_start)
+int32_t __rusm_http_start(rusm_req req, int32_t status, const char* headers, uint32_t headers_len,
+                          int64_t content_length);
+RUSM_IMPORT_(http_write) int32_t rusm_http_write(rusm_req req, const void* data, uint32_t len);
+RUSM_IMPORT_(http_finish) int32_t rusm_http_finish(rusm_req req);
+RUSM_IMPORT_(http_respond)
+int32_t __rusm_http_respond(rusm_req req, int32_t status, const char* headers,
+                            uint32_t headers_len, const void* body, uint32_t body_len);
+RUSM_IMPORT_(http_start_events)
+int32_t __rusm_http_start_events(rusm_req req, const char* headers, uint32_t headers_len);
+RUSM_IMPORT_(http_send_event)
+int32_t __rusm_http_send_event(rusm_req req, const char* event, uint32_t event_len,
+                               const void* data, uint32_t data_len);
+
+#define RUSM_HTTP_UNKNOWN_LENGTH (-1) /* http_start: chunked (HTTP/1.0: close-delimited) */
+
+static inline uint32_t rusm_strlen_or0_(const char* s) {
+  return s ? (uint32_t)strlen(s) : 0;
+}
+/* Header `name` (case-insensitive); RUSM_ENOTFOUND if absent. */
+static inline int32_t rusm_http_header(rusm_req req, const char* name, char* buf, uint32_t cap) {
+  return __rusm_http_header(req, name, (uint32_t)strlen(name), buf, cap);
+}
+/* Route parameter ("/users/{id}" -> "id"; "*" = a prefix route's rest). */
+static inline int32_t rusm_http_param(rusm_req req, const char* name, char* buf, uint32_t cap) {
+  return __rusm_http_param(req, name, (uint32_t)strlen(name), buf, cap);
+}
+/* content_length -1 (RUSM_HTTP_UNKNOWN_LENGTH): chunked. */
+static inline int32_t rusm_http_start(rusm_req req, int32_t status, const char* headers,
+                                      int64_t content_length) {
+  return __rusm_http_start(req, status, headers, rusm_strlen_or0_(headers), content_length);
+}
+static inline int32_t rusm_http_write_str(rusm_req req, const char* s) {
+  return rusm_http_write(req, s, (uint32_t)strlen(s));
+}
+/* The whole response in one call. */
+static inline int32_t rusm_http_respond(rusm_req req, int32_t status, const char* headers,
+                                        const void* body, uint32_t body_len) {
+  return __rusm_http_respond(req, status, headers, rusm_strlen_or0_(headers), body, body_len);
+}
+static inline int32_t rusm_http_respond_str(rusm_req req, int32_t status, const char* headers,
+                                            const char* body) {
+  return rusm_http_respond(req, status, headers, body, rusm_strlen_or0_(body));
+}
+/* Server-Sent Events: 200, text/event-stream, no caching (plus `headers`). */
+static inline int32_t rusm_http_start_events(rusm_req req, const char* headers) {
+  return __rusm_http_start_events(req, headers, rusm_strlen_or0_(headers));
+}
+/* One event: "event: <event>" unless event is NULL or "", a "data:" line per
+ * line of data. Suspends until the connection takes it. */
+static inline int32_t rusm_http_send_event(rusm_req req, const char* event, const void* data,
+                                           uint32_t data_len) {
+  return __rusm_http_send_event(req, event, rusm_strlen_or0_(event), data, data_len);
+}
+static inline int32_t rusm_http_send_event_str(rusm_req req, const char* event, const char* data) {
+  return rusm_http_send_event(req, event, data, rusm_strlen_or0_(data));
+}
+/* Reads the body into buf until it ends or buf is full; returns the bytes
+ * read (cap if the body may be longer) or a negative error. */
+static inline int32_t rusm_http_read_all(rusm_req req, void* buf, uint32_t cap) {
+  uint32_t got = 0;
+  while (got < cap) {
+    int32_t n = rusm_http_read(req, (char*)buf + got, cap - got);
+    if (n < 0)
+      return n;
+    if (n == 0)
+      break;
+    got += (uint32_t)n;
+  }
+  return (int32_t)got;
+}
+
 
 /* ---- v3: serving, WebSocket (ws routes; docs/abi.md "Serving") */
 

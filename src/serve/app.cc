@@ -174,6 +174,9 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
   impl->error_log = [](const std::string& line) {
     std::fprintf(stderr, "rusm serve: %s\n", line.c_str());
   };
+  if (options.error_log) {
+    impl->error_log = options.error_log;
+  }
   if (impl->config.access_log.enabled) {
     auto log = AccessLog::open(impl->config.access_log.path);
     if (!log) {

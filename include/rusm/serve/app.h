@@ -17,7 +17,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "rusm/net/config.h"
@@ -30,6 +32,9 @@ namespace rusm::serve {
 struct AppOptions {
   unsigned workers = 0;     // scheduler threads; 0: one per core
   unsigned io_threads = 1;  // threads of the node's event loop
+  // Where lines worth an operator's attention go (a handler failed or
+  // trapped); default stderr. Called from any thread.
+  std::function<void(const std::string&)> error_log;
 };
 
 class App {
