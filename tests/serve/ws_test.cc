@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -403,6 +404,50 @@ TEST_F(WsTest, FloodIsPausedWithBoundedMailboxAndNothingLost) {
   Client::Frame f = c.read(30s);
   ASSERT_TRUE(f.ok) << f.ec.message();
   EXPECT_EQ(f.data, "got " + std::to_string(kFrames) + " " + std::to_string(kFrames * kPayload));
+}
+
+// examples/serve/chat: two clients in the room; a line reaches both; a
+// member killed without saying goodbye is dropped by the room's monitor.
+TEST(WsChatExample, LinesReachEveryoneAndDeadMembersAreDropped) {
+  const std::string file = std::string(RUSM_EXAMPLES_DIR) + "/serve/chat/rusm.toml";
+  if (::access((std::string(RUSM_EXAMPLES_DIR) + "/serve/chat/chat.wasm").c_str(), R_OK) != 0) {
+    GTEST_SKIP() << "examples/serve/chat is not built (build the default target)";
+  }
+  auto config = net::load_config(file);
+  ASSERT_TRUE(config) << config.message();
+  config->listen = {net::Listen{}};  // 127.0.0.1, any free port
+  AppOptions o;
+  o.workers = 2;
+  auto app = App::create(*config, o);
+  ASSERT_TRUE(app) << app.message();
+  ASSERT_TRUE((*app)->start());
+  uint16_t port = (*app)->ports().at(0);
+
+  Client alice, bob;
+  ASSERT_TRUE(alice.connect(port, "/chat?name=alice"));
+  EXPECT_EQ(alice.read().data, "* alice joined");
+  ASSERT_TRUE(bob.connect(port, "/chat?name=bob"));
+  EXPECT_EQ(bob.read().data, "* bob joined");
+  EXPECT_EQ(alice.read().data, "* bob joined");
+  ASSERT_TRUE(alice.send("hi bob"));
+  EXPECT_EQ(alice.read().data, "alice: hi bob");
+  EXPECT_EQ(bob.read().data, "alice: hi bob");
+
+  otp::Node& node = (*app)->runtime().node();
+  otp::Pid bob_pid;
+  for (const otp::ProcessInfo& p : node.processes()) {
+    if (p.label.rfind("chat:bob", 0) == 0) {
+      bob_pid = p.pid;
+    }
+  }
+  ASSERT_TRUE(bob_pid) << "bob's connection process labels itself chat:bob";
+  node.exit(bob_pid, otp::ExitReason::kill());
+  EXPECT_EQ(alice.read().data, "* bob dropped") << "the room saw bob's DOWN";
+  Client::Frame f = bob.read();
+  EXPECT_EQ(f.ec, websocket::error::closed) << f.ec.message();
+  EXPECT_EQ(bob.reason().code, 1011) << "a killed handler closes with 1011";
+  ASSERT_TRUE(alice.send("still here"));
+  EXPECT_EQ(alice.read().data, "alice: still here");
 }
 
 }  // namespace
