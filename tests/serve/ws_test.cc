@@ -168,10 +168,20 @@ class WsTest : public ::testing::Test {
     auto m = probe_->receive_if([](const otp::Message& m) { return m.tag() == 1; }, 5s);
     return m ? m->from() : otp::Pid();
   }
-  // The close code a handler process saw (tag 2), or -1.
-  int64_t close_seen() {
+  // The close code a handler process saw (tag 2), or -1; `late_send` gets
+  // what its ws_send after the close returned.
+  int64_t close_seen(int64_t* late_send = nullptr) {
     auto m = probe_->receive_if([](const otp::Message& m) { return m.tag() == 2; }, 5s);
-    return m ? static_cast<int64_t>(m->as<uint64_t>()) : -1;
+    if (!m || m->size() != 16) {
+      return -1;
+    }
+    struct {
+      int64_t code, send;
+    } r = m->as<decltype(r)>();
+    if (late_send != nullptr) {
+      *late_send = r.send;
+    }
+    return r.code;
   }
   // Waits for pid's end; its reason, or "timeout".
   std::string down_reason(otp::Pid pid, otp::Duration timeout) {
@@ -260,7 +270,9 @@ TEST_F(WsTest, ClientCloseReachesTheProcessWithItsCode) {
   ASSERT_TRUE(pid);
   otp::MonitorRef ref = probe_->monitor(pid);
   ASSERT_TRUE(c.close(1000));
-  EXPECT_EQ(close_seen(), 1000);
+  int64_t late_send = 0;
+  EXPECT_EQ(close_seen(&late_send), 1000);
+  EXPECT_EQ(late_send, -11) << "ws_send after the close is ECLOSED";
   auto down = probe_->receive_if(
       [ref](const otp::Message& m) { return m.is_down() && m.ref() == ref; }, 5s);
   ASSERT_TRUE(down);

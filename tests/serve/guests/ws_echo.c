@@ -7,8 +7,8 @@
  *   "exit" returns (close 1000), "trap" traps (close 1011), "close" calls
  *   ws_close(4000, "bye"), "req" answers path|query|X-Test header|param id,
  *   "badhandle" answers the results of calls with wrong handles, "ping"
- *   pings. On CLOSE it sends the close code (u64) to "ws_test" with tag 2
- *   and returns.
+ *   pings. On CLOSE it sends {i64 close code, i64 result of a ws_send
+ *   after the close} to "ws_test" with tag 2 and returns.
  * ignore: announces its pid and then never looks at its frames (waits for
  *   tag 9 forever): the flood and the kill-after-close tests.
  * flood: announces its pid, waits for a tag 9 message, then receives frames
@@ -60,8 +60,10 @@ __attribute__((export_name("handle"))) void handle(int32_t ws) {
       n = sizeof buf; /* tests stay below */
     }
     if (m.tag == RUSM_TAG_WS_CLOSE) {
-      uint64_t code = rusm_ws_close_code(buf, n);
-      rusm_send_name("ws_test", 2, &code, sizeof code);
+      /* The close code, and what a send after the close returns. */
+      int64_t report[2] = {(int64_t)rusm_ws_close_code(buf, n),
+                           rusm_ws_send(ws, RUSM_WS_TEXT, "late", 4)};
+      rusm_send_name("ws_test", 2, report, sizeof report);
       return;
     }
     if (m.tag == RUSM_TAG_WS_BINARY) {
