@@ -63,8 +63,6 @@ constexpr uint64_t kPauseBytes = uint64_t{1} << 20;
 // How long a process may live on after its connection closed.
 constexpr auto kCloseGrace = std::chrono::seconds(5);
 
-class WsSession;
-
 // Shared by the session, the process's resource and the completions.
 struct WsState {
   explicit WsState(std::shared_ptr<const RouteContext> c)
@@ -89,12 +87,13 @@ struct WsState {
   std::atomic<uint64_t> send_done{0};
   std::atomic<uint8_t> send_errc{0};
 
-  // A frame message was freed (received past, or dropped).
+  // A frame message was freed (received past, or dropped). The counters
+  // and `paused` are sequentially consistent: the session's pause and this
+  // resume check each other's (a Dekker pattern).
   void released(uint64_t n) {
-    uint32_t f = frames.fetch_sub(1, std::memory_order_acq_rel) - 1;
-    uint64_t b = bytes.fetch_sub(n, std::memory_order_acq_rel) - n;
-    if (f <= kPauseFrames / 2 && b <= kPauseBytes / 2 && paused.load(std::memory_order_acquire) &&
-        paused.exchange(false)) {
+    uint32_t f = frames.fetch_sub(1) - 1;
+    uint64_t b = bytes.fetch_sub(n) - n;
+    if (f <= kPauseFrames / 2 && b <= kPauseBytes / 2 && paused.load() && paused.exchange(false)) {
       ws->resume();
     }
   }
@@ -224,8 +223,8 @@ class WsSession final : public net::WebSocketHandler {
     }
     const uint64_t n = data.size();
     otp::Message m = otp::Message::make(text ? kTagWsText : kTagWsBinary, data);
-    uint32_t f = s_->frames.fetch_add(1, std::memory_order_acq_rel) + 1;
-    uint64_t b = s_->bytes.fetch_add(n, std::memory_order_acq_rel) + n;
+    uint32_t f = s_->frames.fetch_add(1) + 1;
+    uint64_t b = s_->bytes.fetch_add(n) + n;
     m.attach(new FrameToken{s_, n}, &FrameToken::release);
     if (Status st = s_->node->send(pid_, std::move(m)); !st) {
       // Over the process's message budget or the node's: the frame is lost,
@@ -234,8 +233,8 @@ class WsSession final : public net::WebSocketHandler {
       s_->ws->close(1011, "handler overloaded");
       return;
     }
-    if ((f >= kPauseFrames || b >= kPauseBytes) && !s_->paused.load(std::memory_order_acquire)) {
-      s_->paused.store(true, std::memory_order_release);
+    if ((f >= kPauseFrames || b >= kPauseBytes) && !s_->paused.load()) {
+      s_->paused.store(true);
       s_->ws->pause();
       // The process may have drained everything between the counts above
       // and the flag: then no later release would resume.
