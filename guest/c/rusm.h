@@ -446,6 +446,50 @@ static inline int32_t rusm_http_read_all(rusm_req req, void* buf, uint32_t cap) 
 
 
 /* ---- v3: serving, WebSocket (ws routes; docs/abi.md "Serving") */
+/* A ws route's entry is `void handle(int32_t ws)`: `ws` is the connection.
+ * Frames arrive in the mailbox as messages tagged RUSM_TAG_WS_TEXT or
+ * RUSM_TAG_WS_BINARY (payload: the message's bytes), then one
+ * RUSM_TAG_WS_CLOSE (payload: u16 close code, little-endian, then the
+ * reason; 1006 if the connection dropped without a close frame) when the
+ * connection ends; receive them with rusm_receive like any message. The
+ * connection closes when the process ends (1000, or 1011 if it crashed); a
+ * process still alive 5 s after the connection closed is killed. */
+#define RUSM_WS_TEXT 1
+#define RUSM_WS_BINARY 0
+
+/* Sends one message and waits until the connection's write buffer took it:
+ * RUSM_OK, ECLOSED (the connection is closing or gone), EBADARG. */
+RUSM_IMPORT_(ws_send)
+int32_t rusm_ws_send(int32_t ws, int32_t text, const void* data, uint32_t len);
+/* A ping (payload at most 125 bytes): RUSM_OK, ECLOSED, EBADARG. */
+RUSM_IMPORT_(ws_ping) int32_t rusm_ws_ping(int32_t ws, const void* data, uint32_t len);
+/* Starts the close handshake with `code` (1000-1014 except 1004-1006, or
+ * 3000-4999) and a reason of at most 123 bytes; the CLOSE message follows.
+ * RUSM_OK, ECLOSED (already closing), EBADARG. */
+RUSM_IMPORT_(ws_close)
+int32_t rusm_ws_close(int32_t ws, int32_t code, const char* reason, uint32_t len);
+/* The upgrade request: copy up to cap bytes, return the full length
+ * (ENOTFOUND for a missing header or route parameter, EBADARG). */
+RUSM_IMPORT_(ws_path) int32_t rusm_ws_path(int32_t ws, char* buf, uint32_t cap);
+RUSM_IMPORT_(ws_query) int32_t rusm_ws_query(int32_t ws, char* buf, uint32_t cap);
+RUSM_IMPORT_(ws_header)
+int32_t __rusm_ws_header(int32_t ws, const char* name, uint32_t name_len, char* buf, uint32_t cap);
+RUSM_IMPORT_(ws_param)
+int32_t __rusm_ws_param(int32_t ws, const char* name, uint32_t name_len, char* buf, uint32_t cap);
+static inline int32_t rusm_ws_send_text(int32_t ws, const char* s) {
+  return rusm_ws_send(ws, RUSM_WS_TEXT, s, (uint32_t)strlen(s));
+}
+static inline int32_t rusm_ws_header(int32_t ws, const char* name, char* buf, uint32_t cap) {
+  return __rusm_ws_header(ws, name, (uint32_t)strlen(name), buf, cap);
+}
+static inline int32_t rusm_ws_param(int32_t ws, const char* name, char* buf, uint32_t cap) {
+  return __rusm_ws_param(ws, name, (uint32_t)strlen(name), buf, cap);
+}
+/* The close code of a RUSM_TAG_WS_CLOSE payload (n bytes at p). */
+static inline uint32_t rusm_ws_close_code(const void* p, int32_t n) {
+  const uint8_t* b = (const uint8_t*)p;
+  return n >= 2 ? (uint32_t)b[0] | ((uint32_t)b[1] << 8) : 1005;
+}
 
 #ifdef __cplusplus
 }
