@@ -28,6 +28,9 @@
 #include <mutex>
 #include <optional>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
 #include "serve/routes.h"
 
 namespace rusm::serve {
@@ -151,7 +154,8 @@ std::vector<std::string> cgi_env(const net::Request& rq, const net::RouteConfig&
       continue;
     }
     std::string name = "HTTP_" + upper_env_name(h.first);
-    auto it = std::find_if(http.begin(), http.end(), [&](const auto& p) { return p.first == name; });
+    auto it =
+        std::find_if(http.begin(), http.end(), [&](const auto& p) { return p.first == name; });
     if (it != http.end()) {
       it->second += ", ";
       it->second += h.second;
@@ -268,8 +272,13 @@ Result<CgiHead> parse_head(std::string_view block) {
 class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
  public:
   CgiRequest(std::shared_ptr<net::Exchange> ex, const net::RouteConfig* route,
-             std::function<void(const std::string&)> error_log, otp::Node* node)
-      : ex_(std::move(ex)), route_(route), error_log_(std::move(error_log)), node_(node) {}
+             std::function<void(const std::string&)> error_log, otp::Node* node,
+             boost::asio::io_context* ioc)
+      : ex_(std::move(ex)),
+        route_(route),
+        error_log_(std::move(error_log)),
+        node_(node),
+        ioc_(ioc) {}
 
   // ---- From the handler (on the strand).
 
@@ -374,9 +383,8 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
 
   int64_t write(std::span<const uint8_t> data) {
     Actions a;
-    int64_t r = write_locked(std::string_view(reinterpret_cast<const char*>(data.data()),
-                                              data.size()),
-                             &a);
+    int64_t r =
+        write_locked(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()), &a);
     run(a);
     return r;
   }
@@ -481,7 +489,9 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
     bool do_write = false;
     bool finish = false;
     std::optional<std::string> fail;
-    std::optional<std::pair<int, std::string>> respond;
+    std::optional<CgiHead> respond;  // start + write(body) + finish, in one go
+    std::string body;
+    bool post_flush = false;
     bool kill = false;
     otp::Pid pid;
     std::function<void()> wake;
@@ -518,7 +528,11 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
   }
 
   void answer_locked(int status, std::string body, Actions* a) {
-    a->respond = std::make_pair(status, std::move(body));
+    CgiHead head;
+    head.status = status;
+    head.headers = {{"Content-Type", "text/plain"}};
+    a->respond = std::move(head);
+    a->body = std::move(body);
     done_locked(a);
   }
 
@@ -553,9 +567,14 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
         answer_locked(502, "502 Bad Gateway: bad CGI header block\n", a);
         return wasi::Stream::kBroken;
       }
-      a->ex = ex_;
-      a->start = std::move(*head);
+      // The start is deferred to a task on the event loop (flush_start):
+      // a program that writes its whole response at once and ends is
+      // usually done by then, and gets one respond() with a Content-Length
+      // (one send) instead of start, write and finish.
+      pending_head_ = std::move(*head);
       phase_ = Phase::kBody;
+      writing_ = true;
+      a->post_flush = true;
       data = data.substr(taken);
       if (data.empty()) {
         return static_cast<int64_t>(taken);
@@ -635,6 +654,42 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
     }
   }
 
+  // The deferred start of the response (on the event loop): all at once if
+  // the program has ended meanwhile, else the status and headers and what
+  // the body has so far.
+  void flush_start() {
+    Actions a;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+      if (phase_ == Phase::kDone || !pending_head_) {
+        return;
+      }
+      CgiHead head = std::move(*pending_head_);
+      pending_head_.reset();
+      if (finish_after_ && (!head.content_length || *head.content_length == out_.size())) {
+        a.respond = std::move(head);
+        a.body = std::move(out_);
+        out_.clear();
+        done_locked(&a);
+      } else {
+        a.ex = ex_;
+        a.start = std::move(head);
+        if (!out_.empty()) {
+          writing_ = true;
+          a.write = std::move(out_);
+          a.do_write = true;
+          out_.clear();
+        } else if (finish_after_) {
+          a.finish = true;
+          done_locked(&a);
+        }
+        a.wake = std::move(out_waker_);
+      }
+    }
+    run(a);
+  }
+
   // A write completion (on the strand).
   void on_written(net::Errc e) {
     Actions a;
@@ -674,8 +729,7 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
                     [self = shared_from_this()](net::Errc e) { self->on_written(e); });
       }
       if (a.respond) {
-        a.ex->respond(a.respond->first, {{"Content-Type", "text/plain"}},
-                      std::move(a.respond->second));
+        a.ex->respond(a.respond->status, std::move(a.respond->headers), std::move(a.body));
       }
       if (a.fail) {
         a.ex->fail(*a.fail);
@@ -683,6 +737,9 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
       if (a.finish) {
         a.ex->finish();
       }
+    }
+    if (a.post_flush) {
+      boost::asio::post(*ioc_, [self = shared_from_this()] { self->flush_start(); });
     }
     if (a.kill) {
       node_->exit(a.pid, otp::ExitReason::kill());
@@ -697,6 +754,7 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
   const net::RouteConfig* route_;
   std::function<void(const std::string&)> error_log_;
   otp::Node* node_;
+  boost::asio::io_context* ioc_;  // the node's event loop
   otp::Pid pid_;
   bool has_pid_ = false;
   bool exited_ = false;
@@ -713,8 +771,9 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
   // stdout
   std::string head_;  // the header block so far
   size_t scan_pos_ = 0;
-  std::string out_;        // body bytes not yet handed to the exchange
-  bool writing_ = false;   // an Exchange::write is in flight
+  std::optional<CgiHead> pending_head_;  // parsed, not yet started (flush_start)
+  std::string out_;                      // body bytes not yet handed to the exchange
+  bool writing_ = false;                 // an Exchange::write (or the deferred start) is in flight
   bool finish_after_ = false;
   std::function<void()> out_waker_;
 
@@ -788,7 +847,8 @@ class CgiResource final : public runtime::Resource {
 
 class CgiHandler final : public net::Handler {
  public:
-  explicit CgiHandler(const RouteContext& ctx) : ctx_(ctx) {
+  explicit CgiHandler(const RouteContext& ctx)
+      : ctx_(ctx), ioc_(&ctx.runtime->event_loop().context()) {
     // The CGI convention needs stdio and an environment: the route implies
     // both, for the request's own data only (streams to the exchange, the
     // request's meta-variables), never the node's stdio or environment.
@@ -806,8 +866,8 @@ class CgiHandler final : public net::Handler {
   }
 
   void handle(std::shared_ptr<net::Exchange> ex) override {
-    auto req = std::make_shared<CgiRequest>(ex, ctx_.route, ctx_.error_log,
-                                            &ctx_.runtime->node());
+    auto req =
+        std::make_shared<CgiRequest>(ex, ctx_.route, ctx_.error_log, &ctx_.runtime->node(), ioc_);
     ex->on_cancel([w = std::weak_ptr<CgiRequest>(req)](net::Errc why) {
       if (auto r = w.lock()) {
         r->cancelled(why);
@@ -880,6 +940,7 @@ class CgiHandler final : public net::Handler {
   }
 
   RouteContext ctx_;
+  boost::asio::io_context* ioc_;
 };
 
 }  // namespace

@@ -171,11 +171,11 @@ class CgiTest : public ::testing::Test {
   static void SetUpTestSuite() {
     // Something the programs must never see: the node's own environment.
     ::setenv("RUSM_CGI_TEST_SECRET", "leaked", 1);
-    dir_ = std::filesystem::temp_directory_path() /
-           ("rusm_cgi_test_" + std::to_string(::getpid()));
+    dir_ = std::filesystem::temp_directory_path() / ("rusm_cgi_test_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
-    std::string toml = "listen = [\"127.0.0.1:0\"]\n"
-                       "[limits]\nbody_bytes = \"4M\"\n";
+    std::string toml =
+        "listen = [\"127.0.0.1:0\"]\n"
+        "[limits]\nbody_bytes = \"4M\"\n";
     auto route = [&](std::string where, const char* module, std::string extra = {}) {
       toml += "[[route]]\n" + where + "\nkind = \"cgi\"\nmodule = \"" + guest(module) + "\"\n" +
               extra + "\n";
@@ -283,15 +283,17 @@ TEST_F(CgiTest, PrefixRouteSplitsScriptNameAndPathInfo) {
 }
 
 TEST_F(CgiTest, PostBodyArrivesOnStdin) {
-  Response r = get("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
-                   "Content-Length: 11\r\nConnection: close\r\n\r\nhello world");
+  Response r =
+      get("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+          "Content-Length: 11\r\nConnection: close\r\n\r\nhello world");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "CONTENT_LENGTH=11 read=11\nhello world");
 }
 
 TEST_F(CgiTest, ChunkedBodyArrivesWholeWithItsLength) {
-  Response r = get("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
-                   "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+  Response r =
+      get("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+          "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "CONTENT_LENGTH=11 read=11\nhello world");
 }
@@ -303,8 +305,9 @@ TEST_F(CgiTest, LargeBodyStreamsThroughStdinAndStdout) {
   for (size_t i = 0; i < body.size(); ++i) {
     body[i] = static_cast<char>('a' + i % 26);
   }
-  Response r = get("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                   std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  Response r =
+      get("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n" + body);
   ASSERT_EQ(r.status, 200);
   std::string expect = "CONTENT_LENGTH=" + std::to_string(body.size()) +
                        " read=" + std::to_string(body.size()) + "\n" + body;
@@ -402,9 +405,11 @@ TEST_F(CgiTest, NonZeroExitBeforeHeadersIs502) {
 }
 
 TEST_F(CgiTest, TrapAfterHeadersAbortsTheConnection) {
+  // Its header block is parsed; whether the start reached the socket before
+  // the trap is a race: either a 500, or a 200 cut short.
   Response r = get(simple("/misc?trap_late"));
-  EXPECT_EQ(r.status, 200);
-  EXPECT_FALSE(r.complete) << "a failed program's response must not look complete";
+  EXPECT_TRUE(r.status == 500 || (r.status == 200 && !r.complete))
+      << "a failed program's response must not look complete: " << r.status << " " << r.body;
 }
 
 TEST_F(CgiTest, MissingHeaderBlockIs502) {
