@@ -673,16 +673,16 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
         out_.clear();
         done_locked(&a);
       } else {
+        // The start, then what the body has so far, in order: the token
+        // (writing_) stays taken until the last of them completes, so no
+        // other thread issues a write ahead of the start.
         a.ex = ex_;
         a.start = std::move(head);
+        writing_ = true;
         if (!out_.empty()) {
-          writing_ = true;
           a.write = std::move(out_);
           a.do_write = true;
           out_.clear();
-        } else if (finish_after_) {
-          a.finish = true;
-          done_locked(&a);
         }
         a.wake = std::move(out_waker_);
       }
@@ -690,7 +690,7 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
     run(a);
   }
 
-  // A write completion (on the strand).
+  // The completion of the last start or write issued (on the strand).
   void on_written(net::Errc e) {
     Actions a;
     {
@@ -722,7 +722,12 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
   void run(Actions& a) {
     if (a.ex) {
       if (a.start) {
-        a.ex->start(a.start->status, std::move(a.start->headers), a.start->content_length);
+        net::Completion started;
+        if (!a.do_write) {
+          started = [self = shared_from_this()](net::Errc e) { self->on_written(e); };
+        }
+        a.ex->start(a.start->status, std::move(a.start->headers), a.start->content_length,
+                    std::move(started));
       }
       if (a.do_write) {
         a.ex->write(std::move(a.write),

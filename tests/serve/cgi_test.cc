@@ -188,6 +188,7 @@ class CgiTest : public ::testing::Test {
     route("path = \"/spin\"", "cgi_misc", "deadline = \"300ms\"");
     route("path = \"/stream\"", "cgi_stream", "allow = [\"clock\"]");
     route("path = \"/stream-noclock\"", "cgi_stream");
+    route("path = \"/poll\"", "cgi_poll");
     std::string file = (dir_ / "rusm.toml").string();
     auto config = net::parse_config(toml, file);
     ASSERT_TRUE(config) << config.error().message();
@@ -296,6 +297,36 @@ TEST_F(CgiTest, ChunkedBodyArrivesWholeWithItsLength) {
           "Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
   ASSERT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "CONTENT_LENGTH=11 read=11\nhello world");
+}
+
+// The body comes after the program started: its reads (fd_read, then
+// poll_oneoff on stdin) suspend until the bytes arrive.
+TEST_F(CgiTest, StdinReadWaitsForABodySentLater) {
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  send_all(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nConnection: close\r\n\r\n");
+  std::this_thread::sleep_for(100ms);
+  send_all(fd, "first");
+  std::this_thread::sleep_for(100ms);
+  send_all(fd, "-last");
+  std::string buf;
+  Response r = read_response(fd, buf);
+  ::close(fd);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "CONTENT_LENGTH=10 read=10\nfirst-last");
+}
+
+TEST_F(CgiTest, PollOnStdinWaitsForTheBody) {
+  int fd = connect_to(port_);
+  ASSERT_GE(fd, 0);
+  send_all(fd, "POST /poll HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\n");
+  std::this_thread::sleep_for(150ms);
+  send_all(fd, "abcde");
+  std::string buf;
+  Response r = read_response(fd, buf);
+  ::close(fd);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "poll=1 readable=1 read=abcde\n");
 }
 
 TEST_F(CgiTest, LargeBodyStreamsThroughStdinAndStdout) {
