@@ -302,7 +302,6 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
   // The exchange's cancel hook: the deadline passed (the client got 504),
   // the client left, or the server stopped. Ends the process.
   void cancelled(net::Errc why) {
-    std::function<void()> in_wake, out_wake;
     bool kill = false;
     otp::Pid pid;
     {
@@ -313,8 +312,8 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
       }
       kill = has_pid_ && !exited_;
       pid = pid_;
-      in_wake = std::move(in_waker_);
-      out_wake = std::move(out_waker_);
+      in_waker_ = nullptr;  // the process is killed, not woken
+      out_waker_ = nullptr;
     }
     if (kill) {
       node_->exit(pid, otp::ExitReason::kill());
@@ -366,14 +365,16 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
   }
 
   void in_notify(std::function<void()> wake) {
+    bool ready;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (in_pos_ == in_.size() && !in_eof_ && !in_error_) {
+      ready = in_pos_ < in_.size() || in_eof_ || in_error_;
+      if (!ready) {
         in_waker_ = std::move(wake);
       }
     }
-    if (wake) {
-      wake();  // ready already
+    if (ready) {
+      wake();
       return;
     }
     start_read();
@@ -398,13 +399,15 @@ class CgiRequest : public std::enable_shared_from_this<CgiRequest> {
   }
 
   void out_notify(std::function<void()> wake) {
+    bool ready;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (phase_ == Phase::kBody && out_.size() >= buffer_bytes()) {
+      ready = phase_ != Phase::kBody || out_.size() < buffer_bytes();
+      if (!ready) {
         out_waker_ = std::move(wake);
       }
     }
-    if (wake) {
+    if (ready) {
       wake();
     }
   }
