@@ -150,7 +150,10 @@ std::vector<std::string> cgi_env(const net::Request& rq, const net::RouteConfig&
   // HTTP_*: one variable per header name, repeated headers joined with ", ".
   std::vector<std::pair<std::string, std::string>> http;
   for (const net::Header& h : rq.headers) {
-    if (iequals(h.first, "Content-Length") || iequals(h.first, "Content-Type")) {
+    // "Proxy" would become HTTP_PROXY, which many HTTP libraries take as
+    // their proxy setting (httpoxy, CVE-2016-5385): never passed.
+    if (iequals(h.first, "Content-Length") || iequals(h.first, "Content-Type") ||
+        iequals(h.first, "Proxy")) {
       continue;
     }
     std::string name = "HTTP_" + upper_env_name(h.first);

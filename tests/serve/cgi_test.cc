@@ -255,6 +255,7 @@ TEST_F(CgiTest, KeepAliveServesSeveralRequestsOnOneConnection) {
 TEST_F(CgiTest, ProgramSeesTheRequestAsMetaVariables) {
   Response r = get("GET /env/42?a=b&c=d HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port_) +
                    "\r\nX-Thing: one\r\nX-Thing: two\r\nUser-Agent: cgi-test\r\n"
+                   "Proxy: http://evil.example\r\n"
                    "Connection: close\r\n\r\n");
   ASSERT_EQ(r.status, 200);
   const std::string& b = r.body;
@@ -272,6 +273,7 @@ TEST_F(CgiTest, ProgramSeesTheRequestAsMetaVariables) {
   EXPECT_TRUE(has_line(b, "RUSM_PARAM_ID=42")) << b;
   EXPECT_EQ(b.find("CONTENT_LENGTH="), std::string::npos) << "no body, no CONTENT_LENGTH: " << b;
   EXPECT_EQ(b.find("HTTPS="), std::string::npos) << b;
+  EXPECT_EQ(b.find("HTTP_PROXY="), std::string::npos) << "httpoxy: " << b;
   EXPECT_EQ(b.find("RUSM_CGI_TEST_SECRET"), std::string::npos)
       << "the node's environment reached the program: " << b;
 }
