@@ -83,6 +83,11 @@ std::string percent_decode(std::string_view s) {
 
 // "host:port" / "[v6]:port" -> host, port.
 void split_host_port(std::string_view hp, std::string* host, std::string* port) {
+  if (hp.empty()) {
+    host->clear();
+    port->clear();
+    return;
+  }
   size_t colon = hp.rfind(':');
   if (colon != std::string_view::npos && hp.find(']', colon) == std::string_view::npos &&
       (hp.front() == '[' || hp.find(':') == colon)) {
