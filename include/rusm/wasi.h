@@ -23,12 +23,19 @@
 //     "proc_exit(N)"; the driver turns that into the process's exit.
 //   - Bad guest pointers or lengths give EFAULT (21) or EINVAL (28), never a
 //     host crash.
+//   - Stdio may be a host-provided Stream (StdioMode::kStream): a read on
+//     stdin or a write on stdout that the stream cannot take now suspends
+//     the process (Wait::kStream) until the stream calls the waker it was
+//     given (Stream::notify), e.g. when request-body bytes arrive or the
+//     connection's write buffer drains.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +57,51 @@ enum class StdioMode : uint8_t {
   kNull,     // reads see end of file, writes are discarded
   kInherit,  // the node's own stdin/stdout/stderr
   kCapture,  // stdin from Config::stdin_data; output kept in the Context
+  kStream,   // a host-provided Stream (Config::stdin_stream, ...); kNull if none is set
+};
+
+// A host-provided stdio stream (StdioMode::kStream): how an embedder feeds a
+// process's stdin and takes its stdout/stderr without a host descriptor (the
+// serving layer's CGI routes: request body in, response out).
+//
+// read() and write() never block: they take or give what they can now, or
+// say kWouldBlock; the WASI call then suspends the process and asks
+// notify() for a wake-up. They run on the thread running the process (they
+// may copy to and from guest memory, `out` and `data` point into it) and
+// must not keep the spans. notify() is called from that thread too; the
+// stream calls `wake` later, once, from any thread (or inline, if it is
+// ready already). A wake that turns out early is harmless: the call is
+// redone and may suspend again. Implementations are thread-safe.
+class Stream {
+ public:
+  static constexpr int64_t kWouldBlock = -1;  // nothing now; notify() to hear when
+  static constexpr int64_t kBroken = -2;      // gone for good (the guest sees EPIPE)
+
+  virtual ~Stream() = default;
+  // Bytes copied into `out` (> 0), 0 at end of stream, kWouldBlock or
+  // kBroken. The default: end of stream.
+  virtual int64_t read(std::span<uint8_t> out) {
+    (void)out;
+    return 0;
+  }
+  // Bytes taken from `data` (> 0; may be fewer than offered), kWouldBlock or
+  // kBroken. Never called with empty data. The default: kBroken.
+  virtual int64_t write(std::span<const uint8_t> data) {
+    (void)data;
+    return kBroken;
+  }
+  // For poll_oneoff: whether read() (writing = false) or write() would not
+  // give kWouldBlock now; `nbytes` is what a read would get (0 if unknown),
+  // `hangup` that the stream has ended or broken.
+  struct Readiness {
+    bool ready = true;
+    uint64_t nbytes = 0;
+    bool hangup = false;
+  };
+  virtual Readiness readiness(bool writing) = 0;
+  // Calls `wake` once when a read (writing = false) or a write may no longer
+  // give kWouldBlock. A newer notify() replaces an older, uncalled one.
+  virtual void notify(bool writing, std::function<void()> wake) = 0;
 };
 
 // A host directory held open: the file-system capability itself. It is
@@ -101,6 +153,11 @@ struct Config {
   StdioMode stdout_mode = StdioMode::kNull;
   StdioMode stderr_mode = StdioMode::kNull;
   std::string stdin_data;  // what a kCapture stdin reads
+  // kStream stdio: the streams (shared with the embedder; a process keeps
+  // them alive while it runs).
+  std::shared_ptr<Stream> stdin_stream;
+  std::shared_ptr<Stream> stdout_stream;
+  std::shared_ptr<Stream> stderr_stream;
   std::vector<Preopen> preopens;
   bool allow_clock = false;   // clock_time_get / clock_res_get / clock subscriptions
   bool allow_random = false;  // random_get
@@ -114,10 +171,13 @@ struct Wait {
     kDeadline,  // sleep until `deadline`
     kFdRead,    // until host_fd is readable, or `deadline`
     kFdWrite,   // until host_fd is writable, or `deadline`
+    kStream,    // until `stream` wakes (Stream::notify for `writing`), or `deadline`
   };
   Kind kind = Kind::kNone;
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   int host_fd = -1;
+  Stream* stream = nullptr;  // kStream: owned by the Config, alive while the process is
+  bool writing = false;      // kStream: waiting to write (else to read)
 };
 
 class Context {

@@ -10,7 +10,9 @@
 //   rusm.exit                -> Step::exit(reason)
 //   WASI suspension          -> wasi::Context::pending(): kYield -> yield,
 //                               kDeadline -> wait_event(timeout), kFdRead/Write ->
-//                               reactor watch + wait_event; resume() on wake
+//                               reactor watch + wait_event, kStream ->
+//                               Stream::notify(Node::wake) + wait_event;
+//                               resume() on wake
 //   trap                     -> exit error "trap: <what> in function N (name)"
 //   proc_exit(0) / (N)       -> exit normal / error "exit code N"
 #include <algorithm>
@@ -285,6 +287,13 @@ Wait WasmProcess::WasiSuspension::wait(Process& p) {
         return Wait::yield();
       }
       return Wait::event(remaining());
+    case wasi::Wait::Kind::kStream: {
+      // The stream wakes the process (a stale wake after its end is a no-op).
+      otp::Node* node = self.rt_->node.get();
+      otp::Pid pid = self.ctx_->self();
+      w.stream->notify(w.writing, [node, pid] { node->wake(pid); });
+      return Wait::event(remaining());
+    }
   }
   return Wait::yield();
 }

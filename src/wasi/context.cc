@@ -66,12 +66,24 @@ uint8_t filetype_of_mode(mode_t m) {
 
 Status ContextImpl::init() {
   const StdioMode modes[3] = {config_.stdin_mode, config_.stdout_mode, config_.stderr_mode};
+  Stream* const streams[3] = {config_.stdin_stream.get(), config_.stdout_stream.get(),
+                              config_.stderr_stream.get()};
   for (int i = 0; i < 3; ++i) {
     auto d = std::make_unique<FileDesc>();
     d->kind = FileDesc::Kind::kStdio;
     d->stdio_mode = modes[i];
     d->stdio_index = i;
     d->filetype = abi::kFiletypeCharacterDevice;
+    if (modes[i] == StdioMode::kStream) {
+      d->stream = streams[i];
+      if (d->stream == nullptr) {
+        d->stdio_mode = StdioMode::kNull;
+      } else {
+        // Like a pipe: not a terminal, so the guest's libc buffers stdout
+        // fully instead of writing line by line.
+        d->filetype = abi::kFiletypeUnknown;
+      }
+    }
     if (modes[i] == StdioMode::kInherit) {
       struct stat st;
       if (fstat(i, &st) == 0) {

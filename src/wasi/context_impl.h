@@ -25,6 +25,7 @@ struct FileDesc {
   Kind kind = Kind::kFile;
   StdioMode stdio_mode = StdioMode::kNull;  // kStdio only
   int stdio_index = 0;                      // kStdio only: 0, 1 or 2
+  Stream* stream = nullptr;                 // kStdio in kStream mode: held by the Config
   HostFd host;                              // kFile / kDir opened by path_open (see host_fd())
   // A preopen: the directory held by the Config, shared with every process
   // given it (never closed or repositioned through this table).

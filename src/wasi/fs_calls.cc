@@ -125,6 +125,44 @@ int wait_ready(Call& c, FileDesc* d, bool reading) {
   return c.suspend(w);
 }
 
+// fd_read / fd_write on a kStream stdio descriptor: as much as the stream
+// takes or gives now; suspends (Wait::kStream) only when nothing moved, so
+// that redoing the call after the wake never repeats a transfer.
+int stream_io(Call& c, FileDesc* d, const std::vector<struct iovec>& iovs, bool writing,
+              uint32_t result_ptr) {
+  uint64_t n = 0;
+  for (const struct iovec& v : iovs) {
+    if (v.iov_len == 0) {
+      continue;
+    }
+    auto* p = static_cast<uint8_t*>(v.iov_base);
+    int64_t r = writing ? d->stream->write(std::span<const uint8_t>(p, v.iov_len))
+                        : d->stream->read(std::span<uint8_t>(p, v.iov_len));
+    if (r < 0) {
+      if (n > 0) {
+        break;
+      }
+      if (r != Stream::kWouldBlock) {
+        return writing ? abi::kPipe : abi::kIo;
+      }
+      if ((d->fdflags & abi::kFdflagNonblock) != 0) {
+        return abi::kAgain;
+      }
+      Wait w;
+      w.kind = Wait::Kind::kStream;
+      w.stream = d->stream;
+      w.writing = writing;
+      return c.suspend(w);
+    }
+    n += static_cast<uint64_t>(std::min<int64_t>(r, static_cast<int64_t>(v.iov_len)));
+    if (static_cast<uint64_t>(r) < v.iov_len) {
+      break;  // end of stream, or the stream took what it could
+    }
+  }
+  c.charge(n);
+  return c.store<uint32_t>(result_ptr, static_cast<uint32_t>(n)) ? abi::kSuccess : abi::kFault;
+}
+
 int finish_io(Call& c, ssize_t n, uint32_t result_ptr) {
   if (n < 0) {
     return host_error();
@@ -190,6 +228,9 @@ int fd_read(Call& c) {
   if (uint16_t e = load_iovs(c, c.u32(1), c.u32(2), &iovs, &total)) {
     return e;
   }
+  if (d->stream != nullptr) {
+    return stream_io(c, d, iovs, false, c.u32(3));
+  }
   if (d->kind == Kind::kStdio && d->stdio_mode != StdioMode::kInherit) {
     size_t n = 0;
     if (d->stdio_mode == StdioMode::kCapture) {
@@ -226,6 +267,9 @@ int fd_write(Call& c) {
   uint64_t total;
   if (uint16_t e = load_iovs(c, c.u32(1), c.u32(2), &iovs, &total)) {
     return e;
+  }
+  if (d->stream != nullptr) {
+    return stream_io(c, d, iovs, true, c.u32(3));
   }
   if (d->kind == Kind::kStdio && d->stdio_mode != StdioMode::kInherit) {
     if (d->stdio_mode == StdioMode::kCapture) {

@@ -173,7 +173,8 @@ int random_get(Call& c) {
 // process suspends until the earliest clock deadline (Wait::kDeadline), or
 // until its one polled descriptor is ready (kFdRead / kFdWrite). With
 // several descriptors to watch, it re-polls every few milliseconds instead,
-// since a Wait names one descriptor.
+// since a Wait names one descriptor. A kStream stdio descriptor asks its
+// Stream (Wait::kStream when it is the only one).
 int poll_oneoff(Call& c) {
   using Clock = std::chrono::steady_clock;
   uint64_t in = c.u32(0);
@@ -195,6 +196,11 @@ int poll_oneoff(Call& c) {
   std::vector<Event> events;
   std::vector<struct pollfd> pollfds;
   std::vector<Event> poll_events;  // the event each pollfd would produce
+  struct StreamSub {
+    Stream* stream;
+    bool writing;
+  };
+  std::vector<StreamSub> streams;  // kStream descriptors not ready yet
   for (uint32_t i = 0; i < nsubs; ++i) {
     const uint8_t* s = subs + uint64_t{abi::kSubscriptionSize} * i;
     Event e;
@@ -261,6 +267,17 @@ int poll_oneoff(Call& c) {
       events.push_back(e);
       continue;
     }
+    if (d->stream != nullptr) {
+      Stream::Readiness r = d->stream->readiness(!reading);
+      if (r.ready || r.hangup) {
+        e.nbytes = r.nbytes;
+        e.flags = r.hangup ? abi::kEventRwHangup : 0;
+        events.push_back(e);
+      } else {
+        streams.push_back({d->stream, !reading});
+      }
+      continue;
+    }
     if (d->kind == FileDesc::Kind::kStdio && d->stdio_mode != StdioMode::kInherit) {
       if (reading) {
         size_t left = d->stdio_mode == StdioMode::kCapture
@@ -305,7 +322,14 @@ int poll_oneoff(Call& c) {
   if (events.empty()) {
     Wait w;
     w.deadline = earliest;
-    if (pollfds.empty()) {
+    if (pollfds.empty() && streams.size() == 1) {
+      w.kind = Wait::Kind::kStream;
+      w.stream = streams[0].stream;
+      w.writing = streams[0].writing;
+    } else if (!streams.empty()) {
+      w.kind = Wait::Kind::kDeadline;
+      w.deadline = std::min(earliest, now + std::chrono::milliseconds(5));
+    } else if (pollfds.empty()) {
       w.kind = Wait::Kind::kDeadline;
     } else if (pollfds.size() == 1) {
       w.kind = pollfds[0].events == POLLIN ? Wait::Kind::kFdRead : Wait::Kind::kFdWrite;
