@@ -422,9 +422,8 @@ TEST_F(WsTest, FloodIsPausedWithBoundedMailboxAndNothingLost) {
 // member killed without saying goodbye is dropped by the room's monitor.
 TEST(WsChatExample, LinesReachEveryoneAndDeadMembersAreDropped) {
   const std::string file = std::string(RUSM_EXAMPLES_DIR) + "/serve/chat/rusm.toml";
-  if (::access((std::string(RUSM_EXAMPLES_DIR) + "/serve/chat/chat.wasm").c_str(), R_OK) != 0) {
-    GTEST_SKIP() << "examples/serve/chat is not built (build the default target)";
-  }
+  ASSERT_EQ(::access((std::string(RUSM_EXAMPLES_DIR) + "/serve/chat/chat.wasm").c_str(), R_OK), 0)
+      << "examples/serve/chat is not built";
   auto config = net::load_config(file);
   ASSERT_TRUE(config) << config.message();
   config->listen = {net::Listen{}};  // 127.0.0.1, any free port
