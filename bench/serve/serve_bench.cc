@@ -254,9 +254,9 @@ Result<json> load(const std::string& mode, const std::string& url, unsigned conn
   if (pinning()) {
     argv = {"taskset", "-c", "1"};
   }
-  argv.insert(argv.end(), {self_exe(), "loadtest", mode, url, "--connections",
-                           std::to_string(connections), "--duration", std::to_string(seconds),
-                           "--warmup", "1", "--json"});
+  argv.insert(argv.end(),
+              {self_exe(), "loadtest", mode, url, "--connections", std::to_string(connections),
+               "--duration", std::to_string(seconds), "--warmup", "1", "--json"});
   argv.insert(argv.end(), extra.begin(), extra.end());
   return engine::run_json_command(argv);
 }
@@ -460,9 +460,10 @@ Report http_throughput(const Options& o, Progress& progress, bool cgi) {
                         "open loop at " + std::to_string(static_cast<long>(rate / 2)) + "/s"});
     }
   }
-  r.notes.push_back("goal: at least half of nginx's rate in the same run, and 46k req/s "
-                    "(RUSM on 10 cores); anchors (pin layout): nginx 110,646/s, Erlang process "
-                    "per request 31,135/s");
+  r.notes.push_back(
+      "goal: at least half of nginx's rate in the same run, and 46k req/s "
+      "(RUSM on 10 cores); anchors (pin layout): nginx 110,646/s, Erlang process "
+      "per request 31,135/s");
   add_layout_note(r);
   return r;
 }
@@ -488,8 +489,9 @@ Report ws_echo(const Options& o, Progress& progress) {
   r.rows.push_back({"round trip p50", ms(*ours, "p50"), "ms", {}, "", false, ""});
   r.rows.push_back({"round trip p99", ms(*ours, "p99"), "ms", {}, "", false, ""});
   add_errors_note(r, "rusm", *ours);
-  r.notes.push_back("anchors (pin layout, same kind of machine): Node ws 69,339/s, Erlang "
-                    "process per connection 54,303/s");
+  r.notes.push_back(
+      "anchors (pin layout, same kind of machine): Node ws 69,339/s, Erlang "
+      "process per connection 54,303/s");
   add_layout_note(r);
   return r;
 }
@@ -508,8 +510,8 @@ Report connection_storm(const Options& o, Progress& progress) {
   }
   double rate = (*ours)["rate"].get<double>();
   progress.sample("establishments/s", rate);
-  r.rows.push_back({"establishments/s, 64 slots", rate, "/s", 34000.0, "RUSM (10 cores)", true,
-                    ""});
+  r.rows.push_back(
+      {"establishments/s, 64 slots", rate, "/s", 34000.0, "RUSM (10 cores)", true, ""});
   r.rows.push_back({"cycle p99", ms(*ours, "p99"), "ms", {}, "", false, ""});
   add_errors_note(r, "rusm", *ours);
   r.notes.push_back("anchors (pin layout): Node ws 5,321/s, Erlang 6,855/s");
@@ -592,8 +594,9 @@ Report sse_fanout(const Options& o, Progress& progress) {
   }
   r.rows.push_back({"events/s, 256 streams", rate, "/s", node_rate, "Node http", true, ""});
   add_errors_note(r, "rusm", *ours);
-  r.notes.push_back("goal: 609k events/s (RUSM, 10 cores); anchors (pin): Node 519,439/s, "
-                    "Erlang 157,514/s");
+  r.notes.push_back(
+      "goal: 609k events/s (RUSM, 10 cores); anchors (pin): Node 519,439/s, "
+      "Erlang 157,514/s");
   add_layout_note(r);
   return r;
 }

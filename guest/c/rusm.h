@@ -378,8 +378,8 @@ int32_t __rusm_http_start(rusm_req req, int32_t status, const char* headers, uin
 RUSM_IMPORT_(http_write) int32_t rusm_http_write(rusm_req req, const void* data, uint32_t len);
 RUSM_IMPORT_(http_finish) int32_t rusm_http_finish(rusm_req req);
 RUSM_IMPORT_(http_respond)
-int32_t __rusm_http_respond(rusm_req req, int32_t status, const char* headers,
-                            uint32_t headers_len, const void* body, uint32_t body_len);
+int32_t __rusm_http_respond(rusm_req req, int32_t status, const char* headers, uint32_t headers_len,
+                            const void* body, uint32_t body_len);
 RUSM_IMPORT_(http_start_events)
 int32_t __rusm_http_start_events(rusm_req req, const char* headers, uint32_t headers_len);
 RUSM_IMPORT_(http_send_event)
@@ -443,7 +443,6 @@ static inline int32_t rusm_http_read_all(rusm_req req, void* buf, uint32_t cap) 
   }
   return (int32_t)got;
 }
-
 
 /* ---- v3: serving, WebSocket (ws routes; docs/abi.md "Serving") */
 /* A ws route's entry is `void handle(int32_t ws)`: `ws` is the connection.

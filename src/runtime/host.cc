@@ -15,8 +15,7 @@ std::optional<std::string_view> guest_bytes(wasm::HostCall& c, uint32_t ptr, uin
   return std::string_view(reinterpret_cast<const char*>(p), len);
 }
 
-std::optional<std::string_view> guest_bytes_charged(wasm::HostCall& c, uint32_t ptr,
-                                                    uint32_t len) {
+std::optional<std::string_view> guest_bytes_charged(wasm::HostCall& c, uint32_t ptr, uint32_t len) {
   std::optional<std::string_view> b = guest_bytes(c, ptr, len);
   if (b) {
     c.charge_bytes(len);
@@ -94,7 +93,8 @@ bool ResourceTable::close(int32_t handle) {
   }
   uint32_t slot = (static_cast<uint32_t>(handle) & kSlotMask) - 1;
   Slot& s = slots_[slot];
-  std::unique_ptr<Resource> gone = std::move(s.resource);  // destroyed after the table is consistent
+  std::unique_ptr<Resource> gone =
+      std::move(s.resource);  // destroyed after the table is consistent
   s.generation = (s.generation + 1) % kGenerations;
   free_.push_back(slot);
   --live_;

@@ -290,7 +290,6 @@ class WasmProcess final : public otp::Body, public Process {
   size_t timers_prune_at_ = 16;  // fired timers are forgotten when the map doubles
 };
 
-
 // What a process with `caps` may see of a WASI configuration: stdio only
 // with kCapStdio, args beyond argv[0] and the environment only with kCapEnv,
 // preopens only with kCapFs, clocks and randomness only with their bits.

@@ -4,9 +4,9 @@
 #include "rusm/serve/app.h"
 
 #include <boost/asio/io_context.hpp>
+#include <cerrno>
 #include <condition_variable>
 #include <csignal>
-#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>

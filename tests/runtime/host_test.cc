@@ -100,8 +100,7 @@ class HostTest : public ::testing::Test {
     rt_ = std::make_unique<Runtime>(o);
     wasm::FuncType t{{wasm::ValType::I32}, {wasm::ValType::I32}};
     ASSERT_TRUE(rt_->add_host_function("test", "block", t, block).is_ok());
-    ASSERT_TRUE(
-        rt_->load_file("host_ext", std::string(RUSM_RT_GUESTS) + "/host_ext.wasm").is_ok());
+    ASSERT_TRUE(rt_->load_file("host_ext", std::string(RUSM_RT_GUESTS) + "/host_ext.wasm").is_ok());
   }
   Result<otp::Spawned> spawn(const char* entry, std::unique_ptr<Resource> r) {
     ProcessSpec spec;
