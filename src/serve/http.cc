@@ -633,14 +633,9 @@ class HttpHandler final : public net::Handler {
 Status add_http_functions(runtime::Runtime& rt) {
   const ValType I32 = ValType::I32;
   const ValType I64 = ValType::I64;
-  struct Fn {
-    const char* name;
-    wasm::FuncType type;
-    wasm::HostCallback cb;
-  };
   const wasm::FuncType copy3{{I32, I32, I32}, {I32}};
   const wasm::FuncType lookup5{{I32, I32, I32, I32, I32}, {I32}};
-  const Fn fns[] = {
+  const HostFn fns[] = {
       {"http_method", copy3, copy_field<field_method>},
       {"http_target", copy3, copy_field<field_target>},
       {"http_path", copy3, copy_field<field_path>},
@@ -657,12 +652,7 @@ Status add_http_functions(runtime::Runtime& rt) {
       {"http_start_events", copy3, http_start_events},
       {"http_send_event", lookup5, http_send_event},
   };
-  for (const Fn& f : fns) {
-    if (Status s = rt.add_host_function("rusm", f.name, f.type, f.cb); !s) {
-      return s;
-    }
-  }
-  return {};
+  return add_rusm_functions(rt, fns);
 }
 
 Result<std::shared_ptr<net::Handler>> make_http_handler(const RouteContext& ctx) {

@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "rusm/net/config.h"
@@ -33,6 +34,22 @@ struct RouteContext {
   // that ended without answering). Thread-safe.
   std::function<void(const std::string&)> error_log;
 };
+
+// One host function of a route kind, added to the `rusm` import module.
+struct HostFn {
+  const char* name;
+  wasm::FuncType type;
+  wasm::HostCallback cb;
+};
+// Adds each of `fns` to `rt` as rusm.<name>; the first error stops.
+inline Status add_rusm_functions(runtime::Runtime& rt, std::span<const HostFn> fns) {
+  for (const HostFn& f : fns) {
+    if (Status s = rt.add_host_function("rusm", f.name, f.type, f.cb); !s) {
+      return s;
+    }
+  }
+  return {};
+}
 
 // http and sse routes: the handler process uses the rusm ABI's http_* calls.
 Status add_http_functions(runtime::Runtime& rt);

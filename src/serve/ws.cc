@@ -409,12 +409,7 @@ wasm::HostAction ws_lookup(wasm::HostCall& c) {
 Status add_ws_functions(runtime::Runtime& rt) {
   using wasm::ValType;
   const ValType i = ValType::I32;
-  struct Fn {
-    const char* name;
-    wasm::FuncType type;
-    wasm::HostCallback cb;
-  };
-  const Fn fns[] = {
+  const HostFn fns[] = {
       {"ws_send", {{i, i, i, i}, {i}}, ws_send},
       {"ws_ping", {{i, i, i}, {i}}, ws_ping},
       {"ws_close", {{i, i, i, i}, {i}}, ws_close},
@@ -423,12 +418,7 @@ Status add_ws_functions(runtime::Runtime& rt) {
       {"ws_header", {{i, i, i, i, i}, {i}}, ws_lookup<false>},
       {"ws_param", {{i, i, i, i, i}, {i}}, ws_lookup<true>},
   };
-  for (const Fn& f : fns) {
-    if (Status s = rt.add_host_function("rusm", f.name, f.type, f.cb); !s) {
-      return s;
-    }
-  }
-  return {};
+  return add_rusm_functions(rt, fns);
 }
 
 Result<std::shared_ptr<net::Handler>> make_ws_handler(const RouteContext& ctx) {
