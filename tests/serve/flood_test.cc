@@ -20,9 +20,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <mutex>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -253,8 +253,7 @@ void flood(uint16_t port, const std::string& target, int total, int clients,
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     int n = total / clients + (c < total % clients ? 1 : 0);
-    threads.emplace_back(
-        [&, n] { client(port, target, n, /*per_conn=*/50, retry_after, out); });
+    threads.emplace_back([&, n] { client(port, target, n, /*per_conn=*/50, retry_after, out); });
   }
   for (auto& t : threads) {
     t.join();
@@ -333,7 +332,8 @@ TEST(flood, ExcessRequestsGet503WithRetryAfterAndAdmittedOnesGet200) {
   EXPECT_LE(peak_in_flight.load(), kMaxInFlight) << "more handlers ran at once than max_in_flight";
 
   Response m = request(serve.port(), get("/metrics"));
-  EXPECT_EQ(metric("\n" + m.body, "rusm_http_rejected_total{route=\"slow\",kind=\"http\",limit=\"in_flight\"}"),
+  EXPECT_EQ(metric("\n" + m.body,
+                   "rusm_http_rejected_total{route=\"slow\",kind=\"http\",limit=\"in_flight\"}"),
             (long long)r.busy.load())
       << "every 503 is counted against the route's in_flight limit";
 
@@ -373,10 +373,11 @@ TEST(flood, ResidentMemoryStaysBoundedAsTheFloodGrows) {
   long rss_big = settle();
 
   ASSERT_GT(rss_start, 0) << "could not read VmRSS of the serve process";
-  std::printf("rusm serve VmRSS: %ld KiB after warm-up, %ld KiB after 2,000 more requests, "
-              "%ld KiB after 20,000 more (503s: %llu, 200s: %llu in the 20,000)\n",
-              rss_start, rss_small, rss_big, (unsigned long long)big.busy.load(),
-              (unsigned long long)big.ok.load());
+  std::printf(
+      "rusm serve VmRSS: %ld KiB after warm-up, %ld KiB after 2,000 more requests, "
+      "%ld KiB after 20,000 more (503s: %llu, 200s: %llu in the 20,000)\n",
+      rss_start, rss_small, rss_big, (unsigned long long)big.busy.load(),
+      (unsigned long long)big.ok.load());
   EXPECT_EQ(small.other.load() + big.other.load(), 0u) << small.first_other << big.first_other;
   EXPECT_EQ(small.busy_malformed.load() + big.busy_malformed.load(), 0u);
   EXPECT_GT(big.busy.load(), 10000u) << "the flood must mostly be refused";
