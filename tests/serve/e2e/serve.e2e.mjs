@@ -9,13 +9,15 @@
 // Writes a rusm.toml with three routes: a static route serving www/ (the
 // page), the chat example's WebSocket route (/chat, chat.wasm: a process per
 // connection and a "room" process) and the ticker example's SSE route
-// (/ticks, ticker.wasm: a process per stream), and runs `rusm serve` on a
-// free loopback port. Two pages, alice and bob, join the chat: each sees the
-// other join, the line it sent come back through the room, and the other's
-// line; bob's page closing shows alice "bob left". Each page's EventSource
-// receives the ticker's events in order. Finally SIGTERM must stop the server
-// cleanly. A missing chromium or playwright-core is a failure, never a skip.
-import { spawn } from 'node:child_process';
+// (/ticks, ticker.wasm: a process per stream), and runs `rusm serve` on two
+// free loopback ports, plain HTTP and HTTPS (a certificate made with openssl
+// for the run). Two pages join the chat, alice over http/ws and bob over
+// https/wss: each sees the other join, the line it sent come back through the
+// room, and the other's line; bob's page closing shows alice "bob left". Each
+// page's EventSource receives the ticker's events in order (over TLS for
+// bob). Finally SIGTERM must stop the server cleanly. A missing chromium,
+// playwright-core or openssl is a failure, never a skip.
+import { execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -74,8 +76,21 @@ for (const f of [rusm, join(examples, 'chat/chat.wasm'), join(examples, 'ticker/
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'rusm-serve-e2e-'));
+try {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
+    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'pipe' });
+} catch (e) {
+  rmSync(dir, { recursive: true, force: true });
+  fail(`openssl could not make a certificate: ${e.message}`);
+}
 const q = (s) => JSON.stringify(s);  // a TOML basic string
 writeFileSync(join(dir, 'rusm.toml'), `listen = "127.0.0.1:0"
+
+[tls]
+listen = "127.0.0.1:0"
+cert = ${q(join(dir, 'cert.pem'))}
+key = ${q(join(dir, 'key.pem'))}
 
 [[route]]
 path = "/chat"
@@ -106,17 +121,19 @@ const exited = new Promise((r) => node.on('exit', (code, signal) => r({ code, si
 let browser;
 let failed = false;
 try {
-  const base = await until('"listening on" from rusm serve', () => output.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
-  console.log(`rusm serve at ${base}`);
+  const base = await until('"listening on http" from rusm serve', () => output.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+  const secure = await until('"listening on https" from rusm serve', () => output.match(/listening on (https:\/\/127\.0\.0\.1:\d+)/)?.[1]);
+  console.log(`rusm serve at ${base} and ${secure}`);
   browser = await chromium.launch({ executablePath: browserPath, args: ['--no-sandbox', '--disable-gpu'] });
-  const context = await browser.newContext();
+  // The certificate is this run's own: the browser is told to accept it.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const pageErrors = [];
-  const open = async (name) => {
+  const open = async (name, origin) => {
     const page = await context.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${name}: ${e}`));
-    const response = await page.goto(`${base}/?name=${name}&ticks=3`);
+    const response = await page.goto(`${origin}/?name=${name}&ticks=3`);
     check(response.status() === 200 && response.headers()['content-type']?.startsWith('text/html'),
-      `${name}'s page is served by the static route (${response.status()} ${response.headers()['content-type']})`);
+      `${name}'s page is served by the static route over ${origin.split(':')[0]} (${response.status()} ${response.headers()['content-type']})`);
     await until(`${name}'s WebSocket to open`, async () => (await page.textContent('[data-testid=ws-state]')) === 'open');
     return page;
   };
@@ -127,14 +144,14 @@ try {
     await page.click('[data-testid=chat-send]');
   };
 
-  const alice = await open('alice');
+  const alice = await open('alice', base);
   check(true, 'alice\'s page opens a WebSocket to the Wasm chat handler');
   await sees(alice, 'alice', '* alice joined');
   check(true, 'the room announces alice to herself');
-  const bob = await open('bob');
+  const bob = await open('bob', secure);
   await sees(bob, 'bob', '* bob joined');
   await sees(alice, 'alice', '* bob joined');
-  check(true, 'a second page in the room: both see bob join');
+  check(true, 'a second page in the room, over wss: both see bob join');
 
   await say(alice, 'hello from alice');
   await sees(alice, 'alice', 'alice: hello from alice');
@@ -149,7 +166,7 @@ try {
     `alice's log is in order (${order.join(' | ')})`);
 
   // The ticker's events, in each page's EventSource.
-  for (const [name, page] of [['alice', alice], ['bob', bob]]) {
+  for (const [name, page] of [['alice', alice], ['bob (over TLS)', bob]]) {
     await until(`${name}'s EventSource to get 3 ticks`, async () => (await page.textContent('[data-testid=sse-state]')) === 'done');
     const ticks = await page.$$eval('[data-testid=sse-log] div', (ds) => ds.map((d) => d.textContent));
     check(JSON.stringify(ticks) === JSON.stringify(['{"tick":0}', '{"tick":1}', '{"tick":2}']),
