@@ -328,6 +328,9 @@ TEST(flood, ExcessRequestsGet503WithRetryAfterAndAdmittedOnesGet200) {
   EXPECT_GT(r.busy.load(), uint64_t(kTotal / 2))
       << "48 clients on a route that admits " << kMaxInFlight
       << " sleeping handlers: most requests must be refused, not queued";
+  std::printf("flood of %d: %llu x 200, %llu x 503; in-flight gauge peak %lld in %d samples\n",
+              kTotal, (unsigned long long)r.ok.load(), (unsigned long long)r.busy.load(),
+              peak_in_flight.load(), samples.load());
   EXPECT_GT(samples.load(), 0) << "never read the in-flight gauge from /metrics";
   EXPECT_LE(peak_in_flight.load(), kMaxInFlight) << "more handlers ran at once than max_in_flight";
 
