@@ -548,16 +548,14 @@ class HttpConn final : public Conn {
         abort(Errc::kClosed);
         return;
       }
+      // The client sent all it will send. Requests it pipelined before its
+      // EOF are still answered (parse_head closes once buf_ runs out);
+      // responses already queued are flushed before the close.
       peer_eof_ = true;
-      close_after_ = true;
-      if (st_ == St::kHead) {
-        // EOF between requests (or inside an incomplete head): just close.
-        abort(Errc::kClosed);
-        return;
-      }
-      if (st_ == St::kDrain) {
-        abort(Errc::kClosed);
-        return;
+      if (st_ == St::kHead || st_ == St::kDrain) {
+        // EOF between requests, inside an incomplete head, or inside a body
+        // being drained: nothing more to answer.
+        begin_close();
       }
       advance();
       return;
@@ -584,7 +582,7 @@ class HttpConn final : public Conn {
     }
     if (buf_.size() == 0) {
       if (peer_eof_) {
-        abort(Errc::kClosed);
+        begin_close();  // after what is queued for earlier requests
       } else {
         want_read();
       }
@@ -604,7 +602,7 @@ class HttpConn final : public Conn {
     buf_.consume(used);
     if (ec == http::error::need_more) {
       if (peer_eof_) {
-        abort(Errc::kClosed);
+        begin_close();  // an incomplete head at EOF; earlier responses go out first
       } else {
         want_read();
       }

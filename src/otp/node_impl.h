@@ -294,7 +294,7 @@ class NodeImpl {
   bool wake_parked_locked(Worker* w);
   void set_driver(IdleDriver* d);  // Node::set_idle_driver
   std::atomic<IdleDriver*> driver_{nullptr};
-  std::atomic<bool> driver_taken_{false};  // a worker waits in the driver
+  std::atomic<bool> driver_busy_{false};  // a worker is in the driver (waiting or polling)
   std::vector<Worker*> parked_;
   std::atomic<int> num_parked_{0};
   std::atomic<int> num_searching_{0};

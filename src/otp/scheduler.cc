@@ -17,8 +17,8 @@
 //  - With an idle driver (the node's event loop, Node::set_idle_driver),
 //    workers poll it every 16 ticks and whenever their queues run dry, and
 //    one parked worker blocks in the driver instead of its futex; waking that
-//    worker goes through the driver. I/O completions then run on the worker
-//    that will run the processes they wake: no thread hand-off per event.
+//    worker goes through the driver. One worker at a time is inside it. I/O completions then run on
+//    the worker that will run the processes they wake: no thread hand-off per event.
 //  - A slice gets slice_reductions of budget; the body charges it. Signals
 //    (exits, links, monitors) are handled between runs of the body.
 #include <linux/futex.h>
@@ -441,8 +441,10 @@ void Worker::unpark() {
 }
 
 bool Worker::poll_driver() {
-  if (node_->driver_.load(std::memory_order_relaxed) == nullptr) {
-    return false;
+  if (node_->driver_.load(std::memory_order_relaxed) == nullptr ||
+      node_->driver_busy_.load(std::memory_order_relaxed) ||
+      node_->driver_busy_.exchange(true, std::memory_order_acquire)) {
+    return false;  // none, or another worker is in it (it runs what is ready)
   }
   // Announce first, then look (set_idle_driver stores, then looks at us).
   in_driver_.store(true, std::memory_order_seq_cst);
@@ -451,6 +453,7 @@ bool Worker::poll_driver() {
     d->poll();
   }
   in_driver_.store(false, std::memory_order_release);
+  node_->driver_busy_.store(false, std::memory_order_release);
   return d != nullptr;
 }
 
@@ -460,9 +463,12 @@ void Worker::park() {
     return;
   }
   // One parked worker at a time waits in the idle driver (it blocks in the
-  // event loop instead of its futex); the others sleep as usual.
+  // event loop instead of its futex); the others sleep as usual. Only one
+  // worker is ever inside the driver (waiting or polling): a wake-up is a
+  // handler posted to it, and it must reach the worker that waits, not run on
+  // another worker's poll while the waiter stays blocked.
   bool drive = node_->driver_.load(std::memory_order_relaxed) != nullptr &&
-               !node_->driver_taken_.exchange(true, std::memory_order_acq_rel);
+               !node_->driver_busy_.exchange(true, std::memory_order_acq_rel);
   {
     std::lock_guard<std::mutex> lock(node_->park_mu_);
     park_word_.store(0, std::memory_order_relaxed);
@@ -526,7 +532,7 @@ void Worker::park() {
     }
   }
   if (drive) {
-    node_->driver_taken_.store(false, std::memory_order_release);
+    node_->driver_busy_.store(false, std::memory_order_release);
   }
 }
 

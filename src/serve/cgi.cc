@@ -152,6 +152,7 @@ std::vector<std::string> cgi_env(const net::Request& rq, const net::RouteConfig&
   if (rq.tls.on) {
     set("HTTPS", "on");
   }
+  set("REQUEST_SCHEME", rq.tls.on ? "https" : "http");
   // HTTP_*: one variable per header name, repeated headers joined with ", ".
   std::vector<std::pair<std::string, std::string>> http;
   for (const net::Header& h : rq.headers) {

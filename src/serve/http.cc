@@ -74,6 +74,11 @@ struct Pending {
   std::atomic<bool> done{false};
   net::Errc errc = net::Errc::kOk;
   std::string chunk;
+  // Writes that did not wait (kWriteAheadOps): how many and how many bytes
+  // the connection has not taken yet, and the first error one of them got.
+  std::atomic<int32_t> ahead_ops{0};
+  std::atomic<int64_t> ahead_bytes{0};
+  std::atomic<uint8_t> ahead_errc{0};
 
   void complete(net::Errc e, std::string c = {}) {
     errc = e;
@@ -271,6 +276,9 @@ class HttpRequest final : public Resource, public Suspension {
     return runtime::kOk;
   }
   int32_t finish() {
+    if (pend_->ahead_errc.load(std::memory_order_acquire) != 0) {
+      resp_ = Resp::kGone;  // a write that did not wait failed
+    }
     if (resp_ == Resp::kGone) {
       return runtime::kErrClosed;
     }
@@ -297,9 +305,29 @@ class HttpRequest final : public Resource, public Suspension {
     }
     return runtime::kOk;
   }
-  // Sends `data` and suspends until the connection took it (back-pressure).
-  HostAction write(Process& p, std::string data) {
+  // Sends `data`: returns at once within the write-ahead bounds (routes.h),
+  // else suspends until the connection took it (back-pressure).
+  HostAction write(HostCall& c, Process& p, std::string data) {
+    if (uint8_t e = pend_->ahead_errc.load(std::memory_order_acquire); e != 0) {
+      resp_ = Resp::kGone;
+      return ret(c, abi_error(static_cast<net::Errc>(e)));
+    }
     written_ += data.size();
+    const auto n = static_cast<int64_t>(data.size());
+    if (pend_->ahead_ops.load(std::memory_order_relaxed) < kWriteAheadOps &&
+        pend_->ahead_bytes.load(std::memory_order_relaxed) + n <= kWriteAheadBytes) {
+      pend_->ahead_ops.fetch_add(1, std::memory_order_relaxed);
+      pend_->ahead_bytes.fetch_add(n, std::memory_order_relaxed);
+      ex_->write(std::move(data), [pend = pend_, n](net::Errc e) {
+        if (e != net::Errc::kOk) {
+          uint8_t none = 0;
+          pend->ahead_errc.compare_exchange_strong(none, static_cast<uint8_t>(e));
+        }
+        pend->ahead_bytes.fetch_sub(n, std::memory_order_relaxed);
+        pend->ahead_ops.fetch_sub(1, std::memory_order_release);
+      });
+      return ret(c, runtime::kOk);
+    }
     note_pid(p);
     op_ = Op::kWrite;
     pend_->done.store(false, std::memory_order_relaxed);
@@ -528,7 +556,7 @@ HostAction http_write(HostCall& c) {
   if (data->empty()) {
     return ret32(c, runtime::kOk);
   }
-  return r->write(p, std::string(*data));
+  return r->write(c, p, std::string(*data));
 }
 
 HostAction http_finish(HostCall& c) {
@@ -589,7 +617,7 @@ HostAction http_send_event(HostCall& c) {
   if (int32_t e = r->can_write(0, true); e != runtime::kOk) {
     return ret32(c, e);
   }
-  return r->write(p, format_event(*event, *data));
+  return r->write(c, p, format_event(*event, *data));
 }
 
 // ---- the route's handler --------------------------------------------------

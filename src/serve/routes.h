@@ -35,6 +35,16 @@ struct RouteContext {
   std::function<void(const std::string&)> error_log;
 };
 
+// Writes ahead of the socket: http_write, http_send_event and ws_send return
+// at once while the process has fewer than kWriteAheadOps writes and
+// kWriteAheadBytes bytes not yet taken into its connection's write buffer;
+// past that a write suspends until the connection has taken it (and so all
+// before it). An error of a write that did not wait is returned by the next
+// call. Memory per connection stays bounded: the write buffer plus this.
+inline constexpr int32_t kWriteAheadOps = 32;
+inline constexpr int64_t kWriteAheadBytes = 64 * 1024;
+static_assert(kWriteAheadOps + 1 < net::kMaxQueuedOps);
+
 // One host function of a route kind, added to the `rusm` import module.
 struct HostFn {
   const char* name;

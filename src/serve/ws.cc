@@ -12,9 +12,10 @@
 //     RUSM_TAG_WS_CLOSE message. The fields the process side reads too are
 //     atomics or set before the spawn and never changed.
 //   - WsResource (runtime::Resource + Suspension): the process's side, used
-//     only by the worker running the process. ws_send suspends on it until
-//     WebSocket::send completes (back-pressure from the connection's bounded
-//     write buffer).
+//     only by the worker running the process. ws_send returns at once while
+//     the process is within the write-ahead bounds (routes.h), else suspends
+//     on it until WebSocket::send completes (back-pressure from the
+//     connection's bounded write buffer).
 //
 // Flow control. Every frame message carries a token (a host resource
 // attached to the message) that is released when the message is freed: when
@@ -83,9 +84,15 @@ struct WsState {
   std::atomic<uint32_t> frames{0};
   std::atomic<uint64_t> bytes{0};
   std::atomic<bool> paused{false};
-  // The latest ws_send's completion: its sequence number, then its result.
+  // The latest waited ws_send's completion: its sequence number, then its
+  // result.
   std::atomic<uint64_t> send_done{0};
   std::atomic<uint8_t> send_errc{0};
+  // Sends that did not wait (kWriteAheadOps): how many and how many bytes are
+  // not taken by the connection yet, and the first error one of them got.
+  std::atomic<int32_t> ahead_ops{0};
+  std::atomic<int64_t> ahead_bytes{0};
+  std::atomic<uint8_t> ahead_errc{0};
 
   // A frame message was freed (received past, or dropped). The counters
   // and `paused` are sequentially consistent: the session's pause and this
@@ -156,8 +163,29 @@ class WsResource final : public Resource, public Suspension {
 
   WsState& state() { return *s_; }
 
-  // ws_send: sends, then suspends until the send completes.
-  wasm::HostAction send(Process& p, bool text, std::string data) {
+  // ws_send: sends; returns at once while within the write-ahead bounds
+  // (routes.h), else suspends until the send completes.
+  wasm::HostAction send(wasm::HostCall& c, Process& p, bool text, std::string data) {
+    if (uint8_t e = s_->ahead_errc.load(std::memory_order_acquire); e != 0) {
+      c.set_result_i32(0, static_cast<uint32_t>(abi_error(static_cast<net::Errc>(e))));
+      return wasm::HostAction::kReturn;
+    }
+    const auto n = static_cast<int64_t>(data.size());
+    if (s_->ahead_ops.load(std::memory_order_relaxed) < kWriteAheadOps &&
+        s_->ahead_bytes.load(std::memory_order_relaxed) + n <= kWriteAheadBytes) {
+      s_->ahead_ops.fetch_add(1, std::memory_order_relaxed);
+      s_->ahead_bytes.fetch_add(n, std::memory_order_relaxed);
+      s_->ws->send(text, std::move(data), [s = s_, n](net::Errc e) {
+        if (e != net::Errc::kOk) {
+          uint8_t none = 0;
+          s->ahead_errc.compare_exchange_strong(none, static_cast<uint8_t>(e));
+        }
+        s->ahead_bytes.fetch_sub(n, std::memory_order_relaxed);
+        s->ahead_ops.fetch_sub(1, std::memory_order_release);
+      });
+      c.set_result_i32(0, static_cast<uint32_t>(runtime::kOk));
+      return wasm::HostAction::kReturn;
+    }
     const uint64_t seq = ++send_seq_;
     otp::Pid pid = p.context().self();
     s_->ws->send(text, std::move(data), [s = s_, seq, pid](net::Errc e) {
@@ -289,6 +317,13 @@ class WsHandler final : public net::Handler {
                   "this route expects a WebSocket upgrade\n");
       return;
     }
+    if (ex->request().has_body()) {
+      // A client's error (RFC 6455 4.1: the handshake is a GET with no
+      // body), not the handler's: 400, not a failure in the error log.
+      ex->respond(400, {{"Content-Type", "text/plain"}},
+                  "a WebSocket upgrade request has no body\n");
+      return;
+    }
     auto session = std::make_shared<WsSession>(ctx_);
     ex->on_cancel([session](net::Errc) { session->cancel(); });
     ex->upgrade(session);
@@ -323,7 +358,7 @@ wasm::HostAction ws_send(wasm::HostCall& c) {
   if (r->state().closed.load(std::memory_order_acquire)) {
     return ret(c, runtime::kErrClosed);
   }
-  return r->send(p, c.arg_i32(1) != 0, std::string(*data));
+  return r->send(c, p, c.arg_i32(1) != 0, std::string(*data));
 }
 
 // ws_ping(ws, ptr, len) -> i32

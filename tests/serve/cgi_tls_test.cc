@@ -231,11 +231,9 @@ TEST_F(CgiTls, IPv6LiteralHostOverTls) {
 }
 
 // REQUEST_SCHEME is not in RFC 3875 but Apache httpd (2.4) and nginx's
-// fastcgi_params both set it, and frameworks read it to build absolute URLs.
-// src/serve/cgi.cc does not set it yet (one line after HTTPS:
-// set("REQUEST_SCHEME", rq.tls.on ? "https" : "http");). Disabled until it
-// does; the rest of this suite checks what docs/cgi.md promises.
-TEST_F(CgiTls, DISABLED_RequestSchemeIsHttpsOverTlsAndHttpOtherwise) {
+// fastcgi_params both set it, and frameworks read it to build absolute URLs
+// (docs/cgi.md lists it).
+TEST_F(CgiTls, RequestSchemeIsHttpsOverTlsAndHttpOtherwise) {
   auto env = env_of(curl("https://127.0.0.1:" + std::to_string(tls_) + "/env/4"));
   EXPECT_EQ(env["REQUEST_SCHEME"], "https") << dump(env);
   Response r = request(plain_, get("/env/4"));

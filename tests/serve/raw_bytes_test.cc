@@ -294,7 +294,7 @@ TEST_F(RawBytes, SmugglingShapesAreRejectedAndNeverAnswerTheHiddenRequest) {
 
   // Controls: the same bytes with honest framing are two requests and get
   // two answers (the client keeps its side open: see
-  // DISABLED_PipelinedRequestsBeforeTheClientsEofAreAllAnswered), and a body
+  // PipelinedRequestsBeforeTheClientsEofAreAllAnswered), and a body
   // that looks like a request is only a body.
   int fd = connect_to(app_.port());
   ASSERT_GE(fd, 0);
@@ -317,12 +317,10 @@ TEST_F(RawBytes, SmugglingShapesAreRejectedAndNeverAnswerTheHiddenRequest) {
 // Requests pipelined ahead of the client's FIN (a half-close, as `nc -N` or
 // a client that shuts its write side after its last request does) are
 // complete requests and deserve answers, as native routes give them. With
-// Wasm routes the last ones are dropped: the EOF arrives through the read
-// kept going while a handler runs, and HttpConn::on_read sets close_after_
-// unconditionally (src/net/http_conn.cc, the EOF branch), so after_exchange()
-// closes without parsing the complete requests still in buf_. Disabled until
-// that is fixed (close only once buf_ holds no complete request).
-TEST_F(RawBytes, DISABLED_PipelinedRequestsBeforeTheClientsEofAreAllAnswered) {
+// Wasm routes the EOF arrives through the read kept going while a handler
+// runs; the connection must still parse and answer what buf_ holds before it
+// closes (this once dropped the last ones).
+TEST_F(RawBytes, PipelinedRequestsBeforeTheClientsEofAreAllAnswered) {
   const std::string hello = get("/hello");
   for (const std::string& raw :
        {hello + hello + hello,
@@ -338,16 +336,9 @@ TEST_F(RawBytes, DISABLED_PipelinedRequestsBeforeTheClientsEofAreAllAnswered) {
 }
 
 // An upgrade request that carries a body (Content-Length or chunked) is the
-// client's mistake, but a ws route answers it 500 and logs "handler failed:
-// upgrade: not a WebSocket upgrade request, or a response was started" (and
-// counts it in rusm_http_handler_failures_total): Beast's is_upgrade() does
-// not look at the body, so WsHandler::handle (src/serve/ws.cc) calls
-// upgrade(), and HttpConn::x_upgrade refuses because the parser is not done.
-// Any client can so fill the operator's error log, a line per request.
-// Disabled until WsHandler::handle answers such a request 400 (or
-// HttpConn::on_head sets Request::websocket only for a request without a
-// body).
-TEST_F(RawBytes, DISABLED_AWebSocketUpgradeWithABodyIsAClientError) {
+// client's mistake: 400, not a handler failure (which once filled the error
+// log, a line per request: Beast's is_upgrade() does not look at the body).
+TEST_F(RawBytes, AWebSocketUpgradeWithABodyIsAClientError) {
   const std::string head =
       "GET /ws/5 HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";

@@ -59,7 +59,7 @@ using Header = std::pair<std::string, std::string>;
 using Headers = std::vector<Header>;
 
 // How many operations a handle accepts ahead of their completions.
-inline constexpr int kMaxQueuedOps = 8;
+inline constexpr int kMaxQueuedOps = 64;
 
 // TLS facts about the connection a request arrived on.
 struct TlsInfo {

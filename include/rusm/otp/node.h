@@ -49,8 +49,10 @@ namespace rusm::otp {
 // that I/O completions and the processes they wake share the workers' threads
 // (no hand-off to a separate I/O thread and back). Workers call poll() between
 // slices (every few slices, and whenever their own queue runs dry); a worker
-// with nothing to do blocks in wait() instead of sleeping, one worker at a
-// time. Handlers run by poll() and wait() run on a worker between slices: they
+// with nothing to do blocks in wait() instead of sleeping. At most one worker
+// is inside poll() or wait() at a time, so wake() reaches the one that waits
+// even if a wake-up is a handler that any caller of poll() could have run.
+// Handlers run by poll() and wait() run on a worker between slices: they
 // may spawn, send and wake (the processes go to that worker's queue) but must
 // never block, and never wait for a process.
 class IdleDriver {
