@@ -281,7 +281,11 @@ class ServedApp {
     }
     serve::AppOptions options;
     options.workers = 1;
-    options.io_threads = 1;
+    if (const char* t = std::getenv("RUSM_BENCH_IO_THREADS")) {  // TEMP: measuring
+      options.io_threads = static_cast<unsigned>(std::atoi(t));
+    } else {
+      options.io_threads = 1;
+    }
     PinNewThreads pin(0);
     auto app = serve::App::create(*config, options);
     if (!app) {

@@ -43,9 +43,10 @@ const ConfigKey kKeys[] = {
     {"limits", "max_connections", "integer", "10000",
      "Open connections; excess connections are closed at accept and counted."},
     {"limits", "max_in_flight", "integer", "1024",
-     "Handler invocations running at once on the node; past it, 503 with Retry-After."},
+     "Request handlers (http, cgi routes) running at once on the node; past it, 503 with "
+     "Retry-After. Streams (ws, sse) are bounded by their route's max_in_flight."},
     {"limits", "route_max_in_flight", "integer", "256",
-     "Default per-route limit of handler invocations; past it, 503 with Retry-After."},
+     "Default per-route limit of request handlers; past it, 503 with Retry-After."},
     {"limits", "deadline", "duration", "\"30s\"",
      "Default per-request deadline: 504 and the handler process is killed (\"0s\": none)."},
     {"limits", "retry_after", "duration", "\"1s\"", "Retry-After sent with 503."},
@@ -71,8 +72,8 @@ const ConfigKey kKeys[] = {
     {"route", "memory", "size", "runtime default", "Memory cap of the handler process."},
     {"route", "deadline", "duration", "limits.deadline (ws, sse: none)",
      "Per-request deadline of this route."},
-    {"route", "max_in_flight", "integer", "limits.route_max_in_flight",
-     "Handler invocations of this route at once."},
+    {"route", "max_in_flight", "integer", "limits.route_max_in_flight (ws, sse: max_connections)",
+     "Handler processes of this route at once (for ws and sse: open streams)."},
     {"route", "dir", "path", "", "static: the directory served (regular files only)."},
 };
 

@@ -60,6 +60,7 @@ struct RouteEntry {
   std::vector<std::string> segments;  // pattern split on '/', "{x}" kept as is
   int64_t deadline_ns = 0;            // 0: none
   int64_t max_in_flight = 0;
+  bool stream = false;  // ws or sse: long-lived, outside the node-wide max_in_flight
   RouteMetrics m;
 
   // Matches `path` (percent-encoded); fills params on success.

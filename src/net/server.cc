@@ -490,18 +490,25 @@ void Server::Core::for_each_link(F&& f) {
   }
 }
 
+// Streams (ws and sse routes) hold their slot for as long as they are open:
+// they count against their route's limit (by default max_connections), not
+// against the node-wide max_in_flight, which bounds request handlers.
 bool Server::Core::acquire(RouteEntry& r) {
-  int64_t n = in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (n > int64_t(opt.limits.max_in_flight)) {
-    in_flight.fetch_sub(1, std::memory_order_relaxed);
-    rejected_in_flight.fetch_add(1, std::memory_order_relaxed);
-    r.m.rejected_in_flight.fetch_add(1, std::memory_order_relaxed);
-    return false;
+  if (!r.stream) {
+    int64_t n = in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (n > int64_t(opt.limits.max_in_flight)) {
+      in_flight.fetch_sub(1, std::memory_order_relaxed);
+      rejected_in_flight.fetch_add(1, std::memory_order_relaxed);
+      r.m.rejected_in_flight.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
   }
   int64_t m = r.m.in_flight.fetch_add(1, std::memory_order_relaxed) + 1;
   if (r.max_in_flight > 0 && m > r.max_in_flight) {
     r.m.in_flight.fetch_sub(1, std::memory_order_relaxed);
-    in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (!r.stream) {
+      in_flight.fetch_sub(1, std::memory_order_relaxed);
+    }
     r.m.rejected_in_flight.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
@@ -510,7 +517,9 @@ bool Server::Core::acquire(RouteEntry& r) {
 
 void Server::Core::release(RouteEntry& r) {
   r.m.in_flight.fetch_sub(1, std::memory_order_relaxed);
-  in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (!r.stream) {
+    in_flight.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 void Server::Core::note_buffered(int64_t delta, int64_t conn_total) {
@@ -568,7 +577,10 @@ Status Server::Core::start() {
     }
     Millis d = r.deadline.count() < 0 ? opt.limits.deadline : r.deadline;
     e->deadline_ns = ms_to_ns(d);
-    e->max_in_flight = r.max_in_flight < 0 ? opt.limits.route_max_in_flight : r.max_in_flight;
+    e->stream = r.kind == RouteKind::kWs || r.kind == RouteKind::kSse;
+    e->max_in_flight = r.max_in_flight >= 0 ? r.max_in_flight
+                       : e->stream          ? int64_t(opt.limits.max_connections)
+                                            : int64_t(opt.limits.route_max_in_flight);
     routes.push_back(std::move(e));
   }
 

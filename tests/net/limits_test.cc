@@ -156,6 +156,35 @@ TEST(Limits, ServerWideInFlightLimit) {
   close(a);
 }
 
+TEST(Limits, StreamsCountAgainstTheirRouteNotTheServerWideInFlightLimit) {
+  // A WebSocket or SSE route holds a slot per open stream: the node-wide
+  // max_in_flight (request handlers) must not cap how many users a chat has.
+  TestServer ts;
+  ServerOptions o;
+  o.limits.max_in_flight = 1;
+  auto slow = std::make_shared<SlowHandler>(ts.ioc, 400ms);
+  Route events = route("/events", slow);
+  events.kind = RouteKind::kSse;
+  events.max_in_flight = 3;
+  o.routes.push_back(events);
+  o.routes.push_back(route("/slow", slow));
+  ASSERT_TRUE(ts.start(std::move(o)).is_ok());
+  int fds[3];
+  for (int& fd : fds) {
+    fd = connect_to(ts.port);
+    send_all(fd, get("/events"));
+  }
+  ASSERT_TRUE(eventually([&] { return slow->started == 3; }));
+  EXPECT_EQ(request(ts.port, get("/events")).status, 503) << "the route's own limit holds";
+  EXPECT_EQ(request(ts.port, get("/slow")).status, 200)
+      << "open streams took the node-wide request slot";
+  for (int fd : fds) {
+    EXPECT_EQ(read_responses(fd, 1)[0].status, 200);
+    close(fd);
+  }
+  EXPECT_EQ(ts.server->stats().rejected_in_flight, 0u);
+}
+
 TEST(Limits, DeadlineGives504AndCallsTheCancelHook) {
   TestServer ts;
   ServerOptions o;
