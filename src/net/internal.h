@@ -115,6 +115,7 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
   std::atomic<int64_t> open_connections{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> accept_errors{0};
   std::atomic<uint64_t> rejected_header_bytes{0};
   std::atomic<uint64_t> rejected_bad_request{0};
   std::atomic<uint64_t> rejected_in_flight{0};

@@ -291,6 +291,7 @@ ServerStats collect(Server::Core& c) {
   s.open_connections = c.open_connections.load(std::memory_order_relaxed);
   s.accepted = c.accepted.load(std::memory_order_relaxed);
   s.rejected_connections = c.rejected_connections.load(std::memory_order_relaxed);
+  s.accept_errors = c.accept_errors.load(std::memory_order_relaxed);
   s.rejected_header_bytes = c.rejected_header_bytes.load(std::memory_order_relaxed);
   s.rejected_bad_request = c.rejected_bad_request.load(std::memory_order_relaxed);
   s.rejected_in_flight = c.rejected_in_flight.load(std::memory_order_relaxed);
@@ -402,6 +403,12 @@ std::string MetricsHandler::prometheus_text(Server::Core& core) {
            "rusm_http_buffered_bytes %lld\n",
            (long long)s.open_connections, (long long)s.websockets, (unsigned long long)s.accepted,
            (long long)s.buffered_bytes);
+  o += line;
+  snprintf(line, sizeof line,
+           "# HELP rusm_http_accept_errors_total accept() failures (out of descriptors, ...).\n"
+           "# TYPE rusm_http_accept_errors_total counter\n"
+           "rusm_http_accept_errors_total %llu\n",
+           (unsigned long long)s.accept_errors);
   o += line;
   return o;
 }
@@ -678,6 +685,7 @@ void Server::Core::on_accept(size_t i, boost::system::error_code ec, tcp::socket
     return;
   }
   if (ec) {
+    accept_errors.fetch_add(1, std::memory_order_relaxed);
     // Out of descriptors or similar: back off a little instead of spinning.
     auto t = std::make_shared<asio::steady_timer>(strand, std::chrono::milliseconds(50));
     t->async_wait(

@@ -121,6 +121,7 @@ struct ServerStats {
   int64_t open_connections = 0;
   uint64_t accepted = 0;
   uint64_t rejected_connections = 0;   // over max_connections
+  uint64_t accept_errors = 0;          // accept() failed (EMFILE, ENFILE, ...): backed off
   uint64_t rejected_header_bytes = 0;  // 431
   uint64_t rejected_bad_request = 0;   // 400 (smuggling, malformed)
   uint64_t rejected_in_flight = 0;     // 503 over the server-wide limit
