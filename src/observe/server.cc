@@ -129,8 +129,7 @@ class RouteHandler final : public net::Handler {
   void handle(std::shared_ptr<net::Exchange> ex) override {
     std::shared_ptr<Server::Impl> srv = srv_.lock();
     if (!srv || !srv->ready.load(std::memory_order_acquire)) {
-      respond_text(*ex, 503, "the dashboard is not serving now; retry",
-                   {{"Retry-After", "1"}});
+      respond_text(*ex, 503, "the dashboard is not serving now; retry", {{"Retry-After", "1"}});
       return;
     }
     srv->handle(ep_, ex);
@@ -623,7 +622,8 @@ Result<uint16_t> Server::start() {
   so.limits.body_bytes = kMaxBodyBytes;
   so.limits.header_timeout = lim.idle_timeout;
   so.limits.idle_timeout = lim.idle_timeout;
-  so.limits.max_connections = static_cast<uint32_t>(std::min<size_t>(lim.max_connections, 1u << 30));
+  so.limits.max_connections =
+      static_cast<uint32_t>(std::min<size_t>(lim.max_connections, 1u << 30));
   so.limits.ws_message_bytes = kMaxWsMessageBytes;
   so.limits.deadline = std::chrono::milliseconds(0);  // every answer is immediate
   so.limits.shutdown_timeout = std::chrono::milliseconds(500);
@@ -646,7 +646,9 @@ Result<uint16_t> Server::start() {
   add("dashboard /api/hello", "/api/hello", false, net::RouteKind::kHttp, Endpoint::kHello);
   add("dashboard files", "/", true, net::RouteKind::kStatic, Endpoint::kFiles);
   so.limits.max_in_flight = static_cast<uint32_t>(std::min<size_t>(lim.max_connections, 1u << 30));
-  so.error_log = [](const std::string& line) { std::fprintf(stderr, "rusm observer: %s\n", line.c_str()); };
+  so.error_log = [](const std::string& line) {
+    std::fprintf(stderr, "rusm observer: %s\n", line.c_str());
+  };
 
   m.http = std::make_unique<net::Server>(*m.io, std::move(so));
   if (Status s = m.http->start(); !s) {

@@ -64,8 +64,8 @@ int open_ws(uint16_t port, int rcvbuf) {
   send_all(fd,
            "GET /ws HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-  std::string head =
-      recv_until(fd, [](const std::string& s) { return s.find("\r\n\r\n") != s.npos; }, 3s);
+  std::string head = recv_until(
+      fd, [](const std::string& s) { return s.find("\r\n\r\n") != s.npos; }, 3s);
   EXPECT_EQ(parse_response(head).status, 101) << head;
   return fd;
 }
@@ -133,6 +133,31 @@ TEST(Seams, WebSocketAbortDropsAPeerThatStoppedReading) {
     std::this_thread::sleep_for(5ms);
   }
   EXPECT_EQ(ts.server->stats().buffered_bytes, 0);
+  close(fd);
+}
+
+// A WebSocket peer that sends nothing and never answers the stream's ping
+// is dropped after the idle timeout, and counted with the HTTP idle drops.
+TEST(Seams, SilentWebSocketPeerIsCountedAsAnIdleTimeout) {
+  auto holder = std::make_shared<Holder>();
+  ServerOptions o;
+  o.limits.idle_timeout = Millis(300);
+  Route r = route("/ws", holder);
+  r.kind = RouteKind::kWs;
+  r.deadline = Millis(0);
+  o.routes.push_back(r);
+  TestServer ts;
+  ASSERT_TRUE(ts.start(std::move(o)).is_ok());
+  int fd = open_ws(ts.port, 65536);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(closed_within(fd, 5s)) << "a silent peer was kept past the idle timeout";
+  auto end = std::chrono::steady_clock::now() + 3s;
+  while (holder->closed.load() == 0 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(holder->close_code.load(), 1006);
+  EXPECT_EQ(ts.server->stats().idle_timeouts, 1u);
+  EXPECT_EQ(ts.server->stats().websockets, 0);
   close(fd);
 }
 
