@@ -627,6 +627,8 @@ Result<uint16_t> Server::start() {
   so.limits.ws_message_bytes = kMaxWsMessageBytes;
   so.limits.deadline = std::chrono::milliseconds(0);  // every answer is immediate
   so.limits.shutdown_timeout = std::chrono::milliseconds(500);
+  so.limits.refuse_with_503 = true;
+  so.limits.shed_when_out_of_descriptors = true;
   so.metrics_path.clear();  // /metrics is ours, behind the access policy
   std::weak_ptr<Impl> weak = impl_;
   auto add = [&](std::string name, std::string pattern, bool prefix, net::RouteKind kind,

@@ -161,6 +161,36 @@ TEST(Seams, SilentWebSocketPeerIsCountedAsAnIdleTimeout) {
   close(fd);
 }
 
+// Over max_connections with refuse_with_503: the excess hears why.
+TEST(Seams, ConnectionOverTheLimitIsToldBusyWhenAsked) {
+  ServerOptions o;
+  o.limits.max_connections = 1;
+  o.limits.refuse_with_503 = true;
+  o.routes.push_back(route("/hello", std::make_shared<HelloHandler>()));
+  TestServer ts;
+  ASSERT_TRUE(ts.start(std::move(o)).is_ok());
+  int held = connect_to(ts.port);
+  ASSERT_GE(held, 0);
+  auto end = std::chrono::steady_clock::now() + 3s;
+  while (ts.server->stats().open_connections < 1 && std::chrono::steady_clock::now() < end) {
+    std::this_thread::sleep_for(2ms);
+  }
+  int extra = connect_to(ts.port);
+  ASSERT_GE(extra, 0);
+  bool eof = false;
+  std::string got = recv_all(extra, 3s, &eof);
+  EXPECT_TRUE(eof);
+  EXPECT_TRUE(got.starts_with("HTTP/1.1 503 ")) << got;
+  EXPECT_EQ(ts.server->stats().rejected_connections, 1u);
+  // The held connection is served as usual.
+  ASSERT_TRUE(send_all(held, get("/hello")));
+  std::vector<Response> r = read_responses(held, 1, 3s);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 200);
+  close(extra);
+  close(held);
+}
+
 // Lowers the soft descriptor limit to the lowest free descriptor (no new
 // one can be made) and restores it when destroyed.
 class NoMoreDescriptors {
@@ -218,6 +248,46 @@ TEST(Seams, OutOfDescriptorsIsCountedBacksOffAndRecovers) {
     close(fd);
   }
   EXPECT_NE(ts.server->prometheus().find("rusm_http_accept_errors_total "), std::string::npos);
+}
+
+// With shed_when_out_of_descriptors, the reserve descriptor turns waiting
+// clients away (with a 503) while the process has no descriptor to spare.
+TEST(Seams, OutOfDescriptorsShedsWaitingClientsWhenAsked) {
+  ServerOptions o;
+  o.routes.push_back(route("/hello", std::make_shared<HelloHandler>()));
+  o.listen.push_back(Listen{"127.0.0.1", 0, false});
+  o.limits.shed_when_out_of_descriptors = true;
+  o.limits.refuse_with_503 = true;
+  TestServer ts;
+  ts.server = std::make_unique<Server>(ts.ioc, std::move(o));
+  ASSERT_TRUE(ts.server->start().is_ok());
+  uint16_t port = ts.server->ports()[0];
+  std::vector<int> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(connect_to(port));
+    ASSERT_GE(clients.back(), 0);
+  }
+  {
+    NoMoreDescriptors limit;
+    ASSERT_TRUE(limit.ok());
+    ts.ioc.run_for(600ms);
+  }
+  ServerStats s = ts.server->stats();
+  EXPECT_GE(s.accept_errors, 1u);
+  EXPECT_EQ(s.rejected_connections, 3u) << "every waiting client should have been turned away";
+  for (int fd : clients) {
+    bool eof = false;
+    std::string got = recv_all(fd, 2s, &eof);
+    EXPECT_TRUE(eof);
+    EXPECT_TRUE(got.starts_with("HTTP/1.1 503 ")) << got;
+    close(fd);
+  }
+  // Descriptors are back: a new client is served.
+  ts.ioc.restart();
+  ts.work.emplace(ts.ioc.get_executor());
+  ts.threads.emplace_back([&ts] { ts.ioc.run(); });
+  Response r = request(port, get("/hello"));
+  EXPECT_EQ(r.status, 200);
 }
 
 }  // namespace

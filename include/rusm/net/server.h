@@ -55,6 +55,16 @@ struct Limits {
   uint32_t retry_after_s = 1;               // Retry-After on 503
   uint64_t ws_message_bytes = 1024 * 1024;  // WebSocket message -> close 1009
   Millis shutdown_timeout{10'000};          // graceful shutdown: wait for in-flight
+  // A connection turned away (over max_connections, or shed below) first
+  // gets a short "503 Service Unavailable" written without waiting, then is
+  // closed; off: it is just closed.
+  bool refuse_with_503 = false;
+  // Keep one descriptor in reserve. When accept fails for want of
+  // descriptors (EMFILE, ENFILE), the accept loop backs off either way; with
+  // this it also spends the reserve to accept one waiting client and turn it
+  // away (counted in rejected_connections), so clients hear "busy" instead
+  // of waiting in the backlog until they time out.
+  bool shed_when_out_of_descriptors = false;
 };
 
 // What a route runs. The core only needs the handler; kind is for metrics,
