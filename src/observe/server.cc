@@ -163,6 +163,9 @@ class Session final : public net::WebSocketHandler, public std::enable_shared_fr
   }
 
   void on_message(bool text, std::string data, bool) override {
+    // Dropping a slow client from here runs on_close inline, after which the
+    // connection no longer holds this session.
+    std::shared_ptr<Session> self = shared_from_this();
     if (!text) {
       send(error_message(nullptr, "binary messages are not understood; send JSON text"));
     } else {

@@ -16,6 +16,10 @@
 //     in-flight handlers per route and per server (503 + Retry-After), per
 //     request deadline (504, and the handler's cancel hook is called);
 //   - a handler that fails or throws -> 500; the server keeps serving.
+//   - accept failing for want of descriptors (EMFILE) backs off instead of
+//     spinning, and is counted; optionally a reserve descriptor turns
+//     waiting clients away and the turned-away get a short 503
+//     (Limits::shed_when_out_of_descriptors, refuse_with_503).
 // Every rejection is counted per route and per limit (stats(), /metrics).
 //
 // Thread-safety: start/shutdown/stop from one thread (the owner); stats(),
