@@ -572,6 +572,9 @@ void Server::Impl::schedule_sweep() {
 }
 
 void Server::Impl::sweep() {
+  if (!ready.load(std::memory_order_acquire)) {
+    return;  // stopping
+  }
   auto now = SteadyClock::now();
   for (auto& s : live_sessions()) {
     s->check_stalled(now);
@@ -679,8 +682,9 @@ Result<uint16_t> Server::start() {
   }
   m.policy.emplace(std::move(*policy));
   m.ready.store(true, std::memory_order_release);
-  m.sweep_timer = std::make_unique<asio::steady_timer>(*m.io);
-  asio::post(*m.io, [weak] {
+  // On a strand of its own: the loop may have several threads.
+  m.sweep_timer = std::make_unique<asio::steady_timer>(asio::make_strand(*m.io));
+  asio::post(m.sweep_timer->get_executor(), [weak] {
     if (auto self = weak.lock()) {
       self->schedule_sweep();
     }
@@ -742,8 +746,8 @@ void Server::stop() {
   m.http->stop();
   wait_until(std::chrono::milliseconds(2000), settled);
   m.ready.store(false, std::memory_order_release);
-  asio::post(*m.io, [weak = std::weak_ptr<Impl>(impl_)] {
-    if (auto self = weak.lock(); self && self->sweep_timer) {
+  asio::post(m.sweep_timer->get_executor(), [weak = std::weak_ptr<Impl>(impl_)] {
+    if (auto self = weak.lock()) {
       self->sweep_timer->cancel();
     }
   });
