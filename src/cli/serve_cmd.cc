@@ -19,7 +19,7 @@ namespace {
 struct ServeArgs {
   std::string config = "rusm.toml";
   unsigned workers = 0;
-  unsigned io_threads = 1;
+  unsigned io_threads = 0;
 };
 
 [[noreturn]] void fail(const std::string& message, int code = 2) {
@@ -105,8 +105,9 @@ void setup(CLI::App& app) {
   cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)")
       ->check(CLI::Range(0u, kMaxThreads));
   cmd->add_option("--io-threads", a->io_threads,
-                  "Threads of the node's event loop (sockets, timers; default 1)")
-      ->check(CLI::Range(1u, 64u));
+                  "Threads of the node's event loop (sockets, timers) beside the workers; "
+                  "0 (default): the workers run it between processes")
+      ->check(CLI::Range(0u, 64u));
   cmd->footer("rusm.toml keys (docs/serve.md):\n\n" + net::config_reference_text());
   cmd->callback([a] { serve(*a); });
 }

@@ -61,6 +61,10 @@ void Node::exit(Pid pid, ExitReason reason) {
   impl_->send_exit(Pid(), pid, reason, false);
 }
 
+void Node::set_idle_driver(IdleDriver* driver) {
+  impl_->set_driver(driver);
+}
+
 void Node::wake(Pid pid) {
   MessageNode* n = detail::new_node();
   n->kind = NodeKind::kWake;

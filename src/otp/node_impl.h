@@ -116,6 +116,10 @@ class Worker {
   std::atomic<int64_t> timer_bytes_{0};
   alignas(64) std::atomic<uint32_t> park_word_{0};
   bool parked_listed_ = false;  // guarded by NodeImpl::park_mu_
+  bool driving_ = false;        // parked in the idle driver's wait(); guarded by park_mu_
+  // Set while this worker may be inside the idle driver (set_idle_driver
+  // waits for it to clear).
+  std::atomic<bool> in_driver_{false};
   std::vector<uint32_t> free_slots_;
   WorkerCounters counters_;
   std::atomic<uint64_t> started_ns_{0};
@@ -126,6 +130,8 @@ class Worker {
   void run_timers();
   void fire(Timer* t);
   void park();
+  // Runs the idle driver's ready handlers; false if there is no driver.
+  bool poll_driver();
   void drain_incoming_timers();
   void run_reclaims();
 
@@ -282,6 +288,13 @@ class NodeImpl {
   std::atomic<size_t> inject_size_{0};
 
   std::mutex park_mu_;
+  // Wakes w, which the caller just took off parked_ (under park_mu_): through
+  // the idle driver if w waits in it, else through its futex (after unlock).
+  // Returns true if the caller must futex_wake w after unlocking.
+  bool wake_parked_locked(Worker* w);
+  void set_driver(IdleDriver* d);  // Node::set_idle_driver
+  std::atomic<IdleDriver*> driver_{nullptr};
+  std::atomic<bool> driver_taken_{false};  // a worker waits in the driver
   std::vector<Worker*> parked_;
   std::atomic<int> num_parked_{0};
   std::atomic<int> num_searching_{0};

@@ -14,6 +14,11 @@
 //    futex with a timeout for its next timer. Whoever makes work stealable
 //    wakes one parked worker, unless a worker is already searching; parking and
 //    waking are ordered by seq_cst fences so no wakeup is lost.
+//  - With an idle driver (the node's event loop, Node::set_idle_driver),
+//    workers poll it every 16 ticks and whenever their queues run dry, and
+//    one parked worker blocks in the driver instead of its futex; waking that
+//    worker goes through the driver. I/O completions then run on the worker
+//    that will run the processes they wake: no thread hand-off per event.
 //  - A slice gets slice_reductions of budget; the body charges it. Signals
 //    (exits, links, monitors) are handled between runs of the body.
 #include <linux/futex.h>
@@ -22,7 +27,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <ctime>
+#include <thread>
 
 #include "otp/access.h"
 #include "otp/node_impl.h"
@@ -134,6 +141,9 @@ Process* Worker::find_work() {
   if ((ticks_ & 31) == 0) {
     run_timers();
   }
+  if ((ticks_ & 15) == 0) {
+    poll_driver();  // I/O keeps moving while this worker stays busy
+  }
   if (ticks_ % 61 == 0 && node_->has_injected()) {
     // Take a fair share of the global queue so it cannot grow without bound
     // while this worker's own queue stays busy.
@@ -169,6 +179,7 @@ Process* Worker::find_work() {
     return p;
   }
   run_timers();
+  poll_driver();
   if (lifo_ != nullptr) {
     return std::exchange(lifo_, nullptr);
   }
@@ -411,7 +422,7 @@ void Worker::fire(Timer* t) {
 }
 
 void Worker::unpark() {
-  bool wake = false;
+  bool futex = false;
   {
     std::lock_guard<std::mutex> lock(node_->park_mu_);
     if (parked_listed_) {
@@ -421,12 +432,26 @@ void Worker::unpark() {
       node_->num_parked_.fetch_sub(1, std::memory_order_seq_cst);
       node_->num_searching_.fetch_add(1, std::memory_order_seq_cst);
       park_word_.store(1, std::memory_order_release);
-      wake = true;
+      futex = node_->wake_parked_locked(this);
     }
   }
-  if (wake) {
+  if (futex) {
     futex_wake(&park_word_);
   }
+}
+
+bool Worker::poll_driver() {
+  if (node_->driver_.load(std::memory_order_relaxed) == nullptr) {
+    return false;
+  }
+  // Announce first, then look (set_idle_driver stores, then looks at us).
+  in_driver_.store(true, std::memory_order_seq_cst);
+  IdleDriver* d = node_->driver_.load(std::memory_order_seq_cst);
+  if (d != nullptr) {
+    d->poll();
+  }
+  in_driver_.store(false, std::memory_order_release);
+  return d != nullptr;
 }
 
 void Worker::park() {
@@ -434,11 +459,16 @@ void Worker::park() {
   if (lifo_ != nullptr || queue_.size() != 0) {
     return;
   }
+  // One parked worker at a time waits in the idle driver (it blocks in the
+  // event loop instead of its futex); the others sleep as usual.
+  bool drive = node_->driver_.load(std::memory_order_relaxed) != nullptr &&
+               !node_->driver_taken_.exchange(true, std::memory_order_acq_rel);
   {
     std::lock_guard<std::mutex> lock(node_->park_mu_);
     park_word_.store(0, std::memory_order_relaxed);
     node_->parked_.push_back(this);
     parked_listed_ = true;
+    driving_ = drive;
     node_->num_parked_.fetch_add(1, std::memory_order_seq_cst);
   }
   if (searching_) {
@@ -464,20 +494,39 @@ void Worker::park() {
     int64_t t0 = node_->now_ns();
     add_owned(counters_.parks, 1);
     counters_.parked_since.store(std::max<int64_t>(t0, 1), std::memory_order_relaxed);
-    if (timeout != 0) {
+    if (drive) {
+      in_driver_.store(true, std::memory_order_seq_cst);
+      IdleDriver* d = node_->driver_.load(std::memory_order_seq_cst);
+      // A wake that came before we got here left park_word_ set (and a
+      // wake-up queued in the driver, which the next poll clears).
+      if (d != nullptr && park_word_.load(std::memory_order_acquire) == 0) {
+        if (timeout == 0) {
+          d->poll();
+        } else {
+          d->wait(timeout);
+        }
+      }
+      in_driver_.store(false, std::memory_order_release);
+    } else if (timeout != 0) {
       futex_wait(&park_word_, 0, timeout);
     }
     add_owned(counters_.parked_ns, static_cast<uint64_t>(node_->now_ns() - t0));
     counters_.parked_since.store(0, std::memory_order_relaxed);
   }
-  std::lock_guard<std::mutex> lock(node_->park_mu_);
-  if (parked_listed_) {
-    auto& v = node_->parked_;
-    v.erase(std::find(v.begin(), v.end(), this));
-    parked_listed_ = false;
-    node_->num_parked_.fetch_sub(1, std::memory_order_seq_cst);
-  } else {
-    searching_ = true;  // an unpark() took us off the list and counted us as searching
+  {
+    std::lock_guard<std::mutex> lock(node_->park_mu_);
+    driving_ = false;
+    if (parked_listed_) {
+      auto& v = node_->parked_;
+      v.erase(std::find(v.begin(), v.end(), this));
+      parked_listed_ = false;
+      node_->num_parked_.fetch_sub(1, std::memory_order_seq_cst);
+    } else {
+      searching_ = true;  // an unpark() took us off the list and counted us as searching
+    }
+  }
+  if (drive) {
+    node_->driver_taken_.store(false, std::memory_order_release);
   }
 }
 
@@ -502,8 +551,48 @@ void NodeImpl::notify() {
     num_parked_.fetch_sub(1, std::memory_order_seq_cst);
     num_searching_.fetch_add(1, std::memory_order_seq_cst);
     w->park_word_.store(1, std::memory_order_release);
+    if (!wake_parked_locked(w)) {
+      return;
+    }
   }
   futex_wake(&w->park_word_);
+}
+
+bool NodeImpl::wake_parked_locked(Worker* w) {
+  if (!w->driving_) {
+    return true;
+  }
+  // Under park_mu_, so set_idle_driver cannot retire the driver meanwhile.
+  if (IdleDriver* d = driver_.load(std::memory_order_acquire)) {
+    d->wake();
+  }
+  return false;
+}
+
+void NodeImpl::set_driver(IdleDriver* d) {
+  IdleDriver* old = driver_.exchange(d, std::memory_order_seq_cst);
+  if (old == d) {
+    return;
+  }
+  if (d != nullptr) {
+    // Workers asleep on their futex would not hear the loop: wake them, and
+    // the first to park again waits in the driver.
+    for (auto& w : workers_) {
+      w->unpark();
+    }
+  }
+  if (old == nullptr) {
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(park_mu_);  // wakers holding `old` are done
+  }
+  for (auto& w : workers_) {
+    while (w->in_driver_.load(std::memory_order_seq_cst)) {
+      old->wake();
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
 }
 
 void NodeImpl::inject(Process* p) {

@@ -16,7 +16,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -26,9 +28,10 @@ namespace rusm::runtime {
 
 namespace asio = boost::asio;
 
-struct EventLoop::Impl {
+struct EventLoop::Impl : otp::IdleDriver {
   otp::Node* node;
   asio::io_context io;
+  bool driven = false;  // by the node's workers
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::vector<std::thread> threads;
   std::once_flag stopped;
@@ -43,6 +46,20 @@ struct EventLoop::Impl {
   std::mutex mu;
   std::unordered_set<Watch*> live;  // registered, not fired yet
   bool armed = false;
+
+  // otp::IdleDriver, when driven by the workers.
+  void poll() override { io.poll(); }
+  void wait(int64_t timeout_ns) override {
+    if (timeout_ns < 0) {
+      io.run_one();
+    } else {
+      io.run_one_for(std::chrono::nanoseconds(timeout_ns));
+    }
+    io.poll();  // the rest of what is ready, in one go
+  }
+  void wake() override {
+    asio::post(io, [] {});
+  }
 
   void arm() {
     ep_watch->async_wait(asio::posix::stream_descriptor::wait_read,
@@ -84,7 +101,11 @@ EventLoop::EventLoop(otp::Node& node, unsigned threads) : impl_(std::make_unique
   impl_->ep = epoll_create1(EPOLL_CLOEXEC);
   impl_->ep_watch = std::make_unique<asio::posix::stream_descriptor>(impl_->io, ::dup(impl_->ep));
   impl_->arm();
-  for (unsigned i = 0; i < (threads == 0 ? 1 : threads); ++i) {
+  if (threads == 0) {
+    impl_->driven = true;
+    node.set_idle_driver(impl_.get());
+  }
+  for (unsigned i = 0; i < threads; ++i) {
     impl_->threads.emplace_back([io = &impl_->io] { io->run(); });
   }
 }
@@ -105,6 +126,9 @@ asio::io_context& EventLoop::context() {
 
 void EventLoop::stop() {
   std::call_once(impl_->stopped, [this] {
+    if (impl_->driven) {
+      impl_->node->set_idle_driver(nullptr);
+    }
     impl_->work.reset();
     impl_->io.stop();
     for (std::thread& t : impl_->threads) {

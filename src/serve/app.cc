@@ -169,7 +169,7 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
   impl->config = std::move(config);
   runtime::RuntimeOptions ro;
   ro.node.workers = options.workers;
-  ro.io_threads = options.io_threads == 0 ? 1 : options.io_threads;
+  ro.io_threads = options.io_threads;
   impl->rt = std::make_unique<runtime::Runtime>(ro);
   impl->error_log = [](const std::string& line) {
     std::fprintf(stderr, "rusm serve: %s\n", line.c_str());

@@ -45,6 +45,26 @@ namespace rusm::otp {
 // Counting costs one atomic add per send on the receiver's record; the
 // node-wide total is kept per worker and folded in every 1 MiB, so it may be
 // off by up to that much per worker.
+// An event loop the node's workers run while they have no process to run, so
+// that I/O completions and the processes they wake share the workers' threads
+// (no hand-off to a separate I/O thread and back). Workers call poll() between
+// slices (every few slices, and whenever their own queue runs dry); a worker
+// with nothing to do blocks in wait() instead of sleeping, one worker at a
+// time. Handlers run by poll() and wait() run on a worker between slices: they
+// may spawn, send and wake (the processes go to that worker's queue) but must
+// never block, and never wait for a process.
+class IdleDriver {
+ public:
+  virtual ~IdleDriver() = default;
+  // Runs the handlers that are ready, without blocking.
+  virtual void poll() = 0;
+  // Blocks until a handler has run, wake() was called, or timeout_ns passed
+  // (-1: no timeout); then runs whatever else is ready.
+  virtual void wait(int64_t timeout_ns) = 0;
+  // Makes the current wait(), or the next one, return soon. Any thread.
+  virtual void wake() = 0;
+};
+
 struct NodeOptions {
   unsigned workers = 0;               // worker threads; 0 = one per core
   uint16_t node_id = 0;               // goes into every Pid (for distribution)
@@ -122,6 +142,11 @@ class Node {
   // result is an error naming how many processes had to be killed.
   // Idempotent. Not from a process.
   Status shutdown(Duration timeout = std::chrono::seconds(5));
+
+  // Lets the workers drive `driver` (see IdleDriver); null stops it. When
+  // this returns, no worker is using the previous driver, which may then be
+  // destroyed. Any thread but a worker's.
+  void set_idle_driver(IdleDriver* driver);
 
   detail::NodeImpl* impl() const { return impl_.get(); }
 

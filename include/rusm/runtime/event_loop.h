@@ -1,12 +1,18 @@
-// The node's one event loop: a Boost.Asio io_context run by a few threads
-// beside the scheduler's workers. Everything a node waits on outside its
-// processes runs here: host descriptors a process blocks on in WASI, the
-// serving layer's sockets, the observer. (DESIGN.md: one event loop per node,
-// no second hand-written reactor.)
+// The node's one event loop: a Boost.Asio io_context. Everything a node waits
+// on outside its processes runs here: host descriptors a process blocks on in
+// WASI, the serving layer's sockets, the observer. (DESIGN.md: one event loop
+// per node, no second hand-written reactor.)
+//
+// Who runs it. With threads == 0 the scheduler's workers drive it
+// (otp::IdleDriver): they poll it between slices and an idle worker blocks in
+// it, so an I/O completion runs on the worker that then runs the process it
+// woke, with no hand-off between threads. Handlers then must never block.
+// With threads > 0, that many threads of its own run it beside the workers.
 //
 // Thread-safety: every method may be called from any thread. The loop's
 // threads start with the EventLoop and are joined by stop() or the
-// destructor; handlers still queued then are destroyed without running.
+// destructor (which also detach it from the workers); handlers still queued
+// then are destroyed without running.
 #pragma once
 
 #include <memory>
@@ -24,7 +30,8 @@ namespace rusm::runtime {
 
 class EventLoop {
  public:
-  // `node` must outlive the loop (wakes go to its processes).
+  // `node` must outlive the loop (wakes go to its processes). threads == 0:
+  // driven by the node's workers (see above).
   EventLoop(otp::Node& node, unsigned threads = 1);
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
@@ -38,7 +45,8 @@ class EventLoop {
   // ready: the wake comes at once.
   Status watch_fd(int fd, bool for_write, otp::Pid pid);
 
-  // Stops the threads (idempotent).
+  // Stops the threads, or detaches the loop from the workers (idempotent).
+  // Not from a handler or a worker.
   void stop();
 
  private:

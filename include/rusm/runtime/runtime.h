@@ -53,8 +53,10 @@ struct RuntimeOptions {
   // Fuel units (executed interpreter instructions, see rusm/wasm.h) per
   // reduction of the otp budget.
   int64_t fuel_per_reduction = 20;
-  // Threads of the node's event loop (EventLoop), beside node.workers.
-  unsigned io_threads = 1;
+  // Threads of the node's event loop (EventLoop) beside node.workers; 0: the
+  // workers run it between processes (no hand-off between threads per event;
+  // measured in `rusm bench http-throughput`).
+  unsigned io_threads = 0;
   wasm::ExecutionLimits limits{
       .max_call_depth = 10'000, .max_stack_bytes = 1024 * 1024, .initial_stack_bytes = 1024};
   // Hears each capability refused to a Wasm process as it happens, with the

@@ -31,7 +31,7 @@ namespace rusm::serve {
 
 struct AppOptions {
   unsigned workers = 0;     // scheduler threads; 0: one per core
-  unsigned io_threads = 1;  // threads of the node's event loop
+  unsigned io_threads = 0;  // threads of the node's event loop; 0: run by the workers
   // Where lines worth an operator's attention go (a handler failed or
   // trapped); default stderr. Called from any thread.
   std::function<void(const std::string&)> error_log;
