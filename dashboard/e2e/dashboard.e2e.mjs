@@ -10,10 +10,14 @@
 // checks the process table, kills a worker from it and checks that its
 // supervisor replaced it. Also checks the token's handling: the page takes it
 // out of the address bar, a page opened without it is read-only, and a kill
-// sent without it is refused. Saves screenshots of both views to --out (and
-// to --docs-img when given). Exits non-zero on any failure.
+// sent without it is refused. Then starts `rusm serve` on a small static site
+// with [observer] on, sends it traffic, and checks that the observer's Routes
+// panel shows the site's route with its request rate, latency and status
+// classes. Saves screenshots of the views to --out (and to --docs-img when
+// given). Exits non-zero on any failure.
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -38,6 +42,66 @@ async function until(what, fn, timeoutMs = 30000) {
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// `rusm serve` of a static site with the observer on: the Routes panel.
+async function servePhase(browser) {
+  const dir = mkdtempSync(join(tmpdir(), 'rusm-e2e-serve-'));
+  mkdirSync(join(dir, 'public'));
+  writeFileSync(join(dir, 'public', 'index.html'), '<h1>hello from a served site</h1>\n');
+  writeFileSync(join(dir, 'rusm.toml'), [
+    'listen = ["127.0.0.1:0"]', '', '[observer]', 'listen = "127.0.0.1:0"', '',
+    '[[route]]', 'prefix = "/"', 'kind = "static"', 'dir = "public"', ''].join('\n'));
+  const srv = spawn(rusm, ['serve', join(dir, 'rusm.toml'), '--workers', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out2 = '';
+  srv.stdout.on('data', (d) => { out2 += d; });
+  const srvExited = new Promise((r) => srv.on('exit', (code, signal) => r({ code, signal })));
+  let stop = false;
+  let load = Promise.resolve();
+  try {
+    const site = await until('the site URL of rusm serve', () => out2.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 20000);
+    const obsUrl = await until('the observer URL of rusm serve', () => out2.match(/observer on (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64})/)?.[1], 20000);
+    // Traffic until the checks are done: the page (200) and a missing file (404).
+    load = (async () => {
+      while (!stop) {
+        for (const path of ['/index.html', '/index.html', '/missing.txt']) {
+          await fetch(site + path).then((r) => r.text()).catch(() => {});
+        }
+      }
+    })();
+    const page = await browser.newPage({ viewport: { width: 1440, height: 1100 } });
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(obsUrl);
+    await until('the observer of rusm serve to connect', async () => (await page.textContent('[data-testid=conn]'))?.includes('live'));
+    await page.click('[data-testid=tab-observer]');
+    await until('the Routes panel', () => page.isVisible('[data-testid=routes-panel]'));
+    check(true, 'the observer of a serving node shows a Routes panel');
+    const row = await until('the static route with traffic, latency and status classes', async () => {
+      const rows = await page.$$eval('#routes-table tbody tr', (rs) => rs.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent.trim())));
+      const st = rows.find((r) => r[1] === 'static');
+      if (!st) return null;
+      const [name, kind, rps, p50, p99, s2, , s4] = st;
+      return rps !== '–' && rps !== '0' && p50 !== '–' && s2 !== '0' && s4 !== '0' ? { name, kind, rps, p50, p99, s2, s4 } : null;
+    }, 20000);
+    check(true, `route ${row.name}: ${row.rps} req/s, p50 ${row.p50}, p99 ${row.p99}, 2xx ${row.s2}, 4xx ${row.s4}`);
+    const summary = await page.textContent('[data-testid=routes-summary]');
+    check(/\d+ open connections/.test(summary), `the connection gauges are shown (${summary.slice(0, 60)}…)`);
+    await page.screenshot({ path: join(out, 'dashboard-routes.png') });
+    check(errors.length === 0, `no script errors on the serving node's page${errors.length ? ': ' + errors.join('; ') : ''}`);
+    await page.close();
+  } finally {
+    stop = true;
+    await load;
+    srv.kill('SIGTERM');
+    const r = await Promise.race([srvExited, new Promise((res) => setTimeout(() => res(null), 15000))]);
+    rmSync(dir, { recursive: true, force: true });
+    if (r === null) {
+      srv.kill('SIGKILL');
+      throw new Error('rusm serve did not exit within 15 s of SIGTERM');
+    }
+    check(r.code === 0, `rusm serve with the observer shuts down cleanly on SIGTERM (exit ${r.code})`);
   }
 }
 
@@ -147,9 +211,11 @@ try {
   check(restarts >= 1, `/metrics counts the restart (rusm_restarts_total ${restarts})`);
   check(pageErrors.length === 0, `no script errors in the page${pageErrors.length ? ': ' + pageErrors.join('; ') : ''}`);
 
+  await servePhase(browser);
+
   if (args['docs-img']) {
     mkdirSync(args['docs-img'], { recursive: true });
-    for (const f of ['dashboard-bench.png', 'dashboard-observer.png']) copyFileSync(join(out, f), join(args['docs-img'], f));
+    for (const f of ['dashboard-bench.png', 'dashboard-observer.png', 'dashboard-routes.png']) copyFileSync(join(out, f), join(args['docs-img'], f));
   }
 } catch (e) {
   failed = true;

@@ -16,8 +16,20 @@ interface BenchState {
 }
 interface Row { pid: string; label: string; name: string; status: string; mailbox: number; reductions: number; memory: number; links: number; monitors: number; wait: string }
 interface Worker { load: number; run_queue: number }
+interface StatusClasses { aborted: number; '1xx': number; '2xx': number; '3xx': number; '4xx': number; '5xx': number }
+interface ServingRoute {
+  name: string; kind: string; requests: number; requests_per_s: number;
+  status: StatusClasses; status_per_s: StatusClasses; in_flight: number;
+  rejected: { in_flight: number; body_bytes: number; deadline: number }; failed: number;
+  p50_ms: number | null; p99_ms: number | null;
+}
+interface Serving {
+  window_s: number; routes: ServingRoute[]; open_connections: number; websockets: number; accepted: number;
+  rejected: { max_connections: number; header_bytes: number; bad_request: number; max_in_flight: number;
+    header_timeout: number; idle_timeout: number; tls_handshake: number; accept_errors: number };
+}
 interface Snapshot {
-  type: 'snapshot'; t: number; processes: number;
+  type: 'snapshot'; t: number; processes: number; serving?: Serving;
   totals: { restarts: number; spawns: number };
   rates: { sent: number; received: number; reductions: number; spawns: number; exits: number };
   workers: Worker[]; memory: { rss: number; processes?: number }; cpu_cores: number;
@@ -297,6 +309,7 @@ function onSnapshot(s: Snapshot) {
   obsData[0].push(s.t); obsData[1].push(s.rates.sent); obsData[2].push(s.rates.spawns);
   if (obsData[0].length > 600) obsData.forEach((a) => a.shift());
   if (view === 'observer') obsPlot?.setData(obsData as uPlot.AlignedData);
+  renderRoutes(s.serving);
   if (s.table) {
     rows = s.table;
     $('table-count').textContent = s.table_total! > rows.length ? `(${rows.length} busiest of ${s.table_total})` : `(${rows.length})`;
@@ -306,6 +319,54 @@ function onSnapshot(s: Snapshot) {
     }
   }
 }
+// ---- routes (only when the node serves: rusm serve with [observer])
+const routesPanel = document.createElement('div');
+routesPanel.className = 'panel routes hidden';
+routesPanel.id = 'routes-panel';
+routesPanel.dataset.testid = 'routes-panel';
+routesPanel.innerHTML = `
+  <h3>Routes <span class="muted" id="routes-summary" data-testid="routes-summary"></span></h3>
+  <div class="scroll">
+    <table class="data" id="routes-table" data-testid="routes-table">
+      <thead><tr>
+        <th>route</th><th>kind</th><th class="num">req/s</th><th class="num">p50</th><th class="num">p99</th>
+        <th class="num">2xx</th><th class="num">3xx</th><th class="num">4xx</th><th class="num">5xx</th>
+        <th class="num" title="ended without a status (client gone, aborted)">aborted</th>
+        <th class="num">in flight</th>
+        <th class="num" title="503 over the in-flight limit / 413 body too large / 504 deadline">rejected (503 / 413 / 504)</th>
+        <th class="num" title="handler failed or trapped">failed</th>
+      </tr></thead>
+      <tbody></tbody>
+    </table>
+  </div>`;
+document.querySelector('#view-observer .grid-table')?.before(routesPanel);
+function ms(v: number | null): string {
+  if (v === null || v === undefined) return '–';
+  return v >= 100 ? `${Math.round(v)} ms` : `${v.toPrecision(2)} ms`;
+}
+function renderRoutes(v: Serving | undefined) {
+  routesPanel.classList.toggle('hidden', !v);
+  if (!v) return;
+  const r = v.rejected;
+  const refused = r.max_connections + r.header_bytes + r.bad_request + r.max_in_flight + r.header_timeout + r.idle_timeout + r.tls_handshake;
+  $('routes-summary').textContent =
+    `(${num(v.open_connections)} open connections, ${num(v.websockets)} WebSockets, ${num(v.accepted)} accepted, ` +
+    `${num(refused)} refused: ${num(r.max_connections)} over max connections, ${num(r.max_in_flight)} over max in flight, ` +
+    `${num(r.header_bytes)} headers too large, ${num(r.bad_request)} bad requests, ${num(r.header_timeout + r.idle_timeout)} timed out` +
+    `${r.accept_errors ? `; ${num(r.accept_errors)} accept errors` : ''})`;
+  routesPanel.querySelector('tbody')!.innerHTML = v.routes.map((x) => `
+    <tr data-route="${esc(x.name)}">
+      <td class="mono">${esc(x.name)}</td><td><span class="tag">${esc(x.kind)}</span></td>
+      <td class="num" data-testid="route-rps">${num(x.requests_per_s)}</td>
+      <td class="num" data-testid="route-p50">${ms(x.p50_ms)}</td><td class="num">${ms(x.p99_ms)}</td>
+      <td class="num">${num(x.status['2xx'])}</td><td class="num">${num(x.status['3xx'])}</td>
+      <td class="num">${num(x.status['4xx'])}</td><td class="num">${num(x.status['5xx'])}</td>
+      <td class="num">${num(x.status.aborted)}</td><td class="num">${num(x.in_flight)}</td>
+      <td class="num">${num(x.rejected.in_flight)} / ${num(x.rejected.body_bytes)} / ${num(x.rejected.deadline)}</td>
+      <td class="num">${num(x.failed)}</td>
+    </tr>`).join('');
+}
+
 function renderTable() {
   const f = $<HTMLInputElement>('filter').value.trim().toLowerCase();
   const shown = rows.filter((r) => !f || `${r.pid} ${r.label} ${r.name} ${r.status} ${r.wait}`.toLowerCase().includes(f));

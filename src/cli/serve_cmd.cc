@@ -54,15 +54,18 @@ void serve(const ServeArgs& a) {
                 url_of(c.listen[i], ports[i]).c_str(), c.routes.size(), c.file.c_str());
   }
   // The observer (off by default): the dashboard's observer view and
-  // /metrics of this node, on its own address.
+  // /metrics of this node, on its own address, served from the node's event
+  // loop; its snapshots carry the app's per-route figures (the Routes panel).
   std::unique_ptr<observe::Sampler> sampler;
   std::unique_ptr<observe::Server> observer;
   if (c.observer.enabled) {
     otp::Node& node = (*app)->runtime().node();
     sampler = std::make_unique<observe::Sampler>(node, observe::SamplerOptions{});
+    sampler->set_serving_source([s = &(*app)->server()] { return s->stats(); });
     observe::ServerOptions o;
     o.host = c.observer.host;
     o.port = c.observer.port;
+    o.io = &(*app)->runtime().event_loop().context();
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
     o.assets_dir = ec ? std::string() : (exe.parent_path() / "dashboard").string();
@@ -71,6 +74,14 @@ void serve(const ServeArgs& a) {
       fail("observer: " + bound.error().message());
     }
     sampler->start();
+    if (!observer->policy().loopback()) {
+      std::fprintf(stderr,
+                   "rusm serve: WARNING: the observer listens on %s, not a loopback address: "
+                   "anyone who can reach it can load the dashboard, and with the token control "
+                   "this node (kill processes). The token travels in clear text (plain HTTP): "
+                   "use this only on a network you trust.\n",
+                   c.observer.host.c_str());
+    }
     std::printf("rusm serve: observer on %s\n", observer->url().c_str());
   }
   std::fflush(stdout);

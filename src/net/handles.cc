@@ -167,6 +167,10 @@ void WebSocket::close(uint16_t code, std::string reason) {
   });
 }
 
+void WebSocket::abort() {
+  dispatch(conn_->strand_, [c = conn_] { c->abort_now(); });
+}
+
 void WebSocket::pause() {
   dispatch(conn_->strand_, [c = conn_] { c->w_pause(true); });
 }

@@ -98,6 +98,7 @@ class Link : public std::enable_shared_from_this<Link> {
 
 struct Server::Core : std::enable_shared_from_this<Server::Core> {
   Core(boost::asio::io_context& io, ServerOptions o);
+  ~Core();
 
   boost::asio::io_context& ioc;
   ServerOptions opt;
@@ -111,11 +112,13 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
   boost::asio::steady_timer ticker;
   int64_t tick_ns = 0;
   std::unique_ptr<boost::asio::signal_set> signals;
+  int reserve_fd = -1;  // Limits::shed_when_out_of_descriptors
 
   // Counters.
   std::atomic<int64_t> open_connections{0};
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> rejected_connections{0};
+  std::atomic<uint64_t> accept_errors{0};
   std::atomic<uint64_t> rejected_header_bytes{0};
   std::atomic<uint64_t> rejected_bad_request{0};
   std::atomic<uint64_t> rejected_in_flight{0};
@@ -153,6 +156,11 @@ struct Server::Core : std::enable_shared_from_this<Server::Core> {
   Status start();
   void do_accept(size_t i);
   void on_accept(size_t i, boost::system::error_code ec, detail::tcp::socket s);
+  // Closes a connection turned away at accept (with a 503 if configured).
+  void turn_away(int fd);
+  // Out of descriptors: accepts one waiting client with the reserve and
+  // turns it away.
+  void shed_one(size_t i);
   void schedule_tick();
   void tick();
   void begin_shutdown(std::function<void()> done);

@@ -1,7 +1,10 @@
 // Server: listeners, TLS context, routes, the deadline sweep, in-flight
 // slots, graceful shutdown, and the metrics (stats, Prometheus text).
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -291,6 +294,7 @@ ServerStats collect(Server::Core& c) {
   s.open_connections = c.open_connections.load(std::memory_order_relaxed);
   s.accepted = c.accepted.load(std::memory_order_relaxed);
   s.rejected_connections = c.rejected_connections.load(std::memory_order_relaxed);
+  s.accept_errors = c.accept_errors.load(std::memory_order_relaxed);
   s.rejected_header_bytes = c.rejected_header_bytes.load(std::memory_order_relaxed);
   s.rejected_bad_request = c.rejected_bad_request.load(std::memory_order_relaxed);
   s.rejected_in_flight = c.rejected_in_flight.load(std::memory_order_relaxed);
@@ -403,6 +407,12 @@ std::string MetricsHandler::prometheus_text(Server::Core& core) {
            (long long)s.open_connections, (long long)s.websockets, (unsigned long long)s.accepted,
            (long long)s.buffered_bytes);
   o += line;
+  snprintf(line, sizeof line,
+           "# HELP rusm_http_accept_errors_total accept() failures (out of descriptors, ...).\n"
+           "# TYPE rusm_http_accept_errors_total counter\n"
+           "rusm_http_accept_errors_total %llu\n",
+           (unsigned long long)s.accept_errors);
+  o += line;
   return o;
 }
 
@@ -453,6 +463,12 @@ Server::Core::Core(asio::io_context& io, ServerOptions o)
     : ioc(io), opt(std::move(o)), strand(asio::make_strand(io)), ticker(strand) {
   none.route.name = "(none)";
   none.route.kind = RouteKind::kHttp;
+}
+
+Server::Core::~Core() {
+  if (reserve_fd >= 0) {
+    ::close(reserve_fd);
+  }
 }
 
 void Server::Core::add_link(Link* l) {
@@ -654,6 +670,10 @@ Status Server::Core::start() {
     acceptor_tls.push_back(l.tls);
   }
 
+  if (opt.limits.shed_when_out_of_descriptors && reserve_fd < 0) {
+    reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+
   // The sweep: a few times per shortest timeout.
   int64_t shortest =
       std::min({ms_to_ns(opt.limits.header_timeout), ms_to_ns(opt.limits.idle_timeout),
@@ -690,6 +710,12 @@ void Server::Core::on_accept(size_t i, boost::system::error_code ec, tcp::socket
     return;
   }
   if (ec) {
+    accept_errors.fetch_add(1, std::memory_order_relaxed);
+    if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+        ec == asio::error::no_memory ||
+        (ec.category() == boost::system::system_category() && ec.value() == ENFILE)) {
+      shed_one(i);
+    }
     // Out of descriptors or similar: back off a little instead of spinning.
     auto t = std::make_shared<asio::steady_timer>(strand, std::chrono::milliseconds(50));
     t->async_wait(
@@ -699,12 +725,55 @@ void Server::Core::on_accept(size_t i, boost::system::error_code ec, tcp::socket
   accepted.fetch_add(1, std::memory_order_relaxed);
   if (open_connections.load(std::memory_order_relaxed) >= int64_t(opt.limits.max_connections)) {
     rejected_connections.fetch_add(1, std::memory_order_relaxed);
-    boost::system::error_code ignored;
-    s.close(ignored);
+    if (opt.limits.refuse_with_503) {
+      boost::system::error_code ignored;
+      int fd = s.release(ignored);
+      turn_away(fd);
+    } else {
+      boost::system::error_code ignored;
+      s.close(ignored);
+    }
   } else {
     serve_connection(shared_from_this(), std::move(s), acceptor_tls[i]);
   }
   do_accept(i);
+}
+
+void Server::Core::turn_away(int fd) {
+  if (fd < 0) {
+    return;
+  }
+  if (opt.limits.refuse_with_503) {
+    static constexpr std::string_view kBusy =
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: text/plain; charset=utf-8\r\n"
+        "Connection: close\r\n"
+        "Content-Length: 34\r\n"
+        "\r\n"
+        "too many connections; retry later\n";
+    static_assert(std::string_view("too many connections; retry later\n").size() == 34);
+    // What fits in the socket's buffer now; a client that is not reading
+    // does not hold the accept loop.
+    (void)::send(fd, kBusy.data(), kBusy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    ::shutdown(fd, SHUT_RDWR);
+  }
+  ::close(fd);
+}
+
+void Server::Core::shed_one(size_t i) {
+  if (reserve_fd < 0) {
+    return;
+  }
+  // Never block the loop when no client is waiting after all.
+  boost::system::error_code ec;
+  acceptors[i]->native_non_blocking(true, ec);
+  ::close(reserve_fd);
+  int fd = ::accept4(acceptors[i]->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    rejected_connections.fetch_add(1, std::memory_order_relaxed);
+    turn_away(fd);
+  }
+  reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
 void Server::Core::schedule_tick() {

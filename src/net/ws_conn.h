@@ -198,6 +198,7 @@ class WsConnImpl final : public WsConn {
       return;
     }
     if (ec) {
+      count_timeout(ec);
       if (ec == websocket::error::closed) {
         auto r = ws_.reason();
         finish(r.code == websocket::close_code::none ? 1005 : uint16_t(r.code),
@@ -257,6 +258,7 @@ class WsConnImpl final : public WsConn {
       }
     }
     if (ec) {
+      count_timeout(ec);
       if (!reading_) {
         finish(1006, ec.message());
       }
@@ -276,6 +278,15 @@ class WsConnImpl final : public WsConn {
       ++i;
     }
     write_next();
+  }
+
+  // The stream's idle timeout (no data and no answer to its ping for
+  // Limits::idle_timeout) ended the connection: counted once, as for HTTP.
+  void count_timeout(const beast::error_code& ec) {
+    if (ec == beast::error::timeout && !timeout_counted_) {
+      timeout_counted_ = true;
+      core_->idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+    }
   }
 
   void finish(uint16_t code, std::string reason) {
@@ -315,7 +326,7 @@ class WsConnImpl final : public WsConn {
   beast::http::request<beast::http::empty_body> req_up_;
   beast::flat_buffer rbuf_;
   bool open_ = false, reading_ = false, writing_ = false, paused_ = false;
-  bool finished_ = false, close_queued_ = false;
+  bool finished_ = false, close_queued_ = false, timeout_counted_ = false;
   std::deque<Op> q_;
   size_t q_bytes_ = 0;
 };

@@ -216,6 +216,47 @@ json percentiles_json(const Percentiles& p, double scale) {
   return j;
 }
 
+json serving_json(const Serving& v) {
+  static const char* kClass[6] = {"aborted", "1xx", "2xx", "3xx", "4xx", "5xx"};
+  auto ms = [](double x) { return x < 0 ? json(nullptr) : json(x); };
+  json routes = json::array();
+  for (const ServingRoute& r : v.routes) {
+    json status = json::object(), status_rate = json::object();
+    for (int c = 0; c < 6; ++c) {
+      status[kClass[c]] = r.status[c];
+      status_rate[kClass[c]] = r.status_per_s[c];
+    }
+    routes.push_back({{"name", r.name},
+                      {"kind", r.kind},
+                      {"requests", r.requests},
+                      {"requests_per_s", r.requests_per_s},
+                      {"status", std::move(status)},
+                      {"status_per_s", std::move(status_rate)},
+                      {"in_flight", r.in_flight},
+                      {"rejected",
+                       {{"in_flight", r.rejected_in_flight},
+                        {"body_bytes", r.rejected_body},
+                        {"deadline", r.deadline_exceeded}}},
+                      {"failed", r.failed},
+                      {"p50_ms", ms(r.p50_ms)},
+                      {"p99_ms", ms(r.p99_ms)}});
+  }
+  return {{"window_s", v.window_s},
+          {"routes", std::move(routes)},
+          {"open_connections", v.open_connections},
+          {"websockets", v.websockets},
+          {"accepted", v.accepted},
+          {"rejected",
+           {{"max_connections", v.rejected_connections},
+            {"header_bytes", v.rejected_header_bytes},
+            {"bad_request", v.rejected_bad_request},
+            {"max_in_flight", v.rejected_in_flight},
+            {"header_timeout", v.header_timeouts},
+            {"idle_timeout", v.idle_timeouts},
+            {"tls_handshake", v.tls_handshake_failures},
+            {"accept_errors", v.accept_errors}}}};
+}
+
 json snapshot_json(const Snapshot& s, bool with_table, size_t table_limit) {
   json j;
   j["type"] = "snapshot";
@@ -253,6 +294,9 @@ json snapshot_json(const Snapshot& s, bool with_table, size_t table_limit) {
   j["cpu_cores"] = s.cpu_cores;
   j["os_threads"] = s.os_threads;
   j["sample_cost_us"] = percentiles_json(s.sample_cost_ns, 1e-3);
+  if (s.has_serving) {
+    j["serving"] = serving_json(s.serving);
+  }
   if (s.has_table) {
     j["status"] = {{"runnable", s.status.runnable},
                    {"running", s.status.running},

@@ -61,8 +61,14 @@ nlohmann::json error_message(const nlohmann::json& id, std::string_view message)
 
 nlohmann::json process_info_json(const otp::ProcessInfo& info);
 nlohmann::json percentiles_json(const Percentiles& p, double scale = 1.0);
-// {"type":"snapshot", ...}; the table (if the snapshot has one and
-// with_table) is capped at table_limit rows, busiest (by reductions) first.
+// A serving node's per-route figures: {"window_s", "routes": [{"name",
+// "kind", "requests", "requests_per_s", "status": {"2xx": n, ...},
+// "status_per_s", "in_flight", "rejected": {...}, "failed", "p50_ms",
+// "p99_ms"}], "open_connections", "websockets", "accepted", "rejected"};
+// a percentile is null when no request finished in the window.
+nlohmann::json serving_json(const Serving& v);
+// {"type":"snapshot", ...}, with "serving" when the node serves; the table (if the snapshot has one
+// and with_table) is capped at table_limit rows, busiest (by reductions) first.
 nlohmann::json snapshot_json(const Snapshot& s, bool with_table, size_t table_limit = kTableLimit);
 
 // A histogram to expose on /metrics, recorded in nanoseconds and exposed in

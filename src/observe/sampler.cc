@@ -46,6 +46,86 @@ double process_cpu_seconds() {
          (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+double bucket_quantile_ms(const uint64_t (&counts)[net::RouteStats::kBuckets], double q) {
+  uint64_t total = 0;
+  for (uint64_t c : counts) {
+    total += c;
+  }
+  if (total == 0) {
+    return -1;
+  }
+  double target = std::clamp(q, 0.0, 1.0) * static_cast<double>(total);
+  uint64_t below = 0;
+  for (int b = 0; b < net::RouteStats::kBuckets; ++b) {
+    uint64_t c = counts[b];
+    if (c == 0 || static_cast<double>(below + c) < target) {
+      below += c;
+      continue;
+    }
+    double lower = b == 0 ? 0.0 : static_cast<double>(net::RouteStats::kBucketMicros[b - 1]);
+    if (b == net::RouteStats::kBuckets - 1) {
+      return lower / 1000.0;  // the +Inf bucket: all we know is "above its lower bound"
+    }
+    double upper = static_cast<double>(net::RouteStats::kBucketMicros[b]);
+    double within = (target - static_cast<double>(below)) / static_cast<double>(c);
+    return (lower + (upper - lower) * std::clamp(within, 0.0, 1.0)) / 1000.0;
+  }
+  return -1;
+}
+
+Serving derive_serving(const net::ServerStats& now, const net::ServerStats* before,
+                       double window_s) {
+  Serving v;
+  v.window_s = before != nullptr ? window_s : 0;
+  auto delta = [](uint64_t a, uint64_t b) { return a >= b ? a - b : 0; };
+  for (size_t i = 0; i < now.routes.size(); ++i) {
+    const net::RouteStats& r = now.routes[i];
+    // The same server lists the same routes in the same order; a mismatch
+    // (another server) starts the window over.
+    const net::RouteStats* p = nullptr;
+    if (before != nullptr && i < before->routes.size() && before->routes[i].name == r.name) {
+      p = &before->routes[i];
+    }
+    ServingRoute o;
+    o.name = r.name;
+    o.kind = r.kind;
+    o.requests = r.requests;
+    o.in_flight = r.in_flight;
+    o.rejected_in_flight = r.rejected_in_flight;
+    o.rejected_body = r.rejected_body;
+    o.deadline_exceeded = r.deadline_exceeded;
+    o.failed = r.failed;
+    for (int c = 0; c < 6; ++c) {
+      o.status[c] = r.status[c];
+    }
+    if (p != nullptr && v.window_s > 0) {
+      o.requests_per_s = static_cast<double>(delta(r.requests, p->requests)) / v.window_s;
+      for (int c = 0; c < 6; ++c) {
+        o.status_per_s[c] = static_cast<double>(delta(r.status[c], p->status[c])) / v.window_s;
+      }
+      uint64_t window[net::RouteStats::kBuckets];
+      for (int b = 0; b < net::RouteStats::kBuckets; ++b) {
+        window[b] = delta(r.latency[b], p->latency[b]);
+      }
+      o.p50_ms = bucket_quantile_ms(window, 0.50);
+      o.p99_ms = bucket_quantile_ms(window, 0.99);
+    }
+    v.routes.push_back(std::move(o));
+  }
+  v.open_connections = now.open_connections;
+  v.websockets = now.websockets;
+  v.accepted = now.accepted;
+  v.rejected_connections = now.rejected_connections;
+  v.rejected_header_bytes = now.rejected_header_bytes;
+  v.rejected_bad_request = now.rejected_bad_request;
+  v.rejected_in_flight = now.rejected_in_flight;
+  v.header_timeouts = now.header_timeouts;
+  v.idle_timeouts = now.idle_timeouts;
+  v.tls_handshake_failures = now.tls_handshake_failures;
+  v.accept_errors = now.accept_errors;
+  return v;
+}
+
 Sampler::Sampler(otp::Node& node, SamplerOptions options)
     : node_(node), options_(options), start_(std::chrono::steady_clock::now()) {}
 
@@ -90,6 +170,12 @@ uint64_t Sampler::add_listener(Listener listener) {
 void Sampler::remove_listener(uint64_t id) {
   std::lock_guard lock(mu_);
   std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
+}
+
+void Sampler::set_serving_source(ServingSource source) {
+  std::lock_guard lock(serving_mu_);
+  serving_source_ = std::move(source);
+  serving_history_.clear();
 }
 
 void Sampler::want_table(bool on) {
@@ -159,6 +245,27 @@ std::shared_ptr<Snapshot> Sampler::take(bool with_table, const Snapshot* prev) {
         case otp::ProcessStatus::kExiting:
           ++s->status.exiting;
           break;
+      }
+    }
+  }
+  {
+    std::lock_guard lock(serving_mu_);
+    if (serving_source_) {
+      // The window: back to the newest reading at least a second old.
+      constexpr double kWindowS = 1.0;
+      net::ServerStats now = serving_source_();
+      while (serving_history_.size() > 1 && serving_history_[1].first <= s->t_s - kWindowS) {
+        serving_history_.pop_front();
+      }
+      const std::pair<double, net::ServerStats>* base =
+          serving_history_.empty() ? nullptr : &serving_history_.front();
+      s->has_serving = true;
+      s->serving = base != nullptr && s->t_s > base->first
+                       ? derive_serving(now, &base->second, s->t_s - base->first)
+                       : derive_serving(now, nullptr, 0);
+      serving_history_.emplace_back(s->t_s, std::move(now));
+      if (serving_history_.size() > 256) {
+        serving_history_.pop_front();  // a sampler faster than the window needs
       }
     }
   }

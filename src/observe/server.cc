@@ -1,513 +1,417 @@
+// The observer as routes on net::Server (see server.h): the access policy
+// around every route, the static-file table, /metrics, /api/hello, and the
+// dashboard's WebSocket sessions with their bounded send queues.
+//
+// Threads. Route handlers and WebSocket callbacks run on their connection's
+// strand (any thread running the io_context); publish() runs on the
+// io_context too, broadcast() and stats() on any thread. A Session's state is
+// guarded by its own mutex, never held while calling into net/ in a way that
+// could call back (WebSocket::abort runs on_close inline when called on the
+// strand).
 #include "observe/server.h"
 
-#include <fcntl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
+#include <mutex>
 #include <optional>
-#include <thread>
 
 #include <boost/asio.hpp>
-#include <boost/beast.hpp>
 
 #include "observe/static_files.h"
+#include "rusm/net/server.h"
 
 namespace rusm::observe {
 
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace websocket = beast::websocket;
-namespace net = boost::asio;
-using tcp = net::ip::tcp;
+namespace asio = boost::asio;
 using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
-class WsSession;
-
-constexpr size_t kMaxHeaderBytes = 16 * 1024;
-constexpr size_t kMaxBodyBytes = 64 * 1024;
+constexpr uint32_t kMaxHeaderBytes = 16 * 1024;
+constexpr uint64_t kMaxBodyBytes = 64 * 1024;
 // A WebSocket message larger than this closes the connection (1009); up to
 // it, parse_command explains what was too long.
-constexpr size_t kMaxWsMessageBytes = 4 * kMaxCommandBytes;
-constexpr auto kMinAcceptBackoff = std::chrono::milliseconds(10);
-constexpr auto kMaxAcceptBackoff = std::chrono::milliseconds(1000);
+constexpr uint64_t kMaxWsMessageBytes = 4 * kMaxCommandBytes;
 
-// What a connection over the limit reads before it is closed.
-constexpr std::string_view kBusyResponse =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\n"
-    "Connection: close\r\n"
-    "Content-Length: 46\r\n"
-    "\r\n"
-    "too many connections to this dashboard; retry\n";
-static_assert(std::string_view("too many connections to this dashboard; retry\n").size() == 46);
+enum class Endpoint { kFiles, kWs, kMetrics, kHello };
 
-// Writes what fits into the socket's buffer without waiting, then closes.
-void close_with(int fd, std::string_view text) {
-  (void)::send(fd, text.data(), text.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-  ::shutdown(fd, SHUT_RDWR);
-  ::close(fd);
+// Headers on every answer of the observer's own: nothing is cached, nothing
+// is framed by another site, and the page's URL (which carries the token) is
+// never sent anywhere in a Referer.
+net::Headers headers_for(std::string content_type, std::string cache = "no-store") {
+  return {{"Content-Type", std::move(content_type)},
+          {"Cache-Control", std::move(cache)},
+          {"X-Content-Type-Options", "nosniff"},
+          {"X-Frame-Options", "DENY"},
+          {"Content-Security-Policy", "frame-ancestors 'none'"},
+          {"Referrer-Policy", "no-referrer"}};
 }
 
-bool out_of_descriptors(const beast::error_code& ec) {
-  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space ||
-         ec == net::error::no_memory ||
-         (ec.category() == boost::system::system_category() && ec.value() == ENFILE);
+void respond_text(net::Exchange& ex, int status, std::string body, net::Headers extra = {}) {
+  net::Headers h = headers_for("text/plain; charset=utf-8");
+  h.insert(h.end(), extra.begin(), extra.end());
+  ex.respond(status, std::move(h), std::move(body) + "\n");
+}
+
+void refuse(net::Exchange& ex, const Verdict& v) {
+  net::Headers extra;
+  if (v.status == 401) {
+    extra.emplace_back("WWW-Authenticate", "Bearer");
+  }
+  respond_text(ex, v.status, v.reason, std::move(extra));
+}
+
+RequestHeaders headers_of(const net::Request& r) {
+  RequestHeaders h;
+  h.target = r.target;
+  if (const std::string* v = r.header("host")) {
+    h.host = *v;
+  }
+  if (const std::string* v = r.header("origin")) {
+    h.origin = *v;
+  }
+  if (const std::string* v = r.header("authorization")) {
+    h.authorization = *v;
+  }
+  return h;
 }
 
 }  // namespace
 
-struct Server::Impl {
+class Session;
+
+struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(otp::Node& n, Sampler& s, Controller* c, ServerOptions o)
       : node(n), sampler(s), controller(c), options(std::move(o)) {}
 
-  // Counters first: sessions still alive when the io_context is destroyed
-  // update them from their destructors.
-  std::atomic<int64_t> connections{0};
   std::atomic<int64_t> websockets{0};
-  std::atomic<uint64_t> refused{0}, accept_errors{0}, forbidden{0}, denied_commands{0},
-      slow_clients{0}, timeouts{0};
+  std::atomic<uint64_t> forbidden{0}, denied_commands{0}, slow_clients{0};
   SendQueueGauges queued;
 
   otp::Node& node;
   Sampler& sampler;
   Controller* controller;
   ServerOptions options;
+  asio::io_context* io = nullptr;
   std::optional<AccessPolicy> policy;  // set by start(), then read-only
+  std::atomic<bool> ready{false};      // policy is set: requests may be served
   StaticFiles files;
   std::string no_files_reason;  // why files is empty
-  net::io_context ioc{1};
-  std::optional<tcp::acceptor> acceptor;
-  std::optional<net::steady_timer> accept_timer;
-  std::optional<net::steady_timer> sweep_timer;
-  std::chrono::milliseconds accept_backoff = kMinAcceptBackoff;
-  int reserve_fd = -1;  // given up to accept (and refuse) one client when out of descriptors
-  std::thread thread;
+  std::unique_ptr<net::Server> http;
+  std::unique_ptr<asio::steady_timer> sweep_timer;
   uint64_t listener = 0;
   bool started = false;
-  // I/O thread only.
-  std::vector<std::weak_ptr<WsSession>> sessions;
 
-  void do_accept();
-  void on_accept(beast::error_code ec, tcp::socket socket);
-  void shed_one_pending();
-  void sweep();
+  std::mutex sessions_mu;
+  std::vector<std::weak_ptr<Session>> sessions;
+
+  void handle(Endpoint ep, const std::shared_ptr<net::Exchange>& ex);
   json hello(Access access);
-  http::response<http::string_body> handle(const http::request<http::string_body>& req,
-                                           const RequestHeaders& headers);
-  void handle_command(WsSession& s, const std::string& text);
-  void publish(std::shared_ptr<const Snapshot> snap, json bench);
-  void send_all(std::shared_ptr<const std::string> text, bool droppable);
+  void handle_command(Session& s, const std::string& text);
+  void add_session(std::weak_ptr<Session> s);
+  std::vector<std::shared_ptr<Session>> live_sessions();
+  void publish(const std::shared_ptr<const Snapshot>& snap, const json& bench);
+  void send_all(const std::shared_ptr<const std::string>& text, bool droppable);
+  void schedule_sweep();
+  void sweep();
   ServerStats stats() const;
 };
 
 namespace {
 
-// One counted connection; the count drops when the last owner lets go.
-class ConnectionSlot {
+// One route of the observer: holds the server weakly (the net core may
+// outlive it) and hands each request to Impl::handle.
+class RouteHandler final : public net::Handler {
  public:
-  explicit ConnectionSlot(Server::Impl* srv) : srv_(srv) {
-    srv_->connections.fetch_add(1, std::memory_order_relaxed);
-  }
-  ConnectionSlot(ConnectionSlot&& o) noexcept : srv_(std::exchange(o.srv_, nullptr)) {}
-  ConnectionSlot& operator=(ConnectionSlot&&) = delete;
-  ~ConnectionSlot() {
-    if (srv_ != nullptr) {
-      srv_->connections.fetch_sub(1, std::memory_order_relaxed);
+  RouteHandler(std::weak_ptr<Server::Impl> srv, Endpoint ep) : srv_(std::move(srv)), ep_(ep) {}
+  void handle(std::shared_ptr<net::Exchange> ex) override {
+    std::shared_ptr<Server::Impl> srv = srv_.lock();
+    if (!srv || !srv->ready.load(std::memory_order_acquire)) {
+      respond_text(*ex, 503, "the dashboard is not serving now; retry", {{"Retry-After", "1"}});
+      return;
     }
+    srv->handle(ep_, ex);
   }
 
  private:
-  Server::Impl* srv_;
+  std::weak_ptr<Server::Impl> srv_;
+  Endpoint ep_;
 };
 
-RequestHeaders headers_of(const http::request<http::string_body>& req) {
-  RequestHeaders h;
-  h.target = std::string_view(req.target().data(), req.target().size());
-  if (auto it = req.find(http::field::host); it != req.end()) {
-    h.host = std::string_view(it->value().data(), it->value().size());
-  }
-  if (auto it = req.find(http::field::origin); it != req.end()) {
-    h.origin = std::string_view(it->value().data(), it->value().size());
-  }
-  if (auto it = req.find(http::field::authorization); it != req.end()) {
-    h.authorization = std::string_view(it->value().data(), it->value().size());
-  }
-  return h;
-}
+}  // namespace
 
-void set_common_headers(http::response<http::string_body>& res) {
-  res.set(http::field::server, "rusm");
-  res.set(http::field::cache_control, "no-store");
-  res.set("X-Content-Type-Options", "nosniff");
-  res.set("X-Frame-Options", "DENY");
-  res.set("Content-Security-Policy", "frame-ancestors 'none'");
-  // The page's URL carries the token: never send it anywhere in a Referer.
-  res.set("Referrer-Policy", "no-referrer");
-}
-
-http::response<http::string_body> text_response(http::status status, unsigned version,
-                                                std::string body, bool keep_alive) {
-  http::response<http::string_body> res{status, version};
-  set_common_headers(res);
-  res.set(http::field::content_type, "text/plain; charset=utf-8");
-  res.keep_alive(keep_alive);
-  res.body() = std::move(body) + "\n";
-  res.prepare_payload();
-  return res;
-}
-
-http::response<http::string_body> refusal(const Verdict& v, unsigned version) {
-  auto res = text_response(static_cast<http::status>(v.status), version, v.reason, false);
-  if (v.status == 401) {
-    res.set(http::field::www_authenticate, "Bearer");
-  }
-  return res;
-}
-
-class WsSession : public std::enable_shared_from_this<WsSession> {
+// One dashboard client on /ws. Messages go out one at a time from a bounded
+// SendQueue; the net layer's own write buffer holds at most one more.
+class Session final : public net::WebSocketHandler, public std::enable_shared_from_this<Session> {
  public:
-  WsSession(tcp::socket&& socket, Server::Impl* srv, Access access, ConnectionSlot slot)
-      : ws_(std::move(socket)),
-        srv_(srv),
-        access_(access),
-        slot_(std::move(slot)),
-        queue_(srv->options.limits.queue, &srv->queued) {}
-  ~WsSession() {
-    if (counted_) {
+  Session(std::shared_ptr<Server::Impl> srv, Access access)
+      : srv_(std::move(srv)), access_(access), queue_(srv_->options.limits.queue, &srv_->queued) {}
+
+  Access access() const { return access_; }
+
+  void on_open(std::shared_ptr<net::WebSocket> ws) override {
+    {
+      std::lock_guard lock(mu_);
+      ws_ = std::move(ws);
+    }
+    counted_.store(true);
+    srv_->websockets.fetch_add(1, std::memory_order_relaxed);
+    srv_->add_session(weak_from_this());
+    send(srv_->hello(access_));
+  }
+
+  void on_message(bool text, std::string data, bool) override {
+    // Dropping a slow client from here runs on_close inline, after which the
+    // connection no longer holds this session.
+    std::shared_ptr<Session> self = shared_from_this();
+    if (!text) {
+      send(error_message(nullptr, "binary messages are not understood; send JSON text"));
+    } else {
+      srv_->handle_command(*this, data);
+    }
+    // Replies wait: read no more commands until they drain, so the client's
+    // own sends back up instead of the server's memory.
+    std::shared_ptr<net::WebSocket> ws;
+    {
+      std::lock_guard lock(mu_);
+      if (!closed_ && !paused_ && queue_.size() >= srv_->options.limits.pause_reading_at) {
+        paused_ = true;
+        ws = ws_;
+      }
+    }
+    if (ws) {
+      ws->pause();
+    }
+  }
+
+  void on_close(uint16_t, std::string) override {
+    {
+      std::lock_guard lock(mu_);
+      close_locked();
+    }
+    if (counted_.exchange(false)) {
       srv_->websockets.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 
-  void accept(http::request<http::string_body> req) {
-    auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        srv_->options.limits.idle_timeout);
-    websocket::stream_base::timeout t;
-    t.handshake_timeout = idle;
-    t.idle_timeout = idle;
-    t.keep_alive_pings = true;  // a ping after half the idle time; no answer closes
-    ws_.set_option(t);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(http::field::server, "rusm"); }));
-    ws_.read_message_max(kMaxWsMessageBytes);
-    ws_.async_accept(req, beast::bind_front_handler(&WsSession::on_accept, shared_from_this()));
-  }
-
-  Access access() const { return access_; }
-
   void send(const json& j) { send(std::make_shared<const std::string>(to_text(j)), false); }
 
   void send(std::shared_ptr<const std::string> text, bool droppable) {
-    if (closed_) {
-      return;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      switch (queue_.push(std::move(text), droppable)) {
+        case SendQueue::Push::kQueued:
+          if (!writing_) {
+            write_locked();
+          }
+          return;
+        case SendQueue::Push::kDropped:
+          return;
+        case SendQueue::Push::kOverflow:
+          break;
+      }
     }
-    switch (queue_.push(std::move(text), droppable)) {
-      case SendQueue::Push::kQueued:
-        if (!writing_) {
-          do_write();
-        }
-        return;
-      case SendQueue::Push::kDropped:
-        return;
-      case SendQueue::Push::kOverflow:
-        srv_->slow_clients.fetch_add(1, std::memory_order_relaxed);
-        abort();
-        return;
-    }
+    drop_slow();
   }
 
   void set_table(bool on) {
+    std::lock_guard lock(mu_);
     if (on != table_ && !closed_) {
       table_ = on;
       srv_->sampler.want_table(on);
     }
   }
-  bool table() const { return table_; }
+  bool table() const {
+    std::lock_guard lock(mu_);
+    return table_;
+  }
 
   // Disconnects a client that has not taken a message for the idle timeout.
   void check_stalled(SteadyClock::time_point now) {
-    if (!closed_ && writing_ && now - write_started_ > srv_->options.limits.idle_timeout) {
-      srv_->slow_clients.fetch_add(1, std::memory_order_relaxed);
-      abort();
+    bool stalled;
+    {
+      std::lock_guard lock(mu_);
+      stalled = !closed_ && writing_ && now - write_started_ > srv_->options.limits.idle_timeout;
+    }
+    if (stalled) {
+      drop_slow();
     }
   }
 
   // Graceful close (server stopping).
-  void close() {
-    if (closed_) {
-      return;
+  void close_going_away() {
+    std::shared_ptr<net::WebSocket> ws;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      ws = ws_;
     }
-    ws_.async_close(websocket::close_code::going_away,
-                    [self = shared_from_this()](beast::error_code) { self->closed(); });
+    if (ws) {
+      ws->close(1001, "dashboard stopping");
+    }
   }
 
  private:
-  void on_accept(beast::error_code ec) {
-    if (ec) {
-      if (ec == beast::error::timeout) {
-        srv_->timeouts.fetch_add(1, std::memory_order_relaxed);
-      }
-      return;
-    }
-    counted_ = true;
-    srv_->websockets.fetch_add(1, std::memory_order_relaxed);
-    srv_->sessions.push_back(weak_from_this());
-    send(srv_->hello(access_));
-    do_read();
-  }
-
-  void do_read() {
-    if (reading_ || closed_) {
-      return;
-    }
-    // Replies wait: read no more commands until they drain, so the client's
-    // own sends back up instead of the server's memory.
-    if (queue_.size() >= srv_->options.limits.pause_reading_at) {
-      paused_ = true;
-      return;
-    }
-    reading_ = true;
-    ws_.async_read(buffer_, beast::bind_front_handler(&WsSession::on_read, shared_from_this()));
-  }
-
-  void on_read(beast::error_code ec, size_t) {
-    reading_ = false;
-    if (ec) {
-      if (ec == beast::error::timeout) {
-        srv_->timeouts.fetch_add(1, std::memory_order_relaxed);
-      }
-      closed();
-      return;
-    }
-    std::string text = beast::buffers_to_string(buffer_.data());
-    buffer_.consume(buffer_.size());
-    if (!ws_.got_text()) {
-      send(error_message(nullptr, "binary messages are not understood; send JSON text"));
-    } else {
-      srv_->handle_command(*this, text);
-    }
-    do_read();
-  }
-
-  void do_write() {
+  void write_locked() {
     writing_ = true;
     write_started_ = SteadyClock::now();
-    // The buffer must outlive the write even if the queue is cleared first.
-    in_flight_ = queue_.front();
-    ws_.text(true);
-    ws_.async_write(net::buffer(*in_flight_),
-                    beast::bind_front_handler(&WsSession::on_write, shared_from_this()));
+    ws_->send_text(std::string(*queue_.front()),
+                   [self = shared_from_this()](net::Errc e) { self->on_written(e); });
   }
 
-  void on_write(beast::error_code ec, size_t) {
-    writing_ = false;
-    in_flight_.reset();
-    if (ec == beast::error::timeout) {
-      // The ping sent at half the idle time went unanswered (the client
-      // does not read), and the stream closed itself.
-      srv_->timeouts.fetch_add(1, std::memory_order_relaxed);
+  void on_written(net::Errc e) {
+    std::shared_ptr<net::WebSocket> resume;
+    {
+      std::lock_guard lock(mu_);
+      writing_ = false;
+      if (closed_) {
+        return;
+      }
+      if (e != net::Errc::kOk) {
+        // The connection is gone (on_close follows) or refused the write.
+        close_locked();
+        return;
+      }
+      queue_.pop();
+      if (!queue_.empty()) {
+        write_locked();
+      }
+      if (paused_ && queue_.size() <= srv_->options.limits.pause_reading_at / 2) {
+        paused_ = false;
+        resume = ws_;
+      }
     }
-    if (ec || closed_) {
-      closed();
-      return;
-    }
-    queue_.pop();
-    if (!queue_.empty()) {
-      do_write();
-    }
-    if (paused_ && queue_.size() <= srv_->options.limits.pause_reading_at / 2) {
-      paused_ = false;
-      do_read();
+    if (resume) {
+      resume->resume();
     }
   }
 
-  // Drops the connection at once: pending operations end with an error.
-  void abort() {
-    closed();
-    beast::get_lowest_layer(ws_).close();
+  // A client that does not take what it is sent: dropped at once (a close
+  // handshake would wait on the same client), counted once.
+  void drop_slow() {
+    std::shared_ptr<net::WebSocket> ws;
+    {
+      std::lock_guard lock(mu_);
+      if (closed_) {
+        return;
+      }
+      ws = ws_;
+      close_locked();
+    }
+    srv_->slow_clients.fetch_add(1, std::memory_order_relaxed);
+    if (ws) {
+      ws->abort();
+    }
   }
 
-  void closed() {
+  void close_locked() {
     if (closed_) {
       return;
     }
-    set_table(false);
     closed_ = true;
     queue_.clear();
+    if (table_) {
+      table_ = false;
+      srv_->sampler.want_table(false);
+    }
+    ws_.reset();  // the handle holds the connection, which holds this session
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
-  Server::Impl* srv_;
-  Access access_;
-  ConnectionSlot slot_;
-  beast::flat_buffer buffer_;
+  std::shared_ptr<Server::Impl> srv_;
+  const Access access_;
+  std::atomic<bool> counted_{false};
+  mutable std::mutex mu_;
+  std::shared_ptr<net::WebSocket> ws_;
   SendQueue queue_;
-  std::shared_ptr<const std::string> in_flight_;
   SteadyClock::time_point write_started_;
   bool table_ = false;
   bool closed_ = false;
-  bool reading_ = false;
   bool writing_ = false;
   bool paused_ = false;
-  bool counted_ = false;
 };
 
-class HttpSession : public std::enable_shared_from_this<HttpSession> {
- public:
-  HttpSession(tcp::socket&& socket, Server::Impl* srv, ConnectionSlot slot)
-      : stream_(std::move(socket)), srv_(srv), slot_(std::move(slot)) {}
-
-  void run() { do_read(); }
-
- private:
-  void do_read() {
-    parser_.emplace();
-    parser_->body_limit(kMaxBodyBytes);
-    parser_->header_limit(kMaxHeaderBytes);
-    // The whole request must arrive in this time (a trickle does not extend it).
-    stream_.expires_after(srv_->options.limits.idle_timeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     beast::bind_front_handler(&HttpSession::on_read, shared_from_this()));
-  }
-
-  void on_read(beast::error_code ec, size_t) {
-    if (ec == beast::error::timeout) {
-      srv_->timeouts.fetch_add(1, std::memory_order_relaxed);
-    }
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
-        ec == net::error::operation_aborted || ec == net::error::connection_reset ||
-        ec == net::error::eof) {
-      beast::error_code ignored;
-      stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+void Server::Impl::handle(Endpoint ep, const std::shared_ptr<net::Exchange>& ex) {
+  const net::Request& req = ex->request();
+  RequestHeaders headers = headers_of(req);
+  if (req.websocket) {
+    Verdict v = policy->check(headers);
+    if (v.access == Access::kNone) {
+      forbidden.fetch_add(1, std::memory_order_relaxed);
+      refuse(*ex, v);
       return;
     }
-    if (ec) {
-      // A malformed request: say why, then close.
-      write(text_response(http::status::bad_request, 11, "bad request: " + ec.message(), false));
+    if (ep != Endpoint::kWs) {
+      respond_text(*ex, 404, "no WebSocket at " + req.target.substr(0, 200) + " (use /ws)");
       return;
     }
-    http::request<http::string_body> req = parser_->release();
-    RequestHeaders headers = headers_of(req);
-    if (websocket::is_upgrade(req)) {
-      Verdict v = srv_->policy->check(headers);
-      if (v.access == Access::kNone) {
-        srv_->forbidden.fetch_add(1, std::memory_order_relaxed);
-        write(refusal(v, req.version()));
-        return;
-      }
-      std::string_view target = headers.target;
-      if (target.substr(0, target.find('?')) != "/ws") {
-        write(text_response(http::status::not_found, req.version(),
-                            "no WebSocket at " + std::string(target.substr(0, 200)) + " (use /ws)",
-                            false));
-        return;
-      }
-      stream_.expires_never();
-      std::make_shared<WsSession>(stream_.release_socket(), srv_, v.access, std::move(slot_))
-          ->accept(std::move(req));
-      return;
-    }
-    write(srv_->handle(req, headers));
-  }
-
-  void write(http::response<http::string_body> res) {
-    auto sp = std::make_shared<http::response<http::string_body>>(std::move(res));
-    // A client that does not take the response in time is dropped.
-    stream_.expires_after(srv_->options.limits.idle_timeout);
-    http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, size_t) {
-      if (ec || sp->need_eof()) {
-        beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-        return;
-      }
-      self->do_read();
-    });
-  }
-
-  beast::tcp_stream stream_;
-  Server::Impl* srv_;
-  ConnectionSlot slot_;
-  beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
-};
-
-}  // namespace
-
-void Server::Impl::do_accept() {
-  acceptor->async_accept(net::make_strand(ioc),
-                         [self = this](beast::error_code ec, tcp::socket socket) {
-                           self->on_accept(ec, std::move(socket));
-                         });
-}
-
-void Server::Impl::on_accept(beast::error_code ec, tcp::socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor || !acceptor->is_open()) {
+    ex->upgrade(std::make_shared<Session>(shared_from_this(), v.access));
     return;
   }
-  if (ec) {
-    accept_errors.fetch_add(1, std::memory_order_relaxed);
-    if (out_of_descriptors(ec)) {
-      // Accepting again at once would fail again at once (the pending
-      // client stays in the backlog): turn one pending client away with the
-      // reserved descriptor, then wait, longer each time, before retrying.
-      shed_one_pending();
-      accept_timer->expires_after(accept_backoff);
-      accept_backoff = std::min(accept_backoff * 2, kMaxAcceptBackoff);
-      accept_timer->async_wait([self = this](beast::error_code e) {
-        if (!e && self->acceptor && self->acceptor->is_open()) {
-          self->do_accept();
+  Verdict site = policy->check_site(headers);
+  if (site.access == Access::kNone) {
+    forbidden.fetch_add(1, std::memory_order_relaxed);
+    refuse(*ex, site);
+    return;
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    respond_text(*ex, 405, "method " + req.method.substr(0, 40) + " not allowed (GET or HEAD)",
+                 {{"Allow", "GET, HEAD"}});
+    return;
+  }
+  const std::string& path = req.path;
+  if (path.empty() || path[0] != '/') {
+    respond_text(*ex, 400, "bad request target '" + req.target.substr(0, 200) + "'");
+    return;
+  }
+  if (ep != Endpoint::kFiles) {
+    Verdict v = policy->check(headers);
+    if (v.access == Access::kNone) {
+      forbidden.fetch_add(1, std::memory_order_relaxed);
+      refuse(*ex, v);
+      return;
+    }
+    switch (ep) {
+      case Endpoint::kMetrics: {
+        std::shared_ptr<const Snapshot> s = sampler.latest();
+        if (!s) {
+          s = sampler.sample_now(false);
         }
-      });
-      return;
+        std::vector<NamedHistogram> hs;
+        if (controller != nullptr) {
+          hs = controller->histograms();
+        }
+        ex->respond(200, headers_for("text/plain; version=0.0.4; charset=utf-8"),
+                    format_prometheus(*s, hs) + format_server_metrics(stats()));
+        return;
+      }
+      case Endpoint::kHello:
+        ex->respond(200, headers_for("application/json"), to_text(hello(v.access)));
+        return;
+      default:
+        respond_text(*ex, 400, "/ws is a WebSocket endpoint: connect with Upgrade");
+        return;
     }
-    do_accept();  // the client went away before we took it (ECONNABORTED, ...)
+  }
+  const StaticFile* file = files.find(path);
+  if (file == nullptr) {
+    if (files.size() == 0) {
+      respond_text(*ex, 404, no_files_reason);
+    } else {
+      respond_text(*ex, 404, "not found: " + path.substr(0, 200));
+    }
     return;
   }
-  accept_backoff = kMinAcceptBackoff;
-  if (connections.load(std::memory_order_relaxed) >=
-      static_cast<int64_t>(options.limits.max_connections)) {
-    refused.fetch_add(1, std::memory_order_relaxed);
-    close_with(socket.release(), kBusyResponse);
-  } else {
-    std::make_shared<HttpSession>(std::move(socket), this, ConnectionSlot(this))->run();
-  }
-  do_accept();
-}
-
-void Server::Impl::shed_one_pending() {
-  if (reserve_fd < 0) {
-    return;
-  }
-  ::close(reserve_fd);
-  int fd = ::accept4(acceptor->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd >= 0) {
-    refused.fetch_add(1, std::memory_order_relaxed);
-    close_with(fd, kBusyResponse);
-  }
-  reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
-void Server::Impl::sweep() {
-  auto now = SteadyClock::now();
-  std::erase_if(sessions, [](const std::weak_ptr<WsSession>& w) { return w.expired(); });
-  for (auto& w : sessions) {
-    if (auto s = w.lock()) {
-      s->check_stalled(now);
-    }
-  }
-  auto interval = std::clamp<std::chrono::milliseconds>(options.limits.idle_timeout / 4,
-                                                        std::chrono::milliseconds(50),
-                                                        std::chrono::milliseconds(1000));
-  sweep_timer->expires_after(interval);
-  sweep_timer->async_wait([self = this](beast::error_code ec) {
-    if (!ec) {
-      self->sweep();
-    }
-  });
+  ex->respond(200,
+              headers_for(file->content_type,
+                          file->immutable ? "public, max-age=31536000, immutable" : "no-store"),
+              file->body);
 }
 
 json Server::Impl::hello(Access access) {
@@ -525,88 +429,23 @@ json Server::Impl::hello(Access access) {
 
 ServerStats Server::Impl::stats() const {
   ServerStats s;
-  s.connections = connections.load(std::memory_order_relaxed);
+  if (http) {
+    net::ServerStats n = http->stats();
+    s.connections = n.open_connections;
+    s.refused_total = n.rejected_connections;
+    s.accept_errors_total = n.accept_errors;
+    s.timeouts_total = n.header_timeouts + n.idle_timeouts;
+  }
   s.websockets = websockets.load(std::memory_order_relaxed);
   s.queued_bytes = queued.bytes.load(std::memory_order_relaxed);
   s.queued_messages = queued.messages.load(std::memory_order_relaxed);
-  s.refused_total = refused.load(std::memory_order_relaxed);
-  s.accept_errors_total = accept_errors.load(std::memory_order_relaxed);
   s.forbidden_total = forbidden.load(std::memory_order_relaxed);
   s.denied_commands_total = denied_commands.load(std::memory_order_relaxed);
   s.slow_clients_total = slow_clients.load(std::memory_order_relaxed);
-  s.timeouts_total = timeouts.load(std::memory_order_relaxed);
   return s;
 }
 
-http::response<http::string_body> Server::Impl::handle(const http::request<http::string_body>& req,
-                                                       const RequestHeaders& headers) {
-  auto reply = [&](http::status status, std::string type, std::string body) {
-    http::response<http::string_body> res{status, req.version()};
-    set_common_headers(res);
-    res.set(http::field::content_type, type);
-    res.keep_alive(req.keep_alive());
-    res.body() = req.method() == http::verb::head ? std::string() : std::move(body);
-    res.prepare_payload();
-    return res;
-  };
-  auto text = [&](http::status status, std::string body) {
-    return text_response(status, req.version(), std::move(body), req.keep_alive());
-  };
-  Verdict site = policy->check_site(headers);
-  if (site.access == Access::kNone) {
-    forbidden.fetch_add(1, std::memory_order_relaxed);
-    return refusal(site, req.version());
-  }
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
-    auto res = text(http::status::method_not_allowed,
-                    "method " + std::string(req.method_string()) + " not allowed (GET or HEAD)");
-    res.set(http::field::allow, "GET, HEAD");
-    return res;
-  }
-  std::string_view target = headers.target;
-  std::string_view path = target.substr(0, target.find_first_of("?#"));
-  if (path.empty() || path[0] != '/') {
-    return text(http::status::bad_request,
-                "bad request target '" + std::string(target.substr(0, 200)) + "'");
-  }
-  if (path == "/metrics" || path == "/api/hello" || path == "/ws") {
-    Verdict v = policy->check(headers);
-    if (v.access == Access::kNone) {
-      forbidden.fetch_add(1, std::memory_order_relaxed);
-      return refusal(v, req.version());
-    }
-    if (path == "/metrics") {
-      std::shared_ptr<const Snapshot> s = sampler.latest();
-      if (!s) {
-        s = sampler.sample_now(false);
-      }
-      std::vector<NamedHistogram> hs;
-      if (controller != nullptr) {
-        hs = controller->histograms();
-      }
-      return reply(http::status::ok, "text/plain; version=0.0.4; charset=utf-8",
-                   format_prometheus(*s, hs) + format_server_metrics(stats()));
-    }
-    if (path == "/api/hello") {
-      return reply(http::status::ok, "application/json", to_text(hello(v.access)));
-    }
-    return text(http::status::bad_request, "/ws is a WebSocket endpoint: connect with Upgrade");
-  }
-  const StaticFile* file = files.find(path);
-  if (file == nullptr) {
-    if (files.size() == 0) {
-      return text(http::status::not_found, no_files_reason);
-    }
-    return text(http::status::not_found, "not found: " + std::string(path.substr(0, 200)));
-  }
-  auto res = reply(http::status::ok, file->content_type, file->body);
-  if (file->immutable) {
-    res.set(http::field::cache_control, "public, max-age=31536000, immutable");
-  }
-  return res;
-}
-
-void Server::Impl::handle_command(WsSession& s, const std::string& text) {
+void Server::Impl::handle_command(Session& s, const std::string& text) {
   Result<Command> parsed = parse_command(text);
   if (!parsed) {
     s.send(error_message(nullptr, parsed.error().message()));
@@ -682,23 +521,33 @@ void Server::Impl::handle_command(WsSession& s, const std::string& text) {
   }
 }
 
-void Server::Impl::send_all(std::shared_ptr<const std::string> text, bool droppable) {
-  std::erase_if(sessions, [](const std::weak_ptr<WsSession>& w) { return w.expired(); });
+void Server::Impl::add_session(std::weak_ptr<Session> s) {
+  std::lock_guard lock(sessions_mu);
+  std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
+  sessions.push_back(std::move(s));
+}
+
+std::vector<std::shared_ptr<Session>> Server::Impl::live_sessions() {
+  std::vector<std::shared_ptr<Session>> live;
+  std::lock_guard lock(sessions_mu);
+  std::erase_if(sessions, [](const std::weak_ptr<Session>& w) { return w.expired(); });
   for (auto& w : sessions) {
     if (auto s = w.lock()) {
-      s->send(text, droppable);
+      live.push_back(std::move(s));
     }
+  }
+  return live;
+}
+
+void Server::Impl::send_all(const std::shared_ptr<const std::string>& text, bool droppable) {
+  for (auto& s : live_sessions()) {
+    s->send(text, droppable);
   }
 }
 
-void Server::Impl::publish(std::shared_ptr<const Snapshot> snap, json bench) {
-  std::erase_if(sessions, [](const std::weak_ptr<WsSession>& w) { return w.expired(); });
+void Server::Impl::publish(const std::shared_ptr<const Snapshot>& snap, const json& bench) {
   std::shared_ptr<const std::string> plain, with_table;
-  for (auto& w : sessions) {
-    auto s = w.lock();
-    if (!s) {
-      continue;
-    }
+  for (auto& s : live_sessions()) {
     bool table = s->table() && snap->has_table;
     std::shared_ptr<const std::string>& text = table ? with_table : plain;
     if (!text) {
@@ -708,6 +557,29 @@ void Server::Impl::publish(std::shared_ptr<const Snapshot> snap, json bench) {
     }
     s->send(text, true);
   }
+}
+
+void Server::Impl::schedule_sweep() {
+  auto interval = std::clamp<std::chrono::milliseconds>(options.limits.idle_timeout / 4,
+                                                        std::chrono::milliseconds(50),
+                                                        std::chrono::milliseconds(1000));
+  sweep_timer->expires_after(interval);
+  sweep_timer->async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    if (auto self = weak.lock(); self && !ec) {
+      self->sweep();
+    }
+  });
+}
+
+void Server::Impl::sweep() {
+  if (!ready.load(std::memory_order_acquire)) {
+    return;  // stopping
+  }
+  auto now = SteadyClock::now();
+  for (auto& s : live_sessions()) {
+    s->check_stalled(now);
+  }
+  schedule_sweep();
 }
 
 Server::Server(otp::Node& node, Sampler& sampler, Controller* controller, ServerOptions options)
@@ -720,9 +592,8 @@ Server::~Server() {
 Result<uint16_t> Server::start() {
   Impl& m = *impl_;
   if (m.started) {
-    return m.acceptor->local_endpoint().port();
+    return m.http->ports().at(0);
   }
-  std::string where = m.options.host + ":" + std::to_string(m.options.port);
   if (m.options.access.token.empty()) {
     Result<std::string> token = generate_token();
     if (!token) {
@@ -744,55 +615,106 @@ Result<uint16_t> Server::start() {
   } else {
     return files.error();
   }
-  beast::error_code ec;
-  net::ip::address addr = net::ip::make_address(m.options.host, ec);
-  if (ec) {
-    return Error(where + ": not an IP address (" + ec.message() + ")");
+
+  m.io = m.options.io;
+  if (m.io == nullptr) {
+    own_io_ = std::make_unique<asio::io_context>(1);
+    m.io = own_io_.get();
   }
-  tcp::endpoint ep(addr, m.options.port);
-  m.acceptor.emplace(m.ioc);
-  if (m.acceptor->open(ep.protocol(), ec);
-      !ec && (m.acceptor->set_option(net::socket_base::reuse_address(true), ec), !ec) &&
-      (m.acceptor->bind(ep, ec), !ec) &&
-      (m.acceptor->listen(net::socket_base::max_listen_connections, ec), !ec)) {
+  const ServerLimits& lim = m.options.limits;
+  net::ServerOptions so;
+  so.listen.push_back(net::Listen{m.options.host, m.options.port, false});
+  so.limits.header_bytes = kMaxHeaderBytes;
+  so.limits.body_bytes = kMaxBodyBytes;
+  so.limits.header_timeout = lim.idle_timeout;
+  so.limits.idle_timeout = lim.idle_timeout;
+  so.limits.max_connections =
+      static_cast<uint32_t>(std::min<size_t>(lim.max_connections, 1u << 30));
+  so.limits.ws_message_bytes = kMaxWsMessageBytes;
+  so.limits.deadline = std::chrono::milliseconds(0);  // every answer is immediate
+  so.limits.shutdown_timeout = std::chrono::milliseconds(500);
+  so.limits.refuse_with_503 = true;
+  so.limits.shed_when_out_of_descriptors = true;
+  so.metrics_path.clear();  // /metrics is ours, behind the access policy
+  std::weak_ptr<Impl> weak = impl_;
+  auto add = [&](std::string name, std::string pattern, bool prefix, net::RouteKind kind,
+                 Endpoint ep) {
+    net::Route r;
+    r.name = std::move(name);
+    r.pattern = std::move(pattern);
+    r.prefix = prefix;
+    r.kind = kind;
+    r.handler = std::make_shared<RouteHandler>(weak, ep);
+    r.deadline = std::chrono::milliseconds(0);
+    r.max_in_flight = static_cast<int32_t>(std::min<size_t>(lim.max_connections, 1u << 30));
+    so.routes.push_back(std::move(r));
+  };
+  add("dashboard /ws", "/ws", false, net::RouteKind::kWs, Endpoint::kWs);
+  add("dashboard /metrics", "/metrics", false, net::RouteKind::kMetrics, Endpoint::kMetrics);
+  add("dashboard /api/hello", "/api/hello", false, net::RouteKind::kHttp, Endpoint::kHello);
+  add("dashboard files", "/", true, net::RouteKind::kStatic, Endpoint::kFiles);
+  so.limits.max_in_flight = static_cast<uint32_t>(std::min<size_t>(lim.max_connections, 1u << 30));
+  so.error_log = [](const std::string& line) {
+    std::fprintf(stderr, "rusm observer: %s\n", line.c_str());
+  };
+
+  m.http = std::make_unique<net::Server>(*m.io, std::move(so));
+  if (Status s = m.http->start(); !s) {
+    std::string msg = s.message();
+    if (msg.starts_with("listen ")) {
+      msg = msg.substr(7);
+    }
+    m.http->stop();
+    m.http.reset();
+    own_io_.reset();
+    return Error(msg);
   }
-  if (ec) {
-    m.acceptor.reset();
-    return Error(where + ": " + ec.message());
-  }
-  uint16_t port = m.acceptor->local_endpoint().port();
+  uint16_t port = m.http->ports().at(0);
   Result<AccessPolicy> policy = AccessPolicy::make(m.options.host, port, m.options.access);
   if (!policy) {
-    m.acceptor.reset();
+    m.http->stop();
+    if (own_io_) {
+      own_io_->run_for(std::chrono::milliseconds(50));
+    }
+    m.http.reset();
+    own_io_.reset();
     return policy.error();
   }
   m.policy.emplace(std::move(*policy));
-  m.reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  m.accept_timer.emplace(m.ioc);
-  m.sweep_timer.emplace(m.ioc);
-  m.do_accept();
-  m.sweep();
-  std::weak_ptr<Impl> weak = impl_;
+  m.ready.store(true, std::memory_order_release);
+  // On a strand of its own: the loop may have several threads.
+  m.sweep_timer = std::make_unique<asio::steady_timer>(asio::make_strand(*m.io));
+  asio::post(m.sweep_timer->get_executor(), [weak] {
+    if (auto self = weak.lock()) {
+      self->schedule_sweep();
+    }
+  });
   m.listener = m.sampler.add_listener([weak](std::shared_ptr<const Snapshot> snap) {
     auto self = weak.lock();
     if (!self) {
       return;
     }
     json bench = self->controller != nullptr ? self->controller->bench_state() : json(nullptr);
-    net::post(self->ioc, [p = self.get(), snap, bench = std::move(bench)]() mutable {
-      p->publish(snap, std::move(bench));
+    // Encoding a snapshot (with its table) is not quick: not on the sampler.
+    asio::post(*self->io, [weak, snap, bench = std::move(bench)] {
+      if (auto s = weak.lock()) {
+        s->publish(snap, bench);
+      }
     });
   });
-  m.thread = std::thread([self = impl_.get()] {
-    for (;;) {
-      try {
-        self->ioc.run();
-        return;
-      } catch (const std::exception&) {
-        // A handler threw (out of memory, a bug): keep serving the others.
+  if (own_io_) {
+    thread_ = std::thread([io = own_io_.get()] {
+      auto work = asio::make_work_guard(*io);
+      for (;;) {
+        try {
+          io->run();
+          return;
+        } catch (const std::exception&) {
+          // A handler threw (out of memory, a bug): keep serving the others.
+        }
       }
-    }
-  });
+    });
+  }
   m.started = true;
   return port;
 }
@@ -804,34 +726,44 @@ void Server::stop() {
   }
   m.started = false;
   m.sampler.remove_listener(m.listener);
-  net::post(m.ioc, [self = impl_.get()] {
-    beast::error_code ec;
-    if (self->acceptor) {
-      self->acceptor->close(ec);
+  // Close frames first (1001), a moment for clients to take them, then drop
+  // whatever is left; the net core closes connections on their strands, so
+  // the loop keeps running until they are gone.
+  for (auto& s : m.live_sessions()) {
+    s->close_going_away();
+  }
+  auto settled = [&m] {
+    net::ServerStats st = m.http->stats();
+    return st.open_connections <= 0 && m.websockets.load() <= 0;
+  };
+  auto wait_until = [&](std::chrono::milliseconds limit, auto done) {
+    auto end = SteadyClock::now() + limit;
+    while (!done() && SteadyClock::now() < end) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
-    self->accept_timer->cancel();
-    self->sweep_timer->cancel();
-    for (auto& w : self->sessions) {
-      if (auto s = w.lock()) {
-        s->close();
-      }
+  };
+  wait_until(std::chrono::milliseconds(150), settled);
+  m.http->stop();
+  wait_until(std::chrono::milliseconds(2000), settled);
+  m.ready.store(false, std::memory_order_release);
+  asio::post(m.sweep_timer->get_executor(), [weak = std::weak_ptr<Impl>(impl_)] {
+    if (auto self = weak.lock()) {
+      self->sweep_timer->cancel();
     }
   });
-  // Give clients a moment to receive the close frames, then stop.
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
-  m.ioc.stop();
-  if (m.thread.joinable()) {
-    m.thread.join();
-  }
-  if (m.reserve_fd >= 0) {
-    ::close(m.reserve_fd);
-    m.reserve_fd = -1;
+  if (own_io_) {
+    // Run what the cancellation queued, then stop the loop.
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    own_io_->stop();
+    if (thread_.joinable()) {
+      thread_.join();
+    }
   }
 }
 
 void Server::broadcast(std::string text) {
   auto msg = std::make_shared<const std::string>(std::move(text));
-  net::post(impl_->ioc, [self = impl_.get(), msg] { self->send_all(msg, false); });
+  impl_->send_all(msg, false);
 }
 
 std::string Server::url() const {

@@ -1,5 +1,9 @@
-// The node's HTTP + WebSocket server: the dashboard's static files, the
-// Prometheus endpoint and the dashboard protocol (docs/dashboard.md).
+// The node's observer: the dashboard's static files, the Prometheus endpoint
+// and the dashboard protocol (docs/dashboard.md), as routes on a net::Server
+// (include/rusm/net/server.h), which owns the HTTP and WebSocket plumbing:
+// keep-alive, header and body limits, header and idle timeouts, the
+// connection limit, the accept back-off when descriptors run out, and RFC
+// 6455.
 //
 //   GET /            the dashboard: index.html and the files beside it, from a
 //                    table read once at start (static_files.h)
@@ -8,25 +12,23 @@
 //   GET /ws          WebSocket: snapshots out, commands in (protocol.h)
 //
 // Every listening socket is a trust boundary. Each request passes the access
-// policy (access.h: Host, Origin, the per-run token) before any handler;
-// commands that act (kill, run, stop) need the token, observation does not on
+// policy (access.h: Host, Origin, the per-run token) before any handler acts:
+// every route is wrapped by it, and a prefix route on "/" catches every path
+// the others do not, so no request reaches the server without the check.
+// Commands that act (kill, run, stop) need the token, observation does not on
 // loopback. Every peer is bounded (ServerLimits): connections are capped (the
-// excess gets 503 and is closed), a request must arrive within the idle
-// timeout, a WebSocket client that takes nothing for that long is closed, and
-// its outgoing queue is bounded (send_queue.h): snapshots are skipped for a
-// slow reader, and one that lets replies or events pile up is disconnected.
-// Reading a client's commands pauses while its replies wait, so a client that
-// never reads cannot make the server hold more than a few replies for it.
-// When descriptors run out (EMFILE), accepting backs off instead of spinning.
+// excess is closed at accept), a request must arrive within the idle timeout,
+// a WebSocket client that takes nothing for that long is dropped
+// (WebSocket::abort), and its outgoing queue is bounded (send_queue.h):
+// snapshots are skipped for a slow reader, and one that lets replies or
+// events pile up is disconnected. Reading a client's commands pauses while
+// its replies wait, so a client that never reads cannot make the server hold
+// more than a few replies for it.
 //
-// The policy pieces (access.h, static_files.h, send_queue.h) are separate
-// units with no Asio in their interfaces, so they move with the HTTP and
-// WebSocket plumbing when it leaves this file for the net/ layer.
-//
-// One I/O thread runs Boost.Asio; nothing it does blocks on the node except
-// Node::info/exit/processes, which are cheap. Bad requests get a 4xx with a
-// one-line reason, bad WebSocket messages an {"type":"error"} reply; neither
-// affects other clients or the node.
+// The server runs on the io_context given in ServerOptions::io (the node's
+// event loop, as `rusm serve` does), or on one I/O thread of its own. Bad
+// requests get a 4xx with a one-line reason, bad WebSocket messages an
+// {"type":"error"} reply; neither affects other clients or the node.
 //
 // Thread-safety: start/stop from one thread; broadcast and stats from any.
 #pragma once
@@ -35,6 +37,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,6 +48,10 @@
 #include "rusm/observe/sampler.h"
 #include "rusm/otp/node.h"
 #include "rusm/result.h"
+
+namespace boost::asio {
+class io_context;
+}
 
 namespace rusm::observe {
 
@@ -63,7 +70,7 @@ class Controller {
 
 // Bounds on what one peer, and all of them together, can make the server hold.
 struct ServerLimits {
-  size_t max_connections = 64;  // HTTP and WebSocket together; the excess gets 503
+  size_t max_connections = 64;  // HTTP and WebSocket together; the excess is closed at accept
   // A request (header and body) must arrive in this time, a keep-alive
   // connection may sit idle this long, and a WebSocket client must take each
   // message in this time and answer the ping sent after half of it.
@@ -78,6 +85,9 @@ struct ServerOptions {
   std::string assets_dir;  // empty: no static files (404 with a hint)
   AccessOptions access;    // an empty token: start() makes one (generate_token)
   ServerLimits limits;
+  // The event loop to serve on (the node's; it must be running and outlive
+  // the server); null: the server runs one I/O thread of its own.
+  boost::asio::io_context* io = nullptr;
 };
 
 class Server {
@@ -108,6 +118,11 @@ class Server {
   struct Impl;
 
  private:
+  // Declared before impl_: handlers still queued when the server is
+  // destroyed may hold the last reference to Impl, and are destroyed with
+  // the io_context, never the other way round.
+  std::unique_ptr<boost::asio::io_context> own_io_;
+  std::thread thread_;
   std::shared_ptr<Impl> impl_;
 };
 

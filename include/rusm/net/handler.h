@@ -133,6 +133,11 @@ class WebSocket {
   // Starts the close handshake (after messages already queued); on_close
   // follows when it completes or times out.
   void close(uint16_t code = 1000, std::string reason = {});
+  // Drops the connection now, without a close handshake (for a peer that
+  // stopped reading, whose close frame would never be taken): queued
+  // messages are not sent (their completions get kClosed; their bytes are
+  // freed with the last handle), and on_close(1006) follows. Idempotent.
+  void abort();
   // Flow control: while paused, nothing more is read from the socket (the
   // peer's TCP window fills up). At most one message already being read may
   // still arrive after pause(). Pings are answered only while reading.

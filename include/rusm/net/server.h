@@ -16,6 +16,10 @@
 //     in-flight handlers per route and per server (503 + Retry-After), per
 //     request deadline (504, and the handler's cancel hook is called);
 //   - a handler that fails or throws -> 500; the server keeps serving.
+//   - accept failing for want of descriptors (EMFILE) backs off instead of
+//     spinning, and is counted; optionally a reserve descriptor turns
+//     waiting clients away and the turned-away get a short 503
+//     (Limits::shed_when_out_of_descriptors, refuse_with_503).
 // Every rejection is counted per route and per limit (stats(), /metrics).
 //
 // Thread-safety: start/shutdown/stop from one thread (the owner); stats(),
@@ -55,6 +59,16 @@ struct Limits {
   uint32_t retry_after_s = 1;               // Retry-After on 503
   uint64_t ws_message_bytes = 1024 * 1024;  // WebSocket message -> close 1009
   Millis shutdown_timeout{10'000};          // graceful shutdown: wait for in-flight
+  // A connection turned away (over max_connections, or shed below) first
+  // gets a short "503 Service Unavailable" written without waiting, then is
+  // closed; off: it is just closed.
+  bool refuse_with_503 = false;
+  // Keep one descriptor in reserve. When accept fails for want of
+  // descriptors (EMFILE, ENFILE), the accept loop backs off either way; with
+  // this it also spends the reserve to accept one waiting client and turn it
+  // away (counted in rejected_connections), so clients hear "busy" instead
+  // of waiting in the backlog until they time out.
+  bool shed_when_out_of_descriptors = false;
 };
 
 // What a route runs. The core only needs the handler; kind is for metrics,
@@ -121,6 +135,7 @@ struct ServerStats {
   int64_t open_connections = 0;
   uint64_t accepted = 0;
   uint64_t rejected_connections = 0;   // over max_connections
+  uint64_t accept_errors = 0;          // accept() failed (EMFILE, ENFILE, ...): backed off
   uint64_t rejected_header_bytes = 0;  // 431
   uint64_t rejected_bad_request = 0;   // 400 (smuggling, malformed)
   uint64_t rejected_in_flight = 0;     // 503 over the server-wide limit

@@ -9,18 +9,28 @@
 // With no Sampler running, observing costs the node nothing beyond the
 // counters it always keeps.
 //
+// A node that serves (rusm serve) registers its server's counters with
+// set_serving_source; every snapshot then carries per-route serving figures
+// (Serving): request and status rates and latency percentiles over the last
+// second or so, from the server's histogram buckets, beside its gauges and
+// rejection counters. The sampler knows the server only through that
+// function, never the app that owns it.
+//
 // Thread-safety: every method may be called from any thread. Listeners run on
 // the sampler thread and must return quickly (hand the snapshot off).
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "rusm/net/server.h"
 #include "rusm/observe/histogram.h"
 #include "rusm/otp/info.h"
 #include "rusm/otp/node.h"
@@ -30,6 +40,51 @@ namespace rusm::observe {
 struct StatusCounts {
   uint64_t runnable = 0, running = 0, waiting = 0, exiting = 0;
 };
+
+// One route of a serving node, derived from net::RouteStats.
+struct ServingRoute {
+  std::string name;           // "GET /api/{id}", "(none)" for requests no route matched
+  std::string kind;           // "http", "cgi", "ws", "sse", "static", "metrics"
+  uint64_t requests = 0;      // answered since the server started
+  double requests_per_s = 0;  // over the window
+  uint64_t status[6] = {};    // totals by class: [0] aborted, [1] 1xx ... [5] 5xx
+  double status_per_s[6] = {};
+  int64_t in_flight = 0;
+  uint64_t rejected_in_flight = 0;  // 503 over the route's or the server's limit
+  uint64_t rejected_body = 0;       // 413
+  uint64_t deadline_exceeded = 0;   // 504
+  uint64_t failed = 0;              // handler failed (500 or abort)
+  // Latency of the requests that finished in the window (head received to
+  // response finished), interpolated within the histogram's buckets; -1 when
+  // none finished in it.
+  double p50_ms = -1;
+  double p99_ms = -1;
+};
+
+// What a serving node's server is doing (see Sampler::set_serving_source).
+struct Serving {
+  double window_s = 0;  // the rates and percentiles cover this much time (0: first sample)
+  std::vector<ServingRoute> routes;
+  int64_t open_connections = 0;
+  int64_t websockets = 0;
+  uint64_t accepted = 0;
+  uint64_t rejected_connections = 0;  // over max_connections
+  uint64_t rejected_header_bytes = 0;
+  uint64_t rejected_bad_request = 0;
+  uint64_t rejected_in_flight = 0;  // over the server-wide limit
+  uint64_t header_timeouts = 0;
+  uint64_t idle_timeouts = 0;
+  uint64_t tls_handshake_failures = 0;
+  uint64_t accept_errors = 0;
+};
+
+// The q-quantile (0..1) of a window's latency histogram (net::RouteStats
+// buckets, counts per bucket) in milliseconds; -1 if the window is empty.
+double bucket_quantile_ms(const uint64_t (&counts)[net::RouteStats::kBuckets], double q);
+// Serving figures from two readings of a server's counters `window_s` apart
+// (before: the earlier one, or null for the first reading).
+Serving derive_serving(const net::ServerStats& now, const net::ServerStats* before,
+                       double window_s);
 
 struct Snapshot {
   uint64_t seq = 0;      // 1, 2, 3, ... per sampler
@@ -58,6 +113,10 @@ struct Snapshot {
   StatusCounts status;
   uint64_t process_memory_bytes = 0;  // sum of ProcessInfo::memory_bytes
 
+  // Only when the node serves (a serving source is set).
+  bool has_serving = false;
+  Serving serving;
+
   // What taking snapshots costs (nanoseconds per snapshot, whole sampler life).
   Percentiles sample_cost_ns;
 };
@@ -84,6 +143,11 @@ class Sampler {
   // remove_listener.
   uint64_t add_listener(Listener listener);
   void remove_listener(uint64_t id);
+
+  // Where per-route serving figures come from (a net::Server's stats(); the
+  // function must be thread-safe and quick); empty: the node does not serve.
+  using ServingSource = std::function<net::ServerStats()>;
+  void set_serving_source(ServingSource source);
 
   // Reference-counted: the table is taken while the count is above zero.
   void want_table(bool on);
@@ -113,6 +177,13 @@ class Sampler {
   uint64_t next_listener_ = 1;
   int table_wanted_ = 0;
   uint64_t seq_ = 0;
+
+  // Serving: the source and the readings of the last second or so (the
+  // front is the base of the window). Own lock: take() runs on the sampler
+  // thread and in sample_now's caller.
+  std::mutex serving_mu_;
+  ServingSource serving_source_;
+  std::deque<std::pair<double, net::ServerStats>> serving_history_;
 };
 
 // Resident set size and thread count of this OS process (from /proc); zeros
