@@ -281,11 +281,7 @@ class ServedApp {
     }
     serve::AppOptions options;
     options.workers = 1;
-    if (const char* t = std::getenv("RUSM_BENCH_IO_THREADS")) {  // TEMP: measuring
-      options.io_threads = static_cast<unsigned>(std::atoi(t));
-    } else {
-      options.io_threads = 1;
-    }
+    options.io_threads = 0;  // the worker runs the event loop (the default)
     PinNewThreads pin(0);
     auto app = serve::App::create(*config, options);
     if (!app) {
@@ -391,7 +387,7 @@ void add_errors_note(Report& r, const std::string& who, const json& j) {
 }
 
 void add_layout_note(Report& r) {
-  r.notes.push_back(pinning() ? "layout: server (1 worker + event loop) on core 0, rusm loadtest "
+  r.notes.push_back(pinning() ? "layout: server (1 worker driving the event loop) on core 0, rusm loadtest "
                                 "on core 1"
                               : "layout: unpinned (fewer than 2 cores or no taskset)");
 }
