@@ -387,9 +387,10 @@ void add_errors_note(Report& r, const std::string& who, const json& j) {
 }
 
 void add_layout_note(Report& r) {
-  r.notes.push_back(pinning() ? "layout: server (1 worker driving the event loop) on core 0, rusm loadtest "
-                                "on core 1"
-                              : "layout: unpinned (fewer than 2 cores or no taskset)");
+  r.notes.push_back(
+      pinning() ? "layout: server (1 worker driving the event loop) on core 0, rusm loadtest "
+                  "on core 1"
+                : "layout: unpinned (fewer than 2 cores or no taskset)");
 }
 
 Report failed(Report r, const Error& e) {
