@@ -265,6 +265,8 @@ struct Probe::Shared {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Message> queue;
+  uint64_t requests = 0;  // links/monitors asked for (owner thread)
+  uint64_t done = 0;      // ...and set up by the probe's process
 };
 
 namespace {
@@ -275,10 +277,16 @@ class ProbeBody final : public Body {
   Step run(Context& ctx) override {
     if (ctx.wake_reason() == WakeReason::kMessage) {
       Message m = ctx.take_delivered();
-      if (m.tag() == kProbeLink && !m.from().valid()) {
-        ctx.link(m.as<Pid>());
-      } else if (m.tag() == kProbeMonitor && !m.from().valid()) {
-        detail::NodeImpl::monitor_with_ref(ctx, m.as<Pid>(), m.ref());
+      const bool request = (m.tag() == kProbeLink || m.tag() == kProbeMonitor) && !m.from().valid();
+      if (request) {
+        if (m.tag() == kProbeLink) {
+          ctx.link(m.as<Pid>());
+        } else {
+          detail::NodeImpl::monitor_with_ref(ctx, m.as<Pid>(), m.ref());
+        }
+        std::lock_guard<std::mutex> lock(shared_->mu);
+        ++shared_->done;
+        shared_->cv.notify_all();
       } else {
         std::lock_guard<std::mutex> lock(shared_->mu);
         shared_->queue.push_back(std::move(m));
@@ -349,14 +357,24 @@ std::optional<Message> Probe::receive_if(const std::function<bool(const Message&
 }
 
 void Probe::link(Pid pid) {
-  (void)node_->send(pid_, Message::of(kProbeLink, pid));
+  request(Message::of(kProbeLink, pid));
+}
+
+void Probe::request(Message m) {
+  const uint64_t ticket = ++shared_->requests;
+  if (!node_->send(pid_, std::move(m))) {
+    return;  // the probe's process is gone (node shut down)
+  }
+  // Bounded: a node that stops scheduling must not hang its caller.
+  std::unique_lock<std::mutex> lock(shared_->mu);
+  shared_->cv.wait_for(lock, std::chrono::seconds(10), [&] { return shared_->done >= ticket; });
 }
 
 MonitorRef Probe::monitor(Pid pid) {
   MonitorRef ref = node_->impl()->make_ref();
   Message m = Message::of(kProbeMonitor, pid);
   m.set_ref(ref);
-  (void)node_->send(pid_, std::move(m));
+  request(std::move(m));
   return ref;
 }
 

@@ -174,7 +174,8 @@ class Probe {
   // The oldest message satisfying pred; others stay queued for later.
   std::optional<Message> receive_if(const std::function<bool(const Message&)>& pred,
                                     Duration timeout);
-  // Asynchronous like in a process: the link/monitor takes effect shortly.
+  // In place when these return: a pid that is already gone by then gives an
+  // exit (noproc) or a DOWN (noproc) message, as in a process.
   void link(Pid pid);
   MonitorRef monitor(Pid pid);
 
@@ -182,6 +183,8 @@ class Probe {
   struct Shared;  // implementation detail
 
  private:
+  void request(Message m);
+
   Node* node_;
   Pid pid_;
   std::shared_ptr<Shared> shared_;
