@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -75,6 +76,9 @@ const ConfigKey kKeys[] = {
     {"route", "max_in_flight", "integer", "limits.route_max_in_flight (ws, sse: max_connections)",
      "Handler processes of this route at once (for ws and sse: open streams)."},
     {"route", "dir", "path", "", "static: the directory served (regular files only)."},
+    {"route", "origins", "[string]", "[] (same origin only)",
+     "ws: other origins whose pages may open this WebSocket (\"https://app.example.com\", "
+     "or \"*\" for any); a browser's handshake from elsewhere gets 403."},
 };
 
 const char* kTables[] = {"tls", "limits", "observer", "access_log", "route"};
@@ -613,6 +617,26 @@ class Parser {
         r.memory_bytes = *v;
       }
     }
+    if (auto* on = t.get("origins")) {
+      if (r.kind != RouteKind::kWs) {
+        return err(*on, pre + ".origins", "only a ws route has origins");
+      }
+      const toml::array* a = on->as_array();
+      if (!a) {
+        return err(*on, pre + ".origins", "expected an array of origins");
+      }
+      for (const toml::node& e : *a) {
+        auto v = string(e, pre + ".origins");
+        if (!v) {
+          return v.error();
+        }
+        auto o = normalize_origin(*v);
+        if (!o) {
+          return err(e, pre + ".origins", o.error().message());
+        }
+        r.origins.push_back(*o);
+      }
+    }
     if (auto* n = t.get("deadline")) {
       auto v = duration(*n, pre + ".deadline");
       if (!v) {
@@ -704,6 +728,56 @@ std::optional<Millis> parse_duration(std::string_view s) {
     return Millis(v * 3'600'000);
   }
   return std::nullopt;
+}
+
+Result<std::string> normalize_origin(std::string_view origin) {
+  if (origin == "*") {
+    return std::string("*");
+  }
+  std::string o;
+  for (char c : origin) {
+    o += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  const auto bad = [&](const char* why) {
+    return Error("origin \"" + std::string(origin) + "\": " + why +
+                 " (expected scheme://host[:port], e.g. https://app.example.com)");
+  };
+  std::string_view scheme;
+  std::string_view rest = o;
+  if (rest.starts_with("http://")) {
+    scheme = "http";
+  } else if (rest.starts_with("https://")) {
+    scheme = "https";
+  } else {
+    return bad("the scheme must be http or https");
+  }
+  rest.remove_prefix(scheme.size() + 3);
+  if (rest.empty()) {
+    return bad("no host");
+  }
+  for (char c : rest) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+          c == '[' || c == ']')) {
+      return bad("only a host and a port may follow the scheme");
+    }
+  }
+  // A port is what follows the last ':' outside an IPv6 literal's brackets.
+  size_t colon = rest.rfind(':');
+  if (colon != std::string_view::npos && rest.find(']', colon) == std::string_view::npos) {
+    std::string_view port = rest.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoul(std::string(port)) > 65535) {
+      return bad("bad port");
+    }
+    if ((scheme == "http" && port == "80") || (scheme == "https" && port == "443")) {
+      rest = rest.substr(0, colon);
+    }
+    if (colon == 0) {
+      return bad("no host");
+    }
+  }
+  return std::string(scheme) + "://" + std::string(rest);
 }
 
 Result<AppConfig> parse_config(std::string_view text, const std::string& path) {

@@ -324,12 +324,44 @@ class WsHandler final : public net::Handler {
                   "a WebSocket upgrade request has no body\n");
       return;
     }
+    if (!origin_allowed(ex->request())) {
+      // Cross-site WebSocket hijacking: a page elsewhere would act with the
+      // user's cookies. Browsers always send Origin on a handshake.
+      ex->respond(403, {{"Content-Type", "text/plain"}},
+                  "this WebSocket does not accept pages from that origin "
+                  "(the route's origins key lists those it does)\n");
+      return;
+    }
     auto session = std::make_shared<WsSession>(ctx_);
     ex->on_cancel([session](net::Errc) { session->cancel(); });
     ex->upgrade(session);
   }
 
  private:
+  // No Origin (not a browser), the page's own origin (scheme and Host of
+  // this request), or one the route lists.
+  bool origin_allowed(const net::Request& r) const {
+    const std::string* origin = r.header("Origin");
+    if (origin == nullptr) {
+      return true;
+    }
+    Result<std::string> o = net::normalize_origin(*origin);
+    if (!o || *o == "*") {
+      return false;  // "null" (sandboxed frames, files) and garbage
+    }
+    for (const std::string& allowed : ctx_->route->origins) {
+      if (allowed == "*" || allowed == *o) {
+        return true;
+      }
+    }
+    const std::string* host = r.header("Host");
+    if (host == nullptr) {
+      return false;
+    }
+    Result<std::string> own = net::normalize_origin((r.tls.on ? "https://" : "http://") + *host);
+    return own && *own == *o;
+  }
+
   std::shared_ptr<const RouteContext> ctx_;
 };
 

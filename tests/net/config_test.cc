@@ -195,6 +195,13 @@ TEST_F(Config, ErrorsNameFileLineAndKey) {
        f + "5: route[1].memory: must be between 64K and 4G"},
       {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\nallow = \"clock\"\n",
        f + "5: route[1].allow: expected an array"},
+      {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\norigins = []\n",
+       f + "5: route[1].origins: only a ws route has origins"},
+      {"[[route]]\npath = \"/\"\nkind = \"ws\"\nmodule = \"app.wasm\"\norigins = [\"a.com\"]\n",
+       f + "5: route[1].origins: origin \"a.com\": the scheme must be http or https"},
+      {"[[route]]\npath = \"/\"\nkind = \"ws\"\nmodule = \"app.wasm\"\n"
+       "origins = [\"https://a.com/x\"]\n",
+       f + "5: route[1].origins: origin \"https://a.com/x\": only a host and a port"},
       {"[[route]]\npath = \"/\"\nkind = \"http\"\nmodule = \"app.wasm\"\nmodul = 1\n",
        f + "5: route[1].modul: unknown key (did you mean \"module\"?)"},
       {"[[route]]\nprefix = \"/s/\"\nkind = \"static\"\n", f + "1: route[1].dir: missing"},
@@ -213,6 +220,19 @@ TEST_F(Config, ErrorsNameFileLineAndKey) {
     EXPECT_EQ(e.rfind(c.expect, 0), 0u)
         << "input:\n"
         << c.text << "\ngot:      " << e << "\nexpected: " << c.expect;
+  }
+}
+
+TEST(ConfigValues, OriginsAreNormalized) {
+  EXPECT_EQ(*net::normalize_origin("HTTPS://App.Example.COM:443"), "https://app.example.com");
+  EXPECT_EQ(*net::normalize_origin("http://a.com:80"), "http://a.com");
+  EXPECT_EQ(*net::normalize_origin("http://a.com:8080"), "http://a.com:8080");
+  EXPECT_EQ(*net::normalize_origin("https://[::1]:8443"), "https://[::1]:8443");
+  EXPECT_EQ(*net::normalize_origin("http://[::1]"), "http://[::1]");
+  EXPECT_EQ(*net::normalize_origin("*"), "*");
+  for (const char* bad : {"null", "", "ftp://a.com", "http://", "http://a.com:",
+                          "http://a.com:99999", "http://u@a.com", "http://a.com/", "http://:80"}) {
+    EXPECT_FALSE(net::normalize_origin(bad)) << bad;
   }
 }
 

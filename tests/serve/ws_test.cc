@@ -46,21 +46,28 @@ class Client {
     beast::error_code ec;
   };
 
-  bool connect(uint16_t port, const std::string& target) {
+  // With `origin`, the handshake carries it, as a browser's does, and Host
+  // names the port (a browser's Host always does).
+  bool connect(uint16_t port, const std::string& target, const std::string& origin = "") {
     beast::error_code ec;
     ws_.next_layer().connect(tcp::endpoint(asio::ip::address_v4::loopback(), port), ec);
     if (ec) {
       return false;
     }
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::request_type& r) { r.set("X-Test", "hello"); }));
+    ws_.set_option(websocket::stream_base::decorator([origin](websocket::request_type& r) {
+      r.set("X-Test", "hello");
+      if (!origin.empty()) {
+        r.set(beast::http::field::origin, origin);
+      }
+    }));
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
       if (kind == websocket::frame_type::ping) {
         pings_ += std::string(payload) + ";";
       }
     });
     bool done = false;
-    ws_.async_handshake("127.0.0.1", target, [&](beast::error_code e) {
+    const std::string host = origin.empty() ? "127.0.0.1" : "127.0.0.1:" + std::to_string(port);
+    ws_.async_handshake(response_, host, target, [&](beast::error_code e) {
       ec = e;
       done = true;
     });
@@ -109,6 +116,8 @@ class Client {
   // The close the server sent (after a read failed with closed).
   websocket::close_reason reason() const { return ws_.reason(); }
   const std::string& pings() const { return pings_; }
+  // The server's answer to the handshake (101, or a refusal's status).
+  unsigned handshake_status() const { return response_.result_int(); }
   tcp::socket& socket() { return ws_.next_layer(); }
 
  private:
@@ -133,6 +142,7 @@ class Client {
   asio::io_context io_;
   websocket::stream<tcp::socket> ws_{io_};
   std::string pings_;
+  websocket::response_type response_;
 };
 
 class WsTest : public ::testing::Test {
@@ -144,6 +154,8 @@ class WsTest : public ::testing::Test {
       text += "[[route]]\npath = \"/" + std::string(entry) + "/{id}\"\nkind = \"ws\"\nmodule = \"" +
               wasm + "\"\nentry = \"" + entry + "\"\nallow = [\"registry\"]\n";
     }
+    text += "[[route]]\npath = \"/listed\"\nkind = \"ws\"\nmodule = \"" + wasm +
+            "\"\nentry = \"handle\"\norigins = [\"HTTPS://App.Example.com:443\"]\n";
     auto config = net::parse_config(text, "/tmp/ws_test_rusm.toml");
     ASSERT_TRUE(config) << config.message();
     AppOptions o;
@@ -277,6 +289,34 @@ TEST_F(WsTest, ClientCloseReachesTheProcessWithItsCode) {
       [ref](const otp::Message& m) { return m.is_down() && m.ref() == ref; }, 5s);
   ASSERT_TRUE(down);
   EXPECT_EQ(down->reason().to_string(), "normal") << "the guest returns after CLOSE";
+}
+
+TEST_F(WsTest, PagesOfTheSameOriginMayConnect) {
+  Client c;
+  ASSERT_TRUE(c.connect(port_, "/handle/1", "http://127.0.0.1:" + std::to_string(port_)));
+  ASSERT_TRUE(c.send("same origin"));
+  EXPECT_EQ(c.read().data, "same origin");
+}
+
+TEST_F(WsTest, PagesOfOtherOriginsGet403) {
+  const std::string port = std::to_string(port_);
+  for (const std::string& origin : std::vector<std::string>{
+           "http://evil.example", "http://127.0.0.1:1", "https://127.0.0.1:" + port, "null",
+           "http://127.0.0.1:" + port + "/path"}) {
+    Client c;
+    EXPECT_FALSE(c.connect(port_, "/handle/1", origin)) << origin;
+    EXPECT_EQ(c.handshake_status(), 403u) << origin;
+  }
+}
+
+TEST_F(WsTest, ARouteAcceptsTheOriginsItLists) {
+  Client listed;
+  ASSERT_TRUE(listed.connect(port_, "/listed", "https://app.example.com"));
+  ASSERT_TRUE(listed.send("listed"));
+  EXPECT_EQ(listed.read().data, "listed");
+  Client other;
+  EXPECT_FALSE(other.connect(port_, "/listed", "https://other.example.com"));
+  EXPECT_EQ(other.handshake_status(), 403u);
 }
 
 TEST_F(WsTest, ClientDropGivesCloseWith1006) {

@@ -39,7 +39,11 @@ struct RouteConfig {
   std::optional<Millis> deadline;  // unset: limits.deadline (ws/sse: none)
   std::optional<int32_t> max_in_flight;
   std::string dir;  // static: absolute path of the directory
-  int line = 0;     // where the route is defined (for later errors)
+  // ws: origins whose pages may open this WebSocket ("scheme://host[:port]",
+  // lower-case, or "*"). Empty: same origin only. A request without an Origin
+  // header (not from a browser) is always allowed.
+  std::vector<std::string> origins;
+  int line = 0;  // where the route is defined (for later errors)
 };
 
 struct ObserverConfig {
@@ -85,5 +89,10 @@ std::string config_reference_text();
 // "16K", "1M", "2G" or a plain number of bytes; "500ms", "10s", "2m", "1h".
 std::optional<uint64_t> parse_size(std::string_view s);
 std::optional<Millis> parse_duration(std::string_view s);
+
+// A web origin in the form browsers send ("https://app.example.com:8443"),
+// lower-cased, without a default port (http 80, https 443); "*" stays "*".
+// Anything else (a path, userinfo, another scheme, "null") is an error.
+Result<std::string> normalize_origin(std::string_view origin);
 
 }  // namespace rusm::net
