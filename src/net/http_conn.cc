@@ -163,6 +163,10 @@ class HttpConn final : public Conn {
     if (!ec) {
       peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     }
+    auto local = sock().local_endpoint(ec);
+    if (!ec) {
+      local_ = local.address().to_string() + ":" + std::to_string(local.port());
+    }
     last_progress_ = now_ns();
     if constexpr (kTls) {
       st_ = St::kHandshake;
@@ -760,6 +764,7 @@ class HttpConn final : public Conn {
     }
     rq.params = std::move(params);
     rq.peer = peer_;
+    rq.local = local_;
     rq.route = route->route.name;
     rq.tls = tls_info_;
     rq.content_length = len ? std::optional<uint64_t>(*len) : std::nullopt;
@@ -1480,6 +1485,7 @@ class HttpConn final : public Conn {
   int version_ = 11;
   bool ka10_ = false, head_only_ = false;
   std::string peer_;
+  std::string local_;  // the address the client connected to
   TlsInfo tls_info_;
 
   // The current exchange.

@@ -143,8 +143,15 @@ std::vector<std::string> cgi_env(const net::Request& rq, const net::RouteConfig&
   if (const std::string* h = rq.header("Host"); h != nullptr && !h->empty()) {
     split_host_port(*h, &host, &port);
   }
-  set("SERVER_NAME", host.empty() ? "localhost" : host);
-  set("SERVER_PORT", !port.empty() ? port : (rq.tls.on ? "443" : "80"));
+  // RFC 3875 4.1.15: SERVER_PORT is the port the request came in on (the
+  // socket's, not what the client wrote in Host, which a proxy may rewrite).
+  std::string laddr, lport;
+  split_host_port(rq.local, &laddr, &lport);
+  set("SERVER_NAME", !host.empty() ? host : !laddr.empty() ? laddr : "localhost");
+  set("SERVER_PORT", !lport.empty() ? lport : !port.empty() ? port : (rq.tls.on ? "443" : "80"));
+  if (!laddr.empty()) {
+    set("SERVER_ADDR", laddr);
+  }
   std::string raddr, rport;
   split_host_port(rq.peer, &raddr, &rport);
   set("REMOTE_ADDR", raddr);

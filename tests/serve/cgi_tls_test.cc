@@ -208,15 +208,16 @@ TEST_F(CgiTls, PlainListenerBesideTlsHasNoHttps) {
 TEST_F(CgiTls, RawTlsClientHttp10AndAHostWithoutPort) {
   TlsClient c(tls_, cert_);
   ASSERT_TRUE(c.ok()) << "TLS handshake failed";
-  // Documented (docs/cgi.md): without a port in Host, SERVER_PORT is the
-  // scheme's default, 443 over TLS.
+  // Documented (docs/cgi.md): SERVER_PORT is the port the connection came
+  // in on, whatever Host says (RFC 3875 4.1.15).
   Response r = c.exchange("GET /env/2 HTTP/1.0\r\nHost: localhost\r\n\r\n");
   ASSERT_EQ(r.status, 200) << r.body;
   auto env = env_of(r.body);
   EXPECT_EQ(env["HTTPS"], "on") << dump(env);
   EXPECT_EQ(env["SERVER_PROTOCOL"], "HTTP/1.0");
   EXPECT_EQ(env["SERVER_NAME"], "localhost");
-  EXPECT_EQ(env["SERVER_PORT"], "443") << dump(env);
+  EXPECT_EQ(env["SERVER_PORT"], std::to_string(tls_)) << dump(env);
+  EXPECT_EQ(env["SERVER_ADDR"], "127.0.0.1") << dump(env);
 }
 
 TEST_F(CgiTls, IPv6LiteralHostOverTls) {
@@ -226,7 +227,8 @@ TEST_F(CgiTls, IPv6LiteralHostOverTls) {
   ASSERT_EQ(r.status, 200) << r.body;
   auto env = env_of(r.body);
   EXPECT_EQ(env["SERVER_NAME"], "::1") << dump(env);
-  EXPECT_EQ(env["SERVER_PORT"], "8443") << dump(env);
+  EXPECT_EQ(env["SERVER_PORT"], std::to_string(tls_)) << "the socket's port, not Host's 8443\n"
+                                                      << dump(env);
   EXPECT_EQ(env["HTTPS"], "on");
 }
 

@@ -84,6 +84,7 @@ struct Request {
   // percent-decoded; a prefix route puts the rest of the path in "*".
   std::vector<std::pair<std::string, std::string>> params;
   std::string peer;   // "127.0.0.1:41234"
+  std::string local;  // the address the client connected to: "127.0.0.1:8080"
   std::string route;  // name of the route that matched
   TlsInfo tls;
   std::optional<uint64_t> content_length;  // set if the body has a Content-Length
