@@ -171,10 +171,11 @@ TEST(IdleDriverTest, NoWakeUpIsLostWhileAWorkerWaitsInTheDriver) {
 TEST(IdleDriverTest, AWakeUpReachesTheWaiterWhileAnotherWorkerIsBusy) {
   // One worker spins (and polls the driver every few slices), the other
   // waits in it; round trips from outside must wake the waiter every time.
+  // Declared before the node: the spinners read it until the node joins them.
+  std::atomic<bool> stop{false};
   Node node(small_node(2));
   FakeLoop loop;
   node.set_idle_driver(&loop);
-  std::atomic<bool> stop{false};
   ASSERT_TRUE(node.spawn(spin, &stop));
   EXPECT_EQ(lost_round_trip(node, 3000), -1);
   EXPECT_EQ(loop.max_inside.load(), 1) << "two workers were inside the driver at once";
@@ -183,10 +184,11 @@ TEST(IdleDriverTest, AWakeUpReachesTheWaiterWhileAnotherWorkerIsBusy) {
 }
 
 TEST(IdleDriverTest, BusyWorkersKeepPollingTheDriver) {
+  // Declared before the node: the spinners read it until the node joins them.
+  std::atomic<bool> stop{false};
   Node node(small_node(1));
   FakeLoop loop;
   node.set_idle_driver(&loop);
-  std::atomic<bool> stop{false};
   ASSERT_TRUE(node.spawn(spin, &stop));
   ASSERT_TRUE(node.spawn(spin, &stop));
   std::atomic<bool> ran{false};
