@@ -55,6 +55,37 @@ std::string_view http_date() {
   return {buf, len};
 }
 
+// An absolute-form request-target ("http://host:8080/a?b", RFC 9112
+// 3.2.2), which a server must accept: its authority and its origin form
+// ("/a?b", or "/" when the path is empty). Nothing for any other form.
+struct AbsoluteForm {
+  std::string_view authority;
+  std::string origin;
+};
+std::optional<AbsoluteForm> absolute_form(std::string_view t) {
+  size_t scheme = t.find("://");
+  if (scheme == std::string_view::npos || scheme == 0 || scheme > 5) {
+    return std::nullopt;
+  }
+  std::string s(t.substr(0, scheme));
+  for (char& c : s) {
+    c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+  }
+  if (s != "http" && s != "https") {
+    return std::nullopt;
+  }
+  std::string_view rest = t.substr(scheme + 3);
+  size_t end = rest.find_first_of("/?");
+  AbsoluteForm a;
+  a.authority = rest.substr(0, end);
+  if (a.authority.empty() || a.authority.find('@') != std::string_view::npos) {
+    return std::nullopt;  // no host, or userinfo (deprecated; refused)
+  }
+  std::string_view tail = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+  a.origin = tail.empty() || tail[0] != '/' ? "/" + std::string(tail) : std::string(tail);
+  return a;
+}
+
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
     return false;
@@ -522,8 +553,23 @@ class HttpConn final : public Conn {
     // failed recv (EAGAIN) Asio's speculative read costs per keep-alive
     // request: Asio's reactor is edge-triggered and a wait queued after the
     // data arrived is never woken (net_fuzz found the hang).
-    stream_.async_read_some(buf_.prepare(n), [self = self()](boost::system::error_code ec,
-                                                             size_t n) { self->on_read(ec, n); });
+    auto dst = buf_.prepare(n);
+    read_dst_ = static_cast<char*>(dst.data());
+    stream_.async_read_some(
+        dst, [self = self()](boost::system::error_code ec, size_t n) { self->on_read(ec, n); });
+  }
+
+  // Makes the n bytes a read just placed at read_dst_ part of buf_. Parsing
+  // may consume all of buf_ while a read is in flight (a background read
+  // during an exchange, then the pipelined head), and flat_buffer then
+  // rewinds to its start, so the bytes may have to move to where buf_ now
+  // expects them. Nothing reallocates buf_ while a read is in flight.
+  void commit_read(size_t n) {
+    auto dst = buf_.prepare(n);
+    if (dst.data() != read_dst_) {
+      std::memmove(dst.data(), read_dst_, n);
+    }
+    buf_.commit(n);
   }
 
   void on_read(boost::system::error_code ec, size_t n) {
@@ -533,7 +579,7 @@ class HttpConn final : public Conn {
     }
     if (pending_upgrade_) {
       if (!ec) {
-        buf_.commit(n);
+        commit_read(n);
       }
       auto f = std::move(pending_upgrade_);
       pending_upgrade_ = nullptr;
@@ -564,14 +610,15 @@ class HttpConn final : public Conn {
       advance();
       return;
     }
-    buf_.commit(n);
+    commit_read(n);
     last_progress_ = now_ns();
     if (st_ == St::kClosing) {
       buf_.consume(buf_.size());
       reading_ = true;
+      auto dst = buf_.prepare(4096);
+      read_dst_ = static_cast<char*>(dst.data());
       stream_.async_read_some(
-          buf_.prepare(4096),
-          [self = self()](boost::system::error_code ec, size_t n) { self->on_read(ec, n); });
+          dst, [self = self()](boost::system::error_code ec, size_t n) { self->on_read(ec, n); });
       return;
     }
     advance();
@@ -590,6 +637,9 @@ class HttpConn final : public Conn {
       } else {
         want_read();
       }
+      return;
+    }
+    if (!parser_->got_some() && skip_empty_lines()) {
       return;
     }
     if (!head_started_) {
@@ -625,6 +675,39 @@ class HttpConn final : public Conn {
     if (parser_->is_header_done()) {
       on_head();
     }
+  }
+
+  // Empty lines before a request line are ignored (RFC 9112 2.2): some
+  // clients send one after a POST body. They start the header timeout, so a
+  // client that sends nothing else is still dropped. True if the buffer
+  // holds nothing more yet (a read is wanted).
+  bool skip_empty_lines() {
+    std::string_view b(static_cast<const char*>(buf_.data().data()), buf_.size());
+    size_t skip = 0;
+    bool more = false;  // ends in a CR whose LF has not arrived
+    while (skip < b.size()) {
+      if (b[skip] == '\n') {
+        skip += 1;
+      } else if (b[skip] == '\r' && skip + 1 < b.size() && b[skip + 1] == '\n') {
+        skip += 2;
+      } else {
+        more = b[skip] == '\r' && skip + 1 == b.size();
+        break;
+      }
+    }
+    if (skip == 0 && !more) {
+      return false;
+    }
+    buf_.consume(skip);
+    if (!head_started_) {
+      head_started_ = true;
+      head_deadline_ = now_ns() + ms_to_ns(limits_.header_timeout);
+    }
+    if (buf_.size() == 0 || more) {
+      want_read();
+      return true;
+    }
+    return false;
   }
 
   static bool has_obs_fold(const char* p, size_t n) {
@@ -679,7 +762,8 @@ class HttpConn final : public Conn {
       return host ? "more than one Host" : "missing Host";
     }
     std::string_view t = m.target();
-    if (t.empty() || (t[0] != '/' && !(t == "*" && m.method() == http::verb::options))) {
+    if (t.empty() ||
+        (t[0] != '/' && !(t == "*" && m.method() == http::verb::options) && !absolute_form(t))) {
       return "request target is not a path";
     }
     return {};
@@ -712,7 +796,12 @@ class HttpConn final : public Conn {
       }
     }
 
-    std::string_view target = m.target();
+    // An absolute-form target is routed by its path, and its authority
+    // replaces Host (RFC 9112 3.2.2); handlers see the origin form.
+    std::optional<AbsoluteForm> absolute =
+        absolute_form(std::string_view(m.target().data(), m.target().size()));
+    std::string_view target = absolute ? std::string_view(absolute->origin)
+                                       : std::string_view(m.target().data(), m.target().size());
     std::string_view path = target.substr(0, target.find('?'));
     std::string_view method = m.method_string();
     std::vector<std::pair<std::string, std::string>> params;
@@ -760,7 +849,11 @@ class HttpConn final : public Conn {
     rq.version = version_;
     rq.headers.clear();
     for (const auto& f : m) {
-      rq.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      if (absolute && f.name() == http::field::host) {
+        rq.headers.emplace_back(std::string(f.name_string()), std::string(absolute->authority));
+      } else {
+        rq.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
+      }
     }
     rq.params = std::move(params);
     rq.peer = peer_;
@@ -1475,6 +1568,7 @@ class HttpConn final : public Conn {
   Stream stream_;
   const Limits& limits_;
   beast::flat_buffer buf_;
+  char* read_dst_ = nullptr;  // where the read in flight writes (inside buf_)
   std::optional<http::request_parser<http::buffer_body>> parser_;
   St st_ = St::kHead;
   bool in_advance_ = false, again_ = false;

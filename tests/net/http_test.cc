@@ -12,6 +12,7 @@ class Http : public ::testing::Test {
     echo = std::make_shared<EchoHandler>();
     ServerOptions o;
     o.routes.push_back(route("/hello", std::make_shared<HelloHandler>()));
+    o.routes.push_back(route("/slow", std::make_shared<SlowHandler>(ts.ioc, 100ms)));
     o.routes.push_back(route("/echo/{id}", echo));
     o.routes.push_back(route("/echo", echo, "POST"));
     o.routes.push_back(route("/files/", echo, "", true));
@@ -91,6 +92,27 @@ TEST_F(Http, ChunkedRequestBodyByteByByte) {
   EXPECT_EQ(rs[0].status, 200);
   EXPECT_EQ(rs[0].body, "hello world");
   EXPECT_EQ(rs[1].body, "hello from rusm\n");
+  close(fd);
+}
+
+// Bytes that arrive while a handler runs are read in the background. The
+// next head, buffered whole that way, is consumed while the following read
+// is in flight: what that read brings must land intact.
+TEST_F(Http, AHeadBufferedWhileAHandlerRunsLeavesTheNextReadIntact) {
+  int fd = connect_to(ts.port);
+  ASSERT_TRUE(send_all(fd, get("/slow")));
+  std::this_thread::sleep_for(
+      20ms);  // the handler is running: a background read takes the next head
+  ASSERT_TRUE(send_all(fd, get("/echo/a")));
+  auto rs = read_responses(fd, 2);
+  ASSERT_EQ(rs.size(), 2u);
+  EXPECT_EQ(rs[0].body, "slow\n");
+  EXPECT_EQ(rs[1].headers["x-id"], "a");
+  ASSERT_TRUE(send_all(fd, get("/echo/b")));
+  rs = read_responses(fd, 1);
+  ASSERT_EQ(rs.size(), 1u) << "the request read while the previous head was consumed was lost";
+  EXPECT_EQ(rs[0].status, 200);
+  EXPECT_EQ(rs[0].headers["x-id"], "b");
   close(fd);
 }
 
@@ -183,6 +205,47 @@ TEST_F(Http, UnknownPathIs404AndRouteParamsAreDecoded) {
   EXPECT_EQ(r.headers["x-id"], "a b");
   EXPECT_EQ(request(ts.port, get("/echo/a/b")).status, 404) << "a parameter is one segment";
   EXPECT_EQ(request(ts.port, get("/files/x/y.txt")).status, 200) << "prefix route";
+}
+
+// A server must accept the absolute form (RFC 9112 3.2.2): it routes by the
+// path, and the target's authority replaces Host.
+TEST_F(Http, AbsoluteFormTargetIsRoutedByItsPathAndReplacesHost) {
+  Response r =
+      request(ts.port, "GET http://example.com:8080/echo/7?x=1 HTTP/1.1\r\nHost: other\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.headers["x-path"], "/echo/7");
+  EXPECT_EQ(r.headers["x-id"], "7");
+  EXPECT_EQ(r.headers["x-host"], "example.com:8080") << "the target's authority must win over Host";
+  r = request(ts.port, "GET HTTP://h/hello HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(r.status, 200) << "the scheme is case-insensitive";
+  r = request(ts.port, "GET http://h HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(r.status, 404) << "an empty path is '/', which has no route here";
+  EXPECT_EQ(request(ts.port, "GET ftp://h/hello HTTP/1.1\r\nHost: h\r\n\r\n").status, 400);
+  EXPECT_EQ(request(ts.port, "GET http://u@h/hello HTTP/1.1\r\nHost: h\r\n\r\n").status, 400)
+      << "userinfo in the target is refused";
+  EXPECT_EQ(request(ts.port, "GET http:///hello HTTP/1.1\r\nHost: h\r\n\r\n").status, 400)
+      << "no host";
+}
+
+// Empty lines before a request line are ignored (RFC 9112 2.2), also between
+// pipelined requests and when they arrive a byte at a time.
+TEST_F(Http, EmptyLinesBeforeARequestLineAreIgnored) {
+  Response r = request(ts.port, "\r\n\r\n" + get("/hello"));
+  EXPECT_EQ(r.status, 200);
+  int fd = connect_to(ts.port);
+  ASSERT_TRUE(send_all(
+      fd, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nab\r\n" + get("/hello")));
+  auto rs = read_responses(fd, 2);
+  ASSERT_EQ(rs.size(), 2u) << "the CRLF after a POST body broke the next request";
+  EXPECT_EQ(rs[0].body, "ab");
+  EXPECT_EQ(rs[1].body, "hello from rusm\n");
+  for (char c : "\r\n\n" + get("/hello")) {
+    ASSERT_TRUE(send_all(fd, std::string(1, c)));
+  }
+  rs = read_responses(fd, 1);
+  ASSERT_EQ(rs.size(), 1u);
+  EXPECT_EQ(rs[0].status, 200);
+  close(fd);
 }
 
 // Each shape must get 400 and a closed connection, never a second request.

@@ -313,7 +313,11 @@ class EchoHandler : public Handler {
       }
       if (chunk.empty()) {
         const std::string* p = ex->request().param("id");
-        ex->respond(200, {{"X-Path", ex->request().path}, {"X-Id", p ? *p : ""}}, *body);
+        const std::string* host = ex->request().header("host");
+        ex->respond(
+            200,
+            {{"X-Path", ex->request().path}, {"X-Id", p ? *p : ""}, {"X-Host", host ? *host : ""}},
+            *body);
         return;
       }
       ++chunks;
