@@ -37,6 +37,10 @@ void serve(const ServeArgs& a) {
   if (!config) {
     fail(config.error().message());
   }
+  if (config->cluster.enabled) {
+    // TODO(issue 12): start the node's cluster membership from [cluster].
+    fail(config->file + ": [cluster]: not supported yet by rusm serve (issue 12)");
+  }
   serve::AppOptions options;
   options.workers = a.workers;
   options.io_threads = a.io_threads;

@@ -60,6 +60,20 @@ const ConfigKey kKeys[] = {
      "than the site."},
     {"access_log", "path", "path", "",
      "One JSON line per request to this file (\"-\": standard output); absent: off."},
+    {"cluster", "name", "string", "",
+     "This node's name in the cluster (letters, digits, '-', '_', '.'); must match the name "
+     "in its certificate. Required when [cluster] is present."},
+    {"cluster", "listen", "address", "",
+     "Where this node accepts peers (mutual TLS). Required when [cluster] is present."},
+    {"cluster", "seeds", "[address]", "[]", "Nodes to join through; members learn of the rest."},
+    {"cluster", "certs", "path", "\"cluster-certs\"",
+     "Directory with ca.pem, NAME.pem and NAME.key (`rusm cluster ca`, `rusm cluster cert`)."},
+    {"cluster", "node_id", "integer", "derived from name",
+     "1-65535, the node's id inside its pids; unique in the cluster."},
+    {"cluster", "tick", "duration", "\"1s\"",
+     "Heartbeat interval; a silent peer is declared down within 2 ticks."},
+    {"cluster", "send_buffer", "size", "\"4M\"",
+     "Bytes queued to one peer; past it, sends to that node fail until it drains."},
     {"route", "name", "string", "\"METHOD path\"", "Name in metrics and logs."},
     {"route", "method", "string", "any", "HTTP method to match (GET also matches HEAD)."},
     {"route", "path", "string", "",
@@ -81,7 +95,7 @@ const ConfigKey kKeys[] = {
      "or \"*\" for any); a browser's handshake from elsewhere gets 403."},
 };
 
-const char* kTables[] = {"tls", "limits", "observer", "access_log", "route"};
+const char* kTables[] = {"tls", "limits", "observer", "access_log", "cluster", "route"};
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -229,6 +243,12 @@ class Parser {
         c.access_log.path = *s == "-" ? *s : resolve(*s);
       }
     }
+    // [cluster]
+    if (auto* n = root.get("cluster")) {
+      if (auto s = cluster(*n, c); !s) {
+        return s.error();
+      }
+    }
     // [[route]]
     if (auto* n = root.get("route")) {
       const toml::array* arr = n->as_array();
@@ -297,6 +317,92 @@ class Parser {
         int line = k.source().begin.line ? int(k.source().begin.line) : int(v.source().begin.line);
         return Error(file_ + ":" + std::to_string(line) + ": " + prefix + key + ": " + msg);
       }
+    }
+    return Status::ok();
+  }
+
+  Status cluster(const toml::node& n, AppConfig& c) {
+    const toml::table* t = n.as_table();
+    if (!t) {
+      return err(n, "cluster", "expected a table ([cluster])");
+    }
+    if (auto s = check_keys(*t, "cluster", "cluster."); !s) {
+      return s.error();
+    }
+    ClusterConfig& k = c.cluster;
+    k.enabled = true;
+    const toml::node* name = t->get("name");
+    if (!name) {
+      return err(n, "cluster.name", "required by [cluster]");
+    }
+    auto nm = string(*name, "cluster.name");
+    if (!nm) {
+      return nm.error();
+    }
+    if (nm->empty() || nm->size() > 64 || (*nm)[0] == '.' || (*nm)[0] == '-' ||
+        nm->find_first_not_of(
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+            std::string::npos) {
+      return err(*name, "cluster.name",
+                 "\"" + *nm + "\" is not a node name (1-64 of letters, digits, '-', '_', '.')");
+    }
+    k.name = *nm;
+    const toml::node* listen = t->get("listen");
+    if (!listen) {
+      return err(n, "cluster.listen", "required by [cluster]");
+    }
+    auto l = address(*listen, "cluster.listen");
+    if (!l) {
+      return l.error();
+    }
+    for (const Listen& x : c.listen) {
+      if (x.port == l->port && x.port != 0 && (x.host == l->host || x.host == "0.0.0.0")) {
+        return err(*listen, "cluster.listen", "same address as a site listener; use another port");
+      }
+    }
+    k.host = l->host;
+    k.port = l->port;
+    if (auto* v = t->get("seeds")) {
+      auto r = addresses(*v, "cluster.seeds", false);
+      if (!r) {
+        return r.error();
+      }
+      k.seeds = std::move(*r);
+    }
+    k.certs = resolve("cluster-certs");
+    if (auto* v = t->get("certs")) {
+      auto s = path(*v, "cluster.certs", true);
+      if (!s) {
+        return s.error();
+      }
+      k.certs = *s;
+    }
+    if (auto* v = t->get("node_id")) {
+      auto r = integer(*v, "cluster.node_id", 1, 65535);
+      if (!r) {
+        return r.error();
+      }
+      k.node_id = static_cast<uint16_t>(*r);
+    }
+    if (auto* v = t->get("tick")) {
+      auto r = duration(*v, "cluster.tick");
+      if (!r) {
+        return r.error();
+      }
+      if (*r < Millis(10)) {
+        return err(*v, "cluster.tick", "at least 10ms");
+      }
+      k.tick = *r;
+    }
+    if (auto* v = t->get("send_buffer")) {
+      auto r = size(*v, "cluster.send_buffer");
+      if (!r) {
+        return r.error();
+      }
+      if (*r < 64 * 1024) {
+        return err(*v, "cluster.send_buffer", "at least 64K");
+      }
+      k.send_buffer_bytes = *r;
     }
     return Status::ok();
   }

@@ -214,6 +214,22 @@ TEST_F(Config, ErrorsNameFileLineAndKey) {
        f + "5: route[2].path: same method and path as the route on line 1"},
       {"route = 5\n", f + "1: route: expected an array of tables"},
       {"[access_log]\npath = 5\n", f + "2: access_log.path: expected a string"},
+      {"[cluster]\nlisten = \"127.0.0.1:4370\"\n", f + "1: cluster.name: required by [cluster]"},
+      {"[cluster]\nname = \"a\"\n", f + "1: cluster.listen: required by [cluster]"},
+      {"[cluster]\nname = \"a b\"\nlisten = \"127.0.0.1:4370\"\n",
+       f + "2: cluster.name: \"a b\" is not a node name"},
+      {"[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:8080\"\n",
+       f + "3: cluster.listen: same address as a site listener"},
+      {"[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nseeds = [\"b\"]\n",
+       f + "4: cluster.seeds: \"b\" is not host:port"},
+      {"[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nnode_id = 0\n",
+       f + "4: cluster.node_id: must be between 1"},
+      {"[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\ntick = \"1ms\"\n",
+       f + "4: cluster.tick: at least 10ms"},
+      {"[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\ncerts = \"nowhere\"\n",
+       f + "4: cluster.certs: " + (dir / "nowhere").string() + ": No such file"},
+      {"[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nseed = []\n",
+       f + "4: cluster.seed: unknown key (did you mean \"seeds\"?)"},
   };
   for (const Case& c : cases) {
     std::string e = error(c.text);
@@ -221,6 +237,38 @@ TEST_F(Config, ErrorsNameFileLineAndKey) {
         << "input:\n"
         << c.text << "\ngot:      " << e << "\nexpected: " << c.expect;
   }
+}
+
+TEST_F(Config, ClusterTable) {
+  fs::create_directories(dir / "certs");
+  auto r = parse(R"(
+[cluster]
+name = "n1.example"
+listen = "0.0.0.0:4370"
+seeds = ["10.0.0.2:4370", "n3:4370"]
+certs = "certs"
+node_id = 7
+tick = "250ms"
+send_buffer = "1M"
+)");
+  ASSERT_TRUE(r.is_ok()) << r.message();
+  const ClusterConfig& k = r->cluster;
+  EXPECT_TRUE(k.enabled);
+  EXPECT_EQ(k.name, "n1.example");
+  EXPECT_EQ(k.host, "0.0.0.0");
+  EXPECT_EQ(k.port, 4370);
+  ASSERT_EQ(k.seeds.size(), 2u);
+  EXPECT_EQ(k.seeds[1].host, "n3");
+  EXPECT_EQ(k.certs, (dir / "certs").string());
+  EXPECT_EQ(k.node_id, 7);
+  EXPECT_EQ(k.tick, Millis(250));
+  EXPECT_EQ(k.send_buffer_bytes, 1u << 20);
+  auto d = parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\n");
+  ASSERT_TRUE(d.is_ok()) << d.message();
+  EXPECT_EQ(d->cluster.node_id, 0) << "0: derived from the name when the cluster starts";
+  EXPECT_EQ(d->cluster.tick, Millis(1000));
+  EXPECT_EQ(d->cluster.certs, (dir / "cluster-certs").string());
+  EXPECT_FALSE(parse("")->cluster.enabled) << "no [cluster]: the node runs alone";
 }
 
 TEST(ConfigValues, OriginsAreNormalized) {

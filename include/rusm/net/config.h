@@ -57,6 +57,20 @@ struct AccessLogConfig {
   std::string path;      // "-": standard output; otherwise an absolute path
 };
 
+// [cluster]: this node's membership in a cluster (docs/cluster.md). Absent:
+// the node runs alone.
+struct ClusterConfig {
+  bool enabled = false;
+  std::string name;                // this node's name; must match its certificate
+  uint16_t node_id = 0;            // the id in its pids; 0: derived from the name
+  std::string host = "127.0.0.1";  // where peers reach this node
+  uint16_t port = 0;
+  std::vector<Listen> seeds;             // nodes to join through
+  std::string certs;                     // absolute: ca.pem, NAME.pem and NAME.key
+  Millis tick = Millis(1000);            // heartbeat; a silent peer is down within 2 ticks
+  uint64_t send_buffer_bytes = 4 << 20;  // per peer; past it sends to that node fail
+};
+
 struct AppConfig {
   std::string file;            // the file it came from
   std::vector<Listen> listen;  // plain and TLS listeners
@@ -66,6 +80,7 @@ struct AppConfig {
   std::vector<RouteConfig> routes;
   ObserverConfig observer;
   AccessLogConfig access_log;
+  ClusterConfig cluster;
 };
 
 // Reads and validates `path`. Module files and static directories must exist.
@@ -75,7 +90,8 @@ Result<AppConfig> parse_config(std::string_view text, const std::string& path);
 
 // One key of rusm.toml.
 struct ConfigKey {
-  const char* table;  // "" (top level), "tls", "limits", "observer", "access_log", "route"
+  const char* table;  // "" (top level), "tls", "limits", "observer", "access_log", "cluster",
+                      // "route"
   const char* key;
   const char* type;           // "string", "size", "duration", "integer", "[string]", "address", ...
   const char* default_value;  // as written in the file; "" if none
