@@ -65,10 +65,11 @@ enum {
 enum {
   RUSM_NORMAL = 0,
   RUSM_SHUTDOWN = 1,
-  RUSM_KILLED = 2, /* in payloads */
-  RUSM_KILL = 3,   /* as a signal: untrappable */
-  RUSM_NOPROC = 4, /* in payloads */
-  RUSM_ERROR = 5,  /* in payloads */
+  RUSM_KILLED = 2,       /* in payloads */
+  RUSM_KILL = 3,         /* as a signal: untrappable */
+  RUSM_NOPROC = 4,       /* in payloads */
+  RUSM_ERROR = 5,        /* in payloads */
+  RUSM_NOCONNECTION = 6, /* in payloads: the process's node is not connected */
 };
 #define RUSM_EXIT_ERROR 2 /* kind for rusm_exit / rusm_exit_pid */
 

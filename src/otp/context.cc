@@ -36,6 +36,21 @@ Status Context::send(std::string_view name, Message m) {
   return send(to, std::move(m));
 }
 
+Status Context::send_named(uint16_t node, std::string_view name, Message m) {
+  budget_ -= 1;
+  return proc_->node_->send_named(proc_->pid_, node, name, std::move(m));
+}
+
+void Context::monitor_node(uint16_t node) {
+  proc_->node_->monitor_node(proc_->pid_, node);
+}
+void Context::demonitor_node(uint16_t node) {
+  proc_->node_->demonitor_node(proc_->pid_, node);
+}
+bool Context::node_is_up(uint16_t node) const {
+  return proc_->node_->node_is_up(node);
+}
+
 void Context::report_memory(size_t bytes) {
   proc_->body_bytes_.store(bytes, std::memory_order_relaxed);
 }
@@ -84,6 +99,10 @@ void Context::link(Pid pid) {
     std::lock_guard<SpinLock> lock(e.lock);
     e.links.push_back(pid);
   }
+  if (p->node_->is_remote(pid)) [[unlikely]] {
+    p->node_->link_remote(p, pid);
+    return;
+  }
   MessageNode* n = detail::new_node();
   n->kind = NodeKind::kLink;
   n->from = p->pid_;
@@ -113,7 +132,9 @@ void Context::unlink(Pid pid) {
       e->links.pop_back();
     }
   }
-  if (had) {
+  if (had && p->node_->is_remote(pid)) [[unlikely]] {
+    p->node_->unlink_remote(p->pid_, pid);
+  } else if (had) {
     MessageNode* n = detail::new_node();
     n->kind = NodeKind::kUnlink;
     n->from = p->pid_;
@@ -145,7 +166,9 @@ bool Context::demonitor(MonitorRef ref, bool flush) {
       e->monitors_out.pop_back();
     }
   }
-  if (active) {
+  if (active && p->node_->is_remote(target)) [[unlikely]] {
+    p->node_->demonitor_remote(p->pid_, target, ref);
+  } else if (active) {
     MessageNode* n = detail::new_node();
     n->kind = NodeKind::kDemonitor;
     n->from = p->pid_;
@@ -224,6 +247,10 @@ void NodeImpl::monitor_with_ref(Context& ctx, Pid pid, MonitorRef ref) {
   {
     std::lock_guard<SpinLock> lock(e.lock);
     e.monitors_out.push_back({ref, pid});
+  }
+  if (p->node_->is_remote(pid)) [[unlikely]] {
+    p->node_->monitor_remote(p, pid, ref);
+    return;
   }
   MessageNode* n = new_node();
   n->kind = NodeKind::kMonitor;

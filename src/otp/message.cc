@@ -37,6 +37,9 @@ std::string ExitReason::to_string() const {
     case ExitKind::kError:
       base = "error";
       break;
+    case ExitKind::kNoconnection:
+      base = "noconnection";
+      break;
   }
   return detail_.empty() ? std::string(base) : std::string(base) + ": " + detail_;
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "otp/process.h"
@@ -32,7 +33,9 @@ class ProcessTable {
   static constexpr uint32_t kChunkBits = 12;
   static constexpr uint32_t kChunkSize = 1u << kChunkBits;
 
-  explicit ProcessTable(uint32_t capacity);
+  // Fresh slots start at generation base_generation (the first process in a
+  // slot gets base_generation + 1): see NodeOptions::creation.
+  ProcessTable(uint32_t capacity, uint32_t base_generation);
   ~ProcessTable();
 
   uint32_t capacity() const { return capacity_; }
@@ -52,6 +55,7 @@ class ProcessTable {
 
  private:
   uint32_t capacity_;
+  uint32_t base_generation_;
   std::unique_ptr<std::atomic<Process*>[]> chunks_;
   std::mutex mu_;
   std::vector<uint32_t> free_;
@@ -120,6 +124,9 @@ class Worker {
   // Set while this worker may be inside the idle driver (set_idle_driver
   // waits for it to clear).
   std::atomic<bool> in_driver_{false};
+  // How deeply this worker is inside calls to the router (set_router waits
+  // for it to be 0). Owner writes; set_router reads.
+  std::atomic<uint32_t> router_depth_{0};
   std::vector<uint32_t> free_slots_;
   WorkerCounters counters_;
   std::atomic<uint64_t> started_ns_{0};
@@ -271,6 +278,32 @@ class NodeImpl {
     return static_cast<uint64_t>(ns / 1'000'000) + (ns % 1'000'000 != 0 ? 1 : 0);
   }
 
+  // ---- distribution (see router.h). HOT (bench ping-pong, spawn-storm): a
+  // local pid costs one compare of its node id on the send path, nothing
+  // more.
+  bool is_remote(Pid pid) const { return pid.node() != node_id_ && pid.valid(); }
+  bool is_local(Pid pid) const { return pid.node() == node_id_ && pid.valid(); }
+  Status send_remote(Pid from, Pid to, Message m);
+  Status send_named(Pid from, uint16_t node, std::string_view name, Message m);
+  // p (running, on its worker) linked / monitors remote `pid`, already
+  // recorded in p's ext: tells the router, or fires noconnection at once.
+  void link_remote(Process* p, Pid pid);
+  void monitor_remote(Process* p, Pid pid, MonitorRef ref);
+  void unlink_remote(Pid from, Pid to);
+  void demonitor_remote(Pid from, Pid to, MonitorRef ref);
+  // Remembers that local may hold links or monitors involving node's
+  // processes, for node_down.
+  void note_remote(uint16_t node, Pid local);
+  void set_router(Router* r);
+  void node_up(uint16_t node);
+  void node_down(uint16_t node);
+  bool node_is_up(uint16_t node) const {
+    return node == node_id_ ||
+           (up_nodes_[node >> 6].load(std::memory_order_acquire) >> (node & 63) & 1) != 0;
+  }
+  void monitor_node(Pid watcher, uint16_t node);
+  void demonitor_node(Pid watcher, uint16_t node);
+
   // ---- misc
   MonitorRef make_ref();
   std::optional<ProcessInfo> info(Pid pid) const;
@@ -279,6 +312,8 @@ class NodeImpl {
 
   Node* const owner_;
   const NodeOptions options_;
+  const uint16_t node_id_;
+  const uint32_t creation_;
   ProcessTable table_;
   std::vector<std::unique_ptr<Worker>> workers_;
 
@@ -324,6 +359,45 @@ class NodeImpl {
   std::atomic<uint64_t> outside_restarts_{0};
 
   const std::chrono::steady_clock::time_point start_;
+
+  // ---- distribution
+  std::atomic<Router*> router_{nullptr};
+  std::atomic<uint64_t> outside_router_users_{0};  // threads other than workers in a router call
+  // node id -> local pids that may hold links or monitors with its
+  // processes (stale entries are harmless; dead ones are pruned now and then).
+  struct RemoteSet {
+    std::unordered_set<Pid> pids;
+    size_t prune_at = 64;
+  };
+  std::mutex remote_mu_;
+  std::unordered_map<uint16_t, RemoteSet> remote_index_;
+  // Nodes up (as the router reported) and monitor_node subscribers; changed
+  // under nodes_mu_ so that a subscriber sees nodeup/nodedown in order.
+  std::mutex nodes_mu_;
+  std::atomic<uint64_t> up_nodes_[1024] = {};
+  std::unordered_map<uint16_t, std::vector<Pid>> node_watchers_;
 };
+
+// Holds the node's router for the duration of one call (set_router waits
+// until no thread holds the old one). Nests.
+class RouterUse {
+ public:
+  explicit RouterUse(NodeImpl* node);
+  ~RouterUse();
+  RouterUse(const RouterUse&) = delete;
+  RouterUse& operator=(const RouterUse&) = delete;
+  Router* get() const { return router_; }
+  Router* operator->() const { return router_; }
+  explicit operator bool() const { return router_ != nullptr; }
+
+ private:
+  NodeImpl* node_;
+  Worker* worker_;
+  uint32_t depth_ = 0;
+  Router* router_;
+};
+
+// "not connected to node N", for what has no router to go to.
+Error not_connected(uint16_t node);
 
 }  // namespace rusm::otp::detail

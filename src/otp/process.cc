@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <random>
 #include <thread>
 
 #include "otp/access.h"
@@ -41,8 +42,9 @@ void frame_free(void* p, size_t size) {
 // ---------------------------------------------------------------------------
 // ProcessTable
 
-ProcessTable::ProcessTable(uint32_t capacity)
+ProcessTable::ProcessTable(uint32_t capacity, uint32_t base_generation)
     : capacity_(std::min<uint32_t>(std::max<uint32_t>(capacity, 1), 1u << 24)),
+      base_generation_(base_generation & Pid::kGenerationMask),
       chunks_(new std::atomic<Process*>[(capacity_ + kChunkSize - 1) / kChunkSize]) {
   for (uint32_t i = 0; i < (capacity_ + kChunkSize - 1) / kChunkSize; ++i) {
     chunks_[i].store(nullptr, std::memory_order_relaxed);
@@ -64,6 +66,10 @@ bool ProcessTable::refill(std::vector<uint32_t>& cache, NodeImpl* node) {
       return false;
     }
     Process* chunk = new Process[kChunkSize];
+    for (uint32_t i = 0; i < kChunkSize; ++i) {
+      chunk[i].refs_.store(uint64_t{base_generation_} << Process::kGenShift,
+                           std::memory_order_relaxed);
+    }
     chunks_[c].store(chunk, std::memory_order_release);
     allocated_chunks_.store(c + 1, std::memory_order_release);
     uint32_t end = std::min<uint32_t>((c + 1) * kChunkSize, capacity_);
@@ -101,12 +107,34 @@ uint64_t physical_memory() {
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page)
                                : uint64_t{1} << 34;  // 16 GiB if the system will not say
 }
+
+// NodeOptions::creation, or (0) one made from the clock and the system's
+// randomness; never 0.
+uint32_t make_creation(uint32_t asked) {
+  if (asked != 0) {
+    return asked;
+  }
+  uint64_t x = static_cast<uint64_t>(std::chrono::system_clock::now().time_since_epoch().count());
+  std::random_device rd;
+  x ^= (uint64_t{rd()} << 32) | rd();
+  x *= 0x9E3779B97F4A7C15ull;
+  uint32_t c = static_cast<uint32_t>(x >> 32);
+  return c != 0 ? c : 1;
+}
+
+// Where the slots' generations start for a creation: spread over the 24
+// bits, so that two incarnations' pids differ (see NodeOptions).
+uint32_t base_generation(uint32_t creation) {
+  return static_cast<uint32_t>((uint64_t{creation} * 0x9E3779B1u) >> 8) & Pid::kGenerationMask;
+}
 }  // namespace
 
 NodeImpl::NodeImpl(Node* owner, NodeOptions options)
     : owner_(owner),
       options_(options),
-      table_(options.max_processes),
+      node_id_(options.node_id),
+      creation_(make_creation(options.creation)),
+      table_(options.max_processes, base_generation(creation_)),
       max_memory_(options.max_memory_bytes != 0 ? options.max_memory_bytes : physical_memory()),
       start_(std::chrono::steady_clock::now()) {
   unsigned n = options.workers;
@@ -396,6 +424,11 @@ Status NodeImpl::charge(Process* p, uint64_t cost) {
 // Sending
 
 Status NodeImpl::send_message(Pid from, Pid to, Message m) {
+  if (to.node() != node_id_) [[unlikely]] {
+    if (to.valid()) {
+      return send_remote(from, to, std::move(m));
+    }
+  }
   MessageNode* n = Access::release(m);
   n->from = from;
   n->kind = NodeKind::kMessage;
@@ -452,6 +485,12 @@ Status NodeImpl::send_message(Pid from, Pid to, Message m) {
 }
 
 void NodeImpl::send_exit(Pid from, Pid to, const ExitReason& reason, bool linked) {
+  if (is_remote(to)) [[unlikely]] {
+    if (RouterUse r(this); r) {
+      r->exit_signal(from, to, reason, linked);
+    }
+    return;
+  }
   MessageNode* n = new_node();
   n->kind = NodeKind::kExit;
   n->from = from;
@@ -476,6 +515,12 @@ void NodeImpl::send_exit(Pid from, Pid to, const ExitReason& reason, bool linked
 }
 
 void NodeImpl::send_down(Pid from, Pid to, MonitorRef ref, const ExitReason& reason) {
+  if (is_remote(to)) [[unlikely]] {
+    if (RouterUse r(this); r) {
+      r->down(from, to, ref, reason);
+    }
+    return;
+  }
   MessageNode* n = new_node();
   n->kind = NodeKind::kDown;
   n->from = from;
@@ -584,6 +629,10 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
       send_down(p->pid_, m.pid, m.ref, reason);
     }
     for (const MonitorEntry& m : out) {
+      if (is_remote(m.pid)) {
+        demonitor_remote(p->pid_, m.pid, m.ref);
+        continue;
+      }
       MessageNode* n = new_node();
       n->kind = NodeKind::kDemonitor;
       n->from = p->pid_;

@@ -712,6 +712,76 @@ bool erase_first(V& v, Pred pred) {
   return true;
 }
 
+// What an exit signal n (already checked against p's links if linked) does
+// to p: death, an EXIT message, or nothing. Takes n.
+void exit_effect(Process* p, MessageNode* n) {
+  if (!n->linked && n->reason.kind() == ExitKind::kKill) {
+    die(p, ExitReason::killed());
+    free_node(n);
+  } else if (p->trap_exit_.load(std::memory_order_relaxed)) {
+    n->kind = NodeKind::kMessage;
+    n->tag = kExitTag;
+    n->counted = false;
+    append(p, n);
+  } else if (n->reason.is_normal()) {
+    if (!n->linked && n->from == p->pid_) {
+      die(p, ExitReason::normal());
+    }
+    free_node(n);
+  } else {
+    die(p, n->reason);
+    free_node(n);
+  }
+}
+
+// Node `node` went down: p's links to its processes fire with noconnection,
+// its monitors of them give DOWN noconnection, and their monitors of p are
+// forgotten. Each entry is removed here, so whatever else would fire it (a
+// late remote exit or DOWN) finds nothing: exactly once.
+void node_went_down(Process* p, uint16_t node) {
+  ProcessExt* e = p->ext_if_any();
+  if (e == nullptr) {
+    return;
+  }
+  std::vector<Pid> links;
+  std::vector<MonitorEntry> downs;
+  {
+    std::lock_guard<SpinLock> lock(e->lock);
+    std::erase_if(e->links, [&](Pid x) {
+      if (x.node() != node) {
+        return false;
+      }
+      links.push_back(x);
+      return true;
+    });
+    std::erase_if(e->monitors_out, [&](const MonitorEntry& m) {
+      if (m.pid.node() != node) {
+        return false;
+      }
+      downs.push_back(m);
+      return true;
+    });
+    std::erase_if(e->monitors_in, [&](const MonitorEntry& m) { return m.pid.node() == node; });
+  }
+  for (const MonitorEntry& m : downs) {
+    MessageNode* d = new_node();
+    d->kind = NodeKind::kMessage;
+    d->tag = kDownTag;
+    d->from = m.pid;
+    d->ref = m.ref;
+    d->reason = ExitReason::noconnection();
+    append(p, d);
+  }
+  for (Pid l : links) {
+    MessageNode* x = new_node();
+    x->kind = NodeKind::kExit;
+    x->from = l;
+    x->linked = true;
+    x->reason = ExitReason::noconnection();
+    exit_effect(p, x);
+  }
+}
+
 }  // namespace
 
 void NodeImpl::handle_signal(Process* p, MessageNode* n) {
@@ -732,23 +802,7 @@ void NodeImpl::handle_signal(Process* p, MessageNode* n) {
           return;
         }
       }
-      if (!n->linked && n->reason.kind() == ExitKind::kKill) {
-        die(p, ExitReason::killed());
-        free_node(n);
-      } else if (p->trap_exit_.load(std::memory_order_relaxed)) {
-        n->kind = NodeKind::kMessage;
-        n->tag = kExitTag;
-        n->counted = false;
-        append(p, n);
-      } else if (n->reason.is_normal()) {
-        if (!n->linked && n->from == p->pid_) {
-          die(p, ExitReason::normal());
-        }
-        free_node(n);
-      } else {
-        die(p, n->reason);
-        free_node(n);
-      }
+      exit_effect(p, n);
       return;
     }
     case NodeKind::kLink: {
@@ -780,7 +834,10 @@ void NodeImpl::handle_signal(Process* p, MessageNode* n) {
     case NodeKind::kDemonitor: {
       if (ProcessExt* e = p->ext_if_any()) {
         std::lock_guard<SpinLock> lock(e->lock);
-        erase_first(e->monitors_in, [&](const MonitorEntry& m) { return m.ref == n->ref; });
+        // Refs are unique per node, so a watcher of another node may use
+        // the same value: match the watcher too.
+        erase_first(e->monitors_in,
+                    [&](const MonitorEntry& m) { return m.ref == n->ref && m.pid == n->from; });
       }
       free_node(n);
       return;
@@ -789,8 +846,9 @@ void NodeImpl::handle_signal(Process* p, MessageNode* n) {
       bool active = false;
       if (ProcessExt* e = p->ext_if_any()) {
         std::lock_guard<SpinLock> lock(e->lock);
-        active =
-            erase_first(e->monitors_out, [&](const MonitorEntry& m) { return m.ref == n->ref; });
+        active = erase_first(e->monitors_out, [&](const MonitorEntry& m) {
+          return m.ref == n->ref && m.pid == n->from;
+        });
       }
       if (!active) {
         free_node(n);  // demonitored meanwhile
@@ -812,6 +870,12 @@ void NodeImpl::handle_signal(Process* p, MessageNode* n) {
       p->event_pending_ = true;
       free_node(n);
       return;
+    case NodeKind::kNodeDown: {
+      const auto node = static_cast<uint16_t>(n->ref);
+      free_node(n);
+      node_went_down(p, node);
+      return;
+    }
   }
 }
 

@@ -200,6 +200,15 @@ class Context {
   Status send(Pid to, Message m);
   // Sends to the process registered as name. Error if no such name.
   Status send(std::string_view name, Message m);
+  // Sends to the process registered as name on `node` (Erlang's {Name, Node}
+  // ! Msg). On this node: as send(name, m). On another: through the node's
+  // router; error if there is none ("not connected to node N").
+  //
+  // A pid of another node (Pid::node() != Node::id()) is handled by the
+  // node's router (see router.h) in every call of this class: send() fails
+  // with "not connected to node N" if there is no router or it cannot reach
+  // that node, or with an error if m holds host resources.
+  Status send_named(uint16_t node, std::string_view name, Message m);
 
   template <bool kTimed, typename Pred>
   class ReceiveOp;
@@ -255,10 +264,14 @@ class Context {
 
   // Links self and pid (idempotent). If pid does not exist, self receives an
   // exit signal with reason noproc (an EXIT message when trapping, else death).
+  // A pid of a node that cannot be reached gives an exit signal with reason
+  // noconnection at once; the link fires with noconnection, too, if that
+  // node goes down later.
   void link(Pid pid);
   void unlink(Pid pid);
-  // Starts monitoring pid; when it exits (or if it is already gone: noproc)
-  // a DOWN message with the returned ref arrives, exactly once.
+  // Starts monitoring pid; when it exits (or if it is already gone: noproc;
+  // or its node cannot be reached or goes down: noconnection) a DOWN message
+  // with the returned ref arrives, exactly once.
   MonitorRef monitor(Pid pid);
   // Stops a monitor; no DOWN for it arrives after this returns, and with
   // flush a DOWN already queued is removed. Returns whether it was active.
@@ -269,7 +282,20 @@ class Context {
   // Sends an exit signal to pid (to self too). Reason kill is untrappable and
   // the target dies with killed; normal is ignored by non-trapping targets.
   void exit(Pid pid, ExitReason reason);
+  // Pids of other nodes: false (this node cannot tell).
   bool is_alive(Pid pid) const;
+
+  // ---- Nodes (distribution; see router.h)
+
+  // Subscribes self to node's status until demonitor_node(node) or exit:
+  // a kNodeDownTag message each time it goes down and a kNodeUpTag message
+  // each time it comes up (message.h: payload and ref() are the node id). If
+  // the node is not up now, a nodedown arrives at once (as Erlang's
+  // monitor_node). Subscribing twice is subscribing once. This node's own id:
+  // nothing (it is always up).
+  void monitor_node(uint16_t node);
+  void demonitor_node(uint16_t node);
+  bool node_is_up(uint16_t node) const;
 
   // ---- Registry
 

@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,6 +31,10 @@ namespace rusm::otp {
 inline constexpr uint64_t kSystemTagBase = 0xFFFF'FFFF'FFFF'FF00ull;
 inline constexpr uint64_t kExitTag = kSystemTagBase + 1;  // {'EXIT', from, reason}
 inline constexpr uint64_t kDownTag = kSystemTagBase + 2;  // {'DOWN', ref, from, reason}
+// Node status for processes that called monitor_node(N): payload and ref()
+// are the node id N (payload: 2 bytes, a uint16_t; from() is invalid).
+inline constexpr uint64_t kNodeUpTag = kSystemTagBase + 3;    // {nodeup, N}
+inline constexpr uint64_t kNodeDownTag = kSystemTagBase + 4;  // {nodedown, N}
 
 enum class ExitKind : uint8_t {
   kNormal,    // the body returned, or exit(normal)
@@ -38,7 +43,14 @@ enum class ExitKind : uint8_t {
   kKill,      // only as a signal sent with exit(pid, kill): untrappable, becomes kKilled
   kNoproc,    // the process did not exist (link or monitor of a dead pid)
   kError,     // crashed; detail says why (e.g. the exception's message)
+  // The process was on a node that is not (or no longer) connected: a link
+  // or monitor to it fires with this when its node goes down.
+  kNoconnection,
 };
+// Kinds are numbered in declaration order (kNormal = 0 ... kNoconnection =
+// 6); the numbers appear in the guest ABI and on the wire, so new kinds go
+// at the end.
+inline constexpr uint8_t kExitKindCount = 7;
 
 // Why a process exited, or the reason carried by an exit signal.
 class ExitReason {
@@ -54,11 +66,25 @@ class ExitReason {
   static ExitReason error(std::string detail) {
     return ExitReason(ExitKind::kError, std::move(detail));
   }
+  static ExitReason noconnection() { return ExitReason(ExitKind::kNoconnection); }
+  // Any kind with a detail (what a decoder rebuilds from kind() + detail()).
+  static ExitReason of(ExitKind kind, std::string detail = {}) {
+    return ExitReason(kind, std::move(detail));
+  }
+  // The reason whose kind has number `code`, or nullopt if no kind has it
+  // (for untrusted input: bytes from the network).
+  static std::optional<ExitReason> from_code(uint8_t code, std::string detail = {}) {
+    if (code >= kExitKindCount) {
+      return std::nullopt;
+    }
+    return ExitReason(static_cast<ExitKind>(code), std::move(detail));
+  }
 
   ExitKind kind() const { return kind_; }
   const std::string& detail() const { return detail_; }
   bool is_normal() const { return kind_ == ExitKind::kNormal; }
-  // "normal", "shutdown", "shutdown: why", "killed", "kill", "noproc", "error: why".
+  // "normal", "shutdown", "shutdown: why", "killed", "kill", "noproc",
+  // "error: why", "noconnection".
   std::string to_string() const;
 
   friend bool operator==(const ExitReason&, const ExitReason&) = default;
@@ -84,6 +110,7 @@ enum class NodeKind : uint8_t {
   kDown,       // a process we monitor (ref) exited with reason
   kTimeout,    // a receive timeout fired; ref = the wait's sequence number
   kWake,       // an external event (wake(pid))
+  kNodeDown,   // node `ref` went down: fire links and monitors to its processes
 };
 
 struct HostResource {
@@ -182,7 +209,8 @@ class Message {
   // For exit and down messages: why the process from() exited.
   const ExitReason& reason() const { return node_->reason; }
   // For down messages: the monitor's reference. For other messages, a
-  // correlation value the sender set with set_ref() (0 if none).
+  // correlation value the sender set with set_ref() (0 if none). A Router
+  // carries tag(), ref() and bytes() to the other node.
   uint64_t ref() const { return node_->ref; }
   void set_ref(uint64_t ref) { node_->ref = ref; }
 

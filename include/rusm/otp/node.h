@@ -24,6 +24,7 @@
 #include "rusm/otp/info.h"
 #include "rusm/otp/message.h"
 #include "rusm/otp/pid.h"
+#include "rusm/otp/router.h"
 #include "rusm/result.h"
 
 namespace rusm::otp {
@@ -67,12 +68,23 @@ class IdleDriver {
   virtual void wake() = 0;
 };
 
+// A node's identity (for distribution, see router.h): node_id goes into
+// every Pid it makes, name is what peers and operators call it, and creation
+// tells its incarnations apart. The generation counter of every slot starts
+// from a value derived from creation, so that the pids of a node restarted
+// under the same id (a new creation) differ from its previous incarnation's
+// (as Erlang's creation does), while Pid keeps its 64-bit layout: a stale
+// remote pid reaches no process of the new incarnation unless the two
+// creations' 24-bit generation bases happen to lie within the number of
+// reuses of that slot.
 struct NodeOptions {
-  unsigned workers = 0;               // worker threads; 0 = one per core
-  uint16_t node_id = 0;               // goes into every Pid (for distribution)
-  uint32_t max_processes = 1u << 22;  // process table capacity (at most 1 << 24)
-  int64_t slice_reductions = 4000;    // reduction budget of one slice (as the BEAM)
-  uint64_t max_memory_bytes = 0;      // node memory budget; 0 = the machine's physical memory
+  unsigned workers = 0;                // worker threads; 0 = one per core
+  uint16_t node_id = 0;                // goes into every Pid (for distribution)
+  std::string name = "nonode@nohost";  // the node's name (Erlang's default)
+  uint32_t creation = 0;               // incarnation; 0 = derived from time and randomness
+  uint32_t max_processes = 1u << 22;   // process table capacity (at most 1 << 24)
+  int64_t slice_reductions = 4000;     // reduction budget of one slice (as the BEAM)
+  uint64_t max_memory_bytes = 0;       // node memory budget; 0 = the machine's physical memory
   uint64_t max_mailbox_bytes = uint64_t{64} << 20;  // per process, unless SpawnOptions say
 };
 
@@ -101,9 +113,20 @@ class Node {
   }
   Result<Spawned> spawn_body(std::unique_ptr<Body> body, const SpawnOptions& options = {});
 
+  // ---- Identity (NodeOptions): the id in this node's pids, its name, and
+  // its creation (never 0: derived at start when the options said 0).
+  uint16_t id() const;
+  const std::string& name() const;
+  uint32_t creation() const;
+
   // ---- Signals and messages from outside (no sender).
+  // A pid of another node goes to the router (see set_router); without one
+  // the send fails with "not connected to node N".
   Status send(Pid to, Message m);
   Status send(std::string_view name, Message m);
+  // Sends to the process registered as name on `node` (this node's id: as
+  // send(name, m)). Remote: the router's send_named, errors as for send.
+  Status send_named(uint16_t node, std::string_view name, Message m);
   void exit(Pid pid, ExitReason reason);
   // Ends a wait_event() of pid (or makes its next one return at once).
   // Meant for I/O reactors; callable from any thread. No-op if pid is dead.
@@ -150,6 +173,59 @@ class Node {
   // destroyed. Any thread but a worker's.
   void set_idle_driver(IdleDriver* driver);
 
+  // ---- Distribution (see router.h). Every method here is thread-safe.
+
+  // Operations on pids of other nodes go to `router` from now on; nullptr
+  // clears it (they then fail as "not connected to node N": a send returns
+  // that error, a link gives noconnection, a monitor a DOWN noconnection).
+  // When this returns, no thread is inside a call to the previous router any
+  // more, so it may then be destroyed; until then it must stay alive. A
+  // router must not call set_router from inside one of its methods, and
+  // neither may a process body.
+  void set_router(Router* router);
+
+  // Inbound: what the router delivers from peers. `to` must be a pid of this
+  // node (others are ignored, or an error for the sends), `from` a pid of the
+  // peer. For one (from, to) pair, call these in the order the peer's
+  // process made the calls; they never block (callable from the event loop's
+  // thread, a worker's included).
+  //
+  // A message from `from`; errors as for a local send (full mailbox, memory
+  // budget, `to` not on this node). A dead `to` is not an error.
+  Status remote_send(Pid from, Pid to, Message m);
+  // A message to the process registered as name here; error if none is.
+  Status remote_send_named(Pid from, std::string_view name, Message m);
+  // An exit signal. linked = true: a link's propagation (from exited with
+  // reason): acts only if `to` still has the link, removes it, and follows
+  // trap_exit (an EXIT message, or death unless reason is normal). linked =
+  // false: as exit(to, reason) sent by `from` (kill is untrappable).
+  void remote_exit(Pid from, Pid to, ExitReason reason, bool linked);
+  // `from` linked to `to`: recorded on `to`'s side. If `to` is gone, the
+  // router is told at once: exit_signal(to, from, noproc, true).
+  void remote_link(Pid from, Pid to);
+  void remote_unlink(Pid from, Pid to);
+  // `from` monitors `to` with ref. If `to` is gone: router down(to, from,
+  // ref, noproc) at once.
+  void remote_monitor(Pid from, Pid to, MonitorRef ref);
+  void remote_demonitor(Pid from, Pid to, MonitorRef ref);
+  // `from`, which `to` monitors with ref, exited with reason: a DOWN message
+  // for `to`, unless it demonitored meanwhile (exactly once).
+  void remote_down(Pid from, Pid to, MonitorRef ref, ExitReason reason);
+
+  // The router reports its connections. node_up(N): processes that called
+  // monitor_node(N) get a kNodeUpTag message (if N was down). node_down(N):
+  // every link of a local process to a process of N fires as an exit signal
+  // with reason noconnection, and every monitor of one gives a DOWN
+  // noconnection, each exactly once; those entries (and monitors of local
+  // processes by processes of N) are dropped; then monitor_node(N)
+  // subscribers get kNodeDownTag (if N was up). Calling node_down again
+  // fires nothing twice. The router must already refuse operations for N
+  // when it calls node_down(N) (see router.h).
+  void node_up(uint16_t node);
+  void node_down(uint16_t node);
+  // Whether node is up as the router last reported (this node's id: true).
+  bool node_is_up(uint16_t node) const;
+
   detail::NodeImpl* impl() const { return impl_.get(); }
 
  private:
@@ -170,6 +246,7 @@ class Probe {
   Pid pid() const { return pid_; }
   // Sends with from() = pid().
   Status send(Pid to, Message m);
+  Status send_named(uint16_t node, std::string_view name, Message m);
   std::optional<Message> receive(Duration timeout);
   // The oldest message satisfying pred; others stay queued for later.
   std::optional<Message> receive_if(const std::function<bool(const Message&)>& pred,
@@ -178,6 +255,10 @@ class Probe {
   // exit (noproc) or a DOWN (noproc) message, as in a process.
   void link(Pid pid);
   MonitorRef monitor(Pid pid);
+  // As Context::monitor_node / demonitor_node: kNodeUpTag / kNodeDownTag
+  // messages for node (see message.h).
+  void monitor_node(uint16_t node);
+  void demonitor_node(uint16_t node);
 
  public:
   struct Shared;  // implementation detail

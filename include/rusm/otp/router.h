@@ -1,0 +1,94 @@
+// The actor core's one seam for distribution.
+//
+// A Pid carries the id of the node its process lives on (Pid::node()). When
+// otp/ meets a pid whose node is not its own (Node::id()), it does not look
+// it up: it hands the operation to the Router set with Node::set_router().
+// The cluster layer implements a Router over its connections; otp/ itself
+// never opens a socket. What a Router receives is plain data, so that it can
+// be written to bytes and read back on the other node:
+//
+//   Pid          Pid::bits() / Pid::from_bits()              (64 bits)
+//   MonitorRef   a uint64_t, made by the watcher's node
+//   ExitReason   kind() (ExitKind, a uint8_t) + detail() / ExitReason::of()
+//                or ExitReason::from_code() for untrusted input
+//   Message      tag() + ref() + bytes() / Message::make(tag, bytes) then
+//                set_ref(ref). A message holding host resources
+//                (resource_count() != 0) is refused before it reaches the
+//                Router: sockets and files cannot cross nodes.
+//
+// On the other side, the peer's Router delivers what arrives through the
+// Node's inbound entry points (Node::remote_send, remote_exit, remote_link,
+// ...), and reports connections with Node::node_up / Node::node_down.
+//
+// Contract for implementations:
+//   - Every method may be called from any thread: a worker running a process,
+//     an outside thread (Node::send, a Probe), or the thread that calls one of
+//     the Node's inbound entry points (a method may be called re-entrantly
+//     from inside such an entry point). They must not block: queue the
+//     operation and return.
+//   - Calls made by one thread for one (from, to) pair must reach the peer in
+//     the order they were made, messages and signals alike: the receiving
+//     node keeps Erlang's per-pair order only if the Router does.
+//   - No lock of the Node is held during a call, so a method may call back
+//     the Node's inbound entry points, even synchronously.
+//   - Before the Router calls Node::node_down(N), it must already refuse new
+//     operations for node N (send returns an error, link/monitor return an
+//     error): that is what lets the node fire every link and monitor to N
+//     exactly once.
+//   - Operations that return nothing are best effort: if the node is not
+//     connected they are dropped, since the peer's side of the link or
+//     monitor fires with noconnection when it sees this node go down.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "rusm/otp/message.h"
+#include "rusm/otp/pid.h"
+#include "rusm/result.h"
+
+namespace rusm::otp {
+
+class Router {
+ public:
+  virtual ~Router() = default;
+
+  // Delivers m to the process `to` on node to.node(). `from` is the sending
+  // local process (invalid when sent from outside any process). Error if the
+  // node cannot be reached now (e.g. "not connected to node 3") or the
+  // message cannot be queued (the connection's buffer is full); the sender
+  // sees the error, as for a full local mailbox.
+  virtual Status send(Pid from, Pid to, Message m) = 0;
+  // Delivers m to the process registered as `name` on `node` (the peer calls
+  // Node::remote_send_named). Errors as for send().
+  virtual Status send_named(Pid from, uint16_t node, std::string name, Message m) = 0;
+
+  // An exit signal from `from` (local) to `to` (remote). linked = true: the
+  // propagation of a link when `from` exits (or the answer to a link request
+  // of a process that was already gone, reason noproc); the peer calls
+  // Node::remote_exit(from, to, r, true), which only acts if the link is still
+  // there. linked = false: an explicit exit(to, r).
+  virtual void exit_signal(Pid from, Pid to, ExitReason r, bool linked) = 0;
+
+  // `from` (local) has linked to `to` (remote) and recorded the link on its
+  // side; the peer calls Node::remote_link(from, to). An error means the
+  // node is not reachable: `from` then gets an exit signal noconnection at
+  // once, as in Erlang, and the link is dropped.
+  virtual Status link(Pid from, Pid to) = 0;
+  // `from` (local) dropped its link to `to`; the peer calls Node::remote_unlink.
+  virtual void unlink(Pid from, Pid to) = 0;
+
+  // `from` (local) monitors `to` (remote) with ref; the peer calls
+  // Node::remote_monitor(from, to, ref). An error means the node is not
+  // reachable: `from` then gets a DOWN noconnection at once.
+  virtual Status monitor(Pid from, Pid to, MonitorRef ref) = 0;
+  // `from` (local) dropped its monitor ref of `to`; the peer calls
+  // Node::remote_demonitor(from, to, ref).
+  virtual void demonitor(Pid from, Pid to, MonitorRef ref) = 0;
+  // The local process `from`, monitored by `to` (remote) with ref, exited
+  // with r (or was gone when the monitor arrived: noproc); the peer calls
+  // Node::remote_down(from, to, ref, r).
+  virtual void down(Pid from, Pid to, MonitorRef ref, ExitReason r) = 0;
+};
+
+}  // namespace rusm::otp
