@@ -280,6 +280,12 @@ void Connection::start_read() {
         if (self->state_ == State::kDown) {
           return;
         }
+        if (ec && self->silenced_) {
+          // A partition hides the peer's close too: stop reading and let
+          // the heartbeat declare the peer down.
+          self->discarded_ = true;
+          return;
+        }
         if (ec) {
           if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated) {
             self->fail("peer closed the connection");
