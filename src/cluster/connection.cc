@@ -519,6 +519,15 @@ void Connection::fail(const std::string& reason, std::optional<std::string> refu
         self->close_socket();
       }
     });
+  } else if (silenced_) {
+    // A simulated partition: the peer must find out by its own heartbeat,
+    // not by our close, so the socket stays open for two more ticks.
+    timer_.expires_after(options_.tick * 2);
+    timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      if (!ec) {
+        self->close_socket();
+      }
+    });
   } else {
     close_socket();
   }

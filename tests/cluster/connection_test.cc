@@ -239,12 +239,16 @@ TEST_F(Fixture, GarbageFromAPeerClosesThatConnectionWithAReason) {
 }
 
 TEST_F(Fixture, OversizedFrameIsRefusedLocally) {
-  dial(pki_->node("client"), options("client", 2, ev_));
+  ConnectionOptions o = options("client", 2, ev_);
+  o.max_frame = 64 * 1024;
+  dial(pki_->node("client"), o);
   ASSERT_NE(ev_.wait_for("client up"), "") << ev_.all();
-  auto r = loop_.run([this] {
-    return client_->send(Send{1, 2, 3, std::string(kDefaultMaxFrame, 'x')});
-  });
-  EXPECT_EQ(r, SendResult::kTooLarge);
+  Send big{1, 2, 3, std::string(64 * 1024, 'x')};
+  EXPECT_EQ(loop_.run([&] { return client_->send(big); }), SendResult::kTooLarge);
+  EXPECT_EQ(loop_.run([&] { return client_->send_control(big); }), SendResult::kTooLarge);
+  big.payload.resize(1000);
+  EXPECT_EQ(loop_.run([&] { return client_->send(big); }), SendResult::kOk);
+  EXPECT_NE(ev_.wait_for("server got SEND"), "") << ev_.all();
   EXPECT_EQ(ev_.count("down"), 0u) << ev_.all();
 }
 
@@ -280,19 +284,23 @@ TEST_F(Fixture, SendBlocksWhenThePeerDoesNotReadThenDrains) {
   ASSERT_NE(ev_.wait_for("client up"), "") << ev_.all();
   auto srv = server();
   std::string chunk(16 * 1024, 'p');
-  int sent = loop_.run([&] {
+  struct Outcome {
+    int sent = 0;
+    SendResult last = SendResult::kOk;
+    size_t buffered = 0;
+  };
+  Outcome out = loop_.run([&] {
     srv->hold_reads(true);
-    int n = 0;
-    while (n < 100000 && client_->send(Send{1, 2, 3, chunk}) == SendResult::kOk) {
-      ++n;
+    Outcome o;
+    // The kernel's socket buffers absorb some, then our buffer fills.
+    while (o.sent < 100000 && (o.last = client_->send(Send{1, 2, 3, chunk})) == SendResult::kOk) {
+      ++o.sent;
     }
-    return n;
+    o.buffered = client_->buffered();
+    return o;
   });
-  // The kernel's socket buffers absorb some, then our buffer fills.
-  auto state = loop_.run([&] {
-    auto r = client_->send(Send{1, 2, 3, chunk});
-    return std::make_pair(r, client_->buffered());
-  });
+  int sent = out.sent;
+  std::pair<SendResult, size_t> state{out.last, out.buffered};
   ASSERT_LT(sent, 100000) << "send never blocked";
   EXPECT_EQ(state.first, SendResult::kWouldBlock);
   EXPECT_GE(state.second, o.send_limit);
