@@ -1,0 +1,231 @@
+// The wire format between rusm nodes: versioned, length-prefixed binary frames.
+//
+// Every frame is
+//
+//   u32 length (big-endian; counts the type byte and the body, never 0)
+//   u8  type
+//   body (type-specific, fields in the order listed below)
+//
+// Integers are big-endian. `str16` is a u16 byte count then the bytes, `str32`
+// a u32 byte count then the bytes. A body must be consumed exactly: a field
+// that runs past the frame, or bytes left after the last field, are errors.
+//
+//   1  HELLO       u16 version, str16 name, u16 node id, u32 creation, u32 flags
+//                  (the version comes first in every protocol version, so a
+//                  node can always tell which version a peer speaks)
+//   2  REFUSE      str16 reason
+//   3  TICK        (empty)
+//   4  SEND        u64 from, u64 to, u64 tag, str32 payload
+//   5  SEND_NAMED  u64 from, str16 name (node-local), u64 tag, str32 payload
+//   6  EXIT        u64 from, u64 to, u8 reason kind, str32 detail, u8 linked (0/1)
+//   7  LINK        u64 from, u64 to
+//   8  UNLINK      u64 from, u64 to
+//   9  MONITOR     u64 from, u64 to, u64 ref
+//   10 DEMONITOR   u64 from, u64 to, u64 ref
+//   11 DOWN        u64 from, u64 to, u64 ref, u8 reason kind, str32 detail
+//   12 PEERS       u16 count, then count x (str16 name, str16 address "host:port")
+//   13-15          reserved: remote spawn        (decode as "unsupported")
+//   16-23          reserved: the global registry (decode as "unsupported")
+//
+// Pids are the 64-bit values of otp::Pid (the node id sits in the top 16
+// bits); this layer moves them without interpreting them. A reason kind is the
+// actor core's exit-reason kind, mapped by the router; the transport does not
+// interpret it either.
+//
+// Decoding is for untrusted bytes: every malformed input yields an Error (with
+// a FrameError code and a message naming the frame and field), never a crash,
+// and a length above the configured maximum is rejected as soon as the 4-byte
+// header is seen, before the body is buffered.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "rusm/result.h"
+
+namespace rusm::cluster {
+
+// The protocol version this build speaks (HELLO.version).
+inline constexpr uint16_t kProtocolVersion = 1;
+// Bytes before the body: the u32 length and the u8 type.
+inline constexpr size_t kFrameHeaderSize = 5;
+// Default upper bound on a frame's length field (type + body).
+inline constexpr uint32_t kDefaultMaxFrame = 64u << 20;
+
+enum class FrameType : uint8_t {
+  kHello = 1,
+  kRefuse = 2,
+  kTick = 3,
+  kSend = 4,
+  kSendNamed = 5,
+  kExit = 6,
+  kLink = 7,
+  kUnlink = 8,
+  kMonitor = 9,
+  kDemonitor = 10,
+  kDown = 11,
+  kPeers = 12,
+  // 13..15 remote spawn, 16..23 registry: reserved, not yet decoded.
+};
+inline constexpr uint8_t kFirstReservedType = 13;
+inline constexpr uint8_t kLastReservedType = 23;
+
+// Error codes carried by decode errors (Error::code()).
+enum class FrameError : int {
+  kEmpty = 1,        // length field 0: no type byte
+  kOversized,        // length field above the limit
+  kUnknownType,      // a type number nobody defined
+  kUnsupportedType,  // a reserved type number this build does not handle yet
+  kTruncated,        // a fixed-size field runs past the end of the frame
+  kBadLength,        // a str16/str32 length runs past the end of the frame
+  kTrailingBytes,    // bytes left after the last field
+  kBadValue,         // a field with an impossible value (a flag other than 0/1)
+};
+
+struct Hello {
+  static constexpr FrameType kType = FrameType::kHello;
+  uint16_t version = kProtocolVersion;
+  std::string name;
+  uint16_t node_id = 0;
+  uint32_t creation = 0;
+  uint32_t flags = 0;
+  friend bool operator==(const Hello&, const Hello&) = default;
+};
+struct Refuse {
+  static constexpr FrameType kType = FrameType::kRefuse;
+  std::string reason;
+  friend bool operator==(const Refuse&, const Refuse&) = default;
+};
+struct Tick {
+  static constexpr FrameType kType = FrameType::kTick;
+  friend bool operator==(const Tick&, const Tick&) = default;
+};
+struct Send {
+  static constexpr FrameType kType = FrameType::kSend;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  uint64_t tag = 0;
+  std::string payload;
+  friend bool operator==(const Send&, const Send&) = default;
+};
+struct SendNamed {
+  static constexpr FrameType kType = FrameType::kSendNamed;
+  uint64_t from = 0;
+  std::string name;
+  uint64_t tag = 0;
+  std::string payload;
+  friend bool operator==(const SendNamed&, const SendNamed&) = default;
+};
+struct Exit {
+  static constexpr FrameType kType = FrameType::kExit;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  uint8_t reason_kind = 0;
+  std::string detail;
+  bool linked = false;
+  friend bool operator==(const Exit&, const Exit&) = default;
+};
+struct Link {
+  static constexpr FrameType kType = FrameType::kLink;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  friend bool operator==(const Link&, const Link&) = default;
+};
+struct Unlink {
+  static constexpr FrameType kType = FrameType::kUnlink;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  friend bool operator==(const Unlink&, const Unlink&) = default;
+};
+struct Monitor {
+  static constexpr FrameType kType = FrameType::kMonitor;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  uint64_t ref = 0;
+  friend bool operator==(const Monitor&, const Monitor&) = default;
+};
+struct Demonitor {
+  static constexpr FrameType kType = FrameType::kDemonitor;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  uint64_t ref = 0;
+  friend bool operator==(const Demonitor&, const Demonitor&) = default;
+};
+struct Down {
+  static constexpr FrameType kType = FrameType::kDown;
+  uint64_t from = 0;
+  uint64_t to = 0;
+  uint64_t ref = 0;
+  uint8_t reason_kind = 0;
+  std::string detail;
+  friend bool operator==(const Down&, const Down&) = default;
+};
+struct PeerEntry {
+  std::string name;
+  std::string address;  // "host:port" where that node listens
+  friend bool operator==(const PeerEntry&, const PeerEntry&) = default;
+};
+struct Peers {
+  static constexpr FrameType kType = FrameType::kPeers;
+  std::vector<PeerEntry> peers;
+  friend bool operator==(const Peers&, const Peers&) = default;
+};
+
+using Frame = std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor,
+                           Demonitor, Down, Peers>;
+
+FrameType type_of(const Frame& frame);
+// "HELLO", "SEND", ...; "type N" for numbers that name no frame.
+std::string frame_type_name(uint8_t type);
+
+// The encoded size of `frame` (header included). Strings longer than their
+// length field allows (str16: 65535 bytes) are truncated by encode(), and
+// encoded_size() counts the truncated length.
+size_t encoded_size(const Frame& frame);
+// Appends the encoding of `frame` to `out` (no other allocation than out's
+// growth).
+void encode(const Frame& frame, std::string& out);
+
+// Decodes one frame body (the bytes after the type byte).
+Result<Frame> decode_body(uint8_t type, std::string_view body);
+
+// A streaming decoder: feed it byte chunks as they arrive, take complete
+// frames out. After an error it stays failed (the stream has lost its
+// framing). Not thread-safe; owned by one connection.
+class Decoder {
+ public:
+  explicit Decoder(uint32_t max_frame = kDefaultMaxFrame) : max_frame_(max_frame) {}
+
+  // Appends bytes to the stream.
+  void feed(std::string_view bytes);
+  // Zero-copy feeding: prepare(n) returns room for n bytes at the end of the
+  // buffer; commit(k) (k <= n) appends the first k of them.
+  char* prepare(size_t n);
+  void commit(size_t k);
+
+  // The next complete frame; std::nullopt when more bytes are needed; an
+  // Error when the stream is malformed (then, and forever after).
+  Result<std::optional<Frame>> next();
+
+  // Bytes fed but not yet returned as frames.
+  size_t buffered() const { return end_ - begin_; }
+  bool failed() const { return failed_.has_value(); }
+  uint32_t max_frame() const { return max_frame_; }
+
+ private:
+  Error fail(Error e);
+
+  uint32_t max_frame_;
+  std::string buf_;  // buf_.size() is the capacity in use; [begin_, end_) holds data
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  uint64_t offset_ = 0;  // stream offset of buf_[begin_], for error messages
+  std::optional<Error> failed_;
+};
+
+}  // namespace rusm::cluster
