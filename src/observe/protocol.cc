@@ -159,9 +159,17 @@ Result<Command> parse_command(std::string_view text) {
       return p.error();
     }
     c.pid = *p;
+  } else if (t == "shell") {
+    c.kind = CommandKind::kShell;
+    Result<std::string> line = string_field(j, "line", true);
+    if (!line) {
+      return line.error();
+    }
+    c.line = std::move(*line);
   } else {
     return Error("unknown command type '" + t.substr(0, 64) +
-                 "' (expected ping, run, stop, subscribe, unsubscribe, process_info or kill)");
+                 "' (expected ping, run, stop, subscribe, unsubscribe, process_info, kill or "
+                 "shell)");
   }
   return c;
 }

@@ -29,7 +29,16 @@ inline constexpr size_t kTableLimit = 5000;
 // Longest command accepted on the WebSocket.
 inline constexpr size_t kMaxCommandBytes = 16 * 1024;
 
-enum class CommandKind { kPing, kRun, kStop, kSubscribe, kUnsubscribe, kProcessInfo, kKill };
+enum class CommandKind {
+  kPing,
+  kRun,
+  kStop,
+  kSubscribe,
+  kUnsubscribe,
+  kProcessInfo,
+  kKill,
+  kShell
+};
 
 struct Command {
   CommandKind kind = CommandKind::kPing;
@@ -43,6 +52,8 @@ struct Command {
   std::string topic;  // "processes"
   // process_info / kill
   otp::Pid pid;
+  // shell: one command line for the attach shell's core (shell.h)
+  std::string line;
 };
 
 // Parses one client message. Errors name the problem: "not JSON (...)",

@@ -147,9 +147,15 @@ class RouteHandler final : public net::Handler {
 class Session final : public net::WebSocketHandler, public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<Server::Impl> srv, Access access)
-      : srv_(std::move(srv)), access_(access), queue_(srv_->options.limits.queue, &srv_->queued) {}
+      : srv_(std::move(srv)),
+        access_(access),
+        queue_(srv_->options.limits.queue, &srv_->queued),
+        shell_(srv_->node, srv_->options.shell) {}
 
   Access access() const { return access_; }
+  // Only from on_message (one at a time per connection): the shell keeps
+  // this client's last `top` readings.
+  Shell& shell() { return shell_; }
 
   void on_open(std::shared_ptr<net::WebSocket> ws) override {
     {
@@ -330,6 +336,7 @@ class Session final : public net::WebSocketHandler, public std::enable_shared_fr
   mutable std::mutex mu_;
   std::shared_ptr<net::WebSocket> ws_;
   SendQueue queue_;
+  Shell shell_;
   SteadyClock::time_point write_started_;
   bool table_ = false;
   bool closed_ = false;
@@ -504,6 +511,19 @@ void Server::Impl::handle_command(Session& s, const std::string& text) {
       }
       json j = ok("process_info");
       j["info"] = process_info_json(*info);
+      s.send(j);
+      return;
+    }
+    case CommandKind::kShell: {
+      // The shell checks access itself: observation commands are open to
+      // observers, send/exit/kill need control.
+      ShellResult r = s.shell().execute(c.line, s.access());
+      if (r.denied) {
+        denied_commands.fetch_add(1, std::memory_order_relaxed);
+      }
+      json j = ok("shell_result");
+      j["ok"] = r.ok;
+      j["output"] = std::move(r.output);
       s.send(j);
       return;
     }

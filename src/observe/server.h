@@ -45,6 +45,7 @@
 #include "observe/access.h"
 #include "observe/protocol.h"
 #include "observe/send_queue.h"
+#include "observe/shell.h"
 #include "rusm/observe/sampler.h"
 #include "rusm/otp/node.h"
 #include "rusm/result.h"
@@ -85,6 +86,8 @@ struct ServerOptions {
   std::string assets_dir;  // empty: no static files (404 with a hint)
   AccessOptions access;    // an empty token: start() makes one (generate_token)
   ServerLimits limits;
+  // Who this node is, for the shell's `nodes` ({"type":"shell"}; shell.h).
+  ShellOptions shell;
   // The event loop to serve on (the node's; it must be running and outlive
   // the server); null: the server runs one I/O thread of its own.
   boost::asio::io_context* io = nullptr;

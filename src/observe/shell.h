@@ -1,0 +1,97 @@
+// The attach shell's command core: one command line in, text out, acting on
+// one node. `rusm attach` (over mutual TLS, issue 12) and the observer's
+// WebSocket protocol ({"type":"shell"}, docs/dashboard.md) both run their
+// lines through it, so the dashboard and the shell stay in step.
+//
+//   help                                       the commands
+//   ps [--filter S] [--sort reductions|memory|mailbox] [--limit N]
+//   info PROC                                  one process in full
+//   send PROC TAG DATA          (control)      a message (TAG: integer or 0x hex)
+//   exit PROC REASON            (control)      an exit signal (normal, shutdown,
+//                                              kill, or any text: error(text))
+//   kill PROC                   (control)      the untrappable kill signal
+//   whereis NAME                               the pid registered as NAME
+//   stats                                      the node's counters and budgets
+//   top [N]                                    busiest processes since the last
+//                                              top of this shell (since start first)
+//   nodes                                      the nodes (this one, for now)
+//   spawn ..., trace ...                       not supported yet (issue 12)
+//
+// PROC is a pid as Pid::to_string prints it ("<0.12.1>") or a registered
+// name. Words split at blanks; '...' and "..." quote (the latter with \\ \"
+// \n \t \xHH escapes). Lines longer than kMaxCommandBytes are refused.
+//
+// Commands that change the node (send, exit, kill) need Access::kControl,
+// the access the observer grants with its token (access.h); others need
+// only observation. A refusal comes back with denied set, so that callers
+// can count it.
+//
+// Cost: ps and top read the whole process table (Node::processes(), O(live
+// processes)), as one snapshot with a table does; the rest is O(1) or one
+// process.
+//
+// Thread-safety: a Shell is used by one thread at a time (it keeps the last
+// top's readings); give each client its own. Each call is safe to make
+// while the node runs.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "observe/access.h"
+#include "rusm/otp/node.h"
+#include "rusm/otp/pid.h"
+#include "rusm/result.h"
+
+namespace rusm::observe {
+
+struct ShellOptions {
+  std::string node_name = "local";  // what `nodes` calls this node
+  uint16_t node_id = 0;             // must be the node's NodeOptions::node_id
+};
+
+struct ShellResult {
+  bool ok = true;       // false: the command failed or was refused; output says why
+  bool denied = false;  // refused for want of control access
+  std::string output;   // lines ending in '\n' (empty for an empty line)
+};
+
+// The words of a command line (see above); an error for an unterminated
+// quote or a bad escape.
+Result<std::vector<std::string>> split_shell_words(std::string_view line);
+
+class Shell {
+ public:
+  // node must outlive the shell.
+  explicit Shell(otp::Node& node, ShellOptions options = {});
+
+  ShellResult execute(std::string_view line, Access access);
+
+ private:
+  using Words = std::vector<std::string>;
+  ShellResult help() const;
+  ShellResult ps(const Words& w) const;
+  ShellResult info(const Words& w) const;
+  ShellResult send(const Words& w) const;
+  ShellResult exit(const Words& w) const;
+  ShellResult kill(const Words& w) const;
+  ShellResult whereis(const Words& w) const;
+  ShellResult stats(const Words& w) const;
+  ShellResult top(const Words& w);
+  ShellResult nodes(const Words& w) const;
+  // A live local process named by a pid or a registered name.
+  Result<otp::Pid> resolve(const std::string& word) const;
+
+  otp::Node& node_;
+  const ShellOptions options_;
+  // What the previous `top` read: reductions per pid, and when.
+  std::unordered_map<otp::Pid, uint64_t> top_reductions_;
+  std::chrono::steady_clock::time_point top_time_;
+  bool top_taken_ = false;
+};
+
+}  // namespace rusm::observe
