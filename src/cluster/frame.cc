@@ -62,10 +62,10 @@ size_t body_size(const Tick&) {
   return 0;
 }
 size_t body_size(const Send& f) {
-  return 24 + 4 + f.payload.size();
+  return 32 + 4 + f.payload.size();
 }
 size_t body_size(const SendNamed& f) {
-  return 8 + 2 + str16_len(f.name) + 8 + 4 + f.payload.size();
+  return 8 + 2 + str16_len(f.name) + 16 + 4 + f.payload.size();
 }
 size_t body_size(const Exit& f) {
   return 16 + 1 + 4 + f.detail.size() + 1;
@@ -109,12 +109,14 @@ void write_body(Writer& w, const Send& f) {
   w.u64(f.from);
   w.u64(f.to);
   w.u64(f.tag);
+  w.u64(f.ref);
   w.str32(f.payload);
 }
 void write_body(Writer& w, const SendNamed& f) {
   w.u64(f.from);
   w.str16(f.name);
   w.u64(f.tag);
+  w.u64(f.ref);
   w.str32(f.payload);
 }
 void write_body(Writer& w, const Exit& f) {
@@ -353,7 +355,7 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
     case FrameType::kSend: {
       Reader r(body, "SEND");
       Send f;
-      r.u64(f.from, "from") && r.u64(f.to, "to") && r.u64(f.tag, "tag") &&
+      r.u64(f.from, "from") && r.u64(f.to, "to") && r.u64(f.tag, "tag") && r.u64(f.ref, "ref") &&
           r.str32(f.payload, "payload");
       return done(r, std::move(f));
     }
@@ -361,7 +363,7 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
       Reader r(body, "SEND_NAMED");
       SendNamed f;
       r.u64(f.from, "from") && r.str16(f.name, "name") && r.u64(f.tag, "tag") &&
-          r.str32(f.payload, "payload");
+          r.u64(f.ref, "ref") && r.str32(f.payload, "payload");
       return done(r, std::move(f));
     }
     case FrameType::kExit: {

@@ -15,8 +15,8 @@
 //                  node can always tell which version a peer speaks)
 //   2  REFUSE      str16 reason
 //   3  TICK        (empty)
-//   4  SEND        u64 from, u64 to, u64 tag, str32 payload
-//   5  SEND_NAMED  u64 from, str16 name (node-local), u64 tag, str32 payload
+//   4  SEND        u64 from, u64 to, u64 tag, u64 ref, str32 payload
+//   5  SEND_NAMED  u64 from, str16 name (node-local), u64 tag, u64 ref, str32 payload
 //   6  EXIT        u64 from, u64 to, u8 reason kind, str32 detail, u8 linked (0/1)
 //   7  LINK        u64 from, u64 to
 //   8  UNLINK      u64 from, u64 to
@@ -110,6 +110,7 @@ struct Send {
   uint64_t from = 0;
   uint64_t to = 0;
   uint64_t tag = 0;
+  uint64_t ref = 0;  // the message's correlation value (Message::ref)
   std::string payload;
   friend bool operator==(const Send&, const Send&) = default;
 };
@@ -118,6 +119,7 @@ struct SendNamed {
   uint64_t from = 0;
   std::string name;
   uint64_t tag = 0;
+  uint64_t ref = 0;
   std::string payload;
   friend bool operator==(const SendNamed&, const SendNamed&) = default;
 };

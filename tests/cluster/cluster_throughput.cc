@@ -40,7 +40,7 @@ int main(int argc, char** argv) {
   std::atomic<bool> done{false};
   uint64_t sent = 0;
   std::function<void()> pump;
-  Send frame{1, 2, 0, std::string(32, 'x')};
+  Send frame{1, 2, 0, 0, std::string(32, 'x')};
   pump = [&] {
     for (int i = 0; i < 4096 && !done; ++i) {
       frame.tag = sent;

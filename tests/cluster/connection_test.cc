@@ -134,7 +134,7 @@ TEST_F(Fixture, FramesFlowBothWaysInOrder) {
   ASSERT_NE(ev_.wait_for("client up"), "") << ev_.all();
   loop_.run([this] {
     for (int i = 0; i < 100; ++i) {
-      EXPECT_EQ(client_->send(Send{1, 2, 3, "c" + std::to_string(i)}), SendResult::kOk);
+      EXPECT_EQ(client_->send(Send{1, 2, 3, 0, "c" + std::to_string(i)}), SendResult::kOk);
     }
     EXPECT_EQ(servers_.back()->send_control(Link{5, 6}), SendResult::kOk);
     return 0;
@@ -243,7 +243,7 @@ TEST_F(Fixture, OversizedFrameIsRefusedLocally) {
   o.max_frame = 64 * 1024;
   dial(pki_->node("client"), o);
   ASSERT_NE(ev_.wait_for("client up"), "") << ev_.all();
-  Send big{1, 2, 3, std::string(64 * 1024, 'x')};
+  Send big{1, 2, 3, 0, std::string(64 * 1024, 'x')};
   EXPECT_EQ(loop_.run([&] { return client_->send(big); }), SendResult::kTooLarge);
   EXPECT_EQ(loop_.run([&] { return client_->send_control(big); }), SendResult::kTooLarge);
   big.payload.resize(1000);
@@ -293,7 +293,8 @@ TEST_F(Fixture, SendBlocksWhenThePeerDoesNotReadThenDrains) {
     srv->hold_reads(true);
     Outcome o;
     // The kernel's socket buffers absorb some, then our buffer fills.
-    while (o.sent < 100000 && (o.last = client_->send(Send{1, 2, 3, chunk})) == SendResult::kOk) {
+    while (o.sent < 100000 &&
+           (o.last = client_->send(Send{1, 2, 3, 0, chunk})) == SendResult::kOk) {
       ++o.sent;
     }
     o.buffered = client_->buffered();
@@ -312,7 +313,7 @@ TEST_F(Fixture, SendBlocksWhenThePeerDoesNotReadThenDrains) {
     return 0;
   });
   EXPECT_NE(ev_.wait_for("client drain"), "") << ev_.all();
-  EXPECT_EQ(loop_.run([&] { return client_->send(Send{1, 2, 3, "after"}); }), SendResult::kOk);
+  EXPECT_EQ(loop_.run([&] { return client_->send(Send{1, 2, 3, 0, "after"}); }), SendResult::kOk);
   EXPECT_NE(ev_.wait_for("server got SEND after"), "") << ev_.all();
   EXPECT_EQ(ev_.count("down"), 0u) << ev_.all();
 }

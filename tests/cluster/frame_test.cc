@@ -12,9 +12,9 @@ std::vector<Frame> every_frame() {
       Hello{kProtocolVersion, "alpha.cluster", 7, 0xdeadbeef, 3},
       Refuse{"protocol version 9, this node speaks 1"},
       Tick{},
-      Send{0x0001000000000001ull, 0x0002000000000002ull, 42, std::string(32, 'x')},
-      Send{1, 2, 3, ""},
-      SendNamed{5, "logger", 9, std::string("\0\1\2binary", 9)},
+      Send{0x0001000000000001ull, 0x0002000000000002ull, 42, 0, std::string(32, 'x')},
+      Send{1, 2, 3, 0, ""},
+      SendNamed{5, "logger", 9, 0, std::string("\0\1\2binary", 9)},
       Exit{1, 2, 4, "badarg", true},
       Exit{1, 2, 0, "", false},
       Link{10, 11},
@@ -127,7 +127,7 @@ TEST(FrameTest, TruncatedBodyIsAnError) {
 }
 
 TEST(FrameTest, IncompleteFrameWaitsForMoreBytes) {
-  std::string bytes = encode_one(Send{1, 2, 3, "payload"});
+  std::string bytes = encode_one(Send{1, 2, 3, 0, "payload"});
   Decoder d;
   d.feed(std::string_view(bytes).substr(0, bytes.size() - 1));
   auto r = d.next();
@@ -139,7 +139,7 @@ TEST(FrameTest, IncompleteFrameWaitsForMoreBytes) {
 }
 
 TEST(FrameTest, FieldLengthBeyondTheFrameIsAnError) {
-  std::string body(24, '\0');
+  std::string body(32, '\0');
   body += std::string("\0\0\1\0", 4);  // payload of 256 bytes...
   body += "short";                     // ...but 5 present
   Error e = decode_error(frame_bytes(4, body));

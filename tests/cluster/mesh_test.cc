@@ -100,7 +100,7 @@ TEST(MeshTest, TwoNodesConnectAndExchangeFrames) {
   ASSERT_NE(ev.wait_for("a up b"), "") << ev.all();
   ASSERT_NE(ev.wait_for("b up a"), "") << ev.all();
   EXPECT_EQ(b.loop.run([&] {
-    return b.mesh->send("a", Send{1, 2, 3, "hello"});
+    return b.mesh->send("a", Send{1, 2, 3, 0, "hello"});
   }),
             Mesh::SendResult::kOk);
   EXPECT_NE(ev.wait_for("a got b hello"), "") << ev.all();
@@ -127,7 +127,7 @@ TEST(MeshTest, ThreeNodesFormAFullMeshFromOneSeedEach) {
   EXPECT_EQ(a.up_peers(), (Names{"b", "c"}));
   EXPECT_EQ(b.up_peers(), (Names{"a", "c"}));
   EXPECT_EQ(c.up_peers(), (Names{"a", "b"}));
-  c.loop.run([&] { return c.mesh->send("a", Send{0, 0, 0, "direct"}); });
+  c.loop.run([&] { return c.mesh->send("a", Send{0, 0, 0, 0, "direct"}); });
   EXPECT_NE(ev.wait_for("a got c direct"), "") << ev.all();
 }
 
@@ -144,7 +144,7 @@ TEST(MeshTest, SimultaneousDialsKeepOneConnection) {
   ASSERT_NE(ev.wait_for("b up a"), "") << ev.all();
   // Stable: traffic flows both ways after the duplicate is resolved.
   EXPECT_TRUE(eventually(a.loop, [&] { return a.mesh->is_up("b"); }));
-  b.loop.run([&] { return b.mesh->send("a", Send{0, 0, 0, "after"}); });
+  b.loop.run([&] { return b.mesh->send("a", Send{0, 0, 0, 0, "after"}); });
   EXPECT_NE(ev.wait_for("a got b after"), "") << ev.all();
   EXPECT_EQ(a.up_peers(), Names{"b"});
   EXPECT_EQ(b.up_peers(), Names{"a"});
@@ -230,7 +230,7 @@ TEST(MeshTest, SilenceLeadsToDownAndResumeReconnects) {
   });
   EXPECT_NE(ev.wait_for("a up b"), "") << ev.all();
   EXPECT_NE(ev.wait_for("b up a"), "") << ev.all();
-  a.loop.run([&] { return a.mesh->send("b", Send{0, 0, 0, "healed"}); });
+  a.loop.run([&] { return a.mesh->send("b", Send{0, 0, 0, 0, "healed"}); });
   EXPECT_NE(ev.wait_for("b got a healed"), "") << ev.all();
 }
 

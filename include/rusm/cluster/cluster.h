@@ -1,0 +1,115 @@
+// A node's membership in a cluster: rusm nodes joined by mutual TLS, where a
+// pid works the same whichever node its process lives on.
+//
+//   otp::NodeOptions no;
+//   no.name = "n1";
+//   no.node_id = cluster::node_id_for("n1");
+//   otp::Node node(no);
+//   cluster::ClusterOptions co;
+//   cluster::use_certs_dir(co, "cluster-certs", "n1");  // `rusm cluster ca|cert`
+//   co.listen_port = 4370;
+//   co.seeds = {"10.0.0.2:4370"};
+//   auto c = cluster::Cluster::start(node, co);
+//
+// From then on the node's processes send to pids of other nodes, link to and
+// monitor them, send to names on other nodes (Node::send_named) and watch
+// nodes (monitor_node), and all of it arrives over one connection per pair
+// of nodes (src/cluster/: frame.h is the wire format, connection.h the TLS
+// handshake and heartbeats, mesh.h membership). When a node goes down (its
+// connection fails, or it is silent for two heartbeat ticks), every link and
+// monitor to its processes fires with reason noconnection, exactly once.
+//
+// Back-pressure: each peer has a send buffer (ClusterOptions::
+// send_buffer_bytes). A send to a node whose buffer is full fails at once
+// with an error the sender sees (as a full local mailbox does); links,
+// monitors and exit signals are never refused for that reason, and a peer
+// that stops reading altogether is declared down. Memory per peer is bounded.
+//
+// Thread-safety: start/stop from one thread; nodes() and node_id() from any.
+// The cluster runs its connections on a thread of its own.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "rusm/result.h"
+
+namespace rusm::otp {
+class Node;
+}
+
+namespace rusm::cluster {
+
+struct ClusterOptions {
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 0;        // 0: an ephemeral port (see Cluster::port)
+  std::string advertise;           // "host:port" peers are told to dial; "": the listen address
+  std::vector<std::string> seeds;  // "host:port" of nodes to join through
+  // PEM files: the cluster's CA, this node's certificate (its name in the
+  // SAN or CN must be the node's name) and key. use_certs_dir() fills them.
+  std::string ca_file, cert_file, key_file;
+  std::chrono::milliseconds tick{1000};        // heartbeat; a silent peer is down within 2 ticks
+  size_t send_buffer_bytes = size_t{4} << 20;  // per peer (see above)
+  std::function<void(const std::string& line)> log;  // default: standard error
+};
+
+// The files `rusm cluster ca` / `rusm cluster cert NAME` write into dir:
+// ca.pem, NAME.pem and NAME.key.
+void use_certs_dir(ClusterOptions& options, const std::string& dir, const std::string& name);
+
+// The node id a node named `name` takes when none is configured: a hash of
+// the name into 1..65535. Two names may collide; a cluster refuses a second
+// node with an id it already has, so configure ids explicitly for large
+// clusters.
+uint16_t node_id_for(std::string_view name);
+
+// What Cluster::nodes() reports about one peer.
+struct NodeStatus {
+  std::string name;
+  uint16_t id = 0;
+  std::string address;  // where it listens ("" if not known yet)
+  bool up = false;
+  uint64_t bytes_in = 0, bytes_out = 0, frames_in = 0, frames_out = 0;
+};
+
+class Cluster {
+ public:
+  // Starts listening, dials the seeds, and becomes `node`'s router (see
+  // rusm/otp/router.h). The node's id, name and creation (NodeOptions) are
+  // its identity in the cluster. Errors: unreadable or mismatched
+  // certificates, an address that cannot be bound, a node id of 0.
+  static Result<std::unique_ptr<Cluster>> start(otp::Node& node, ClusterOptions options);
+  // stop().
+  ~Cluster();
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
+
+  // Leaves the cluster: the node stops routing (operations on remote pids
+  // fail as "not connected"), every link and monitor to a remote process
+  // fires with noconnection, connections close. Idempotent.
+  void stop();
+
+  uint16_t port() const;  // where it accepts peers
+  std::vector<NodeStatus> nodes() const;
+  std::optional<uint16_t> node_id(std::string_view name) const;
+
+  // Test hooks: a partition. silence(peer) stops traffic both ways on the
+  // connection to peer (it goes down after the heartbeat timeout, and is not
+  // redialled) until resume(peer).
+  void silence(const std::string& peer);
+  void resume(const std::string& peer);
+
+  struct Impl;
+
+ private:
+  explicit Cluster(std::shared_ptr<Impl> impl);
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace rusm::cluster

@@ -1,0 +1,487 @@
+// Cluster: the otp::Router over a Mesh of TLS connections.
+//
+// Threads. Router calls come from any thread (workers running processes,
+// outside threads); the Mesh and its connections live on the cluster's own
+// io_context thread. A call checks the peer's slot (up? room in its send
+// buffer?) on the caller's thread, then posts the frame to the io thread;
+// posts from one thread run in the order they were made, which keeps
+// Erlang's per-pair order. Frames the connection cannot take yet (its buffer
+// is full) wait in the slot's backlog, in order, until it drains; the bytes
+// posted or waiting count against send_buffer_bytes, past which send()
+// fails. Inbound frames are checked (the sender's pids must be of the peer's
+// node, the receiver's of this node) and handed to the Node's remote_*
+// entry points on the io thread.
+#include "rusm/cluster/cluster.h"
+
+#include <atomic>
+#include <cstdio>
+#include <deque>
+#include <future>
+#include <map>
+#include <mutex>
+#include <shared_mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+
+#include "cluster/frame.h"
+#include "cluster/mesh.h"
+#include "rusm/otp/node.h"
+#include "rusm/otp/router.h"
+
+namespace rusm::cluster {
+
+namespace asio = boost::asio;
+using otp::ExitReason;
+using otp::Message;
+using otp::MonitorRef;
+using otp::Pid;
+
+void use_certs_dir(ClusterOptions& options, const std::string& dir, const std::string& name) {
+  options.ca_file = dir + "/ca.pem";
+  options.cert_file = dir + "/" + name + ".pem";
+  options.key_file = dir + "/" + name + ".key";
+}
+
+uint16_t node_id_for(std::string_view name) {
+  uint32_t h = 2166136261u;  // FNV-1a
+  for (char c : name) {
+    h = (h ^ static_cast<uint8_t>(c)) * 16777619u;
+  }
+  return static_cast<uint16_t>(1 + (h ^ (h >> 16)) % 65535);
+}
+
+namespace {
+
+// One peer node, by id; shared between the callers' threads and the io
+// thread. name/backlog belong to the io thread.
+struct Slot {
+  uint16_t id = 0;
+  std::string name;
+  std::atomic<bool> up{false};
+  std::atomic<int64_t> queued{0};              // bytes posted or in the backlog
+  std::deque<std::pair<Frame, bool>> backlog;  // (frame, control), io thread only
+};
+
+}  // namespace
+
+struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> {
+  otp::Node& node;
+  ClusterOptions options;
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  std::thread thread;
+  std::shared_ptr<Mesh> mesh;  // io thread (and start/stop while it is idle)
+  uint16_t port = 0;
+  std::atomic<bool> stopped{false};
+
+  mutable std::shared_mutex mu;  // guards the maps, not the slots' atomics
+  std::unordered_map<uint16_t, std::shared_ptr<Slot>> by_id;
+  std::map<std::string, std::shared_ptr<Slot>, std::less<>> by_name;
+
+  Impl(otp::Node& n, ClusterOptions o) : node(n), options(std::move(o)) {}
+
+  void log(const std::string& line) const {
+    if (options.log) {
+      options.log(line);
+    } else {
+      std::fprintf(stderr, "rusm cluster %s: %s\n", node.name().c_str(), line.c_str());
+    }
+  }
+
+  std::shared_ptr<Slot> slot(uint16_t id) const {
+    std::shared_lock lock(mu);
+    auto it = by_id.find(id);
+    return it == by_id.end() ? nullptr : it->second;
+  }
+  std::shared_ptr<Slot> slot(std::string_view name) const {
+    std::shared_lock lock(mu);
+    auto it = by_name.find(name);
+    return it == by_name.end() ? nullptr : it->second;
+  }
+
+  static Error not_connected(uint16_t id) {
+    return Error("not connected to node " + std::to_string(id));
+  }
+
+  // ---- Outbound (any thread) ------------------------------------------------
+
+  // Queues f for node `id`. Data frames are refused past the send buffer.
+  Status queue(uint16_t id, Frame f, bool control) {
+    std::shared_ptr<Slot> s = slot(id);
+    if (!s || !s->up.load(std::memory_order_acquire)) {
+      return not_connected(id);
+    }
+    auto size = static_cast<int64_t>(encoded_size(f));
+    if (!control && s->queued.load(std::memory_order_relaxed) + size >
+                        static_cast<int64_t>(options.send_buffer_bytes)) {
+      return Error("send buffer to node " + std::to_string(id) + " is full (" +
+                   std::to_string(options.send_buffer_bytes) +
+                   " bytes queued; the peer is not keeping up), retry later");
+    }
+    s->queued.fetch_add(size, std::memory_order_relaxed);
+    asio::post(io, [self = shared_from_this(), s, f = std::move(f), control, size]() mutable {
+      self->push(*s, std::move(f), control, size);
+    });
+    return Status::ok();
+  }
+
+  Status send(Pid from, Pid to, Message m) override {
+    return queue(to.node(), Send{from.bits(), to.bits(), m.tag(), m.ref(), std::string(m.text())},
+                 false);
+  }
+  Status send_named(Pid from, uint16_t node_id, std::string name, Message m) override {
+    return queue(node_id,
+                 SendNamed{from.bits(), std::move(name), m.tag(), m.ref(), std::string(m.text())},
+                 false);
+  }
+  void exit_signal(Pid from, Pid to, ExitReason r, bool linked) override {
+    (void)queue(to.node(),
+                Exit{from.bits(), to.bits(), static_cast<uint8_t>(r.kind()), r.detail(), linked},
+                true);
+  }
+  Status link(Pid from, Pid to) override {
+    return queue(to.node(), Link{from.bits(), to.bits()}, true);
+  }
+  void unlink(Pid from, Pid to) override {
+    (void)queue(to.node(), Unlink{from.bits(), to.bits()}, true);
+  }
+  Status monitor(Pid from, Pid to, MonitorRef ref) override {
+    return queue(to.node(), Monitor{from.bits(), to.bits(), ref}, true);
+  }
+  void demonitor(Pid from, Pid to, MonitorRef ref) override {
+    (void)queue(to.node(), Demonitor{from.bits(), to.bits(), ref}, true);
+  }
+  void down(Pid from, Pid to, MonitorRef ref, ExitReason r) override {
+    (void)queue(to.node(),
+                Down{from.bits(), to.bits(), ref, static_cast<uint8_t>(r.kind()), r.detail()},
+                true);
+  }
+
+  // ---- io thread ------------------------------------------------------------
+
+  void push(Slot& s, Frame&& f, bool control, int64_t size) {
+    if (!s.up.load(std::memory_order_relaxed) || !mesh) {
+      s.queued.fetch_sub(size, std::memory_order_relaxed);
+      return;  // went down meanwhile: dropped (links and monitors fired already)
+    }
+    if (!s.backlog.empty()) {
+      s.backlog.emplace_back(std::move(f), control);
+      return;
+    }
+    if (!hand_over(s, f, control)) {
+      s.backlog.emplace_back(std::move(f), control);
+    }
+  }
+
+  // Gives f to the connection; false if it must wait for on_drain.
+  bool hand_over(Slot& s, const Frame& f, bool control) {
+    auto size = static_cast<int64_t>(encoded_size(f));
+    Mesh::SendResult r = control ? mesh->send_control(s.name, f) : mesh->send(s.name, f);
+    if (r == Mesh::SendResult::kWouldBlock) {
+      return false;
+    }
+    if (r == Mesh::SendResult::kTooLarge) {
+      log("dropped a frame of " + std::to_string(size) + " bytes to " + s.name +
+          ": larger than the largest frame");
+    }
+    s.queued.fetch_sub(size, std::memory_order_relaxed);
+    return true;
+  }
+
+  void on_drain(const std::string& peer) {
+    std::shared_ptr<Slot> s = slot(peer);
+    if (!s) {
+      return;
+    }
+    while (!s->backlog.empty() &&
+           hand_over(*s, s->backlog.front().first, s->backlog.front().second)) {
+      s->backlog.pop_front();
+    }
+  }
+
+  void on_node_up(const PeerInfo& p) {
+    if (p.node_id == node.id()) {
+      log("peer " + p.name + " has this node's id " + std::to_string(p.node_id) +
+          "; ignoring it (give one of them another cluster.node_id)");
+      return;
+    }
+    std::shared_ptr<Slot> s;
+    {
+      std::unique_lock lock(mu);
+      auto it = by_id.find(p.node_id);
+      if (it != by_id.end() && it->second->name != p.name) {
+        log("peer " + p.name + " claims node id " + std::to_string(p.node_id) + " of " +
+            it->second->name + "; ignoring it");
+        return;
+      }
+      if (it == by_id.end()) {
+        s = std::make_shared<Slot>();
+        s->id = p.node_id;
+        s->name = p.name;
+        by_id.emplace(p.node_id, s);
+        by_name[p.name] = s;
+      } else {
+        s = it->second;
+      }
+    }
+    s->backlog.clear();
+    s->queued.store(0, std::memory_order_relaxed);
+    s->up.store(true, std::memory_order_release);
+    log("node " + p.name + " (" + std::to_string(p.node_id) + ") is up" +
+        (p.address.empty() ? "" : " at " + p.address));
+    node.node_up(s->id);
+  }
+
+  void on_node_down(const std::string& peer, const std::string& reason) {
+    std::shared_ptr<Slot> s = slot(peer);
+    if (!s || !s->up.exchange(false, std::memory_order_acq_rel)) {
+      return;
+    }
+    // New operations for it are refused from here on; then every link and
+    // monitor to its processes fires, once.
+    s->backlog.clear();
+    log("node " + peer + " (" + std::to_string(s->id) + ") is down: " + reason);
+    node.node_down(s->id);
+  }
+
+  void on_frame(const std::string& peer, Frame&& f) {
+    std::shared_ptr<Slot> s = slot(peer);
+    if (!s || !s->up.load(std::memory_order_relaxed)) {
+      return;
+    }
+    uint16_t self = node.id();
+    auto from_peer = [&](uint64_t pid) { return Pid::from_bits(pid).node() == s->id; };
+    auto to_us = [&](uint64_t pid) { return Pid::from_bits(pid).node() == self; };
+    auto bad = [&](const char* what) {
+      log("dropped a " + std::string(what) + " frame from " + peer +
+          " whose pids are not of its node and this one");
+    };
+    auto reason = [&](uint8_t kind, std::string detail) {
+      std::optional<ExitReason> r = ExitReason::from_code(kind, std::move(detail));
+      return r ? std::move(*r) : ExitReason::error("unknown exit reason from node " + peer);
+    };
+    std::visit(
+        [&](auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, Send>) {
+            if (!(x.from == 0 || from_peer(x.from)) || !to_us(x.to)) {
+              return bad("SEND");
+            }
+            Message m = Message::make(x.tag, x.payload);
+            m.set_ref(x.ref);
+            (void)node.remote_send(Pid::from_bits(x.from), Pid::from_bits(x.to), std::move(m));
+          } else if constexpr (std::is_same_v<T, SendNamed>) {
+            if (!(x.from == 0 || from_peer(x.from))) {
+              return bad("SEND_NAMED");
+            }
+            Message m = Message::make(x.tag, x.payload);
+            m.set_ref(x.ref);
+            (void)node.remote_send_named(Pid::from_bits(x.from), x.name, std::move(m));
+          } else if constexpr (std::is_same_v<T, Exit>) {
+            if (!from_peer(x.from) || !to_us(x.to)) {
+              return bad("EXIT");
+            }
+            node.remote_exit(Pid::from_bits(x.from), Pid::from_bits(x.to),
+                             reason(x.reason_kind, std::move(x.detail)), x.linked);
+          } else if constexpr (std::is_same_v<T, Link>) {
+            if (!from_peer(x.from) || !to_us(x.to)) {
+              return bad("LINK");
+            }
+            node.remote_link(Pid::from_bits(x.from), Pid::from_bits(x.to));
+          } else if constexpr (std::is_same_v<T, Unlink>) {
+            if (!from_peer(x.from) || !to_us(x.to)) {
+              return bad("UNLINK");
+            }
+            node.remote_unlink(Pid::from_bits(x.from), Pid::from_bits(x.to));
+          } else if constexpr (std::is_same_v<T, Monitor>) {
+            if (!from_peer(x.from) || !to_us(x.to)) {
+              return bad("MONITOR");
+            }
+            node.remote_monitor(Pid::from_bits(x.from), Pid::from_bits(x.to), x.ref);
+          } else if constexpr (std::is_same_v<T, Demonitor>) {
+            if (!from_peer(x.from) || !to_us(x.to)) {
+              return bad("DEMONITOR");
+            }
+            node.remote_demonitor(Pid::from_bits(x.from), Pid::from_bits(x.to), x.ref);
+          } else if constexpr (std::is_same_v<T, Down>) {
+            if (!from_peer(x.from) || !to_us(x.to)) {
+              return bad("DOWN");
+            }
+            node.remote_down(Pid::from_bits(x.from), Pid::from_bits(x.to), x.ref,
+                             reason(x.reason_kind, std::move(x.detail)));
+          }
+          // HELLO, REFUSE, TICK and PEERS are the mesh's own.
+        },
+        f);
+  }
+
+  // Runs fn on the io thread and waits for it (the thread is running).
+  template <typename F>
+  auto on_io(F fn) -> decltype(fn()) {
+    std::packaged_task<decltype(fn())()> task(std::move(fn));
+    auto fut = task.get_future();
+    asio::post(io, [&task] { task(); });
+    return fut.get();
+  }
+};
+
+Result<std::unique_ptr<Cluster>> Cluster::start(otp::Node& node, ClusterOptions options) {
+  if (node.id() == 0) {
+    return Error("cluster: the node's id is 0; give it one (NodeOptions::node_id, 1-65535)");
+  }
+  for (auto* f : {&options.ca_file, &options.cert_file, &options.key_file}) {
+    if (f->empty()) {
+      return Error(
+          "cluster: the CA, certificate and key files are required "
+          "(make them with `rusm cluster ca` and `rusm cluster cert NAME`)");
+    }
+  }
+  auto impl = std::make_shared<Impl>(node, std::move(options));
+  MeshOptions mo;
+  mo.name = node.name();
+  mo.node_id = node.id();
+  mo.creation = node.creation();
+  mo.tls = TlsFiles{impl->options.ca_file, impl->options.cert_file, impl->options.key_file};
+  mo.listen_host = impl->options.listen_host;
+  mo.listen_port = impl->options.listen_port;
+  mo.advertise = impl->options.advertise;
+  mo.seeds = impl->options.seeds;
+  mo.tick = impl->options.tick;
+  mo.log = [w = std::weak_ptr<Impl>(impl)](const std::string& line) {
+    if (auto i = w.lock()) {
+      i->log(line);
+    }
+  };
+  std::weak_ptr<Impl> w = impl;
+  Mesh::Callbacks cb;
+  cb.on_node_up = [w](const PeerInfo& p) {
+    if (auto i = w.lock()) {
+      i->on_node_up(p);
+    }
+  };
+  cb.on_node_down = [w](const std::string& peer, const std::string& reason) {
+    if (auto i = w.lock()) {
+      i->on_node_down(peer, reason);
+    }
+  };
+  cb.on_frame = [w](const std::string& peer, Frame&& f) {
+    if (auto i = w.lock()) {
+      i->on_frame(peer, std::move(f));
+    }
+  };
+  cb.on_drain = [w](const std::string& peer) {
+    if (auto i = w.lock()) {
+      i->on_drain(peer);
+    }
+  };
+  // The mesh is made before the thread runs, so nothing races with it.
+  auto mesh = Mesh::create(impl->io, std::move(mo), std::move(cb));
+  if (!mesh) {
+    return mesh.error();  // "cluster: ..." already
+  }
+  impl->mesh = std::move(*mesh);
+  impl->port = impl->mesh->port();
+  node.set_router(impl.get());
+  impl->thread = std::thread([i = impl.get()] { i->io.run(); });
+  return std::unique_ptr<Cluster>(new Cluster(std::move(impl)));
+}
+
+Cluster::Cluster(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Cluster::~Cluster() {
+  stop();
+}
+
+void Cluster::stop() {
+  if (!impl_ || impl_->stopped.exchange(true)) {
+    return;
+  }
+  Impl& i = *impl_;
+  i.node.set_router(nullptr);  // no caller is inside the router after this
+  i.on_io([&i] {
+    std::vector<std::shared_ptr<Slot>> up;
+    {
+      std::shared_lock lock(i.mu);
+      for (auto& [id, s] : i.by_id) {
+        up.push_back(s);
+      }
+    }
+    for (auto& s : up) {
+      if (s->up.exchange(false)) {
+        s->backlog.clear();
+        i.node.node_down(s->id);
+      }
+    }
+    i.mesh->stop();
+    i.mesh.reset();
+    return 0;
+  });
+  i.work.reset();
+  i.io.stop();
+  i.thread.join();
+}
+
+uint16_t Cluster::port() const {
+  return impl_->port;
+}
+
+std::vector<NodeStatus> Cluster::nodes() const {
+  Impl& i = *impl_;
+  if (i.stopped) {
+    return {};
+  }
+  std::vector<PeerInfo> peers =
+      i.on_io([&i] { return i.mesh ? i.mesh->peers() : std::vector<PeerInfo>{}; });
+  std::vector<NodeStatus> out;
+  for (const PeerInfo& p : peers) {
+    NodeStatus n;
+    n.name = p.name;
+    n.id = p.node_id;
+    n.address = p.address;
+    n.up = p.up;
+    n.bytes_in = p.stats.bytes_in;
+    n.bytes_out = p.stats.bytes_out;
+    n.frames_in = p.stats.frames_in;
+    n.frames_out = p.stats.frames_out;
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
+std::optional<uint16_t> Cluster::node_id(std::string_view name) const {
+  std::shared_ptr<Slot> s = impl_->slot(name);
+  if (!s) {
+    return std::nullopt;
+  }
+  return s->id;
+}
+
+void Cluster::silence(const std::string& peer) {
+  if (impl_->stopped) {
+    return;  // the io thread is gone
+  }
+  impl_->on_io([this, &peer] {
+    if (impl_->mesh) {
+      impl_->mesh->silence(peer);
+    }
+    return 0;
+  });
+}
+
+void Cluster::resume(const std::string& peer) {
+  if (impl_->stopped) {
+    return;  // the io thread is gone
+  }
+  impl_->on_io([this, &peer] {
+    if (impl_->mesh) {
+      impl_->mesh->resume(peer);
+    }
+    return 0;
+  });
+}
+
+}  // namespace rusm::cluster

@@ -1,0 +1,67 @@
+// A cluster member as its own OS process, for the multi-process tests:
+//
+//   cluster_node NAME CERTS_DIR [SEED_HOST:PORT...]
+//
+// starts a node named NAME (id node_id_for(NAME)) on an ephemeral port with
+// the certificates in CERTS_DIR, joins the seeds, registers a process "echo"
+// that answers every message to its sender with the same tag and payload,
+// prints "PORT n" on standard output, and runs until standard input closes
+// or it is killed.
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "rusm/cluster/cluster.h"
+#include "rusm/otp/context.h"
+#include "rusm/otp/node.h"
+
+using namespace rusm;
+
+namespace {
+
+otp::Task<> echo(otp::Context& ctx) {
+  for (;;) {
+    otp::Message m = co_await ctx.receive();
+    otp::Message r = otp::Message::make(m.tag(), m.text());
+    r.set_ref(m.ref());
+    (void)ctx.send(m.from(), std::move(r));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: cluster_node NAME CERTS_DIR [SEED_HOST:PORT...]\n");
+    return 2;
+  }
+  std::string name = argv[1];
+  otp::NodeOptions no;
+  no.workers = 1;
+  no.name = name;
+  no.node_id = cluster::node_id_for(name);
+  otp::Node node(no);
+  cluster::ClusterOptions co;
+  cluster::use_certs_dir(co, argv[2], name);
+  co.tick = std::chrono::milliseconds(200);
+  for (int i = 3; i < argc; ++i) {
+    co.seeds.emplace_back(argv[i]);
+  }
+  auto c = cluster::Cluster::start(node, co);
+  if (!c) {
+    std::fprintf(stderr, "cluster_node %s: %s\n", name.c_str(), c.message().c_str());
+    return 1;
+  }
+  auto e = node.spawn(echo);
+  if (!e || !node.register_name("echo", *e).is_ok()) {
+    std::fprintf(stderr, "cluster_node %s: cannot start the echo process\n", name.c_str());
+    return 1;
+  }
+  std::printf("PORT %u\n", (*c)->port());
+  std::fflush(stdout);
+  std::string line;
+  while (std::getline(std::cin, line)) {
+  }
+  (*c)->stop();
+  return 0;
+}

@@ -1,0 +1,334 @@
+// Nodes joined by Cluster over loopback mutual TLS, in one OS process: remote
+// send (ordered), send to a name on another node, links, monitors and exit
+// signals across nodes, node down firing every link and monitor with
+// noconnection exactly once, monitor_node, and the bounded send buffer.
+#include "rusm/cluster/cluster.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cluster/certs.h"
+#include "rusm/otp/context.h"
+#include "rusm/otp/node.h"
+
+namespace rusm::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using otp::Context;
+using otp::ExitKind;
+using otp::Message;
+using otp::Pid;
+using otp::Probe;
+using otp::Task;
+
+constexpr auto kWait = 5s;
+
+// A certificate directory for the whole test program.
+const std::string& certs() {
+  static std::string dir = [] {
+    std::string d =
+        (fs::temp_directory_path() / ("rusm-cluster-test-" + std::to_string(getpid()))).string();
+    fs::remove_all(d);
+    fs::create_directories(d);
+    EXPECT_TRUE(make_ca(d).is_ok());
+    for (const char* n : {"a", "b", "c"}) {
+      EXPECT_TRUE(make_node_cert(d, n).is_ok()) << n;
+    }
+    return d;
+  }();
+  return dir;
+}
+
+struct Member {
+  std::unique_ptr<otp::Node> node;
+  std::unique_ptr<Cluster> cluster;
+};
+
+Member member(const std::string& name, std::vector<std::string> seeds,
+              std::chrono::milliseconds tick = 200ms, size_t send_buffer = size_t{4} << 20) {
+  Member m;
+  otp::NodeOptions no;
+  no.workers = 1;
+  no.name = name;
+  no.node_id = node_id_for(name);
+  m.node = std::make_unique<otp::Node>(no);
+  ClusterOptions co;
+  use_certs_dir(co, certs(), name);
+  co.seeds = std::move(seeds);
+  co.tick = tick;
+  co.send_buffer_bytes = send_buffer;
+  co.log = [](const std::string&) {};
+  auto c = Cluster::start(*m.node, co);
+  EXPECT_TRUE(c.is_ok()) << c.message();
+  if (c) {
+    m.cluster = std::move(*c);
+  }
+  return m;
+}
+
+std::string seed(const Member& m) {
+  return "127.0.0.1:" + std::to_string(m.cluster->port());
+}
+
+template <typename Pred>
+bool eventually(Pred p, std::chrono::milliseconds limit = kWait) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < end) {
+    if (p()) {
+      return true;
+    }
+    std::this_thread::sleep_for(2ms);
+  }
+  return p();
+}
+
+bool connected(Member& x, Member& y) {
+  return eventually(
+      [&] { return x.node->node_is_up(y.node->id()) && y.node->node_is_up(x.node->id()); });
+}
+
+// Answers every message to its sender with the same tag and payload.
+Task<> echo(Context& ctx) {
+  for (;;) {
+    Message m = co_await ctx.receive();
+    (void)ctx.send(m.from(), Message::make(m.tag(), m.text()));
+  }
+}
+
+// Collects n messages and sends their tags, in arrival order, to `to`.
+Task<> collect(Context& ctx, Pid to, int n) {
+  std::string tags;
+  for (int i = 0; i < n; ++i) {
+    Message m = co_await ctx.receive();
+    tags += std::to_string(m.tag()) + ",";
+  }
+  (void)ctx.send(to, Message::make(1, tags));
+}
+
+Task<> wait_forever(Context& ctx) {
+  for (;;) {
+    (void)co_await ctx.receive();
+  }
+}
+
+TEST(Cluster, TwoNodesJoinAndSeeEachOther) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b)) << "b did not join a through its seed";
+  auto nodes = a.cluster->nodes();
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0].name, "b");
+  EXPECT_EQ(nodes[0].id, b.node->id());
+  EXPECT_TRUE(nodes[0].up);
+  EXPECT_EQ(a.cluster->node_id("b"), b.node->id());
+}
+
+TEST(Cluster, RemoteSendKeepsPerPairOrderAndRepliesComeBack) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  Probe pa(*a.node);
+  const int n = 10000;
+  Result<Pid> c = b.node->spawn(collect, pa.pid(), n);
+  ASSERT_TRUE(c.is_ok());
+  for (int i = 1; i <= n; ++i) {
+    Status s = pa.send(*c, Message::make(static_cast<uint64_t>(i), "x"));
+    ASSERT_TRUE(s.is_ok()) << "send " << i << ": " << s.message();
+  }
+  auto got = pa.receive(10s);
+  ASSERT_TRUE(got) << "the collector on b did not answer over the cluster";
+  std::string want;
+  for (int i = 1; i <= n; ++i) {
+    want += std::to_string(i) + ",";
+  }
+  EXPECT_TRUE(got->text() == want) << "messages from one sender arrived out of order";
+  EXPECT_EQ(got->from(), *c);
+}
+
+TEST(Cluster, SendToANameOnAnotherNode) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  Result<Pid> e = b.node->spawn(echo);
+  ASSERT_TRUE(e.is_ok());
+  ASSERT_TRUE(b.node->register_name("echo", *e).is_ok());
+  Probe pa(*a.node);
+  Message m = Message::make(42, "hi");
+  m.set_ref(77);
+  ASSERT_TRUE(pa.send_named(b.node->id(), "echo", std::move(m)).is_ok());
+  auto r = pa.receive(kWait);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->tag(), 42u);
+  EXPECT_EQ(r->text(), "hi");
+  EXPECT_EQ(r->from(), *e) << "the reply's sender is the remote pid";
+}
+
+TEST(Cluster, LinksAndMonitorsAcrossNodes) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  Result<Pid> w1 = b.node->spawn(wait_forever);
+  Result<Pid> w2 = b.node->spawn(wait_forever);
+  ASSERT_TRUE(w1.is_ok() && w2.is_ok());
+  Probe pa(*a.node);  // a probe traps exits: they arrive as messages
+  pa.link(*w1);
+  otp::MonitorRef ref = pa.monitor(*w2);
+  // The link and the monitor reach b asynchronously; exiting w1 before they
+  // land would (rightly) give noproc instead.
+  ASSERT_TRUE(eventually([&] {
+    auto i1 = b.node->info(*w1);
+    auto i2 = b.node->info(*w2);
+    return i1 && !i1->links.empty() && i2 && !i2->monitored_by.empty();
+  })) << "the link and the monitor never reached node b";
+  b.node->exit(*w1, otp::ExitReason::error("boom"));
+  auto ex = pa.receive_if([](const Message& m) { return m.is_exit(); }, kWait);
+  ASSERT_TRUE(ex) << "the remote linked process's exit did not arrive";
+  EXPECT_EQ(ex->from(), *w1);
+  EXPECT_EQ(ex->reason().kind(), ExitKind::kError);
+  EXPECT_EQ(ex->reason().detail(), "boom");
+  b.node->exit(*w2, otp::ExitReason::kill());
+  auto down = pa.receive_if([](const Message& m) { return m.is_down(); }, kWait);
+  ASSERT_TRUE(down);
+  EXPECT_EQ(down->ref(), ref);
+  EXPECT_EQ(down->reason().kind(), ExitKind::kKilled);
+  // A remote pid that is gone: DOWN noproc from the other node.
+  otp::MonitorRef late = pa.monitor(*w2);
+  auto noproc =
+      pa.receive_if([&](const Message& m) { return m.is_down() && m.ref() == late; }, kWait);
+  ASSERT_TRUE(noproc);
+  EXPECT_EQ(noproc->reason().kind(), ExitKind::kNoproc);
+}
+
+TEST(Cluster, ANodeGoingDownFiresEveryLinkAndMonitorOnceWithNoconnection) {
+  Member a = member("a", {}, 100ms);
+  Member b = member("b", {seed(a)}, 100ms);
+  ASSERT_TRUE(connected(a, b));
+  Probe pa(*a.node);
+  pa.monitor_node(b.node->id());
+  const int n = 20;
+  std::vector<Pid> linked, monitored;
+  for (int i = 0; i < n; ++i) {
+    linked.push_back(*b.node->spawn(wait_forever));
+    monitored.push_back(*b.node->spawn(wait_forever));
+    pa.link(linked.back());
+    pa.monitor(monitored.back());
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  b.cluster->stop();  // b leaves: a sees its connection end
+  int exits = 0, downs = 0, nodedowns = 0;
+  while (auto m = pa.receive(1s)) {
+    if (m->is_exit()) {
+      EXPECT_EQ(m->reason().kind(), ExitKind::kNoconnection);
+      ++exits;
+    } else if (m->is_down()) {
+      EXPECT_EQ(m->reason().kind(), ExitKind::kNoconnection);
+      ++downs;
+    } else if (m->tag() == otp::kNodeDownTag) {
+      ++nodedowns;
+    }
+  }
+  EXPECT_EQ(exits, n) << "each link fires exactly once";
+  EXPECT_EQ(downs, n) << "each monitor fires exactly once";
+  EXPECT_EQ(nodedowns, 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
+  EXPECT_FALSE(a.node->node_is_up(b.node->id()));
+  Status s = pa.send(linked[0], Message::make(1));
+  EXPECT_FALSE(s.is_ok()) << "a send to a node that is down must fail";
+}
+
+TEST(Cluster, ASilentPeerIsDeclaredDownWithinTwoTicks) {
+  Member a = member("a", {}, 100ms);
+  Member b = member("b", {seed(a)}, 100ms);
+  ASSERT_TRUE(connected(a, b));
+  Probe pa(*a.node);
+  Pid w = *b.node->spawn(wait_forever);
+  otp::MonitorRef ref = pa.monitor(w);
+  auto t0 = std::chrono::steady_clock::now();
+  a.cluster->silence("b");
+  auto down = pa.receive_if([](const Message& m) { return m.is_down(); }, kWait);
+  ASSERT_TRUE(down) << "a silent peer was never declared down";
+  EXPECT_EQ(down->ref(), ref);
+  EXPECT_EQ(down->reason().kind(), ExitKind::kNoconnection);
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_LT(took, 400ms) << "down after "
+                         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                         << " ms; the bound is 2 ticks (200 ms) plus scheduling";
+  a.cluster->resume("b");
+  EXPECT_TRUE(connected(a, b)) << "the partition healed but the nodes did not reconnect";
+}
+
+TEST(Cluster, SendsToAPeerThatDoesNotReadFailOnceItsBufferIsFull) {
+  Member a = member("a", {}, 5000ms, 256 * 1024);
+  Member b = member("b", {seed(a)}, 5000ms);
+  ASSERT_TRUE(connected(a, b));
+  Pid w = *b.node->spawn(wait_forever);
+  a.cluster->silence("b");  // a stops writing to b: its frames pile up
+  Probe pa(*a.node);
+  std::string payload(1024, 'x');
+  Status last = Status::ok();
+  int sent = 0;
+  for (; sent < 100000; ++sent) {
+    last = pa.send(w, Message::make(1, payload));
+    if (!last.is_ok()) {
+      break;
+    }
+  }
+  ASSERT_FALSE(last.is_ok()) << "100 MB were accepted for a peer that reads nothing";
+  EXPECT_NE(last.message().find("full"), std::string::npos) << last.message();
+  EXPECT_LT(sent, 20000) << "far more than the connection's and the cluster's buffers were queued";
+}
+
+TEST(Cluster, ThreeNodesFormAFullMeshFromOneSeed) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  Member c = member("c", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  ASSERT_TRUE(connected(a, c));
+  EXPECT_TRUE(connected(b, c)) << "b and c did not learn of each other through a";
+  Result<Pid> e = c.node->spawn(echo);
+  Probe pb(*b.node);
+  ASSERT_TRUE(pb.send(*e, Message::make(5, "via the mesh")).is_ok());
+  auto r = pb.receive(kWait);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->text(), "via the mesh");
+}
+
+TEST(Cluster, StartRefusesMissingCertificatesAndNodeIdZero) {
+  otp::NodeOptions no;
+  no.workers = 1;
+  no.name = "a";
+  no.node_id = 0;
+  otp::Node zero(no);
+  ClusterOptions co;
+  use_certs_dir(co, certs(), "a");
+  auto r = Cluster::start(zero, co);
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_NE(r.message().find("id is 0"), std::string::npos) << r.message();
+  no.node_id = node_id_for("a");
+  otp::Node n(no);
+  use_certs_dir(co, certs(), "nobody");
+  r = Cluster::start(n, co);
+  ASSERT_FALSE(r.is_ok()) << "a node without its certificate files started";
+  EXPECT_NE(r.message().find("nobody"), std::string::npos) << r.message();
+}
+
+TEST(ClusterIds, NodeIdsComeFromNamesAndAreNeverZero) {
+  EXPECT_EQ(node_id_for("n1"), node_id_for("n1"));
+  EXPECT_NE(node_id_for("n1"), node_id_for("n2"));
+  for (int i = 0; i < 10000; ++i) {
+    EXPECT_NE(node_id_for("node" + std::to_string(i)), 0);
+  }
+}
+
+}  // namespace
+}  // namespace rusm::cluster

@@ -1,0 +1,208 @@
+// Three cluster members as separate OS processes (cluster_node) plus this
+// test as a fourth node: remote sends by name to each, links and monitors to
+// their processes, and kill -9 of one node mid-traffic: every link and
+// monitor to it fires with noconnection, once, within the bound; nothing
+// hangs; the other two keep answering.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cluster/certs.h"
+#include "rusm/cluster/cluster.h"
+#include "rusm/otp/node.h"
+
+namespace rusm::cluster {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using otp::ExitKind;
+using otp::Message;
+using otp::Pid;
+using otp::Probe;
+
+// A cluster_node child process; killed (SIGKILL) when dropped.
+struct Child {
+  pid_t pid = -1;
+  int in = -1;  // its standard input: closing it ends the node
+  uint16_t port = 0;
+  ~Child() {
+    if (in >= 0) {
+      close(in);
+    }
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+std::unique_ptr<Child> start_node(const std::string& name, const std::string& certs,
+                                  const std::vector<std::string>& seeds) {
+  int to[2], from[2];
+  if (pipe(to) != 0 || pipe(from) != 0) {
+    return nullptr;
+  }
+  pid_t pid = fork();
+  if (pid == 0) {
+    dup2(to[0], 0);
+    dup2(from[1], 1);
+    close(to[1]);
+    close(from[0]);
+    std::vector<std::string> args = {CLUSTER_NODE_BIN, name, certs};
+    args.insert(args.end(), seeds.begin(), seeds.end());
+    std::vector<char*> argv;
+    for (auto& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  auto c = std::make_unique<Child>();
+  c->pid = pid;
+  c->in = to[1];
+  close(to[0]);
+  close(from[1]);
+  // "PORT n\n", within a few seconds.
+  std::string line;
+  char ch;
+  auto end = std::chrono::steady_clock::now() + 10s;
+  fcntl(from[0], F_SETFL, O_NONBLOCK);
+  while (std::chrono::steady_clock::now() < end) {
+    ssize_t n = read(from[0], &ch, 1);
+    if (n == 1) {
+      if (ch == '\n') {
+        break;
+      }
+      line += ch;
+    } else if (n == 0) {
+      break;
+    } else {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+  close(from[0]);
+  if (line.rfind("PORT ", 0) != 0) {
+    ADD_FAILURE() << "cluster_node " << name << " did not start: '" << line << "'";
+    return nullptr;
+  }
+  c->port = static_cast<uint16_t>(std::stoi(line.substr(5)));
+  return c;
+}
+
+// The pid of `name`'s echo process, by a round trip through its name.
+std::optional<Pid> echo_of(Probe& probe, uint16_t node) {
+  if (!probe.send_named(node, "echo", Message::make(9, "who")).is_ok()) {
+    return std::nullopt;
+  }
+  auto r = probe.receive_if([](const Message& m) { return m.tag() == 9; }, 5s);
+  if (!r) {
+    return std::nullopt;
+  }
+  return r->from();
+}
+
+TEST(ClusterProcesses, KillMinus9FiresEveryLinkAndMonitorAndTheRestKeepWorking) {
+  std::string certs =
+      (fs::temp_directory_path() / ("rusm-mp-" + std::to_string(getpid()))).string();
+  fs::remove_all(certs);
+  ASSERT_TRUE(make_ca(certs).is_ok());
+  for (const char* n : {"n1", "n2", "n3", "t"}) {
+    ASSERT_TRUE(make_node_cert(certs, n).is_ok());
+  }
+  auto n1 = start_node("n1", certs, {});
+  ASSERT_TRUE(n1);
+  std::string s1 = "127.0.0.1:" + std::to_string(n1->port);
+  auto n2 = start_node("n2", certs, {s1});
+  auto n3 = start_node("n3", certs, {s1});
+  ASSERT_TRUE(n2 && n3);
+
+  otp::NodeOptions no;
+  no.workers = 1;
+  no.name = "t";
+  no.node_id = node_id_for("t");
+  otp::Node node(no);
+  ClusterOptions co;
+  use_certs_dir(co, certs, "t");
+  co.seeds = {s1};
+  co.tick = 200ms;
+  co.log = [](const std::string&) {};
+  auto cluster = Cluster::start(node, co);
+  ASSERT_TRUE(cluster.is_ok()) << cluster.message();
+  uint16_t id1 = node_id_for("n1"), id2 = node_id_for("n2"), id3 = node_id_for("n3");
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!(node.node_is_up(id1) && node.node_is_up(id2) && node.node_is_up(id3)) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_TRUE(node.node_is_up(id1) && node.node_is_up(id2) && node.node_is_up(id3))
+      << "the test node did not meet all three through one seed";
+
+  Probe probe(node);
+  auto e1 = echo_of(probe, id1), e2 = echo_of(probe, id2), e3 = echo_of(probe, id3);
+  ASSERT_TRUE(e1 && e2 && e3) << "a remote echo did not answer by name";
+  EXPECT_EQ(e2->node(), id2) << "the reply came from a pid of the node it lives on";
+
+  // Links and monitors to n2's echo (the probe traps exits), and to n1's.
+  probe.link(*e2);
+  otp::MonitorRef m2 = probe.monitor(*e2);
+  otp::MonitorRef m1 = probe.monitor(*e1);
+  probe.monitor_node(id2);
+
+  // Traffic in flight to n2 when it dies.
+  for (int i = 0; i < 1000; ++i) {
+    (void)probe.send(*e2, Message::make(100, "load"));
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  kill(n2->pid, SIGKILL);
+  int exits = 0, downs = 0, nodedowns = 0;
+  auto until = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < until) {
+    auto m = probe.receive_if([](const Message& x) { return x.tag() != 100; }, 200ms);
+    if (!m) {
+      if (exits && downs && nodedowns) {
+        break;
+      }
+      continue;
+    }
+    if (m->is_exit()) {
+      EXPECT_EQ(m->from(), *e2);
+      EXPECT_EQ(m->reason().kind(), ExitKind::kNoconnection);
+      ++exits;
+    } else if (m->is_down()) {
+      EXPECT_EQ(m->ref(), m2) << "only the monitor of n2's process may fire";
+      EXPECT_EQ(m->reason().kind(), ExitKind::kNoconnection);
+      ++downs;
+    } else if (m->tag() == otp::kNodeDownTag) {
+      ++nodedowns;
+    }
+  }
+  auto took = std::chrono::steady_clock::now() - t0;
+  EXPECT_EQ(exits, 1) << "the link to n2's process fires exactly once";
+  EXPECT_EQ(downs, 1) << "the monitor of n2's process fires exactly once";
+  EXPECT_EQ(nodedowns, 1);
+  EXPECT_LT(took, 2s);
+  (void)m1;
+
+  // n1 and n3 keep working.
+  for (uint16_t id : {id1, id3}) {
+    auto e = echo_of(probe, id);
+    EXPECT_TRUE(e) << "node " << id << " stopped answering after n2 died";
+  }
+  (*cluster)->stop();
+  fs::remove_all(certs);
+}
+
+}  // namespace
+}  // namespace rusm::cluster
