@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "input.h"
 #include "observe/server.h"
+#include "rusm/cluster/cluster.h"
 #include "rusm/net/config.h"
 #include "rusm/observe/sampler.h"
 #include "rusm/serve/app.h"
@@ -20,6 +21,7 @@ struct ServeArgs {
   std::string config = "rusm.toml";
   unsigned workers = 0;
   unsigned io_threads = 0;
+  std::vector<std::string> seeds;  // --seed, added to [cluster].seeds
 };
 
 [[noreturn]] void fail(const std::string& message, int code = 2) {
@@ -37,13 +39,18 @@ void serve(const ServeArgs& a) {
   if (!config) {
     fail(config.error().message());
   }
-  if (config->cluster.enabled) {
-    // TODO(issue 12): start the node's cluster membership from [cluster].
-    fail(config->file + ": [cluster]: not supported yet by rusm serve (issue 12)");
+  const net::ClusterConfig& k = config->cluster;
+  if (!a.seeds.empty() && !k.enabled) {
+    fail("--seed joins a cluster, and " + config->file +
+         " has no [cluster] table (name, listen; docs/cluster.md)");
   }
   serve::AppOptions options;
   options.workers = a.workers;
   options.io_threads = a.io_threads;
+  if (k.enabled) {
+    options.node_name = k.name;
+    options.node_id = k.node_id != 0 ? k.node_id : cluster::node_id_for(k.name);
+  }
   auto app = serve::App::create(*config, options);
   if (!app) {
     fail(app.error().message());
@@ -56,6 +63,31 @@ void serve(const ServeArgs& a) {
   for (size_t i = 0; i < ports.size() && i < c.listen.size(); ++i) {
     std::printf("rusm serve: listening on %s (%zu routes, from %s)\n",
                 url_of(c.listen[i], ports[i]).c_str(), c.routes.size(), c.file.c_str());
+  }
+  // The cluster ([cluster], off by default): peers reach this node's
+  // processes once it is up; it leaves before the app stops.
+  std::unique_ptr<cluster::Cluster> membership;
+  if (k.enabled) {
+    cluster::ClusterOptions co;
+    co.listen_host = k.host;
+    co.listen_port = k.port;
+    for (const net::Listen& seed : k.seeds) {
+      std::string host =
+          seed.host.find(':') != std::string::npos ? "[" + seed.host + "]" : seed.host;
+      co.seeds.push_back(host + ":" + std::to_string(seed.port));
+    }
+    co.seeds.insert(co.seeds.end(), a.seeds.begin(), a.seeds.end());
+    cluster::use_certs_dir(co, k.certs, k.name);
+    co.tick = k.tick;
+    co.send_buffer_bytes = k.send_buffer_bytes;
+    auto started = cluster::Cluster::start((*app)->runtime().node(), co);
+    if (!started) {
+      fail(config->file + ": " + started.error().message());
+    }
+    membership = std::move(*started);
+    std::printf("rusm serve: cluster node %s (id %u) on %s:%u, %zu seeds\n", k.name.c_str(),
+                unsigned(options.node_id), k.host.c_str(), unsigned(membership->port()),
+                co.seeds.size());
   }
   // The observer (off by default): the dashboard's observer view and
   // /metrics of this node, on its own address, served from the node's event
@@ -70,6 +102,20 @@ void serve(const ServeArgs& a) {
     o.host = c.observer.host;
     o.port = c.observer.port;
     o.io = &(*app)->runtime().event_loop().context();
+    if (membership) {
+      o.shell.peers = [m = membership.get()] {
+        std::vector<observe::ShellPeer> out;
+        for (const cluster::NodeStatus& n : m->nodes()) {
+          out.push_back({.name = n.name,
+                         .id = n.id,
+                         .address = n.address,
+                         .up = n.up,
+                         .bytes_in = n.bytes_in,
+                         .bytes_out = n.bytes_out});
+        }
+        return out;
+      };
+    }
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
     o.assets_dir = ec ? std::string() : (exe.parent_path() / "dashboard").string();
@@ -94,6 +140,9 @@ void serve(const ServeArgs& a) {
     observer->stop();
     sampler->stop();
   }
+  if (membership) {
+    membership->stop();  // links and monitors to other nodes fire noconnection
+  }
   std::printf("rusm serve: stopped\n");
 }
 
@@ -112,6 +161,18 @@ void setup(CLI::App& app) {
                   "Threads of the node's event loop (sockets, timers) beside the workers; "
                   "0 (default): the workers run it between processes")
       ->check(CLI::Range(0u, 64u));
+  cmd->add_option("--seed", a->seeds,
+                  "HOST:PORT of a cluster node to join through, besides [cluster].seeds "
+                  "(repeatable; needs a [cluster] table)")
+      ->check([](const std::string& v) -> std::string {
+        size_t colon = v.rfind(':');
+        if (colon == std::string::npos || colon == 0 || colon + 1 == v.size() ||
+            v.find_first_not_of("0123456789", colon + 1) != std::string::npos ||
+            v.size() - colon - 1 > 5 || std::stoul(v.substr(colon + 1)) > 65535) {
+          return "'" + v + "' is not HOST:PORT";
+        }
+        return "";
+      });
   cmd->footer("rusm.toml keys (docs/serve.md):\n\n" + net::config_reference_text());
   cmd->callback([a] { serve(*a); });
 }

@@ -232,8 +232,20 @@ void Mesh::dial(Target& t) {
   if (!hp) {
     return;
   }
-  t.conn =
-      Connection::dial(io_, tls_, hp->host, hp->port, connection_options(), connection_callbacks());
+  ConnectionOptions o = connection_options();
+  // A peer that stays away would fill the log with one line per redial:
+  // the first failure is logged, the rest until it comes up are not.
+  o.log = [w = weak_from_this(), address = t.address](const std::string& line) {
+    auto m = w.lock();
+    if (!m) {
+      return;
+    }
+    auto it = m->targets_.find(address);
+    if (it == m->targets_.end() || it->second.failures == 0) {
+      m->log(line);
+    }
+  };
+  t.conn = Connection::dial(io_, tls_, hp->host, hp->port, o, connection_callbacks());
   conns_.insert(t.conn);
 }
 
@@ -339,6 +351,7 @@ void Mesh::on_up(Connection& c, const Hello& h) {
   if (Target* t = target_of(c)) {
     t->name = h.name;
     t->backoff = options_.backoff_initial;
+    t->failures = 0;
     t->conn.reset();
   }
   c.send_control(gossip());
@@ -359,6 +372,11 @@ void Mesh::on_down(Connection& c, const std::string& reason) {
     t->conn.reset();
     t->backoff = t->backoff.count() == 0 ? options_.backoff_initial
                                          : std::min(t->backoff * 2, options_.backoff_max);
+    if (++t->failures == 1 && !stopped_) {
+      log("will keep dialling " + t->address + " with backoff (up to " +
+          std::to_string(options_.backoff_max.count()) +
+          " ms); further failures are not logged until it is up");
+    }
     maintain(*t);
   }
   const std::string& name = c.peer().name;

@@ -137,6 +137,7 @@ class Mesh : public std::enable_shared_from_this<Mesh> {
     std::shared_ptr<Connection> conn;  // dial in progress
     std::unique_ptr<boost::asio::steady_timer> timer;
     bool scheduled = false;
+    unsigned failures = 0;  // dials in a row that did not come up; past the first, not logged
   };
 
   Status listen();

@@ -311,10 +311,11 @@ Result<otp::Pid> Shell::resolve(const std::string& word) const {
     if (!pid) {
       return pid.error();
     }
-    if (pid->node() != options_.node_id) {
+    if (pid->node() != node_.id()) {
       return Error(pid->to_string() + " is a process of node " + std::to_string(pid->node()) +
-                   "; this is node " + std::to_string(options_.node_id) +
-                   " (reaching other nodes needs the cluster, issue 12)");
+                   "; this is node " + std::to_string(node_.id()) +
+                   " (acting on other nodes' processes from a shell is not supported yet: "
+                   "attach to that node)");
     }
     if (!node_.is_alive(*pid)) {
       return Error("no process " + pid->to_string() + " (it has exited or never existed)");
@@ -597,12 +598,25 @@ ShellResult Shell::nodes(const Words& w) const {
   if (w.size() != 1) {
     return fail(usage("nodes"));
   }
+  std::vector<ShellPeer> peers;
+  if (options_.peers) {
+    peers = options_.peers();
+  }
   std::string out;
-  appendf(out, "%-24s %6s %10s %8s\n", "NAME", "ID", "PROCESSES", "WORKERS");
-  appendf(out, "%-24s %6u %10llu %8u  (this node)\n", printable(options_.node_name, 24).c_str(),
-          static_cast<unsigned>(options_.node_id),
-          static_cast<unsigned long long>(node_.process_count()), node_.workers());
-  out += "1 node (clusters of several come with issue 12)\n";
+  appendf(out, "%-24s %6s %-6s %10s %8s %12s %12s\n", "NAME", "ID", "STATE", "PROCESSES", "WORKERS",
+          "BYTES IN", "BYTES OUT");
+  appendf(out, "%-24s %6u %-6s %10llu %8u %12s %12s  (this node)\n",
+          printable(node_.name(), 24).c_str(), static_cast<unsigned>(node_.id()), "up",
+          static_cast<unsigned long long>(node_.process_count()), node_.workers(), "-", "-");
+  size_t up = 1;
+  for (const ShellPeer& p : peers) {
+    up += p.up ? 1 : 0;
+    appendf(out, "%-24s %6u %-6s %10s %8s %12llu %12llu  %s\n", printable(p.name, 24).c_str(),
+            static_cast<unsigned>(p.id), p.up ? "up" : "down", "-", "-",
+            static_cast<unsigned long long>(p.bytes_in),
+            static_cast<unsigned long long>(p.bytes_out), printable(p.address, 48).c_str());
+  }
+  appendf(out, "%zu node%s, %zu up\n", peers.size() + 1, peers.empty() ? "" : "s", up);
   return okay(std::move(out));
 }
 

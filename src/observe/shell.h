@@ -14,7 +14,7 @@
 //   stats                                      the node's counters and budgets
 //   top [N]                                    busiest processes since the last
 //                                              top of this shell (since start first)
-//   nodes                                      the nodes (this one, for now)
+//   nodes                                      this node and its cluster's others
 //   spawn ..., trace ...                       not supported yet (issue 12)
 //
 // PROC is a pid as Pid::to_string prints it ("<0.12.1>") or a registered
@@ -37,6 +37,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -49,9 +50,20 @@
 
 namespace rusm::observe {
 
+// One other node of the cluster, as `nodes` lists it.
+struct ShellPeer {
+  std::string name;
+  uint16_t id = 0;
+  std::string address;  // where it listens
+  bool up = false;
+  uint64_t bytes_in = 0, bytes_out = 0;
+};
+
 struct ShellOptions {
-  std::string node_name = "local";  // what `nodes` calls this node
-  uint16_t node_id = 0;             // must be the node's NodeOptions::node_id
+  // The other nodes of this node's cluster (cluster::Cluster::nodes(), which
+  // this layer does not depend on); empty: a node on its own. Called from
+  // the shell's thread.
+  std::function<std::vector<ShellPeer>()> peers;
 };
 
 struct ShellResult {

@@ -170,6 +170,10 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
   runtime::RuntimeOptions ro;
   ro.node.workers = options.workers;
   ro.io_threads = options.io_threads;
+  if (!options.node_name.empty()) {
+    ro.node.name = options.node_name;
+  }
+  ro.node.node_id = options.node_id;
   impl->rt = std::make_unique<runtime::Runtime>(ro);
   impl->error_log = [](const std::string& line) {
     std::fprintf(stderr, "rusm serve: %s\n", line.c_str());

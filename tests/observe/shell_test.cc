@@ -71,8 +71,12 @@ bool contains(const std::string& s, std::string_view what) {
 }
 
 struct ShellTest : ::testing::Test {
-  Node node{NodeOptions{.workers = 1, .node_id = 3}};
-  Shell shell{node, ShellOptions{.node_name = "n3", .node_id = 3}};
+  Node node{NodeOptions{.workers = 1, .node_id = 3, .name = "n3"}};
+  Shell shell{node, ShellOptions{.peers = [] {
+                return std::vector<ShellPeer>{
+                    {.name = "n4", .id = 4, .address = "10.0.0.4:4370", .up = true},
+                    {.name = "n5", .id = 5, .address = "10.0.0.5:4370", .up = false}};
+              }}};
 
   Pid spawn_labelled(std::string label, auto body) {
     SpawnOptions o;
@@ -233,6 +237,10 @@ TEST_F(ShellTest, WhereisStatsAndNodes) {
   EXPECT_TRUE(contains(nodes, "n3")) << nodes;
   EXPECT_TRUE(contains(nodes, "(this node)")) << nodes;
   EXPECT_TRUE(contains(nodes, "     3 ")) << "the node id: " << nodes;
+  EXPECT_TRUE(contains(nodes, "n4")) << "a peer: " << nodes;
+  EXPECT_TRUE(contains(nodes, "10.0.0.5:4370")) << "a peer's address: " << nodes;
+  EXPECT_TRUE(contains(nodes, "down")) << "a peer that is down: " << nodes;
+  EXPECT_TRUE(contains(nodes, "3 nodes, 2 up")) << nodes;
 }
 
 TEST_F(ShellTest, TopShowsTheBusiestSinceThePreviousTop) {
@@ -356,12 +364,11 @@ class Client {
 };
 
 TEST(ShellOverWebSocket, ObserversRunQueriesAndControlNeedsTheToken) {
-  Node node(NodeOptions{.workers = 1});
+  Node node(NodeOptions{.workers = 1, .name = "ws-node"});
   Sampler sampler(node, SamplerOptions{.hz = 10});
   ServerOptions o;
   o.port = 0;
   o.access.token = kToken;
-  o.shell.node_name = "ws-node";
   Server server(node, sampler, nullptr, o);
   Result<uint16_t> port = server.start();
   ASSERT_TRUE(port) << port.error().message();

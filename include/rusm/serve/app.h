@@ -32,6 +32,10 @@ namespace rusm::serve {
 struct AppOptions {
   unsigned workers = 0;     // scheduler threads; 0: one per core
   unsigned io_threads = 0;  // threads of the node's event loop; 0: run by the workers
+  // The node's identity in a cluster (otp::NodeOptions); defaults: a node
+  // that is not in one.
+  std::string node_name;
+  uint16_t node_id = 0;
   // Where lines worth an operator's attention go (a handler failed or
   // trapped); default stderr. Called from any thread.
   std::function<void(const std::string&)> error_log;
