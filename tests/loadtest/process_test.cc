@@ -293,6 +293,7 @@ class Nginx {
         << "  scgi_temp_path " << d << "/scgi;\n"
         << "  server {\n    listen " << listen << ";\n"
         << ssl << "    location /ret { return 200 \"hello from rusm\\n\"; }\n"
+        << "    location = /status { stub_status; }\n"
         << proxy << "  }\n}\n";
     std::vector<std::string> argv = {RUSM_NGINX, "-p", d, "-c", (dir_ / "nginx.conf").string()};
     if (executable("/usr/bin/taskset")) {
@@ -310,6 +311,32 @@ class Nginx {
     return std::string(scheme) + "://127.0.0.1:" + std::to_string(port_) + "/ret";
   }
   fs::path cert() const { return dir_ / "cert.pem"; }
+  // nginx's own count of the requests it has read (stub_status), this
+  // query's included; -1 if it cannot be had. Plain HTTP only.
+  int64_t requests() const {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port_);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::string reply;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) {
+      const char req[] = "GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+      if (::write(fd, req, sizeof req - 1) == static_cast<ssize_t>(sizeof req - 1)) {
+        char buf[4096];
+        for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) {
+          reply.append(buf, static_cast<size_t>(n));
+        }
+      }
+    }
+    ::close(fd);
+    // "server accepts handled requests\n A H R \n"
+    std::smatch m;
+    if (!std::regex_search(reply, m, std::regex(R"(requests\s*\n\s*\d+\s+\d+\s+(\d+))"))) {
+      return -1;
+    }
+    return std::stoll(m[1]);
+  }
   bool cert_ok() const { return cert_ok_; }
 
  private:
@@ -327,7 +354,7 @@ std::vector<std::string> pinned(std::vector<std::string> argv) {
   return argv;
 }
 
-TEST(AgainstNginx, SameRequestRateAsWrkWithinTwentyPercent) {
+TEST(AgainstNginx, CountsWhatNginxServedAndKeepsUpWithWrk) {
   if (!executable(RUSM_NGINX) || !executable(RUSM_WRK)) {
     GTEST_SKIP() << "nginx or wrk not installed (scripts/bootstrap.sh installs both)";
   }
@@ -342,9 +369,13 @@ TEST(AgainstNginx, SameRequestRateAsWrkWithinTwentyPercent) {
     // ABBA order: whichever runs first in a round does not always get the
     // quieter moment. No warm-up for either: wrk has none.
     Outcome r, w;
+    int64_t served = -1;  // requests nginx read during rusm loadtest's run
     auto run_rusm = [&] {
+      int64_t before = nginx.requests();
       r = run_process(pinned(
           {RUSM_BINARY, "loadtest", "http", u, "-c", "64", "-d", "2", "--warmup", "0", "--json"}));
+      int64_t after = nginx.requests();
+      served = before >= 0 && after >= 0 ? after - before - 1 : -1;
     };
     auto run_wrk = [&] { w = run_process(pinned({RUSM_WRK, "-t1", "-c64", "-d2s", u})); };
     if (round % 2 == 0) {
@@ -358,6 +389,11 @@ TEST(AgainstNginx, SameRequestRateAsWrkWithinTwentyPercent) {
     nlohmann::json j = parse_json(r);
     EXPECT_EQ(j["errors_total"].get<uint64_t>(), 0u) << r.out;
     double rate = j["rate"].get<double>();
+    // The count is the server's, not the driver's word: every request it
+    // reports done was read by nginx, and nginx read none it did not send.
+    ASSERT_GE(served, 0) << "nginx's stub_status could not be read";
+    EXPECT_GE(served, j["ops_all"].get<int64_t>()) << r.out;
+    EXPECT_LE(served, j["sent_all"].get<int64_t>()) << r.out;
     if (rate > best_rusm) {
       best_rusm = rate;
       rusm_cpu_us = j["client_cpu_us_per_op"].get<double>();
@@ -380,13 +416,15 @@ TEST(AgainstNginx, SameRequestRateAsWrkWithinTwentyPercent) {
       best_rusm, rusm_cpu_us, best_wrk, wrk_cpu_us);
   // Other jobs on this 2-core machine can starve either side of a round
   // (runs of 118 req/s were seen): the best against the best, or the median
-  // of the per-round ratios, must be within 20%. A driver that is slower than
-  // wrk by more than that fails both.
+  // of the per-round ratios, must be no more than 20% below wrk's. A driver
+  // that is slower than wrk by more than that fails both; one that is faster
+  // (it spends less CPU per request on the shared core: 9.6 against 12 us
+  // was seen) passes, since nginx's own count above says its rate is real.
   std::sort(ratios.begin(), ratios.end());
   double median = (ratios[1] + ratios[2]) / 2;
   double best_ratio = best_wrk > 0 ? best_rusm / best_wrk : 0;
   std::printf("best/best %.2f, median of rounds %.2f\n", best_ratio, median);
-  auto within = [](double x) { return x > 0.8 && x < 1.2; };
+  auto within = [](double x) { return x > 0.8; };
   EXPECT_TRUE(within(best_ratio) || within(median))
       << "rusm loadtest vs wrk on the same nginx: best/best " << best_ratio << ", median "
       << median;
