@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define RUSM_ABI_VERSION 3
+#define RUSM_ABI_VERSION 4
 
 /* Export a function so that processes can be spawned running it. */
 #define RUSM_EXPORT(name) __attribute__((export_name(#name)))
@@ -48,6 +48,7 @@ enum {
   RUSM_ECLOSED = -11,   /* v3: the connection is gone (client closed, deadline, shutdown) */
   RUSM_ETOOLARGE = -12, /* v3: request body or WebSocket message over its limit */
   RUSM_EBADSTATE = -13, /* v3: the call makes no sense now (write before start, after finish) */
+  RUSM_ENOTCONN = -14,  /* v4: the pid's (or name's) node is not connected */
 };
 
 /* Reserved tags: trapped exit signals and monitor notifications. */
@@ -59,6 +60,10 @@ enum {
 #define RUSM_TAG_WS_TEXT 0xFFFFFFFFFFFFFF20ull
 #define RUSM_TAG_WS_BINARY 0xFFFFFFFFFFFFFF21ull
 #define RUSM_TAG_WS_CLOSE 0xFFFFFFFFFFFFFF22ull
+/* v4: rusm_monitor_node's messages; payload: u16 node id, little-endian
+ * (also the header's ref). */
+#define RUSM_TAG_NODE_UP 0xFFFFFFFFFFFFFF03ull
+#define RUSM_TAG_NODE_DOWN 0xFFFFFFFFFFFFFF04ull
 #define RUSM_TAG_RESERVED 0xFFFFFFFFFFFFFF00ull /* tags >= this cannot be sent */
 
 /* Exit reason kinds (in EXIT/DOWN payloads and for rusm_exit*). */
@@ -162,6 +167,14 @@ RUSM_IMPORT_(trap_exit) int32_t rusm_trap_exit(int32_t on);
 RUSM_IMPORT_(register) int32_t __rusm_register(const char* name, uint32_t len);
 RUSM_IMPORT_(unregister) int32_t __rusm_unregister(const char* name, uint32_t len);
 RUSM_IMPORT_(whereis) int64_t __rusm_whereis(const char* name, uint32_t len);
+/* v4: nodes of the cluster (docs/abi.md, "Nodes"). */
+RUSM_IMPORT_(node_self) int32_t rusm_node_self(void);
+RUSM_IMPORT_(nodes) int32_t rusm_nodes(uint32_t* ids, uint32_t max);
+RUSM_IMPORT_(node_name) int32_t rusm_node_name(uint32_t node, char* buf, uint32_t cap);
+RUSM_IMPORT_(monitor_node) int32_t rusm_monitor_node(uint32_t node, int32_t on);
+RUSM_IMPORT_(send_named)
+int32_t __rusm_send_named(uint32_t node, const char* name, uint32_t name_len, uint64_t tag,
+                          const void* data, uint32_t len);
 RUSM_IMPORT_(send_after)
 int64_t rusm_send_after(int64_t delay_ns, rusm_pid to, uint64_t tag, const void* data,
                         uint32_t len);
@@ -272,6 +285,12 @@ static inline int32_t rusm_unregister(const char* name) {
 /* The pid registered as name; 0 if none (negative if denied). */
 static inline int64_t rusm_whereis(const char* name) {
   return __rusm_whereis(name, (uint32_t)strlen(name));
+}
+/* v4: to the process registered as name on node (rusm_node_self() for this
+ * one). RUSM_ENOTFOUND (no such name here), RUSM_ENOTCONN (node not up). */
+static inline int32_t rusm_send_named(uint32_t node, const char* name, uint64_t tag,
+                                      const void* data, uint32_t len) {
+  return __rusm_send_named(node, name, (uint32_t)strlen(name), tag, data, len);
 }
 static inline void rusm_sleep_ms(int64_t ms) {
   rusm_sleep_ns(ms * 1000000);

@@ -233,7 +233,7 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     s->up.store(true, std::memory_order_release);
     log("node " + p.name + " (" + std::to_string(p.node_id) + ") is up" +
         (p.address.empty() ? "" : " at " + p.address));
-    node.node_up(s->id);
+    node.node_up(s->id, s->name);
   }
 
   void on_node_down(const std::string& peer, const std::string& reason) {

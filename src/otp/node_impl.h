@@ -295,8 +295,10 @@ class NodeImpl {
   // processes, for node_down.
   void note_remote(uint16_t node, Pid local);
   void set_router(Router* r);
-  void node_up(uint16_t node);
+  void node_up(uint16_t node, std::string name);
   void node_down(uint16_t node);
+  std::vector<uint16_t> connected_nodes() const;
+  std::string node_name(uint16_t node) const;
   bool node_is_up(uint16_t node) const {
     return node == node_id_ ||
            (up_nodes_[node >> 6].load(std::memory_order_acquire) >> (node & 63) & 1) != 0;
@@ -373,9 +375,10 @@ class NodeImpl {
   std::unordered_map<uint16_t, RemoteSet> remote_index_;
   // Nodes up (as the router reported) and monitor_node subscribers; changed
   // under nodes_mu_ so that a subscriber sees nodeup/nodedown in order.
-  std::mutex nodes_mu_;
+  mutable std::mutex nodes_mu_;
   std::atomic<uint64_t> up_nodes_[1024] = {};
   std::unordered_map<uint16_t, std::vector<Pid>> node_watchers_;
+  std::unordered_map<uint16_t, std::string> node_names_;  // peers' names (node_up)
 };
 
 // Holds the node's router for the duration of one call (set_router waits

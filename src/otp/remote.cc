@@ -14,6 +14,7 @@
 // None of this is on the local hot path: a local pid costs one compare of
 // its node id (NodeImpl::is_remote) where a send, link or monitor starts.
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <thread>
 
@@ -187,11 +188,14 @@ MessageNode* node_message(uint64_t tag, uint16_t node) {
 
 }  // namespace
 
-void NodeImpl::node_up(uint16_t node) {
+void NodeImpl::node_up(uint16_t node, std::string name) {
   if (node == node_id_) {
     return;
   }
   std::lock_guard<std::mutex> lock(nodes_mu_);
+  if (!name.empty()) {
+    node_names_[node] = std::move(name);
+  }
   const uint64_t bit = uint64_t{1} << (node & 63);
   if ((up_nodes_[node >> 6].fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) {
     return;
@@ -248,6 +252,29 @@ void NodeImpl::node_down(uint16_t node) {
     free_node(n);
     return true;
   });
+}
+
+std::vector<uint16_t> NodeImpl::connected_nodes() const {
+  std::vector<uint16_t> out;
+  for (size_t w = 0; w < std::size(up_nodes_); ++w) {
+    for (uint64_t bits = up_nodes_[w].load(std::memory_order_acquire); bits != 0;
+         bits &= bits - 1) {
+      auto id = static_cast<uint16_t>(w * 64 + static_cast<size_t>(std::countr_zero(bits)));
+      if (id != node_id_) {
+        out.push_back(id);
+      }
+    }
+  }
+  return out;
+}
+
+std::string NodeImpl::node_name(uint16_t node) const {
+  if (node == node_id_) {
+    return options_.name;
+  }
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  auto it = node_names_.find(node);
+  return it == node_names_.end() ? std::string() : it->second;
 }
 
 void NodeImpl::monitor_node(Pid watcher, uint16_t node) {
@@ -381,8 +408,14 @@ void Node::remote_down(Pid from, Pid to, MonitorRef ref, ExitReason reason) {
   }
 }
 
-void Node::node_up(uint16_t node) {
-  impl_->node_up(node);
+void Node::node_up(uint16_t node, std::string name) {
+  impl_->node_up(node, std::move(name));
+}
+std::vector<uint16_t> Node::connected_nodes() const {
+  return impl_->connected_nodes();
+}
+std::string Node::node_name(uint16_t node) const {
+  return impl_->node_name(node);
 }
 void Node::node_down(uint16_t node) {
   impl_->node_down(node);

@@ -82,6 +82,13 @@ bool may_signal(WasmProcess& p, Pid pid) {
   return pid == p.ctx().self() || require(p, kCapProcessCtl);
 }
 
+// Why a send was refused: its node is not connected, or (a local or a
+// connected node) the message could not be queued.
+int32_t refused(WasmProcess& p, uint16_t node) {
+  const otp::Node& n = p.ctx().node();
+  return node != n.id() && !n.node_is_up(node) ? kErrNoConn : kErrFull;
+}
+
 // ---- identity
 
 HostAction abi_version(HostCall& c) {
@@ -336,11 +343,35 @@ HostAction send(HostCall& c) {
   if (!to.valid() || !data || tag >= otp::kSystemTagBase) {
     return ret32(c, kErrBadArg);
   }
-  int32_t r = p.ctx().send(to, Message::make(tag, *data)) ? kOk : kErrFull;
+  int32_t r = p.ctx().send(to, Message::make(tag, *data)) ? kOk : refused(p, to.node());
   if (p.ctx().budget() <= 0) {
     return p.yield_with(r);
   }
   return ret32(c, r);
+}
+
+// send_named(node, name_ptr, name_len, tag, ptr, len) -> i32: to the
+// process registered as name on node (Erlang's {Name, Node} ! Msg).
+HostAction send_named(HostCall& c) {
+  WasmProcess& p = proc(c);
+  uint32_t node = c.arg_i32(0);
+  auto name = bytes(c, c.arg_i32(1), c.arg_i32(2));
+  uint64_t tag = c.arg_i64(3);
+  auto data = copied(c, c.arg_i32(4), c.arg_i32(5));
+  if (node > 0xFFFF || !name || name->empty() || !data || tag >= otp::kSystemTagBase) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret32(c, kErrDenied);
+  }
+  auto id = static_cast<uint16_t>(node);
+  if (id == p.ctx().node().id() && !p.ctx().whereis(*name).valid()) {
+    return ret32(c, kErrNotFound);
+  }
+  if (!p.ctx().send_named(id, *name, Message::make(tag, *data))) {
+    return ret32(c, refused(p, id));
+  }
+  return ret32(c, kOk);
 }
 
 // send_name(name_ptr, name_len, tag, ptr, len) -> i32
@@ -458,6 +489,59 @@ HostAction whereis(HostCall& c) {
     return ret64(c, kErrDenied);
   }
   return ret64(c, static_cast<int64_t>(p.ctx().whereis(*name).bits()));
+}
+
+// ---- nodes (docs/abi.md, "Nodes")
+
+HostAction node_self(HostCall& c) {
+  return ret32(c, proc(c).ctx().node().id());
+}
+
+// nodes(buf, max) -> i32: up to max u32 ids of the other nodes that are up;
+// returns how many there are.
+HostAction nodes(HostCall& c) {
+  std::vector<uint16_t> ids = proc(c).ctx().node().connected_nodes();
+  c.charge_bytes(ids.size() * 4);
+  uint32_t max = c.arg_i32(1);
+  for (uint32_t i = 0; i < max && i < ids.size(); ++i) {
+    uint32_t id = ids[i];
+    if (!write(c, c.arg_i32(0) + 4 * i, &id, 4)) {
+      return ret32(c, kErrBadArg);
+    }
+  }
+  return ret32(c, static_cast<int32_t>(ids.size()));
+}
+
+// node_name(id, buf, cap) -> i32: the full length of the name (copied up to cap).
+HostAction node_name(HostCall& c) {
+  uint32_t id = c.arg_i32(0);
+  if (id > 0xFFFF) {
+    return ret32(c, kErrBadArg);
+  }
+  std::string name = proc(c).ctx().node().node_name(static_cast<uint16_t>(id));
+  if (name.empty()) {
+    return ret32(c, kErrNotFound);
+  }
+  uint32_t cap = c.arg_i32(2);
+  if (cap > 0 && !write(c, c.arg_i32(1), name.data(), std::min<size_t>(cap, name.size()))) {
+    return ret32(c, kErrBadArg);
+  }
+  return ret32(c, static_cast<int32_t>(name.size()));
+}
+
+// monitor_node(id, on) -> i32
+HostAction monitor_node(HostCall& c) {
+  uint32_t id = c.arg_i32(0);
+  if (id > 0xFFFF) {
+    return ret32(c, kErrBadArg);
+  }
+  otp::Context& ctx = proc(c).ctx();
+  if (c.arg_i32(1) != 0) {
+    ctx.monitor_node(static_cast<uint16_t>(id));
+  } else {
+    ctx.demonitor_node(static_cast<uint16_t>(id));
+  }
+  return ret32(c, kOk);
 }
 
 // ---- timers
@@ -708,6 +792,7 @@ const Def kDefs[] = {
     {"set_label", "ii", 'i', set_label},
     {"send", "IIii", 'i', send},
     {"send_name", "iiIii", 'i', send_name},
+    {"send_named", "iiiIii", 'i', send_named},
     {"receive", "IiIiii", 'i', receive},
     {"message_read", "iii", 'i', message_read},
     {"link", "I", 'i', link},
@@ -718,6 +803,10 @@ const Def kDefs[] = {
     {"register", "ii", 'i', register_name},
     {"unregister", "ii", 'i', unregister_name},
     {"whereis", "ii", 'I', whereis},
+    {"node_self", "", 'i', node_self},
+    {"nodes", "ii", 'i', nodes},
+    {"node_name", "iii", 'i', node_name},
+    {"monitor_node", "ii", 'i', monitor_node},
     {"send_after", "IIIii", 'I', send_after},
     {"cancel_timer", "I", 'I', cancel_timer},
     {"sleep", "I", 0, sleep},

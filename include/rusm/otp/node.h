@@ -220,11 +220,17 @@ class Node {
   // processes by processes of N) are dropped; then monitor_node(N)
   // subscribers get kNodeDownTag (if N was up). Calling node_down again
   // fires nothing twice. The router must already refuse operations for N
-  // when it calls node_down(N) (see router.h).
-  void node_up(uint16_t node);
+  // when it calls node_down(N) (see router.h). `name` is what N is called
+  // (node_name), kept after it goes down.
+  void node_up(uint16_t node, std::string name = {});
   void node_down(uint16_t node);
   // Whether node is up as the router last reported (this node's id: true).
   bool node_is_up(uint16_t node) const;
+  // The other nodes that are up now, by id (Erlang's nodes()).
+  std::vector<uint16_t> connected_nodes() const;
+  // What node is called: this node's name() for its own id, the name the
+  // router gave with node_up for a peer, "" for a node never seen.
+  std::string node_name(uint16_t node) const;
 
   detail::NodeImpl* impl() const { return impl_.get(); }
 

@@ -67,6 +67,7 @@ enum AbiError : int32_t {
   kErrClosed = -11,    // v3: the connection is gone
   kErrTooLarge = -12,  // v3: body or message over its limit
   kErrBadState = -13,  // v3: the call makes no sense now (write after finish)
+  kErrNoConn = -14,    // v4: the pid's (or name's) node is not connected
 };
 
 // Guest memory for host functions. Every pointer and length from a guest is

@@ -46,7 +46,7 @@
 namespace rusm::runtime {
 
 // The guest ABI version returned by rusm.abi_version().
-inline constexpr int32_t kAbiVersion = 3;
+inline constexpr int32_t kAbiVersion = 4;
 
 struct RuntimeOptions {
   otp::NodeOptions node;
