@@ -15,7 +15,7 @@
 // panel shows the site's route with its request rate, latency and status
 // classes. Saves screenshots of the views to --out (and to --docs-img when
 // given). Exits non-zero on any failure.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,23 +45,35 @@ async function until(what, fn, timeoutMs = 30000) {
   }
 }
 
-// `rusm serve` of a static site with the observer on: the Routes panel.
+// `rusm serve` of a static site with the observer on, as node n1 of a
+// cluster that a second `rusm serve` (n2) joins: the Routes and Cluster panels.
 async function servePhase(browser) {
   const dir = mkdtempSync(join(tmpdir(), 'rusm-e2e-serve-'));
   mkdirSync(join(dir, 'public'));
   writeFileSync(join(dir, 'public', 'index.html'), '<h1>hello from a served site</h1>\n');
-  writeFileSync(join(dir, 'rusm.toml'), [
-    'listen = ["127.0.0.1:0"]', '', '[observer]', 'listen = "127.0.0.1:0"', '',
-    '[[route]]', 'prefix = "/"', 'kind = "static"', 'dir = "public"', ''].join('\n'));
+  for (const a of [['cluster', 'ca'], ['cluster', 'cert', 'n1'], ['cluster', 'cert', 'n2']]) {
+    const r = spawnSync(rusm, a, { cwd: dir, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`rusm ${a.join(' ')}: ${r.stderr}`);
+  }
+  const toml = (name, observer) => [
+    'listen = ["127.0.0.1:0"]', '', ...(observer ? ['[observer]', 'listen = "127.0.0.1:0"', ''] : []),
+    '[cluster]', `name = "${name}"`, 'listen = "127.0.0.1:0"', '',
+    '[[route]]', 'prefix = "/"', 'kind = "static"', 'dir = "public"', ''].join('\n');
+  writeFileSync(join(dir, 'rusm.toml'), toml('n1', true));
+  writeFileSync(join(dir, 'n2.toml'), toml('n2', false));
   const srv = spawn(rusm, ['serve', join(dir, 'rusm.toml'), '--workers', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out2 = '';
   srv.stdout.on('data', (d) => { out2 += d; });
   const srvExited = new Promise((r) => srv.on('exit', (code, signal) => r({ code, signal })));
   let stop = false;
   let load = Promise.resolve();
+  let peer = null;
   try {
     const site = await until('the site URL of rusm serve', () => out2.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/)?.[1], 20000);
     const obsUrl = await until('the observer URL of rusm serve', () => out2.match(/observer on (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{64})/)?.[1], 20000);
+    const clusterPort = await until('the cluster port of n1', () => out2.match(/cluster node n1 \(id \d+\) on 127\.0\.0\.1:(\d+)/)?.[1], 20000);
+    peer = spawn(rusm, ['serve', join(dir, 'n2.toml'), '--workers', '1', '--seed', `127.0.0.1:${clusterPort}`],
+      { stdio: ['ignore', 'ignore', 'ignore'] });
     // Traffic until the checks are done: the page (200) and a missing file (404).
     load = (async () => {
       while (!stop) {
@@ -89,11 +101,22 @@ async function servePhase(browser) {
     const summary = await page.textContent('[data-testid=routes-summary]');
     check(/\d+ open connections/.test(summary), `the connection gauges are shown (${summary.slice(0, 60)}…)`);
     await page.screenshot({ path: join(out, 'dashboard-routes.png') });
+    await until('the Cluster panel', () => page.isVisible('[data-testid=cluster-panel]'));
+    const nodeState = async () => page.$$eval('#cluster-table tbody tr', (rs) =>
+      rs.map((r) => [...r.querySelectorAll('td')].map((td) => td.textContent.trim())).find((r) => r[0] === 'n2')?.[2]);
+    await until('n2 up in the Cluster panel', async () => (await nodeState()) === 'up', 20000);
+    const csum = await page.textContent('[data-testid=cluster-summary]');
+    check(/this node: n1/.test(csum) && /1 of 1 other nodes up/.test(csum), `the Cluster panel shows n2 up (${csum})`);
+    await page.screenshot({ path: join(out, 'dashboard-cluster.png') });
+    peer.kill('SIGKILL');
+    await until('n2 down in the Cluster panel after kill -9', async () => (await nodeState()) === 'down', 20000);
+    check(true, 'kill -9 of n2 shows it down in the Cluster panel');
     check(errors.length === 0, `no script errors on the serving node's page${errors.length ? ': ' + errors.join('; ') : ''}`);
     await page.close();
   } finally {
     stop = true;
     await load;
+    peer?.kill('SIGKILL');
     srv.kill('SIGTERM');
     const r = await Promise.race([srvExited, new Promise((res) => setTimeout(() => res(null), 15000))]);
     rmSync(dir, { recursive: true, force: true });

@@ -28,8 +28,13 @@ interface Serving {
   rejected: { max_connections: number; header_bytes: number; bad_request: number; max_in_flight: number;
     header_timeout: number; idle_timeout: number; tls_handshake: number; accept_errors: number };
 }
+interface PeerNode {
+  name: string; id: number; address: string; up: boolean; bytes_in: number; bytes_out: number;
+  in_bytes_per_s: number; out_bytes_per_s: number;
+}
+interface ClusterView { self: { name: string; id: number }; nodes: PeerNode[] }
 interface Snapshot {
-  type: 'snapshot'; t: number; processes: number; serving?: Serving;
+  type: 'snapshot'; t: number; processes: number; serving?: Serving; cluster?: ClusterView;
   totals: { restarts: number; spawns: number };
   rates: { sent: number; received: number; reductions: number; spawns: number; exits: number };
   workers: Worker[]; memory: { rss: number; processes?: number }; cpu_cores: number;
@@ -310,6 +315,7 @@ function onSnapshot(s: Snapshot) {
   if (obsData[0].length > 600) obsData.forEach((a) => a.shift());
   if (view === 'observer') obsPlot?.setData(obsData as uPlot.AlignedData);
   renderRoutes(s.serving);
+  renderCluster(s.cluster);
   if (s.table) {
     rows = s.table;
     $('table-count').textContent = s.table_total! > rows.length ? `(${rows.length} busiest of ${s.table_total})` : `(${rows.length})`;
@@ -319,26 +325,31 @@ function onSnapshot(s: Snapshot) {
     }
   }
 }
-// ---- routes (only when the node serves: rusm serve with [observer])
-const routesPanel = document.createElement('div');
-routesPanel.className = 'panel routes hidden';
-routesPanel.id = 'routes-panel';
-routesPanel.dataset.testid = 'routes-panel';
-routesPanel.innerHTML = `
-  <h3>Routes <span class="muted" id="routes-summary" data-testid="routes-summary"></span></h3>
+// A table panel of the observer view, hidden until its data arrives: `name`
+// gives the ids (NAME-panel, NAME-summary, NAME-table) and test ids.
+function tablePanel(name: string, title: string, head: string): HTMLDivElement {
+  const panel = document.createElement('div');
+  panel.className = `panel ${name} hidden`;
+  panel.id = `${name}-panel`;
+  panel.dataset.testid = `${name}-panel`;
+  panel.innerHTML = `
+  <h3>${title} <span class="muted" id="${name}-summary" data-testid="${name}-summary"></span></h3>
   <div class="scroll">
-    <table class="data" id="routes-table" data-testid="routes-table">
-      <thead><tr>
+    <table class="data" id="${name}-table" data-testid="${name}-table">
+      <thead><tr>${head}</tr></thead>
+      <tbody></tbody>
+    </table>
+  </div>`;
+  return panel;
+}
+// ---- routes (only when the node serves: rusm serve with [observer])
+const routesPanel = tablePanel('routes', 'Routes', `
         <th>route</th><th>kind</th><th class="num">req/s</th><th class="num">p50</th><th class="num">p99</th>
         <th class="num">2xx</th><th class="num">3xx</th><th class="num">4xx</th><th class="num">5xx</th>
         <th class="num" title="ended without a status (client gone, aborted)">aborted</th>
         <th class="num">in flight</th>
         <th class="num" title="503 over the in-flight limit / 413 body too large / 504 deadline">rejected (503 / 413 / 504)</th>
-        <th class="num" title="handler failed or trapped">failed</th>
-      </tr></thead>
-      <tbody></tbody>
-    </table>
-  </div>`;
+        <th class="num" title="handler failed or trapped">failed</th>`);
 document.querySelector('#view-observer .grid-table')?.before(routesPanel);
 function ms(v: number | null): string {
   if (v === null || v === undefined) return '–';
@@ -364,6 +375,27 @@ function renderRoutes(v: Serving | undefined) {
       <td class="num">${num(x.status.aborted)}</td><td class="num">${num(x.in_flight)}</td>
       <td class="num">${num(x.rejected.in_flight)} / ${num(x.rejected.body_bytes)} / ${num(x.rejected.deadline)}</td>
       <td class="num">${num(x.failed)}</td>
+    </tr>`).join('');
+}
+
+// ---- cluster (only when the node is in one: rusm serve with [cluster])
+const clusterPanel = tablePanel('cluster', 'Cluster', `
+        <th>node</th><th class="num">id</th><th>state</th><th>address</th>
+        <th class="num">in/s</th><th class="num">out/s</th><th class="num">in</th><th class="num">out</th>`);
+routesPanel.before(clusterPanel);
+function renderCluster(v: ClusterView | undefined) {
+  clusterPanel.classList.toggle('hidden', !v);
+  if (!v) return;
+  const up = v.nodes.filter((n) => n.up).length;
+  $('cluster-summary').textContent =
+    `(this node: ${v.self.name}, id ${v.self.id}; ${up} of ${v.nodes.length} other nodes up)`;
+  clusterPanel.querySelector('tbody')!.innerHTML = v.nodes.map((n) => `
+    <tr data-node="${esc(n.name)}">
+      <td class="mono">${esc(n.name)}</td><td class="num">${n.id}</td>
+      <td><span class="tag ${n.up ? 'up' : 'down'}" data-testid="node-state">${n.up ? 'up' : 'down'}</span></td>
+      <td class="mono">${esc(n.address)}</td>
+      <td class="num">${bytes(n.in_bytes_per_s)}</td><td class="num">${bytes(n.out_bytes_per_s)}</td>
+      <td class="num">${bytes(n.bytes_in)}</td><td class="num">${bytes(n.bytes_out)}</td>
     </tr>`).join('');
 }
 

@@ -91,7 +91,8 @@ void serve(const ServeArgs& a) {
   }
   // The observer (off by default): the dashboard's observer view and
   // /metrics of this node, on its own address, served from the node's event
-  // loop; its snapshots carry the app's per-route figures (the Routes panel).
+  // loop; its snapshots carry the app's per-route figures (the Routes panel)
+  // and, in a cluster, the other nodes (the Cluster panel).
   std::unique_ptr<observe::Sampler> sampler;
   std::unique_ptr<observe::Server> observer;
   if (c.observer.enabled) {
@@ -103,8 +104,10 @@ void serve(const ServeArgs& a) {
     o.port = c.observer.port;
     o.io = &(*app)->runtime().event_loop().context();
     if (membership) {
-      o.shell.peers = [m = membership.get()] {
-        std::vector<observe::ShellPeer> out;
+      // The cluster's other nodes, for the shell's `nodes` and the
+      // dashboard's Cluster panel.
+      observe::PeersSource peers = [m = membership.get()] {
+        std::vector<observe::PeerNode> out;
         for (const cluster::NodeStatus& n : m->nodes()) {
           out.push_back({.name = n.name,
                          .id = n.id,
@@ -115,6 +118,8 @@ void serve(const ServeArgs& a) {
         }
         return out;
       };
+      o.shell.peers = peers;
+      sampler->set_peers_source(std::move(peers));
     }
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);

@@ -305,6 +305,24 @@ json snapshot_json(const Snapshot& s, bool with_table, size_t table_limit) {
   if (s.has_serving) {
     j["serving"] = serving_json(s.serving);
   }
+  if (s.has_cluster) {
+    json nodes = json::array();
+    for (size_t i = 0; i < s.peers.size(); ++i) {
+      const PeerNode& p = s.peers[i];
+      nodes.push_back(
+          {{"name", p.name},
+           {"id", p.id},
+           {"address", p.address},
+           {"up", p.up},
+           {"bytes_in", p.bytes_in},
+           {"bytes_out", p.bytes_out},
+           {"in_bytes_per_s", i < s.peer_in_bytes_per_s.size() ? s.peer_in_bytes_per_s[i] : 0.0},
+           {"out_bytes_per_s",
+            i < s.peer_out_bytes_per_s.size() ? s.peer_out_bytes_per_s[i] : 0.0}});
+    }
+    j["cluster"] = {{"self", {{"name", s.node_name}, {"id", s.node_id}}},
+                    {"nodes", std::move(nodes)}};
+  }
   if (s.has_table) {
     j["status"] = {{"runnable", s.status.runnable},
                    {"running", s.status.running},

@@ -78,7 +78,10 @@ nlohmann::json percentiles_json(const Percentiles& p, double scale = 1.0);
 // "p99_ms"}], "open_connections", "websockets", "accepted", "rejected"};
 // a percentile is null when no request finished in the window.
 nlohmann::json serving_json(const Serving& v);
-// {"type":"snapshot", ...}, with "serving" when the node serves; the table (if the snapshot has one
+// {"type":"snapshot", ...}, with "serving" when the node serves, "cluster"
+// ({"self": {"name", "id"}, "nodes": [{"name", "id", "address", "up",
+// "bytes_in", "bytes_out", "in_bytes_per_s", "out_bytes_per_s"}]}) when it is
+// in a cluster; the table (if the snapshot has one
 // and with_table) is capped at table_limit rows, busiest (by reductions) first.
 nlohmann::json snapshot_json(const Snapshot& s, bool with_table, size_t table_limit = kTableLimit);
 

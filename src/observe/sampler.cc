@@ -172,6 +172,11 @@ void Sampler::remove_listener(uint64_t id) {
   std::erase_if(listeners_, [id](const auto& l) { return l.first == id; });
 }
 
+void Sampler::set_peers_source(PeersSource source) {
+  std::lock_guard lock(serving_mu_);
+  peers_source_ = std::move(source);
+}
+
 void Sampler::set_serving_source(ServingSource source) {
   std::lock_guard lock(serving_mu_);
   serving_source_ = std::move(source);
@@ -266,6 +271,26 @@ std::shared_ptr<Snapshot> Sampler::take(bool with_table, const Snapshot* prev) {
       serving_history_.emplace_back(s->t_s, std::move(now));
       if (serving_history_.size() > 256) {
         serving_history_.pop_front();  // a sampler faster than the window needs
+      }
+    }
+    if (peers_source_) {
+      s->has_cluster = true;
+      s->node_name = node_.name();
+      s->node_id = node_.id();
+      s->peers = peers_source_();
+      for (const PeerNode& peer : s->peers) {
+        double in = 0, out = 0;
+        if (prev != nullptr && prev->has_cluster && s->t_s > prev->t_s) {
+          for (const PeerNode& before : prev->peers) {
+            if (before.name == peer.name && before.bytes_in <= peer.bytes_in &&
+                before.bytes_out <= peer.bytes_out) {
+              in = static_cast<double>(peer.bytes_in - before.bytes_in) / (s->t_s - prev->t_s);
+              out = static_cast<double>(peer.bytes_out - before.bytes_out) / (s->t_s - prev->t_s);
+            }
+          }
+        }
+        s->peer_in_bytes_per_s.push_back(in);
+        s->peer_out_bytes_per_s.push_back(out);
       }
     }
   }

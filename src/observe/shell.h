@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "observe/access.h"
+#include "rusm/observe/peers.h"
 #include "rusm/otp/node.h"
 #include "rusm/otp/pid.h"
 #include "rusm/result.h"
@@ -51,19 +52,13 @@
 namespace rusm::observe {
 
 // One other node of the cluster, as `nodes` lists it.
-struct ShellPeer {
-  std::string name;
-  uint16_t id = 0;
-  std::string address;  // where it listens
-  bool up = false;
-  uint64_t bytes_in = 0, bytes_out = 0;
-};
+using ShellPeer = PeerNode;
 
 struct ShellOptions {
   // The other nodes of this node's cluster (cluster::Cluster::nodes(), which
   // this layer does not depend on); empty: a node on its own. Called from
   // the shell's thread.
-  std::function<std::vector<ShellPeer>()> peers;
+  PeersSource peers;
 };
 
 struct ShellResult {

@@ -59,7 +59,7 @@ listen = ["127.0.0.1:0"]
 name = "$1"
 listen = "127.0.0.1:0"
 seeds = [${2:-}]
-tick = "200ms"
+tick = "1s"
 
 [[route]]
 prefix = "/"

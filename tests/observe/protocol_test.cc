@@ -127,6 +127,34 @@ TEST(Protocol, SnapshotJsonHasTheDocumentedFields) {
   EXPECT_FALSE(without.contains("table"));
 }
 
+TEST(Protocol, ClusterNodesOnlyWhenInACluster) {
+  EXPECT_FALSE(snapshot_json(sample_snapshot(), false).contains("cluster"));
+  Snapshot s = sample_snapshot();
+  s.has_cluster = true;
+  s.node_name = "n1";
+  s.node_id = 7;
+  s.peers = {{.name = "n2",
+              .id = 9,
+              .address = "10.0.0.2:4370",
+              .up = true,
+              .bytes_in = 100,
+              .bytes_out = 50},
+             {.name = "n3", .id = 11, .address = "10.0.0.3:4370", .up = false}};
+  s.peer_in_bytes_per_s = {12.5, 0};
+  s.peer_out_bytes_per_s = {3, 0};
+  json j = snapshot_json(s, false)["cluster"];
+  EXPECT_EQ(j["self"]["name"], "n1");
+  EXPECT_EQ(j["self"]["id"], 7);
+  ASSERT_EQ(j["nodes"].size(), 2u);
+  EXPECT_EQ(j["nodes"][0]["name"], "n2");
+  EXPECT_EQ(j["nodes"][0]["up"], true);
+  EXPECT_EQ(j["nodes"][0]["bytes_in"], 100);
+  EXPECT_EQ(j["nodes"][0]["in_bytes_per_s"], 12.5);
+  EXPECT_EQ(j["nodes"][0]["out_bytes_per_s"], 3.0);
+  EXPECT_EQ(j["nodes"][1]["address"], "10.0.0.3:4370");
+  EXPECT_EQ(j["nodes"][1]["up"], false);
+}
+
 TEST(Protocol, TableIsCappedBusiestFirst) {
   Snapshot s = sample_snapshot();
   s.table.clear();

@@ -114,6 +114,44 @@ TEST(Sampler, TableOnlyWhenWantedAndCountsStatuses) {
   }
 }
 
+TEST(Sampler, ClusterPeersAndTheirTrafficRates) {
+  Node node(NodeOptions{.workers = 1, .node_id = 5, .name = "n5"});
+  Sampler sampler(node, SamplerOptions{.hz = 50});
+  EXPECT_FALSE(sampler.sample_now(false)->has_cluster) << "no peers source: not in a cluster";
+  std::atomic<uint64_t> calls{0};
+  sampler.set_peers_source([&] {
+    uint64_t n = ++calls;
+    // 1000 bytes in and 10 out per reading, on a peer that stays up.
+    return std::vector<PeerNode>{{.name = "n6",
+                                  .id = 6,
+                                  .address = "127.0.0.1:1",
+                                  .up = true,
+                                  .bytes_in = 1000 * n,
+                                  .bytes_out = 10 * n},
+                                 {.name = "n7", .id = 7, .address = "", .up = false}};
+  });
+  std::atomic<bool> seen{false};
+  sampler.add_listener([&](std::shared_ptr<const Snapshot> s) {
+    if (s->seq >= 2 && s->has_cluster && !s->peer_in_bytes_per_s.empty() &&
+        s->peer_in_bytes_per_s[0] > 0) {
+      EXPECT_EQ(s->node_name, "n5");
+      EXPECT_EQ(s->node_id, 5);
+      ASSERT_EQ(s->peers.size(), 2u);
+      EXPECT_EQ(s->peers[1].name, "n7");
+      EXPECT_GT(s->peer_out_bytes_per_s[0], 0);
+      EXPECT_LT(s->peer_out_bytes_per_s[0], s->peer_in_bytes_per_s[0]);
+      EXPECT_EQ(s->peer_in_bytes_per_s[1], 0) << "a peer without traffic";
+      seen = true;
+    }
+  });
+  sampler.start();
+  for (int i = 0; i < 500 && !seen; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  sampler.stop();
+  EXPECT_TRUE(seen) << "no snapshot with the peers' rates";
+}
+
 TEST(Sampler, StartStopAreIdempotent) {
   Node node(NodeOptions{.workers = 1});
   Sampler sampler(node, SamplerOptions{.hz = 50});

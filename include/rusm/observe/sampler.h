@@ -32,6 +32,7 @@
 
 #include "rusm/net/server.h"
 #include "rusm/observe/histogram.h"
+#include "rusm/observe/peers.h"
 #include "rusm/otp/info.h"
 #include "rusm/otp/node.h"
 
@@ -117,6 +118,15 @@ struct Snapshot {
   bool has_serving = false;
   Serving serving;
 
+  // Only when the node is in a cluster (a peers source is set): the other
+  // nodes, and per peer the bytes/s in and out since the previous snapshot
+  // (0 for the first, or a peer that came up again meanwhile).
+  bool has_cluster = false;
+  std::string node_name;  // this node (NodeOptions)
+  uint16_t node_id = 0;
+  std::vector<PeerNode> peers;
+  std::vector<double> peer_in_bytes_per_s, peer_out_bytes_per_s;
+
   // What taking snapshots costs (nanoseconds per snapshot, whole sampler life).
   Percentiles sample_cost_ns;
 };
@@ -148,6 +158,9 @@ class Sampler {
   // function must be thread-safe and quick); empty: the node does not serve.
   using ServingSource = std::function<net::ServerStats()>;
   void set_serving_source(ServingSource source);
+
+  // Where the cluster's other nodes come from; empty: not in a cluster.
+  void set_peers_source(PeersSource source);
 
   // Reference-counted: the table is taken while the count is above zero.
   void want_table(bool on);
@@ -184,6 +197,7 @@ class Sampler {
   std::mutex serving_mu_;
   ServingSource serving_source_;
   std::deque<std::pair<double, net::ServerStats>> serving_history_;
+  PeersSource peers_source_;  // under serving_mu_
 };
 
 // Resident set size and thread count of this OS process (from /proc); zeros
