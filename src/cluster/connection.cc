@@ -486,12 +486,12 @@ void Connection::on_timer() {
     arm_timer();
     return;
   }
-  if (now - last_received_ > options_.tick * 5 / 4) {
+  if (now - last_received_ > options_.tick * 3 / 2) {
     fail("heartbeat timeout: nothing received for " + std::to_string(ms(now - last_received_)) +
          " ms (tick " + std::to_string(options_.tick.count()) + " ms)");
     return;
   }
-  if (!silenced_ && buffered() == 0 && now - last_sent_ >= options_.tick / 2) {
+  if (!silenced_ && buffered() == 0 && now - last_sent_ >= options_.tick / 4) {
     queue(Tick{});
   }
   arm_timer();
