@@ -191,29 +191,33 @@ void NodeImpl::node_up(uint16_t node) {
   if (node == node_id_) {
     return;
   }
-  std::lock_guard<std::mutex> lock(nodes_mu_);
-  const uint64_t bit = uint64_t{1} << (node & 63);
-  if ((up_nodes_[node >> 6].fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) {
-    return;
-  }
-  auto it = node_watchers_.find(node);
-  if (it == node_watchers_.end()) {
-    return;
-  }
-  std::erase_if(it->second, [&](Pid w) {
-    MessageNode* n = node_message(kNodeUpTag, node);
-    if (deliver(w, n)) {
-      return false;
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    const uint64_t bit = uint64_t{1} << (node & 63);
+    if ((up_nodes_[node >> 6].fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) {
+      return;
     }
-    free_node(n);
-    return true;
-  });
+    auto it = node_watchers_.find(node);
+    if (it != node_watchers_.end()) {
+      std::erase_if(it->second, [&](Pid w) {
+        MessageNode* n = node_message(kNodeUpTag, node);
+        if (deliver(w, n)) {
+          return false;
+        }
+        free_node(n);
+        return true;
+      });
+    }
+  }
+  // The names this node's processes hold, for the new peer (global.cc).
+  global_node_up(node);
 }
 
 void NodeImpl::node_down(uint16_t node) {
   if (node == node_id_) {
     return;
   }
+  global_node_down(node);  // its processes' global names
   RemoteSet set;
   {
     std::lock_guard<std::mutex> lock(remote_mu_);
