@@ -419,6 +419,56 @@ TEST(ClusterGlobal, ExitOfTheProcessOrItsNodeDropsTheNameEverywhere) {
   EXPECT_TRUE(c.node->is_alive(*x));
 }
 
+TEST(ClusterGlobal, TwoNodesRegisteringTheSameNamesAtOnceAgree) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  const int n = 200;
+  std::vector<Pid> pa, pb;
+  for (int i = 0; i < n; ++i) {
+    pa.push_back(*a.node->spawn(wait_forever));
+    pb.push_back(*b.node->spawn(wait_forever));
+  }
+  std::vector<char> oka(n), okb(n);
+  std::thread ta([&] {
+    for (int i = 0; i < n; ++i) {
+      oka[i] = a.node->register_global("race" + std::to_string(i), pa[i]).is_ok();
+    }
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < n; ++i) {
+      okb[i] = b.node->register_global("race" + std::to_string(i), pb[i]).is_ok();
+    }
+  });
+  ta.join();
+  tb.join();
+  int both = 0;
+  for (int i = 0; i < n; ++i) {
+    std::string name = "race" + std::to_string(i);
+    ASSERT_TRUE(oka[i] || okb[i]) << name << ": neither registration succeeded";
+    Pid holder;
+    ASSERT_TRUE(eventually([&] {
+      holder = a.node->whereis_global(name);
+      return holder && b.node->whereis_global(name) == holder;
+    })) << name
+        << ": the nodes never agreed";
+    bool on_a = holder == pa[i];
+    ASSERT_TRUE(on_a || holder == pb[i]) << name;
+    EXPECT_TRUE(on_a ? a.node->is_alive(pa[i]) : b.node->is_alive(pb[i]))
+        << name << ": the winner is dead";
+    if (oka[i] && okb[i]) {
+      ++both;  // a conflict: the loser gets the exit signal
+      Pid loser = on_a ? pb[i] : pa[i];
+      otp::Node& home = on_a ? *b.node : *a.node;
+      EXPECT_TRUE(eventually([&] { return !home.is_alive(loser); }))
+          << name << ": the loser of a conflict is still alive";
+    } else {
+      EXPECT_EQ(on_a, static_cast<bool>(oka[i])) << name << ": the only registration lost";
+    }
+  }
+  RecordProperty("conflicts", both);
+}
+
 // A partition where both sides register the same name; when it heals, the
 // older registration wins on both and the younger's process is told.
 void partition_then_heal(GlobalConflict conflict) {
