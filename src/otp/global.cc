@@ -87,6 +87,13 @@ Status NodeImpl::register_global(std::string name, Pid pid) {
         return Error("register_global '" + name + "': " + pid.to_string() + " is not alive");
       }
     }
+    if (p == nullptr && !node_is_up(pid.node())) {
+      // It went down since the check above, and node_down may have swept
+      // the names already (it clears the node's bit first, then sweeps
+      // under global_mu_).
+      return Error("register_global '" + name + "': " + pid.to_string() + " is of node " +
+                   std::to_string(pid.node()) + ", which is not connected");
+    }
     globals_.emplace(std::move(name), GlobalEntry{pid, g.stamp});
   }
   if (p != nullptr) {
@@ -157,10 +164,13 @@ void NodeImpl::drop_globals(Pid pid) {
 }
 
 Pid NodeImpl::remote_global_add(const GlobalName& g) {
-  if (!valid_global_name(g.name) || !is_remote(g.pid) || !node_is_up(g.pid.node())) {
+  if (!valid_global_name(g.name) || !is_remote(g.pid)) {
     return Pid();
   }
   std::unique_lock<std::shared_mutex> lock(global_mu_);
+  if (!node_is_up(g.pid.node())) {
+    return Pid();  // down (see node_down): its names are gone here
+  }
   auto it = globals_.find(g.name);
   if (it == globals_.end()) {
     globals_.emplace(g.name, GlobalEntry{g.pid, g.stamp});

@@ -217,7 +217,6 @@ void NodeImpl::node_down(uint16_t node) {
   if (node == node_id_) {
     return;
   }
-  global_node_down(node);  // its processes' global names
   RemoteSet set;
   {
     std::lock_guard<std::mutex> lock(remote_mu_);
@@ -237,7 +236,12 @@ void NodeImpl::node_down(uint16_t node) {
   }
   std::lock_guard<std::mutex> lock(nodes_mu_);
   const uint64_t bit = uint64_t{1} << (node & 63);
-  if ((up_nodes_[node >> 6].fetch_and(~bit, std::memory_order_acq_rel) & bit) == 0) {
+  const bool was_up = (up_nodes_[node >> 6].fetch_and(~bit, std::memory_order_acq_rel) & bit) != 0;
+  // Its processes' global names, once it counts as down (so that a
+  // register_global racing with this sees one or the other), and before
+  // the nodedown messages.
+  global_node_down(node);
+  if (!was_up) {
     return;
   }
   auto it = node_watchers_.find(node);
