@@ -65,6 +65,16 @@ uint16_t node_id_for(std::string_view name) {
 
 namespace {
 
+// A global name from a peer, fit for a log line: bytes outside printable
+// ASCII become '?', and long names are cut.
+std::string shown(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 64)) {
+    out += c >= 0x20 && c < 0x7f ? c : '?';
+  }
+  return name.size() > 64 ? out + "..." : out;
+}
+
 // One peer node, by id; shared between the callers' threads and the io
 // thread. name/backlog belong to the io thread.
 struct Slot {
@@ -212,7 +222,8 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     if (!loser) {
       return;
     }
-    log("global name '" + name + "': " + loser.to_string() + " lost it to an older registration (" +
+    log("global name '" + shown(name) + "': " + loser.to_string() +
+        " lost it to an older registration (" +
         (options.global_conflict == GlobalConflict::kExit ? "exit signal" : "message") + ")");
     if (options.global_conflict == GlobalConflict::kExit) {
       node.exit(loser, ExitReason::error("global name conflict: " + name));
@@ -374,20 +385,31 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
             node.remote_down(Pid::from_bits(x.from), Pid::from_bits(x.to), x.ref,
                              reason(x.reason_kind, std::move(x.detail)));
           } else if constexpr (std::is_same_v<T, GlobalAdd>) {
-            global_from(peer, from_peer(x.pid), "GLOBAL_ADD",
-                        otp::GlobalName{std::move(x.name), Pid::from_bits(x.pid),
+            if (!from_peer(x.pid)) {
+              return bad_global(peer, "GLOBAL_ADD", x.name, x.pid, 1);
+            }
+            global_from(otp::GlobalName{std::move(x.name), Pid::from_bits(x.pid),
                                         static_cast<int64_t>(x.stamp)});
           } else if constexpr (std::is_same_v<T, GlobalSync>) {
+            size_t dropped = 0;
+            const GlobalEntry* first = nullptr;
             for (GlobalEntry& e : x.names) {
-              global_from(peer, from_peer(e.pid), "GLOBAL_SYNC",
-                          otp::GlobalName{std::move(e.name), Pid::from_bits(e.pid),
-                                          static_cast<int64_t>(e.stamp)});
+              if (!from_peer(e.pid)) {
+                first = first ? first : &e;
+                ++dropped;
+                continue;
+              }
+              global_from(
+                  otp::GlobalName{e.name, Pid::from_bits(e.pid), static_cast<int64_t>(e.stamp)});
+            }
+            if (first != nullptr) {
+              bad_global(peer, "GLOBAL_SYNC", first->name, first->pid, dropped);
             }
           } else if constexpr (std::is_same_v<T, GlobalDel>) {
             node.remote_global_del(x.name, Pid::from_bits(x.pid));
           } else if constexpr (std::is_same_v<T, GlobalAsk>) {
             if (!to_us(x.pid)) {
-              log("dropped a GLOBAL_ASK frame from " + peer + " for name '" + x.name +
+              log("dropped a GLOBAL_ASK frame from " + peer + " for name '" + shown(x.name) +
                   "': " + Pid::from_bits(x.pid).to_string() + " is not a process of this node");
               return;
             }
@@ -401,15 +423,17 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   }
 
   // A name a peer says one of its processes holds (GLOBAL_ADD, or an entry
-  // of GLOBAL_SYNC). A peer registers only its own processes.
-  void global_from(const std::string& peer, bool of_peer, const char* frame, otp::GlobalName g) {
-    if (!of_peer) {
-      log("dropped global name '" + g.name + "' from " + peer + " (" + frame +
-          "): " + g.pid.to_string() + " is not a process of that node");
-      return;
-    }
-    Pid loser = node.remote_global_add(g);
-    global_loser(loser, g.name);
+  // of GLOBAL_SYNC), the pid checked to be of that peer's node.
+  void global_from(const otp::GlobalName& g) { global_loser(node.remote_global_add(g), g.name); }
+
+  // Names from peer for pids not of its node (a peer registers only its own
+  // processes): dropped, with one log line per frame.
+  void bad_global(const std::string& peer, const char* frame, const std::string& name, uint64_t pid,
+                  size_t count) {
+    log("dropped global name '" + shown(name) + "'" +
+        (count > 1 ? " and " + std::to_string(count - 1) + " more" : std::string()) + " from " +
+        peer + " (" + frame + "): " + Pid::from_bits(pid).to_string() +
+        " is not a process of that node");
   }
 
   // Runs fn on the io thread and waits for it (the thread is running).

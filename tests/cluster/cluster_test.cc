@@ -553,7 +553,9 @@ TEST(ClusterGlobal, NamesFromAPeerForPidsOfOtherNodesAreDropped) {
   uint64_t own = (uint64_t{node_id_for("c")} << 48) | (uint64_t{1} << 24) | 1;
   loop.run([&] {
     mesh->send_control("a", GlobalAdd{"forged", forged, 1});
-    mesh->send_control("a", GlobalSync{{{"forged2", forged, 1}}});
+    mesh->send_control("a", GlobalAdd{"evil\nname", forged, 1});
+    mesh->send_control(
+        "a", GlobalSync{{{"forged2", forged, 1}, {"synced", own, 2}, {"forged\n3", forged, 1}}});
     mesh->send_control("a", GlobalAsk{"ask", forged, 1});
     mesh->send_control("a", GlobalAdd{"honest", own, 1});
     return 0;
@@ -561,9 +563,15 @@ TEST(ClusterGlobal, NamesFromAPeerForPidsOfOtherNodesAreDropped) {
   EXPECT_TRUE(name_is(a, "honest", Pid::from_bits(own))) << "a valid name from c was not taken";
   EXPECT_FALSE(a.node->whereis_global("forged"));
   EXPECT_FALSE(a.node->whereis_global("forged2"));
+  EXPECT_FALSE(a.node->whereis_global("forged\n3"));
+  EXPECT_EQ(a.node->whereis_global("synced"), Pid::from_bits(own))
+      << "the valid entry of a SYNC with forged ones was not taken";
   EXPECT_FALSE(a.node->whereis_global("ask"));
   EXPECT_NE(events.wait_for("dropped global name 'forged' from c"), "") << events.all();
-  EXPECT_NE(events.wait_for("dropped global name 'forged2' from c"), "") << events.all();
+  EXPECT_NE(events.wait_for("dropped global name 'forged2' and 1 more from c (GLOBAL_SYNC)"), "")
+      << events.all();
+  EXPECT_NE(events.wait_for("dropped global name 'evil?name'"), "") << events.all();
+  EXPECT_EQ(events.count("evil\n"), 0u) << "a name from a peer reached the log unescaped";
   EXPECT_NE(events.wait_for("dropped a GLOBAL_ASK frame from c for name 'ask'"), "")
       << events.all();
   EXPECT_EQ(a.node->whereis_global("real"), *w);
