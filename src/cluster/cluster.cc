@@ -11,6 +11,15 @@
 // fails. Inbound frames are checked (the sender's pids must be of the peer's
 // node, the receiver's of this node) and handed to the Node's remote_*
 // entry points on the io thread.
+//
+// Global names: the Node keeps the replica and calls global_add / global_del
+// / global_sync (under its global-name order lock, so frames of one name go
+// out in order); they become GLOBAL_* control frames, to every up peer or to
+// one. Inbound, a GLOBAL_ADD or GLOBAL_SYNC entry for a pid not of the
+// sending peer's node, or a GLOBAL_ASK for a pid not of this node, is dropped
+// with a log line; what the Node resolves against an older registration
+// comes back as a local loser, which gets the conflict policy
+// (ClusterOptions::global_conflict).
 #include "rusm/cluster/cluster.h"
 
 #include <atomic>
@@ -55,6 +64,16 @@ uint16_t node_id_for(std::string_view name) {
 }
 
 namespace {
+
+// A global name from a peer, fit for a log line: bytes outside printable
+// ASCII become '?', and long names are cut.
+std::string shown(std::string_view name) {
+  std::string out;
+  for (char c : name.substr(0, 64)) {
+    out += c >= 0x20 && c < 0x7f ? c : '?';
+  }
+  return name.size() > 64 ? out + "..." : out;
+}
 
 // One peer node, by id; shared between the callers' threads and the io
 // thread. name/backlog belong to the io thread.
@@ -159,6 +178,58 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     (void)queue(to.node(),
                 Down{from.bits(), to.bits(), ref, static_cast<uint8_t>(r.kind()), r.detail()},
                 true);
+  }
+
+  // The ids of the peers that are up now.
+  std::vector<uint16_t> up_ids() const {
+    std::vector<uint16_t> ids;
+    std::shared_lock lock(mu);
+    for (const auto& [id, s] : by_id) {
+      if (s->up.load(std::memory_order_acquire)) {
+        ids.push_back(id);
+      }
+    }
+    return ids;
+  }
+
+  void global_add(const otp::GlobalName& g) override {
+    if (g.pid.node() != node.id()) {
+      (void)queue(g.pid.node(), GlobalAsk{g.name, g.pid.bits(), static_cast<uint64_t>(g.stamp)},
+                  true);
+      return;
+    }
+    for (uint16_t id : up_ids()) {
+      (void)queue(id, GlobalAdd{g.name, g.pid.bits(), static_cast<uint64_t>(g.stamp)}, true);
+    }
+  }
+  void global_del(std::string_view name, Pid pid) override {
+    for (uint16_t id : up_ids()) {
+      (void)queue(id, GlobalDel{std::string(name), pid.bits()}, true);
+    }
+  }
+  void global_sync(uint16_t node_id, std::vector<otp::GlobalName> names) override {
+    GlobalSync f;
+    f.names.reserve(names.size());
+    for (otp::GlobalName& g : names) {
+      f.names.push_back(
+          GlobalEntry{std::move(g.name), g.pid.bits(), static_cast<uint64_t>(g.stamp)});
+    }
+    (void)queue(node_id, std::move(f), true);
+  }
+
+  // A local process lost `name` to an older registration.
+  void global_loser(Pid loser, const std::string& name) {
+    if (!loser) {
+      return;
+    }
+    log("global name '" + shown(name) + "': " + loser.to_string() +
+        " lost it to an older registration (" +
+        (options.global_conflict == GlobalConflict::kExit ? "exit signal" : "message") + ")");
+    if (options.global_conflict == GlobalConflict::kExit) {
+      node.exit(loser, ExitReason::error("global name conflict: " + name));
+    } else {
+      (void)node.send(loser, Message::make(otp::kGlobalConflictTag, name));
+    }
   }
 
   // ---- io thread ------------------------------------------------------------
@@ -313,10 +384,56 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
             }
             node.remote_down(Pid::from_bits(x.from), Pid::from_bits(x.to), x.ref,
                              reason(x.reason_kind, std::move(x.detail)));
+          } else if constexpr (std::is_same_v<T, GlobalAdd>) {
+            if (!from_peer(x.pid)) {
+              return bad_global(peer, "GLOBAL_ADD", x.name, x.pid, 1);
+            }
+            global_from(otp::GlobalName{std::move(x.name), Pid::from_bits(x.pid),
+                                        static_cast<int64_t>(x.stamp)});
+          } else if constexpr (std::is_same_v<T, GlobalSync>) {
+            size_t dropped = 0;
+            const GlobalEntry* first = nullptr;
+            for (GlobalEntry& e : x.names) {
+              if (!from_peer(e.pid)) {
+                first = first ? first : &e;
+                ++dropped;
+                continue;
+              }
+              global_from(
+                  otp::GlobalName{e.name, Pid::from_bits(e.pid), static_cast<int64_t>(e.stamp)});
+            }
+            if (first != nullptr) {
+              bad_global(peer, "GLOBAL_SYNC", first->name, first->pid, dropped);
+            }
+          } else if constexpr (std::is_same_v<T, GlobalDel>) {
+            node.remote_global_del(x.name, Pid::from_bits(x.pid));
+          } else if constexpr (std::is_same_v<T, GlobalAsk>) {
+            if (!to_us(x.pid)) {
+              log("dropped a GLOBAL_ASK frame from " + peer + " for name '" + shown(x.name) +
+                  "': " + Pid::from_bits(x.pid).to_string() + " is not a process of this node");
+              return;
+            }
+            global_loser(node.remote_global_ask(otp::GlobalName{x.name, Pid::from_bits(x.pid),
+                                                                static_cast<int64_t>(x.stamp)}),
+                         x.name);
           }
           // HELLO, REFUSE, TICK and PEERS are the mesh's own.
         },
         f);
+  }
+
+  // A name a peer says one of its processes holds (GLOBAL_ADD, or an entry
+  // of GLOBAL_SYNC), the pid checked to be of that peer's node.
+  void global_from(const otp::GlobalName& g) { global_loser(node.remote_global_add(g), g.name); }
+
+  // Names from peer for pids not of its node (a peer registers only its own
+  // processes): dropped, with one log line per frame.
+  void bad_global(const std::string& peer, const char* frame, const std::string& name, uint64_t pid,
+                  size_t count) {
+    log("dropped global name '" + shown(name) + "'" +
+        (count > 1 ? " and " + std::to_string(count - 1) + " more" : std::string()) + " from " +
+        peer + " (" + frame + "): " + Pid::from_bits(pid).to_string() +
+        " is not a process of that node");
   }
 
   // Runs fn on the io thread and waits for it (the thread is running).

@@ -93,6 +93,22 @@ size_t body_size(const Peers& f) {
   }
   return n;
 }
+size_t body_size(const GlobalAdd& f) {
+  return 2 + str16_len(f.name) + 16;
+}
+size_t body_size(const GlobalDel& f) {
+  return 2 + str16_len(f.name) + 8;
+}
+size_t body_size(const GlobalSync& f) {
+  size_t n = 4;
+  for (const GlobalEntry& e : f.names) {
+    n += 2 + str16_len(e.name) + 16;
+  }
+  return n;
+}
+size_t body_size(const GlobalAsk& f) {
+  return 2 + str16_len(f.name) + 16;
+}
 
 void write_body(Writer& w, const Hello& f) {
   w.u16(f.version);
@@ -159,6 +175,28 @@ void write_body(Writer& w, const Peers& f) {
     w.str16(f.peers[i].address);
   }
 }
+void write_body(Writer& w, const GlobalAdd& f) {
+  w.str16(f.name);
+  w.u64(f.pid);
+  w.u64(f.stamp);
+}
+void write_body(Writer& w, const GlobalDel& f) {
+  w.str16(f.name);
+  w.u64(f.pid);
+}
+void write_body(Writer& w, const GlobalSync& f) {
+  w.u32(static_cast<uint32_t>(f.names.size()));
+  for (const GlobalEntry& e : f.names) {
+    w.str16(e.name);
+    w.u64(e.pid);
+    w.u64(e.stamp);
+  }
+}
+void write_body(Writer& w, const GlobalAsk& f) {
+  w.str16(f.name);
+  w.u64(f.pid);
+  w.u64(f.stamp);
+}
 
 // Reads a frame body; the first failure is kept and every later read fails.
 class Reader {
@@ -197,6 +235,21 @@ class Reader {
   bool str32(std::string& s, const char* field) {
     uint32_t n = 0;
     return u32(n, field) && bytes(s, n, field);
+  }
+  // A global name: a str16 of 1 to kMaxGlobalNameBytes bytes.
+  bool gname(std::string& s, const char* field) {
+    size_t at = pos_;
+    if (!str16(s, field)) {
+      return false;
+    }
+    if (s.empty() || s.size() > kMaxGlobalNameBytes) {
+      error_ = Error(std::string(frame_) + " frame: field '" + field + "' at body offset " +
+                         std::to_string(at) + " is " + std::to_string(s.size()) +
+                         " bytes long, expected 1 to " + std::to_string(kMaxGlobalNameBytes),
+                     static_cast<int>(FrameError::kBadValue));
+      return false;
+    }
+    return true;
   }
   // Succeeds when every byte was consumed.
   bool finish() {
@@ -273,6 +326,10 @@ Result<Frame> done(Reader& r, Frame f) {
 
 }  // namespace
 
+bool is_reserved_type(uint8_t type) {
+  return (type >= kFirstReservedType && type <= 19) || (type >= 24 && type <= kLastReservedType);
+}
+
 FrameType type_of(const Frame& frame) {
   return std::visit([](const auto& f) { return std::decay_t<decltype(f)>::kType; }, frame);
 }
@@ -303,6 +360,14 @@ std::string frame_type_name(uint8_t type) {
       return "DOWN";
     case FrameType::kPeers:
       return "PEERS";
+    case FrameType::kGlobalAdd:
+      return "GLOBAL_ADD";
+    case FrameType::kGlobalDel:
+      return "GLOBAL_DEL";
+    case FrameType::kGlobalSync:
+      return "GLOBAL_SYNC";
+    case FrameType::kGlobalAsk:
+      return "GLOBAL_ASK";
   }
   return "type " + std::to_string(type);
 }
@@ -328,9 +393,11 @@ void encode(const Frame& frame, std::string& out) {
 }
 
 Result<Frame> decode_body(uint8_t type, std::string_view body) {
-  if (type >= kFirstReservedType && type <= kLastReservedType) {
+  if (is_reserved_type(type)) {
     return Error("unsupported frame type " + std::to_string(type) + " (reserved for " +
-                     (type <= 15 ? "remote spawn" : "the global registry") +
+                     (type <= 15   ? "remote spawn"
+                      : type <= 19 ? "later use"
+                                   : "the global registry") +
                      ", not handled by this build)",
                  static_cast<int>(FrameError::kUnsupportedType));
   }
@@ -420,6 +487,42 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
           f.peers.push_back(std::move(e));
         }
       }
+      return done(r, std::move(f));
+    }
+    case FrameType::kGlobalAdd: {
+      Reader r(body, "GLOBAL_ADD");
+      GlobalAdd f;
+      r.gname(f.name, "name") && r.u64(f.pid, "pid") && r.u64(f.stamp, "stamp");
+      return done(r, std::move(f));
+    }
+    case FrameType::kGlobalDel: {
+      Reader r(body, "GLOBAL_DEL");
+      GlobalDel f;
+      r.gname(f.name, "name") && r.u64(f.pid, "pid");
+      return done(r, std::move(f));
+    }
+    case FrameType::kGlobalSync: {
+      Reader r(body, "GLOBAL_SYNC");
+      GlobalSync f;
+      uint32_t count = 0;
+      if (r.u32(count, "count")) {
+        // Each entry needs at least 19 bytes: never reserve more than the
+        // body could hold.
+        f.names.reserve(std::min<size_t>(count, body.size() / 19));
+        for (uint32_t i = 0; i < count; ++i) {
+          GlobalEntry e;
+          if (!r.gname(e.name, "name") || !r.u64(e.pid, "pid") || !r.u64(e.stamp, "stamp")) {
+            break;
+          }
+          f.names.push_back(std::move(e));
+        }
+      }
+      return done(r, std::move(f));
+    }
+    case FrameType::kGlobalAsk: {
+      Reader r(body, "GLOBAL_ASK");
+      GlobalAsk f;
+      r.gname(f.name, "name") && r.u64(f.pid, "pid") && r.u64(f.stamp, "stamp");
       return done(r, std::move(f));
     }
   }

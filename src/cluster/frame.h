@@ -25,7 +25,20 @@
 //   11 DOWN        u64 from, u64 to, u64 ref, u8 reason kind, str32 detail
 //   12 PEERS       u16 count, then count x (str16 name, str16 address "host:port")
 //   13-15          reserved: remote spawn        (decode as "unsupported")
-//   16-23          reserved: the global registry (decode as "unsupported")
+//   16-19          reserved                      (decode as "unsupported")
+//   20 GLOBAL_ADD  gname name, u64 pid, u64 stamp (the sender's process pid
+//                  holds the global name since stamp, microseconds since the
+//                  Unix epoch)
+//   21 GLOBAL_DEL  gname name, u64 pid (pid no longer holds name)
+//   22 GLOBAL_SYNC u32 count, then count x (gname name, u64 pid, u64 stamp):
+//                  the names the sender's processes hold, sent on node up
+//   23 GLOBAL_ASK  gname name, u64 pid, u64 stamp (the sender registered the
+//                  receiver's process pid as name: the receiver checks it and
+//                  answers every peer with GLOBAL_ADD or GLOBAL_DEL)
+//   24-29          reserved: the global registry (decode as "unsupported")
+//
+// `gname` is a str16 of 1 to kMaxGlobalNameBytes (255) bytes: an empty or
+// longer name is a decode error (kBadValue).
 //
 // Pids are the 64-bit values of otp::Pid (the node id sits in the top 16
 // bits); this layer moves them without interpreting them. A reason kind is the
@@ -70,10 +83,19 @@ enum class FrameType : uint8_t {
   kDemonitor = 10,
   kDown = 11,
   kPeers = 12,
-  // 13..15 remote spawn, 16..23 registry: reserved, not yet decoded.
+  // 13..15 remote spawn, 16..19: reserved, not yet decoded.
+  kGlobalAdd = 20,
+  kGlobalDel = 21,
+  kGlobalSync = 22,
+  kGlobalAsk = 23,
+  // 24..29 registry: reserved, not yet decoded.
 };
 inline constexpr uint8_t kFirstReservedType = 13;
-inline constexpr uint8_t kLastReservedType = 23;
+inline constexpr uint8_t kLastReservedType = 29;
+// Whether `type` is a reserved number this build does not decode yet.
+bool is_reserved_type(uint8_t type);
+// The longest global name a GLOBAL_* frame carries (otp::kMaxGlobalName).
+inline constexpr size_t kMaxGlobalNameBytes = 255;
 
 // Error codes carried by decode errors (Error::code()).
 enum class FrameError : int {
@@ -178,8 +200,40 @@ struct Peers {
   friend bool operator==(const Peers&, const Peers&) = default;
 };
 
+struct GlobalAdd {
+  static constexpr FrameType kType = FrameType::kGlobalAdd;
+  std::string name;
+  uint64_t pid = 0;
+  uint64_t stamp = 0;
+  friend bool operator==(const GlobalAdd&, const GlobalAdd&) = default;
+};
+struct GlobalDel {
+  static constexpr FrameType kType = FrameType::kGlobalDel;
+  std::string name;
+  uint64_t pid = 0;
+  friend bool operator==(const GlobalDel&, const GlobalDel&) = default;
+};
+struct GlobalEntry {
+  std::string name;
+  uint64_t pid = 0;
+  uint64_t stamp = 0;
+  friend bool operator==(const GlobalEntry&, const GlobalEntry&) = default;
+};
+struct GlobalSync {
+  static constexpr FrameType kType = FrameType::kGlobalSync;
+  std::vector<GlobalEntry> names;
+  friend bool operator==(const GlobalSync&, const GlobalSync&) = default;
+};
+struct GlobalAsk {
+  static constexpr FrameType kType = FrameType::kGlobalAsk;
+  std::string name;
+  uint64_t pid = 0;
+  uint64_t stamp = 0;
+  friend bool operator==(const GlobalAsk&, const GlobalAsk&) = default;
+};
+
 using Frame = std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor,
-                           Demonitor, Down, Peers>;
+                           Demonitor, Down, Peers, GlobalAdd, GlobalDel, GlobalSync, GlobalAsk>;
 
 FrameType type_of(const Frame& frame);
 // "HELLO", "SEND", ...; "type N" for numbers that name no frame.

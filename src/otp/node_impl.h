@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -212,6 +213,33 @@ class NodeImpl {
   Status register_name(std::string name, Pid pid);
   Status unregister_name(std::string_view name);
   Pid whereis(std::string_view name) const;
+
+  // ---- global names (global.cc; see Node::register_global). The replica of
+  // every name in the cluster. global_order_mu_ is held across a change and
+  // the router call that tells the peers (so that the changes of a name
+  // leave in order); global_mu_ guards the map. Order: global_order_mu_,
+  // then global_mu_.
+  struct GlobalEntry {
+    Pid pid;
+    int64_t stamp = 0;
+  };
+  Status register_global(std::string name, Pid pid);
+  Status unregister_global(std::string_view name);
+  Pid whereis_global(std::string_view name) const;
+  std::vector<std::pair<std::string, Pid>> global_names() const;
+  // At the exit of local `pid` (has_global_ set): drops its names and tells
+  // the peers.
+  void drop_globals(Pid pid);
+  Pid remote_global_add(const GlobalName& g);
+  void remote_global_del(std::string_view name, Pid pid);
+  Pid remote_global_ask(const GlobalName& g);
+  // Node up: sends it the names local processes hold. Node down: drops the
+  // names its processes held.
+  void global_node_up(uint16_t node);
+  void global_node_down(uint16_t node);
+  std::mutex global_order_mu_;
+  mutable std::shared_mutex global_mu_;
+  std::map<std::string, GlobalEntry, std::less<>> globals_;
 
   // ---- timers (owner: the process that pays for it, or null from outside)
   TimerRef send_after(Process* owner, Duration delay, Pid to, Message m);

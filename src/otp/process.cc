@@ -273,6 +273,7 @@ Result<Process*> NodeImpl::prepare(Process* parent, const SpawnOptions& options)
   p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
   p->exiting_.store(false, std::memory_order_relaxed);
   p->has_name_.store(false, std::memory_order_relaxed);
+  p->has_global_.store(false, std::memory_order_relaxed);
   p->queue_len_.store(0, std::memory_order_relaxed);
   p->reductions_.store(0, std::memory_order_relaxed);
   p->wait_desc_.store(kWaitNone, std::memory_order_relaxed);
@@ -546,6 +547,10 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
       names_.erase(it);
     }
     p->has_name_.store(false, std::memory_order_relaxed);
+  }
+  // Global names too, everywhere (global.cc). Pairs with register_global.
+  if (p->has_global_.load(std::memory_order_seq_cst)) [[unlikely]] {
+    drop_globals(p->pid_);
   }
   // The body next: its destructors may still send.
   if (p->body_ == &p->coro_) {

@@ -168,6 +168,8 @@ class Process {
   std::atomic<uint8_t> status_{0};
   std::atomic<bool> exiting_{false};
   std::atomic<bool> has_name_{false};
+  // May hold global names (NodeImpl::register_global): its exit drops them.
+  std::atomic<bool> has_global_{false};
   std::atomic<uint32_t> queue_len_{0};
   std::atomic<uint64_t> reductions_{0};
 

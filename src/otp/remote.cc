@@ -192,26 +192,29 @@ void NodeImpl::node_up(uint16_t node, std::string name) {
   if (node == node_id_) {
     return;
   }
-  std::lock_guard<std::mutex> lock(nodes_mu_);
-  if (!name.empty()) {
-    node_names_[node] = std::move(name);
-  }
-  const uint64_t bit = uint64_t{1} << (node & 63);
-  if ((up_nodes_[node >> 6].fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) {
-    return;
-  }
-  auto it = node_watchers_.find(node);
-  if (it == node_watchers_.end()) {
-    return;
-  }
-  std::erase_if(it->second, [&](Pid w) {
-    MessageNode* n = node_message(kNodeUpTag, node);
-    if (deliver(w, n)) {
-      return false;
+  {
+    std::lock_guard<std::mutex> lock(nodes_mu_);
+    if (!name.empty()) {
+      node_names_[node] = std::move(name);
     }
-    free_node(n);
-    return true;
-  });
+    const uint64_t bit = uint64_t{1} << (node & 63);
+    if ((up_nodes_[node >> 6].fetch_or(bit, std::memory_order_acq_rel) & bit) != 0) {
+      return;
+    }
+    auto it = node_watchers_.find(node);
+    if (it != node_watchers_.end()) {
+      std::erase_if(it->second, [&](Pid w) {
+        MessageNode* n = node_message(kNodeUpTag, node);
+        if (deliver(w, n)) {
+          return false;
+        }
+        free_node(n);
+        return true;
+      });
+    }
+  }
+  // The names this node's processes hold, for the new peer (global.cc).
+  global_node_up(node);
 }
 
 void NodeImpl::node_down(uint16_t node) {
@@ -237,7 +240,12 @@ void NodeImpl::node_down(uint16_t node) {
   }
   std::lock_guard<std::mutex> lock(nodes_mu_);
   const uint64_t bit = uint64_t{1} << (node & 63);
-  if ((up_nodes_[node >> 6].fetch_and(~bit, std::memory_order_acq_rel) & bit) == 0) {
+  const bool was_up = (up_nodes_[node >> 6].fetch_and(~bit, std::memory_order_acq_rel) & bit) != 0;
+  // Its processes' global names, once it counts as down (so that a
+  // register_global racing with this sees one or the other), and before
+  // the nodedown messages.
+  global_node_down(node);
+  if (!was_up) {
     return;
   }
   auto it = node_watchers_.find(node);

@@ -5,8 +5,8 @@
 // starts a node named NAME (id node_id_for(NAME)) on an ephemeral port with
 // the certificates in CERTS_DIR, joins the seeds, registers a process "echo"
 // that answers every message to its sender with the same tag and payload,
-// prints "PORT n" on standard output, and runs until standard input closes
-// or it is killed.
+// and also as the global name "echo-NAME" (Node::register_global), prints "PORT n" on standard
+// output, and runs until standard input closes or it is killed.
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto e = node.spawn(echo);
-  if (!e || !node.register_name("echo", *e).is_ok()) {
+  if (!e || !node.register_name("echo", *e).is_ok() ||
+      !node.register_global("echo-" + name, *e).is_ok()) {
     std::fprintf(stderr, "cluster_node %s: cannot start the echo process\n", name.c_str());
     return 1;
   }

@@ -1,7 +1,10 @@
 // Nodes joined by Cluster over loopback mutual TLS, in one OS process: remote
 // send (ordered), send to a name on another node, links, monitors and exit
 // signals across nodes, node down firing every link and monitor with
-// noconnection exactly once, monitor_node, and the bounded send buffer.
+// noconnection exactly once, monitor_node, and the bounded send buffer; and
+// global names (ClusterGlobal.*): replicated on every node, dropped when
+// their process exits or their node goes down, conflicts after a partition
+// resolved to the older registration, forged names refused.
 #include "rusm/cluster/cluster.h"
 
 #include <unistd.h>
@@ -16,6 +19,8 @@
 #include <gtest/gtest.h>
 
 #include "cluster/certs.h"
+#include "cluster/mesh.h"
+#include "cluster_test_util.h"
 #include "rusm/otp/context.h"
 #include "rusm/otp/node.h"
 
@@ -55,7 +60,9 @@ struct Member {
 };
 
 Member member(const std::string& name, std::vector<std::string> seeds,
-              std::chrono::milliseconds tick = 200ms, size_t send_buffer = size_t{4} << 20) {
+              std::chrono::milliseconds tick = 200ms, size_t send_buffer = size_t{4} << 20,
+              GlobalConflict conflict = GlobalConflict::kExit,
+              std::function<void(const std::string&)> log = nullptr) {
   Member m;
   otp::NodeOptions no;
   no.workers = 1;
@@ -67,7 +74,8 @@ Member member(const std::string& name, std::vector<std::string> seeds,
   co.seeds = std::move(seeds);
   co.tick = tick;
   co.send_buffer_bytes = send_buffer;
-  co.log = [](const std::string&) {};
+  co.global_conflict = conflict;
+  co.log = log ? std::move(log) : [](const std::string&) {};
   auto c = Cluster::start(*m.node, co);
   EXPECT_TRUE(c.is_ok()) << c.message();
   if (c) {
@@ -118,6 +126,14 @@ Task<> collect(Context& ctx, Pid to, int n) {
 Task<> wait_forever(Context& ctx) {
   for (;;) {
     (void)co_await ctx.receive();
+  }
+}
+
+// Passes every message on to `to`, as it came (tag and payload).
+Task<> forward_to_probe(Context& ctx, Pid to) {
+  for (;;) {
+    Message m = co_await ctx.receive();
+    (void)ctx.send(to, Message::make(m.tag(), m.text()));
   }
 }
 
@@ -320,6 +336,251 @@ TEST(Cluster, StartRefusesMissingCertificatesAndNodeIdZero) {
   r = Cluster::start(n, co);
   ASSERT_FALSE(r.is_ok()) << "a node without its certificate files started";
   EXPECT_NE(r.message().find("nobody"), std::string::npos) << r.message();
+}
+
+// ---- Global names ------------------------------------------------------------
+
+bool name_is(Member& m, const std::string& name, Pid want) {
+  return eventually([&] { return m.node->whereis_global(name) == want; });
+}
+
+TEST(ClusterGlobal, ANameRegisteredOnOneNodeResolvesOnEveryNode) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  Member c = member("c", {seed(a)});
+  ASSERT_TRUE(connected(a, b) && connected(a, c) && connected(b, c));
+  Probe pc(*c.node);
+  Result<Pid> e = a.node->spawn(forward_to_probe, pc.pid());
+  ASSERT_TRUE(e);
+  ASSERT_TRUE(a.node->register_global("svc", *e).is_ok());
+  EXPECT_EQ(a.node->whereis_global("svc"), *e) << "the registering node sees it at once";
+  EXPECT_TRUE(name_is(b, "svc", *e)) << "b never learned of the name";
+  EXPECT_TRUE(name_is(c, "svc", *e)) << "c never learned of the name";
+  // The name is taken everywhere now.
+  Result<Pid> other = c.node->spawn(wait_forever);
+  ASSERT_TRUE(other);
+  Status st = c.node->register_global("svc", *other);
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.message().find(e->to_string()), std::string::npos) << st.message();
+
+  // send_global from c reaches the process on a (which passes it on to c's
+  // probe, so it crossed twice).
+  ASSERT_TRUE(c.node->send_global("svc", Message::make(10, "ping")).is_ok());
+  auto r = pc.receive(kWait);
+  ASSERT_TRUE(r) << "the message to the global name never reached the process on a";
+  EXPECT_EQ(r->tag(), 10u);
+  EXPECT_EQ(r->text(), "ping");
+  EXPECT_EQ(r->from(), *e);
+  auto names = b.node->global_names();
+  ASSERT_EQ(names.size(), 1u);
+  EXPECT_EQ(names[0].first, "svc");
+
+  // Unregistered on b: gone everywhere.
+  ASSERT_TRUE(b.node->unregister_global("svc").is_ok());
+  EXPECT_TRUE(name_is(a, "svc", Pid()));
+  EXPECT_TRUE(name_is(c, "svc", Pid()));
+}
+
+TEST(ClusterGlobal, AProcessOfAnotherNodeCanBeRegistered) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  Result<Pid> w = b.node->spawn(wait_forever);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(a.node->register_global("far", *w).is_ok());
+  EXPECT_EQ(a.node->whereis_global("far"), *w);
+  EXPECT_TRUE(name_is(b, "far", *w)) << "b did not confirm the name of its process";
+  b.node->exit(*w, otp::ExitReason::kill());
+  EXPECT_TRUE(name_is(a, "far", Pid())) << "its exit did not drop the name on a";
+}
+
+TEST(ClusterGlobal, ExitOfTheProcessOrItsNodeDropsTheNameEverywhere) {
+  Member a = member("a", {}, 100ms);
+  Member b = member("b", {seed(a)}, 100ms);
+  Member c = member("c", {seed(a)}, 100ms);
+  ASSERT_TRUE(connected(a, b) && connected(a, c) && connected(b, c));
+  Result<Pid> w = a.node->spawn(wait_forever);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(a.node->register_global("worker", *w).is_ok());
+  ASSERT_TRUE(name_is(b, "worker", *w) && name_is(c, "worker", *w));
+  a.node->exit(*w, otp::ExitReason::error("crash"));
+  EXPECT_TRUE(name_is(a, "worker", Pid()));
+  EXPECT_TRUE(name_is(b, "worker", Pid())) << "the exit did not unregister it on b";
+  EXPECT_TRUE(name_is(c, "worker", Pid())) << "the exit did not unregister it on c";
+
+  // c's names go when c does.
+  Result<Pid> x = c.node->spawn(wait_forever);
+  ASSERT_TRUE(x);
+  ASSERT_TRUE(c.node->register_global("on-c", *x).is_ok());
+  ASSERT_TRUE(name_is(a, "on-c", *x) && name_is(b, "on-c", *x));
+  c.cluster->stop();
+  EXPECT_TRUE(name_is(a, "on-c", Pid())) << "a kept the name of a node that went down";
+  EXPECT_TRUE(name_is(b, "on-c", Pid())) << "b kept the name of a node that went down";
+  EXPECT_TRUE(c.node->is_alive(*x));
+}
+
+TEST(ClusterGlobal, TwoNodesRegisteringTheSameNamesAtOnceAgree) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  const int n = 200;
+  std::vector<Pid> pa, pb;
+  for (int i = 0; i < n; ++i) {
+    pa.push_back(*a.node->spawn(wait_forever));
+    pb.push_back(*b.node->spawn(wait_forever));
+  }
+  std::vector<char> oka(n), okb(n);
+  std::thread ta([&] {
+    for (int i = 0; i < n; ++i) {
+      oka[i] = a.node->register_global("race" + std::to_string(i), pa[i]).is_ok();
+    }
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < n; ++i) {
+      okb[i] = b.node->register_global("race" + std::to_string(i), pb[i]).is_ok();
+    }
+  });
+  ta.join();
+  tb.join();
+  int both = 0;
+  for (int i = 0; i < n; ++i) {
+    std::string name = "race" + std::to_string(i);
+    ASSERT_TRUE(oka[i] || okb[i]) << name << ": neither registration succeeded";
+    Pid holder;
+    ASSERT_TRUE(eventually([&] {
+      holder = a.node->whereis_global(name);
+      return holder && b.node->whereis_global(name) == holder;
+    })) << name
+        << ": the nodes never agreed";
+    bool on_a = holder == pa[i];
+    ASSERT_TRUE(on_a || holder == pb[i]) << name;
+    EXPECT_TRUE(on_a ? a.node->is_alive(pa[i]) : b.node->is_alive(pb[i]))
+        << name << ": the winner is dead";
+    if (oka[i] && okb[i]) {
+      ++both;  // a conflict: the loser gets the exit signal
+      Pid loser = on_a ? pb[i] : pa[i];
+      otp::Node& home = on_a ? *b.node : *a.node;
+      EXPECT_TRUE(eventually([&] { return !home.is_alive(loser); }))
+          << name << ": the loser of a conflict is still alive";
+    } else {
+      EXPECT_EQ(on_a, static_cast<bool>(oka[i])) << name << ": the only registration lost";
+    }
+  }
+  RecordProperty("conflicts", both);
+}
+
+// A partition where both sides register the same name; when it heals, the
+// older registration wins on both and the younger's process is told.
+void partition_then_heal(GlobalConflict conflict) {
+  Member a = member("a", {}, 100ms, size_t{4} << 20, conflict);
+  Member b = member("b", {seed(a)}, 100ms, size_t{4} << 20, conflict);
+  ASSERT_TRUE(connected(a, b));
+  a.cluster->silence("b");
+  ASSERT_TRUE(eventually([&] {
+    return !a.node->node_is_up(b.node->id()) && !b.node->node_is_up(a.node->id());
+  })) << "the partition did not take";
+  Probe pb(*b.node);
+  Result<Pid> older = a.node->spawn(wait_forever);
+  Result<Pid> younger = b.node->spawn(forward_to_probe, pb.pid());
+  ASSERT_TRUE(older && younger);
+  ASSERT_TRUE(a.node->register_global("leader", *older).is_ok());
+  std::this_thread::sleep_for(5ms);  // stamps are microseconds: make the order certain
+  ASSERT_TRUE(b.node->register_global("leader", *younger).is_ok())
+      << "b cannot see a: the name is free on its side";
+  otp::MonitorRef ref = pb.monitor(*younger);
+  a.cluster->resume("b");
+  ASSERT_TRUE(connected(a, b)) << "the partition did not heal";
+  EXPECT_TRUE(name_is(a, "leader", *older)) << "a did not keep the older registration";
+  EXPECT_TRUE(name_is(b, "leader", *older)) << "b did not give the name to the older one";
+  if (conflict == GlobalConflict::kExit) {
+    auto down =
+        pb.receive_if([&](const Message& m) { return m.is_down() && m.ref() == ref; }, kWait);
+    ASSERT_TRUE(down) << "the loser got no exit signal";
+    EXPECT_EQ(down->reason().kind(), ExitKind::kError);
+    EXPECT_EQ(down->reason().detail(), "global name conflict: leader");
+  } else {
+    auto m =
+        pb.receive_if([](const Message& m) { return m.tag() == otp::kGlobalConflictTag; }, kWait);
+    ASSERT_TRUE(m) << "the loser got no conflict message";
+    EXPECT_EQ(m->text(), "leader");
+    EXPECT_TRUE(b.node->is_alive(*younger)) << "with the message policy the loser lives on";
+  }
+  EXPECT_TRUE(a.node->is_alive(*older)) << "the winner was touched";
+  // Exactly one of the two resolved names: no second signal or message.
+  auto extra = pb.receive_if(
+      [&](const Message& m) {
+        return (m.is_down() && m.ref() == ref) || m.tag() == otp::kGlobalConflictTag;
+      },
+      300ms);
+  EXPECT_FALSE(extra) << "the loser was told twice";
+}
+
+TEST(ClusterGlobal, AfterAPartitionTheOlderRegistrationWinsAndTheLoserExits) {
+  partition_then_heal(GlobalConflict::kExit);
+}
+
+TEST(ClusterGlobal, AfterAPartitionTheLoserCanGetAMessageInstead) {
+  partition_then_heal(GlobalConflict::kMessage);
+}
+
+TEST(ClusterGlobal, NamesFromAPeerForPidsOfOtherNodesAreDropped) {
+  test::Events events;
+  Member a = member("a", {}, 200ms, size_t{4} << 20, GlobalConflict::kExit, events.logger("a "));
+  Result<Pid> w = a.node->spawn(wait_forever);
+  ASSERT_TRUE(w);
+  ASSERT_TRUE(a.node->register_global("real", *w).is_ok());
+  // A bare mesh as node c (its certificate is the cluster's) that forges
+  // frames: names for a pid of a node that is not c, and an ask for a pid
+  // that is not a's.
+  test::IoThread loop;
+  MeshOptions mo;
+  mo.name = "c";
+  mo.node_id = node_id_for("c");
+  mo.creation = 1;
+  ClusterOptions co;
+  use_certs_dir(co, certs(), "c");
+  mo.tls = TlsFiles{co.ca_file, co.cert_file, co.key_file};
+  mo.seeds = {seed(a)};
+  mo.tick = 200ms;
+  mo.log = [](const std::string&) {};
+  Mesh::Callbacks cb;
+  auto made = loop.run([&] { return Mesh::create(loop.io(), mo, cb); });
+  ASSERT_TRUE(made) << made.message();
+  std::shared_ptr<Mesh> mesh = *made;
+  ASSERT_TRUE(eventually([&] { return loop.run([&] { return mesh->is_up("a"); }); }));
+  ASSERT_TRUE(eventually([&] { return a.node->node_is_up(node_id_for("c")); }));
+  uint64_t forged = (uint64_t{4242} << 48) | (uint64_t{1} << 24) | 1;
+  uint64_t own = (uint64_t{node_id_for("c")} << 48) | (uint64_t{1} << 24) | 1;
+  loop.run([&] {
+    mesh->send_control("a", GlobalAdd{"forged", forged, 1});
+    mesh->send_control("a", GlobalAdd{"evil\nname", forged, 1});
+    mesh->send_control(
+        "a", GlobalSync{{{"forged2", forged, 1}, {"synced", own, 2}, {"forged\n3", forged, 1}}});
+    mesh->send_control("a", GlobalAsk{"ask", forged, 1});
+    mesh->send_control("a", GlobalAdd{"honest", own, 1});
+    return 0;
+  });
+  EXPECT_TRUE(name_is(a, "honest", Pid::from_bits(own))) << "a valid name from c was not taken";
+  EXPECT_FALSE(a.node->whereis_global("forged"));
+  EXPECT_FALSE(a.node->whereis_global("forged2"));
+  EXPECT_FALSE(a.node->whereis_global("forged\n3"));
+  EXPECT_EQ(a.node->whereis_global("synced"), Pid::from_bits(own))
+      << "the valid entry of a SYNC with forged ones was not taken";
+  EXPECT_FALSE(a.node->whereis_global("ask"));
+  EXPECT_NE(events.wait_for("dropped global name 'forged' from c"), "") << events.all();
+  EXPECT_NE(events.wait_for("dropped global name 'forged2' and 1 more from c (GLOBAL_SYNC)"), "")
+      << events.all();
+  EXPECT_NE(events.wait_for("dropped global name 'evil?name'"), "") << events.all();
+  EXPECT_EQ(events.count("evil\n"), 0u) << "a name from a peer reached the log unescaped";
+  EXPECT_NE(events.wait_for("dropped a GLOBAL_ASK frame from c for name 'ask'"), "")
+      << events.all();
+  EXPECT_EQ(a.node->whereis_global("real"), *w);
+  // c going down drops its name on a.
+  loop.run([&] {
+    mesh->stop();
+    return 0;
+  });
+  EXPECT_TRUE(name_is(a, "honest", Pid()));
 }
 
 TEST(ClusterIds, NodeIdsComeFromNamesAndAreNeverZero) {

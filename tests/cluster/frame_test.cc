@@ -24,6 +24,12 @@ std::vector<Frame> every_frame() {
       Down{18, 19, 101, 5, "noconnection"},
       Peers{{{"a", "127.0.0.1:1"}, {"b", "[::1]:2"}}},
       Peers{},
+      GlobalAdd{"leader", 0x0003000001000001ull, 1733443200000000ull},
+      GlobalAdd{std::string(255, 'n'), 1, 0},
+      GlobalDel{"leader", 0x0003000001000001ull},
+      GlobalSync{{{"a", 1, 2}, {"b", 3, 4}}},
+      GlobalSync{},
+      GlobalAsk{"svc", 0x0004000001000002ull, 99},
   };
 }
 
@@ -111,7 +117,7 @@ TEST(FrameTest, UnknownTypeIsAnError) {
 }
 
 TEST(FrameTest, ReservedSpawnAndRegistryTypesAreUnsupported) {
-  for (int t : {13, 15, 16, 23}) {
+  for (int t : {13, 15, 16, 19, 24, 29}) {
     Error e = decode_error(frame_bytes(static_cast<uint8_t>(t), "x"));
     EXPECT_EQ(e.code(), static_cast<int>(FrameError::kUnsupportedType)) << e.message();
     EXPECT_NE(e.message().find("unsupported frame type " + std::to_string(t)), std::string::npos)
@@ -218,9 +224,39 @@ TEST(FrameTest, RandomGarbageNeverCrashes) {
   EXPECT_GT(errors, 100);
 }
 
+TEST(FrameTest, GlobalNamesEmptyOrLongerThan255BytesAreRefused) {
+  auto name_body = [](const std::string& name, const std::string& rest) {
+    std::string b;
+    b.push_back(static_cast<char>(name.size() >> 8));
+    b.push_back(static_cast<char>(name.size()));
+    return b + name + rest;
+  };
+  std::string pid_stamp(16, '\1');
+  for (const std::string& name : {std::string(), std::string(256, 'n'), std::string(65535, 'n')}) {
+    for (uint8_t type : {20, 23}) {  // GLOBAL_ADD, GLOBAL_ASK
+      Error e = decode_error(frame_bytes(type, name_body(name, pid_stamp)));
+      EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
+      EXPECT_NE(e.message().find("expected 1 to 255"), std::string::npos) << e.message();
+    }
+    Error e = decode_error(frame_bytes(21, name_body(name, std::string(8, '\1'))));
+    EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
+    // In a SYNC, one bad entry fails the frame.
+    std::string sync =
+        std::string("\0\0\0\2", 4) + name_body("ok", pid_stamp) + name_body(name, pid_stamp);
+    e = decode_error(frame_bytes(22, sync));
+    EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
+  }
+  // A SYNC announcing more entries than it holds is truncated, not a huge
+  // allocation.
+  Error e = decode_error(frame_bytes(22, std::string("\xff\xff\xff\xff", 4)));
+  EXPECT_EQ(e.code(), static_cast<int>(FrameError::kTruncated)) << e.message();
+}
+
 TEST(FrameTest, TypeNamesAreReadable) {
   EXPECT_EQ(frame_type_name(4), "SEND");
   EXPECT_EQ(frame_type_name(12), "PEERS");
+  EXPECT_EQ(frame_type_name(20), "GLOBAL_ADD");
+  EXPECT_EQ(frame_type_name(22), "GLOBAL_SYNC");
   EXPECT_EQ(frame_type_name(99), "type 99");
 }
 

@@ -2,7 +2,9 @@
 // test as a fourth node: remote sends by name to each, links and monitors to
 // their processes, and kill -9 of one node mid-traffic: every link and
 // monitor to it fires with noconnection, once, within the bound; nothing
-// hangs; the other two keep answering.
+// hangs; the other two keep answering. Each child registers its echo as the
+// global name "echo-NAME": every name reaches the test node, and n2's goes
+// when n2 is killed.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -154,6 +156,22 @@ TEST(ClusterProcesses, KillMinus9FiresEveryLinkAndMonitorAndTheRestKeepWorking) 
   ASSERT_TRUE(e1 && e2 && e3) << "a remote echo did not answer by name";
   EXPECT_EQ(e2->node(), id2) << "the reply came from a pid of the node it lives on";
 
+  // The children's global names, learned from each of them.
+  auto global_is = [&](const std::string& name, Pid want) {
+    auto end = std::chrono::steady_clock::now() + 5s;
+    while (node.whereis_global(name) != want && std::chrono::steady_clock::now() < end) {
+      std::this_thread::sleep_for(5ms);
+    }
+    return node.whereis_global(name) == want;
+  };
+  EXPECT_TRUE(global_is("echo-n1", *e1));
+  EXPECT_TRUE(global_is("echo-n2", *e2));
+  EXPECT_TRUE(global_is("echo-n3", *e3));
+  ASSERT_TRUE(probe.send(node.whereis_global("echo-n3"), Message::make(11, "global")).is_ok());
+  auto g = probe.receive_if([](const Message& m) { return m.tag() == 11; }, 5s);
+  ASSERT_TRUE(g) << "n3's echo did not answer through its global name";
+  EXPECT_EQ(g->from(), *e3);
+
   // Links and monitors to n2's echo (the probe traps exits), and to n1's.
   probe.link(*e2);
   otp::MonitorRef m2 = probe.monitor(*e2);
@@ -194,6 +212,9 @@ TEST(ClusterProcesses, KillMinus9FiresEveryLinkAndMonitorAndTheRestKeepWorking) 
   EXPECT_EQ(nodedowns, 1);
   EXPECT_LT(took, 2s);
   (void)m1;
+  EXPECT_TRUE(global_is("echo-n2", Pid())) << "n2's global name outlived n2";
+  EXPECT_EQ(node.whereis_global("echo-n1"), *e1);
+  EXPECT_EQ(node.whereis_global("echo-n3"), *e3);
 
   // n1 and n3 keep working.
   for (uint16_t id : {id1, id3}) {

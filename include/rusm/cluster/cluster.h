@@ -19,6 +19,12 @@
 // connection fails, or it is silent for two heartbeat ticks), every link and
 // monitor to its processes fires with reason noconnection, exactly once.
 //
+// Global names (otp::Node::register_global, Erlang's global): every node
+// keeps a replica of every name and the cluster carries the changes; two
+// registrations of one name that meet (at once, or when a partition heals)
+// resolve to the older on every node, and the loser's node tells the loser
+// (ClusterOptions::global_conflict). See docs/cluster.md, "Global names".
+//
 // Back-pressure: each peer has a send buffer (ClusterOptions::
 // send_buffer_bytes). A send to a node whose buffer is full fails at once
 // with an error the sender sees (as a full local mailbox does); links,
@@ -46,6 +52,14 @@ class Node;
 
 namespace rusm::cluster {
 
+// What happens to a process that loses its global name to an older
+// registration of the same name (two nodes registered it at once, or a
+// partition healed), as Erlang's global resolve function.
+enum class GlobalConflict {
+  kExit,     // an exit signal, reason error "global name conflict: NAME" (Erlang's default)
+  kMessage,  // a message: tag otp::kGlobalConflictTag, payload NAME; it lives on
+};
+
 struct ClusterOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 0;        // 0: an ephemeral port (see Cluster::port)
@@ -56,7 +70,8 @@ struct ClusterOptions {
   std::string ca_file, cert_file, key_file;
   std::chrono::milliseconds tick{1000};        // heartbeat; a silent peer is down within 2 ticks
   size_t send_buffer_bytes = size_t{4} << 20;  // per peer (see above)
-  std::function<void(const std::string& line)> log;  // default: standard error
+  GlobalConflict global_conflict = GlobalConflict::kExit;  // see GlobalConflict
+  std::function<void(const std::string& line)> log;        // default: standard error
 };
 
 // The files `rusm cluster ca` / `rusm cluster cert NAME` write into dir:

@@ -35,6 +35,10 @@ inline constexpr uint64_t kDownTag = kSystemTagBase + 2;  // {'DOWN', ref, from,
 // are the node id N (payload: 2 bytes, a uint16_t; from() is invalid).
 inline constexpr uint64_t kNodeUpTag = kSystemTagBase + 3;    // {nodeup, N}
 inline constexpr uint64_t kNodeDownTag = kSystemTagBase + 4;  // {nodedown, N}
+// A process lost its global name to an older registration (Node::
+// register_global) and the cluster's conflict policy is a message
+// (ClusterOptions::global_conflict): payload the name, from() invalid.
+inline constexpr uint64_t kGlobalConflictTag = kSystemTagBase + 8;
 
 enum class ExitKind : uint8_t {
   kNormal,    // the body returned, or exit(normal)

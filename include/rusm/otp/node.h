@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "rusm/otp/context.h"
@@ -136,6 +137,37 @@ class Node {
   Status unregister_name(std::string_view name);
   Pid whereis(std::string_view name) const;
 
+  // ---- Global names (Erlang's global): a name resolves to the same pid on
+  // every node of the cluster. Without a router (a node alone) they work on
+  // this node. Each node keeps a replica of every name (see router.h and
+  // docs/cluster.md, "Global names"): registering checks this node's
+  // replica, then tells every connected peer; a process that exits, for
+  // any reason, loses its names everywhere; when a node goes down, the
+  // others drop its processes' names. When two registrations of one name
+  // meet (two nodes registered it at once, or a partition heals), every
+  // node keeps the older one (GlobalName, global_name_wins) and the
+  // loser's own node sends it an exit signal error "global name conflict:
+  // NAME", or a kGlobalConflictTag message (ClusterOptions). A process may
+  // hold several global names.
+  //
+  // Errors: the name is empty or longer than kMaxGlobalName bytes; it is
+  // taken (the message names the pid); pid of this node not alive; pid of a
+  // node that is not connected. The pid of another (connected) node is
+  // registered here at once and confirmed by that node, which may still
+  // refuse it (dead by then, or the name taken there first): then the name
+  // is dropped everywhere, or resolved as a conflict.
+  Status register_global(std::string name, Pid pid);
+  // Error if name is not registered. Drops it everywhere, whichever node's
+  // process held it.
+  Status unregister_global(std::string_view name);
+  // The pid registered as name (this node's replica); invalid if none.
+  Pid whereis_global(std::string_view name) const;
+  // Error if no process is registered as name; otherwise as send(pid, m).
+  Status send_global(std::string_view name, Message m);
+  // Every name in this node's replica, sorted by name (for the shell and the
+  // observer).
+  std::vector<std::pair<std::string, Pid>> global_names() const;
+
   // An invalid TimerRef (nothing sent) if the node's memory budget is spent.
   TimerRef send_after(Duration delay, Pid to, Message m);
   std::optional<Duration> cancel_timer(TimerRef timer);
@@ -211,6 +243,26 @@ class Node {
   // `from`, which `to` monitors with ref, exited with reason: a DOWN message
   // for `to`, unless it demonitored meanwhile (exactly once).
   void remote_down(Pid from, Pid to, MonitorRef ref, ExitReason reason);
+
+  // Global names a peer sent (Router::global_add / global_del /
+  // global_sync). The router checks first that the pids are of the sending
+  // peer's node (a peer registers only its own processes); names that are
+  // empty or too long are ignored.
+  //
+  // g.pid (a process of another node, up) holds g.name: inserted, or
+  // resolved against the name's current holder (the older wins). Returns the
+  // local process that lost the name to g, if any (else an invalid Pid): the
+  // router tells it (its conflict policy: an exit signal or a message).
+  Pid remote_global_add(const GlobalName& g);
+  // pid no longer holds name: dropped if this replica has name for pid.
+  void remote_global_del(std::string_view name, Pid pid);
+  // A peer registered g.pid, a process of this node, as g.name
+  // (Router::global_add of another node's pid): checked as register_global
+  // would (alive, then the name resolved against its holder with g's
+  // stamp), then told to every peer (global_add if it holds the name,
+  // global_del if not). Returns the local process that lost a conflict (g.pid
+  // itself, or the name's former holder), if any.
+  Pid remote_global_ask(const GlobalName& g);
 
   // The router reports its connections. node_up(N): processes that called
   // monitor_node(N) get a kNodeUpTag message (if N was down). node_down(N):

@@ -40,14 +40,44 @@
 //     monitor fires with noconnection when it sees this node go down.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "rusm/otp/message.h"
 #include "rusm/otp/pid.h"
 #include "rusm/result.h"
 
 namespace rusm::otp {
+
+// The longest global name, in bytes.
+inline constexpr size_t kMaxGlobalName = 255;
+
+// One global name (Node::register_global) as the replicas hold it: the
+// process and when it was registered (microseconds since the Unix epoch, on
+// the clock of the node that registered it). Of two registrations of one
+// name, the older wins: smaller stamp, then smaller node id, then smaller
+// pid bits (global_name_wins).
+struct GlobalName {
+  std::string name;
+  Pid pid;
+  int64_t stamp = 0;
+  friend bool operator==(const GlobalName&, const GlobalName&) = default;
+};
+
+// Whether registration (a_pid, a_stamp) beats (b_pid, b_stamp) of one name;
+// the same answer on every node.
+inline bool global_name_wins(Pid a_pid, int64_t a_stamp, Pid b_pid, int64_t b_stamp) {
+  if (a_stamp != b_stamp) {
+    return a_stamp < b_stamp;
+  }
+  if (a_pid.node() != b_pid.node()) {
+    return a_pid.node() < b_pid.node();
+  }
+  return a_pid.bits() < b_pid.bits();
+}
 
 class Router {
  public:
@@ -89,6 +119,33 @@ class Router {
   // with r (or was gone when the monitor arrived: noproc); the peer calls
   // Node::remote_down(from, to, ref, r).
   virtual void down(Pid from, Pid to, MonitorRef ref, ExitReason r) = 0;
+
+  // ---- Global names (Node::register_global). Every node keeps a replica of
+  // every name; these hooks carry this node's changes to its peers, which
+  // deliver them with Node::remote_global_add / remote_global_del /
+  // remote_global_ask. They are called with the node's global-name order
+  // lock held (so that the changes of one name leave in the order they were
+  // made), and no other lock: like the others they must not block, and they
+  // must not call the Node's global-name methods synchronously. The default
+  // implementations drop them (a router without a cluster: global names then
+  // stay on this node).
+  //
+  // `name` is held by `pid` since `stamp`. pid of this node: tell every
+  // connected peer (remote_global_add). pid of node N: ask N
+  // (remote_global_ask), which checks and then tells every peer itself.
+  virtual void global_add(const GlobalName& name) { (void)name; }
+  // `pid` no longer holds `name` (it exited, or it was unregistered): tell
+  // every connected peer (remote_global_del).
+  virtual void global_del(std::string_view name, Pid pid) {
+    (void)name;
+    (void)pid;
+  }
+  // `node` just came up (Node::node_up): send it `names`, the global names
+  // this node's own processes hold (remote_global_add for each, there).
+  virtual void global_sync(uint16_t node, std::vector<GlobalName> names) {
+    (void)node;
+    (void)names;
+  }
 };
 
 }  // namespace rusm::otp

@@ -1,0 +1,308 @@
+// Global names (Erlang's global): every node keeps a replica of every name
+// in the cluster, name -> (pid, stamp), and tells its peers what changes
+// through the Router's global_* hooks (the cluster layer turns them into
+// frames; see docs/cluster.md, "Global names").
+//
+// Who changes what:
+//   - A node inserts the names it registers and drops those it unregisters,
+//     and tells every peer (Router::global_add / global_del).
+//   - A process that exits drops its names (exit_process calls drop_globals
+//     when has_global_ is set, the same handshake as has_name_), and its
+//     node tells every peer.
+//   - node_down(N) drops the names of N's processes on this node; every
+//     other node does the same when it sees N go down, so nothing is sent.
+//   - node_up(N) sends N the names this node's processes hold (global_sync);
+//     N does the same, and each side resolves what it receives.
+//   - Two registrations of one name meeting resolve the same way on every
+//     node (global_name_wins: the older); each node tells only its own
+//     losing process (the router applies the conflict policy to the pid the
+//     remote_global_* entry points return).
+//
+// Changes that go to the router are made under global_order_mu_, held
+// across the router call, so that the changes of one name (and a name's
+// registration and its holder's exit) reach the peers in the order they
+// were made here. Nothing here is on a hot path.
+#include <chrono>
+
+#include "otp/node_impl.h"
+
+namespace rusm::otp {
+
+namespace detail {
+
+namespace {
+
+int64_t now_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool valid_global_name(std::string_view name) {
+  return !name.empty() && name.size() <= kMaxGlobalName;
+}
+
+}  // namespace
+
+Status NodeImpl::register_global(std::string name, Pid pid) {
+  if (name.empty()) {
+    return Error("register_global: the name is empty");
+  }
+  if (name.size() > kMaxGlobalName) {
+    return Error("register_global: the name is " + std::to_string(name.size()) +
+                 " bytes long, more than " + std::to_string(kMaxGlobalName));
+  }
+  std::lock_guard<std::mutex> order(global_order_mu_);
+  Process* p = nullptr;
+  if (is_local(pid)) {
+    p = acquire(pid);
+    if (p == nullptr) {
+      return Error("register_global '" + name + "': " + pid.to_string() + " is not alive");
+    }
+  } else if (!pid.valid()) {
+    return Error("register_global '" + name + "': the pid is invalid");
+  } else if (!node_is_up(pid.node())) {
+    return Error("register_global '" + name + "': " + pid.to_string() + " is of node " +
+                 std::to_string(pid.node()) + ", which is not connected");
+  }
+  GlobalName g{name, pid, now_micros()};
+  {
+    std::unique_lock<std::shared_mutex> lock(global_mu_);
+    auto it = globals_.find(name);
+    if (it != globals_.end()) {
+      Pid holder = it->second.pid;
+      lock.unlock();
+      if (p != nullptr) {
+        release(p);
+      }
+      return Error("register_global '" + name + "': name already registered to " +
+                   holder.to_string());
+    }
+    if (p != nullptr) {
+      // Pairs with exit_process: it sets exiting_ then checks has_global_.
+      p->has_global_.store(true, std::memory_order_seq_cst);
+      if (p->exiting_.load(std::memory_order_seq_cst)) {
+        lock.unlock();
+        release(p);
+        return Error("register_global '" + name + "': " + pid.to_string() + " is not alive");
+      }
+    }
+    if (p == nullptr && !node_is_up(pid.node())) {
+      // It went down since the check above, and node_down may have swept
+      // the names already (it clears the node's bit first, then sweeps
+      // under global_mu_).
+      return Error("register_global '" + name + "': " + pid.to_string() + " is of node " +
+                   std::to_string(pid.node()) + ", which is not connected");
+    }
+    globals_.emplace(std::move(name), GlobalEntry{pid, g.stamp});
+  }
+  if (p != nullptr) {
+    release(p);
+  }
+  if (RouterUse r(this); r) {
+    r->global_add(g);
+  }
+  return Status::ok();
+}
+
+Status NodeImpl::unregister_global(std::string_view name) {
+  std::lock_guard<std::mutex> order(global_order_mu_);
+  Pid pid;
+  {
+    std::unique_lock<std::shared_mutex> lock(global_mu_);
+    auto it = globals_.find(name);
+    if (it == globals_.end()) {
+      return Error("unregister_global '" + std::string(name) + "': name not registered");
+    }
+    pid = it->second.pid;
+    globals_.erase(it);
+  }
+  if (RouterUse r(this); r) {
+    r->global_del(name, pid);
+  }
+  return Status::ok();
+}
+
+Pid NodeImpl::whereis_global(std::string_view name) const {
+  std::shared_lock<std::shared_mutex> lock(global_mu_);
+  auto it = globals_.find(name);
+  return it == globals_.end() ? Pid() : it->second.pid;
+}
+
+std::vector<std::pair<std::string, Pid>> NodeImpl::global_names() const {
+  std::shared_lock<std::shared_mutex> lock(global_mu_);
+  std::vector<std::pair<std::string, Pid>> out;
+  out.reserve(globals_.size());
+  for (const auto& [name, e] : globals_) {
+    out.emplace_back(name, e.pid);
+  }
+  return out;
+}
+
+void NodeImpl::drop_globals(Pid pid) {
+  std::lock_guard<std::mutex> order(global_order_mu_);
+  std::vector<std::string> dropped;
+  {
+    std::unique_lock<std::shared_mutex> lock(global_mu_);
+    for (auto it = globals_.begin(); it != globals_.end();) {
+      if (it->second.pid == pid) {
+        dropped.push_back(it->first);
+        it = globals_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  if (dropped.empty()) {
+    return;  // it had lost them (unregistered, or a conflict)
+  }
+  if (RouterUse r(this); r) {
+    for (const std::string& name : dropped) {
+      r->global_del(name, pid);
+    }
+  }
+}
+
+Pid NodeImpl::remote_global_add(const GlobalName& g) {
+  if (!valid_global_name(g.name) || !is_remote(g.pid)) {
+    return Pid();
+  }
+  std::unique_lock<std::shared_mutex> lock(global_mu_);
+  if (!node_is_up(g.pid.node())) {
+    return Pid();  // down (see node_down): its names are gone here
+  }
+  auto it = globals_.find(g.name);
+  if (it == globals_.end()) {
+    globals_.emplace(g.name, GlobalEntry{g.pid, g.stamp});
+    return Pid();
+  }
+  GlobalEntry& e = it->second;
+  if (e.pid == g.pid) {
+    e.stamp = g.stamp;  // the holder's node has the last word on its stamp
+    return Pid();
+  }
+  if (!global_name_wins(g.pid, g.stamp, e.pid, e.stamp)) {
+    return Pid();  // g's node resolves it the same way and tells its process
+  }
+  Pid loser = e.pid;
+  e = GlobalEntry{g.pid, g.stamp};
+  return is_local(loser) ? loser : Pid();
+}
+
+void NodeImpl::remote_global_del(std::string_view name, Pid pid) {
+  std::unique_lock<std::shared_mutex> lock(global_mu_);
+  auto it = globals_.find(name);
+  if (it != globals_.end() && it->second.pid == pid) {
+    globals_.erase(it);
+  }
+}
+
+Pid NodeImpl::remote_global_ask(const GlobalName& g) {
+  if (!valid_global_name(g.name) || !is_local(g.pid)) {
+    return Pid();
+  }
+  std::lock_guard<std::mutex> order(global_order_mu_);
+  Process* p = acquire(g.pid);
+  Pid loser;
+  bool holds = false;
+  {
+    std::unique_lock<std::shared_mutex> lock(global_mu_);
+    auto it = globals_.find(g.name);
+    if (p != nullptr) {
+      p->has_global_.store(true, std::memory_order_seq_cst);
+      if (p->exiting_.load(std::memory_order_seq_cst)) {
+        release(p);
+        p = nullptr;
+      }
+    }
+    if (p == nullptr) {
+      // Gone: the asker (and whoever heard of it) drops it.
+      if (it != globals_.end() && it->second.pid == g.pid) {
+        globals_.erase(it);
+      }
+    } else if (it == globals_.end()) {
+      globals_.emplace(g.name, GlobalEntry{g.pid, g.stamp});
+      holds = true;
+    } else if (it->second.pid == g.pid) {
+      it->second.stamp = g.stamp;
+      holds = true;
+    } else if (global_name_wins(g.pid, g.stamp, it->second.pid, it->second.stamp)) {
+      if (is_local(it->second.pid)) {
+        loser = it->second.pid;
+      }
+      it->second = GlobalEntry{g.pid, g.stamp};
+      holds = true;
+    } else {
+      loser = g.pid;  // the name's holder here is older
+    }
+  }
+  if (p != nullptr) {
+    release(p);
+  }
+  if (RouterUse r(this); r) {
+    if (holds) {
+      r->global_add(g);
+    } else {
+      r->global_del(g.name, g.pid);
+    }
+  }
+  return loser;
+}
+
+void NodeImpl::global_node_up(uint16_t node) {
+  std::lock_guard<std::mutex> order(global_order_mu_);
+  std::vector<GlobalName> mine;
+  {
+    std::shared_lock<std::shared_mutex> lock(global_mu_);
+    for (const auto& [name, e] : globals_) {
+      if (is_local(e.pid)) {
+        mine.push_back(GlobalName{name, e.pid, e.stamp});
+      }
+    }
+  }
+  if (mine.empty()) {
+    return;
+  }
+  if (RouterUse r(this); r) {
+    r->global_sync(node, std::move(mine));
+  }
+}
+
+void NodeImpl::global_node_down(uint16_t node) {
+  std::unique_lock<std::shared_mutex> lock(global_mu_);
+  std::erase_if(globals_, [node](const auto& kv) { return kv.second.pid.node() == node; });
+}
+
+}  // namespace detail
+
+Status Node::register_global(std::string name, Pid pid) {
+  return impl_->register_global(std::move(name), pid);
+}
+Status Node::unregister_global(std::string_view name) {
+  return impl_->unregister_global(name);
+}
+Pid Node::whereis_global(std::string_view name) const {
+  return impl_->whereis_global(name);
+}
+Status Node::send_global(std::string_view name, Message m) {
+  Pid to = impl_->whereis_global(name);
+  if (!to) {
+    return Error("send to global name '" + std::string(name) +
+                 "': no process registered under that name");
+  }
+  return impl_->send_message(Pid(), to, std::move(m));
+}
+std::vector<std::pair<std::string, Pid>> Node::global_names() const {
+  return impl_->global_names();
+}
+Pid Node::remote_global_add(const GlobalName& g) {
+  return impl_->remote_global_add(g);
+}
+void Node::remote_global_del(std::string_view name, Pid pid) {
+  impl_->remote_global_del(name, pid);
+}
+Pid Node::remote_global_ask(const GlobalName& g) {
+  return impl_->remote_global_ask(g);
+}
+
+}  // namespace rusm::otp
