@@ -94,6 +94,13 @@ size_t body_size(const Peers& f) {
   return n;
 }
 
+size_t body_size(const ShellLine& f) {
+  return 4 + 4 + f.line.size();
+}
+size_t body_size(const ShellResult& f) {
+  return 4 + 1 + 4 + f.output.size();
+}
+
 void write_body(Writer& w, const Hello& f) {
   w.u16(f.version);
   w.str16(f.name);
@@ -158,6 +165,16 @@ void write_body(Writer& w, const Peers& f) {
     w.str16(f.peers[i].name);
     w.str16(f.peers[i].address);
   }
+}
+
+void write_body(Writer& w, const ShellLine& f) {
+  w.u32(f.id);
+  w.str32(f.line);
+}
+void write_body(Writer& w, const ShellResult& f) {
+  w.u32(f.id);
+  w.u8(f.ok ? 1 : 0);
+  w.str32(f.output);
 }
 
 // Reads a frame body; the first failure is kept and every later read fails.
@@ -273,6 +290,12 @@ Result<Frame> done(Reader& r, Frame f) {
 
 }  // namespace
 
+bool known_frame_type(uint8_t type) {
+  return (type >= static_cast<uint8_t>(FrameType::kHello) && type <= kLastReservedType) ||
+         type == static_cast<uint8_t>(FrameType::kShellLine) ||
+         type == static_cast<uint8_t>(FrameType::kShellResult);
+}
+
 FrameType type_of(const Frame& frame) {
   return std::visit([](const auto& f) { return std::decay_t<decltype(f)>::kType; }, frame);
 }
@@ -303,6 +326,10 @@ std::string frame_type_name(uint8_t type) {
       return "DOWN";
     case FrameType::kPeers:
       return "PEERS";
+    case FrameType::kShellLine:
+      return "SHELL_LINE";
+    case FrameType::kShellResult:
+      return "SHELL_RESULT";
   }
   return "type " + std::to_string(type);
 }
@@ -422,6 +449,18 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
       }
       return done(r, std::move(f));
     }
+    case FrameType::kShellLine: {
+      Reader r(body, "SHELL_LINE");
+      ShellLine f;
+      r.u32(f.id, "id") && r.str32(f.line, "line");
+      return done(r, std::move(f));
+    }
+    case FrameType::kShellResult: {
+      Reader r(body, "SHELL_RESULT");
+      ShellResult f;
+      r.u32(f.id, "id") && r.flag(f.ok, "ok") && r.str32(f.output, "output");
+      return done(r, std::move(f));
+    }
   }
   return Error("unknown frame type " + std::to_string(type),
                static_cast<int>(FrameError::kUnknownType));
@@ -483,7 +522,7 @@ Result<std::optional<Frame>> Decoder::next() {
   if (avail < 4 + size_t{len}) {
     // Once both header fields are here, a type nobody defined fails at once
     // rather than after its body arrives.
-    if (avail >= kFrameHeaderSize && p[4] > kLastReservedType) {
+    if (avail >= kFrameHeaderSize && !known_frame_type(p[4])) {
       return fail(Error("frame at stream offset " + std::to_string(offset_) +
                             ": unknown frame type " + std::to_string(p[4]),
                         static_cast<int>(FrameError::kUnknownType)));
