@@ -302,8 +302,8 @@ void attach(const AttachArgs& a) {
     }
     return;
   }
-  std::fprintf(stderr, "attached to %s (id %u); help lists commands, Ctrl-D leaves\n",
-               name.c_str(), unsigned(node->node_id));
+  std::fprintf(stderr, "attached to %s (id %u); help lists commands, Ctrl-D leaves\n", name.c_str(),
+               unsigned(node->node_id));
   if (::isatty(STDIN_FILENO)) {
     interactive(client, name);
     return;
