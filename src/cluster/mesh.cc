@@ -326,7 +326,7 @@ std::optional<std::string> Mesh::admit(Connection& c, const Hello& h) {
   return std::nullopt;
 }
 
-std::optional<std::string> Mesh::admit_operator(Connection& c, const Hello& h) {
+std::optional<std::string> Mesh::admit_operator(Connection& c, const Hello&) {
   if (c.role() != Connection::Role::kAcceptor) {
     return std::string("a node does not dial operators");
   }
@@ -342,7 +342,6 @@ std::optional<std::string> Mesh::admit_operator(Connection& c, const Hello& h) {
   }
   // Lines are short: a frame far above the longest line is not buffered.
   c.limit_incoming_frames(static_cast<uint32_t>(4 * kMaxAttachLine));
-  (void)h;
   return std::nullopt;
 }
 
