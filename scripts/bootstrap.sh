@@ -14,6 +14,8 @@ packages=(
   libboost1.81-dev libboost-context1.81-dev libssl-dev libsqlite3-dev libtomlplusplus-dev
   # the rusm executable's allocator (see CMakeLists.txt: RUSM_MIMALLOC)
   libmimalloc-dev
+  # `rusm attach`: line editing and history
+  libedit-dev
   # sanitizers and fuzzing runtimes for clang-19
   libclang-rt-19-dev
   # baselines measured in the same run as our benchmarks; nodejs's npm builds

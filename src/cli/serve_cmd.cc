@@ -1,6 +1,7 @@
 // `rusm serve [rusm.toml]`: runs a rusm.toml app (docs/serve.md) until
 // SIGTERM/SIGINT, then shuts down gracefully. `rusm serve --help` lists every
 // key of the file, from the same table the parser checks against.
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -8,7 +9,9 @@
 
 #include "commands.h"
 #include "input.h"
+#include "observe/protocol.h"
 #include "observe/server.h"
+#include "observe/shell.h"
 #include "rusm/cluster/cluster.h"
 #include "rusm/net/config.h"
 #include "rusm/observe/sampler.h"
@@ -28,6 +31,23 @@ struct ServeArgs {
   std::fprintf(stderr, "rusm serve: %s\n", message.c_str());
   throw CLI::RuntimeError(code);
 }
+
+// The cluster's other nodes, as the shell's `nodes` lists them.
+std::vector<observe::ShellPeer> shell_peers(const cluster::Cluster& c) {
+  std::vector<observe::ShellPeer> out;
+  for (const cluster::NodeStatus& n : c.nodes()) {
+    out.push_back({.name = n.name,
+                   .id = n.id,
+                   .address = n.address,
+                   .up = n.up,
+                   .bytes_in = n.bytes_in,
+                   .bytes_out = n.bytes_out});
+  }
+  return out;
+}
+
+static_assert(cluster::kMaxAttachLine == observe::kMaxCommandBytes,
+              "an attached operator's lines are the shell's command lines");
 
 std::string url_of(const net::Listen& l, uint16_t port) {
   std::string host = l.host.find(':') != std::string::npos ? "[" + l.host + "]" : l.host;
@@ -80,14 +100,35 @@ void serve(const ServeArgs& a) {
     cluster::use_certs_dir(co, k.certs, k.name);
     co.tick = k.tick;
     co.send_buffer_bytes = k.send_buffer_bytes;
+    // `rusm attach`: each operator gets a shell of its own on this node. A
+    // certificate of the cluster's CA is the operator's credential, so the
+    // shell has control access (kill, exit, send), as the observer's token
+    // gives. The cluster exists once start() returns; an operator who
+    // attached before sees no peers in `nodes` until then.
+    auto self = std::make_shared<std::atomic<const cluster::Cluster*>>(nullptr);
+    if (k.attach) {
+      co.attach_shell = [node = &(*app)->runtime().node(), self] {
+        observe::ShellOptions so;
+        so.peers = [self] {
+          const cluster::Cluster* c = self->load();
+          return c ? shell_peers(*c) : std::vector<observe::ShellPeer>{};
+        };
+        auto shell = std::make_shared<observe::Shell>(*node, std::move(so));
+        return [shell](std::string_view line) {
+          observe::ShellResult r = shell->execute(line, observe::Access::kControl);
+          return cluster::AttachAnswer{r.ok, std::move(r.output)};
+        };
+      };
+    }
     auto started = cluster::Cluster::start((*app)->runtime().node(), co);
     if (!started) {
       fail(config->file + ": " + started.error().message());
     }
     membership = std::move(*started);
-    std::printf("rusm serve: cluster node %s (id %u) on %s:%u, %zu seeds\n", k.name.c_str(),
-                unsigned(options.node_id), k.host.c_str(), unsigned(membership->port()),
-                co.seeds.size());
+    self->store(membership.get());
+    std::printf("rusm serve: cluster node %s (id %u) on %s:%u, %zu seeds, attach %s\n",
+                k.name.c_str(), unsigned(options.node_id), k.host.c_str(),
+                unsigned(membership->port()), co.seeds.size(), k.attach ? "on" : "off");
   }
   // The observer (off by default): the dashboard's observer view and
   // /metrics of this node, on its own address, served from the node's event
@@ -106,18 +147,7 @@ void serve(const ServeArgs& a) {
     if (membership) {
       // The cluster's other nodes, for the shell's `nodes` and the
       // dashboard's Cluster panel.
-      observe::PeersSource peers = [m = membership.get()] {
-        std::vector<observe::PeerNode> out;
-        for (const cluster::NodeStatus& n : m->nodes()) {
-          out.push_back({.name = n.name,
-                         .id = n.id,
-                         .address = n.address,
-                         .up = n.up,
-                         .bytes_in = n.bytes_in,
-                         .bytes_out = n.bytes_out});
-        }
-        return out;
-      };
+      observe::PeersSource peers = [m = membership.get()] { return shell_peers(*m); };
       o.shell.peers = peers;
       sampler->set_peers_source(std::move(peers));
     }

@@ -468,6 +468,8 @@ Result<std::unique_ptr<Cluster>> Cluster::start(otp::Node& node, ClusterOptions 
   mo.advertise = impl->options.advertise;
   mo.seeds = impl->options.seeds;
   mo.tick = impl->options.tick;
+  mo.attach_shell = impl->options.attach_shell;
+  mo.max_operators = impl->options.max_operators;
   mo.log = [w = std::weak_ptr<Impl>(impl)](const std::string& line) {
     if (auto i = w.lock()) {
       i->log(line);
@@ -519,6 +521,13 @@ void Cluster::stop() {
   }
   Impl& i = *impl_;
   i.node.set_router(nullptr);  // no caller is inside the router after this
+  // Operators first, joined here while the io thread still runs: a shell
+  // answering a line may be waiting for it (nodes()).
+  auto sessions = i.on_io([&i] { return i.mesh->close_operators(); });
+  for (auto& s : sessions) {
+    s->join();
+  }
+  sessions.clear();
   i.on_io([&i] {
     std::vector<std::shared_ptr<Slot>> up;
     {

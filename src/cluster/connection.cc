@@ -338,6 +338,9 @@ void Connection::handle(Frame&& f) {
     return;
   }
   if (std::holds_alternative<Tick>(f)) {
+    if (options_.echo_ticks && buffered() == 0) {
+      queue(Tick{});
+    }
     return;
   }
   if (std::holds_alternative<Hello>(f)) {
@@ -363,6 +366,31 @@ void Connection::check_hello(const Hello& h) {
     fail("refusing a peer: " + why, why);
     return;
   }
+  bool op = (h.flags & kHelloOperator) != 0;
+  if (role_ == Role::kAcceptor && op != (h.node_id == 0)) {
+    std::string why =
+        op ? "an operator's HELLO must carry node id 0, not " + std::to_string(h.node_id)
+           : "node id 0 is not a node's id (an operator sets kHelloOperator)";
+    fail("refusing '" + h.name + "': " + why, why);
+    return;
+  }
+  if (role_ == Role::kDialer) {
+    bool asked = (options_.flags & kHelloOperator) != 0;
+    std::optional<std::string> why;
+    if (h.node_id == 0) {
+      why = "node id 0 is not a node's id";
+    } else if (asked && !op) {
+      why = "node '" + h.name + "' answered as to a peer node: it does not accept attach";
+    } else if (!asked && op) {
+      why = "node '" + h.name + "' answered as to an operator, not as to a node";
+    }
+    if (why) {
+      fail("refusing node '" + h.name + "': " + *why, *why);
+      return;
+    }
+  }
+  // From here on is_operator() tells the owner's callbacks what this is.
+  peer_ = h;
   if (callbacks_.on_hello && !detached_) {
     if (std::optional<std::string> why = callbacks_.on_hello(*this, h)) {
       fail("refusing node '" + h.name + "': " + *why, *why);
@@ -372,10 +400,9 @@ void Connection::check_hello(const Hello& h) {
       return;
     }
   }
-  peer_ = h;
   if (role_ == Role::kAcceptor) {
     queue(Hello{options_.protocol_version, options_.node_name, options_.node_id, options_.creation,
-                options_.flags});
+                options_.flags | (h.flags & kHelloOperator)});
   }
   go_up();
 }
@@ -550,6 +577,10 @@ void Connection::close_socket() {
 
 void Connection::close(const std::string& reason) {
   fail(reason);
+}
+
+void Connection::refuse(const std::string& reason) {
+  fail(reason, reason);
 }
 
 void Connection::detach() {

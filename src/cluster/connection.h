@@ -14,6 +14,12 @@
 //                node name is not the certificate's name (its SAN DNS names, or
 //                its CN when it has no SAN), or when the owner's on_hello says
 //                so (a duplicate node id, a second connection to one peer).
+//                An operator (`rusm attach`) dials with node id 0 and
+//                kHelloOperator in its HELLO's flags (one without the other is
+//                refused); an acceptor that admits it answers with its own
+//                HELLO carrying kHelloOperator, and a dialer checks that its
+//                answer carries the flag exactly when it asked as an operator
+//                ("does not accept attach" otherwise).
 //   kUp          frames flow; on_up has run
 //   kDown        closed; on_down has run exactly once, whatever the state was
 //
@@ -84,6 +90,10 @@ struct ConnectionOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   size_t send_limit = size_t{4} << 20;
   uint32_t max_frame = kDefaultMaxFrame;
+  // Answer every TICK received with a TICK (when nothing else is queued). An
+  // operator's client sets it: it does not know the node's tick, and the
+  // node's heartbeats then keep the idle attach alive.
+  bool echo_ticks = false;
   // Why a connection was refused or went down; default: stderr.
   std::function<void(const std::string& line)> log;
 };
@@ -145,6 +155,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   // Closes the connection (on_down runs with `reason`) unless already down.
   void close(const std::string& reason);
+  // Sends REFUSE with `reason` (the peer logs it), then closes as close().
+  void refuse(const std::string& reason);
   // No callback runs any more (used when the owner goes away before the
   // connection's last handler). Safe to call from inside a callback.
   void detach();
@@ -158,12 +170,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool silenced() const { return silenced_; }
   // Test hook: stop/restart reading from the socket (a peer that does not read).
   void hold_reads(bool hold);
+  // Lowers the bound on incoming frames from here on (an operator's
+  // connection, whose lines are short).
+  void limit_incoming_frames(uint32_t max_frame) { decoder_.set_max_frame(max_frame); }
 
   Role role() const { return role_; }
   State state() const { return state_; }
   bool up() const { return state_ == State::kUp; }
   // The peer's HELLO (valid once up).
   const Hello& peer() const { return peer_; }
+  // An operator's attach rather than a link between two nodes (known once
+  // the peer's HELLO was accepted; on the acceptor, from on_hello on).
+  bool is_operator() const { return (peer_.flags & kHelloOperator) != 0; }
   // The names in the peer's certificate (after TLS).
   const std::vector<std::string>& peer_cert_names() const { return cert_names_; }
   // "host:port" of the other end of the TCP connection.

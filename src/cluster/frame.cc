@@ -110,6 +110,13 @@ size_t body_size(const GlobalAsk& f) {
   return 2 + str16_len(f.name) + 16;
 }
 
+size_t body_size(const ShellLine& f) {
+  return 4 + 4 + f.line.size();
+}
+size_t body_size(const ShellResult& f) {
+  return 4 + 1 + 4 + f.output.size();
+}
+
 void write_body(Writer& w, const Hello& f) {
   w.u16(f.version);
   w.str16(f.name);
@@ -196,6 +203,16 @@ void write_body(Writer& w, const GlobalAsk& f) {
   w.str16(f.name);
   w.u64(f.pid);
   w.u64(f.stamp);
+}
+
+void write_body(Writer& w, const ShellLine& f) {
+  w.u32(f.id);
+  w.str32(f.line);
+}
+void write_body(Writer& w, const ShellResult& f) {
+  w.u32(f.id);
+  w.u8(f.ok ? 1 : 0);
+  w.str32(f.output);
 }
 
 // Reads a frame body; the first failure is kept and every later read fails.
@@ -330,6 +347,12 @@ bool is_reserved_type(uint8_t type) {
   return (type >= kFirstReservedType && type <= 19) || (type >= 24 && type <= kLastReservedType);
 }
 
+bool known_frame_type(uint8_t type) {
+  return (type >= static_cast<uint8_t>(FrameType::kHello) && type <= kLastReservedType) ||
+         type == static_cast<uint8_t>(FrameType::kShellLine) ||
+         type == static_cast<uint8_t>(FrameType::kShellResult);
+}
+
 FrameType type_of(const Frame& frame) {
   return std::visit([](const auto& f) { return std::decay_t<decltype(f)>::kType; }, frame);
 }
@@ -368,6 +391,10 @@ std::string frame_type_name(uint8_t type) {
       return "GLOBAL_SYNC";
     case FrameType::kGlobalAsk:
       return "GLOBAL_ASK";
+    case FrameType::kShellLine:
+      return "SHELL_LINE";
+    case FrameType::kShellResult:
+      return "SHELL_RESULT";
   }
   return "type " + std::to_string(type);
 }
@@ -523,6 +550,16 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
       Reader r(body, "GLOBAL_ASK");
       GlobalAsk f;
       r.gname(f.name, "name") && r.u64(f.pid, "pid") && r.u64(f.stamp, "stamp");
+    case FrameType::kShellLine: {
+      Reader r(body, "SHELL_LINE");
+      ShellLine f;
+      r.u32(f.id, "id") && r.str32(f.line, "line");
+      return done(r, std::move(f));
+    }
+    case FrameType::kShellResult: {
+      Reader r(body, "SHELL_RESULT");
+      ShellResult f;
+      r.u32(f.id, "id") && r.flag(f.ok, "ok") && r.str32(f.output, "output");
       return done(r, std::move(f));
     }
   }
@@ -586,7 +623,7 @@ Result<std::optional<Frame>> Decoder::next() {
   if (avail < 4 + size_t{len}) {
     // Once both header fields are here, a type nobody defined fails at once
     // rather than after its body arrives.
-    if (avail >= kFrameHeaderSize && p[4] > kLastReservedType) {
+    if (avail >= kFrameHeaderSize && !known_frame_type(p[4])) {
       return fail(Error("frame at stream offset " + std::to_string(offset_) +
                             ": unknown frame type " + std::to_string(p[4]),
                         static_cast<int>(FrameError::kUnknownType)));

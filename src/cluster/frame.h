@@ -36,9 +36,17 @@
 //                  receiver's process pid as name: the receiver checks it and
 //                  answers every peer with GLOBAL_ADD or GLOBAL_DEL)
 //   24-29          reserved: the global registry (decode as "unsupported")
+//   30 SHELL_LINE   u32 id, str32 line                 (operator -> node: `rusm attach`)
+//   31 SHELL_RESULT u32 id, u8 ok (0/1), str32 output  (node -> operator: the line's answer)
 //
 // `gname` is a str16 of 1 to kMaxGlobalNameBytes (255) bytes: an empty or
 // longer name is a decode error (kBadValue).
+//
+// An operator (`rusm attach`, not a node) announces itself in its HELLO with
+// node id 0 and kHelloOperator in the flags; the node answers with its own
+// HELLO carrying kHelloOperator too (accepted as an operator) or REFUSE. On
+// such a connection the operator sends only SHELL_LINE and the node only
+// SHELL_RESULT (and both TICK); it never joins membership or gossip.
 //
 // Pids are the 64-bit values of otp::Pid (the node id sits in the top 16
 // bits); this layer moves them without interpreting them. A reason kind is the
@@ -89,6 +97,8 @@ enum class FrameType : uint8_t {
   kGlobalSync = 22,
   kGlobalAsk = 23,
   // 24..29 registry: reserved, not yet decoded.
+  kShellLine = 30,
+  kShellResult = 31,
 };
 inline constexpr uint8_t kFirstReservedType = 13;
 inline constexpr uint8_t kLastReservedType = 29;
@@ -96,6 +106,14 @@ inline constexpr uint8_t kLastReservedType = 29;
 bool is_reserved_type(uint8_t type);
 // The longest global name a GLOBAL_* frame carries (otp::kMaxGlobalName).
 inline constexpr size_t kMaxGlobalNameBytes = 255;
+// Whether `type` names a frame this build decodes or reserves (any other
+// number is unknown, and fails as soon as the header is seen).
+bool known_frame_type(uint8_t type);
+
+// HELLO.flags bits.
+// An operator's attach (see above). A node never sets it in a HELLO of its
+// own except to answer an operator it accepted.
+inline constexpr uint32_t kHelloOperator = 1u << 0;
 
 // Error codes carried by decode errors (Error::code()).
 enum class FrameError : int {
@@ -200,6 +218,20 @@ struct Peers {
   friend bool operator==(const Peers&, const Peers&) = default;
 };
 
+struct ShellLine {
+  static constexpr FrameType kType = FrameType::kShellLine;
+  uint32_t id = 0;  // echoed by the answer
+  std::string line;
+  friend bool operator==(const ShellLine&, const ShellLine&) = default;
+};
+struct ShellResult {
+  static constexpr FrameType kType = FrameType::kShellResult;
+  uint32_t id = 0;  // the SHELL_LINE's
+  bool ok = true;   // false: the command failed or was refused; output says why
+  std::string output;
+  friend bool operator==(const ShellResult&, const ShellResult&) = default;
+};
+
 struct GlobalAdd {
   static constexpr FrameType kType = FrameType::kGlobalAdd;
   std::string name;
@@ -233,7 +265,8 @@ struct GlobalAsk {
 };
 
 using Frame = std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor,
-                           Demonitor, Down, Peers, GlobalAdd, GlobalDel, GlobalSync, GlobalAsk>;
+                           Demonitor, Down, Peers, GlobalAdd, GlobalDel, GlobalSync, GlobalAsk,
+                           ShellLine, ShellResult>;
 
 FrameType type_of(const Frame& frame);
 // "HELLO", "SEND", ...; "type N" for numbers that name no frame.
@@ -272,6 +305,9 @@ class Decoder {
   size_t buffered() const { return end_ - begin_; }
   bool failed() const { return failed_.has_value(); }
   uint32_t max_frame() const { return max_frame_; }
+  // Changes the bound for the frames not yet returned (a connection lowers
+  // it once it knows its peer is an operator).
+  void set_max_frame(uint32_t max_frame) { max_frame_ = max_frame; }
 
  private:
   Error fail(Error e);

@@ -275,6 +275,9 @@ bool Mesh::preferred(const Connection& c) const {
 }
 
 std::optional<std::string> Mesh::admit(Connection& c, const Hello& h) {
+  if (c.is_operator()) {
+    return admit_operator(c, h);
+  }
   if (Target* t = target_of(c)) {
     t->name = h.name;  // a seed's name, now known: no redial while that node is up
   }
@@ -323,7 +326,89 @@ std::optional<std::string> Mesh::admit(Connection& c, const Hello& h) {
   return std::nullopt;
 }
 
+std::optional<std::string> Mesh::admit_operator(Connection& c, const Hello&) {
+  if (c.role() != Connection::Role::kAcceptor) {
+    return std::string("a node does not dial operators");
+  }
+  if (operators_closed_) {
+    return std::string("node is stopping");
+  }
+  if (!options_.attach_shell) {
+    return std::string("this node does not accept attach");
+  }
+  if (operators_.size() >= options_.max_operators) {
+    return "too many operators attached (" + std::to_string(operators_.size()) +
+           ", the most this node takes); try again later";
+  }
+  // Lines are short: a frame far above the longest line is not buffered.
+  c.limit_incoming_frames(static_cast<uint32_t>(4 * kMaxAttachLine));
+  return std::nullopt;
+}
+
+void Mesh::operator_up(Connection& c) {
+  std::shared_ptr<Connection> sp = find_conn(c);
+  if (!sp) {
+    return;
+  }
+  reap_sessions();
+  AttachShell shell = options_.attach_shell();
+  // Answers are made on the session's thread and sent from this one, where
+  // the connection lives; a connection gone meanwhile drops them.
+  auto deliver = [&io = io_, w = std::weak_ptr<Connection>(sp)](ShellResult&& answer) {
+    asio::post(io, [w, answer = std::move(answer)] {
+      if (auto conn = w.lock()) {
+        // Bounded by the session's queue: at most kMaxAttachQueue answers
+        // are outstanding, so a control send (never refused for a full
+        // buffer) cannot grow without bound.
+        conn->send_control(answer);
+      }
+    });
+  };
+  operators_[&c] = Operator{sp, std::make_shared<AttachSession>(std::move(shell), deliver)};
+  log("operator '" + c.peer().name + "' attached from " + c.remote_address() + " (" +
+      std::to_string(operators_.size()) + " attached)");
+}
+
+void Mesh::operator_frame(Connection& c, Frame&& f) {
+  auto it = operators_.find(&c);
+  if (it == operators_.end()) {
+    return;
+  }
+  auto* line = std::get_if<ShellLine>(&f);
+  if (line == nullptr) {
+    c.refuse("protocol error: an operator's connection carries SHELL_LINE frames only, not " +
+             frame_type_name(static_cast<uint8_t>(type_of(f))));
+    return;
+  }
+  if (!it->second.session->submit(std::move(*line))) {
+    c.refuse("more than " + std::to_string(kMaxAttachQueue) +
+             " lines waiting for their answers; wait for the answers before sending more");
+  }
+}
+
+void Mesh::reap_sessions() {
+  std::erase_if(retired_, [](const std::shared_ptr<AttachSession>& s) { return s->finished(); });
+}
+
+std::vector<std::shared_ptr<AttachSession>> Mesh::close_operators() {
+  operators_closed_ = true;
+  std::vector<std::shared_ptr<Connection>> conns;
+  for (auto& [key, op] : operators_) {
+    conns.push_back(op.conn);
+  }
+  for (auto& conn : conns) {
+    conn->close("node stopping");  // on_down moves its session to retired_
+  }
+  auto out = std::move(retired_);
+  retired_.clear();
+  return out;
+}
+
 void Mesh::on_up(Connection& c, const Hello& h) {
+  if (c.is_operator()) {
+    operator_up(c);
+    return;
+  }
   std::shared_ptr<Connection> sp = find_conn(c);
   if (!sp) {
     return;
@@ -365,6 +450,14 @@ void Mesh::on_down(Connection& c, const std::string& reason) {
   if (sp) {
     conns_.erase(sp);
   }
+  if (auto op = operators_.find(&c); op != operators_.end()) {
+    op->second.session->stop();
+    retired_.push_back(std::move(op->second.session));
+    operators_.erase(op);
+    log("operator '" + c.peer().name + "' (" + c.remote_address() + ") left: " + reason);
+    reap_sessions();
+    return;
+  }
   if (stopped_) {
     return;
   }
@@ -397,6 +490,15 @@ void Mesh::on_down(Connection& c, const std::string& reason) {
 }
 
 void Mesh::on_frame(Connection& c, Frame&& f) {
+  if (c.is_operator()) {
+    operator_frame(c, std::move(f));
+    return;
+  }
+  if (std::holds_alternative<ShellLine>(f) || std::holds_alternative<ShellResult>(f)) {
+    log("dropped a " + frame_type_name(static_cast<uint8_t>(type_of(f))) + " frame from peer '" +
+        c.peer().name + "': only an operator's connection carries it");
+    return;
+  }
   const std::string& name = c.peer().name;
   auto it = peers_.find(name);
   if (it == peers_.end() || it->second.conn.get() != &c) {
@@ -527,6 +629,7 @@ void Mesh::stop() {
     return;
   }
   stopped_ = true;
+  operators_closed_ = true;
   boost::system::error_code ec;
   acceptor_.close(ec);
   for (auto& [address, t] : targets_) {
@@ -541,6 +644,18 @@ void Mesh::stop() {
   }
   for (auto& [name, p] : peers_) {
     p.conn.reset();
+  }
+  // The connections are closed (detached: on_down did not run for them);
+  // their sessions finish the line they are answering.
+  std::vector<std::shared_ptr<AttachSession>> sessions = std::move(retired_);
+  retired_.clear();
+  for (auto& [key, op] : operators_) {
+    sessions.push_back(std::move(op.session));
+  }
+  operators_.clear();
+  for (auto& s : sessions) {
+    s->stop();
+    s->join();
   }
 }
 

@@ -21,6 +21,13 @@
 // replaces its old connection (node down, then node up). A connection
 // replaced by the preferred one of a simultaneous dial is swapped silently.
 //
+// Operators: a connection whose HELLO says it is an operator's (`rusm
+// attach`, frame.h) is admitted when attach_shell is set and fewer than
+// max_operators are attached; it is never a peer (no PEERS, no on_node_up,
+// not in peers()), its SHELL_LINEs go to an AttachSession (attach.h) and any
+// other frame from it closes it with a REFUSE. Peers' SHELL_LINE and
+// SHELL_RESULT frames are dropped (logged).
+//
 // Threading: create() may be called from any thread; everything else must be
 // called on the io_context's thread, where every callback runs.
 #pragma once
@@ -38,8 +45,10 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "cluster/attach.h"
 #include "cluster/connection.h"
 #include "cluster/frame.h"
+#include "rusm/cluster/cluster.h"
 #include "rusm/result.h"
 
 namespace rusm::cluster {
@@ -64,6 +73,10 @@ struct MeshOptions {
   size_t max_pending = 64;
   uint16_t protocol_version = kProtocolVersion;      // test hook
   std::function<void(const std::string& line)> log;  // default: stderr
+  // Operators (see above): the shell of each (null: attach refused), and how
+  // many may be attached at once.
+  std::function<AttachShell()> attach_shell;
+  size_t max_operators = 8;
 };
 
 struct PeerInfo {
@@ -118,7 +131,17 @@ class Mesh : public std::enable_shared_from_this<Mesh> {
   void silence(const std::string& peer);
   void resume(const std::string& peer);
 
+  // Operators attached now.
+  size_t operators() const { return operators_.size(); }
+  // Refuses operators from now on, disconnects those attached, and hands
+  // over their sessions (stopped, maybe still answering a line) for the
+  // caller to join off this thread: a shell may be waiting for this thread
+  // (Cluster::nodes()).
+  std::vector<std::shared_ptr<AttachSession>> close_operators();
+
   // Closes the listener, every connection and timer; no callback runs after.
+  // Waits for the sessions of operators still attached (see
+  // close_operators()).
   void stop();
 
  private:
@@ -149,6 +172,10 @@ class Mesh : public std::enable_shared_from_this<Mesh> {
   void dial(Target& t);
   Target* target_of(const Connection& c);
   std::optional<std::string> admit(Connection& c, const Hello& h);
+  std::optional<std::string> admit_operator(Connection& c, const Hello& h);
+  void operator_up(Connection& c);
+  void operator_frame(Connection& c, Frame&& f);
+  void reap_sessions();
   void on_up(Connection& c, const Hello& h);
   void on_down(Connection& c, const std::string& reason);
   void on_frame(Connection& c, Frame&& f);
@@ -171,6 +198,13 @@ class Mesh : public std::enable_shared_from_this<Mesh> {
   std::map<std::string, Target> targets_;        // by address
   std::set<std::shared_ptr<Connection>> conns_;  // every live connection
   std::set<std::string> silenced_;
+  struct Operator {
+    std::shared_ptr<Connection> conn;
+    std::shared_ptr<AttachSession> session;
+  };
+  std::map<const Connection*, Operator> operators_;
+  std::vector<std::shared_ptr<AttachSession>> retired_;  // stopped, maybe still running
+  bool operators_closed_ = false;
 };
 
 }  // namespace rusm::cluster

@@ -74,6 +74,9 @@ const ConfigKey kKeys[] = {
      "Heartbeat interval; a silent peer is declared down within 2 ticks."},
     {"cluster", "send_buffer", "size", "\"4M\"",
      "Bytes queued to one peer; past it, sends to that node fail until it drains."},
+    {"cluster", "attach", "boolean", "true",
+     "Whether operators may attach (`rusm attach`) with a certificate of the cluster's CA, "
+     "which gives them control of this node (kill, exit, send)."},
     {"route", "name", "string", "\"METHOD path\"", "Name in metrics and logs."},
     {"route", "method", "string", "any", "HTTP method to match (GET also matches HEAD)."},
     {"route", "path", "string", "",
@@ -403,6 +406,12 @@ class Parser {
         return err(*v, "cluster.send_buffer", "at least 64K");
       }
       k.send_buffer_bytes = *r;
+    }
+    if (auto* v = t->get("attach")) {
+      if (!v->is_boolean()) {
+        return err(*v, "cluster.attach", "expected true or false");
+      }
+      k.attach = *v->value<bool>();
     }
     return Status::ok();
   }

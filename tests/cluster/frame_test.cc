@@ -30,6 +30,10 @@ std::vector<Frame> every_frame() {
       GlobalSync{{{"a", 1, 2}, {"b", 3, 4}}},
       GlobalSync{},
       GlobalAsk{"svc", 0x0004000001000002ull, 99},
+      ShellLine{7, "ps --sort memory --limit 3"},
+      ShellLine{0, ""},
+      ShellResult{7, true, "PID  NAME\n<0.1.1> web\n"},
+      ShellResult{0xffffffffu, false, ""},
   };
 }
 
@@ -252,11 +256,44 @@ TEST(FrameTest, GlobalNamesEmptyOrLongerThan255BytesAreRefused) {
   EXPECT_EQ(e.code(), static_cast<int>(FrameError::kTruncated)) << e.message();
 }
 
+TEST(FrameTest, ShellResultOkOtherThanZeroOrOneIsAnError) {
+  std::string body = encode_one(ShellResult{3, true, "out"}).substr(5);
+  body[4] = 7;  // the ok byte, after the u32 id
+  Error e = decode_error(frame_bytes(31, body));
+  EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
+  EXPECT_NE(e.message().find("SHELL_RESULT"), std::string::npos) << e.message();
+}
+
+TEST(FrameTest, ShellLineWhoseLengthRunsPastTheFrameIsAnError) {
+  std::string body = encode_one(ShellLine{1, "help"}).substr(5);
+  body[7] = 9;  // the line's length says 9 bytes, 4 follow
+  Error e = decode_error(frame_bytes(30, body));
+  EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadLength)) << e.message();
+  EXPECT_NE(e.message().find("'line'"), std::string::npos) << e.message();
+}
+
+TEST(FrameTest, ShellTypesAreKnownBeforeTheirBodyArrives) {
+  // The header of a SHELL_LINE whose body has not arrived: wait, not fail
+  // (unlike an unknown type, which fails from the header alone).
+  std::string header = frame_bytes(30, std::string(10, 'x')).substr(0, 5);
+  Decoder d;
+  d.feed(header);
+  auto r = d.next();
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_FALSE(r->has_value());
+  EXPECT_TRUE(known_frame_type(30));
+  EXPECT_TRUE(known_frame_type(31));
+  EXPECT_FALSE(known_frame_type(32));
+  EXPECT_FALSE(known_frame_type(0));
+}
+
 TEST(FrameTest, TypeNamesAreReadable) {
   EXPECT_EQ(frame_type_name(4), "SEND");
   EXPECT_EQ(frame_type_name(12), "PEERS");
   EXPECT_EQ(frame_type_name(20), "GLOBAL_ADD");
   EXPECT_EQ(frame_type_name(22), "GLOBAL_SYNC");
+  EXPECT_EQ(frame_type_name(30), "SHELL_LINE");
+  EXPECT_EQ(frame_type_name(31), "SHELL_RESULT");
   EXPECT_EQ(frame_type_name(99), "type 99");
 }
 

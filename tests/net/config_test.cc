@@ -250,6 +250,7 @@ certs = "certs"
 node_id = 7
 tick = "250ms"
 send_buffer = "1M"
+attach = false
 )");
   ASSERT_TRUE(r.is_ok()) << r.message();
   const ClusterConfig& k = r->cluster;
@@ -263,10 +264,14 @@ send_buffer = "1M"
   EXPECT_EQ(k.node_id, 7);
   EXPECT_EQ(k.tick, Millis(250));
   EXPECT_EQ(k.send_buffer_bytes, 1u << 20);
+  EXPECT_FALSE(k.attach);
   auto d = parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\n");
   ASSERT_TRUE(d.is_ok()) << d.message();
   EXPECT_EQ(d->cluster.node_id, 0) << "0: derived from the name when the cluster starts";
   EXPECT_EQ(d->cluster.tick, Millis(1000));
+  EXPECT_TRUE(d->cluster.attach) << "operators may attach unless attach = false";
+  EXPECT_FALSE(parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nattach = 1\n"))
+      << "attach takes a boolean";
   EXPECT_EQ(d->cluster.certs, (dir / "cluster-certs").string());
   EXPECT_FALSE(parse("")->cluster.enabled) << "no [cluster]: the node runs alone";
 }

@@ -31,6 +31,18 @@
 // monitors and exit signals are never refused for that reason, and a peer
 // that stops reading altogether is declared down. Memory per peer is bounded.
 //
+// Operators (`rusm attach`, docs/cluster.md). The listener also takes
+// operators: a client whose certificate is of the cluster's CA and whose
+// HELLO says it is an operator (frame.h) gets a shell, never membership. Its
+// SHELL_LINE frames are answered by SHELL_RESULT frames from the function
+// ClusterOptions::attach_shell made for that operator, run on a thread of
+// the operator's own (one line at a time, in order), so a slow command never
+// holds up the heartbeats. Lines above kMaxAttachLine bytes are answered with
+// an error, at most max_operators are attached at once, and at most
+// kMaxAttachQueue lines may wait for their answers (beyond, the operator is
+// disconnected). The node's heartbeats keep an idle attach alive, and an
+// operator that stops answering them is dropped like a silent peer.
+//
 // Thread-safety: start/stop from one thread; nodes() and node_id() from any.
 // The cluster runs its connections on a thread of its own.
 #pragma once
@@ -60,6 +72,20 @@ enum class GlobalConflict {
   kMessage,  // a message: tag otp::kGlobalConflictTag, payload NAME; it lives on
 };
 
+// The answer to one operator's line.
+struct AttachAnswer {
+  bool ok = true;      // false: the command failed or was refused; output says why
+  std::string output;  // lines ending in '\n'
+};
+// One operator's shell: called with each of its lines, in order, one at a
+// time, on that operator's own thread.
+using AttachShell = std::function<AttachAnswer(std::string_view line)>;
+
+// The longest line an operator may send (the observer shell's
+// kMaxCommandBytes), and how many lines may wait for their answers.
+inline constexpr size_t kMaxAttachLine = 16 * 1024;
+inline constexpr size_t kMaxAttachQueue = 16;
+
 struct ClusterOptions {
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 0;        // 0: an ephemeral port (see Cluster::port)
@@ -72,6 +98,12 @@ struct ClusterOptions {
   size_t send_buffer_bytes = size_t{4} << 20;  // per peer (see above)
   GlobalConflict global_conflict = GlobalConflict::kExit;  // see GlobalConflict
   std::function<void(const std::string& line)> log;        // default: standard error
+  // Makes the shell of an operator who attached (called on the cluster's
+  // thread, once per operator). Null: operators are refused ("this node does
+  // not accept attach"). The shells run until the operator leaves or stop();
+  // stop() waits for a line being answered, so a shell may call nodes().
+  std::function<AttachShell()> attach_shell;
+  size_t max_operators = 8;  // attached at once; beyond, refused
 };
 
 // The files `rusm cluster ca` / `rusm cluster cert NAME` write into dir:

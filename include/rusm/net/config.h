@@ -69,6 +69,7 @@ struct ClusterConfig {
   std::string certs;                     // absolute: ca.pem, NAME.pem and NAME.key
   Millis tick = Millis(1000);            // heartbeat; a silent peer is down within 2 ticks
   uint64_t send_buffer_bytes = 4 << 20;  // per peer; past it sends to that node fail
+  bool attach = true;                    // operators may attach (`rusm attach`)
 };
 
 struct AppConfig {
