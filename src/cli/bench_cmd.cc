@@ -62,7 +62,30 @@ void setup_bench(CLI::App& app) {
   });
 }
 
+// `rusm bench-helper NAME ARGS...`: hidden; what a scenario starts as a
+// process of its own (see bench::register_helper).
+void setup_bench_helper(CLI::App& app) {
+  auto name = std::make_shared<std::string>();
+  auto rest = std::make_shared<std::vector<std::string>>();
+  CLI::App* cmd = app.add_subcommand("bench-helper", "A benchmark's helper process (internal)");
+  cmd->group("");
+  cmd->add_option("name", *name)->required();
+  cmd->add_option("args", *rest);
+  cmd->callback([name, rest] {
+    bench::HelperMain main = bench::find_helper(*name);
+    if (main == nullptr) {
+      std::fprintf(stderr, "rusm bench-helper: unknown helper '%s'\n", name->c_str());
+      throw CLI::RuntimeError(2);
+    }
+    int rc = main(*rest);
+    if (rc != 0) {
+      throw CLI::RuntimeError(rc);
+    }
+  });
+}
+
 CommandRegistrar registrar(setup_bench);
+CommandRegistrar helper_registrar(setup_bench_helper);
 
 }  // namespace
 }  // namespace rusm::cli
