@@ -1,5 +1,6 @@
 // `rusm bench <scenario> [--duration S] [--threads N] [--json]`: runs one
 // benchmark scenario headless and prints its table (see bench/common/scenario.h).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -37,8 +38,12 @@ void setup_bench(CLI::App& app) {
   cmd->add_flag("--list", args->list, "List the scenarios");
   cmd->callback([args] {
     if (args->list || args->scenario.empty()) {
+      int width = 0;
       for (const bench::Scenario* s : bench::scenarios()) {
-        std::printf("%-18s %s\n", s->name.c_str(), s->summary.c_str());
+        width = std::max(width, static_cast<int>(s->name.size()));
+      }
+      for (const bench::Scenario* s : bench::scenarios()) {
+        std::printf("%-*s  %s\n", width, s->name.c_str(), s->summary.c_str());
       }
       if (!args->list) {
         throw CLI::RuntimeError(2);
