@@ -228,7 +228,7 @@ std::unique_ptr<NodeB> start_node_b(const std::string& name, const std::string& 
   return b;
 }
 
-// A temporary directory with a CA and certificates for "a" and "b".
+// A temporary directory with a CA and certificates for "a", "b" and "c".
 struct Certs {
   fs::path dir;
   std::string error;
@@ -244,7 +244,7 @@ struct Certs {
       error = ca.message();
       return;
     }
-    for (const char* n : {"a", "b"}) {
+    for (const char* n : {"a", "b", "c"}) {
       if (auto c = cluster::make_node_cert(certs.string(), n); !c) {
         error = c.message();
         return;
@@ -261,18 +261,26 @@ struct Certs {
 };
 
 // Node A joined to a fresh node B: both up, or error set.
+// With several names (distributed-fanout), A is a hub joined to each.
 struct Pair {
-  std::unique_ptr<NodeB> b;
+  std::vector<std::unique_ptr<NodeB>> bs;
+  NodeB* b = nullptr;  // the first
   std::unique_ptr<rotp::Node> node;
   std::unique_ptr<cluster::Cluster> cluster;
-  uint16_t b_id = cluster::node_id_for("b");
+  std::vector<uint16_t> b_ids;
+  uint16_t b_id = 0;  // the first
   std::string error;
 
-  Pair(const Certs& certs, int tick_ms, bool pin) {
-    b = start_node_b("b", certs.certs(), tick_ms, pin, &error);
-    if (!b) {
-      return;
+  Pair(const Certs& certs, int tick_ms, bool pin, const std::vector<std::string>& names = {"b"}) {
+    for (const std::string& name : names) {
+      bs.push_back(start_node_b(name, certs.certs(), tick_ms, pin, &error));
+      if (!bs.back()) {
+        return;
+      }
+      b_ids.push_back(cluster::node_id_for(name));
     }
+    b = bs[0].get();
+    b_id = b_ids[0];
     rotp::NodeOptions no;
     no.workers = 1;
     no.name = "a";
@@ -280,7 +288,9 @@ struct Pair {
     node = std::make_unique<rotp::Node>(no);
     cluster::ClusterOptions co;
     cluster::use_certs_dir(co, certs.certs(), "a");
-    co.seeds = {"127.0.0.1:" + std::to_string(b->port)};
+    for (auto& n : bs) {
+      co.seeds.push_back("127.0.0.1:" + std::to_string(n->port));
+    }
     co.tick = std::chrono::milliseconds(tick_ms);
     co.log = [](const std::string&) {};
     auto c = cluster::Cluster::start(*node, co);
@@ -289,12 +299,16 @@ struct Pair {
       return;
     }
     cluster = std::move(*c);
+    auto all_up = [&] {
+      return std::all_of(b_ids.begin(), b_ids.end(),
+                         [&](uint16_t id) { return node->node_is_up(id); });
+    };
     auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (!node->node_is_up(b_id) && std::chrono::steady_clock::now() < deadline) {
+    while (!all_up() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(5ms);
     }
-    if (!node->node_is_up(b_id)) {
-      error = "node A did not connect to node B within 10 s";
+    if (!all_up()) {
+      error = "node A did not connect to every other node within 10 s";
     }
   }
   ~Pair() {
@@ -303,7 +317,7 @@ struct Pair {
     }
     cluster.reset();
     node.reset();
-    b.reset();
+    bs.clear();
   }
 };
 
@@ -351,13 +365,14 @@ Task<> pinger(Context& ctx, uint16_t b_id, std::atomic<bool>* go, std::atomic<bo
   (void)ctx.send(report, Message::of(kDone, n));
 }
 
-// Round trips/s of `pairs` pingers over `seconds`.
+// Round trips/s of `pairs` pingers over `seconds`, their echoes spread
+// round-robin over the other nodes.
 double round_trips(Pair& p, unsigned pairs, double seconds, Progress& progress) {
   rotp::Probe probe(*p.node);
   std::atomic<bool> go{false}, stop{false};
   std::atomic<uint64_t> trips{0};
   for (unsigned i = 0; i < pairs; ++i) {
-    (void)p.node->spawn(pinger, p.b_id, &go, &stop, &trips, probe.pid());
+    (void)p.node->spawn(pinger, p.b_ids[i % p.b_ids.size()], &go, &stop, &trips, probe.pid());
   }
   std::this_thread::sleep_for(200ms);  // every pinger has its echo (connection set-up excluded)
   auto t0 = std::chrono::steady_clock::now();
@@ -435,6 +450,40 @@ std::string short_host() {
   return s.substr(0, s.find('.'));
 }
 
+// distributed-fanout's Erlang side (dist_bench has no fanout test): K
+// senders on the hub, each with one round trip in flight to its own
+// dist_bench:echo on one of the two worker nodes (alternating), for Secs.
+constexpr const char* kFanoutErl = R"(-module(rusm_fanout).
+-export([main/1]).
+now_us() -> erlang:monotonic_time(microsecond).
+main([B1, B2, Secs0, K0]) ->
+    Bs = [list_to_atom(B1), list_to_atom(B2)],
+    Secs = list_to_integer(Secs0), K = list_to_integer(K0),
+    [pong = net_adm:ping(B) || B <- Bs],
+    [{module, dist_bench} = erpc:call(B, code, ensure_loaded, [dist_bench]) || B <- Bs],
+    Parent = self(),
+    Start = now_us() + 200000,
+    End = Start + Secs * 1000000,
+    Pids = [spawn_link(fun() ->
+                E = spawn(lists:nth(1 + I rem 2, Bs), dist_bench, echo, []),
+                timer:sleep(max(0, (Start - now_us()) div 1000)),
+                N = loop(E, End, 1),
+                E ! stop,
+                Parent ! {done, self(), N}
+            end) || I <- lists:seq(1, K)],
+    Total = lists:sum([receive {done, P, N} -> N end || P <- Pids]),
+    El = (now_us() - Start) / 1.0e6,
+    io:format("RESULT test=fanout rate=~p~n", [round(Total / El)]),
+    halt(0).
+loop(E, End, N) ->
+    E ! {self(), N},
+    receive N -> ok end,
+    case N band 255 of
+        0 -> case now_us() >= End of true -> N; false -> loop(E, End, N + 1) end;
+        _ -> loop(E, End, N + 1)
+    end.
+)";
+
 // Two erl nodes as the anchors run them: dist_bench compiled into a temp
 // dir, TLS distribution with a self-signed certificate when erlang-ssl is
 // there (TCP otherwise, said in note).
@@ -460,8 +509,10 @@ class Erlang {
       return;
     }
     dir_ = tmpl;
-    std::string out = capture("erlc -o " + dir_.string() + " " + src.string() + " 2>&1");
-    if (!fs::exists(dir_ / "dist_bench.beam")) {
+    std::ofstream(dir_ / "rusm_fanout.erl") << kFanoutErl;
+    std::string out = capture("erlc -o " + dir_.string() + " " + src.string() + " " +
+                              (dir_ / "rusm_fanout.erl").string() + " 2>&1");
+    if (!fs::exists(dir_ / "dist_bench.beam") || !fs::exists(dir_ / "rusm_fanout.beam")) {
       note = "compiling dist_bench.erl failed: " + out;
       return;
     }
@@ -493,6 +544,27 @@ class Erlang {
     std::string out = capture(node_cmd("rusm_a" + std::to_string(getpid()), "0", "") + " -eval '" +
                               eval + "' 2>&1");
     stop_b(bpid);
+    return result_line(out);
+  }
+
+  // rusm_fanout:main: `senders` on a hub against two fresh worker nodes.
+  std::string fanout(unsigned senders, int secs) {
+    std::string tag = std::to_string(getpid()) + "_" + std::to_string(++seq_);
+    std::string b1 = "rusm_w1_" + tag, b2 = "rusm_w2_" + tag;
+    pid_t p1 = start_b(b1, ""), p2 = p1 > 0 ? start_b(b2, "") : -1;
+    std::string out;
+    if (p2 > 0) {
+      std::string eval = "rusm_fanout:main([\"" + b1 + "@" + short_host() + "\", \"" + b2 + "@" +
+                         short_host() + "\", \"" + std::to_string(secs) + "\", \"" +
+                         std::to_string(senders) + "\"])";
+      out = capture(node_cmd("rusm_h" + std::to_string(getpid()), "0", "") + " -eval '" + eval +
+                    "' 2>&1");
+    }
+    for (pid_t p : {p1, p2}) {
+      if (p > 0) {
+        stop_b(p);
+      }
+    }
     return result_line(out);
   }
 
@@ -734,9 +806,59 @@ Report run_node_down(const Options& options, Progress& progress) {
   return report;
 }
 
+// ---- distributed-fanout ------------------------------------------------------
+
+Report run_fanout(const Options& options, Progress& progress) {
+  Report report;
+  report.scenario = "distributed-fanout";
+  report.summary = "a hub node's senders, one round trip in flight each, to two worker nodes";
+  Certs certs;
+  if (!certs.error.empty()) {
+    report.notes.push_back("certificates: " + certs.error);
+    return report;
+  }
+  bool pin = two_cores();
+  const std::vector<unsigned> senders = {2, 32};
+  std::vector<double> rates;
+  {
+    std::optional<PinScope> scope;
+    if (pin) {
+      scope.emplace(0);
+    }
+    Pair p(certs, 1000, pin, {"b", "c"});
+    if (!p.error.empty()) {
+      report.notes.push_back(p.error);
+      return report;
+    }
+    for (unsigned k : senders) {
+      rates.push_back(round_trips(p, k, options.duration_s / senders.size(), progress));
+    }
+  }
+  Erlang erl(options);
+  int secs = std::max(1, static_cast<int>(options.duration_s / senders.size() + 0.5));
+  for (size_t i = 0; i < senders.size(); ++i) {
+    Row r = make_row("round trips/s (" + std::to_string(senders[i]) + " senders)", rates[i], "/s");
+    if (erl.ok) {
+      r.baseline = field(erl.fanout(senders[i], secs), "rate");
+      r.baseline_name = erl.tls() ? "Erlang TLS" : "Erlang TCP";
+      if (!r.baseline) {
+        report.notes.push_back("the Erlang fanout run printed no RESULT line");
+      }
+    }
+    report.rows.push_back(r);
+  }
+  report.notes.push_back(pin ? "hub on core 0, both worker nodes on core 1, 1 worker each"
+                             : "fewer than 2 cores: nodes not pinned");
+  report.notes.push_back(erl.note);
+  return report;
+}
+
 Registrar ping_pong_registrar({"distributed-ping-pong",
                                "round trips between two nodes over TLS, against distributed Erlang",
                                run_ping_pong});
+Registrar fanout_registrar({"distributed-fanout",
+                            "a hub node's senders to two worker nodes over TLS, against Erlang",
+                            run_fanout});
 Registrar node_down_registrar({"node-down",
                                "kill -9 / SIGSTOP of a node to the DOWN on another, against Erlang",
                                run_node_down});
