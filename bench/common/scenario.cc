@@ -47,7 +47,21 @@ std::optional<double> ratio(const Row& row) {
   return row.value / *row.baseline;
 }
 
+std::map<std::string, HelperMain, std::less<>>& helpers() {
+  static std::map<std::string, HelperMain, std::less<>> h;
+  return h;
+}
+
 }  // namespace
+
+void register_helper(std::string name, HelperMain main) {
+  helpers()[std::move(name)] = main;
+}
+
+HelperMain find_helper(std::string_view name) {
+  auto it = helpers().find(name);
+  return it == helpers().end() ? nullptr : it->second;
+}
 
 void register_scenario(Scenario scenario) {
   std::string name = scenario.name;

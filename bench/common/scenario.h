@@ -82,4 +82,16 @@ struct Registrar {
   explicit Registrar(Scenario scenario) { register_scenario(std::move(scenario)); }
 };
 
+// A helper a scenario runs as an OS process of its own (e.g. the far node of
+// a cluster scenario): the scenario re-executes the rusm binary
+// (/proc/self/exe) as `rusm bench-helper NAME ARGS...`, a hidden command that
+// calls the helper registered under NAME and exits with what it returns.
+using HelperMain = int (*)(const std::vector<std::string>& args);
+void register_helper(std::string name, HelperMain main);
+HelperMain find_helper(std::string_view name);
+
+struct HelperRegistrar {
+  HelperRegistrar(std::string name, HelperMain main) { register_helper(std::move(name), main); }
+};
+
 }  // namespace rusm::bench

@@ -1,5 +1,6 @@
 // `rusm bench <scenario> [--duration S] [--threads N] [--json]`: runs one
 // benchmark scenario headless and prints its table (see bench/common/scenario.h).
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -37,8 +38,12 @@ void setup_bench(CLI::App& app) {
   cmd->add_flag("--list", args->list, "List the scenarios");
   cmd->callback([args] {
     if (args->list || args->scenario.empty()) {
+      int width = 0;
       for (const bench::Scenario* s : bench::scenarios()) {
-        std::printf("%-18s %s\n", s->name.c_str(), s->summary.c_str());
+        width = std::max(width, static_cast<int>(s->name.size()));
+      }
+      for (const bench::Scenario* s : bench::scenarios()) {
+        std::printf("%-*s  %s\n", width, s->name.c_str(), s->summary.c_str());
       }
       if (!args->list) {
         throw CLI::RuntimeError(2);
@@ -62,7 +67,30 @@ void setup_bench(CLI::App& app) {
   });
 }
 
+// `rusm bench-helper NAME ARGS...`: hidden; what a scenario starts as a
+// process of its own (see bench::register_helper).
+void setup_bench_helper(CLI::App& app) {
+  auto name = std::make_shared<std::string>();
+  auto rest = std::make_shared<std::vector<std::string>>();
+  CLI::App* cmd = app.add_subcommand("bench-helper", "A benchmark's helper process (internal)");
+  cmd->group("");
+  cmd->add_option("name", *name)->required();
+  cmd->add_option("args", *rest);
+  cmd->callback([name, rest] {
+    bench::HelperMain main = bench::find_helper(*name);
+    if (main == nullptr) {
+      std::fprintf(stderr, "rusm bench-helper: unknown helper '%s'\n", name->c_str());
+      throw CLI::RuntimeError(2);
+    }
+    int rc = main(*rest);
+    if (rc != 0) {
+      throw CLI::RuntimeError(rc);
+    }
+  });
+}
+
 CommandRegistrar registrar(setup_bench);
+CommandRegistrar helper_registrar(setup_bench_helper);
 
 }  // namespace
 }  // namespace rusm::cli
