@@ -550,6 +550,8 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
       Reader r(body, "GLOBAL_ASK");
       GlobalAsk f;
       r.gname(f.name, "name") && r.u64(f.pid, "pid") && r.u64(f.stamp, "stamp");
+      return done(r, std::move(f));
+    }
     case FrameType::kShellLine: {
       Reader r(body, "SHELL_LINE");
       ShellLine f;
