@@ -21,6 +21,8 @@ packages=(
   # baselines measured in the same run as our benchmarks; nodejs's npm builds
   # the dashboard, chromium runs its end-to-end test (driven by playwright-core)
   nodejs chromium fonts-dejavu-core erlang-base erlang-dev
+  # distributed Erlang over TLS, the cluster benchmarks' baseline (bench/cluster)
+  erlang-ssl erlang-crypto
   # `rusm loadtest` is checked against wrk on an nginx it starts (tests/loadtest)
   nginx wrk
   # misc

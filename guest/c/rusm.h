@@ -172,6 +172,12 @@ RUSM_IMPORT_(node_self) int32_t rusm_node_self(void);
 RUSM_IMPORT_(nodes) int32_t rusm_nodes(uint32_t* ids, uint32_t max);
 RUSM_IMPORT_(node_name) int32_t rusm_node_name(uint32_t node, char* buf, uint32_t cap);
 RUSM_IMPORT_(monitor_node) int32_t rusm_monitor_node(uint32_t node, int32_t on);
+RUSM_IMPORT_(register_global) int32_t __rusm_register_global(const char* name, uint32_t len);
+RUSM_IMPORT_(unregister_global) int32_t __rusm_unregister_global(const char* name, uint32_t len);
+RUSM_IMPORT_(whereis_global) int64_t __rusm_whereis_global(const char* name, uint32_t len);
+RUSM_IMPORT_(send_global)
+int32_t __rusm_send_global(const char* name, uint32_t name_len, uint64_t tag, const void* data,
+                           uint32_t len);
 RUSM_IMPORT_(send_named)
 int32_t __rusm_send_named(uint32_t node, const char* name, uint32_t name_len, uint64_t tag,
                           const void* data, uint32_t len);
@@ -291,6 +297,23 @@ static inline int64_t rusm_whereis(const char* name) {
 static inline int32_t rusm_send_named(uint32_t node, const char* name, uint64_t tag,
                                       const void* data, uint32_t len) {
   return __rusm_send_named(node, name, (uint32_t)strlen(name), tag, data, len);
+}
+/* v4: global names, one pid for a name on every node of the cluster
+ * (docs/cluster.md, "Global names"). rusm_register_global names the caller:
+ * RUSM_EEXISTS if the name is taken, RUSM_EBADARG if empty or over 255 bytes. */
+static inline int32_t rusm_register_global(const char* name) {
+  return __rusm_register_global(name, (uint32_t)strlen(name));
+}
+static inline int32_t rusm_unregister_global(const char* name) {
+  return __rusm_unregister_global(name, (uint32_t)strlen(name));
+}
+/* The pid registered globally as name; 0 if none. */
+static inline int64_t rusm_whereis_global(const char* name) {
+  return __rusm_whereis_global(name, (uint32_t)strlen(name));
+}
+static inline int32_t rusm_send_global(const char* name, uint64_t tag, const void* data,
+                                       uint32_t len) {
+  return __rusm_send_global(name, (uint32_t)strlen(name), tag, data, len);
 }
 static inline void rusm_sleep_ms(int64_t ms) {
   rusm_sleep_ns(ms * 1000000);

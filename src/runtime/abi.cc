@@ -10,6 +10,7 @@
 #include <string>
 
 #include "runtime/internal.h"
+#include "rusm/otp/router.h"
 
 namespace rusm::runtime {
 namespace {
@@ -491,6 +492,63 @@ HostAction whereis(HostCall& c) {
   return ret64(c, static_cast<int64_t>(p.ctx().whereis(*name).bits()));
 }
 
+// ---- global names (docs/abi.md, "Nodes"): one name for a pid on every node
+
+HostAction register_global(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!name || name->empty() || name->size() > otp::kMaxGlobalName) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret32(c, kErrDenied);
+  }
+  // The caller is alive and local: the only other refusal is a taken name.
+  Status s = p.ctx().node().register_global(std::string(*name), p.ctx().self());
+  return ret32(c, s ? kOk : kErrExists);
+}
+HostAction unregister_global(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!name) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret32(c, kErrDenied);
+  }
+  return ret32(c, p.ctx().node().unregister_global(*name) ? kOk : kErrNotFound);
+}
+HostAction whereis_global(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!name) {
+    return ret64(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret64(c, kErrDenied);
+  }
+  return ret64(c, static_cast<int64_t>(p.ctx().node().whereis_global(*name).bits()));
+}
+// send_global(name_ptr, name_len, tag, ptr, len) -> i32
+HostAction send_global(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto name = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  uint64_t tag = c.arg_i64(2);
+  auto data = copied(c, c.arg_i32(3), c.arg_i32(4));
+  if (!name || !data || tag >= otp::kSystemTagBase) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapRegistry)) {
+    return ret32(c, kErrDenied);
+  }
+  Pid to = p.ctx().node().whereis_global(*name);
+  if (!to.valid()) {
+    return ret32(c, kErrNotFound);
+  }
+  int32_t r = p.ctx().send(to, Message::make(tag, *data)) ? kOk : refused(p, to.node());
+  return ret32(c, r);
+}
+
 // ---- nodes (docs/abi.md, "Nodes")
 
 HostAction node_self(HostCall& c) {
@@ -807,6 +865,10 @@ const Def kDefs[] = {
     {"nodes", "ii", 'i', nodes},
     {"node_name", "iii", 'i', node_name},
     {"monitor_node", "ii", 'i', monitor_node},
+    {"register_global", "ii", 'i', register_global},
+    {"unregister_global", "ii", 'i', unregister_global},
+    {"whereis_global", "ii", 'I', whereis_global},
+    {"send_global", "iiIii", 'i', send_global},
     {"send_after", "IIIii", 'I', send_after},
     {"cancel_timer", "I", 'I', cancel_timer},
     {"sleep", "I", 0, sleep},

@@ -1,7 +1,7 @@
 // Wasm guests on two nodes of a cluster (guests/t_node.c through the rusm
-// ABI v4): node_self / nodes / node_name, send to a name on another node,
-// ENOTCONN for a node that is not connected, a monitor of a remote pid and
-// monitor_node firing when the other node leaves.
+// ABI v4): node_self / nodes / node_name, send to a name on another node and
+// to a global name, ENOTCONN for a node that is not connected, a monitor of
+// a remote pid and monitor_node firing when the other node leaves.
 #include <unistd.h>
 
 #include <chrono>
@@ -107,6 +107,7 @@ TEST(GuestsAcrossNodes, NodeCallsNamesMonitorsAndNodedown) {
   ASSERT_TRUE(eventually([&] { return b->rt->node().whereis("echo") == server; }));
   a.spawn("client", {b->id(), a.probe->pid().bits()});
   EXPECT_EQ(a.report(), "answer=ping from_node=" + std::to_string(b->id()));
+  EXPECT_EQ(a.report(), "global=gping same=1");
   EXPECT_EQ(a.report(), "watching");
   // The client's monitor of the server is on b before b leaves.
   ASSERT_TRUE(eventually([&] {

@@ -34,7 +34,7 @@ RUSM_EXPORT(who) void who(rusm_pid reporter) {
 
 // Registers as "echo" and answers every message to its sender.
 RUSM_EXPORT(echo_server) void echo_server(void) {
-  if (rusm_register("echo") != RUSM_OK) {
+  if (rusm_register("echo") != RUSM_OK || rusm_register_global("gecho") != RUSM_OK) {
     return;
   }
   char buf[256];
@@ -77,6 +77,36 @@ RUSM_EXPORT(client) void client(int32_t node, rusm_pid reporter) {
   snprintf(out, sizeof out, "answer=%s from_node=%llu", buf,
            (unsigned long long)(h.from >> 48));
   report(reporter, out);
+  rusm_pid server = h.from;
+
+  // The same server by its global name, once the name reached this node.
+  int64_t g = 0;
+  for (int i = 0; i < 500 && (g = rusm_whereis_global("gecho")) == 0; ++i) {
+    rusm_sleep_ms(10);
+  }
+  if ((rusm_pid)g != server) {
+    report(reporter, "whereis_global(gecho) is not the server");
+    return;
+  }
+  if (rusm_register_global("gecho") != RUSM_EEXISTS || rusm_register_global("") != RUSM_EBADARG ||
+      rusm_send_global("nobody", 8, "x", 1) != RUSM_ENOTFOUND ||
+      rusm_unregister_global("nobody") != RUSM_ENOTFOUND) {
+    report(reporter, "global name errors are wrong");
+    return;
+  }
+  if (rusm_send_global("gecho", 8, "gping", 5) != RUSM_OK) {
+    report(reporter, "send_global failed");
+    return;
+  }
+  n = rusm_receive_tag(8, &h, buf, sizeof buf - 1, 5000000000ll);
+  if (n < 0) {
+    report(reporter, "no answer through the global name");
+    return;
+  }
+  buf[n] = 0;
+  snprintf(out, sizeof out, "global=%s same=%d", buf, h.from == server);
+  report(reporter, out);
+
   rusm_ref ref = rusm_monitor(h.from);
   rusm_monitor_node((uint32_t)node, 1);
   report(reporter, "watching");
