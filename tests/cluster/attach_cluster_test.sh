@@ -142,6 +142,46 @@ printf 'nodes\nstats\n' | timeout 20 "$rusm" attach "$node" > out.txt 2> err.txt
   die "two good piped lines did not exit 0"
 echo "ok: piped lines answered in order"
 
+# On a terminal (a pseudo-terminal): the greeting and the prompt, a command
+# typed and answered, history written, Ctrl-D leaves with status 0.
+HOME="$tmp" python3 - "$rusm" "$node" > pty.txt 2>&1 <<'PY' || die "pseudo-terminal session: $(cat pty.txt)"
+import os, pty, select, sys, time
+rusm, node = sys.argv[1], sys.argv[2]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(rusm, [rusm, "attach", node])
+seen = b""
+def until(what, limit=15, times=1):
+    global seen
+    end = time.time() + limit
+    while seen.count(what) < times:
+        if time.time() > end:
+            sys.exit("timed out waiting for %r; saw %r" % (what, seen))
+        r, _, _ = select.select([fd], [], [], 0.2)
+        if r:
+            try:
+                seen += os.read(fd, 4096)
+            except OSError:
+                break
+until(b"attached to n1")
+until(b"n1> ")
+os.write(fd, b"nodes\r")
+until(b"(this node)")
+until(b"n1> ", times=2)  # the prompt again after the answer
+os.write(fd, b"\x04")
+_, status = os.waitpid(pid, 0)
+if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+    sys.exit("rusm attach on a terminal ended with status %r; saw %r" % (status, seen))
+hist = os.path.join(os.environ["HOME"], ".rusm_history")
+if "nodes" not in open(hist).read():
+    sys.exit("the history file lacks the command")
+if os.stat(hist).st_mode & 0o077:
+    sys.exit("the history file is readable by others")
+print("pty ok")
+PY
+grep -qF "pty ok" pty.txt || die "pseudo-terminal session: $(cat pty.txt)"
+echo "ok: on a pseudo-terminal: prompt, a command answered, history kept (0600), Ctrl-D"
+
 # Refusals: exit 2 with one line.
 run 2 "$rusm" attach "$node" --name nobody -c nodes
 grep -qF "no certificate for operator 'nobody'" err.txt || die "no cert: $(cat err.txt)"
