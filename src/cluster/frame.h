@@ -264,9 +264,9 @@ struct GlobalAsk {
   friend bool operator==(const GlobalAsk&, const GlobalAsk&) = default;
 };
 
-using Frame = std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor,
-                           Demonitor, Down, Peers, GlobalAdd, GlobalDel, GlobalSync, GlobalAsk,
-                           ShellLine, ShellResult>;
+using Frame =
+    std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor, Demonitor, Down,
+                 Peers, GlobalAdd, GlobalDel, GlobalSync, GlobalAsk, ShellLine, ShellResult>;
 
 FrameType type_of(const Frame& frame);
 // "HELLO", "SEND", ...; "type N" for numbers that name no frame.
