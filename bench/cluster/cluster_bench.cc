@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "cluster/certs.h"
+#include "cluster/node_process.h"
 #include "common/scenario.h"
 #include "otp/beam.h"
 #include "rusm/cluster/cluster.h"
@@ -106,12 +107,7 @@ int node_b_main(const std::vector<std::string>& args) {
     std::fprintf(stderr, "cluster-node %s: cannot start the factory process\n", name.c_str());
     return 1;
   }
-  std::printf("PORT %u\n", (*c)->port());
-  std::fflush(stdout);
-  std::string line;
-  while (std::getline(std::cin, line)) {
-  }
-  (*c)->stop();
+  cluster::run_node_until_stdin_closes(**c);
   return 0;
 }
 
@@ -151,81 +147,19 @@ class PinScope {
   bool ok_ = false;
 };
 
-// Node B as a child process; SIGKILLed and reaped when dropped.
-struct NodeB {
-  pid_t pid = -1;
-  int in = -1;  // its standard input: closing it ends the node
-  uint16_t port = 0;
-  ~NodeB() {
-    if (in >= 0) {
-      close(in);
-    }
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      kill(pid, SIGCONT);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
+// Node B as a child process; SIGKILLed (and SIGCONTed) and reaped when dropped.
+using NodeB = cluster::NodeProcess;
 
 std::unique_ptr<NodeB> start_node_b(const std::string& name, const std::string& certs, int tick_ms,
                                     bool pin, std::string* error) {
-  int to[2], from[2];
-  if (pipe(to) != 0 || pipe(from) != 0) {
-    *error = "pipe failed";
+  auto b = cluster::start_node_process(
+      {"/proc/self/exe", "bench-helper", "cluster-node", name, certs, std::to_string(tick_ms)},
+      pin ? 1 : -1);
+  if (!b) {
+    *error = "node B did not start: " + b.error().message();
     return nullptr;
   }
-  std::vector<std::string> args = {
-      "/proc/self/exe", "bench-helper", "cluster-node", name, certs, std::to_string(tick_ms)};
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(to[0], 0);
-    dup2(from[1], 1);
-    close(to[1]);
-    close(from[0]);
-    if (pin) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(1, &set);
-      sched_setaffinity(0, sizeof set, &set);
-    }
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  auto b = std::make_unique<NodeB>();
-  b->pid = pid;
-  b->in = to[1];
-  close(to[0]);
-  close(from[1]);
-  std::string line;
-  char ch;
-  auto end = std::chrono::steady_clock::now() + 10s;
-  fcntl(from[0], F_SETFL, O_NONBLOCK);
-  while (std::chrono::steady_clock::now() < end) {
-    ssize_t n = read(from[0], &ch, 1);
-    if (n == 1) {
-      if (ch == '\n') {
-        break;
-      }
-      line += ch;
-    } else if (n == 0) {
-      break;
-    } else {
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-  close(from[0]);
-  if (line.rfind("PORT ", 0) != 0) {
-    *error = "node B did not start (it said '" + line + "')";
-    return nullptr;
-  }
-  b->port = static_cast<uint16_t>(std::stoi(line.substr(5)));
-  return b;
+  return std::move(*b);
 }
 
 // A temporary directory with a CA and certificates for "a", "b" and "c".

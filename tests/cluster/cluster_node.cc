@@ -11,6 +11,7 @@
 #include <iostream>
 #include <string>
 
+#include "cluster/node_process.h"
 #include "rusm/cluster/cluster.h"
 #include "rusm/otp/context.h"
 #include "rusm/otp/node.h"
@@ -58,11 +59,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cluster_node %s: cannot start the echo process\n", name.c_str());
     return 1;
   }
-  std::printf("PORT %u\n", (*c)->port());
-  std::fflush(stdout);
-  std::string line;
-  while (std::getline(std::cin, line)) {
-  }
-  (*c)->stop();
+  cluster::run_node_until_stdin_closes(**c);
   return 0;
 }

@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "cluster/certs.h"
+#include "cluster/node_process.h"
 #include "rusm/cluster/cluster.h"
 #include "rusm/otp/node.h"
 
@@ -33,74 +34,18 @@ using otp::Message;
 using otp::Pid;
 using otp::Probe;
 
-// A cluster_node child process; killed (SIGKILL) when dropped.
-struct Child {
-  pid_t pid = -1;
-  int in = -1;  // its standard input: closing it ends the node
-  uint16_t port = 0;
-  ~Child() {
-    if (in >= 0) {
-      close(in);
-    }
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
+using Child = NodeProcess;
 
 std::unique_ptr<Child> start_node(const std::string& name, const std::string& certs,
                                   const std::vector<std::string>& seeds) {
-  int to[2], from[2];
-  if (pipe(to) != 0 || pipe(from) != 0) {
+  std::vector<std::string> args = {CLUSTER_NODE_BIN, name, certs};
+  args.insert(args.end(), seeds.begin(), seeds.end());
+  auto c = start_node_process(std::move(args));
+  if (!c) {
+    ADD_FAILURE() << "cluster_node " << name << ": " << c.message();
     return nullptr;
   }
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(to[0], 0);
-    dup2(from[1], 1);
-    close(to[1]);
-    close(from[0]);
-    std::vector<std::string> args = {CLUSTER_NODE_BIN, name, certs};
-    args.insert(args.end(), seeds.begin(), seeds.end());
-    std::vector<char*> argv;
-    for (auto& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
-  auto c = std::make_unique<Child>();
-  c->pid = pid;
-  c->in = to[1];
-  close(to[0]);
-  close(from[1]);
-  // "PORT n\n", within a few seconds.
-  std::string line;
-  char ch;
-  auto end = std::chrono::steady_clock::now() + 10s;
-  fcntl(from[0], F_SETFL, O_NONBLOCK);
-  while (std::chrono::steady_clock::now() < end) {
-    ssize_t n = read(from[0], &ch, 1);
-    if (n == 1) {
-      if (ch == '\n') {
-        break;
-      }
-      line += ch;
-    } else if (n == 0) {
-      break;
-    } else {
-      std::this_thread::sleep_for(5ms);
-    }
-  }
-  close(from[0]);
-  if (line.rfind("PORT ", 0) != 0) {
-    ADD_FAILURE() << "cluster_node " << name << " did not start: '" << line << "'";
-    return nullptr;
-  }
-  c->port = static_cast<uint16_t>(std::stoi(line.substr(5)));
-  return c;
+  return std::move(*c);
 }
 
 // The pid of `name`'s echo process, by a round trip through its name.
