@@ -327,6 +327,7 @@ class NodeImpl {
   void node_down(uint16_t node);
   std::vector<uint16_t> connected_nodes() const;
   std::string node_name(uint16_t node) const;
+  size_t node_watchers(uint16_t node) const;
   bool node_is_up(uint16_t node) const {
     return node == node_id_ ||
            (up_nodes_[node >> 6].load(std::memory_order_acquire) >> (node & 63) & 1) != 0;

@@ -285,6 +285,12 @@ std::string NodeImpl::node_name(uint16_t node) const {
   return it == node_names_.end() ? std::string() : it->second;
 }
 
+size_t NodeImpl::node_watchers(uint16_t node) const {
+  std::lock_guard<std::mutex> lock(nodes_mu_);
+  auto it = node_watchers_.find(node);
+  return it == node_watchers_.end() ? 0 : it->second.size();
+}
+
 void NodeImpl::monitor_node(Pid watcher, uint16_t node) {
   if (node == node_id_) {
     return;
@@ -293,6 +299,14 @@ void NodeImpl::monitor_node(Pid watcher, uint16_t node) {
   std::vector<Pid>& ws = node_watchers_[node];
   if (std::find(ws.begin(), ws.end(), watcher) == ws.end()) {
     ws.push_back(watcher);
+    // Watchers are dropped when a delivery to them fails; for a node that
+    // never changes state that never happens, so a stream of processes that
+    // subscribe and exit would grow the list without bound. Sweeping the
+    // dead at each doubling keeps it within twice the live watchers, at O(1)
+    // amortized per subscription.
+    if (ws.size() >= 64 && (ws.size() & (ws.size() - 1)) == 0) {
+      std::erase_if(ws, [&](Pid w) { return !owner_->is_alive(w); });
+    }
   }
   if (!node_is_up(node)) {
     MessageNode* n = node_message(kNodeDownTag, node);
@@ -424,6 +438,9 @@ std::vector<uint16_t> Node::connected_nodes() const {
 }
 std::string Node::node_name(uint16_t node) const {
   return impl_->node_name(node);
+}
+size_t Node::node_watchers(uint16_t node) const {
+  return impl_->node_watchers(node);
 }
 void Node::node_down(uint16_t node) {
   impl_->node_down(node);

@@ -640,6 +640,26 @@ TEST(RouterTest, MonitorNodeDeliversNodedownAndNodeup) {
   EXPECT_EQ(next->tag(), kPing) << "a demonitored node's status still arrives";
 }
 
+Task<> watch_and_exit(Context& ctx, uint16_t node) {
+  ctx.monitor_node(node);
+  co_return;
+}
+
+TEST(RouterTest, WatchersThatExitDoNotPileUpOnANodeThatNeverChanges) {
+  Node a(node_options(kNodeA, "a"));
+  constexpr uint16_t kNever = 77;  // never comes up: no delivery ever sweeps
+  Probe probe(a);
+  for (int i = 0; i < 3000; ++i) {
+    Result<Pid> p = a.spawn(watch_and_exit, kNever);
+    ASSERT_TRUE(p);
+    probe.monitor(*p);
+    ASSERT_TRUE(probe.receive_if([](const Message& m) { return m.is_down(); }, kWait));
+  }
+  EXPECT_LE(a.node_watchers(kNever), 128u)
+      << "3000 processes subscribed and exited one after another; at most one is alive";
+  EXPECT_GE(a.node_watchers(kNever), 1u);
+}
+
 constexpr uint64_t kNodeEvent = 50;
 
 // A process version: subscribes and forwards the node messages it gets.

@@ -283,6 +283,9 @@ class Node {
   // What node is called: this node's name() for its own id, the name the
   // router gave with node_up for a peer, "" for a node never seen.
   std::string node_name(uint16_t node) const;
+  // How many processes are recorded as watching node (monitor_node); exited
+  // ones may still count until the next sweep (at most as many as the live).
+  size_t node_watchers(uint16_t node) const;
 
   detail::NodeImpl* impl() const { return impl_.get(); }
 
