@@ -87,6 +87,15 @@ Status NodeImpl::register_global(std::string name, Pid pid) {
         return Error("register_global '" + name + "': " + pid.to_string() + " is not alive");
       }
     }
+    if (globals_.size() >= options_.max_global_names) {
+      lock.unlock();
+      if (p != nullptr) {
+        release(p);
+      }
+      return Error("register_global '" + name + "': the global registry is full (" +
+                   std::to_string(options_.max_global_names) +
+                   " names, NodeOptions::max_global_names)");
+    }
     if (p == nullptr && !node_is_up(pid.node())) {
       // It went down since the check above, and node_down may have swept
       // the names already (it clears the node's bit first, then sweeps
@@ -173,7 +182,9 @@ Pid NodeImpl::remote_global_add(const GlobalName& g) {
   }
   auto it = globals_.find(g.name);
   if (it == globals_.end()) {
-    globals_.emplace(g.name, GlobalEntry{g.pid, g.stamp});
+    if (globals_.size() < options_.max_global_names) {  // full: a peer cannot grow it
+      globals_.emplace(g.name, GlobalEntry{g.pid, g.stamp});
+    }
     return Pid();
   }
   GlobalEntry& e = it->second;
@@ -221,8 +232,10 @@ Pid NodeImpl::remote_global_ask(const GlobalName& g) {
         globals_.erase(it);
       }
     } else if (it == globals_.end()) {
-      globals_.emplace(g.name, GlobalEntry{g.pid, g.stamp});
-      holds = true;
+      if (globals_.size() < options_.max_global_names) {  // full: refused (GLOBAL_DEL)
+        globals_.emplace(g.name, GlobalEntry{g.pid, g.stamp});
+        holds = true;
+      }
     } else if (it->second.pid == g.pid) {
       it->second.stamp = g.stamp;
       holds = true;

@@ -109,6 +109,30 @@ TEST(GlobalNames, RegisterWhereisSendAndUnregisterOnANodeAlone) {
   node.exit(*p, ExitReason::kill());
 }
 
+TEST(GlobalNames, TheReplicaIsBoundedForLocalAndPeersNames) {
+  NodeOptions o = node_with_id(1);
+  o.max_global_names = 3;
+  Node node(o);
+  node.node_up(2);
+  Result<Pid> p = node.spawn(forward_to, Pid());
+  ASSERT_TRUE(p) << p.message();
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_TRUE(node.register_global(name, *p).is_ok()) << name;
+  }
+  Status full = node.register_global("d", *p);
+  ASSERT_FALSE(full.is_ok());
+  EXPECT_NE(full.message().find("the global registry is full (3 names"), std::string::npos)
+      << full.message();
+  // A peer cannot grow it either; a name it already holds still resolves.
+  EXPECT_FALSE(node.remote_global_add(GlobalName{"e", remote_pid(2), 1}));
+  EXPECT_FALSE(node.whereis_global("e"));
+  EXPECT_EQ(node.global_names().size(), 3u);
+  // Room again once a name goes.
+  ASSERT_TRUE(node.unregister_global("a").is_ok());
+  EXPECT_TRUE(node.register_global("d", *p).is_ok());
+  node.exit(*p, ExitReason::kill());
+}
+
 TEST(GlobalNames, NameErrorsSayWhatIsWrong) {
   Node node(small_node());
   Result<Pid> a = node.spawn(wait_forever);

@@ -87,6 +87,10 @@ struct NodeOptions {
   int64_t slice_reductions = 4000;     // reduction budget of one slice (as the BEAM)
   uint64_t max_memory_bytes = 0;       // node memory budget; 0 = the machine's physical memory
   uint64_t max_mailbox_bytes = uint64_t{64} << 20;  // per process, unless SpawnOptions say
+  // Global names this node's replica holds at most (register_global fails
+  // past it, and names peers announce past it are not kept here): a bound on
+  // the memory that registrations, local or from peers, can take.
+  size_t max_global_names = 100'000;
 };
 
 class Node {
