@@ -300,7 +300,8 @@ static inline int32_t rusm_send_named(uint32_t node, const char* name, uint64_t 
 }
 /* v4: global names, one pid for a name on every node of the cluster
  * (docs/cluster.md, "Global names"). rusm_register_global names the caller:
- * RUSM_EEXISTS if the name is taken, RUSM_EBADARG if empty or over 255 bytes. */
+ * RUSM_EEXISTS if the name is taken, RUSM_EBADARG if empty or over 255 bytes,
+ * RUSM_ELIMIT if the node's registry is full. */
 static inline int32_t rusm_register_global(const char* name) {
   return __rusm_register_global(name, (uint32_t)strlen(name));
 }

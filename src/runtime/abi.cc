@@ -503,9 +503,13 @@ HostAction register_global(HostCall& c) {
   if (!require(p, kCapRegistry)) {
     return ret32(c, kErrDenied);
   }
-  // The caller is alive and local: the only other refusal is a taken name.
-  Status s = p.ctx().node().register_global(std::string(*name), p.ctx().self());
-  return ret32(c, s ? kOk : kErrExists);
+  // The caller is alive and local: the other refusals are a taken name and
+  // a full registry (NodeOptions::max_global_names).
+  otp::Node& node = p.ctx().node();
+  if (node.register_global(std::string(*name), p.ctx().self())) {
+    return ret32(c, kOk);
+  }
+  return ret32(c, node.whereis_global(*name).valid() ? kErrExists : kErrLimit);
 }
 HostAction unregister_global(HostCall& c) {
   WasmProcess& p = proc(c);
