@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define RUSM_ABI_VERSION 4
+#define RUSM_ABI_VERSION 5
 
 /* Export a function so that processes can be spawned running it. */
 #define RUSM_EXPORT(name) __attribute__((export_name(#name)))
@@ -64,6 +64,9 @@ enum {
  * (also the header's ref). */
 #define RUSM_TAG_NODE_UP 0xFFFFFFFFFFFFFF03ull
 #define RUSM_TAG_NODE_DOWN 0xFFFFFFFFFFFFFF04ull
+/* v5: the answer to a rusm_spawn_on that arrived after the call timed out
+ * (payload: u64 pid, u64 monitor ref, i32 code). */
+#define RUSM_TAG_SPAWN_REPLY 0xFFFFFFFFFFFFFF18ull
 #define RUSM_TAG_RESERVED 0xFFFFFFFFFFFFFF00ull /* tags >= this cannot be sent */
 
 /* Exit reason kinds (in EXIT/DOWN payloads and for rusm_exit*). */
@@ -172,6 +175,11 @@ RUSM_IMPORT_(node_self) int32_t rusm_node_self(void);
 RUSM_IMPORT_(nodes) int32_t rusm_nodes(uint32_t* ids, uint32_t max);
 RUSM_IMPORT_(node_name) int32_t rusm_node_name(uint32_t node, char* buf, uint32_t cap);
 RUSM_IMPORT_(monitor_node) int32_t rusm_monitor_node(uint32_t node, int32_t on);
+/* v5: spawn on another node (docs/abi.md, "Nodes"). */
+RUSM_IMPORT_(spawn_on)
+int32_t __rusm_spawn_on(uint32_t node, const char* mod, uint32_t mod_len, const char* fn,
+                        uint32_t fn_len, const uint64_t* args, uint32_t nargs,
+                        const rusm_spawn_opts* opts, rusm_spawned* out, int64_t timeout_ns);
 RUSM_IMPORT_(register_global) int32_t __rusm_register_global(const char* name, uint32_t len);
 RUSM_IMPORT_(unregister_global) int32_t __rusm_unregister_global(const char* name, uint32_t len);
 RUSM_IMPORT_(whereis_global) int64_t __rusm_whereis_global(const char* name, uint32_t len);
@@ -230,6 +238,23 @@ static inline int32_t rusm_spawn_module(const char* module, const char* fn, cons
                                         rusm_spawned* out) {
   return __rusm_spawn_module(module, (uint32_t)strlen(module), fn, (uint32_t)strlen(fn), args,
                              nargs, opts, out);
+}
+
+/* v5: rusm_spawn_module on node `node` of the cluster (this node's id
+ * spawns here). The module (loaded on this node under that name) is sent
+ * to the other node on first use; the process waits for the answer, up to
+ * timeout_ns (negative: until the answer or the node going down). With
+ * RUSM_SPAWN_LINK / RUSM_SPAWN_MONITOR the child is linked / monitored
+ * atomically with the spawn. Errors: RUSM_ENOTCONN (not connected, or the
+ * node went down), RUSM_EDENIED (no spawn capability, or the node takes no
+ * spawns from peers), RUSM_ENOTFOUND (no such module here or function
+ * there), RUSM_EBADARG, RUSM_ELIMIT, RUSM_ETIMEOUT. */
+static inline int32_t rusm_spawn_on(uint32_t node, const char* module, const char* fn,
+                                    const uint64_t* args, uint32_t nargs,
+                                    const rusm_spawn_opts* opts, rusm_spawned* out,
+                                    int64_t timeout_ns) {
+  return __rusm_spawn_on(node, module, (uint32_t)strlen(module), fn, (uint32_t)strlen(fn), args,
+                         nargs, opts, out, timeout_ns);
 }
 
 __attribute__((noreturn)) static inline void rusm_exit(int32_t kind, const char* detail) {

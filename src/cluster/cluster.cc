@@ -12,6 +12,15 @@
 // node, the receiver's of this node) and handed to the Node's remote_*
 // entry points on the io thread.
 //
+// Remote spawn: a request waits in `pending` (by a ref of this cluster's)
+// until its SPAWN_REPLY, the peer's going down, or stop(); exactly one of
+// them calls its `done`. The answering node sends the reply from the child's
+// SpawnOptions::before_start, on the io thread and straight into the peer's
+// queue (not through a post, which asio could order after a worker's), so it
+// leaves before anything the child does. Module bytes are loaded into the
+// runtime as "sha256:HEX" (verified against the hash) and forgotten least
+// recently used first.
+//
 // Global names: the Node keeps the replica and calls global_add / global_del
 // / global_sync (under its global-name order lock, so frames of one name go
 // out in order); they become GLOBAL_* control frames, to every up peer or to
@@ -40,6 +49,9 @@
 #include "cluster/mesh.h"
 #include "rusm/otp/node.h"
 #include "rusm/otp/router.h"
+#include "rusm/runtime/host.h"
+#include "rusm/runtime/module_file.h"
+#include "rusm/runtime/runtime.h"
 
 namespace rusm::cluster {
 
@@ -100,6 +112,21 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   mutable std::shared_mutex mu;  // guards the maps, not the slots' atomics
   std::unordered_map<uint16_t, std::shared_ptr<Slot>> by_id;
   std::map<std::string, std::shared_ptr<Slot>, std::less<>> by_name;
+
+  // Remote spawns this node asked for (see above).
+  struct PendingSpawn {
+    runtime::RemoteSpawnRequest request;
+    runtime::RemoteSpawnDone done;
+    bool module_sent = false;
+  };
+  std::mutex spawn_mu;
+  std::unordered_map<uint64_t, PendingSpawn> pending;
+  uint64_t next_spawn_ref = 1;
+  static constexpr size_t kMaxPendingSpawns = 1 << 16;
+  // Modules peers shipped here (io thread): hashes, least recently used first,
+  // and the ones that failed to load (bounded) with why.
+  std::deque<std::string> peer_modules;
+  std::map<std::string, std::string> bad_modules;
 
   Impl(otp::Node& n, ClusterOptions o) : node(n), options(std::move(o)) {}
 
@@ -232,6 +259,255 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     }
   }
 
+  // ---- Remote spawn, asking side (any thread) --------------------------------
+
+  void request_spawn(runtime::RemoteSpawnRequest r, runtime::RemoteSpawnDone done) {
+    const uint16_t id = r.node;
+    Spawn f;
+    f.from = r.parent.bits();
+    f.hash = r.sha256;
+    f.module = r.module;
+    f.function = r.function;
+    f.args = r.args;
+    f.caps = r.caps.bits;
+    f.max_memory_pages =
+        static_cast<uint32_t>(std::min<uint64_t>(r.caps.max_memory_pages, UINT32_MAX));
+    f.flags =
+        static_cast<uint8_t>((r.link ? kSpawnLinkFlag : 0) | (r.monitor ? kSpawnMonitorFlag : 0) |
+                             (r.trap_exit ? kSpawnTrapExitFlag : 0));
+    f.monitor_ref = r.monitor_ref;
+    {
+      std::lock_guard<std::mutex> lock(spawn_mu);
+      if (stopped.load()) {
+        done(Error("this node left the cluster", runtime::kErrNoConn));
+        return;
+      }
+      if (pending.size() >= kMaxPendingSpawns) {
+        done(Error("too many remote spawns waiting for their answers (" +
+                       std::to_string(kMaxPendingSpawns) + ")",
+                   runtime::kErrLimit));
+        return;
+      }
+      f.ref = next_spawn_ref++;
+      pending.emplace(f.ref, PendingSpawn{std::move(r), std::move(done), false});
+    }
+    uint64_t ref = f.ref;
+    if (Status st = queue(id, std::move(f), false); !st) {
+      answer_spawn(ref, Error(st.message(), runtime::kErrNoConn));
+    }
+  }
+
+  // Ends a pending spawn with `result` (if it is still pending).
+  void answer_spawn(uint64_t ref, Result<otp::Spawned> result) {
+    runtime::RemoteSpawnDone done;
+    {
+      std::lock_guard<std::mutex> lock(spawn_mu);
+      auto it = pending.find(ref);
+      if (it == pending.end()) {
+        return;
+      }
+      done = std::move(it->second.done);
+      pending.erase(it);
+    }
+    done(std::move(result));
+  }
+
+  // Ends every pending spawn to node `id` (0: to every node).
+  void fail_spawns(uint16_t id, const std::string& why) {
+    std::vector<runtime::RemoteSpawnDone> failed;
+    {
+      std::lock_guard<std::mutex> lock(spawn_mu);
+      for (auto it = pending.begin(); it != pending.end();) {
+        if (id == 0 || it->second.request.node == id) {
+          failed.push_back(std::move(it->second.done));
+          it = pending.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& d : failed) {
+      d(Error(why, runtime::kErrNoConn));
+    }
+  }
+
+  // A SPAWN_REPLY from peer slot s (io thread).
+  void on_spawn_reply(const Slot& s, SpawnReply& x) {
+    std::unique_lock<std::mutex> lock(spawn_mu);
+    auto it = pending.find(x.ref);
+    if (it == pending.end() || it->second.request.node != s.id ||
+        it->second.request.parent.bits() != x.to) {
+      lock.unlock();
+      log("dropped a SPAWN_REPLY from " + s.name + " that answers no spawn asked of it");
+      return;
+    }
+    PendingSpawn& p = it->second;
+    if (x.status == SpawnStatus::kModuleNeeded) {
+      if (p.module_sent) {
+        lock.unlock();
+        return answer_spawn(x.ref, Error("node " + s.name + " asked for module '" +
+                                             p.request.module + "' again after it was sent",
+                                         runtime::kErrBadArg));
+      }
+      p.module_sent = true;
+      // The bytes, then the request again: one connection, in order.
+      ModuleBytes m{p.request.sha256, *p.request.bytes};
+      Spawn again;
+      again.ref = x.ref;
+      again.from = p.request.parent.bits();
+      again.hash = p.request.sha256;
+      again.module = p.request.module;
+      again.function = p.request.function;
+      again.args = p.request.args;
+      again.caps = p.request.caps.bits;
+      again.max_memory_pages =
+          static_cast<uint32_t>(std::min<uint64_t>(p.request.caps.max_memory_pages, UINT32_MAX));
+      again.flags = static_cast<uint8_t>((p.request.link ? kSpawnLinkFlag : 0) |
+                                         (p.request.monitor ? kSpawnMonitorFlag : 0) |
+                                         (p.request.trap_exit ? kSpawnTrapExitFlag : 0));
+      again.monitor_ref = p.request.monitor_ref;
+      lock.unlock();
+      Status st = queue(s.id, std::move(m), false);
+      if (st) {
+        st = queue(s.id, std::move(again), false);
+      }
+      if (!st) {
+        answer_spawn(x.ref, Error(st.message(), runtime::kErrNoConn));
+      }
+      return;
+    }
+    const runtime::RemoteSpawnRequest& r = p.request;
+    if (x.status == SpawnStatus::kSpawned) {
+      Pid child = Pid::from_bits(x.pid);
+      if (child.node() != s.id) {
+        lock.unlock();
+        log("dropped a SPAWN_REPLY from " + s.name + ": its child " + child.to_string() +
+            " is not of that node");
+        return answer_spawn(x.ref, Error("node " + s.name + " answered with a pid of another node",
+                                         runtime::kErrBadArg));
+      }
+      // This node's sides of the link and the monitor, before anything of
+      // the child's (the frames after this one) arrives.
+      if (r.link || r.monitor) {
+        node.remote_spawned(child, r.parent, r.link, r.monitor ? r.monitor_ref : 0);
+      }
+      otp::Spawned out{child, r.monitor ? r.monitor_ref : 0};
+      lock.unlock();
+      return answer_spawn(x.ref, out);
+    }
+    lock.unlock();
+    int code = x.status == SpawnStatus::kDenied     ? runtime::kErrDenied
+               : x.status == SpawnStatus::kNotFound ? runtime::kErrNotFound
+               : x.status == SpawnStatus::kBadArg   ? runtime::kErrBadArg
+                                                    : runtime::kErrLimit;
+    answer_spawn(x.ref, Error("node " + s.name + ": " + x.message, code));
+  }
+
+  // ---- Remote spawn, answering side (io thread) -------------------------------
+
+  // Queues f to s now, ahead of frames still being posted (io thread).
+  void send_now(Slot& s, Frame f) {
+    auto size = static_cast<int64_t>(encoded_size(f));
+    s.queued.fetch_add(size, std::memory_order_relaxed);
+    push(s, std::move(f), true, size);
+  }
+
+  static std::string module_name(const std::string& hash) { return "sha256:" + runtime::hex(hash); }
+
+  void on_module(const Slot& s, ModuleBytes& x) {
+    runtime::Runtime* rt = options.runtime;
+    if (rt == nullptr || !options.remote_spawn) {
+      return;  // its SPAWN is refused
+    }
+    std::string name = module_name(x.hash);
+    if (rt->has_module(name)) {
+      return;
+    }
+    auto remember_bad = [&](std::string why) {
+      log("module " + name.substr(0, 19) + "... from " + s.name + " refused: " + why);
+      if (bad_modules.size() >= 64) {
+        bad_modules.erase(bad_modules.begin());
+      }
+      bad_modules[x.hash] = std::move(why);
+    };
+    if (x.bytes.size() > options.max_peer_module_bytes) {
+      return remember_bad(std::to_string(x.bytes.size()) + " bytes, more than this node takes (" +
+                          std::to_string(options.max_peer_module_bytes) + ")");
+    }
+    auto bytes = std::span(reinterpret_cast<const uint8_t*>(x.bytes.data()), x.bytes.size());
+    if (runtime::module_sha256(bytes) != x.hash) {
+      return remember_bad("its bytes do not have the SHA-256 it was sent under");
+    }
+    if (Status st = rt->load(name, bytes); !st) {
+      return remember_bad(st.message());
+    }
+    bad_modules.erase(x.hash);
+    peer_modules.push_back(x.hash);
+    while (peer_modules.size() > std::max<size_t>(1, options.max_peer_modules)) {
+      rt->unload(module_name(peer_modules.front()));
+      peer_modules.pop_front();
+    }
+  }
+
+  void on_spawn(Slot& s, Spawn& x) {
+    auto reply = [&](SpawnStatus st, std::string message) {
+      send_now(s, SpawnReply{x.ref, x.from, st, 0, std::move(message)});
+    };
+    runtime::Runtime* rt = options.runtime;
+    if (rt == nullptr || !options.remote_spawn) {
+      return reply(SpawnStatus::kDenied, "node " + node.name() + " takes no spawns from peers");
+    }
+    std::string name = module_name(x.hash);
+    if (!rt->has_module(name)) {
+      if (auto bad = bad_modules.find(x.hash); bad != bad_modules.end()) {
+        return reply(SpawnStatus::kBadArg, "module '" + shown(x.module) + "': " + bad->second);
+      }
+      return reply(SpawnStatus::kModuleNeeded, "");
+    }
+    if (auto it = std::find(peer_modules.begin(), peer_modules.end(), x.hash);
+        it != peer_modules.end()) {
+      peer_modules.erase(it);  // most recently used last
+      peer_modules.push_back(x.hash);
+    }
+    runtime::ProcessSpec spec;
+    spec.module = name;
+    spec.function = x.function;
+    spec.args = x.args;
+    runtime::Capabilities want;
+    want.bits = static_cast<uint32_t>(x.caps);
+    want.max_memory_pages = x.max_memory_pages;
+    want.profile = "remote";
+    spec.caps = want.restricted_to(*options.remote_spawn);
+    spec.caps.profile = "remote from " + s.name;
+    spec.wasi.stdout_mode = spec.wasi.stderr_mode = wasi::StdioMode::kInherit;
+    spec.wasi.allow_clock = spec.wasi.allow_random = true;  // filtered by the caps
+    spec.wasi.args = {x.function};
+    Pid parent = Pid::from_bits(x.from);
+    if (parent.valid() && parent.node() == s.id) {
+      spec.options.remote_parent = parent;
+      spec.options.link = (x.flags & kSpawnLinkFlag) != 0;
+      spec.options.monitor = (x.flags & kSpawnMonitorFlag) != 0;
+      spec.options.remote_monitor = x.monitor_ref;
+    }
+    spec.options.trap_exit = (x.flags & kSpawnTrapExitFlag) != 0;
+    spec.options.label = shown(x.module) + "." + shown(x.function);
+    bool answered = false;
+    spec.options.before_start = [&](Pid child) {
+      answered = true;
+      send_now(s, SpawnReply{x.ref, x.from, SpawnStatus::kSpawned, child.bits(), ""});
+    };
+    Result<otp::Spawned> r = rt->spawn(spec);
+    if (!r && !answered) {
+      // The runtime's codes for a missing function and wrong arguments
+      // (WasmProcess::init); anything else kept it from starting.
+      int code = r.error().code();
+      reply(code == runtime::kErrNotFound ? SpawnStatus::kNotFound
+            : code == runtime::kErrBadArg ? SpawnStatus::kBadArg
+                                          : SpawnStatus::kLimit,
+            r.message());
+    }
+  }
+
   // ---- io thread ------------------------------------------------------------
 
   void push(Slot& s, Frame&& f, bool control, int64_t size) {
@@ -317,6 +593,7 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     s->backlog.clear();
     log("node " + peer + " (" + std::to_string(s->id) + ") is down: " + reason);
     node.node_down(s->id);
+    fail_spawns(s->id, "node " + peer + " went down before answering the spawn: " + reason);
   }
 
   void on_frame(const std::string& peer, Frame&& f) {
@@ -416,6 +693,15 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
             global_loser(node.remote_global_ask(otp::GlobalName{x.name, Pid::from_bits(x.pid),
                                                                 static_cast<int64_t>(x.stamp)}),
                          x.name);
+          } else if constexpr (std::is_same_v<T, Spawn>) {
+            if (x.from != 0 && !from_peer(x.from)) {
+              return bad("SPAWN");
+            }
+            on_spawn(*s, x);
+          } else if constexpr (std::is_same_v<T, SpawnReply>) {
+            on_spawn_reply(*s, x);
+          } else if constexpr (std::is_same_v<T, ModuleBytes>) {
+            on_module(*s, x);
           }
           // HELLO, REFUSE, TICK and PEERS are the mesh's own.
         },
@@ -446,7 +732,30 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   }
 };
 
+namespace {
+
+// The runtime's way to the cluster (runtime::Runtime::set_remote_spawner).
+class Spawner final : public runtime::RemoteSpawner {
+ public:
+  explicit Spawner(std::weak_ptr<Cluster::Impl> impl) : impl_(std::move(impl)) {}
+  void spawn(runtime::RemoteSpawnRequest request, runtime::RemoteSpawnDone done) override {
+    auto i = impl_.lock();
+    if (!i) {
+      return done(Error("this node left the cluster", runtime::kErrNoConn));
+    }
+    i->request_spawn(std::move(request), std::move(done));
+  }
+
+ private:
+  std::weak_ptr<Cluster::Impl> impl_;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<Cluster>> Cluster::start(otp::Node& node, ClusterOptions options) {
+  if (options.runtime != nullptr && &options.runtime->node() != &node) {
+    return Error("cluster: ClusterOptions::runtime must be the runtime of the node it starts on");
+  }
   if (node.id() == 0) {
     return Error("cluster: the node's id is 0; give it one (NodeOptions::node_id, 1-65535)");
   }
@@ -506,6 +815,9 @@ Result<std::unique_ptr<Cluster>> Cluster::start(otp::Node& node, ClusterOptions 
   impl->port = impl->mesh->port();
   node.set_router(impl.get());
   impl->thread = std::thread([i = impl.get()] { i->io.run(); });
+  if (impl->options.runtime != nullptr) {
+    impl->options.runtime->set_remote_spawner(std::make_shared<Spawner>(impl));
+  }
   return std::unique_ptr<Cluster>(new Cluster(std::move(impl)));
 }
 
@@ -520,6 +832,10 @@ void Cluster::stop() {
     return;
   }
   Impl& i = *impl_;
+  if (i.options.runtime != nullptr) {
+    i.options.runtime->set_remote_spawner(nullptr);
+  }
+  i.fail_spawns(0, "this node left the cluster");
   i.node.set_router(nullptr);  // no caller is inside the router after this
   // Operators first, joined here while the io thread still runs: a shell
   // answering a line may be waiting for it (nodes()).

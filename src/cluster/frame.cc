@@ -110,6 +110,17 @@ size_t body_size(const GlobalAsk& f) {
   return 2 + str16_len(f.name) + 16;
 }
 
+size_t body_size(const Spawn& f) {
+  return 16 + 2 + str16_len(f.hash) + 2 + str16_len(f.module) + 2 + str16_len(f.function) + 2 +
+         8 * std::min(f.args.size(), kMax16) + 8 + 4 + 1 + 8;
+}
+size_t body_size(const SpawnReply& f) {
+  return 16 + 1 + 8 + 2 + str16_len(f.message);
+}
+size_t body_size(const ModuleBytes& f) {
+  return 2 + str16_len(f.hash) + 4 + f.bytes.size();
+}
+
 size_t body_size(const ShellLine& f) {
   return 4 + 4 + f.line.size();
 }
@@ -205,6 +216,34 @@ void write_body(Writer& w, const GlobalAsk& f) {
   w.u64(f.stamp);
 }
 
+void write_body(Writer& w, const Spawn& f) {
+  w.u64(f.ref);
+  w.u64(f.from);
+  w.str16(f.hash);
+  w.str16(f.module);
+  w.str16(f.function);
+  size_t n = std::min(f.args.size(), kMax16);
+  w.u16(static_cast<uint16_t>(n));
+  for (size_t i = 0; i < n; ++i) {
+    w.u64(f.args[i]);
+  }
+  w.u64(f.caps);
+  w.u32(f.max_memory_pages);
+  w.u8(f.flags);
+  w.u64(f.monitor_ref);
+}
+void write_body(Writer& w, const SpawnReply& f) {
+  w.u64(f.ref);
+  w.u64(f.to);
+  w.u8(static_cast<uint8_t>(f.status));
+  w.u64(f.pid);
+  w.str16(f.message);
+}
+void write_body(Writer& w, const ModuleBytes& f) {
+  w.str16(f.hash);
+  w.str32(f.bytes);
+}
+
 void write_body(Writer& w, const ShellLine& f) {
   w.u32(f.id);
   w.str32(f.line);
@@ -263,6 +302,21 @@ class Reader {
       error_ = Error(std::string(frame_) + " frame: field '" + field + "' at body offset " +
                          std::to_string(at) + " is " + std::to_string(s.size()) +
                          " bytes long, expected 1 to " + std::to_string(kMaxGlobalNameBytes),
+                     static_cast<int>(FrameError::kBadValue));
+      return false;
+    }
+    return true;
+  }
+  // A module hash: a str16 of exactly kModuleHashBytes bytes.
+  bool hash(std::string& s, const char* field) {
+    size_t at = pos_;
+    if (!str16(s, field)) {
+      return false;
+    }
+    if (s.size() != kModuleHashBytes) {
+      error_ = Error(std::string(frame_) + " frame: field '" + field + "' at body offset " +
+                         std::to_string(at) + " is " + std::to_string(s.size()) +
+                         " bytes long, expected " + std::to_string(kModuleHashBytes),
                      static_cast<int>(FrameError::kBadValue));
       return false;
     }
@@ -383,6 +437,12 @@ std::string frame_type_name(uint8_t type) {
       return "DOWN";
     case FrameType::kPeers:
       return "PEERS";
+    case FrameType::kSpawn:
+      return "SPAWN";
+    case FrameType::kSpawnReply:
+      return "SPAWN_REPLY";
+    case FrameType::kModule:
+      return "MODULE";
     case FrameType::kGlobalAdd:
       return "GLOBAL_ADD";
     case FrameType::kGlobalDel:
@@ -422,9 +482,7 @@ void encode(const Frame& frame, std::string& out) {
 Result<Frame> decode_body(uint8_t type, std::string_view body) {
   if (is_reserved_type(type)) {
     return Error("unsupported frame type " + std::to_string(type) + " (reserved for " +
-                     (type <= 15   ? "remote spawn"
-                      : type <= 19 ? "later use"
-                                   : "the global registry") +
+                     (type <= 19 ? "later use" : "the global registry") +
                      ", not handled by this build)",
                  static_cast<int>(FrameError::kUnsupportedType));
   }
@@ -514,6 +572,46 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
           f.peers.push_back(std::move(e));
         }
       }
+      return done(r, std::move(f));
+    }
+    case FrameType::kSpawn: {
+      Reader r(body, "SPAWN");
+      Spawn f;
+      uint16_t count = 0;
+      if (r.u64(f.ref, "ref") && r.u64(f.from, "from") && r.hash(f.hash, "module hash") &&
+          r.str16(f.module, "module name") && r.str16(f.function, "function") &&
+          r.u16(count, "argument count")) {
+        if (count > kMaxSpawnArgs) {
+          return Error("SPAWN frame: " + std::to_string(count) + " arguments, at most " +
+                           std::to_string(kMaxSpawnArgs),
+                       static_cast<int>(FrameError::kBadValue));
+        }
+        f.args.resize(count);
+        for (uint16_t i = 0; i < count && r.u64(f.args[i], "argument"); ++i) {
+        }
+        r.u64(f.caps, "capabilities") && r.u32(f.max_memory_pages, "max memory pages") &&
+            r.u8(f.flags, "flags") && r.u64(f.monitor_ref, "monitor ref");
+      }
+      return done(r, std::move(f));
+    }
+    case FrameType::kSpawnReply: {
+      Reader r(body, "SPAWN_REPLY");
+      SpawnReply f;
+      uint8_t status = 0;
+      if (r.u64(f.ref, "ref") && r.u64(f.to, "to") && r.u8(status, "status") &&
+          r.u64(f.pid, "pid") && r.str16(f.message, "message")) {
+        if (status > static_cast<uint8_t>(SpawnStatus::kLimit)) {
+          return Error("SPAWN_REPLY frame: status " + std::to_string(status) + " is not 0 to 5",
+                       static_cast<int>(FrameError::kBadValue));
+        }
+        f.status = static_cast<SpawnStatus>(status);
+      }
+      return done(r, std::move(f));
+    }
+    case FrameType::kModule: {
+      Reader r(body, "MODULE");
+      ModuleBytes f;
+      r.hash(f.hash, "module hash") && r.str32(f.bytes, "bytes");
       return done(r, std::move(f));
     }
     case FrameType::kGlobalAdd: {

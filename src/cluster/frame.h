@@ -24,7 +24,18 @@
 //   10 DEMONITOR   u64 from, u64 to, u64 ref
 //   11 DOWN        u64 from, u64 to, u64 ref, u8 reason kind, str32 detail
 //   12 PEERS       u16 count, then count x (str16 name, str16 address "host:port")
-//   13-15          reserved: remote spawn        (decode as "unsupported")
+//   13 SPAWN       u64 ref, u64 from, hash module, str16 module name, str16
+//                  function, u16 count then count x u64 args, u64 capability
+//                  bits, u32 max memory pages, u8 flags (1 link, 2 monitor,
+//                  4 trap_exit), u64 monitor ref: `from` asks the receiver to
+//                  spawn function of the module with that content hash
+//                  (docs/cluster.md, "Remote spawn")
+//   14 SPAWN_REPLY u64 ref, u64 to, u8 status (SpawnStatus: 0 spawned, 1
+//                  module needed, 2 denied, 3 not found, 4 bad argument, 5
+//                  limit), u64 pid, str16 message: the answer to the SPAWN
+//                  `ref` of process `to`
+//   15 MODULE      hash module, str32 bytes: a module's bytes, sent before a
+//                  SPAWN that was answered "module needed"
 //   16-19          reserved                      (decode as "unsupported")
 //   20 GLOBAL_ADD  gname name, u64 pid, u64 stamp (the sender's process pid
 //                  holds the global name since stamp, microseconds since the
@@ -40,7 +51,9 @@
 //   31 SHELL_RESULT u32 id, u8 ok (0/1), str32 output  (node -> operator: the line's answer)
 //
 // `gname` is a str16 of 1 to kMaxGlobalNameBytes (255) bytes: an empty or
-// longer name is a decode error (kBadValue).
+// longer name is a decode error (kBadValue). `hash` is a str16 of exactly
+// kModuleHashBytes (32) bytes, a module's SHA-256; SPAWN carries at most
+// kMaxSpawnArgs arguments.
 //
 // An operator (`rusm attach`, not a node) announces itself in its HELLO with
 // node id 0 and kHelloOperator in the flags; the node answers with its own
@@ -91,7 +104,10 @@ enum class FrameType : uint8_t {
   kDemonitor = 10,
   kDown = 11,
   kPeers = 12,
-  // 13..15 remote spawn, 16..19: reserved, not yet decoded.
+  kSpawn = 13,
+  kSpawnReply = 14,
+  kModule = 15,
+  // 16..19: reserved, not yet decoded.
   kGlobalAdd = 20,
   kGlobalDel = 21,
   kGlobalSync = 22,
@@ -100,7 +116,9 @@ enum class FrameType : uint8_t {
   kShellLine = 30,
   kShellResult = 31,
 };
-inline constexpr uint8_t kFirstReservedType = 13;
+inline constexpr uint8_t kFirstReservedType = 16;
+inline constexpr size_t kModuleHashBytes = 32;
+inline constexpr size_t kMaxSpawnArgs = 64;
 inline constexpr uint8_t kLastReservedType = 29;
 // Whether `type` is a reserved number this build does not decode yet.
 bool is_reserved_type(uint8_t type);
@@ -264,9 +282,49 @@ struct GlobalAsk {
   friend bool operator==(const GlobalAsk&, const GlobalAsk&) = default;
 };
 
-using Frame =
-    std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor, Demonitor, Down,
-                 Peers, GlobalAdd, GlobalDel, GlobalSync, GlobalAsk, ShellLine, ShellResult>;
+// SPAWN flags.
+inline constexpr uint8_t kSpawnLinkFlag = 1, kSpawnMonitorFlag = 2, kSpawnTrapExitFlag = 4;
+struct Spawn {
+  static constexpr FrameType kType = FrameType::kSpawn;
+  uint64_t ref = 0;      // the requester's; echoed by SPAWN_REPLY
+  uint64_t from = 0;     // the requesting process (0: from outside any process)
+  std::string hash;      // the module's SHA-256 (kModuleHashBytes)
+  std::string module;    // its name on the requester (labels and messages)
+  std::string function;  // an exported function
+  std::vector<uint64_t> args;
+  uint64_t caps = 0;  // capability bits asked for (the receiver's policy caps them)
+  uint32_t max_memory_pages = 0;
+  uint8_t flags = 0;
+  uint64_t monitor_ref = 0;  // with kSpawnMonitorFlag: the monitor's ref
+  friend bool operator==(const Spawn&, const Spawn&) = default;
+};
+enum class SpawnStatus : uint8_t {
+  kSpawned = 0,
+  kModuleNeeded = 1,  // send MODULE, then the SPAWN again
+  kDenied = 2,        // this node takes no spawns from peers
+  kNotFound = 3,      // no such function
+  kBadArg = 4,        // wrong arguments, or a module that does not load
+  kLimit = 5,         // could not start it (memory budget, shutting down, ...)
+};
+struct SpawnReply {
+  static constexpr FrameType kType = FrameType::kSpawnReply;
+  uint64_t ref = 0;
+  uint64_t to = 0;
+  SpawnStatus status = SpawnStatus::kSpawned;
+  uint64_t pid = 0;     // kSpawned: the child
+  std::string message;  // not kSpawned: why
+  friend bool operator==(const SpawnReply&, const SpawnReply&) = default;
+};
+struct ModuleBytes {
+  static constexpr FrameType kType = FrameType::kModule;
+  std::string hash;
+  std::string bytes;
+  friend bool operator==(const ModuleBytes&, const ModuleBytes&) = default;
+};
+
+using Frame = std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor,
+                           Demonitor, Down, Peers, Spawn, SpawnReply, ModuleBytes, GlobalAdd,
+                           GlobalDel, GlobalSync, GlobalAsk, ShellLine, ShellResult>;
 
 FrameType type_of(const Frame& frame);
 // "HELLO", "SEND", ...; "type N" for numbers that name no frame.

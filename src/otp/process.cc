@@ -339,8 +339,28 @@ Spawned NodeImpl::commit(Process* child, Process* parent, const SpawnOptions& op
     std::lock_guard<SpinLock> lock(pe.lock);
     pe.monitors_out.push_back({out.monitor, child->pid_});
   }
+  const bool for_remote =
+      parent == nullptr && is_remote(options.remote_parent) && (options.link || options.monitor);
+  if (for_remote) {
+    ProcessExt& ce = child->ext();
+    if (options.link) {
+      ce.links.push_back(options.remote_parent);
+    }
+    if (options.monitor) {
+      ce.monitors_in.push_back({options.remote_monitor, options.remote_parent});
+    }
+  }
+  if (options.before_start) {
+    options.before_start(child->pid_);
+  }
   uint64_t gen = child->pid_.generation();
   child->refs_.store(gen << Process::kGenShift | Process::kLiveBit | 1, std::memory_order_release);
+  if (for_remote) {
+    // Indexed once reachable (the index forgets pids it cannot acquire), and
+    // before it is scheduled. (A node-down that lands between the two misses
+    // this child: its link then fires only when the child exits.)
+    note_remote(options.remote_parent.node(), child->pid_);
+  }
   if (parent == nullptr && track_root) {
     std::lock_guard<std::mutex> lock(roots_mu_);
     if (roots_.size() >= 1024 && (roots_.size() & (roots_.size() - 1)) == 0) {
@@ -588,7 +608,8 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
   auto drop = [&](MessageNode* n) {
     for (; n != nullptr;) {
       MessageNode* next = n->next;
-      if (n->kind == NodeKind::kLink || n->kind == NodeKind::kMonitor) {
+      if (n->kind == NodeKind::kLink || n->kind == NodeKind::kMonitor ||
+          n->kind == NodeKind::kWatch) {
         n->next = requests;
         requests = n;
       } else {
@@ -610,6 +631,8 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
     MessageNode* next = n->next;
     if (n->kind == NodeKind::kLink) {
       send_exit(p->pid_, n->from, reason, true);
+    } else if (n->kind == NodeKind::kWatch) {
+      demonitor_remote(p->pid_, n->from, n->ref);  // the watcher is gone
     } else {
       send_down(p->pid_, n->from, n->ref, reason);
     }

@@ -430,6 +430,30 @@ void Node::remote_down(Pid from, Pid to, MonitorRef ref, ExitReason reason) {
   }
 }
 
+void Node::remote_spawned(Pid child, Pid parent, bool link, MonitorRef ref) {
+  if (!impl_->is_local(parent) || !impl_->is_remote(child)) {
+    return;
+  }
+  if (link) {
+    remote_link(child, parent);
+  }
+  if (ref != 0) {
+    impl_->note_remote(child.node(), parent);
+    MessageNode* n = detail::new_node();
+    n->kind = NodeKind::kWatch;
+    n->from = child;
+    n->ref = ref;
+    if (!impl_->deliver(parent, n)) {
+      detail::free_node(n);
+      impl_->demonitor_remote(parent, child, ref);
+    }
+  }
+}
+
+MonitorRef Node::make_ref() {
+  return impl_->make_ref();
+}
+
 void Node::node_up(uint16_t node, std::string name) {
   impl_->node_up(node, std::move(name));
 }

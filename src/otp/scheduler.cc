@@ -831,6 +831,15 @@ void NodeImpl::handle_signal(Process* p, MessageNode* n) {
       free_node(n);
       return;
     }
+    case NodeKind::kWatch: {
+      ProcessExt& e = p->ext();
+      {
+        std::lock_guard<SpinLock> lock(e.lock);
+        e.monitors_out.push_back({n->ref, n->from});
+      }
+      free_node(n);
+      return;
+    }
     case NodeKind::kDemonitor: {
       if (ProcessExt* e = p->ext_if_any()) {
         std::lock_guard<SpinLock> lock(e->lock);

@@ -102,6 +102,11 @@ HostAction parent(HostCall& c) {
   return ret64(c, proc(c).ctx().parent().bits());
 }
 
+// A timeout argument: negative waits forever.
+otp::Duration duration_of(int64_t ns) {
+  return ns < 0 ? otp::kInfinity : otp::Duration(ns);
+}
+
 // ---- spawning
 
 struct SpawnOpts {
@@ -128,35 +133,56 @@ Capabilities child_caps(const Capabilities& parent, const SpawnOpts& o) {
   return c;
 }
 
-int32_t do_spawn(HostCall& c, std::shared_ptr<const ModuleEntry> mod, std::string_view fn,
-                 uint32_t args_ptr, uint32_t nargs, uint32_t opts_ptr, uint32_t out_ptr) {
-  WasmProcess& p = proc(c);
-  if (!require(p, kCapSpawn)) {
+// A spawn call's arguments and options, read from guest memory.
+struct SpawnCall {
+  uint64_t args[64];
+  uint32_t nargs = 0;
+  SpawnOpts o{};
+  std::string_view label;
+};
+
+// Checks the capability and reads the arguments; kOk to go on.
+int32_t read_spawn_call(HostCall& c, uint32_t args_ptr, uint32_t nargs, uint32_t opts_ptr,
+                        SpawnCall& out) {
+  if (!require(proc(c), kCapSpawn)) {
     return kErrDenied;
   }
   if (nargs > 64) {
     return kErrBadArg;
   }
-  uint64_t args[64];
+  out.nargs = nargs;
   if (nargs > 0) {
     auto a = bytes(c, args_ptr, nargs * 8);
     if (!a) {
       return kErrBadArg;
     }
-    std::memcpy(args, a->data(), nargs * 8);
+    std::memcpy(out.args, a->data(), nargs * 8);
   }
-  SpawnOpts o{};
   if (opts_ptr != 0) {
-    auto raw = bytes(c, opts_ptr, sizeof o);
+    auto raw = bytes(c, opts_ptr, sizeof out.o);
     if (!raw) {
       return kErrBadArg;
     }
-    std::memcpy(&o, raw->data(), sizeof o);
+    std::memcpy(&out.o, raw->data(), sizeof out.o);
   }
-  std::optional<std::string_view> label = copied(c, o.label_ptr, o.label_len);
+  std::optional<std::string_view> label = copied(c, out.o.label_ptr, out.o.label_len);
   if (!label) {
     return kErrBadArg;
   }
+  out.label = *label;
+  return kOk;
+}
+
+int32_t do_spawn(HostCall& c, std::shared_ptr<const ModuleEntry> mod, std::string_view fn,
+                 uint32_t args_ptr, uint32_t nargs, uint32_t opts_ptr, uint32_t out_ptr) {
+  WasmProcess& p = proc(c);
+  SpawnCall call;
+  if (int32_t e = read_spawn_call(c, args_ptr, nargs, opts_ptr, call); e != kOk) {
+    return e;
+  }
+  const uint64_t* args = call.args;
+  const SpawnOpts& o = call.o;
+  const std::string_view* label = &call.label;
   auto fit = mod->functions.find(std::string(fn));
   if (fit == mod->functions.end()) {
     return kErrNotFound;
@@ -219,6 +245,41 @@ HostAction spawn_module(HostCall& c) {
   }
   return ret32(
       c, do_spawn(c, std::move(mod), *fn, c.arg_i32(4), c.arg_i32(5), c.arg_i32(6), c.arg_i32(7)));
+}
+
+// spawn_on(node, mod_ptr, mod_len, fn_ptr, fn_len, args_ptr, nargs, opts_ptr, out_ptr,
+//          timeout_ns) -> i32: spawn_module on another node of the cluster
+// (docs/abi.md, "Nodes"); this node's id spawns here.
+HostAction spawn_on(HostCall& c) {
+  WasmProcess& p = proc(c);
+  uint32_t node = c.arg_i32(0);
+  auto name = bytes(c, c.arg_i32(1), c.arg_i32(2));
+  auto fn = bytes(c, c.arg_i32(3), c.arg_i32(4));
+  if (!name || !fn || node == 0 || node > 0xffff) {
+    return ret32(c, kErrBadArg);
+  }
+  if (node == p.rt().node->id()) {
+    auto mod = p.rt().find_module(*name);
+    if (!mod) {
+      return ret32(c, require(p, kCapSpawn) ? kErrNotFound : kErrDenied);
+    }
+    return ret32(c, do_spawn(c, std::move(mod), *fn, c.arg_i32(5), c.arg_i32(6), c.arg_i32(7),
+                             c.arg_i32(8)));
+  }
+  SpawnCall call;
+  if (int32_t e = read_spawn_call(c, c.arg_i32(5), c.arg_i32(6), c.arg_i32(7), call); e != kOk) {
+    return ret32(c, e);
+  }
+  ProcessSpec spec;
+  spec.module = std::string(*name);
+  spec.function = std::string(*fn);
+  spec.args.assign(call.args, call.args + call.nargs);
+  spec.caps = child_caps(p.caps(), call.o);
+  spec.options.link = call.o.flags & kSpawnLink;
+  spec.options.monitor = call.o.flags & kSpawnMonitor;
+  spec.options.trap_exit = call.o.flags & kSpawnTrapExit;
+  return p.spawn_on(static_cast<uint16_t>(node), spec,
+                    duration_of(static_cast<int64_t>(c.arg_i64(9))), c.arg_i32(8));
 }
 
 // ---- exits
@@ -395,10 +456,6 @@ HostAction send_name(HostCall& c) {
     return ret32(c, kErrFull);
   }
   return ret32(c, kOk);
-}
-
-otp::Duration duration_of(int64_t ns) {
-  return ns < 0 ? otp::kInfinity : otp::Duration(ns);
 }
 
 // receive(tag, use_tag, timeout_ns, hdr_ptr, buf_ptr, buf_cap) -> i32 (payload size)
@@ -877,6 +934,7 @@ const Def kDefs[] = {
     {"cancel_timer", "I", 'I', cancel_timer},
     {"sleep", "I", 0, sleep},
     {"yield", "", 0, yield},
+    {"spawn_on", "iiiiiiiiiI", 'i', spawn_on},
     {"supervisor_start", "ii", 'I', supervisor_start},
     {"supervisor_start_child", "IiiI", 'I', supervisor_start_child},
     {"supervisor_terminate_child", "III", 'i', supervisor_terminate_child},

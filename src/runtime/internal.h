@@ -30,6 +30,10 @@ struct ModuleEntry {
   // A reactor module's `_initialize`, run before the entry function.
   std::optional<uint32_t> initialize;
   std::unordered_map<std::string, uint32_t> functions;  // exported functions
+  // The bytes it was compiled from and their SHA-256 (load(); null and ""
+  // for add_module): what remote spawn ships.
+  std::shared_ptr<const std::string> source;
+  std::string sha256;
 };
 
 // Filled by a process when it exits, read by Runtime::wait().
@@ -56,6 +60,9 @@ struct Runtime::Impl {
   mutable std::shared_mutex modules_mu;
   std::unordered_map<std::string, std::shared_ptr<const ModuleEntry>> modules;
 
+  mutable std::mutex spawner_mu;
+  std::shared_ptr<RemoteSpawner> spawner;
+
   std::mutex outcomes_mu;
   std::unordered_map<uint64_t, std::shared_ptr<OutcomeSlot>> outcomes;
 
@@ -68,6 +75,8 @@ struct Runtime::Impl {
       std::shared_ptr<const ModuleEntry> mod, std::string_view function,
       std::span<const uint64_t> args, Capabilities caps,
       std::shared_ptr<const wasi::Config> wasi_config, std::shared_ptr<OutcomeSlot> outcome);
+  Status add_module(std::string name, std::shared_ptr<const wasm::Module> module,
+                    std::shared_ptr<const std::string> source);
   // Spawns a body: from outside (ctx == nullptr) or from a process.
   Result<otp::Spawned> spawn_body(otp::Context* ctx, std::unique_ptr<WasmProcess> body,
                                   otp::SpawnOptions options);
@@ -193,10 +202,19 @@ class WasmProcess final : public otp::Body, public Process {
   // A call into a supervisor (start_child, terminate_child, which_children):
   // sends `request` to `sup` under a monitor and suspends until the reply, the
   // supervisor's DOWN, or the timeout.
-  enum class SupervisorOp : uint8_t { kStartChild, kTerminateChild, kWhichChildren };
+  // kSpawnOn (spawn_on): the same suspension waits for a remote spawn's
+  // answer (a kSpawnReplyTag message) instead of a supervisor's reply.
+  enum class SupervisorOp : uint8_t { kStartChild, kTerminateChild, kWhichChildren, kSpawnOn };
   wasm::HostAction call_supervisor(SupervisorOp op, otp::Pid sup, otp::Message request,
                                    otp::Duration timeout, uint32_t out_ptr = 0,
                                    uint32_t out_cap = 0);
+
+  // spawn_on: asks node `node` to start spec (Runtime::spawn_on, with this
+  // process as the parent and its capabilities as the limit) and suspends
+  // until the answer or the timeout; the result (0 or an AbiError) is the
+  // call's, and {pid, monitor ref} go to out_ptr.
+  wasm::HostAction spawn_on(uint16_t node, const ProcessSpec& spec, otp::Duration timeout,
+                            uint32_t out_ptr);
 
   uint64_t add_timer(otp::TimerRef t);
   std::optional<otp::TimerRef> take_timer(uint64_t id);

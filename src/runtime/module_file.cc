@@ -9,6 +9,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <openssl/sha.h>
+
 namespace rusm::runtime {
 
 namespace {
@@ -87,6 +89,24 @@ Result<std::vector<uint8_t>> read_module_file(const std::string& path, uint64_t 
   }
   bytes.resize(got);
   return bytes;
+}
+
+std::string module_sha256(std::span<const uint8_t> bytes) {
+  std::string out(SHA256_DIGEST_LENGTH, '\0');
+  SHA256(bytes.data(), bytes.size(), reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::string hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    auto b = static_cast<uint8_t>(c);
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
+  }
+  return out;
 }
 
 }  // namespace rusm::runtime

@@ -60,13 +60,15 @@ WasmProcess::~WasmProcess() {
 Status WasmProcess::init(std::string_view function, std::span<const uint64_t> args) {
   auto it = mod_->functions.find(std::string(function));
   if (it == mod_->functions.end()) {
-    return Error("module '" + mod_->name + "' exports no function '" + std::string(function) + "'");
+    return Error("module '" + mod_->name + "' exports no function '" + std::string(function) + "'",
+                 kErrNotFound);
   }
   const wasm::FuncType& type = mod_->module->func_type(it->second);
   if (type.params.size() != args.size()) {
     return Error("function '" + std::string(function) + "' takes " +
-                 std::to_string(type.params.size()) + " arguments, got " +
-                 std::to_string(args.size()));
+                     std::to_string(type.params.size()) + " arguments, got " +
+                     std::to_string(args.size()),
+                 kErrBadArg);
   }
   args_.reserve(args.size());
   for (size_t i = 0; i < args.size(); ++i) {
@@ -76,7 +78,9 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
       args_.push_back(Value::i64(args[i]));
     } else {
       return Error("function '" + std::string(function) + "': parameter " + std::to_string(i) +
-                   " is " + wasm::to_string(type.params[i]) + "; only i32 and i64 are supported");
+                       " is " + wasm::to_string(type.params[i]) +
+                       "; only i32 and i64 are supported",
+                   kErrBadArg);
     }
   }
   limiter_.add_overhead(sizeof(WasmProcess) + rt_->options.limits.initial_stack_bytes);
@@ -358,7 +362,49 @@ void WasmProcess::on_exit(const otp::ExitReason& reason) {
 
 bool WasmProcess::is_supervisor_answer(const otp::Message& m, void* self) {
   const SupervisorCall& c = static_cast<WasmProcess*>(self)->sup_call_;
+  if (c.op == SupervisorOp::kSpawnOn) {
+    return m.tag() == kSpawnReplyTag && m.ref() == c.ref;
+  }
   return otp::supervisor::is_reply(m, c.ref) || (m.tag() == otp::kDownTag && m.ref() == c.monitor);
+}
+
+namespace {
+
+// The answer to a guest's spawn_on, as it arrives in its mailbox (and as the
+// guest sees a late one: docs/abi.md).
+struct SpawnAnswer {
+  uint64_t pid = 0;
+  uint64_t monitor = 0;
+  int32_t code = 0;
+  int32_t unused = 0;
+};
+static_assert(sizeof(SpawnAnswer) == 24);
+
+}  // namespace
+
+wasm::HostAction WasmProcess::spawn_on(uint16_t node, const ProcessSpec& spec,
+                                       otp::Duration timeout, uint32_t out_ptr) {
+  otp::Context& c = *ctx_;
+  sup_call_ = {SupervisorOp::kSpawnOn, c.make_ref(), 0, out_ptr, 0};
+  otp::Node* n = rt_->node.get();
+  otp::Pid self = c.self();
+  uint64_t ref = sup_call_.ref;
+  rt_->owner->spawn_on(node, spec, self, &caps_, [n, self, ref](Result<otp::Spawned> r) {
+    SpawnAnswer a;
+    if (r) {
+      a.pid = r->pid.bits();
+      a.monitor = r->monitor;
+    } else {
+      a.code = r.error().code() < 0 ? r.error().code() : kErrLimit;
+    }
+    otp::Message m = otp::Message::make(
+        kSpawnReplyTag, std::string_view(reinterpret_cast<const char*>(&a), sizeof a));
+    m.set_ref(ref);
+    (void)n->send(self, std::move(m));
+  });
+  supervisor_.filter = otp::MessageFilter::by_predicate(is_supervisor_answer, this);
+  supervisor_.timeout = timeout;
+  return suspend(&supervisor_);
 }
 
 wasm::HostAction WasmProcess::call_supervisor(SupervisorOp op, otp::Pid sup, otp::Message request,
@@ -382,6 +428,25 @@ Value WasmProcess::supervisor_result(otp::Message reply) {
     return is_i64 ? Value::i64(static_cast<uint64_t>(v))
                   : Value::i32(static_cast<uint32_t>(static_cast<int32_t>(v)));
   };
+  if (call.op == SupervisorOp::kSpawnOn) {
+    if (!reply) {
+      return code(kErrTimeout);  // a late answer comes as a kSpawnReplyTag message
+    }
+    SpawnAnswer a;
+    if (reply.size() != sizeof a) {
+      return code(kErrBadArg);
+    }
+    a = reply.as<SpawnAnswer>();
+    if (a.code != 0) {
+      return code(a.code);
+    }
+    uint64_t out[2] = {a.pid, a.monitor};
+    wasm::Memory* mem = memory_;
+    if (call.out_ptr != 0 && (mem == nullptr || !mem->write(call.out_ptr, out, sizeof out))) {
+      return code(kErrBadArg);
+    }
+    return code(kOk);
+  }
   if (!reply || reply.tag() == otp::kDownTag) {
     if (!reply) {
       // A reply may still come after this: the guest sees it as a message
@@ -419,6 +484,8 @@ Value WasmProcess::supervisor_result(otp::Message reply) {
       }
       return code(static_cast<int64_t>(kids.size()));
     }
+    case SupervisorOp::kSpawnOn:
+      break;  // above
   }
   return code(kErrBadArg);
 }

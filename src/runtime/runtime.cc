@@ -2,6 +2,7 @@
 #include "rusm/runtime/runtime.h"
 
 #include <cassert>
+#include <condition_variable>
 #include <thread>
 
 #include "runtime/internal.h"
@@ -148,7 +149,9 @@ Status Runtime::load(std::string name, std::span<const uint8_t> bytes) {
   if (!m) {
     return Error("bad module: " + m.message());
   }
-  return add_module(std::move(name), std::move(*m));
+  return impl_->add_module(std::move(name), std::move(*m),
+                           std::make_shared<const std::string>(
+                               reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 Status Runtime::load_file(std::string name, const std::string& path) {
@@ -178,7 +181,12 @@ Status Runtime::add_host_function(std::string module, std::string name, wasm::Fu
 }
 
 Status Runtime::add_module(std::string name, std::shared_ptr<const wasm::Module> module) {
-  auto resolved = wasm::resolve_imports(*module, impl_->imports);
+  return impl_->add_module(std::move(name), std::move(module), nullptr);
+}
+
+Status Runtime::Impl::add_module(std::string name, std::shared_ptr<const wasm::Module> module,
+                                 std::shared_ptr<const std::string> source) {
+  auto resolved = wasm::resolve_imports(*module, imports);
   if (!resolved) {
     return Error("bad module: " + resolved.message());
   }
@@ -199,13 +207,125 @@ Status Runtime::add_module(std::string name, std::shared_ptr<const wasm::Module>
       }
     }
   }
-  std::unique_lock lock(impl_->modules_mu);
-  impl_->modules[std::move(name)] = std::move(e);
+  if (source) {
+    e->sha256 =
+        runtime::module_sha256({reinterpret_cast<const uint8_t*>(source->data()), source->size()});
+    e->source = std::move(source);
+  }
+  std::unique_lock lock(modules_mu);
+  modules[std::move(name)] = std::move(e);
   return Status::ok();
 }
 
 bool Runtime::has_module(std::string_view name) const {
   return impl_->find_module(name) != nullptr;
+}
+
+bool Runtime::unload(std::string_view name) {
+  std::unique_lock lock(impl_->modules_mu);
+  return impl_->modules.erase(std::string(name)) > 0;
+}
+
+std::string Runtime::module_sha256(std::string_view name) const {
+  auto m = impl_->find_module(name);
+  return m ? m->sha256 : std::string();
+}
+
+size_t Runtime::module_count() const {
+  std::shared_lock lock(impl_->modules_mu);
+  return impl_->modules.size();
+}
+
+void Runtime::set_remote_spawner(std::shared_ptr<RemoteSpawner> spawner) {
+  std::lock_guard<std::mutex> lock(impl_->spawner_mu);
+  impl_->spawner = std::move(spawner);
+}
+
+void Runtime::spawn_on(uint16_t node, const ProcessSpec& spec, otp::Pid parent,
+                       const Capabilities* parent_caps, RemoteSpawnDone done) {
+  auto fail = [&](int code, std::string message) { done(Error(std::move(message), code)); };
+  if (node == impl_->node->id()) {
+    ProcessSpec local = spec;
+    if ((spec.options.link || spec.options.monitor) && parent.valid()) {
+      // A local child linked to or monitored by `parent` from outside its
+      // body is not something otp offers: only remote parents are.
+      return fail(kErrNotSupported,
+                  "not supported yet: spawn_on this node with link or monitor (use spawn)");
+    }
+    Result<otp::Spawned> s = spawn_impl(nullptr, local, parent_caps);
+    if (!s) {
+      return fail(kErrLimit, s.message());
+    }
+    return done(*s);
+  }
+  auto mod = impl_->find_module(spec.module);
+  if (!mod) {
+    return fail(kErrNotFound, "no module named '" + spec.module + "'");
+  }
+  if (!mod->source) {
+    return fail(kErrBadArg,
+                "module '" + spec.module +
+                    "' was not loaded from bytes, so it cannot be sent to another node");
+  }
+  auto fn = mod->functions.find(spec.function);
+  if (fn == mod->functions.end()) {
+    return fail(kErrNotFound,
+                "module '" + spec.module + "' exports no function '" + spec.function + "'");
+  }
+  if (mod->module->func_type(fn->second).params.size() != spec.args.size()) {
+    return fail(kErrBadArg, "function '" + spec.function + "' takes " +
+                                std::to_string(mod->module->func_type(fn->second).params.size()) +
+                                " arguments, " + std::to_string(spec.args.size()) + " given");
+  }
+  std::shared_ptr<RemoteSpawner> spawner;
+  {
+    std::lock_guard<std::mutex> lock(impl_->spawner_mu);
+    spawner = impl_->spawner;
+  }
+  if (!spawner) {
+    return fail(kErrNoConn,
+                "this node is not in a cluster: cannot spawn on node " + std::to_string(node));
+  }
+  RemoteSpawnRequest r;
+  r.node = node;
+  r.parent = parent;
+  r.module = spec.module;
+  r.sha256 = mod->sha256;
+  r.bytes = mod->source;
+  r.function = spec.function;
+  r.args = spec.args;
+  r.caps = parent_caps ? spec.caps.restricted_to(*parent_caps) : spec.caps;
+  r.link = spec.options.link && parent.valid();
+  r.monitor = spec.options.monitor && parent.valid();
+  r.trap_exit = spec.options.trap_exit;
+  r.monitor_ref = r.monitor ? impl_->node->make_ref() : 0;
+  spawner->spawn(std::move(r), std::move(done));
+}
+
+Result<otp::Spawned> Runtime::spawn_on(uint16_t node, const ProcessSpec& spec,
+                                       otp::Duration timeout) {
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<otp::Spawned>> answer;
+  };
+  auto w = std::make_shared<Wait>();
+  ProcessSpec plain = spec;
+  plain.options.link = plain.options.monitor = false;
+  spawn_on(node, plain, otp::Pid(), nullptr, [w](Result<otp::Spawned> r) {
+    std::lock_guard<std::mutex> lock(w->mu);
+    w->answer = std::move(r);
+    w->cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(w->mu);
+  if (!w->cv.wait_for(lock, timeout, [&] { return w->answer.has_value(); })) {
+    return Error(
+        "spawn on node " + std::to_string(node) + ": no answer within " +
+            std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count()) +
+            " ms",
+        kErrTimeout);
+  }
+  return std::move(*w->answer);
 }
 
 Result<otp::Spawned> Runtime::spawn(const ProcessSpec& spec) {

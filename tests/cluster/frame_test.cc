@@ -24,6 +24,21 @@ std::vector<Frame> every_frame() {
       Down{18, 19, 101, 5, "noconnection"},
       Peers{{{"a", "127.0.0.1:1"}, {"b", "[::1]:2"}}},
       Peers{},
+      Spawn{77,
+            0x0001000000000005ull,
+            std::string(32, 'h'),
+            "worker",
+            "run",
+            {1, 2, 0xffffffffffull},
+            0x3f,
+            256,
+            kSpawnLinkFlag | kSpawnMonitorFlag,
+            0x55},
+      Spawn{1, 0, std::string(32, '\0'), "", "_start", {}, 0, 0, 0, 0},
+      SpawnReply{77, 0x0001000000000005ull, SpawnStatus::kSpawned, 0x0002000000000009ull, ""},
+      SpawnReply{78, 5, SpawnStatus::kNotFound, 0, "unknown function 'nope'"},
+      SpawnReply{79, 5, SpawnStatus::kModuleNeeded, 0, ""},
+      ModuleBytes{std::string(32, 'h'), std::string("\0asm\1\0\0\0", 8)},
       GlobalAdd{"leader", 0x0003000001000001ull, 1733443200000000ull},
       GlobalAdd{std::string(255, 'n'), 1, 0},
       GlobalDel{"leader", 0x0003000001000001ull},
@@ -120,13 +135,30 @@ TEST(FrameTest, UnknownTypeIsAnError) {
   EXPECT_EQ(e.code(), static_cast<int>(FrameError::kUnknownType)) << e.message();
 }
 
-TEST(FrameTest, ReservedSpawnAndRegistryTypesAreUnsupported) {
-  for (int t : {13, 15, 16, 19, 24, 29}) {
+TEST(FrameTest, ReservedTypesAreUnsupported) {
+  for (int t : {16, 19, 24, 29}) {
     Error e = decode_error(frame_bytes(static_cast<uint8_t>(t), "x"));
     EXPECT_EQ(e.code(), static_cast<int>(FrameError::kUnsupportedType)) << e.message();
     EXPECT_NE(e.message().find("unsupported frame type " + std::to_string(t)), std::string::npos)
         << e.message();
   }
+}
+
+TEST(FrameTest, SpawnFramesCheckTheirFields) {
+  // A module hash must be exactly 32 bytes.
+  std::string bad = encode_one(ModuleBytes{std::string(31, 'h'), "x"});
+  Error e = decode_error(bad);
+  EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
+  EXPECT_NE(e.message().find("expected 32"), std::string::npos) << e.message();
+  // At most kMaxSpawnArgs arguments.
+  Spawn s{1, 2, std::string(32, 'h'), "m", "f", std::vector<uint64_t>(kMaxSpawnArgs + 1, 7)};
+  e = decode_error(encode_one(s));
+  EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
+  // A status beyond kLimit.
+  std::string reply = encode_one(SpawnReply{1, 2, SpawnStatus::kLimit, 0, ""});
+  reply[kFrameHeaderSize + 16] = 9;
+  e = decode_error(reply);
+  EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
 }
 
 TEST(FrameTest, TruncatedBodyIsAnError) {

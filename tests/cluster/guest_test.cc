@@ -1,12 +1,17 @@
 // Wasm guests on two nodes of a cluster (guests/t_node.c through the rusm
 // ABI v4): node_self / nodes / node_name, send to a name on another node and
 // to a global name, ENOTCONN for a node that is not connected, a monitor of
-// a remote pid and monitor_node firing when the other node leaves.
+// a remote pid and monitor_node firing when the other node leaves; remote
+// spawn (rusm_spawn_on and Runtime::spawn_on): the module shipped once and
+// cached, the receiving node's policy capping capabilities, link and monitor
+// atomic with the spawn, refusals, the cache's bound, and a node going down
+// while a spawn waits.
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -14,6 +19,7 @@
 
 #include "cluster/certs.h"
 #include "rusm/cluster/cluster.h"
+#include "rusm/runtime/module_file.h"
 #include "rusm/runtime/runtime.h"
 
 namespace rusm::cluster {
@@ -30,7 +36,9 @@ struct GuestNode {
   std::unique_ptr<Cluster> cluster;
   std::unique_ptr<Probe> probe;
 
-  GuestNode(const std::string& name, const std::string& certs, std::vector<std::string> seeds) {
+  GuestNode(const std::string& name, const std::string& certs, std::vector<std::string> seeds,
+            std::optional<runtime::Capabilities> remote_spawn = std::nullopt,
+            size_t max_peer_modules = 64) {
     runtime::RuntimeOptions o;
     o.node.workers = 1;
     o.node.name = name;
@@ -42,6 +50,9 @@ struct GuestNode {
     co.seeds = std::move(seeds);
     co.tick = 200ms;
     co.log = [](const std::string&) {};
+    co.runtime = rt.get();
+    co.remote_spawn = std::move(remote_spawn);
+    co.max_peer_modules = max_peer_modules;
     auto c = Cluster::start(rt->node(), co);
     EXPECT_TRUE(c.is_ok()) << c.message();
     if (c) {
@@ -122,6 +133,116 @@ TEST(GuestsAcrossNodes, NodeCallsNamesMonitorsAndNodedown) {
   }
   EXPECT_EQ(first, "down kind=6") << "a remote monitor fires with noconnection";
   EXPECT_EQ(second.rfind("nodedown ", 0), 0u) << second;
+  fs::remove_all(certs);
+}
+
+// A module of a few bytes with an empty exported `_start`; `variant` goes in
+// a custom section, so that each variant has its own hash.
+std::vector<uint8_t> tiny_module(char variant) {
+  return {0x00, 0x61, 0x73, 0x6d,
+          0x01, 0x00, 0x00, 0x00,                           // magic, version
+          0x00, 0x02, 0x01, static_cast<uint8_t>(variant),  // custom section "<variant>"
+          0x01, 0x04, 0x01, 0x60,
+          0x00, 0x00,              // type () -> ()
+          0x03, 0x02, 0x01, 0x00,  // one function of that type
+          0x07, 0x0a, 0x01, 0x06,
+          '_',  's',  't',  'a',
+          'r',  't',  0x00, 0x00,  // export
+          0x0a, 0x04, 0x01, 0x02,
+          0x00, 0x0b};  // its body: end
+}
+
+runtime::Capabilities sandboxed() {
+  return *runtime::profile("sandboxed");
+}
+
+TEST(RemoteSpawn, GuestsSpawnLinkAndMonitorOnAnotherNode) {
+  std::string certs = make_certs();
+  GuestNode a("ga", certs, {}, sandboxed());
+  // b takes spawns from peers with at most the sandboxed profile's rights.
+  GuestNode b("gb", certs, {"127.0.0.1:" + std::to_string(a.cluster->port())}, sandboxed());
+  ASSERT_TRUE(eventually([&] { return a.rt->node().node_is_up(b.id()); }));
+  size_t modules_before = b.rt->module_count();
+
+  a.spawn("spawner", {b.id(), a.probe->pid().bits()});
+  std::string first = a.report(), second = a.report();
+  if (first.rfind("child", 0) == 0) {
+    std::swap(first, second);
+  }
+  EXPECT_EQ(first, "spawn=0 child_node=" + std::to_string(b.id()));
+  // It runs on b, and b's policy (sandboxed) refused the registry although
+  // the spawner (trusted) holds it: a peer never grants more than b allows.
+  EXPECT_EQ(second, "child on=" + std::to_string(b.id()) + " register=-4");
+  EXPECT_EQ(a.report(), "down ref_ok=1 kind=5") << "the DOWN (error) of a monitored remote child";
+  EXPECT_EQ(a.report(), "exit from_ok=1") << "the EXIT of a linked remote child";
+  EXPECT_EQ(a.report(), "nofn=-5 nomod=-5 noconn=-14");
+  // The module went to b once and stays there, under its hash.
+  EXPECT_EQ(b.rt->module_count(), modules_before + 1);
+  EXPECT_TRUE(b.rt->has_module("sha256:" + runtime::hex(a.rt->module_sha256("t_node"))));
+  fs::remove_all(certs);
+}
+
+TEST(RemoteSpawn, FromOutsideAPolicyLessNodeRefusesAndTheCacheIsBounded) {
+  std::string certs = make_certs();
+  GuestNode a("ga", certs, {});  // no policy: takes no spawns from peers
+  GuestNode b("gb", certs, {"127.0.0.1:" + std::to_string(a.cluster->port())}, sandboxed(),
+              /*max_peer_modules=*/1);
+  ASSERT_TRUE(eventually([&] { return a.rt->node().node_is_up(b.id()); }));
+  runtime::ProcessSpec spec;
+  spec.module = "t_node";
+  spec.function = "remote_crasher";
+  auto refused = b.rt->spawn_on(a.id(), spec, 5s);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), runtime::kErrDenied) << refused.message();
+  EXPECT_NE(refused.message().find("takes no spawns from peers"), std::string::npos)
+      << refused.message();
+
+  // Two modules through a cache of one: the second pushes the first out.
+  auto one = tiny_module('1'), two = tiny_module('2');
+  ASSERT_TRUE(a.rt->load("one", one));
+  ASSERT_TRUE(a.rt->load("two", two));
+  spec.module = "one";
+  spec.function = "_start";
+  auto s1 = a.rt->spawn_on(b.id(), spec, 5s);
+  ASSERT_TRUE(s1) << s1.message();
+  EXPECT_EQ(s1->pid.node(), b.id());
+  std::string h1 = "sha256:" + runtime::hex(runtime::module_sha256(one));
+  std::string h2 = "sha256:" + runtime::hex(runtime::module_sha256(two));
+  EXPECT_TRUE(b.rt->has_module(h1));
+  spec.module = "two";
+  auto s2 = a.rt->spawn_on(b.id(), spec, 5s);
+  ASSERT_TRUE(s2) << s2.message();
+  EXPECT_TRUE(b.rt->has_module(h2));
+  EXPECT_FALSE(b.rt->has_module(h1)) << "the least recently used module is forgotten";
+  // And comes back when asked for again.
+  spec.module = "one";
+  ASSERT_TRUE(a.rt->spawn_on(b.id(), spec, 5s));
+  EXPECT_TRUE(b.rt->has_module(h1));
+
+  // Errors found before asking: an unknown function, wrong arguments, a
+  // module with no bytes.
+  spec.function = "nope";
+  EXPECT_EQ(a.rt->spawn_on(b.id(), spec, 5s).error().code(), runtime::kErrNotFound);
+  spec.function = "_start";
+  spec.args = {1};
+  EXPECT_EQ(a.rt->spawn_on(b.id(), spec, 5s).error().code(), runtime::kErrBadArg);
+  fs::remove_all(certs);
+}
+
+TEST(RemoteSpawn, ASpawnWaitingWhenItsNodeGoesDownFailsWithNoconnection) {
+  std::string certs = make_certs();
+  GuestNode a("ga", certs, {});
+  GuestNode b("gb", certs, {"127.0.0.1:" + std::to_string(a.cluster->port())}, sandboxed());
+  ASSERT_TRUE(eventually([&] { return a.rt->node().node_is_up(b.id()); }));
+  a.cluster->silence("gb");  // nothing gets through; b is down after the heartbeat timeout
+  runtime::ProcessSpec spec;
+  spec.module = "t_node";
+  spec.function = "remote_crasher";
+  auto start = std::chrono::steady_clock::now();
+  auto r = a.rt->spawn_on(b.id(), spec, 10s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), runtime::kErrNoConn) << r.message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "failed at node-down, not timeout";
   fs::remove_all(certs);
 }
 

@@ -25,6 +25,17 @@
 // resolve to the older on every node, and the loser's node tells the loser
 // (ClusterOptions::global_conflict). See docs/cluster.md, "Global names".
 //
+// Remote spawn (ClusterOptions::runtime; docs/cluster.md, "Remote spawn").
+// With a runtime, the node's processes spawn on peers (runtime::Runtime::
+// spawn_on, the guest's rusm_spawn_on): the request names the module by the
+// SHA-256 of its bytes, and the bytes travel once per peer (the peer answers
+// "module needed", then keeps them, up to max_peer_modules, least recently
+// used first out). A node takes spawns from peers only with
+// ClusterOptions::remote_spawn set: its capabilities are the most a peer's
+// child gets (what the peer asked for, intersected with them), so a peer
+// never grants more than this node allows. Link and monitor work as for a
+// local child, atomically with the spawn.
+//
 // Back-pressure: each peer has a send buffer (ClusterOptions::
 // send_buffer_bytes). A send to a node whose buffer is full fails at once
 // with an error the sender sees (as a full local mailbox does); links,
@@ -58,8 +69,13 @@
 
 #include "rusm/result.h"
 
+#include "rusm/runtime/capabilities.h"
+
 namespace rusm::otp {
 class Node;
+}
+namespace rusm::runtime {
+class Runtime;
 }
 
 namespace rusm::cluster {
@@ -104,6 +120,15 @@ struct ClusterOptions {
   // stop() waits for a line being answered, so a shell may call nodes().
   std::function<AttachShell()> attach_shell;
   size_t max_operators = 8;  // attached at once; beyond, refused
+
+  // Remote spawn (see above). The runtime that owns the node given to
+  // start() (null: no remote spawn either way); it must outlive the Cluster.
+  runtime::Runtime* runtime = nullptr;
+  // The most a peer's spawn may grant here; nullopt: peers' spawns are
+  // refused ("this node takes no spawns from peers").
+  std::optional<runtime::Capabilities> remote_spawn;
+  size_t max_peer_modules = 64;                     // shipped modules kept (LRU)
+  size_t max_peer_module_bytes = size_t{64} << 20;  // the largest one taken
 };
 
 // The files `rusm cluster ca` / `rusm cluster cert NAME` write into dir:

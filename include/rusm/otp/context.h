@@ -67,6 +67,18 @@ struct SpawnOptions {
   // Message budget in bytes (mailbox + own pending timers, see NodeOptions);
   // 0 = the node's max_mailbox_bytes, UINT64_MAX = unlimited.
   uint64_t max_mailbox_bytes = 0;
+  // Spawning for a process of another node (remote spawn, rusm/cluster),
+  // from outside any process: the child starts linked to (link) and/or
+  // monitored by (monitor, with the ref remote_monitor that the parent's
+  // node made) remote_parent, atomically with the spawn, as a local parent
+  // would be. The parent's node records its own sides (Node::remote_spawned).
+  Pid remote_parent;
+  MonitorRef remote_monitor = 0;
+  // Called with the child's pid once its links and monitors are in place and
+  // before anyone can reach it (it cannot run, exit or take a signal yet).
+  // Must be quick and must not call into the node. Remote spawn sends its
+  // reply from here, so the reply leaves before anything the child causes.
+  std::function<void(Pid)> before_start;
 };
 
 struct Spawned {

@@ -115,6 +115,7 @@ enum class NodeKind : uint8_t {
   kTimeout,    // a receive timeout fired; ref = the wait's sequence number
   kWake,       // an external event (wake(pid))
   kNodeDown,   // node `ref` went down: fire links and monitors to its processes
+  kWatch,      // we monitor `from` with ref (a remote spawn's monitor, set up there)
 };
 
 struct HostResource {

@@ -247,6 +247,15 @@ class Node {
   // `from`, which `to` monitors with ref, exited with reason: a DOWN message
   // for `to`, unless it demonitored meanwhile (exactly once).
   void remote_down(Pid from, Pid to, MonitorRef ref, ExitReason reason);
+  // A process of another node, `child`, was spawned for the local process
+  // `parent` (SpawnOptions::remote_parent on that node) linked to it (link)
+  // and/or monitored by it with ref (0: no monitor): records parent's sides.
+  // Call it when the spawn's answer arrives, before anything else from
+  // child's node. If parent is gone, child's node is told as if parent had
+  // exited (an exit signal noproc through the link; a demonitor).
+  void remote_spawned(Pid child, Pid parent, bool link, MonitorRef ref);
+  // A fresh reference, unique on this node (Context::make_ref from outside).
+  MonitorRef make_ref();
 
   // Global names a peer sent (Router::global_add / global_del /
   // global_sync). The router checks first that the pids are of the sending

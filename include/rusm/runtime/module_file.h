@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rusm/result.h"
@@ -20,5 +22,10 @@ inline constexpr uint64_t kMaxModuleBytes = 256ull << 20;
 // a module file", "PATH: too large for a module (N bytes, at most M)".
 Result<std::vector<uint8_t>> read_module_file(const std::string& path,
                                               uint64_t max_bytes = kMaxModuleBytes);
+
+// The SHA-256 of bytes (32 raw bytes): a module's name between nodes.
+std::string module_sha256(std::span<const uint8_t> bytes);
+// Lowercase hex of bytes.
+std::string hex(std::string_view bytes);
 
 }  // namespace rusm::runtime

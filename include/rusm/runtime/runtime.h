@@ -40,13 +40,14 @@
 #include "rusm/runtime/capabilities.h"
 #include "rusm/runtime/event_loop.h"
 #include "rusm/runtime/host.h"
+#include "rusm/runtime/remote_spawn.h"
 #include "rusm/wasi.h"
 #include "rusm/wasm.h"
 
 namespace rusm::runtime {
 
 // The guest ABI version returned by rusm.abi_version().
-inline constexpr int32_t kAbiVersion = 4;
+inline constexpr int32_t kAbiVersion = 5;
 
 struct RuntimeOptions {
   otp::NodeOptions node;
@@ -129,6 +130,14 @@ class Runtime {
   Status add_host_function(std::string module, std::string name, wasm::FuncType type,
                            wasm::HostCallback callback, void* data = nullptr);
   bool has_module(std::string_view name) const;
+  // Forgets a module (processes running it keep it until they end). False
+  // if there was none by that name.
+  bool unload(std::string_view name);
+  // The SHA-256 of the bytes a module was loaded from (32 bytes; "" for a
+  // module given to add_module, which has no bytes).
+  std::string module_sha256(std::string_view name) const;
+  // How many modules are registered.
+  size_t module_count() const;
 
   // Spawns from outside any process. Errors: unknown module or function,
   // a parameter that is not i32/i64 or an argument count mismatch,
@@ -145,6 +154,24 @@ class Runtime {
   // what `parent_caps` allows (pass nullptr for no limit).
   Result<otp::Spawned> spawn_from(otp::Context& ctx, const ProcessSpec& spec,
                                   const Capabilities* parent_caps = nullptr);
+  // ---- Remote spawn (rusm/runtime/remote_spawn.h; docs/cluster.md)
+  // The cluster's spawner (null: none; spawn_on then fails kErrNoConn).
+  void set_remote_spawner(std::shared_ptr<RemoteSpawner> spawner);
+  // Starts spec on node `node` of the cluster. spec.module must be loaded
+  // from bytes (load/load_file): they are what the other node runs. With
+  // spec.options.link / monitor, `parent` (a process of this node) is linked
+  // to / monitors the child. The capabilities asked for are spec.caps,
+  // limited to parent_caps if given; the other node may grant fewer, never
+  // more. spec.wasi is not sent: the child gets the other node's defaults
+  // filtered by its capabilities. `done` as RemoteSpawner::spawn (called at
+  // once, on this thread, for errors found here). node == this node's id:
+  // a local spawn.
+  void spawn_on(uint16_t node, const ProcessSpec& spec, otp::Pid parent,
+                const Capabilities* parent_caps, RemoteSpawnDone done);
+  // The same from outside any process (no link or monitor), waiting for the
+  // answer up to `timeout` (then an error kErrTimeout).
+  Result<otp::Spawned> spawn_on(uint16_t node, const ProcessSpec& spec, otp::Duration timeout);
+
   // A supervisor child spec that starts `spec` linked to the supervisor.
   otp::ChildSpec child_spec(std::string id, ProcessSpec spec);
 

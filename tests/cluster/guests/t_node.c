@@ -74,8 +74,7 @@ RUSM_EXPORT(client) void client(int32_t node, rusm_pid reporter) {
   }
   buf[n] = 0;
   char out[256];
-  snprintf(out, sizeof out, "answer=%s from_node=%llu", buf,
-           (unsigned long long)(h.from >> 48));
+  snprintf(out, sizeof out, "answer=%s from_node=%llu", buf, (unsigned long long)(h.from >> 48));
   report(reporter, out);
   rusm_pid server = h.from;
 
@@ -134,4 +133,62 @@ RUSM_EXPORT(client) void client(int32_t node, rusm_pid reporter) {
       got_nodedown = 1;
     }
   }
+}
+
+// ---- remote spawn (rusm_spawn_on)
+
+// Spawned on another node: tells the reporter where it runs and whether it
+// may register a name (the node's remote-spawn policy decides).
+RUSM_EXPORT(remote_child) void remote_child(rusm_pid reporter) {
+  char out[128];
+  snprintf(out, sizeof out, "child on=%d register=%d", rusm_node_self(), rusm_register("kid"));
+  report(reporter, out);
+}
+
+// Spawned on another node: ends at once with an error.
+RUSM_EXPORT(remote_crasher) void remote_crasher(void) {
+  rusm_exit(RUSM_EXIT_ERROR, "crashed on purpose");
+}
+
+// Spawns on `node` and reports each outcome: a plain child, a monitored one
+// that crashes (its DOWN), a linked one that crashes (its EXIT, trapped), an
+// unknown function, a node that is not connected.
+RUSM_EXPORT(spawner) void spawner(int32_t node, rusm_pid reporter) {
+  char out[256];
+  uint64_t arg = reporter;
+  rusm_spawned s = {0, 0};
+  int32_t r = rusm_spawn_on((uint32_t)node, "t_node", "remote_child", &arg, 1, 0, &s, -1);
+  snprintf(out, sizeof out, "spawn=%d child_node=%llu", r, (unsigned long long)(s.pid >> 48));
+  report(reporter, out);
+
+  rusm_spawn_opts mon = {RUSM_SPAWN_MONITOR, 0, 0, 0, 0, 0};
+  r = rusm_spawn_on((uint32_t)node, "t_node", "remote_crasher", 0, 0, &mon, &s, 5000000000ll);
+  if (r != RUSM_OK || s.monitor == 0) {
+    snprintf(out, sizeof out, "monitored spawn failed: %d", r);
+    report(reporter, out);
+    return;
+  }
+  rusm_msg h;
+  char buf[256];
+  int32_t n = rusm_receive_tag(RUSM_TAG_DOWN, &h, buf, sizeof buf, 5000000000ll);
+  rusm_down_payload d;
+  memset(&d, 0, sizeof d);
+  if (n >= (int32_t)sizeof d) {
+    memcpy(&d, buf, sizeof d);
+  }
+  snprintf(out, sizeof out, "down ref_ok=%d kind=%u", n >= 0 && h.ref == s.monitor, d.kind);
+  report(reporter, out);
+
+  rusm_trap_exit(1);
+  rusm_spawn_opts link = {RUSM_SPAWN_LINK, 0, 0, 0, 0, 0};
+  r = rusm_spawn_on((uint32_t)node, "t_node", "remote_crasher", 0, 0, &link, &s, 5000000000ll);
+  n = r == RUSM_OK ? rusm_receive_tag(RUSM_TAG_EXIT, &h, buf, sizeof buf, 5000000000ll) : r;
+  snprintf(out, sizeof out, "exit from_ok=%d", n >= 0 && h.from == s.pid);
+  report(reporter, out);
+
+  int32_t nofn = rusm_spawn_on((uint32_t)node, "t_node", "nope", 0, 0, 0, &s, 5000000000ll);
+  int32_t nomod = rusm_spawn_on((uint32_t)node, "nomodule", "x", 0, 0, 0, &s, 5000000000ll);
+  int32_t noconn = rusm_spawn_on(60000, "t_node", "remote_crasher", 0, 0, 0, &s, 5000000000ll);
+  snprintf(out, sizeof out, "nofn=%d nomod=%d noconn=%d", nofn, nomod, noconn);
+  report(reporter, out);
 }
