@@ -5,6 +5,9 @@
 //
 //   distributed-ping-pong  round trips/s with 1 pair and 32 pairs (one message
 //                          in flight per pair), RTT p50/p99 for a lone pair
+//   remote-spawn           a process on node A spawns a Wasm process on node
+//                          B that sends it one message; spawns+replies/s,
+//                          1 at a time and 32 spawners at once
 //   node-down              kill -9 of node B's OS process -> DOWN
 //                          (noconnection) of a monitor on node A; SIGSTOP of
 //                          B -> DOWN (bound by the heartbeat tick)
@@ -37,6 +40,7 @@
 #include "rusm/cluster/cluster.h"
 #include "rusm/otp/context.h"
 #include "rusm/otp/node.h"
+#include "rusm/runtime/runtime.h"
 
 namespace rusm::bench::cluster_bench {
 namespace {
@@ -71,8 +75,9 @@ Task<> echo(Context& ctx, Pid owner) {
   }
 }
 
-// Spawns one echo process per request (remote spawn is not in rusm yet, so
-// node A asks for its echoes by name, as dist_bench spawns one per pair).
+// Spawns one echo process per request (node A asks for its echoes by name,
+// as dist_bench spawns one per pair; a native echo, where remote spawn
+// starts Wasm processes).
 Task<> factory(Context& ctx) {
   for (;;) {
     Message m = co_await ctx.receive();
@@ -88,12 +93,15 @@ int node_b_main(const std::vector<std::string>& args) {
     return 2;
   }
   const std::string& name = args[0];
-  rotp::NodeOptions no;
-  no.workers = 1;
-  no.name = name;
-  no.node_id = cluster::node_id_for(name);
-  rotp::Node node(no);
+  runtime::RuntimeOptions ro;
+  ro.node.workers = 1;
+  ro.node.name = name;
+  ro.node.node_id = cluster::node_id_for(name);
+  runtime::Runtime rt(ro);
+  rotp::Node& node = rt.node();
   cluster::ClusterOptions co;
+  co.runtime = &rt;  // remote-spawn: node A's spawns, sandboxed
+  co.remote_spawn = *runtime::profile("sandboxed");
   cluster::use_certs_dir(co, args[1], name);
   co.tick = std::chrono::milliseconds(std::stoi(args[2]));
   co.log = [](const std::string&) {};
@@ -199,7 +207,8 @@ struct Certs {
 struct Pair {
   std::vector<std::unique_ptr<NodeB>> bs;
   NodeB* b = nullptr;  // the first
-  std::unique_ptr<rotp::Node> node;
+  std::unique_ptr<runtime::Runtime> rt;
+  rotp::Node* node = nullptr;  // rt's
   std::unique_ptr<cluster::Cluster> cluster;
   std::vector<uint16_t> b_ids;
   uint16_t b_id = 0;  // the first
@@ -215,12 +224,14 @@ struct Pair {
     }
     b = bs[0].get();
     b_id = b_ids[0];
-    rotp::NodeOptions no;
-    no.workers = 1;
-    no.name = "a";
-    no.node_id = cluster::node_id_for("a");
-    node = std::make_unique<rotp::Node>(no);
+    runtime::RuntimeOptions ro;
+    ro.node.workers = 1;
+    ro.node.name = "a";
+    ro.node.node_id = cluster::node_id_for("a");
+    rt = std::make_unique<runtime::Runtime>(ro);
+    node = &rt->node();
     cluster::ClusterOptions co;
+    co.runtime = rt.get();
     cluster::use_certs_dir(co, certs.certs(), "a");
     for (auto& n : bs) {
       co.seeds.push_back("127.0.0.1:" + std::to_string(n->port));
@@ -250,7 +261,8 @@ struct Pair {
       cluster->stop();
     }
     cluster.reset();
-    node.reset();
+    node = nullptr;
+    rt.reset();
     bs.clear();
   }
 };
@@ -299,28 +311,42 @@ Task<> pinger(Context& ctx, uint16_t b_id, std::atomic<bool>* go, std::atomic<bo
   (void)ctx.send(report, Message::of(kDone, n));
 }
 
-// Round trips/s of `pairs` pingers over `seconds`, their echoes spread
-// round-robin over the other nodes.
-double round_trips(Pair& p, unsigned pairs, double seconds, Progress& progress) {
+// Runs `workers` processes, made by start(i, go, stop, count, report), for
+// `seconds` once they are set (after `settle`), and returns the counts they
+// report (a kDone message each) per second.
+template <typename Start>
+double timed_phase(Pair& p, unsigned workers, double seconds, Progress& progress,
+                   const char* metric, std::chrono::milliseconds settle, Start start) {
   rotp::Probe probe(*p.node);
   std::atomic<bool> go{false}, stop{false};
-  std::atomic<uint64_t> trips{0};
-  for (unsigned i = 0; i < pairs; ++i) {
-    (void)p.node->spawn(pinger, p.b_ids[i % p.b_ids.size()], &go, &stop, &trips, probe.pid());
+  std::atomic<uint64_t> count{0};
+  for (unsigned i = 0; i < workers; ++i) {
+    start(i, &go, &stop, &count, probe.pid());
   }
-  std::this_thread::sleep_for(200ms);  // every pinger has its echo (connection set-up excluded)
+  std::this_thread::sleep_for(settle);
   auto t0 = std::chrono::steady_clock::now();
   go.store(true, std::memory_order_release);
-  rusm::bench::otp::run_sampling(seconds, progress, "round trips/s", [&] { return trips.load(); });
+  rusm::bench::otp::run_sampling(seconds, progress, metric, [&] { return count.load(); });
   stop.store(true);
   uint64_t total = 0;
-  for (unsigned i = 0; i < pairs; ++i) {
+  for (unsigned i = 0; i < workers; ++i) {
     if (auto m = probe.receive_if([](const Message& x) { return x.tag() == kDone; }, 10s)) {
-      total += m->as<uint64_t>();
+      total += m->template as<uint64_t>();
     }
   }
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return total / secs;
+}
+
+// Round trips/s of `pairs` pingers over `seconds`, their echoes spread
+// round-robin over the other nodes (each has its echo after the 200 ms
+// settle: connection set-up excluded).
+double round_trips(Pair& p, unsigned pairs, double seconds, Progress& progress) {
+  return timed_phase(p, pairs, seconds, progress, "round trips/s", 200ms,
+                     [&](unsigned i, auto* go, auto* stop, auto* count, Pid report) {
+                       (void)p.node->spawn(pinger, p.b_ids[i % p.b_ids.size()], go, stop, count,
+                                           report);
+                     });
 }
 
 // RTT percentiles (µs) of a lone pair: `warm` untimed round trips, then
@@ -655,6 +681,123 @@ Report run_ping_pong(const Options& options, Progress& progress) {
   return report;
 }
 
+// ---- remote-spawn ------------------------------------------------------------
+
+// A Wasm module of one function, `reply(to: i64)`: rusm.send(to, 7, 0, 0),
+// what dist_bench's `fun() -> Parent ! Ref end` does.
+const std::vector<uint8_t> kReplyModule = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,  // magic, version
+    // types: (i64 i64 i32 i32) -> i32, (i64) -> ()
+    0x01, 0x0d, 0x02, 0x60, 0x04, 0x7e, 0x7e, 0x7f, 0x7f, 0x01, 0x7f, 0x60, 0x01, 0x7e, 0x00,
+    // import rusm.send: type 0
+    0x02, 0x0d, 0x01, 0x04, 'r', 'u', 's', 'm', 0x04, 's', 'e', 'n', 'd', 0x00, 0x00, 0x03, 0x02,
+    0x01, 0x01,                                                   // one function of type 1
+    0x05, 0x03, 0x01, 0x00, 0x01,                                 // one page of memory
+    0x07, 0x09, 0x01, 0x05, 'r', 'e', 'p', 'l', 'y', 0x00, 0x01,  // export "reply"
+    // reply: send(local 0, 7, 0, 0); drop
+    0x0a, 0x0f, 0x01, 0x0d, 0x00, 0x20, 0x00, 0x42, 0x07, 0x41, 0x00, 0x41, 0x00, 0x10, 0x00, 0x1a,
+    0x0b};
+constexpr uint64_t kReplyTag = 7;
+
+// One spawner on node A: spawns `reply` on node B with its own pid as the
+// argument and waits for the child's message, until stop.
+Task<> spawner(Context& ctx, runtime::Runtime* rt, uint16_t b_id, std::atomic<bool>* go,
+               std::atomic<bool>* stop, std::atomic<uint64_t>* done, Pid report) {
+  while (!go->load(std::memory_order_acquire)) {
+    co_await ctx.sleep(1ms);
+  }
+  runtime::ProcessSpec spec;
+  spec.module = "reply";
+  spec.function = "reply";
+  spec.args = {ctx.self().bits()};
+  rotp::Node* node = &rt->node();
+  Pid self = ctx.self();
+  uint64_t n = 0;
+  while (!stop->load(std::memory_order_relaxed)) {
+    rt->spawn_on(b_id, spec, Pid(), nullptr, [node, self](Result<rotp::Spawned> r) {
+      if (!r) {
+        (void)node->send(self, Message::make(kStop));  // failed: end this spawner
+      }
+    });
+    auto m = co_await ctx.receive(5s);
+    if (!m || m->tag() != kReplyTag) {
+      break;
+    }
+    ++n;
+    done->fetch_add(1, std::memory_order_relaxed);
+  }
+  (void)ctx.send(report, Message::of(kDone, n));
+}
+
+// Spawns and replies per second with `concurrent` spawners.
+double spawns(Pair& p, unsigned concurrent, double seconds, Progress& progress) {
+  return timed_phase(p, concurrent, seconds, progress, "spawns/s", 0ms,
+                     [&](unsigned, auto* go, auto* stop, auto* count, Pid report) {
+                       (void)p.node->spawn(spawner, p.rt.get(), p.b_id, go, stop, count, report);
+                     });
+}
+
+Report run_remote_spawn(const Options& options, Progress& progress) {
+  Report report;
+  report.scenario = "remote-spawn";
+  report.summary = "spawn a process on the other node and get its reply (OS processes, TLS)";
+  Certs certs;
+  if (!certs.error.empty()) {
+    report.notes.push_back("certificates: " + certs.error);
+    return report;
+  }
+  bool pin = two_cores();
+  double one = 0, many = 0;
+  {
+    std::optional<PinScope> scope;
+    if (pin) {
+      scope.emplace(0);
+    }
+    Pair p(certs, 1000, pin);
+    if (!p.error.empty()) {
+      report.notes.push_back(p.error);
+      return report;
+    }
+    if (Status st = p.rt->load("reply", kReplyModule); !st) {
+      report.notes.push_back("the reply module: " + st.message());
+      return report;
+    }
+    // The module's first trip to B (shipped, compiled there) is not timed.
+    runtime::ProcessSpec warm;
+    warm.module = "reply";
+    warm.function = "reply";
+    warm.args = {0};
+    if (auto w = p.rt->spawn_on(p.b_id, warm, 5s); !w) {
+      report.notes.push_back("remote spawn failed: " + w.message());
+      return report;
+    }
+    double phase = options.duration_s / 2;
+    one = spawns(p, 1, phase, progress);
+    many = spawns(p, 32, phase, progress);
+  }
+  Row r1 = make_row("spawn + reply/s (1 at a time)", one, "/s");
+  Row r2 = make_row("spawn + reply/s (32 spawners)", many, "/s");
+  report.notes.push_back(pin ? "node A on core 0, node B on core 1, 1 worker each"
+                             : "fewer than 2 cores: nodes not pinned");
+  report.notes.push_back(
+      "rusm spawns a Wasm process (a new instance) of a module shipped to B once; Erlang "
+      "spawns a fun (dist_bench spawn1/spawn32)");
+  Erlang erl(options);
+  if (erl.ok) {
+    int secs = std::max(1, static_cast<int>(options.duration_s / 2 + 0.5));
+    std::string s1 = erl.run("spawn1", secs), s32 = erl.run("spawn32", secs);
+    r1.baseline = field(s1, "rate");
+    r2.baseline = field(s32, "rate");
+    r1.baseline_name = r2.baseline_name = erl.tls() ? "Erlang TLS" : "Erlang TCP";
+    if (s1.empty() || s32.empty()) {
+      report.notes.push_back("some Erlang runs printed no RESULT line");
+    }
+  }
+  report.notes.push_back(erl.note);
+  report.rows = {r1, r2};
+  return report;
+}
+
 // ---- node-down ---------------------------------------------------------------
 
 // ms from `signal` to node B's OS process to the DOWN of A's monitor of a
@@ -793,6 +936,9 @@ Registrar ping_pong_registrar({"distributed-ping-pong",
 Registrar fanout_registrar({"distributed-fanout",
                             "a hub node's senders to two worker nodes over TLS, against Erlang",
                             run_fanout});
+Registrar remote_spawn_registrar(
+    {"remote-spawn", "spawn on another node and get a reply, against distributed Erlang",
+     run_remote_spawn});
 Registrar node_down_registrar({"node-down",
                                "kill -9 / SIGSTOP of a node to the DOWN on another, against Erlang",
                                run_node_down});

@@ -15,9 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <iostream>
 #include <map>
@@ -26,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -106,6 +110,12 @@ class Client {
         cv_.notify_all();
         return;
       }
+      if (auto* o = std::get_if<cluster::ShellOutput>(&f)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        outputs_.push_back(std::move(*o));
+        cv_.notify_all();
+        return;
+      }
       c.close("protocol error: the node sent " +
               cluster::frame_type_name(static_cast<uint8_t>(cluster::type_of(f))) +
               " to an operator");
@@ -125,15 +135,44 @@ class Client {
   }
 
   // Sends one line and waits for its answer (or the connection's end).
-  Result<cluster::ShellResult> run(const std::string& line) {
+  // Output the node streams first (trace) goes to `output` as it comes;
+  // when `interrupted` turns true the line is cancelled (SHELL_CANCEL) and
+  // its answer still awaited.
+  Result<cluster::ShellResult> run(const std::string& line,
+                                   const std::function<void(const std::string&)>& output,
+                                   const std::atomic<bool>& interrupted) {
     uint32_t id = ++next_id_;
     asio::post(io_, [this, line, id] {
       if (conn_ && conn_->send(cluster::ShellLine{id, line}) != Connection::SendResult::kOk) {
         conn_->close("could not send the line (connection not up)");
       }
     });
+    bool cancelled = false;
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return answers_.count(id) > 0 || down_; });
+    for (;;) {
+      cv_.wait_for(lock, std::chrono::milliseconds(100),
+                   [&] { return answers_.count(id) > 0 || down_ || !outputs_.empty(); });
+      std::vector<cluster::ShellOutput> chunks;
+      chunks.swap(outputs_);
+      lock.unlock();
+      for (const cluster::ShellOutput& o : chunks) {
+        if (o.id == id) {
+          output(o.output);
+        }
+      }
+      if (!cancelled && interrupted.load()) {
+        cancelled = true;
+        asio::post(io_, [this, id] {
+          if (conn_) {
+            (void)conn_->send_control(cluster::ShellCancel{id});
+          }
+        });
+      }
+      lock.lock();
+      if (outputs_.empty() && (answers_.count(id) > 0 || down_)) {
+        break;
+      }
+    }
     auto it = answers_.find(id);
     if (it == answers_.end()) {
       return Error(*down_);
@@ -168,6 +207,36 @@ class Client {
   std::optional<std::string> down_;
   cluster::Hello node_;
   std::map<uint32_t, cluster::ShellResult> answers_;
+  std::vector<cluster::ShellOutput> outputs_;
+};
+
+// Ctrl-C while a command runs cancels it (trace), rather than ending attach.
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) {
+  g_interrupted.store(true);
+}
+
+// Installs on_sigint for its lifetime.
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted.store(false);
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    installed_ = sigaction(SIGINT, &sa, &old_) == 0;
+  }
+  ~InterruptScope() {
+    if (installed_) {
+      sigaction(SIGINT, &old_, nullptr);
+    }
+  }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+
+ private:
+  struct sigaction old_ {};
+  bool installed_ = false;
 };
 
 // HOST:PORT, [v6]:PORT.
@@ -214,7 +283,15 @@ bool run_line(Client& client, const std::string& node, const std::string& line) 
                  cluster::kMaxAttachLine);
     return false;
   }
-  Result<cluster::ShellResult> r = client.run(line);
+  InterruptScope interrupts;
+  Result<cluster::ShellResult> r = client.run(
+      line,
+      [](const std::string& chunk) {
+        std::string text = printable(chunk);
+        std::fwrite(text.data(), 1, text.size(), stdout);
+        std::fflush(stdout);
+      },
+      g_interrupted);
   if (!r) {
     fail("connection to " + node + " lost: " + r.message());
   }

@@ -46,6 +46,59 @@ std::vector<observe::ShellPeer> shell_peers(const cluster::Cluster& c) {
   return out;
 }
 
+// The shell's `spawn` on this node's runtime: MODULE is a module of the node
+// or a .wasm file on its disk (loaded once, as "file:PATH"); with a node
+// name, a remote spawn to that peer (its policy caps the capabilities).
+// What the operator grants is --allow, on top of nothing (sandboxed).
+Result<std::string> shell_spawn(runtime::Runtime& rt,
+                                const std::atomic<const cluster::Cluster*>& membership,
+                                const observe::ShellSpawn& s) {
+  runtime::ProcessSpec spec;
+  spec.caps = *runtime::profile("sandboxed");
+  for (const std::string& name : s.allow) {
+    std::optional<uint32_t> bit = runtime::parse_cap(name);
+    if (!bit) {
+      return Error("unknown capability '" + name +
+                   "' (stdio, env, fs, clock, random, spawn, proc, registry)");
+    }
+    spec.caps.bits |= *bit;
+    spec.caps.profile = "custom";
+  }
+  spec.module = s.module;
+  if (!rt.has_module(spec.module)) {
+    if (!spec.module.ends_with(".wasm")) {
+      return Error("no module named '" + s.module +
+                   "' on this node (name a .wasm file on its disk to load it)");
+    }
+    spec.module = "file:" + s.module;
+    if (!rt.has_module(spec.module)) {
+      if (Status st = rt.load_file(spec.module, s.module); !st) {
+        return st.error();
+      }
+    }
+  }
+  spec.function = s.function;
+  spec.args = s.args;
+  spec.options.label = "shell:" + s.function;
+  if (s.node.empty() || s.node == rt.node().name()) {
+    Result<otp::Spawned> r = rt.spawn(spec);
+    if (!r) {
+      return r.error();
+    }
+    return r->pid.to_string();
+  }
+  const cluster::Cluster* c = membership.load();
+  std::optional<uint16_t> id = c ? c->node_id(s.node) : std::nullopt;
+  if (!id) {
+    return Error("no node named '" + s.node + "' in this node's cluster (see `nodes`)");
+  }
+  Result<otp::Spawned> r = rt.spawn_on(*id, spec, std::chrono::seconds(10));
+  if (!r) {
+    return r.error();
+  }
+  return r->pid.to_string();
+}
+
 static_assert(cluster::kMaxAttachLine == observe::kMaxCommandBytes,
               "an attached operator's lines are the shell's command lines");
 
@@ -87,6 +140,9 @@ void serve(const ServeArgs& a) {
   // The cluster ([cluster], off by default): peers reach this node's
   // processes once it is up; it leaves before the app stops.
   std::unique_ptr<cluster::Cluster> membership;
+  // The cluster once it is up, for shells made before (operators who attach
+  // while it starts) and after (the observer's).
+  auto self = std::make_shared<std::atomic<const cluster::Cluster*>>(nullptr);
   if (k.enabled) {
     cluster::ClusterOptions co;
     co.listen_host = k.host;
@@ -105,17 +161,32 @@ void serve(const ServeArgs& a) {
     // shell has control access (kill, exit, send), as the observer's token
     // gives. The cluster exists once start() returns; an operator who
     // attached before sees no peers in `nodes` until then.
-    auto self = std::make_shared<std::atomic<const cluster::Cluster*>>(nullptr);
+    co.runtime = &(*app)->runtime();
+    if (k.remote_spawn) {
+      runtime::Capabilities policy = *runtime::profile("sandboxed");
+      for (const std::string& name : k.remote_allow) {
+        std::optional<uint32_t> bit = runtime::parse_cap(name);
+        if (!bit) {
+          fail(config->file + ": cluster.remote_allow: unknown capability '" + name +
+               "' (stdio, env, fs, clock, random, spawn, proc, registry)");
+        }
+        policy.bits |= *bit;
+        policy.profile = "custom";
+      }
+      co.remote_spawn = policy;
+    }
     if (k.attach) {
-      co.attach_shell = [node = &(*app)->runtime().node(), self] {
+      co.attach_shell = [rt = &(*app)->runtime(), self] {
         observe::ShellOptions so;
         so.peers = [self] {
           const cluster::Cluster* c = self->load();
           return c ? shell_peers(*c) : std::vector<observe::ShellPeer>{};
         };
+        so.spawn = [rt, self](const observe::ShellSpawn& s) { return shell_spawn(*rt, *self, s); };
+        otp::Node* node = &rt->node();
         auto shell = std::make_shared<observe::Shell>(*node, std::move(so));
-        return [shell](std::string_view line) {
-          observe::ShellResult r = shell->execute(line, observe::Access::kControl);
+        return [shell](std::string_view line, const cluster::AttachStream& stream) {
+          observe::ShellResult r = shell->execute(line, observe::Access::kControl, stream);
           return cluster::AttachAnswer{r.ok, std::move(r.output)};
         };
       };
@@ -144,6 +215,9 @@ void serve(const ServeArgs& a) {
     o.host = c.observer.host;
     o.port = c.observer.port;
     o.io = &(*app)->runtime().event_loop().context();
+    o.shell.spawn = [rt = &(*app)->runtime(), self](const observe::ShellSpawn& s) {
+      return shell_spawn(*rt, *self, s);
+    };
     if (membership) {
       // The cluster's other nodes, for the shell's `nodes` and the
       // dashboard's Cluster panel.

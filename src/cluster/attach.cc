@@ -22,7 +22,12 @@ bool AttachSession::submit(ShellLine line) {
   return true;
 }
 
+void AttachSession::cancel(uint32_t id) {
+  cancelled_.store(id, std::memory_order_relaxed);
+}
+
 void AttachSession::stop() {
+  halted_.store(true, std::memory_order_relaxed);
   std::lock_guard<std::mutex> lock(mu_);
   stopping_ = true;
   lines_.clear();
@@ -57,8 +62,25 @@ void AttachSession::run() {
       answer.ok = false;
       answer.output = "this node does not accept attach\n";
     } else {
+      running_.store(line.id, std::memory_order_relaxed);
+      congested_.store(false, std::memory_order_relaxed);
+      const uint32_t id = line.id;
+      AttachStream stream = [this, id](std::string_view chunk) {
+        auto going = [&] {
+          return cancelled_.load(std::memory_order_relaxed) != id &&
+                 !halted_.load(std::memory_order_relaxed) &&
+                 !congested_.load(std::memory_order_relaxed);
+        };
+        if (!going()) {
+          return false;
+        }
+        if (!chunk.empty() && deliver_) {
+          deliver_(ShellOutput{id, std::string(chunk)});
+        }
+        return going();
+      };
       try {
-        AttachAnswer a = shell_(line.line);
+        AttachAnswer a = shell_(line.line, stream);
         answer.ok = a.ok;
         answer.output = std::move(a.output);
       } catch (const std::exception& e) {
@@ -69,6 +91,7 @@ void AttachSession::run() {
         answer.output = "internal error answering the line\n";
       }
     }
+    running_.store(0, std::memory_order_relaxed);
     if (deliver_) {
       deliver_(std::move(answer));
     }

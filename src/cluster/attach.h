@@ -26,7 +26,9 @@ namespace rusm::cluster {
 
 class AttachSession {
  public:
-  using Deliver = std::function<void(ShellResult&& answer)>;
+  // Sends a SHELL_OUTPUT or SHELL_RESULT frame to the operator (from the
+  // session's thread; the owner moves it to the connection's).
+  using Deliver = std::function<void(Frame&& frame)>;
 
   // Starts the thread. A line longer than kMaxAttachLine is answered with an
   // error without reaching `shell`; an exception out of `shell` becomes a
@@ -40,7 +42,14 @@ class AttachSession {
   // Queues a line; false (nothing queued) when kMaxAttachQueue lines are
   // already waiting or the session is stopping.
   bool submit(ShellLine line);
-  // No further line starts; a line being answered finishes (and is delivered).
+  // The operator cancelled line `id` (SHELL_CANCEL): a command streaming its
+  // output stops; nothing if that line is not running.
+  void cancel(uint32_t id);
+  // The operator's connection has more than kMaxAttachStreamBacklog bytes
+  // unsent: the running line's stream stops.
+  void congested() { congested_.store(true, std::memory_order_relaxed); }
+  // No further line starts; a line being answered finishes (and is
+  // delivered); its stream stops.
   void stop();
   // Waits for the thread to end (after stop()).
   void join();
@@ -54,8 +63,12 @@ class AttachSession {
   Deliver deliver_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<ShellLine> lines_;  // guarded by mu_
-  bool stopping_ = false;        // guarded by mu_
+  std::deque<ShellLine> lines_;         // guarded by mu_
+  bool stopping_ = false;               // guarded by mu_
+  std::atomic<uint32_t> running_{0};    // the id of the line being answered (0: none)
+  std::atomic<uint32_t> cancelled_{0};  // the last id the operator cancelled
+  std::atomic<bool> halted_{false};     // stop() was called
+  std::atomic<bool> congested_{false};
   std::atomic<bool> finished_{false};
   std::thread thread_;  // last: starts once the rest is ready
 };

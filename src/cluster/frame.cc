@@ -124,6 +124,12 @@ size_t body_size(const ModuleBytes& f) {
 size_t body_size(const ShellLine& f) {
   return 4 + 4 + f.line.size();
 }
+size_t body_size(const ShellOutput& f) {
+  return 4 + 4 + f.output.size();
+}
+size_t body_size(const ShellCancel&) {
+  return 4;
+}
 size_t body_size(const ShellResult& f) {
   return 4 + 1 + 4 + f.output.size();
 }
@@ -247,6 +253,13 @@ void write_body(Writer& w, const ModuleBytes& f) {
 void write_body(Writer& w, const ShellLine& f) {
   w.u32(f.id);
   w.str32(f.line);
+}
+void write_body(Writer& w, const ShellOutput& f) {
+  w.u32(f.id);
+  w.str32(f.output);
+}
+void write_body(Writer& w, const ShellCancel& f) {
+  w.u32(f.id);
 }
 void write_body(Writer& w, const ShellResult& f) {
   w.u32(f.id);
@@ -404,7 +417,9 @@ bool is_reserved_type(uint8_t type) {
 bool known_frame_type(uint8_t type) {
   return (type >= static_cast<uint8_t>(FrameType::kHello) && type <= kLastReservedType) ||
          type == static_cast<uint8_t>(FrameType::kShellLine) ||
-         type == static_cast<uint8_t>(FrameType::kShellResult);
+         type == static_cast<uint8_t>(FrameType::kShellResult) ||
+         type == static_cast<uint8_t>(FrameType::kShellOutput) ||
+         type == static_cast<uint8_t>(FrameType::kShellCancel);
 }
 
 FrameType type_of(const Frame& frame) {
@@ -455,6 +470,10 @@ std::string frame_type_name(uint8_t type) {
       return "SHELL_LINE";
     case FrameType::kShellResult:
       return "SHELL_RESULT";
+    case FrameType::kShellOutput:
+      return "SHELL_OUTPUT";
+    case FrameType::kShellCancel:
+      return "SHELL_CANCEL";
   }
   return "type " + std::to_string(type);
 }
@@ -655,6 +674,18 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
       ShellLine f;
       r.u32(f.id, "id") && r.str32(f.line, "line");
       return done(r, std::move(f));
+    }
+    case FrameType::kShellOutput: {
+      Reader r(body, "SHELL_OUTPUT");
+      ShellOutput f;
+      r.u32(f.id, "id") && r.str32(f.output, "output");
+      return done(r, std::move(f));
+    }
+    case FrameType::kShellCancel: {
+      Reader r(body, "SHELL_CANCEL");
+      ShellCancel f;
+      r.u32(f.id, "id");
+      return done(r, f);
     }
     case FrameType::kShellResult: {
       Reader r(body, "SHELL_RESULT");

@@ -49,6 +49,10 @@
 //   24-29          reserved: the global registry (decode as "unsupported")
 //   30 SHELL_LINE   u32 id, str32 line                 (operator -> node: `rusm attach`)
 //   31 SHELL_RESULT u32 id, u8 ok (0/1), str32 output  (node -> operator: the line's answer)
+//   32 SHELL_OUTPUT u32 id, str32 output  (node -> operator: part of the line's
+//                   output, streamed before its SHELL_RESULT: `trace`)
+//   33 SHELL_CANCEL u32 id                 (operator -> node: stop that line's
+//                   command; ignored once it has ended)
 //
 // `gname` is a str16 of 1 to kMaxGlobalNameBytes (255) bytes: an empty or
 // longer name is a decode error (kBadValue). `hash` is a str16 of exactly
@@ -115,6 +119,8 @@ enum class FrameType : uint8_t {
   // 24..29 registry: reserved, not yet decoded.
   kShellLine = 30,
   kShellResult = 31,
+  kShellOutput = 32,
+  kShellCancel = 33,
 };
 inline constexpr uint8_t kFirstReservedType = 16;
 inline constexpr size_t kModuleHashBytes = 32;
@@ -322,9 +328,22 @@ struct ModuleBytes {
   friend bool operator==(const ModuleBytes&, const ModuleBytes&) = default;
 };
 
-using Frame = std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor,
-                           Demonitor, Down, Peers, Spawn, SpawnReply, ModuleBytes, GlobalAdd,
-                           GlobalDel, GlobalSync, GlobalAsk, ShellLine, ShellResult>;
+struct ShellOutput {
+  static constexpr FrameType kType = FrameType::kShellOutput;
+  uint32_t id = 0;
+  std::string output;
+  friend bool operator==(const ShellOutput&, const ShellOutput&) = default;
+};
+struct ShellCancel {
+  static constexpr FrameType kType = FrameType::kShellCancel;
+  uint32_t id = 0;
+  friend bool operator==(const ShellCancel&, const ShellCancel&) = default;
+};
+
+using Frame =
+    std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor, Demonitor, Down,
+                 Peers, Spawn, SpawnReply, ModuleBytes, GlobalAdd, GlobalDel, GlobalSync, GlobalAsk,
+                 ShellLine, ShellResult, ShellOutput, ShellCancel>;
 
 FrameType type_of(const Frame& frame);
 // "HELLO", "SEND", ...; "type N" for numbers that name no frame.

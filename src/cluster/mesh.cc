@@ -354,17 +354,25 @@ void Mesh::operator_up(Connection& c) {
   AttachShell shell = options_.attach_shell();
   // Answers are made on the session's thread and sent from this one, where
   // the connection lives; a connection gone meanwhile drops them.
-  auto deliver = [&io = io_, w = std::weak_ptr<Connection>(sp)](ShellResult&& answer) {
-    asio::post(io, [w, answer = std::move(answer)] {
+  // Answers are bounded by the session's queue (at most kMaxAttachQueue are
+  // outstanding) and streamed output by the backlog check, so control sends
+  // (never refused for a full buffer) cannot grow without bound.
+  auto session = std::make_shared<std::weak_ptr<AttachSession>>();
+  auto deliver = [&io = io_, w = std::weak_ptr<Connection>(sp), session](Frame&& frame) {
+    asio::post(io, [w, session, frame = std::move(frame)] {
       if (auto conn = w.lock()) {
-        // Bounded by the session's queue: at most kMaxAttachQueue answers
-        // are outstanding, so a control send (never refused for a full
-        // buffer) cannot grow without bound.
-        conn->send_control(answer);
+        conn->send_control(frame);
+        if (conn->buffered() > kMaxAttachStreamBacklog) {
+          if (auto s = session->lock()) {
+            s->congested();
+          }
+        }
       }
     });
   };
-  operators_[&c] = Operator{sp, std::make_shared<AttachSession>(std::move(shell), deliver)};
+  auto made = std::make_shared<AttachSession>(std::move(shell), deliver);
+  *session = made;
+  operators_[&c] = Operator{sp, std::move(made)};
   log("operator '" + c.peer().name + "' attached from " + c.remote_address() + " (" +
       std::to_string(operators_.size()) + " attached)");
 }
@@ -374,10 +382,16 @@ void Mesh::operator_frame(Connection& c, Frame&& f) {
   if (it == operators_.end()) {
     return;
   }
+  if (auto* cancel = std::get_if<ShellCancel>(&f)) {
+    it->second.session->cancel(cancel->id);
+    return;
+  }
   auto* line = std::get_if<ShellLine>(&f);
   if (line == nullptr) {
-    c.refuse("protocol error: an operator's connection carries SHELL_LINE frames only, not " +
-             frame_type_name(static_cast<uint8_t>(type_of(f))));
+    c.refuse(
+        "protocol error: an operator's connection carries SHELL_LINE and SHELL_CANCEL "
+        "frames only, not " +
+        frame_type_name(static_cast<uint8_t>(type_of(f))));
     return;
   }
   if (!it->second.session->submit(std::move(*line))) {
@@ -494,7 +508,8 @@ void Mesh::on_frame(Connection& c, Frame&& f) {
     operator_frame(c, std::move(f));
     return;
   }
-  if (std::holds_alternative<ShellLine>(f) || std::holds_alternative<ShellResult>(f)) {
+  if (std::holds_alternative<ShellLine>(f) || std::holds_alternative<ShellResult>(f) ||
+      std::holds_alternative<ShellOutput>(f) || std::holds_alternative<ShellCancel>(f)) {
     log("dropped a " + frame_type_name(static_cast<uint8_t>(type_of(f))) + " frame from peer '" +
         c.peer().name + "': only an operator's connection carries it");
     return;

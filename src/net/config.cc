@@ -77,6 +77,12 @@ const ConfigKey kKeys[] = {
     {"cluster", "attach", "boolean", "true",
      "Whether operators may attach (`rusm attach`) with a certificate of the cluster's CA, "
      "which gives them control of this node (kill, exit, send)."},
+    {"cluster", "remote_spawn", "boolean", "true",
+     "Whether peers may spawn processes on this node (rusm_spawn_on); their modules are "
+     "shipped here and cached by hash."},
+    {"cluster", "remote_allow", "[string]", "[] (CPU and bounded memory only)",
+     "The most a peer's process may hold here: what the peer asks for, intersected with these "
+     "capabilities."},
     {"route", "name", "string", "\"METHOD path\"", "Name in metrics and logs."},
     {"route", "method", "string", "any", "HTTP method to match (GET also matches HEAD)."},
     {"route", "path", "string", "",
@@ -413,7 +419,40 @@ class Parser {
       }
       k.attach = *v->value<bool>();
     }
+    if (auto* v = t->get("remote_spawn")) {
+      if (!v->is_boolean()) {
+        return err(*v, "cluster.remote_spawn", "expected true or false");
+      }
+      k.remote_spawn = *v->value<bool>();
+    }
+    if (auto* v = t->get("remote_allow")) {
+      auto caps = cap_names(*v, "cluster.remote_allow");
+      if (!caps) {
+        return caps.error();
+      }
+      k.remote_allow = std::move(*caps);
+    }
     return Status::ok();
+  }
+
+  // An array of capability names (checked against the runtime's by the app).
+  Result<std::vector<std::string>> cap_names(const toml::node& n, const std::string& key) {
+    const toml::array* a = n.as_array();
+    if (!a) {
+      return err(n, key, "expected an array of capability names");
+    }
+    std::vector<std::string> out;
+    for (const toml::node& e : *a) {
+      auto v = string(e, key);
+      if (!v) {
+        return v.error();
+      }
+      if (v->empty()) {
+        return err(e, key, "empty capability name");
+      }
+      out.push_back(*v);
+    }
+    return out;
   }
 
   Result<std::string> string(const toml::node& n, const std::string& key) {
@@ -706,20 +745,11 @@ class Parser {
         r.entry = r.kind == RouteKind::kCgi ? "_start" : "handle";
       }
       if (auto* an = t.get("allow")) {
-        const toml::array* a = an->as_array();
-        if (!a) {
-          return err(*an, pre + ".allow", "expected an array of capability names");
+        auto caps = cap_names(*an, pre + ".allow");
+        if (!caps) {
+          return caps.error();
         }
-        for (const toml::node& e : *a) {
-          auto v = string(e, pre + ".allow");
-          if (!v) {
-            return v.error();
-          }
-          if (v->empty()) {
-            return err(e, pre + ".allow", "empty capability name");
-          }
-          r.allow.push_back(*v);
-        }
+        r.allow = std::move(*caps);
       }
       if (auto* n = t.get("memory")) {
         auto v = size(*n, pre + ".memory");

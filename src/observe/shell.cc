@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
 
 #include "observe/protocol.h"
 #include "rusm/otp/message.h"
@@ -41,6 +44,8 @@ std::string usage(const char* command) {
       {"stats", "stats"},
       {"top", "top [N]"},
       {"nodes", "nodes"},
+      {"spawn", "spawn MODULE [FUNCTION] [ARG...] [--node NAME] [--allow CAP,...]"},
+      {"trace", "trace PROC [--rate N] [--count N]"},
       {"help", "help"},
   };
   for (const auto& u : kUsage) {
@@ -62,7 +67,8 @@ Result<uint64_t> parse_count(std::string_view text, const char* what, uint64_t l
   return v;
 }
 
-Result<uint64_t> parse_tag(std::string_view text) {
+// A 64-bit integer, decimal or 0x hex; errors call it `what`.
+Result<uint64_t> parse_u64(std::string_view text, const char* what) {
   uint64_t v = 0;
   int base = 10;
   std::string_view digits = text;
@@ -72,9 +78,18 @@ Result<uint64_t> parse_tag(std::string_view text) {
   }
   auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
   if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size()) {
-    return Error("bad tag '" + std::string(text.substr(0, 40)) +
+    return Error(std::string("bad ") + what + " '" + std::string(text.substr(0, 40)) +
                  "' (a 64-bit integer, decimal or 0x hex)");
   }
+  return v;
+}
+
+Result<uint64_t> parse_tag(std::string_view text) {
+  Result<uint64_t> r = parse_u64(text, "tag");
+  if (!r) {
+    return r;
+  }
+  uint64_t v = *r;
   if (v >= otp::kSystemTagBase) {
     return Error("tag " + std::string(text.substr(0, 40)) +
                  " is reserved for the system (exit and DOWN messages)");
@@ -227,7 +242,7 @@ Result<std::vector<std::string>> split_shell_words(std::string_view line) {
 
 Shell::Shell(otp::Node& node, ShellOptions options) : node_(node), options_(std::move(options)) {}
 
-ShellResult Shell::execute(std::string_view line, Access access) {
+ShellResult Shell::execute(std::string_view line, Access access, const ShellStream& stream) {
   if (line.size() > kMaxCommandBytes) {
     return fail("line too long (" + std::to_string(line.size()) + " bytes, at most " +
                 std::to_string(kMaxCommandBytes) + ")");
@@ -241,7 +256,7 @@ ShellResult Shell::execute(std::string_view line, Access access) {
     return okay("");
   }
   const std::string& cmd = w[0];
-  if (cmd == "send" || cmd == "exit" || cmd == "kill") {
+  if (cmd == "send" || cmd == "exit" || cmd == "kill" || cmd == "spawn") {
     if (access != Access::kControl) {
       ShellResult r = fail("'" + cmd +
                            "' changes the node and needs control access: this connection may "
@@ -251,6 +266,9 @@ ShellResult Shell::execute(std::string_view line, Access access) {
     }
     if (cmd == "send") {
       return send(w);
+    }
+    if (cmd == "spawn") {
+      return spawn(w);
     }
     return cmd == "exit" ? exit(w) : kill(w);
   }
@@ -275,15 +293,8 @@ ShellResult Shell::execute(std::string_view line, Access access) {
   if (cmd == "nodes") {
     return nodes(w);
   }
-  if (cmd == "spawn") {
-    return fail(
-        "not supported yet: spawn MODULE [args] needs the module cache on the node and "
-        "shipping modules between nodes (issue 12)");
-  }
   if (cmd == "trace") {
-    return fail(
-        "not supported yet: trace PID needs a rate-capped stream of a process's messages, "
-        "links and exit (issue 12)");
+    return trace(w, stream);
   }
   return fail("unknown command '" + printable(cmd, 40) + "' (help lists the commands)");
 }
@@ -301,8 +312,218 @@ ShellResult Shell::help() const {
       "stats                                 node counters, budgets and workers\n"
       "top [N]                               busiest N (10) since the previous top\n"
       "nodes                                 the nodes of the cluster\n"
-      "spawn, trace                          not supported yet (issue 12)\n"
+      "spawn MODULE [FUNCTION] [ARG...] [--node NAME] [--allow CAP,...]\n"
+      "                         (control)    start a process (MODULE: a module of the node\n"
+      "                                      or a .wasm file on its disk; on a peer with --node)\n"
+      "trace PROC [--rate N] [--count N]     a live stream of PROC's messages, spawns, links,\n"
+      "                                      monitors and exit (at most N/s, default 100),\n"
+      "                                      until it exits or Ctrl-C (rusm attach)\n"
       "PROC is a pid (<0.12.1>) or a registered name; quote words with ' or \".\n");
+}
+
+ShellResult Shell::spawn(const Words& w) const {
+  if (!options_.spawn) {
+    return fail("spawn is not available on this node (it is not run by `rusm serve`)");
+  }
+  ShellSpawn s;
+  size_t positional = 0;
+  for (size_t i = 1; i < w.size(); ++i) {
+    if (w[i] == "--node" || w[i] == "--allow") {
+      if (i + 1 == w.size()) {
+        return fail(w[i] + " needs a value; " + usage("spawn"));
+      }
+      const std::string& v = w[++i];
+      if (w[i - 1] == "--node") {
+        s.node = v;
+        continue;
+      }
+      for (size_t at = 0; at <= v.size();) {
+        size_t comma = std::min(v.find(',', at), v.size());
+        if (comma > at) {
+          s.allow.push_back(v.substr(at, comma - at));
+        }
+        at = comma + 1;
+      }
+      continue;
+    }
+    if (w[i].starts_with("--")) {
+      return fail("unknown option '" + printable(w[i], 40) + "'; " + usage("spawn"));
+    }
+    if (positional == 0) {
+      s.module = w[i];
+    } else if (positional == 1) {
+      s.function = w[i];
+    } else {
+      Result<uint64_t> v = parse_u64(w[i], "argument");
+      if (!v) {
+        return fail(v.error().message());
+      }
+      if (s.args.size() == 64) {
+        return fail("at most 64 arguments");
+      }
+      s.args.push_back(*v);
+    }
+    ++positional;
+  }
+  if (s.module.empty()) {
+    return fail(usage("spawn"));
+  }
+  Result<std::string> pid = options_.spawn(s);
+  if (!pid) {
+    return fail("spawn " + printable(s.module, 80) + ": " + pid.error().message());
+  }
+  return okay(*pid + "\n");
+}
+
+namespace {
+
+// trace's tracer: events become lines, at most `rate` a second (a token
+// bucket with a second's worth of burst) and kMaxTraceBacklog waiting; the
+// rest are counted. Called on the traced process's threads; the shell's
+// thread takes the lines.
+class LineTracer final : public otp::Tracer {
+ public:
+  explicit LineTracer(uint64_t rate) : rate_(rate), tokens_(static_cast<double>(rate)) {}
+
+  void event(const otp::TraceEvent& e) override {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(mu_);
+    if (e.kind == otp::TraceKind::kExit) {
+      exited_ = true;  // always told, whatever the rate
+    } else {
+      double dt = std::chrono::duration<double>(now - refilled_).count();
+      refilled_ = now;
+      tokens_ = std::min(static_cast<double>(rate_), tokens_ + dt * static_cast<double>(rate_));
+      if (tokens_ < 1 || lines_.size() >= kMaxTraceBacklog) {
+        ++dropped_;
+        return;
+      }
+      tokens_ -= 1;
+    }
+    lines_.push_back(line(e));
+    cv_.notify_one();
+  }
+
+  // Waits up to `wait` for lines; takes them all.
+  std::vector<std::string> take(std::chrono::milliseconds wait, bool* exited, uint64_t* dropped) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, wait, [&] { return !lines_.empty() || exited_; });
+    std::vector<std::string> out;
+    out.swap(lines_);
+    *exited = exited_;
+    *dropped = dropped_;
+    return out;
+  }
+
+ private:
+  static std::string line(const otp::TraceEvent& e) {
+    std::string s = e.pid.to_string() + " " + otp::trace_kind_name(e.kind);
+    switch (e.kind) {
+      case otp::TraceKind::kSend:
+        s += " to " + e.other.to_string();
+        break;
+      case otp::TraceKind::kReceive:
+        s += " from " + (e.other.valid() ? e.other.to_string() : std::string("outside"));
+        break;
+      case otp::TraceKind::kExit:
+        return s + ": " + printable(e.reason.to_string(), 200) + "\n";
+      default:
+        return s + " " + e.other.to_string() + "\n";
+    }
+    char tail[80];
+    std::snprintf(tail, sizeof tail, " tag %llu (%zu bytes)\n",
+                  static_cast<unsigned long long>(e.tag), e.size);
+    return s + tail;
+  }
+
+  const uint64_t rate_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  double tokens_;
+  std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();
+  std::vector<std::string> lines_;
+  uint64_t dropped_ = 0;
+  bool exited_ = false;
+};
+
+}  // namespace
+
+ShellResult Shell::trace(const Words& w, const ShellStream& stream) const {
+  if (w.size() < 2) {
+    return fail(usage("trace"));
+  }
+  uint64_t rate = kDefaultTraceRate, count = 0;
+  for (size_t i = 2; i < w.size(); ++i) {
+    if ((w[i] == "--rate" || w[i] == "--count") && i + 1 < w.size()) {
+      Result<uint64_t> n = w[i] == "--rate" ? parse_count(w[i + 1], "--rate", 1, kMaxTraceRate)
+                                            : parse_count(w[i + 1], "--count", 1, 1'000'000);
+      if (!n) {
+        return fail(n.error().message());
+      }
+      (w[i] == "--rate" ? rate : count) = *n;
+      ++i;
+    } else {
+      return fail("unknown argument '" + printable(w[i], 40) + "'; " + usage("trace"));
+    }
+  }
+  if (!stream) {
+    return fail(
+        "trace streams its output as it happens: use `rusm attach` (this client takes "
+        "one answer per command)");
+  }
+  Result<otp::Pid> pid = resolve(w[1]);
+  if (!pid) {
+    return fail(pid.error().message());
+  }
+  auto tracer = std::make_shared<LineTracer>(rate);
+  if (Status st = node_.trace(*pid, tracer); !st) {
+    return fail(st.message());
+  }
+  if (!stream("tracing " + pid->to_string() + " (at most " + std::to_string(rate) +
+              " events/s; Ctrl-C stops)\n")) {
+    node_.untrace(*pid, tracer.get());
+    return okay("");
+  }
+  uint64_t shown = 0, dropped = 0;
+  bool exited = false, dying = false;
+  std::string why = "stopped";
+  for (;;) {
+    std::vector<std::string> lines =
+        tracer->take(std::chrono::milliseconds(200), &exited, &dropped);
+    std::string chunk;
+    for (std::string& l : lines) {
+      if (count != 0 && shown == count) {
+        break;
+      }
+      chunk += l;
+      ++shown;
+    }
+    if (!chunk.empty() && !stream(chunk)) {
+      break;
+    }
+    if (exited) {
+      why = "it exited";
+      break;
+    }
+    if (count != 0 && shown >= count) {
+      why = std::to_string(count) + " events";
+      break;
+    }
+    if (!node_.is_alive(*pid)) {
+      why = "it exited";
+      if (dying) {
+        break;  // its exit event did not come: stop all the same
+      }
+      dying = true;  // one more round for its exit event, on its way
+      continue;
+    }
+    if (chunk.empty() && !stream("")) {  // the client may have stopped it meanwhile
+      break;
+    }
+  }
+  node_.untrace(*pid, tracer.get());
+  return okay("trace of " + pid->to_string() + " ended (" + why + "): " + std::to_string(shown) +
+              " events, " + std::to_string(dropped) + " dropped over the rate cap\n");
 }
 
 Result<otp::Pid> Shell::resolve(const std::string& word) const {

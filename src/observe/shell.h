@@ -15,13 +15,23 @@
 //   top [N]                                    busiest processes since the last
 //                                              top of this shell (since start first)
 //   nodes                                      this node and its cluster's others
-//   spawn ..., trace ...                       not supported yet (issue 12)
+//   spawn MODULE [FUNCTION] [ARG...] [--node NAME] [--allow CAP,...]
+//                               (control)      a process of a module of this
+//                                              node (ShellOptions::spawn)
+//   trace PROC [--rate N] [--count N]           a live stream of PROC's sends,
+//                                              receives, spawns, links,
+//                                              monitors and exit, at most N
+//                                              events/s (default 100; the
+//                                              rest are counted as dropped),
+//                                              until it exits, N events, or
+//                                              the client stops it (streaming
+//                                              clients only: rusm attach)
 //
 // PROC is a pid as Pid::to_string prints it ("<0.12.1>") or a registered
 // name. Words split at blanks; '...' and "..." quote (the latter with \\ \"
 // \n \t \xHH escapes). Lines longer than kMaxCommandBytes are refused.
 //
-// Commands that change the node (send, exit, kill) need Access::kControl,
+// Commands that change the node (send, exit, kill, spawn) need Access::kControl,
 // the access the observer grants with its token (access.h); others need
 // only observation. A refusal comes back with denied set, so that callers
 // can count it.
@@ -54,11 +64,24 @@ namespace rusm::observe {
 // One other node of the cluster, as `nodes` lists it.
 using ShellPeer = PeerNode;
 
+// What `spawn` asks for.
+struct ShellSpawn {
+  std::string module;               // a module of the node, or a .wasm file on its disk
+  std::string function = "_start";  // an export of it
+  std::vector<uint64_t> args;       // one per parameter (i32/i64)
+  std::string node;                 // "": this node; else a peer's name (remote spawn)
+  std::vector<std::string> allow;   // capability names (default: none, sandboxed)
+};
+
 struct ShellOptions {
   // The other nodes of this node's cluster (cluster::Cluster::nodes(), which
   // this layer does not depend on); empty: a node on its own. Called from
   // the shell's thread.
   PeersSource peers;
+  // Starts what `spawn` asks for and returns the new pid (as text), or why
+  // not. Null: `spawn` is refused (this layer knows no modules; the node's
+  // owner, e.g. `rusm serve`, provides it). Called from the shell's thread.
+  std::function<Result<std::string>(const ShellSpawn&)> spawn;
 };
 
 struct ShellResult {
@@ -71,12 +94,24 @@ struct ShellResult {
 // quote or a bad escape.
 Result<std::vector<std::string>> split_shell_words(std::string_view line);
 
+// Where a command that streams (trace) writes as it goes, before its
+// result: called with each chunk of lines; false stops the command (the
+// client cancelled it, or left).
+using ShellStream = std::function<bool(std::string_view chunk)>;
+
+// trace's bounds.
+inline constexpr uint64_t kDefaultTraceRate = 100;  // events/s
+inline constexpr uint64_t kMaxTraceRate = 10'000;   // events/s
+inline constexpr size_t kMaxTraceBacklog = 1'000;   // lines waiting to be streamed
+
 class Shell {
  public:
   // node must outlive the shell.
   explicit Shell(otp::Node& node, ShellOptions options = {});
 
-  ShellResult execute(std::string_view line, Access access);
+  // stream: null for a client that takes one answer per line (trace then
+  // says it needs a streaming client).
+  ShellResult execute(std::string_view line, Access access, const ShellStream& stream = nullptr);
 
  private:
   using Words = std::vector<std::string>;
@@ -90,6 +125,8 @@ class Shell {
   ShellResult stats(const Words& w) const;
   ShellResult top(const Words& w);
   ShellResult nodes(const Words& w) const;
+  ShellResult spawn(const Words& w) const;
+  ShellResult trace(const Words& w, const ShellStream& stream) const;
   // A live local process named by a pid or a registered name.
   Result<otp::Pid> resolve(const std::string& word) const;
 

@@ -23,8 +23,26 @@ Pid Context::parent() const {
   return proc_->parent_;
 }
 
+namespace {
+
+// An event of the traced process p (trace.h); the caller saw its flag set.
+void traced(detail::Process* p, TraceKind kind, Pid other, uint64_t tag = 0, size_t size = 0) {
+  TraceEvent e;
+  e.kind = kind;
+  e.pid = p->pid_;
+  e.other = other;
+  e.tag = tag;
+  e.size = size;
+  p->node_->trace_event(e);
+}
+
+}  // namespace
+
 Status Context::send(Pid to, Message m) {
   budget_ -= 1;
+  if (proc_->traced_.load(std::memory_order_relaxed)) [[unlikely]] {
+    traced(proc_, TraceKind::kSend, to, m.tag(), m.size());
+  }
   return proc_->node_->send_message(proc_->pid_, to, std::move(m));
 }
 
@@ -99,6 +117,9 @@ void Context::link(Pid pid) {
     std::lock_guard<SpinLock> lock(e.lock);
     e.links.push_back(pid);
   }
+  if (p->traced_.load(std::memory_order_relaxed)) [[unlikely]] {
+    traced(p, TraceKind::kLink, pid);
+  }
   if (p->node_->is_remote(pid)) [[unlikely]] {
     p->node_->link_remote(p, pid);
     return;
@@ -132,6 +153,9 @@ void Context::unlink(Pid pid) {
       e->links.pop_back();
     }
   }
+  if (had && p->traced_.load(std::memory_order_relaxed)) [[unlikely]] {
+    traced(p, TraceKind::kUnlink, pid);
+  }
   if (had && p->node_->is_remote(pid)) [[unlikely]] {
     p->node_->unlink_remote(p->pid_, pid);
   } else if (had) {
@@ -146,6 +170,9 @@ void Context::unlink(Pid pid) {
 
 MonitorRef Context::monitor(Pid pid) {
   MonitorRef ref = proc_->node_->make_ref();
+  if (proc_->traced_.load(std::memory_order_relaxed)) [[unlikely]] {
+    traced(proc_, TraceKind::kMonitor, pid);
+  }
   detail::NodeImpl::monitor_with_ref(*this, pid, ref);
   return ref;
 }
@@ -165,6 +192,9 @@ bool Context::demonitor(MonitorRef ref, bool flush) {
       *it = e->monitors_out.back();
       e->monitors_out.pop_back();
     }
+  }
+  if (active && p->traced_.load(std::memory_order_relaxed)) [[unlikely]] {
+    traced(p, TraceKind::kDemonitor, target);
   }
   if (active && p->node_->is_remote(target)) [[unlikely]] {
     p->node_->demonitor_remote(p->pid_, target, ref);

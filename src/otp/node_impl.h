@@ -322,6 +322,14 @@ class NodeImpl {
   // Remembers that local may hold links or monitors involving node's
   // processes, for node_down.
   void note_remote(uint16_t node, Pid local);
+
+  // ---- tracing (trace.cc; rusm/otp/trace.h)
+  Status trace(Pid pid, std::shared_ptr<Tracer> tracer);
+  void untrace(Pid pid, const Tracer* tracer);
+  // An event of a traced process (its traced_ flag was seen set).
+  void trace_event(const TraceEvent& e);
+  // p is exiting with reason: its last event, and its tracer dropped.
+  void trace_exit(Process* p, const ExitReason& reason);
   void set_router(Router* r);
   void node_up(uint16_t node, std::string name);
   void node_down(uint16_t node);
@@ -402,6 +410,9 @@ class NodeImpl {
   };
   std::mutex remote_mu_;
   std::unordered_map<uint16_t, RemoteSet> remote_index_;
+  // Traced processes and their tracers (trace.cc).
+  std::mutex trace_mu_;
+  std::unordered_map<Pid, std::shared_ptr<Tracer>> traces_;
   // Nodes up (as the router reported) and monitor_node subscribers; changed
   // under nodes_mu_ so that a subscriber sees nodeup/nodedown in order.
   mutable std::mutex nodes_mu_;

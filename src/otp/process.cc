@@ -272,6 +272,7 @@ Result<Process*> NodeImpl::prepare(Process* parent, const SpawnOptions& options)
   p->signalled_.store(false, std::memory_order_relaxed);
   p->status_.store(static_cast<uint8_t>(ProcessStatus::kRunnable), std::memory_order_relaxed);
   p->exiting_.store(false, std::memory_order_relaxed);
+  p->traced_.store(false, std::memory_order_relaxed);
   p->has_name_.store(false, std::memory_order_relaxed);
   p->has_global_.store(false, std::memory_order_relaxed);
   p->queue_len_.store(0, std::memory_order_relaxed);
@@ -375,6 +376,13 @@ Spawned NodeImpl::commit(Process* child, Process* parent, const SpawnOptions& op
       });
     }
     roots_.push_back(child->pid_);
+  }
+  if (parent != nullptr && parent->traced_.load(std::memory_order_relaxed)) [[unlikely]] {
+    TraceEvent e;
+    e.kind = TraceKind::kSpawn;
+    e.pid = parent->pid_;
+    e.other = child->pid_;
+    trace_event(e);
   }
   if (Worker* w = current_worker()) {
     WorkerCounters::bump(w->counters_.spawns);
@@ -491,6 +499,15 @@ Status NodeImpl::send_message(Pid from, Pid to, Message m) {
     }
   }
   n->charged = true;
+  if (p->traced_.load(std::memory_order_relaxed)) [[unlikely]] {
+    TraceEvent e;
+    e.kind = TraceKind::kReceive;
+    e.pid = to;
+    e.other = from;
+    e.tag = n->tag;
+    e.size = n->size;
+    trace_event(e);
+  }
   Inbox::Push r = p->inbox_.push(n);
   if (r == Inbox::Push::kWoke) {
     schedule(p);
@@ -555,6 +572,9 @@ void NodeImpl::send_down(Pid from, Pid to, MonitorRef ref, const ExitReason& rea
 void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
   p->status_.store(static_cast<uint8_t>(ProcessStatus::kExiting), std::memory_order_relaxed);
   p->exiting_.store(true, std::memory_order_seq_cst);
+  if (p->traced_.load(std::memory_order_seq_cst)) [[unlikely]] {
+    trace_exit(p, reason);
+  }
   p->wait_desc_.store(kWaitNone, std::memory_order_relaxed);
   // The name goes before any exit signal is sent (as on the BEAM), so a
   // supervisor restarting this process on another worker finds it free.

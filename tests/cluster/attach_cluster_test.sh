@@ -6,10 +6,13 @@
 # a node with a [cluster] table, and checks: -c nodes names the node; with a
 # WebSocket open, -c ps lists its process and -c 'kill PID' ends it (the
 # socket closes, ps no longer lists it); stats, whereis's error (exit 1);
+# spawn of a route's module here and (remote spawn) on a second node n2;
+# trace of the WebSocket's process (Ctrl-C on a terminal; until its kill);
 # lines on a pipe answered in order; the refusals (exit 2): no certificate
 # files, a certificate of another CA, a node with attach = false, a bad
 # address; a bad command exits 1.
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 rusm=$(realpath "$1")
 guests=$(realpath "$2")
 tmp=$(mktemp -d)
@@ -90,8 +93,12 @@ grep -qF "no process registered as 'nobody'" err.txt || die "whereis error: $(ca
 run 1 "$rusm" attach "$node" -c 'frobnicate now'
 grep -qF "unknown command 'frobnicate'" err.txt || die "bad command: $(cat err.txt)"
 run 1 "$rusm" attach "$node" -c 'spawn x.wasm'
-grep -qF "not supported yet" err.txt || die "spawn: $(cat err.txt)"
-echo "ok: stats, whereis, a bad command (exit 1), spawn not supported yet"
+grep -qF "spawn x.wasm: " err.txt || die "spawn of a missing file: $(cat err.txt)"
+run 1 "$rusm" attach "$node" -c 'spawn route0 hello 1 --allow teleport'
+grep -qF "unknown capability 'teleport'" err.txt || die "spawn --allow: $(cat err.txt)"
+run 0 "$rusm" attach "$node" -c 'spawn route0 hello 1'
+grep -q '^<[0-9]*\.[0-9]*\.[0-9]*>$' out.txt || die "spawn answered no pid: $(cat out.txt)"
+echo "ok: stats, whereis, a bad command (exit 1), spawn (a route's module; errors)"
 
 # A WebSocket held open: its handler process lives until the socket goes.
 python3 - "$http" > ws.log 2>&1 <<'PY' &
@@ -120,7 +127,22 @@ done
 echo "ok: -c ps lists $pid"
 run 0 "$rusm" attach "$node" -c "info $pid"
 grep -qF "$pid" out.txt || die "info $pid: $(cat out.txt)"
+# trace on a terminal: the stream starts, Ctrl-C stops it (not attach),
+# the prompt comes back.
+HOME="$tmp" python3 "$here/attach_pty.py" "$rusm" "$node" trace "$pid" > pty-trace.txt 2>&1 ||
+  die "trace on a pseudo-terminal: $(cat pty-trace.txt)"
+grep -qF "pty ok" pty-trace.txt || die "trace on a pseudo-terminal: $(cat pty-trace.txt)"
+echo "ok: trace $pid streams on a terminal; Ctrl-C stops the trace, not attach"
+# -c 'trace PID' until the process exits: its exit is the last line.
+"$rusm" attach "$node" -c "trace $pid" > trace.txt 2>&1 &
+tracer=$!
+pids+=($tracer)
+wait_for trace.txt "tracing $pid"
 run 0 "$rusm" attach "$node" -c "kill $pid"
+wait "$tracer" || die "attach -c trace exited $?: $(cat trace.txt)"
+grep -qF "$pid exit: killed" trace.txt || die "trace saw no exit: $(cat trace.txt)"
+grep -qF "trace of $pid ended (it exited)" trace.txt || die "trace end: $(cat trace.txt)"
+echo "ok: -c 'trace $pid' streamed until its kill"
 wait_for ws.log "closed"
 run 0 "$rusm" attach "$node" -c ps
 grep -qF "$pid" out.txt && die "$pid still listed after kill: $(cat out.txt)"
@@ -144,41 +166,8 @@ echo "ok: piped lines answered in order"
 
 # On a terminal (a pseudo-terminal): the greeting and the prompt, a command
 # typed and answered, history written, Ctrl-D leaves with status 0.
-HOME="$tmp" python3 - "$rusm" "$node" > pty.txt 2>&1 <<'PY' || die "pseudo-terminal session: $(cat pty.txt)"
-import os, pty, select, sys, time
-rusm, node = sys.argv[1], sys.argv[2]
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(rusm, [rusm, "attach", node])
-seen = b""
-def until(what, limit=15, times=1):
-    global seen
-    end = time.time() + limit
-    while seen.count(what) < times:
-        if time.time() > end:
-            sys.exit("timed out waiting for %r; saw %r" % (what, seen))
-        r, _, _ = select.select([fd], [], [], 0.2)
-        if r:
-            try:
-                seen += os.read(fd, 4096)
-            except OSError:
-                break
-until(b"attached to n1")
-until(b"n1> ")
-os.write(fd, b"nodes\r")
-until(b"(this node)")
-until(b"n1> ", times=2)  # the prompt again after the answer
-os.write(fd, b"\x04")
-_, status = os.waitpid(pid, 0)
-if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-    sys.exit("rusm attach on a terminal ended with status %r; saw %r" % (status, seen))
-hist = os.path.join(os.environ["HOME"], ".rusm_history")
-if "nodes" not in open(hist).read():
-    sys.exit("the history file lacks the command")
-if os.stat(hist).st_mode & 0o077:
-    sys.exit("the history file is readable by others")
-print("pty ok")
-PY
+HOME="$tmp" python3 "$here/attach_pty.py" "$rusm" "$node" basic > pty.txt 2>&1 ||
+  die "pseudo-terminal session: $(cat pty.txt)"
 grep -qF "pty ok" pty.txt || die "pseudo-terminal session: $(cat pty.txt)"
 echo "ok: on a pseudo-terminal: prompt, a command answered, history kept (0600), Ctrl-D"
 
@@ -199,14 +188,23 @@ echo "ok: refused: $(cat err.txt)"
 run 2 "$rusm" attach nowhere -c nodes
 grep -qF "is not HOST:PORT" err.txt || die "bad address: $(cat err.txt)"
 conf n2 false
-"$rusm" serve n2.toml --workers 1 > n2.log 2>&1 &
+"$rusm" serve n2.toml --workers 1 --seed "$node" > n2.log 2>&1 &
 pids+=($!)
 wait_for n2.log "cluster node n2"
 grep -qF "attach off" n2.log || die "n2 does not say attach is off"
 port2=$(sed -n 's/.*cluster node n2 (id [0-9]*) on 127.0.0.1:\([0-9]*\).*/\1/p' n2.log)
+id2=$(sed -n 's/.*cluster node n2 (id \([0-9]*\)).*/\1/p' n2.log)
 run 2 "$rusm" attach "127.0.0.1:$port2" -c nodes
 grep -qF "this node does not accept attach" err.txt || die "attach = false: $(cat err.txt)"
 echo "ok: refused: $(cat err.txt)"
+# A spawn on n2 from n1's shell: the module goes to n2, the pid is n2's.
+wait_for n1.log "node n2 ($id2) is up"
+run 0 "$rusm" attach "$node" -c 'spawn route0 hello 1 --node n2'
+grep -q "^<$id2\.[0-9]*\.[0-9]*>$" out.txt || die "spawn --node n2: $(cat out.txt)"
+remote=$(cat out.txt)
+run 1 "$rusm" attach "$node" -c 'spawn route0 hello 1 --node n9'
+grep -qF "no node named 'n9'" err.txt || die "spawn --node n9: $(cat err.txt)"
+echo "ok: spawn --node n2 ran on n2 ($remote)"
 # The node is still serving operators after all that.
 run 0 "$rusm" attach "$node" -c nodes
 echo "PASS"

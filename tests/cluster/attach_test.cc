@@ -31,7 +31,7 @@ struct FakeShell {
   std::function<AttachShell()> factory() {
     return [this] {
       ++made;
-      return [this](std::string_view line) {
+      return [this](std::string_view line, const AttachStream& stream) {
         {
           std::lock_guard<std::mutex> lock(mu);
           lines.emplace_back(line);
@@ -47,6 +47,14 @@ struct FakeShell {
         }
         if (l.rfind("echo ", 0) == 0) {
           return AttachAnswer{true, l.substr(5) + "\n"};
+        }
+        if (l == "stream") {  // a chunk every 5 ms until told to stop
+          int n = 0;
+          while (n < 2000 && stream("chunk " + std::to_string(n) + "\n")) {
+            ++n;
+            std::this_thread::sleep_for(5ms);
+          }
+          return AttachAnswer{true, "streamed " + std::to_string(n) + "\n"};
         }
         return AttachAnswer{true, "?\n"};
       };
@@ -136,6 +144,8 @@ class Operator {
     cb.on_frame = [&ev, who](Connection&, Frame&& f) {
       if (auto* r = std::get_if<ShellResult>(&f)) {
         ev.add(who + " result " + std::to_string(r->id) + (r->ok ? " ok " : " fail ") + r->output);
+      } else if (auto* o = std::get_if<ShellOutput>(&f)) {
+        ev.add(who + " output " + std::to_string(o->id) + " " + o->output);
       } else {
         ev.add(who + " got " + frame_type_name(static_cast<uint8_t>(type_of(f))));
       }
@@ -165,6 +175,32 @@ class Operator {
   IoThread loop;
   std::shared_ptr<Connection> conn;
 };
+
+TEST(AttachTest, AStreamingLineSendsOutputUntilTheOperatorCancelsIt) {
+  TestPki pki("ca");
+  Events ev;
+  FakeShell shell;
+  AttachNode a(pki, "a", 1, ev, shell.factory());
+  Operator op(pki.node("operator"), a.mesh->port(), ev);
+  ASSERT_NE(ev.wait_for("op up a id=1"), "") << ev.all();
+  EXPECT_EQ(op.send(ShellLine{3, "stream"}), SendResult::kOk);
+  ASSERT_NE(ev.wait_for("op output 3 chunk 2"), "") << ev.all();
+  EXPECT_EQ(op.send(ShellCancel{99}), SendResult::kOk) << "another line's cancel: ignored";
+  EXPECT_EQ(op.send(ShellCancel{3}), SendResult::kOk);
+  std::string done = ev.wait_for("op result 3 ok streamed ");
+  ASSERT_NE(done, "") << ev.all();
+  int n = std::stoi(done.substr(done.rfind(' ') + 1));
+  EXPECT_GE(n, 2);  // chunk 2 was sent (its call may have returned the cancel)
+  EXPECT_LT(n, 2000) << "the cancel stopped the stream";
+  // Every chunk came before the answer, in order.
+  std::string all = ev.all();
+  size_t answer = all.find("op result 3");
+  EXPECT_LT(all.find("op output 3 chunk 0"), answer);
+  EXPECT_LT(all.find("op output 3 chunk " + std::to_string(n - 1)), answer);
+  // The session goes on with the next line.
+  EXPECT_EQ(op.send(ShellLine{4, "echo after"}), SendResult::kOk);
+  EXPECT_NE(ev.wait_for("op result 4 ok after"), "") << ev.all();
+}
 
 TEST(AttachTest, OperatorGetsAnswersInOrderOffTheIoThreadAndIsNoPeer) {
   TestPki pki("ca");
@@ -223,7 +259,7 @@ TEST(AttachTest, OperatorSendingAPeerFrameIsDisconnectedAndTheNodeCarriesOn) {
     ASSERT_NE(ev.wait_for("op up a"), "") << ev.all();
     EXPECT_EQ(op.send(Send{0, uint64_t{1} << 48 | 1, 5, 0, "hi"}), SendResult::kOk);
     EXPECT_NE(ev.wait_for("op down: refused by peer: protocol error: an operator's connection "
-                          "carries SHELL_LINE frames only, not SEND"),
+                          "carries SHELL_LINE and SHELL_CANCEL frames only, not SEND"),
               "")
         << ev.all();
   }
@@ -432,7 +468,7 @@ TEST(AttachTest, ClusterStopWithAShellInsideNodes) {
   Cluster* self = nullptr;
   std::atomic<int> in_nodes{0};
   co.attach_shell = [&self, &in_nodes] {
-    return [&self, &in_nodes](std::string_view) {
+    return [&self, &in_nodes](std::string_view, const AttachStream&) {
       ++in_nodes;
       size_t n = 0;
       for (int i = 0; i < 200; ++i) {

@@ -49,6 +49,8 @@ std::vector<Frame> every_frame() {
       ShellLine{0, ""},
       ShellResult{7, true, "PID  NAME\n<0.1.1> web\n"},
       ShellResult{0xffffffffu, false, ""},
+      ShellOutput{7, "<0.5.1> send to <0.6.1> tag 1 (2 bytes)\n"},
+      ShellCancel{7},
   };
 }
 
@@ -315,7 +317,9 @@ TEST(FrameTest, ShellTypesAreKnownBeforeTheirBodyArrives) {
   EXPECT_FALSE(r->has_value());
   EXPECT_TRUE(known_frame_type(30));
   EXPECT_TRUE(known_frame_type(31));
-  EXPECT_FALSE(known_frame_type(32));
+  EXPECT_TRUE(known_frame_type(32));
+  EXPECT_TRUE(known_frame_type(33));
+  EXPECT_FALSE(known_frame_type(34));
   EXPECT_FALSE(known_frame_type(0));
 }
 

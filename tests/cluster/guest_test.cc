@@ -187,7 +187,8 @@ TEST(RemoteSpawn, FromOutsideAPolicyLessNodeRefusesAndTheCacheIsBounded) {
   GuestNode a("ga", certs, {});  // no policy: takes no spawns from peers
   GuestNode b("gb", certs, {"127.0.0.1:" + std::to_string(a.cluster->port())}, sandboxed(),
               /*max_peer_modules=*/1);
-  ASSERT_TRUE(eventually([&] { return a.rt->node().node_is_up(b.id()); }));
+  ASSERT_TRUE(eventually(
+      [&] { return a.rt->node().node_is_up(b.id()) && b.rt->node().node_is_up(a.id()); }));
   runtime::ProcessSpec spec;
   spec.module = "t_node";
   spec.function = "remote_crasher";

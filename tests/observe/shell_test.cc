@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
+
 #include <thread>
 
 #include <boost/asio.hpp>
@@ -284,12 +287,134 @@ TEST_F(ShellTest, BadInputGetsAClearError) {
   EXPECT_TRUE(contains(error("ps --colour"), "unknown argument '--colour'"));
   EXPECT_TRUE(contains(error("top many"), "N must be a whole number"));
   EXPECT_TRUE(contains(error("stats now"), "usage: stats"));
-  EXPECT_TRUE(contains(error("spawn hello.wasm"), "not supported yet"));
-  EXPECT_TRUE(contains(error("spawn hello.wasm"), "issue 12"));
-  EXPECT_TRUE(contains(error("trace " + pid), "not supported yet"));
+  EXPECT_TRUE(contains(error("spawn hello.wasm"), "spawn is not available on this node"));
+  EXPECT_TRUE(contains(error("trace " + pid), "use `rusm attach`")) << "no stream: refused";
+  EXPECT_TRUE(contains(error("trace " + pid + " --rate 0"), "--rate must be"));
   EXPECT_TRUE(contains(error(std::string(kMaxCommandBytes + 1, 'x')), "line too long"));
   EXPECT_TRUE(contains(error("info \x1b[2J"), "\\x1b[2J")) << "control bytes are escaped";
   EXPECT_TRUE(node.is_alive(*p)) << "bad input must not touch the process";
+}
+
+TEST_F(ShellTest, SpawnParsesItsWordsAndHandsThemToTheNodesOwner) {
+  ShellSpawn seen;
+  ShellOptions o;
+  o.spawn = [&](const ShellSpawn& s) -> Result<std::string> {
+    seen = s;
+    if (s.module == "missing.wasm") {
+      return Error("cannot open missing.wasm");
+    }
+    return std::string("<3.7.1>");
+  };
+  Shell shell(node, o);
+  ShellResult r =
+      shell.execute("spawn app.wasm work 7 0x10 --node n2 --allow stdio,clock", Access::kControl);
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.output, "<3.7.1>\n");
+  EXPECT_EQ(seen.module, "app.wasm");
+  EXPECT_EQ(seen.function, "work");
+  EXPECT_EQ(seen.args, (std::vector<uint64_t>{7, 16}));
+  EXPECT_EQ(seen.node, "n2");
+  EXPECT_EQ(seen.allow, (std::vector<std::string>{"stdio", "clock"}));
+  r = shell.execute("spawn app.wasm", Access::kControl);
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(seen.function, "_start") << "the default function";
+  EXPECT_TRUE(seen.node.empty() && seen.args.empty() && seen.allow.empty());
+  r = shell.execute("spawn missing.wasm", Access::kControl);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(contains(r.output, "spawn missing.wasm: cannot open missing.wasm")) << r.output;
+  EXPECT_TRUE(contains(shell.execute("spawn", Access::kControl).output, "usage: spawn"));
+  EXPECT_TRUE(
+      contains(shell.execute("spawn a.wasm f x", Access::kControl).output, "bad argument 'x'"));
+  EXPECT_TRUE(contains(shell.execute("spawn a.wasm --node", Access::kControl).output,
+                       "--node needs a value"));
+  EXPECT_TRUE(contains(shell.execute("spawn a.wasm --colour red", Access::kControl).output,
+                       "unknown option '--colour'"));
+  // Starting processes changes the node: observers may not.
+  seen = ShellSpawn{};
+  r = shell.execute("spawn app.wasm", Access::kObserve);
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.denied);
+  EXPECT_TRUE(seen.module.empty()) << "an observer's spawn must not reach the owner";
+}
+
+TEST_F(ShellTest, TraceStreamsAProcesssEventsUntilItExits) {
+  Probe probe(node);
+  Result<Pid> fwd = node.spawn(forwarder, probe.pid());
+  ASSERT_TRUE(fwd);
+  std::string pid = fwd->to_string();
+  std::string streamed;
+  std::atomic<int> chunks{0};
+  // The stream starts the traffic once the trace is on, then kills the
+  // forwarder after its first forward: the trace ends with its exit.
+  ShellStream stream = [&](std::string_view chunk) {
+    streamed += chunk;
+    if (chunks++ == 0) {
+      EXPECT_TRUE(probe.send(*fwd, Message::make(9, "abc")).is_ok());
+    }
+    if (streamed.find(" send to ") != std::string::npos && node.is_alive(*fwd)) {
+      node.exit(*fwd, ExitReason::kill());
+    }
+    return true;
+  };
+  ShellResult r = shell.execute("trace " + pid, Access::kObserve, stream);
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_TRUE(contains(streamed, "tracing " + pid)) << streamed;
+  EXPECT_TRUE(
+      contains(streamed, pid + " receive from " + probe.pid().to_string() + " tag 9 (3 bytes)"))
+      << streamed;
+  EXPECT_TRUE(contains(streamed, pid + " send to " + probe.pid().to_string() + " tag 9 (3 bytes)"))
+      << streamed;
+  EXPECT_TRUE(contains(streamed, pid + " exit: killed")) << streamed;
+  EXPECT_TRUE(contains(r.output, "ended (it exited): 3 events, 0 dropped")) << r.output;
+
+  // --count ends it; a stream that says stop ends it too.
+  Result<Pid> other = node.spawn(forwarder, probe.pid());
+  ASSERT_TRUE(other);
+  int sent = 0;
+  ShellStream pump = [&](std::string_view) {
+    if (sent < 3) {
+      ++sent;
+      EXPECT_TRUE(probe.send(*other, Message::make(1, "x")).is_ok());
+    }
+    return true;
+  };
+  r = shell.execute("trace " + other->to_string() + " --count 2", Access::kObserve, pump);
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_TRUE(contains(r.output, "ended (2 events): 2 events")) << r.output;
+  r = shell.execute("trace " + other->to_string(), Access::kObserve,
+                    [](std::string_view) { return false; });
+  EXPECT_TRUE(r.ok) << r.output;
+  // After each end the process is no longer traced: a new trace is taken.
+  sent = 2;  // one more message, for the one event it waits for
+  r = shell.execute("trace " + other->to_string() + " --count 1", Access::kObserve, pump);
+  EXPECT_TRUE(r.ok) << r.output;
+}
+
+TEST_F(ShellTest, TraceCapsItsRate) {
+  Probe probe(node);
+  Result<Pid> fwd = node.spawn(forwarder, probe.pid());
+  ASSERT_TRUE(fwd);
+  std::string streamed;
+  bool flooded = false;
+  ShellStream stream = [&](std::string_view chunk) {
+    streamed += chunk;
+    if (!flooded) {
+      flooded = true;
+      for (int i = 0; i < 2000; ++i) {
+        (void)probe.send(*fwd, Message::make(1, "x"));
+      }
+      node.exit(*fwd, ExitReason::kill());
+    }
+    return true;
+  };
+  ShellResult r =
+      shell.execute("trace " + fwd->to_string() + " --rate 10", Access::kObserve, stream);
+  ASSERT_TRUE(r.ok) << r.output;
+  size_t lines = std::count(streamed.begin(), streamed.end(), '\n');
+  // 10/s with a second's burst: about 10 events and the exit, never thousands.
+  EXPECT_LE(lines, 30u) << streamed;
+  EXPECT_TRUE(contains(r.output, "dropped over the rate cap")) << r.output;
+  EXPECT_FALSE(contains(r.output, " 0 dropped")) << r.output;
 }
 
 TEST_F(ShellTest, ObserversCannotChangeTheNode) {

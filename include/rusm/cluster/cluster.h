@@ -93,14 +93,21 @@ struct AttachAnswer {
   bool ok = true;      // false: the command failed or was refused; output says why
   std::string output;  // lines ending in '\n'
 };
+// Where a command streams output before its answer (`trace`): each call
+// sends a chunk to the operator (an empty one sends nothing) and says
+// whether to go on: false once the operator cancelled the line (Ctrl-C),
+// left, or stopped reading (more than kMaxAttachStreamBacklog bytes unsent).
+using AttachStream = std::function<bool(std::string_view chunk)>;
 // One operator's shell: called with each of its lines, in order, one at a
 // time, on that operator's own thread.
-using AttachShell = std::function<AttachAnswer(std::string_view line)>;
+using AttachShell = std::function<AttachAnswer(std::string_view line, const AttachStream& stream)>;
 
 // The longest line an operator may send (the observer shell's
 // kMaxCommandBytes), and how many lines may wait for their answers.
 inline constexpr size_t kMaxAttachLine = 16 * 1024;
 inline constexpr size_t kMaxAttachQueue = 16;
+// Streamed output waiting to go to an operator, past which its stream stops.
+inline constexpr size_t kMaxAttachStreamBacklog = size_t{1} << 20;
 
 struct ClusterOptions {
   std::string listen_host = "127.0.0.1";

@@ -65,11 +65,13 @@ struct ClusterConfig {
   uint16_t node_id = 0;            // the id in its pids; 0: derived from the name
   std::string host = "127.0.0.1";  // where peers reach this node
   uint16_t port = 0;
-  std::vector<Listen> seeds;             // nodes to join through
-  std::string certs;                     // absolute: ca.pem, NAME.pem and NAME.key
-  Millis tick = Millis(1000);            // heartbeat; a silent peer is down within 2 ticks
-  uint64_t send_buffer_bytes = 4 << 20;  // per peer; past it sends to that node fail
-  bool attach = true;                    // operators may attach (`rusm attach`)
+  std::vector<Listen> seeds;              // nodes to join through
+  std::string certs;                      // absolute: ca.pem, NAME.pem and NAME.key
+  Millis tick = Millis(1000);             // heartbeat; a silent peer is down within 2 ticks
+  uint64_t send_buffer_bytes = 4 << 20;   // per peer; past it sends to that node fail
+  bool attach = true;                     // operators may attach (`rusm attach`)
+  bool remote_spawn = true;               // peers may spawn here
+  std::vector<std::string> remote_allow;  // the most a peer's process gets (capability names)
 };
 
 struct AppConfig {

@@ -26,6 +26,7 @@
 #include "rusm/otp/message.h"
 #include "rusm/otp/pid.h"
 #include "rusm/otp/router.h"
+#include "rusm/otp/trace.h"
 #include "rusm/result.h"
 
 namespace rusm::otp {
@@ -256,6 +257,14 @@ class Node {
   void remote_spawned(Pid child, Pid parent, bool link, MonitorRef ref);
   // A fresh reference, unique on this node (Context::make_ref from outside).
   MonitorRef make_ref();
+
+  // Tracing (rusm/otp/trace.h): pid's events go to tracer until untrace()
+  // or its exit (a last kExit event; the node then drops the tracer).
+  // Errors: pid is not a live process of this node, or it is traced already
+  // (one tracer per process).
+  Status trace(Pid pid, std::shared_ptr<Tracer> tracer);
+  // Stops tracer's trace of pid (nothing if another tracer has it now).
+  void untrace(Pid pid, const Tracer* tracer);
 
   // Global names a peer sent (Router::global_add / global_del /
   // global_sync). The router checks first that the pids are of the sending
