@@ -15,6 +15,7 @@
 #include "rusm/cluster/cluster.h"
 #include "rusm/otp/context.h"
 #include "rusm/otp/node.h"
+#include "rusm/runtime/runtime.h"
 
 using namespace rusm;
 
@@ -37,12 +38,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::string name = argv[1];
-  otp::NodeOptions no;
-  no.workers = 1;
-  no.name = name;
-  no.node_id = cluster::node_id_for(name);
-  otp::Node node(no);
+  runtime::RuntimeOptions ro;
+  ro.node.workers = 1;
+  ro.node.name = name;
+  ro.node.node_id = cluster::node_id_for(name);
+  runtime::Runtime rt(ro);
+  otp::Node& node = rt.node();
   cluster::ClusterOptions co;
+  co.runtime = &rt;  // peers may spawn here, sandboxed
+  co.remote_spawn = *runtime::profile("sandboxed");
   cluster::use_certs_dir(co, argv[2], name);
   co.tick = std::chrono::milliseconds(200);
   for (int i = 3; i < argc; ++i) {

@@ -4,15 +4,19 @@
 // monitor to it fires with noconnection, once, within the bound; nothing
 // hangs; the other two keep answering. Each child registers its echo as the
 // global name "echo-NAME": every name reaches the test node, and n2's goes
-// when n2 is killed.
+// when n2 is killed. The test node also spawns a Wasm process on n2 (remote
+// spawn, linked and monitored), whose link and monitor fire the same way.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +27,7 @@
 #include "cluster/node_process.h"
 #include "rusm/cluster/cluster.h"
 #include "rusm/otp/node.h"
+#include "rusm/runtime/runtime.h"
 
 namespace rusm::cluster {
 namespace {
@@ -75,12 +80,15 @@ TEST(ClusterProcesses, KillMinus9FiresEveryLinkAndMonitorAndTheRestKeepWorking) 
   auto n3 = start_node("n3", certs, {s1});
   ASSERT_TRUE(n2 && n3);
 
-  otp::NodeOptions no;
-  no.workers = 1;
-  no.name = "t";
-  no.node_id = node_id_for("t");
-  otp::Node node(no);
+  runtime::RuntimeOptions ro;
+  ro.node.workers = 1;
+  ro.node.name = "t";
+  ro.node.node_id = node_id_for("t");
+  runtime::Runtime rt(ro);
+  otp::Node& node = rt.node();
+  ASSERT_TRUE(rt.load_file("t_node", std::string(RUSM_CLUSTER_GUESTS) + "/t_node.wasm"));
   ClusterOptions co;
+  co.runtime = &rt;
   use_certs_dir(co, certs, "t");
   co.seeds = {s1};
   co.tick = 200ms;
@@ -123,6 +131,31 @@ TEST(ClusterProcesses, KillMinus9FiresEveryLinkAndMonitorAndTheRestKeepWorking) 
   otp::MonitorRef m1 = probe.monitor(*e1);
   probe.monitor_node(id2);
 
+  // A Wasm process spawned on n2, linked to and monitored by the probe.
+  struct Answer {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<otp::Spawned>> r;
+  };
+  auto answer = std::make_shared<Answer>();
+  runtime::ProcessSpec idle;
+  idle.module = "t_node";
+  idle.function = "idle";
+  idle.options.link = idle.options.monitor = true;
+  rt.spawn_on(id2, idle, probe.pid(), nullptr, [answer](Result<otp::Spawned> r) {
+    std::lock_guard<std::mutex> lock(answer->mu);
+    answer->r = std::move(r);
+    answer->cv.notify_all();
+  });
+  {
+    std::unique_lock<std::mutex> lock(answer->mu);
+    ASSERT_TRUE(answer->cv.wait_for(lock, 10s, [&] { return answer->r.has_value(); }));
+    ASSERT_TRUE(*answer->r) << answer->r->message();
+  }
+  const otp::Spawned spawned = **answer->r;
+  EXPECT_EQ(spawned.pid.node(), id2) << "the spawned process lives on n2";
+  EXPECT_NE(spawned.monitor, 0u);
+
   // Traffic in flight to n2 when it dies.
   for (int i = 0; i < 1000; ++i) {
     (void)probe.send(*e2, Message::make(100, "load"));
@@ -134,17 +167,18 @@ TEST(ClusterProcesses, KillMinus9FiresEveryLinkAndMonitorAndTheRestKeepWorking) 
   while (std::chrono::steady_clock::now() < until) {
     auto m = probe.receive_if([](const Message& x) { return x.tag() != 100; }, 200ms);
     if (!m) {
-      if (exits && downs && nodedowns) {
+      if (exits >= 2 && downs >= 2 && nodedowns) {
         break;
       }
       continue;
     }
     if (m->is_exit()) {
-      EXPECT_EQ(m->from(), *e2);
+      EXPECT_TRUE(m->from() == *e2 || m->from() == spawned.pid) << m->from().to_string();
       EXPECT_EQ(m->reason().kind(), ExitKind::kNoconnection);
       ++exits;
     } else if (m->is_down()) {
-      EXPECT_EQ(m->ref(), m2) << "only the monitor of n2's process may fire";
+      EXPECT_TRUE(m->ref() == m2 || m->ref() == spawned.monitor)
+          << "only the monitors of n2's processes may fire";
       EXPECT_EQ(m->reason().kind(), ExitKind::kNoconnection);
       ++downs;
     } else if (m->tag() == otp::kNodeDownTag) {
@@ -152,8 +186,8 @@ TEST(ClusterProcesses, KillMinus9FiresEveryLinkAndMonitorAndTheRestKeepWorking) 
     }
   }
   auto took = std::chrono::steady_clock::now() - t0;
-  EXPECT_EQ(exits, 1) << "the link to n2's process fires exactly once";
-  EXPECT_EQ(downs, 1) << "the monitor of n2's process fires exactly once";
+  EXPECT_EQ(exits, 2) << "each link to n2's two processes fires exactly once";
+  EXPECT_EQ(downs, 2) << "each monitor of n2's two processes fires exactly once";
   EXPECT_EQ(nodedowns, 1);
   EXPECT_LT(took, 2s);
   (void)m1;

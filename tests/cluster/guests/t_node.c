@@ -192,3 +192,8 @@ RUSM_EXPORT(spawner) void spawner(int32_t node, rusm_pid reporter) {
   snprintf(out, sizeof out, "nofn=%d nomod=%d noconn=%d", nofn, nomod, noconn);
   report(reporter, out);
 }
+
+// Lives until killed (a remote child for the multi-process test).
+RUSM_EXPORT(idle) void idle(void) {
+  rusm_sleep_ns(-1);
+}
