@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "commands.h"
@@ -50,9 +51,17 @@ std::vector<observe::ShellPeer> shell_peers(const cluster::Cluster& c) {
 // or a .wasm file on its disk (loaded once, as "file:PATH"); with a node
 // name, a remote spawn to that peer (its policy caps the capabilities).
 // What the operator grants is --allow, on top of nothing (sandboxed).
+// may_wait: false for the observer's shell, which runs on the node's event
+// loop: then neither a file is compiled nor a peer waited for (attach's
+// shell runs on a thread of its own and may).
 Result<std::string> shell_spawn(runtime::Runtime& rt,
                                 const std::atomic<const cluster::Cluster*>& membership,
-                                const observe::ShellSpawn& s) {
+                                const observe::ShellSpawn& s, bool may_wait) {
+  if (!may_wait && (!s.node.empty() || !rt.has_module(s.module))) {
+    return Error(
+        "from the dashboard, spawn starts modules the node has loaded (a route's is route0, "
+        "route1, ...) on this node; .wasm files and --node are for `rusm attach`");
+  }
   runtime::ProcessSpec spec;
   spec.caps = *runtime::profile("sandboxed");
   for (const std::string& name : s.allow) {
@@ -99,6 +108,38 @@ Result<std::string> shell_spawn(runtime::Runtime& rt,
   return r->pid.to_string();
 }
 
+// This node's observer snapshot for peers that ask (ClusterOptions::observer,
+// the dashboard's "observe" of a node): sampled at most twice a second, with
+// the 200 busiest processes. The sampler comes and goes with [observer];
+// `sampler` is cleared (under mu) before it is destroyed.
+struct SnapshotSource {
+  std::mutex mu;
+  observe::Sampler* sampler = nullptr;
+  std::chrono::steady_clock::time_point at;
+  std::string cached;
+
+  Result<std::string> take() {
+    std::lock_guard<std::mutex> lock(mu);
+    if (sampler == nullptr) {
+      return Error("no observer on this node ([observer] is off)");
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (cached.empty() || now - at > std::chrono::milliseconds(500)) {
+      cached = observe::to_text(observe::snapshot_json(*sampler->sample_now(true), true, 200));
+      at = now;
+    }
+    return cached;
+  }
+  // Clears the sampler when dropped (declared after it: dropped before it).
+  struct Guard {
+    std::shared_ptr<SnapshotSource> source;
+    ~Guard() {
+      std::lock_guard<std::mutex> lock(source->mu);
+      source->sampler = nullptr;
+    }
+  };
+};
+
 static_assert(cluster::kMaxAttachLine == observe::kMaxCommandBytes,
               "an attached operator's lines are the shell's command lines");
 
@@ -140,6 +181,7 @@ void serve(const ServeArgs& a) {
   // The cluster ([cluster], off by default): peers reach this node's
   // processes once it is up; it leaves before the app stops.
   std::unique_ptr<cluster::Cluster> membership;
+  auto snapshots = std::make_shared<SnapshotSource>();
   // The cluster once it is up, for shells made before (operators who attach
   // while it starts) and after (the observer's).
   auto self = std::make_shared<std::atomic<const cluster::Cluster*>>(nullptr);
@@ -156,6 +198,7 @@ void serve(const ServeArgs& a) {
     cluster::use_certs_dir(co, k.certs, k.name);
     co.tick = k.tick;
     co.send_buffer_bytes = k.send_buffer_bytes;
+    co.observer = [snapshots] { return snapshots->take(); };
     // `rusm attach`: each operator gets a shell of its own on this node. A
     // certificate of the cluster's CA is the operator's credential, so the
     // shell has control access (kill, exit, send), as the observer's token
@@ -182,7 +225,9 @@ void serve(const ServeArgs& a) {
           const cluster::Cluster* c = self->load();
           return c ? shell_peers(*c) : std::vector<observe::ShellPeer>{};
         };
-        so.spawn = [rt, self](const observe::ShellSpawn& s) { return shell_spawn(*rt, *self, s); };
+        so.spawn = [rt, self](const observe::ShellSpawn& s) {
+          return shell_spawn(*rt, *self, s, /*may_wait=*/true);
+        };
         otp::Node* node = &rt->node();
         auto shell = std::make_shared<observe::Shell>(*node, std::move(so));
         return [shell](std::string_view line, const cluster::AttachStream& stream) {
@@ -206,6 +251,7 @@ void serve(const ServeArgs& a) {
   // loop; its snapshots carry the app's per-route figures (the Routes panel)
   // and, in a cluster, the other nodes (the Cluster panel).
   std::unique_ptr<observe::Sampler> sampler;
+  SnapshotSource::Guard snapshots_guard{snapshots};
   std::unique_ptr<observe::Server> observer;
   if (c.observer.enabled) {
     otp::Node& node = (*app)->runtime().node();
@@ -216,7 +262,7 @@ void serve(const ServeArgs& a) {
     o.port = c.observer.port;
     o.io = &(*app)->runtime().event_loop().context();
     o.shell.spawn = [rt = &(*app)->runtime(), self](const observe::ShellSpawn& s) {
-      return shell_spawn(*rt, *self, s);
+      return shell_spawn(*rt, *self, s, /*may_wait=*/false);
     };
     if (membership) {
       // The cluster's other nodes, for the shell's `nodes` and the
@@ -224,6 +270,13 @@ void serve(const ServeArgs& a) {
       observe::PeersSource peers = [m = membership.get()] { return shell_peers(*m); };
       o.shell.peers = peers;
       sampler->set_peers_source(std::move(peers));
+      // Other nodes' observers, through this one (the Cluster panel's rows).
+      o.observe_node = [m = membership.get()](const std::string& node,
+                                              std::function<void(Result<std::string>)> done) {
+        m->observe(node, std::move(done));
+      };
+      std::lock_guard<std::mutex> lock(snapshots->mu);
+      snapshots->sampler = sampler.get();
     }
     std::error_code ec;
     auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -247,6 +300,10 @@ void serve(const ServeArgs& a) {
   (*app)->wait_for_signal();
   if (observer) {
     observer->stop();
+    {
+      std::lock_guard<std::mutex> lock(snapshots->mu);
+      snapshots->sampler = nullptr;
+    }
     sampler->stop();
   }
   if (membership) {

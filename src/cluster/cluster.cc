@@ -128,6 +128,15 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   std::deque<std::string> peer_modules;
   std::map<std::string, std::string> bad_modules;
 
+  // Observer snapshots asked of peers (Cluster::observe), by request id.
+  struct PendingObserve {
+    uint16_t node = 0;
+    std::function<void(Result<std::string>)> done;
+  };
+  std::mutex observe_mu;
+  std::unordered_map<uint32_t, PendingObserve> observing;
+  uint32_t next_observe = 1;
+
   Impl(otp::Node& n, ClusterOptions o) : node(n), options(std::move(o)) {}
 
   void log(const std::string& line) const {
@@ -403,6 +412,84 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     answer_spawn(x.ref, Error("node " + s.name + ": " + x.message, code));
   }
 
+  // ---- Observing peers -------------------------------------------------------
+
+  void observe(const std::string& peer, std::function<void(Result<std::string>)> done) {
+    std::shared_ptr<Slot> s = slot(std::string_view(peer));
+    if (!s || !s->up.load(std::memory_order_acquire)) {
+      return done(Error("node '" + peer + "' is not connected to this one"));
+    }
+    uint32_t id = 0;
+    {
+      std::lock_guard<std::mutex> lock(observe_mu);
+      if (stopped.load()) {
+        return done(Error("this node left the cluster"));
+      }
+      if (observing.size() >= kMaxObserveRequests) {
+        return done(Error("too many observer requests waiting for answers (" +
+                          std::to_string(kMaxObserveRequests) + ")"));
+      }
+      id = next_observe++;
+      observing.emplace(id, PendingObserve{s->id, std::move(done)});
+    }
+    if (Status st = queue(s->id, Observe{id}, true); !st) {
+      answer_observe(s->id, id, Error(st.message()));
+    }
+  }
+
+  // Ends request id (if it is still waiting and was asked of node_id).
+  void answer_observe(uint16_t node_id, uint32_t id, Result<std::string> r) {
+    std::function<void(Result<std::string>)> done;
+    {
+      std::lock_guard<std::mutex> lock(observe_mu);
+      auto it = observing.find(id);
+      if (it == observing.end() || it->second.node != node_id) {
+        return;
+      }
+      done = std::move(it->second.done);
+      observing.erase(it);
+    }
+    done(std::move(r));
+  }
+
+  // Ends every request to node `id` (0: every request).
+  void fail_observes(uint16_t id, const std::string& why) {
+    std::vector<std::function<void(Result<std::string>)>> failed;
+    {
+      std::lock_guard<std::mutex> lock(observe_mu);
+      for (auto it = observing.begin(); it != observing.end();) {
+        if (id == 0 || it->second.node == id) {
+          failed.push_back(std::move(it->second.done));
+          it = observing.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& d : failed) {
+      d(Error(why));
+    }
+  }
+
+  // A peer asks for this node's snapshot (io thread). The answer takes the
+  // data path (refused when the peer's buffer is full: then a short refusal),
+  // so a peer that asks in a loop cannot grow this node's memory.
+  void on_observe(Slot& s, const Observe& x) {
+    Observed answer{x.id, false, "no observer on node " + node.name()};
+    if (options.observer) {
+      Result<std::string> r = options.observer();
+      answer.ok = r.is_ok();
+      answer.body = r ? std::move(*r) : r.message();
+    }
+    auto size = static_cast<int64_t>(encoded_size(answer));
+    if (s.queued.load(std::memory_order_relaxed) + size >
+        static_cast<int64_t>(options.send_buffer_bytes)) {
+      return send_now(s, Observed{x.id, false, "node " + node.name() + " is busy, ask again"});
+    }
+    s.queued.fetch_add(size, std::memory_order_relaxed);
+    push(s, std::move(answer), false, size);
+  }
+
   // ---- Remote spawn, answering side (io thread) -------------------------------
 
   // Queues f to s now, ahead of frames still being posted (io thread).
@@ -594,6 +681,7 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     log("node " + peer + " (" + std::to_string(s->id) + ") is down: " + reason);
     node.node_down(s->id);
     fail_spawns(s->id, "node " + peer + " went down before answering the spawn: " + reason);
+    fail_observes(s->id, "node " + peer + " went down: " + reason);
   }
 
   void on_frame(const std::string& peer, Frame&& f) {
@@ -702,6 +790,12 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
             on_spawn_reply(*s, x);
           } else if constexpr (std::is_same_v<T, ModuleBytes>) {
             on_module(*s, x);
+          } else if constexpr (std::is_same_v<T, Observe>) {
+            on_observe(*s, x);
+          } else if constexpr (std::is_same_v<T, Observed>) {
+            answer_observe(s->id, x.id,
+                           x.ok ? Result<std::string>(std::move(x.body))
+                                : Result<std::string>(Error("node " + peer + ": " + x.body)));
           }
           // HELLO, REFUSE, TICK and PEERS are the mesh's own.
         },
@@ -836,6 +930,7 @@ void Cluster::stop() {
     i.options.runtime->set_remote_spawner(nullptr);
   }
   i.fail_spawns(0, "this node left the cluster");
+  i.fail_observes(0, "this node left the cluster");
   i.node.set_router(nullptr);  // no caller is inside the router after this
   // Operators first, joined here while the io thread still runs: a shell
   // answering a line may be waiting for it (nodes()).
@@ -865,6 +960,10 @@ void Cluster::stop() {
   i.work.reset();
   i.io.stop();
   i.thread.join();
+}
+
+void Cluster::observe(const std::string& node, std::function<void(Result<std::string>)> done) {
+  impl_->observe(node, std::move(done));
 }
 
 uint16_t Cluster::port() const {

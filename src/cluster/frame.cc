@@ -124,6 +124,12 @@ size_t body_size(const ModuleBytes& f) {
 size_t body_size(const ShellLine& f) {
   return 4 + 4 + f.line.size();
 }
+size_t body_size(const Observe&) {
+  return 4;
+}
+size_t body_size(const Observed& f) {
+  return 4 + 1 + 4 + f.body.size();
+}
 size_t body_size(const ShellOutput& f) {
   return 4 + 4 + f.output.size();
 }
@@ -253,6 +259,14 @@ void write_body(Writer& w, const ModuleBytes& f) {
 void write_body(Writer& w, const ShellLine& f) {
   w.u32(f.id);
   w.str32(f.line);
+}
+void write_body(Writer& w, const Observe& f) {
+  w.u32(f.id);
+}
+void write_body(Writer& w, const Observed& f) {
+  w.u32(f.id);
+  w.u8(f.ok ? 1 : 0);
+  w.str32(f.body);
 }
 void write_body(Writer& w, const ShellOutput& f) {
   w.u32(f.id);
@@ -452,6 +466,10 @@ std::string frame_type_name(uint8_t type) {
       return "DOWN";
     case FrameType::kPeers:
       return "PEERS";
+    case FrameType::kObserve:
+      return "OBSERVE";
+    case FrameType::kObserved:
+      return "OBSERVED";
     case FrameType::kSpawn:
       return "SPAWN";
     case FrameType::kSpawnReply:
@@ -673,6 +691,18 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
       Reader r(body, "SHELL_LINE");
       ShellLine f;
       r.u32(f.id, "id") && r.str32(f.line, "line");
+      return done(r, std::move(f));
+    }
+    case FrameType::kObserve: {
+      Reader r(body, "OBSERVE");
+      Observe f;
+      r.u32(f.id, "id");
+      return done(r, f);
+    }
+    case FrameType::kObserved: {
+      Reader r(body, "OBSERVED");
+      Observed f;
+      r.u32(f.id, "id") && r.flag(f.ok, "ok") && r.str32(f.body, "body");
       return done(r, std::move(f));
     }
     case FrameType::kShellOutput: {

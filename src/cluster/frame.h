@@ -36,7 +36,10 @@
 //                  `ref` of process `to`
 //   15 MODULE      hash module, str32 bytes: a module's bytes, sent before a
 //                  SPAWN that was answered "module needed"
-//   16-19          reserved                      (decode as "unsupported")
+//   16 OBSERVE     u32 id: asks the receiver for its observer snapshot
+//   17 OBSERVED    u32 id, u8 ok (0/1), str32 body: the answer (the snapshot's
+//                  JSON, docs/dashboard.md; or why not)
+//   18-19          reserved                      (decode as "unsupported")
 //   20 GLOBAL_ADD  gname name, u64 pid, u64 stamp (the sender's process pid
 //                  holds the global name since stamp, microseconds since the
 //                  Unix epoch)
@@ -111,7 +114,9 @@ enum class FrameType : uint8_t {
   kSpawn = 13,
   kSpawnReply = 14,
   kModule = 15,
-  // 16..19: reserved, not yet decoded.
+  kObserve = 16,
+  kObserved = 17,
+  // 18..19: reserved, not yet decoded.
   kGlobalAdd = 20,
   kGlobalDel = 21,
   kGlobalSync = 22,
@@ -122,7 +127,7 @@ enum class FrameType : uint8_t {
   kShellOutput = 32,
   kShellCancel = 33,
 };
-inline constexpr uint8_t kFirstReservedType = 16;
+inline constexpr uint8_t kFirstReservedType = 18;
 inline constexpr size_t kModuleHashBytes = 32;
 inline constexpr size_t kMaxSpawnArgs = 64;
 inline constexpr uint8_t kLastReservedType = 29;
@@ -328,6 +333,19 @@ struct ModuleBytes {
   friend bool operator==(const ModuleBytes&, const ModuleBytes&) = default;
 };
 
+struct Observe {
+  static constexpr FrameType kType = FrameType::kObserve;
+  uint32_t id = 0;
+  friend bool operator==(const Observe&, const Observe&) = default;
+};
+struct Observed {
+  static constexpr FrameType kType = FrameType::kObserved;
+  uint32_t id = 0;
+  bool ok = true;
+  std::string body;
+  friend bool operator==(const Observed&, const Observed&) = default;
+};
+
 struct ShellOutput {
   static constexpr FrameType kType = FrameType::kShellOutput;
   uint32_t id = 0;
@@ -342,8 +360,8 @@ struct ShellCancel {
 
 using Frame =
     std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor, Demonitor, Down,
-                 Peers, Spawn, SpawnReply, ModuleBytes, GlobalAdd, GlobalDel, GlobalSync, GlobalAsk,
-                 ShellLine, ShellResult, ShellOutput, ShellCancel>;
+                 Peers, Spawn, SpawnReply, ModuleBytes, Observe, Observed, GlobalAdd, GlobalDel,
+                 GlobalSync, GlobalAsk, ShellLine, ShellResult, ShellOutput, ShellCancel>;
 
 FrameType type_of(const Frame& frame);
 // "HELLO", "SEND", ...; "type N" for numbers that name no frame.

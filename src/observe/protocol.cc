@@ -166,10 +166,20 @@ Result<Command> parse_command(std::string_view text) {
       return line.error();
     }
     c.line = std::move(*line);
+  } else if (t == "observe_node") {
+    c.kind = CommandKind::kObserveNode;
+    Result<std::string> node = string_field(j, "node", true);
+    if (!node) {
+      return node.error();
+    }
+    if (node->empty() || node->size() > 255) {
+      return Error("field 'node' must be a node's name (1 to 255 bytes)");
+    }
+    c.node = std::move(*node);
   } else {
     return Error("unknown command type '" + t.substr(0, 64) +
-                 "' (expected ping, run, stop, subscribe, unsubscribe, process_info, kill or "
-                 "shell)");
+                 "' (expected ping, run, stop, subscribe, unsubscribe, process_info, kill, "
+                 "shell or observe_node)");
   }
   return c;
 }

@@ -37,7 +37,8 @@ enum class CommandKind {
   kUnsubscribe,
   kProcessInfo,
   kKill,
-  kShell
+  kShell,
+  kObserveNode
 };
 
 struct Command {
@@ -54,6 +55,8 @@ struct Command {
   otp::Pid pid;
   // shell: one command line for the attach shell's core (shell.h)
   std::string line;
+  // observe_node: another node of the cluster, by name
+  std::string node;
 };
 
 // Parses one client message. Errors name the problem: "not JSON (...)",

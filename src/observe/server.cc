@@ -527,6 +527,40 @@ void Server::Impl::handle_command(Session& s, const std::string& text) {
       s.send(j);
       return;
     }
+    case CommandKind::kObserveNode: {
+      if (!options.observe_node) {
+        s.send(
+            error_message(c.id, "this node is in no cluster: there is no other node to observe"));
+        return;
+      }
+      // The answer comes from another node, on another thread; the client
+      // may be gone by then.
+      options.observe_node(
+          c.node, [w = s.weak_from_this(), id = c.id, name = c.node](Result<std::string> r) {
+            std::shared_ptr<Session> session = w.lock();
+            if (!session) {
+              return;
+            }
+            if (!r) {
+              session->send(error_message(id, r.error().message()));
+              return;
+            }
+            json snapshot = json::parse(*r, nullptr, /*allow_exceptions=*/false);
+            if (snapshot.is_discarded() || !snapshot.is_object()) {
+              session->send(error_message(id, "node " + name +
+                                                  " answered with something that is not "
+                                                  "a snapshot"));
+              return;
+            }
+            json j;
+            j["type"] = "node_snapshot";
+            j["id"] = id;
+            j["node"] = name;
+            j["snapshot"] = std::move(snapshot);
+            session->send(j);
+          });
+      return;
+    }
     case CommandKind::kKill: {
       if (!node.is_alive(c.pid)) {
         s.send(error_message(c.id, "no process " + c.pid.to_string() + " (it has exited)"));

@@ -88,6 +88,11 @@ struct ServerOptions {
   ServerLimits limits;
   // Who this node is, for the shell's `nodes` ({"type":"shell"}; shell.h).
   ShellOptions shell;
+  // Another node's snapshot, through this one ({"type":"observe_node"}):
+  // asks peer `node` and calls done once, on any thread, with its JSON or
+  // why not. Null: the node is in no cluster (the command says so).
+  std::function<void(const std::string& node, std::function<void(Result<std::string>)> done)>
+      observe_node;
   // The event loop to serve on (the node's; it must be running and outlive
   // the server); null: the server runs one I/O thread of its own.
   boost::asio::io_context* io = nullptr;

@@ -50,6 +50,9 @@ std::vector<Frame> every_frame() {
       ShellResult{7, true, "PID  NAME\n<0.1.1> web\n"},
       ShellResult{0xffffffffu, false, ""},
       ShellOutput{7, "<0.5.1> send to <0.6.1> tag 1 (2 bytes)\n"},
+      Observe{12},
+      Observed{12, true, "{\"type\":\"snapshot\"}"},
+      Observed{13, false, "no observer on this node"},
       ShellCancel{7},
   };
 }
@@ -138,7 +141,7 @@ TEST(FrameTest, UnknownTypeIsAnError) {
 }
 
 TEST(FrameTest, ReservedTypesAreUnsupported) {
-  for (int t : {16, 19, 24, 29}) {
+  for (int t : {18, 19, 24, 29}) {
     Error e = decode_error(frame_bytes(static_cast<uint8_t>(t), "x"));
     EXPECT_EQ(e.code(), static_cast<int>(FrameError::kUnsupportedType)) << e.message();
     EXPECT_NE(e.message().find("unsupported frame type " + std::to_string(t)), std::string::npos)

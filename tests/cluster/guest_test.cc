@@ -8,8 +8,11 @@
 // while a spawn waits.
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,7 +41,7 @@ struct GuestNode {
 
   GuestNode(const std::string& name, const std::string& certs, std::vector<std::string> seeds,
             std::optional<runtime::Capabilities> remote_spawn = std::nullopt,
-            size_t max_peer_modules = 64) {
+            size_t max_peer_modules = 64, std::function<Result<std::string>()> observer = nullptr) {
     runtime::RuntimeOptions o;
     o.node.workers = 1;
     o.node.name = name;
@@ -53,6 +56,7 @@ struct GuestNode {
     co.runtime = rt.get();
     co.remote_spawn = std::move(remote_spawn);
     co.max_peer_modules = max_peer_modules;
+    co.observer = std::move(observer);
     auto c = Cluster::start(rt->node(), co);
     EXPECT_TRUE(c.is_ok()) << c.message();
     if (c) {
@@ -244,6 +248,47 @@ TEST(RemoteSpawn, ASpawnWaitingWhenItsNodeGoesDownFailsWithNoconnection) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), runtime::kErrNoConn) << r.message();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << "failed at node-down, not timeout";
+  fs::remove_all(certs);
+}
+
+// The observer of another node, through the cluster (Cluster::observe).
+Result<std::string> observe_sync(Cluster& c, const std::string& node) {
+  auto p = std::make_shared<std::promise<Result<std::string>>>();
+  c.observe(node, [p](Result<std::string> r) { p->set_value(std::move(r)); });
+  auto f = p->get_future();
+  if (f.wait_for(10s) != std::future_status::ready) {
+    return Error("no answer within 10 s");
+  }
+  return f.get();
+}
+
+TEST(ObserveNode, APeersSnapshotComesOverTheCluster) {
+  std::string certs = make_certs();
+  std::atomic<int> asked{0};
+  GuestNode a("ga", certs, {}, std::nullopt, 64, [&asked]() -> Result<std::string> {
+    ++asked;
+    return std::string(R"({"type":"snapshot","processes":3})");
+  });
+  GuestNode b("gb", certs, {"127.0.0.1:" + std::to_string(a.cluster->port())});
+  ASSERT_TRUE(eventually(
+      [&] { return a.rt->node().node_is_up(b.id()) && b.rt->node().node_is_up(a.id()); }));
+  Result<std::string> r = observe_sync(*b.cluster, "ga");
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(*r, R"({"type":"snapshot","processes":3})");
+  EXPECT_EQ(asked.load(), 1);
+  // b has no observer: a hears why.
+  r = observe_sync(*a.cluster, "gb");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("no observer on node gb"), std::string::npos) << r.message();
+  r = observe_sync(*a.cluster, "nobody");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.message().find("not connected"), std::string::npos) << r.message();
+  // A request waiting when its node leaves fails at once.
+  a.cluster->silence("gb");
+  auto start = std::chrono::steady_clock::now();
+  r = observe_sync(*a.cluster, "gb");
+  ASSERT_FALSE(r);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s) << r.message();
   fs::remove_all(certs);
 }
 

@@ -534,5 +534,69 @@ TEST(ShellOverWebSocket, ObserversRunQueriesAndControlNeedsTheToken) {
   (void)node.shutdown(5s);
 }
 
+TEST(ObserveNodeOverWebSocket, AnotherNodesSnapshotComesThroughThisOne) {
+  Node node(NodeOptions{.workers = 1, .name = "ws-node"});
+  Sampler sampler(node, SamplerOptions{.hz = 10});
+  ServerOptions o;
+  o.port = 0;
+  o.access.token = kToken;
+  std::vector<std::string> asked;
+  o.observe_node = [&asked](const std::string& name,
+                            std::function<void(Result<std::string>)> done) {
+    asked.push_back(name);
+    if (name == "n2") {
+      // Answered later, from another thread, as the cluster does.
+      std::thread([done] { done(std::string(R"({"type":"snapshot","processes":7})")); }).detach();
+    } else if (name == "liar") {
+      done(std::string("<html>not json"));
+    } else {
+      done(Error("node '" + name + "' is not connected to this one"));
+    }
+  };
+  Server server(node, sampler, nullptr, o);
+  Result<uint16_t> port = server.start();
+  ASSERT_TRUE(port) << port.error().message();
+  {
+    Client observer(*port, "/ws");  // observing needs no token
+    json r = observer.ask({{"type", "observe_node"}, {"id", 3}, {"node", "n2"}});
+    EXPECT_EQ(r["type"], "node_snapshot") << r.dump();
+    EXPECT_EQ(r["id"], 3);
+    EXPECT_EQ(r["node"], "n2");
+    EXPECT_EQ(r["snapshot"]["processes"], 7) << r.dump();
+    r = observer.ask({{"type", "observe_node"}, {"id", 4}, {"node", "n9"}});
+    EXPECT_EQ(r["type"], "error") << r.dump();
+    EXPECT_TRUE(contains(r["message"].get<std::string>(), "not connected")) << r.dump();
+    r = observer.ask({{"type", "observe_node"}, {"id", 5}, {"node", "liar"}});
+    EXPECT_EQ(r["type"], "error") << r.dump();
+    EXPECT_TRUE(contains(r["message"].get<std::string>(), "not a snapshot")) << r.dump();
+    r = observer.ask({{"type", "observe_node"}, {"node", ""}});
+    EXPECT_EQ(r["type"], "error") << r.dump();
+  }
+  EXPECT_EQ(asked, (std::vector<std::string>{"n2", "n9", "liar"}));
+  server.stop();
+  sampler.stop();
+  (void)node.shutdown(5s);
+}
+
+TEST(ObserveNodeOverWebSocket, ANodeInNoClusterSaysSo) {
+  Node node(NodeOptions{.workers = 1, .name = "alone"});
+  Sampler sampler(node, SamplerOptions{.hz = 10});
+  ServerOptions o;
+  o.port = 0;
+  o.access.token = kToken;
+  Server server(node, sampler, nullptr, o);
+  Result<uint16_t> port = server.start();
+  ASSERT_TRUE(port) << port.error().message();
+  {
+    Client observer(*port, "/ws");
+    json r = observer.ask({{"type", "observe_node"}, {"node", "n2"}});
+    EXPECT_EQ(r["type"], "error") << r.dump();
+    EXPECT_TRUE(contains(r["message"].get<std::string>(), "in no cluster")) << r.dump();
+  }
+  server.stop();
+  sampler.stop();
+  (void)node.shutdown(5s);
+}
+
 }  // namespace
 }  // namespace rusm::observe

@@ -106,6 +106,8 @@ using AttachShell = std::function<AttachAnswer(std::string_view line, const Atta
 // kMaxCommandBytes), and how many lines may wait for their answers.
 inline constexpr size_t kMaxAttachLine = 16 * 1024;
 inline constexpr size_t kMaxAttachQueue = 16;
+// Observer requests (Cluster::observe) waiting for answers at once.
+inline constexpr size_t kMaxObserveRequests = 64;
 // Streamed output waiting to go to an operator, past which its stream stops.
 inline constexpr size_t kMaxAttachStreamBacklog = size_t{1} << 20;
 
@@ -134,6 +136,11 @@ struct ClusterOptions {
   // The most a peer's spawn may grant here; nullopt: peers' spawns are
   // refused ("this node takes no spawns from peers").
   std::optional<runtime::Capabilities> remote_spawn;
+  // This node's observer snapshot (its JSON, docs/dashboard.md) for a peer
+  // that asks (Cluster::observe): called on the cluster's thread, so keep it
+  // quick (`rusm serve` answers from its sampler, at most twice a second).
+  // Null: peers are told "no observer on this node".
+  std::function<Result<std::string>()> observer;
   size_t max_peer_modules = 64;                     // shipped modules kept (LRU)
   size_t max_peer_module_bytes = size_t{64} << 20;  // the largest one taken
 };
@@ -177,6 +184,12 @@ class Cluster {
   uint16_t port() const;  // where it accepts peers
   std::vector<NodeStatus> nodes() const;
   std::optional<uint16_t> node_id(std::string_view name) const;
+
+  // Asks peer `node` for its observer snapshot (ClusterOptions::observer
+  // there): done runs once, on the cluster's thread or at once on this one,
+  // with the snapshot's JSON or why not (unknown or unconnected node, it
+  // went down, it has no observer, kMaxObserveRequests already waiting).
+  void observe(const std::string& node, std::function<void(Result<std::string>)> done);
 
   // Test hooks: a partition. silence(peer) stops traffic both ways on the
   // connection to peer (it goes down after the heartbeat timeout, and is not
