@@ -450,7 +450,21 @@ void Connection::queue(const Frame& f) {
   encode(f, out_);
   ++stats_.frames_out;
   last_sent_ = Clock::now();
-  flush();
+  schedule_flush();
+}
+
+void Connection::schedule_flush() {
+  // The write starts after the handlers already queued on the io thread
+  // have run, so the frames they queue leave in the same TLS write (one
+  // record, one sendto) instead of the first alone and the rest after it.
+  if (writing_ || flush_posted_) {
+    return;
+  }
+  flush_posted_ = true;
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
+  });
 }
 
 void Connection::flush() {

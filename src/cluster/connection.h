@@ -32,9 +32,11 @@
 // peer's scheduling delays (half a tick flapped 200 ms ticks on a busy
 // 2-core machine). Before kUp, the same timer enforces handshake_timeout.
 //
-// Back-pressure. Outgoing frames are encoded into one buffer while a write is
-// in flight (two buffers swap, so steady-state sending allocates nothing) and
-// written with one async_write. send() refuses a frame (kWouldBlock, nothing
+// Back-pressure. Outgoing frames are encoded into one buffer and written with
+// one async_write once the io thread has run the handlers already queued
+// (so frames queued by one batch of handlers share a TLS record and a
+// sendto), or, while a write is in flight, when it completes (two buffers
+// swap, so steady-state sending allocates nothing). send() refuses a frame (kWouldBlock, nothing
 // queued) while the buffered bytes are at or above send_limit, and on_drain
 // runs once they fall below it again. send_control() (EXIT, LINK, DOWN, ...:
 // signals that must not be dropped) is accepted up to 4 x send_limit; beyond
@@ -202,6 +204,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void check_hello(const Hello& h);
   void go_up();
   void queue(const Frame& f);
+  void schedule_flush();
   void flush();
   void arm_timer();
   void on_timer();
@@ -225,6 +228,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;   // frames waiting for the next write
   std::string wbuf_;  // the write in flight
   bool writing_ = false;
+  bool flush_posted_ = false;  // a flush() is posted to the io thread
   bool reading_ = false;
   bool hold_reads_ = false;
   bool want_drain_ = false;
