@@ -14,6 +14,8 @@
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 
+#include "rusm/otp/node.h"
+
 namespace rusm::cluster {
 
 namespace asio = boost::asio;
@@ -307,6 +309,8 @@ void Connection::on_read(size_t n) {
   }
   decoder_.commit(n);
   last_received_ = Clock::now();
+  // The node's workers wake once for the frames of this read, not per frame.
+  otp::DeferWakeups burst;
   while (state_ != State::kDown) {
     Result<std::optional<Frame>> r = decoder_.next();
     if (!r) {
