@@ -228,6 +228,9 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
         for (Outgoing& o : s->taken) {
           self->push(*s, std::move(o.frame), o.control, o.size);
         }
+        if (!s->taken.empty() && self->mesh) {
+          self->mesh->flush(s->name);  // the whole burst is queued: no need to wait
+        }
         s->taken.clear();
         if (s->taken.capacity() > 4096) {
           s->taken.shrink_to_fit();  // after a burst: keep no more than a usual one

@@ -155,6 +155,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // to 4 x send_limit, beyond which the connection goes down (kDown).
   SendResult send_control(const Frame& frame);
 
+  // Starts writing what is queued now rather than after the handlers already
+  // queued on the io thread (for an owner that has just queued a whole
+  // burst); nothing happens while a write is in flight or nothing is queued.
+  void flush_now() { flush(); }
+
   // Closes the connection (on_down runs with `reason`) unless already down.
   void close(const std::string& reason);
   // Sends REFUSE with `reason` (the peer logs it), then closes as close().
