@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -324,6 +325,7 @@ void Connection::on_read(size_t n) {
     handle(std::move(**r));
   }
   start_read();
+  keep_polling(last_received_);
 }
 
 void Connection::handle(Frame&& f) {
@@ -455,6 +457,29 @@ void Connection::queue(const Frame& f) {
   ++stats_.frames_out;
   last_sent_ = Clock::now();
   schedule_flush();
+  keep_polling(last_sent_);
+}
+
+void Connection::keep_polling(Clock::time_point now) {
+  if (options_.busy_poll.count() <= 0 || state_ != State::kUp) {
+    return;
+  }
+  poll_until_ = now + options_.busy_poll;
+  if (!polling_) {
+    polling_ = true;
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->poll_once(); });
+  }
+}
+
+void Connection::poll_once() {
+  // While this handler is queued the io loop polls its sockets (epoll with
+  // no timeout) between handlers instead of blocking.
+  if (state_ != State::kUp || Clock::now() >= poll_until_) {
+    polling_ = false;
+    return;
+  }
+  sched_yield();  // the node's worker, if it shares the core and has work
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->poll_once(); });
 }
 
 void Connection::schedule_flush() {

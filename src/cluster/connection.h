@@ -92,6 +92,12 @@ struct ConnectionOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   size_t send_limit = size_t{4} << 20;
   uint32_t max_frame = kDefaultMaxFrame;
+  // After it sent or received frames, the connection keeps the io thread
+  // polling (epoll without blocking, yielding the core to whatever else is
+  // runnable between polls) for this long, so that an answer arriving soon
+  // is read without the cost of waking a sleeping thread, as the BEAM's
+  // schedulers busy-wait before sleeping. 0: block at once.
+  std::chrono::microseconds busy_poll{200};
   // Answer every TICK received with a TICK (when nothing else is queued). An
   // operator's client sets it: it does not know the node's tick, and the
   // node's heartbeats then keep the idle attach alive.
@@ -209,6 +215,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void check_hello(const Hello& h);
   void go_up();
   void queue(const Frame& f);
+  void keep_polling(Clock::time_point now);
+  void poll_once();
   void schedule_flush();
   void flush();
   void arm_timer();
@@ -234,6 +242,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string wbuf_;  // the write in flight
   bool writing_ = false;
   bool flush_posted_ = false;  // a flush() is posted to the io thread
+  bool polling_ = false;       // a poll_once() is posted (see busy_poll)
+  Clock::time_point poll_until_;
   bool reading_ = false;
   bool hold_reads_ = false;
   bool want_drain_ = false;
