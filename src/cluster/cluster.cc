@@ -171,19 +171,24 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
         return s;
       }
     }
-    std::unique_lock lock(mu);
-    auto it = by_id.find(id);
-    if (it == by_id.end()) {
-      return nullptr;
+    Slot* s = nullptr;
+    {
+      std::shared_lock lock(mu);  // a node never connected stays on this path
+      auto it = by_id.find(id);
+      if (it == by_id.end()) {
+        return nullptr;
+      }
+      s = it->second.get();
     }
+    std::unique_lock lock(mu);
     page = fast[id >> 8].load(std::memory_order_relaxed);
     if (page == nullptr) {
       fast_pages.push_back(std::make_unique<std::atomic<Slot*>[]>(256));
       page = fast_pages.back().get();
       fast[id >> 8].store(page, std::memory_order_release);
     }
-    page[id & 0xff].store(it->second.get(), std::memory_order_release);
-    return it->second.get();
+    page[id & 0xff].store(s, std::memory_order_release);
+    return s;
   }
   std::shared_ptr<Slot> slot(std::string_view name) const {
     std::shared_lock lock(mu);
