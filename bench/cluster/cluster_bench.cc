@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -349,31 +350,51 @@ double round_trips(Pair& p, unsigned pairs, double seconds, Progress& progress) 
                      });
 }
 
+// The timed side of rtt(): a process on node A (as dist_bench's `lat` times
+// in a process on its node A), `warm` untimed round trips with an echo on
+// B, then `samples` timed ones into *ns; reports kDone to `report`.
+Task<> timed_pinger(Context& ctx, uint16_t b_id, int warm, int samples,
+                    std::shared_ptr<std::vector<int64_t>> ns, Pid report) {
+  (void)ctx.send_named(b_id, "factory", Message::make(kNewEcho));
+  auto hello = co_await ctx.receive_if([](const Message& m) { return m.tag() == kEchoHere; }, 5s);
+  if (hello) {
+    Pid e = hello->from();
+    for (int i = 0; i < warm + samples; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      (void)ctx.send(e, Message::make(kPing));
+      if (!co_await ctx.receive(5s)) {
+        break;
+      }
+      if (i >= warm) {
+        ns->push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now() - t0)
+                          .count());
+      }
+    }
+    (void)ctx.send(e, Message::make(kStop));
+  }
+  (void)ctx.send(report, Message::make(kDone));
+}
+
 // RTT percentiles (µs) of a lone pair: `warm` untimed round trips, then
-// `samples` timed ones (the shape of dist_bench's lat).
+// `samples` timed ones (the shape of dist_bench's lat), timed by a process
+// on node A as Erlang's are (a Probe's thread would add a hand-off from the
+// node's worker to that thread to each round trip).
 std::pair<double, double> rtt(Pair& p, int warm, int samples, Progress& progress) {
   rotp::Probe probe(*p.node);
-  auto e = new_echo(probe, p.b_id);
-  if (!e) {
+  auto samples_ns = std::make_shared<std::vector<int64_t>>();
+  samples_ns->reserve(samples);
+  if (!p.node->spawn(timed_pinger, p.b_id, warm, samples, samples_ns, probe.pid())) {
     return {0, 0};
   }
-  std::vector<int64_t> ns;
-  ns.reserve(samples);
-  for (int i = 0; i < warm + samples; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
-    (void)probe.send(*e, Message::make(kPing));
-    if (!probe.receive(5s)) {
-      break;
-    }
-    int64_t d =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
-            .count();
-    if (i >= warm) {
-      ns.push_back(d);
-      progress.latency("round trip", static_cast<uint64_t>(d));
-    }
+  auto timeout = std::chrono::seconds(30 + samples / 1000);
+  if (!probe.receive_if([](const Message& x) { return x.tag() == kDone; }, timeout)) {
+    return {0, 0};  // still running (B gone?): no figure
   }
-  (void)probe.send(*e, Message::make(kStop));
+  std::vector<int64_t>& ns = *samples_ns;
+  for (int64_t d : ns) {
+    progress.latency("round trip", static_cast<uint64_t>(d));
+  }
   if (ns.empty()) {
     return {0, 0};
   }

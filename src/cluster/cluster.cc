@@ -3,11 +3,12 @@
 // Threads. Router calls come from any thread (workers running processes,
 // outside threads); the Mesh and its connections live on the cluster's own
 // io_context thread. A call checks the peer's slot (up? room in its send
-// buffer?) on the caller's thread, then posts the frame to the io thread;
-// posts from one thread run in the order they were made, which keeps
-// Erlang's per-pair order. Frames the connection cannot take yet (its buffer
-// is full) wait in the slot's backlog, in order, until it drains; the bytes
-// posted or waiting count against send_buffer_bytes, past which send()
+// buffer?) on the caller's thread, then appends the frame to the slot's
+// inbox, which the io thread takes whole (one post per burst, see Slot);
+// the inbox keeps the order frames were queued in, which keeps Erlang's
+// per-pair order. Frames the connection cannot take yet (its buffer is
+// full) wait in the slot's backlog, in order, until it drains; the bytes in
+// the inbox or waiting count against send_buffer_bytes, past which send()
 // fails. Inbound frames are checked (the sender's pids must be of the peer's
 // node, the receiver's of this node) and handed to the Node's remote_*
 // entry points on the io thread.
@@ -31,6 +32,7 @@
 // (ClusterOptions::global_conflict).
 #include "rusm/cluster/cluster.h"
 
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -87,13 +89,30 @@ std::string shown(std::string_view name) {
   return name.size() > 64 ? out + "..." : out;
 }
 
+// A frame on its way to a peer: posted by a caller, not yet given to the
+// connection.
+struct Outgoing {
+  Frame frame;
+  bool control = false;
+  int64_t size = 0;  // encoded bytes, counted in Slot::queued
+};
+
 // One peer node, by id; shared between the callers' threads and the io
-// thread. name/backlog belong to the io thread.
+// thread. name/backlog/taken belong to the io thread.
+//
+// Callers append to `inbox` under inbox_mu; the one that finds it empty
+// (no drain posted) posts a drain to the io thread, which takes the whole
+// inbox at once. So a burst of sends costs one post and one wake-up of the
+// io thread, and its frames reach the connection together (one TLS write).
 struct Slot {
   uint16_t id = 0;
   std::string name;
   std::atomic<bool> up{false};
-  std::atomic<int64_t> queued{0};              // bytes posted or in the backlog
+  std::atomic<int64_t> queued{0};  // bytes in the inbox or the backlog
+  std::mutex inbox_mu;
+  std::vector<Outgoing> inbox;  // guarded by inbox_mu, in the order queued
+  bool drain_posted = false;    // guarded by inbox_mu
+  std::vector<Outgoing> taken;  // io thread: the inbox being pushed (its capacity reused)
   std::deque<std::pair<Frame, bool>> backlog;  // (frame, control), io thread only
 };
 
@@ -112,6 +131,10 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   mutable std::shared_mutex mu;  // guards the maps, not the slots' atomics
   std::unordered_map<uint16_t, std::shared_ptr<Slot>> by_id;
   std::map<std::string, std::shared_ptr<Slot>, std::less<>> by_name;
+  // by_id without the lock, for the send path (see slot(id)): 256 pages of
+  // 256 ids, each made (under mu) when one of its ids is first looked up.
+  mutable std::array<std::atomic<std::atomic<Slot*>*>, 256> fast{};
+  mutable std::vector<std::unique_ptr<std::atomic<Slot*>[]>> fast_pages;  // under mu
 
   // Remote spawns this node asked for (see above).
   struct PendingSpawn {
@@ -147,10 +170,34 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     }
   }
 
-  std::shared_ptr<Slot> slot(uint16_t id) const {
-    std::shared_lock lock(mu);
-    auto it = by_id.find(id);
-    return it == by_id.end() ? nullptr : it->second;
+  // The slot of node `id`, or null. Lock-free once the slot was looked up
+  // once: slots are never removed, so a pointer published in `fast` stays
+  // valid for the life of the Impl.
+  Slot* slot(uint16_t id) const {
+    std::atomic<Slot*>* page = fast[id >> 8].load(std::memory_order_acquire);
+    if (page != nullptr) {
+      if (Slot* s = page[id & 0xff].load(std::memory_order_acquire)) {
+        return s;
+      }
+    }
+    Slot* s = nullptr;
+    {
+      std::shared_lock lock(mu);  // a node never connected stays on this path
+      auto it = by_id.find(id);
+      if (it == by_id.end()) {
+        return nullptr;
+      }
+      s = it->second.get();
+    }
+    std::unique_lock lock(mu);
+    page = fast[id >> 8].load(std::memory_order_relaxed);
+    if (page == nullptr) {
+      fast_pages.push_back(std::make_unique<std::atomic<Slot*>[]>(256));
+      page = fast_pages.back().get();
+      fast[id >> 8].store(page, std::memory_order_release);
+    }
+    page[id & 0xff].store(s, std::memory_order_release);
+    return s;
   }
   std::shared_ptr<Slot> slot(std::string_view name) const {
     std::shared_lock lock(mu);
@@ -165,9 +212,10 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   // ---- Outbound (any thread) ------------------------------------------------
 
   // Queues f for node `id`. Data frames are refused past the send buffer.
+  // Hot path (every remote send; bench: `rusm bench distributed-ping-pong`).
   Status queue(uint16_t id, Frame f, bool control) {
-    std::shared_ptr<Slot> s = slot(id);
-    if (!s || !s->up.load(std::memory_order_acquire)) {
+    Slot* s = slot(id);
+    if (s == nullptr || !s->up.load(std::memory_order_acquire)) {
       return not_connected(id);
     }
     auto size = static_cast<int64_t>(encoded_size(f));
@@ -178,9 +226,31 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
                    " bytes queued; the peer is not keeping up), retry later");
     }
     s->queued.fetch_add(size, std::memory_order_relaxed);
-    asio::post(io, [self = shared_from_this(), s, f = std::move(f), control, size]() mutable {
-      self->push(*s, std::move(f), control, size);
-    });
+    bool post;
+    {
+      std::lock_guard<std::mutex> lock(s->inbox_mu);
+      s->inbox.push_back(Outgoing{std::move(f), control, size});
+      post = !std::exchange(s->drain_posted, true);
+    }
+    if (post) {
+      asio::post(io, [self = shared_from_this(), s] {
+        {
+          std::lock_guard<std::mutex> lock(s->inbox_mu);
+          std::swap(s->inbox, s->taken);
+          s->drain_posted = false;
+        }
+        for (Outgoing& o : s->taken) {
+          self->push(*s, std::move(o.frame), o.control, o.size);
+        }
+        if (!s->taken.empty() && self->mesh) {
+          self->mesh->flush(s->name);  // the whole burst is queued: no need to wait
+        }
+        s->taken.clear();
+        if (s->taken.capacity() > 4096) {
+          s->taken.shrink_to_fit();  // after a burst: keep no more than a usual one
+        }
+      });
+    }
     return Status::ok();
   }
 

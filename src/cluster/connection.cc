@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
+
+#include "rusm/otp/node.h"
 
 namespace rusm::cluster {
 
@@ -307,6 +310,8 @@ void Connection::on_read(size_t n) {
   }
   decoder_.commit(n);
   last_received_ = Clock::now();
+  // The node's workers wake once for the frames of this read, not per frame.
+  otp::DeferWakeups burst;
   while (state_ != State::kDown) {
     Result<std::optional<Frame>> r = decoder_.next();
     if (!r) {
@@ -320,6 +325,7 @@ void Connection::on_read(size_t n) {
     handle(std::move(**r));
   }
   start_read();
+  keep_polling(last_received_);
 }
 
 void Connection::handle(Frame&& f) {
@@ -450,7 +456,44 @@ void Connection::queue(const Frame& f) {
   encode(f, out_);
   ++stats_.frames_out;
   last_sent_ = Clock::now();
-  flush();
+  schedule_flush();
+  keep_polling(last_sent_);
+}
+
+void Connection::keep_polling(Clock::time_point now) {
+  if (options_.busy_poll.count() <= 0 || state_ != State::kUp) {
+    return;
+  }
+  poll_until_ = now + options_.busy_poll;
+  if (!polling_) {
+    polling_ = true;
+    asio::post(stream_.get_executor(), [self = shared_from_this()] { self->poll_once(); });
+  }
+}
+
+void Connection::poll_once() {
+  // While this handler is queued the io loop polls its sockets (epoll with
+  // no timeout) between handlers instead of blocking.
+  if (state_ != State::kUp || Clock::now() >= poll_until_) {
+    polling_ = false;
+    return;
+  }
+  sched_yield();  // the node's worker, if it shares the core and has work
+  asio::post(stream_.get_executor(), [self = shared_from_this()] { self->poll_once(); });
+}
+
+void Connection::schedule_flush() {
+  // The write starts after the handlers already queued on the io thread
+  // have run, so the frames they queue leave in the same TLS write (one
+  // record, one sendto) instead of the first alone and the rest after it.
+  if (writing_ || flush_posted_) {
+    return;
+  }
+  flush_posted_ = true;
+  asio::post(stream_.get_executor(), [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->flush();
+  });
 }
 
 void Connection::flush() {

@@ -32,9 +32,11 @@
 // peer's scheduling delays (half a tick flapped 200 ms ticks on a busy
 // 2-core machine). Before kUp, the same timer enforces handshake_timeout.
 //
-// Back-pressure. Outgoing frames are encoded into one buffer while a write is
-// in flight (two buffers swap, so steady-state sending allocates nothing) and
-// written with one async_write. send() refuses a frame (kWouldBlock, nothing
+// Back-pressure. Outgoing frames are encoded into one buffer and written with
+// one async_write once the io thread has run the handlers already queued
+// (so frames queued by one batch of handlers share a TLS record and a
+// sendto), or, while a write is in flight, when it completes (two buffers
+// swap, so steady-state sending allocates nothing). send() refuses a frame (kWouldBlock, nothing
 // queued) while the buffered bytes are at or above send_limit, and on_drain
 // runs once they fall below it again. send_control() (EXIT, LINK, DOWN, ...:
 // signals that must not be dropped) is accepted up to 4 x send_limit; beyond
@@ -90,6 +92,12 @@ struct ConnectionOptions {
   std::chrono::milliseconds handshake_timeout{5000};
   size_t send_limit = size_t{4} << 20;
   uint32_t max_frame = kDefaultMaxFrame;
+  // After it sent or received frames, the connection keeps the io thread
+  // polling (epoll without blocking, yielding the core to whatever else is
+  // runnable between polls) for this long, so that an answer arriving soon
+  // is read without the cost of waking a sleeping thread, as the BEAM's
+  // schedulers busy-wait before sleeping. 0: block at once.
+  std::chrono::microseconds busy_poll{200};
   // Answer every TICK received with a TICK (when nothing else is queued). An
   // operator's client sets it: it does not know the node's tick, and the
   // node's heartbeats then keep the idle attach alive.
@@ -153,6 +161,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // to 4 x send_limit, beyond which the connection goes down (kDown).
   SendResult send_control(const Frame& frame);
 
+  // Starts writing what is queued now rather than after the handlers already
+  // queued on the io thread (for an owner that has just queued a whole
+  // burst); nothing happens while a write is in flight or nothing is queued.
+  void flush_now() { flush(); }
+
   // Closes the connection (on_down runs with `reason`) unless already down.
   void close(const std::string& reason);
   // Sends REFUSE with `reason` (the peer logs it), then closes as close().
@@ -202,6 +215,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void check_hello(const Hello& h);
   void go_up();
   void queue(const Frame& f);
+  void keep_polling(Clock::time_point now);
+  void poll_once();
+  void schedule_flush();
   void flush();
   void arm_timer();
   void on_timer();
@@ -225,6 +241,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::string out_;   // frames waiting for the next write
   std::string wbuf_;  // the write in flight
   bool writing_ = false;
+  bool flush_posted_ = false;  // a flush() is posted to the io thread
+  bool polling_ = false;       // a poll_once() is posted (see busy_poll)
+  Clock::time_point poll_until_;
   bool reading_ = false;
   bool hold_reads_ = false;
   bool want_drain_ = false;

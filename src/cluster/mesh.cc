@@ -596,6 +596,13 @@ Mesh::SendResult Mesh::send_control(const std::string& peer, const Frame& frame)
   return it->second.conn->send_control(frame);
 }
 
+void Mesh::flush(const std::string& peer) {
+  auto it = peers_.find(peer);
+  if (it != peers_.end() && it->second.conn) {
+    it->second.conn->flush_now();
+  }
+}
+
 std::vector<PeerInfo> Mesh::peers() const {
   std::vector<PeerInfo> out;
   for (const auto& [name, p] : peers_) {

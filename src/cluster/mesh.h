@@ -118,6 +118,8 @@ class Mesh : public std::enable_shared_from_this<Mesh> {
   // send_control for the buffer limits.
   SendResult send(const std::string& peer, const Frame& frame);
   SendResult send_control(const std::string& peer, const Frame& frame);
+  // Writes what is queued for an up peer now (Connection::flush_now).
+  void flush(const std::string& peer);
 
   // Every peer known by name (up or down), sorted by name.
   std::vector<PeerInfo> peers() const;

@@ -539,7 +539,26 @@ void Worker::park() {
 // ---------------------------------------------------------------------------
 // NodeImpl: queues and waking
 
+namespace {
+
+// DeferWakeups on this thread: its depth, and the nodes whose notify() it
+// held back (usually one: an I/O thread serves one node).
+thread_local int defer_depth = 0;
+thread_local std::vector<NodeImpl*>* deferred = nullptr;
+
+}  // namespace
+
 void NodeImpl::notify() {
+  if (defer_depth != 0 && current_worker() == nullptr) {
+    if (deferred == nullptr) {
+      static thread_local std::vector<NodeImpl*> held;
+      deferred = &held;
+    }
+    if (std::find(deferred->begin(), deferred->end(), this) == deferred->end()) {
+      deferred->push_back(this);
+    }
+    return;
+  }
   std::atomic_thread_fence(std::memory_order_seq_cst);
   if (num_parked_.load(std::memory_order_relaxed) == 0 ||
       num_searching_.load(std::memory_order_relaxed) != 0) {
@@ -1133,6 +1152,21 @@ bool Context::try_receive_now(const MessageFilter& f) {
   p->scan_from_start_ = prev == nullptr;
   p->scan_primed_ = true;
   return false;
+}
+
+DeferWakeups::DeferWakeups() {
+  ++detail::defer_depth;
+}
+
+DeferWakeups::~DeferWakeups() {
+  if (--detail::defer_depth != 0 || detail::deferred == nullptr) {
+    return;
+  }
+  // Depth 0 now: these notify() calls wake for real and add nothing.
+  for (detail::NodeImpl* n : *detail::deferred) {
+    n->notify();
+  }
+  detail::deferred->clear();
 }
 
 }  // namespace rusm::otp

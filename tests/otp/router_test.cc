@@ -6,6 +6,7 @@
 #include <atomic>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "rusm/otp/node.h"
@@ -164,6 +165,37 @@ void expect_in_order(Probe& probe, Pid from, uint32_t n) {
   ASSERT_TRUE(done);
   EXPECT_EQ(done->tag(), kDone);
   EXPECT_EQ(done->text(), "ok");
+}
+
+// Counts the messages it receives.
+Task<> counter(Context& ctx, std::atomic<int>* seen) {
+  for (;;) {
+    (void)co_await ctx.receive();
+    seen->fetch_add(1);
+  }
+}
+
+// What a router's I/O thread relies on to deliver a burst with one wake-up:
+// inside the scope no parked worker is woken, so nothing runs the receiver;
+// when it ends, one wake-up runs every message of the burst.
+TEST(RouterTest, DeferredWakeupsRunTheBurstWhenTheScopeEnds) {
+  Node node(small_node(1));
+  std::atomic<int> seen{0};
+  Result<Pid> p = node.spawn(counter, &seen);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(node.send(*p, Message::make(1)));
+  ASSERT_TRUE(eventually([&] { return seen.load() == 1; }));
+  std::this_thread::sleep_for(50ms);  // the worker parks: nothing left to run
+  {
+    DeferWakeups burst;
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(node.send(*p, Message::make(2)));
+    }
+    std::this_thread::sleep_for(100ms);
+    EXPECT_EQ(seen.load(), 1) << "a parked worker was woken inside DeferWakeups";
+  }
+  EXPECT_TRUE(eventually([&] { return seen.load() == 4; }))
+      << "the burst did not run after DeferWakeups ended (" << seen.load() << " of 4 seen)";
 }
 
 TEST(RouterTest, NodeIdentityComesFromOptions) {

@@ -315,6 +315,21 @@ class Node {
   std::unique_ptr<detail::NodeImpl> impl_;
 };
 
+// While one is alive on a thread outside the workers, the wake-ups that
+// thread's sends and signals would give parked workers are held back and
+// given once, when the outermost one ends. An I/O thread that delivers a
+// burst of inbound messages wraps the burst in one, so that a worker on the
+// same core wakes once for the burst (and runs every process it made
+// runnable) instead of once per message, preempting the I/O thread each
+// time. Keep the scope short: nothing runs the processes until it ends.
+class DeferWakeups {
+ public:
+  DeferWakeups();
+  ~DeferWakeups();
+  DeferWakeups(const DeferWakeups&) = delete;
+  DeferWakeups& operator=(const DeferWakeups&) = delete;
+};
+
 // A mailbox for code outside the node (tests, tools, the CLI): a real process
 // whose messages the owning thread can receive, blocking. It traps exits, so
 // links show up as kExitTag messages. Thread-safety: one thread uses a Probe
