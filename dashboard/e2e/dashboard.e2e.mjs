@@ -108,6 +108,19 @@ async function servePhase(browser) {
     const csum = await page.textContent('[data-testid=cluster-summary]');
     check(/this node: n1/.test(csum) && /1 of 1 other nodes up/.test(csum), `the Cluster panel shows n2 up (${csum})`);
     await page.screenshot({ path: join(out, 'dashboard-cluster.png') });
+    // n2's observer through n1 (n2 has no [observer] of its own).
+    await page.click('#cluster-table tbody tr[data-node="n2"]');
+    const nsum = await until('n2 observed through n1', async () => {
+      const t = await page.textContent('[data-testid=node-summary]');
+      return /through this node: [\d,.]+ (k |M )?processes/.test(t ?? '') ? t : null;
+    }, 20000);
+    check(true, `clicking n2 shows its observer through n1 ${nsum.slice(0, 70)}…`);
+    // A static site's node runs no processes of its own: the table lists as
+    // many as the summary counts (up to 20).
+    const nrows = await page.$$eval('#node-table tbody tr', (rs) => rs.length);
+    const nprocs = Number(nsum.match(/through this node: ([\d,]+) processes/)?.[1]?.replace(/,/g, '') ?? -1);
+    check(nprocs >= 0 && nrows === Math.min(20, nprocs), `n2's busiest processes are listed (${nrows} rows for ${nprocs} processes)`);
+    await page.screenshot({ path: join(out, 'dashboard-node.png') });
     peer.kill('SIGKILL');
     await until('n2 down in the Cluster panel after kill -9', async () => (await nodeState()) === 'down', 20000);
     check(true, 'kill -9 of n2 shows it down in the Cluster panel');

@@ -140,7 +140,10 @@ function connect() {
       case 'run_accepted': case 'stop_accepted': renderBench(m.bench); break;
       case 'process_info': renderInfo(m.info); break;
       case 'killed': toast(`killed ${m.pid}`); break;
-      case 'error': toast(m.message, true); if (m.message.includes('has exited')) clearInfo(); break;
+      case 'node_snapshot': renderNodeView(m.node, m.snapshot); break;
+      case 'error':
+        if (m.id === OBSERVE_ID) { renderNodeError(m.message); break; }
+        toast(m.message, true); if (m.message.includes('has exited')) clearInfo(); break;
     }
   };
 }
@@ -390,7 +393,8 @@ function renderCluster(v: ClusterView | undefined) {
   $('cluster-summary').textContent =
     `(this node: ${v.self.name}, id ${v.self.id}; ${up} of ${v.nodes.length} other nodes up)`;
   clusterPanel.querySelector('tbody')!.innerHTML = v.nodes.map((n) => `
-    <tr data-node="${esc(n.name)}">
+    <tr data-node="${esc(n.name)}" class="${n.up ? 'observable' : ''}${n.name === observedNode ? ' selected' : ''}"
+        title="${n.up ? `observe ${esc(n.name)} through this node` : ''}">
       <td class="mono">${esc(n.name)}</td><td class="num">${n.id}</td>
       <td><span class="tag ${n.up ? 'up' : 'down'}" data-testid="node-state">${n.up ? 'up' : 'down'}</span></td>
       <td class="mono">${esc(n.address)}</td>
@@ -398,6 +402,63 @@ function renderCluster(v: ClusterView | undefined) {
       <td class="num">${bytes(n.bytes_in)}</td><td class="num">${bytes(n.bytes_out)}</td>
     </tr>`).join('');
 }
+
+// ---- another node's observer, through this one ({"type":"observe_node"}):
+// click an up node in the Cluster panel; its snapshot is asked for every
+// second while the panel is open.
+const OBSERVE_ID = 'observe-node';
+let observedNode: string | null = null;
+let observeTimer: ReturnType<typeof setInterval> | undefined;
+const nodePanel = document.createElement('div');
+nodePanel.className = 'panel node-view hidden';
+nodePanel.id = 'node-panel';
+nodePanel.dataset.testid = 'node-panel';
+nodePanel.innerHTML = `
+  <h3><span id="node-title" data-testid="node-title"></span> <span class="muted" id="node-summary" data-testid="node-summary"></span>
+    <button id="node-close" class="small">close</button></h3>
+  <div class="muted" id="node-error" data-testid="node-error"></div>
+  <div class="scroll">
+    <table class="data" id="node-table" data-testid="node-table">
+      <thead><tr><th>pid</th><th>name or label</th><th>status</th><th class="num">mailbox</th><th class="num">reductions</th><th class="num">memory</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </div>`;
+clusterPanel.after(nodePanel);
+function observeNode(name: string | null) {
+  observedNode = name;
+  clearInterval(observeTimer);
+  nodePanel.classList.toggle('hidden', !name);
+  if (!name) return;
+  $('node-title').textContent = `Node ${name}`;
+  $('node-summary').textContent = '(asking through this node…)';
+  $('node-error').textContent = '';
+  nodePanel.querySelector('tbody')!.innerHTML = '';
+  const ask = () => send({ type: 'observe_node', id: OBSERVE_ID, node: name });
+  ask();
+  observeTimer = setInterval(ask, 1000);
+}
+function renderNodeView(name: string, s: Snapshot) {
+  if (name !== observedNode) return;
+  $('node-error').textContent = '';
+  const w = s.workers ?? [];
+  const load = w.length ? Math.round((100 * w.reduce((a, x) => a + x.load, 0)) / w.length) : 0;
+  $('node-summary').textContent =
+    `(through this node: ${num(s.processes)} processes, ${num(s.rates?.sent)} msgs/s, ` +
+    `${num(s.rates?.reductions)} reductions/s, RSS ${bytes(s.memory?.rss)}, ${w.length} workers at ${load}%)`;
+  const top = (s.table ?? []).slice().sort((a, b) => b.reductions - a.reductions).slice(0, 20);
+  nodePanel.querySelector('tbody')!.innerHTML = top.map((r) => `
+    <tr><td class="mono">${esc(r.pid)}</td><td>${esc(r.name || r.label || '—')}</td>
+      <td><span class="status ${esc(r.status)}">${esc(r.status)}</span></td>
+      <td class="num">${num(r.mailbox)}</td><td class="num">${num(r.reductions)}</td><td class="num">${bytes(r.memory)}</td></tr>`).join('');
+}
+function renderNodeError(message: string) {
+  if (observedNode) $('node-error').textContent = message;
+}
+clusterPanel.addEventListener('click', (e) => {
+  const tr = (e.target as HTMLElement).closest('tr.observable') as HTMLElement | null;
+  if (tr?.dataset.node) observeNode(tr.dataset.node);
+});
+$('node-close').addEventListener('click', () => observeNode(null));
 
 function renderTable() {
   const f = $<HTMLInputElement>('filter').value.trim().toLowerCase();

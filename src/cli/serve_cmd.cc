@@ -110,25 +110,52 @@ Result<std::string> shell_spawn(runtime::Runtime& rt,
 
 // This node's observer snapshot for peers that ask (ClusterOptions::observer,
 // the dashboard's "observe" of a node): sampled at most twice a second, with
-// the 200 busiest processes. The sampler comes and goes with [observer];
-// `sampler` is cleared (under mu) before it is destroyed.
+// the 200 busiest processes. With [observer] on, from its sampler (cleared,
+// under mu, before it is destroyed); without, from a sampler of its own at
+// 2 Hz, started on the first request.
 struct SnapshotSource {
   std::mutex mu;
+  otp::Node* node = nullptr;
   observe::Sampler* sampler = nullptr;
+  std::unique_ptr<observe::Sampler> own;
   std::chrono::steady_clock::time_point at;
   std::string cached;
 
   Result<std::string> take() {
     std::lock_guard<std::mutex> lock(mu);
-    if (sampler == nullptr) {
-      return Error("no observer on this node ([observer] is off)");
-    }
     auto now = std::chrono::steady_clock::now();
-    if (cached.empty() || now - at > std::chrono::milliseconds(500)) {
-      cached = observe::to_text(observe::snapshot_json(*sampler->sample_now(true), true, 200));
-      at = now;
+    if (!cached.empty() && now - at < std::chrono::milliseconds(500)) {
+      return cached;
     }
+    std::shared_ptr<const observe::Snapshot> snap;
+    if (sampler != nullptr) {
+      snap = sampler->sample_now(true);
+    } else if (node != nullptr) {
+      if (!own) {
+        own = std::make_unique<observe::Sampler>(*node, observe::SamplerOptions{.hz = 2});
+        own->want_table(true);
+        own->start();
+      }
+      snap = own->latest();
+      if (!snap || !snap->has_table) {
+        snap = own->sample_now(true);
+      }
+    } else {
+      return Error("this node is stopping");
+    }
+    cached = observe::to_text(observe::snapshot_json(*snap, true, 200));
+    at = now;
     return cached;
+  }
+  // Before the node goes: no more samples.
+  void close() {
+    std::unique_ptr<observe::Sampler> gone;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      node = nullptr;
+      sampler = nullptr;
+      gone = std::move(own);
+    }
   }
   // Clears the sampler when dropped (declared after it: dropped before it).
   struct Guard {
@@ -182,6 +209,7 @@ void serve(const ServeArgs& a) {
   // processes once it is up; it leaves before the app stops.
   std::unique_ptr<cluster::Cluster> membership;
   auto snapshots = std::make_shared<SnapshotSource>();
+  snapshots->node = &(*app)->runtime().node();
   // The cluster once it is up, for shells made before (operators who attach
   // while it starts) and after (the observer's).
   auto self = std::make_shared<std::atomic<const cluster::Cluster*>>(nullptr);
@@ -309,6 +337,7 @@ void serve(const ServeArgs& a) {
   if (membership) {
     membership->stop();  // links and monitors to other nodes fire noconnection
   }
+  snapshots->close();
   std::printf("rusm serve: stopped\n");
 }
 
