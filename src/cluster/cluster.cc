@@ -941,6 +941,7 @@ Result<std::unique_ptr<Cluster>> Cluster::start(otp::Node& node, ClusterOptions 
   mo.advertise = impl->options.advertise;
   mo.seeds = impl->options.seeds;
   mo.tick = impl->options.tick;
+  mo.busy_poll = impl->options.busy_poll;
   mo.attach_shell = impl->options.attach_shell;
   mo.max_operators = impl->options.max_operators;
   mo.log = [w = std::weak_ptr<Impl>(impl)](const std::string& line) {

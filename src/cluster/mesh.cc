@@ -138,6 +138,7 @@ ConnectionOptions Mesh::connection_options() const {
   o.protocol_version = options_.protocol_version;
   o.tick = options_.tick;
   o.handshake_timeout = options_.handshake_timeout;
+  o.busy_poll = options_.busy_poll;
   o.send_limit = options_.send_limit;
   o.max_frame = options_.max_frame;
   o.log = options_.log;

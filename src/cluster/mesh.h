@@ -65,6 +65,7 @@ struct MeshOptions {
   std::vector<std::string> seeds;  // "host:port"
   std::chrono::milliseconds tick{1000};
   std::chrono::milliseconds handshake_timeout{5000};
+  std::chrono::microseconds busy_poll{200};  // ConnectionOptions::busy_poll
   std::chrono::milliseconds backoff_initial{20};
   std::chrono::milliseconds backoff_max{2000};
   size_t send_limit = size_t{4} << 20;

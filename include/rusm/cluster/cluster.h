@@ -121,6 +121,12 @@ struct ClusterOptions {
   std::string ca_file, cert_file, key_file;
   std::chrono::milliseconds tick{1000};        // heartbeat; a silent peer is down within 2 ticks
   size_t send_buffer_bytes = size_t{4} << 20;  // per peer (see above)
+  // After traffic, the cluster's thread keeps polling its connections this
+  // long (yielding the core between polls) before it sleeps, so an answer
+  // that comes soon is read without waking a thread (as the BEAM's
+  // schedulers spin before sleeping); it costs CPU while traffic trickles.
+  // 0: sleep at once.
+  std::chrono::microseconds busy_poll{200};
   GlobalConflict global_conflict = GlobalConflict::kExit;  // see GlobalConflict
   std::function<void(const std::string& line)> log;        // default: standard error
   // Makes the shell of an operator who attached (called on the cluster's
