@@ -148,7 +148,8 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   static constexpr size_t kMaxPendingSpawns = 1 << 16;
   // Modules peers shipped here (io thread): hashes, least recently used first,
   // and the ones that failed to load (bounded) with why.
-  std::deque<std::string> peer_modules;
+  std::deque<std::pair<std::string, size_t>> peer_modules;  // (hash, bytes)
+  size_t peer_module_bytes = 0;                             // their sum
   std::map<std::string, std::string> bad_modules;
 
   // Observer snapshots asked of peers (Cluster::observe), by request id.
@@ -599,9 +600,13 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
       return remember_bad(st.message());
     }
     bad_modules.erase(x.hash);
-    peer_modules.push_back(x.hash);
-    while (peer_modules.size() > std::max<size_t>(1, options.max_peer_modules)) {
-      rt->unload(module_name(peer_modules.front()));
+    peer_modules.emplace_back(x.hash, x.bytes.size());
+    peer_module_bytes += x.bytes.size();
+    while (peer_modules.size() > 1 &&
+           (peer_modules.size() > std::max<size_t>(1, options.max_peer_modules) ||
+            peer_module_bytes > options.max_peer_module_total)) {
+      rt->unload(module_name(peer_modules.front().first));
+      peer_module_bytes -= peer_modules.front().second;
       peer_modules.pop_front();
     }
   }
@@ -621,10 +626,12 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
       }
       return reply(SpawnStatus::kModuleNeeded, "");
     }
-    if (auto it = std::find(peer_modules.begin(), peer_modules.end(), x.hash);
+    if (auto it = std::find_if(peer_modules.begin(), peer_modules.end(),
+                               [&](const auto& m) { return m.first == x.hash; });
         it != peer_modules.end()) {
+      auto used = *it;
       peer_modules.erase(it);  // most recently used last
-      peer_modules.push_back(x.hash);
+      peer_modules.push_back(std::move(used));
     }
     runtime::ProcessSpec spec;
     spec.module = name;

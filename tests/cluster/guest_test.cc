@@ -41,7 +41,8 @@ struct GuestNode {
 
   GuestNode(const std::string& name, const std::string& certs, std::vector<std::string> seeds,
             std::optional<runtime::Capabilities> remote_spawn = std::nullopt,
-            size_t max_peer_modules = 64, std::function<Result<std::string>()> observer = nullptr) {
+            size_t max_peer_modules = 64, std::function<Result<std::string>()> observer = nullptr,
+            size_t max_peer_module_total = size_t{256} << 20) {
     runtime::RuntimeOptions o;
     o.node.workers = 1;
     o.node.name = name;
@@ -57,6 +58,7 @@ struct GuestNode {
     co.remote_spawn = std::move(remote_spawn);
     co.max_peer_modules = max_peer_modules;
     co.observer = std::move(observer);
+    co.max_peer_module_total = max_peer_module_total;
     auto c = Cluster::start(rt->node(), co);
     EXPECT_TRUE(c.is_ok()) << c.message();
     if (c) {
@@ -231,6 +233,29 @@ TEST(RemoteSpawn, FromOutsideAPolicyLessNodeRefusesAndTheCacheIsBounded) {
   spec.function = "_start";
   spec.args = {1};
   EXPECT_EQ(a.rt->spawn_on(b.id(), spec, 5s).error().code(), runtime::kErrBadArg);
+  fs::remove_all(certs);
+}
+
+TEST(RemoteSpawn, TheCacheIsBoundedInBytesToo) {
+  std::string certs = make_certs();
+  GuestNode a("ga", certs, {});
+  // Room for one tiny module's bytes, not two.
+  const size_t one = tiny_module('1').size();
+  GuestNode b("gb", certs, {"127.0.0.1:" + std::to_string(a.cluster->port())}, sandboxed(), 64,
+              nullptr, one + one / 2);
+  ASSERT_TRUE(eventually(
+      [&] { return a.rt->node().node_is_up(b.id()) && b.rt->node().node_is_up(a.id()); }));
+  ASSERT_TRUE(a.rt->load("one", tiny_module('1')));
+  ASSERT_TRUE(a.rt->load("two", tiny_module('2')));
+  runtime::ProcessSpec spec;
+  spec.function = "_start";
+  spec.module = "one";
+  ASSERT_TRUE(a.rt->spawn_on(b.id(), spec, 5s));
+  spec.module = "two";
+  ASSERT_TRUE(a.rt->spawn_on(b.id(), spec, 5s));
+  EXPECT_FALSE(b.rt->has_module("sha256:" + runtime::hex(runtime::module_sha256(tiny_module('1')))))
+      << "past the byte bound the least recently used module goes";
+  EXPECT_TRUE(b.rt->has_module("sha256:" + runtime::hex(runtime::module_sha256(tiny_module('2')))));
   fs::remove_all(certs);
 }
 

@@ -29,12 +29,11 @@
 // With a runtime, the node's processes spawn on peers (runtime::Runtime::
 // spawn_on, the guest's rusm_spawn_on): the request names the module by the
 // SHA-256 of its bytes, and the bytes travel once per peer (the peer answers
-// "module needed", then keeps them, up to max_peer_modules, least recently
-// used first out). A node takes spawns from peers only with
-// ClusterOptions::remote_spawn set: its capabilities are the most a peer's
-// child gets (what the peer asked for, intersected with them), so a peer
-// never grants more than this node allows. Link and monitor work as for a
-// local child, atomically with the spawn.
+// "module needed", then keeps them, up to max_peer_modules modules and
+// max_peer_module_total bytes, least recently used first out). A node takes
+// spawns from peers only with ClusterOptions::remote_spawn set: its capabilities are the most a
+// peer's child gets (what the peer asked for, intersected with them), so a peer never grants more
+// than this node allows. Link and monitor work as for a local child, atomically with the spawn.
 //
 // Back-pressure: each peer has a send buffer (ClusterOptions::
 // send_buffer_bytes). A send to a node whose buffer is full fails at once
@@ -147,8 +146,9 @@ struct ClusterOptions {
   // quick (`rusm serve` answers from its sampler, at most twice a second).
   // Null: peers are told "no observer on this node".
   std::function<Result<std::string>()> observer;
-  size_t max_peer_modules = 64;                     // shipped modules kept (LRU)
-  size_t max_peer_module_bytes = size_t{64} << 20;  // the largest one taken
+  size_t max_peer_modules = 64;                      // shipped modules kept (LRU)
+  size_t max_peer_module_bytes = size_t{64} << 20;   // the largest one taken
+  size_t max_peer_module_total = size_t{256} << 20;  // all of them (LRU out past it)
 };
 
 // The files `rusm cluster ca` / `rusm cluster cert NAME` write into dir:
