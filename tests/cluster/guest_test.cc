@@ -21,6 +21,9 @@
 #include <gtest/gtest.h>
 
 #include "cluster/certs.h"
+#include "cluster/connection.h"
+#include "cluster/frame.h"
+#include "cluster_test_util.h"
 #include "rusm/cluster/cluster.h"
 #include "rusm/runtime/module_file.h"
 #include "rusm/runtime/runtime.h"
@@ -94,7 +97,7 @@ std::string make_certs() {
   fs::remove_all(d);
   fs::create_directories(d);
   EXPECT_TRUE(make_ca(d).is_ok());
-  for (const char* n : {"ga", "gb"}) {
+  for (const char* n : {"ga", "gb", "gc"}) {
     EXPECT_TRUE(make_node_cert(d, n).is_ok()) << n;
   }
   return d;
@@ -256,6 +259,115 @@ TEST(RemoteSpawn, TheCacheIsBoundedInBytesToo) {
   EXPECT_FALSE(b.rt->has_module("sha256:" + runtime::hex(runtime::module_sha256(tiny_module('1')))))
       << "past the byte bound the least recently used module goes";
   EXPECT_TRUE(b.rt->has_module("sha256:" + runtime::hex(runtime::module_sha256(tiny_module('2')))));
+  fs::remove_all(certs);
+}
+
+// A peer speaking raw frames (a node of the cluster's CA that lies): a
+// module whose bytes do not have the hash it was sent under is refused and
+// its spawn answered with the reason; a SPAWN naming another node's pid as
+// the asker is dropped; the node carries on.
+TEST(RemoteSpawn, ALyingPeersModuleAndSpawnsAreRefused) {
+  std::string certs = make_certs();
+  std::vector<std::string> logged;
+  std::mutex log_mu;
+  GuestNode b("gb", certs, {}, sandboxed());
+  b.cluster.reset();  // again, with a log we can read
+  ClusterOptions co;
+  use_certs_dir(co, certs, "gb");
+  co.tick = 200ms;
+  co.runtime = b.rt.get();
+  co.remote_spawn = sandboxed();
+  co.log = [&](const std::string& l) {
+    std::lock_guard<std::mutex> lock(log_mu);
+    logged.push_back(l);
+  };
+  auto started = Cluster::start(b.rt->node(), co);
+  ASSERT_TRUE(started) << started.message();
+  b.cluster = std::move(*started);
+
+  test::IoThread loop;
+  auto tls = make_tls_context({certs + "/ca.pem", certs + "/gc.pem", certs + "/gc.key"});
+  ASSERT_TRUE(tls) << tls.message();
+  ConnectionOptions o;
+  o.node_name = "gc";
+  o.node_id = node_id_for("gc");
+  o.tick = 200ms;
+  o.echo_ticks = true;
+  o.log = [](const std::string&) {};
+  std::mutex mu;
+  std::vector<SpawnReply> replies;
+  bool up = false;
+  Connection::Callbacks cb;
+  cb.on_up = [&](Connection&, const Hello&) {
+    std::lock_guard<std::mutex> lock(mu);
+    up = true;
+  };
+  cb.on_frame = [&](Connection&, Frame&& f) {
+    if (auto* r = std::get_if<SpawnReply>(&f)) {
+      std::lock_guard<std::mutex> lock(mu);
+      replies.push_back(*r);
+    }
+  };
+  auto conn = loop.run(
+      [&] { return Connection::dial(loop.io(), *tls, "127.0.0.1", b.cluster->port(), o, cb); });
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return up;
+  }));
+  uint64_t asker = (uint64_t{node_id_for("gc")} << 48) | 5;  // a pid of gc
+  std::vector<uint8_t> real = tiny_module('7');
+  std::string hash = runtime::module_sha256(real);
+  std::string other(real.begin(), real.end());
+  other.back() = 0x0c;  // not the bytes of `hash`
+  loop.run([&] {
+    conn->send(ModuleBytes{hash, other});
+    conn->send(Spawn{1, asker, hash, "liar", "_start", {}, 0, 16, 0, 0});
+    // A SPAWN for a pid of a node other than gc: dropped, never answered.
+    conn->send(Spawn{2, (uint64_t{7} << 48) | 5, hash, "liar", "_start", {}, 0, 16, 0, 0});
+    return 0;
+  });
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return !replies.empty();
+  }));
+  std::this_thread::sleep_for(200ms);  // the dropped SPAWN had its chance to answer
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ASSERT_EQ(replies.size(), 1u);
+    EXPECT_EQ(replies[0].ref, 1u);
+    EXPECT_EQ(replies[0].status, SpawnStatus::kBadArg);
+    EXPECT_NE(replies[0].message.find("do not have the SHA-256"), std::string::npos)
+        << replies[0].message;
+  }
+  EXPECT_FALSE(b.rt->has_module("sha256:" + runtime::hex(hash)));
+  {
+    std::lock_guard<std::mutex> lock(log_mu);
+    bool dropped = false;
+    for (const std::string& l : logged) {
+      dropped |= l.find("dropped a SPAWN frame from gc") != std::string::npos;
+    }
+    EXPECT_TRUE(dropped) << "the SPAWN for another node's pid was not logged";
+  }
+  // The real bytes are taken and the spawn runs.
+  loop.run([&] {
+    conn->send(ModuleBytes{hash, std::string(real.begin(), real.end())});
+    conn->send(Spawn{3, asker, hash, "honest", "_start", {}, 0, 16, 0, 0});
+    return 0;
+  });
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return replies.size() == 2;
+  }));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(replies[1].status, SpawnStatus::kSpawned) << replies[1].message;
+    EXPECT_EQ(Pid::from_bits(replies[1].pid).node(), b.id());
+  }
+  loop.run([&] {
+    conn->close("test over");
+    return 0;
+  });
+  loop.stop();
   fs::remove_all(certs);
 }
 
