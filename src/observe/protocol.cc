@@ -166,6 +166,8 @@ Result<Command> parse_command(std::string_view text) {
       return line.error();
     }
     c.line = std::move(*line);
+  } else if (t == "shell_cancel") {
+    c.kind = CommandKind::kShellCancel;
   } else if (t == "observe_node") {
     c.kind = CommandKind::kObserveNode;
     Result<std::string> node = string_field(j, "node", true);
@@ -179,7 +181,7 @@ Result<Command> parse_command(std::string_view text) {
   } else {
     return Error("unknown command type '" + t.substr(0, 64) +
                  "' (expected ping, run, stop, subscribe, unsubscribe, process_info, kill, "
-                 "shell or observe_node)");
+                 "shell, shell_cancel or observe_node)");
   }
   return c;
 }

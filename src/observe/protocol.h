@@ -38,6 +38,7 @@ enum class CommandKind {
   kProcessInfo,
   kKill,
   kShell,
+  kShellCancel,
   kObserveNode
 };
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 
@@ -87,6 +88,11 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
       : node(n), sampler(s), controller(c), options(std::move(o)) {}
 
   std::atomic<int64_t> websockets{0};
+  // Traces running on threads of their own ({"type":"shell"} with trace):
+  // stop() waits for them, as they use the node.
+  std::mutex traces_mu;
+  std::condition_variable traces_cv;
+  int traces = 0;
   std::atomic<uint64_t> forbidden{0}, denied_commands{0}, slow_clients{0};
   SendQueueGauges queued;
 
@@ -156,6 +162,65 @@ class Session final : public net::WebSocketHandler, public std::enable_shared_fr
   // Only from on_message (one at a time per connection): the shell keeps
   // this client's last `top` readings.
   Shell& shell() { return shell_; }
+
+  // A `trace` line: streamed from a thread of its own (a trace runs until
+  // its process exits or the client cancels), one per session at a time,
+  // with a Shell of its own (the session's serves the other lines meanwhile).
+  // Its output comes as shell_output messages, then its shell_result.
+  void start_trace(const nlohmann::json& id, std::string line) {
+    if (tracing_.exchange(true)) {
+      send(error_message(id,
+                         "a trace is running on this connection; cancel it first "
+                         "({\"type\":\"shell_cancel\"})"));
+      return;
+    }
+    trace_cancel_.store(false);
+    trace_id_ = id;
+    {
+      std::lock_guard<std::mutex> lock(srv_->traces_mu);
+      ++srv_->traces;
+    }
+    std::thread([self = shared_from_this(), id, line = std::move(line)] {
+      Shell shell(self->srv_->node, self->srv_->options.shell);
+      ShellStream stream = [&](std::string_view chunk) {
+        if (self->trace_cancel_.load() || self->is_closed()) {
+          return false;
+        }
+        if (!chunk.empty()) {
+          json j;
+          j["type"] = "shell_output";
+          j["id"] = id;
+          j["output"] = std::string(chunk);
+          self->send(j);
+        }
+        return !self->trace_cancel_.load() && !self->is_closed();
+      };
+      ShellResult r = shell.execute(line, self->access(), stream);
+      json j;
+      j["type"] = "shell_result";
+      j["id"] = id;
+      j["ok"] = r.ok;
+      j["output"] = std::move(r.output);
+      self->send(j);
+      self->tracing_.store(false);
+      Server::Impl& srv = *self->srv_;
+      std::lock_guard<std::mutex> lock(srv.traces_mu);
+      --srv.traces;
+      srv.traces_cv.notify_all();
+    }).detach();
+  }
+  // {"type":"shell_cancel","id":...}: stops this session's trace (its id, or any).
+  bool cancel_trace() {
+    if (!tracing_.load()) {
+      return false;
+    }
+    trace_cancel_.store(true);
+    return true;
+  }
+  bool is_closed() {
+    std::lock_guard lock(mu_);
+    return closed_;
+  }
 
   void on_open(std::shared_ptr<net::WebSocket> ws) override {
     {
@@ -342,6 +407,9 @@ class Session final : public net::WebSocketHandler, public std::enable_shared_fr
   bool closed_ = false;
   bool writing_ = false;
   bool paused_ = false;
+  std::atomic<bool> tracing_{false};
+  std::atomic<bool> trace_cancel_{false};
+  nlohmann::json trace_id_;
 };
 
 void Server::Impl::handle(Endpoint ep, const std::shared_ptr<net::Exchange>& ex) {
@@ -514,7 +582,19 @@ void Server::Impl::handle_command(Session& s, const std::string& text) {
       s.send(j);
       return;
     }
+    case CommandKind::kShellCancel: {
+      json j = ok("shell_cancelled");
+      j["cancelled"] = s.cancel_trace();
+      s.send(j);
+      return;
+    }
     case CommandKind::kShell: {
+      // A trace streams: it runs on a thread of its own.
+      if (Result<std::vector<std::string>> w = split_shell_words(c.line);
+          w && !w->empty() && (*w)[0] == "trace") {
+        s.start_trace(c.id, c.line);
+        return;
+      }
       // The shell checks access itself: observation commands are open to
       // observers, send/exit/kill need control.
       ShellResult r = s.shell().execute(c.line, s.access());
@@ -799,6 +879,11 @@ void Server::stop() {
   wait_until(std::chrono::milliseconds(150), settled);
   m.http->stop();
   wait_until(std::chrono::milliseconds(2000), settled);
+  {
+    // The sessions are closed: their traces see it within a take (200 ms).
+    std::unique_lock<std::mutex> lock(m.traces_mu);
+    m.traces_cv.wait(lock, [&m] { return m.traces == 0; });
+  }
   m.ready.store(false, std::memory_order_release);
   asio::post(m.sweep_timer->get_executor(), [weak = std::weak_ptr<Impl>(impl_)] {
     if (auto self = weak.lock()) {

@@ -468,8 +468,8 @@ ShellResult Shell::trace(const Words& w, const ShellStream& stream) const {
   }
   if (!stream) {
     return fail(
-        "trace streams its output as it happens: use `rusm attach` (this client takes "
-        "one answer per command)");
+        "trace streams its output as it happens: this client takes one answer per command "
+        "(use `rusm attach`, or the dashboard's WebSocket)");
   }
   Result<otp::Pid> pid = resolve(w[1]);
   if (!pid) {

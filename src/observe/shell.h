@@ -25,7 +25,8 @@
 //                                              rest are counted as dropped),
 //                                              until it exits, N events, or
 //                                              the client stops it (streaming
-//                                              clients only: rusm attach)
+//                                              clients only: rusm attach, the
+//                                              observer's WebSocket)
 //
 // PROC is a pid as Pid::to_string prints it ("<0.12.1>") or a registered
 // name. Words split at blanks; '...' and "..." quote (the latter with \\ \"

@@ -288,7 +288,7 @@ TEST_F(ShellTest, BadInputGetsAClearError) {
   EXPECT_TRUE(contains(error("top many"), "N must be a whole number"));
   EXPECT_TRUE(contains(error("stats now"), "usage: stats"));
   EXPECT_TRUE(contains(error("spawn hello.wasm"), "spawn is not available on this node"));
-  EXPECT_TRUE(contains(error("trace " + pid), "use `rusm attach`")) << "no stream: refused";
+  EXPECT_TRUE(contains(error("trace " + pid), "one answer per command")) << "no stream: refused";
   EXPECT_TRUE(contains(error("trace " + pid + " --rate 0"), "--rate must be"));
   EXPECT_TRUE(contains(error(std::string(kMaxCommandBytes + 1, 'x')), "line too long"));
   EXPECT_TRUE(contains(error("info \x1b[2J"), "\\x1b[2J")) << "control bytes are escaped";
@@ -528,6 +528,53 @@ TEST(ShellOverWebSocket, ObserversRunQueriesAndControlNeedsTheToken) {
     EXPECT_EQ(r["type"], "shell_result") << r.dump();
     EXPECT_EQ(r["ok"], true) << r.dump();
     EXPECT_EQ(down_reason(probe, *p), "killed");
+  }
+  server.stop();
+  sampler.stop();
+  (void)node.shutdown(5s);
+}
+
+TEST(ShellOverWebSocket, TraceStreamsUntilCancelled) {
+  Node node(NodeOptions{.workers = 1, .name = "ws-node"});
+  Sampler sampler(node, SamplerOptions{.hz = 10});
+  ServerOptions o;
+  o.port = 0;
+  o.access.token = kToken;
+  Server server(node, sampler, nullptr, o);
+  Result<uint16_t> port = server.start();
+  ASSERT_TRUE(port) << port.error().message();
+  Result<Pid> p = node.spawn(waiter);
+  ASSERT_TRUE(p);
+  {
+    Client observer(*port, "/ws");
+    json r = observer.ask({{"type", "shell"}, {"id", 9}, {"line", "trace " + p->to_string()}});
+    EXPECT_EQ(r["type"], "shell_output") << r.dump();
+    EXPECT_EQ(r["id"], 9);
+    EXPECT_TRUE(contains(r["output"].get<std::string>(), "tracing " + p->to_string())) << r.dump();
+    // A second trace on the same connection waits for the first.
+    r = observer.ask({{"type", "shell"}, {"id", 10}, {"line", "trace " + p->to_string()}});
+    EXPECT_EQ(r["type"], "error") << r.dump();
+    // Other lines are answered meanwhile.
+    r = observer.ask({{"type", "shell"}, {"id", 11}, {"line", "nodes"}});
+    EXPECT_EQ(r["type"], "shell_result") << r.dump();
+    EXPECT_EQ(r["id"], 11);
+    r = observer.ask({{"type", "shell_cancel"}, {"id", 9}});
+    EXPECT_EQ(r["type"], "shell_cancelled") << r.dump();
+    EXPECT_EQ(r["cancelled"], true);
+    // The trace's result comes within a take (200 ms): ping until it does.
+    for (int i = 0; i < 100 && r["type"] != "shell_result"; ++i) {
+      std::this_thread::sleep_for(20ms);
+      r = observer.ask({{"type", "ping"}});
+    }
+    EXPECT_EQ(r["type"], "shell_result") << r.dump();
+    EXPECT_EQ(r["id"], 9);
+    EXPECT_TRUE(contains(r["output"].get<std::string>(), "ended (stopped)")) << r.dump();
+  }
+  // A client that leaves mid-trace: the server still stops cleanly.
+  {
+    Client observer(*port, "/ws");
+    json r = observer.ask({{"type", "shell"}, {"line", "trace " + p->to_string()}});
+    EXPECT_EQ(r["type"], "shell_output") << r.dump();
   }
   server.stop();
   sampler.stop();
