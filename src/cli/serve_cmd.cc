@@ -226,6 +226,7 @@ void serve(const ServeArgs& a) {
     cluster::use_certs_dir(co, k.certs, k.name);
     co.tick = k.tick;
     co.send_buffer_bytes = k.send_buffer_bytes;
+    co.busy_poll = std::chrono::microseconds(k.busy_poll_us);
     co.observer = [snapshots] { return snapshots->take(); };
     // `rusm attach`: each operator gets a shell of its own on this node. A
     // certificate of the cluster's CA is the operator's credential, so the

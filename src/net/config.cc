@@ -77,6 +77,9 @@ const ConfigKey kKeys[] = {
     {"cluster", "attach", "boolean", "true",
      "Whether operators may attach (`rusm attach`) with a certificate of the cluster's CA, "
      "which gives them control of this node (kill, exit, send)."},
+    {"cluster", "busy_poll_us", "integer", "200",
+     "Microseconds the cluster's thread keeps polling after traffic before it sleeps: answers "
+     "are read sooner, at the cost of CPU while traffic trickles. 0: sleep at once."},
     {"cluster", "remote_spawn", "boolean", "true",
      "Whether peers may spawn processes on this node (rusm_spawn_on); their modules are "
      "shipped here and cached by hash."},
@@ -418,6 +421,13 @@ class Parser {
         return err(*v, "cluster.attach", "expected true or false");
       }
       k.attach = *v->value<bool>();
+    }
+    if (auto* v = t->get("busy_poll_us")) {
+      auto r = integer(*v, "cluster.busy_poll_us", 0, 100'000);
+      if (!r) {
+        return r.error();
+      }
+      k.busy_poll_us = static_cast<uint32_t>(*r);
     }
     if (auto* v = t->get("remote_spawn")) {
       if (!v->is_boolean()) {

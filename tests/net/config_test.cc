@@ -251,6 +251,9 @@ node_id = 7
 tick = "250ms"
 send_buffer = "1M"
 attach = false
+busy_poll_us = 0
+remote_spawn = false
+remote_allow = ["clock", "random"]
 )");
   ASSERT_TRUE(r.is_ok()) << r.message();
   const ClusterConfig& k = r->cluster;
@@ -265,11 +268,21 @@ attach = false
   EXPECT_EQ(k.tick, Millis(250));
   EXPECT_EQ(k.send_buffer_bytes, 1u << 20);
   EXPECT_FALSE(k.attach);
+  EXPECT_EQ(k.busy_poll_us, 0u);
+  EXPECT_FALSE(k.remote_spawn);
+  EXPECT_EQ(k.remote_allow, (std::vector<std::string>{"clock", "random"}));
   auto d = parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\n");
   ASSERT_TRUE(d.is_ok()) << d.message();
   EXPECT_EQ(d->cluster.node_id, 0) << "0: derived from the name when the cluster starts";
   EXPECT_EQ(d->cluster.tick, Millis(1000));
   EXPECT_TRUE(d->cluster.attach) << "operators may attach unless attach = false";
+  EXPECT_EQ(d->cluster.busy_poll_us, 200u);
+  EXPECT_TRUE(d->cluster.remote_spawn) << "peers may spawn (sandboxed) unless told not to";
+  EXPECT_TRUE(d->cluster.remote_allow.empty());
+  EXPECT_FALSE(parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nbusy_poll_us = -1\n"));
+  EXPECT_FALSE(
+      parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nremote_allow = \"clock\"\n"))
+      << "remote_allow takes an array";
   EXPECT_FALSE(parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nattach = 1\n"))
       << "attach takes a boolean";
   EXPECT_EQ(d->cluster.certs, (dir / "cluster-certs").string());

@@ -70,6 +70,7 @@ struct ClusterConfig {
   Millis tick = Millis(1000);             // heartbeat; a silent peer is down within 2 ticks
   uint64_t send_buffer_bytes = 4 << 20;   // per peer; past it sends to that node fail
   bool attach = true;                     // operators may attach (`rusm attach`)
+  uint32_t busy_poll_us = 200;            // ClusterOptions::busy_poll
   bool remote_spawn = true;               // peers may spawn here
   std::vector<std::string> remote_allow;  // the most a peer's process gets (capability names)
 };
