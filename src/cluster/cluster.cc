@@ -356,6 +356,8 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
         static_cast<uint8_t>((r.link ? kSpawnLinkFlag : 0) | (r.monitor ? kSpawnMonitorFlag : 0) |
                              (r.trap_exit ? kSpawnTrapExitFlag : 0));
     f.monitor_ref = r.monitor_ref;
+    f.mailbox_bound = r.mailbox_bound;
+    f.label = r.label;
     {
       std::lock_guard<std::mutex> lock(spawn_mu);
       if (stopped.load()) {
@@ -446,6 +448,8 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
                                          (p.request.monitor ? kSpawnMonitorFlag : 0) |
                                          (p.request.trap_exit ? kSpawnTrapExitFlag : 0));
       again.monitor_ref = p.request.monitor_ref;
+      again.mailbox_bound = p.request.mailbox_bound;
+      again.label = p.request.label;
       lock.unlock();
       Status st = queue(s.id, std::move(m), false);
       if (st) {
@@ -654,7 +658,9 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
       spec.options.remote_monitor = x.monitor_ref;
     }
     spec.options.trap_exit = (x.flags & kSpawnTrapExitFlag) != 0;
-    spec.options.label = shown(x.module) + "." + shown(x.function);
+    spec.options.label =
+        x.label.empty() ? shown(x.module) + "." + shown(x.function) : shown(x.label);
+    spec.options.mailbox_bound = x.mailbox_bound;
     bool answered = false;
     spec.options.before_start = [&](Pid child) {
       answered = true;

@@ -112,7 +112,7 @@ size_t body_size(const GlobalAsk& f) {
 
 size_t body_size(const Spawn& f) {
   return 16 + 2 + str16_len(f.hash) + 2 + str16_len(f.module) + 2 + str16_len(f.function) + 2 +
-         8 * std::min(f.args.size(), kMax16) + 8 + 4 + 1 + 8;
+         8 * std::min(f.args.size(), kMax16) + 8 + 4 + 1 + 8 + 4 + 2 + str16_len(f.label);
 }
 size_t body_size(const SpawnReply& f) {
   return 16 + 1 + 8 + 2 + str16_len(f.message);
@@ -243,6 +243,8 @@ void write_body(Writer& w, const Spawn& f) {
   w.u32(f.max_memory_pages);
   w.u8(f.flags);
   w.u64(f.monitor_ref);
+  w.u32(f.mailbox_bound);
+  w.str16(f.label);
 }
 void write_body(Writer& w, const SpawnReply& f) {
   w.u64(f.ref);
@@ -627,7 +629,8 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
         for (uint16_t i = 0; i < count && r.u64(f.args[i], "argument"); ++i) {
         }
         r.u64(f.caps, "capabilities") && r.u32(f.max_memory_pages, "max memory pages") &&
-            r.u8(f.flags, "flags") && r.u64(f.monitor_ref, "monitor ref");
+            r.u8(f.flags, "flags") && r.u64(f.monitor_ref, "monitor ref") &&
+            r.u32(f.mailbox_bound, "mailbox bound") && r.str16(f.label, "label");
       }
       return done(r, std::move(f));
     }

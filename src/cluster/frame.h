@@ -27,7 +27,8 @@
 //   13 SPAWN       u64 ref, u64 from, hash module, str16 module name, str16
 //                  function, u16 count then count x u64 args, u64 capability
 //                  bits, u32 max memory pages, u8 flags (1 link, 2 monitor,
-//                  4 trap_exit), u64 monitor ref: `from` asks the receiver to
+//                  4 trap_exit), u64 monitor ref, u32 mailbox bound, str16
+//                  label: `from` asks the receiver to
 //                  spawn function of the module with that content hash
 //                  (docs/cluster.md, "Remote spawn")
 //   14 SPAWN_REPLY u64 ref, u64 to, u8 status (SpawnStatus: 0 spawned, 1
@@ -306,7 +307,9 @@ struct Spawn {
   uint64_t caps = 0;  // capability bits asked for (the receiver's policy caps them)
   uint32_t max_memory_pages = 0;
   uint8_t flags = 0;
-  uint64_t monitor_ref = 0;  // with kSpawnMonitorFlag: the monitor's ref
+  uint64_t monitor_ref = 0;    // with kSpawnMonitorFlag: the monitor's ref
+  uint32_t mailbox_bound = 0;  // queued messages; 0: unbounded
+  std::string label;           // shown in process info ("": the function's name)
   friend bool operator==(const Spawn&, const Spawn&) = default;
 };
 enum class SpawnStatus : uint8_t {

@@ -278,6 +278,8 @@ HostAction spawn_on(HostCall& c) {
   spec.options.link = call.o.flags & kSpawnLink;
   spec.options.monitor = call.o.flags & kSpawnMonitor;
   spec.options.trap_exit = call.o.flags & kSpawnTrapExit;
+  spec.options.mailbox_bound = call.o.mailbox_bound;
+  spec.options.label = std::string(call.label);
   return p.spawn_on(static_cast<uint16_t>(node), spec,
                     duration_of(static_cast<int64_t>(c.arg_i64(9))), c.arg_i32(8));
 }

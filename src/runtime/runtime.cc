@@ -299,6 +299,8 @@ void Runtime::spawn_on(uint16_t node, const ProcessSpec& spec, otp::Pid parent,
   r.monitor = spec.options.monitor && parent.valid();
   r.trap_exit = spec.options.trap_exit;
   r.monitor_ref = r.monitor ? impl_->node->make_ref() : 0;
+  r.mailbox_bound = spec.options.mailbox_bound;
+  r.label = spec.options.label;
   spawner->spawn(std::move(r), std::move(done));
 }
 

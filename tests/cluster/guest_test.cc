@@ -229,6 +229,22 @@ TEST(RemoteSpawn, FromOutsideAPolicyLessNodeRefusesAndTheCacheIsBounded) {
   ASSERT_TRUE(a.rt->spawn_on(b.id(), spec, 5s));
   EXPECT_TRUE(b.rt->has_module(h1));
 
+  // The label and mailbox bound asked for apply there.
+  runtime::ProcessSpec idle;
+  idle.module = "t_node";
+  idle.function = "idle";
+  idle.options.label = "named from afar";
+  idle.options.mailbox_bound = 1;
+  auto s3 = a.rt->spawn_on(b.id(), idle, 5s);
+  ASSERT_TRUE(s3) << s3.message();
+  auto info = b.rt->node().info(s3->pid);
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->label.rfind("named from afar", 0), 0u) << info->label;
+  ASSERT_TRUE(b.rt->node().send(s3->pid, otp::Message::make(1, "x")).is_ok());
+  EXPECT_FALSE(b.rt->node().send(s3->pid, otp::Message::make(1, "x")).is_ok())
+      << "a mailbox bound of 1 refuses the second message";
+  b.rt->node().exit(s3->pid, otp::ExitReason::kill());
+
   // Errors found before asking: an unknown function, wrong arguments, a
   // module with no bytes.
   spec.function = "nope";

@@ -50,6 +50,8 @@ struct RemoteSpawnRequest {
   Capabilities caps;  // asked for; the other node caps them by its policy
   bool link = false, monitor = false, trap_exit = false;
   otp::MonitorRef monitor_ref = 0;  // with monitor: made on this node
+  uint32_t mailbox_bound = 0;       // otp::SpawnOptions::mailbox_bound
+  std::string label;                // otp::SpawnOptions::label ("": the function)
 };
 
 // Called exactly once with the child, or with why not (the Error's code is
