@@ -39,9 +39,11 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -114,6 +116,9 @@ struct Slot {
   bool drain_posted = false;    // guarded by inbox_mu
   std::vector<Outgoing> taken;  // io thread: the inbox being pushed (its capacity reused)
   std::deque<std::pair<Frame, bool>> backlog;  // (frame, control), io thread only
+  // Hashes of the modules shipped to it since it came up (io thread): a
+  // module goes once, however many spawns were waiting for it.
+  std::unordered_set<std::string> modules_sent;
 };
 
 }  // namespace
@@ -140,7 +145,8 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   struct PendingSpawn {
     runtime::RemoteSpawnRequest request;
     runtime::RemoteSpawnDone done;
-    bool module_sent = false;
+    bool module_sent = false;  // this request shipped the module
+    bool relied = false;       // it relied on a module another request shipped
   };
   std::mutex spawn_mu;
   std::unordered_map<uint64_t, PendingSpawn> pending;
@@ -341,9 +347,10 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
 
   // ---- Remote spawn, asking side (any thread) --------------------------------
 
-  void request_spawn(runtime::RemoteSpawnRequest r, runtime::RemoteSpawnDone done) {
-    const uint16_t id = r.node;
+  // The SPAWN frame of request r under ref.
+  static Spawn spawn_frame(uint64_t ref, const runtime::RemoteSpawnRequest& r) {
     Spawn f;
+    f.ref = ref;
     f.from = r.parent.bits();
     f.hash = r.sha256;
     f.module = r.module;
@@ -358,23 +365,33 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     f.monitor_ref = r.monitor_ref;
     f.mailbox_bound = r.mailbox_bound;
     f.label = r.label;
+    return f;
+  }
+
+  void request_spawn(runtime::RemoteSpawnRequest r, runtime::RemoteSpawnDone done) {
+    const uint16_t id = r.node;
+    Spawn f;
+    std::optional<Error> refused;
     {
       std::lock_guard<std::mutex> lock(spawn_mu);
       if (stopped.load()) {
-        done(Error("this node left the cluster", runtime::kErrNoConn));
-        return;
+        refused = Error("this node left the cluster", runtime::kErrNoConn);
+      } else if (pending.size() >= kMaxPendingSpawns) {
+        refused = Error("too many remote spawns waiting for their answers (" +
+                            std::to_string(kMaxPendingSpawns) + ")",
+                        runtime::kErrLimit);
+      } else {
+        f = spawn_frame(next_spawn_ref++, r);
+        pending.emplace(f.ref, PendingSpawn{std::move(r), std::move(done)});
       }
-      if (pending.size() >= kMaxPendingSpawns) {
-        done(Error("too many remote spawns waiting for their answers (" +
-                       std::to_string(kMaxPendingSpawns) + ")",
-                   runtime::kErrLimit));
-        return;
-      }
-      f.ref = next_spawn_ref++;
-      pending.emplace(f.ref, PendingSpawn{std::move(r), std::move(done), false});
+    }
+    if (refused) {
+      return done(std::move(*refused));  // outside the lock
     }
     uint64_t ref = f.ref;
-    if (Status st = queue(id, std::move(f), false); !st) {
+    // A control frame, as links are: small, and bounded by kMaxPendingSpawns,
+    // so a send buffer busy with a module never refuses a spawn.
+    if (Status st = queue(id, std::move(f), true); !st) {
       answer_spawn(ref, Error(st.message(), runtime::kErrNoConn));
     }
   }
@@ -414,7 +431,7 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   }
 
   // A SPAWN_REPLY from peer slot s (io thread).
-  void on_spawn_reply(const Slot& s, SpawnReply& x) {
+  void on_spawn_reply(Slot& s, SpawnReply& x) {
     std::unique_lock<std::mutex> lock(spawn_mu);
     auto it = pending.find(x.ref);
     if (it == pending.end() || it->second.request.node != s.id ||
@@ -425,35 +442,35 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     }
     PendingSpawn& p = it->second;
     if (x.status == SpawnStatus::kModuleNeeded) {
-      if (p.module_sent) {
+      // The bytes (unless another request already shipped them to this
+      // peer, ahead of this one on the connection), then the request again.
+      bool ship;
+      if (!p.module_sent && !p.relied && s.modules_sent.count(p.request.sha256) > 0) {
+        p.relied = true;
+        ship = false;
+      } else if (!p.module_sent) {
+        p.module_sent = true;
+        ship = true;
+      } else {
         lock.unlock();
         return answer_spawn(x.ref, Error("node " + s.name + " asked for module '" +
                                              p.request.module + "' again after it was sent",
                                          runtime::kErrBadArg));
       }
-      p.module_sent = true;
-      // The bytes, then the request again: one connection, in order.
-      ModuleBytes m{p.request.sha256, *p.request.bytes};
-      Spawn again;
-      again.ref = x.ref;
-      again.from = p.request.parent.bits();
-      again.hash = p.request.sha256;
-      again.module = p.request.module;
-      again.function = p.request.function;
-      again.args = p.request.args;
-      again.caps = p.request.caps.bits;
-      again.max_memory_pages =
-          static_cast<uint32_t>(std::min<uint64_t>(p.request.caps.max_memory_pages, UINT32_MAX));
-      again.flags = static_cast<uint8_t>((p.request.link ? kSpawnLinkFlag : 0) |
-                                         (p.request.monitor ? kSpawnMonitorFlag : 0) |
-                                         (p.request.trap_exit ? kSpawnTrapExitFlag : 0));
-      again.monitor_ref = p.request.monitor_ref;
-      again.mailbox_bound = p.request.mailbox_bound;
-      again.label = p.request.label;
+      Spawn again = spawn_frame(x.ref, p.request);
+      std::shared_ptr<const std::string> bytes = p.request.bytes;
       lock.unlock();
-      Status st = queue(s.id, std::move(m), false);
+      Status st = Status::ok();
+      if (ship) {
+        // A control frame: never refused for the send buffer (a module may
+        // be larger than it). A module goes once per peer (modules_sent),
+        // again only to a peer that asks for it after it was sent (it
+        // evicted it), so what waits stays bounded by this node's modules.
+        s.modules_sent.insert(again.hash);
+        st = queue(s.id, ModuleBytes{again.hash, *bytes}, true);
+      }
       if (st) {
-        st = queue(s.id, std::move(again), false);
+        st = queue(s.id, std::move(again), true);
       }
       if (!st) {
         answer_spawn(x.ref, Error(st.message(), runtime::kErrNoConn));
@@ -746,6 +763,7 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
       }
     }
     s->backlog.clear();
+    s->modules_sent.clear();  // a restarted node has none of them
     s->queued.store(0, std::memory_order_relaxed);
     s->up.store(true, std::memory_order_release);
     log("node " + p.name + " (" + std::to_string(p.node_id) + ") is up" +

@@ -10,10 +10,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -159,6 +161,24 @@ std::vector<uint8_t> tiny_module(char variant) {
           'r',  't',  0x00, 0x00,  // export
           0x0a, 0x04, 0x01, 0x02,
           0x00, 0x0b};  // its body: end
+}
+
+// tiny_module with a custom section of `pad` bytes: a module as big as asked.
+std::vector<uint8_t> big_module(char variant, size_t pad) {
+  std::vector<uint8_t> m = tiny_module(variant);
+  std::vector<uint8_t> section = {0x00};  // custom
+  size_t size = 2 + pad;                  // name "p" (length byte + 1), then the padding
+  for (size_t v = size;; v >>= 7) {       // LEB128
+    section.push_back(static_cast<uint8_t>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
+    if (v < 0x80) {
+      break;
+    }
+  }
+  section.push_back(1);
+  section.push_back('p');
+  section.resize(section.size() + pad, 0xee);
+  m.insert(m.begin() + 8, section.begin(), section.end());
+  return m;
 }
 
 runtime::Capabilities sandboxed() {
@@ -384,6 +404,53 @@ TEST(RemoteSpawn, ALyingPeersModuleAndSpawnsAreRefused) {
     return 0;
   });
   loop.stop();
+  fs::remove_all(certs);
+}
+
+TEST(RemoteSpawn, AModuleBiggerThanTheSendBufferGoesOnceForManySpawns) {
+  std::string certs = make_certs();
+  GuestNode a("ga", certs, {});
+  GuestNode b("gb", certs, {"127.0.0.1:" + std::to_string(a.cluster->port())}, sandboxed());
+  ASSERT_TRUE(eventually(
+      [&] { return a.rt->node().node_is_up(b.id()) && b.rt->node().node_is_up(a.id()); }));
+  constexpr size_t kPad = size_t{6} << 20;  // over the 4 MiB send buffer
+  ASSERT_TRUE(a.rt->load("big", big_module('b', kPad)));
+  auto bytes_to_b = [&] {
+    for (const NodeStatus& n : a.cluster->nodes()) {
+      if (n.name == "gb") {
+        return n.bytes_out;
+      }
+    }
+    return uint64_t{0};
+  };
+  uint64_t before = bytes_to_b();
+  // 16 spawns at once: each hears "module needed", the bytes go once.
+  runtime::ProcessSpec spec;
+  spec.module = "big";
+  spec.function = "_start";
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, spawned = 0;
+  std::string why;
+  for (int i = 0; i < 16; ++i) {
+    a.rt->spawn_on(b.id(), spec, Pid(), nullptr, [&](Result<otp::Spawned> r) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++answered;
+      spawned += r.is_ok();
+      if (!r && why.empty()) {
+        why = r.message();
+      }
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 20s, [&] { return answered == 16; }));
+    EXPECT_EQ(spawned, 16) << why;
+  }
+  uint64_t sent = bytes_to_b() - before;
+  EXPECT_GT(sent, kPad);
+  EXPECT_LT(sent, 2 * kPad) << "the module was shipped more than once";
   fs::remove_all(certs);
 }
 
