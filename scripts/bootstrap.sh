@@ -23,6 +23,9 @@ packages=(
   nodejs chromium fonts-dejavu-core erlang-base erlang-dev
   # distributed Erlang over TLS, the cluster benchmarks' baseline (bench/cluster)
   erlang-ssl erlang-crypto
+  # the cluster's etcd registry of global names is tested against a real etcd
+  # (tests/cluster/etcd_test.cc starts its own on free ports)
+  etcd-server
   # `rusm loadtest` is checked against wrk on an nginx it starts (tests/loadtest)
   nginx wrk
   # misc

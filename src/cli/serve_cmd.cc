@@ -227,6 +227,9 @@ void serve(const ServeArgs& a) {
     co.tick = k.tick;
     co.send_buffer_bytes = k.send_buffer_bytes;
     co.busy_poll = std::chrono::microseconds(k.busy_poll_us);
+    co.etcd.endpoints = k.etcd;
+    co.etcd.prefix = k.etcd_prefix;
+    co.etcd.lease_ttl = std::chrono::ceil<std::chrono::seconds>(k.etcd_lease);
     co.observer = [snapshots] { return snapshots->take(); };
     // `rusm attach`: each operator gets a shell of its own on this node. A
     // certificate of the cluster's CA is the operator's credential, so the

@@ -49,6 +49,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include "cluster/etcd.h"
 #include "cluster/frame.h"
 #include "cluster/mesh.h"
 #include "rusm/otp/node.h"
@@ -129,7 +130,8 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
   std::thread thread;
-  std::shared_ptr<Mesh> mesh;  // io thread (and start/stop while it is idle)
+  std::shared_ptr<Mesh> mesh;          // io thread (and start/stop while it is idle)
+  std::unique_ptr<EtcdRegistry> etcd;  // global names in etcd (ClusterOptions::etcd), or null
   uint16_t port = 0;
   std::atomic<bool> stopped{false};
 
@@ -320,6 +322,7 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
       (void)queue(id, GlobalDel{std::string(name), pid.bits()}, true);
     }
   }
+  otp::GlobalAuthority* global_authority() override { return etcd.get(); }
   void global_sync(uint16_t node_id, std::vector<otp::GlobalName> names) override {
     GlobalSync f;
     f.names.reserve(names.size());
@@ -330,14 +333,16 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     (void)queue(node_id, std::move(f), true);
   }
 
-  // A local process lost `name` to an older registration.
-  void global_loser(Pid loser, const std::string& name) {
+  // A local process lost `name` to an older registration (or, with etcd, to
+  // another node's while this node's lease was gone).
+  void global_loser(Pid loser, const std::string& name,
+                    std::string_view why = "to an older registration") {
     if (!loser) {
       return;
     }
-    log("global name '" + shown(name) + "': " + loser.to_string() +
-        " lost it to an older registration (" +
-        (options.global_conflict == GlobalConflict::kExit ? "exit signal" : "message") + ")");
+    log("global name '" + shown(name) + "': " + loser.to_string() + " lost it " + std::string(why) +
+        " (" + (options.global_conflict == GlobalConflict::kExit ? "exit signal" : "message") +
+        ")");
     if (options.global_conflict == GlobalConflict::kExit) {
       node.exit(loser, ExitReason::error("global name conflict: " + name));
     } else {
@@ -1002,6 +1007,26 @@ Result<std::unique_ptr<Cluster>> Cluster::start(otp::Node& node, ClusterOptions 
       i->on_drain(peer);
     }
   };
+  if (!impl->options.etcd.endpoints.empty()) {
+    // Before the router: the replica holds every name by the time the
+    // node's processes can ask. (If the mesh fails, its destructor stops it.)
+    auto etcd = EtcdRegistry::start(
+        node, impl->options.etcd,
+        [w](const std::string& line) {
+          if (auto i = w.lock()) {
+            i->log(line);
+          }
+        },
+        [w](Pid loser, const std::string& name) {
+          if (auto i = w.lock()) {
+            i->global_loser(loser, name, "while this node's etcd lease was gone");
+          }
+        });
+    if (!etcd) {
+      return etcd.error();
+    }
+    impl->etcd = std::move(*etcd);
+  }
   // The mesh is made before the thread runs, so nothing races with it.
   auto mesh = Mesh::create(impl->io, std::move(mo), std::move(cb));
   if (!mesh) {
@@ -1034,6 +1059,9 @@ void Cluster::stop() {
   i.fail_spawns(0, "this node left the cluster");
   i.fail_observes(0, "this node left the cluster");
   i.node.set_router(nullptr);  // no caller is inside the router after this
+  if (i.etcd) {
+    i.etcd->stop();  // answers what waits; revokes the lease
+  }
   // Operators first, joined here while the io thread still runs: a shell
   // answering a line may be waiting for it (nodes()).
   auto sessions = i.on_io([&i] { return i.mesh->close_operators(); });
@@ -1101,6 +1129,12 @@ std::optional<uint16_t> Cluster::node_id(std::string_view name) const {
     return std::nullopt;
   }
   return s->id;
+}
+
+void Cluster::pause_etcd_lease(bool paused) {
+  if (impl_->etcd) {
+    impl_->etcd->pause_keepalive(paused);
+  }
 }
 
 void Cluster::silence(const std::string& peer) {

@@ -86,6 +86,13 @@ const ConfigKey kKeys[] = {
     {"cluster", "remote_allow", "[string]", "[] (CPU and bounded memory only)",
      "The most a peer's process may hold here: what the peer asks for, intersected with these "
      "capabilities."},
+    {"cluster", "etcd", "[string]", "[] (names on every node)",
+     "etcd endpoints (\"http://host:port\") that keep the cluster's global names instead of "
+     "every node: linearizable, and tied to each node's lease. Every node must list the same."},
+    {"cluster", "etcd_prefix", "string", "\"rusm\"",
+     "Key prefix in etcd (PREFIX/names/NAME, PREFIX/nodes/ID); one per cluster."},
+    {"cluster", "etcd_lease", "duration", "\"5s\"",
+     "How long a node's global names outlive it (or its losing etcd) at most; at least 1s."},
     {"route", "name", "string", "\"METHOD path\"", "Name in metrics and logs."},
     {"route", "method", "string", "any", "HTTP method to match (GET also matches HEAD)."},
     {"route", "path", "string", "",
@@ -441,6 +448,45 @@ class Parser {
         return caps.error();
       }
       k.remote_allow = std::move(*caps);
+    }
+    if (auto* v = t->get("etcd")) {
+      const toml::array* a = v->as_array();
+      if (!a) {
+        return err(*v, "cluster.etcd", "expected an array of \"http://host:port\"");
+      }
+      for (const toml::node& e : *a) {
+        auto url = string(e, "cluster.etcd");
+        if (!url) {
+          return url.error();
+        }
+        if (url->starts_with("https://")) {
+          return err(e, "cluster.etcd", "not supported yet: https (use http://)");
+        }
+        if (!url->starts_with("http://") || url->size() <= 7) {
+          return err(e, "cluster.etcd", "expected \"http://host:port\"");
+        }
+        k.etcd.push_back(std::move(*url));
+      }
+    }
+    if (auto* v = t->get("etcd_prefix")) {
+      auto r = string(*v, "cluster.etcd_prefix");
+      if (!r) {
+        return r.error();
+      }
+      if (r->empty()) {
+        return err(*v, "cluster.etcd_prefix", "must not be empty");
+      }
+      k.etcd_prefix = std::move(*r);
+    }
+    if (auto* v = t->get("etcd_lease")) {
+      auto r = duration(*v, "cluster.etcd_lease");
+      if (!r) {
+        return r.error();
+      }
+      if (*r < Millis(1000)) {
+        return err(*v, "cluster.etcd_lease", "at least 1s");
+      }
+      k.etcd_lease = *r;
     }
     return Status::ok();
   }

@@ -22,7 +22,17 @@
 // across the router call, so that the changes of one name (and a name's
 // registration and its holder's exit) reach the peers in the order they
 // were made here. Nothing here is on a hot path.
+//
+// With a GlobalAuthority (router.h; the cluster's etcd backend) the store
+// decides instead: register and unregister ask it (the blocking forms wait
+// for its answer), its decisions come back through authority_put / _del in
+// its order, a process's exit asks it to drop the process's names, and the
+// peers' hooks (global_add / _del / _sync, node up and down) are not used:
+// names of a node that went down stay until the store drops them (the
+// node's lease expired).
 #include <chrono>
+#include <future>
+#include <optional>
 
 #include "otp/node_impl.h"
 
@@ -42,9 +52,7 @@ bool valid_global_name(std::string_view name) {
   return !name.empty() && name.size() <= kMaxGlobalName;
 }
 
-}  // namespace
-
-Status NodeImpl::register_global(std::string name, Pid pid) {
+std::optional<Error> bad_global_name(std::string_view name) {
   if (name.empty()) {
     return Error("register_global: the name is empty");
   }
@@ -52,6 +60,137 @@ Status NodeImpl::register_global(std::string name, Pid pid) {
     return Error("register_global: the name is " + std::to_string(name.size()) +
                  " bytes long, more than " + std::to_string(kMaxGlobalName));
   }
+  return std::nullopt;
+}
+
+// Runs an asynchronous global-name call and waits for its answer.
+template <typename Call>
+Status wait_for(Call call) {
+  auto answer = std::make_shared<std::promise<Status>>();
+  std::future<Status> f = answer->get_future();
+  call([answer](Status s) { answer->set_value(std::move(s)); });
+  return f.get();
+}
+
+}  // namespace
+
+bool NodeImpl::with_authority(const std::function<void(GlobalAuthority&)>& f) {
+  RouterUse r(this);
+  GlobalAuthority* a = r ? r->global_authority() : nullptr;
+  if (a == nullptr) {
+    return false;
+  }
+  f(*a);
+  return true;
+}
+
+Status NodeImpl::register_global(std::string name, Pid pid) {
+  return wait_for([&](std::function<void(Status)> done) {
+    register_global_async(std::move(name), pid, std::move(done));
+  });
+}
+
+Status NodeImpl::unregister_global(std::string_view name) {
+  return wait_for([&](std::function<void(Status)> done) {
+    unregister_global_async(std::string(name), std::move(done));
+  });
+}
+
+void NodeImpl::register_global_async(std::string name, Pid pid, std::function<void(Status)> done) {
+  if (auto e = bad_global_name(name)) {
+    done(*e);
+    return;
+  }
+  bool asked = with_authority([&](GlobalAuthority& a) {
+    if (is_local(pid)) {
+      Process* p = acquire(pid);
+      if (p == nullptr) {
+        done(Error("register_global '" + name + "': " + pid.to_string() + " is not alive"));
+        return;
+      }
+      release(p);
+    } else if (!pid.valid()) {
+      done(Error("register_global '" + name + "': the pid is invalid"));
+      return;
+    }
+    {
+      std::shared_lock<std::shared_mutex> lock(global_mu_);
+      if (globals_.size() >= options_.max_global_names && !globals_.contains(name)) {
+        lock.unlock();
+        done(Error("register_global '" + name + "': the global registry is full (" +
+                   std::to_string(options_.max_global_names) +
+                   " names, NodeOptions::max_global_names)"));
+        return;
+      }
+    }
+    a.register_name(GlobalName{name, pid, 0}, std::move(done));
+  });
+  if (!asked) {
+    done(register_global_here(std::move(name), pid));
+  }
+}
+
+void NodeImpl::unregister_global_async(std::string name, std::function<void(Status)> done) {
+  bool asked =
+      with_authority([&](GlobalAuthority& a) { a.unregister_name(name, Pid(), std::move(done)); });
+  if (!asked) {
+    done(unregister_global_here(name));
+  }
+}
+
+Node::AuthorityPut NodeImpl::authority_put(const GlobalName& g) {
+  Node::AuthorityPut out;
+  if (!valid_global_name(g.name) || !g.pid.valid()) {
+    return out;
+  }
+  Process* p = nullptr;
+  if (is_local(g.pid)) {
+    p = acquire(g.pid);
+    out.holder_dead = p == nullptr;
+  }
+  Pid before;
+  {
+    std::unique_lock<std::shared_mutex> lock(global_mu_);
+    if (p != nullptr) {
+      // Pairs with exit_process, as in register_global_here.
+      p->has_global_.store(true, std::memory_order_seq_cst);
+      out.holder_dead = p->exiting_.load(std::memory_order_seq_cst);
+    }
+    auto it = globals_.find(g.name);
+    if (it != globals_.end()) {
+      before = it->second.pid;
+    }
+    if (out.holder_dead) {
+      if (it != globals_.end()) {
+        globals_.erase(it);  // the authority drops it in the store too
+      }
+    } else if (it != globals_.end()) {
+      it->second = GlobalEntry{g.pid, g.stamp};
+    } else if (globals_.size() < options_.max_global_names) {
+      globals_.emplace(g.name, GlobalEntry{g.pid, g.stamp});
+    }
+  }
+  if (p != nullptr) {
+    release(p);
+  }
+  if (before.valid() && before != g.pid && is_local(before)) {
+    out.lost = before;
+  }
+  return out;
+}
+
+Pid NodeImpl::authority_del(std::string_view name) {
+  std::unique_lock<std::shared_mutex> lock(global_mu_);
+  auto it = globals_.find(name);
+  if (it == globals_.end()) {
+    return Pid();
+  }
+  Pid holder = it->second.pid;
+  globals_.erase(it);
+  return is_local(holder) ? holder : Pid();
+}
+
+Status NodeImpl::register_global_here(std::string name, Pid pid) {
   std::lock_guard<std::mutex> order(global_order_mu_);
   Process* p = nullptr;
   if (is_local(pid)) {
@@ -114,7 +253,7 @@ Status NodeImpl::register_global(std::string name, Pid pid) {
   return Status::ok();
 }
 
-Status NodeImpl::unregister_global(std::string_view name) {
+Status NodeImpl::unregister_global_here(std::string_view name) {
   std::lock_guard<std::mutex> order(global_order_mu_);
   Pid pid;
   {
@@ -164,6 +303,13 @@ void NodeImpl::drop_globals(Pid pid) {
   }
   if (dropped.empty()) {
     return;  // it had lost them (unregistered, or a conflict)
+  }
+  if (with_authority([&](GlobalAuthority& a) {
+        for (const std::string& name : dropped) {
+          a.unregister_name(name, pid, nullptr);
+        }
+      })) {
+    return;
   }
   if (RouterUse r(this); r) {
     for (const std::string& name : dropped) {
@@ -263,6 +409,9 @@ Pid NodeImpl::remote_global_ask(const GlobalName& g) {
 }
 
 void NodeImpl::global_node_up(uint16_t node) {
+  if (with_authority([](GlobalAuthority&) {})) {
+    return;  // each node's names are in the store already
+  }
   std::lock_guard<std::mutex> order(global_order_mu_);
   std::vector<GlobalName> mine;
   {
@@ -282,6 +431,9 @@ void NodeImpl::global_node_up(uint16_t node) {
 }
 
 void NodeImpl::global_node_down(uint16_t node) {
+  if (with_authority([](GlobalAuthority&) {})) {
+    return;  // they stay until the store drops them (the node's lease expired)
+  }
   std::unique_lock<std::shared_mutex> lock(global_mu_);
   std::erase_if(globals_, [node](const auto& kv) { return kv.second.pid.node() == node; });
 }
@@ -293,6 +445,18 @@ Status Node::register_global(std::string name, Pid pid) {
 }
 Status Node::unregister_global(std::string_view name) {
   return impl_->unregister_global(name);
+}
+void Node::register_global_async(std::string name, Pid pid, std::function<void(Status)> done) {
+  impl_->register_global_async(std::move(name), pid, std::move(done));
+}
+void Node::unregister_global_async(std::string name, std::function<void(Status)> done) {
+  impl_->unregister_global_async(std::move(name), std::move(done));
+}
+Node::AuthorityPut Node::authority_put(const GlobalName& g) {
+  return impl_->authority_put(g);
+}
+Pid Node::authority_del(std::string_view name) {
+  return impl_->authority_del(name);
 }
 Pid Node::whereis_global(std::string_view name) const {
   return impl_->whereis_global(name);

@@ -225,6 +225,15 @@ class NodeImpl {
   };
   Status register_global(std::string name, Pid pid);
   Status unregister_global(std::string_view name);
+  void register_global_async(std::string name, Pid pid, std::function<void(Status)> done);
+  void unregister_global_async(std::string name, std::function<void(Status)> done);
+  // The replicas' way (no GlobalAuthority): decided here, then told to peers.
+  Status register_global_here(std::string name, Pid pid);
+  Status unregister_global_here(std::string_view name);
+  // Runs f(authority) if the router has one (inside a RouterUse); false if not.
+  bool with_authority(const std::function<void(GlobalAuthority&)>& f);
+  Node::AuthorityPut authority_put(const GlobalName& g);
+  Pid authority_del(std::string_view name);
   Pid whereis_global(std::string_view name) const;
   std::vector<std::pair<std::string, Pid>> global_names() const;
   // At the exit of local `pid` (has_global_ set): drops its names and tells

@@ -562,13 +562,12 @@ HostAction register_global(HostCall& c) {
   if (!require(p, kCapRegistry)) {
     return ret32(c, kErrDenied);
   }
-  // The caller is alive and local: the other refusals are a taken name and
-  // a full registry (NodeOptions::max_global_names).
-  otp::Node& node = p.ctx().node();
-  if (node.register_global(std::string(*name), p.ctx().self())) {
-    return ret32(c, kOk);
+  // With the cluster's etcd registry the answer takes a round trip: the
+  // process waits for it, suspended (WasmProcess::global_name).
+  if (auto code = p.global_name(true, std::string(*name))) {
+    return ret32(c, *code);
   }
-  return ret32(c, node.whereis_global(*name).valid() ? kErrExists : kErrLimit);
+  return p.await_global();
 }
 HostAction unregister_global(HostCall& c) {
   WasmProcess& p = proc(c);
@@ -579,7 +578,10 @@ HostAction unregister_global(HostCall& c) {
   if (!require(p, kCapRegistry)) {
     return ret32(c, kErrDenied);
   }
-  return ret32(c, p.ctx().node().unregister_global(*name) ? kOk : kErrNotFound);
+  if (auto code = p.global_name(false, std::string(*name))) {
+    return ret32(c, *code);
+  }
+  return p.await_global();
 }
 HostAction whereis_global(HostCall& c) {
   WasmProcess& p = proc(c);

@@ -20,6 +20,11 @@
 
 namespace rusm::runtime {
 
+// The answer to a register_global / unregister_global that waited for the
+// cluster's store (WasmProcess::global_name); the guest never sees it, since
+// it waits until it comes.
+inline constexpr uint64_t kGlobalReplyTag = otp::kSystemTagBase + 0x19;
+
 // One compiled module with its imports resolved once (shared by every
 // process running it). Immutable after creation.
 struct ModuleEntry {
@@ -204,7 +209,16 @@ class WasmProcess final : public otp::Body, public Process {
   // supervisor's DOWN, or the timeout.
   // kSpawnOn (spawn_on): the same suspension waits for a remote spawn's
   // answer (a kSpawnReplyTag message) instead of a supervisor's reply.
-  enum class SupervisorOp : uint8_t { kStartChild, kTerminateChild, kWhichChildren, kSpawnOn };
+  // kGlobal (register_global / unregister_global with a store that decides
+  // global names, the cluster's etcd): waits for the store's answer (a
+  // kGlobalReplyTag message, payload an i32 AbiError), which always comes.
+  enum class SupervisorOp : uint8_t {
+    kStartChild,
+    kTerminateChild,
+    kWhichChildren,
+    kSpawnOn,
+    kGlobal
+  };
   wasm::HostAction call_supervisor(SupervisorOp op, otp::Pid sup, otp::Message request,
                                    otp::Duration timeout, uint32_t out_ptr = 0,
                                    uint32_t out_cap = 0);
@@ -215,6 +229,13 @@ class WasmProcess final : public otp::Body, public Process {
   // call's, and {pid, monitor ref} go to out_ptr.
   wasm::HostAction spawn_on(uint16_t node, const ProcessSpec& spec, otp::Duration timeout,
                             uint32_t out_ptr);
+
+  // register_global (reg) or unregister_global of name for this process:
+  // the result if the node answered at once (no store, or a refusal), else
+  // nullopt, and the caller returns await_global(), which suspends until
+  // the store's answer.
+  std::optional<int32_t> global_name(bool reg, std::string name);
+  wasm::HostAction await_global();
 
   uint64_t add_timer(otp::TimerRef t);
   std::optional<otp::TimerRef> take_timer(uint64_t id);

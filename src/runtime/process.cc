@@ -16,8 +16,10 @@
 //   trap                     -> exit error "trap: <what> in function N (name)"
 //   proc_exit(0) / (N)       -> exit normal / error "exit code N"
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <optional>
 #include <utility>
 
 #include "runtime/internal.h"
@@ -365,6 +367,9 @@ bool WasmProcess::is_supervisor_answer(const otp::Message& m, void* self) {
   if (c.op == SupervisorOp::kSpawnOn) {
     return m.tag() == kSpawnReplyTag && m.ref() == c.ref;
   }
+  if (c.op == SupervisorOp::kGlobal) {
+    return m.tag() == kGlobalReplyTag && m.ref() == c.ref;
+  }
   return otp::supervisor::is_reply(m, c.ref) || (m.tag() == otp::kDownTag && m.ref() == c.monitor);
 }
 
@@ -407,6 +412,69 @@ wasm::HostAction WasmProcess::spawn_on(uint16_t node, const ProcessSpec& spec,
   return suspend(&supervisor_);
 }
 
+namespace {
+
+// The guest's code for a register_global / unregister_global answer.
+int32_t global_code(const Status& s, bool reg, otp::Node& node, const std::string& name) {
+  if (s) {
+    return kOk;
+  }
+  if (s.error().code() < 0) {
+    return s.error().code();  // from the store (cluster/etcd.cc)
+  }
+  if (!reg) {
+    return kErrNotFound;
+  }
+  // The caller is alive and local: the other refusals are a taken name and
+  // a full registry (NodeOptions::max_global_names).
+  return node.whereis_global(name).valid() ? kErrExists : kErrLimit;
+}
+
+}  // namespace
+
+std::optional<int32_t> WasmProcess::global_name(bool reg, std::string name) {
+  otp::Context& c = *ctx_;
+  otp::Node* n = rt_->node.get();
+  otp::Pid self = c.self();
+  uint64_t ref = c.make_ref();
+  // The answer comes at once (on this thread, inside the call) or later
+  // (from the store's thread): whichever side moves `phase` first decides.
+  struct Answer {
+    std::atomic<int> phase{0};  // 0: in the call; 1: the call returned; 2: answered in it
+    int32_t code = 0;
+  };
+  auto a = std::make_shared<Answer>();
+  auto done = [a, n, self, ref, reg, name](Status s) {
+    int32_t code = global_code(s, reg, *n, name);
+    int expected = 0;
+    if (a->phase.compare_exchange_strong(expected, 2, std::memory_order_acq_rel)) {
+      a->code = code;
+      return;
+    }
+    otp::Message m = otp::Message::make(
+        kGlobalReplyTag, std::string_view(reinterpret_cast<const char*>(&code), sizeof code));
+    m.set_ref(ref);
+    (void)n->send(self, std::move(m));
+  };
+  if (reg) {
+    n->register_global_async(name, self, std::move(done));
+  } else {
+    n->unregister_global_async(name, std::move(done));
+  }
+  int expected = 0;
+  if (!a->phase.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+    return a->code;
+  }
+  sup_call_ = {SupervisorOp::kGlobal, ref, 0, 0, 0};
+  return std::nullopt;
+}
+
+wasm::HostAction WasmProcess::await_global() {
+  supervisor_.filter = otp::MessageFilter::by_predicate(is_supervisor_answer, this);
+  supervisor_.timeout = otp::kInfinity;
+  return suspend(&supervisor_);
+}
+
 wasm::HostAction WasmProcess::call_supervisor(SupervisorOp op, otp::Pid sup, otp::Message request,
                                               otp::Duration timeout, uint32_t out_ptr,
                                               uint32_t out_cap) {
@@ -428,6 +496,13 @@ Value WasmProcess::supervisor_result(otp::Message reply) {
     return is_i64 ? Value::i64(static_cast<uint64_t>(v))
                   : Value::i32(static_cast<uint32_t>(static_cast<int32_t>(v)));
   };
+  if (call.op == SupervisorOp::kGlobal) {
+    int32_t v = kErrTimeout;  // not reached: the wait has no timeout
+    if (reply && reply.size() == sizeof v) {
+      v = reply.as<int32_t>();
+    }
+    return code(v);
+  }
   if (call.op == SupervisorOp::kSpawnOn) {
     if (!reply) {
       return code(kErrTimeout);  // a late answer comes as a kSpawnReplyTag message
@@ -485,6 +560,7 @@ Value WasmProcess::supervisor_result(otp::Message reply) {
       return code(static_cast<int64_t>(kids.size()));
     }
     case SupervisorOp::kSpawnOn:
+    case SupervisorOp::kGlobal:
       break;  // above
   }
   return code(kErrBadArg);

@@ -26,6 +26,7 @@
 #include "cluster/connection.h"
 #include "cluster/frame.h"
 #include "cluster_test_util.h"
+#include "etcd_server.h"
 #include "rusm/cluster/cluster.h"
 #include "rusm/runtime/module_file.h"
 #include "rusm/runtime/runtime.h"
@@ -47,7 +48,8 @@ struct GuestNode {
   GuestNode(const std::string& name, const std::string& certs, std::vector<std::string> seeds,
             std::optional<runtime::Capabilities> remote_spawn = std::nullopt,
             size_t max_peer_modules = 64, std::function<Result<std::string>()> observer = nullptr,
-            size_t max_peer_module_total = size_t{256} << 20) {
+            size_t max_peer_module_total = size_t{256} << 20,
+            const std::function<void(ClusterOptions&)>& tweak = nullptr) {
     runtime::RuntimeOptions o;
     o.node.workers = 1;
     o.node.name = name;
@@ -64,6 +66,9 @@ struct GuestNode {
     co.max_peer_modules = max_peer_modules;
     co.observer = std::move(observer);
     co.max_peer_module_total = max_peer_module_total;
+    if (tweak) {
+      tweak(co);
+    }
     auto c = Cluster::start(rt->node(), co);
     EXPECT_TRUE(c.is_ok()) << c.message();
     if (c) {
@@ -110,6 +115,29 @@ bool eventually(auto pred) {
     std::this_thread::sleep_for(2ms);
   }
   return pred();
+}
+
+// The same guest calls with the global names in etcd: register_global and
+// unregister_global wait (suspended) for etcd's answer, and its refusals
+// reach the guest as the same codes (EEXISTS, ENOTFOUND).
+TEST(GuestsAcrossNodes, GlobalNamesInEtcdGiveGuestsTheSameAnswers) {
+  REQUIRE_ETCD();
+  std::string certs = make_certs();
+  auto etcd = [](ClusterOptions& co) {
+    co.etcd.endpoints = {test::Etcd::get().endpoint()};
+    co.etcd.prefix = "rusm-guest-test/" + std::to_string(getpid());
+  };
+  GuestNode a("ga", certs, {}, std::nullopt, 64, nullptr, size_t{256} << 20, etcd);
+  GuestNode b("gb", certs, {"127.0.0.1:" + std::to_string(a.cluster->port())}, std::nullopt, 64,
+              nullptr, size_t{256} << 20, etcd);
+  ASSERT_TRUE(eventually([&] { return a.rt->node().node_is_up(b.id()); }));
+  Pid server = b.spawn("echo_server", {});
+  ASSERT_TRUE(eventually([&] { return b.rt->node().whereis("echo") == server; }));
+  EXPECT_TRUE(eventually([&] { return a.rt->node().whereis_global("gecho") == server; }))
+      << "the guest's global name did not reach a through etcd";
+  a.spawn("client", {b.id(), a.probe->pid().bits()});
+  EXPECT_EQ(a.report(), "answer=ping from_node=" + std::to_string(b.id()));
+  EXPECT_EQ(a.report(), "global=gping same=1");
 }
 
 TEST(GuestsAcrossNodes, NodeCallsNamesMonitorsAndNodedown) {

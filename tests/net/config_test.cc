@@ -254,6 +254,9 @@ attach = false
 busy_poll_us = 0
 remote_spawn = false
 remote_allow = ["clock", "random"]
+etcd = ["http://10.0.0.9:2379", "http://10.0.0.10:2379"]
+etcd_prefix = "prod"
+etcd_lease = "10s"
 )");
   ASSERT_TRUE(r.is_ok()) << r.message();
   const ClusterConfig& k = r->cluster;
@@ -271,6 +274,9 @@ remote_allow = ["clock", "random"]
   EXPECT_EQ(k.busy_poll_us, 0u);
   EXPECT_FALSE(k.remote_spawn);
   EXPECT_EQ(k.remote_allow, (std::vector<std::string>{"clock", "random"}));
+  EXPECT_EQ(k.etcd, (std::vector<std::string>{"http://10.0.0.9:2379", "http://10.0.0.10:2379"}));
+  EXPECT_EQ(k.etcd_prefix, "prod");
+  EXPECT_EQ(k.etcd_lease, Millis(10000));
   auto d = parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\n");
   ASSERT_TRUE(d.is_ok()) << d.message();
   EXPECT_EQ(d->cluster.node_id, 0) << "0: derived from the name when the cluster starts";
@@ -279,6 +285,17 @@ remote_allow = ["clock", "random"]
   EXPECT_EQ(d->cluster.busy_poll_us, 200u);
   EXPECT_TRUE(d->cluster.remote_spawn) << "peers may spawn (sandboxed) unless told not to";
   EXPECT_TRUE(d->cluster.remote_allow.empty());
+  EXPECT_TRUE(d->cluster.etcd.empty()) << "global names on every node unless etcd is given";
+  EXPECT_EQ(d->cluster.etcd_prefix, "rusm");
+  EXPECT_EQ(d->cluster.etcd_lease, Millis(5000));
+  const std::string head = "[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\n";
+  auto https = parse(head + "etcd = [\"https://e:2379\"]\n");
+  ASSERT_FALSE(https);
+  EXPECT_NE(https.message().find("not supported yet: https"), std::string::npos) << https.message();
+  EXPECT_FALSE(parse(head + "etcd = \"http://e:2379\"\n")) << "etcd takes an array";
+  EXPECT_FALSE(parse(head + "etcd = [\"e:2379\"]\n")) << "an endpoint is http://host:port";
+  EXPECT_FALSE(parse(head + "etcd_lease = \"500ms\"\n")) << "a lease is at least 1s";
+  EXPECT_FALSE(parse(head + "etcd_prefix = \"\"\n"));
   EXPECT_FALSE(parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nbusy_poll_us = -1\n"));
   EXPECT_FALSE(
       parse("[cluster]\nname = \"a\"\nlisten = \"127.0.0.1:4370\"\nremote_allow = \"clock\"\n"))

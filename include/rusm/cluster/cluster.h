@@ -24,6 +24,7 @@
 // registrations of one name that meet (at once, or when a partition heals)
 // resolve to the older on every node, and the loser's node tells the loser
 // (ClusterOptions::global_conflict). See docs/cluster.md, "Global names".
+// With ClusterOptions::etcd, etcd holds the names instead (EtcdOptions).
 //
 // Remote spawn (ClusterOptions::runtime; docs/cluster.md, "Remote spawn").
 // With a runtime, the node's processes spawn on peers (runtime::Runtime::
@@ -87,6 +88,20 @@ enum class GlobalConflict {
   kMessage,  // a message: tag otp::kGlobalConflictTag, payload NAME; it lives on
 };
 
+// Global names in etcd instead of on every node (docs/cluster.md, "Global
+// names in etcd"): etcd decides each registration, so names are
+// linearizable (never two holders, whatever the partitions between nodes),
+// and each node's names are held by a lease it keeps alive, so they go when
+// it dies or is cut off from etcd for longer than lease_ttl. Every node of
+// the cluster must use the same endpoints and prefix. etcd 3.4 or later,
+// through its JSON gateway (the client port).
+struct EtcdOptions {
+  std::vector<std::string> endpoints;  // "http://host:port", tried in order; empty: embedded names
+  std::string prefix = "rusm";         // keys: PREFIX/names/NAME, PREFIX/nodes/ID
+  std::chrono::seconds lease_ttl{5};   // how long a dead node's names outlive it, at most
+  std::chrono::milliseconds timeout{2000};  // per request to etcd
+};
+
 // The answer to one operator's line.
 struct AttachAnswer {
   bool ok = true;      // false: the command failed or was refused; output says why
@@ -127,7 +142,8 @@ struct ClusterOptions {
   // 0: sleep at once.
   std::chrono::microseconds busy_poll{200};
   GlobalConflict global_conflict = GlobalConflict::kExit;  // see GlobalConflict
-  std::function<void(const std::string& line)> log;        // default: standard error
+  EtcdOptions etcd;  // global names in etcd, if it has endpoints (see EtcdOptions)
+  std::function<void(const std::string& line)> log;  // default: standard error
   // Makes the shell of an operator who attached (called on the cluster's
   // thread, once per operator). Null: operators are refused ("this node does
   // not accept attach"). The shells run until the operator leaves or stop();
@@ -202,6 +218,9 @@ class Cluster {
   // redialled) until resume(peer).
   void silence(const std::string& peer);
   void resume(const std::string& peer);
+  // Test hook for the etcd registry: stops (or resumes) renewing this node's
+  // lease, so that it expires as if the node were cut off from etcd.
+  void pause_etcd_lease(bool paused);
 
   struct Impl;
 

@@ -73,6 +73,9 @@ struct ClusterConfig {
   uint32_t busy_poll_us = 200;            // ClusterOptions::busy_poll
   bool remote_spawn = true;               // peers may spawn here
   std::vector<std::string> remote_allow;  // the most a peer's process gets (capability names)
+  std::vector<std::string> etcd;          // endpoints keeping global names; empty: every node
+  std::string etcd_prefix = "rusm";
+  Millis etcd_lease = Millis(5000);  // a dead node's names outlive it at most this
 };
 
 struct AppConfig {

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -165,6 +166,12 @@ class Node {
   // Error if name is not registered. Drops it everywhere, whichever node's
   // process held it.
   Status unregister_global(std::string_view name);
+  // The same, answered through done (once, on another thread or at once on
+  // this one), for callers that must not wait: with a GlobalAuthority (the
+  // etcd backend) the answer takes a round trip to the store, and the
+  // blocking forms above wait for it.
+  void register_global_async(std::string name, Pid pid, std::function<void(Status)> done);
+  void unregister_global_async(std::string name, std::function<void(Status)> done);
   // The pid registered as name (this node's replica); invalid if none.
   Pid whereis_global(std::string_view name) const;
   // Error if no process is registered as name; otherwise as send(pid, m).
@@ -285,6 +292,21 @@ class Node {
   // global_del if not). Returns the local process that lost a conflict (g.pid
   // itself, or the name's former holder), if any.
   Pid remote_global_ask(const GlobalName& g);
+
+  // What a GlobalAuthority (router.h) tells the replica, in the store's
+  // order. authority_put: g.pid holds g.name now (g.stamp: when the store
+  // made it). lost: the local process that held the name before, if any (the
+  // authority tells it, by the conflict policy); holder_dead: g.pid is a
+  // process of this node that is not alive (the authority drops the name in
+  // the store). A local g.pid that is alive gets its name dropped at its exit
+  // (through unregister_name). authority_del: nobody holds name now; returns
+  // the local process that held it, if any.
+  struct AuthorityPut {
+    Pid lost;
+    bool holder_dead = false;
+  };
+  AuthorityPut authority_put(const GlobalName& g);
+  Pid authority_del(std::string_view name);
 
   // The router reports its connections. node_up(N): processes that called
   // monitor_node(N) get a kNodeUpTag message (if N was down). node_down(N):

@@ -42,6 +42,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +79,28 @@ inline bool global_name_wins(Pid a_pid, int64_t a_stamp, Pid b_pid, int64_t b_st
   }
   return a_pid.bits() < b_pid.bits();
 }
+
+// A store that decides global names for the whole cluster, instead of the
+// replicas' older-wins resolution (a Router offers one through
+// global_authority(); the cluster's etcd backend is one). Registrations are
+// decided by the store, one at a time (so two processes never hold one
+// name, even across a partition), and the store feeds every node's replica
+// through Node::authority_put / authority_del. Methods are called from any
+// thread, with no lock of the Node held; they must not block (queue the
+// request), and each calls `done` exactly once, later, on a thread of the
+// store's (never inside the call).
+class GlobalAuthority {
+ public:
+  virtual ~GlobalAuthority() = default;
+  // Registers g.name for g.pid (alive when asked; of this node or another);
+  // done(ok) once the store has committed it and this node's replica holds
+  // it. Errors: the name is taken ("name already registered to PID"), the
+  // pid's node holds no lease in the store, the store cannot be reached.
+  virtual void register_name(const GlobalName& g, std::function<void(Status)> done) = 0;
+  // Drops `name`: only if `pid` holds it (pid valid), or whoever holds it
+  // (pid invalid; an error if nobody does). done may be null.
+  virtual void unregister_name(std::string name, Pid pid, std::function<void(Status)> done) = 0;
+};
 
 class Router {
  public:
@@ -146,6 +169,11 @@ class Router {
     (void)node;
     (void)names;
   }
+  // The store that decides global names, if the router has one (see
+  // GlobalAuthority): then the Node asks it instead of calling the three
+  // hooks above, and keeps the names of a node that went down (they go when
+  // the store says so: the node's lease expired). Null: the replicas decide.
+  virtual GlobalAuthority* global_authority() { return nullptr; }
 };
 
 }  // namespace rusm::otp
