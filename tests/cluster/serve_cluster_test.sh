@@ -6,8 +6,8 @@
 # `--seed` and n3 through its config's seeds, and checks that every node
 # sees the other two up (a full mesh from one seed each); then kill -9 of n3
 # must be seen as "down" by both others, a SIGTERM'd n2 must exit 0, and the
-# refusals: --seed without [cluster], a node without its certificate, a
-# certificate of another CA.
+# refusals: --seed without [cluster], a node without its certificate, an
+# etcd registry that cannot be reached, a certificate of another CA.
 set -euo pipefail
 rusm=$(realpath "$1")
 tmp=$(mktemp -d)
@@ -131,6 +131,11 @@ expect_fail 2 "no [cluster] table" "$rusm" serve plain.toml --seed "127.0.0.1:$p
 expect_fail 2 "is not HOST:PORT" "$rusm" serve n1.toml --seed nowhere
 conf n4
 expect_fail 2 "n4" "$rusm" serve n4.toml
+"$rusm" cluster cert n6 > /dev/null
+conf n6
+sed -i 's|^tick|etcd = ["http://127.0.0.1:1"]\ntick|' n6.toml
+expect_fail 2 "etcd" "$rusm" serve n6.toml
+grep -qF "127.0.0.1:1" err.txt || die "the etcd refusal does not name the endpoint: $(cat err.txt)"
 mkdir other && (cd other && "$rusm" cluster ca > /dev/null && "$rusm" cluster cert n5 > /dev/null)
 conf n5 "\"127.0.0.1:$port\""
 sed -i 's|^tick|certs = "other/cluster-certs"\ntick|' n5.toml
