@@ -308,7 +308,7 @@ ShellResult Shell::help() const {
       "send PROC TAG DATA       (control)    send a message; TAG is decimal or 0x hex\n"
       "exit PROC REASON         (control)    exit signal: normal, shutdown, kill or text\n"
       "kill PROC                (control)    the untrappable kill signal\n"
-      "whereis NAME                          the pid registered as NAME\n"
+      "whereis NAME                          the pid registered as NAME (here, else global)\n"
       "stats                                 node counters, budgets and workers\n"
       "top [N]                               busiest N (10) since the previous top\n"
       "nodes                                 the nodes of the cluster\n"
@@ -731,10 +731,14 @@ ShellResult Shell::whereis(const Words& w) const {
     return fail(usage("whereis"));
   }
   otp::Pid pid = node_.whereis(w[1]);
-  if (!pid) {
-    return fail("no process registered as '" + printable(w[1], 80) + "'");
+  if (pid) {
+    return okay(pid.to_string() + "\n");
   }
-  return okay(pid.to_string() + "\n");
+  // Not a name of this node: a global name (on any node of the cluster).
+  if (otp::Pid g = node_.whereis_global(w[1]); g) {
+    return okay(g.to_string() + " (global)\n");
+  }
+  return fail("no process registered as '" + printable(w[1], 80) + "', here or globally");
 }
 
 ShellResult Shell::stats(const Words& w) const {

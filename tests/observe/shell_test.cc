@@ -230,6 +230,11 @@ TEST_F(ShellTest, WhereisStatsAndNodes) {
   ASSERT_TRUE(node.register_name("logger", *p));
   EXPECT_EQ(ok("whereis logger"), p->to_string() + "\n");
   EXPECT_TRUE(contains(error("whereis nobody"), "no process registered as 'nobody'"));
+  // A global name answers when no local one does (the local one first).
+  ASSERT_TRUE(node.register_global("leader", *p));
+  EXPECT_EQ(ok("whereis leader"), p->to_string() + " (global)\n");
+  ASSERT_TRUE(node.register_global("logger", *p));
+  EXPECT_EQ(ok("whereis logger"), p->to_string() + "\n");
 
   std::string stats = ok("stats");
   EXPECT_TRUE(contains(stats, "processes     1 of at most")) << stats;
