@@ -26,11 +26,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -88,6 +90,17 @@ Task<> factory(Context& ctx) {
   }
 }
 
+// The loop the nodes' connections run on: the node's event loop, driven by
+// its worker (as `rusm serve` does), or with RUSM_BENCH_CLUSTER_IO=thread a
+// thread of the cluster's own (as before 2026-12-06), for comparison.
+boost::asio::io_context* cluster_loop(runtime::Runtime& rt) {
+  const char* e = std::getenv("RUSM_BENCH_CLUSTER_IO");
+  if (e != nullptr && std::string_view(e) == "thread") {
+    return nullptr;
+  }
+  return &rt.event_loop().context();
+}
+
 int node_b_main(const std::vector<std::string>& args) {
   if (args.size() != 3) {
     std::fprintf(stderr, "usage: rusm bench-helper cluster-node NAME CERTS_DIR TICK_MS\n");
@@ -106,6 +119,10 @@ int node_b_main(const std::vector<std::string>& args) {
   cluster::use_certs_dir(co, args[1], name);
   co.tick = std::chrono::milliseconds(std::stoi(args[2]));
   co.log = [](const std::string&) {};
+  co.io = cluster_loop(rt);
+  if (co.io != nullptr) {
+    co.busy_poll = std::chrono::microseconds(0);  // the worker runs the loop
+  }
   auto c = cluster::Cluster::start(node, co);
   if (!c) {
     std::fprintf(stderr, "cluster-node %s: %s\n", name.c_str(), c.message().c_str());
@@ -239,6 +256,10 @@ struct Pair {
     }
     co.tick = std::chrono::milliseconds(tick_ms);
     co.log = [](const std::string&) {};
+    co.io = cluster_loop(*rt);
+    if (co.io != nullptr) {
+      co.busy_poll = std::chrono::microseconds(0);  // the worker runs the loop
+    }
     auto c = cluster::Cluster::start(*node, co);
     if (!c) {
       error = "node A: " + c.message();

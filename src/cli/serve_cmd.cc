@@ -226,7 +226,11 @@ void serve(const ServeArgs& a) {
     cluster::use_certs_dir(co, k.certs, k.name);
     co.tick = k.tick;
     co.send_buffer_bytes = k.send_buffer_bytes;
-    co.busy_poll = std::chrono::microseconds(k.busy_poll_us);
+    // The node's one event loop (as the server's and the observer's): run by
+    // the workers when idle, or by --io-threads threads, which alone may
+    // busy-poll.
+    co.io = &(*app)->runtime().event_loop().context();
+    co.busy_poll = std::chrono::microseconds(a.io_threads > 0 ? k.busy_poll_us : 0);
     co.etcd.endpoints = k.etcd;
     co.etcd.prefix = k.etcd_prefix;
     co.etcd.lease_ttl = std::chrono::ceil<std::chrono::seconds>(k.etcd_lease);

@@ -127,8 +127,11 @@ struct Slot {
 struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> {
   otp::Node& node;
   ClusterOptions options;
-  asio::io_context io;
-  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  // The loop the connections run on: the node's event loop
+  // (ClusterOptions::io), or one of the cluster's own, run by `thread`.
+  std::unique_ptr<asio::io_context> own_io;
+  asio::io_context* io = nullptr;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
   std::thread thread;
   std::shared_ptr<Mesh> mesh;          // io thread (and start/stop while it is idle)
   std::unique_ptr<EtcdRegistry> etcd;  // global names in etcd (ClusterOptions::etcd), or null
@@ -242,7 +245,7 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
       post = !std::exchange(s->drain_posted, true);
     }
     if (post) {
-      asio::post(io, [self = shared_from_this(), s] {
+      asio::post(*io, [self = shared_from_this(), s] {
         {
           std::lock_guard<std::mutex> lock(s->inbox_mu);
           std::swap(s->inbox, s->taken);
@@ -922,12 +925,17 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
         " is not a process of that node");
   }
 
-  // Runs fn on the io thread and waits for it (the thread is running).
+  // Runs fn on the io thread and waits for it (the loop is running). From a
+  // handler of the loop itself (the node's event loop, which the observer
+  // shares), at once.
   template <typename F>
   auto on_io(F fn) -> decltype(fn()) {
+    if (io->get_executor().running_in_this_thread()) {
+      return fn();
+    }
     std::packaged_task<decltype(fn())()> task(std::move(fn));
     auto fut = task.get_future();
-    asio::post(io, [&task] { task(); });
+    asio::post(*io, [&task] { task(); });
     return fut.get();
   }
 };
@@ -967,6 +975,13 @@ Result<std::unique_ptr<Cluster>> Cluster::start(otp::Node& node, ClusterOptions 
     }
   }
   auto impl = std::make_shared<Impl>(node, std::move(options));
+  if (impl->options.io != nullptr) {
+    impl->io = impl->options.io;
+  } else {
+    impl->own_io = std::make_unique<asio::io_context>();
+    impl->io = impl->own_io.get();
+    impl->work.emplace(impl->io->get_executor());
+  }
   MeshOptions mo;
   mo.name = node.name();
   mo.node_id = node.id();
@@ -1028,14 +1043,16 @@ Result<std::unique_ptr<Cluster>> Cluster::start(otp::Node& node, ClusterOptions 
     impl->etcd = std::move(*etcd);
   }
   // The mesh is made before the thread runs, so nothing races with it.
-  auto mesh = Mesh::create(impl->io, std::move(mo), std::move(cb));
+  auto mesh = Mesh::create(*impl->io, std::move(mo), std::move(cb));
   if (!mesh) {
     return mesh.error();  // "cluster: ..." already
   }
   impl->mesh = std::move(*mesh);
   impl->port = impl->mesh->port();
   node.set_router(impl.get());
-  impl->thread = std::thread([i = impl.get()] { i->io.run(); });
+  if (impl->own_io) {
+    impl->thread = std::thread([i = impl.get()] { i->own_io->run(); });
+  }
   if (impl->options.runtime != nullptr) {
     impl->options.runtime->set_remote_spawner(std::make_shared<Spawner>(impl));
   }
@@ -1087,9 +1104,11 @@ void Cluster::stop() {
     i.mesh.reset();
     return 0;
   });
-  i.work.reset();
-  i.io.stop();
-  i.thread.join();
+  if (i.own_io) {
+    i.work.reset();
+    i.own_io->stop();
+    i.thread.join();
+  }
 }
 
 void Cluster::observe(const std::string& node, std::function<void(Result<std::string>)> done) {

@@ -78,8 +78,9 @@ const ConfigKey kKeys[] = {
      "Whether operators may attach (`rusm attach`) with a certificate of the cluster's CA, "
      "which gives them control of this node (kill, exit, send)."},
     {"cluster", "busy_poll_us", "integer", "200",
-     "Microseconds the cluster's thread keeps polling after traffic before it sleeps: answers "
-     "are read sooner, at the cost of CPU while traffic trickles. 0: sleep at once."},
+     "With --io-threads: microseconds the event loop's threads keep polling the cluster's "
+     "connections after traffic before they sleep (answers are read sooner, at the cost of "
+     "CPU). Without (the workers run the loop): does not apply."},
     {"cluster", "remote_spawn", "boolean", "true",
      "Whether peers may spawn processes on this node (rusm_spawn_on); their modules are "
      "shipped here and cached by hash."},

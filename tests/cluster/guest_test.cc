@@ -66,6 +66,10 @@ struct GuestNode {
     co.max_peer_modules = max_peer_modules;
     co.observer = std::move(observer);
     co.max_peer_module_total = max_peer_module_total;
+    // On the node's event loop, as `rusm serve` runs it (cluster_test.cc's
+    // nodes run the cluster's own thread).
+    co.io = &rt->event_loop().context();
+    co.busy_poll = std::chrono::microseconds(0);
     if (tweak) {
       tweak(co);
     }

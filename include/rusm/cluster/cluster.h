@@ -55,7 +55,8 @@
 // operator that stops answering them is dropped like a silent peer.
 //
 // Thread-safety: start/stop from one thread; nodes() and node_id() from any.
-// The cluster runs its connections on a thread of its own.
+// The cluster runs its connections on the node's event loop
+// (ClusterOptions::io) or on a thread of its own.
 #pragma once
 
 #include <chrono>
@@ -71,6 +72,9 @@
 
 #include "rusm/runtime/capabilities.h"
 
+namespace boost::asio {
+class io_context;
+}
 namespace rusm::otp {
 class Node;
 }
@@ -141,6 +145,16 @@ struct ClusterOptions {
   // schedulers spin before sleeping); it costs CPU while traffic trickles.
   // 0: sleep at once.
   std::chrono::microseconds busy_poll{200};
+  // The loop to run the connections on: the node's event loop
+  // (runtime::Runtime::event_loop().context(), run by the node's workers when
+  // they are idle), so that a frame that arrives wakes one thread, which
+  // delivers it and runs the process it woke, and an answer leaves from the
+  // thread that ran its sender (no hand-off to a thread of the cluster's and
+  // back). It must be running (or driven) until stop() returns. Set
+  // busy_poll to 0 when the workers drive the loop: they must not spin in
+  // it (an idle worker blocks there, which is what makes an answer cheap).
+  // Null: the cluster runs a thread of its own.
+  boost::asio::io_context* io = nullptr;
   GlobalConflict global_conflict = GlobalConflict::kExit;  // see GlobalConflict
   EtcdOptions etcd;  // global names in etcd, if it has endpoints (see EtcdOptions)
   std::function<void(const std::string& line)> log;  // default: standard error
