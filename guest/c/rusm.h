@@ -24,15 +24,27 @@
 extern "C" {
 #endif
 
+/* BEGIN generated: version (abi/rusm.toml, scripts/abi.py) */
 #define RUSM_ABI_VERSION 5
+/* END generated */
 
 /* Export a function so that processes can be spawned running it. */
 #define RUSM_EXPORT(name) __attribute__((export_name(#name)))
 #define RUSM_IMPORT_(name) __attribute__((import_module("rusm"), import_name(#name)))
 
+/* The structs below are laid out as abi/rusm.toml says (checked on wasm32). */
+#ifdef __cplusplus
+#define RUSM_LAYOUT_(type, size) \
+  static_assert(sizeof(void*) != 4 || sizeof(type) == (size), #type ": see abi/rusm.toml")
+#else
+#define RUSM_LAYOUT_(type, size) \
+  _Static_assert(sizeof(void*) != 4 || sizeof(type) == (size), #type ": see abi/rusm.toml")
+#endif
+
 typedef uint64_t rusm_pid; /* 0 = no process */
 typedef uint64_t rusm_ref;
 
+/* BEGIN generated: errors (abi/rusm.toml, scripts/abi.py) */
 enum {
   RUSM_OK = 0,
   RUSM_ETIMEOUT = -1,
@@ -50,6 +62,7 @@ enum {
   RUSM_EBADSTATE = -13, /* v3: the call makes no sense now (write before start, after finish) */
   RUSM_ENOTCONN = -14,  /* v4: the pid's (or name's) node is not connected */
 };
+/* END generated */
 
 /* Reserved tags: trapped exit signals and monitor notifications. */
 #define RUSM_TAG_EXIT 0xFFFFFFFFFFFFFF01ull
@@ -93,6 +106,7 @@ enum {
   RUSM_CAP_REGISTRY = 1 << 7,
 };
 
+/* BEGIN generated: structs core (abi/rusm.toml, scripts/abi.py) */
 /* The header of a received message. */
 typedef struct {
   uint64_t tag;
@@ -101,6 +115,7 @@ typedef struct {
   uint32_t size;
   uint32_t reserved;
 } rusm_msg;
+RUSM_LAYOUT_(rusm_msg, 32);
 
 /* Payload of an EXIT message; `detail_len` bytes of detail follow. */
 typedef struct {
@@ -108,6 +123,8 @@ typedef struct {
   uint32_t kind;
   uint32_t detail_len;
 } rusm_exit_payload;
+RUSM_LAYOUT_(rusm_exit_payload, 16);
+
 /* Payload of a DOWN message; `detail_len` bytes of detail follow. */
 typedef struct {
   rusm_ref ref;
@@ -115,12 +132,15 @@ typedef struct {
   uint32_t kind;
   uint32_t detail_len;
 } rusm_down_payload;
+RUSM_LAYOUT_(rusm_down_payload, 24);
+/* END generated */
 
 #define RUSM_SPAWN_LINK 1u
 #define RUSM_SPAWN_MONITOR 2u
 #define RUSM_SPAWN_TRAP_EXIT 4u
 #define RUSM_SPAWN_CAPS 8u /* `caps` is set (else the child inherits) */
 
+/* BEGIN generated: structs spawn (abi/rusm.toml, scripts/abi.py) */
 typedef struct {
   uint32_t flags;
   uint32_t mailbox_bound;    /* 0 = unbounded */
@@ -129,13 +149,26 @@ typedef struct {
   const char* label;
   uint32_t label_len;
 } rusm_spawn_opts;
+RUSM_LAYOUT_(rusm_spawn_opts, 24);
 
 typedef struct {
   rusm_pid pid;
   rusm_ref monitor;
 } rusm_spawned;
+RUSM_LAYOUT_(rusm_spawned, 16);
+
+/* v5: the payload of a RUSM_TAG_SPAWN_REPLY message (a rusm_spawn_on answer that came late). */
+typedef struct {
+  rusm_pid pid;
+  rusm_ref monitor;
+  int32_t code;
+  int32_t unused;
+} rusm_spawn_reply;
+RUSM_LAYOUT_(rusm_spawn_reply, 24);
+/* END generated */
 
 /* ---- raw imports (docs/abi.md) */
+/* BEGIN generated: imports core (abi/rusm.toml, scripts/abi.py) */
 RUSM_IMPORT_(abi_version) int32_t rusm_abi_version(void);
 RUSM_IMPORT_(self) rusm_pid rusm_self(void);
 RUSM_IMPORT_(parent) rusm_pid rusm_parent(void);
@@ -153,8 +186,7 @@ RUSM_IMPORT_(is_alive) int32_t rusm_is_alive(rusm_pid pid);
 RUSM_IMPORT_(process_info) int32_t rusm_process_info(rusm_pid pid, char* buf, uint32_t cap);
 RUSM_IMPORT_(processes) int32_t rusm_processes(rusm_pid* buf, uint32_t max);
 RUSM_IMPORT_(set_label) int32_t __rusm_set_label(const char* s, uint32_t len);
-RUSM_IMPORT_(send)
-int32_t rusm_send(rusm_pid to, uint64_t tag, const void* data, uint32_t len);
+RUSM_IMPORT_(send) int32_t rusm_send(rusm_pid to, uint64_t tag, const void* data, uint32_t len);
 RUSM_IMPORT_(send_name)
 int32_t __rusm_send_name(const char* name, uint32_t name_len, uint64_t tag, const void* data,
                          uint32_t len);
@@ -204,6 +236,7 @@ int32_t __rusm_supervisor_terminate_child(int64_t sup, int64_t child, int64_t ti
 RUSM_IMPORT_(supervisor_which_children)
 int32_t __rusm_supervisor_which_children(int64_t sup, rusm_pid* out, uint32_t cap,
                                          int64_t timeout_ns);
+/* END generated */
 
 /* ---- convenience wrappers */
 
@@ -354,6 +387,7 @@ enum {
 };
 enum { RUSM_PERMANENT = 0, RUSM_TRANSIENT = 1, RUSM_TEMPORARY = 2 };
 
+/* BEGIN generated: structs supervisor (abi/rusm.toml, scripts/abi.py) */
 typedef struct {
   const char* id;
   uint32_t id_len;
@@ -368,6 +402,7 @@ typedef struct {
   uint32_t flags; /* RUSM_SPAWN_CAPS to set caps */
   uint32_t caps;
 } rusm_child_spec;
+RUSM_LAYOUT_(rusm_child_spec, 48);
 
 typedef struct {
   uint32_t strategy;
@@ -375,6 +410,8 @@ typedef struct {
   uint32_t max_seconds_ms;
   uint32_t nchildren;
 } rusm_sup_header;
+RUSM_LAYOUT_(rusm_sup_header, 16);
+/* END generated */
 
 /* A child running this module's exported function fn(args...). */
 static inline rusm_child_spec rusm_child(const char* id, const char* fn, const uint64_t* args,
@@ -427,6 +464,7 @@ static inline int32_t rusm_supervisor_which_children(rusm_pid sup, rusm_pid* out
  * the full length (copy truncated to cap). http_read, http_write and
  * http_send_event suspend the process (not a thread) until the bytes are in. */
 typedef int32_t rusm_req;
+/* BEGIN generated: imports http (abi/rusm.toml, scripts/abi.py) */
 RUSM_IMPORT_(http_method) int32_t rusm_http_method(rusm_req req, char* buf, uint32_t cap);
 RUSM_IMPORT_(http_target) int32_t rusm_http_target(rusm_req req, char* buf, uint32_t cap);
 RUSM_IMPORT_(http_path) int32_t rusm_http_path(rusm_req req, char* buf, uint32_t cap);
@@ -454,6 +492,7 @@ int32_t __rusm_http_start_events(rusm_req req, const char* headers, uint32_t hea
 RUSM_IMPORT_(http_send_event)
 int32_t __rusm_http_send_event(rusm_req req, const char* event, uint32_t event_len,
                                const void* data, uint32_t data_len);
+/* END generated */
 
 #define RUSM_HTTP_UNKNOWN_LENGTH (-1) /* http_start: chunked (HTTP/1.0: close-delimited) */
 
@@ -525,6 +564,7 @@ static inline int32_t rusm_http_read_all(rusm_req req, void* buf, uint32_t cap) 
 #define RUSM_WS_TEXT 1
 #define RUSM_WS_BINARY 0
 
+/* BEGIN generated: imports ws (abi/rusm.toml, scripts/abi.py) */
 /* Sends one message and waits until the connection's write buffer took it:
  * RUSM_OK, ECLOSED (the connection is closing or gone), EBADARG. */
 RUSM_IMPORT_(ws_send)
@@ -544,6 +584,7 @@ RUSM_IMPORT_(ws_header)
 int32_t __rusm_ws_header(int32_t ws, const char* name, uint32_t name_len, char* buf, uint32_t cap);
 RUSM_IMPORT_(ws_param)
 int32_t __rusm_ws_param(int32_t ws, const char* name, uint32_t name_len, char* buf, uint32_t cap);
+/* END generated */
 static inline int32_t rusm_ws_send_text(int32_t ws, const char* s) {
   return rusm_ws_send(ws, RUSM_WS_TEXT, s, (uint32_t)strlen(s));
 }

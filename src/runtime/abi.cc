@@ -109,9 +109,8 @@ otp::Duration duration_of(int64_t ns) {
 
 // ---- spawning
 
-struct SpawnOpts {
-  uint32_t flags, mailbox_bound, max_memory_pages, caps, label_ptr, label_len;
-};
+// rusm_spawn_opts (abi/rusm.toml).
+using SpawnOpts = AbiSpawnOpts;
 constexpr uint32_t kSpawnLink = 1, kSpawnMonitor = 2, kSpawnTrapExit = 4, kSpawnCaps = 8;
 
 // The capabilities a child asks for, never more than the parent holds; without
@@ -165,7 +164,7 @@ int32_t read_spawn_call(HostCall& c, uint32_t args_ptr, uint32_t nargs, uint32_t
     }
     std::memcpy(&out.o, raw->data(), sizeof out.o);
   }
-  std::optional<std::string_view> label = copied(c, out.o.label_ptr, out.o.label_len);
+  std::optional<std::string_view> label = copied(c, out.o.label, out.o.label_len);
   if (!label) {
     return kErrBadArg;
   }
@@ -704,13 +703,9 @@ HostAction yield(HostCall& c) {
 
 // ---- supervisors
 
-struct SupHeader {
-  uint32_t strategy, max_restarts, max_seconds_ms, nchildren;
-};
-struct SupChild {
-  uint32_t id_ptr, id_len, module_ptr, module_len, fn_ptr, fn_len, args_ptr, nargs;
-  uint32_t restart, shutdown_ms, flags, caps;
-};
+// rusm_sup_header and rusm_child_spec (abi/rusm.toml).
+using SupHeader = AbiSupHeader;
+using SupChild = AbiChildSpec;
 
 // Spawns a supervisor's Wasm child, linked to the supervisor: `fn` of `mod`
 // with `args`, then (simple_one_for_one) the u64 arguments that start_child
@@ -774,10 +769,10 @@ HostAction supervisor_start(HostCall& c) {
   for (uint32_t i = 0; i < h.nchildren; ++i) {
     SupChild ch;
     std::memcpy(&ch, raw->data() + sizeof h + i * sizeof ch, sizeof ch);
-    auto id = bytes(c, ch.id_ptr, ch.id_len);
-    auto mod_name = bytes(c, ch.module_ptr, ch.module_len);
-    auto fn = bytes(c, ch.fn_ptr, ch.fn_len);
-    auto args = bytes(c, ch.args_ptr, ch.nargs * 8);
+    auto id = bytes(c, ch.id, ch.id_len);
+    auto mod_name = bytes(c, ch.module, ch.module_len);
+    auto fn = bytes(c, ch.fn, ch.fn_len);
+    auto args = bytes(c, ch.args, ch.nargs * 8);
     if (!id || !mod_name || !fn || !args || ch.nargs > 64 || ch.restart > 2) {
       return ret64(c, kErrBadArg);
     }
@@ -895,73 +890,83 @@ HostAction supervisor_which_children(HostCall& c) {
 }
 
 struct Def {
-  const char* name;
-  const char* params;  // 'i' = i32, 'I' = i64
-  char result;         // 'i', 'I' or 0
+  const char* name;  // its type is abi/rusm.toml's (abi_function_type)
   wasm::HostCallback cb;
 };
 
 const Def kDefs[] = {
-    {"abi_version", "", 'i', abi_version},
-    {"self", "", 'I', self},
-    {"parent", "", 'I', parent},
-    {"spawn", "iiiiii", 'i', spawn},
-    {"spawn_module", "iiiiiiii", 'i', spawn_module},
-    {"exit", "iii", 0, exit_self},
-    {"exit_pid", "Iiii", 'i', exit_pid},
-    {"is_alive", "I", 'i', is_alive},
-    {"process_info", "Iii", 'i', process_info},
-    {"processes", "ii", 'i', processes},
-    {"set_label", "ii", 'i', set_label},
-    {"send", "IIii", 'i', send},
-    {"send_name", "iiIii", 'i', send_name},
-    {"send_named", "iiiIii", 'i', send_named},
-    {"receive", "IiIiii", 'i', receive},
-    {"message_read", "iii", 'i', message_read},
-    {"link", "I", 'i', link},
-    {"unlink", "I", 'i', unlink},
-    {"monitor", "I", 'I', monitor},
-    {"demonitor", "Ii", 'i', demonitor},
-    {"trap_exit", "i", 'i', trap_exit},
-    {"register", "ii", 'i', register_name},
-    {"unregister", "ii", 'i', unregister_name},
-    {"whereis", "ii", 'I', whereis},
-    {"node_self", "", 'i', node_self},
-    {"nodes", "ii", 'i', nodes},
-    {"node_name", "iii", 'i', node_name},
-    {"monitor_node", "ii", 'i', monitor_node},
-    {"register_global", "ii", 'i', register_global},
-    {"unregister_global", "ii", 'i', unregister_global},
-    {"whereis_global", "ii", 'I', whereis_global},
-    {"send_global", "iiIii", 'i', send_global},
-    {"send_after", "IIIii", 'I', send_after},
-    {"cancel_timer", "I", 'I', cancel_timer},
-    {"sleep", "I", 0, sleep},
-    {"yield", "", 0, yield},
-    {"spawn_on", "iiiiiiiiiI", 'i', spawn_on},
-    {"supervisor_start", "ii", 'I', supervisor_start},
-    {"supervisor_start_child", "IiiI", 'I', supervisor_start_child},
-    {"supervisor_terminate_child", "III", 'i', supervisor_terminate_child},
-    {"supervisor_which_children", "IiiI", 'i', supervisor_which_children},
+    {"abi_version", abi_version},
+    {"self", self},
+    {"parent", parent},
+    {"spawn", spawn},
+    {"spawn_module", spawn_module},
+    {"exit", exit_self},
+    {"exit_pid", exit_pid},
+    {"is_alive", is_alive},
+    {"process_info", process_info},
+    {"processes", processes},
+    {"set_label", set_label},
+    {"send", send},
+    {"send_name", send_name},
+    {"send_named", send_named},
+    {"receive", receive},
+    {"message_read", message_read},
+    {"link", link},
+    {"unlink", unlink},
+    {"monitor", monitor},
+    {"demonitor", demonitor},
+    {"trap_exit", trap_exit},
+    {"register", register_name},
+    {"unregister", unregister_name},
+    {"whereis", whereis},
+    {"node_self", node_self},
+    {"nodes", nodes},
+    {"node_name", node_name},
+    {"monitor_node", monitor_node},
+    {"register_global", register_global},
+    {"unregister_global", unregister_global},
+    {"whereis_global", whereis_global},
+    {"send_global", send_global},
+    {"send_after", send_after},
+    {"cancel_timer", cancel_timer},
+    {"sleep", sleep},
+    {"yield", yield},
+    {"spawn_on", spawn_on},
+    {"supervisor_start", supervisor_start},
+    {"supervisor_start_child", supervisor_start_child},
+    {"supervisor_terminate_child", supervisor_terminate_child},
+    {"supervisor_which_children", supervisor_which_children},
 };
-
-wasm::ValType vt(char ch) {
-  return ch == 'I' ? wasm::ValType::I64 : wasm::ValType::I32;
-}
 
 }  // namespace
 
+std::optional<wasm::FuncType> abi_function_type(std::string_view name) {
+  for (const AbiFunction& f : kAbiFunctions) {
+    if (name == f.name) {
+      wasm::FuncType t;
+      for (const char* p = f.params; *p != 0; ++p) {
+        t.params.push_back(*p == 'I' ? wasm::ValType::I64 : wasm::ValType::I32);
+      }
+      if (f.result != 0) {
+        t.results.push_back(f.result == 'I' ? wasm::ValType::I64 : wasm::ValType::I32);
+      }
+      return t;
+    }
+  }
+  return std::nullopt;
+}
+
 void add_rusm_imports(Runtime::Impl& impl) {
   for (const Def& d : kDefs) {
-    wasm::FuncType t;
-    for (const char* p = d.params; *p; ++p) {
-      t.params.push_back(vt(*p));
-    }
-    if (d.result != 0) {
-      t.results.push_back(vt(d.result));
+    std::optional<wasm::FuncType> t = abi_function_type(d.name);
+    if (!t) {
+      // A host function abi/rusm.toml does not define: a build of
+      // inconsistent sources, caught by every test that starts a runtime.
+      std::fprintf(stderr, "rusm: internal error: rusm.%s is not in abi/rusm.toml\n", d.name);
+      std::abort();
     }
     impl.rusm_funcs.push_back(
-        wasm::Function::host(std::move(t), d.cb, nullptr, std::string("rusm.") + d.name));
+        wasm::Function::host(std::move(*t), d.cb, nullptr, std::string("rusm.") + d.name));
     wasm::Extern e;
     e.func = impl.rusm_funcs.back().get();
     impl.imports.add("rusm", d.name, e);

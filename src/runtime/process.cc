@@ -376,14 +376,8 @@ bool WasmProcess::is_supervisor_answer(const otp::Message& m, void* self) {
 namespace {
 
 // The answer to a guest's spawn_on, as it arrives in its mailbox (and as the
-// guest sees a late one: docs/abi.md).
-struct SpawnAnswer {
-  uint64_t pid = 0;
-  uint64_t monitor = 0;
-  int32_t code = 0;
-  int32_t unused = 0;
-};
-static_assert(sizeof(SpawnAnswer) == 24);
+// guest sees a late one: rusm_spawn_reply, abi/rusm.toml).
+using SpawnAnswer = AbiSpawnReply;
 
 }  // namespace
 
@@ -395,7 +389,7 @@ wasm::HostAction WasmProcess::spawn_on(uint16_t node, const ProcessSpec& spec,
   otp::Pid self = c.self();
   uint64_t ref = sup_call_.ref;
   rt_->owner->spawn_on(node, spec, self, &caps_, [n, self, ref](Result<otp::Spawned> r) {
-    SpawnAnswer a;
+    SpawnAnswer a{};
     if (r) {
       a.pid = r->pid.bits();
       a.monitor = r->monitor;
@@ -507,7 +501,7 @@ Value WasmProcess::supervisor_result(otp::Message reply) {
     if (!reply) {
       return code(kErrTimeout);  // a late answer comes as a kSpawnReplyTag message
     }
-    SpawnAnswer a;
+    SpawnAnswer a{};
     if (reply.size() != sizeof a) {
       return code(kErrBadArg);
     }
@@ -573,26 +567,25 @@ int32_t WasmProcess::deliver(otp::Message m) {
   const bool is_exit = current_.tag() == otp::kExitTag;
   const bool is_down = current_.tag() == otp::kDownTag;
   if (is_exit || is_down) {
+    // rusm_down_payload / rusm_exit_payload (abi/rusm.toml), then the detail.
     const otp::ExitReason& r = current_.reason();
-    uint64_t from = current_.from().bits(), ref = current_.ref();
+    uint64_t from = current_.from().bits();
     uint32_t kind = static_cast<uint32_t>(r.kind());
     uint32_t len = static_cast<uint32_t>(r.detail().size());
     if (is_down) {
-      synth_.append(reinterpret_cast<const char*>(&ref), 8);
+      AbiDownPayload d{current_.ref(), from, kind, len};
+      synth_.append(reinterpret_cast<const char*>(&d), sizeof d);
+    } else {
+      AbiExitPayload e{from, kind, len};
+      synth_.append(reinterpret_cast<const char*>(&e), sizeof e);
     }
-    synth_.append(reinterpret_cast<const char*>(&from), 8);
-    synth_.append(reinterpret_cast<const char*>(&kind), 4);
-    synth_.append(reinterpret_cast<const char*>(&len), 4);
     synth_ += r.detail();
   }
   std::string_view payload = (is_exit || is_down) ? std::string_view(synth_) : current_.text();
   wasm::Memory* mem = memory_;
   if (recv.hdr_ptr != 0) {
-    struct {
-      uint64_t tag, from, ref;
-      uint32_t size, reserved;
-    } hdr{current_.tag(), current_.from().bits(), current_.ref(),
-          static_cast<uint32_t>(payload.size()), 0};
+    AbiMsgHeader hdr{current_.tag(), current_.from().bits(), current_.ref(),
+                     static_cast<uint32_t>(payload.size()), 0};  // rusm_msg
     if (mem == nullptr || !mem->write(recv.hdr_ptr, &hdr, sizeof hdr)) {
       return kErrBadArg;
     }

@@ -659,26 +659,22 @@ class HttpHandler final : public net::Handler {
 }  // namespace
 
 Status add_http_functions(runtime::Runtime& rt) {
-  const ValType I32 = ValType::I32;
-  const ValType I64 = ValType::I64;
-  const wasm::FuncType copy3{{I32, I32, I32}, {I32}};
-  const wasm::FuncType lookup5{{I32, I32, I32, I32, I32}, {I32}};
   const HostFn fns[] = {
-      {"http_method", copy3, copy_field<field_method>},
-      {"http_target", copy3, copy_field<field_target>},
-      {"http_path", copy3, copy_field<field_path>},
-      {"http_query", copy3, copy_field<field_query>},
-      {"http_peer", copy3, copy_field<field_peer>},
-      {"http_headers", copy3, http_headers},
-      {"http_header", lookup5, lookup<false>},
-      {"http_param", lookup5, lookup<true>},
-      {"http_read", copy3, http_read},
-      {"http_start", {{I32, I32, I32, I32, I64}, {I32}}, http_start},
-      {"http_write", copy3, http_write},
-      {"http_finish", {{I32}, {I32}}, http_finish},
-      {"http_respond", {{I32, I32, I32, I32, I32, I32}, {I32}}, http_respond},
-      {"http_start_events", copy3, http_start_events},
-      {"http_send_event", lookup5, http_send_event},
+      {"http_method", copy_field<field_method>},
+      {"http_target", copy_field<field_target>},
+      {"http_path", copy_field<field_path>},
+      {"http_query", copy_field<field_query>},
+      {"http_peer", copy_field<field_peer>},
+      {"http_headers", http_headers},
+      {"http_header", lookup<false>},
+      {"http_param", lookup<true>},
+      {"http_read", http_read},
+      {"http_start", http_start},
+      {"http_write", http_write},
+      {"http_finish", http_finish},
+      {"http_respond", http_respond},
+      {"http_start_events", http_start_events},
+      {"http_send_event", http_send_event},
   };
   return add_rusm_functions(rt, fns);
 }

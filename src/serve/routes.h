@@ -13,6 +13,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -45,16 +46,21 @@ inline constexpr int32_t kWriteAheadOps = 32;
 inline constexpr int64_t kWriteAheadBytes = 64 * 1024;
 static_assert(kWriteAheadOps + 1 < net::kMaxQueuedOps);
 
-// One host function of a route kind, added to the `rusm` import module.
+// One host function of a route kind, added to the `rusm` import module with
+// the type abi/rusm.toml defines for it.
 struct HostFn {
   const char* name;
-  wasm::FuncType type;
   wasm::HostCallback cb;
 };
-// Adds each of `fns` to `rt` as rusm.<name>; the first error stops.
+// Adds each of `fns` to `rt` as rusm.<name>; the first error stops (a name
+// abi/rusm.toml does not define is one).
 inline Status add_rusm_functions(runtime::Runtime& rt, std::span<const HostFn> fns) {
   for (const HostFn& f : fns) {
-    if (Status s = rt.add_host_function("rusm", f.name, f.type, f.cb); !s) {
+    std::optional<wasm::FuncType> type = runtime::abi_function_type(f.name);
+    if (!type) {
+      return Error(std::string("rusm.") + f.name + " is not in abi/rusm.toml");
+    }
+    if (Status s = rt.add_host_function("rusm", f.name, std::move(*type), f.cb); !s) {
       return s;
     }
   }

@@ -474,16 +474,14 @@ wasm::HostAction ws_lookup(wasm::HostCall& c) {
 }  // namespace
 
 Status add_ws_functions(runtime::Runtime& rt) {
-  using wasm::ValType;
-  const ValType i = ValType::I32;
   const HostFn fns[] = {
-      {"ws_send", {{i, i, i, i}, {i}}, ws_send},
-      {"ws_ping", {{i, i, i}, {i}}, ws_ping},
-      {"ws_close", {{i, i, i, i}, {i}}, ws_close},
-      {"ws_path", {{i, i, i}, {i}}, ws_target_part<false>},
-      {"ws_query", {{i, i, i}, {i}}, ws_target_part<true>},
-      {"ws_header", {{i, i, i, i, i}, {i}}, ws_lookup<false>},
-      {"ws_param", {{i, i, i, i, i}, {i}}, ws_lookup<true>},
+      {"ws_send", ws_send},
+      {"ws_ping", ws_ping},
+      {"ws_close", ws_close},
+      {"ws_path", ws_target_part<false>},
+      {"ws_query", ws_target_part<true>},
+      {"ws_header", ws_lookup<false>},
+      {"ws_param", ws_lookup<true>},
   };
   return add_rusm_functions(rt, fns);
 }

@@ -42,6 +42,7 @@
 
 #include "rusm/otp/body.h"
 #include "rusm/otp/context.h"
+#include "rusm/runtime/abi_def.h"
 #include "rusm/runtime/capabilities.h"
 #include "rusm/wasm.h"
 
@@ -50,25 +51,13 @@ namespace rusm::runtime {
 class Runtime;
 class Process;
 
-// Guest-visible error codes of the `rusm` ABI (docs/abi.md). A host module
-// in another layer returns these too, and adds codes only there and here.
-enum AbiError : int32_t {
-  kOk = 0,
-  kErrTimeout = -1,
-  kErrNoproc = -2,
-  kErrBadArg = -3,
-  kErrDenied = -4,
-  kErrNotFound = -5,
-  kErrExists = -6,
-  kErrFull = -7,
-  kErrNoMessage = -8,
-  kErrLimit = -9,
-  kErrNotSupported = -10,
-  kErrClosed = -11,    // v3: the connection is gone
-  kErrTooLarge = -12,  // v3: body or message over its limit
-  kErrBadState = -13,  // v3: the call makes no sense now (write after finish)
-  kErrNoConn = -14,    // v4: the pid's (or name's) node is not connected
-};
+// AbiError, the guest-visible error codes of the `rusm` ABI, and each
+// import's Wasm type come from the ABI's one definition, abi/rusm.toml
+// (generated into rusm/runtime/abi_def.h by scripts/abi.py).
+
+// The Wasm type of rusm.`name` as abi/rusm.toml defines it; nullopt if it
+// defines no such function (a host table naming one is a bug: its tests fail).
+std::optional<wasm::FuncType> abi_function_type(std::string_view name);
 
 // Guest memory for host functions. Every pointer and length from a guest is
 // checked here: out of bounds gives nullopt / false / kErrBadArg, never a

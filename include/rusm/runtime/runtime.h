@@ -46,8 +46,8 @@
 
 namespace rusm::runtime {
 
-// The guest ABI version returned by rusm.abi_version().
-inline constexpr int32_t kAbiVersion = 5;
+// kAbiVersion, what rusm.abi_version() returns, is abi/rusm.toml's
+// (rusm/runtime/abi_def.h, through host.h).
 
 struct RuntimeOptions {
   otp::NodeOptions node;
