@@ -827,7 +827,9 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
             m.set_ref(x.ref);
             (void)node.remote_send_named(Pid::from_bits(x.from), x.name, std::move(m));
           } else if constexpr (std::is_same_v<T, Exit>) {
-            if (!from_peer(x.from) || !to_us(x.to)) {
+            // from 0: an explicit exit from outside any process (an
+            // operator's shell on the peer), as Node::exit sends it.
+            if (!((x.from == 0 && !x.linked) || from_peer(x.from)) || !to_us(x.to)) {
               return bad("EXIT");
             }
             node.remote_exit(Pid::from_bits(x.from), Pid::from_bits(x.to),

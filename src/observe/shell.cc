@@ -318,7 +318,8 @@ ShellResult Shell::help() const {
       "trace PROC [--rate N] [--count N]     a live stream of PROC's messages, spawns, links,\n"
       "                                      monitors and exit (at most N/s, default 100),\n"
       "                                      until it exits or Ctrl-C (rusm attach)\n"
-      "PROC is a pid (<0.12.1>) or a registered name; quote words with ' or \".\n");
+      "PROC is a pid (<0.12.1>) or a registered name (local, else global); send, exit and\n"
+      "kill also reach processes of other connected nodes; quote words with ' or \".\n");
 }
 
 ShellResult Shell::spawn(const Words& w) const {
@@ -526,27 +527,36 @@ ShellResult Shell::trace(const Words& w, const ShellStream& stream) const {
               " events, " + std::to_string(dropped) + " dropped over the rate cap\n");
 }
 
-Result<otp::Pid> Shell::resolve(const std::string& word) const {
+Result<otp::Pid> Shell::resolve(const std::string& word, bool any_node) const {
+  otp::Pid pid;
   if (!word.empty() && word.front() == '<') {
-    Result<otp::Pid> pid = parse_pid(word);
+    Result<otp::Pid> parsed = parse_pid(word);
+    if (!parsed) {
+      return parsed.error();
+    }
+    pid = *parsed;
+  } else if (pid = node_.whereis(word); !pid) {
+    pid = node_.whereis_global(word);
     if (!pid) {
-      return pid.error();
+      return Error("no process registered as '" + printable(word, 80) +
+                   "', here or globally (a pid looks like <0.12.1>)");
     }
-    if (pid->node() != node_.id()) {
-      return Error(pid->to_string() + " is a process of node " + std::to_string(pid->node()) +
-                   "; this is node " + std::to_string(node_.id()) +
-                   " (acting on other nodes' processes from a shell is not supported yet: "
-                   "attach to that node)");
-    }
-    if (!node_.is_alive(*pid)) {
-      return Error("no process " + pid->to_string() + " (it has exited or never existed)");
-    }
-    return *pid;
   }
-  otp::Pid pid = node_.whereis(word);
-  if (!pid) {
-    return Error("no process registered as '" + printable(word, 80) +
-                 "' (a pid looks like <0.12.1>)");
+  if (pid.node() != node_.id()) {
+    if (!any_node) {
+      return Error(pid.to_string() + " is a process of node " + std::to_string(pid.node()) +
+                   "; this is node " + std::to_string(node_.id()) +
+                   " (info and trace read this node's tables: attach to that node, or open its "
+                   "observer from the dashboard's Cluster panel)");
+    }
+    if (!node_.node_is_up(pid.node())) {
+      return Error(pid.to_string() + " is a process of node " + std::to_string(pid.node()) +
+                   ", which is not connected to this one");
+    }
+    return pid;  // its node decides (a process that is gone: nothing happens, as in Erlang)
+  }
+  if (!node_.is_alive(pid)) {
+    return Error("no process " + pid.to_string() + " (it has exited or never existed)");
   }
   return pid;
 }
@@ -667,7 +677,7 @@ ShellResult Shell::send(const Words& w) const {
   if (w.size() != 4) {
     return fail(usage("send") + " (quote DATA that has blanks: \"hello world\")");
   }
-  Result<otp::Pid> pid = resolve(w[1]);
+  Result<otp::Pid> pid = resolve(w[1], /*any_node=*/true);
   if (!pid) {
     return fail(pid.error().message());
   }
@@ -688,7 +698,7 @@ ShellResult Shell::exit(const Words& w) const {
   if (w.size() != 3) {
     return fail(usage("exit") + " (REASON: normal, shutdown, kill, or text for error(text))");
   }
-  Result<otp::Pid> pid = resolve(w[1]);
+  Result<otp::Pid> pid = resolve(w[1], /*any_node=*/true);
   if (!pid) {
     return fail(pid.error().message());
   }
@@ -718,7 +728,7 @@ ShellResult Shell::kill(const Words& w) const {
   if (w.size() != 2) {
     return fail(usage("kill"));
   }
-  Result<otp::Pid> pid = resolve(w[1]);
+  Result<otp::Pid> pid = resolve(w[1], /*any_node=*/true);
   if (!pid) {
     return fail(pid.error().message());
   }

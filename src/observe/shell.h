@@ -128,8 +128,11 @@ class Shell {
   ShellResult nodes(const Words& w) const;
   ShellResult spawn(const Words& w) const;
   ShellResult trace(const Words& w, const ShellStream& stream) const;
-  // A live local process named by a pid or a registered name.
-  Result<otp::Pid> resolve(const std::string& word) const;
+  // A pid (<node.slot.generation>) or a name (local, else global) to a
+  // process. any_node: a process of another connected node will do (send,
+  // exit and kill go there through the cluster); else only this node's
+  // (info and trace read this node's tables).
+  Result<otp::Pid> resolve(const std::string& word, bool any_node = false) const;
 
   otp::Node& node_;
   const ShellOptions options_;

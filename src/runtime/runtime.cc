@@ -106,8 +106,9 @@ std::shared_ptr<const ModuleEntry> Runtime::Impl::find_module(std::string_view n
 }
 
 EventLoop& Runtime::Impl::get_event_loop() {
-  std::call_once(loop_once,
-                 [this] { loop = std::make_unique<EventLoop>(*node, options.io_threads); });
+  std::call_once(loop_once, [this] {
+    loop = std::make_unique<EventLoop>(*node, options.io_threads, options.idle_spin);
+  });
   return *loop;
 }
 

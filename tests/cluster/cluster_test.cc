@@ -21,6 +21,7 @@
 #include "cluster/certs.h"
 #include "cluster/mesh.h"
 #include "cluster_test_util.h"
+#include "observe/shell.h"
 #include "rusm/otp/context.h"
 #include "rusm/otp/node.h"
 
@@ -589,6 +590,63 @@ TEST(ClusterIds, NodeIdsComeFromNamesAndAreNeverZero) {
   for (int i = 0; i < 10000; ++i) {
     EXPECT_NE(node_id_for("node" + std::to_string(i)), 0);
   }
+}
+
+}  // namespace
+}  // namespace rusm::cluster
+
+namespace rusm::cluster {
+namespace {
+
+// A shell on one node acts on another node's processes: send, exit and kill
+// go through the cluster; info and trace, which read this node's tables, say
+// where to look instead; a global name resolves to the other node's pid.
+TEST(ClusterShell, SendExitAndKillReachAnotherNodesProcesses) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  observe::Shell shell(*a.node);
+  auto run = [&](const std::string& line) {
+    return shell.execute(line, observe::Access::kControl);
+  };
+
+  Probe pb(*b.node);
+  Result<Pid> fwd = b.node->spawn(forward_to_probe, pb.pid());
+  Result<Pid> victim = b.node->spawn(wait_forever);
+  Result<Pid> trapper = b.node->spawn(wait_forever);
+  ASSERT_TRUE(fwd && victim && trapper);
+  otp::MonitorRef victim_ref = pb.monitor(*victim);
+  otp::MonitorRef trapper_ref = pb.monitor(*trapper);
+
+  auto sent = run("send " + fwd->to_string() + " 9 'over there'");
+  ASSERT_TRUE(sent.ok) << sent.output;
+  auto m = pb.receive_if([](const Message& x) { return x.tag() == 9; }, kWait);
+  ASSERT_TRUE(m) << "the shell's send did not reach the process on b";
+  EXPECT_EQ(m->text(), "over there");
+
+  auto killed = run("kill " + victim->to_string());
+  ASSERT_TRUE(killed.ok) << killed.output;
+  auto down =
+      pb.receive_if([&](const Message& x) { return x.is_down() && x.ref() == victim_ref; }, kWait);
+  ASSERT_TRUE(down) << "the shell's kill did not reach the process on b";
+  EXPECT_EQ(down->reason().kind(), ExitKind::kKilled);
+
+  // A global name of b's process, from a's shell.
+  ASSERT_TRUE(b.node->register_global("far-away", *trapper).is_ok());
+  ASSERT_TRUE(eventually([&] { return a.node->whereis_global("far-away") == *trapper; }));
+  auto exited = run("exit far-away boom");
+  ASSERT_TRUE(exited.ok) << exited.output;
+  down =
+      pb.receive_if([&](const Message& x) { return x.is_down() && x.ref() == trapper_ref; }, kWait);
+  ASSERT_TRUE(down) << "exit through a global name did not reach b";
+  EXPECT_EQ(down->reason().detail(), "boom");
+
+  auto info = run("info " + fwd->to_string());
+  EXPECT_FALSE(info.ok);
+  EXPECT_NE(info.output.find("attach to that node"), std::string::npos) << info.output;
+  auto nowhere = run("kill <4242.1.1>");
+  EXPECT_FALSE(nowhere.ok);
+  EXPECT_NE(nowhere.output.find("not connected"), std::string::npos) << nowhere.output;
 }
 
 }  // namespace

@@ -1,7 +1,11 @@
 // Wasm processes through the C++ API: the body, the rusm ABI (guest-side
 // checks in guests/t_abi.c), capabilities, supervisors, preemption.
 #include <gtest/gtest.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include <chrono>
 #include <set>
@@ -395,6 +399,41 @@ TEST(EventLoopTest, WakesProcessWhenFdBecomesReadable) {
   EXPECT_EQ(m->text(), "woke");
   close(fds[0]);
   close(fds[1]);
+  (void)node.shutdown();
+}
+
+// With idle_spin, a worker that ran a handler polls the loop for a moment
+// before it blocks; then it blocks: an idle node burns no CPU. (The spin's
+// effect on latency is measured by `rusm bench distributed-ping-pong`.)
+TEST(EventLoopTest, AnIdleWorkerSpinsBrieflyThenBlocks) {
+  otp::Node node(otp::NodeOptions{.workers = 1});
+  EventLoop loop(node, 0, std::chrono::microseconds(500));
+  Probe probe(node);
+  Pid report = probe.pid();
+  // Activity on the loop: handlers that wake a process, for a while.
+  for (int i = 0; i < 50; ++i) {
+    boost::asio::post(loop.context(), [&node, report] {
+      (void)node.send(report, Message::make(1, "tick"));
+    });
+    ASSERT_TRUE(probe.receive(10s));
+  }
+  auto cpu = [] {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+  };
+  auto before = cpu();
+  std::this_thread::sleep_for(300ms);
+  auto used = std::chrono::duration_cast<std::chrono::milliseconds>(cpu() - before);
+  EXPECT_LT(used.count(), 100) << "the idle worker kept spinning: " << used.count()
+                               << " ms of CPU in 300 ms of idleness";
+  // And it still answers the next event.
+  boost::asio::post(loop.context(),
+                    [&node, report] { (void)node.send(report, Message::make(2, "late")); });
+  auto m = probe.receive(10s);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->tag(), 2u);
+  loop.stop();
   (void)node.shutdown();
 }
 

@@ -15,6 +15,7 @@
 // then are destroyed without running.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -31,8 +32,11 @@ namespace rusm::runtime {
 class EventLoop {
  public:
   // `node` must outlive the loop (wakes go to its processes). threads == 0:
-  // driven by the node's workers (see above).
-  EventLoop(otp::Node& node, unsigned threads = 1);
+  // driven by the node's workers (see above); then an idle worker that ran a
+  // handler in the last millisecond polls the loop for up to `idle_spin`
+  // before it blocks in it.
+  EventLoop(otp::Node& node, unsigned threads = 1,
+            std::chrono::microseconds idle_spin = std::chrono::microseconds(0));
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;

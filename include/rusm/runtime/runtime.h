@@ -58,6 +58,12 @@ struct RuntimeOptions {
   // workers run it between processes (no hand-off between threads per event;
   // measured in `rusm bench http-throughput`).
   unsigned io_threads = 0;
+  // With io_threads == 0: how long an idle worker keeps polling the event
+  // loop after it last ran a handler before it blocks in it (EventLoop), so
+  // that an answer that comes soon is read without waking a thread (as the
+  // BEAM's schedulers spin before sleeping; measured in `rusm bench
+  // distributed-ping-pong`). 0: block at once.
+  std::chrono::microseconds idle_spin{30};
   wasm::ExecutionLimits limits{
       .max_call_depth = 10'000, .max_stack_bytes = 1024 * 1024, .initial_stack_bytes = 1024};
   // Hears each capability refused to a Wasm process as it happens, with the
