@@ -149,6 +149,12 @@ def cpp(d):
         result = f"'{code[fn['wasm_result']]}'" if fn["wasm_result"] else "0"
         out.append(f"    {{\"{fn['name']}\", \"{params}\", {result}, {fn['since']}}},")
     out += ["};", ""]
+    for en in d.get("enum", []):
+        out.append(f"// {en['doc']}" if en.get("doc") else f"// {en['name']}")
+        for name, value in en["values"]:
+            host = "kAbi" + "".join(w.capitalize() for w in name.removeprefix("RUSM_").split("_"))
+            out.append(f"inline constexpr int32_t {host} = {value};  // {name}")
+        out.append("")
     for st in d.get("struct", []):
         out.append(f"// {st['name']} (guest/c/rusm.h) as the host reads and writes it: pointers")
         out.append("// are guest addresses.")
@@ -233,6 +239,15 @@ def header_blocks(d):
     blocks["errors"] = lines
     for fn in d["function"]:
         blocks.setdefault("imports " + fn["section"], []).extend(import_lines(fn))
+    for en in d.get("enum", []):
+        lines = blocks.setdefault("constants " + en["section"], [])
+        if lines:
+            lines.append("")
+        if en.get("doc"):
+            lines.append(f"/* {en['doc']} */")
+        lines.append("enum {")
+        lines += [f"  {name} = {value}," for name, value in en["values"]]
+        lines.append("};")
     for st in d.get("struct", []):
         lines = blocks.setdefault("structs " + st["section"], [])
         if lines:

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* BEGIN generated: version (abi/rusm.toml, scripts/abi.py) */
-#define RUSM_ABI_VERSION 5
+#define RUSM_ABI_VERSION 6
 /* END generated */
 
 /* Export a function so that processes can be spawned running it. */
@@ -61,6 +61,7 @@ enum {
   RUSM_ETOOLARGE = -12, /* v3: request body or WebSocket message over its limit */
   RUSM_EBADSTATE = -13, /* v3: the call makes no sense now (write before start, after finish) */
   RUSM_ENOTCONN = -14,  /* v4: the pid's (or name's) node is not connected */
+  RUSM_EAUTH = -15,     /* v6: crypto: the ciphertext, tag or signature does not verify */
 };
 /* END generated */
 
@@ -104,6 +105,7 @@ enum {
   RUSM_CAP_SPAWN = 1 << 5,
   RUSM_CAP_PROC = 1 << 6,
   RUSM_CAP_REGISTRY = 1 << 7,
+  RUSM_CAP_CRYPTO = 1 << 8, /* v6: the crypto_* calls */
 };
 
 /* BEGIN generated: structs core (abi/rusm.toml, scripts/abi.py) */
@@ -598,6 +600,73 @@ static inline int32_t rusm_ws_param(int32_t ws, const char* name, char* buf, uin
 static inline uint32_t rusm_ws_close_code(const void* p, int32_t n) {
   const uint8_t* b = (const uint8_t*)p;
   return n >= 2 ? (uint32_t)b[0] | ((uint32_t)b[1] << 8) : 1005;
+}
+
+/* ---- crypto (v6, docs/crypto.md): digests, HMAC, HKDF, AEAD, signatures,
+ * secure random, constant-time compare; cap crypto. Keys stay in the host:
+ * a handle names one, and its bytes leave only through crypto_key_export
+ * of a key made RUSM_KEY_EXPORTABLE. Calls that write return the bytes
+ * written; an output buffer too small is EBADARG (a truncated digest, tag or
+ * signature is of no use). */
+/* BEGIN generated: constants crypto (abi/rusm.toml, scripts/abi.py) */
+/* crypto_digest, crypto_hmac, crypto_hkdf: the hash. */
+enum {
+  RUSM_HASH_SHA256 = 1,
+  RUSM_HASH_SHA384 = 2,
+  RUSM_HASH_SHA512 = 3,
+  RUSM_HASH_BLAKE2B512 = 4,
+  RUSM_HASH_BLAKE2S256 = 5,
+};
+
+/* crypto_key_*: what a key is for. */
+enum {
+  RUSM_KEY_AES128_GCM = 1,
+  RUSM_KEY_AES256_GCM = 2,
+  RUSM_KEY_CHACHA20_POLY1305 = 3,
+  RUSM_KEY_ED25519 = 4,
+  RUSM_KEY_ECDSA_P256 = 5,
+};
+
+/* crypto_key_generate / _import flags: the key's bytes may leave the host (crypto_key_export). */
+enum {
+  RUSM_KEY_EXPORTABLE = 1,
+};
+/* END generated */
+/* BEGIN generated: imports crypto (abi/rusm.toml, scripts/abi.py) */
+RUSM_IMPORT_(crypto_random) int32_t rusm_crypto_random(void* buf, uint32_t len);
+RUSM_IMPORT_(crypto_digest)
+int32_t rusm_crypto_digest(int32_t alg, const void* data, uint32_t len, void* out, uint32_t cap);
+RUSM_IMPORT_(crypto_hmac)
+int32_t rusm_crypto_hmac(int32_t alg, const void* key, uint32_t key_len, const void* data,
+                         uint32_t len, void* out, uint32_t cap);
+RUSM_IMPORT_(crypto_hkdf)
+int32_t rusm_crypto_hkdf(int32_t alg, const void* ikm, uint32_t ikm_len, const void* salt,
+                         uint32_t salt_len, const void* info, uint32_t info_len, void* out,
+                         uint32_t out_len);
+/* Keys live in the host; a handle names one (per process, gone at its exit). */
+RUSM_IMPORT_(crypto_key_generate) int32_t rusm_crypto_key_generate(int32_t kind, int32_t flags);
+RUSM_IMPORT_(crypto_key_import)
+int32_t rusm_crypto_key_import(int32_t kind, int32_t flags, const void* bytes, uint32_t len);
+RUSM_IMPORT_(crypto_key_export)
+int32_t rusm_crypto_key_export(int32_t key, void* out, uint32_t cap);
+RUSM_IMPORT_(crypto_key_public)
+int32_t rusm_crypto_key_public(int32_t key, void* out, uint32_t cap);
+RUSM_IMPORT_(crypto_key_drop) int32_t rusm_crypto_key_drop(int32_t key);
+RUSM_IMPORT_(crypto_seal)
+int32_t rusm_crypto_seal(int32_t key, const void* nonce, uint32_t nonce_len, const void* aad,
+                         uint32_t aad_len, const void* data, uint32_t len, void* out, uint32_t cap);
+RUSM_IMPORT_(crypto_open)
+int32_t rusm_crypto_open(int32_t key, const void* nonce, uint32_t nonce_len, const void* aad,
+                         uint32_t aad_len, const void* data, uint32_t len, void* out, uint32_t cap);
+RUSM_IMPORT_(crypto_sign)
+int32_t rusm_crypto_sign(int32_t key, const void* data, uint32_t len, void* out, uint32_t cap);
+RUSM_IMPORT_(crypto_verify)
+int32_t rusm_crypto_verify(int32_t kind, const void* pub, uint32_t pub_len, const void* data,
+                           uint32_t len, const void* sig, uint32_t sig_len);
+RUSM_IMPORT_(crypto_equal) int32_t rusm_crypto_equal(const void* a, const void* b, uint32_t len);
+/* END generated */
+static inline int32_t rusm_crypto_sha256(const void* data, uint32_t len, uint8_t out[32]) {
+  return rusm_crypto_digest(RUSM_HASH_SHA256, data, len, out, 32);
 }
 
 #ifdef __cplusplus

@@ -110,8 +110,7 @@ int run(const RunArgs& a) {
   for (const std::string& name : a.allow) {
     auto bit = parse_cap(name);
     if (!bit) {
-      fail("--allow: unknown capability '" + name +
-           "' (stdio, env, fs, clock, random, spawn, proc, registry)");
+      fail("--allow: unknown capability '" + name + "' (" + cap_names() + ")");
     }
     grant(*bit);
   }
@@ -281,8 +280,7 @@ void setup(CLI::App& app) {
                   "How many processes may live at once (default 4194304, at most 16777216)")
       ->check(CLI::Range(1u, 1u << 24));
   cmd->add_option("--profile", a->profile, "sandboxed (default) or trusted");
-  cmd->add_option("--allow", a->allow,
-                  "Grant a capability: stdio, env, fs, clock, random, spawn, proc, registry")
+  cmd->add_option("--allow", a->allow, "Grant a capability: " + cap_names())
       ->allow_extra_args(false);
   cmd->add_option("--deny", a->deny, "Withdraw a capability the profile grants")
       ->allow_extra_args(false);

@@ -67,8 +67,7 @@ Result<std::string> shell_spawn(runtime::Runtime& rt,
   for (const std::string& name : s.allow) {
     std::optional<uint32_t> bit = runtime::parse_cap(name);
     if (!bit) {
-      return Error("unknown capability '" + name +
-                   "' (stdio, env, fs, clock, random, spawn, proc, registry)");
+      return Error("unknown capability '" + name + "' (" + runtime::cap_names() + ")");
     }
     spec.caps.bits |= *bit;
     spec.caps.profile = "custom";
@@ -246,8 +245,8 @@ void serve(const ServeArgs& a) {
       for (const std::string& name : k.remote_allow) {
         std::optional<uint32_t> bit = runtime::parse_cap(name);
         if (!bit) {
-          fail(config->file + ": cluster.remote_allow: unknown capability '" + name +
-               "' (stdio, env, fs, clock, random, spawn, proc, registry)");
+          fail(config->file + ": cluster.remote_allow: unknown capability '" + name + "' (" +
+               runtime::cap_names() + ")");
         }
         policy.bits |= *bit;
         policy.profile = "custom";

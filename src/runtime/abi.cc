@@ -889,12 +889,7 @@ HostAction supervisor_which_children(HostCall& c) {
                            duration_of(static_cast<int64_t>(c.arg_i64(3))), c.arg_i32(1), cap);
 }
 
-struct Def {
-  const char* name;  // its type is abi/rusm.toml's (abi_function_type)
-  wasm::HostCallback cb;
-};
-
-const Def kDefs[] = {
+const HostDef kDefs[] = {
     {"abi_version", abi_version},
     {"self", self},
     {"parent", parent},
@@ -956,12 +951,10 @@ std::optional<wasm::FuncType> abi_function_type(std::string_view name) {
   return std::nullopt;
 }
 
-void add_rusm_imports(Runtime::Impl& impl) {
-  for (const Def& d : kDefs) {
+void add_host_defs(Runtime::Impl& impl, std::span<const HostDef> defs) {
+  for (const HostDef& d : defs) {
     std::optional<wasm::FuncType> t = abi_function_type(d.name);
     if (!t) {
-      // A host function abi/rusm.toml does not define: a build of
-      // inconsistent sources, caught by every test that starts a runtime.
       std::fprintf(stderr, "rusm: internal error: rusm.%s is not in abi/rusm.toml\n", d.name);
       std::abort();
     }
@@ -971,6 +964,10 @@ void add_rusm_imports(Runtime::Impl& impl) {
     e.func = impl.rusm_funcs.back().get();
     impl.imports.add("rusm", d.name, e);
   }
+}
+
+void add_rusm_imports(Runtime::Impl& impl) {
+  add_host_defs(impl, kDefs);
 }
 
 }  // namespace rusm::runtime

@@ -12,7 +12,7 @@ struct Named {
 constexpr Named kNames[] = {
     {kCapStdio, "stdio"},     {kCapEnv, "env"},           {kCapFs, "fs"},
     {kCapClock, "clock"},     {kCapRandom, "random"},     {kCapSpawn, "spawn"},
-    {kCapProcessCtl, "proc"}, {kCapRegistry, "registry"},
+    {kCapProcessCtl, "proc"}, {kCapRegistry, "registry"}, {kCapCrypto, "crypto"},
 };
 
 }  // namespace
@@ -75,6 +75,14 @@ std::optional<uint32_t> parse_cap(std::string_view name) {
     }
   }
   return std::nullopt;
+}
+
+std::string cap_names() {
+  std::string out;
+  for (const Named& n : kNames) {
+    out += (out.empty() ? "" : ", ") + std::string(n.name);
+  }
+  return out;
 }
 
 }  // namespace rusm::runtime

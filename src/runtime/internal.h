@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -87,8 +88,19 @@ struct Runtime::Impl {
                                   otp::SpawnOptions options);
 };
 
-// Adds the `rusm` host functions (abi.cc) to impl.rusm_funcs / impl.imports.
+// One host function of the `rusm` module: its type is abi/rusm.toml's.
+struct HostDef {
+  const char* name;
+  wasm::HostCallback cb;
+};
+// Adds defs to impl.rusm_funcs / impl.imports as rusm.<name>, typed as
+// abi/rusm.toml defines them (a name it lacks aborts: a build of
+// inconsistent sources, which every test that starts a runtime catches).
+void add_host_defs(Runtime::Impl& impl, std::span<const HostDef> defs);
+// Adds the `rusm` host functions: the actor calls (abi.cc) and crypto
+// (crypto.cc).
 void add_rusm_imports(Runtime::Impl& impl);
+void add_crypto_imports(Runtime::Impl& impl);
 
 // A process's budget for what its instance allocates, asked by the engine
 // before the instance's memory or tables take more host memory: memory and

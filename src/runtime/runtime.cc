@@ -89,6 +89,7 @@ Runtime::Impl::Impl(RuntimeOptions o)
     options.fuel_per_reduction = 1;
   }
   add_rusm_imports(*this);
+  add_crypto_imports(*this);
   wasi_funcs.add_to(imports);
 }
 

@@ -63,8 +63,8 @@ Result<runtime::Capabilities> route_caps(const net::AppConfig& c, const net::Rou
   for (const std::string& name : r.allow) {
     std::optional<uint32_t> bit = runtime::parse_cap(name);
     if (!bit) {
-      return Error(where(c, r) + ": allow: unknown capability \"" + name +
-                   "\" (stdio, env, fs, clock, random, spawn, proc, registry)");
+      return Error(where(c, r) + ": allow: unknown capability \"" + name + "\" (" +
+                   runtime::cap_names() + ")");
     }
     caps->bits |= *bit;
   }

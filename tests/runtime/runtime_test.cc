@@ -412,9 +412,8 @@ TEST(EventLoopTest, AnIdleWorkerSpinsBrieflyThenBlocks) {
   Pid report = probe.pid();
   // Activity on the loop: handlers that wake a process, for a while.
   for (int i = 0; i < 50; ++i) {
-    boost::asio::post(loop.context(), [&node, report] {
-      (void)node.send(report, Message::make(1, "tick"));
-    });
+    boost::asio::post(loop.context(),
+                      [&node, report] { (void)node.send(report, Message::make(1, "tick")); });
     ASSERT_TRUE(probe.receive(10s));
   }
   auto cpu = [] {
@@ -435,6 +434,25 @@ TEST(EventLoopTest, AnIdleWorkerSpinsBrieflyThenBlocks) {
   EXPECT_EQ(m->tag(), 2u);
   loop.stop();
   (void)node.shutdown();
+}
+
+// The crypto calls against known answers (RFC 4231, 5869, 8032, NIST GCM),
+// round trips, tampering and key handles (guests/t_crypto.c); without cap
+// crypto every call is EDENIED.
+TEST_F(RuntimeTest, CryptoCallsGiveKnownAnswersAndNeedTheCapability) {
+  ASSERT_TRUE(rt_->load_file("t_crypto", guest("t_crypto.wasm")).is_ok());
+  ProcessSpec s = spec("all", {probe_->pid().bits()});
+  s.module = "t_crypto";
+  ASSERT_TRUE(rt_->spawn(s).is_ok());
+  EXPECT_EQ(receive_text(), "ok");
+  ProcessSpec d = spec("denied", {probe_->pid().bits()}, "trusted");
+  d.module = "t_crypto";
+  d.caps.bits &= ~kCapCrypto;
+  ASSERT_TRUE(rt_->spawn(d).is_ok());
+  EXPECT_EQ(receive_text(), "denied");
+  EXPECT_EQ(parse_cap("crypto"), kCapCrypto);
+  EXPECT_TRUE(profile("trusted")->has(kCapCrypto));
+  EXPECT_FALSE(profile("sandboxed")->has(kCapCrypto));
 }
 
 TEST(CapabilitiesTest, ProfilesAndRestriction) {

@@ -29,7 +29,8 @@ enum Cap : uint32_t {
   kCapSpawn = 1u << 5,       // spawn processes and start supervisors
   kCapProcessCtl = 1u << 6,  // exit/kill/link other processes, info on others, listing
   kCapRegistry = 1u << 7,    // register/unregister names
-  kCapAll = (1u << 8) - 1,
+  kCapCrypto = 1u << 8,      // the crypto_* calls (docs/crypto.md)
+  kCapAll = (1u << 9) - 1,
 };
 
 struct Capabilities {
@@ -60,5 +61,7 @@ Result<Capabilities> profile(std::string_view name);
 const char* cap_name(uint32_t cap);
 // Parses "spawn" / "stdio" ...; nullopt if unknown.
 std::optional<uint32_t> parse_cap(std::string_view name);
+// Every capability's name, for messages: "stdio, env, ..., crypto".
+std::string cap_names();
 
 }  // namespace rusm::runtime
