@@ -44,3 +44,14 @@ RUSM_EXPORT(idle) void idle(void) {
   rusm_msg m;
   rusm_receive(&m, 0, 0);
 }
+
+// crypto-ops: n SHA-256 digests of a 256-byte buffer, then reports n.
+static uint8_t g_block[256];
+RUSM_EXPORT(hash) void hash(int64_t report, int32_t n) {
+  uint8_t out[32];
+  for (int32_t i = 0; i < n; ++i) {
+    g_block[0] = (uint8_t)i;
+    rusm_crypto_digest(RUSM_HASH_SHA256, g_block, sizeof g_block, out, sizeof out);
+  }
+  rusm_send_u64((rusm_pid)report, 1, (uint64_t)n + out[0] * 0);
+}

@@ -8,6 +8,10 @@
 //   wasm-fairness      a Wasm echo's round trips next to one spinning Wasm
 //                      process per worker; baseline: the same echo without them
 //   wasm-idle-memory   bytes per idle Wasm process blocked in receive
+//   crypto-ops         SHA-256 of 256 bytes per call from a C Wasm process
+//                      (rusm.crypto_digest); baseline: the same OpenSSL call
+//                      natively, on one thread
+#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -346,6 +350,49 @@ Report wasm_idle_memory(const Options& options, Progress& progress) {
   return report;
 }
 
+// ---- crypto-ops
+
+Report crypto_ops(const Options& options, Progress& progress) {
+  Report report;
+  report.scenario = "crypto-ops";
+  report.summary = "SHA-256 of 256 bytes per call: from a C Wasm process vs native OpenSSL";
+  auto rt = make_runtime(options, report);
+  if (!rt) {
+    return report;
+  }
+  // Calls per second from one Wasm process (one worker busy), timed from
+  // outside over n calls (its spawn is in the figure, under 0.1% of it).
+  auto wasm_rate = [&](int n) {
+    Probe probe(rt->node());
+    auto t0 = Clock::now();
+    (void)rt->spawn(spec("hash", {probe.pid().bits(), uint64_t(n)}));
+    auto m = probe.receive(std::chrono::seconds(120));
+    return m ? n / secs_since(t0) : 0.0;
+  };
+  (void)wasm_rate(20'000);  // warm-up
+  int n = static_cast<int>(1'000'000 * options.duration_s / 3.0) + 10'000;
+  double wasm = wasm_rate(n);
+  progress.sample("calls/s", wasm);
+  std::optional<double> native;
+  if (options.baselines) {
+    unsigned char block[256] = {}, out[32];
+    unsigned int len = 0;
+    auto t0 = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      block[0] = static_cast<unsigned char>(i);
+      EVP_Digest(block, sizeof block, out, &len, EVP_sha256(), nullptr);
+    }
+    native = n / secs_since(t0);
+  }
+  report.rows.push_back({"SHA-256(256 B) calls/s, C Wasm process", wasm, "/s", native, "native",
+                         true, "one process; goal: within 1.5x of native per call"});
+  report.rows.push_back({"time per call", 1e9 / wasm, "ns",
+                         native ? std::optional<double>(1e9 / *native) : std::nullopt, "native",
+                         false, ""});
+  report.notes.push_back("JavaScript's twin waits for the QuickJS guests (issue 13)");
+  return report;
+}
+
 Registrar r1({"module-storm", "spawn + run + exit of small Wasm processes per second",
               module_storm});
 Registrar r2({"wasm-ping-pong", "round trips/s between two Wasm processes vs native",
@@ -354,6 +401,8 @@ Registrar r3({"wasm-fairness", "a Wasm bystander next to forever-looping Wasm pr
               wasm_fairness});
 Registrar r4({"wasm-idle-memory", "bytes per idle Wasm process blocked in receive",
               wasm_idle_memory});
+Registrar r5({"crypto-ops", "SHA-256 of 256 bytes per call from a Wasm process vs native OpenSSL",
+              crypto_ops});
 
 }  // namespace
 }  // namespace rusm::bench::runtime_bench
