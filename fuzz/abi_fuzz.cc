@@ -1,9 +1,11 @@
 // Fuzzes the guest ABI from inside a guest: the input is a program of `rusm`
-// and WASI calls with arbitrary arguments (see abi_driver.wat), run by a
-// trusted Wasm process on a live runtime, so that every import, its error
-// paths and their interleavings (spawn, links, monitors, exit signals,
-// registry, timers, supervisors; args, environ, clocks, random, stdio,
-// poll_oneoff, fd calls) meet what a hostile guest can pass. No directory is
+// and WASI calls with arbitrary arguments, run by a trusted Wasm process on a
+// live runtime (the driver is generated from abi/rusm.toml by scripts/abi.py
+// fuzz-driver, so every function the runtime serves is in it), so that every
+// import, its error paths and their interleavings (spawn, links, monitors,
+// exit signals, registry, global names, node calls without a cluster, timers,
+// supervisors, crypto and its key handles; args, environ, clocks, random,
+// stdio, poll_oneoff, fd calls) meet what a hostile guest can pass. No directory is
 // preopened: the file system calls see only stdio (a fuzzer that could write
 // files would be a risk to the machine if an escape existed; tests/wasi
 // covers escapes). The process may trap, exit, block or be killed; the node
