@@ -43,7 +43,8 @@ std::string capture(const std::string& cmd) {
 
 }  // namespace
 
-BeamOutput run_beam(const Options& options, const std::string& calls) {
+BeamOutput run_beam(const Options& options, const std::string& calls,
+                    const std::string& extra_module, const std::string& extra_source) {
   BeamOutput r;
   if (!options.baselines) {
     r.note = "baselines off: no BEAM figures";
@@ -79,9 +80,16 @@ BeamOutput run_beam(const Options& options, const std::string& calls) {
     }
   }
   std::string compile = "erlc -o " + tmp.string() + " " + (tmp / "rusm_beam_anchor.erl").string() +
-                        " " + (dir / "rsup.erl").string() + " 2>&1";
+                        " " + (dir / "rsup.erl").string();
+  if (!extra_module.empty()) {
+    fs::path extra = tmp / (extra_module + ".erl");
+    std::ofstream(extra) << extra_source;
+    compile += " " + extra.string();
+  }
+  compile += " 2>&1";
   std::string cout = capture(compile);
-  if (!fs::exists(tmp / "rusm_beam_anchor.beam")) {
+  if (!fs::exists(tmp / "rusm_beam_anchor.beam") ||
+      (!extra_module.empty() && !fs::exists(tmp / (extra_module + ".beam")))) {
     r.note = "compiling the BEAM anchors failed: " + cout;
     fs::remove_all(tmp);
     return r;

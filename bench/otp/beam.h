@@ -20,7 +20,10 @@ struct BeamOutput {
 // "rusm_beam_anchor:spawn_storm(2000)") in a fresh `erl` with the anchors
 // loaded. Returns ran = false with a note when erl or the anchors are missing
 // or baselines are off.
-BeamOutput run_beam(const Options& options, const std::string& calls);
+// extra_module / extra_source: one more module (its name and source) to
+// compile beside them, for a scenario's own Erlang code.
+BeamOutput run_beam(const Options& options, const std::string& calls,
+                    const std::string& extra_module = "", const std::string& extra_source = "");
 
 // The first number after `prefix` in text (e.g. prefix "spawn-storm: ").
 std::optional<double> number_after(const std::string& text, const std::string& prefix);

@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* BEGIN generated: version (abi/rusm.toml, scripts/abi.py) */
-#define RUSM_ABI_VERSION 6
+#define RUSM_ABI_VERSION 7
 /* END generated */
 
 /* Export a function so that processes can be spawned running it. */
@@ -106,6 +106,7 @@ enum {
   RUSM_CAP_PROC = 1 << 6,
   RUSM_CAP_REGISTRY = 1 << 7,
   RUSM_CAP_CRYPTO = 1 << 8, /* v6: the crypto_* calls */
+  RUSM_CAP_PUBSUB = 1 << 9, /* v7: subscribe, publish */
 };
 
 /* BEGIN generated: structs core (abi/rusm.toml, scripts/abi.py) */
@@ -238,6 +239,12 @@ int32_t __rusm_supervisor_terminate_child(int64_t sup, int64_t child, int64_t ti
 RUSM_IMPORT_(supervisor_which_children)
 int32_t __rusm_supervisor_which_children(int64_t sup, rusm_pid* out, uint32_t cap,
                                          int64_t timeout_ns);
+/* v7: topics (publish/subscribe across the cluster; docs/abi.md, "Topics"). */
+RUSM_IMPORT_(subscribe) int32_t __rusm_subscribe(const char* topic, uint32_t len);
+RUSM_IMPORT_(unsubscribe) int32_t __rusm_unsubscribe(const char* topic, uint32_t len);
+RUSM_IMPORT_(publish)
+int32_t __rusm_publish(const char* topic, uint32_t topic_len, uint64_t tag, const void* data,
+                       uint32_t len);
 /* END generated */
 
 /* ---- convenience wrappers */
@@ -367,6 +374,20 @@ static inline int32_t rusm_register_global(const char* name) {
 }
 static inline int32_t rusm_unregister_global(const char* name) {
   return __rusm_unregister_global(name, (uint32_t)strlen(name));
+}
+/* v7: topics. A subscriber gets each message published on the topic (from
+ * any node of the cluster) as a plain message, tag and payload as published,
+ * from the publisher. rusm_publish returns how many copies went out (local
+ * subscribers, plus one per other node with subscribers). */
+static inline int32_t rusm_subscribe(const char* topic) {
+  return __rusm_subscribe(topic, (uint32_t)strlen(topic));
+}
+static inline int32_t rusm_unsubscribe(const char* topic) {
+  return __rusm_unsubscribe(topic, (uint32_t)strlen(topic));
+}
+static inline int32_t rusm_publish(const char* topic, uint64_t tag, const void* data,
+                                   uint32_t len) {
+  return __rusm_publish(topic, (uint32_t)strlen(topic), tag, data, len);
 }
 /* The pid registered globally as name; 0 if none. */
 static inline int64_t rusm_whereis_global(const char* name) {

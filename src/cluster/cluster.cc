@@ -326,6 +326,28 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
     }
   }
   otp::GlobalAuthority* global_authority() override { return etcd.get(); }
+
+  // Topics: which topics have subscribers here goes to every peer as control
+  // frames; a publish goes as one data frame per node with subscribers.
+  void topic_join(std::string_view topic) override {
+    for (uint16_t id : up_ids()) {
+      (void)queue(id, TopicJoin{std::string(topic)}, true);
+    }
+  }
+  void topic_leave(std::string_view topic) override {
+    for (uint16_t id : up_ids()) {
+      (void)queue(id, TopicLeave{std::string(topic)}, true);
+    }
+  }
+  void topic_sync(uint16_t node_id, std::vector<std::string> topics) override {
+    (void)queue(node_id, TopicSync{std::move(topics)}, true);
+  }
+  Status publish(Pid from, uint16_t node_id, std::string_view topic,
+                 const otp::Message& m) override {
+    return queue(node_id,
+                 Publish{from.bits(), std::string(topic), m.tag(), m.ref(), std::string(m.text())},
+                 false);
+  }
   void global_sync(uint16_t node_id, std::vector<otp::GlobalName> names) override {
     GlobalSync f;
     f.names.reserve(names.size());
@@ -892,6 +914,21 @@ struct Cluster::Impl : otp::Router, std::enable_shared_from_this<Cluster::Impl> 
             global_loser(node.remote_global_ask(otp::GlobalName{x.name, Pid::from_bits(x.pid),
                                                                 static_cast<int64_t>(x.stamp)}),
                          x.name);
+          } else if constexpr (std::is_same_v<T, TopicJoin>) {
+            node.remote_topic_join(s->id, x.topic);
+          } else if constexpr (std::is_same_v<T, TopicLeave>) {
+            node.remote_topic_leave(s->id, x.topic);
+          } else if constexpr (std::is_same_v<T, TopicSync>) {
+            for (const std::string& topic : x.topics) {
+              node.remote_topic_join(s->id, topic);
+            }
+          } else if constexpr (std::is_same_v<T, Publish>) {
+            if (x.from != 0 && !from_peer(x.from)) {
+              return bad("PUBLISH");
+            }
+            Message m = Message::make(x.tag, x.payload);
+            m.set_ref(x.ref);
+            (void)node.remote_publish(Pid::from_bits(x.from), x.topic, std::move(m));
           } else if constexpr (std::is_same_v<T, Spawn>) {
             if (x.from != 0 && !from_peer(x.from)) {
               return bad("SPAWN");

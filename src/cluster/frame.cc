@@ -106,6 +106,22 @@ size_t body_size(const GlobalSync& f) {
   }
   return n;
 }
+size_t body_size(const TopicJoin& f) {
+  return 2 + str16_len(f.topic);
+}
+size_t body_size(const TopicLeave& f) {
+  return 2 + str16_len(f.topic);
+}
+size_t body_size(const TopicSync& f) {
+  size_t n = 4;
+  for (const std::string& t : f.topics) {
+    n += 2 + str16_len(t);
+  }
+  return n;
+}
+size_t body_size(const Publish& f) {
+  return 8 + 2 + str16_len(f.topic) + 16 + 4 + f.payload.size();
+}
 size_t body_size(const GlobalAsk& f) {
   return 2 + str16_len(f.name) + 16;
 }
@@ -221,6 +237,25 @@ void write_body(Writer& w, const GlobalSync& f) {
     w.u64(e.pid);
     w.u64(e.stamp);
   }
+}
+void write_body(Writer& w, const TopicJoin& f) {
+  w.str16(f.topic);
+}
+void write_body(Writer& w, const TopicLeave& f) {
+  w.str16(f.topic);
+}
+void write_body(Writer& w, const TopicSync& f) {
+  w.u32(static_cast<uint32_t>(f.topics.size()));
+  for (const std::string& t : f.topics) {
+    w.str16(t);
+  }
+}
+void write_body(Writer& w, const Publish& f) {
+  w.u64(f.from);
+  w.str16(f.topic);
+  w.u64(f.tag);
+  w.u64(f.ref);
+  w.str32(f.payload);
 }
 void write_body(Writer& w, const GlobalAsk& f) {
   w.str16(f.name);
@@ -427,7 +462,7 @@ Result<Frame> done(Reader& r, Frame f) {
 }  // namespace
 
 bool is_reserved_type(uint8_t type) {
-  return (type >= kFirstReservedType && type <= 19) || (type >= 24 && type <= kLastReservedType);
+  return (type >= kFirstReservedType && type <= 19) || (type >= 28 && type <= kLastReservedType);
 }
 
 bool known_frame_type(uint8_t type) {
@@ -486,6 +521,14 @@ std::string frame_type_name(uint8_t type) {
       return "GLOBAL_SYNC";
     case FrameType::kGlobalAsk:
       return "GLOBAL_ASK";
+    case FrameType::kTopicJoin:
+      return "TOPIC_JOIN";
+    case FrameType::kTopicLeave:
+      return "TOPIC_LEAVE";
+    case FrameType::kTopicSync:
+      return "TOPIC_SYNC";
+    case FrameType::kPublish:
+      return "PUBLISH";
     case FrameType::kShellLine:
       return "SHELL_LINE";
     case FrameType::kShellResult:
@@ -521,8 +564,7 @@ void encode(const Frame& frame, std::string& out) {
 Result<Frame> decode_body(uint8_t type, std::string_view body) {
   if (is_reserved_type(type)) {
     return Error("unsupported frame type " + std::to_string(type) + " (reserved for " +
-                     (type <= 19 ? "later use" : "the global registry") +
-                     ", not handled by this build)",
+                     "later use" + ", not handled by this build)",
                  static_cast<int>(FrameError::kUnsupportedType));
   }
   switch (static_cast<FrameType>(type)) {
@@ -682,6 +724,43 @@ Result<Frame> decode_body(uint8_t type, std::string_view body) {
           f.names.push_back(std::move(e));
         }
       }
+      return done(r, std::move(f));
+    }
+    case FrameType::kTopicJoin: {
+      Reader r(body, "TOPIC_JOIN");
+      TopicJoin f;
+      r.gname(f.topic, "topic");
+      return done(r, std::move(f));
+    }
+    case FrameType::kTopicLeave: {
+      Reader r(body, "TOPIC_LEAVE");
+      TopicLeave f;
+      r.gname(f.topic, "topic");
+      return done(r, std::move(f));
+    }
+    case FrameType::kTopicSync: {
+      Reader r(body, "TOPIC_SYNC");
+      TopicSync f;
+      uint32_t count = 0;
+      if (r.u32(count, "count")) {
+        // Each topic needs at least 3 bytes: never reserve more than the
+        // body could hold.
+        f.topics.reserve(std::min<size_t>(count, body.size() / 3));
+        for (uint32_t i = 0; i < count; ++i) {
+          std::string t;
+          if (!r.gname(t, "topic")) {
+            break;
+          }
+          f.topics.push_back(std::move(t));
+        }
+      }
+      return done(r, std::move(f));
+    }
+    case FrameType::kPublish: {
+      Reader r(body, "PUBLISH");
+      Publish f;
+      r.u64(f.from, "from") && r.gname(f.topic, "topic") && r.u64(f.tag, "tag") &&
+          r.u64(f.ref, "ref") && r.str32(f.payload, "payload");
       return done(r, std::move(f));
     }
     case FrameType::kGlobalAsk: {

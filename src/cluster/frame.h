@@ -50,7 +50,13 @@
 //   23 GLOBAL_ASK  gname name, u64 pid, u64 stamp (the sender registered the
 //                  receiver's process pid as name: the receiver checks it and
 //                  answers every peer with GLOBAL_ADD or GLOBAL_DEL)
-//   24-29          reserved: the global registry (decode as "unsupported")
+//   24 TOPIC_JOIN  gname topic (the sender has subscribers of topic now)
+//   25 TOPIC_LEAVE gname topic (it has none left)
+//   26 TOPIC_SYNC  u32 count, then count x gname topic: the topics the
+//                  sender has subscribers of, sent on node up
+//   27 PUBLISH     u64 from, gname topic, u64 tag, u64 ref, str32 payload:
+//                  deliver to the receiver's subscribers of topic
+//   28-29          reserved (decode as "unsupported")
 //   30 SHELL_LINE   u32 id, str32 line                 (operator -> node: `rusm attach`)
 //   31 SHELL_RESULT u32 id, u8 ok (0/1), str32 output  (node -> operator: the line's answer)
 //   32 SHELL_OUTPUT u32 id, str32 output  (node -> operator: part of the line's
@@ -122,7 +128,11 @@ enum class FrameType : uint8_t {
   kGlobalDel = 21,
   kGlobalSync = 22,
   kGlobalAsk = 23,
-  // 24..29 registry: reserved, not yet decoded.
+  kTopicJoin = 24,
+  kTopicLeave = 25,
+  kTopicSync = 26,
+  kPublish = 27,
+  // 28..29: reserved, not yet decoded.
   kShellLine = 30,
   kShellResult = 31,
   kShellOutput = 32,
@@ -349,6 +359,31 @@ struct Observed {
   friend bool operator==(const Observed&, const Observed&) = default;
 };
 
+struct TopicJoin {
+  static constexpr FrameType kType = FrameType::kTopicJoin;
+  std::string topic;
+  friend bool operator==(const TopicJoin&, const TopicJoin&) = default;
+};
+struct TopicLeave {
+  static constexpr FrameType kType = FrameType::kTopicLeave;
+  std::string topic;
+  friend bool operator==(const TopicLeave&, const TopicLeave&) = default;
+};
+struct TopicSync {
+  static constexpr FrameType kType = FrameType::kTopicSync;
+  std::vector<std::string> topics;
+  friend bool operator==(const TopicSync&, const TopicSync&) = default;
+};
+struct Publish {
+  static constexpr FrameType kType = FrameType::kPublish;
+  uint64_t from = 0;
+  std::string topic;
+  uint64_t tag = 0;
+  uint64_t ref = 0;
+  std::string payload;
+  friend bool operator==(const Publish&, const Publish&) = default;
+};
+
 struct ShellOutput {
   static constexpr FrameType kType = FrameType::kShellOutput;
   uint32_t id = 0;
@@ -364,7 +399,8 @@ struct ShellCancel {
 using Frame =
     std::variant<Hello, Refuse, Tick, Send, SendNamed, Exit, Link, Unlink, Monitor, Demonitor, Down,
                  Peers, Spawn, SpawnReply, ModuleBytes, Observe, Observed, GlobalAdd, GlobalDel,
-                 GlobalSync, GlobalAsk, ShellLine, ShellResult, ShellOutput, ShellCancel>;
+                 GlobalSync, GlobalAsk, TopicJoin, TopicLeave, TopicSync, Publish, ShellLine,
+                 ShellResult, ShellOutput, ShellCancel>;
 
 FrameType type_of(const Frame& frame);
 // "HELLO", "SEND", ...; "type N" for numbers that name no frame.

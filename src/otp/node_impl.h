@@ -250,6 +250,29 @@ class NodeImpl {
   mutable std::shared_mutex global_mu_;
   std::map<std::string, GlobalEntry, std::less<>> globals_;
 
+  // ---- topics (pubsub.cc; see Node::subscribe). topic_mu_ guards the maps
+  // and is held across the router's topic_* calls (so one topic's changes
+  // leave in order).
+  Status subscribe(std::string topic, Pid pid);
+  Status unsubscribe(std::string_view topic, Pid pid);
+  Result<size_t> publish(std::string_view topic, Message m, Pid from);
+  std::vector<Pid> subscribers(std::string_view topic) const;
+  std::vector<uint16_t> topic_nodes(std::string_view topic) const;
+  void remote_topic_join(uint16_t node, std::string_view topic);
+  void remote_topic_leave(uint16_t node, std::string_view topic);
+  size_t remote_publish(Pid from, std::string_view topic, Message m);
+  // At the exit of local `pid` (has_topics_ set).
+  void drop_topics(Pid pid);
+  void topic_node_up(uint16_t node);
+  void topic_node_down(uint16_t node);
+  // Delivers a copy of m to each of pids (from `from`); how many took it.
+  size_t deliver_copies(Pid from, const std::vector<Pid>& pids, const Message& m);
+  mutable std::mutex topic_mu_;
+  std::map<std::string, std::vector<Pid>, std::less<>> subscribers_;       // local
+  std::unordered_map<Pid, std::vector<std::string>> topics_of_;            // the reverse
+  std::map<std::string, std::vector<uint16_t>, std::less<>> topic_nodes_;  // peers'
+  size_t subscription_count_ = 0;
+
   // ---- timers (owner: the process that pays for it, or null from outside)
   TimerRef send_after(Process* owner, Duration delay, Pid to, Message m);
   std::optional<Duration> cancel_timer(TimerRef ref);

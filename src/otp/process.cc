@@ -592,6 +592,10 @@ void NodeImpl::exit_process(Worker* w, Process* p, ExitReason reason) {
   if (p->has_global_.load(std::memory_order_seq_cst)) [[unlikely]] {
     drop_globals(p->pid_);
   }
+  // Its subscriptions (pubsub.cc). Pairs with subscribe.
+  if (p->has_topics_.load(std::memory_order_seq_cst)) [[unlikely]] {
+    drop_topics(p->pid_);
+  }
   // The body next: its destructors may still send.
   if (p->body_ == &p->coro_) {
     if (p->coro_.top) {

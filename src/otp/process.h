@@ -170,6 +170,8 @@ class Process {
   std::atomic<bool> has_name_{false};
   // May hold global names (NodeImpl::register_global): its exit drops them.
   std::atomic<bool> has_global_{false};
+  // May be subscribed to topics (NodeImpl::subscribe): its exit drops them.
+  std::atomic<bool> has_topics_{false};
   // Traced (NodeImpl::trace): its events go to the node's trace table.
   std::atomic<bool> traced_{false};
   std::atomic<uint32_t> queue_len_{0};

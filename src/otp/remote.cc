@@ -213,8 +213,10 @@ void NodeImpl::node_up(uint16_t node, std::string name) {
       });
     }
   }
-  // The names this node's processes hold, for the new peer (global.cc).
+  // The names this node's processes hold, for the new peer (global.cc), and
+  // the topics they subscribe to (pubsub.cc).
   global_node_up(node);
+  topic_node_up(node);
 }
 
 void NodeImpl::node_down(uint16_t node) {
@@ -245,6 +247,7 @@ void NodeImpl::node_down(uint16_t node) {
   // register_global racing with this sees one or the other), and before
   // the nodedown messages.
   global_node_down(node);
+  topic_node_down(node);
   if (!was_up) {
     return;
   }

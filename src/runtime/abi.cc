@@ -550,6 +550,51 @@ HostAction whereis(HostCall& c) {
   return ret64(c, static_cast<int64_t>(p.ctx().whereis(*name).bits()));
 }
 
+// ---- topics (docs/abi.md, "Topics"): publish/subscribe across the cluster
+
+HostAction subscribe(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto topic = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!topic || topic->empty() || topic->size() > otp::kMaxGlobalName) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapPubSub)) {
+    return ret32(c, kErrDenied);
+  }
+  // The caller is alive and local: the refusal left is a limit.
+  return ret32(c, p.ctx().node().subscribe(std::string(*topic), p.ctx().self()) ? kOk : kErrLimit);
+}
+HostAction unsubscribe(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto topic = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  if (!topic) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapPubSub)) {
+    return ret32(c, kErrDenied);
+  }
+  return ret32(c, p.ctx().node().unsubscribe(*topic, p.ctx().self()) ? kOk : kErrNotFound);
+}
+// publish(topic_ptr, topic_len, tag, ptr, len) -> i32 copies sent
+HostAction publish(HostCall& c) {
+  WasmProcess& p = proc(c);
+  auto topic = bytes(c, c.arg_i32(0), c.arg_i32(1));
+  uint64_t tag = c.arg_i64(2);
+  auto data = copied(c, c.arg_i32(3), c.arg_i32(4));
+  if (!topic || topic->empty() || topic->size() > otp::kMaxGlobalName || !data ||
+      tag >= otp::kSystemTagBase) {
+    return ret32(c, kErrBadArg);
+  }
+  if (!require(p, kCapPubSub)) {
+    return ret32(c, kErrDenied);
+  }
+  Result<size_t> n = p.ctx().node().publish(*topic, otp::Message::make(tag, *data), p.ctx().self());
+  if (!n) {
+    return ret32(c, kErrBadArg);
+  }
+  return ret32(c, static_cast<int32_t>(std::min<size_t>(*n, INT32_MAX)));
+}
+
 // ---- global names (docs/abi.md, "Nodes"): one name for a pid on every node
 
 HostAction register_global(HostCall& c) {
@@ -922,6 +967,9 @@ const HostDef kDefs[] = {
     {"unregister_global", unregister_global},
     {"whereis_global", whereis_global},
     {"send_global", send_global},
+    {"subscribe", subscribe},
+    {"unsubscribe", unsubscribe},
+    {"publish", publish},
     {"send_after", send_after},
     {"cancel_timer", cancel_timer},
     {"sleep", sleep},

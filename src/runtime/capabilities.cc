@@ -12,7 +12,7 @@ struct Named {
 constexpr Named kNames[] = {
     {kCapStdio, "stdio"},     {kCapEnv, "env"},           {kCapFs, "fs"},
     {kCapClock, "clock"},     {kCapRandom, "random"},     {kCapSpawn, "spawn"},
-    {kCapProcessCtl, "proc"}, {kCapRegistry, "registry"}, {kCapCrypto, "crypto"},
+    {kCapProcessCtl, "proc"}, {kCapRegistry, "registry"}, {kCapCrypto, "crypto"}, {kCapPubSub, "pubsub"},
 };
 
 }  // namespace

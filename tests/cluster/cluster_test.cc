@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -647,6 +648,81 @@ TEST(ClusterShell, SendExitAndKillReachAnotherNodesProcesses) {
   auto nowhere = run("kill <4242.1.1>");
   EXPECT_FALSE(nowhere.ok);
   EXPECT_NE(nowhere.output.find("not connected"), std::string::npos) << nowhere.output;
+}
+
+}  // namespace
+}  // namespace rusm::cluster
+
+namespace rusm::cluster {
+namespace {
+
+// Topics across nodes: one copy per node with subscribers, fanned out there;
+// a node's last subscriber leaving (or the node going) stops the copies; a
+// node that joins learns the topics already subscribed.
+TEST(ClusterTopics, APublishReachesEverySubscriberOnEveryNodeOnce) {
+  Member a = member("a", {});
+  Member b = member("b", {seed(a)});
+  Member c = member("c", {seed(a)});
+  ASSERT_TRUE(connected(a, b) && connected(a, c) && connected(b, c));
+  Probe pb(*b.node), pc(*c.node);
+  Result<Pid> b1 = b.node->spawn(forward_to_probe, pb.pid());
+  Result<Pid> b2 = b.node->spawn(forward_to_probe, pb.pid());
+  Result<Pid> c1 = c.node->spawn(forward_to_probe, pc.pid());
+  ASSERT_TRUE(b1 && b2 && c1);
+  ASSERT_TRUE(b.node->subscribe("news", *b1).is_ok());
+  ASSERT_TRUE(b.node->subscribe("news", *b2).is_ok());
+  ASSERT_TRUE(c.node->subscribe("news", *c1).is_ok());
+  auto nodes_of = [](Member& m, const char* topic) {
+    auto v = m.node->topic_nodes(topic);
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  std::vector<uint16_t> bc = {b.node->id(), c.node->id()};
+  std::sort(bc.begin(), bc.end());
+  ASSERT_TRUE(eventually([&] { return nodes_of(a, "news") == bc; }))
+      << "a never learned which nodes subscribe";
+  Result<size_t> n = a.node->publish("news", Message::make(3, "extra"));
+  ASSERT_TRUE(n) << n.message();
+  EXPECT_EQ(*n, 2u) << "one copy per node";
+  for (int i = 0; i < 2; ++i) {
+    auto m = pb.receive_if([](const Message& x) { return x.tag() == 3; }, kWait);
+    ASSERT_TRUE(m) << "a subscriber on b got nothing";
+    EXPECT_EQ(m->text(), "extra");
+  }
+  auto m = pc.receive_if([](const Message& x) { return x.tag() == 3; }, kWait);
+  ASSERT_TRUE(m) << "the subscriber on c got nothing";
+  EXPECT_FALSE(pb.receive_if([](const Message& x) { return x.tag() == 3; }, 100ms))
+      << "a subscriber got two copies";
+
+  // c's only subscriber exits: a and b stop sending there.
+  c.node->exit(*c1, otp::ExitReason::kill());
+  EXPECT_TRUE(
+      eventually([&] { return nodes_of(a, "news") == std::vector<uint16_t>{b.node->id()}; }));
+  EXPECT_TRUE(eventually([&] { return b.node->topic_nodes("news").empty(); }))
+      << "b still counts c, whose subscriber is gone";
+  // b goes down: nobody left for a.
+  b.cluster->stop();
+  EXPECT_TRUE(eventually([&] { return a.node->topic_nodes("news").empty(); }));
+  EXPECT_EQ(*a.node->publish("news", Message::make(4, "late")), 0u);
+}
+
+TEST(ClusterTopics, ANodeThatJoinsLearnsTheTopicsAlreadySubscribed) {
+  Member a = member("a", {});
+  Probe pa(*a.node);
+  Result<Pid> s = a.node->spawn(forward_to_probe, pa.pid());
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(a.node->subscribe("t", *s).is_ok());
+  Member b = member("b", {seed(a)});
+  ASSERT_TRUE(connected(a, b));
+  ASSERT_TRUE(eventually([&] {
+    return b.node->topic_nodes("t") == std::vector<uint16_t>{a.node->id()};
+  })) << "b did not learn a's topic when it connected";
+  Result<Pid> pub = b.node->spawn(wait_forever);
+  ASSERT_TRUE(pub);
+  ASSERT_TRUE(b.node->publish("t", Message::make(8, "hi"), *pub).is_ok());
+  auto m = pa.receive_if([](const Message& x) { return x.tag() == 8; }, kWait);
+  ASSERT_TRUE(m) << "the publish from b did not reach a's subscriber";
+  EXPECT_EQ(m->text(), "hi");
 }
 
 }  // namespace

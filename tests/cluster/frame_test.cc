@@ -12,6 +12,12 @@ std::vector<Frame> every_frame() {
       Hello{kProtocolVersion, "alpha.cluster", 7, 0xdeadbeef, 3},
       Refuse{"protocol version 9, this node speaks 1"},
       Tick{},
+      TopicJoin{"news"},
+      TopicLeave{std::string(255, 't')},
+      TopicSync{{"a", "b", std::string("\0z", 2)}},
+      TopicSync{},
+      Publish{0x0001000000000001ull, "news", 7, 9, std::string("\0\1payload", 9)},
+      Publish{0, "t", 0, 0, ""},
       Send{0x0001000000000001ull, 0x0002000000000002ull, 42, 0, std::string(32, 'x')},
       Send{1, 2, 3, 0, ""},
       SendNamed{5, "logger", 9, 0, std::string("\0\1\2binary", 9)},
@@ -143,7 +149,7 @@ TEST(FrameTest, UnknownTypeIsAnError) {
 }
 
 TEST(FrameTest, ReservedTypesAreUnsupported) {
-  for (int t : {18, 19, 24, 29}) {
+  for (int t : {18, 19, 28, 29}) {
     Error e = decode_error(frame_bytes(static_cast<uint8_t>(t), "x"));
     EXPECT_EQ(e.code(), static_cast<int>(FrameError::kUnsupportedType)) << e.message();
     EXPECT_NE(e.message().find("unsupported frame type " + std::to_string(t)), std::string::npos)
@@ -265,6 +271,28 @@ TEST(FrameTest, RandomGarbageNeverCrashes) {
     }
   }
   EXPECT_GT(errors, 100);
+}
+
+TEST(FrameTest, TopicsEmptyOrLongerThan255BytesAreRefused) {
+  auto str16 = [](const std::string& s) {
+    std::string b;
+    b.push_back(static_cast<char>(s.size() >> 8));
+    b.push_back(static_cast<char>(s.size()));
+    return b + s;
+  };
+  for (const std::string& topic : {std::string(), std::string(256, 't')}) {
+    for (uint8_t type : {24, 25}) {  // TOPIC_JOIN, TOPIC_LEAVE
+      Error e = decode_error(frame_bytes(type, str16(topic)));
+      EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
+    }
+    std::string publish =
+        std::string(8, '\0') + str16(topic) + std::string(16, '\0') + std::string("\0\0\0\0", 4);
+    Error e = decode_error(frame_bytes(27, publish));
+    EXPECT_EQ(e.code(), static_cast<int>(FrameError::kBadValue)) << e.message();
+  }
+  // A SYNC announcing more topics than it holds is an error, not an allocation.
+  Error e = decode_error(frame_bytes(26, std::string("\xff\xff\xff\xff", 4)));
+  EXPECT_NE(e.code(), 0) << e.message();
 }
 
 TEST(FrameTest, GlobalNamesEmptyOrLongerThan255BytesAreRefused) {

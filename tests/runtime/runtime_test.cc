@@ -455,6 +455,23 @@ TEST_F(RuntimeTest, CryptoCallsGiveKnownAnswersAndNeedTheCapability) {
   EXPECT_FALSE(profile("sandboxed")->has(kCapCrypto));
 }
 
+// Topics from guests (ABI v7): a subscriber gets what a publisher publishes,
+// and without cap pubsub both calls are refused.
+TEST_F(RuntimeTest, GuestsSubscribeAndPublishOnTopics) {
+  Pid sub = spawn("topic_subscriber", {probe_->pid().bits()});
+  ASSERT_TRUE(sub);
+  EXPECT_EQ(receive_text(2), "subscribed");
+  EXPECT_EQ(rt_->node().subscribers("news"), std::vector<Pid>{sub});
+  spawn("topic_publisher", {probe_->pid().bits()});
+  EXPECT_EQ(receive_text(), "published 1");
+  EXPECT_EQ(receive_text(), "got 42 flash");
+  EXPECT_EQ(receive_text(), "done");
+  ProcessSpec d = spec("topic_denied", {probe_->pid().bits()});
+  d.caps.bits &= ~kCapPubSub;
+  ASSERT_TRUE(rt_->spawn(d).is_ok());
+  EXPECT_EQ(receive_text(), "denied");
+}
+
 TEST(CapabilitiesTest, ProfilesAndRestriction) {
   auto t = profile("trusted");
   auto s = profile("sandboxed");

@@ -93,6 +93,12 @@ struct NodeOptions {
   // past it, and names peers announce past it are not kept here): a bound on
   // the memory that registrations, local or from peers, can take.
   size_t max_global_names = 100'000;
+  // Topics (subscribe/publish) this node keeps at most: those its own
+  // processes subscribe to, and, separately, those peers say they have
+  // subscribers for (past it, subscribe fails and peers' topics are not
+  // kept). And subscriptions of this node's processes at most.
+  size_t max_topics = 100'000;
+  size_t max_subscriptions = 1'000'000;
 };
 
 class Node {
@@ -179,6 +185,30 @@ class Node {
   // Every name in this node's replica, sorted by name (for the shell and the
   // observer).
   std::vector<std::pair<std::string, Pid>> global_names() const;
+
+  // ---- Topics (Erlang's pg, as a publish/subscribe service): a process
+  // subscribes to a topic by name; publish(topic, m) delivers a copy of m to
+  // every subscriber, on this node and, in a cluster, on every node (one
+  // frame per node that has subscribers, fanned out there). Delivery is a
+  // plain message in the subscriber's mailbox (from: the publisher, or
+  // invalid from outside a process), so it composes with selective receive;
+  // a full mailbox drops that copy, as a send would. A process that exits
+  // loses its subscriptions (its node tells the others when a topic has no
+  // subscriber left there). Subscribing twice is subscribing once.
+  //
+  // Errors: the topic is empty or longer than kMaxGlobalName bytes; pid is not
+  // a live process of this node; NodeOptions::max_topics or
+  // max_subscriptions reached; publish of a message holding host resources.
+  Status subscribe(std::string topic, Pid pid);
+  // Error if pid was not subscribed.
+  Status unsubscribe(std::string_view topic, Pid pid);
+  // How many copies went out: to local subscribers, plus one per other node
+  // with subscribers (each fans it out there).
+  Result<size_t> publish(std::string_view topic, Message m, Pid from = Pid());
+  // This node's subscribers of topic, in subscription order.
+  std::vector<Pid> subscribers(std::string_view topic) const;
+  // The other nodes that have subscribers of topic (as they said).
+  std::vector<uint16_t> topic_nodes(std::string_view topic) const;
 
   // An invalid TimerRef (nothing sent) if the node's memory budget is spent.
   TimerRef send_after(Duration delay, Pid to, Message m);
@@ -307,6 +337,13 @@ class Node {
   };
   AuthorityPut authority_put(const GlobalName& g);
   Pid authority_del(std::string_view name);
+
+  // Topics a peer reports (Router::topic_join / topic_leave / topic_sync):
+  // node N has subscribers of topic (or no longer has). And a PUBLISH from
+  // a peer: delivered to this node's subscribers of topic; returns how many.
+  void remote_topic_join(uint16_t node, std::string_view topic);
+  void remote_topic_leave(uint16_t node, std::string_view topic);
+  size_t remote_publish(Pid from, std::string_view topic, Message m);
 
   // The router reports its connections. node_up(N): processes that called
   // monitor_node(N) get a kNodeUpTag message (if N was down). node_down(N):

@@ -169,6 +169,30 @@ class Router {
     (void)node;
     (void)names;
   }
+  // ---- Topics (Node::subscribe / publish). Each node tells its peers which
+  // topics have subscribers on it; they deliver with Node::remote_topic_join
+  // / remote_topic_leave. Called with the node's topic lock held (so the
+  // changes of one topic leave in order) and nothing else; they must not
+  // block or call the Node's topic methods. Default: dropped.
+  //
+  // This node has subscribers of topic now (it had none): tell every peer.
+  virtual void topic_join(std::string_view topic) { (void)topic; }
+  // It has none left: tell every peer.
+  virtual void topic_leave(std::string_view topic) { (void)topic; }
+  // `node` just came up: send it the topics this node has subscribers of.
+  virtual void topic_sync(uint16_t node, std::vector<std::string> topics) {
+    (void)node;
+    (void)topics;
+  }
+  // Delivers m to node's subscribers of topic (the peer calls
+  // Node::remote_publish). Errors as for send(). Called without locks.
+  virtual Status publish(Pid from, uint16_t node, std::string_view topic, const Message& m) {
+    (void)from;
+    (void)topic;
+    (void)m;
+    return Error("not connected to node " + std::to_string(node));
+  }
+
   // The store that decides global names, if the router has one (see
   // GlobalAuthority): then the Node asks it instead of calling the three
   // hooks above, and keeps the names of a node that went down (they go when

@@ -30,7 +30,8 @@ enum Cap : uint32_t {
   kCapProcessCtl = 1u << 6,  // exit/kill/link other processes, info on others, listing
   kCapRegistry = 1u << 7,    // register/unregister names
   kCapCrypto = 1u << 8,      // the crypto_* calls (docs/crypto.md)
-  kCapAll = (1u << 9) - 1,
+  kCapPubSub = 1u << 9,      // subscribe to and publish on topics
+  kCapAll = (1u << 10) - 1,
 };
 
 struct Capabilities {

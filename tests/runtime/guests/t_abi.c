@@ -371,3 +371,40 @@ RUSM_EXPORT(api) void api(rusm_pid reporter) {
   CHECK(rusm_kill(b) == RUSM_OK);
   report("ok");
 }
+
+// Topics (ABI v7): a subscriber reports what it gets, a publisher how many
+// copies went out; without cap pubsub both are refused.
+RUSM_EXPORT(topic_subscriber) void topic_subscriber(rusm_pid reporter) {
+  g_reporter = reporter;
+  CHECK(rusm_subscribe("news") == RUSM_OK);
+  CHECK(rusm_subscribe("news") == RUSM_OK);
+  CHECK(rusm_subscribe("") == RUSM_EBADARG);
+  rusm_send_str(reporter, 2, "subscribed");
+  rusm_msg m;
+  char buf[64];
+  int32_t n = rusm_receive(&m, buf, sizeof buf - 1);
+  CHECK(n >= 0 && n < (int32_t)sizeof buf);
+  buf[n] = 0;
+  char out[128];
+  snprintf(out, sizeof out, "got %llu %s", (unsigned long long)m.tag, buf);
+  rusm_send_str(reporter, 1, out);
+  CHECK(rusm_unsubscribe("news") == RUSM_OK);
+  CHECK(rusm_unsubscribe("news") == RUSM_ENOTFOUND);
+  rusm_send_str(reporter, 1, "done");
+}
+
+RUSM_EXPORT(topic_publisher) void topic_publisher(rusm_pid reporter) {
+  g_reporter = reporter;
+  CHECK(rusm_publish("news", RUSM_TAG_RESERVED, "x", 1) == RUSM_EBADARG);
+  int32_t n = rusm_publish("news", 42, "flash", 5);
+  char out[32];
+  snprintf(out, sizeof out, "published %d", (int)n);
+  rusm_send_str(reporter, 1, out);
+}
+
+RUSM_EXPORT(topic_denied) void topic_denied(rusm_pid reporter) {
+  g_reporter = reporter;
+  CHECK(rusm_subscribe("news") == RUSM_EDENIED);
+  CHECK(rusm_publish("news", 1, "x", 1) == RUSM_EDENIED);
+  rusm_send_str(reporter, 1, "denied");
+}
