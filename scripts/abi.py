@@ -16,6 +16,7 @@ Run from anywhere; paths are relative to the repository.
 """
 import os
 import re
+import textwrap
 import sys
 import tomllib
 from pathlib import Path
@@ -287,7 +288,9 @@ def wrap(prefix, args, suffix, width=100):
 def import_lines(fn):
     out = []
     if fn.get("doc"):
-        doc = fn["doc"].strip().split("\n")
+        doc = []
+        for line in fn["doc"].strip().split("\n"):  # wrapped to the header's 100 columns
+            doc += textwrap.wrap(line, 96) or [""]
         if len(doc) == 1 and len(doc[0]) + 6 <= 100:
             out.append(f"/* {doc[0]} */")
         else:

@@ -12,6 +12,7 @@ packages=(
   # libraries
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libboost1.81-dev libboost-context1.81-dev libssl-dev libsqlite3-dev libtomlplusplus-dev
+  liblmdb-dev  # only bench/kv's store comparison (kv_store_compare: SQLite vs LMDB)
   # the rusm executable's allocator (see CMakeLists.txt: RUSM_MIMALLOC)
   libmimalloc-dev
   # `rusm attach`: line editing and history

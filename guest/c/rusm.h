@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* BEGIN generated: version (abi/rusm.toml, scripts/abi.py) */
-#define RUSM_ABI_VERSION 7
+#define RUSM_ABI_VERSION 8
 /* END generated */
 
 /* Export a function so that processes can be spawned running it. */
@@ -62,6 +62,8 @@ enum {
   RUSM_EBADSTATE = -13, /* v3: the call makes no sense now (write before start, after finish) */
   RUSM_ENOTCONN = -14,  /* v4: the pid's (or name's) node is not connected */
   RUSM_EAUTH = -15,     /* v6: crypto: the ciphertext, tag or signature does not verify */
+  RUSM_ECONFLICT = -16, /* v8: kv: compare-and-swap or a batch's check found another value */
+  RUSM_EIO = -17,       /* v8: kv: the store could not commit; nothing of the call was applied */
 };
 /* END generated */
 
@@ -107,6 +109,7 @@ enum {
   RUSM_CAP_REGISTRY = 1 << 7,
   RUSM_CAP_CRYPTO = 1 << 8, /* v6: the crypto_* calls */
   RUSM_CAP_PUBSUB = 1 << 9, /* v7: subscribe, publish */
+  RUSM_CAP_KV = 1 << 10,    /* v8: the kv_* calls, on the buckets granted */
 };
 
 /* BEGIN generated: structs core (abi/rusm.toml, scripts/abi.py) */
@@ -688,6 +691,105 @@ RUSM_IMPORT_(crypto_equal) int32_t rusm_crypto_equal(const void* a, const void* 
 /* END generated */
 static inline int32_t rusm_crypto_sha256(const void* data, uint32_t len, uint8_t out[32]) {
   return rusm_crypto_digest(RUSM_HASH_SHA256, data, len, out, 32);
+}
+
+/* ---- kv (v8, docs/kv.md): the node's durable key-value store; cap kv with
+ * the bucket granted (--allow kv:BUCKET[:ro]). Each call but kv_open and
+ * kv_close suspends the process (never the worker) until the store has
+ * committed: a call that returned OK is on disk. */
+/* BEGIN generated: constants kv (abi/rusm.toml, scripts/abi.py) */
+/* kv_cas flags; kv_list flags. */
+enum {
+  RUSM_KV_IF_ABSENT = 1,
+  RUSM_KV_DELETE = 2,
+  RUSM_KV_VALUES = 1,
+};
+
+/* rusm_kv_op.kind: a batch's steps. */
+enum {
+  RUSM_KV_OP_PUT = 1,
+  RUSM_KV_OP_DELETE = 2,
+  RUSM_KV_OP_CHECK = 3,
+  RUSM_KV_OP_CHECK_ABSENT = 4,
+};
+/* END generated */
+/* BEGIN generated: structs kv (abi/rusm.toml, scripts/abi.py) */
+/* kv_list: an entry's header, then key_len bytes of key, value_len of value (unaligned). */
+typedef struct {
+  uint32_t key_len;
+  uint32_t value_len;
+} rusm_kv_entry;
+RUSM_LAYOUT_(rusm_kv_entry, 8);
+
+/* kv_batch: a step's header, then key_len bytes of key, value_len of value (unaligned). */
+typedef struct {
+  uint32_t kind;
+  uint32_t key_len;
+  uint32_t value_len;
+} rusm_kv_op;
+RUSM_LAYOUT_(rusm_kv_op, 12);
+/* END generated */
+/* BEGIN generated: imports kv (abi/rusm.toml, scripts/abi.py) */
+/* A handle on a bucket the process was granted (EDENIED otherwise); gone at its exit. */
+RUSM_IMPORT_(kv_open) int32_t rusm_kv_open(const char* bucket, uint32_t len);
+RUSM_IMPORT_(kv_close) int32_t rusm_kv_close(int32_t bucket);
+/* The value's length (its first `cap` bytes copied to buf), or ENOTFOUND. */
+RUSM_IMPORT_(kv_get)
+int32_t rusm_kv_get(int32_t bucket, const void* key, uint32_t key_len, void* buf, uint32_t cap);
+RUSM_IMPORT_(kv_put)
+int32_t rusm_kv_put(int32_t bucket, const void* key, uint32_t key_len, const void* value,
+                    uint32_t value_len);
+RUSM_IMPORT_(kv_delete) int32_t rusm_kv_delete(int32_t bucket, const void* key, uint32_t key_len);
+/* Writes value (or deletes, RUSM_KV_DELETE) only if the key holds `expected` (or is absent,
+ * RUSM_KV_IF_ABSENT); else ECONFLICT. */
+RUSM_IMPORT_(kv_cas)
+int32_t rusm_kv_cas(int32_t bucket, const void* key, uint32_t key_len, const void* expected,
+                    uint32_t expected_len, const void* value, uint32_t value_len, int32_t flags);
+/* Adds delta to a decimal integer value (a missing key is 0); the sum to *out. */
+RUSM_IMPORT_(kv_incr)
+int32_t rusm_kv_incr(int32_t bucket, const void* key, uint32_t key_len, int64_t delta,
+                     int64_t* out);
+/* Entries (rusm_kv_entry, key, value) of the keys with `prefix` after `after`, in byte order;
+ * returns how many fit in buf. */
+RUSM_IMPORT_(kv_list)
+int32_t rusm_kv_list(int32_t bucket, const void* prefix, uint32_t prefix_len, const void* after,
+                     uint32_t after_len, void* buf, uint32_t cap, int32_t flags);
+/* Runs ops (rusm_kv_op, key, value each) atomically: the checks, then the writes; ECONFLICT with
+ * the check's index in *failed. */
+RUSM_IMPORT_(kv_batch)
+int32_t rusm_kv_batch(int32_t bucket, const void* ops, uint32_t len, int32_t* failed);
+/* END generated */
+
+/* Appends one step to a kv_batch buffer of `cap` bytes holding *len bytes;
+ * RUSM_EFULL if it does not fit. */
+static inline int32_t rusm_kv_batch_add(void* buf, uint32_t cap, uint32_t* len, uint32_t kind,
+                                        const void* key, uint32_t key_len, const void* value,
+                                        uint32_t value_len) {
+  rusm_kv_op op = {kind, key_len, value_len};
+  uint64_t need = (uint64_t)*len + sizeof op + key_len + value_len;
+  if (need > cap) {
+    return RUSM_EFULL;
+  }
+  uint8_t* p = (uint8_t*)buf + *len;
+  __builtin_memcpy(p, &op, sizeof op);
+  __builtin_memcpy(p + sizeof op, key, key_len);
+  __builtin_memcpy(p + sizeof op + key_len, value, value_len);
+  *len = (uint32_t)need;
+  return RUSM_OK;
+}
+
+/* Reads the entries kv_list wrote, one per call, as many times as it
+ * returned: *at starts at 0 and moves past the entry. */
+static inline void rusm_kv_next(const void* buf, uint32_t* at, const uint8_t** key,
+                               uint32_t* key_len, const uint8_t** value, uint32_t* value_len) {
+  const uint8_t* p = (const uint8_t*)buf + *at;
+  rusm_kv_entry e;
+  __builtin_memcpy(&e, p, sizeof e);
+  *key = p + sizeof e;
+  *key_len = e.key_len;
+  *value = p + sizeof e + e.key_len;
+  *value_len = e.value_len;
+  *at += (uint32_t)(sizeof e + e.key_len + e.value_len);
 }
 
 #ifdef __cplusplus

@@ -3,6 +3,7 @@
 // The main process gets the terminal's stdio unless --no-stdio (its children
 // do not inherit it); a capability refused to the guest is named once on
 // stderr, with the flag that grants it.
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +39,7 @@ struct RunArgs {
   std::string max_mailbox;
   std::string max_node_memory;
   uint32_t max_processes = 0;
+  std::string kv = ".rusm/kv.db";
 };
 
 // The flag of `rusm run` that grants `cap`.
@@ -108,11 +110,11 @@ int run(const RunArgs& a) {
     grant(kCapFs);
   }
   for (const std::string& name : a.allow) {
-    auto bit = parse_cap(name);
-    if (!bit) {
-      fail("--allow: unknown capability '" + name + "' (" + cap_names() + ")");
+    const Capabilities before = spec.caps;
+    if (Status st = allow(spec.caps, name); !st) {
+      fail("--allow " + st.message());
     }
-    grant(*bit);
+    custom = custom || spec.caps.bits != before.bits || spec.caps.kv != before.kv;
   }
   uint32_t withdrawn = 0;  // by --deny or --no-stdio: refusals are then expected
   for (const std::string& name : a.deny) {
@@ -205,9 +207,24 @@ int run(const RunArgs& a) {
   if (a.max_processes != 0) {
     ro.node.max_processes = a.max_processes;
   }
+  // The store exists only for a process granted a bucket. Named on the
+  // command line (--allow kv:...), it is opened here, so that a bad path or
+  // a store in use fails before the guest starts; granted by the trusted
+  // profile only, on the guest's first kv_open (no file until it is used).
+  const bool uses_kv = spec.caps.has(kCapKv) && spec.caps.kv && !spec.caps.kv->empty();
+  const bool kv_named = std::any_of(a.allow.begin(), a.allow.end(),
+                                    [](const std::string& s) { return s.starts_with("kv"); });
+  if (uses_kv) {
+    ro.kv.path = a.kv;
+  }
   int code = 0;
   {
     Runtime rt(ro);
+    if (uses_kv && kv_named) {
+      if (auto store = rt.kv_store(); !store) {
+        fail("--kv: " + store.message());
+      }
+    }
     if (Status s = rt.load("main", *module_bytes); !s) {
       fail(a.module + ": " + s.message());
     }
@@ -280,7 +297,12 @@ void setup(CLI::App& app) {
                   "How many processes may live at once (default 4194304, at most 16777216)")
       ->check(CLI::Range(1u, 1u << 24));
   cmd->add_option("--profile", a->profile, "sandboxed (default) or trusted");
-  cmd->add_option("--allow", a->allow, "Grant a capability: " + cap_names())
+  cmd->add_option("--kv", a->kv,
+                  "The node's key-value store, opened when a bucket is granted (--allow kv:BUCKET)")
+      ->capture_default_str();
+  cmd->add_option("--allow", a->allow,
+                  "Grant a capability: " + cap_names() +
+                      "; kv:BUCKET[:ro] or kv:* grants buckets of the key-value store")
       ->allow_extra_args(false);
   cmd->add_option("--deny", a->deny, "Withdraw a capability the profile grants")
       ->allow_extra_args(false);

@@ -65,11 +65,9 @@ Result<std::string> shell_spawn(runtime::Runtime& rt,
   runtime::ProcessSpec spec;
   spec.caps = *runtime::profile("sandboxed");
   for (const std::string& name : s.allow) {
-    std::optional<uint32_t> bit = runtime::parse_cap(name);
-    if (!bit) {
-      return Error("unknown capability '" + name + "' (" + runtime::cap_names() + ")");
+    if (Status st = runtime::allow(spec.caps, name); !st) {
+      return st.error();
     }
-    spec.caps.bits |= *bit;
     spec.caps.profile = "custom";
   }
   spec.module = s.module;
@@ -243,12 +241,9 @@ void serve(const ServeArgs& a) {
     if (k.remote_spawn) {
       runtime::Capabilities policy = *runtime::profile("sandboxed");
       for (const std::string& name : k.remote_allow) {
-        std::optional<uint32_t> bit = runtime::parse_cap(name);
-        if (!bit) {
-          fail(config->file + ": cluster.remote_allow: unknown capability '" + name + "' (" +
-               runtime::cap_names() + ")");
+        if (Status st = runtime::allow(policy, name); !st) {
+          fail(config->file + ": cluster.remote_allow: " + st.message());
         }
-        policy.bits |= *bit;
         policy.profile = "custom";
       }
       co.remote_spawn = policy;

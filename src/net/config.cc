@@ -55,6 +55,10 @@ const ConfigKey kKeys[] = {
      "Largest WebSocket message; a larger one closes the connection with 1009."},
     {"limits", "shutdown_timeout", "duration", "\"10s\"",
      "On SIGTERM/SIGINT, how long in-flight requests may take before they are cancelled."},
+    {"kv", "path", "path", "\".rusm/kv.db\"",
+     "The node's key-value store (SQLite, WAL), opened when a route is granted a bucket "
+     "(allow = [\"kv:BUCKET\"])."},
+    {"kv", "max_value", "size", "\"1M\"", "Largest value a process may store."},
     {"observer", "listen", "address", "",
      "Address of the observer (dashboard, /metrics); absent: off. Use another port "
      "than the site."},
@@ -115,7 +119,7 @@ const ConfigKey kKeys[] = {
      "or \"*\" for any); a browser's handshake from elsewhere gets 403."},
 };
 
-const char* kTables[] = {"tls", "limits", "observer", "access_log", "cluster", "route"};
+const char* kTables[] = {"tls", "limits", "observer", "access_log", "cluster", "kv", "route"};
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -261,6 +265,37 @@ class Parser {
         }
         c.access_log.enabled = true;
         c.access_log.path = *s == "-" ? *s : resolve(*s);
+      }
+    }
+    // [kv]
+    c.kv.path = resolve(".rusm/kv.db");
+    if (auto* n = root.get("kv")) {
+      const toml::table* t = n->as_table();
+      if (!t) {
+        return err(*n, "kv", "expected a table ([kv])");
+      }
+      if (auto s = check_keys(*t, "kv", "kv."); !s) {
+        return s.error();
+      }
+      if (auto* p = t->get("path")) {
+        auto s = string(*p, "kv.path");
+        if (!s) {
+          return s.error();
+        }
+        if (s->empty()) {
+          return err(*p, "kv.path", "empty path");
+        }
+        c.kv.path = resolve(*s);
+      }
+      if (auto* v = t->get("max_value")) {
+        auto r = size(*v, "kv.max_value");
+        if (!r) {
+          return r.error();
+        }
+        if (*r == 0 || *r > (64u << 20)) {
+          return err(*v, "kv.max_value", "between 1 byte and 64M");
+        }
+        c.kv.max_value = *r;
       }
     }
     // [cluster]

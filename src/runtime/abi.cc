@@ -124,6 +124,7 @@ Capabilities child_caps(const Capabilities& parent, const SpawnOpts& o) {
     want.max_memory_pages = parent.max_memory_pages;
     want.not_inherited = parent.not_inherited;
     want.profile = "custom";
+    want.kv = parent.kv;
     c = want.restricted_to(parent);
   }
   if (o.max_memory_pages != 0 && o.max_memory_pages < c.max_memory_pages) {

@@ -66,6 +66,11 @@ struct Runtime::Impl {
   mutable std::shared_mutex modules_mu;
   std::unordered_map<std::string, std::shared_ptr<const ModuleEntry>> modules;
 
+  std::mutex kv_mu;
+  std::unique_ptr<kv::Store> kv;
+  std::string kv_error;  // why it could not be opened ("" before the first try)
+  Result<kv::Store*> kv_store();
+
   mutable std::mutex spawner_mu;
   std::shared_ptr<RemoteSpawner> spawner;
 
@@ -97,10 +102,11 @@ struct HostDef {
 // abi/rusm.toml defines them (a name it lacks aborts: a build of
 // inconsistent sources, which every test that starts a runtime catches).
 void add_host_defs(Runtime::Impl& impl, std::span<const HostDef> defs);
-// Adds the `rusm` host functions: the actor calls (abi.cc) and crypto
-// (crypto.cc).
+// Adds the `rusm` host functions: the actor calls (abi.cc), crypto
+// (crypto.cc) and the key-value store (kv.cc).
 void add_rusm_imports(Runtime::Impl& impl);
 void add_crypto_imports(Runtime::Impl& impl);
+void add_kv_imports(Runtime::Impl& impl);
 
 // A process's budget for what its instance allocates, asked by the engine
 // before the instance's memory or tables take more host memory: memory and

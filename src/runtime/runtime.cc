@@ -90,12 +90,14 @@ Runtime::Impl::Impl(RuntimeOptions o)
   }
   add_rusm_imports(*this);
   add_crypto_imports(*this);
+  add_kv_imports(*this);
   wasi_funcs.add_to(imports);
 }
 
 Runtime::Impl::~Impl() {
   // Processes (and their instances, which import our host functions) go first.
   (void)node->shutdown(std::chrono::seconds(5));
+  kv.reset();    // answers what is queued (its callbacks wake processes of the node)
   loop.reset();  // its handlers wake processes of the node
   node.reset();
 }
@@ -144,6 +146,31 @@ EventLoop& Runtime::event_loop() {
 
 otp::Node& Runtime::node() {
   return *impl_->node;
+}
+
+Result<kv::Store*> Runtime::kv_store() {
+  return impl_->kv_store();
+}
+
+Result<kv::Store*> Runtime::Impl::kv_store() {
+  std::lock_guard lock(kv_mu);
+  if (kv) {
+    return kv.get();
+  }
+  if (options.kv.path.empty()) {
+    return Error(
+        "this node has no key-value store (give it a path: rusm run --kv, [kv] in rusm.toml)",
+        kErrNotSupported);
+  }
+  if (kv_error.empty()) {
+    auto s = kv::Store::open(options.kv);
+    if (s) {
+      kv = std::move(*s);
+      return kv.get();
+    }
+    kv_error = s.message();
+  }
+  return Error(kv_error, kErrIo);
 }
 
 Status Runtime::load(std::string name, std::span<const uint8_t> bytes) {

@@ -61,12 +61,9 @@ Result<runtime::Capabilities> route_caps(const net::AppConfig& c, const net::Rou
     return caps.error();
   }
   for (const std::string& name : r.allow) {
-    std::optional<uint32_t> bit = runtime::parse_cap(name);
-    if (!bit) {
-      return Error(where(c, r) + ": allow: unknown capability \"" + name + "\" (" +
-                   runtime::cap_names() + ")");
+    if (Status s = runtime::allow(*caps, name); !s) {
+      return Error(where(c, r) + ": allow: " + s.message());
     }
-    caps->bits |= *bit;
   }
   if (!r.allow.empty()) {
     caps->profile = "custom";
@@ -174,7 +171,22 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
     ro.node.name = options.node_name;
   }
   ro.node.node_id = options.node_id;
+  // The store is opened, so that a bad path fails here, only when a route
+  // is granted a bucket: a site without one leaves no file behind.
+  ro.kv.path = impl->config.kv.path;
+  ro.kv.max_value = impl->config.kv.max_value;
+  bool uses_kv = false;
+  for (const net::RouteConfig& r : impl->config.routes) {
+    for (const std::string& a : r.allow) {
+      uses_kv = uses_kv || a.starts_with("kv");
+    }
+  }
   impl->rt = std::make_unique<runtime::Runtime>(ro);
+  if (uses_kv) {
+    if (auto store = impl->rt->kv_store(); !store) {
+      return Error(impl->config.file + ": [kv]: " + store.message());
+    }
+  }
   impl->error_log = [](const std::string& line) {
     std::fprintf(stderr, "rusm serve: %s\n", line.c_str());
   };

@@ -306,6 +306,21 @@ etcd_lease = "10s"
   EXPECT_FALSE(parse("")->cluster.enabled) << "no [cluster]: the node runs alone";
 }
 
+TEST_F(Config, KvStorePathAndValueBound) {
+  auto d = parse("listen = [\"127.0.0.1:8080\"]\n");
+  ASSERT_TRUE(d) << d.message();
+  EXPECT_EQ(d->kv.path, (dir / ".rusm" / "kv.db").string()) << "beside rusm.toml by default";
+  EXPECT_EQ(d->kv.max_value, 1u << 20);
+  auto r =
+      parse("listen = [\"127.0.0.1:8080\"]\n[kv]\npath = \"data/app.db\"\nmax_value = \"64K\"\n");
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->kv.path, (dir / "data" / "app.db").string());
+  EXPECT_EQ(r->kv.max_value, 64u * 1024);
+  EXPECT_NE(error("[kv]\npath = \"\"\n").find("kv.path"), std::string::npos);
+  EXPECT_NE(error("[kv]\nmax_value = \"1G\"\n").find("between 1 byte and 64M"), std::string::npos);
+  EXPECT_NE(error("[kv]\nsize = 1\n").find("size"), std::string::npos) << "unknown keys refused";
+}
+
 TEST(ConfigValues, OriginsAreNormalized) {
   EXPECT_EQ(*net::normalize_origin("HTTPS://App.Example.COM:443"), "https://app.example.com");
   EXPECT_EQ(*net::normalize_origin("http://a.com:80"), "http://a.com");

@@ -52,6 +52,13 @@ struct ObserverConfig {
   uint16_t port = 0;
 };
 
+// [kv]: the node's durable key-value store (docs/kv.md), which routes reach
+// through `allow = ["kv:BUCKET"]`.
+struct KvConfig {
+  std::string path;  // absolute; "" (no [kv] path): .rusm/kv.db beside rusm.toml
+  uint64_t max_value = 1u << 20;
+};
+
 struct AccessLogConfig {
   bool enabled = false;  // off by default
   std::string path;      // "-": standard output; otherwise an absolute path
@@ -88,6 +95,7 @@ struct AppConfig {
   ObserverConfig observer;
   AccessLogConfig access_log;
   ClusterConfig cluster;
+  KvConfig kv;
 };
 
 // Reads and validates `path`. Module files and static directories must exist.
@@ -98,7 +106,7 @@ Result<AppConfig> parse_config(std::string_view text, const std::string& path);
 // One key of rusm.toml.
 struct ConfigKey {
   const char* table;  // "" (top level), "tls", "limits", "observer", "access_log", "cluster",
-                      // "route"
+                      // "kv", "route"
   const char* key;
   const char* type;           // "string", "size", "duration", "integer", "[string]", "address", ...
   const char* default_value;  // as written in the file; "" if none

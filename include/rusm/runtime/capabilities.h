@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "rusm/result.h"
 
@@ -31,8 +33,17 @@ enum Cap : uint32_t {
   kCapRegistry = 1u << 7,    // register/unregister names
   kCapCrypto = 1u << 8,      // the crypto_* calls (docs/crypto.md)
   kCapPubSub = 1u << 9,      // subscribe to and publish on topics
-  kCapAll = (1u << 10) - 1,
+  kCapKv = 1u << 10,         // the kv_* calls, on the buckets of Capabilities::kv (docs/kv.md)
+  kCapAll = (1u << 11) - 1,
 };
+
+// A bucket of the node's key-value store granted to a process
+// (`--allow kv:BUCKET[:ro]`); bucket "*" is every bucket.
+struct KvGrant {
+  std::string bucket;
+  bool read_only = false;
+};
+enum class KvAccess : uint8_t { kNone, kRead, kReadWrite };
 
 struct Capabilities {
   uint32_t bits = 0;
@@ -48,8 +59,14 @@ struct Capabilities {
   // The profile these came from ("sandboxed", "trusted", or "custom" after
   // overrides); shown in process info.
   std::string profile = "sandboxed";
+  // With kCapKv: the buckets it may use. Shared by a process and the
+  // children that inherit them (a spawn copies the pointer); narrowed
+  // copies are made only when a child asks for less.
+  std::shared_ptr<const std::vector<KvGrant>> kv;
 
   bool has(uint32_t cap) const { return (bits & cap) == cap; }
+  // What the process may do with `bucket`: nothing without kCapKv.
+  KvAccess kv_access(std::string_view bucket) const;
   // The intersection with `parent` (what a child may get).
   Capabilities restricted_to(const Capabilities& parent) const;
   std::string to_string() const;  // "trusted: stdio,env,fs,clock,random,spawn,proc,registry"
@@ -64,5 +81,9 @@ const char* cap_name(uint32_t cap);
 std::optional<uint32_t> parse_cap(std::string_view name);
 // Every capability's name, for messages: "stdio, env, ..., crypto".
 std::string cap_names();
+// Grants what one `--allow` (or a config's allow list) names: a capability
+// ("spawn"), or a bucket of the KV store ("kv:NAME", "kv:NAME:ro", "kv:*",
+// which also grant kCapKv). Errors name the bad entry and the choices.
+Status allow(Capabilities& caps, std::string_view what);
 
 }  // namespace rusm::runtime

@@ -34,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "rusm/kv/store.h"
 #include "rusm/otp/node.h"
 #include "rusm/otp/supervisor.h"
 #include "rusm/result.h"
@@ -76,6 +77,9 @@ struct RuntimeOptions {
   // quick and must not call into the Runtime. `rusm run` prints a hint from
   // it.
   std::function<void(otp::Pid pid, uint32_t cap)> on_denied;
+  // The node's durable key-value store (docs/kv.md), opened on first use
+  // (kv_store()). An empty path: none; the guests' kv calls answer ENOTSUP.
+  kv::StoreOptions kv;
 };
 
 // How a process ended, as the runtime saw it.
@@ -121,6 +125,10 @@ class Runtime {
   // processes when the Runtime is destroyed; a layer that runs sockets on it
   // (a server) must close them before that.
   EventLoop& event_loop();
+  // The node's key-value store, opened (or created) at RuntimeOptions::kv
+  // on the first call; later calls return it, or the first call's error.
+  // Thread-safe. The store lives until the Runtime's processes are gone.
+  Result<kv::Store*> kv_store();
 
   // Compiles and registers a module under `name` (replacing any previous
   // one). Errors: the engine's message ("bad module: code section, offset
