@@ -55,3 +55,42 @@ RUSM_EXPORT(hash) void hash(int64_t report, int32_t n) {
   }
   rusm_send_u64((rusm_pid)report, 1, (uint64_t)n + out[0] * 0);
 }
+
+// kv-storm: get -> +1 -> put on the caller's own key of bucket "storm",
+// each put a durable commit, until a message comes; then reports the count.
+RUSM_EXPORT(kv_rmw) void kv_rmw(int64_t report, int32_t id) {
+  int32_t b = rusm_kv_open("storm", 5);
+  char key[16], value[24];
+  int kl = 0;
+  for (int32_t x = id;; x /= 10) {  // "k<id>"
+    key[15 - kl++] = (char)('0' + x % 10);
+    if (x < 10) {
+      break;
+    }
+  }
+  key[15 - kl++] = 'k';
+  const char* k = key + 16 - kl;
+  uint64_t n = 0;
+  rusm_msg m;
+  while (b > 0 && rusm_receive_timeout(&m, 0, 0, 0) == RUSM_ETIMEOUT) {
+    int32_t len = rusm_kv_get(b, k, (uint32_t)kl, value, sizeof value);
+    int64_t v = 0;
+    for (int32_t i = 0; i < len && i < (int32_t)sizeof value; ++i) {
+      v = v * 10 + (value[i] - '0');
+    }
+    ++v;
+    int vl = 0;
+    char digits[24];
+    for (int64_t x = v; x > 0; x /= 10) {
+      digits[vl++] = (char)('0' + x % 10);
+    }
+    for (int i = 0; i < vl; ++i) {
+      value[i] = digits[vl - 1 - i];
+    }
+    if (rusm_kv_put(b, k, (uint32_t)kl, value, (uint32_t)vl) != RUSM_OK) {
+      break;
+    }
+    ++n;
+  }
+  rusm_send_u64((rusm_pid)report, 1, n);
+}
