@@ -22,6 +22,8 @@ packages=(
   # baselines measured in the same run as our benchmarks; nodejs's npm builds
   # the dashboard, chromium runs its end-to-end test (driven by playwright-core)
   nodejs chromium fonts-dejavu-core erlang-base erlang-dev
+  # kv-storm's peer: redis with appendfsync always (bench/kv/kv_storm.cc)
+  redis-server
   # distributed Erlang over TLS, the cluster benchmarks' baseline (bench/cluster)
   erlang-ssl erlang-crypto
   # the cluster's etcd registry of global names is tested against a real etcd
