@@ -134,3 +134,66 @@ function(rusm_add_c_wasm target)
     add_custom_target(${target} ALL DEPENDS ${output})
   endif()
 endfunction()
+
+# Rust guests: Debian's rustc 1.63 with its wasm32-wasi std
+# (rustc + libstd-rust-dev-wasm32, installed by scripts/bootstrap.sh), called
+# directly, without cargo: the SDK crate guest/rust/rusm has no dependencies.
+# /usr/bin/rustc first: a rustup rustc earlier on PATH lacks the target.
+find_program(RUSM_RUSTC NAMES rustc PATHS /usr/bin NO_DEFAULT_PATH)
+set(RUSM_RUST_FLAGS --edition 2021 --target wasm32-wasi -O -C strip=debuginfo)
+set(RUSM_RUST_SDK_RLIB ${CMAKE_BINARY_DIR}/guest/rust/librusm.rlib)
+
+# The SDK crate, once per build tree (target rusm_rust_sdk).
+function(rusm_rust_sdk)
+  if(TARGET rusm_rust_sdk)
+    return()
+  endif()
+  if(NOT RUSM_RUSTC)
+    message(FATAL_ERROR "Rust guests need /usr/bin/rustc with the wasm32-wasi std: "
+                        "run scripts/bootstrap.sh (rustc, libstd-rust-dev-wasm32)")
+  endif()
+  set(src ${PROJECT_SOURCE_DIR}/guest/rust/rusm/src)
+  add_custom_command(
+    OUTPUT ${RUSM_RUST_SDK_RLIB}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${CMAKE_BINARY_DIR}/guest/rust
+    COMMAND ${RUSM_RUSTC} ${RUSM_RUST_FLAGS} --crate-type rlib --crate-name rusm ${src}/lib.rs
+            -o ${RUSM_RUST_SDK_RLIB}
+    DEPENDS ${src}/lib.rs ${src}/sys.rs
+    COMMENT "rustc: the rusm crate for wasm32-wasi"
+    VERBATIM)
+  add_custom_target(rusm_rust_sdk DEPENDS ${RUSM_RUST_SDK_RLIB})
+endfunction()
+
+# rusm_add_rust_wasm(<target> OUTPUT <file.wasm> SOURCE <file.rs> [COMMAND [EXPORTS fn...]])
+# A Rust guest using the rusm crate: a library of exported functions
+# (cdylib), or with COMMAND a program with main (a WASI command) that also
+# exports the #[no_mangle] functions named in EXPORTS (what it spawns).
+function(rusm_add_rust_wasm target)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "COMMAND" "OUTPUT;SOURCE" "EXPORTS")
+  rusm_rust_sdk()
+  get_filename_component(src ${arg_SOURCE} ABSOLUTE)
+  set(out ${arg_OUTPUT})
+  if(NOT IS_ABSOLUTE ${out})
+    set(out ${CMAKE_CURRENT_BINARY_DIR}/${out})
+  endif()
+  get_filename_component(out_dir ${out} DIRECTORY)
+  set(exports)
+  foreach(e ${arg_EXPORTS})
+    list(APPEND exports -C link-arg=--export=${e})
+  endforeach()
+  if(arg_COMMAND)
+    set(kind bin)
+  else()
+    set(kind cdylib)
+  endif()
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -E make_directory ${out_dir}
+    COMMAND ${RUSM_RUSTC} ${RUSM_RUST_FLAGS} --crate-type ${kind} ${exports}
+            --extern rusm=${RUSM_RUST_SDK_RLIB} ${src} -o ${out}
+    DEPENDS ${src} ${RUSM_RUST_SDK_RLIB}
+    COMMENT "rustc: ${target}"
+    VERBATIM)
+  add_custom_target(${target} ALL DEPENDS ${out})
+  add_dependencies(${target} rusm_rust_sdk)
+endfunction()

@@ -9,6 +9,8 @@ packages=(
   cmake ninja-build ccache g++ clang-19 lld-19 llvm-19
   # test guests: C -> wasm32-wasi, WAT -> wasm, .wast -> JSON for the spec tests
   wasi-libc libclang-rt-19-dev-wasm32 wabt
+  # Rust guests and the Rust SDK (guest/rust): Debian's rustc with its wasm32-wasi std
+  rustc libstd-rust-dev-wasm32 lld-14
   # libraries
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libboost1.81-dev libboost-context1.81-dev libssl-dev libsqlite3-dev libtomlplusplus-dev

@@ -111,6 +111,17 @@ TEST_F(KvRuntimeTest, ConcurrentProcessesLoseNoIncrement) {
       << "waiting processes should share commits";
 }
 
+// The Rust SDK's conformance guest (guests/t_rust.rs, guest/rust/rusm):
+// messages, selective receive, links, monitors, the registry and the store
+// through the crate's safe API.
+TEST_F(KvRuntimeTest, TheRustSdkConformanceGuestPasses) {
+  ASSERT_TRUE(rt_->load_file("t_rust", guest("t_rust.wasm")).is_ok());
+  ProcessSpec s = spec("all", {probe_->pid().bits()}, {"spawn", "registry", "kv:app"});
+  s.module = "t_rust";
+  ASSERT_TRUE(rt_->spawn(s));
+  EXPECT_EQ(receive_text(), "ok");
+}
+
 TEST(KvCapabilities, GrantsNarrowToChildrenAndNeverWiden) {
   Capabilities parent = *profile("sandboxed");
   ASSERT_TRUE(allow(parent, "kv:a"));
