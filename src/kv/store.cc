@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <condition_variable>
@@ -475,6 +476,15 @@ Result<std::unique_ptr<Store>> Store::open(StoreOptions options) {
     if (Status s = impl->exec(sql); !s) {
       bool locked = sqlite3_errcode(impl->db) == SQLITE_BUSY;
       return where(locked ? "in use by another process" : s.message());
+    }
+  }
+  if (impl->opt.max_bytes != 0) {
+    // SQLite's pages are 4 KiB by default; the bound is rounded down to them
+    // (at least the pages the file already has, which SQLite keeps).
+    std::string sql = "PRAGMA max_page_count=" +
+                      std::to_string(std::max<uint64_t>(impl->opt.max_bytes / 4096, 1));
+    if (Status s = impl->exec(sql.c_str()); !s) {
+      return where(s.message());
     }
   }
   Impl& i = *impl;

@@ -59,6 +59,8 @@ const ConfigKey kKeys[] = {
      "The node's key-value store (SQLite, WAL), opened when a route is granted a bucket "
      "(allow = [\"kv:BUCKET\"])."},
     {"kv", "max_value", "size", "\"1M\"", "Largest value a process may store."},
+    {"kv", "max_size", "size", "0 (no bound)",
+     "Largest the store's file may grow; a commit past it fails whole (EIO), as on a full disk."},
     {"observer", "listen", "address", "",
      "Address of the observer (dashboard, /metrics); absent: off. Use another port "
      "than the site."},
@@ -296,6 +298,13 @@ class Parser {
           return err(*v, "kv.max_value", "between 1 byte and 64M");
         }
         c.kv.max_value = *r;
+      }
+      if (auto* v = t->get("max_size")) {
+        auto r = size(*v, "kv.max_size");
+        if (!r) {
+          return r.error();
+        }
+        c.kv.max_size = *r;
       }
     }
     // [cluster]

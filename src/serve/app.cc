@@ -175,6 +175,7 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
   // is granted a bucket: a site without one leaves no file behind.
   ro.kv.path = impl->config.kv.path;
   ro.kv.max_value = impl->config.kv.max_value;
+  ro.kv.max_bytes = impl->config.kv.max_size;
   bool uses_kv = false;
   for (const net::RouteConfig& r : impl->config.routes) {
     for (const std::string& a : r.allow) {

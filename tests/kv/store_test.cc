@@ -173,6 +173,34 @@ TEST_F(StoreTest, RequestsOutOfBoundsAreRefusedWithoutTouchingTheStore) {
   EXPECT_EQ(store_->stats().requests, 0u);
 }
 
+TEST_F(StoreTest, AFailedCommitAppliesNothingAndTheStoreGoesOn) {
+  store_.reset();
+  StoreOptions o;
+  o.max_bytes = 256 * 1024;  // a full disk, in small
+  store_ = open(o);
+  ASSERT_EQ(call(Request::put("b", "kept", "v")).code, Code::kOk);
+  const std::string value(16 * 1024, 'x');
+  int i = 0;
+  Reply r;
+  while ((r = call(Request::put("b", "k" + std::to_string(i), value))).code == Code::kOk) {
+    ASSERT_LT(++i, 1000) << "max_bytes never refused a write";
+  }
+  EXPECT_EQ(r.code, Code::kIo);
+  EXPECT_FALSE(r.value.empty()) << "the reply says why";
+  EXPECT_EQ(call(Request::get("b", "k" + std::to_string(i))).code, Code::kNotFound)
+      << "the failed write is not applied";
+  Request batch;
+  batch.op = Request::Op::kBatch;
+  batch.bucket = "b";
+  batch.batch = {{BatchOp::Kind::kPut, "small", "1"}, {BatchOp::Kind::kPut, "big", value}};
+  EXPECT_EQ(call(batch).code, Code::kIo);
+  EXPECT_EQ(call(Request::get("b", "small")).code, Code::kNotFound) << "a batch fails whole";
+  EXPECT_EQ(call(Request::get("b", "kept")).value, "v") << "what was committed stays";
+  EXPECT_GE(store_->stats().failed, 2u);
+  ASSERT_EQ(call(Request::del("b", "k0")).code, Code::kOk);
+  EXPECT_EQ(call(Request::put("b", "small", "1")).code, Code::kOk) << "usable again with room";
+}
+
 TEST_F(StoreTest, WritesSurviveReopening) {
   ASSERT_EQ(call(Request::put("b", "k", "kept")).code, Code::kOk);
   store_.reset();

@@ -316,6 +316,10 @@ TEST_F(Config, KvStorePathAndValueBound) {
   ASSERT_TRUE(r) << r.message();
   EXPECT_EQ(r->kv.path, (dir / "data" / "app.db").string());
   EXPECT_EQ(r->kv.max_value, 64u * 1024);
+  EXPECT_EQ(d->kv.max_size, 0u) << "no bound by default";
+  auto sized = parse("listen = [\"127.0.0.1:8080\"]\n[kv]\nmax_size = \"1G\"\n");
+  ASSERT_TRUE(sized) << sized.message();
+  EXPECT_EQ(sized->kv.max_size, 1u << 30);
   EXPECT_NE(error("[kv]\npath = \"\"\n").find("kv.path"), std::string::npos);
   EXPECT_NE(error("[kv]\nmax_value = \"1G\"\n").find("between 1 byte and 64M"), std::string::npos);
   EXPECT_NE(error("[kv]\nsize = 1\n").find("size"), std::string::npos) << "unknown keys refused";

@@ -41,6 +41,9 @@ struct StoreOptions {
   size_t max_batch = 1024;       // operations in one batch
   size_t max_list = 1000;        // entries one list returns
   size_t max_queued = 1u << 16;  // requests waiting; beyond, kBusy
+  // Bytes the database file may grow to (0: no bound). A transaction that
+  // would grow it further fails whole, as a full disk does (kIo).
+  uint64_t max_bytes = 0;
 };
 
 enum class Code : int32_t {

@@ -57,6 +57,7 @@ struct ObserverConfig {
 struct KvConfig {
   std::string path;  // absolute; "" (no [kv] path): .rusm/kv.db beside rusm.toml
   uint64_t max_value = 1u << 20;
+  uint64_t max_size = 0;  // bytes the store's file may grow to; 0: no bound
 };
 
 struct AccessLogConfig {
