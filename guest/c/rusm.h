@@ -781,7 +781,7 @@ static inline int32_t rusm_kv_batch_add(void* buf, uint32_t cap, uint32_t* len, 
 /* Reads the entries kv_list wrote, one per call, as many times as it
  * returned: *at starts at 0 and moves past the entry. */
 static inline void rusm_kv_next(const void* buf, uint32_t* at, const uint8_t** key,
-                               uint32_t* key_len, const uint8_t** value, uint32_t* value_len) {
+                                uint32_t* key_len, const uint8_t** value, uint32_t* value_len) {
   const uint8_t* p = (const uint8_t*)buf + *at;
   rusm_kv_entry e;
   __builtin_memcpy(&e, p, sizeof e);
