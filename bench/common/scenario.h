@@ -12,6 +12,7 @@
 // thread, one run at a time per scenario.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -75,6 +76,10 @@ const Scenario* find_scenario(std::string_view name);
 // The report as an aligned text table (what the CLI prints), or as JSON
 // ({"scenario":..., "rows":[{"metric","value","unit","baseline",
 // "baseline_name","ratio"}], "notes":[...]}).
+// A TCP port on 127.0.0.1 that was free a moment ago (0 if none), for a
+// peer server a scenario starts (a race with other programs is possible).
+uint16_t free_port();
+
 std::string format_table(const Report& report);
 std::string format_json(const Report& report);
 

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -166,30 +167,20 @@ std::optional<double> sqlite_rate(double seconds, int per_commit, Report& report
   return rate;
 }
 
-// The same store (rusm::kv::Store) used directly from C++: kProcesses
-// threads doing get -> +1 -> put through Store::call, as the processes do
-// through the guest ABI. The difference is what Wasm processes cost.
-std::optional<double> store_rate(double seconds, Report& report) {
-  fs::path dir = scratch("-store");
-  kv::StoreOptions o;
-  o.path = dir / "kv.db";
-  auto store = kv::Store::open(o);
-  if (!store) {
-    report.notes.push_back("direct store: " + store.message());
-    return std::nullopt;
-  }
+// Runs kProcesses client threads for `seconds`, each calling the step
+// make_step(i) returns (one read-modify-write; false: it failed) over and
+// over: read-modify-writes per second, or nullopt if a step failed.
+template <typename MakeStep>
+std::optional<double> run_clients(double seconds, MakeStep make_step) {
   std::atomic<bool> stop{false}, failed{false};
   std::atomic<uint64_t> total{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < kProcesses; ++i) {
     threads.emplace_back([&, i] {
-      std::string key = "k" + std::to_string(i);
+      auto step = make_step(i);
       uint64_t n = 0;
       while (!stop.load(std::memory_order_relaxed)) {
-        kv::Reply r = (*store)->call(kv::Request::get("storm", key));
-        int64_t v = r.code == kv::Code::kOk ? std::stoll(r.value) : 0;
-        if ((*store)->call(kv::Request::put("storm", key, std::to_string(v + 1))).code !=
-            kv::Code::kOk) {
+        if (!step()) {
           failed = true;
           break;
         }
@@ -205,13 +196,38 @@ std::optional<double> store_rate(double seconds, Report& report) {
     t.join();
   }
   double elapsed = secs_since(t0);
-  store->reset();
-  fs::remove_all(dir);
   if (failed) {
-    report.notes.push_back("direct store: a put failed");
     return std::nullopt;
   }
   return total / elapsed;
+}
+
+// The same store (rusm::kv::Store) used directly from C++: kProcesses
+// threads doing get -> +1 -> put through Store::call, as the processes do
+// through the guest ABI. The difference is what Wasm processes cost.
+std::optional<double> store_rate(double seconds, Report& report) {
+  fs::path dir = scratch("-store");
+  kv::StoreOptions o;
+  o.path = dir / "kv.db";
+  auto store = kv::Store::open(o);
+  if (!store) {
+    report.notes.push_back("direct store: " + store.message());
+    return std::nullopt;
+  }
+  kv::Store& st = **store;
+  std::optional<double> rate = run_clients(seconds, [&st](int i) {
+    return [&st, key = "k" + std::to_string(i)] {
+      kv::Reply r = st.call(kv::Request::get("storm", key));
+      int64_t v = r.code == kv::Code::kOk ? std::stoll(r.value) : 0;
+      return st.call(kv::Request::put("storm", key, std::to_string(v + 1))).code == kv::Code::kOk;
+    };
+  });
+  store->reset();
+  fs::remove_all(dir);
+  if (!rate) {
+    report.notes.push_back("direct store: a put failed");
+  }
+  return rate;
 }
 
 // ---- redis-server with appendfsync always
@@ -289,18 +305,6 @@ class RespClient {
   std::string buf_;
 };
 
-uint16_t free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 std::optional<double> redis_rate(double seconds, Report& report) {
   const char* binary = "/usr/bin/redis-server";
   if (::access(binary, X_OK) != 0) {
@@ -330,46 +334,16 @@ std::optional<double> redis_rate(double seconds, Report& report) {
     }
   }
   if (up) {
-    std::atomic<bool> stop{false};
-    std::atomic<uint64_t> total{0};
-    std::atomic<bool> failed{false};
-    std::vector<std::thread> clients;
-    for (int i = 0; i < kProcesses; ++i) {
-      clients.emplace_back([&, i] {
-        RespClient c;
-        if (!c.connect(port)) {
-          failed = true;
-          return;
-        }
-        std::string key = "k" + std::to_string(i);
-        uint64_t n = 0;
-        while (!stop.load(std::memory_order_relaxed)) {
-          auto v = c.call({"GET", key});
-          if (!v) {
-            failed = true;
-            break;
-          }
-          int64_t x = v->empty() ? 0 : std::stoll(*v);
-          if (!c.call({"SET", key, std::to_string(x + 1)})) {
-            failed = true;
-            break;
-          }
-          ++n;
-        }
-        total += n;
-      });
-    }
-    auto t0 = Clock::now();
-    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-    stop = true;
-    for (auto& t : clients) {
-      t.join();
-    }
-    double elapsed = secs_since(t0);
-    if (failed) {
+    rate = run_clients(seconds, [port](int i) {
+      auto c = std::make_shared<RespClient>();
+      bool connected = c->connect(port);
+      return [c, connected, key = "k" + std::to_string(i)] {
+        auto v = connected ? c->call({"GET", key}) : std::nullopt;
+        return v && c->call({"SET", key, std::to_string((v->empty() ? 0 : std::stoll(*v)) + 1)});
+      };
+    });
+    if (!rate) {
       report.notes.push_back("a redis client failed");
-    } else {
-      rate = total / elapsed;
     }
   } else {
     report.notes.push_back("redis-server did not start");
