@@ -172,6 +172,22 @@ Arg bytes_arg(HostCall& c, uint32_t ptr, uint32_t len, size_t max) {
   return {std::string(*b), kOk};
 }
 
+// The bucket (argument 0) and key (arguments 1, 2) that most calls start
+// with, or the error to return.
+struct Keyed {
+  Bucket* bucket = nullptr;
+  std::string key;
+  int32_t error = kOk;
+};
+Keyed keyed(HostCall& c, bool write) {
+  Target t = bucket_arg(c, write);
+  if (t.error != kOk) {
+    return {nullptr, {}, t.error};
+  }
+  Arg key = bytes_arg(c, c.arg_i32(1), c.arg_i32(2), t.bucket->store->options().max_key);
+  return {t.bucket, std::move(key.bytes), key.error};
+}
+
 // Submits r for the process and suspends it until the store answers.
 HostAction start(HostCall& c, Bucket& b, kv::Request r, uint32_t out_ptr = 0,
                  uint32_t out_cap = 0) {
@@ -231,94 +247,76 @@ HostAction kv_close(HostCall& c) {
 
 // kv_get(bucket, key, key_len, buf, cap) -> i32 value length
 HostAction kv_get(HostCall& c) {
-  Target t = bucket_arg(c, false);
-  if (t.error != kOk) {
-    return ret(c, t.error);
-  }
-  Arg key = bytes_arg(c, c.arg_i32(1), c.arg_i32(2), t.bucket->store->options().max_key);
-  if (key.error != kOk) {
-    return ret(c, key.error);
+  Keyed k = keyed(c, false);
+  if (k.error != kOk) {
+    return ret(c, k.error);
   }
   uint32_t buf = c.arg_i32(3), cap = c.arg_i32(4);
   if (!guest_bytes(c, buf, cap)) {
     return ret(c, kErrBadArg);
   }
-  return start(c, *t.bucket, kv::Request::get("", std::move(key.bytes)), buf, cap);
+  return start(c, *k.bucket, kv::Request::get("", std::move(k.key)), buf, cap);
 }
 
 // kv_put(bucket, key, key_len, value, value_len) -> i32
 HostAction kv_put(HostCall& c) {
-  Target t = bucket_arg(c, true);
-  if (t.error != kOk) {
-    return ret(c, t.error);
+  Keyed k = keyed(c, true);
+  if (k.error != kOk) {
+    return ret(c, k.error);
   }
-  const kv::StoreOptions& o = t.bucket->store->options();
-  Arg key = bytes_arg(c, c.arg_i32(1), c.arg_i32(2), o.max_key);
-  Arg value = bytes_arg(c, c.arg_i32(3), c.arg_i32(4), o.max_value);
-  if (key.error != kOk || value.error != kOk) {
-    return ret(c, key.error != kOk ? key.error : value.error);
+  Arg value = bytes_arg(c, c.arg_i32(3), c.arg_i32(4), k.bucket->store->options().max_value);
+  if (value.error != kOk) {
+    return ret(c, value.error);
   }
-  return start(c, *t.bucket, kv::Request::put("", std::move(key.bytes), std::move(value.bytes)));
+  return start(c, *k.bucket, kv::Request::put("", std::move(k.key), std::move(value.bytes)));
 }
 
 // kv_delete(bucket, key, key_len) -> i32
 HostAction kv_delete(HostCall& c) {
-  Target t = bucket_arg(c, true);
-  if (t.error != kOk) {
-    return ret(c, t.error);
+  Keyed k = keyed(c, true);
+  if (k.error != kOk) {
+    return ret(c, k.error);
   }
-  Arg key = bytes_arg(c, c.arg_i32(1), c.arg_i32(2), t.bucket->store->options().max_key);
-  if (key.error != kOk) {
-    return ret(c, key.error);
-  }
-  return start(c, *t.bucket, kv::Request::del("", std::move(key.bytes)));
+  return start(c, *k.bucket, kv::Request::del("", std::move(k.key)));
 }
 
 // kv_cas(bucket, key, key_len, expected, expected_len, value, value_len, flags) -> i32
 HostAction kv_cas(HostCall& c) {
-  Target t = bucket_arg(c, true);
-  if (t.error != kOk) {
-    return ret(c, t.error);
-  }
-  const kv::StoreOptions& o = t.bucket->store->options();
   int32_t flags = static_cast<int32_t>(c.arg_i32(7));
-  if ((flags & ~(kAbiKvIfAbsent | kAbiKvDelete)) != 0) {
-    return ret(c, kErrBadArg);
+  Keyed k = keyed(c, true);
+  if (k.error == kOk && (flags & ~(kAbiKvIfAbsent | kAbiKvDelete)) != 0) {
+    k.error = kErrBadArg;
   }
-  Arg key = bytes_arg(c, c.arg_i32(1), c.arg_i32(2), o.max_key);
-  Arg expected = bytes_arg(c, c.arg_i32(3), c.arg_i32(4), o.max_value);
-  Arg value = bytes_arg(c, c.arg_i32(5), c.arg_i32(6), o.max_value);
-  for (const Arg* a : {&key, &expected, &value}) {
-    if (a->error != kOk) {
-      return ret(c, a->error);
-    }
+  if (k.error != kOk) {
+    return ret(c, k.error);
   }
-  kv::Request r = kv::Request::put("", std::move(key.bytes), std::move(value.bytes));
+  const size_t max_value = k.bucket->store->options().max_value;
+  Arg expected = bytes_arg(c, c.arg_i32(3), c.arg_i32(4), max_value);
+  Arg value = bytes_arg(c, c.arg_i32(5), c.arg_i32(6), max_value);
+  if (expected.error != kOk || value.error != kOk) {
+    return ret(c, expected.error != kOk ? expected.error : value.error);
+  }
+  kv::Request r = kv::Request::put("", std::move(k.key), std::move(value.bytes));
   r.op = Op::kCas;
   if ((flags & kAbiKvIfAbsent) == 0) {
     r.expected = std::move(expected.bytes);
   }
   r.cas_delete = (flags & kAbiKvDelete) != 0;
-  return start(c, *t.bucket, std::move(r));
+  return start(c, *k.bucket, std::move(r));
 }
 
 // kv_incr(bucket, key, key_len, delta: i64, out) -> i32
 HostAction kv_incr(HostCall& c) {
-  Target t = bucket_arg(c, true);
-  if (t.error != kOk) {
-    return ret(c, t.error);
-  }
-  Arg key = bytes_arg(c, c.arg_i32(1), c.arg_i32(2), t.bucket->store->options().max_key);
-  if (key.error != kOk) {
-    return ret(c, key.error);
+  Keyed k = keyed(c, true);
+  if (k.error != kOk) {
+    return ret(c, k.error);
   }
   uint32_t out = c.arg_i32(4);
   if (out != 0 && !guest_bytes(c, out, sizeof(int64_t))) {
     return ret(c, kErrBadArg);
   }
   auto delta = static_cast<int64_t>(c.arg_i64(3));
-  return start(c, *t.bucket, kv::Request::incr("", std::move(key.bytes), delta), out,
-               sizeof(int64_t));
+  return start(c, *k.bucket, kv::Request::incr("", std::move(k.key), delta), out, sizeof(int64_t));
 }
 
 // kv_list(bucket, prefix, prefix_len, after, after_len, buf, cap, flags) -> i32 entries
