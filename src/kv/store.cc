@@ -77,6 +77,17 @@ class Stmt {
   sqlite3_stmt* s_ = nullptr;
 };
 
+// The bytes of keys and values a request holds: what the queue's and a
+// round's bounds count.
+size_t request_bytes(const Request& r) {
+  size_t n = r.bucket.size() + r.key.size() + r.value.size() + r.after.size() +
+             (r.expected ? r.expected->size() : 0);
+  for (const BatchOp& op : r.batch) {
+    n += op.key.size() + op.value.size();
+  }
+  return n;
+}
+
 bool is_write(const Request& r) {
   return r.op != Request::Op::kGet && r.op != Request::Op::kList;
 }
@@ -161,6 +172,7 @@ struct Store::Impl {
   struct Pending {
     Request request;
     Done done;
+    size_t bytes = 0;  // request_bytes(request)
   };
 
   StoreOptions opt;
@@ -171,6 +183,7 @@ struct Store::Impl {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<Pending> queue;
+  size_t queued_bytes = 0;  // of the requests in `queue`
   bool stopping = false;
   std::thread thread;
 
@@ -307,12 +320,16 @@ struct Store::Impl {
       u.blob(5, end);
     }
     int rc;
+    size_t bytes = 0;
     while ((rc = u.step()) == SQLITE_ROW) {
-      if (out.entries.size() == limit) {
+      std::string key = u.column(0), value = r.with_values ? u.column(1) : std::string();
+      bytes += key.size() + value.size();
+      bool over = r.max_bytes != 0 && bytes > r.max_bytes && !out.entries.empty();
+      if (out.entries.size() == limit || over) {
         out.more = true;
         break;
       }
-      out.entries.emplace_back(u.column(0), r.with_values ? u.column(1) : std::string());
+      out.entries.emplace_back(std::move(key), std::move(value));
     }
     return rc == SQLITE_ROW || rc == SQLITE_DONE || fail(rc);
   }
@@ -395,7 +412,8 @@ struct Store::Impl {
         }
         size_t bytes = 0;
         while (!queue.empty() && group.size() < kMaxGroup && bytes < kMaxGroupBytes) {
-          bytes += queue.front().request.value.size();
+          bytes += queue.front().bytes;
+          queued_bytes -= queue.front().bytes;
           group.push_back(std::move(queue.front()));
           queue.pop_front();
         }
@@ -535,11 +553,13 @@ void Store::submit(Request r, Done done) {
     std::unique_lock lock(i.mu);
     if (i.stopping) {
       refused = Code::kClosed;
-    } else if (i.queue.size() >= i.opt.max_queued) {
+    } else if (size_t bytes = request_bytes(r); i.queue.size() >= i.opt.max_queued ||
+                                                i.queued_bytes + bytes > i.opt.max_queued_bytes) {
       refused = Code::kBusy;
     } else {
       bool was_empty = i.queue.empty();
-      i.queue.push_back({std::move(r), std::move(done)});
+      i.queued_bytes += bytes;
+      i.queue.push_back({std::move(r), std::move(done), bytes});
       lock.unlock();
       if (was_empty) {
         i.cv.notify_one();

@@ -346,6 +346,7 @@ HostAction kv_list(HostCall& c) {
   // Each entry takes at least its header and one byte of key.
   r.limit = std::max<uint32_t>(1, cap / (sizeof(AbiKvEntry) + 1));
   r.with_values = (flags & kAbiKvValues) != 0;
+  r.max_bytes = cap;  // what does not fit is not sent back: the guest pages on
   return start(c, *t.bucket, std::move(r), buf, cap);
 }
 

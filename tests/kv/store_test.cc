@@ -129,6 +129,13 @@ TEST_F(StoreTest, ListReturnsAPrefixInByteOrderPageByPage) {
   list.key.clear();
   list.limit = 0;  // everything, up to max_list
   EXPECT_EQ(call(list).entries.size(), 7u);
+  list.with_values = true;
+  list.max_bytes = 10;  // "a" + "va", then "user/1" + "vuser/1" passes it
+  page = call(list);
+  ASSERT_EQ(page.entries.size(), 1u);
+  EXPECT_TRUE(page.more);
+  list.max_bytes = 1;
+  EXPECT_EQ(call(list).entries.size(), 1u) << "the first entry always comes";
 }
 
 TEST_F(StoreTest, ABatchAppliesAllOrNothing) {
@@ -199,6 +206,25 @@ TEST_F(StoreTest, AFailedCommitAppliesNothingAndTheStoreGoesOn) {
   EXPECT_GE(store_->stats().failed, 2u);
   ASSERT_EQ(call(Request::del("b", "k0")).code, Code::kOk);
   EXPECT_EQ(call(Request::put("b", "small", "1")).code, Code::kOk) << "usable again with room";
+}
+
+TEST_F(StoreTest, AFloodOfQueuedBytesIsRefusedNotBuffered) {
+  store_.reset();
+  StoreOptions o;
+  o.max_queued_bytes = 4096;
+  store_ = open(o);
+  std::atomic<int> busy{0}, done{0};
+  constexpr int kPuts = 200;
+  for (int i = 0; i < kPuts; ++i) {
+    store_->submit(Request::put("b", "k" + std::to_string(i), std::string(1024, 'v')),
+                   [&](Reply r) {
+                     busy += r.code == Code::kBusy;
+                     ++done;
+                   });
+  }
+  EXPECT_GT(busy.load(), 0) << "200 KiB submitted at once against a 4 KiB queue";
+  EXPECT_EQ(call(Request::put("b", "after", "v")).code, Code::kOk) << "the store goes on";
+  EXPECT_EQ(done.load(), kPuts);
 }
 
 TEST_F(StoreTest, WritesSurviveReopening) {

@@ -41,6 +41,9 @@ struct StoreOptions {
   size_t max_batch = 1024;       // operations in one batch
   size_t max_list = 1000;        // entries one list returns
   size_t max_queued = 1u << 16;  // requests waiting; beyond, kBusy
+  // Bytes of keys and values waiting in those requests; beyond, kBusy (so
+  // that writers flooding a slow disk cannot grow the node's memory).
+  size_t max_queued_bytes = 256u << 20;
   // Bytes the database file may grow to (0: no bound). A transaction that
   // would grow it further fails whole, as a full disk does (kIo).
   uint64_t max_bytes = 0;
@@ -88,6 +91,9 @@ struct Request {
   std::string after;
   uint32_t limit = 0;
   bool with_values = false;
+  // list: stop before the entries' keys and values pass this many bytes
+  // (0: no bound); the first entry always comes.
+  size_t max_bytes = 0;
   std::vector<BatchOp> batch;  // batch: checks first, then the writes
 
   static Request get(std::string bucket, std::string key);
