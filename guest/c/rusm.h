@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* BEGIN generated: version (abi/rusm.toml, scripts/abi.py) */
-#define RUSM_ABI_VERSION 8
+#define RUSM_ABI_VERSION 9
 /* END generated */
 
 /* Export a function so that processes can be spawned running it. */
@@ -60,10 +60,10 @@ enum {
   RUSM_ECLOSED = -11,   /* v3: the connection is gone (client closed, deadline, shutdown) */
   RUSM_ETOOLARGE = -12, /* v3: request body or WebSocket message over its limit */
   RUSM_EBADSTATE = -13, /* v3: the call makes no sense now (write before start, after finish) */
-  RUSM_ENOTCONN = -14,  /* v4: the pid's (or name's) node is not connected */
-  RUSM_EAUTH = -15,     /* v6: crypto: the ciphertext, tag or signature does not verify */
+  RUSM_ENOTCONN = -14,  /* v4: the pid's (name's) node is not connected; fetch: host unreachable */
+  RUSM_EAUTH = -15,     /* v6: a tag, signature or (fetch) server certificate does not verify */
   RUSM_ECONFLICT = -16, /* v8: kv: compare-and-swap or a batch's check found another value */
-  RUSM_EIO = -17,       /* v8: kv: the store could not commit; nothing of the call was applied */
+  RUSM_EIO = -17,       /* v8: kv: the commit failed, nothing applied; fetch: not valid HTTP */
 };
 /* END generated */
 
@@ -110,6 +110,7 @@ enum {
   RUSM_CAP_CRYPTO = 1 << 8, /* v6: the crypto_* calls */
   RUSM_CAP_PUBSUB = 1 << 9, /* v7: subscribe, publish */
   RUSM_CAP_KV = 1 << 10,    /* v8: the kv_* calls, on the buckets granted */
+  RUSM_CAP_NET = 1 << 11,   /* v9: fetch, to the hosts granted */
 };
 
 /* BEGIN generated: structs core (abi/rusm.toml, scripts/abi.py) */
@@ -790,6 +791,72 @@ static inline void rusm_kv_next(const void* buf, uint32_t* at, const uint8_t** k
   *value = p + sizeof e + e.key_len;
   *value_len = e.value_len;
   *at += (uint32_t)(sizeof e + e.key_len + e.value_len);
+}
+
+/* ---- fetch (v9, docs/fetch.md): outbound HTTP and HTTPS; cap net with the
+ * host and port granted (--allow-net HOST:PORT). fetch waits for the
+ * response's head and fetch_read for body bytes; both suspend the process,
+ * never the worker. */
+/* BEGIN generated: structs fetch (abi/rusm.toml, scripts/abi.py) */
+/* fetch: this, then the method (empty: GET), url, headers ("Name: value\r\n" each), body. */
+typedef struct {
+  uint32_t method_len;
+  uint32_t url_len;
+  uint32_t headers_len;
+  uint32_t body_len;
+  uint32_t timeout_ms;   /* to the head, then between body reads (0: the node's default) */
+  uint32_t max_response; /* body bytes at most (0: the node's cap) */
+} rusm_fetch_request;
+RUSM_LAYOUT_(rusm_fetch_request, 24);
+
+/* fetch_head: the response's status and, after this header, headers_len bytes of headers. */
+typedef struct {
+  uint32_t status;
+  uint32_t headers_len;
+  uint64_t content_length; /* UINT64_MAX: not known (chunked, or until close) */
+} rusm_fetch_response;
+RUSM_LAYOUT_(rusm_fetch_response, 16);
+/* END generated */
+/* BEGIN generated: imports fetch (abi/rusm.toml, scripts/abi.py) */
+/* Sends a request (rusm_fetch_request, then its method, url, headers and body) and waits for the
+ * response's head; a handle, or EDENIED, ENOTCONN, ETIMEOUT, EAUTH, EIO, ETOOLARGE. */
+RUSM_IMPORT_(fetch) int32_t rusm_fetch(const void* request, uint32_t len);
+/* The response's head: a rusm_fetch_response, then its headers ("Name: value\r\n" each); returns
+ * its length, the first `cap` bytes copied to buf. */
+RUSM_IMPORT_(fetch_head) int32_t rusm_fetch_head(int32_t fetch, void* buf, uint32_t cap);
+/* Up to `cap` bytes of the body, waiting until some arrive; 0 at its end. ETIMEOUT, ETOOLARGE
+ * (past the response cap), EIO. */
+RUSM_IMPORT_(fetch_read) int32_t rusm_fetch_read(int32_t fetch, void* buf, uint32_t cap);
+/* Closes the exchange (its connection, if the body was not read to its end). */
+RUSM_IMPORT_(fetch_close) int32_t rusm_fetch_close(int32_t fetch);
+/* END generated */
+
+/* Lays out a fetch request in buf (cap bytes): method (NULL: GET), url,
+ * headers ("Name: value\r\n" each, or NULL), body (or NULL). Its length, or
+ * RUSM_EFULL if it does not fit. */
+static inline int32_t rusm_fetch_request_build(void* buf, uint32_t cap, const char* method,
+                                               const char* url, const char* headers,
+                                               const void* body, uint32_t body_len,
+                                               uint32_t timeout_ms) {
+  rusm_fetch_request r = {0, 0, 0, body_len, timeout_ms, 0};
+  r.method_len = method ? (uint32_t)__builtin_strlen(method) : 0;
+  r.url_len = (uint32_t)__builtin_strlen(url);
+  r.headers_len = headers ? (uint32_t)__builtin_strlen(headers) : 0;
+  uint64_t need = (uint64_t)sizeof r + r.method_len + r.url_len + r.headers_len + body_len;
+  if (need > cap) {
+    return RUSM_EFULL;
+  }
+  uint8_t* p = (uint8_t*)buf;
+  __builtin_memcpy(p, &r, sizeof r);
+  p += sizeof r;
+  __builtin_memcpy(p, method, r.method_len);
+  p += r.method_len;
+  __builtin_memcpy(p, url, r.url_len);
+  p += r.url_len;
+  __builtin_memcpy(p, headers, r.headers_len);
+  p += r.headers_len;
+  __builtin_memcpy(p, body, body_len);
+  return (int32_t)need;
 }
 
 #ifdef __cplusplus

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,6 +41,10 @@ struct RunArgs {
   std::string max_node_memory;
   uint32_t max_processes = 0;
   std::string kv = ".rusm/kv.db";
+  std::vector<std::string> allow_net;
+  std::string fetch_ca;
+  uint32_t fetch_timeout_ms = 0;
+  std::string fetch_max_response;
 };
 
 // The flag of `rusm run` that grants `cap`.
@@ -49,6 +54,8 @@ std::string grant_flag(uint32_t cap) {
       return "--env NAME[=VALUE] or --inherit-env";
     case kCapFs:
       return "--dir HOST[:GUEST]";
+    case kCapNet:
+      return "--allow-net HOST:PORT";
     default:
       return std::string("--allow ") + cap_name(cap);
   }
@@ -115,6 +122,12 @@ int run(const RunArgs& a) {
       fail("--allow " + st.message());
     }
     custom = custom || spec.caps.bits != before.bits || spec.caps.kv != before.kv;
+  }
+  for (const std::string& host : a.allow_net) {
+    if (Status st = allow(spec.caps, "net:" + host); !st) {
+      fail("--allow-net " + st.message());
+    }
+    custom = true;
   }
   uint32_t withdrawn = 0;  // by --deny or --no-stdio: refusals are then expected
   for (const std::string& name : a.deny) {
@@ -206,6 +219,22 @@ int run(const RunArgs& a) {
   }
   if (a.max_processes != 0) {
     ro.node.max_processes = a.max_processes;
+  }
+  if (!a.fetch_ca.empty()) {
+    if (!std::filesystem::is_regular_file(a.fetch_ca)) {
+      fail("--fetch-ca " + a.fetch_ca + ": not a readable file of PEM certificates");
+    }
+    ro.fetch.ca_file = a.fetch_ca;
+  }
+  if (a.fetch_timeout_ms != 0) {
+    ro.fetch.timeout = std::chrono::milliseconds(a.fetch_timeout_ms);
+  }
+  if (!a.fetch_max_response.empty()) {
+    Result<uint64_t> bytes = parse_byte_size("--fetch-max-response", a.fetch_max_response);
+    if (!bytes) {
+      fail(bytes.message());
+    }
+    ro.fetch.max_response = *bytes;
   }
   // The store exists only for a process granted a bucket. Named on the
   // command line (--allow kv:...), it is opened here, so that a bad path or
@@ -302,8 +331,23 @@ void setup(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--allow", a->allow,
                   "Grant a capability: " + cap_names() +
-                      "; kv:BUCKET[:ro] or kv:* grants buckets of the key-value store")
+                      "; kv:BUCKET[:ro] or kv:* grants buckets of the key-value store; "
+                      "net:HOST:PORT as --allow-net")
       ->allow_extra_args(false);
+  cmd->add_option("--allow-net", a->allow_net,
+                  "Let the guest fetch from HOST:PORT (HOST:* any port, *.DOMAIN:PORT its "
+                  "subdomains, [IPV6]:PORT); grants net. Nothing is reachable without it, "
+                  "loopback and link-local addresses only where named (localhost, 127.0.0.1)")
+      ->allow_extra_args(false);
+  cmd->add_option("--fetch-ca", a->fetch_ca,
+                  "PEM certificates fetch trusts besides the system's (servers' certificates are "
+                  "always verified)");
+  cmd->add_option("--fetch-timeout", a->fetch_timeout_ms,
+                  "Milliseconds a fetch waits for the response's head, and for each body read "
+                  "(default 30000; a request may ask for less)")
+      ->check(CLI::Range(1u, 3'600'000u));
+  cmd->add_option("--fetch-max-response", a->fetch_max_response,
+                  "Body bytes one response may have (default 64M; a request may ask for less)");
   cmd->add_option("--deny", a->deny, "Withdraw a capability the profile grants")
       ->allow_extra_args(false);
   cmd->add_option("--entry", a->entry, "Exported function to run instead of _start");

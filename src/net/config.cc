@@ -61,6 +61,12 @@ const ConfigKey kKeys[] = {
     {"kv", "max_value", "size", "\"1M\"", "Largest value a process may store."},
     {"kv", "max_size", "size", "0 (no bound)",
      "Largest the store's file may grow; a commit past it fails whole (EIO), as on a full disk."},
+    {"fetch", "ca_file", "path", "",
+     "PEM certificates that guests' fetch trusts besides the system's; servers' certificates "
+     "are always verified. Routes reach hosts through `allow = [\"net:HOST:PORT\"]`."},
+    {"fetch", "timeout", "duration", "\"30s\"",
+     "How long a fetch waits for the response's head, and for each read of its body."},
+    {"fetch", "max_response", "size", "\"64M\"", "Body bytes one response may have."},
     {"observer", "listen", "address", "",
      "Address of the observer (dashboard, /metrics); absent: off. Use another port "
      "than the site."},
@@ -121,7 +127,8 @@ const ConfigKey kKeys[] = {
      "or \"*\" for any); a browser's handshake from elsewhere gets 403."},
 };
 
-const char* kTables[] = {"tls", "limits", "observer", "access_log", "cluster", "kv", "route"};
+const char* kTables[] = {"tls",     "limits", "observer", "access_log",
+                         "cluster", "kv",     "fetch",    "route"};
 
 size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
@@ -305,6 +312,43 @@ class Parser {
           return r.error();
         }
         c.kv.max_size = *r;
+      }
+    }
+    // [fetch]
+    if (auto* n = root.get("fetch")) {
+      const toml::table* t = n->as_table();
+      if (!t) {
+        return err(*n, "fetch", "expected a table ([fetch])");
+      }
+      if (auto s = check_keys(*t, "fetch", "fetch."); !s) {
+        return s.error();
+      }
+      if (auto* v = t->get("ca_file")) {
+        auto r = path(*v, "fetch.ca_file", true);
+        if (!r) {
+          return r.error();
+        }
+        c.fetch.ca_file = *r;
+      }
+      if (auto* v = t->get("timeout")) {
+        auto r = duration(*v, "fetch.timeout");
+        if (!r) {
+          return r.error();
+        }
+        if (r->count() <= 0) {
+          return err(*v, "fetch.timeout", "must be more than 0s");
+        }
+        c.fetch.timeout = *r;
+      }
+      if (auto* v = t->get("max_response")) {
+        auto r = size(*v, "fetch.max_response");
+        if (!r) {
+          return r.error();
+        }
+        if (*r == 0) {
+          return err(*v, "fetch.max_response", "must be at least 1 byte");
+        }
+        c.fetch.max_response = *r;
       }
     }
     // [cluster]

@@ -125,6 +125,7 @@ Capabilities child_caps(const Capabilities& parent, const SpawnOpts& o) {
     want.not_inherited = parent.not_inherited;
     want.profile = "custom";
     want.kv = parent.kv;
+    want.net = parent.net;
     c = want.restricted_to(parent);
   }
   if (o.max_memory_pages != 0 && o.max_memory_pages < c.max_memory_pages) {

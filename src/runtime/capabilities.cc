@@ -1,6 +1,9 @@
 #include "rusm/runtime/capabilities.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
+#include <charconv>
 
 namespace rusm::runtime {
 namespace {
@@ -15,7 +18,7 @@ constexpr Named kNames[] = {
     {kCapRandom, "random"},   {kCapSpawn, "spawn"},
     {kCapProcessCtl, "proc"}, {kCapRegistry, "registry"},
     {kCapCrypto, "crypto"},   {kCapPubSub, "pubsub"},
-    {kCapKv, "kv"},
+    {kCapKv, "kv"},           {kCapNet, "net"},
 };
 
 // The grants of `child` that `parent` covers, each no stronger than the
@@ -37,6 +40,32 @@ std::vector<KvGrant> narrow(const std::vector<KvGrant>& child, const Capabilitie
   return out;
 }
 
+bool host_matches(std::string_view pattern, std::string_view host) {
+  if (pattern.starts_with("*.")) {
+    std::string_view domain = pattern.substr(1);  // ".example.com"
+    return host.size() > domain.size() && host.ends_with(domain);
+  }
+  return pattern == host;
+}
+
+// A child's net grants that the parent's cover (a pattern of the child's
+// survives only where one of the parent's grants covers all it matches).
+std::vector<NetGrant> narrow(const std::vector<NetGrant>& child, const Capabilities& parent) {
+  std::vector<NetGrant> out;
+  for (const NetGrant& g : child) {
+    for (const NetGrant& pg : *parent.net) {
+      // "*.a.com" covers "x.a.com" and "*.x.a.com"; a name covers itself.
+      bool host_ok = host_matches(pg.host, g.host) || pg.host == g.host;
+      bool port_ok = pg.port == 0 || pg.port == g.port;
+      if (host_ok && port_ok) {
+        out.push_back(g);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Capabilities Capabilities::restricted_to(const Capabilities& parent) const {
@@ -47,6 +76,11 @@ Capabilities Capabilities::restricted_to(const Capabilities& parent) const {
     c.kv.reset();
   } else if (kv != parent.kv) {
     c.kv = std::make_shared<const std::vector<KvGrant>>(narrow(*kv, parent));
+  }
+  if (!c.has(kCapNet) || !net || !parent.net) {
+    c.net.reset();
+  } else if (net != parent.net) {
+    c.net = std::make_shared<const std::vector<NetGrant>>(narrow(*net, parent));
   }
   if (c.bits != bits && profile != "custom") {
     c.profile = "custom";
@@ -71,6 +105,14 @@ std::string Capabilities::to_string() const {
     s += "; kv";
     for (const KvGrant& g : *kv) {
       s += " " + g.bucket + (g.read_only ? ":ro" : "");
+    }
+  }
+  if (has(kCapNet) && net) {
+    s += "; net";
+    for (const NetGrant& g : *net) {
+      bool v6 = g.host.find(':') != std::string::npos;
+      s += " " + (v6 ? "[" + g.host + "]" : g.host) + ":" +
+           (g.port == 0 ? std::string("*") : std::to_string(g.port));
     }
   }
   s += "; max memory " + std::to_string(max_memory_pages) + " pages";
@@ -124,7 +166,101 @@ KvAccess Capabilities::kv_access(std::string_view bucket) const {
   return best;
 }
 
+bool NetGrant::names_local() const {
+  if (host == "localhost") {
+    return true;
+  }
+  unsigned char addr[16];
+  return inet_pton(AF_INET, host.c_str(), addr) == 1 ||
+         inet_pton(AF_INET6, host.c_str(), addr) == 1;
+}
+
+const NetGrant* Capabilities::net_grant(std::string_view host, uint16_t port) const {
+  if (!has(kCapNet) || !net) {
+    return nullptr;
+  }
+  for (const NetGrant& g : *net) {
+    if ((g.port == 0 || g.port == port) && host_matches(g.host, host)) {
+      return &g;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+// "HOST:PORT", "HOST:*", "[V6]:PORT" -> a grant.
+Result<NetGrant> parse_net_grant(std::string_view what) {
+  auto bad = [&](const std::string& why) {
+    return Error("'" + std::string(what) + "': " + why +
+                 " (net:HOST:PORT, net:HOST:*, net:*.DOMAIN:PORT or net:[IPV6]:PORT)");
+  };
+  std::string_view rest = what.substr(4);
+  std::string_view host, port;
+  if (rest.starts_with("[")) {
+    size_t close = rest.find(']');
+    if (close == std::string_view::npos || close + 1 >= rest.size() || rest[close + 1] != ':') {
+      return bad("an IPv6 address goes in brackets, then :PORT");
+    }
+    host = rest.substr(1, close - 1);
+    port = rest.substr(close + 2);
+    unsigned char addr[16];
+    if (inet_pton(AF_INET6, std::string(host).c_str(), addr) != 1) {
+      return bad("not an IPv6 address");
+    }
+  } else {
+    size_t colon = rest.rfind(':');
+    if (colon == std::string_view::npos) {
+      return bad("name a port, or * for any");
+    }
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return bad("an IPv6 address goes in brackets");
+    }
+  }
+  std::string name;
+  for (char ch : host) {
+    name += static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  }
+  std::string_view label = std::string_view(name).starts_with("*.")
+                               ? std::string_view(name).substr(2)
+                               : std::string_view(name);
+  bool chars_ok = !label.empty() && label.size() <= 253;
+  for (char ch : label) {
+    chars_ok = chars_ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-' ||
+                            ch == '.' || ch == '_' || ch == ':');
+  }
+  if (!chars_ok || label.find('*') != std::string_view::npos) {
+    return bad("not a host name");
+  }
+  NetGrant g;
+  g.host = std::move(name);
+  if (port != "*") {
+    unsigned value = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+    if (ec != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
+      return bad("the port is 1-65535 or *");
+    }
+    g.port = static_cast<uint16_t>(value);
+  }
+  return g;
+}
+
+}  // namespace
+
 Status allow(Capabilities& caps, std::string_view what) {
+  if (what.starts_with("net:")) {
+    Result<NetGrant> g = parse_net_grant(what);
+    if (!g) {
+      return g.error();
+    }
+    std::vector<NetGrant> grants = caps.net ? *caps.net : std::vector<NetGrant>{};
+    grants.push_back(std::move(*g));
+    caps.net = std::make_shared<const std::vector<NetGrant>>(std::move(grants));
+    caps.bits |= kCapNet;
+    return Status::ok();
+  }
   if (what == "kv" || what.starts_with("kv:")) {
     std::string_view rest = what.size() > 3 ? what.substr(3) : std::string_view();
     bool read_only = false;
@@ -150,7 +286,7 @@ Status allow(Capabilities& caps, std::string_view what) {
   std::optional<uint32_t> bit = parse_cap(what);
   if (!bit) {
     return Error("unknown capability '" + std::string(what) + "' (" + cap_names() +
-                 ", kv:BUCKET[:ro])");
+                 ", kv:BUCKET[:ro], net:HOST:PORT)");
   }
   caps.bits |= *bit;
   return Status::ok();

@@ -50,6 +50,8 @@ struct OutcomeSlot {
   Outcome outcome;
 };
 
+struct FetchShared;  // fetch.cc
+
 struct Runtime::Impl {
   explicit Impl(RuntimeOptions o);
   ~Impl();
@@ -70,6 +72,11 @@ struct Runtime::Impl {
   std::unique_ptr<kv::Store> kv;
   std::string kv_error;  // why it could not be opened ("" before the first try)
   Result<kv::Store*> kv_store();
+
+  // Outbound fetch (fetch.cc): options, counts and the TLS context; shared
+  // with the exchanges in flight, which may outlive the Impl's other parts
+  // until the event loop is gone.
+  std::shared_ptr<FetchShared> fetch;
 
   mutable std::mutex spawner_mu;
   std::shared_ptr<RemoteSpawner> spawner;
@@ -103,10 +110,11 @@ struct HostDef {
 // inconsistent sources, which every test that starts a runtime catches).
 void add_host_defs(Runtime::Impl& impl, std::span<const HostDef> defs);
 // Adds the `rusm` host functions: the actor calls (abi.cc), crypto
-// (crypto.cc) and the key-value store (kv.cc).
+// (crypto.cc), the key-value store (kv.cc) and outbound HTTP (fetch.cc).
 void add_rusm_imports(Runtime::Impl& impl);
 void add_crypto_imports(Runtime::Impl& impl);
 void add_kv_imports(Runtime::Impl& impl);
+void add_fetch_imports(Runtime::Impl& impl);
 
 // A process's budget for what its instance allocates, asked by the engine
 // before the instance's memory or tables take more host memory: memory and

@@ -91,6 +91,7 @@ Runtime::Impl::Impl(RuntimeOptions o)
   add_rusm_imports(*this);
   add_crypto_imports(*this);
   add_kv_imports(*this);
+  add_fetch_imports(*this);
   wasi_funcs.add_to(imports);
 }
 

@@ -176,6 +176,9 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
   ro.kv.path = impl->config.kv.path;
   ro.kv.max_value = impl->config.kv.max_value;
   ro.kv.max_bytes = impl->config.kv.max_size;
+  ro.fetch.ca_file = impl->config.fetch.ca_file;
+  ro.fetch.timeout = impl->config.fetch.timeout;
+  ro.fetch.max_response = impl->config.fetch.max_response;
   bool uses_kv = false;
   for (const net::RouteConfig& r : impl->config.routes) {
     for (const std::string& a : r.allow) {

@@ -60,6 +60,14 @@ struct KvConfig {
   uint64_t max_size = 0;  // bytes the store's file may grow to; 0: no bound
 };
 
+// [fetch]: guests' outbound HTTP(S) (docs/fetch.md), which routes reach
+// through `allow = ["net:HOST:PORT"]`.
+struct FetchConfig {
+  std::string ca_file;  // absolute; "": the system's trust store only
+  Millis timeout = Millis(30'000);
+  uint64_t max_response = 64ull << 20;
+};
+
 struct AccessLogConfig {
   bool enabled = false;  // off by default
   std::string path;      // "-": standard output; otherwise an absolute path
@@ -97,6 +105,7 @@ struct AppConfig {
   AccessLogConfig access_log;
   ClusterConfig cluster;
   KvConfig kv;
+  FetchConfig fetch;
 };
 
 // Reads and validates `path`. Module files and static directories must exist.
@@ -107,7 +116,7 @@ Result<AppConfig> parse_config(std::string_view text, const std::string& path);
 // One key of rusm.toml.
 struct ConfigKey {
   const char* table;  // "" (top level), "tls", "limits", "observer", "access_log", "cluster",
-                      // "kv", "route"
+                      // "kv", "fetch", "route"
   const char* key;
   const char* type;           // "string", "size", "duration", "integer", "[string]", "address", ...
   const char* default_value;  // as written in the file; "" if none

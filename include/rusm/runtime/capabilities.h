@@ -34,7 +34,8 @@ enum Cap : uint32_t {
   kCapCrypto = 1u << 8,      // the crypto_* calls (docs/crypto.md)
   kCapPubSub = 1u << 9,      // subscribe to and publish on topics
   kCapKv = 1u << 10,         // the kv_* calls, on the buckets of Capabilities::kv (docs/kv.md)
-  kCapAll = (1u << 11) - 1,
+  kCapNet = 1u << 11,        // fetch, to the hosts of Capabilities::net (docs/fetch.md)
+  kCapAll = (1u << 12) - 1,
 };
 
 // A bucket of the node's key-value store granted to a process
@@ -44,6 +45,19 @@ struct KvGrant {
   bool read_only = false;
 };
 enum class KvAccess : uint8_t { kNone, kRead, kReadWrite };
+
+// A host a process may fetch from (`--allow-net HOST:PORT`): a name
+// ("api.example.com", lower case), a wildcard over its subdomains
+// ("*.example.com", not example.com itself), or an address ("10.0.0.7",
+// "::1", without brackets); port 0 is any port.
+struct NetGrant {
+  std::string host;
+  uint16_t port = 0;
+  // The grant names a loopback or link-local destination itself (an address
+  // literal, or "localhost"): only then may the host's addresses be such.
+  bool names_local() const;
+  bool operator==(const NetGrant&) const = default;
+};
 
 struct Capabilities {
   uint32_t bits = 0;
@@ -63,10 +77,16 @@ struct Capabilities {
   // children that inherit them (a spawn copies the pointer); narrowed
   // copies are made only when a child asks for less.
   std::shared_ptr<const std::vector<KvGrant>> kv;
+  // With kCapNet: the hosts it may fetch from; shared as kv is. No profile
+  // grants any: the network is reachable only where a grant names it.
+  std::shared_ptr<const std::vector<NetGrant>> net;
 
   bool has(uint32_t cap) const { return (bits & cap) == cap; }
   // What the process may do with `bucket`: nothing without kCapKv.
   KvAccess kv_access(std::string_view bucket) const;
+  // The grant that lets the process fetch from host:port (host in lower
+  // case, an address without brackets), or nullptr: none without kCapNet.
+  const NetGrant* net_grant(std::string_view host, uint16_t port) const;
   // The intersection with `parent` (what a child may get).
   Capabilities restricted_to(const Capabilities& parent) const;
   std::string to_string() const;  // "trusted: stdio,env,fs,clock,random,spawn,proc,registry"
@@ -82,8 +102,11 @@ std::optional<uint32_t> parse_cap(std::string_view name);
 // Every capability's name, for messages: "stdio, env, ..., crypto".
 std::string cap_names();
 // Grants what one `--allow` (or a config's allow list) names: a capability
-// ("spawn"), or a bucket of the KV store ("kv:NAME", "kv:NAME:ro", "kv:*",
-// which also grant kCapKv). Errors name the bad entry and the choices.
+// ("spawn"), a bucket of the KV store ("kv:NAME", "kv:NAME:ro", "kv:*",
+// which also grant kCapKv), or a host to fetch from ("net:HOST:PORT",
+// "net:HOST:*", "net:*.DOMAIN:PORT", "net:[::1]:PORT", which grant kCapNet;
+// `--allow-net HOST:PORT` is the same). Errors name the bad entry and the
+// choices.
 Status allow(Capabilities& caps, std::string_view what);
 
 }  // namespace rusm::runtime

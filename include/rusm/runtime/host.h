@@ -146,6 +146,12 @@ class ResourceTable {
   // Destroys the resource; false if there is none under `handle`.
   bool close(int32_t handle);
   size_t size() const { return live_; }
+
+  // Counts host modules keep of their own kinds of resource, to bound them
+  // below kMaxResources (fetch: exchanges open). Declared before the slots,
+  // so that a resource's destructor may still update its count.
+  enum class Counter : uint8_t { kFetch, kCount };
+  uint32_t& count(Counter which) { return counts_[static_cast<size_t>(which)]; }
   // Calls on_process_exit on every live resource.
   void process_exiting(const otp::ExitReason& reason);
 
@@ -155,6 +161,7 @@ class ResourceTable {
     std::unique_ptr<Resource> resource;
     uint32_t generation = 0;
   };
+  uint32_t counts_[static_cast<size_t>(Counter::kCount)] = {};
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_;  // closed slots, reused first
   size_t live_ = 0;

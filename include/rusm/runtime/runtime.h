@@ -50,6 +50,24 @@ namespace rusm::runtime {
 // kAbiVersion, what rusm.abi_version() returns, is abi/rusm.toml's
 // (rusm/runtime/abi_def.h, through host.h).
 
+// Outbound HTTP(S) for guests (docs/fetch.md): the `fetch` calls, to the
+// hosts a process was granted (Capabilities::net).
+struct FetchOptions {
+  // PEM certificates trusted besides the system's (/etc/ssl/certs); ""
+  // for the system's only. Servers' certificates are always verified.
+  std::string ca_file;
+  // Bound on a fetch until the response's head, and on each wait for body
+  // bytes; a request may ask for less, never more.
+  std::chrono::milliseconds timeout{30'000};
+  // Body bytes of one response at most; a request may ask for less.
+  uint64_t max_response = 64ull << 20;
+  // Bytes of one request (method, URL, headers and body) at most.
+  uint32_t max_request = 16u << 20;
+  // Exchanges open at once in one process, and in the node.
+  uint32_t max_per_process = 64;
+  uint32_t max_open = 4096;
+};
+
 struct RuntimeOptions {
   otp::NodeOptions node;
   // Fuel units (executed interpreter instructions, see rusm/wasm.h) per
@@ -80,6 +98,7 @@ struct RuntimeOptions {
   // The node's durable key-value store (docs/kv.md), opened on first use
   // (kv_store()). An empty path: none; the guests' kv calls answer ENOTSUP.
   kv::StoreOptions kv;
+  FetchOptions fetch;
 };
 
 // How a process ended, as the runtime saw it.

@@ -2,7 +2,7 @@
 // The raw imports of the rusm guest ABI; the safe API is in lib.rs.
 #![allow(non_camel_case_types, dead_code, clippy::all)]
 
-pub const ABI_VERSION: i32 = 8;
+pub const ABI_VERSION: i32 = 9;
 
 pub const OK: i32 = 0;
 pub const ETIMEOUT: i32 = -1;
@@ -150,6 +150,27 @@ pub struct rusm_kv_op {
     pub kind: u32,
     pub key_len: u32,
     pub value_len: u32,
+}
+
+/// fetch: this, then the method (empty: GET), url, headers ("Name: value\r\n" each), body.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct rusm_fetch_request {
+    pub method_len: u32,
+    pub url_len: u32,
+    pub headers_len: u32,
+    pub body_len: u32,
+    pub timeout_ms: u32,
+    pub max_response: u32,
+}
+
+/// fetch_head: the response's status and, after this header, headers_len bytes of headers.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct rusm_fetch_response {
+    pub status: u32,
+    pub headers_len: u32,
+    pub content_length: u64,
 }
 
 #[link(wasm_import_module = "rusm")]
@@ -304,6 +325,14 @@ extern "C" {
     pub fn kv_list(bucket: i32, prefix: *const u8, prefix_len: u32, after: *const u8, after_len: u32, buf: *mut u8, cap: u32, flags: i32) -> i32;
     #[link_name = "kv_batch"]
     pub fn kv_batch(bucket: i32, ops: *const u8, len: u32, failed: *mut i32) -> i32;
+    #[link_name = "fetch"]
+    pub fn fetch(request: *const u8, len: u32) -> i32;
+    #[link_name = "fetch_head"]
+    pub fn fetch_head(fetch: i32, buf: *mut u8, cap: u32) -> i32;
+    #[link_name = "fetch_read"]
+    pub fn fetch_read(fetch: i32, buf: *mut u8, cap: u32) -> i32;
+    #[link_name = "fetch_close"]
+    pub fn fetch_close(fetch: i32) -> i32;
     #[link_name = "crypto_random"]
     pub fn crypto_random(buf: *mut u8, len: u32) -> i32;
     #[link_name = "crypto_digest"]
