@@ -1,6 +1,6 @@
 //! rusm for Zig guests: processes, messages, links, monitors, the registry,
-//! timers, supervisors, the node's key-value store and HTTP handlers, over the
-//! `rusm` guest ABI (docs/abi.md).
+//! topics, timers, supervisors, the node's key-value store and HTTP handlers,
+//! over the `rusm` guest ABI (docs/abi.md).
 //!
 //! Zig 0.11, `wasm32-wasi` (or `wasm32-freestanding`); no dependencies beyond
 //! std, and no allocation unless a function takes an allocator. The raw
@@ -172,6 +172,13 @@ pub fn setLabel(text: []const u8) Error!void {
 pub fn processInfo(pid: Pid, buf: []u8) Error![]u8 {
     const n = try check(sys.process_info(pid.id(), bufPtr(buf), len32(buf)));
     return buf[0..@min(n, buf.len)];
+}
+
+/// Fills `out` with up to out.len pids of this node's processes and returns
+/// how many there are (cap proc).
+pub fn processes(out: []Pid) Error!usize {
+    const raw: ?[*]u64 = if (out.len == 0) null else @ptrCast(out.ptr);
+    return try check(sys.processes(raw, @intCast(out.len)));
 }
 
 /// Options of a spawn.
@@ -441,6 +448,26 @@ pub fn unregister(name: []const u8) Error!void {
 pub fn whereis(name: []const u8) Error!?Pid {
     const p = try check64(sys.whereis(ptr(name), len32(name)));
     return if (p == 0) null else Pid.from(p);
+}
+
+// ---- topics ---------------------------------------------------------------------
+
+/// Subscribes this process to `topic` (1 to 255 bytes; twice is once): every
+/// message published on it, from any node of the cluster, arrives as a plain
+/// message from its publisher (cap pubsub).
+pub fn subscribe(topic: []const u8) Error!void {
+    _ = try check(sys.subscribe(ptr(topic), len32(topic)));
+}
+
+/// error.NotFound if this process was not subscribed.
+pub fn unsubscribe(topic: []const u8) Error!void {
+    _ = try check(sys.unsubscribe(ptr(topic), len32(topic)));
+}
+
+/// Sends a copy to every subscriber of `topic`; returns how many copies went
+/// out (this node's subscribers, plus one per other node with subscribers).
+pub fn publish(topic: []const u8, tag: u64, data: []const u8) Error!usize {
+    return try check(sys.publish(ptr(topic), len32(topic), tag, ptr(data), len32(data)));
 }
 
 // ---- timers ---------------------------------------------------------------------

@@ -1,8 +1,9 @@
 //! HTTP handlers in Zig: each request is its own sandboxed process, started at
 //! the route's entry with its request's handle.
 //!   rusm serve build/examples/zig/serve/rusm.toml
-//!   curl http://127.0.0.1:8082/hello/ada
-//!   curl -d 'some bytes' http://127.0.0.1:8082/echo
+//!   curl http://127.0.0.1:8083/hello/ada
+//!   curl -d 'some bytes' http://127.0.0.1:8083/echo
+//!   curl -N 'http://127.0.0.1:8083/count?n=3'
 const std = @import("std");
 const rusm = @import("rusm");
 
@@ -41,6 +42,32 @@ export fn echo(handle: i32) void {
     }
     req.write(std.fmt.bufPrint(&line, "\n{d} bytes\n", .{total}) catch unreachable) catch return;
     req.finish() catch {};
+}
+
+/// GET /count?n=N (an sse route): N events `tick` ("1 of N", ...), then an
+/// event `done` whose data is the request's target. N is 3 by default, at
+/// most 100.
+export fn count(handle: i32) void {
+    const req = rusm.Request.from(handle);
+    var query_buf: [64]u8 = undefined;
+    var target_buf: [128]u8 = undefined;
+    var line: [64]u8 = undefined;
+    const query = req.query(&query_buf) catch "";
+    var n: u32 = 3;
+    var pairs = std.mem.splitScalar(u8, query, '&');
+    while (pairs.next()) |pair| {
+        if (std.mem.startsWith(u8, pair, "n=")) {
+            n = std.fmt.parseInt(u32, pair[2..], 10) catch return fail(req);
+        }
+    }
+    if (n > 100) return fail(req);
+    req.startEvents("") catch return;
+    var i: u32 = 1;
+    while (i <= n) : (i += 1) {
+        req.sendEvent("tick", std.fmt.bufPrint(&line, "{d} of {d}", .{ i, n }) catch unreachable) catch return;
+    }
+    const target = req.target(&target_buf) catch return;
+    req.sendEvent("done", target) catch {};
 }
 
 fn fail(req: rusm.Request) void {
