@@ -1,6 +1,6 @@
 //! rusm for Zig guests: processes, messages, links, monitors, the registry,
-//! topics, timers, supervisors, the node's key-value store and HTTP handlers,
-//! over the `rusm` guest ABI (docs/abi.md).
+//! topics, timers, supervisors, the node's key-value store, crypto and HTTP
+//! handlers, over the `rusm` guest ABI (docs/abi.md).
 //!
 //! Zig 0.11, `wasm32-wasi` (or `wasm32-freestanding`); no dependencies beyond
 //! std, and no allocation unless a function takes an allocator. The raw
@@ -783,6 +783,121 @@ pub const ListPage = struct {
         page.seen += 1;
         return .{ .key = key, .value = value };
     }
+};
+
+// ---- crypto -----------------------------------------------------------------------
+
+/// Digests, MACs, key derivation, AEAD, signatures and secure random bytes,
+/// computed in the host (docs/crypto.md). Every call needs cap crypto
+/// (error.Denied). Calls that write return the bytes written, a slice of
+/// `out`; an `out` too small is error.BadArg.
+pub const crypto = struct {
+    pub const Hash = enum(i32) {
+        sha256 = sys.HASH_SHA256,
+        sha384 = sys.HASH_SHA384,
+        sha512 = sys.HASH_SHA512,
+        blake2b512 = sys.HASH_BLAKE2B512,
+        blake2s256 = sys.HASH_BLAKE2S256,
+    };
+
+    pub const KeyKind = enum(i32) {
+        aes128_gcm = sys.KEY_AES128_GCM,
+        aes256_gcm = sys.KEY_AES256_GCM,
+        chacha20_poly1305 = sys.KEY_CHACHA20_POLY1305,
+        ed25519 = sys.KEY_ED25519,
+        ecdsa_p256 = sys.KEY_ECDSA_P256,
+    };
+
+    fn written(n: i32, out: []u8) Error![]u8 {
+        return out[0..@min(try check(n), out.len)];
+    }
+
+    /// Fills `buf` from the host's CSPRNG.
+    pub fn random(buf: []u8) Error!void {
+        _ = try check(sys.crypto_random(bufPtr(buf), len32(buf)));
+    }
+
+    pub fn digest(alg: Hash, data: []const u8, out: []u8) Error![]u8 {
+        return written(sys.crypto_digest(@intFromEnum(alg), ptr(data), len32(data), bufPtr(out), len32(out)), out);
+    }
+
+    pub fn hmac(alg: Hash, key: []const u8, data: []const u8, out: []u8) Error![]u8 {
+        return written(sys.crypto_hmac(@intFromEnum(alg), ptr(key), len32(key), ptr(data), len32(data), bufPtr(out), len32(out)), out);
+    }
+
+    /// RFC 5869: fills all of `out` (at most 255 times the hash's size).
+    pub fn hkdf(alg: Hash, ikm: []const u8, salt: []const u8, info: []const u8, out: []u8) Error!void {
+        _ = try check(sys.crypto_hkdf(@intFromEnum(alg), ptr(ikm), len32(ikm), ptr(salt), len32(salt), ptr(info), len32(info), bufPtr(out), len32(out)));
+    }
+
+    /// In time independent of where they differ (false for different lengths).
+    pub fn equal(a: []const u8, b: []const u8) bool {
+        if (a.len != b.len) return false;
+        return sys.crypto_equal(ptr(a), ptr(b), len32(a)) == 1;
+    }
+
+    /// Checks a signature made by Key.sign with the public key Key.public
+    /// gives: false if it does not verify.
+    pub fn verify(kind: KeyKind, public_key: []const u8, data: []const u8, signature: []const u8) Error!bool {
+        const r = sys.crypto_verify(@intFromEnum(kind), ptr(public_key), len32(public_key), ptr(data), len32(data), ptr(signature), len32(signature));
+        if (r == sys.EAUTH) return false;
+        _ = try check(r);
+        return true;
+    }
+
+    /// A key held by the host, named by a handle of this process (gone,
+    /// wiped, at its exit).
+    pub const Key = struct {
+        handle: i32,
+
+        fn flags(exportable: bool) i32 {
+            return if (exportable) sys.KEY_EXPORTABLE else 0;
+        }
+
+        /// error.Limit when the process holds 4096 handles.
+        pub fn generate(kind: KeyKind, exportable: bool) Error!Key {
+            return .{ .handle = @intCast(try check(sys.crypto_key_generate(@intFromEnum(kind), flags(exportable)))) };
+        }
+
+        /// AEAD: the raw 16 or 32 bytes; Ed25519: the 32-byte private key;
+        /// P-256: PKCS#8 DER. error.BadArg if the bytes are not one.
+        pub fn import(kind: KeyKind, bytes: []const u8, exportable: bool) Error!Key {
+            return .{ .handle = @intCast(try check(sys.crypto_key_import(@intFromEnum(kind), flags(exportable), ptr(bytes), len32(bytes)))) };
+        }
+
+        /// The key's bytes in the form import takes; error.Denied unless it
+        /// was made exportable.
+        pub fn exportBytes(key: Key, out: []u8) Error![]u8 {
+            return written(sys.crypto_key_export(key.handle, bufPtr(out), len32(out)), out);
+        }
+
+        /// Ed25519: 32 bytes; P-256: the 65-byte uncompressed point.
+        pub fn public(key: Key, out: []u8) Error![]u8 {
+            return written(sys.crypto_key_public(key.handle, bufPtr(out), len32(out)), out);
+        }
+
+        /// Forgets the key and wipes its bytes.
+        pub fn drop(key: Key) void {
+            _ = sys.crypto_key_drop(key.handle);
+        }
+
+        /// AEAD: the ciphertext followed by the 16-byte tag. The nonce is 12
+        /// bytes; never use one twice with a key.
+        pub fn seal(key: Key, nonce: []const u8, aad: []const u8, plaintext: []const u8, out: []u8) Error![]u8 {
+            return written(sys.crypto_seal(key.handle, ptr(nonce), len32(nonce), ptr(aad), len32(aad), ptr(plaintext), len32(plaintext), bufPtr(out), len32(out)), out);
+        }
+
+        /// The plaintext, or error.Auth (nothing written) if the ciphertext,
+        /// tag, nonce or associated data do not match.
+        pub fn open(key: Key, nonce: []const u8, aad: []const u8, ciphertext: []const u8, out: []u8) Error![]u8 {
+            return written(sys.crypto_open(key.handle, ptr(nonce), len32(nonce), ptr(aad), len32(aad), ptr(ciphertext), len32(ciphertext), bufPtr(out), len32(out)), out);
+        }
+
+        /// A 64-byte signature: Ed25519, or ECDSA P-256 over SHA-256 as r || s.
+        pub fn sign(key: Key, data: []const u8, out: []u8) Error![]u8 {
+            return written(sys.crypto_sign(key.handle, ptr(data), len32(data), bufPtr(out), len32(out)), out);
+        }
+    };
 };
 
 // ---- serving: HTTP handlers ---------------------------------------------------

@@ -1,7 +1,7 @@
 //! Conformance guest of the Zig SDK (guest/zig/rusm.zig): every wrapper
 //! called against the real host, with its result checked. Run as
 //!   rusm run t_zig.wasm --allow spawn --allow proc --allow registry \
-//!       --allow pubsub --allow kv:app --kv DB
+//!       --allow pubsub --allow crypto --allow kv:app --kv DB
 //! it prints "t_zig: N checks passed" and exits 0, or names the first check
 //! that failed (its line) and exits 1.
 const std = @import("std");
@@ -462,6 +462,79 @@ fn keyValue() !void {
     expectError(rusm.Bucket.open("secret"), error.Denied, @src(), "a bucket not granted");
 }
 
+fn hex(comptime text: []const u8) [text.len / 2]u8 {
+    var out: [text.len / 2]u8 = undefined;
+    _ = std.fmt.hexToBytes(&out, text) catch unreachable;
+    return out;
+}
+
+fn cryptography() !void {
+    const c = rusm.crypto;
+    var out: [128]u8 = undefined;
+    // Known answers: FIPS 180-2 "abc", RFC 4231 case 2, RFC 5869 case 1.
+    var d = try c.digest(.sha256, "abc", &out);
+    expect(std.mem.eql(u8, d, &hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")), @src(), "SHA-256 of abc");
+    d = try c.hmac(.sha256, "Jefe", "what do ya want for nothing?", &out);
+    expect(std.mem.eql(u8, d, &hex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")), @src(), "HMAC-SHA-256");
+    var okm: [42]u8 = undefined;
+    try c.hkdf(.sha256, &([_]u8{0x0b} ** 22), &hex("000102030405060708090a0b0c"), &hex("f0f1f2f3f4f5f6f7f8f9"), &okm);
+    expect(std.mem.eql(u8, &okm, &hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")), @src(), "HKDF-SHA-256");
+    // Random bytes, hashed by the host and by Zig's std alike.
+    var noise: [1000]u8 = undefined;
+    try c.random(&noise);
+    var ours: [64]u8 = undefined;
+    std.crypto.hash.sha2.Sha512.hash(&noise, ours[0..64], .{});
+    expect(std.mem.eql(u8, try c.digest(.sha512, &noise, &out), &ours), @src(), "SHA-512 agrees with std.crypto");
+    var blake: [32]u8 = undefined;
+    std.crypto.hash.blake2.Blake2s256.hash(&noise, &blake, .{});
+    expect(std.mem.eql(u8, try c.digest(.blake2s256, &noise, &out), &blake), @src(), "BLAKE2s agrees with std.crypto");
+    expectError(c.digest(.sha256, "abc", out[0..8]), error.BadArg, @src(), "a digest into a short buffer");
+    expect(c.equal("same", "same") and !c.equal("same", "sane") and !c.equal("a", "ab"), @src(), "equal");
+
+    // AEAD: a round trip; a changed byte or other associated data fail.
+    const key = try c.Key.generate(.chacha20_poly1305, false);
+    const nonce = [_]u8{7} ** 12;
+    var sealed_buf: [64]u8 = undefined;
+    const sealed = try key.seal(&nonce, "header", "secret text", &sealed_buf);
+    expect(sealed.len == "secret text".len + 16, @src(), "seal adds a 16-byte tag");
+    var plain: [64]u8 = undefined;
+    expect(std.mem.eql(u8, try key.open(&nonce, "header", sealed, &plain), "secret text"), @src(), "open");
+    expectError(key.open(&nonce, "other", sealed, &plain), error.Auth, @src(), "open with other associated data");
+    sealed[0] ^= 1;
+    expectError(key.open(&nonce, "header", sealed, &plain), error.Auth, @src(), "open of a changed ciphertext");
+    expectError(key.exportBytes(&out), error.Denied, @src(), "a key not exportable");
+    key.drop();
+    expectError(key.seal(&nonce, "", "x", &sealed_buf), error.NotFound, @src(), "a dropped key");
+
+    // An imported AES key seals as the exported one does.
+    const aes = try c.Key.import(.aes256_gcm, &([_]u8{42} ** 32), true);
+    const exported = try aes.exportBytes(&out);
+    expect(std.mem.eql(u8, exported, &([_]u8{42} ** 32)), @src(), "export gives the imported bytes");
+    const again = try c.Key.import(.aes256_gcm, exported, false);
+    var s1: [64]u8 = undefined;
+    var s2: [64]u8 = undefined;
+    expect(std.mem.eql(u8, try aes.seal(&nonce, "", "x", &s1), try again.seal(&nonce, "", "x", &s2)), @src(), "the same key seals alike");
+    expectError(c.Key.import(.aes256_gcm, "short", false), error.BadArg, @src(), "an AES key of the wrong size");
+
+    // Signatures: Ed25519 and P-256, verified by the host; Ed25519 also by std.
+    var pub_buf: [65]u8 = undefined;
+    var sig_buf: [64]u8 = undefined;
+    const ed = try c.Key.generate(.ed25519, false);
+    const ed_pub = try ed.public(&pub_buf);
+    const sig = try ed.sign("signed words", &sig_buf);
+    expect(ed_pub.len == 32 and sig.len == 64, @src(), "Ed25519 sizes");
+    expect(try c.verify(.ed25519, ed_pub, "signed words", sig), @src(), "Ed25519 verifies");
+    expect(!(try c.verify(.ed25519, ed_pub, "other words", sig)), @src(), "Ed25519 refuses other data");
+    const Ed25519 = std.crypto.sign.Ed25519;
+    const std_sig = Ed25519.Signature.fromBytes(sig[0..64].*);
+    const std_pub = try Ed25519.PublicKey.fromBytes(ed_pub[0..32].*);
+    expect(if (std_sig.verify("signed words", std_pub)) |_| true else |_| false, @src(), "std.crypto verifies the host's Ed25519 signature");
+    const ec = try c.Key.generate(.ecdsa_p256, false);
+    const ec_pub = try ec.public(&pub_buf);
+    const ec_sig = try ec.sign("p256", &sig_buf);
+    expect(ec_pub.len == 65 and try c.verify(.ecdsa_p256, ec_pub, "p256", ec_sig), @src(), "P-256 verifies");
+}
+
 pub fn main() !void {
     try identity();
     try messages();
@@ -472,6 +545,7 @@ pub fn main() !void {
     try timers();
     try supervisors();
     try keyValue();
+    try cryptography();
     var none: [0]u8 = undefined;
     expectError(rusm.receive(&none, .{ .timeout_ns = 0 }), error.Timeout, @src(), "no message left over");
     try std.io.getStdOut().writer().print("t_zig: {d} checks passed\n", .{checks});
