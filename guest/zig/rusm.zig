@@ -1,6 +1,6 @@
 //! rusm for Zig guests: processes, messages, links, monitors, the registry,
-//! topics, timers, supervisors, the node's key-value store, crypto and HTTP
-//! handlers, over the `rusm` guest ABI (docs/abi.md).
+//! topics, timers, supervisors, the node's key-value store, crypto, and HTTP,
+//! SSE and WebSocket handlers, over the `rusm` guest ABI (docs/abi.md).
 //!
 //! Zig 0.11, `wasm32-wasi` (or `wasm32-freestanding`); no dependencies beyond
 //! std, and no allocation unless a function takes an allocator. The raw
@@ -900,7 +900,7 @@ pub const crypto = struct {
     };
 };
 
-// ---- serving: HTTP handlers ---------------------------------------------------
+// ---- serving: HTTP and SSE handlers ---------------------------------------------
 
 /// An HTTP (or SSE) route's handler process gets its request's handle as the
 /// argument of its entry (`export fn handle(req: i32) void`; docs/serve.md).
@@ -986,5 +986,96 @@ pub const Request = struct {
     /// One event (`event` "" sends none), its data split into `data:` lines.
     pub fn sendEvent(req: Request, event: []const u8, data: []const u8) Error!void {
         _ = try check(sys.http_send_event(req.handle, ptr(event), len32(event), ptr(data), len32(data)));
+    }
+};
+
+// ---- serving: WebSocket handlers ------------------------------------------------
+
+/// A ws route's handler process gets its connection's handle as the argument
+/// of its entry (`export fn handle(ws: i32) void`). Frames arrive as mailbox
+/// messages (TAG_WS_TEXT, TAG_WS_BINARY, then one TAG_WS_CLOSE), so one
+/// receive loop takes frames and other processes' messages alike; decode
+/// them with WebSocket.frame.
+pub const WebSocket = struct {
+    handle: i32,
+
+    pub fn from(handle: i32) WebSocket {
+        return .{ .handle = handle };
+    }
+
+    /// What a received message is to a ws handler.
+    pub const Frame = union(enum) {
+        text: []u8,
+        binary: []u8,
+        /// The connection ended: the peer's, the server's or the guest's
+        /// own close code (1006 if it dropped), and the reason. Nothing
+        /// follows it.
+        close: struct { code: u16, reason: []u8 },
+    };
+
+    /// The frame a message carries; null for other processes' messages.
+    pub fn frame(m: Message) ?Frame {
+        return switch (m.tag) {
+            TAG_WS_TEXT => .{ .text = m.data },
+            TAG_WS_BINARY => .{ .binary = m.data },
+            TAG_WS_CLOSE => .{ .close = .{
+                .code = if (m.data.len >= 2) std.mem.readIntLittle(u16, m.data[0..2]) else 1005,
+                .reason = if (m.data.len >= 2) m.data[2..] else m.data[0..0],
+            } },
+            else => null,
+        };
+    }
+
+    fn send(ws: WebSocket, text: bool, data: []const u8) Error!void {
+        _ = try check(sys.ws_send(ws.handle, @intFromBool(text), ptr(data), len32(data)));
+    }
+
+    /// Sends one text message (valid UTF-8); waits (suspended) while the
+    /// connection's write buffer is full. error.Closed once it is closing.
+    pub fn sendText(ws: WebSocket, data: []const u8) Error!void {
+        return ws.send(true, data);
+    }
+
+    pub fn sendBinary(ws: WebSocket, data: []const u8) Error!void {
+        return ws.send(false, data);
+    }
+
+    /// A ping (payload at most 125 bytes); does not wait.
+    pub fn ping(ws: WebSocket, data: []const u8) Error!void {
+        _ = try check(sys.ws_ping(ws.handle, ptr(data), len32(data)));
+    }
+
+    /// Starts the close handshake (code 1000-1014 but 1004-1006, or
+    /// 3000-4999; reason at most 123 bytes); the TAG_WS_CLOSE message follows.
+    pub fn close(ws: WebSocket, code: u16, reason: []const u8) Error!void {
+        _ = try check(sys.ws_close(ws.handle, code, ptr(reason), len32(reason)));
+    }
+
+    fn copied(n: i32, buf: []u8) Error![]u8 {
+        return buf[0..@min(try check(n), buf.len)];
+    }
+
+    /// The upgrade request's path, still percent-encoded.
+    pub fn path(ws: WebSocket, buf: []u8) Error![]u8 {
+        return copied(sys.ws_path(ws.handle, bufPtr(buf), len32(buf)), buf);
+    }
+
+    /// The upgrade request's query, without `?` (empty if none).
+    pub fn query(ws: WebSocket, buf: []u8) Error![]u8 {
+        return copied(sys.ws_query(ws.handle, bufPtr(buf), len32(buf)), buf);
+    }
+
+    /// A header of the upgrade request; null if none.
+    pub fn header(ws: WebSocket, name: []const u8, buf: []u8) Error!?[]u8 {
+        const r = sys.ws_header(ws.handle, ptr(name), len32(name), bufPtr(buf), len32(buf));
+        if (r == sys.ENOTFOUND) return null;
+        return try copied(r, buf);
+    }
+
+    /// A route parameter, percent-decoded; null if none.
+    pub fn param(ws: WebSocket, name: []const u8, buf: []u8) Error!?[]u8 {
+        const r = sys.ws_param(ws.handle, ptr(name), len32(name), bufPtr(buf), len32(buf));
+        if (r == sys.ENOTFOUND) return null;
+        return try copied(r, buf);
     }
 };

@@ -4,6 +4,7 @@
 //!   curl http://127.0.0.1:8083/hello/ada
 //!   curl -d 'some bytes' http://127.0.0.1:8083/echo
 //!   curl -N 'http://127.0.0.1:8083/count?n=3'
+//!   a WebSocket client on ws://127.0.0.1:8083/shout/ada
 const std = @import("std");
 const rusm = @import("rusm");
 
@@ -68,6 +69,47 @@ export fn count(handle: i32) void {
     }
     const target = req.target(&target_buf) catch return;
     req.sendEvent("done", target) catch {};
+}
+
+/// /shout/{name} (a ws route): first a welcome naming the path, query and
+/// the X-Client header (and a ping if the query says `ping`); then answers
+/// each text message with "NAME: TEXT" in capitals and each binary one with
+/// its bytes reversed; closes with 1000 "bye" when told "bye". Messages
+/// from other processes are not frames and are ignored.
+export fn shout(handle: i32) void {
+    const ws = rusm.WebSocket.from(handle);
+    var name_buf: [32]u8 = undefined;
+    var path_buf: [64]u8 = undefined;
+    var query_buf: [64]u8 = undefined;
+    var client_buf: [32]u8 = undefined;
+    var buf: [1024]u8 = undefined;
+    var out: [1100]u8 = undefined;
+    const name = (ws.param("name", &name_buf) catch null) orelse "anonymous";
+    const path = ws.path(&path_buf) catch return;
+    const query = ws.query(&query_buf) catch return;
+    const client = (ws.header("X-Client", &client_buf) catch null) orelse "unknown";
+    const welcome = std.fmt.bufPrint(&out, "welcome to {s}?{s}, {s}", .{ path, query, client }) catch return;
+    ws.sendText(welcome) catch return;
+    if (std.mem.indexOf(u8, query, "ping") != null) ws.ping("are you there") catch return;
+    while (true) {
+        const m = rusm.receive(&buf, .{}) catch return;
+        const frame = rusm.WebSocket.frame(m) orelse continue;
+        switch (frame) {
+            .text => |text| {
+                if (std.mem.eql(u8, text, "bye")) {
+                    ws.close(1000, "bye") catch return;
+                    continue; // the close frame comes next
+                }
+                const line = std.fmt.bufPrint(&out, "{s}: {s}", .{ name, text }) catch continue;
+                ws.sendText(std.ascii.upperString(line, line)) catch return;
+            },
+            .binary => |bytes| {
+                std.mem.reverse(u8, bytes);
+                ws.sendBinary(bytes) catch return;
+            },
+            .close => return,
+        }
+    }
 }
 
 fn fail(req: rusm.Request) void {
