@@ -1,6 +1,7 @@
 //! rusm for Zig guests: processes, messages, links, monitors, the registry,
-//! topics, timers, supervisors, the node's key-value store, crypto, and HTTP,
-//! SSE and WebSocket handlers, over the `rusm` guest ABI (docs/abi.md).
+//! the cluster, topics, timers, supervisors, the node's key-value store,
+//! crypto, and HTTP, SSE and WebSocket handlers, over the `rusm` guest ABI
+//! (docs/abi.md).
 //!
 //! Zig 0.11, `wasm32-wasi` (or `wasm32-freestanding`); no dependencies beyond
 //! std, and no allocation unless a function takes an allocator. The raw
@@ -448,6 +449,75 @@ pub fn unregister(name: []const u8) Error!void {
 pub fn whereis(name: []const u8) Error!?Pid {
     const p = try check64(sys.whereis(ptr(name), len32(name)));
     return if (p == 0) null else Pid.from(p);
+}
+
+// ---- the cluster ----------------------------------------------------------------
+
+/// This node's id (the top 16 bits of its pids; 0 on a node that is not in
+/// a cluster).
+pub fn nodeSelf() u16 {
+    return @intCast(sys.node_self());
+}
+
+/// Fills `out` with up to out.len ids of the other nodes that are up and
+/// returns how many there are.
+pub fn nodes(out: []u32) Error!usize {
+    const raw: ?[*]u32 = if (out.len == 0) null else out.ptr;
+    return try check(sys.nodes(raw, @intCast(out.len)));
+}
+
+/// A node's name (this node's, or a peer's as it said when it connected),
+/// cut to buf. error.NotFound if it was never seen.
+pub fn nodeName(node: u16, buf: []u8) Error![]u8 {
+    const n = try check(sys.node_name(node, bufPtr(buf), len32(buf)));
+    return buf[0..@min(n, buf.len)];
+}
+
+/// With `on`, a TAG_NODE_DOWN message each time `node` goes down and a
+/// TAG_NODE_UP each time it comes up (a NODE_DOWN at once if it is not up);
+/// off stops them.
+pub fn monitorNode(node: u16, on: bool) Error!void {
+    _ = try check(sys.monitor_node(node, @intFromBool(on)));
+}
+
+/// Spawns `function` of the module registered here as `module` on node
+/// `node` (this node's id: here), waiting for the answer at most
+/// `timeout_ns` (null: until it comes or the node goes down). Cap spawn.
+/// error.NoConn, error.Denied, error.NotFound, error.Timeout.
+pub fn spawnOn(node: u16, module: []const u8, function: []const u8, args: []const u64, o: SpawnOptions, timeout_ns: ?u64) Error!Spawned {
+    const opts = spawnOpts(o);
+    var out = sys.rusm_spawned{};
+    _ = try check(sys.spawn_on(node, ptr(module), len32(module), ptr(function), len32(function), argsPtr(args), @intCast(args.len), &opts, &out, nanos(timeout_ns)));
+    return .{ .pid = Pid.from(out.pid), .monitor = out.monitor };
+}
+
+/// To the process registered as `name` on node `node` (Erlang's
+/// {Name, Node} ! Msg). Cap registry. error.NotFound (no such name here),
+/// error.NoConn.
+pub fn sendNamed(node: u16, name: []const u8, tag: u64, data: []const u8) Error!void {
+    _ = try check(sys.send_named(node, ptr(name), len32(name), tag, ptr(data), len32(data)));
+}
+
+/// Names this process on every node of the cluster (cap registry).
+/// error.Exists, error.BadArg (empty or over 255 bytes), error.NoConn.
+pub fn registerGlobal(name: []const u8) Error!void {
+    _ = try check(sys.register_global(ptr(name), len32(name)));
+}
+
+/// Drops a global name, whichever process holds it. error.NotFound.
+pub fn unregisterGlobal(name: []const u8) Error!void {
+    _ = try check(sys.unregister_global(ptr(name), len32(name)));
+}
+
+/// The process (of any node) registered globally as `name`; null if none.
+pub fn whereisGlobal(name: []const u8) Error!?Pid {
+    const p = try check64(sys.whereis_global(ptr(name), len32(name)));
+    return if (p == 0) null else Pid.from(p);
+}
+
+/// To the process registered globally as `name`. error.NotFound.
+pub fn sendGlobal(name: []const u8, tag: u64, data: []const u8) Error!void {
+    _ = try check(sys.send_global(ptr(name), len32(name), tag, ptr(data), len32(data)));
 }
 
 // ---- topics ---------------------------------------------------------------------

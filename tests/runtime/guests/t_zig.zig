@@ -320,6 +320,50 @@ fn topics() !void {
     try rusm.kill(e);
 }
 
+/// The cluster calls on a node alone: this node is the only one, and
+/// global names are this node's.
+fn cluster() !void {
+    var buf: [64]u8 = undefined;
+    const here = rusm.nodeSelf();
+    var ids: [8]u32 = undefined;
+    expect(try rusm.nodes(&ids) == 0, @src(), "no other nodes");
+    var name: [64]u8 = undefined;
+    expect((try rusm.nodeName(here, &name)).len > 0, @src(), "nodeName of this node");
+    expectError(rusm.nodeName(9, &name), error.NotFound, @src(), "nodeName of a node never seen");
+    try rusm.monitorNode(9, true);
+    const down = receiveTag(&buf, rusm.TAG_NODE_DOWN);
+    expect(down.int(u16).? == 9 and down.ref == 9, @src(), "NODE_DOWN at once for a node that is not up");
+    try rusm.monitorNode(9, false);
+
+    // `rusm run` loads its module as "main". spawnOn needs a node id: a
+    // node that is not in a cluster has 0, which spawn_on refuses.
+    expect(here == 0, @src(), "a node alone has id 0");
+    expectError(rusm.spawnOn(here, "main", "adder", &.{ rusm.self().id(), 1, 2 }, .{}, second), error.BadArg, @src(), "spawnOn node 0");
+    const sm = try rusm.spawnModule("main", "adder", &.{ rusm.self().id(), 5, 6 }, .{ .monitor = true });
+    var m = receiveTag(&buf, 31);
+    expect(m.from == sm.pid and m.int(i64).? == 11, @src(), "spawnModule");
+    m = receiveTag(&buf, rusm.TAG_DOWN);
+    expect(m.exit().?.from == sm.pid and m.exit().?.kind == .normal, @src(), "spawnModule's monitor");
+
+    try rusm.register("zig-named");
+    try rusm.sendNamed(here, "zig-named", 60, "named");
+    m = receiveTag(&buf, 60);
+    expect(std.mem.eql(u8, m.data, "named"), @src(), "sendNamed to this node");
+    try rusm.unregister("zig-named");
+    expectError(rusm.sendNamed(here, "zig-named", 60, "x"), error.NotFound, @src(), "sendNamed to nobody");
+
+    try rusm.registerGlobal("zig-global");
+    expect((try rusm.whereisGlobal("zig-global")).? == rusm.self(), @src(), "whereisGlobal");
+    try rusm.sendGlobal("zig-global", 61, "global");
+    m = receiveTag(&buf, 61);
+    expect(std.mem.eql(u8, m.data, "global"), @src(), "sendGlobal");
+    try rusm.unregisterGlobal("zig-global");
+    expect((try rusm.whereisGlobal("zig-global")) == null, @src(), "unregisterGlobal");
+    expectError(rusm.unregisterGlobal("zig-global"), error.NotFound, @src(), "unregisterGlobal twice");
+    expectError(rusm.sendGlobal("zig-global", 61, "x"), error.NotFound, @src(), "sendGlobal to nobody");
+    expectError(rusm.registerGlobal(""), error.BadArg, @src(), "an empty global name");
+}
+
 fn timers() !void {
     var buf: [64]u8 = undefined;
     const me = rusm.self();
@@ -542,6 +586,7 @@ pub fn main() !void {
     try spawnOptions();
     try registry();
     try topics();
+    try cluster();
     try timers();
     try supervisors();
     try keyValue();
