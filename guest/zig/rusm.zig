@@ -61,12 +61,19 @@ pub const ExitKind = enum(u32) {
     _,
 };
 
-/// The reason of an exit or of an exit signal.
+/// Why this process exits (exit).
+pub const Reason = enum(i32) {
+    normal = 0,
+    shutdown = 1,
+    @"error" = 2,
+};
+
+/// An exit signal to another process (exitPid).
 pub const Signal = enum(i32) {
     normal = 0,
     shutdown = 1,
     @"error" = 2,
-    /// Untrappable; only as a signal to another process (exitPid).
+    /// Untrappable.
     kill = 3,
 };
 
@@ -100,6 +107,13 @@ fn check(r: i32) Error!u32 {
 fn check64(r: i64) Error!u64 {
     if (r < 0) return sys.errorFromCode(@intCast(@max(r, std.math.minInt(i32))));
     return @intCast(r);
+}
+
+/// A pid returned as i64: error codes are small negatives; a pid of a node
+/// whose id has its top bit set is negative as an i64 too, and is a pid.
+fn checkPid(r: i64) Error!Pid {
+    if (r < 0 and r >= -4096) return sys.errorFromCode(@intCast(r));
+    return Pid.from(@bitCast(r));
 }
 
 /// A slice's pointer, or null when it is empty (the host then reads nothing).
@@ -288,7 +302,7 @@ pub fn trapExit(on: bool) Error!bool {
 
 /// Ends this process: links and monitors see `reason` and `detail`
 /// (`detail` is ignored for .normal). Never returns.
-pub fn exit(reason: Signal, detail: []const u8) noreturn {
+pub fn exit(reason: Reason, detail: []const u8) noreturn {
     sys.exit(@intFromEnum(reason), ptr(detail), len32(detail));
     unreachable;
 }
@@ -447,8 +461,8 @@ pub fn unregister(name: []const u8) Error!void {
 
 /// The process registered as `name`, null if none (cap registry).
 pub fn whereis(name: []const u8) Error!?Pid {
-    const p = try check64(sys.whereis(ptr(name), len32(name)));
-    return if (p == 0) null else Pid.from(p);
+    const p = try checkPid(sys.whereis(ptr(name), len32(name)));
+    return if (p == .none) null else p;
 }
 
 // ---- the cluster ----------------------------------------------------------------
@@ -511,8 +525,8 @@ pub fn unregisterGlobal(name: []const u8) Error!void {
 
 /// The process (of any node) registered globally as `name`; null if none.
 pub fn whereisGlobal(name: []const u8) Error!?Pid {
-    const p = try check64(sys.whereis_global(ptr(name), len32(name)));
-    return if (p == 0) null else Pid.from(p);
+    const p = try checkPid(sys.whereis_global(ptr(name), len32(name)));
+    return if (p == .none) null else p;
 }
 
 /// To the process registered globally as `name`. error.NotFound.
@@ -638,15 +652,13 @@ pub const Supervisor = struct {
         }
         const size = @sizeOf(sys.rusm_sup_header) + children.len * @sizeOf(sys.rusm_child_spec);
         const bytes: [*]const u8 = @ptrCast(&spec);
-        const pid = try check64(sys.supervisor_start(bytes, @intCast(size)));
-        return .{ .pid = Pid.from(pid) };
+        return .{ .pid = try checkPid(sys.supervisor_start(bytes, @intCast(size))) };
     }
 
     /// simple_one_for_one: starts a child from the template, with the
     /// template's arguments followed by `args`.
     pub fn startChild(sup: Supervisor, args: []const u64, timeout_ns: ?u64) Error!Pid {
-        const pid = try check64(sys.supervisor_start_child(@bitCast(sup.pid.id()), argsPtr(args), @intCast(args.len), nanos(timeout_ns)));
-        return Pid.from(pid);
+        return checkPid(sys.supervisor_start_child(@bitCast(sup.pid.id()), argsPtr(args), @intCast(args.len), nanos(timeout_ns)));
     }
 
     /// Stops a child (shutdown, then kill after its shutdown time); it is not
