@@ -8,10 +8,13 @@
                        the abi_fuzz driver: a program interpreter calling every
                        function the runtime serves (all but serving's) and
                        the WASI imports listed in WASI.wat
-  abi.py write         regenerates the marked blocks of guest/c/rusm.h and the
-                       Rust SDK's raw imports (guest/rust/rusm/src/sys.rs)
-  abi.py check         fails if guest/c/rusm.h's blocks, sys.rs or docs/abi.md's
-                       signatures and error codes disagree with the definition
+  abi.py write         regenerates the marked blocks of guest/c/rusm.h, the
+                       Rust SDK's raw imports (guest/rust/rusm/src/sys.rs) and
+                       the AssemblyScript SDK's (guest/assemblyscript/rusm/
+                       assembly/sys.ts, by scripts/abi_as.py)
+  abi.py check         fails if guest/c/rusm.h's blocks, sys.rs, sys.ts or
+                       docs/abi.md's signatures and error codes disagree with
+                       the definition
 
 Run from anywhere; paths are relative to the repository.
 """
@@ -21,6 +24,8 @@ import textwrap
 import sys
 import tomllib
 from pathlib import Path
+
+import abi_as  # the AssemblyScript SDK's sys.ts (scripts/abi_as.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = ROOT / "abi" / "rusm.toml"
@@ -556,17 +561,22 @@ def main(argv):
                 RUST_SYS.parent.mkdir(parents=True, exist_ok=True)
                 RUST_SYS.write_text(rust_want)
                 print("abi.py: guest/rust/rusm/src/sys.rs regenerated")
+            as_note = abi_as.write(d)
+            if as_note:
+                print(as_note)
             return 0
         problems = [] if want == header else [
             "guest/c/rusm.h: its generated blocks are out of date (run scripts/abi.py write)"]
         if rust_want != rust_have:
             problems.append("guest/rust/rusm/src/sys.rs is out of date (run scripts/abi.py write)")
+        problems += abi_as.check(d)
         problems += check_docs(d)
         for p in problems:
             print("abi.py check:", p, file=sys.stderr)
         if not problems:
             print(f"abi.py check: {len(d['function'])} functions and {len(d['error'])} error "
-                  "codes agree in abi/rusm.toml, guest/c/rusm.h, guest/rust and docs/abi.md")
+                  "codes agree in abi/rusm.toml, guest/c/rusm.h, guest/rust, guest/assemblyscript "
+                  "and docs/abi.md")
         return 1 if problems else 0
     except (AbiError, OSError, tomllib.TOMLDecodeError) as e:
         print(f"abi.py: {e}", file=sys.stderr)
