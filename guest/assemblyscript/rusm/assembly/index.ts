@@ -1,0 +1,808 @@
+// rusm for AssemblyScript guests: processes, messages, links, monitors, the
+// registry, timers, supervisors and the node's key-value store, over the
+// `rusm` guest ABI (docs/abi.md).
+//
+// The raw imports, error codes and struct layouts are in ./sys (generated
+// from abi/rusm.toml by scripts/abi.py; `import * as sys from "rusm/sys"`);
+// this file is the API on top.
+//
+// Errors. AssemblyScript cannot catch exceptions (a `throw` aborts), so
+// errors are values:
+//   - a call that only succeeds or fails returns an `i32`: OK (0) or a
+//     negative error code (sys.E*; errorName() names it);
+//   - a call that produces something returns a `Result<T>`: `.ok`, `.error`,
+//     `.value`, and `.unwrap()`, which ends the process with the error's name
+//     when it failed ("let it crash": links, monitors and supervisors see it).
+// A process ends with an error when it aborts (a failed assert, a throw, an
+// out-of-bounds access in std): __rusm_abort below turns the abort into
+// rusm.exit(error, "abort: MESSAGE at FILE:LINE:COL"), so no env.abort import
+// is needed (the build passes --use abort=~lib/rusm/assembly/index/__rusm_abort).
+//
+// Processes run exported functions of the module (`export function worker`
+// in the entry file); spawn names them. Modules are built with
+// --exportStart _initialize: rusm calls _initialize (globals) in every new
+// instance, then the entry function, so top-level statements of the entry
+// file run in every process: keep them free of side effects and put the
+// program in `export function _start(): void`.
+import * as sys from "./sys";
+
+/** A process, on this node or another: the node's 64-bit pid (0: none). */
+export type Pid = u64;
+
+// ---- constants that guest/c/rusm.h defines by hand ------------------------
+
+/** Tags of the runtime's system messages. */
+export const TAG_EXIT: u64 = 0xffffffffffffff01; // a trapped exit signal (trapExit)
+export const TAG_DOWN: u64 = 0xffffffffffffff02; // a monitored process ended
+export const TAG_NODE_UP: u64 = 0xffffffffffffff03;
+export const TAG_NODE_DOWN: u64 = 0xffffffffffffff04;
+export const TAG_SUPERVISOR_REPLY: u64 = 0xffffffffffffff17; // a late supervisor answer: skip it
+export const TAG_SPAWN_REPLY: u64 = 0xffffffffffffff18;
+export const TAG_WS_TEXT: u64 = 0xffffffffffffff20;
+export const TAG_WS_BINARY: u64 = 0xffffffffffffff21;
+export const TAG_WS_CLOSE: u64 = 0xffffffffffffff22;
+/** Tags at or above this cannot be sent (EBADARG). */
+export const TAG_RESERVED: u64 = 0xffffffffffffff00;
+
+/** Exit reason kinds in EXIT and DOWN messages. */
+export const REASON_NORMAL: u32 = 0;
+export const REASON_SHUTDOWN: u32 = 1;
+export const REASON_KILLED: u32 = 2;
+export const REASON_NOPROC: u32 = 4;
+export const REASON_ERROR: u32 = 5;
+export const REASON_NOCONNECTION: u32 = 6;
+
+/** Capabilities (SpawnOptions.caps, ChildSpec.caps). */
+export const CAP_STDIO: u32 = 1 << 0;
+export const CAP_ENV: u32 = 1 << 1;
+export const CAP_FS: u32 = 1 << 2;
+export const CAP_CLOCK: u32 = 1 << 3;
+export const CAP_RANDOM: u32 = 1 << 4;
+export const CAP_SPAWN: u32 = 1 << 5;
+export const CAP_PROC: u32 = 1 << 6;
+export const CAP_REGISTRY: u32 = 1 << 7;
+export const CAP_CRYPTO: u32 = 1 << 8;
+export const CAP_PUBSUB: u32 = 1 << 9;
+export const CAP_KV: u32 = 1 << 10;
+
+const SPAWN_LINK: u32 = 1;
+const SPAWN_MONITOR: u32 = 2;
+const SPAWN_TRAP_EXIT: u32 = 4;
+const SPAWN_CAPS: u32 = 8;
+
+const EXIT_NORMAL: i32 = 0;
+const EXIT_SHUTDOWN: i32 = 1;
+const EXIT_ERROR: i32 = 2;
+const EXIT_KILL: i32 = 3;
+
+/** Supervisor strategies and child restart policies (docs/abi.md). */
+export const ONE_FOR_ONE: u32 = 0;
+export const ONE_FOR_ALL: u32 = 1;
+export const REST_FOR_ONE: u32 = 2;
+export const SIMPLE_ONE_FOR_ONE: u32 = 3;
+export const PERMANENT: u32 = 0;
+export const TRANSIENT: u32 = 1;
+export const TEMPORARY: u32 = 2;
+
+// ---- errors ------------------------------------------------------------------
+
+/** The name of an error code ("ETIMEOUT", ...; "OK" for 0). */
+export function errorName(code: i32): string {
+  switch (code) {
+    case sys.OK: return "OK";
+    case sys.ETIMEOUT: return "ETIMEOUT";
+    case sys.ENOPROC: return "ENOPROC";
+    case sys.EBADARG: return "EBADARG";
+    case sys.EDENIED: return "EDENIED";
+    case sys.ENOTFOUND: return "ENOTFOUND";
+    case sys.EEXISTS: return "EEXISTS";
+    case sys.EFULL: return "EFULL";
+    case sys.ENOMSG: return "ENOMSG";
+    case sys.ELIMIT: return "ELIMIT";
+    case sys.ENOTSUP: return "ENOTSUP";
+    case sys.ECLOSED: return "ECLOSED";
+    case sys.ETOOLARGE: return "ETOOLARGE";
+    case sys.EBADSTATE: return "EBADSTATE";
+    case sys.ENOTCONN: return "ENOTCONN";
+    case sys.EAUTH: return "EAUTH";
+    case sys.ECONFLICT: return "ECONFLICT";
+    case sys.EIO: return "EIO";
+  }
+  return "E" + code.toString();
+}
+
+/** The outcome of a call that produces a value: the value, or an error code. */
+export class Result<T> {
+  constructor(
+    /** OK (0) or a negative error code (sys.E*). */
+    public readonly error: i32,
+    private readonly _value: T,
+  ) {}
+
+  get ok(): bool {
+    return this.error == sys.OK;
+  }
+
+  /** The value; only meaningful when ok. */
+  get value(): T {
+    return this._value;
+  }
+
+  /** The value, or ends this process with an error naming `what` and the code. */
+  expect(what: string): T {
+    if (this.error != sys.OK) exitError(what + ": " + errorName(this.error));
+    return this._value;
+  }
+
+  /** The value, or ends this process with the error's name. */
+  unwrap(): T {
+    return this.expect("unwrap");
+  }
+}
+
+function ok<T>(value: T): Result<T> {
+  return new Result<T>(sys.OK, value);
+}
+
+function err<T>(code: i32): Result<T> {
+  return new Result<T>(code, isReference<T>() ? changetype<T>(0) : <T>0);
+}
+
+/** Ends this process with an error naming `what` unless `code` is OK. */
+export function check(code: i32, what: string): void {
+  if (code < 0) exitError(what + ": " + errorName(code));
+}
+
+// ---- bytes -------------------------------------------------------------------
+
+/** Data given to send, the store, ...: a string (sent as UTF-8), a Uint8Array
+ * or an ArrayBuffer. Any other type is a compile-time error. */
+// @ts-ignore: decorator
+@inline
+function bytesOf<T>(data: T): Uint8Array {
+  if (isString<T>()) {
+    return Uint8Array.wrap(String.UTF8.encode(changetype<string>(data)));
+  } else if (idof<T>() == idof<Uint8Array>()) {
+    return changetype<Uint8Array>(data);
+  } else if (idof<T>() == idof<ArrayBuffer>()) {
+    return Uint8Array.wrap(changetype<ArrayBuffer>(data));
+  } else {
+    ERROR("rusm: data must be a string, a Uint8Array or an ArrayBuffer");
+  }
+}
+
+function utf8(s: string): ArrayBuffer {
+  return String.UTF8.encode(s);
+}
+
+function textOf(b: Uint8Array): string {
+  return String.UTF8.decodeUnsafe(b.dataStart, <usize>b.byteLength);
+}
+
+function nanos(ms: i64): i64 {
+  if (ms < 0) return -1;
+  if (ms > i64.MAX_VALUE / 1_000_000) return i64.MAX_VALUE;
+  return ms * 1_000_000;
+}
+
+// ---- the process -------------------------------------------------------------
+
+export function abiVersion(): i32 {
+  return sys.abi_version();
+}
+
+/** This process's pid. */
+export function self(): Pid {
+  return sys.self();
+}
+
+/** The pid of the process that spawned this one; 0 if the host did. */
+export function parent(): Pid {
+  return sys.parent();
+}
+
+export function isAlive(pid: Pid): bool {
+  return sys.is_alive(pid) > 0;
+}
+
+/** Free text shown in process info and the dashboard. */
+export function setLabel(label: string): i32 {
+  const b = utf8(label);
+  return sys.set_label(changetype<usize>(b), b.byteLength);
+}
+
+/** `key=value` lines about a process (docs/abi.md, process_info). */
+export function processInfo(pid: Pid): Result<string> {
+  let cap = 512;
+  let n = cap + 1;
+  let buf = new ArrayBuffer(0);
+  while (n > cap) {
+    cap = max(cap, n);
+    buf = new ArrayBuffer(cap);
+    n = sys.process_info(pid, changetype<usize>(buf), cap);
+    if (n < 0) return err<string>(n);
+  }
+  return ok(String.UTF8.decodeUnsafe(changetype<usize>(buf), n));
+}
+
+/** Ends this process normally. */
+export function exitNormal(): void {
+  sys.exit(EXIT_NORMAL, 0, 0);
+  unreachable();
+}
+
+/** Ends this process with reason shutdown(detail). */
+export function exitShutdown(detail: string): void {
+  const b = utf8(detail);
+  sys.exit(EXIT_SHUTDOWN, changetype<usize>(b), b.byteLength);
+  unreachable();
+}
+
+/** Ends this process with an error: links and monitors see `detail`. */
+export function exitError(detail: string): void {
+  const b = utf8(detail);
+  sys.exit(EXIT_ERROR, changetype<usize>(b), b.byteLength);
+  unreachable();
+}
+
+/** Sends an exit signal with an error reason to `pid` (kill: untrappable).
+ * Needs cap proc for another process. */
+export function exitPid(pid: Pid, detail: string, kill: bool = false): i32 {
+  const b = utf8(detail);
+  return sys.exit_pid(pid, kill ? EXIT_KILL : EXIT_ERROR, changetype<usize>(b), b.byteLength);
+}
+
+/** Suspends this process (not the worker thread) for `ms` milliseconds;
+ * messages that arrive meanwhile stay queued. */
+export function sleep(ms: i64): void {
+  sys.sleep(nanos(ms));
+}
+
+/** Lets other processes run. */
+export function yieldNow(): void {
+  sys.yield_();
+}
+
+// ---- abort -------------------------------------------------------------------
+
+// The abort handler (the build's --use abort=~lib/rusm/assembly/index/__rusm_abort):
+// ends the process with an error whose detail says where it aborted. It
+// allocates nothing: the detail is written to a static buffer.
+const ABORT_CAP: i32 = 512;
+const abortBuf: usize = memory.data(ABORT_CAP);
+
+function abortAppend(at: i32, s: string | null): i32 {
+  if (s == null) return at;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8.
+  const units = min(s.length, (ABORT_CAP - at) / 3);
+  if (units <= 0) return at;
+  return at + <i32>String.UTF8.encodeUnsafe(changetype<usize>(s), units, abortBuf + at);
+}
+
+export function __rusm_abort(
+  message: string | null,
+  fileName: string | null,
+  line: u32,
+  column: u32,
+): void {
+  let n = abortAppend(0, "abort: ");
+  n = abortAppend(n, message != null ? message : "(no message)");
+  if (fileName != null) {
+    n = abortAppend(n, " at ");
+    n = abortAppend(n, fileName);
+    n = abortAppend(n, ":" + line.toString() + ":" + column.toString());
+  }
+  sys.exit(EXIT_ERROR, abortBuf, n);
+  unreachable();
+}
+
+// ---- messages ----------------------------------------------------------------
+
+/** How a process ended, as an EXIT or DOWN message says. */
+export class Exit {
+  constructor(
+    public from: Pid,
+    /** REASON_NORMAL, REASON_SHUTDOWN, REASON_KILLED, REASON_NOPROC, REASON_ERROR,
+     * REASON_NOCONNECTION. */
+    public kind: u32,
+    public detail: string,
+    /** DOWN: the monitor's reference; EXIT: 0. */
+    public monitor: u64,
+  ) {}
+}
+
+/** A received message. */
+export class Message {
+  constructor(
+    public tag: u64,
+    public from: Pid,
+    /** DOWN: the monitor reference; else the sender's correlation value (0). */
+    public ref: u64,
+    public data: Uint8Array,
+  ) {}
+
+  /** The payload as UTF-8 text. */
+  text(): string {
+    return textOf(this.data);
+  }
+
+  isExit(): bool {
+    return this.tag == TAG_EXIT;
+  }
+
+  isDown(): bool {
+    return this.tag == TAG_DOWN;
+  }
+
+  /** The exit an EXIT or DOWN message reports; null for other messages. */
+  exit(): Exit | null {
+    const p = this.data.dataStart;
+    const n = <usize>this.data.byteLength;
+    if (this.tag == TAG_EXIT && n >= sys.rusm_exit_payload.SIZE) {
+      const e = changetype<sys.rusm_exit_payload>(p);
+      const len = min(<usize>e.detail_len, n - sys.rusm_exit_payload.SIZE);
+      const at = p + sys.rusm_exit_payload.SIZE;
+      return new Exit(e.from, e.kind, String.UTF8.decodeUnsafe(at, len), 0);
+    }
+    if (this.tag == TAG_DOWN && n >= sys.rusm_down_payload.SIZE) {
+      const d = changetype<sys.rusm_down_payload>(p);
+      const len = min(<usize>d.detail_len, n - sys.rusm_down_payload.SIZE);
+      const at = p + sys.rusm_down_payload.SIZE;
+      return new Exit(d.from, d.kind, String.UTF8.decodeUnsafe(at, len), d.ref);
+    }
+    return null;
+  }
+}
+
+/** Sends `data` (a string, Uint8Array or ArrayBuffer) to `to` with `tag`.
+ * Sending to a dead process is not an error. EBADARG (pid 0, a reserved
+ * tag), EFULL (the receiver's mailbox is full: the message was dropped). */
+export function send<T>(to: Pid, tag: u64, data: T): i32 {
+  const b = bytesOf<T>(data);
+  return sys.send(to, tag, b.dataStart, b.byteLength);
+}
+
+/** Sends to the process registered as `name` on this node (cap registry).
+ * ENOTFOUND. */
+export function sendName<T>(name: string, tag: u64, data: T): i32 {
+  const n = utf8(name);
+  const b = bytesOf<T>(data);
+  return sys.send_name(changetype<usize>(n), n.byteLength, tag, b.dataStart, b.byteLength);
+}
+
+const HEADER: usize = memory.data(<i32>sys.rusm_msg.SIZE, 8);
+const SCRATCH_CAP: i32 = 256;
+const SCRATCH: usize = memory.data(SCRATCH_CAP, 8);
+
+function receiveRaw(tag: u64, useTag: bool, timeoutNs: i64): Message | null {
+  const n = sys.receive(tag, useTag ? 1 : 0, timeoutNs, HEADER, SCRATCH, SCRATCH_CAP);
+  if (n == sys.ETIMEOUT) return null;
+  if (n < 0) exitError("rusm.receive: " + errorName(n)); // our own buffers: cannot happen
+  const data = new Uint8Array(n);
+  memory.copy(data.dataStart, SCRATCH, <usize>min(n, SCRATCH_CAP));
+  if (n > SCRATCH_CAP) {
+    const r = sys.message_read(SCRATCH_CAP, data.dataStart + SCRATCH_CAP, n - SCRATCH_CAP);
+    if (r < 0) exitError("rusm.message_read: " + errorName(r));
+  }
+  const h = changetype<sys.rusm_msg>(HEADER);
+  return new Message(h.tag, h.from, h.ref, data);
+}
+
+/** The oldest message in the mailbox, waiting as long as it takes. */
+export function receive(): Message {
+  return changetype<Message>(receiveRaw(0, false, -1));
+}
+
+/** The oldest message, or null after `timeoutMs` milliseconds (0: poll). */
+export function receiveTimeout(timeoutMs: i64): Message | null {
+  return receiveRaw(0, false, nanos(timeoutMs));
+}
+
+/** The oldest message with `tag` (selective receive: the others stay
+ * queued, in order), or null after `timeoutMs` (negative: wait forever). */
+export function receiveTag(tag: u64, timeoutMs: i64 = -1): Message | null {
+  return receiveRaw(tag, true, nanos(timeoutMs));
+}
+
+// ---- spawning ----------------------------------------------------------------
+
+/** Options of spawnWith. */
+export class SpawnOptions {
+  link: bool = false;
+  monitor: bool = false;
+  /** The child traps exits from the start. */
+  trapExit: bool = false;
+  /** Capabilities the child asks for (CAP_* bits), never more than this
+   * process's; -1: inherit. */
+  caps: i64 = -1;
+  /** 0: the parent's limit (never more). */
+  maxMemoryPages: u32 = 0;
+  /** 0: unbounded. */
+  mailboxBound: u32 = 0;
+  label: string | null = null;
+}
+
+/** A spawned process and, with SpawnOptions.monitor, the monitor's reference. */
+export class Spawned {
+  constructor(
+    public pid: Pid,
+    public monitor: u64,
+  ) {}
+}
+
+const SPAWN_OPTS: usize = memory.data(<i32>sys.rusm_spawn_opts.SIZE, 8);
+const SPAWNED: usize = memory.data(<i32>sys.rusm_spawned.SIZE, 8);
+
+/** Starts the exported function `fn` of this module in a new process with
+ * `args` (one per i32/i64 parameter; an i32 takes the low half). Cap spawn.
+ * ENOTFOUND (no such export), EBADARG (argument count), ELIMIT. */
+export function spawnWith(fn: string, args: u64[], o: SpawnOptions): Result<Spawned> {
+  const name = utf8(fn);
+  const label = o.label != null ? utf8(changetype<string>(o.label)) : null;
+  const opts = changetype<sys.rusm_spawn_opts>(SPAWN_OPTS);
+  opts.flags =
+    (o.link ? SPAWN_LINK : 0) |
+    (o.monitor ? SPAWN_MONITOR : 0) |
+    (o.trapExit ? SPAWN_TRAP_EXIT : 0) |
+    (o.caps >= 0 ? SPAWN_CAPS : 0);
+  opts.mailbox_bound = o.mailboxBound;
+  opts.max_memory_pages = o.maxMemoryPages;
+  opts.caps = o.caps >= 0 ? <u32>o.caps : 0;
+  opts.label = label != null ? changetype<usize>(label) : 0;
+  opts.label_len = label != null ? label.byteLength : 0;
+  const out = changetype<sys.rusm_spawned>(SPAWNED);
+  out.pid = 0;
+  out.monitor = 0;
+  const r = sys.spawn(
+    changetype<usize>(name),
+    name.byteLength,
+    args.dataStart,
+    args.length,
+    SPAWN_OPTS,
+    SPAWNED,
+  );
+  if (r < 0) return err<Spawned>(r);
+  return ok(new Spawned(out.pid, out.monitor));
+}
+
+/** spawnWith without options. */
+export function spawn(fn: string, args: u64[] = []): Result<Pid> {
+  const r = spawnWith(fn, args, new SpawnOptions());
+  return r.ok ? ok<Pid>(r.value.pid) : err<Pid>(r.error);
+}
+
+/** Spawns linked to this process (needs cap spawn, not proc). */
+export function spawnLink(fn: string, args: u64[] = []): Result<Pid> {
+  const o = new SpawnOptions();
+  o.link = true;
+  const r = spawnWith(fn, args, o);
+  return r.ok ? ok<Pid>(r.value.pid) : err<Pid>(r.error);
+}
+
+/** Spawns monitored by this process: a DOWN message follows its end. */
+export function spawnMonitor(fn: string, args: u64[] = []): Result<Spawned> {
+  const o = new SpawnOptions();
+  o.monitor = true;
+  return spawnWith(fn, args, o);
+}
+
+// ---- links, monitors, exits --------------------------------------------------
+
+/** Links this process to `pid` (cap proc): when one ends with an error, the
+ * other gets an exit signal. Linking a dead process gives noproc. */
+export function link(pid: Pid): i32 {
+  return sys.link(pid);
+}
+
+export function unlink(pid: Pid): i32 {
+  return sys.unlink(pid);
+}
+
+/** Watches `pid`: exactly one DOWN message (TAG_DOWN) follows its end. */
+export function monitor(pid: Pid): Result<u64> {
+  const r = sys.monitor(pid);
+  return r < 0 ? err<u64>(<i32>r) : ok<u64>(<u64>r);
+}
+
+/** Stops a monitor; with `flush`, a DOWN already queued is removed. True if
+ * the monitor was active. */
+export function demonitor(ref: u64, flush: bool = false): bool {
+  return sys.demonitor(ref, flush ? 1 : 0) > 0;
+}
+
+/** With `on`, exit signals from linked processes arrive as EXIT messages
+ * instead of ending this one. Returns the previous setting. */
+export function trapExit(on: bool): bool {
+  return sys.trap_exit(on ? 1 : 0) > 0;
+}
+
+// ---- the registry (cap registry) ---------------------------------------------
+
+/** Registers this process as `name` on this node. EEXISTS. */
+export function register(name: string): i32 {
+  const b = utf8(name);
+  return sys.register(changetype<usize>(b), b.byteLength);
+}
+
+export function unregister(name: string): i32 {
+  const b = utf8(name);
+  return sys.unregister(changetype<usize>(b), b.byteLength);
+}
+
+/** The process registered as `name`, or 0. */
+export function whereis(name: string): Pid {
+  const b = utf8(name);
+  const p = sys.whereis(changetype<usize>(b), b.byteLength);
+  return p > 0 ? <u64>p : 0;
+}
+
+// ---- timers ------------------------------------------------------------------
+
+/** Sends `data` to `to` with `tag` after `delayMs`: the timer's id. ELIMIT
+ * (past this process's message budget). Cancelled when this process exits. */
+export function sendAfter<T>(delayMs: i64, to: Pid, tag: u64, data: T): Result<u64> {
+  const b = bytesOf<T>(data);
+  const r = sys.send_after(nanos(delayMs), to, tag, b.dataStart, b.byteLength);
+  return r < 0 ? err<u64>(<i32>r) : ok<u64>(<u64>r);
+}
+
+/** Cancels a timer: the nanoseconds it had left. ENOTFOUND (fired or
+ * cancelled already). */
+export function cancelTimer(id: u64): Result<i64> {
+  const r = sys.cancel_timer(<i64>id);
+  return r < 0 ? err<i64>(<i32>r) : ok<i64>(r);
+}
+
+// ---- supervisors (cap spawn) -------------------------------------------------
+
+/** A child of a supervisor: an exported function of this module (or of
+ * `module`, one registered with the runtime) and its arguments. */
+export class ChildSpec {
+  /** PERMANENT, TRANSIENT or TEMPORARY. */
+  restart: u32 = PERMANENT;
+  /** Time it has to stop on shutdown before it is killed. */
+  shutdownMs: u32 = 5000;
+  /** CAP_* bits, never more than the caller's; -1: the caller's. */
+  caps: i64 = -1;
+  /** "": this module. */
+  module: string = "";
+
+  constructor(
+    public id: string,
+    public fn: string,
+    public args: u64[] = [],
+  ) {}
+}
+
+const SUP_CALL_MS: i64 = 5000;
+
+/** A supervisor process (docs/abi.md, "Supervisor spec"): it restarts its
+ * children as its strategy says, and dies when they crash more than
+ * `maxRestarts` times in `maxSecondsMs`. It is linked to its starter. */
+export class Supervisor {
+  constructor(public pid: Pid) {}
+
+  /** Starts a supervisor of `children` (for SIMPLE_ONE_FOR_ONE: exactly one,
+   * the template; children come from startChild). EBADARG (bad spec, an
+   * argument count that differs from the function's), ENOTFOUND. */
+  static start(
+    strategy: u32,
+    children: ChildSpec[],
+    maxRestarts: u32 = 3,
+    maxSecondsMs: u32 = 5000,
+  ): Result<Supervisor> {
+    const n = children.length;
+    const size = sys.rusm_sup_header.SIZE + <usize>n * sys.rusm_child_spec.SIZE;
+    const spec = new ArrayBuffer(<i32>size);
+    const keep = new Array<ArrayBuffer>(); // the strings the spec points into
+    const h = changetype<sys.rusm_sup_header>(changetype<usize>(spec));
+    h.strategy = strategy;
+    h.max_restarts = maxRestarts;
+    h.max_seconds_ms = maxSecondsMs;
+    h.nchildren = n;
+    for (let i = 0; i < n; i++) {
+      const c = children[i];
+      const at = changetype<usize>(spec) + sys.rusm_sup_header.SIZE + <usize>i * sys.rusm_child_spec.SIZE;
+      const e = changetype<sys.rusm_child_spec>(at);
+      const id = utf8(c.id);
+      const fn = utf8(c.fn);
+      const mod = utf8(c.module);
+      keep.push(id);
+      keep.push(fn);
+      keep.push(mod);
+      e.id = changetype<usize>(id);
+      e.id_len = id.byteLength;
+      e.module_ = mod.byteLength > 0 ? changetype<usize>(mod) : 0;
+      e.module_len = mod.byteLength;
+      e.fn = changetype<usize>(fn);
+      e.fn_len = fn.byteLength;
+      e.args = c.args.dataStart;
+      e.nargs = c.args.length;
+      e.restart = c.restart;
+      e.shutdown_ms = c.shutdownMs;
+      e.flags = c.caps >= 0 ? SPAWN_CAPS : 0;
+      e.caps = c.caps >= 0 ? <u32>c.caps : 0;
+    }
+    const r = sys.supervisor_start(changetype<usize>(spec), <u32>size);
+    if (r < 0) return err<Supervisor>(<i32>r);
+    return ok(new Supervisor(<u64>r));
+  }
+
+  /** SIMPLE_ONE_FOR_ONE: starts a child from the template, with the
+   * template's arguments followed by `args`. */
+  startChild(args: u64[] = [], timeoutMs: i64 = SUP_CALL_MS): Result<Pid> {
+    const r = sys.supervisor_start_child(<i64>this.pid, args.dataStart, args.length, nanos(timeoutMs));
+    return r < 0 ? err<Pid>(<i32>r) : ok<Pid>(<u64>r);
+  }
+
+  /** Stops a child and forgets it (it is not restarted). */
+  terminateChild(child: Pid, timeoutMs: i64 = SUP_CALL_MS): i32 {
+    return sys.supervisor_terminate_child(<i64>this.pid, <i64>child, nanos(timeoutMs));
+  }
+
+  /** The live children, in start order. */
+  whichChildren(timeoutMs: i64 = SUP_CALL_MS): Result<Pid[]> {
+    let cap = 16;
+    let n = cap + 1;
+    let out = new Array<u64>(0);
+    while (n > cap) {
+      cap = max(cap, n);
+      out = new Array<u64>(cap);
+      n = sys.supervisor_which_children(<i64>this.pid, out.dataStart, cap, nanos(timeoutMs));
+      if (n < 0) return err<Pid[]>(n);
+    }
+    out.length = n;
+    return ok<Pid[]>(out);
+  }
+}
+
+// ---- the key-value store (cap kv, buckets granted by name) -------------------
+
+/** One entry of Bucket.list. */
+export class KvEntry {
+  constructor(
+    public key: Uint8Array,
+    /** Empty unless the list asked for values. */
+    public value: Uint8Array,
+  ) {}
+
+  keyText(): string {
+    return textOf(this.key);
+  }
+
+  valueText(): string {
+    return textOf(this.value);
+  }
+}
+
+const KV_OUT: usize = memory.data(8, 8);
+
+/** A bucket of the node's durable key-value store (docs/kv.md). Every call
+ * but open and close returns once the store has committed it. Keys and
+ * values are strings (UTF-8), Uint8Arrays or ArrayBuffers. */
+export class Bucket {
+  private constructor(public readonly handle: i32) {}
+
+  /** A bucket this process was granted (`--allow kv:NAME`). EDENIED (not
+   * granted), ENOTSUP (the node has no store). */
+  static open(name: string): Result<Bucket> {
+    const b = utf8(name);
+    const h = sys.kv_open(changetype<usize>(b), b.byteLength);
+    return h < 0 ? err<Bucket>(h) : ok(new Bucket(h));
+  }
+
+  /** The value, or null if there is no such key. */
+  get<K>(key: K): Result<Uint8Array | null> {
+    const k = bytesOf<K>(key);
+    let buf = new Uint8Array(256);
+    let n = sys.kv_get(this.handle, k.dataStart, k.byteLength, buf.dataStart, buf.byteLength);
+    while (n > buf.byteLength) {
+      buf = new Uint8Array(n); // it may grow between calls: ask until it fits
+      n = sys.kv_get(this.handle, k.dataStart, k.byteLength, buf.dataStart, buf.byteLength);
+    }
+    if (n == sys.ENOTFOUND) return ok<Uint8Array | null>(null);
+    if (n < 0) return err<Uint8Array | null>(n);
+    return ok<Uint8Array | null>(buf.subarray(0, n));
+  }
+
+  /** The value as UTF-8 text, or null if there is no such key. */
+  getText<K>(key: K): Result<string | null> {
+    const r = this.get<K>(key);
+    if (!r.ok) return err<string | null>(r.error);
+    const v = r.value;
+    return ok<string | null>(v != null ? textOf(v) : null);
+  }
+
+  /** EDENIED (a read-only grant), ETOOLARGE. */
+  put<K, V>(key: K, value: V): i32 {
+    const k = bytesOf<K>(key);
+    const v = bytesOf<V>(value);
+    return sys.kv_put(this.handle, k.dataStart, k.byteLength, v.dataStart, v.byteLength);
+  }
+
+  /** False if there was no such key. */
+  delete<K>(key: K): Result<bool> {
+    const k = bytesOf<K>(key);
+    const r = sys.kv_delete(this.handle, k.dataStart, k.byteLength);
+    if (r == sys.ENOTFOUND) return ok(false);
+    return r < 0 ? err<bool>(r) : ok(true);
+  }
+
+  /** Adds `delta` to a decimal integer value (a missing key is 0): the sum.
+   * EBADSTATE (the value is not an integer), ELIMIT (overflow). */
+  incr<K>(key: K, delta: i64 = 1): Result<i64> {
+    const k = bytesOf<K>(key);
+    const r = sys.kv_incr(this.handle, k.dataStart, k.byteLength, delta, KV_OUT);
+    return r < 0 ? err<i64>(r) : ok<i64>(load<i64>(KV_OUT));
+  }
+
+  /** Writes `value` only if the key holds `expected`: false if it holds
+   * something else (or nothing). */
+  compareAndSwap<K, V>(key: K, expected: V, value: V): Result<bool> {
+    const e = bytesOf<V>(expected);
+    return this.cas(bytesOf<K>(key), e, bytesOf<V>(value), 0);
+  }
+
+  /** Writes `value` only if the key is absent: false if it exists. */
+  putIfAbsent<K, V>(key: K, value: V): Result<bool> {
+    return this.cas(bytesOf<K>(key), new Uint8Array(0), bytesOf<V>(value), sys.KV_IF_ABSENT);
+  }
+
+  /** Deletes the key only if it holds `expected`: false otherwise. */
+  deleteIf<K, V>(key: K, expected: V): Result<bool> {
+    return this.cas(bytesOf<K>(key), bytesOf<V>(expected), new Uint8Array(0), sys.KV_DELETE);
+  }
+
+  private cas(k: Uint8Array, e: Uint8Array, v: Uint8Array, flags: i32): Result<bool> {
+    const r = sys.kv_cas(
+      this.handle,
+      k.dataStart,
+      k.byteLength,
+      e.dataStart,
+      e.byteLength,
+      v.dataStart,
+      v.byteLength,
+      flags,
+    );
+    if (r == sys.ECONFLICT) return ok(false);
+    return r < 0 ? err<bool>(r) : ok(true);
+  }
+
+  /** One page of the keys that start with `prefix` and sort after `after`
+   * (bytewise; "": from the first), at most 1000; empty at the end. Page on
+   * with the last key as `after`. */
+  list<K>(prefix: K, after: Uint8Array | null = null, values: bool = false): Result<KvEntry[]> {
+    const p = bytesOf<K>(prefix);
+    const a = after != null ? after : new Uint8Array(0);
+    const flags = values ? sys.KV_VALUES : 0;
+    let cap = 64 * 1024;
+    let buf = new Uint8Array(cap);
+    let n = sys.kv_list(this.handle, p.dataStart, p.byteLength, a.dataStart, a.byteLength, buf.dataStart, cap, flags);
+    // The first entry did not fit (a value of up to 1 MiB): a bigger buffer.
+    while (n == sys.ETOOLARGE && cap < 4 * 1024 * 1024) {
+      cap *= 4;
+      buf = new Uint8Array(cap);
+      n = sys.kv_list(this.handle, p.dataStart, p.byteLength, a.dataStart, a.byteLength, buf.dataStart, cap, flags);
+    }
+    if (n < 0) return err<KvEntry[]>(n);
+    const out = new Array<KvEntry>();
+    let at: i32 = 0;
+    for (let i = 0; i < n; i++) {
+      const h = changetype<sys.rusm_kv_entry>(buf.dataStart + <usize>at);
+      const kl = <i32>h.key_len;
+      const vl = <i32>h.value_len;
+      at += <i32>sys.rusm_kv_entry.SIZE;
+      const key = buf.slice(at, at + kl);
+      at += kl;
+      const value = values ? buf.slice(at, at + vl) : new Uint8Array(0);
+      if (values) at += vl;
+      out.push(new KvEntry(key, value));
+    }
+    return ok(out);
+  }
+
+  /** Gives the handle back (it also goes at the process's exit). */
+  close(): i32 {
+    return sys.kv_close(this.handle);
+  }
+}
