@@ -5,8 +5,8 @@ import * as rusm from "rusm";
 export function _start(): void {
   const bucket = rusm.Bucket.open("counter");
   if (!bucket.ok) {
-    console.error(
-      "kv_counter: bucket 'counter': " + rusm.errorName(bucket.error) + " (grant it with --allow kv:counter)",
+    process.stderr.write(
+      "kv_counter: bucket 'counter': " + rusm.errorName(bucket.error) + " (grant it with --allow kv:counter)\n",
     );
     process.exit(1);
   }

@@ -486,6 +486,20 @@ export function spawnMonitor(fn: string, args: u64[] = []): Result<Spawned> {
   return spawnWith(fn, args, o);
 }
 
+/** Starts `fn` (a function of this module, exported or not) in a new process
+ * with `arg`: spawnWith("__rusm_run", ...) with the function's reference,
+ * which is the same in every instance of the module. The entry file must
+ * export the trampoline: `export { __rusm_run } from "rusm";`. */
+export function spawnFn(fn: (arg: u64) => void, arg: u64, o: SpawnOptions = new SpawnOptions()): Result<Spawned> {
+  return spawnWith("__rusm_run", [<u64>changetype<usize>(fn), arg], o);
+}
+
+/** The entry of a process started by spawnFn: calls the function `fn`
+ * refers to with `arg`. Export it from the entry file to use spawnFn. */
+export function __rusm_run(fn: u64, arg: u64): void {
+  changetype<(arg: u64) => void>(<usize>fn)(arg);
+}
+
 // ---- links, monitors, exits --------------------------------------------------
 
 /** Links this process to `pid` (cap proc): when one ends with an error, the
@@ -804,5 +818,143 @@ export class Bucket {
   /** Gives the handle back (it also goes at the process's exit). */
   close(): i32 {
     return sys.kv_close(this.handle);
+  }
+}
+
+// ---- serving: an http route's handler (docs/abi.md, "Serving") ---------------
+
+const HTTP_METHOD = 0;
+const HTTP_TARGET = 1;
+const HTTP_PATH = 2;
+const HTTP_QUERY = 3;
+const HTTP_PEER = 4;
+const HTTP_HEADERS = 5;
+const HTTP_HEADER = 6; // by name
+
+/** The request of a process that `rusm serve` started for an http route
+ * (its entry, `handle` by default, takes the handle: `export function
+ * handle(req: i32): void`). The response ends with the process: one that
+ * ends without answering gets 500. */
+export class HttpRequest {
+  constructor(public readonly handle: i32) {}
+
+  private text(what: i32, name: ArrayBuffer | null): Result<string> {
+    let cap = 256;
+    let n = cap + 1;
+    let buf = new ArrayBuffer(0);
+    while (n > cap) {
+      cap = max(cap, n);
+      buf = new ArrayBuffer(cap);
+      const p = changetype<usize>(buf);
+      const q = name != null ? changetype<usize>(name) : 0;
+      const ql = name != null ? name.byteLength : 0;
+      switch (what) {
+        case HTTP_METHOD: n = sys.http_method(this.handle, p, cap); break;
+        case HTTP_TARGET: n = sys.http_target(this.handle, p, cap); break;
+        case HTTP_PATH: n = sys.http_path(this.handle, p, cap); break;
+        case HTTP_QUERY: n = sys.http_query(this.handle, p, cap); break;
+        case HTTP_PEER: n = sys.http_peer(this.handle, p, cap); break;
+        case HTTP_HEADERS: n = sys.http_headers(this.handle, p, cap); break;
+        default: n = sys.http_header(this.handle, q, ql, p, cap);
+      }
+      if (n < 0) return err<string>(n);
+    }
+    return ok(String.UTF8.decodeUnsafe(changetype<usize>(buf), n));
+  }
+
+  /** GET, POST, ... as received. */
+  method(): string {
+    return this.text(HTTP_METHOD, null).unwrap();
+  }
+  /** The request target as received (`/users/7?x=1`). */
+  target(): string {
+    return this.text(HTTP_TARGET, null).unwrap();
+  }
+  /** The target up to `?`, still percent-encoded. */
+  path(): string {
+    return this.text(HTTP_PATH, null).unwrap();
+  }
+  /** After `?` ("" if none). */
+  query(): string {
+    return this.text(HTTP_QUERY, null).unwrap();
+  }
+  /** The client's address (`127.0.0.1:41234`). */
+  peer(): string {
+    return this.text(HTTP_PEER, null).unwrap();
+  }
+  /** Every header as `Name: value\n` lines, in the order received. */
+  headers(): string {
+    return this.text(HTTP_HEADERS, null).unwrap();
+  }
+
+  /** The first header of that name (case-insensitive), or null. */
+  header(name: string): string | null {
+    const r = this.text(HTTP_HEADER, utf8(name));
+    return r.ok ? r.value : null;
+  }
+
+  /** A route parameter (`/users/{id}` -> "id"; "*" for a prefix route's
+   * rest), percent-decoded, or null. */
+  param(name: string): string | null {
+    const nm = utf8(name);
+    let cap = 256;
+    let n = cap + 1;
+    let buf = new ArrayBuffer(0);
+    while (n > cap) {
+      cap = max(cap, n);
+      buf = new ArrayBuffer(cap);
+      n = sys.http_param(this.handle, changetype<usize>(nm), nm.byteLength, changetype<usize>(buf), cap);
+      if (n < 0) return null;
+    }
+    return String.UTF8.decodeUnsafe(changetype<usize>(buf), n);
+  }
+
+  /** The whole body (empty for a request without one). ETOOLARGE past the
+   * route's limit, ECLOSED. */
+  body(): Result<Uint8Array> {
+    const chunks = new Array<Uint8Array>();
+    let total = 0;
+    for (let n = 1; n > 0; ) {
+      const chunk = new Uint8Array(16 * 1024);
+      n = sys.http_read(this.handle, chunk.dataStart, chunk.byteLength);
+      if (n < 0) return err<Uint8Array>(n);
+      if (n > 0) {
+        chunks.push(chunk.subarray(0, n));
+        total += n;
+      }
+    }
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (let i = 0; i < chunks.length; i++) {
+      out.set(chunks[i], at);
+      at += chunks[i].byteLength;
+    }
+    return ok(out);
+  }
+
+  /** Answers at once: status, `Name: value\n` header lines, and the body (a
+   * string, Uint8Array or ArrayBuffer) with a Content-Length. EBADSTATE if a
+   * response was already started. */
+  respond<T>(status: i32, body: T, headers: string = ""): i32 {
+    const h = utf8(headers);
+    const b = bytesOf<T>(body);
+    return sys.http_respond(this.handle, status, changetype<usize>(h), h.byteLength, b.dataStart, b.byteLength);
+  }
+
+  /** Starts a streamed response (contentLength -1: chunked). */
+  start(status: i32, headers: string = "", contentLength: i64 = -1): i32 {
+    const h = utf8(headers);
+    return sys.http_start(this.handle, status, changetype<usize>(h), h.byteLength, contentLength);
+  }
+
+  /** Appends body bytes (blocks this process while the client is slow). */
+  write<T>(data: T): i32 {
+    const b = bytesOf<T>(data);
+    return sys.http_write(this.handle, b.dataStart, b.byteLength);
+  }
+
+  /** Ends a streamed response. */
+  finish(): i32 {
+    return sys.http_finish(this.handle);
   }
 }
