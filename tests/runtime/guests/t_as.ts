@@ -5,6 +5,8 @@
 // exits 0, or prints the first failed check and exits 1.
 import * as rusm from "rusm";
 import * as sys from "rusm/sys";
+// spawnFn's trampoline must be an export of the entry file.
+export { __rusm_run } from "rusm";
 
 let checks = 0;
 
@@ -62,6 +64,25 @@ export function sleeper(): void {
 // Spawned without capabilities: reports what register says.
 export function caps_child(boss: u64): void {
   rusm.send(boss, 30, u64Bytes(<u64>(<i64>rusm.register("caps-child"))));
+}
+
+// Spawned with SpawnOptions.trapExit: reports whether it traps exits.
+export function trapping(boss: u64): void {
+  rusm.send(boss, 31, u64Bytes(rusm.trapExit(true) ? 1 : 0));
+}
+
+export function shutdowner(): void {
+  rusm.exitShutdown("going away");
+}
+
+export function normal(): void {
+  rusm.exitNormal();
+  rusm.exitError("exitNormal returned");
+}
+
+// Not exported: started by reference with spawnFn.
+function byReference(boss: u64): void {
+  rusm.send(boss, 32, "by reference");
 }
 
 // A supervisor's child: reports (tag 20) its argument, then crashes on tag 21.
@@ -132,6 +153,17 @@ export function _start(): void {
   m = changetype<rusm.Message>(rusm.receiveTag(30, 5000));
   check(<i64>u64Of(m) == sys.EDENIED, "a child spawned without caps cannot register");
 
+  o.caps = -1;
+  o.label = null;
+  o.trapExit = true;
+  check(rusm.spawnWith("trapping", [me], o).ok, "spawnWith trapExit");
+  m = changetype<rusm.Message>(rusm.receiveTag(31, 5000));
+  check(u64Of(m) == 1, "the child traps exits from the start");
+  const byRef = rusm.spawnFn(byReference, me);
+  check(byRef.ok, "spawnFn: " + rusm.errorName(byRef.error));
+  m = changetype<rusm.Message>(rusm.receiveTag(32, 5000));
+  check(m.from == byRef.value.pid && m.text() == "by reference", "spawnFn runs the function it was given");
+
   // ---- monitors: DOWN decoded, aborts and unwraps end the process ----
   let s = rusm.spawnMonitor("crasher").unwrap();
   let e = down("crasher");
@@ -146,6 +178,12 @@ export function _start(): void {
   s = rusm.spawnMonitor("unwrapper").unwrap();
   e = down("unwrapper");
   check(e.detail.includes("open secret: EDENIED"), "expect() ends the process: " + e.detail);
+  s = rusm.spawnMonitor("shutdowner").unwrap();
+  e = down("shutdowner");
+  check(e.kind == rusm.REASON_SHUTDOWN && e.detail.includes("going away"), "exitShutdown: " + e.detail);
+  s = rusm.spawnMonitor("normal").unwrap();
+  e = down("normal");
+  check(e.kind == rusm.REASON_NORMAL, "exitNormal: " + e.kind.toString() + " " + e.detail);
   const sl = rusm.spawn("sleeper").unwrap();
   const ref = rusm.monitor(sl).unwrap();
   check(rusm.demonitor(ref, true), "demonitor of an active monitor");
