@@ -40,8 +40,8 @@ set(RUSM_AS_FLAGS
 function(rusm_add_as_wasm target)
   if(NOT RUSM_ASC OR NOT EXISTS ${RUSM_AS_SHIM}/wasi_process.ts)
     message(FATAL_ERROR "AssemblyScript guests need asc and @assemblyscript/wasi-shim in "
-                        "${RUSM_AS_TOOLCHAIN}: run scripts/bootstrap.sh "
-                        "(or -DRUSM_BUILD_GUESTS=OFF)")
+                        "${RUSM_AS_TOOLCHAIN}: run scripts/bootstrap.sh (it npm-installs "
+                        "them there), or point -DRUSM_AS_TOOLCHAIN at such an npm prefix")
   endif()
   cmake_parse_arguments(PARSE_ARGV 1 arg "" "OUTPUT;SOURCE" "")
   if(NOT arg_OUTPUT OR NOT arg_SOURCE OR arg_UNPARSED_ARGUMENTS)
