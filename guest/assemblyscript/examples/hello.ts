@@ -2,7 +2,6 @@
 import * as rusm from "rusm";
 
 export function _start(): void {
-  console.log(
-    "hello from assemblyscript process " + rusm.self().toString() + " (abi " + rusm.abiVersion().toString() + ")",
-  );
+  const pid = rusm.self().toString();
+  console.log("hello from assemblyscript process " + pid + " (abi " + rusm.abiVersion().toString() + ")");
 }

@@ -5,9 +5,8 @@ import * as rusm from "rusm";
 export function _start(): void {
   const bucket = rusm.Bucket.open("counter");
   if (!bucket.ok) {
-    process.stderr.write(
-      "kv_counter: bucket 'counter': " + rusm.errorName(bucket.error) + " (grant it with --allow kv:counter)\n",
-    );
+    const why = rusm.errorName(bucket.error);
+    process.stderr.write("kv_counter: bucket 'counter': " + why + " (grant it with --allow kv:counter)\n");
     process.exit(1);
   }
   const hits = bucket.value.incr("hits", 1).expect("incr");

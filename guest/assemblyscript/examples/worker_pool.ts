@@ -96,7 +96,6 @@ export function _start(): void {
       }
     }
   }
-  console.log(
-    answered.toString() + " jobs answered, " + restarted.toString() + " workers crashed and were restarted",
-  );
+  const crashed = restarted.toString();
+  console.log(answered.toString() + " jobs answered, " + crashed + " workers crashed and were restarted");
 }

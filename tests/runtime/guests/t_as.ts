@@ -175,6 +175,11 @@ export function _start(): void {
     e.from == s.pid && e.detail.includes("abort: broken invariant at") && e.detail.includes("t_as.ts"),
     "an abort ends the process with its message and place: " + e.detail,
   );
+  const place = e.detail.substring(e.detail.indexOf("t_as.ts:") + 8).split(":");
+  check(
+    place.length == 2 && I32.parseInt(place[0]) > 0 && I32.parseInt(place[1]) > 0,
+    "the abort's place has a line and a column: " + e.detail,
+  );
   s = rusm.spawnMonitor("unwrapper").unwrap();
   e = down("unwrapper");
   check(e.detail.includes("open secret: EDENIED"), "expect() ends the process: " + e.detail);

@@ -279,6 +279,16 @@ function abortAppend(at: i32, s: string | null): i32 {
   return at + <i32>String.UTF8.encodeUnsafe(changetype<usize>(s), units, abortBuf + at);
 }
 
+function abortNumber(at: i32, v: u32): i32 {
+  let digits = 1;
+  for (let x = v; x >= 10; x /= 10) digits++;
+  if (at + digits > ABORT_CAP) return at;
+  for (let i = digits - 1, x = v; i >= 0; i--, x /= 10) {
+    store<u8>(abortBuf + <usize>(at + i), 0x30 + x % 10);
+  }
+  return at + digits;
+}
+
 export function __rusm_abort(
   message: string | null,
   fileName: string | null,
@@ -290,7 +300,8 @@ export function __rusm_abort(
   if (fileName != null) {
     n = abortAppend(n, " at ");
     n = abortAppend(n, fileName);
-    n = abortAppend(n, ":" + line.toString() + ":" + column.toString());
+    n = abortNumber(abortAppend(n, ":"), line);
+    n = abortNumber(abortAppend(n, ":"), column);
   }
   sys.exit(EXIT_ERROR, abortBuf, n);
   unreachable();
@@ -490,7 +501,11 @@ export function spawnMonitor(fn: string, args: u64[] = []): Result<Spawned> {
  * with `arg`: spawnWith("__rusm_run", ...) with the function's reference,
  * which is the same in every instance of the module. The entry file must
  * export the trampoline: `export { __rusm_run } from "rusm";`. */
-export function spawnFn(fn: (arg: u64) => void, arg: u64, o: SpawnOptions = new SpawnOptions()): Result<Spawned> {
+export function spawnFn(
+  fn: (arg: u64) => void,
+  arg: u64,
+  o: SpawnOptions = new SpawnOptions(),
+): Result<Spawned> {
   return spawnWith("__rusm_run", [<u64>changetype<usize>(fn), arg], o);
 }
 
@@ -616,8 +631,9 @@ export class Supervisor {
     h.nchildren = n;
     for (let i = 0; i < n; i++) {
       const c = children[i];
-      const at = changetype<usize>(spec) + sys.rusm_sup_header.SIZE + <usize>i * sys.rusm_child_spec.SIZE;
-      const e = changetype<sys.rusm_child_spec>(at);
+      const e = changetype<sys.rusm_child_spec>(
+        changetype<usize>(spec) + sys.rusm_sup_header.SIZE + <usize>i * sys.rusm_child_spec.SIZE,
+      );
       const id = utf8(c.id);
       const fn = utf8(c.fn);
       const mod = utf8(c.module);
@@ -645,7 +661,8 @@ export class Supervisor {
   /** SIMPLE_ONE_FOR_ONE: starts a child from the template, with the
    * template's arguments followed by `args`. */
   startChild(args: u64[] = [], timeoutMs: i64 = SUP_CALL_MS): Result<Pid> {
-    const r = sys.supervisor_start_child(<i64>this.pid, args.dataStart, args.length, nanos(timeoutMs));
+    const pid = <i64>this.pid;
+    const r = sys.supervisor_start_child(pid, args.dataStart, args.length, nanos(timeoutMs));
     return r < 0 ? err<Pid>(<i32>r) : ok<Pid>(<u64>r);
   }
 
@@ -791,20 +808,25 @@ export class Bucket {
     const flags = values ? sys.KV_VALUES : 0;
     let cap = 64 * 1024;
     let buf = new Uint8Array(cap);
-    let n = sys.kv_list(this.handle, p.dataStart, p.byteLength, a.dataStart, a.byteLength, buf.dataStart, cap, flags);
+    const h = this.handle;
+    const pp = p.dataStart;
+    const pl = p.byteLength;
+    const ap = a.dataStart;
+    const al = a.byteLength;
+    let n = sys.kv_list(h, pp, pl, ap, al, buf.dataStart, cap, flags);
     // The first entry did not fit (a value of up to 1 MiB): a bigger buffer.
     while (n == sys.ETOOLARGE && cap < 4 * 1024 * 1024) {
       cap *= 4;
       buf = new Uint8Array(cap);
-      n = sys.kv_list(this.handle, p.dataStart, p.byteLength, a.dataStart, a.byteLength, buf.dataStart, cap, flags);
+      n = sys.kv_list(h, pp, pl, ap, al, buf.dataStart, cap, flags);
     }
     if (n < 0) return err<KvEntry[]>(n);
     const out = new Array<KvEntry>();
     let at: i32 = 0;
     for (let i = 0; i < n; i++) {
-      const h = changetype<sys.rusm_kv_entry>(buf.dataStart + <usize>at);
-      const kl = <i32>h.key_len;
-      const vl = <i32>h.value_len;
+      const entry = changetype<sys.rusm_kv_entry>(buf.dataStart + <usize>at);
+      const kl = <i32>entry.key_len;
+      const vl = <i32>entry.value_len;
       at += <i32>sys.rusm_kv_entry.SIZE;
       const key = buf.slice(at, at + kl);
       at += kl;
@@ -903,7 +925,8 @@ export class HttpRequest {
     while (n > cap) {
       cap = max(cap, n);
       buf = new ArrayBuffer(cap);
-      n = sys.http_param(this.handle, changetype<usize>(nm), nm.byteLength, changetype<usize>(buf), cap);
+      const p = changetype<usize>(buf);
+      n = sys.http_param(this.handle, changetype<usize>(nm), nm.byteLength, p, cap);
       if (n < 0) return null;
     }
     return String.UTF8.decodeUnsafe(changetype<usize>(buf), n);
@@ -938,7 +961,8 @@ export class HttpRequest {
   respond<T>(status: i32, body: T, headers: string = ""): i32 {
     const h = utf8(headers);
     const b = bytesOf<T>(body);
-    return sys.http_respond(this.handle, status, changetype<usize>(h), h.byteLength, b.dataStart, b.byteLength);
+    const hp = changetype<usize>(h);
+    return sys.http_respond(this.handle, status, hp, h.byteLength, b.dataStart, b.byteLength);
   }
 
   /** Starts a streamed response (contentLength -1: chunked). */

@@ -4,19 +4,19 @@
 // its own.
 import * as rusm from "rusm";
 
+const TEXT = "Content-Type: text/plain\n";
+
 export function handle(req: i32): void {
   const r = new rusm.HttpRequest(req);
   const name = r.param("name");
   if (name != null) {
     const agent = r.header("user-agent");
-    r.respond(
-      200,
-      "hello " + name + " from assemblyscript process " + rusm.self().toString() +
-        " (" + r.method() + " " + r.path() + ", " + (agent != null ? "with" : "without") + " a user agent)\n",
-      "Content-Type: text/plain\n",
-    );
+    const how = r.method() + " " + r.path() + ", " + (agent != null ? "with" : "without") + " a user agent";
+    const pid = rusm.self().toString();
+    r.respond(200, "hello " + name + " from assemblyscript process " + pid + " (" + how + ")\n", TEXT);
     return;
   }
   const body = r.body().unwrap();
-  r.respond(200, body.byteLength.toString() + ": " + String.UTF8.decodeUnsafe(body.dataStart, body.byteLength), "Content-Type: text/plain\n");
+  const text = String.UTF8.decodeUnsafe(body.dataStart, body.byteLength);
+  r.respond(200, body.byteLength.toString() + ": " + text, TEXT);
 }
