@@ -1,7 +1,7 @@
 // Conformance guest of the AssemblyScript SDK (guest/assemblyscript/rusm):
 // every wrapper of the SDK against the real runtime, each result asserted.
 // `rusm run t_as.wasm --allow spawn --allow proc --allow registry
-// --allow kv:app --kv FILE` prints "as sdk conformance: ok (N checks)" and
+// --allow pubsub --allow crypto --allow kv:app --kv FILE` prints "as sdk conformance: ok (N checks)" and
 // exits 0, or prints the first failed check and exits 1.
 import * as rusm from "rusm";
 import * as sys from "rusm/sys";
@@ -223,6 +223,33 @@ export function _start(): void {
   check(rusm.unregister("as-all") == sys.OK && rusm.whereis("as-all") == 0, "unregister");
   check(rusm.unregister("as-all") == sys.ENOTFOUND, "unregister twice");
 
+  // ---- topics ----
+  check(rusm.subscribe("as-topic") == sys.OK, "subscribe");
+  const copies = rusm.publish("as-topic", 40, "news");
+  check(copies.ok && copies.value == 1, "publish reaches the one subscriber");
+  m = changetype<rusm.Message>(rusm.receiveTag(40, 5000));
+  check(m.text() == "news" && m.from == me, "the published message");
+  check(rusm.unsubscribe("as-topic") == sys.OK, "unsubscribe");
+  check(rusm.unsubscribe("as-topic") == sys.ENOTFOUND, "unsubscribe twice");
+  check(rusm.publish("as-topic", 40, "again").unwrap() == 0, "no subscriber, no copy");
+
+  // ---- crypto ----
+  const rnd = rusm.randomBytes(32).unwrap();
+  let nonzero = false;
+  for (let i = 0; i < rnd.length; i++) nonzero = nonzero || rnd[i] != 0;
+  check(rnd.length == 32 && nonzero, "randomBytes");
+  check(
+    rusm.hex(rusm.digest(sys.HASH_SHA256, "abc").unwrap()) ==
+      "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+    "digest SHA-256 of abc",
+  );
+  check(
+    rusm.hex(rusm.hmac(sys.HASH_SHA256, "key", "The quick brown fox jumps over the lazy dog").unwrap()) ==
+      "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8",
+    "HMAC-SHA-256",
+  );
+  check(rusm.digest(99, "x").error == sys.ENOTSUP, "an unknown hash");
+
   // ---- timers, sleep ----
   const t = rusm.sendAfter(10, me, 13, "tick");
   check(t.ok && t.value > 0, "sendAfter");
@@ -267,7 +294,7 @@ export function _start(): void {
   const opened = rusm.Bucket.open("app");
   check(opened.ok, "Bucket.open: " + rusm.errorName(opened.error));
   const b = opened.value;
-  const keys = ["k", "long", "n", "text", "new", "l/1", "l/2", "l/3"];
+  const keys = ["k", "long", "n", "text", "new", "l/1", "l/2", "l/3", "b/1", "b/2"];
   for (let i = 0; i < keys.length; i++) b.delete(keys[i]).unwrap();
   check(b.put("k", "v1") == sys.OK, "put a string");
   const got = b.get("k").unwrap();
@@ -296,6 +323,14 @@ export function _start(): void {
   );
   const rest = b.list("l/", page[0].key).unwrap();
   check(rest.length == 2 && rest[0].keyText() == "l/2" && rest[0].value.byteLength == 0, "list after a key");
+  const done = b.batch(new rusm.KvBatch().checkAbsent("b/1").put("b/1", "x").put("b/2", "y"));
+  check(done.ok && done.value == -1, "a batch commits");
+  check(b.getText("b/1").unwrap() == "x" && b.getText("b/2").unwrap() == "y", "the batch's writes");
+  const refused = b.batch(new rusm.KvBatch().delete("b/2").check("b/2", "y").check("b/1", "wrong"));
+  check(refused.ok && refused.value == 2, "a failed check names its step");
+  check(b.getText("b/2").unwrap() == "y", "a refused batch writes nothing");
+  check(b.batch(new rusm.KvBatch().delete("b/1").delete("b/2")).unwrap() == -1, "a batch of deletes");
+  check(b.get("b/1").unwrap() == null && b.get("b/2").unwrap() == null, "the deletes happened");
   check(rusm.Bucket.open("secret").error == sys.EDENIED, "a bucket not granted");
   check(b.close() == sys.OK && b.get("n").error == sys.EBADARG, "close");
 

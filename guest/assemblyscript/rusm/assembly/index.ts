@@ -565,6 +565,30 @@ export function whereis(name: string): Pid {
   return p > 0 ? <u64>p : 0;
 }
 
+// ---- topics (cap pubsub) -----------------------------------------------------
+
+/** Subscribes this process to `topic` (1 to 255 bytes; twice is once):
+ * what is published there arrives as plain messages. */
+export function subscribe(topic: string): i32 {
+  const t = utf8(topic);
+  return sys.subscribe(changetype<usize>(t), t.byteLength);
+}
+
+/** ENOTFOUND if this process was not subscribed. */
+export function unsubscribe(topic: string): i32 {
+  const t = utf8(topic);
+  return sys.unsubscribe(changetype<usize>(t), t.byteLength);
+}
+
+/** Sends a copy of `data` with `tag` to every subscriber of `topic`, on every
+ * node: how many copies went out. */
+export function publish<T>(topic: string, tag: u64, data: T): Result<i32> {
+  const t = utf8(topic);
+  const b = bytesOf<T>(data);
+  const r = sys.publish(changetype<usize>(t), t.byteLength, tag, b.dataStart, b.byteLength);
+  return r < 0 ? err<i32>(r) : ok<i32>(r);
+}
+
 // ---- timers ------------------------------------------------------------------
 
 /** Sends `data` to `to` with `tag` after `delayMs`: the timer's id. ELIMIT
@@ -687,6 +711,44 @@ export class Supervisor {
   }
 }
 
+// ---- crypto (cap crypto; docs/crypto.md) --------------------------------------
+// Only the stateless calls are wrapped; keys, AEAD and signatures are in sys.
+
+/** `n` bytes from the OS's CSPRNG. */
+export function randomBytes(n: i32): Result<Uint8Array> {
+  const out = new Uint8Array(n);
+  const r = sys.crypto_random(out.dataStart, n);
+  return r < 0 ? err<Uint8Array>(r) : ok(out);
+}
+
+/** The digest of `data` with hash `alg` (sys.HASH_SHA256, ...). */
+export function digest<T>(alg: i32, data: T): Result<Uint8Array> {
+  const b = bytesOf<T>(data);
+  const out = new Uint8Array(64);
+  const r = sys.crypto_digest(alg, b.dataStart, b.byteLength, out.dataStart, out.byteLength);
+  return r < 0 ? err<Uint8Array>(r) : ok(out.subarray(0, r));
+}
+
+/** HMAC of `data` under `key` with hash `alg`. */
+export function hmac<K, T>(alg: i32, key: K, data: T): Result<Uint8Array> {
+  const k = bytesOf<K>(key);
+  const b = bytesOf<T>(data);
+  const out = new Uint8Array(64);
+  const kp = k.dataStart;
+  const r = sys.crypto_hmac(alg, kp, k.byteLength, b.dataStart, b.byteLength, out.dataStart, 64);
+  return r < 0 ? err<Uint8Array>(r) : ok(out.subarray(0, r));
+}
+
+/** Lowercase hex of `b` (for digests). */
+export function hex(b: Uint8Array): string {
+  const digits = "0123456789abcdef";
+  let out = "";
+  for (let i = 0; i < b.length; i++) {
+    out += digits.charAt(b[i] >> 4) + digits.charAt(b[i] & 15);
+  }
+  return out;
+}
+
 // ---- the key-value store (cap kv, buckets granted by name) -------------------
 
 /** One entry of Bucket.list. */
@@ -703,6 +765,56 @@ export class KvEntry {
 
   valueText(): string {
     return textOf(this.value);
+  }
+}
+
+/** Steps of an atomic Bucket.batch: its checks run first; if one fails
+ * nothing is written. At most 1024 steps and 16 MiB. */
+export class KvBatch {
+  private ops: Uint8Array[] = [];
+  private size: i32 = 0;
+
+  private add(kind: i32, k: Uint8Array, v: Uint8Array): KvBatch {
+    const op = new Uint8Array(<i32>sys.rusm_kv_op.SIZE + k.byteLength + v.byteLength);
+    const h = changetype<sys.rusm_kv_op>(op.dataStart);
+    h.kind = kind;
+    h.key_len = k.byteLength;
+    h.value_len = v.byteLength;
+    op.set(k, <i32>sys.rusm_kv_op.SIZE);
+    op.set(v, <i32>sys.rusm_kv_op.SIZE + k.byteLength);
+    this.ops.push(op);
+    this.size += op.byteLength;
+    return this;
+  }
+
+  put<K, V>(key: K, value: V): KvBatch {
+    return this.add(sys.KV_OP_PUT, bytesOf<K>(key), bytesOf<V>(value));
+  }
+
+  /** Deletes the key (a missing key is fine). */
+  delete<K>(key: K): KvBatch {
+    return this.add(sys.KV_OP_DELETE, bytesOf<K>(key), new Uint8Array(0));
+  }
+
+  /** Requires the key to hold `value`. */
+  check<K, V>(key: K, value: V): KvBatch {
+    return this.add(sys.KV_OP_CHECK, bytesOf<K>(key), bytesOf<V>(value));
+  }
+
+  /** Requires the key to be absent. */
+  checkAbsent<K>(key: K): KvBatch {
+    return this.add(sys.KV_OP_CHECK_ABSENT, bytesOf<K>(key), new Uint8Array(0));
+  }
+
+  /** The steps, laid out as kv_batch reads them. */
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.size);
+    let at = 0;
+    for (let i = 0; i < this.ops.length; i++) {
+      out.set(this.ops[i], at);
+      at += this.ops[i].byteLength;
+    }
+    return out;
   }
 }
 
@@ -835,6 +947,17 @@ export class Bucket {
       out.push(new KvEntry(key, value));
     }
     return ok(out);
+  }
+
+  /** Runs the batch's steps atomically: -1 when it was committed, else the
+   * index of the check that failed (nothing was written). Other errors:
+   * EBADARG, ETOOLARGE, EDENIED, EIO. */
+  batch(b: KvBatch): Result<i32> {
+    const ops = b.bytes();
+    store<i32>(KV_OUT, -1);
+    const r = sys.kv_batch(this.handle, ops.dataStart, ops.byteLength, KV_OUT);
+    if (r == sys.ECONFLICT) return ok<i32>(load<i32>(KV_OUT));
+    return r < 0 ? err<i32>(r) : ok<i32>(-1);
   }
 
   /** Gives the handle back (it also goes at the process's exit). */
@@ -975,6 +1098,23 @@ export class HttpRequest {
   write<T>(data: T): i32 {
     const b = bytesOf<T>(data);
     return sys.http_write(this.handle, b.dataStart, b.byteLength);
+  }
+
+  /** Server-Sent Events (an sse route): 200 with text/event-stream and
+   * these extra header lines; then sendEvent. */
+  startEvents(headers: string = ""): i32 {
+    const h = utf8(headers);
+    return sys.http_start_events(this.handle, changetype<usize>(h), h.byteLength);
+  }
+
+  /** One event: `event: NAME` (none for ""), a `data:` line per line of
+   * `data`. Blocks this process while the client is slow. ECLOSED when the
+   * client left. */
+  sendEvent<T>(event: string, data: T): i32 {
+    const e = utf8(event);
+    const d = bytesOf<T>(data);
+    const ep = changetype<usize>(e);
+    return sys.http_send_event(this.handle, ep, e.byteLength, d.dataStart, d.byteLength);
   }
 
   /** Ends a streamed response. */

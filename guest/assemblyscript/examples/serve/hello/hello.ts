@@ -1,7 +1,7 @@
-// An HTTP handler in AssemblyScript: `rusm serve rusm.toml` runs one process
-// per request at `handle`. GET /hello/{name} greets; POST /echo answers the
-// body's length and the body; the process's pid shows that each request has
-// its own.
+// HTTP handlers in AssemblyScript: `rusm serve rusm.toml` runs one process
+// per request at the route's entry. GET /hello/{name} greets; POST /echo
+// answers the body's length and the body (the process's pid shows that each
+// request has its own); GET /events streams three Server-Sent Events.
 import * as rusm from "rusm";
 
 const TEXT = "Content-Type: text/plain\n";
@@ -19,4 +19,14 @@ export function handle(req: i32): void {
   const body = r.body().unwrap();
   const text = String.UTF8.decodeUnsafe(body.dataStart, body.byteLength);
   r.respond(200, body.byteLength.toString() + ": " + text, TEXT);
+}
+
+// The sse route's entry: three events, 10 ms apart.
+export function events(req: i32): void {
+  const r = new rusm.HttpRequest(req);
+  rusm.check(r.startEvents(), "startEvents");
+  for (let i = 1; i <= 3; i++) {
+    if (r.sendEvent("tick", i.toString()) != 0) return; // the client left
+    rusm.sleep(10);
+  }
 }
