@@ -1122,3 +1122,99 @@ export class HttpRequest {
     return sys.http_finish(this.handle);
   }
 }
+
+// ---- serving: a ws route's handler (docs/abi.md, "WebSocket handlers") -------
+
+const WS_PATH = 0;
+const WS_QUERY = 1;
+const WS_HEADER = 2;
+const WS_PARAM = 3;
+
+/** The connection of a process that `rusm serve` started for a ws route
+ * (its entry takes the handle: `export function handle(ws: i32): void`).
+ * Frames arrive in the mailbox: each message tagged TAG_WS_TEXT or
+ * TAG_WS_BINARY (payload: its bytes), then one TAG_WS_CLOSE (wsCloseCode),
+ * after which nothing follows. The connection closes when the process ends. */
+export class WsConnection {
+  constructor(public readonly handle: i32) {}
+
+  private text(what: i32, name: string | null): string | null {
+    const nm = name != null ? utf8(name) : new ArrayBuffer(0);
+    const np = changetype<usize>(nm);
+    let cap = 256;
+    let n = cap + 1;
+    let buf = new ArrayBuffer(0);
+    while (n > cap) {
+      cap = max(cap, n);
+      buf = new ArrayBuffer(cap);
+      const p = changetype<usize>(buf);
+      switch (what) {
+        case WS_PATH: n = sys.ws_path(this.handle, p, cap); break;
+        case WS_QUERY: n = sys.ws_query(this.handle, p, cap); break;
+        case WS_HEADER: n = sys.ws_header(this.handle, np, nm.byteLength, p, cap); break;
+        default: n = sys.ws_param(this.handle, np, nm.byteLength, p, cap);
+      }
+      if (n < 0) return null;
+    }
+    return String.UTF8.decodeUnsafe(changetype<usize>(buf), n);
+  }
+
+  /** The upgrade request's path, still percent-encoded. */
+  path(): string {
+    const s = this.text(WS_PATH, null);
+    return s != null ? s : "";
+  }
+
+  /** The query string without `?` ("" if none). */
+  query(): string {
+    const s = this.text(WS_QUERY, null);
+    return s != null ? s : "";
+  }
+
+  /** The first request header of that name (case-insensitive), or null. */
+  header(name: string): string | null {
+    return this.text(WS_HEADER, name);
+  }
+
+  /** A route parameter (`/room/{id}`), percent-decoded, or null. */
+  param(name: string): string | null {
+    return this.text(WS_PARAM, name);
+  }
+
+  /** Sends a text message. Suspends this process while the client is slow.
+   * ECLOSED (closing or gone), EFULL, EBADARG. */
+  sendText(text: string): i32 {
+    const b = utf8(text);
+    return sys.ws_send(this.handle, 1, changetype<usize>(b), b.byteLength);
+  }
+
+  /** Sends a binary message (a string, Uint8Array or ArrayBuffer). */
+  sendBinary<T>(data: T): i32 {
+    const b = bytesOf<T>(data);
+    return sys.ws_send(this.handle, 0, b.dataStart, b.byteLength);
+  }
+
+  /** Queues a ping (payload at most 125 bytes). */
+  ping<T>(data: T): i32 {
+    const b = bytesOf<T>(data);
+    return sys.ws_ping(this.handle, b.dataStart, b.byteLength);
+  }
+
+  /** Starts the close handshake (code 1000-1014 except 1004-1006, or
+   * 3000-4999; reason at most 123 bytes); TAG_WS_CLOSE follows. */
+  close(code: i32 = 1000, reason: string = ""): i32 {
+    const r = utf8(reason);
+    return sys.ws_close(this.handle, code, changetype<usize>(r), r.byteLength);
+  }
+}
+
+/** The close code of a TAG_WS_CLOSE message (0 if it has none). */
+export function wsCloseCode(m: Message): i32 {
+  return m.tag == TAG_WS_CLOSE && m.data.byteLength >= 2 ? <i32>load<u16>(m.data.dataStart) : 0;
+}
+
+/** The reason of a TAG_WS_CLOSE message. */
+export function wsCloseReason(m: Message): string {
+  if (m.tag != TAG_WS_CLOSE || m.data.byteLength < 2) return "";
+  return String.UTF8.decodeUnsafe(m.data.dataStart + 2, <usize>m.data.byteLength - 2);
+}
