@@ -6,7 +6,8 @@ drifts). sys.ts holds, for the rusm package's idiomatic API (index.ts):
 
 - each function as an `@external("rusm", NAME) declare function`, with the
   Wasm type abi.py derives from its C prototype (pointers are `usize`);
-- the version, the error codes and the enums' constants (prefix RUSM_ dropped);
+- the version, the error codes (and error_name), and the enums' constants
+  (prefix RUSM_ dropped);
 - each struct as an `@unmanaged` class, whose fields AssemblyScript lays out
   as C does on wasm32 (natural alignment, no hidden header), with its size
   as a static `SIZE`; the conformance guest checks the offsets at run time.
@@ -68,6 +69,11 @@ def render(d):
     for e in d["error"]:
         doc = f"  // v{e['since']}: {e['doc']}" if e.get("doc") and e["since"] > 1 else ""
         out.append(f"export const {e['name']}: i32 = {e['code']};{doc}")
+    out += ["", "// The name of an error code (\"OK\" for 0); \"\" if it is not one.",
+            "export function error_name(code: i32): string {", "  switch (code) {"]
+    for e in d["error"]:
+        out.append(f"    case {e['code']}: return \"{e['name']}\";")
+    out += ["  }", "  return \"\";", "}"]
     for en in d.get("enum", []):
         out.append("")
         out += comment(en.get("doc") or en["name"])

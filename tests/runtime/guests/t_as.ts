@@ -99,6 +99,7 @@ export function _start(): void {
   check(me != 0 && rusm.isAlive(me), "self is alive");
   check(rusm.parent() == 0, "the host spawned the main process");
   check(rusm.errorName(sys.ECONFLICT) == "ECONFLICT" && rusm.errorName(-99) == "E-99", "errorName");
+  check(rusm.errorName(sys.OK) == "OK" && rusm.errorName(sys.EIO) == "EIO", "errorName of the first and last code");
   check(
     offsetof<sys.rusm_msg>("size") == 24 &&
       offsetof<sys.rusm_msg>() == sys.rusm_msg.SIZE &&

@@ -1,6 +1,7 @@
 // rusm for AssemblyScript guests: processes, messages, links, monitors, the
-// registry, timers, supervisors and the node's key-value store, over the
-// `rusm` guest ABI (docs/abi.md).
+// registry, timers, supervisors, topics, the node's key-value store, hashes,
+// and HTTP, SSE and WebSocket handlers, over the `rusm` guest ABI
+// (docs/abi.md).
 //
 // The raw imports, error codes and struct layouts are in ./sys (generated
 // from abi/rusm.toml by scripts/abi.py; `import * as sys from "rusm/sys"`);
@@ -88,27 +89,8 @@ export const TEMPORARY: u32 = 2;
 
 /** The name of an error code ("ETIMEOUT", ...; "OK" for 0). */
 export function errorName(code: i32): string {
-  switch (code) {
-    case sys.OK: return "OK";
-    case sys.ETIMEOUT: return "ETIMEOUT";
-    case sys.ENOPROC: return "ENOPROC";
-    case sys.EBADARG: return "EBADARG";
-    case sys.EDENIED: return "EDENIED";
-    case sys.ENOTFOUND: return "ENOTFOUND";
-    case sys.EEXISTS: return "EEXISTS";
-    case sys.EFULL: return "EFULL";
-    case sys.ENOMSG: return "ENOMSG";
-    case sys.ELIMIT: return "ELIMIT";
-    case sys.ENOTSUP: return "ENOTSUP";
-    case sys.ECLOSED: return "ECLOSED";
-    case sys.ETOOLARGE: return "ETOOLARGE";
-    case sys.EBADSTATE: return "EBADSTATE";
-    case sys.ENOTCONN: return "ENOTCONN";
-    case sys.EAUTH: return "EAUTH";
-    case sys.ECONFLICT: return "ECONFLICT";
-    case sys.EIO: return "EIO";
-  }
-  return "E" + code.toString();
+  const name = sys.error_name(code);
+  return name.length > 0 ? name : "E" + code.toString();
 }
 
 /** The outcome of a call that produces a value: the value, or an error code. */
@@ -399,14 +381,23 @@ function receiveRaw(tag: u64, useTag: bool, timeoutNs: i64): Message | null {
   return new Message(h.tag, h.from, h.ref, data);
 }
 
+// A receive of any tag skips TAG_SUPERVISOR_REPLY: the late answer to a
+// Supervisor call that timed out, which no caller waits for any more (each
+// one skipped restarts the timeout).
+function receiveAny(timeoutNs: i64): Message | null {
+  let m = receiveRaw(0, false, timeoutNs);
+  while (m != null && m.tag == TAG_SUPERVISOR_REPLY) m = receiveRaw(0, false, timeoutNs);
+  return m;
+}
+
 /** The oldest message in the mailbox, waiting as long as it takes. */
 export function receive(): Message {
-  return changetype<Message>(receiveRaw(0, false, -1));
+  return changetype<Message>(receiveAny(-1));
 }
 
 /** The oldest message, or null after `timeoutMs` milliseconds (0: poll). */
 export function receiveTimeout(timeoutMs: i64): Message | null {
-  return receiveRaw(0, false, nanos(timeoutMs));
+  return receiveAny(nanos(timeoutMs));
 }
 
 /** The oldest message with `tag` (selective receive: the others stay

@@ -24,6 +24,31 @@ export const EAUTH: i32 = -15;  // v6: crypto: the ciphertext, tag or signature 
 export const ECONFLICT: i32 = -16;  // v8: kv: compare-and-swap or a batch's check found another value
 export const EIO: i32 = -17;  // v8: kv: the store could not commit; nothing of the call was applied
 
+// The name of an error code ("OK" for 0); "" if it is not one.
+export function error_name(code: i32): string {
+  switch (code) {
+    case 0: return "OK";
+    case -1: return "ETIMEOUT";
+    case -2: return "ENOPROC";
+    case -3: return "EBADARG";
+    case -4: return "EDENIED";
+    case -5: return "ENOTFOUND";
+    case -6: return "EEXISTS";
+    case -7: return "EFULL";
+    case -8: return "ENOMSG";
+    case -9: return "ELIMIT";
+    case -10: return "ENOTSUP";
+    case -11: return "ECLOSED";
+    case -12: return "ETOOLARGE";
+    case -13: return "EBADSTATE";
+    case -14: return "ENOTCONN";
+    case -15: return "EAUTH";
+    case -16: return "ECONFLICT";
+    case -17: return "EIO";
+  }
+  return "";
+}
+
 // crypto_digest, crypto_hmac, crypto_hkdf: the hash.
 export const HASH_SHA256: i32 = 1;
 export const HASH_SHA384: i32 = 2;
