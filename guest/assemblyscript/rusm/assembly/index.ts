@@ -669,6 +669,9 @@ export class Supervisor {
       e.caps = c.caps >= 0 ? <u32>c.caps : 0;
     }
     const r = sys.supervisor_start(changetype<usize>(spec), <u32>size);
+    // `keep` must outlive the call: the loop's allocations may run the GC,
+    // and nothing else refers to the strings the spec points into.
+    if (keep.length != 3 * n) unreachable();
     if (r < 0) return err<Supervisor>(<i32>r);
     return ok(new Supervisor(<u64>r));
   }
