@@ -224,6 +224,18 @@ export function _start(): void {
   check(rusm.unregister("as-all") == sys.OK && rusm.whereis("as-all") == 0, "unregister");
   check(rusm.unregister("as-all") == sys.ENOTFOUND, "unregister twice");
 
+  // ---- global names and nodes (a node alone) ----
+  check(rusm.registerGlobal("as-global") == sys.OK, "registerGlobal");
+  check(rusm.whereisGlobal("as-global") == me && rusm.whereisGlobal("nobody") == 0, "whereisGlobal");
+  check(rusm.sendGlobal("as-global", 41, "global") == sys.OK, "sendGlobal");
+  m = changetype<rusm.Message>(rusm.receiveTag(41, 5000));
+  check(m.text() == "global", "a message sent to a global name");
+  check(rusm.unregisterGlobal("as-global") == sys.OK && rusm.whereisGlobal("as-global") == 0, "unregisterGlobal");
+  check(rusm.nodes().length == 0, "no other nodes");
+  check(rusm.nodeName(rusm.nodeSelf()).ok, "this node has a name");
+  const all = rusm.processes();
+  check(all.ok && all.value.includes(me) && all.value.includes(echoPid), "processes lists the live ones");
+
   // ---- topics ----
   check(rusm.subscribe("as-topic") == sys.OK, "subscribe");
   const copies = rusm.publish("as-topic", 40, "news");

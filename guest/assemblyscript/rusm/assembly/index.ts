@@ -556,6 +556,84 @@ export function whereis(name: string): Pid {
   return p > 0 ? <u64>p : 0;
 }
 
+// ---- the cluster: global names and nodes (docs/cluster.md) -------------------
+// On a node that is not in a cluster, global names live on it alone.
+
+/** Registers this process as `name` on every node of the cluster (cap
+ * registry). EEXISTS, ENOTCONN (the cluster's etcd could not be reached). */
+export function registerGlobal(name: string): i32 {
+  const b = utf8(name);
+  return sys.register_global(changetype<usize>(b), b.byteLength);
+}
+
+export function unregisterGlobal(name: string): i32 {
+  const b = utf8(name);
+  return sys.unregister_global(changetype<usize>(b), b.byteLength);
+}
+
+/** The process (of any node) registered globally as `name`, or 0. */
+export function whereisGlobal(name: string): Pid {
+  const b = utf8(name);
+  const p = sys.whereis_global(changetype<usize>(b), b.byteLength);
+  return p > 0 ? <u64>p : 0;
+}
+
+/** Sends to the process registered globally as `name`. ENOTFOUND, ENOTCONN. */
+export function sendGlobal<T>(name: string, tag: u64, data: T): i32 {
+  const n = utf8(name);
+  const b = bytesOf<T>(data);
+  return sys.send_global(changetype<usize>(n), n.byteLength, tag, b.dataStart, b.byteLength);
+}
+
+/** This node's id (the top 16 bits of its pids; 0 outside a cluster). */
+export function nodeSelf(): u32 {
+  return <u32>sys.node_self();
+}
+
+/** The ids of the other nodes that are up. */
+export function nodes(): u32[] {
+  let cap = 16;
+  let n = cap + 1;
+  let out = new Array<u32>(0);
+  while (n > cap) {
+    cap = max(cap, n);
+    out = new Array<u32>(cap);
+    n = sys.nodes(out.dataStart, cap);
+    if (n < 0) return [];
+  }
+  out.length = n;
+  return out;
+}
+
+/** A node's name (this node's, or a peer's). ENOTFOUND (never seen). */
+export function nodeName(node: u32): Result<string> {
+  let cap = 64;
+  let n = cap + 1;
+  let buf = new ArrayBuffer(0);
+  while (n > cap) {
+    cap = max(cap, n);
+    buf = new ArrayBuffer(cap);
+    n = sys.node_name(node, changetype<usize>(buf), cap);
+    if (n < 0) return err<string>(n);
+  }
+  return ok(String.UTF8.decodeUnsafe(changetype<usize>(buf), n));
+}
+
+/** Every process of this node (cap proc). */
+export function processes(): Result<Pid[]> {
+  let cap = 256;
+  let n = cap + 1;
+  let out = new Array<u64>(0);
+  while (n > cap) {
+    cap = max(cap, n + 16); // processes come and go between calls
+    out = new Array<u64>(cap);
+    n = sys.processes(out.dataStart, cap);
+    if (n < 0) return err<Pid[]>(n);
+  }
+  out.length = n;
+  return ok<Pid[]>(out);
+}
+
 // ---- topics (cap pubsub) -----------------------------------------------------
 
 /** Subscribes this process to `topic` (1 to 255 bytes; twice is once):
