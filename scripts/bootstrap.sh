@@ -62,8 +62,8 @@ install_assemblyscript() {
   local prefix=${RUSM_AS_TOOLCHAIN:-/opt/rusm/toolchains/assemblyscript}
   local want="assemblyscript@0.28.20 @assemblyscript/wasi-shim@0.1.0"
   local have sudo=""
-  have=$(cd / && node -p "['assemblyscript', '@assemblyscript/wasi-shim'].map(p => p + '@' +
-      require('$prefix/node_modules/' + p + '/package.json').version).join(' ')" 2>/dev/null || true)
+  have=$(node -p "['assemblyscript', '@assemblyscript/wasi-shim'].map(p => p + '@' +
+      require('$prefix/node_modules/' + p + '/package.json').version).join(' ')" 2>/dev/null) || true
   if [ "$have" = "$want" ]; then
     echo "bootstrap: $want present in $prefix"
     return
