@@ -3,8 +3,9 @@
 //   node --experimental-websocket ws_test.mjs RUSM APP_DIR
 // Copies APP_DIR (build/examples/assemblyscript/serve/hello) to a temporary
 // folder with `listen` on port 0, connects to /ws/lobby?x=1, checks the echo
-// of a text and a binary message and that "bye" makes the handler close with
-// 1000 and its reason, then that SIGTERM stops the server cleanly.
+// of a text and a binary message, a ping and the path, and that "bye" makes
+// the handler close with 1000 and its reason, then that SIGTERM stops the
+// server cleanly.
 import { spawn } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +61,10 @@ ws.send('hi');
 const text = await next();
 if (text !== 'echo: hi in lobby (x=1)') fail(`text echo: got ${JSON.stringify(text)}`);
 console.log('ok: text echo');
+ws.send('ping');
+const pinged = await next();
+if (pinged !== 'ping: OK, path /ws/lobby') fail(`ping: got ${JSON.stringify(pinged)}`);
+console.log('ok: ping and path');
 ws.send(new Uint8Array([1, 2, 250]));
 const bin = new Uint8Array(await next());
 if (bin.length !== 3 || bin[2] !== 250) fail(`binary echo: got ${bin}`);

@@ -1,7 +1,7 @@
 // HTTP handlers in AssemblyScript: `rusm serve rusm.toml` runs one process
-// per request at the route's entry. GET /hello/{name} greets; POST /echo
-// answers the body's length and the body (the process's pid shows that each
-// request has its own); GET /events streams three Server-Sent Events;
+// per request at the route's entry. GET /hello/{name} greets (the process's
+// pid shows that each request has its own); POST /echo streams back the
+// body's length, the body and what it knows of the request; GET /events streams three Server-Sent Events;
 // /ws/{room} is a WebSocket echo, a process per connection, that closes
 // when the client says "bye".
 import * as rusm from "rusm";
@@ -18,9 +18,16 @@ export function handle(req: i32): void {
     r.respond(200, "hello " + name + " from assemblyscript process " + pid + " (" + how + ")\n", TEXT);
     return;
   }
+  // /echo: a streamed (chunked) answer, written in three pieces.
   const body = r.body().unwrap();
   const text = String.UTF8.decodeUnsafe(body.dataStart, body.byteLength);
-  r.respond(200, body.byteLength.toString() + ": " + text, TEXT);
+  rusm.check(r.start(200, TEXT), "start");
+  r.write(body.byteLength.toString() + ": " + text + "\n");
+  r.write("target " + r.target() + ", query " + r.query() + "\n");
+  const local = r.peer().startsWith("127.0.0.1:");
+  const headers = r.headers().split("\n").length - 1;
+  r.write("from " + (local ? "localhost" : "elsewhere") + ", " + headers.toString() + " headers\n");
+  rusm.check(r.finish(), "finish");
 }
 
 // The sse route's entry: three events, 10 ms apart.
@@ -44,6 +51,8 @@ export function echo(ws: i32): void {
       const text = m.text();
       if (text == "bye") {
         c.close(1000, "bye from " + where);
+      } else if (text == "ping") {
+        c.sendText("ping: " + rusm.errorName(c.ping("p")) + ", path " + c.path());
       } else {
         c.sendText("echo: " + text + " in " + where);
       }
