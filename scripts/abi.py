@@ -9,10 +9,12 @@
                        function the runtime serves (all but serving's) and
                        the WASI imports listed in WASI.wat
   abi.py write         regenerates the marked blocks of guest/c/rusm.h and the
-                       Rust and Zig SDKs' raw imports (guest/rust/rusm/src/sys.rs,
-                       guest/zig/sys.zig)
-  abi.py check         fails if guest/c/rusm.h's blocks, sys.rs, sys.zig or docs/abi.md's
-                       signatures and error codes disagree with the definition
+                       raw imports of the Rust, Zig and AssemblyScript SDKs
+                       (guest/rust/rusm/src/sys.rs, guest/zig/sys.zig,
+                       guest/assemblyscript/rusm/assembly/sys.ts)
+  abi.py check         fails if guest/c/rusm.h's blocks, sys.rs, sys.zig, sys.ts or
+                       docs/abi.md's signatures and error codes disagree with
+                       the definition
 
 Run from anywhere; paths are relative to the repository.
 """
@@ -24,6 +26,7 @@ import tomllib
 from pathlib import Path
 
 import abi_zig  # the Zig SDK's guest/zig/sys.zig (scripts/abi_zig.py)
+import abi_as  # the AssemblyScript SDK's sys.ts (scripts/abi_as.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFINITION = ROOT / "abi" / "rusm.toml"
@@ -562,18 +565,23 @@ def main(argv):
             zig_note = abi_zig.write(d)
             if zig_note:
                 print(zig_note)
+            as_note = abi_as.write(d)
+            if as_note:
+                print(as_note)
             return 0
         problems = [] if want == header else [
             "guest/c/rusm.h: its generated blocks are out of date (run scripts/abi.py write)"]
         if rust_want != rust_have:
             problems.append("guest/rust/rusm/src/sys.rs is out of date (run scripts/abi.py write)")
         problems += abi_zig.check(d)
+        problems += abi_as.check(d)
         problems += check_docs(d)
         for p in problems:
             print("abi.py check:", p, file=sys.stderr)
         if not problems:
             print(f"abi.py check: {len(d['function'])} functions and {len(d['error'])} error "
-                  "codes agree in abi/rusm.toml, guest/c/rusm.h, guest/rust, guest/zig and docs/abi.md")
+                  "codes agree in abi/rusm.toml, guest/c/rusm.h, guest/rust, guest/zig, "
+                  "guest/assemblyscript and docs/abi.md")
         return 1 if problems else 0
     except (AbiError, OSError, tomllib.TOMLDecodeError) as e:
         print(f"abi.py: {e}", file=sys.stderr)

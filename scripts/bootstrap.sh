@@ -67,9 +67,32 @@ if ! command -v npm >/dev/null 2>&1 && ! dpkg-query -W -f='${Status}' npm 2>/dev
   fi
 fi
 
+# AssemblyScript guests (guest/assemblyscript): the compiler and its WASI shim
+# are not in Debian, so they come from npm, pinned, into one fixed prefix that
+# cmake/RusmAssemblyScript.cmake reads (RUSM_AS_TOOLCHAIN). The build never
+# calls npm (it works offline, and every build tree shares the one install).
+# Called last, once npm is there; skipped when the pinned versions are.
+install_assemblyscript() {
+  local prefix=${RUSM_AS_TOOLCHAIN:-/opt/rusm/toolchains/assemblyscript}
+  local want="assemblyscript@0.28.20 @assemblyscript/wasi-shim@0.1.0"
+  local have sudo=""
+  have=$(node -p "['assemblyscript', '@assemblyscript/wasi-shim'].map(p => p + '@' +
+      require('$prefix/node_modules/' + p + '/package.json').version).join(' ')" 2>/dev/null) || true
+  if [ "$have" = "$want" ]; then
+    echo "bootstrap: $want present in $prefix"
+    return
+  fi
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "bootstrap: npm install $want into $prefix"
+  $sudo mkdir -p "$prefix"
+  # shellcheck disable=SC2086 # $want is two package specs
+  $sudo npm install --prefix "$prefix" --save-exact --no-audit --no-fund $want
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "bootstrap: all ${#packages[@]} packages present"
   install_zig
+  install_assemblyscript
   exit 0
 fi
 
@@ -80,4 +103,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 install_zig
+install_assemblyscript
 echo "bootstrap: done"

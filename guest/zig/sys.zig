@@ -4,7 +4,7 @@
 
 const builtin = @import("builtin");
 
-pub const ABI_VERSION: i32 = 8;
+pub const ABI_VERSION: i32 = 9;
 
 // Error codes: what a call returns when it fails (negative).
 pub const OK: i32 = 0;
@@ -206,6 +206,23 @@ pub const rusm_kv_op = extern struct {
     value_len: u32 = 0,
 };
 
+/// fetch: this, then the method (empty: GET), url, headers ("Name: value\r\n" each), body.
+pub const rusm_fetch_request = extern struct {
+    method_len: u32 = 0,
+    url_len: u32 = 0,
+    headers_len: u32 = 0,
+    body_len: u32 = 0,
+    timeout_ms: u32 = 0, // to the head, then between body reads (0: the node's default)
+    max_response: u32 = 0, // body bytes at most (0: the node's cap)
+};
+
+/// fetch_head: the response's status and, after this header, headers_len bytes of headers.
+pub const rusm_fetch_response = extern struct {
+    status: u32 = 0,
+    headers_len: u32 = 0,
+    content_length: u64 = 0, // UINT64_MAX: not known (chunked, or until close)
+};
+
 // The structs' layout is the C header's on wasm32 (abi/rusm.toml's offsets).
 comptime {
     if (builtin.target.cpu.arch == .wasm32) {
@@ -264,6 +281,17 @@ comptime {
         if (@offsetOf(rusm_kv_op, "kind") != 0) @compileError("rusm_kv_op.kind: offset");
         if (@offsetOf(rusm_kv_op, "key_len") != 4) @compileError("rusm_kv_op.key_len: offset");
         if (@offsetOf(rusm_kv_op, "value_len") != 8) @compileError("rusm_kv_op.value_len: offset");
+        if (@sizeOf(rusm_fetch_request) != 24) @compileError("rusm_fetch_request: size");
+        if (@offsetOf(rusm_fetch_request, "method_len") != 0) @compileError("rusm_fetch_request.method_len: offset");
+        if (@offsetOf(rusm_fetch_request, "url_len") != 4) @compileError("rusm_fetch_request.url_len: offset");
+        if (@offsetOf(rusm_fetch_request, "headers_len") != 8) @compileError("rusm_fetch_request.headers_len: offset");
+        if (@offsetOf(rusm_fetch_request, "body_len") != 12) @compileError("rusm_fetch_request.body_len: offset");
+        if (@offsetOf(rusm_fetch_request, "timeout_ms") != 16) @compileError("rusm_fetch_request.timeout_ms: offset");
+        if (@offsetOf(rusm_fetch_request, "max_response") != 20) @compileError("rusm_fetch_request.max_response: offset");
+        if (@sizeOf(rusm_fetch_response) != 16) @compileError("rusm_fetch_response: size");
+        if (@offsetOf(rusm_fetch_response, "status") != 0) @compileError("rusm_fetch_response.status: offset");
+        if (@offsetOf(rusm_fetch_response, "headers_len") != 4) @compileError("rusm_fetch_response.headers_len: offset");
+        if (@offsetOf(rusm_fetch_response, "content_length") != 8) @compileError("rusm_fetch_response.content_length: offset");
     }
 }
 
@@ -361,6 +389,14 @@ pub extern "rusm" fn kv_incr(bucket: i32, key: ?[*]const u8, key_len: u32, delta
 pub extern "rusm" fn kv_list(bucket: i32, prefix: ?[*]const u8, prefix_len: u32, after: ?[*]const u8, after_len: u32, buf: ?[*]u8, cap: u32, flags: i32) i32;
 /// Runs ops (rusm_kv_op, key, value each) atomically: the checks, then the writes; ECONFLICT with the check's index in *failed.
 pub extern "rusm" fn kv_batch(bucket: i32, ops: ?[*]const u8, len: u32, failed: ?[*]i32) i32;
+/// Sends a request (rusm_fetch_request, then its method, url, headers and body) and waits for the response's head; a handle, or EDENIED, ENOTCONN, ETIMEOUT, EAUTH, EIO, ETOOLARGE.
+pub extern "rusm" fn fetch(request: ?[*]const u8, len: u32) i32;
+/// The response's head: a rusm_fetch_response, then its headers ("Name: value\r\n" each); returns its length, the first `cap` bytes copied to buf.
+pub extern "rusm" fn fetch_head(fetch_: i32, buf: ?[*]u8, cap: u32) i32;
+/// Up to `cap` bytes of the body, waiting until some arrive; 0 at its end. ETIMEOUT, ETOOLARGE (past the response cap), EIO.
+pub extern "rusm" fn fetch_read(fetch_: i32, buf: ?[*]u8, cap: u32) i32;
+/// Closes the exchange (its connection, if the body was not read to its end).
+pub extern "rusm" fn fetch_close(fetch_: i32) i32;
 pub extern "rusm" fn crypto_random(buf: ?[*]u8, len: u32) i32;
 pub extern "rusm" fn crypto_digest(alg: i32, data: ?[*]const u8, len: u32, out: ?[*]u8, cap: u32) i32;
 pub extern "rusm" fn crypto_hmac(alg: i32, key: ?[*]const u8, key_len: u32, data: ?[*]const u8, len: u32, out: ?[*]u8, cap: u32) i32;
