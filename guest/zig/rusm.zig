@@ -982,6 +982,95 @@ pub const crypto = struct {
     };
 };
 
+// ---- outbound HTTP(S): fetch (docs/fetch.md) -----------------------------------
+
+/// A request for `fetch`. Only hosts granted with `--allow-net HOST:PORT`
+/// are reachable (error.Denied otherwise); the host sets Host,
+/// Content-Length and Connection itself (error.BadArg if `headers` does).
+pub const FetchRequest = struct {
+    method: []const u8 = "", // empty: GET
+    url: []const u8,
+    headers: []const u8 = "", // "Name: value\r\n" each
+    body: []const u8 = "",
+    timeout_ms: u32 = 0, // 0: the node's (30 s)
+    max_response: u32 = 0, // body bytes at most; 0: the node's cap
+};
+
+/// A response whose head has arrived; read its body with `read` until it
+/// returns 0, then `close` it (it also goes when the process exits).
+pub const Response = struct {
+    handle: i32,
+    status: u32,
+    content_length: ?u64,
+
+    /// The headers ("Name: value\r\n" each), in memory from `allocator`
+    /// (the caller frees it).
+    pub fn headers(r: Response, allocator: std.mem.Allocator) (Error || std.mem.Allocator.Error)![]u8 {
+        const hdr = @sizeOf(sys.rusm_fetch_response);
+        var probe: [hdr]u8 = undefined;
+        const n = try check(sys.fetch_head(r.handle, &probe, hdr));
+        var all = try allocator.alloc(u8, n);
+        defer allocator.free(all);
+        _ = try check(sys.fetch_head(r.handle, all.ptr, n));
+        return allocator.dupe(u8, all[hdr..]);
+    }
+
+    /// Body bytes into buf, waiting until some arrive; 0 at the end.
+    /// error.Timeout, error.TooLarge (past the cap), error.Io.
+    pub fn read(r: Response, buf: []u8) Error!usize {
+        if (buf.len == 0) return 0;
+        return try check(sys.fetch_read(r.handle, bufPtr(buf), len32(buf)));
+    }
+
+    /// The whole body, in memory from `allocator` (the caller frees it).
+    pub fn readAll(r: Response, allocator: std.mem.Allocator) (Error || std.mem.Allocator.Error)![]u8 {
+        var out = std.ArrayList(u8).init(allocator);
+        errdefer out.deinit();
+        var chunk: [16384]u8 = undefined;
+        while (true) {
+            const n = try r.read(&chunk);
+            if (n == 0) return out.toOwnedSlice();
+            try out.appendSlice(chunk[0..n]);
+        }
+    }
+
+    pub fn close(r: Response) void {
+        _ = sys.fetch_close(r.handle);
+    }
+};
+
+/// Sends `req` and waits (the process, not the thread) for the response's
+/// head. error.Denied (host not granted, or a local address it does not
+/// name), error.NoConn, error.Timeout, error.Auth (certificate), error.Io,
+/// error.TooLarge, error.BadArg.
+pub fn fetch(allocator: std.mem.Allocator, req: FetchRequest) (Error || std.mem.Allocator.Error)!Response {
+    const head = sys.rusm_fetch_request{
+        .method_len = len32(req.method),
+        .url_len = len32(req.url),
+        .headers_len = len32(req.headers),
+        .body_len = len32(req.body),
+        .timeout_ms = req.timeout_ms,
+        .max_response = req.max_response,
+    };
+    const size = @sizeOf(sys.rusm_fetch_request) + req.method.len + req.url.len + req.headers.len + req.body.len;
+    var buf = try allocator.alloc(u8, size);
+    defer allocator.free(buf);
+    @memcpy(buf[0..@sizeOf(sys.rusm_fetch_request)], std.mem.asBytes(&head));
+    var at: usize = @sizeOf(sys.rusm_fetch_request);
+    for ([_][]const u8{ req.method, req.url, req.headers, req.body }) |part| {
+        @memcpy(buf[at .. at + part.len], part);
+        at += part.len;
+    }
+    const handle: i32 = @intCast(try check(sys.fetch(buf.ptr, len32(buf))));
+    var resp: sys.rusm_fetch_response = undefined;
+    _ = sys.fetch_head(handle, @ptrCast(&resp), @sizeOf(sys.rusm_fetch_response));
+    return .{
+        .handle = handle,
+        .status = resp.status,
+        .content_length = if (resp.content_length == std.math.maxInt(u64)) null else resp.content_length,
+    };
+}
+
 // ---- serving: HTTP and SSE handlers ---------------------------------------------
 
 /// An HTTP (or SSE) route's handler process gets its request's handle as the

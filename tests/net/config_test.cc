@@ -325,6 +325,28 @@ TEST_F(Config, KvStorePathAndValueBound) {
   EXPECT_NE(error("[kv]\nsize = 1\n").find("size"), std::string::npos) << "unknown keys refused";
 }
 
+TEST_F(Config, FetchTrustTimeoutAndResponseCap) {
+  auto d = parse("listen = [\"127.0.0.1:8080\"]\n");
+  ASSERT_TRUE(d) << d.message();
+  EXPECT_EQ(d->fetch.ca_file, "") << "the system's trust store only, by default";
+  EXPECT_EQ(d->fetch.timeout, net::Millis(30'000));
+  EXPECT_EQ(d->fetch.max_response, 64u << 20);
+  std::ofstream(dir / "ca.pem") << "-----BEGIN CERTIFICATE-----\n";
+  auto r = parse(
+      "listen = [\"127.0.0.1:8080\"]\n[fetch]\nca_file = \"ca.pem\"\ntimeout = \"2s\"\n"
+      "max_response = \"1M\"\n");
+  ASSERT_TRUE(r) << r.message();
+  EXPECT_EQ(r->fetch.ca_file, (dir / "ca.pem").string());
+  EXPECT_EQ(r->fetch.timeout, net::Millis(2000));
+  EXPECT_EQ(r->fetch.max_response, 1u << 20);
+  EXPECT_NE(error("[fetch]\nca_file = \"missing.pem\"\n").find("fetch.ca_file"),
+            std::string::npos);
+  EXPECT_NE(error("[fetch]\ntimeout = \"0s\"\n").find("more than 0s"), std::string::npos);
+  EXPECT_NE(error("[fetch]\nmax_response = 0\n").find("fetch.max_response"), std::string::npos);
+  EXPECT_NE(error("[fetch]\ninsecure = true\n").find("insecure"), std::string::npos)
+      << "unknown keys refused (there is no switch to skip verification)";
+}
+
 TEST(ConfigValues, OriginsAreNormalized) {
   EXPECT_EQ(*net::normalize_origin("HTTPS://App.Example.COM:443"), "https://app.example.com");
   EXPECT_EQ(*net::normalize_origin("http://a.com:80"), "http://a.com");

@@ -3,8 +3,10 @@
 // pid are refused; untrace stops the events; the exit drops the tracer.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "rusm/otp/node.h"
@@ -89,7 +91,12 @@ TEST(Trace, EveryKindOfEventInOrder) {
   EXPECT_EQ(e[3].other, probe.pid());
   EXPECT_EQ(e[7].reason.kind(), ExitKind::kError);
   EXPECT_EQ(e[7].reason.detail(), "done");
-  // The exit dropped the tracer: the collector is ours alone again.
+  // The exit drops the tracer: the collector is ours alone again once the
+  // exiting worker is past the exit event it just delivered.
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (c.use_count() != 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(1ms);
+  }
   EXPECT_EQ(c.use_count(), 1);
 }
 

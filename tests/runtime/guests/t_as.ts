@@ -1,7 +1,7 @@
 // Conformance guest of the AssemblyScript SDK (guest/assemblyscript/rusm):
 // every wrapper of the SDK against the real runtime, each result asserted.
 // `rusm run t_as.wasm --allow spawn --allow proc --allow registry
-// --allow pubsub --allow crypto --allow kv:app --kv FILE` prints "as sdk conformance: ok (N checks)" and
+// --allow pubsub --allow crypto --allow kv:app --allow-net 127.0.0.1:1 --kv FILE` prints "as sdk conformance: ok (N checks)" and
 // exits 0, or prints the first failed check and exits 1.
 import * as rusm from "rusm";
 import * as sys from "rusm/sys";
@@ -346,6 +346,15 @@ export function _start(): void {
   check(b.get("b/1").unwrap() == null && b.get("b/2").unwrap() == null, "the deletes happened");
   check(rusm.Bucket.open("secret").error == sys.EDENIED, "a bucket not granted");
   check(b.close() == sys.OK && b.get("n").error == sys.EBADARG, "close");
+
+  // ---- fetch: the run grants 127.0.0.1:1 only (nothing listens there) ----
+  check(rusm.fetch(new rusm.FetchRequest("http://127.0.0.1:2/")).error == sys.EDENIED, "a port not granted");
+  check(rusm.fetch(new rusm.FetchRequest("http://example.com:1/")).error == sys.EDENIED, "a host not granted");
+  check(rusm.fetch(new rusm.FetchRequest("http://127.0.0.1:1/")).error == sys.ENOTCONN, "granted, nobody listening");
+  check(rusm.fetch(new rusm.FetchRequest("ftp://127.0.0.1:1/")).error == sys.EBADARG, "not an http URL");
+  const hosted = new rusm.FetchRequest("http://127.0.0.1:1/");
+  hosted.headers = "Host: x\r\n";
+  check(rusm.fetch(hosted).error == sys.EBADARG, "the host's own header");
 
   console.log("as sdk conformance: ok (" + checks.toString() + " checks)");
 }

@@ -586,6 +586,16 @@ fn cryptography() !void {
     expect(ec_pub.len == 65 and try c.verify(.ecdsa_p256, ec_pub, "p256", ec_sig), @src(), "P-256 verifies");
 }
 
+// Outbound HTTP: the run grants 127.0.0.1:1 only (nothing listens there).
+fn fetching() !void {
+    const a = std.heap.page_allocator;
+    expectError(rusm.fetch(a, .{ .url = "http://127.0.0.1:2/" }), error.Denied, @src(), "a port not granted");
+    expectError(rusm.fetch(a, .{ .url = "http://example.com:1/" }), error.Denied, @src(), "a host not granted");
+    expectError(rusm.fetch(a, .{ .url = "http://127.0.0.1:1/" }), error.NoConn, @src(), "granted, nobody listening");
+    expectError(rusm.fetch(a, .{ .url = "ftp://127.0.0.1:1/" }), error.BadArg, @src(), "not an http URL");
+    expectError(rusm.fetch(a, .{ .url = "http://127.0.0.1:1/", .headers = "Host: x\r\n" }), error.BadArg, @src(), "the host's header");
+}
+
 pub fn main() !void {
     try identity();
     try messages();
@@ -598,6 +608,7 @@ pub fn main() !void {
     try supervisors();
     try keyValue();
     try cryptography();
+    try fetching();
     var none: [0]u8 = undefined;
     expectError(rusm.receive(&none, .{ .timeout_ns = 0 }), error.Timeout, @src(), "no message left over");
     try std.io.getStdOut().writer().print("t_zig: {d} checks passed\n", .{checks});

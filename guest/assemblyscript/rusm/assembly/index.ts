@@ -1038,6 +1038,100 @@ export class Bucket {
   }
 }
 
+// ---- outbound HTTP(S): fetch (cap net; docs/fetch.md) ------------------------
+
+/** A request for `fetch`. Only hosts granted with `--allow-net HOST:PORT` are
+ * reachable (EDENIED otherwise); the host sets Host, Content-Length and
+ * Connection itself (EBADARG if `headers` does). */
+export class FetchRequest {
+  method: string = ""; // empty: GET
+  headers: string = ""; // "Name: value\r\n" each
+  body: Uint8Array = new Uint8Array(0);
+  timeoutMs: u32 = 0; // 0: the node's (30 s)
+  maxResponse: u32 = 0; // body bytes at most; 0: the node's cap
+  constructor(public url: string) {}
+}
+
+/** A response whose head has arrived: read its body with `read` until it
+ * gives an empty array, then `close` it (it also goes with the process). */
+export class FetchResponse {
+  constructor(
+    public readonly handle: i32,
+    public readonly status: u32,
+    /** -1: not known (chunked, or until the connection closes). */
+    public readonly contentLength: i64,
+  ) {}
+
+  /** The headers, "Name: value\r\n" each. */
+  headers(): string {
+    const size = <i32>offsetof<sys.rusm_fetch_response>();
+    const probe = new Uint8Array(size);
+    const n = sys.fetch_head(this.handle, probe.dataStart, size);
+    if (n < size) return "";
+    const all = new Uint8Array(n);
+    sys.fetch_head(this.handle, all.dataStart, n);
+    return textOf(all.subarray(size));
+  }
+
+  /** Up to `max` body bytes, waiting until some arrive; empty at the end.
+   * ETIMEOUT, ETOOLARGE (past the cap), EIO. */
+  read(max: i32 = 65536): Result<Uint8Array> {
+    const buf = new Uint8Array(max);
+    const n = sys.fetch_read(this.handle, buf.dataStart, max);
+    return n < 0 ? err<Uint8Array>(n) : ok(buf.subarray(0, n));
+  }
+
+  /** The whole body as UTF-8 text. */
+  text(): Result<string> {
+    let s = "";
+    for (;;) {
+      const r = this.read();
+      if (!r.ok) return err<string>(r.error);
+      if (r.value.byteLength == 0) return ok(s);
+      s += textOf(r.value);
+    }
+  }
+
+  close(): void {
+    sys.fetch_close(this.handle);
+  }
+}
+
+/** Sends `req` and waits (the process, not the thread) for the response's
+ * head. EDENIED (host not granted, or a local address it does not name),
+ * ENOTCONN, ETIMEOUT, EAUTH (certificate), EIO, ETOOLARGE, EBADARG. */
+export function fetch(req: FetchRequest): Result<FetchResponse> {
+  const method = Uint8Array.wrap(utf8(req.method));
+  const url = Uint8Array.wrap(utf8(req.url));
+  const headers = Uint8Array.wrap(utf8(req.headers));
+  const size = <i32>offsetof<sys.rusm_fetch_request>();
+  const buf = new Uint8Array(
+    size + method.byteLength + url.byteLength + headers.byteLength + req.body.byteLength,
+  );
+  const head = changetype<sys.rusm_fetch_request>(buf.dataStart);
+  head.method_len = method.byteLength;
+  head.url_len = url.byteLength;
+  head.headers_len = headers.byteLength;
+  head.body_len = req.body.byteLength;
+  head.timeout_ms = req.timeoutMs;
+  head.max_response = req.maxResponse;
+  let at = size;
+  buf.set(method, at);
+  at += method.byteLength;
+  buf.set(url, at);
+  at += url.byteLength;
+  buf.set(headers, at);
+  at += headers.byteLength;
+  buf.set(req.body, at);
+  const h = sys.fetch(buf.dataStart, buf.byteLength);
+  if (h < 0) return err<FetchResponse>(h);
+  const r = new Uint8Array(size);
+  sys.fetch_head(h, r.dataStart, <i32>offsetof<sys.rusm_fetch_response>());
+  const resp = changetype<sys.rusm_fetch_response>(r.dataStart);
+  const length: i64 = resp.content_length == u64.MAX_VALUE ? -1 : <i64>resp.content_length;
+  return ok(new FetchResponse(h, resp.status, length));
+}
+
 // ---- serving: an http route's handler (docs/abi.md, "Serving") ---------------
 
 const HTTP_METHOD = 0;
