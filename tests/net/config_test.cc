@@ -339,8 +339,7 @@ TEST_F(Config, FetchTrustTimeoutAndResponseCap) {
   EXPECT_EQ(r->fetch.ca_file, (dir / "ca.pem").string());
   EXPECT_EQ(r->fetch.timeout, net::Millis(2000));
   EXPECT_EQ(r->fetch.max_response, 1u << 20);
-  EXPECT_NE(error("[fetch]\nca_file = \"missing.pem\"\n").find("fetch.ca_file"),
-            std::string::npos);
+  EXPECT_NE(error("[fetch]\nca_file = \"missing.pem\"\n").find("fetch.ca_file"), std::string::npos);
   EXPECT_NE(error("[fetch]\ntimeout = \"0s\"\n").find("more than 0s"), std::string::npos);
   EXPECT_NE(error("[fetch]\nmax_response = 0\n").find("fetch.max_response"), std::string::npos);
   EXPECT_NE(error("[fetch]\ninsecure = true\n").find("insecure"), std::string::npos)
