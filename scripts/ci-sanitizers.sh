@@ -25,7 +25,7 @@ fi
 if [ -d fuzz ]; then
   echo "== fuzzers (${fuzz_seconds}s each)"
   RUSM_BUILD_DIR="$root/build-fuzz" \
-    RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz memory_fuzz dashboard_fuzz net_fuzz cluster_frame_fuzz fuzz_seed" \
+    RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz memory_fuzz dashboard_fuzz net_fuzz cluster_frame_fuzz fetch_policy_fuzz fuzz_seed" \
     scripts/build.sh -DRUSM_FUZZ=ON >/dev/null
   for f in build-fuzz/fuzz/*_fuzz; do
     [ -x "$f" ] || continue
@@ -38,7 +38,7 @@ if [ -d fuzz ]; then
     # cluster_frame_fuzz's raw frame bytes.
     seeds=build-fuzz/fuzz/seed
     case "$name" in
-      abi_fuzz | memory_fuzz | net_fuzz | cluster_frame_fuzz) seeds= ;;
+      abi_fuzz | memory_fuzz | net_fuzz | cluster_frame_fuzz | fetch_policy_fuzz) seeds= ;;
       dashboard_fuzz) seeds=fuzz/dashboard_seed ;;
     esac
     echo "-- $name"
