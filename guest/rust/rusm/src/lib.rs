@@ -76,9 +76,16 @@ pub mod reason {
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct Pid(pub u64);
 
-/// An error code of the ABI (`sys::E*`).
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+/// An error code of the ABI (`sys::E*`); prints as its name and code,
+/// `EDENIED (-4)`, also with `{:?}` (so an `unwrap` says which).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Error(pub i32);
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}
 
 impl Error {
     pub const TIMEOUT: Error = Error(sys::ETIMEOUT);
@@ -1271,7 +1278,8 @@ pub mod fetch {
     }
 
     /// A response whose head has arrived; its body is read with
-    /// [`Response::read_chunk`], [`Response::bytes`] or `std::io::Read`.
+    /// [`Response::read_chunk`], [`Response::body`], [`Response::text`] or
+    /// `std::io::Read`.
     /// Dropping it closes the exchange (and its connection).
     #[derive(Debug)]
     pub struct Response {
@@ -1313,7 +1321,7 @@ pub mod fetch {
             Ok(n)
         }
         /// The rest of the body.
-        pub fn bytes(&mut self) -> Result<Vec<u8>> {
+        pub fn body(&mut self) -> Result<Vec<u8>> {
             let mut out = Vec::new();
             let mut buf = vec![0u8; 64 * 1024];
             loop {
@@ -1326,7 +1334,7 @@ pub mod fetch {
         }
         /// The rest of the body as text (invalid UTF-8 replaced).
         pub fn text(&mut self) -> Result<String> {
-            self.bytes().map(|b| String::from_utf8_lossy(&b).into_owned())
+            self.body().map(|b| String::from_utf8_lossy(&b).into_owned())
         }
     }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""The Rust SDK's fetch (rusm::fetch) against a real server:
+
+  fetch_test.py RUSM T_RUST_WASM
+
+Runs a small HTTP/1.1 server on a free port of 127.0.0.1 (the routes the
+conformance guest's `fetch_all` asks for: /hello, /echo, /big?n=N,
+/chunked, /status/404, /redirect, /slow), then
+`rusm run T_RUST_WASM --allow spawn --allow-net 127.0.0.1:PORT -- fetch PORT`,
+which fetches each and checks status, headers and body through the crate.
+Passes when the guest prints "t_rust: ok (N checks)" and exits 0, and the
+server saw the requests the guest made (so the checks did not pass without
+a network).
+"""
+import http.server
+import re
+import subprocess
+import sys
+import threading
+import time
+from urllib.parse import parse_qs, urlparse
+
+SEEN = []
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def answer(self, status, body, headers=()):
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        SEEN.append(("GET", self.path))
+        url = urlparse(self.path)
+        if url.path == "/hello":
+            self.answer(200, b"hello from python", [("Content-Type", "text/plain"), ("X-Test", "yes")])
+        elif url.path == "/big":
+            n = int(parse_qs(url.query)["n"][0])
+            self.answer(200, bytes(i % 251 for i in range(n)))
+        elif url.path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (b"one ", b"two ", b"three"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.flush()
+            self.wfile.write(b"0\r\n\r\n")
+        elif url.path == "/status/404":
+            self.answer(404, b"no such thing")
+        elif url.path == "/redirect":
+            self.answer(302, b"", [("Location", "/hello")])
+        elif url.path == "/slow":
+            time.sleep(2)
+            self.answer(200, b"late")
+        else:
+            self.answer(400, b"unknown route")
+
+    def do_POST(self):
+        SEEN.append(("POST", self.path))
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.answer(201, body, [("X-Method", self.command), ("X-Path", self.path),
+                                ("X-Req", self.headers.get("X-Req", "")),
+                                ("X-Agent", self.headers.get("User-Agent", ""))])
+
+
+def main():
+    rusm, guest = sys.argv[1], sys.argv[2]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    run = subprocess.run([rusm, "run", guest, "--allow", "spawn", "--allow-net", f"127.0.0.1:{port}",
+                          "--", "fetch", str(port)], capture_output=True, text=True, timeout=60)
+    server.shutdown()
+    out = run.stdout + run.stderr
+    print(out, end="")
+    if run.returncode != 0 or not re.search(r"^t_rust: ok \(\d+ checks\)$", run.stdout, re.M):
+        print(f"FAIL: rusm run exited with {run.returncode}")
+        sys.exit(1)
+    wanted = [("GET", "/hello"), ("POST", "/echo?q=1"), ("GET", "/big?n=600000"), ("GET", "/chunked"),
+              ("GET", "/status/404"), ("GET", "/redirect"), ("GET", "/slow")]
+    missing = [w for w in wanted if w not in SEEN]
+    if missing:
+        print(f"FAIL: the server never saw {missing}")
+        sys.exit(1)
+    print(f"PASS ({len(SEEN)} requests served)")
+
+
+if __name__ == "__main__":
+    main()
