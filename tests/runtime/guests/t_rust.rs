@@ -110,7 +110,7 @@ pub extern "C" fn all(reporter: u64) {
     // The key-value store (bucket "app" granted; a file kept from an
     // earlier run starts clean).
     let b = Bucket::open("app").unwrap();
-    for k in [&b"k"[..], b"long", b"n", b"new"] {
+    for k in [&b"k"[..], b"long", b"n", b"new", b"l/a", b"l/b", b"l/c", b"m"] {
         b.delete(k).unwrap();
     }
     b.put(b"k", b"v1").unwrap();
@@ -124,6 +124,22 @@ pub extern "C" fn all(reporter: u64) {
     check!(r, b.compare_and_swap(b"k", Some(b"v1"), b"v2").unwrap());
     check!(r, b.compare_and_swap(b"new", None, b"1").unwrap());
     check!(r, b.delete(b"k").unwrap() && !b.delete(b"k").unwrap());
+    check!(r, !b.delete_if(b"new", b"2").unwrap() && b.delete_if(b"new", b"1").unwrap());
+    check!(r, b.get(b"new").unwrap().is_none());
+    // Batches: all or nothing; lists: pages in byte order.
+    use rusm::{Batch, BatchOp, KvEntry};
+    let ok = b.batch(&[BatchOp::CheckAbsent(b"l/a"), BatchOp::Put(b"l/a", b"1"), BatchOp::Put(b"l/c", b"3")]);
+    check!(r, ok == Ok(Batch::Applied));
+    let no = b.batch(&[BatchOp::Put(b"l/b", b"2"), BatchOp::Check(b"l/a", b"1"), BatchOp::Check(b"l/c", b"x")]);
+    check!(r, no == Ok(Batch::Conflict(2)));
+    check!(r, b.get(b"l/b").unwrap().is_none());
+    check!(r, b.batch(&[BatchOp::Put(b"l/b", b"2"), BatchOp::Delete(b"m")]) == Ok(Batch::Applied));
+    let page = b.list(b"l/", b"", true).unwrap();
+    let want = |k: &[u8], v: &[u8]| KvEntry { key: k.to_vec(), value: Some(v.to_vec()) };
+    check!(r, page == vec![want(b"l/a", b"1"), want(b"l/b", b"2"), want(b"l/c", b"3")]);
+    let keys = b.list(b"l/", b"l/a", false).unwrap();
+    check!(r, keys.len() == 2 && keys[0].key == b"l/b" && keys[0].value.is_none());
+    check!(r, b.list(b"l/", b"l/c", false).unwrap().is_empty());
     check!(r, Bucket::open("secret").err() == Some(rusm::Error(rusm::sys::EDENIED)));
     drop(b);
 

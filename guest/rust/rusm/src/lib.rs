@@ -896,6 +896,126 @@ impl Bucket {
     }
 }
 
+impl Bucket {
+    /// Deletes the key only if it holds `expected`; Ok(false) otherwise.
+    pub fn delete_if(&self, key: &[u8], expected: &[u8]) -> Result<bool> {
+        let r = unsafe {
+            sys::kv_cas(
+                self.0,
+                key.as_ptr(),
+                len32(key),
+                expected.as_ptr(),
+                len32(expected),
+                std::ptr::null(),
+                0,
+                sys::KV_DELETE,
+            )
+        };
+        if r == sys::ECONFLICT {
+            return Ok(false);
+        }
+        check(r).map(|_| true)
+    }
+
+    /// One page of the keys that start with `prefix` and sort after `after`
+    /// (bytewise; empty: from the first), at most 1000, with their values if
+    /// `values`. An empty page is the end; page on with the last key as
+    /// `after`.
+    pub fn list(&self, prefix: &[u8], after: &[u8], values: bool) -> Result<Vec<KvEntry>> {
+        let flags = if values { sys::KV_VALUES } else { 0 };
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = loop {
+            let r = unsafe {
+                sys::kv_list(
+                    self.0,
+                    prefix.as_ptr(),
+                    len32(prefix),
+                    after.as_ptr(),
+                    len32(after),
+                    buf.as_mut_ptr(),
+                    buf.len() as u32,
+                    flags,
+                )
+            };
+            // The first entry does not fit: a key and a value fit in 1 KiB + 16 MiB.
+            if r == sys::ETOOLARGE && buf.len() < (17 << 20) {
+                buf.resize(buf.len() * 4, 0);
+                continue;
+            }
+            break check(r)? as usize;
+        };
+        let u32_at = |i: usize| u32::from_le_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]) as usize;
+        let mut out = Vec::with_capacity(n);
+        let mut at = 0;
+        for _ in 0..n {
+            let (key_len, value_len) = (u32_at(at), u32_at(at + 4));
+            at += 8;
+            let key = buf[at..at + key_len].to_vec();
+            at += key_len;
+            let value = if values {
+                at += value_len;
+                Some(buf[at - value_len..at].to_vec())
+            } else {
+                None
+            };
+            out.push(KvEntry { key, value });
+        }
+        Ok(out)
+    }
+
+    /// Runs the steps atomically: every check first; if one fails nothing
+    /// is written and the result is `Batch::Conflict(its index)`. At most
+    /// 1024 steps and 16 MiB.
+    pub fn batch(&self, ops: &[BatchOp]) -> Result<Batch> {
+        let mut buf = Vec::new();
+        for op in ops {
+            let (kind, key, value): (u32, &[u8], &[u8]) = match *op {
+                BatchOp::Put(k, v) => (1, k, v),
+                BatchOp::Delete(k) => (2, k, &[]),
+                BatchOp::Check(k, v) => (3, k, v),
+                BatchOp::CheckAbsent(k) => (4, k, &[]),
+            };
+            let head = sys::rusm_kv_op { kind, key_len: len32(key), value_len: len32(value) };
+            buf.extend_from_slice(as_bytes(&head));
+            buf.extend_from_slice(key);
+            buf.extend_from_slice(value);
+        }
+        let mut failed = 0i32;
+        let r = unsafe { sys::kv_batch(self.0, buf.as_ptr(), buf.len() as u32, &mut failed) };
+        if r == sys::ECONFLICT {
+            return Ok(Batch::Conflict(failed.max(0) as usize));
+        }
+        check(r).map(|_| Batch::Applied)
+    }
+}
+
+/// An entry of [`Bucket::list`]; `value` only when asked for.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct KvEntry {
+    pub key: Vec<u8>,
+    pub value: Option<Vec<u8>>,
+}
+
+/// A step of [`Bucket::batch`].
+#[derive(Clone, Copy, Debug)]
+pub enum BatchOp<'a> {
+    /// Writes key, value.
+    Put(&'a [u8], &'a [u8]),
+    /// A missing key is fine.
+    Delete(&'a [u8]),
+    /// The key must hold the value.
+    Check(&'a [u8], &'a [u8]),
+    /// The key must be absent.
+    CheckAbsent(&'a [u8]),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Batch {
+    Applied,
+    /// The index of the check that failed; nothing was written.
+    Conflict(usize),
+}
+
 impl Drop for Bucket {
     fn drop(&mut self) {
         unsafe { sys::kv_close(self.0) };
