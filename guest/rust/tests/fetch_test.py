@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Rust SDK's fetch (rusm::fetch) against a real server:
 
-  fetch_test.py RUSM T_RUST_WASM
+  fetch_test.py RUSM T_RUST_WASM [FETCH_EXAMPLE_WASM]
 
 Runs a small HTTP/1.1 server on a free port of 127.0.0.1 (the routes the
 conformance guest's `fetch_all` asks for: /hello, /echo, /big?n=N,
@@ -10,7 +10,9 @@ conformance guest's `fetch_all` asks for: /hello, /echo, /big?n=N,
 which fetches each and checks status, headers and body through the crate.
 Passes when the guest prints "t_rust: ok (N checks)" and exits 0, and the
 server saw the requests the guest made (so the checks did not pass without
-a network).
+a network). With FETCH_EXAMPLE_WASM (build/examples/rust/fetch.wasm), also
+runs the example against the same server and checks what it prints and its
+exit status.
 """
 import http.server
 import re
@@ -70,6 +72,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                 ("X-Req", self.headers.get("X-Req", "")),
                                 ("X-Agent", self.headers.get("User-Agent", ""))])
 
+    do_PUT = do_POST
+
+
+def example(rusm, wasm, port):
+    """The fetch example: (args, grant?, exit code, texts its output must hold)."""
+    url = f"http://127.0.0.1:{port}"
+    cases = [
+        ([f"{url}/hello", "-i"], True, 0, ["HTTP/1.1 200\r\n", "X-Test: yes\r\n", "\r\n\r\nhello from python"]),
+        ([f"{url}/echo", "-d", "posted", "-H", "X-Req: r1", "-i"], True, 0, ["X-Req: r1\r\n", "posted"]),
+        ([f"{url}/echo", "-X", "PUT", "-d", "x", "-i"], True, 0, ["X-Method: PUT\r\n", "X-Agent: rusm\r\n"]),
+        ([f"{url}/big?n=300000"], True, 0, []),
+        ([f"{url}/status/404"], True, 22, ["no such thing"]),
+        ([f"{url}/slow", "-m", "0.2"], True, 1, ["timed out"]),
+        ([f"{url}/hello"], False, 1, ["not allowed (grant the host with --allow-net HOST:PORT)"]),
+    ]
+    for args, grant, code, texts in cases:
+        allow = ["--allow-net", f"127.0.0.1:{port}"] if grant else []
+        got = subprocess.run([rusm, "run", wasm] + allow + ["--"] + args, capture_output=True, timeout=60)
+        out = got.stdout.decode("latin-1") + got.stderr.decode("latin-1")
+        if got.returncode != code or any(t not in out for t in texts):
+            print(f"FAIL: fetch.wasm {args}: exit {got.returncode} (expected {code}), output:\n{out}")
+            sys.exit(1)
+        if args[0].endswith("/big?n=300000") and got.stdout != bytes(i % 251 for i in range(300000)):
+            print(f"FAIL: fetch.wasm {args}: the body differs ({len(got.stdout)} bytes)")
+            sys.exit(1)
+        print(f"ok: fetch.wasm {' '.join(args)}")
+
 
 def main():
     rusm, guest = sys.argv[1], sys.argv[2]
@@ -79,6 +108,8 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     run = subprocess.run([rusm, "run", guest, "--allow", "spawn", "--allow-net", f"127.0.0.1:{port}",
                           "--", "fetch", str(port)], capture_output=True, text=True, timeout=60)
+    if len(sys.argv) > 3:
+        example(rusm, sys.argv[3], port)
     server.shutdown()
     out = run.stdout + run.stderr
     print(out, end="")
