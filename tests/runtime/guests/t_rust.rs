@@ -106,6 +106,26 @@ pub extern "C" fn all(reporter: u64) {
     rusm::register("rust-all").unwrap();
     check!(r, rusm::whereis("rust-all") == Some(me));
     check!(r, rusm::whereis("nobody").is_none());
+    // Names on a node alone: send_named to this node, global names.
+    check!(r, rusm::node_self() == 0 && rusm::nodes().is_empty());
+    rusm::send_named(rusm::node_self(), "rust-all", 12, b"named").unwrap();
+    check!(r, rusm::receive_tag(12, SECOND).map(|m| m.text()) == Some("named".to_string()));
+    check!(r, rusm::send_named(0, "nobody", 12, b"x") == Err(Error::NOTFOUND));
+    check!(r, rusm::register_global("rust-global").is_ok());
+    check!(r, rusm::whereis_global("rust-global") == Some(me));
+    check!(r, rusm::register_global("rust-global") == Err(Error::EXISTS));
+    rusm::send_global("rust-global", 13, b"global").unwrap();
+    check!(r, rusm::receive_tag(13, SECOND).map(|m| m.from) == Some(me));
+    check!(r, rusm::unregister_global("rust-global").is_ok());
+    check!(r, rusm::whereis_global("rust-global").is_none());
+    check!(r, rusm::send_global("rust-global", 13, b"x") == Err(Error::NOTFOUND));
+    check!(r, rusm::node_name(rusm::node_self()).is_ok());
+    check!(r, rusm::monitor_node(7, true).is_ok()); // not up: NODE_DOWN at once
+    let down = rusm::receive_tag(rusm::TAG_NODE_DOWN, SECOND);
+    check!(r, down.map_or(false, |m| m.data.get(..2) == Some(&7u16.to_le_bytes()[..])));
+    check!(r, rusm::monitor_node(7, false).is_ok());
+    check!(r, rusm::unregister("rust-all") == Ok(true) && rusm::unregister("rust-all") == Ok(false));
+    check!(r, rusm::whereis("rust-all").is_none());
 
     // The key-value store (bucket "app" granted; a file kept from an
     // earlier run starts clean).
