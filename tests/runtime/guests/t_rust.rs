@@ -16,7 +16,9 @@
 // runs `fetch_all`.
 use rusm::crypto::{self, Hash, Key, KeyKind};
 use rusm::fetch::Request;
-use rusm::{caps, Bucket, ChildSpec, Error, Pid, Restart, SpawnOptions, Strategy, Supervisor, SupervisorOptions};
+use rusm::{
+    caps, Bucket, ChildSpec, Error, Pid, Restart, SpawnOptions, Strategy, Supervisor, SupervisorOptions,
+};
 use std::io::Read;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -91,8 +93,7 @@ pub extern "C" fn all(reporter: u64) {
     check!(r, rusm::send(echo, rusm::TAG_DOWN, b"x") == Err(rusm::Error(rusm::sys::EBADARG)));
 
     // Monitors and links: a DOWN for an ended process, an EXIT when trapping.
-    let s = rusm::spawn_with("crasher", &[], SpawnOptions { monitor: true, ..Default::default() })
-        .unwrap();
+    let s = rusm::spawn_with("crasher", &[], SpawnOptions { monitor: true, ..Default::default() }).unwrap();
     let down = rusm::receive_tag(rusm::TAG_DOWN, Some(Duration::from_secs(5))).unwrap();
     let exit = down.exit().unwrap();
     check!(r, exit.from == s.pid && exit.monitor == s.monitor && exit.detail.contains("boom"));
@@ -150,7 +151,8 @@ pub extern "C" fn all(reporter: u64) {
     use rusm::{Batch, BatchOp, KvEntry};
     let ok = b.batch(&[BatchOp::CheckAbsent(b"l/a"), BatchOp::Put(b"l/a", b"1"), BatchOp::Put(b"l/c", b"3")]);
     check!(r, ok == Ok(Batch::Applied));
-    let no = b.batch(&[BatchOp::Put(b"l/b", b"2"), BatchOp::Check(b"l/a", b"1"), BatchOp::Check(b"l/c", b"x")]);
+    let no =
+        b.batch(&[BatchOp::Put(b"l/b", b"2"), BatchOp::Check(b"l/a", b"1"), BatchOp::Check(b"l/c", b"x")]);
     check!(r, no == Ok(Batch::Conflict(2)));
     check!(r, b.get(b"l/b").unwrap().is_none());
     check!(r, b.batch(&[BatchOp::Put(b"l/b", b"2"), BatchOp::Delete(b"m")]) == Ok(Batch::Applied));
@@ -184,7 +186,7 @@ fn timers(r: Pid) {
     let m = rusm::receive_tag(20, SECOND);
     check!(r, m.map(|m| m.data) == Some(b"tick".to_vec()));
     check!(r, t.cancel().is_none()); // it fired
-    // A cancelled timer tells what was left and never fires.
+                                     // A cancelled timer tells what was left and never fires.
     let t = rusm::send_after(Duration::from_secs(10), me, 21, b"never").unwrap();
     let left = t.cancel();
     check!(r, left.map_or(false, |d| d > Duration::from_secs(5) && d <= Duration::from_secs(10)));
@@ -223,7 +225,8 @@ fn started(r: Pid) -> Pid {
 fn supervisors(r: Pid) {
     let me = rusm::self_pid().0;
     // one_for_one: a crashed child is restarted, a terminated one is not.
-    let sup = Supervisor::start(SupervisorOptions::default(), &[ChildSpec::new("w", "sup_worker", &[me])]).unwrap();
+    let sup =
+        Supervisor::start(SupervisorOptions::default(), &[ChildSpec::new("w", "sup_worker", &[me])]).unwrap();
     check!(r, sup.pid.0 != 0 && rusm::is_alive(sup.pid));
     let first = started(r);
     check!(r, sup.which_children(SECOND).unwrap() == vec![first]);
@@ -239,7 +242,8 @@ fn supervisors(r: Pid) {
 
     // simple_one_for_one: children from a template, the arguments completed.
     let o = SupervisorOptions { strategy: Strategy::SimpleOneForOne, ..Default::default() };
-    let pool = Supervisor::start(o, &[ChildSpec::new("t", "sup_worker", &[]).restart(Restart::Transient)]).unwrap();
+    let pool =
+        Supervisor::start(o, &[ChildSpec::new("t", "sup_worker", &[]).restart(Restart::Transient)]).unwrap();
     check!(r, pool.which_children(SECOND).unwrap().is_empty());
     let a = pool.start_child(&[me], SECOND).unwrap();
     check!(r, started(r) == a);
@@ -254,7 +258,10 @@ fn supervisors(r: Pid) {
     // Bad specs.
     let missing = Supervisor::start(SupervisorOptions::default(), &[ChildSpec::new("x", "no_such_fn", &[])]);
     check!(r, missing.err() == Some(Error::NOTFOUND));
-    let two = Supervisor::start(o, &[ChildSpec::new("a", "sup_worker", &[]), ChildSpec::new("b", "sup_worker", &[])]);
+    let two = Supervisor::start(
+        o,
+        &[ChildSpec::new("a", "sup_worker", &[]), ChildSpec::new("b", "sup_worker", &[])],
+    );
     check!(r, two.err() == Some(Error::BADARG));
     let dead = Supervisor { pid: Pid(first.0) };
     check!(r, dead.which_children(SECOND) == Err(Error::NOPROC));
@@ -300,7 +307,10 @@ pub extern "C" fn more(reporter: u64) {
     check!(r, rusm::publish("t/rust", 6, b"to both") == Ok(2));
     check!(r, rusm::receive_tag(6, SECOND).unwrap().text() == "to both");
     let back = rusm::receive_tag(41, SECOND).unwrap();
-    check!(r, back.from == l && back.data[..8] == 6u64.to_le_bytes() && back.data[8..16] == me.0.to_le_bytes());
+    check!(
+        r,
+        back.from == l && back.data[..8] == 6u64.to_le_bytes() && back.data[8..16] == me.0.to_le_bytes()
+    );
     check!(r, &back.data[16..] == b"to both");
     check!(r, rusm::unsubscribe("t/rust") == Ok(true));
     check!(r, rusm::unsubscribe("t/rust") == Ok(false));
@@ -313,20 +323,32 @@ pub extern "C" fn more(reporter: u64) {
     rusm::send(l, 42, b"").unwrap();
 
     // Crypto against known vectors (FIPS 180-2, RFC 4231 case 2, RFC 5869 case 1).
-    check!(r, crypto::hex(&crypto::sha256(b"abc").unwrap())
-        == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    check!(r, crypto::digest(Hash::Sha256, b"").unwrap()
-        == unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"));
+    check!(
+        r,
+        crypto::hex(&crypto::sha256(b"abc").unwrap())
+            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    check!(
+        r,
+        crypto::digest(Hash::Sha256, b"").unwrap()
+            == unhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    );
     check!(r, crypto::digest(Hash::Sha512, b"abc").unwrap().len() == 64);
     check!(r, crypto::digest(Hash::Sha384, b"abc").unwrap().len() == 48);
     check!(r, crypto::digest(Hash::Blake2b512, b"abc").unwrap().len() == 64);
     check!(r, crypto::digest(Hash::Blake2s256, b"abc").unwrap().len() == 32);
-    check!(r, crypto::hmac(Hash::Sha256, b"Jefe", b"what do ya want for nothing?").unwrap()
-        == unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"));
+    check!(
+        r,
+        crypto::hmac(Hash::Sha256, b"Jefe", b"what do ya want for nothing?").unwrap()
+            == unhex("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    );
     let salt: Vec<u8> = (0u8..=12).collect();
     let info: Vec<u8> = (0xf0u8..=0xf9).collect();
-    check!(r, crypto::hkdf(Hash::Sha256, &[0x0b; 22], &salt, &info, 42).unwrap()
-        == unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"));
+    check!(
+        r,
+        crypto::hkdf(Hash::Sha256, &[0x0b; 22], &salt, &info, 42).unwrap()
+            == unhex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865")
+    );
     let x = crypto::random_bytes(32).unwrap();
     let y = crypto::random_bytes(32).unwrap();
     check!(r, x.len() == 32 && x != y);

@@ -265,10 +265,8 @@ pub fn send(to: Pid, tag: u64, data: &[u8]) -> Result<()> {
 
 /// Sends to a name registered on this node.
 pub fn send_name(name: &str, tag: u64, data: &[u8]) -> Result<()> {
-    check(unsafe {
-        sys::send_name(name.as_ptr(), name.len() as u32, tag, data.as_ptr(), data.len() as u32)
-    })
-    .map(|_| ())
+    check(unsafe { sys::send_name(name.as_ptr(), name.len() as u32, tag, data.as_ptr(), data.len() as u32) })
+        .map(|_| ())
 }
 
 fn receive_raw(tag: Option<u64>, timeout: Option<Duration>) -> Result<Message> {
@@ -654,9 +652,7 @@ pub fn whereis_global(name: &str) -> Option<Pid> {
 }
 
 pub fn send_global(name: &str, tag: u64, data: &[u8]) -> Result<()> {
-    check_unit(unsafe {
-        sys::send_global(name.as_ptr(), name.len() as u32, tag, data.as_ptr(), len32(data))
-    })
+    check_unit(unsafe { sys::send_global(name.as_ptr(), name.len() as u32, tag, data.as_ptr(), len32(data)) })
 }
 
 // ---- supervisors ----------------------------------------------------------------
@@ -736,7 +732,11 @@ pub struct SupervisorOptions {
 
 impl Default for SupervisorOptions {
     fn default() -> SupervisorOptions {
-        SupervisorOptions { strategy: Strategy::OneForOne, max_restarts: 3, max_seconds: Duration::from_secs(5) }
+        SupervisorOptions {
+            strategy: Strategy::OneForOne,
+            max_restarts: 3,
+            max_seconds: Duration::from_secs(5),
+        }
     }
 }
 
@@ -809,7 +809,12 @@ impl Supervisor {
         let mut buf = vec![0u64; 16];
         loop {
             let n = check(unsafe {
-                sys::supervisor_which_children(self.pid.0 as i64, buf.as_mut_ptr(), buf.len() as u32, nanos(timeout))
+                sys::supervisor_which_children(
+                    self.pid.0 as i64,
+                    buf.as_mut_ptr(),
+                    buf.len() as u32,
+                    nanos(timeout),
+                )
             })? as usize;
             if n <= buf.len() {
                 buf.truncate(n);
@@ -1191,7 +1196,8 @@ pub mod crypto {
         /// The form `import` takes; `EDENIED` unless made exportable.
         pub fn export(&self) -> Result<Vec<u8>> {
             let mut out = vec![0u8; 512];
-            let n = check(unsafe { sys::crypto_key_export(self.handle, out.as_mut_ptr(), out.len() as u32) })?;
+            let n =
+                check(unsafe { sys::crypto_key_export(self.handle, out.as_mut_ptr(), out.len() as u32) })?;
             out.truncate(n as usize);
             Ok(out)
         }
@@ -1200,7 +1206,8 @@ pub mod crypto {
         /// `EBADARG` for an AEAD key.
         pub fn public_key(&self) -> Result<Vec<u8>> {
             let mut out = vec![0u8; 65];
-            let n = check(unsafe { sys::crypto_key_public(self.handle, out.as_mut_ptr(), out.len() as u32) })?;
+            let n =
+                check(unsafe { sys::crypto_key_public(self.handle, out.as_mut_ptr(), out.len() as u32) })?;
             out.truncate(n as usize);
             Ok(out)
         }
@@ -1351,7 +1358,9 @@ pub mod fetch {
                 timeout_ms: self.timeout_ms,
                 max_response: self.max_response,
             };
-            let mut out = Vec::with_capacity(24 + self.method.len() + self.url.len() + self.headers.len() + self.body.len());
+            let mut out = Vec::with_capacity(
+                24 + self.method.len() + self.url.len() + self.headers.len() + self.body.len(),
+            );
             out.extend_from_slice(super::as_bytes(&head));
             out.extend_from_slice(self.method.as_bytes());
             out.extend_from_slice(self.url.as_bytes());
@@ -1370,7 +1379,8 @@ pub mod fetch {
             let req = self.encode();
             let handle = check(unsafe { sys::fetch(req.as_ptr(), req.len() as u32) })?;
             // From here on the handle is closed on every path (Response's Drop).
-            let mut r = Response { handle, status: 0, headers: Vec::new(), content_length: None, done: false };
+            let mut r =
+                Response { handle, status: 0, headers: Vec::new(), content_length: None, done: false };
             let head = super::copy_out(|p, cap| unsafe { sys::fetch_head(handle, p, cap) })?;
             if head.len() < 16 {
                 return Err(Error::IO);
@@ -1553,7 +1563,8 @@ pub mod http {
         }
         /// Every header, in the order received.
         pub fn headers(&self) -> Vec<(String, String)> {
-            let text = copy_out_string(|p, c| unsafe { sys::http_headers(self.handle, p, c) }).unwrap_or_default();
+            let text =
+                copy_out_string(|p, c| unsafe { sys::http_headers(self.handle, p, c) }).unwrap_or_default();
             text.lines()
                 .filter_map(|l| l.find(':').map(|i| (l[..i].to_string(), l[i + 1..].trim().to_string())))
                 .collect()
@@ -1568,8 +1579,10 @@ pub mod http {
         /// A route parameter (`/users/{id}` -> "id"; "*" is a prefix route's
         /// rest of the path), percent-decoded.
         pub fn param(&self, name: &str) -> Option<String> {
-            copy_out_string(|p, c| unsafe { sys::http_param(self.handle, name.as_ptr(), name.len() as u32, p, c) })
-                .ok()
+            copy_out_string(|p, c| unsafe {
+                sys::http_param(self.handle, name.as_ptr(), name.len() as u32, p, c)
+            })
+            .ok()
         }
 
         /// The next body bytes (waiting while they are on their way), 0 at
@@ -1599,15 +1612,29 @@ pub mod http {
         pub fn respond(&self, status: u16, headers: &[(&str, &str)], body: &[u8]) -> Result<()> {
             let h = header_block(headers);
             check_unit(unsafe {
-                sys::http_respond(self.handle, status as i32, h.as_ptr(), h.len() as u32, body.as_ptr(), len32(body))
+                sys::http_respond(
+                    self.handle,
+                    status as i32,
+                    h.as_ptr(),
+                    h.len() as u32,
+                    body.as_ptr(),
+                    len32(body),
+                )
             })
         }
         /// Starts a streamed response: `Some(n)` sends a Content-Length of n,
         /// None a chunked body. Then `write` and `finish`.
-        pub fn start(&self, status: u16, headers: &[(&str, &str)], content_length: Option<u64>) -> Result<()> {
+        pub fn start(
+            &self,
+            status: u16,
+            headers: &[(&str, &str)],
+            content_length: Option<u64>,
+        ) -> Result<()> {
             let h = header_block(headers);
             let len = content_length.map_or(-1, |n| n.min(i64::MAX as u64) as i64);
-            check_unit(unsafe { sys::http_start(self.handle, status as i32, h.as_ptr(), h.len() as u32, len) })
+            check_unit(unsafe {
+                sys::http_start(self.handle, status as i32, h.as_ptr(), h.len() as u32, len)
+            })
         }
         /// Appends body bytes; waits (this process) while the client is slow.
         /// `EBADSTATE` before `start`, after `finish`, or past the length.
@@ -1628,7 +1655,13 @@ pub mod http {
         /// `data`. Waits while the client is slow; `ECLOSED` when it left.
         pub fn send_event(&self, event: &str, data: &[u8]) -> Result<()> {
             check_unit(unsafe {
-                sys::http_send_event(self.handle, event.as_ptr(), event.len() as u32, data.as_ptr(), len32(data))
+                sys::http_send_event(
+                    self.handle,
+                    event.as_ptr(),
+                    event.len() as u32,
+                    data.as_ptr(),
+                    len32(data),
+                )
             })
         }
     }
@@ -1687,7 +1720,10 @@ pub mod http {
 /// The connection closes when the process ends (1000; 1011 after a crash);
 /// after the client closed, the process has 5 s to finish.
 pub mod ws {
-    use super::{check_unit, copy_out_string, len32, receive, sys, Message, Result, TAG_WS_BINARY, TAG_WS_CLOSE, TAG_WS_TEXT};
+    use super::{
+        check_unit, copy_out_string, len32, receive, sys, Message, Result, TAG_WS_BINARY, TAG_WS_CLOSE,
+        TAG_WS_TEXT,
+    };
 
     /// One message from the client, or the connection's end.
     #[derive(Clone, PartialEq, Eq, Debug)]
@@ -1697,7 +1733,10 @@ pub mod ws {
         /// The peer's code (1000, ...), the server's (1001 shutdown, 1002,
         /// 1007, 1009), this process's own `close` code echoed, or 1006 when
         /// the connection dropped. Nothing follows it.
-        Close { code: u16, reason: String },
+        Close {
+            code: u16,
+            reason: String,
+        },
     }
 
     impl Frame {
@@ -1707,7 +1746,8 @@ pub mod ws {
                 TAG_WS_TEXT => Some(Frame::Text(String::from_utf8_lossy(&m.data).into_owned())),
                 TAG_WS_BINARY => Some(Frame::Binary(m.data.clone())),
                 TAG_WS_CLOSE => {
-                    let code = if m.data.len() >= 2 { u16::from_le_bytes([m.data[0], m.data[1]]) } else { 1005 };
+                    let code =
+                        if m.data.len() >= 2 { u16::from_le_bytes([m.data[0], m.data[1]]) } else { 1005 };
                     let reason = String::from_utf8_lossy(m.data.get(2..).unwrap_or(&[])).into_owned();
                     Some(Frame::Close { code, reason })
                 }
@@ -1758,7 +1798,9 @@ pub mod ws {
         /// except 1004-1006, or 3000-4999; reason at most 123 bytes); a
         /// `Frame::Close` follows. `ECLOSED` if already closing.
         pub fn close(&self, code: u16, reason: &str) -> Result<()> {
-            check_unit(unsafe { sys::ws_close(self.handle, code as i32, reason.as_ptr(), reason.len() as u32) })
+            check_unit(unsafe {
+                sys::ws_close(self.handle, code as i32, reason.as_ptr(), reason.len() as u32)
+            })
         }
 
         /// The upgrade request's path, still percent-encoded.
@@ -1782,13 +1824,17 @@ pub mod ws {
         }
         /// The first header of that name in the upgrade request (case-insensitive).
         pub fn header(&self, name: &str) -> Option<String> {
-            copy_out_string(|p, c| unsafe { sys::ws_header(self.handle, name.as_ptr(), name.len() as u32, p, c) })
-                .ok()
+            copy_out_string(|p, c| unsafe {
+                sys::ws_header(self.handle, name.as_ptr(), name.len() as u32, p, c)
+            })
+            .ok()
         }
         /// A route parameter (`/room/{id}`), percent-decoded.
         pub fn param(&self, name: &str) -> Option<String> {
-            copy_out_string(|p, c| unsafe { sys::ws_param(self.handle, name.as_ptr(), name.len() as u32, p, c) })
-                .ok()
+            copy_out_string(|p, c| unsafe {
+                sys::ws_param(self.handle, name.as_ptr(), name.len() as u32, p, c)
+            })
+            .ok()
         }
     }
 }
