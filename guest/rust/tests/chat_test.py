@@ -9,7 +9,7 @@ has none): alice and bob in room "lobby", carol in "attic". Checks the
 welcomes and join notices, that a line reaches everyone in its room and
 nobody in another, the answer to a binary message, that a client's close is
 announced as "left", that "/quit" makes the handler close with 1000 and its
-reason, and that SIGTERM closes the last connection with 1001 and stops the
+reason, that the static route serves the page, and that SIGTERM closes the last connection with 1001 and stops the
 server cleanly. Exits 1 naming the first answer that was wrong.
 """
 import base64
@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 LOG = None
 
@@ -118,6 +119,11 @@ def main():
             time.sleep(0.05)
         if port is None:
             fail("rusm serve did not say where it listens")
+
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10).read()
+        if b"<title>rusm chat (Rust)</title>" not in page:
+            fail(f"the page: {page[:200]!r}")
+        print("ok: the page")
 
         alice = Client(port, "/chat/lobby?name=alice")
         alice.expect("welcome alice to lobby (/chat/lobby)")
