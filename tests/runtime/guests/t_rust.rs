@@ -255,6 +255,46 @@ fn supervisors(r: Pid) {
     let a2 = started(r); // transient: restarted after a crash, with its arguments
     check!(r, pool.which_children(SECOND).unwrap() == vec![b, a2]);
 
+    // one_for_all: a crash restarts both; rest_for_one: the crashed child
+    // and those started after it.
+    let pair = [ChildSpec::new("a", "sup_worker", &[me]), ChildSpec::new("b", "sup_worker", &[me])];
+    let all_sup =
+        Supervisor::start(SupervisorOptions { strategy: Strategy::OneForAll, ..Default::default() }, &pair)
+            .unwrap();
+    let mut before = vec![started(r), started(r)];
+    before.sort_by_key(|p| p.0);
+    let kids = all_sup.which_children(SECOND).unwrap();
+    let mut sorted = kids.clone();
+    sorted.sort_by_key(|p| p.0);
+    check!(r, sorted == before);
+    rusm::send(kids[0], 31, b"crash").unwrap();
+    let after = [started(r), started(r)];
+    check!(r, !before.contains(&after[0]) && !before.contains(&after[1]));
+    check!(r, !rusm::is_alive(kids[1])); // the sibling was restarted too
+    let rest =
+        Supervisor::start(SupervisorOptions { strategy: Strategy::RestForOne, ..Default::default() }, &pair)
+            .unwrap();
+    started(r);
+    started(r);
+    let kids = rest.which_children(SECOND).unwrap();
+    rusm::send(kids[1], 31, b"crash").unwrap(); // the last: only it
+    let b2 = started(r);
+    check!(r, rusm::receive_tag(30, Some(Duration::from_millis(50))).is_none());
+    check!(r, rest.which_children(SECOND).unwrap() == vec![kids[0], b2]);
+
+    // Past its restart intensity a supervisor gives up (trapping: its EXIT).
+    let fragile = SupervisorOptions { max_restarts: 0, ..Default::default() };
+    let gone = Supervisor::start(fragile, &[ChildSpec::new("w", "sup_worker", &[me])]).unwrap();
+    rusm::send(started(r), 31, b"crash").unwrap();
+    let mut exit = None;
+    while let Some(m) = rusm::receive_tag(rusm::TAG_EXIT, SECOND) {
+        if m.exit().map(|e| e.from) == Some(gone.pid) {
+            exit = m.exit();
+            break;
+        }
+    }
+    check!(r, exit.map_or(false, |e| e.kind != rusm::reason::NORMAL) && !rusm::is_alive(gone.pid));
+
     // Bad specs.
     let missing = Supervisor::start(SupervisorOptions::default(), &[ChildSpec::new("x", "no_such_fn", &[])]);
     check!(r, missing.err() == Some(Error::NOTFOUND));
