@@ -5,6 +5,7 @@
 #pragma once
 
 #include <deque>
+#include <optional>
 
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -203,6 +204,11 @@ class WsConnImpl final : public WsConn {
         auto r = ws_.reason();
         finish(r.code == websocket::close_code::none ? 1005 : uint16_t(r.code),
                std::string(r.reason.data(), r.reason.size()));
+      } else if (our_close_) {
+        // Our close is under way: the read ends with the handshake (Beast
+        // aborts it rather than report the peer's echo); the process hears
+        // its own code (docs/abi.md, WS_CLOSE).
+        finish(*our_close_, our_close_reason_);
       } else {
         finish(ws_close_code(ec), ec.message());
       }
@@ -234,6 +240,8 @@ class WsConnImpl final : public WsConn {
                        [cb](beast::error_code ec) { cb(ec); });
         break;
       case kClose:
+        our_close_ = op.code;
+        our_close_reason_ = op.data;
         ws_.async_close(websocket::close_reason(websocket::close_code(op.code), op.data),
                         [cb](beast::error_code ec) { cb(ec); });
         break;
@@ -327,6 +335,8 @@ class WsConnImpl final : public WsConn {
   beast::flat_buffer rbuf_;
   bool open_ = false, reading_ = false, writing_ = false, paused_ = false;
   bool finished_ = false, close_queued_ = false, timeout_counted_ = false;
+  std::optional<uint16_t> our_close_;  // the code of the close we sent, once sent
+  std::string our_close_reason_;
   std::deque<Op> q_;
   size_t q_bytes_ = 0;
 };
