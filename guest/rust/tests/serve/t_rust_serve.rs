@@ -147,10 +147,13 @@ pub extern "C" fn ws_check(handle: i32) {
             Frame::Binary(b) => {
                 ws.send_binary(&b.iter().rev().copied().collect::<Vec<u8>>()).ok();
             }
-            // docs/abi.md says a close this process started echoes its code
-            // here; after the client answered 4000 the host reports 1006
-            // (guest/rust/README.md, "Known gaps"), so the code is not checked.
-            Frame::Close { .. } => return,
+            // A close this process started ends with its own code (docs/abi.md).
+            Frame::Close { code, .. } => {
+                if code != 4000 {
+                    rusm::exit_error(&format!("FAIL: WS_CLOSE after our close carried {}", code));
+                }
+                return;
+            }
         }
     }
 }
