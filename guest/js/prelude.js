@@ -96,6 +96,21 @@
     sendAfter(ms, to, tag, data) { return native.sendAfter(ms, to, tag, payload(data)); },
     cancelTimer: native.cancelTimer,
     setLabel: native.setLabel,
+    // The host's view of a process (this one by default): {pid, status,
+    // memory, mailbox, reductions, ...} with numbers as numbers; null if
+    // it is gone. Another process's needs the proc capability.
+    info(pid) {
+      const text = native.info(pid);
+      if (text === null) return null;
+      const out = {};
+      for (const line of text.split("\n")) {
+        const eq = line.indexOf("=");
+        if (eq <= 0) continue;
+        const v = line.slice(eq + 1);
+        out[line.slice(0, eq)] = /^[0-9]+$/.test(v) ? Number(v) : v;
+      }
+      return out;
+    },
   };
   Object.freeze(rusm);
 

@@ -783,6 +783,20 @@ static JSValue n_set_label(JSContext* c, JSValueConst this_val, int argc, JSValu
   return JS_UNDEFINED;
 }
 
+/* info(pid) -> the host's "key=value\n" lines (docs/abi.md process_info) */
+static JSValue n_info(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  rusm_pid p = rusm_self();
+  if (!JS_IsUndefined(argv[0]) && to_pid(c, argv[0], "info", &p) < 0) {
+    return JS_EXCEPTION;
+  }
+  char buf[2048];
+  int32_t n = rusm_process_info(p, buf, sizeof buf);
+  if (n < 0) {
+    return n == RUSM_ENOPROC ? JS_NULL : throw_code(c, "info", n);
+  }
+  return JS_NewStringLen(c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf);
+}
+
 /* write(fd, string): console output, one write per call so that lines of
  * different processes do not interleave mid-line. */
 static JSValue n_write(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
@@ -847,6 +861,7 @@ static const JSCFunctionListEntry kNative[] = {
     JS_CFUNC_DEF("sendAfter", 4, n_send_after),
     JS_CFUNC_DEF("cancelTimer", 1, n_cancel_timer),
     JS_CFUNC_DEF("setLabel", 1, n_set_label),
+    JS_CFUNC_DEF("info", 1, n_info),
     JS_CFUNC_DEF("write", 2, n_write),
     JS_CFUNC_DEF("utf8Encode", 1, n_utf8_encode),
     JS_CFUNC_DEF("utf8Decode", 1, n_utf8_decode),
