@@ -17,8 +17,11 @@
  * main process its script.
  *
  * Layout of the boot message (little-endian u32s):
- *   u32 version (1); u32 name_len; u32 source_len; name; source;
+ *   u32 version; u32 name_len; u32 code_len; name; code;
  *   u32 fn_len; fn; u32 args_len; args (JSON array text)
+ * Version 1: code is the source (what `rusm run` sends the main process);
+ * version 2: code is the module's QuickJS bytecode, which a process that
+ * compiled the source hands its children so that they skip the parser.
  *
  * Messages. A JS tag is a string or an integer in [0, 2^53). An integer is
  * the rusm tag itself and the payload the data's bytes, so JS processes and
@@ -63,7 +66,10 @@ static bool initializing; /* a child evaluating the app's top level */
 static char* script_name;
 static const char* script_source;
 static uint32_t script_len;
-static uint8_t* boot_prefix; /* version, name_len, source_len, name, source */
+static bool script_is_bytecode; /* boot version 2 */
+/* The start of a child's boot message: version, name_len, code_len, name,
+ * code; the app's bytecode once it is compiled (else its source). */
+static uint8_t* boot_prefix;
 static uint32_t boot_prefix_len;
 static JSValue unhandled_rejection;
 static bool have_unhandled;
@@ -123,23 +129,35 @@ __attribute__((noreturn)) static void die(const char* detail) {
 
 static const char* error_name(int32_t code) {
   switch (code) {
-    case RUSM_ETIMEOUT: return "ETIMEOUT";
-    case RUSM_ENOPROC: return "ENOPROC";
-    case RUSM_EBADARG: return "EBADARG";
-    case RUSM_EDENIED: return "EDENIED";
-    case RUSM_ENOTFOUND: return "ENOTFOUND";
-    case RUSM_EEXISTS: return "EEXISTS";
-    case RUSM_EFULL: return "EFULL";
-    case RUSM_ENOMSG: return "ENOMSG";
-    case RUSM_ELIMIT: return "ELIMIT";
-    case RUSM_ENOTSUP: return "ENOTSUP";
-    default: return "error";
+    case RUSM_ETIMEOUT:
+      return "ETIMEOUT";
+    case RUSM_ENOPROC:
+      return "ENOPROC";
+    case RUSM_EBADARG:
+      return "EBADARG";
+    case RUSM_EDENIED:
+      return "EDENIED";
+    case RUSM_ENOTFOUND:
+      return "ENOTFOUND";
+    case RUSM_EEXISTS:
+      return "EEXISTS";
+    case RUSM_EFULL:
+      return "EFULL";
+    case RUSM_ENOMSG:
+      return "ENOMSG";
+    case RUSM_ELIMIT:
+      return "ELIMIT";
+    case RUSM_ENOTSUP:
+      return "ENOTSUP";
+    default:
+      return "error";
   }
 }
 
 /* Throws an Error for a failed host call; its `code` is the rusm error name. */
 static JSValue throw_code(JSContext* c, const char* what, int32_t code) {
-  const char* hint = code == RUSM_EDENIED ? " (the process lacks the capability: see docs/js.md)" : "";
+  const char* hint =
+      code == RUSM_EDENIED ? " (the process lacks the capability: see docs/js.md)" : "";
   JSValue err = JS_NewError(c);
   char msg[256];
   snprintf(msg, sizeof msg, "rusm.%s: %s%s", what, error_name(code), hint);
@@ -307,12 +325,12 @@ static JSValue check_not_initializing(JSContext* c, const char* what) {
   return JS_UNDEFINED;
 }
 
-#define GUARD(what)                                            \
-  do {                                                         \
-    JSValue g_ = check_not_initializing(c, what);              \
-    if (JS_IsException(g_)) {                                  \
-      return g_;                                               \
-    }                                                          \
+#define GUARD(what)                               \
+  do {                                            \
+    JSValue g_ = check_not_initializing(c, what); \
+    if (JS_IsException(g_)) {                     \
+      return g_;                                  \
+    }                                             \
   } while (0)
 
 /* ---- the native calls (prelude.js shapes them into `rusm`) */
@@ -341,7 +359,8 @@ static JSValue n_send(JSContext* c, JSValueConst this_val, int argc, JSValueCons
   const char* cstr;
   JSValue hold;
   if (to_bytes(c, argv[2], &data, &n, &cstr, &hold) < 0) {
-    if (tag_str) JS_FreeCString(c, tag_str);
+    if (tag_str)
+      JS_FreeCString(c, tag_str);
     return JS_EXCEPTION;
   }
   const uint8_t* msg;
@@ -362,9 +381,11 @@ static JSValue n_send(JSContext* c, JSValueConst this_val, int argc, JSValueCons
     rusm_pid to;
     r = to_pid(c, argv[0], "send", &to) < 0 ? 1 : rusm_send(to, tag, msg, (uint32_t)len);
   }
-  if (name) JS_FreeCString(c, name);
+  if (name)
+    JS_FreeCString(c, name);
   free(owned);
-  if (tag_str) JS_FreeCString(c, tag_str);
+  if (tag_str)
+    JS_FreeCString(c, tag_str);
   free_bytes(c, cstr, hold);
   if (r == 1) {
     return JS_EXCEPTION;
@@ -380,13 +401,20 @@ static JSValue n_send(JSContext* c, JSValueConst this_val, int argc, JSValueCons
 
 static const char* reason_name(uint32_t kind) {
   switch (kind) {
-    case RUSM_NORMAL: return "normal";
-    case RUSM_SHUTDOWN: return "shutdown";
-    case RUSM_KILLED: return "killed";
-    case RUSM_NOPROC: return "noproc";
-    case RUSM_ERROR: return "error";
-    case RUSM_NOCONNECTION: return "noconnection";
-    default: return "unknown";
+    case RUSM_NORMAL:
+      return "normal";
+    case RUSM_SHUTDOWN:
+      return "shutdown";
+    case RUSM_KILLED:
+      return "killed";
+    case RUSM_NOPROC:
+      return "noproc";
+    case RUSM_ERROR:
+      return "error";
+    case RUSM_NOCONNECTION:
+      return "noconnection";
+    default:
+      return "unknown";
   }
 }
 
@@ -433,7 +461,8 @@ static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueC
     if (to_tag(c, argv[0], true, &tag, &s, &sl) < 0) {
       return JS_EXCEPTION;
     }
-    if (s) JS_FreeCString(c, s);
+    if (s)
+      JS_FreeCString(c, s);
     use_tag = 1;
   }
   int64_t timeout_ns = -1;
@@ -486,9 +515,15 @@ static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueC
     }
     if (JS_IsUndefined(tag_value)) {
       switch (h.tag) {
-        case RUSM_TAG_NODE_UP: tag_value = JS_NewString(c, "NODE_UP"); break;
-        case RUSM_TAG_NODE_DOWN: tag_value = JS_NewString(c, "NODE_DOWN"); break;
-        default: tag_value = JS_NewFloat64(c, (double)h.tag); break;
+        case RUSM_TAG_NODE_UP:
+          tag_value = JS_NewString(c, "NODE_UP");
+          break;
+        case RUSM_TAG_NODE_DOWN:
+          tag_value = JS_NewString(c, "NODE_DOWN");
+          break;
+        default:
+          tag_value = JS_NewFloat64(c, (double)h.tag);
+          break;
       }
     }
     JS_SetPropertyStr(c, m, "tag", tag_value);
@@ -567,13 +602,14 @@ static JSValue n_spawn(JSContext* c, JSValueConst this_val, int argc, JSValueCon
 out:
   free(boot);
   JS_FreeCString(c, fn);
-  if (args) JS_FreeCString(c, args);
-  if (label) JS_FreeCString(c, label);
+  if (args)
+    JS_FreeCString(c, args);
+  if (label)
+    JS_FreeCString(c, label);
   return result;
 }
 
-static JSValue pid_call(JSContext* c, JSValueConst v, const char* what,
-                        int32_t (*call)(rusm_pid)) {
+static JSValue pid_call(JSContext* c, JSValueConst v, const char* what, int32_t (*call)(rusm_pid)) {
   rusm_pid p;
   if (to_pid(c, v, what, &p) < 0) {
     return JS_EXCEPTION;
@@ -616,9 +652,12 @@ static JSValue n_trap_exit(JSContext* c, JSValueConst this_val, int argc, JSValu
 /* A reason name and detail -> the ABI's exit kind (0 normal, 1 shutdown,
  * 2 error, 3 kill). */
 static int32_t exit_kind(const char* reason) {
-  if (strcmp(reason, "normal") == 0) return 0;
-  if (strcmp(reason, "shutdown") == 0) return 1;
-  if (strcmp(reason, "kill") == 0) return 3;
+  if (strcmp(reason, "normal") == 0)
+    return 0;
+  if (strcmp(reason, "shutdown") == 0)
+    return 1;
+  if (strcmp(reason, "kill") == 0)
+    return 3;
   return 2;
 }
 
@@ -747,7 +786,8 @@ static JSValue n_send_after(JSContext* c, JSValueConst this_val, int argc, JSVal
   const char* cstr;
   JSValue hold;
   if (to_bytes(c, argv[3], &data, &n, &cstr, &hold) < 0) {
-    if (tag_str) JS_FreeCString(c, tag_str);
+    if (tag_str)
+      JS_FreeCString(c, tag_str);
     return JS_EXCEPTION;
   }
   const uint8_t* msg;
@@ -757,7 +797,8 @@ static JSValue n_send_after(JSContext* c, JSValueConst this_val, int argc, JSVal
                   ? RUSM_ELIMIT
                   : rusm_send_after(ms_to_ns(ms < 0 ? 0 : ms), to, tag, msg, (uint32_t)len);
   free(owned);
-  if (tag_str) JS_FreeCString(c, tag_str);
+  if (tag_str)
+    JS_FreeCString(c, tag_str);
   free_bytes(c, cstr, hold);
   return r < 0 ? throw_code(c, "sendAfter", (int32_t)r) : JS_NewFloat64(c, (double)r);
 }
@@ -917,7 +958,8 @@ static void describe(JSValueConst e, char* out, size_t cap) {
     JSValue stack = JS_GetPropertyStr(ctx, e, "stack");
     const char* s = JS_IsString(stack) ? JS_ToCString(ctx, stack) : NULL;
     first_location(s, where, sizeof where);
-    if (s) JS_FreeCString(ctx, s);
+    if (s)
+      JS_FreeCString(ctx, s);
     JS_FreeValue(ctx, stack);
     text = JS_ToCString(ctx, e); /* "Name: message" */
   } else {
@@ -936,7 +978,8 @@ static void describe(JSValueConst e, char* out, size_t cap) {
       *p = ' ';
     }
   }
-  if (text) JS_FreeCString(ctx, text);
+  if (text)
+    JS_FreeCString(ctx, text);
 }
 
 /* Ends the process with the pending exception as its error reason. A
@@ -1008,13 +1051,53 @@ static int init_rusm_module(JSContext* c, JSModuleDef* m) {
   return JS_SetModuleExport(c, m, "default", JS_DupValue(c, rusm_object));
 }
 
+/* After compiling the app from source: its bytecode becomes what children
+ * get, so that they skip parsing (for a large script, most of a spawn).
+ * The bytecode keeps file names and line numbers for error lines. If it
+ * cannot be written, children get the source. */
+static void keep_bytecode(JSContext* c, JSValueConst module) {
+  size_t size = 0;
+  uint8_t* code = JS_WriteObject(c, &size, module, JS_WRITE_OBJ_BYTECODE);
+  if (!code) {
+    JS_FreeValue(c, JS_GetException(c));
+    return;
+  }
+  uint32_t name_len = (uint32_t)strlen(script_name);
+  uint8_t* prefix = malloc(12 + (size_t)name_len + size);
+  if (prefix) {
+    put_u32(prefix, 2);
+    put_u32(prefix + 4, name_len);
+    put_u32(prefix + 8, (uint32_t)size);
+    memcpy(prefix + 12, script_name, name_len);
+    memcpy(prefix + 12 + name_len, code, size);
+    boot_prefix = prefix; /* the old one is the boot message: kept */
+    boot_prefix_len = 12 + name_len + (uint32_t)size;
+  }
+  js_free(c, code);
+}
+
 static JSModuleDef* load_module(JSContext* c, const char* name, void* opaque) {
   if (strcmp(name, "rusm:app") == 0) {
-    JSValue f = JS_Eval(c, script_source, script_len, script_name,
-                        JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+    JSValue f;
+    if (script_is_bytecode) {
+      f = JS_ReadObject(c, (const uint8_t*)script_source, script_len, JS_READ_OBJ_BYTECODE);
+      if (!JS_IsException(f) && JS_VALUE_GET_TAG(f) != JS_TAG_MODULE) {
+        JS_FreeValue(c, f);
+        JS_ThrowTypeError(c, "rusm-js: the bytecode received is not a module");
+        return NULL;
+      }
+    } else {
+      f = JS_Eval(c, script_source, script_len, script_name,
+                  JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+      if (!JS_IsException(f)) {
+        keep_bytecode(c, f);
+      }
+    }
     if (JS_IsException(f)) {
       return NULL;
     }
+    /* The runtime keeps the module (as QuickJS's own loader does, the
+     * compiled value's reference is dropped). */
     JSModuleDef* m = JS_VALUE_GET_PTR(f);
     JS_FreeValue(c, f);
     return m;
@@ -1154,9 +1237,10 @@ static void boot(bool main_process) {
   is_main = main_process;
   uint32_t len;
   uint8_t* msg = receive_boot(&len);
-  if (len < 12 || get_u32(msg) != 1) {
+  if (len < 12 || (get_u32(msg) != 1 && get_u32(msg) != 2)) {
     die("rusm-js: a malformed boot message");
   }
+  script_is_bytecode = get_u32(msg) == 2;
   uint32_t name_len = get_u32(msg + 4), src_len = get_u32(msg + 8);
   if ((uint64_t)12 + name_len + src_len > len) {
     die("rusm-js: a malformed boot message");
