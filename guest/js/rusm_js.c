@@ -20,8 +20,9 @@
  *   u32 version; u32 name_len; u32 code_len; name; code;
  *   u32 fn_len; fn; u32 args_len; args (JSON array text)
  * Version 1: code is the source (what `rusm run` sends the main process);
- * version 2: code is the module's QuickJS bytecode, which a process that
- * compiled the source hands its children so that they skip the parser.
+ * version 2: code is the module's QuickJS bytecode, followed by u32
+ * prelude_len and prelude.js's bytecode, which a process that compiled them
+ * hands its children so that they skip the parser (most of a spawn's work).
  *
  * Messages. A JS tag is a string or an integer in [0, 2^53). An integer is
  * the rusm tag itself and the payload the data's bytes, so JS processes and
@@ -67,6 +68,10 @@ static char* script_name;
 static const char* script_source;
 static uint32_t script_len;
 static bool script_is_bytecode; /* boot version 2 */
+/* prelude.js compiled: written by a process that parsed it, read by its
+ * children (boot version 2) instead of parsing it again. */
+static const uint8_t* prelude_code;
+static uint32_t prelude_len;
 /* The start of a child's boot message: version, name_len, code_len, name,
  * code; the app's bytecode once it is compiled (else its source). */
 static uint8_t* boot_prefix;
@@ -1063,15 +1068,21 @@ static void keep_bytecode(JSContext* c, JSValueConst module) {
     return;
   }
   uint32_t name_len = (uint32_t)strlen(script_name);
-  uint8_t* prefix = malloc(12 + (size_t)name_len + size);
+  if (prelude_code == NULL) {
+    js_free(c, code);
+    return; /* children parse both, as this process did */
+  }
+  uint8_t* prefix = malloc(16 + (size_t)name_len + size + prelude_len);
   if (prefix) {
     put_u32(prefix, 2);
     put_u32(prefix + 4, name_len);
     put_u32(prefix + 8, (uint32_t)size);
     memcpy(prefix + 12, script_name, name_len);
     memcpy(prefix + 12 + name_len, code, size);
+    put_u32(prefix + 12 + name_len + size, prelude_len);
+    memcpy(prefix + 16 + name_len + size, prelude_code, prelude_len);
     boot_prefix = prefix; /* the old one is the boot message: kept */
-    boot_prefix_len = 12 + name_len + (uint32_t)size;
+    boot_prefix_len = 16 + name_len + (uint32_t)size + prelude_len;
   }
   js_free(c, code);
 }
@@ -1203,8 +1214,27 @@ static void create_context(void) {
   }
   JS_SetPropertyStr(ctx, native, "argv", argv);
 
-  JSValue prelude = JS_Eval(ctx, kPrelude, sizeof kPrelude - 1, "<rusm prelude>",
-                            JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+  JSValue compiled;
+  if (prelude_code != NULL) {
+    compiled = JS_ReadObject(ctx, prelude_code, prelude_len, JS_READ_OBJ_BYTECODE);
+  } else {
+    compiled = JS_Eval(ctx, kPrelude, sizeof kPrelude - 1, "<rusm prelude>",
+                       JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT | JS_EVAL_FLAG_COMPILE_ONLY);
+    if (!JS_IsException(compiled)) {
+      size_t size = 0;
+      uint8_t* code = JS_WriteObject(ctx, &size, compiled, JS_WRITE_OBJ_BYTECODE);
+      if (code) {
+        prelude_code = code; /* kept for the children's boot messages */
+        prelude_len = (uint32_t)size;
+      } else {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+      }
+    }
+  }
+  if (JS_IsException(compiled)) {
+    die_with_exception();
+  }
+  JSValue prelude = JS_EvalFunction(ctx, compiled); /* the API's factory function */
   if (JS_IsException(prelude)) {
     die_with_exception();
   }
@@ -1247,6 +1277,15 @@ static void boot(bool main_process) {
   }
   boot_prefix = msg;
   boot_prefix_len = 12 + name_len + src_len;
+  if (script_is_bytecode) {
+    const uint8_t* q = msg + boot_prefix_len;
+    if (len - boot_prefix_len < 4 || get_u32(q) > len - boot_prefix_len - 4) {
+      die("rusm-js: a malformed boot message");
+    }
+    prelude_len = get_u32(q);
+    prelude_code = q + 4;
+    boot_prefix_len += 4 + prelude_len;
+  }
   script_name = malloc(name_len + 1);
   if (!script_name) {
     die("rusm-js: out of memory");
