@@ -1,7 +1,8 @@
 // The JavaScript side of rusm's JS API (docs/js.md), evaluated in every JS
 // process before the app. The C host layer (rusm_js.c) hands it `native`,
 // the raw calls; this file shapes them into the global `rusm` object, the
-// `rusm` module's exports, `console`, TextEncoder and TextDecoder.
+// `rusm` module's exports, `console`, TextEncoder and TextDecoder, and the
+// timers (setTimeout, setInterval, queueMicrotask).
 // `native` is reachable from nothing else once this function returns.
 (function (native) {
   "use strict";
@@ -49,6 +50,48 @@
     return m;
   }
 
+  // Timers. A JS process runs one task at a time (the top level, then
+  // main() or the spawned function) and blocks in rusm.receive/sleep, so
+  // timers fire only when the task is over: rusm_js.c then calls
+  // native.runTimer() until it returns false, draining promise jobs after
+  // each. Without the clock capability the process cannot read the time,
+  // so timers run on a virtual clock that rusm.sleep() and the waits for
+  // timers advance: a timer fires no earlier than asked, possibly later
+  // (the task's own time is not counted), which is what JS promises.
+  const timers = new Map(); // id -> {due, fn, args, every}
+  let now = 0;
+  let nextTimer = 1;
+  function addTimer(fn, ms, args, repeat) {
+    if (typeof fn !== "function") throw new TypeError("a timer's callback must be a function");
+    const delay = Math.max(0, Number(ms) || 0);
+    const id = nextTimer++;
+    timers.set(id, { due: now + delay, fn, args, every: repeat ? Math.max(1, delay) : 0 });
+    return id;
+  }
+  const setTimeout = (fn, ms, ...args) => addTimer(fn, ms, args, false);
+  const setInterval = (fn, ms, ...args) => addTimer(fn, ms, args, true);
+  const clearTimeout = (id) => { timers.delete(id); };
+  const clearInterval = clearTimeout;
+  const queueMicrotask = (fn) => { Promise.resolve().then(fn); };
+  native.runTimer = () => {
+    let id = 0, t = null;
+    for (const [i, x] of timers) {
+      if (t === null || x.due < t.due) { id = i; t = x; }
+    }
+    if (t === null) return false;
+    if (t.due > now) {
+      native.sleep(t.due - now);
+      now = t.due;
+    }
+    if (t.every) t.due = now + t.every; else timers.delete(id);
+    t.fn(...t.args);
+    return true;
+  };
+  const sleep = (ms) => {
+    native.sleep(ms);
+    if (ms > 0) now += Number(ms);
+  };
+
   const rusm = {
     self: native.self,
     parent: native.parent,
@@ -91,7 +134,7 @@
     register: native.register,
     unregister: native.unregister,
     whereis: native.whereis,
-    sleep: native.sleep,
+    sleep,
     yield: native.yield,
     sendAfter(ms, to, tag, data) { return native.sendAfter(ms, to, tag, payload(data)); },
     cancelTimer: native.cancelTimer,
@@ -138,7 +181,10 @@
   };
 
   for (const [name, value] of [["rusm", rusm], ["console", console],
-                               ["TextEncoder", TextEncoder], ["TextDecoder", TextDecoder]]) {
+                               ["TextEncoder", TextEncoder], ["TextDecoder", TextDecoder],
+                               ["setTimeout", setTimeout], ["clearTimeout", clearTimeout],
+                               ["setInterval", setInterval], ["clearInterval", clearInterval],
+                               ["queueMicrotask", queueMicrotask]]) {
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
   }
   return rusm;

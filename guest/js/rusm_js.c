@@ -76,6 +76,7 @@ static uint32_t prelude_len;
  * code; the app's bytecode once it is compiled (else its source). */
 static uint8_t* boot_prefix;
 static uint32_t boot_prefix_len;
+static JSValue native_object; /* the native calls, kept for prelude.js's runTimer */
 static JSValue unhandled_rejection;
 static bool have_unhandled;
 
@@ -1036,6 +1037,25 @@ static void run_jobs(void) {
   }
 }
 
+/* Runs the timers (prelude.js's runTimer fires the next one, or returns
+ * false when none is left), draining the promise jobs after each. */
+static void run_timers(void) {
+  JSValue run = JS_GetPropertyStr(ctx, native_object, "runTimer");
+  for (;;) {
+    JSValue r = JS_Call(ctx, run, JS_UNDEFINED, 0, NULL);
+    if (JS_IsException(r)) {
+      die_with_exception();
+    }
+    bool fired = JS_ToBool(ctx, r);
+    JS_FreeValue(ctx, r);
+    if (!fired) {
+      break;
+    }
+    run_jobs();
+  }
+  JS_FreeValue(ctx, run);
+}
+
 /* ---- modules: the app (one file) and "rusm" */
 
 static JSValue rusm_object;
@@ -1240,7 +1260,7 @@ static void create_context(void) {
   }
   rusm_object = JS_Call(ctx, prelude, JS_UNDEFINED, 1, &native);
   JS_FreeValue(ctx, prelude);
-  JS_FreeValue(ctx, native);
+  native_object = native;
   if (JS_IsException(rusm_object)) {
     die_with_exception();
   }
@@ -1332,6 +1352,7 @@ static void boot(bool main_process) {
     target = JS_GetPropertyStr(ctx, app_ns, "main");
     if (!JS_IsFunction(ctx, target)) {
       JS_FreeValue(ctx, target);
+      run_timers();
       return; /* a script without main(): its top level was the program */
     }
     call_args = JS_GetPropertyStr(ctx, rusm_object, "argv");
@@ -1375,6 +1396,7 @@ static void boot(bool main_process) {
   }
   JS_FreeValue(ctx, r);
   run_jobs();
+  run_timers();
   /* The process ends here, normally. Its memory goes with its instance:
    * freeing the runtime first would only cost time. */
 }
