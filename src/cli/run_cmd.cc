@@ -1,5 +1,8 @@
 // `rusm run app.wasm [flags] -- args...`: runs a module's _start as the main
 // process of a fresh node and exits with its exit code. See docs/runtime.md.
+// `rusm run app.js`: the same for a JavaScript app (docs/js.md): the main
+// process runs the embedded rusm-js.wasm, which gets the script from the
+// first message it receives.
 // The main process gets the terminal's stdio unless --no-stdio (its children
 // do not inherit it); a capability refused to the guest is named once on
 // stderr, with the flag that grants it.
@@ -14,6 +17,7 @@
 
 #include "commands.h"
 #include "input.h"
+#include "js_runtime.h"
 #include "rusm/runtime/runtime.h"
 
 extern char** environ;
@@ -66,14 +70,51 @@ std::string grant_flag(uint32_t cap) {
   throw CLI::RuntimeError(code);
 }
 
+// A JavaScript app is named by its extension.
+bool is_js(const std::string& path) {
+  return path.ends_with(".js") || path.ends_with(".mjs");
+}
+
+// Scripts are read whole into the main process's first message.
+constexpr uint64_t kMaxScriptBytes = 16u << 20;
+
+// The boot message of a JS main process (layout in guest/js/rusm_js.c):
+// version 1, the script's name and its source.
+std::string js_boot_message(const std::string& name, const std::vector<uint8_t>& source) {
+  auto u32 = [](std::string& out, uint32_t v) {
+    for (int i = 0; i < 4; ++i) {
+      out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    }
+  };
+  std::string m;
+  m.reserve(12 + name.size() + source.size());
+  u32(m, 1);
+  u32(m, static_cast<uint32_t>(name.size()));
+  u32(m, static_cast<uint32_t>(source.size()));
+  m += name;
+  m.append(source.begin(), source.end());
+  return m;
+}
+
 int run(const RunArgs& a) {
+  const bool js = is_js(a.module);
+  if (js && a.entry != "_start") {
+    fail(
+        "--entry: not for a JavaScript app (its main process runs the script, then its "
+        "exported main() if any)");
+  }
+  if (js && js_runtime_wasm().empty()) {
+    fail(a.module +
+         ": this rusm was built without JavaScript (no QuickJS sources: run "
+         "scripts/bootstrap.sh, then rebuild)");
+  }
   auto caps = runtime::profile(a.profile);
   if (!caps) {
     fail("--profile: " + caps.message());
   }
   ProcessSpec spec;
   spec.module = "main";
-  spec.function = a.entry;
+  spec.function = js ? "js_main" : a.entry;
   spec.caps = *caps;
   spec.record_outcome = true;
   wasi::Config& w = spec.wasi;
@@ -169,7 +210,8 @@ int run(const RunArgs& a) {
 
   // Read after the flags, before a node starts: a directory, a device or a
   // huge file is a usage error, not something to load.
-  Result<std::vector<uint8_t>> module_bytes = read_module_file(a.module);
+  Result<std::vector<uint8_t>> module_bytes =
+      read_module_file(a.module, js ? kMaxScriptBytes : kMaxModuleBytes);
   if (!module_bytes) {
     fail(module_bytes.message());
   }
@@ -254,12 +296,24 @@ int run(const RunArgs& a) {
         fail("--kv: " + store.message());
       }
     }
-    if (Status s = rt.load("main", *module_bytes); !s) {
+    if (js) {
+      std::span<const uint8_t> wasm = js_runtime_wasm();
+      if (Status s = rt.load("main", wasm); !s) {
+        fail("the embedded JavaScript runtime: " + s.message());
+      }
+    } else if (Status s = rt.load("main", *module_bytes); !s) {
       fail(a.module + ": " + s.message());
     }
     auto p = rt.spawn(spec);
     if (!p) {
       fail(a.module + ": " + p.message());
+    }
+    if (js) {
+      Status sent = rt.node().send(
+          p->pid, otp::Message::make(kJsBootTag, js_boot_message(a.module, *module_bytes)));
+      if (!sent) {
+        fail(a.module + ": handing the script to its process: " + sent.message());
+      }
     }
     std::optional<Outcome> o = rt.wait(p->pid, otp::kInfinity);
     if (!o) {
@@ -274,7 +328,13 @@ int run(const RunArgs& a) {
     if (o->exit_code) {
       code = static_cast<int>(*o->exit_code);
     } else if (!o->reason.is_normal()) {
-      std::fprintf(stderr, "rusm: %s\n", o->reason.to_string().c_str());
+      // A JS app's error already names the file and line ("app.js:3:
+      // TypeError: ..."): say just that.
+      std::string line = o->reason.to_string();
+      if (js && line.starts_with("error: ") && line.find(": trap: ") == std::string::npos) {
+        line = line.substr(7);
+      }
+      std::fprintf(stderr, "rusm: %s\n", line.c_str());
       code = 1;
     }
     if (code != 0 && fs_missing && hinted == 0) {
@@ -296,7 +356,10 @@ void setup(CLI::App& app) {
       "refused to the guest is named once on stderr with the flag that grants it.\n"
       "Exit status: the guest's proc_exit code; 1 if it crashed (trap or error, one "
       "line on stderr); 2 for usage and module errors.");
-  cmd->add_option("module", a->module, "The .wasm file")->required();
+  cmd->add_option("module", a->module,
+                  "The .wasm file, or a JavaScript app (.js, .mjs: an ES module run by QuickJS; "
+                  "see docs/js.md)")
+      ->required();
   cmd->add_option("args", a->args, "Arguments for the guest (after --); grants env");
   cmd->add_flag("--keep-alive", a->keep_alive,
                 "After the main process ends, keep the node up while other processes live");

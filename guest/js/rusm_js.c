@@ -1,0 +1,1410 @@
+/* rusm_js.c: a JavaScript process = one QuickJS runtime and context inside
+ * one Wasm process (docs/js.md). Built with QuickJS into rusm-js.wasm
+ * (cmake/RusmQuickJS.cmake), a reactor exporting two entries:
+ *
+ *   js_main     the main process of `rusm run app.js`: evaluates the app,
+ *               then calls its exported main(...argv) if there is one.
+ *   js_spawned  a process started by rusm.spawn(fn, args): evaluates the
+ *               same app, then calls its exported function fn(...args).
+ *
+ * Boot. Both entries first wait for a boot message (tag kBootTag) from their
+ * parent (from the host, pid 0, for the main process), ignoring one from
+ * anyone else: it carries the script's name and source, and for a child the
+ * function's name and its arguments as JSON. The parent sends it right after
+ * spawning; a child whose parent dies first gives up. Keeping the script in
+ * the message keeps the host unaware of JavaScript: a JS child is a plain
+ * `spawn` of this module's js_spawned, and the rusm binary only sends the
+ * main process its script.
+ *
+ * Layout of the boot message (little-endian u32s):
+ *   u32 version; u32 name_len; u32 code_len; name; code;
+ *   u32 fn_len; fn; u32 args_len; args (JSON array text)
+ * Version 1: code is the source (what `rusm run` sends the main process);
+ * version 2: code is the module's QuickJS bytecode, followed by u32
+ * prelude_len and prelude.js's bytecode, which a process that compiled them
+ * hands its children so that they skip the parser (most of a spawn's work).
+ *
+ * Messages. A JS tag is a string or an integer in [0, 2^53). An integer is
+ * the rusm tag itself and the payload the data's bytes, so JS processes and
+ * C processes talk directly. A string tag is hashed into the range
+ * kStringTagBase..+2^56 (FNV-1a, 56 bits), so that selective receive by a
+ * string tag is the host's selective receive; its payload is an envelope:
+ * u16 tag length, the tag's UTF-8, then the data. Reserved names "EXIT" and
+ * "DOWN" select the host's EXIT and DOWN messages.
+ *
+ * Blocking calls (receive, sleep) block the Wasm process in the host: the
+ * interpreter keeps QuickJS's C stack in linear memory, so a JS function can
+ * simply wait, and an endless loop is preempted by fuel like any guest.
+ */
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <wasi/api.h>
+
+#include "quickjs.h"
+#include "rusm.h"
+#include "rusm_prelude.h" /* kPrelude, generated from prelude.js */
+
+#define BOOT_TAG 0x524A53424F4F5401ull /* "RJSBOOT", 1: above every integer tag */
+#define STRING_TAG_BASE 0x7F00000000000000ull
+#define STRING_TAG_MASK 0x00FFFFFFFFFFFFFFull
+#define MAX_SAFE 9007199254740991.0 /* 2^53 - 1 */
+/* QuickJS's own recursion bound, within the 512 KiB C stack the module is
+ * linked with and the host's limits on Wasm frames. */
+#define JS_STACK_BYTES (192 * 1024)
+
+static JSRuntime* rt;
+static JSContext* ctx;
+static JSValue app_ns; /* the app's module namespace, once evaluated */
+static bool have_ns;
+static bool is_main;
+static bool initializing; /* a child evaluating the app's top level */
+static char* script_name;
+static const char* script_source;
+static uint32_t script_len;
+static bool script_is_bytecode; /* boot version 2 */
+/* prelude.js compiled: written by a process that parsed it, read by its
+ * children (boot version 2) instead of parsing it again. */
+static const uint8_t* prelude_code;
+static uint32_t prelude_len;
+/* The start of a child's boot message: version, name_len, code_len, name,
+ * code; the app's bytecode once it is compiled (else its source). */
+static uint8_t* boot_prefix;
+static uint32_t boot_prefix_len;
+static JSValue native_object; /* the native calls, kept for prelude.js's runTimer */
+static JSValue unhandled_rejection;
+static bool have_unhandled;
+
+/* QuickJS seeds Math.random from gettimeofday when a context is created;
+ * the default sandbox has no clock, and asking would name the capability
+ * as refused on every start. So the seed comes from the pid instead, and
+ * only Date and friends read the clock (which needs --allow clock). This
+ * definition replaces wasi-libc's. */
+static bool seeding;
+
+int gettimeofday(struct timeval* restrict tv, void* restrict tz) {
+  if (seeding) {
+    uint64_t x = rusm_self() * 0x9E3779B97F4A7C15ull;
+    tv->tv_sec = (time_t)((x >> 24) & 0xFFFFFFFFFFull);
+    tv->tv_usec = (suseconds_t)(x % 1000000);
+    return 0;
+  }
+  __wasi_timestamp_t ns = 0;
+  if (__wasi_clock_time_get(__WASI_CLOCKID_REALTIME, 1000, &ns) != 0) {
+    tv->tv_sec = 0;
+    tv->tv_usec = 0;
+    return -1;
+  }
+  tv->tv_sec = (time_t)(ns / 1000000000u);
+  tv->tv_usec = (suseconds_t)((ns % 1000000000u) / 1000);
+  return 0;
+}
+
+/* ---- small helpers */
+
+static uint32_t get_u32(const uint8_t* p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+static void put_u32(uint8_t* p, uint32_t v) {
+  memcpy(p, &v, 4);
+}
+
+static void write_all(int fd, const char* s, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, s, n);
+    if (w <= 0) {
+      return; /* no stdio: the text goes nowhere */
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+}
+
+__attribute__((noreturn)) static void die(const char* detail) {
+  __rusm_exit(RUSM_EXIT_ERROR, detail, (uint32_t)strlen(detail));
+  __builtin_unreachable();
+}
+
+static const char* error_name(int32_t code) {
+  switch (code) {
+    case RUSM_ETIMEOUT:
+      return "ETIMEOUT";
+    case RUSM_ENOPROC:
+      return "ENOPROC";
+    case RUSM_EBADARG:
+      return "EBADARG";
+    case RUSM_EDENIED:
+      return "EDENIED";
+    case RUSM_ENOTFOUND:
+      return "ENOTFOUND";
+    case RUSM_EEXISTS:
+      return "EEXISTS";
+    case RUSM_EFULL:
+      return "EFULL";
+    case RUSM_ENOMSG:
+      return "ENOMSG";
+    case RUSM_ELIMIT:
+      return "ELIMIT";
+    case RUSM_ENOTSUP:
+      return "ENOTSUP";
+    default:
+      return "error";
+  }
+}
+
+/* Throws an Error for a failed host call; its `code` is the rusm error name. */
+static JSValue throw_code(JSContext* c, const char* what, int32_t code) {
+  const char* hint =
+      code == RUSM_EDENIED ? " (the process lacks the capability: see docs/js.md)" : "";
+  JSValue err = JS_NewError(c);
+  char msg[256];
+  snprintf(msg, sizeof msg, "rusm.%s: %s%s", what, error_name(code), hint);
+  JS_SetPropertyStr(c, err, "message", JS_NewString(c, msg));
+  JS_SetPropertyStr(c, err, "code", JS_NewString(c, error_name(code)));
+  return JS_Throw(c, err);
+}
+
+static JSValue pid_value(JSContext* c, uint64_t pid) {
+  return JS_NewFloat64(c, (double)pid);
+}
+
+/* A pid argument: a number (an integer > 0). */
+static int to_pid(JSContext* c, JSValueConst v, const char* what, rusm_pid* out) {
+  double d;
+  if (!JS_IsNumber(v) || JS_ToFloat64(c, &d, v) < 0 || !(d >= 1 && d <= MAX_SAFE) ||
+      d != (double)(uint64_t)d) {
+    JS_ThrowTypeError(c, "rusm.%s: a pid (a positive integer) expected", what);
+    return -1;
+  }
+  *out = (uint64_t)d;
+  return 0;
+}
+
+static int64_t ms_to_ns(double ms) {
+  if (!(ms >= 0)) {
+    return -1;
+  }
+  if (ms > 9.2e12) {
+    return -1; /* longer than the host can count: never */
+  }
+  return (int64_t)(ms * 1e6);
+}
+
+static uint64_t fnv56(const char* s, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < n; i++) {
+    h ^= (uint8_t)s[i];
+    h *= 0x100000001b3ull;
+  }
+  return STRING_TAG_BASE | (h & STRING_TAG_MASK);
+}
+
+/* A tag argument: an integer in [0, 2^53) or a string; *str set for a string
+ * (free with JS_FreeCString). `receiving` allows "EXIT" and "DOWN". */
+static int to_tag(JSContext* c, JSValueConst v, bool receiving, uint64_t* tag, const char** str,
+                  size_t* str_len) {
+  *str = NULL;
+  if (JS_IsString(v)) {
+    size_t n;
+    const char* s = JS_ToCStringLen(c, &n, v);
+    if (!s) {
+      return -1;
+    }
+    if (strcmp(s, "EXIT") == 0 || strcmp(s, "DOWN") == 0) {
+      bool exit = s[0] == 'E';
+      JS_FreeCString(c, s);
+      if (!receiving) {
+        JS_ThrowTypeError(c, "rusm.send: the tag '%s' is reserved", exit ? "EXIT" : "DOWN");
+        return -1;
+      }
+      *tag = exit ? RUSM_TAG_EXIT : RUSM_TAG_DOWN;
+      return 0;
+    }
+    if (n > 0xFFFF) {
+      JS_FreeCString(c, s);
+      JS_ThrowRangeError(c, "rusm: a string tag is at most 65535 bytes");
+      return -1;
+    }
+    *tag = fnv56(s, n);
+    *str = s;
+    *str_len = n;
+    return 0;
+  }
+  double d;
+  if (JS_IsNumber(v) && JS_ToFloat64(c, &d, v) == 0 && d >= 0 && d <= MAX_SAFE &&
+      d == (double)(uint64_t)d) {
+    *tag = (uint64_t)d;
+    return 0;
+  }
+  JS_ThrowTypeError(c, "rusm: a tag is a string or an integer in [0, 2^53)");
+  return -1;
+}
+
+/* The bytes of a string, ArrayBuffer or typed array (a string's are copied
+ * and must be freed with JS_FreeCString: *cstr says so). */
+static int to_bytes(JSContext* c, JSValueConst v, const uint8_t** p, size_t* n, const char** cstr,
+                    JSValue* hold) {
+  *cstr = NULL;
+  *hold = JS_UNDEFINED;
+  if (JS_IsString(v)) {
+    const char* s = JS_ToCStringLen(c, n, v);
+    if (!s) {
+      return -1;
+    }
+    *cstr = s;
+    *p = (const uint8_t*)s;
+    return 0;
+  }
+  size_t size;
+  uint8_t* b = JS_GetArrayBuffer(c, &size, v);
+  if (b) {
+    *p = b;
+    *n = size;
+    return 0;
+  }
+  JS_FreeValue(c, JS_GetException(c)); /* not an ArrayBuffer: try a view */
+  size_t off, len, bpe;
+  JSValue buf = JS_GetTypedArrayBuffer(c, v, &off, &len, &bpe);
+  if (JS_IsException(buf)) {
+    JS_FreeValue(c, JS_GetException(c));
+    JS_ThrowTypeError(c, "rusm: data must be a string, an ArrayBuffer or a typed array");
+    return -1;
+  }
+  b = JS_GetArrayBuffer(c, &size, buf);
+  if (!b || off + len > size) {
+    JS_FreeValue(c, buf);
+    JS_ThrowTypeError(c, "rusm: detached buffer");
+    return -1;
+  }
+  *p = b + off;
+  *n = len;
+  *hold = buf;
+  return 0;
+}
+
+static void free_bytes(JSContext* c, const char* cstr, JSValue hold) {
+  if (cstr) {
+    JS_FreeCString(c, cstr);
+  }
+  JS_FreeValue(c, hold);
+}
+
+/* The message for a tag and data: the envelope for a string tag. Returns a
+ * malloc'd buffer (or NULL for none needed: then *out points at data). */
+static uint8_t* frame(const char* tag_str, size_t tag_len, const uint8_t* data, size_t n,
+                      const uint8_t** out, size_t* out_len) {
+  if (!tag_str) {
+    *out = data;
+    *out_len = n;
+    return NULL;
+  }
+  uint8_t* m = malloc(2 + tag_len + n);
+  if (!m) {
+    return NULL;
+  }
+  m[0] = (uint8_t)(tag_len & 0xFF);
+  m[1] = (uint8_t)(tag_len >> 8);
+  memcpy(m + 2, tag_str, tag_len);
+  memcpy(m + 2 + tag_len, data, n);
+  *out = m;
+  *out_len = 2 + tag_len + n;
+  return m;
+}
+
+static JSValue check_not_initializing(JSContext* c, const char* what) {
+  if (initializing) {
+    return JS_ThrowInternalError(
+        c,
+        "rusm.%s during the module's top level in a spawned process: every process "
+        "evaluates the whole script, so put the main program in `export function main()` or "
+        "guard it with `if (rusm.isMain)`",
+        what);
+  }
+  return JS_UNDEFINED;
+}
+
+#define GUARD(what)                               \
+  do {                                            \
+    JSValue g_ = check_not_initializing(c, what); \
+    if (JS_IsException(g_)) {                     \
+      return g_;                                  \
+    }                                             \
+  } while (0)
+
+/* ---- the native calls (prelude.js shapes them into `rusm`) */
+
+static JSValue n_self(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  return pid_value(c, rusm_self());
+}
+
+static JSValue n_parent(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  rusm_pid p = rusm_parent();
+  return p ? pid_value(c, p) : JS_NULL;
+}
+
+/* send(to: pid|name, tag, data: string|ArrayBuffer|view) -> true, or false
+ * if the receiver's mailbox was full (the message was dropped). */
+static JSValue n_send(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("send");
+  uint64_t tag;
+  const char* tag_str;
+  size_t tag_len = 0;
+  if (to_tag(c, argv[1], false, &tag, &tag_str, &tag_len) < 0) {
+    return JS_EXCEPTION;
+  }
+  const uint8_t* data;
+  size_t n;
+  const char* cstr;
+  JSValue hold;
+  if (to_bytes(c, argv[2], &data, &n, &cstr, &hold) < 0) {
+    if (tag_str)
+      JS_FreeCString(c, tag_str);
+    return JS_EXCEPTION;
+  }
+  const uint8_t* msg;
+  size_t len;
+  uint8_t* owned = frame(tag_str, tag_len, data, n, &msg, &len);
+  if (tag_str && !owned) {
+    JS_FreeCString(c, tag_str);
+    free_bytes(c, cstr, hold);
+    return JS_ThrowOutOfMemory(c);
+  }
+  int32_t r;
+  const char* name = NULL;
+  if (JS_IsString(argv[0])) {
+    size_t name_len;
+    name = JS_ToCStringLen(c, &name_len, argv[0]);
+    r = name ? __rusm_send_name(name, (uint32_t)name_len, tag, msg, (uint32_t)len) : RUSM_EBADARG;
+  } else {
+    rusm_pid to;
+    r = to_pid(c, argv[0], "send", &to) < 0 ? 1 : rusm_send(to, tag, msg, (uint32_t)len);
+  }
+  if (name)
+    JS_FreeCString(c, name);
+  free(owned);
+  if (tag_str)
+    JS_FreeCString(c, tag_str);
+  free_bytes(c, cstr, hold);
+  if (r == 1) {
+    return JS_EXCEPTION;
+  }
+  if (r == RUSM_EFULL) {
+    return JS_FALSE;
+  }
+  if (r < 0) {
+    return throw_code(c, "send", r);
+  }
+  return JS_TRUE;
+}
+
+static const char* reason_name(uint32_t kind) {
+  switch (kind) {
+    case RUSM_NORMAL:
+      return "normal";
+    case RUSM_SHUTDOWN:
+      return "shutdown";
+    case RUSM_KILLED:
+      return "killed";
+    case RUSM_NOPROC:
+      return "noproc";
+    case RUSM_ERROR:
+      return "error";
+    case RUSM_NOCONNECTION:
+      return "noconnection";
+    default:
+      return "unknown";
+  }
+}
+
+/* An EXIT or DOWN payload as {tag, from, [ref,] reason, detail}. */
+static JSValue signal_message(JSContext* c, const char* tag, const uint8_t* p, int32_t n,
+                              uint64_t header_from, uint64_t header_ref) {
+  JSValue m = JS_NewObject(c);
+  JS_SetPropertyStr(c, m, "tag", JS_NewString(c, tag));
+  bool down = tag[0] == 'D';
+  uint32_t fixed = down ? 24 : 16;
+  uint64_t from = header_from, ref = header_ref;
+  uint32_t kind = RUSM_ERROR, dlen = 0;
+  if ((uint32_t)n >= fixed) {
+    if (down) {
+      memcpy(&ref, p, 8);
+      memcpy(&from, p + 8, 8);
+    } else {
+      memcpy(&from, p, 8);
+    }
+    kind = get_u32(p + fixed - 8);
+    dlen = get_u32(p + fixed - 4);
+    if (dlen > (uint32_t)n - fixed) {
+      dlen = (uint32_t)n - fixed;
+    }
+  }
+  JS_SetPropertyStr(c, m, "from", pid_value(c, from));
+  if (down) {
+    JS_SetPropertyStr(c, m, "ref", JS_NewFloat64(c, (double)ref));
+  }
+  JS_SetPropertyStr(c, m, "reason", JS_NewString(c, reason_name(kind)));
+  JS_SetPropertyStr(c, m, "detail",
+                    JS_NewStringLen(c, (const char*)p + ((uint32_t)n >= fixed ? fixed : 0), dlen));
+  return m;
+}
+
+/* receive(tag?, timeout_ms?) -> {tag, from, data: ArrayBuffer} | EXIT/DOWN | null */
+static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("receive");
+  uint64_t tag = 0;
+  int32_t use_tag = 0;
+  if (!JS_IsUndefined(argv[0]) && !JS_IsNull(argv[0])) {
+    const char* s;
+    size_t sl;
+    if (to_tag(c, argv[0], true, &tag, &s, &sl) < 0) {
+      return JS_EXCEPTION;
+    }
+    if (s)
+      JS_FreeCString(c, s);
+    use_tag = 1;
+  }
+  int64_t timeout_ns = -1;
+  if (!JS_IsUndefined(argv[1]) && !JS_IsNull(argv[1])) {
+    double ms;
+    if (JS_ToFloat64(c, &ms, argv[1]) < 0) {
+      return JS_EXCEPTION;
+    }
+    timeout_ns = ms_to_ns(ms);
+  }
+  static uint8_t small[512];
+  rusm_msg h;
+  int32_t n = __rusm_receive(tag, use_tag, timeout_ns, &h, small, sizeof small);
+  if (n == RUSM_ETIMEOUT) {
+    return JS_NULL;
+  }
+  if (n < 0) {
+    return throw_code(c, "receive", n);
+  }
+  uint8_t* p = small;
+  uint8_t* big = NULL;
+  if ((uint32_t)n > sizeof small) {
+    big = malloc((size_t)n);
+    if (!big) {
+      return JS_ThrowOutOfMemory(c);
+    }
+    memcpy(big, small, sizeof small);
+    int32_t r = rusm_message_read(sizeof small, big + sizeof small, (uint32_t)n - sizeof small);
+    if (r < 0) {
+      free(big);
+      return throw_code(c, "receive", r);
+    }
+    p = big;
+  }
+  JSValue m;
+  if (h.tag == RUSM_TAG_EXIT) {
+    m = signal_message(c, "EXIT", p, n, h.from, h.ref);
+  } else if (h.tag == RUSM_TAG_DOWN) {
+    m = signal_message(c, "DOWN", p, n, h.from, h.ref);
+  } else {
+    m = JS_NewObject(c);
+    uint32_t skip = 0;
+    JSValue tag_value = JS_UNDEFINED;
+    if ((h.tag & ~STRING_TAG_MASK) == STRING_TAG_BASE && n >= 2) {
+      uint32_t tl = (uint32_t)p[0] | ((uint32_t)p[1] << 8);
+      if (2 + tl <= (uint32_t)n && fnv56((const char*)p + 2, tl) == h.tag) {
+        tag_value = JS_NewStringLen(c, (const char*)p + 2, tl);
+        skip = 2 + tl;
+      }
+    }
+    if (JS_IsUndefined(tag_value)) {
+      switch (h.tag) {
+        case RUSM_TAG_NODE_UP:
+          tag_value = JS_NewString(c, "NODE_UP");
+          break;
+        case RUSM_TAG_NODE_DOWN:
+          tag_value = JS_NewString(c, "NODE_DOWN");
+          break;
+        default:
+          tag_value = JS_NewFloat64(c, (double)h.tag);
+          break;
+      }
+    }
+    JS_SetPropertyStr(c, m, "tag", tag_value);
+    JS_SetPropertyStr(c, m, "from", h.from ? pid_value(c, h.from) : JS_NULL);
+    JS_SetPropertyStr(c, m, "data", JS_NewArrayBufferCopy(c, p + skip, (size_t)n - skip));
+  }
+  free(big);
+  return m;
+}
+
+/* spawn(fn, args_json, flags, stdio, label) -> {pid, ref} */
+static JSValue n_spawn(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("spawn");
+  size_t fn_len, args_len, label_len;
+  const char* fn = JS_ToCStringLen(c, &fn_len, argv[0]);
+  if (!fn) {
+    return JS_EXCEPTION;
+  }
+  if (have_ns) {
+    JSValue f = JS_GetPropertyStr(c, app_ns, fn);
+    bool ok = JS_IsFunction(c, f);
+    JS_FreeValue(c, f);
+    if (!ok) {
+      JSValue e = JS_ThrowTypeError(c, "rusm.spawn: %s exports no function '%s'", script_name, fn);
+      JS_FreeCString(c, fn);
+      return e;
+    }
+  }
+  const char* args = JS_ToCStringLen(c, &args_len, argv[1]);
+  const char* label = JS_ToCStringLen(c, &label_len, argv[4]);
+  int32_t flags = 0;
+  JS_ToInt32(c, &flags, argv[2]);
+  bool stdio = JS_ToBool(c, argv[3]);
+  JSValue result = JS_EXCEPTION;
+  uint8_t* boot = NULL;
+  if (!args || !label) {
+    goto out;
+  }
+  rusm_spawn_opts o = {0};
+  o.flags = (uint32_t)flags & (RUSM_SPAWN_LINK | RUSM_SPAWN_MONITOR | RUSM_SPAWN_TRAP_EXIT);
+  /* Every capability this process holds, stdio included (a JS child's
+   * console works like its parent's) unless asked otherwise. */
+  o.flags |= RUSM_SPAWN_CAPS;
+  o.caps = stdio ? 0xFFFFFFFFu : ~(uint32_t)RUSM_CAP_STDIO;
+  o.label = label;
+  o.label_len = (uint32_t)label_len;
+  size_t len = boot_prefix_len + 4 + fn_len + 4 + args_len;
+  boot = malloc(len);
+  if (!boot) {
+    result = JS_ThrowOutOfMemory(c);
+    goto out;
+  }
+  memcpy(boot, boot_prefix, boot_prefix_len);
+  uint8_t* q = boot + boot_prefix_len;
+  put_u32(q, (uint32_t)fn_len);
+  memcpy(q + 4, fn, fn_len);
+  q += 4 + fn_len;
+  put_u32(q, (uint32_t)args_len);
+  memcpy(q + 4, args, args_len);
+  static const char kEntry[] = "js_spawned";
+  rusm_spawned s = {0, 0};
+  int32_t r = __rusm_spawn(kEntry, sizeof kEntry - 1, NULL, 0, &o, &s);
+  if (r < 0) {
+    result = throw_code(c, "spawn", r);
+    goto out;
+  }
+  r = rusm_send(s.pid, BOOT_TAG, boot, (uint32_t)len);
+  if (r < 0) {
+    /* The child waits for its script in vain and gives up (see boot()). */
+    result = throw_code(c, "spawn (sending the script)", r);
+    goto out;
+  }
+  result = JS_NewObject(c);
+  JS_SetPropertyStr(c, result, "pid", pid_value(c, s.pid));
+  JS_SetPropertyStr(c, result, "ref", JS_NewFloat64(c, (double)s.monitor));
+out:
+  free(boot);
+  JS_FreeCString(c, fn);
+  if (args)
+    JS_FreeCString(c, args);
+  if (label)
+    JS_FreeCString(c, label);
+  return result;
+}
+
+static JSValue pid_call(JSContext* c, JSValueConst v, const char* what, int32_t (*call)(rusm_pid)) {
+  rusm_pid p;
+  if (to_pid(c, v, what, &p) < 0) {
+    return JS_EXCEPTION;
+  }
+  int32_t r = call(p);
+  return r < 0 ? throw_code(c, what, r) : JS_UNDEFINED;
+}
+
+static JSValue n_link(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("link");
+  return pid_call(c, argv[0], "link", rusm_link);
+}
+
+static JSValue n_unlink(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  return pid_call(c, argv[0], "unlink", rusm_unlink);
+}
+
+static JSValue n_monitor(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("monitor");
+  rusm_pid p;
+  if (to_pid(c, argv[0], "monitor", &p) < 0) {
+    return JS_EXCEPTION;
+  }
+  int64_t ref = rusm_monitor(p);
+  return ref < 0 ? throw_code(c, "monitor", (int32_t)ref) : JS_NewFloat64(c, (double)ref);
+}
+
+static JSValue n_demonitor(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  double ref;
+  if (JS_ToFloat64(c, &ref, argv[0]) < 0) {
+    return JS_EXCEPTION;
+  }
+  return JS_NewBool(c, rusm_demonitor((uint64_t)ref, JS_ToBool(c, argv[1])) == 1);
+}
+
+static JSValue n_trap_exit(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  return JS_NewBool(c, rusm_trap_exit(JS_ToBool(c, argv[0])) != 0);
+}
+
+/* A reason name and detail -> the ABI's exit kind (0 normal, 1 shutdown,
+ * 2 error, 3 kill). */
+static int32_t exit_kind(const char* reason) {
+  if (strcmp(reason, "normal") == 0)
+    return 0;
+  if (strcmp(reason, "shutdown") == 0)
+    return 1;
+  if (strcmp(reason, "kill") == 0)
+    return 3;
+  return 2;
+}
+
+/* exit(reason, detail): "normal", "shutdown" (detail), anything else is an
+ * error whose detail is the reason (and the detail, if any). */
+static JSValue n_exit(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  const char* reason = JS_ToCString(c, argv[0]);
+  const char* detail = JS_ToCString(c, argv[1]);
+  if (!reason || !detail) {
+    return JS_EXCEPTION;
+  }
+  int32_t kind = exit_kind(reason);
+  char buf[1024];
+  const char* d = detail;
+  if (kind == 2 || kind == 3) {
+    kind = 2;
+    snprintf(buf, sizeof buf, "%s%s%s", reason, *detail ? ": " : "", detail);
+    d = buf;
+  }
+  __rusm_exit(kind, d, (uint32_t)strlen(d));
+  return JS_UNDEFINED;
+}
+
+static JSValue n_exit_pid(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("exitPid");
+  rusm_pid p;
+  if (to_pid(c, argv[0], "exitPid", &p) < 0) {
+    return JS_EXCEPTION;
+  }
+  const char* reason = JS_ToCString(c, argv[1]);
+  const char* detail = JS_ToCString(c, argv[2]);
+  if (!reason || !detail) {
+    return JS_EXCEPTION;
+  }
+  int32_t kind = exit_kind(reason);
+  char buf[1024];
+  const char* d = detail;
+  if (kind == 2) {
+    snprintf(buf, sizeof buf, "%s%s%s", reason, *detail ? ": " : "", detail);
+    d = buf;
+  }
+  int32_t r = __rusm_exit_pid(p, kind, d, (uint32_t)strlen(d));
+  JS_FreeCString(c, reason);
+  JS_FreeCString(c, detail);
+  return r < 0 ? throw_code(c, "exitPid", r) : JS_UNDEFINED;
+}
+
+static JSValue n_is_alive(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  rusm_pid p;
+  if (to_pid(c, argv[0], "isAlive", &p) < 0) {
+    return JS_EXCEPTION;
+  }
+  return JS_NewBool(c, rusm_is_alive(p) == 1);
+}
+
+static JSValue n_register(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("register");
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[0]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  int32_t r = __rusm_register(s, (uint32_t)n);
+  JS_FreeCString(c, s);
+  return r < 0 ? throw_code(c, "register", r) : JS_UNDEFINED;
+}
+
+static JSValue n_unregister(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[0]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  int32_t r = __rusm_unregister(s, (uint32_t)n);
+  JS_FreeCString(c, s);
+  if (r == RUSM_ENOTFOUND) {
+    return JS_FALSE;
+  }
+  return r < 0 ? throw_code(c, "unregister", r) : JS_TRUE;
+}
+
+static JSValue n_whereis(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[0]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  int64_t r = __rusm_whereis(s, (uint32_t)n);
+  JS_FreeCString(c, s);
+  if (r < 0) {
+    return throw_code(c, "whereis", (int32_t)r);
+  }
+  return r == 0 ? JS_NULL : pid_value(c, (uint64_t)r);
+}
+
+static JSValue n_sleep(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  double ms = 0;
+  if (JS_ToFloat64(c, &ms, argv[0]) < 0) {
+    return JS_EXCEPTION;
+  }
+  rusm_sleep_ns(ms_to_ns(ms));
+  return JS_UNDEFINED;
+}
+
+static JSValue n_yield(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  rusm_yield();
+  return JS_UNDEFINED;
+}
+
+/* sendAfter(ms, to, tag, data) -> timer id */
+static JSValue n_send_after(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("sendAfter");
+  double ms;
+  rusm_pid to;
+  if (JS_ToFloat64(c, &ms, argv[0]) < 0 || to_pid(c, argv[1], "sendAfter", &to) < 0) {
+    return JS_EXCEPTION;
+  }
+  uint64_t tag;
+  const char* tag_str;
+  size_t tag_len = 0;
+  if (to_tag(c, argv[2], false, &tag, &tag_str, &tag_len) < 0) {
+    return JS_EXCEPTION;
+  }
+  const uint8_t* data;
+  size_t n;
+  const char* cstr;
+  JSValue hold;
+  if (to_bytes(c, argv[3], &data, &n, &cstr, &hold) < 0) {
+    if (tag_str)
+      JS_FreeCString(c, tag_str);
+    return JS_EXCEPTION;
+  }
+  const uint8_t* msg;
+  size_t len;
+  uint8_t* owned = frame(tag_str, tag_len, data, n, &msg, &len);
+  int64_t r = (tag_str && !owned)
+                  ? RUSM_ELIMIT
+                  : rusm_send_after(ms_to_ns(ms < 0 ? 0 : ms), to, tag, msg, (uint32_t)len);
+  free(owned);
+  if (tag_str)
+    JS_FreeCString(c, tag_str);
+  free_bytes(c, cstr, hold);
+  return r < 0 ? throw_code(c, "sendAfter", (int32_t)r) : JS_NewFloat64(c, (double)r);
+}
+
+/* cancelTimer(id) -> milliseconds that were left, or null (fired or cancelled) */
+static JSValue n_cancel_timer(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  double id;
+  if (JS_ToFloat64(c, &id, argv[0]) < 0) {
+    return JS_EXCEPTION;
+  }
+  int64_t left = rusm_cancel_timer((int64_t)id);
+  return left < 0 ? JS_NULL : JS_NewFloat64(c, (double)left / 1e6);
+}
+
+static JSValue n_set_label(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[0]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  __rusm_set_label(s, (uint32_t)n);
+  JS_FreeCString(c, s);
+  return JS_UNDEFINED;
+}
+
+/* info(pid) -> the host's "key=value\n" lines (docs/abi.md process_info) */
+static JSValue n_info(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  rusm_pid p = rusm_self();
+  if (!JS_IsUndefined(argv[0]) && to_pid(c, argv[0], "info", &p) < 0) {
+    return JS_EXCEPTION;
+  }
+  char buf[2048];
+  int32_t n = rusm_process_info(p, buf, sizeof buf);
+  if (n < 0) {
+    return n == RUSM_ENOPROC ? JS_NULL : throw_code(c, "info", n);
+  }
+  return JS_NewStringLen(c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf);
+}
+
+/* write(fd, string): console output, one write per call so that lines of
+ * different processes do not interleave mid-line. */
+static JSValue n_write(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t fd = 1;
+  JS_ToInt32(c, &fd, argv[0]);
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[1]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  write_all(fd == 2 ? 2 : 1, s, n);
+  JS_FreeCString(c, s);
+  return JS_UNDEFINED;
+}
+
+static JSValue n_utf8_encode(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[0]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  JSValue b = JS_NewArrayBufferCopy(c, (const uint8_t*)s, n);
+  JS_FreeCString(c, s);
+  return b;
+}
+
+static JSValue n_utf8_decode(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  const uint8_t* p;
+  size_t n;
+  const char* cstr;
+  JSValue hold;
+  if (JS_IsString(argv[0])) {
+    return JS_DupValue(c, argv[0]);
+  }
+  if (to_bytes(c, argv[0], &p, &n, &cstr, &hold) < 0) {
+    return JS_EXCEPTION;
+  }
+  JSValue s = JS_NewStringLen(c, (const char*)p, n);
+  free_bytes(c, cstr, hold);
+  return s;
+}
+
+static const JSCFunctionListEntry kNative[] = {
+    JS_CFUNC_DEF("self", 0, n_self),
+    JS_CFUNC_DEF("parent", 0, n_parent),
+    JS_CFUNC_DEF("send", 3, n_send),
+    JS_CFUNC_DEF("receive", 2, n_receive),
+    JS_CFUNC_DEF("spawn", 5, n_spawn),
+    JS_CFUNC_DEF("link", 1, n_link),
+    JS_CFUNC_DEF("unlink", 1, n_unlink),
+    JS_CFUNC_DEF("monitor", 1, n_monitor),
+    JS_CFUNC_DEF("demonitor", 2, n_demonitor),
+    JS_CFUNC_DEF("trapExit", 1, n_trap_exit),
+    JS_CFUNC_DEF("exit", 2, n_exit),
+    JS_CFUNC_DEF("exitPid", 3, n_exit_pid),
+    JS_CFUNC_DEF("isAlive", 1, n_is_alive),
+    JS_CFUNC_DEF("register", 1, n_register),
+    JS_CFUNC_DEF("unregister", 1, n_unregister),
+    JS_CFUNC_DEF("whereis", 1, n_whereis),
+    JS_CFUNC_DEF("sleep", 1, n_sleep),
+    JS_CFUNC_DEF("yield", 0, n_yield),
+    JS_CFUNC_DEF("sendAfter", 4, n_send_after),
+    JS_CFUNC_DEF("cancelTimer", 1, n_cancel_timer),
+    JS_CFUNC_DEF("setLabel", 1, n_set_label),
+    JS_CFUNC_DEF("info", 1, n_info),
+    JS_CFUNC_DEF("write", 2, n_write),
+    JS_CFUNC_DEF("utf8Encode", 1, n_utf8_encode),
+    JS_CFUNC_DEF("utf8Decode", 1, n_utf8_decode),
+};
+
+/* ---- errors */
+
+/* "app.js:3" from a QuickJS stack ("    at f (app.js:3)\n" or, for a syntax
+ * error, "    at app.js:3\n"): the innermost frame in the script, skipping
+ * native functions and the prelude (the API's JS side). */
+static void first_location(const char* stack, char* out, size_t cap) {
+  out[0] = 0;
+  const char* line = stack;
+  while (line && *line) {
+    const char* end = strchr(line, '\n');
+    if (!end) {
+      end = line + strlen(line);
+    }
+    const char* at = strstr(line, "at ");
+    if (at && at < end) {
+      at += 3;
+      const char* open = memchr(at, '(', (size_t)(end - at));
+      const char* stop = end;
+      if (open) {
+        at = open + 1;
+        const char* close = memchr(at, ')', (size_t)(end - at));
+        if (close) {
+          stop = close;
+        }
+      }
+      size_t n = (size_t)(stop - at);
+      bool skip = (n == 6 && memcmp(at, "native", 6) == 0) || (n > 0 && at[0] == '<');
+      if (!skip && n > 0) {
+        if (n >= cap) {
+          n = cap - 1;
+        }
+        memcpy(out, at, n);
+        out[n] = 0;
+        return;
+      }
+    }
+    line = *end ? end + 1 : NULL;
+  }
+}
+
+/* One line for an uncaught exception: "app.js:3: TypeError: x is not a
+ * function" (the location of the innermost frame in the script). */
+static void describe(JSValueConst e, char* out, size_t cap) {
+  char where[256];
+  where[0] = 0;
+  const char* text = NULL;
+  if (JS_IsError(ctx, e)) {
+    JSValue stack = JS_GetPropertyStr(ctx, e, "stack");
+    const char* s = JS_IsString(stack) ? JS_ToCString(ctx, stack) : NULL;
+    first_location(s, where, sizeof where);
+    if (s)
+      JS_FreeCString(ctx, s);
+    JS_FreeValue(ctx, stack);
+    text = JS_ToCString(ctx, e); /* "Name: message" */
+  } else {
+    JSValue j = JS_JSONStringify(ctx, e, JS_UNDEFINED, JS_UNDEFINED);
+    text = JS_IsString(j) ? JS_ToCString(ctx, j) : JS_ToCString(ctx, e);
+    JS_FreeValue(ctx, j);
+    JS_FreeValue(ctx, JS_GetException(ctx));
+  }
+  if (!where[0]) {
+    snprintf(where, sizeof where, "%s", script_name ? script_name : "script");
+  }
+  snprintf(out, cap, "%s: %s%s", where, JS_IsError(ctx, e) ? "" : "uncaught exception: ",
+           text ? text : "(an exception that cannot be shown)");
+  for (char* p = out; *p; p++) {
+    if (*p == '\n' || *p == '\r') {
+      *p = ' ';
+    }
+  }
+  if (text)
+    JS_FreeCString(ctx, text);
+}
+
+/* Ends the process with the pending exception as its error reason. A
+ * spawned process also says so on stderr (when it has stdio): nobody may
+ * be linked to it; the main process's reason is printed by `rusm run`. */
+__attribute__((noreturn)) static void die_with(JSValue e) {
+  static char line[1024];
+  describe(e, line, sizeof line);
+  if (!is_main) {
+    char head[64];
+    snprintf(head, sizeof head, "rusm-js: process %llu: ", (unsigned long long)rusm_self());
+    write_all(2, head, strlen(head));
+    write_all(2, line, strlen(line));
+    write_all(2, "\n", 1);
+  }
+  die(line);
+}
+
+__attribute__((noreturn)) static void die_with_exception(void) {
+  die_with(JS_GetException(ctx));
+}
+
+static void track_rejection(JSContext* c, JSValueConst promise, JSValueConst reason,
+                            JS_BOOL is_handled, void* opaque) {
+  if (!is_handled && !have_unhandled) {
+    unhandled_rejection = JS_DupValue(c, reason);
+    have_unhandled = true;
+  } else if (is_handled && have_unhandled) {
+    /* A rejection handled later (in the same turn) is no longer an error. */
+    JS_FreeValue(c, unhandled_rejection);
+    have_unhandled = false;
+  }
+}
+
+/* Runs queued promise jobs until none is left. */
+static void run_jobs(void) {
+  JSContext* c;
+  for (;;) {
+    int r = JS_ExecutePendingJob(rt, &c);
+    if (r == 0) {
+      break;
+    }
+    if (r < 0) {
+      die_with_exception();
+    }
+  }
+  if (have_unhandled) {
+    die_with(unhandled_rejection);
+  }
+}
+
+/* Runs the timers (prelude.js's runTimer fires the next one, or returns
+ * false when none is left), draining the promise jobs after each. */
+static void run_timers(void) {
+  JSValue run = JS_GetPropertyStr(ctx, native_object, "runTimer");
+  for (;;) {
+    JSValue r = JS_Call(ctx, run, JS_UNDEFINED, 0, NULL);
+    if (JS_IsException(r)) {
+      die_with_exception();
+    }
+    bool fired = JS_ToBool(ctx, r);
+    JS_FreeValue(ctx, r);
+    if (!fired) {
+      break;
+    }
+    run_jobs();
+  }
+  JS_FreeValue(ctx, run);
+}
+
+/* ---- modules: the app (one file) and "rusm" */
+
+static JSValue rusm_object;
+
+static int init_rusm_module(JSContext* c, JSModuleDef* m) {
+  JSPropertyEnum* props;
+  uint32_t count;
+  if (JS_GetOwnPropertyNames(c, &props, &count, rusm_object, JS_GPN_STRING_MASK) < 0) {
+    return -1;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    const char* name = JS_AtomToCString(c, props[i].atom);
+    JS_SetModuleExport(c, m, name, JS_GetProperty(c, rusm_object, props[i].atom));
+    JS_FreeCString(c, name);
+    JS_FreeAtom(c, props[i].atom);
+  }
+  js_free(c, props);
+  return JS_SetModuleExport(c, m, "default", JS_DupValue(c, rusm_object));
+}
+
+/* After compiling the app from source: its bytecode becomes what children
+ * get, so that they skip parsing (for a large script, most of a spawn).
+ * The bytecode keeps file names and line numbers for error lines. If it
+ * cannot be written, children get the source. */
+static void keep_bytecode(JSContext* c, JSValueConst module) {
+  size_t size = 0;
+  uint8_t* code = JS_WriteObject(c, &size, module, JS_WRITE_OBJ_BYTECODE);
+  if (!code) {
+    JS_FreeValue(c, JS_GetException(c));
+    return;
+  }
+  uint32_t name_len = (uint32_t)strlen(script_name);
+  if (prelude_code == NULL) {
+    js_free(c, code);
+    return; /* children parse both, as this process did */
+  }
+  uint8_t* prefix = malloc(16 + (size_t)name_len + size + prelude_len);
+  if (prefix) {
+    put_u32(prefix, 2);
+    put_u32(prefix + 4, name_len);
+    put_u32(prefix + 8, (uint32_t)size);
+    memcpy(prefix + 12, script_name, name_len);
+    memcpy(prefix + 12 + name_len, code, size);
+    put_u32(prefix + 12 + name_len + size, prelude_len);
+    memcpy(prefix + 16 + name_len + size, prelude_code, prelude_len);
+    boot_prefix = prefix; /* the old one is the boot message: kept */
+    boot_prefix_len = 16 + name_len + (uint32_t)size + prelude_len;
+  }
+  js_free(c, code);
+}
+
+static JSModuleDef* load_module(JSContext* c, const char* name, void* opaque) {
+  if (strcmp(name, "rusm:app") == 0) {
+    JSValue f;
+    if (script_is_bytecode) {
+      f = JS_ReadObject(c, (const uint8_t*)script_source, script_len, JS_READ_OBJ_BYTECODE);
+      if (!JS_IsException(f) && JS_VALUE_GET_TAG(f) != JS_TAG_MODULE) {
+        JS_FreeValue(c, f);
+        JS_ThrowTypeError(c, "rusm-js: the bytecode received is not a module");
+        return NULL;
+      }
+    } else {
+      f = JS_Eval(c, script_source, script_len, script_name,
+                  JS_EVAL_TYPE_MODULE | JS_EVAL_FLAG_COMPILE_ONLY);
+      if (!JS_IsException(f)) {
+        keep_bytecode(c, f);
+      }
+    }
+    if (JS_IsException(f)) {
+      return NULL;
+    }
+    /* The runtime keeps the module (as QuickJS's own loader does, the
+     * compiled value's reference is dropped). */
+    JSModuleDef* m = JS_VALUE_GET_PTR(f);
+    JS_FreeValue(c, f);
+    return m;
+  }
+  if (strcmp(name, "rusm") == 0) {
+    JSModuleDef* m = JS_NewCModule(c, "rusm", init_rusm_module);
+    if (!m) {
+      return NULL;
+    }
+    JSPropertyEnum* props;
+    uint32_t count;
+    if (JS_GetOwnPropertyNames(c, &props, &count, rusm_object, JS_GPN_STRING_MASK) < 0) {
+      return NULL;
+    }
+    for (uint32_t i = 0; i < count; i++) {
+      const char* n = JS_AtomToCString(c, props[i].atom);
+      JS_AddModuleExport(c, m, n);
+      JS_FreeCString(c, n);
+      JS_FreeAtom(c, props[i].atom);
+    }
+    js_free(c, props);
+    JS_AddModuleExport(c, m, "default");
+    return m;
+  }
+  JS_ThrowReferenceError(c,
+                         "not supported yet: importing '%s' (rusm runs one file: bundle the "
+                         "app, e.g. with esbuild --bundle --format=esm)",
+                         name);
+  return NULL;
+}
+
+static JSValue n_set_namespace(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  app_ns = JS_DupValue(c, argv[0]);
+  have_ns = true;
+  return JS_UNDEFINED;
+}
+
+/* ---- boot */
+
+/* Waits for the boot message from the parent (the host for the main
+ * process); returns its payload (malloc'd) and length. */
+static uint8_t* receive_boot(uint32_t* len) {
+  rusm_pid parent = rusm_parent();
+  int waited_ms = 0;
+  for (;;) {
+    rusm_msg h;
+    uint8_t head[4];
+    int32_t n = __rusm_receive(BOOT_TAG, 1, 1000000000, &h, head, sizeof head);
+    if (n == RUSM_ETIMEOUT) {
+      waited_ms += 1000;
+      if ((parent != 0 && !rusm_is_alive(parent)) || waited_ms >= 60000) {
+        die("rusm-js: no script arrived (the spawning process ended first)");
+      }
+      continue;
+    }
+    if (n < 0) {
+      die("rusm-js: receiving the script failed");
+    }
+    if (h.from != parent) {
+      continue; /* only the parent boots a process */
+    }
+    uint8_t* p = malloc((size_t)n + 1);
+    if (!p || rusm_message_read(0, p, (uint32_t)n) != n) {
+      die("rusm-js: out of memory for the script");
+    }
+    *len = (uint32_t)n;
+    return p;
+  }
+}
+
+/* Creates the runtime and context and the `rusm` API; evaluates prelude.js. */
+static void create_context(void) {
+  rt = JS_NewRuntime();
+  seeding = true;
+  ctx = rt ? JS_NewContext(rt) : NULL;
+  seeding = false;
+  if (!ctx) {
+    die("rusm-js: out of memory creating the JavaScript context");
+  }
+  JS_SetMaxStackSize(rt, JS_STACK_BYTES);
+  JS_SetModuleLoaderFunc(rt, NULL, load_module, NULL);
+  JS_SetHostPromiseRejectionTracker(rt, track_rejection, NULL);
+
+  JSValue native = JS_NewObject(ctx);
+  JS_SetPropertyFunctionList(ctx, native, kNative, sizeof kNative / sizeof kNative[0]);
+  JS_SetPropertyStr(ctx, native, "isMain", JS_NewBool(ctx, is_main));
+  JS_SetPropertyStr(ctx, native, "script", JS_NewString(ctx, script_name));
+  JSValue argv = JS_NewArray(ctx);
+  if (is_main) {
+    /* WASI args: the script's path, then what follows `--`. */
+    size_t argc = 0, size = 0;
+    if (__wasi_args_sizes_get(&argc, &size) == 0 && argc > 1) {
+      char** av = calloc(argc, sizeof(char*));
+      char* buf = malloc(size);
+      if (av && buf && __wasi_args_get((uint8_t**)av, (uint8_t*)buf) == 0) {
+        for (size_t i = 1; i < argc; i++) {
+          JS_SetPropertyUint32(ctx, argv, (uint32_t)(i - 1), JS_NewString(ctx, av[i]));
+        }
+      }
+      free(av);
+      free(buf);
+    }
+  }
+  JS_SetPropertyStr(ctx, native, "argv", argv);
+
+  JSValue compiled;
+  if (prelude_code != NULL) {
+    compiled = JS_ReadObject(ctx, prelude_code, prelude_len, JS_READ_OBJ_BYTECODE);
+  } else {
+    compiled = JS_Eval(ctx, kPrelude, sizeof kPrelude - 1, "<rusm prelude>",
+                       JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT | JS_EVAL_FLAG_COMPILE_ONLY);
+    if (!JS_IsException(compiled)) {
+      size_t size = 0;
+      uint8_t* code = JS_WriteObject(ctx, &size, compiled, JS_WRITE_OBJ_BYTECODE);
+      if (code) {
+        prelude_code = code; /* kept for the children's boot messages */
+        prelude_len = (uint32_t)size;
+      } else {
+        JS_FreeValue(ctx, JS_GetException(ctx));
+      }
+    }
+  }
+  if (JS_IsException(compiled)) {
+    die_with_exception();
+  }
+  JSValue prelude = JS_EvalFunction(ctx, compiled); /* the API's factory function */
+  if (JS_IsException(prelude)) {
+    die_with_exception();
+  }
+  rusm_object = JS_Call(ctx, prelude, JS_UNDEFINED, 1, &native);
+  JS_FreeValue(ctx, prelude);
+  native_object = native;
+  if (JS_IsException(rusm_object)) {
+    die_with_exception();
+  }
+  JSValue global = JS_GetGlobalObject(ctx);
+  JS_SetPropertyStr(ctx, global, "__rusm_set_namespace",
+                    JS_NewCFunction(ctx, n_set_namespace, "__rusm_set_namespace", 1));
+  JS_FreeValue(ctx, global);
+}
+
+/* Evaluates the app; sets app_ns. */
+static void evaluate_app(void) {
+  static const char kBoot[] =
+      "import * as app from 'rusm:app';\n"
+      "globalThis.__rusm_set_namespace(app);\n"
+      "delete globalThis.__rusm_set_namespace;\n";
+  JSValue r = JS_Eval(ctx, kBoot, sizeof kBoot - 1, "<rusm boot>", JS_EVAL_TYPE_MODULE);
+  if (JS_IsException(r)) {
+    die_with_exception();
+  }
+  JS_FreeValue(ctx, r);
+}
+
+static void boot(bool main_process) {
+  is_main = main_process;
+  uint32_t len;
+  uint8_t* msg = receive_boot(&len);
+  if (len < 12 || (get_u32(msg) != 1 && get_u32(msg) != 2)) {
+    die("rusm-js: a malformed boot message");
+  }
+  script_is_bytecode = get_u32(msg) == 2;
+  uint32_t name_len = get_u32(msg + 4), src_len = get_u32(msg + 8);
+  if ((uint64_t)12 + name_len + src_len > len) {
+    die("rusm-js: a malformed boot message");
+  }
+  boot_prefix = msg;
+  boot_prefix_len = 12 + name_len + src_len;
+  if (script_is_bytecode) {
+    const uint8_t* q = msg + boot_prefix_len;
+    if (len - boot_prefix_len < 4 || get_u32(q) > len - boot_prefix_len - 4) {
+      die("rusm-js: a malformed boot message");
+    }
+    prelude_len = get_u32(q);
+    prelude_code = q + 4;
+    boot_prefix_len += 4 + prelude_len;
+  }
+  script_name = malloc(name_len + 1);
+  if (!script_name) {
+    die("rusm-js: out of memory");
+  }
+  memcpy(script_name, msg + 12, name_len);
+  script_name[name_len] = 0;
+  /* The source must end with a NUL for QuickJS's parser: copy it. */
+  char* src = malloc((size_t)src_len + 1);
+  if (!src) {
+    die("rusm-js: out of memory for the script");
+  }
+  memcpy(src, msg + 12 + name_len, src_len);
+  src[src_len] = 0;
+  script_source = src;
+  script_len = src_len;
+
+  const char* fn = NULL;
+  uint32_t fn_len = 0, args_len = 0;
+  const char* args = NULL;
+  if (!main_process) {
+    const uint8_t* q = msg + boot_prefix_len;
+    const uint8_t* end = msg + len;
+    if (end - q < 4 || (fn_len = get_u32(q), (uint64_t)(end - q) < 8ull + fn_len)) {
+      die("rusm-js: a malformed boot message");
+    }
+    fn = (const char*)q + 4;
+    q += 4 + fn_len;
+    args_len = get_u32(q);
+    if ((uint64_t)(end - q) < 4ull + args_len) {
+      die("rusm-js: a malformed boot message");
+    }
+    args = (const char*)q + 4;
+  }
+
+  create_context();
+  initializing = !main_process;
+  evaluate_app();
+  initializing = false;
+  run_jobs();
+
+  JSValue target = JS_UNDEFINED;
+  JSValue call_args = JS_UNDEFINED;
+  if (main_process) {
+    target = JS_GetPropertyStr(ctx, app_ns, "main");
+    if (!JS_IsFunction(ctx, target)) {
+      JS_FreeValue(ctx, target);
+      run_timers();
+      return; /* a script without main(): its top level was the program */
+    }
+    call_args = JS_GetPropertyStr(ctx, rusm_object, "argv");
+  } else {
+    JSAtom atom = JS_NewAtomLen(ctx, fn, fn_len);
+    target = JS_GetProperty(ctx, app_ns, atom);
+    JS_FreeAtom(ctx, atom);
+    if (!JS_IsFunction(ctx, target)) {
+      char line[512];
+      snprintf(line, sizeof line, "%s exports no function '%.*s'", script_name, (int)fn_len, fn);
+      JS_ThrowTypeError(ctx, "%s", line);
+      die(line);
+    }
+    /* The JSON needs a NUL after it: it is followed by nothing else. */
+    char* text = malloc((size_t)args_len + 1);
+    if (!text) {
+      die("rusm-js: out of memory");
+    }
+    memcpy(text, args, args_len);
+    text[args_len] = 0;
+    call_args = JS_ParseJSON(ctx, text, args_len, "<spawn arguments>");
+    free(text);
+    if (JS_IsException(call_args)) {
+      die_with_exception();
+    }
+  }
+  uint32_t argc = 0;
+  JSValue length = JS_GetPropertyStr(ctx, call_args, "length");
+  JS_ToUint32(ctx, &argc, length);
+  JS_FreeValue(ctx, length);
+  if (argc > 1024) {
+    die("rusm-js: more than 1024 arguments");
+  }
+  JSValue* av = calloc(argc ? argc : 1, sizeof(JSValue));
+  for (uint32_t i = 0; i < argc; i++) {
+    av[i] = JS_GetPropertyUint32(ctx, call_args, i);
+  }
+  JSValue r = JS_Call(ctx, target, JS_UNDEFINED, (int)argc, av);
+  if (JS_IsException(r)) {
+    die_with_exception();
+  }
+  JS_FreeValue(ctx, r);
+  run_jobs();
+  run_timers();
+  /* The process ends here, normally. Its memory goes with its instance:
+   * freeing the runtime first would only cost time. */
+}
+
+RUSM_EXPORT(js_main) void js_main(void) {
+  boot(true);
+}
+
+RUSM_EXPORT(js_spawned) void js_spawned(void) {
+  boot(false);
+}

@@ -1,0 +1,3 @@
+// A syntax error on line 3.
+const ok = 1;
+const broken = (1 + ;

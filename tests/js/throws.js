@@ -1,0 +1,6 @@
+function inner() {
+  throw new RangeError("too far");
+}
+export function main() {
+  inner();
+}
