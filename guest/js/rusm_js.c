@@ -155,6 +155,20 @@ static const char* error_name(int32_t code) {
       return "ELIMIT";
     case RUSM_ENOTSUP:
       return "ENOTSUP";
+    case RUSM_ECLOSED:
+      return "ECLOSED";
+    case RUSM_ETOOLARGE:
+      return "ETOOLARGE";
+    case RUSM_EBADSTATE:
+      return "EBADSTATE";
+    case RUSM_ENOTCONN:
+      return "ENOTCONN";
+    case RUSM_EAUTH:
+      return "EAUTH";
+    case RUSM_ECONFLICT:
+      return "ECONFLICT";
+    case RUSM_EIO:
+      return "EIO";
     default:
       return "error";
   }
@@ -886,7 +900,104 @@ static JSValue n_utf8_decode(JSContext* c, JSValueConst this_val, int argc, JSVa
   return s;
 }
 
+/* fetch(url, method, headers, body, timeoutMs, maxResponse) ->
+ * {status, headers: "Name: value\r\n"..., body: ArrayBuffer}: the whole
+ * response, read while the process waits (docs/fetch.md). */
+static JSValue n_fetch(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("fetch");
+  size_t url_len = 0, method_len = 0, headers_len = 0;
+  const char* url = JS_ToCStringLen(c, &url_len, argv[0]);
+  const char* method = url ? JS_ToCStringLen(c, &method_len, argv[1]) : NULL;
+  const char* headers = method ? JS_ToCStringLen(c, &headers_len, argv[2]) : NULL;
+  const uint8_t* body = NULL;
+  size_t body_len = 0;
+  const char* body_cstr = NULL;
+  JSValue hold = JS_UNDEFINED;
+  uint32_t timeout = 0, max = 0;
+  JSValue result = JS_EXCEPTION;
+  uint8_t* req = NULL;
+  uint8_t* head = NULL;
+  uint8_t* data = NULL;
+  int32_t f = -1;
+  if (!headers || to_bytes(c, argv[3], &body, &body_len, &body_cstr, &hold) < 0 ||
+      JS_ToUint32(c, &timeout, argv[4]) < 0 || JS_ToUint32(c, &max, argv[5]) < 0) {
+    goto out;
+  }
+  rusm_fetch_request r = {(uint32_t)method_len, (uint32_t)url_len, (uint32_t)headers_len,
+                          (uint32_t)body_len,   timeout,           max};
+  size_t len = sizeof r + method_len + url_len + headers_len + body_len;
+  if (len > UINT32_MAX || !(req = malloc(len))) {
+    result = JS_ThrowRangeError(c, "rusm.fetch: the request is too large");
+    goto out;
+  }
+  memcpy(req, &r, sizeof r);
+  memcpy(req + sizeof r, method, method_len);
+  memcpy(req + sizeof r + method_len, url, url_len);
+  memcpy(req + sizeof r + method_len + url_len, headers, headers_len);
+  if (body_len) {
+    memcpy(req + sizeof r + method_len + url_len + headers_len, body, body_len);
+  }
+  f = rusm_fetch(req, (uint32_t)len);
+  if (f < 0) {
+    result = throw_code(c, "fetch", f);
+    goto out;
+  }
+  rusm_fetch_response resp;
+  int32_t head_len = rusm_fetch_head(f, &resp, sizeof resp);
+  if (head_len < (int32_t)sizeof resp || !(head = malloc((size_t)head_len))) {
+    result = throw_code(c, "fetch", head_len < 0 ? head_len : RUSM_EIO);
+    goto out;
+  }
+  rusm_fetch_head(f, head, (uint32_t)head_len);
+  size_t have = 0, cap = 65536;
+  if (!(data = malloc(cap))) {
+    result = JS_ThrowOutOfMemory(c);
+    goto out;
+  }
+  for (;;) {
+    if (cap - have < 16384) {
+      uint8_t* more = realloc(data, cap * 2);
+      if (!more) {
+        result = JS_ThrowOutOfMemory(c);
+        goto out;
+      }
+      data = more;
+      cap *= 2;
+    }
+    int32_t n = rusm_fetch_read(f, data + have, (uint32_t)(cap - have));
+    if (n == 0) {
+      break;
+    }
+    if (n < 0) {
+      result = throw_code(c, "fetch", n);
+      goto out;
+    }
+    have += (size_t)n;
+  }
+  result = JS_NewObject(c);
+  JS_SetPropertyStr(c, result, "status", JS_NewInt32(c, (int32_t)resp.status));
+  JS_SetPropertyStr(c, result, "headers",
+                    JS_NewStringLen(c, (const char*)head + sizeof resp, resp.headers_len));
+  JS_SetPropertyStr(c, result, "body", JS_NewArrayBufferCopy(c, data, have));
+out:
+  if (f >= 0) {
+    rusm_fetch_close(f);
+  }
+  free(req);
+  free(head);
+  free(data);
+  free_bytes(c, body_cstr, hold);
+  if (headers)
+    JS_FreeCString(c, headers);
+  if (method)
+    JS_FreeCString(c, method);
+  if (url)
+    JS_FreeCString(c, url);
+  return result;
+}
+
 static const JSCFunctionListEntry kNative[] = {
+    JS_CFUNC_DEF("fetch", 6, n_fetch),
     JS_CFUNC_DEF("self", 0, n_self),
     JS_CFUNC_DEF("parent", 0, n_parent),
     JS_CFUNC_DEF("send", 3, n_send),

@@ -499,5 +499,24 @@ TEST_F(FetchTest, RusmRunFetchesWithAllowNet) {
       << out;
 }
 
+// The same from a JavaScript process (guest/js, tests/js/fetch.js): the
+// synchronous rusm.fetch and the promise-shaped global fetch.
+TEST_F(FetchTest, JavaScriptFetchesWithAllowNet) {
+  TestServer server;
+  std::string cmd = std::string(RUSM_BINARY) + " run " + RUSM_SOURCE_DIR +
+                    "/tests/js/fetch.js --allow-net 127.0.0.1:" + std::to_string(server.port()) +
+                    " -- " + url(server.port(), "/hello") + " 2>&1";
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    out.append(buf, n);
+  }
+  int status = ::pclose(f);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  EXPECT_EQ(out, "200 yes hello\n200 yes hello\n");
+}
+
 }  // namespace
 }  // namespace rusm::runtime
