@@ -480,15 +480,14 @@ ShellResult Shell::trace(const Words& w, const ShellStream& stream) const {
   if (Status st = node_.trace(*pid, tracer); !st) {
     return fail(st.message());
   }
-  if (!stream("tracing " + pid->to_string() + " (at most " + std::to_string(rate) +
-              " events/s; Ctrl-C stops)\n")) {
-    node_.untrace(*pid, tracer.get());
-    return okay("");
-  }
+  // A client that stops the trace at once (even before this line is out)
+  // still gets the same closing line, with no events.
+  const bool started = stream("tracing " + pid->to_string() + " (at most " + std::to_string(rate) +
+                              " events/s; Ctrl-C stops)\n");
   uint64_t shown = 0, dropped = 0;
   bool exited = false, dying = false;
   std::string why = "stopped";
-  for (;;) {
+  for (; started;) {
     std::vector<std::string> lines =
         tracer->take(std::chrono::milliseconds(200), &exited, &dropped);
     std::string chunk;

@@ -468,31 +468,34 @@ TEST_F(FetchTest, ExchangesAreBoundedAndAKilledProcessClosesItsOwn) {
   EXPECT_GE(server.closed(), closed_before + 1);
 }
 
+// Runs the rusm binary with args; (exit code, stdout and stderr).
+std::pair<int, std::string> run_rusm(const std::vector<std::string>& args) {
+  std::string cmd = RUSM_BINARY;
+  for (const std::string& a : args) {
+    cmd += " '" + a + "'";
+  }
+  cmd += " 2>&1";
+  std::string out;
+  FILE* f = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
+    out.append(buf, n);
+  }
+  int status = ::pclose(f);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
 // `rusm run` with --allow-net, and the hint when it is missing.
 TEST_F(FetchTest, RusmRunFetchesWithAllowNet) {
   TestServer server;
-  auto run = [&](std::vector<std::string> args) {
-    std::string cmd = RUSM_BINARY;
-    for (const std::string& a : args) {
-      cmd += " '" + a + "'";
-    }
-    cmd += " 2>&1";
-    std::string out;
-    FILE* f = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-      out.append(buf, n);
-    }
-    int status = ::pclose(f);
-    return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, out);
-  };
   const std::string wasm = std::string(RUSM_EXAMPLES) + "/fetch.wasm";
-  auto [code, out] = run({"run", wasm, "--allow-net", "127.0.0.1:" + std::to_string(server.port()),
-                          "--", url(server.port(), "/hello")});
+  auto [code, out] =
+      run_rusm({"run", wasm, "--allow-net", "127.0.0.1:" + std::to_string(server.port()), "--",
+                url(server.port(), "/hello")});
   EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out, "hello");
-  std::tie(code, out) = run({"run", wasm, "--", url(server.port(), "/hello")});
+  std::tie(code, out) = run_rusm({"run", wasm, "--", url(server.port(), "/hello")});
   EXPECT_EQ(code, 1) << out;
   EXPECT_NE(out.find("refused capability 'net' (grant it with --allow-net HOST:PORT)"),
             std::string::npos)
@@ -503,18 +506,10 @@ TEST_F(FetchTest, RusmRunFetchesWithAllowNet) {
 // synchronous rusm.fetch and the promise-shaped global fetch.
 TEST_F(FetchTest, JavaScriptFetchesWithAllowNet) {
   TestServer server;
-  std::string cmd = std::string(RUSM_BINARY) + " run " + RUSM_SOURCE_DIR +
-                    "/tests/js/fetch.js --allow-net 127.0.0.1:" + std::to_string(server.port()) +
-                    " -- " + url(server.port(), "/hello") + " 2>&1";
-  std::string out;
-  FILE* f = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) {
-    out.append(buf, n);
-  }
-  int status = ::pclose(f);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << out;
+  auto [code, out] =
+      run_rusm({"run", std::string(RUSM_SOURCE_DIR) + "/tests/js/fetch.js", "--allow-net",
+                "127.0.0.1:" + std::to_string(server.port()), "--", url(server.port(), "/hello")});
+  EXPECT_EQ(code, 0) << out;
   EXPECT_EQ(out, "200 yes hello\n200 yes hello\n");
 }
 
