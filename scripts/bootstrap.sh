@@ -112,11 +112,30 @@ install_assemblyscript() {
   $sudo npm install --prefix "$prefix" --save-exact --no-audit --no-fund $want
 }
 
+# TypeScript apps (`rusm run app.ts`, docs/js.md): esbuild compiles them to
+# one JS module before they run. Not in Debian; from npm, pinned, into the
+# fixed prefix where src/cli/typescript.cc looks first (after RUSM_ESBUILD).
+# The npm package ships esbuild's native binary for this platform in an
+# optional dependency (no download at install time). Skipped when the
+# pinned version is there.
+install_esbuild() {
+  local prefix=/opt/rusm/toolchains/esbuild want=0.28.2 sudo=""
+  if [ "$("$prefix/node_modules/.bin/esbuild" --version 2>/dev/null)" = "$want" ]; then
+    echo "bootstrap: esbuild $want present in $prefix"
+    return
+  fi
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "bootstrap: npm install esbuild@$want into $prefix"
+  $sudo mkdir -p "$prefix"
+  $sudo npm install --prefix "$prefix" --save-exact --no-audit --no-fund --loglevel=error "esbuild@$want"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "bootstrap: all ${#packages[@]} packages present"
   install_zig
   install_assemblyscript
   install_quickjs
+  install_esbuild
   exit 0
 fi
 
@@ -129,4 +148,5 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 install_zig
 install_assemblyscript
 install_quickjs
+install_esbuild
 echo "bootstrap: done"

@@ -2,7 +2,8 @@
 // process of a fresh node and exits with its exit code. See docs/runtime.md.
 // `rusm run app.js`: the same for a JavaScript app (docs/js.md): the main
 // process runs the embedded rusm-js.wasm, which gets the script from the
-// first message it receives.
+// first message it receives. `rusm run app.ts`: esbuild compiles it into
+// one JS module first (typescript.cc), then it runs as a JS app.
 // The main process gets the terminal's stdio unless --no-stdio (its children
 // do not inherit it); a capability refused to the guest is named once on
 // stderr, with the flag that grants it.
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -19,6 +21,7 @@
 #include "input.h"
 #include "js_runtime.h"
 #include "rusm/runtime/runtime.h"
+#include "typescript.h"
 
 extern char** environ;
 
@@ -70,9 +73,10 @@ std::string grant_flag(uint32_t cap) {
   throw CLI::RuntimeError(code);
 }
 
-// A JavaScript app is named by its extension.
+// A JavaScript app is named by its extension; a TypeScript app is one too,
+// once compiled.
 bool is_js(const std::string& path) {
-  return path.ends_with(".js") || path.ends_with(".mjs");
+  return path.ends_with(".js") || path.ends_with(".mjs") || is_typescript(path);
 }
 
 // Scripts are read whole into the main process's first message.
@@ -209,9 +213,21 @@ int run(const RunArgs& a) {
   }
 
   // Read after the flags, before a node starts: a directory, a device or a
-  // huge file is a usage error, not something to load.
-  Result<std::vector<uint8_t>> module_bytes =
-      read_module_file(a.module, js ? kMaxScriptBytes : kMaxModuleBytes);
+  // huge file is a usage error, not something to load. A TypeScript app is
+  // its compiled bundle (from the cache, or esbuild now), still named by the
+  // .ts file.
+  Result<std::vector<uint8_t>> module_bytes = std::vector<uint8_t>{};
+  std::optional<TsBundle> ts;
+  if (is_typescript(a.module)) {
+    Result<TsBundle> compiled = compile_typescript(a.module);
+    if (!compiled) {
+      fail(compiled.message(), 2);
+    }
+    ts = std::move(*compiled);
+    module_bytes = std::vector<uint8_t>(ts->js.begin(), ts->js.end());
+  } else {
+    module_bytes = read_module_file(a.module, js ? kMaxScriptBytes : kMaxModuleBytes);
+  }
   if (!module_bytes) {
     fail(module_bytes.message());
   }
@@ -333,6 +349,9 @@ int run(const RunArgs& a) {
       std::string line = o->reason.to_string();
       if (js && line.starts_with("error: ") && line.find(": trap: ") == std::string::npos) {
         line = line.substr(7);
+        if (ts) {
+          line = ts->map_error(line, a.module);  // the bundle's line -> the .ts file's
+        }
       }
       std::fprintf(stderr, "rusm: %s\n", line.c_str());
       code = 1;
@@ -358,7 +377,7 @@ void setup(CLI::App& app) {
       "line on stderr); 2 for usage and module errors.");
   cmd->add_option("module", a->module,
                   "The .wasm file, or a JavaScript app (.js, .mjs: an ES module run by QuickJS; "
-                  "see docs/js.md)")
+                  ".ts, .mts: TypeScript, compiled by esbuild and cached; see docs/js.md)")
       ->required();
   cmd->add_option("args", a->args, "Arguments for the guest (after --); grants env");
   cmd->add_flag("--keep-alive", a->keep_alive,
