@@ -150,6 +150,27 @@
     }
   }
 
+  // Web Crypto's digest and getRandomValues (cap crypto; docs/crypto.md).
+  const kDigests = { "SHA-256": 1, "SHA-384": 2, "SHA-512": 3 };
+  const crypto = Object.freeze({
+    getRandomValues: (array) => native.randomFill(array),
+    subtle: Object.freeze({
+      digest(algorithm, data) {
+        const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
+        const alg = kDigests[String(name).toUpperCase()];
+        if (alg === undefined) {
+          return Promise.reject(new TypeError(
+              `crypto.subtle.digest: not supported yet: '${name}' (SHA-256, SHA-384, SHA-512)`));
+        }
+        try {
+          return Promise.resolve(native.digest(alg, payload(data)));
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
+    }),
+  });
+
   const rusm = {
     fetch: fetchSync,
     self: native.self,
@@ -239,7 +260,7 @@
     error: (...a) => native.write(2, line(a)),
   };
 
-  for (const [name, value] of [["rusm", rusm], ["console", console], ["fetch", fetch],
+  for (const [name, value] of [["rusm", rusm], ["console", console], ["fetch", fetch], ["crypto", crypto],
                                ["TextEncoder", TextEncoder], ["TextDecoder", TextDecoder],
                                ["setTimeout", setTimeout], ["clearTimeout", clearTimeout],
                                ["setInterval", setInterval], ["clearInterval", clearInterval],

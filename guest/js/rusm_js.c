@@ -996,7 +996,57 @@ out:
   return result;
 }
 
+/* digest(alg, data) -> ArrayBuffer: rusm_crypto_digest (cap crypto). */
+static JSValue n_digest(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("digest");
+  int32_t alg;
+  if (JS_ToInt32(c, &alg, argv[0]) < 0) {
+    return JS_EXCEPTION;
+  }
+  const uint8_t* data;
+  size_t n;
+  const char* cstr;
+  JSValue hold;
+  if (to_bytes(c, argv[1], &data, &n, &cstr, &hold) < 0) {
+    return JS_EXCEPTION;
+  }
+  uint8_t out[64];
+  int32_t r =
+      n > UINT32_MAX ? RUSM_ETOOLARGE : rusm_crypto_digest(alg, data, (uint32_t)n, out, sizeof out);
+  free_bytes(c, cstr, hold);
+  if (r < 0) {
+    return throw_code(c, "digest", r);
+  }
+  return JS_NewArrayBufferCopy(c, out, (size_t)r);
+}
+
+/* randomFill(typedArray): rusm_crypto_random into its bytes (cap crypto). */
+static JSValue n_random_fill(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("getRandomValues");
+  size_t off, len, bpe;
+  JSValue buf = JS_GetTypedArrayBuffer(c, argv[0], &off, &len, &bpe);
+  if (JS_IsException(buf)) {
+    return JS_EXCEPTION;
+  }
+  size_t size;
+  uint8_t* b = JS_GetArrayBuffer(c, &size, buf);
+  JS_FreeValue(c, buf);
+  if (!b || off + len > size) {
+    return JS_ThrowTypeError(c, "crypto.getRandomValues: detached buffer");
+  }
+  if (len > 65536) {
+    return JS_ThrowRangeError(c, "crypto.getRandomValues: at most 65536 bytes");
+  }
+  int32_t r = rusm_crypto_random(b + off, (uint32_t)len);
+  if (r < 0) {
+    return throw_code(c, "getRandomValues", r);
+  }
+  return JS_DupValue(c, argv[0]);
+}
+
 static const JSCFunctionListEntry kNative[] = {
+    JS_CFUNC_DEF("digest", 2, n_digest),
+    JS_CFUNC_DEF("randomFill", 1, n_random_fill),
     JS_CFUNC_DEF("fetch", 6, n_fetch),
     JS_CFUNC_DEF("self", 0, n_self),
     JS_CFUNC_DEF("parent", 0, n_parent),
