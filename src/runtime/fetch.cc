@@ -254,6 +254,9 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
       self->slot_ = std::move(slot);
       self->done_ = std::move(done);
       self->chunk_.resize(n);
+      // One deadline for the whole read: framing that trickles in without
+      // body bytes does not extend it.
+      self->arm();
       self->read_some();
     });
   }
@@ -302,6 +305,7 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
 
   void finish(int32_t code, std::string bytes = {}, bool end = false) {
     disarm();
+    std::string().swap(chunk_);  // a read's buffer is held only while it waits
     if (code != kOk) {
       shutdown();
     }
@@ -418,7 +422,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   void got_head(const boost::system::error_code& ec) {
     if (ec) {
       // A Content-Length over the cap is refused with the head.
-      bool too_large = ec == http::error::header_limit || ec == http::error::body_limit;
+      bool too_large = ec == http::error::header_limit || ec == http::error::body_limit ||
+                       ec == http::error::buffer_overflow;
       return finish(error_code(too_large ? kErrTooLarge : kErrIo));
     }
     const auto& res = parser_.get();
@@ -453,7 +458,6 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     parser_.get().body().data = chunk_.data();
     parser_.get().body().size = chunk_.size();
     parser_.get().body().more = true;
-    arm();
     with_stream([this](auto& stream) {
       http::async_read_some(stream, buffer_, parser_,
                             [self = shared_from_this()](boost::system::error_code ec, size_t) {
@@ -473,8 +477,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
     if (got == 0 && !parser_.is_done()) {
       return read_some();  // a chunk's framing, no body bytes yet
     }
-    disarm();
-    finish(kOk, std::string(chunk_.data(), got), parser_.is_done());
+    chunk_.resize(got);
+    finish(kOk, std::move(chunk_), parser_.is_done());
   }
 
   std::shared_ptr<FetchShared> shared_;
@@ -483,7 +487,8 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   asio::steady_timer timer_;
   std::optional<beast::tcp_stream> plain_;
   std::optional<beast::ssl_stream<beast::tcp_stream>> tls_;
-  beast::flat_buffer buffer_;
+  // What the parser has not consumed: at most a head and one read's worth.
+  beast::flat_buffer buffer_{kMaxHead + 64 * 1024};
   http::request<http::string_body> req_;
   http::response_parser<http::buffer_body> parser_;
   std::string chunk_;

@@ -49,6 +49,11 @@ std::string guest(const char* name) {
 //   /chunked?N      the same, chunked in pieces of 1000
 //   /slow           reads the request, answers nothing for 5 s
 //   /redirect       302 to /hello
+// and, as a hostile server would:
+//   /garbage        not HTTP at all
+//   /hugehead       a head of 70 KB
+//   /truncated      promises 1000 bytes, sends 10, closes
+//   /drip           a chunked head, then a chunk-size line one byte per 100 ms
 class TestServer {
  public:
   explicit TestServer(ssl::context* tls = nullptr) : tls_(tls) {
@@ -147,6 +152,25 @@ class TestServer {
       return;
     } else if (path == "/slow") {
       for (int i = 0; i < 50 && !stopping_; ++i) {
+        std::this_thread::sleep_for(100ms);
+      }
+      return;
+    } else if (path == "/garbage") {
+      asio::write(stream, asio::buffer(std::string("HELLO THERE\r\n\r\n")), ec);
+      return;
+    } else if (path == "/hugehead") {
+      std::string head = "HTTP/1.1 200 OK\r\nX-Big: " + std::string(70'000, 'a') + "\r\n\r\n";
+      asio::write(stream, asio::buffer(head), ec);
+      return;
+    } else if (path == "/truncated") {
+      std::string part = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789";
+      asio::write(stream, asio::buffer(part), ec);
+      return;
+    } else if (path == "/drip") {
+      std::string head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+      asio::write(stream, asio::buffer(head), ec);
+      for (int i = 0; i < 50 && !stopping_ && !ec; ++i) {
+        asio::write(stream, asio::buffer(std::string("0")), ec);  // "000...": never a size
         std::this_thread::sleep_for(100ms);
       }
       return;
@@ -431,6 +455,24 @@ TEST_F(FetchTest, ASlowServerTimesOutAndAClosedPortIsNotConnected) {
     port = gone.port();
   }
   EXPECT_EQ(fetch(request(url(port, "/hello")), {grant(port)}), code(kErrNoConn));
+}
+
+// What a hostile or broken server can send: each ends the fetch with an
+// error, bounded in time and memory, and the node goes on.
+TEST_F(FetchTest, HostileServersGetErrorsNotHangsOrGrowth) {
+  TestServer server;
+  const std::string g = grant(server.port());
+  EXPECT_EQ(fetch(request(url(server.port(), "/garbage")), {g}), code(kErrIo));
+  EXPECT_EQ(fetch(request(url(server.port(), "/hugehead")), {g}), code(kErrTooLarge));
+  std::string got = fetch(request(url(server.port(), "/truncated")), {g});
+  EXPECT_TRUE(got.ends_with("\n0123456789\nERR " + std::to_string(kErrIo))) << got;
+  // Framing that trickles in without body bytes does not extend a read's
+  // deadline (the server would drip for 5 s).
+  auto t0 = std::chrono::steady_clock::now();
+  got = fetch(request(url(server.port(), "/drip"), "", "", "", 300), {g});
+  EXPECT_TRUE(got.ends_with("\nERR " + std::to_string(kErrTimeout))) << got;
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_EQ(fetch(request(url(server.port(), "/hello")), {g}).substr(0, 4), "200\n");
 }
 
 TEST_F(FetchTest, BadRequestsAreRefusedBeforeAnythingIsSent) {
