@@ -364,49 +364,72 @@ static JSValue n_parent(JSContext* c, JSValueConst this_val, int argc, JSValueCo
   return p ? pid_value(c, p) : JS_NULL;
 }
 
+/* A message to send: its tag and its bytes (a string tag's envelope
+ * included), made from a tag and a data argument; outgoing_done frees it. */
+typedef struct {
+  uint64_t tag;
+  const uint8_t* msg;
+  size_t len;
+  uint8_t* owned;
+  const char* tag_str;
+  const char* cstr;
+  JSValue hold;
+} Outgoing;
+
+static void outgoing_done(JSContext* c, Outgoing* o) {
+  free(o->owned);
+  if (o->tag_str) {
+    JS_FreeCString(c, o->tag_str);
+  }
+  free_bytes(c, o->cstr, o->hold);
+}
+
+/* 0, or -1 with an exception pending (nothing to free then). */
+static int outgoing(JSContext* c, JSValueConst tag_v, JSValueConst data_v, Outgoing* o) {
+  size_t tag_len = 0;
+  o->owned = NULL;
+  if (to_tag(c, tag_v, false, &o->tag, &o->tag_str, &tag_len) < 0) {
+    return -1;
+  }
+  const uint8_t* data;
+  size_t n;
+  if (to_bytes(c, data_v, &data, &n, &o->cstr, &o->hold) < 0) {
+    if (o->tag_str) {
+      JS_FreeCString(c, o->tag_str);
+    }
+    return -1;
+  }
+  o->owned = frame(o->tag_str, tag_len, data, n, &o->msg, &o->len);
+  if (o->tag_str && !o->owned) {
+    outgoing_done(c, o);
+    JS_ThrowOutOfMemory(c);
+    return -1;
+  }
+  return 0;
+}
+
 /* send(to: pid|name, tag, data: string|ArrayBuffer|view) -> true, or false
  * if the receiver's mailbox was full (the message was dropped). */
 static JSValue n_send(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("send");
-  uint64_t tag;
-  const char* tag_str;
-  size_t tag_len = 0;
-  if (to_tag(c, argv[1], false, &tag, &tag_str, &tag_len) < 0) {
+  Outgoing o;
+  if (outgoing(c, argv[1], argv[2], &o) < 0) {
     return JS_EXCEPTION;
-  }
-  const uint8_t* data;
-  size_t n;
-  const char* cstr;
-  JSValue hold;
-  if (to_bytes(c, argv[2], &data, &n, &cstr, &hold) < 0) {
-    if (tag_str)
-      JS_FreeCString(c, tag_str);
-    return JS_EXCEPTION;
-  }
-  const uint8_t* msg;
-  size_t len;
-  uint8_t* owned = frame(tag_str, tag_len, data, n, &msg, &len);
-  if (tag_str && !owned) {
-    JS_FreeCString(c, tag_str);
-    free_bytes(c, cstr, hold);
-    return JS_ThrowOutOfMemory(c);
   }
   int32_t r;
   const char* name = NULL;
   if (JS_IsString(argv[0])) {
     size_t name_len;
     name = JS_ToCStringLen(c, &name_len, argv[0]);
-    r = name ? __rusm_send_name(name, (uint32_t)name_len, tag, msg, (uint32_t)len) : RUSM_EBADARG;
+    r = name ? __rusm_send_name(name, (uint32_t)name_len, o.tag, o.msg, (uint32_t)o.len)
+             : RUSM_EBADARG;
   } else {
     rusm_pid to;
-    r = to_pid(c, argv[0], "send", &to) < 0 ? 1 : rusm_send(to, tag, msg, (uint32_t)len);
+    r = to_pid(c, argv[0], "send", &to) < 0 ? 1 : rusm_send(to, o.tag, o.msg, (uint32_t)o.len);
   }
   if (name)
     JS_FreeCString(c, name);
-  free(owned);
-  if (tag_str)
-    JS_FreeCString(c, tag_str);
-  free_bytes(c, cstr, hold);
+  outgoing_done(c, &o);
   if (r == 1) {
     return JS_EXCEPTION;
   }
@@ -795,31 +818,12 @@ static JSValue n_send_after(JSContext* c, JSValueConst this_val, int argc, JSVal
   if (JS_ToFloat64(c, &ms, argv[0]) < 0 || to_pid(c, argv[1], "sendAfter", &to) < 0) {
     return JS_EXCEPTION;
   }
-  uint64_t tag;
-  const char* tag_str;
-  size_t tag_len = 0;
-  if (to_tag(c, argv[2], false, &tag, &tag_str, &tag_len) < 0) {
+  Outgoing o;
+  if (outgoing(c, argv[2], argv[3], &o) < 0) {
     return JS_EXCEPTION;
   }
-  const uint8_t* data;
-  size_t n;
-  const char* cstr;
-  JSValue hold;
-  if (to_bytes(c, argv[3], &data, &n, &cstr, &hold) < 0) {
-    if (tag_str)
-      JS_FreeCString(c, tag_str);
-    return JS_EXCEPTION;
-  }
-  const uint8_t* msg;
-  size_t len;
-  uint8_t* owned = frame(tag_str, tag_len, data, n, &msg, &len);
-  int64_t r = (tag_str && !owned)
-                  ? RUSM_ELIMIT
-                  : rusm_send_after(ms_to_ns(ms < 0 ? 0 : ms), to, tag, msg, (uint32_t)len);
-  free(owned);
-  if (tag_str)
-    JS_FreeCString(c, tag_str);
-  free_bytes(c, cstr, hold);
+  int64_t r = rusm_send_after(ms_to_ns(ms < 0 ? 0 : ms), to, o.tag, o.msg, (uint32_t)o.len);
+  outgoing_done(c, &o);
   return r < 0 ? throw_code(c, "sendAfter", (int32_t)r) : JS_NewFloat64(c, (double)r);
 }
 
