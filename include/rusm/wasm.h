@@ -518,6 +518,42 @@ class ResourceLimiter {
   virtual void memory_grow_failed(uint64_t current, uint64_t desired) {}
 };
 
+namespace internal {
+struct SnapshotData;
+}
+
+// The state of an instance captured between calls, as Wizer does it: its
+// memory's size and the bytes written to it, its defined globals, its
+// defined tables (elements as function indices) and which segments are
+// dropped. An instance created from a snapshot (InstanceOptions::snapshot)
+// starts in that state instead of applying the module's segments: what the
+// captured instance computed before (its start function, an initializer)
+// has run once, for every instance made from it. Immutable; shared.
+//
+// Only the instance's own objects are captured: an instance that imports a
+// memory, a table or a global, or holds a non-null externref or a host
+// function that is not one of its imports, cannot be captured.
+class Snapshot {
+ public:
+  ~Snapshot();
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+  const Module& module() const;
+  uint64_t memory_pages() const;
+  // Bytes of memory contents it holds (the written, non-zero chunks): what
+  // each instance made from it copies.
+  uint64_t memory_bytes() const;
+  // Host memory it holds.
+  size_t footprint() const;
+
+  const internal::SnapshotData& data() const { return *data_; }
+  explicit Snapshot(std::unique_ptr<internal::SnapshotData> data);
+
+ private:
+  std::unique_ptr<internal::SnapshotData> data_;
+};
+
 struct InstanceOptions {
   uint64_t max_memory_pages = kMaxPages;  // cap on every memory of the instance
   uint32_t max_table_elements = 10'000'000;
@@ -525,6 +561,10 @@ struct InstanceOptions {
   // Consulted for every allocation and growth of the instance's memories and
   // tables; null for none. Not owned; must outlive the instance.
   ResourceLimiter* limiter = nullptr;
+  // Start from this state (Snapshot) instead of the module's segments; the
+  // snapshot must be of the same module. The memory starts at the snapshot's
+  // size, which must fit max_memory_pages (kLimit otherwise).
+  std::shared_ptr<const Snapshot> snapshot;
 };
 
 // An instantiated module. Create with instantiate(); the start function, if
@@ -567,6 +607,11 @@ class Instance : public std::enable_shared_from_this<Instance> {
   // Bytes of host memory this instance holds (linear memories' committed
   // pages, tables, globals and the instance itself).
   virtual size_t memory_footprint() const = 0;
+  // Captures the instance's state (see Snapshot). Call it between calls:
+  // state an Execution keeps outside the instance (its value stack and
+  // frames) is not captured. Errors: kUsage (not initialized, or a
+  // "not supported yet" case named in the message).
+  virtual Result<std::shared_ptr<const Snapshot>> snapshot() const = 0;
 };
 
 // ---------------------------------------------------------------------------

@@ -31,6 +31,22 @@ struct ModuleData {
   const FuncCode* func_at(size_t pos) const;
 };
 
+// What a Snapshot holds (rusm/wasm.h).
+struct SnapshotData {
+  std::shared_ptr<const Module> module;
+  uint64_t memory_pages = 0;  // 0 when the module defines no memory
+  // The memory's non-zero written bytes, as runs: run i is runs[i].second
+  // bytes at offset runs[i].first, its bytes next in `bytes`.
+  std::vector<std::pair<uint64_t, uint64_t>> runs;
+  std::vector<uint8_t> bytes;
+  // Two slots per defined global; a funcref is a function index + 1 (0: null).
+  std::vector<Slot> globals;
+  // Per defined table, its elements: function index + 1 (0: null).
+  std::vector<std::vector<uint32_t>> tables;
+  std::vector<uint8_t> elem_dropped;
+  std::vector<uint8_t> data_dropped;
+};
+
 class GlobalImpl final : public Global {
  public:
   GlobalImpl(const GlobalType& type, Slot* cell) : type_(type), cell_(cell) {}
@@ -85,6 +101,14 @@ class InstanceImpl final : public Instance {
   void set_user_data(void* p) override { user_data_ = p; }
   size_t memory_footprint() const override;
   Status initialize() override;
+  Result<std::shared_ptr<const Snapshot>> snapshot() const override;
+
+  // Sets up the defined memory, tables and globals from `snap` (create()'s
+  // part of instantiating from a snapshot; initialize() copies the memory).
+  Status restore(const SnapshotData& snap, const InstanceOptions& options);
+  // The function index a funcref word stands for, + 1 (0: null); nullopt
+  // for a function that is neither this instance's nor one it imports.
+  std::optional<uint32_t> funcref_index(Slot word) const;
 
   // Evaluates a constant expression in this instance (globals and
   // functions resolved). Pre: validated.
@@ -118,7 +142,8 @@ class InstanceImpl final : public Instance {
   std::pmr::vector<uint8_t> elem_dropped_{&arena_};
   std::pmr::vector<uint8_t> data_dropped_{&arena_};
   void* user_data_ = nullptr;
-  ResourceLimiter* limiter_ = nullptr;  // InstanceOptions::limiter
+  ResourceLimiter* limiter_ = nullptr;        // InstanceOptions::limiter
+  std::shared_ptr<const Snapshot> snapshot_;  // until initialize() copies its memory
   bool initialized_ = false;
 };
 

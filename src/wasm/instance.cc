@@ -245,6 +245,19 @@ Status InstanceImpl::initialize() {
     return Error("instance already initialized", static_cast<int>(ErrorCode::kUsage));
   }
   initialized_ = true;
+  if (snapshot_) {
+    // The snapshot's state replaces the segments (create() restored the
+    // rest): its memory bytes, in the runs they were written in.
+    const SnapshotData& snap = snapshot_->data();
+    const uint8_t* from = snap.bytes.data();
+    for (const auto& [offset, length] : snap.runs) {
+      std::memcpy(memory_->base() + offset, from, length);
+      memory_->mark(offset, length);
+      from += length;
+    }
+    snapshot_.reset();
+    return Status::ok();
+  }
   // Active element segments, then active data segments, in order; a segment
   // out of bounds stops instantiation (earlier writes stay, as the spec says).
   for (size_t s = 0; s < md_->ir.elems.size(); ++s) {
@@ -300,6 +313,7 @@ using internal::InstanceImpl;
 using internal::MemoryImpl;
 using internal::ModuleData;
 using internal::Slot;
+using internal::SnapshotData;
 using internal::TableImpl;
 
 Result<std::shared_ptr<Table>> Table::create(const TableType& type, Value init) {
@@ -493,8 +507,15 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
   // first, then the embedder's limiter, before anything is allocated.
   ResourceLimiter* limiter = options.limiter;
   inst->limiter_ = limiter;
+  const SnapshotData* snap = options.snapshot ? &options.snapshot->data() : nullptr;
+  if (snap != nullptr && snap->module.get() != module.get()) {
+    return Error("the snapshot is of another module", static_cast<int>(ErrorCode::kUsage));
+  }
   if (ir.memories.size() > ir.num_imported_memories) {
-    const MemoryType& mt = ir.memories[ir.num_imported_memories];
+    MemoryType mt = ir.memories[ir.num_imported_memories];
+    if (snap != nullptr) {
+      mt.limits.min = snap->memory_pages;  // the size it had grown to
+    }
     uint64_t cap =
         std::min({mt.limits.max.value_or(kMaxPages), options.max_memory_pages, kMaxPages});
     uint64_t bytes = mt.limits.min * kPageSize;
@@ -515,7 +536,10 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
     inst->memory_ = inst->own_memory_.get();
   }
   for (size_t i = ir.num_imported_tables; i < ir.tables.size(); ++i) {
-    const TableType& tt = ir.tables[i];
+    TableType tt = ir.tables[i];
+    if (snap != nullptr && i - ir.num_imported_tables < snap->tables.size()) {
+      tt.limits.min = snap->tables[i - ir.num_imported_tables].size();
+    }
     uint32_t limit = static_cast<uint32_t>(
         std::min<uint64_t>(tt.limits.max.value_or(UINT32_MAX), options.max_table_elements));
     if (tt.limits.min > limit) {
@@ -547,6 +571,12 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
   }
   inst->elem_dropped_.assign(ir.elems.size(), 0);
   inst->data_dropped_.assign(ir.datas.size(), 0);
+  if (snap != nullptr) {
+    if (Status s = inst->restore(*snap, options); !s) {
+      return s.error();
+    }
+    inst->snapshot_ = options.snapshot;
+  }
 
   return std::shared_ptr<Instance>(std::move(inst));
 }

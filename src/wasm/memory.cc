@@ -255,6 +255,16 @@ size_t MemoryImpl::footprint() const {
   return sizeof(*this) + dirty_chunks_ * kChunkSize + chunks_below(size_);
 }
 
+void MemoryImpl::for_each_written(const std::function<void(uint64_t, uint64_t)>& fn) const {
+  if (size_ == 0) {
+    return;
+  }
+  for_each_marked_run(region_.base, chunks_below(size_), [&](uint64_t first, uint64_t end) {
+    auto [begin, stop] = marked_bytes(first, end, size_);
+    fn(begin, stop - begin);
+  });
+}
+
 }  // namespace internal
 
 void Memory::mark_written(uint64_t offset, uint64_t len) {

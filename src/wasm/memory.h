@@ -50,6 +50,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "rusm/wasm.h"
@@ -93,6 +94,9 @@ class MemoryImpl final : public Memory {
   void count_marked_chunk() { ++dirty_chunks_; }
   // Bytes of host memory in use: dirty chunks plus bookkeeping. O(1).
   size_t footprint() const;
+  // Calls fn(offset, length) for each run of bytes that may have been
+  // written (the marks' rule above), in increasing order.
+  void for_each_written(const std::function<void(uint64_t, uint64_t)>& fn) const;
 
  private:
   MemoryImpl(const MemoryType& type, uint64_t limit_pages)
