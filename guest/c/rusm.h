@@ -25,7 +25,7 @@ extern "C" {
 #endif
 
 /* BEGIN generated: version (abi/rusm.toml, scripts/abi.py) */
-#define RUSM_ABI_VERSION 9
+#define RUSM_ABI_VERSION 10
 /* END generated */
 
 /* Export a function so that processes can be spawned running it. */
@@ -146,6 +146,9 @@ RUSM_LAYOUT_(rusm_down_payload, 24);
 #define RUSM_SPAWN_MONITOR 2u
 #define RUSM_SPAWN_TRAP_EXIT 4u
 #define RUSM_SPAWN_CAPS 8u /* `caps` is set (else the child inherits) */
+/* v10: the child is a template: when its entry function returns, its state
+ * is kept for rusm_spawn_from (docs/abi.md, "Templates"). */
+#define RUSM_SPAWN_TEMPLATE 16u
 
 /* BEGIN generated: structs spawn (abi/rusm.toml, scripts/abi.py) */
 typedef struct {
@@ -186,6 +189,15 @@ RUSM_IMPORT_(spawn_module)
 int32_t __rusm_spawn_module(const char* mod, uint32_t mod_len, const char* fn, uint32_t fn_len,
                             const uint64_t* args, uint32_t nargs, const rusm_spawn_opts* opts,
                             rusm_spawned* out);
+/* Waits until the template process `tmpl` (spawned with RUSM_SPAWN_TEMPLATE) returned from its
+ * entry function: OK, or EBADSTATE (it ended otherwise), ENOTFOUND, ETIMEOUT. */
+RUSM_IMPORT_(template_wait) int32_t rusm_template_wait(rusm_pid tmpl, int64_t timeout_ns);
+/* spawn, the child's instance starting in the state template `tmpl` left (memory, globals,
+ * tables): its start function and initialization do not run again. ENOTFOUND (no such template in
+ * the family), EBADSTATE (not ready). */
+RUSM_IMPORT_(spawn_from)
+int32_t __rusm_spawn_from(rusm_pid tmpl, const char* fn, uint32_t fn_len, const uint64_t* args,
+                          uint32_t nargs, const rusm_spawn_opts* opts, rusm_spawned* out);
 RUSM_IMPORT_(exit) void __rusm_exit(int32_t kind, const char* detail, uint32_t len);
 RUSM_IMPORT_(exit_pid)
 int32_t __rusm_exit_pid(rusm_pid pid, int32_t kind, const char* detail, uint32_t len);
@@ -277,6 +289,18 @@ static inline rusm_pid rusm_spawn_monitor(const char* fn, const uint64_t* args, 
   if (ref)
     *ref = s.monitor;
   return p;
+}
+/* v10 templates (docs/abi.md, "Templates"): spawns `fn` as a template
+ * process; when it returns, rusm_spawn_from starts processes from its state. */
+static inline rusm_pid rusm_spawn_template(const char* fn, const uint64_t* args, uint32_t nargs) {
+  rusm_spawn_opts o = {RUSM_SPAWN_TEMPLATE, 0, 0, 0, 0, 0};
+  return rusm_spawn_opt(fn, args, nargs, &o, 0);
+}
+/* Spawns `fn` of the template's module, starting in the template's state. */
+static inline int32_t rusm_spawn_from(rusm_pid tmpl, const char* fn, const uint64_t* args,
+                                      uint32_t nargs, const rusm_spawn_opts* opts,
+                                      rusm_spawned* out) {
+  return __rusm_spawn_from(tmpl, fn, (uint32_t)strlen(fn), args, nargs, opts, out);
 }
 /* Spawns function `fn` of the module registered as `module`. */
 static inline int32_t rusm_spawn_module(const char* module, const char* fn, const uint64_t* args,

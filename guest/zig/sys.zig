@@ -4,7 +4,7 @@
 
 const builtin = @import("builtin");
 
-pub const ABI_VERSION: i32 = 9;
+pub const ABI_VERSION: i32 = 10;
 
 // Error codes: what a call returns when it fails (negative).
 pub const OK: i32 = 0;
@@ -301,6 +301,10 @@ pub extern "rusm" fn self() u64;
 pub extern "rusm" fn parent() u64;
 pub extern "rusm" fn spawn(@"fn": ?[*]const u8, fn_len: u32, args: ?[*]const u64, nargs: u32, opts: ?*const rusm_spawn_opts, out: ?*rusm_spawned) i32;
 pub extern "rusm" fn spawn_module(mod: ?[*]const u8, mod_len: u32, @"fn": ?[*]const u8, fn_len: u32, args: ?[*]const u64, nargs: u32, opts: ?*const rusm_spawn_opts, out: ?*rusm_spawned) i32;
+/// Waits until the template process `tmpl` (spawned with RUSM_SPAWN_TEMPLATE) returned from its entry function: OK, or EBADSTATE (it ended otherwise), ENOTFOUND, ETIMEOUT.
+pub extern "rusm" fn template_wait(tmpl: u64, timeout_ns: i64) i32;
+/// spawn, the child's instance starting in the state template `tmpl` left (memory, globals, tables): its start function and initialization do not run again. ENOTFOUND (no such template in the family), EBADSTATE (not ready).
+pub extern "rusm" fn spawn_from(tmpl: u64, @"fn": ?[*]const u8, fn_len: u32, args: ?[*]const u64, nargs: u32, opts: ?*const rusm_spawn_opts, out: ?*rusm_spawned) i32;
 pub extern "rusm" fn exit(kind: i32, detail: ?[*]const u8, len: u32) void;
 pub extern "rusm" fn exit_pid(pid: u64, kind: i32, detail: ?[*]const u8, len: u32) i32;
 pub extern "rusm" fn is_alive(pid: u64) i32;

@@ -111,7 +111,8 @@ otp::Duration duration_of(int64_t ns) {
 
 // rusm_spawn_opts (abi/rusm.toml).
 using SpawnOpts = AbiSpawnOpts;
-constexpr uint32_t kSpawnLink = 1, kSpawnMonitor = 2, kSpawnTrapExit = 4, kSpawnCaps = 8;
+constexpr uint32_t kSpawnLink = 1, kSpawnMonitor = 2, kSpawnTrapExit = 4, kSpawnCaps = 8,
+                   kSpawnTemplate = 16;
 
 // The capabilities a child asks for, never more than the parent holds; without
 // RUSM_SPAWN_CAPS the parent's, less its not_inherited bits.
@@ -174,12 +175,26 @@ int32_t read_spawn_call(HostCall& c, uint32_t args_ptr, uint32_t nargs, uint32_t
   return kOk;
 }
 
+// `snapshot`: spawn_from's template state (null: a fresh instance).
 int32_t do_spawn(HostCall& c, std::shared_ptr<const ModuleEntry> mod, std::string_view fn,
-                 uint32_t args_ptr, uint32_t nargs, uint32_t opts_ptr, uint32_t out_ptr) {
+                 uint32_t args_ptr, uint32_t nargs, uint32_t opts_ptr, uint32_t out_ptr,
+                 std::shared_ptr<const wasm::Snapshot> snapshot = nullptr) {
   WasmProcess& p = proc(c);
   SpawnCall call;
   if (int32_t e = read_spawn_call(c, args_ptr, nargs, opts_ptr, call); e != kOk) {
     return e;
+  }
+  std::shared_ptr<Template> made;  // RUSM_SPAWN_TEMPLATE: what the child will fill
+  if (call.o.flags & kSpawnTemplate) {
+    if (!p.templates()) {
+      p.set_templates(std::make_shared<Templates>());
+    }
+    std::lock_guard<std::mutex> lock(p.templates()->mu);
+    if (p.templates()->by_pid.size() >= Templates::kMax) {
+      return kErrLimit;
+    }
+    made = std::make_shared<Template>();
+    made->module = mod;
   }
   const uint64_t* args = call.args;
   const SpawnOpts& o = call.o;
@@ -196,9 +211,14 @@ int32_t do_spawn(HostCall& c, std::shared_ptr<const ModuleEntry> mod, std::strin
   if (cfg && caps.bits != p.caps().bits) {
     cfg = filter_config(*cfg, caps);
   }
-  auto body = p.rt().make_process(std::move(mod), fn, {args, nargs}, caps, cfg, nullptr);
+  auto body = p.rt().make_process(std::move(mod), fn, {args, nargs}, caps, cfg, nullptr,
+                                  std::move(snapshot));
   if (!body) {
     return kErrLimit;
+  }
+  (*body)->set_templates(p.templates());
+  if (made) {
+    (*body)->make_template(made);
   }
   otp::SpawnOptions so;
   so.link = o.flags & kSpawnLink;
@@ -209,6 +229,11 @@ int32_t do_spawn(HostCall& c, std::shared_ptr<const ModuleEntry> mod, std::strin
   auto s = p.rt().spawn_body(&p.ctx(), std::move(*body), std::move(so));
   if (!s) {
     return kErrLimit;
+  }
+  if (made) {
+    // The child may have settled it already: the waiters look it up after this.
+    std::lock_guard<std::mutex> lock(p.templates()->mu);
+    p.templates()->by_pid[s->pid.bits()] = std::move(made);
   }
   if (out_ptr != 0) {
     uint64_t out[2] = {s->pid.bits(), s->monitor};
@@ -229,6 +254,71 @@ HostAction spawn(HostCall& c) {
       do_spawn(c, proc(c).module(), *fn, c.arg_i32(2), c.arg_i32(3), c.arg_i32(4), c.arg_i32(5));
   if (proc(c).ctx().budget() <= 0) {
     return proc(c).yield_with(r);  // a spawn loop is preempted like any other
+  }
+  return ret32(c, r);
+}
+
+// The family's template made by process `pid`, or null.
+std::shared_ptr<Template> find_template(WasmProcess& p, uint64_t pid) {
+  if (!p.templates()) {
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(p.templates()->mu);
+  auto it = p.templates()->by_pid.find(pid);
+  return it == p.templates()->by_pid.end() ? nullptr : it->second;
+}
+
+// template_wait(template: i64, timeout_ns: i64) -> i32: until the template
+// process returned from its entry function (OK) or ended otherwise (EBADSTATE).
+HostAction template_wait(HostCall& c) {
+  WasmProcess& p = proc(c);
+  std::shared_ptr<Template> t = find_template(p, c.arg_i64(0));
+  if (!t) {
+    return ret32(c, kErrNotFound);
+  }
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    if (t->state == Template::State::kReady) {
+      return ret32(c, kOk);
+    }
+    if (t->state == Template::State::kFailed) {
+      return ret32(c, kErrBadState);
+    }
+  }
+  int64_t ns = static_cast<int64_t>(c.arg_i64(1));
+  if (ns == 0) {
+    return ret32(c, kErrTimeout);
+  }
+  return p.await_template(std::move(t), duration_of(ns));
+}
+
+// spawn_from(template: i64, fn_ptr, fn_len, args_ptr, nargs, opts_ptr, out_ptr) -> i32:
+// spawn, the instance starting in the template's state.
+HostAction spawn_from(HostCall& c) {
+  WasmProcess& p = proc(c);
+  if (!require(p, kCapSpawn)) {
+    return ret32(c, kErrDenied);
+  }
+  auto fn = bytes(c, c.arg_i32(1), c.arg_i32(2));
+  if (!fn) {
+    return ret32(c, kErrBadArg);
+  }
+  std::shared_ptr<Template> t = find_template(p, c.arg_i64(0));
+  if (!t) {
+    return ret32(c, kErrNotFound);
+  }
+  std::shared_ptr<const wasm::Snapshot> snap;
+  {
+    std::lock_guard<std::mutex> lock(t->mu);
+    if (t->state != Template::State::kReady) {
+      return ret32(c, kErrBadState);
+    }
+    snap = t->snapshot;
+  }
+  int32_t r = do_spawn(c, t->module, *fn, c.arg_i32(3), c.arg_i32(4), c.arg_i32(5), c.arg_i32(6),
+                       std::move(snap));
+  if (p.ctx().budget() <= 0) {
+    return p.yield_with(r);
   }
   return ret32(c, r);
 }
@@ -942,6 +1032,8 @@ const HostDef kDefs[] = {
     {"parent", parent},
     {"spawn", spawn},
     {"spawn_module", spawn_module},
+    {"template_wait", template_wait},
+    {"spawn_from", spawn_from},
     {"exit", exit_self},
     {"exit_pid", exit_pid},
     {"is_alive", is_alive},

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -92,12 +93,39 @@ struct Runtime::Impl {
   Result<std::unique_ptr<class WasmProcess>> make_process(
       std::shared_ptr<const ModuleEntry> mod, std::string_view function,
       std::span<const uint64_t> args, Capabilities caps,
-      std::shared_ptr<const wasi::Config> wasi_config, std::shared_ptr<OutcomeSlot> outcome);
+      std::shared_ptr<const wasi::Config> wasi_config, std::shared_ptr<OutcomeSlot> outcome,
+      std::shared_ptr<const wasm::Snapshot> snapshot = nullptr);
   Status add_module(std::string name, std::shared_ptr<const wasm::Module> module,
                     std::shared_ptr<const std::string> source);
   // Spawns a body: from outside (ctx == nullptr) or from a process.
   Result<otp::Spawned> spawn_body(otp::Context* ctx, std::unique_ptr<WasmProcess> body,
                                   otp::SpawnOptions options);
+};
+
+// A template (docs/abi.md, "Templates"): a process spawned with
+// RUSM_SPAWN_TEMPLATE whose entry function returned normally leaves its
+// instance's state, from which spawn_from starts processes. Filled once by
+// the template process (on a worker), read by the processes that share its
+// Templates.
+struct Template {
+  enum class State : uint8_t { kPending, kReady, kFailed };
+  std::mutex mu;
+  State state = State::kPending;
+  std::shared_ptr<const wasm::Snapshot> snapshot;  // kReady
+  std::shared_ptr<const ModuleEntry> module;
+  std::vector<otp::Pid> waiters;  // in template_wait
+
+  // The template process ended: ready with `snap`, or failed (null).
+  void settle(otp::Node& node, std::shared_ptr<const wasm::Snapshot> snap);
+};
+
+// The templates a family of processes may use: made by the first process
+// that spawns a template, and shared with every process it (or they) spawn
+// afterwards. Keyed by the template process's pid.
+struct Templates {
+  static constexpr size_t kMax = 16;  // per family; each holds a copy of a memory
+  std::mutex mu;
+  std::unordered_map<uint64_t, std::shared_ptr<Template>> by_pid;
 };
 
 // One host function of the `rusm` module: its type is abi/rusm.toml's.
@@ -164,8 +192,10 @@ class WasmProcess final : public otp::Body, public Process {
               std::shared_ptr<OutcomeSlot> outcome);
   ~WasmProcess() override;
 
-  // Instantiates and prepares the call of `function` with `args`.
-  Status init(std::string_view function, std::span<const uint64_t> args);
+  // Instantiates (from `snapshot`, if given: its start function and
+  // _initialize have run) and prepares the call of `function` with `args`.
+  Status init(std::string_view function, std::span<const uint64_t> args,
+              std::shared_ptr<const wasm::Snapshot> snapshot = nullptr);
 
   otp::Step run(otp::Context& ctx) override;
   void on_exit(const otp::ExitReason& reason) override;
@@ -266,8 +296,17 @@ class WasmProcess final : public otp::Body, public Process {
   uint64_t add_timer(otp::TimerRef t);
   std::optional<otp::TimerRef> take_timer(uint64_t id);
 
+  // Templates: the family's (null until a template is spawned), and the one
+  // this process fills when its entry function returns (if it is one).
+  std::shared_ptr<Templates>& templates() { return templates_; }
+  void set_templates(std::shared_ptr<Templates> t) { templates_ = std::move(t); }
+  void make_template(std::shared_ptr<Template> t) { template_ = std::move(t); }
+  // template_wait: suspends until `t` is settled or the timeout.
+  wasm::HostAction await_template(std::shared_ptr<Template> t, otp::Duration timeout);
+
  private:
   otp::Step drive(otp::Context& ctx);
+  void settle_template();
   otp::Step finish(otp::ExitReason reason);
   // Tells otp what the process holds now (process info: memory) after a run
   // of the instance, when it changed (see process.cc).
@@ -307,6 +346,16 @@ class WasmProcess final : public otp::Body, public Process {
     Resumed resume(Process& p, otp::Context& ctx) override;
   };
 
+  // template_wait: until the template settles (its process wakes the
+  // waiters) or the timeout.
+  struct TemplateSuspension final : Suspension {
+    std::shared_ptr<Template> awaited;
+    otp::Duration timeout{};
+    std::chrono::steady_clock::time_point deadline;
+    Wait wait(Process&) override;
+    Resumed resume(Process& p, otp::Context& ctx) override;
+  };
+
   Runtime::Impl* rt_;
   std::shared_ptr<const ModuleEntry> mod_;
   Capabilities caps_;
@@ -328,6 +377,9 @@ class WasmProcess final : public otp::Body, public Process {
   bool ending_ = false;              // end() was called: exit with exit_reason_
   otp::ExitReason exit_reason_;
   ReceiveSuspension receive_;
+  TemplateSuspension template_wait_;
+  std::shared_ptr<Templates> templates_;
+  std::shared_ptr<Template> template_;
   SleepSuspension sleep_;
   YieldSuspension yield_;
   SupervisorSuspension supervisor_;

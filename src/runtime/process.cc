@@ -59,7 +59,8 @@ WasmProcess::~WasmProcess() {
   // exec_ is declared after instance_, so it is destroyed first.
 }
 
-Status WasmProcess::init(std::string_view function, std::span<const uint64_t> args) {
+Status WasmProcess::init(std::string_view function, std::span<const uint64_t> args,
+                         std::shared_ptr<const wasm::Snapshot> snapshot) {
   auto it = mod_->functions.find(std::string(function));
   if (it == mod_->functions.end()) {
     return Error("module '" + mod_->name + "' exports no function '" + std::string(function) + "'",
@@ -90,6 +91,8 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
   io.max_memory_pages = caps_.max_memory_pages;
   io.user_data = this;
   io.limiter = &limiter_;
+  const bool from_snapshot = snapshot != nullptr;
+  io.snapshot = std::move(snapshot);
   auto inst = wasm::Instance::instantiate(mod_->module, mod_->imports, io);
   if (!inst) {
     std::string why = limiter_.refusal().empty() ? "" : ": " + limiter_.refusal();
@@ -107,6 +110,9 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
       return Error("WASI: " + w.message());
     }
     wasi_ = std::move(*w);
+  }
+  if (from_snapshot) {
+    return exec_.begin(entry_, args_);  // the snapshot's start and _initialize have run
   }
   bool has_init = mod_->initialize && *mod_->initialize != it->second;
   if (mod_->module->start_function()) {
@@ -209,6 +215,9 @@ Step WasmProcess::drive(otp::Context& ctx) {
             return finish(ExitReason::error(st.message()));
           }
           continue;
+        }
+        if (template_) {
+          settle_template();
         }
         return finish(ExitReason::normal());
       case RunStatus::kOutOfFuel:
@@ -351,6 +360,10 @@ Step WasmProcess::finish(ExitReason reason) {
 }
 
 void WasmProcess::on_exit(const otp::ExitReason& reason) {
+  if (template_) {  // it ended otherwise than by returning: no template
+    template_->settle(*rt_->node, nullptr);
+    template_.reset();
+  }
   resources_.process_exiting(reason);
   // A process killed between runs never reaches finish(): record why it ended.
   if (outcome_) {
@@ -697,6 +710,84 @@ bool ProcessLimiter::table_growing(uint64_t current, uint64_t desired) {
 void ProcessLimiter::memory_grow_failed(uint64_t current, uint64_t desired) {
   held_ -= desired - current;
   node_.release_memory(desired - current);
+}
+
+}  // namespace rusm::runtime
+
+namespace rusm::runtime {
+
+// ---- templates (docs/abi.md, "Templates")
+
+void Template::settle(otp::Node& node, std::shared_ptr<const wasm::Snapshot> snap) {
+  std::vector<otp::Pid> wake;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (state != State::kPending) {
+      return;
+    }
+    state = snap ? State::kReady : State::kFailed;
+    snapshot = std::move(snap);
+    wake.swap(waiters);
+  }
+  for (otp::Pid pid : wake) {
+    node.wake(pid);
+  }
+}
+
+// The entry function returned: its instance's state is the template. A
+// state that cannot be captured (wasm::Instance::snapshot's "not supported
+// yet") fails the template, and the process still ends normally.
+void WasmProcess::settle_template() {
+  auto snap = instance_->snapshot();
+  template_->settle(*rt_->node, snap ? std::move(*snap) : nullptr);
+  template_.reset();
+}
+
+wasm::HostAction WasmProcess::await_template(std::shared_ptr<Template> t, otp::Duration timeout) {
+  template_wait_.awaited = std::move(t);
+  template_wait_.timeout = timeout;
+  template_wait_.deadline = timeout == otp::kInfinity ? std::chrono::steady_clock::time_point::max()
+                                                      : std::chrono::steady_clock::now() + timeout;
+  {
+    std::lock_guard<std::mutex> lock(template_wait_.awaited->mu);
+    template_wait_.awaited->waiters.push_back(ctx_->self());
+  }
+  return suspend(&template_wait_);
+}
+
+Wait WasmProcess::TemplateSuspension::wait(Process&) {
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    return Wait::event(otp::kInfinity);
+  }
+  auto left = deadline - std::chrono::steady_clock::now();
+  return Wait::event(left.count() < 0 ? otp::Duration::zero()
+                                      : std::chrono::duration_cast<otp::Duration>(left));
+}
+
+Suspension::Resumed WasmProcess::TemplateSuspension::resume(Process& p, otp::Context&) {
+  int32_t code;
+  {
+    std::lock_guard<std::mutex> lock(awaited->mu);
+    switch (awaited->state) {
+      case Template::State::kReady:
+        code = kOk;
+        break;
+      case Template::State::kFailed:
+        code = kErrBadState;
+        break;
+      case Template::State::kPending:
+        if (std::chrono::steady_clock::now() < deadline) {
+          return Resumed::kWait;  // a stale wake
+        }
+        std::erase(awaited->waiters, static_cast<WasmProcess&>(p).ctx().self());
+        code = kErrTimeout;
+        break;
+    }
+  }
+  awaited.reset();
+  wasm::Value v = wasm::Value::i32(static_cast<uint32_t>(code));
+  (void)p.execution().set_host_results({&v, 1});
+  return Resumed::kContinue;
 }
 
 }  // namespace rusm::runtime

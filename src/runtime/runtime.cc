@@ -119,10 +119,11 @@ EventLoop& Runtime::Impl::get_event_loop() {
 Result<std::unique_ptr<WasmProcess>> Runtime::Impl::make_process(
     std::shared_ptr<const ModuleEntry> mod, std::string_view function,
     std::span<const uint64_t> args, Capabilities caps,
-    std::shared_ptr<const wasi::Config> wasi_config, std::shared_ptr<OutcomeSlot> outcome) {
+    std::shared_ptr<const wasi::Config> wasi_config, std::shared_ptr<OutcomeSlot> outcome,
+    std::shared_ptr<const wasm::Snapshot> snapshot) {
   auto p = std::make_unique<WasmProcess>(this, std::move(mod), std::move(caps),
                                          std::move(wasi_config), std::move(outcome));
-  if (Status s = p->init(function, args); !s) {
+  if (Status s = p->init(function, args, std::move(snapshot)); !s) {
     return s.error();
   }
   return p;

@@ -8,6 +8,7 @@
 #include <boost/asio/post.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <string>
 #include <thread>
@@ -470,6 +471,44 @@ TEST_F(RuntimeTest, GuestsSubscribeAndPublishOnTopics) {
   d.caps.bits &= ~kCapPubSub;
   ASSERT_TRUE(rt_->spawn(d).is_ok());
   EXPECT_EQ(receive_text(), "denied");
+}
+
+// Templates (ABI v10): a template process's state is where processes
+// spawned from it start, each with its own copy and without the module's
+// initialization running again (guests/t_template.c checks the state and
+// the errors); a trapping template leaves nothing; a process outside the
+// family cannot use a template; a family holds at most 16.
+TEST_F(RuntimeTest, ProcessesStartFromATemplatesState) {
+  ASSERT_TRUE(rt_->load_file("t_template", guest("t_template.wasm")).is_ok());
+  ProcessSpec s = spec("all", {probe_->pid().bits()});
+  s.module = "t_template";
+  ASSERT_TRUE(rt_->spawn(s).is_ok());
+  EXPECT_EQ(receive_text(), "ok");
+  std::set<std::string> children;
+  for (int i = 0; i < 3; ++i) {
+    children.insert(receive_text(2));
+  }
+  EXPECT_EQ(children, (std::set<std::string>{"child 1", "child 2", "child 3"}));
+
+  ProcessSpec k = spec("keeper", {probe_->pid().bits()});
+  k.module = "t_template";
+  auto keeper = rt_->spawn(k);
+  ASSERT_TRUE(keeper.is_ok());
+  auto m = probe_->receive_if([](const Message& m) { return m.tag() == 3; }, 10s);
+  ASSERT_TRUE(m);
+  uint64_t tmpl = 0;
+  ASSERT_EQ(m->text().size(), sizeof tmpl);
+  std::memcpy(&tmpl, m->text().data(), sizeof tmpl);
+  ProcessSpec st = spec("stranger", {probe_->pid().bits(), tmpl});
+  st.module = "t_template";
+  ASSERT_TRUE(rt_->spawn(st).is_ok());
+  EXPECT_EQ(receive_text(), "stranger ok");
+  (void)probe_->send(keeper->pid, Message::make(99, ""));
+
+  ProcessSpec many = spec("many", {probe_->pid().bits()});
+  many.module = "t_template";
+  ASSERT_TRUE(rt_->spawn(many).is_ok());
+  EXPECT_EQ(receive_text(), "many ok");
 }
 
 TEST(CapabilitiesTest, ProfilesAndRestriction) {

@@ -2,7 +2,7 @@
 // The raw imports of the rusm guest ABI (docs/abi.md) for AssemblyScript;
 // the idiomatic API is in index.ts. Pointers are linear-memory offsets (usize).
 
-export const ABI_VERSION: i32 = 9;
+export const ABI_VERSION: i32 = 10;
 
 // Error codes: 0 or a negative code is what most calls return.
 export const OK: i32 = 0;
@@ -218,6 +218,19 @@ export declare function spawn(fn: usize, fn_len: u32, args: usize, nargs: u32, o
 // v1: int32_t __rusm_spawn_module(const char* mod, uint32_t mod_len, const char* fn, uint32_t fn_len, const uint64_t* args, uint32_t nargs, const rusm_spawn_opts* opts, rusm_spawned* out)
 @external("rusm", "spawn_module")
 export declare function spawn_module(mod: usize, mod_len: u32, fn: usize, fn_len: u32, args: usize, nargs: u32, opts: usize, out: usize): i32;
+
+// Waits until the template process `tmpl` (spawned with RUSM_SPAWN_TEMPLATE) returned from its
+// entry function: OK, or EBADSTATE (it ended otherwise), ENOTFOUND, ETIMEOUT.
+// v10: int32_t rusm_template_wait(rusm_pid tmpl, int64_t timeout_ns)
+@external("rusm", "template_wait")
+export declare function template_wait(tmpl: u64, timeout_ns: i64): i32;
+
+// spawn, the child's instance starting in the state template `tmpl` left (memory, globals,
+// tables): its start function and initialization do not run again. ENOTFOUND (no such template in
+// the family), EBADSTATE (not ready).
+// v10: int32_t __rusm_spawn_from(rusm_pid tmpl, const char* fn, uint32_t fn_len, const uint64_t* args, uint32_t nargs, const rusm_spawn_opts* opts, rusm_spawned* out)
+@external("rusm", "spawn_from")
+export declare function spawn_from(tmpl: u64, fn: usize, fn_len: u32, args: usize, nargs: u32, opts: usize, out: usize): i32;
 
 // v1: void __rusm_exit(int32_t kind, const char* detail, uint32_t len)
 @external("rusm", "exit")

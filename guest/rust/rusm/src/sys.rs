@@ -2,7 +2,7 @@
 // The raw imports of the rusm guest ABI; the safe API is in lib.rs.
 #![allow(non_camel_case_types, dead_code, clippy::all)]
 
-pub const ABI_VERSION: i32 = 9;
+pub const ABI_VERSION: i32 = 10;
 
 pub const OK: i32 = 0;
 pub const ETIMEOUT: i32 = -1;
@@ -185,6 +185,10 @@ extern "C" {
     pub fn spawn(fn_: *const u8, fn_len: u32, args: *const u64, nargs: u32, opts: *const rusm_spawn_opts, out: *mut rusm_spawned) -> i32;
     #[link_name = "spawn_module"]
     pub fn spawn_module(mod_: *const u8, mod_len: u32, fn_: *const u8, fn_len: u32, args: *const u64, nargs: u32, opts: *const rusm_spawn_opts, out: *mut rusm_spawned) -> i32;
+    #[link_name = "template_wait"]
+    pub fn template_wait(tmpl: u64, timeout_ns: i64) -> i32;
+    #[link_name = "spawn_from"]
+    pub fn spawn_from(tmpl: u64, fn_: *const u8, fn_len: u32, args: *const u64, nargs: u32, opts: *const rusm_spawn_opts, out: *mut rusm_spawned) -> i32;
     #[link_name = "exit"]
     pub fn exit(kind: i32, detail: *const u8, len: u32);
     #[link_name = "exit_pid"]
