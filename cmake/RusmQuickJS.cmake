@@ -9,7 +9,9 @@
 # wasi-libc declares malloc_usable_size in <malloc.h> (and takes a non-const
 # pointer), wasm32-wasi has no
 # threads (no Atomics), and wasm has only round-to-nearest (no fesetround, so
-# CONFIG_PRINTF_RNDN's tie rounding in toFixed/toPrecision is left out).
+# CONFIG_PRINTF_RNDN's tie rounding in toFixed/toPrecision is left out);
+# and js_random_init is made visible, so that a process started from a
+# template reseeds Math.random (guest/js/rusm_js.c).
 #
 # Defines RUSM_JS_WASM (the module's path) and the target rusm_js_wasm when
 # the sources are there; otherwise RUSM_JS_WASM is empty and rusm is built
@@ -37,7 +39,8 @@ foreach(_pair
     "#elif defined(__linux__)\n#include <malloc.h>|#elif defined(__linux__) || defined(__wasi__)\n#include <malloc.h>"
     "#elif defined(__linux__)\n    (size_t (*)(const void *))malloc_usable_size,|#elif defined(__linux__) || defined(__wasi__)\n    (size_t (*)(const void *))malloc_usable_size,"
     "#if !defined(EMSCRIPTEN)\n#define CONFIG_ATOMICS|#if !defined(EMSCRIPTEN) && !defined(__wasi__)\n#define CONFIG_ATOMICS"
-    "#if !defined(_WIN32)\n/* define it if printf uses the RNDN|#if !defined(_WIN32) && !defined(__wasi__)\n/* define it if printf uses the RNDN")
+    "#if !defined(_WIN32)\n/* define it if printf uses the RNDN|#if !defined(_WIN32) && !defined(__wasi__)\n/* define it if printf uses the RNDN"
+    "static void js_random_init(JSContext *ctx)\n{|void js_random_init(JSContext *ctx);\nvoid js_random_init(JSContext *ctx)\n{")
   string(FIND "${_pair}" "|" _bar)
   string(SUBSTRING "${_pair}" 0 ${_bar} _from)
   math(EXPR _bar "${_bar} + 1")

@@ -577,6 +577,8 @@ static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueC
   return m;
 }
 
+static rusm_pid ensure_template(uint32_t caps);
+
 /* spawn(fn, args_json, flags, stdio, label) -> {pid, ref} */
 static JSValue n_spawn(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("spawn");
@@ -613,22 +615,39 @@ static JSValue n_spawn(JSContext* c, JSValueConst this_val, int argc, JSValueCon
   o.caps = stdio ? 0xFFFFFFFFu : ~(uint32_t)RUSM_CAP_STDIO;
   o.label = label;
   o.label_len = (uint32_t)label_len;
-  size_t len = boot_prefix_len + 4 + fn_len + 4 + args_len;
+  /* From the app's template (the call only), or booted from the script. */
+  rusm_pid tmpl = ensure_template(o.caps);
+  if (tmpl == 0 && boot_prefix == NULL) {
+    result = JS_ThrowInternalError(c, "rusm.spawn: the app's template is gone");
+    goto out;
+  }
+  uint32_t prefix_len = tmpl != 0 ? 4 : boot_prefix_len;
+  size_t len = prefix_len + 4 + fn_len + 4 + args_len;
   boot = malloc(len);
   if (!boot) {
     result = JS_ThrowOutOfMemory(c);
     goto out;
   }
-  memcpy(boot, boot_prefix, boot_prefix_len);
-  uint8_t* q = boot + boot_prefix_len;
+  if (tmpl != 0) {
+    put_u32(boot, 3);
+  } else {
+    memcpy(boot, boot_prefix, boot_prefix_len);
+  }
+  uint8_t* q = boot + prefix_len;
   put_u32(q, (uint32_t)fn_len);
   memcpy(q + 4, fn, fn_len);
   q += 4 + fn_len;
   put_u32(q, (uint32_t)args_len);
   memcpy(q + 4, args, args_len);
-  static const char kEntry[] = "js_spawned";
   rusm_spawned s = {0, 0};
-  int32_t r = __rusm_spawn(kEntry, sizeof kEntry - 1, NULL, 0, &o, &s);
+  int32_t r;
+  if (tmpl != 0) {
+    static const char kEntry[] = "js_from_template";
+    r = __rusm_spawn_from(tmpl, kEntry, sizeof kEntry - 1, NULL, 0, &o, &s);
+  } else {
+    static const char kEntry[] = "js_spawned";
+    r = __rusm_spawn(kEntry, sizeof kEntry - 1, NULL, 0, &o, &s);
+  }
   if (r < 0) {
     result = throw_code(c, "spawn", r);
     goto out;
@@ -1448,10 +1467,9 @@ static void evaluate_app(void) {
   JS_FreeValue(ctx, r);
 }
 
-static void boot(bool main_process) {
-  is_main = main_process;
-  uint32_t len;
-  uint8_t* msg = receive_boot(&len);
+/* Reads a boot message's prefix (version 1 or 2: the script, and with 2
+ * the prelude's bytecode); returns the offset of what follows it. */
+static uint32_t read_boot_prefix(uint8_t* msg, uint32_t len) {
   if (len < 12 || (get_u32(msg) != 1 && get_u32(msg) != 2)) {
     die("rusm-js: a malformed boot message");
   }
@@ -1486,31 +1504,31 @@ static void boot(bool main_process) {
   src[src_len] = 0;
   script_source = src;
   script_len = src_len;
+  return boot_prefix_len;
+}
 
-  const char* fn = NULL;
-  uint32_t fn_len = 0, args_len = 0;
-  const char* args = NULL;
-  if (!main_process) {
-    const uint8_t* q = msg + boot_prefix_len;
-    const uint8_t* end = msg + len;
-    if (end - q < 4 || (fn_len = get_u32(q), (uint64_t)(end - q) < 8ull + fn_len)) {
-      die("rusm-js: a malformed boot message");
-    }
-    fn = (const char*)q + 4;
-    q += 4 + fn_len;
-    args_len = get_u32(q);
-    if ((uint64_t)(end - q) < 4ull + args_len) {
-      die("rusm-js: a malformed boot message");
-    }
-    args = (const char*)q + 4;
+/* Reads a child's call from msg[at, len): u32 fn_len, fn, u32 args_len,
+ * args (a JSON array). */
+static void read_call(const uint8_t* msg, uint32_t at, uint32_t len, const char** fn,
+                      uint32_t* fn_len, const char** args, uint32_t* args_len) {
+  const uint8_t* q = msg + at;
+  const uint8_t* end = msg + len;
+  if (at > len || end - q < 4 || (*fn_len = get_u32(q), (uint64_t)(end - q) < 8ull + *fn_len)) {
+    die("rusm-js: a malformed boot message");
   }
+  *fn = (const char*)q + 4;
+  q += 4 + *fn_len;
+  *args_len = get_u32(q);
+  if ((uint64_t)(end - q) < 4ull + *args_len) {
+    die("rusm-js: a malformed boot message");
+  }
+  *args = (const char*)q + 4;
+}
 
-  create_context();
-  initializing = !main_process;
-  evaluate_app();
-  initializing = false;
-  run_jobs();
-
+/* Calls the app's main(argv) (main process) or export fn(...args) (a
+ * child), then runs what it left queued. */
+static void run_entry(bool main_process, const char* fn, uint32_t fn_len, const char* args,
+                      uint32_t args_len) {
   JSValue target = JS_UNDEFINED;
   JSValue call_args = JS_UNDEFINED;
   if (main_process) {
@@ -1566,10 +1584,128 @@ static void boot(bool main_process) {
    * freeing the runtime first would only cost time. */
 }
 
+static void boot(bool main_process) {
+  is_main = main_process;
+  uint32_t len;
+  uint8_t* msg = receive_boot(&len);
+  uint32_t at = read_boot_prefix(msg, len);
+  const char* fn = NULL;
+  const char* args = NULL;
+  uint32_t fn_len = 0, args_len = 0;
+  if (!main_process) {
+    read_call(msg, at, len, &fn, &fn_len, &args, &args_len);
+  }
+  create_context();
+  initializing = !main_process;
+  evaluate_app();
+  initializing = false;
+  run_jobs();
+  run_entry(main_process, fn, fn_len, args, args_len);
+}
+
 RUSM_EXPORT(js_main) void js_main(void) {
   boot(true);
 }
 
 RUSM_EXPORT(js_spawned) void js_spawned(void) {
   boot(false);
+}
+
+/* ---- templates (docs/js.md, "How spawning works")
+ *
+ * A JS child's setup — the QuickJS runtime and context, the prelude, the
+ * app's module and its top level — is the same for every child of an app.
+ * The first spawn of a process makes a template process (ABI v10) that does
+ * it once and returns; every spawn then starts from its state, and gets
+ * only its call (boot version 3: u32 3, then the call as read_call reads
+ * it). The template's pid is in its state, so children and theirs use it
+ * too. If a template cannot be made (its top level fails as a child's),
+ * spawning falls back to booting each child from its script. */
+
+static rusm_pid template_pid;
+static bool template_failed;
+
+/* The template process: sets up as a child would, then returns. */
+RUSM_EXPORT(js_template) void js_template(void) {
+  is_main = false;
+  uint32_t len;
+  uint8_t* msg = receive_boot(&len);
+  read_boot_prefix(msg, len);
+  create_context();
+  initializing = true;
+  evaluate_app();
+  initializing = false;
+  run_jobs();
+  template_pid = rusm_self(); /* what the processes started from here use */
+  /* The script and the boot message are compiled into the context now, and
+   * processes from here spawn from this template: zeroed, their chunks are
+   * left out of the template, so every spawn copies less. */
+  memset((char*)script_source, 0, script_len);
+  free((char*)script_source);
+  memset(msg, 0, len);
+  free(msg);
+  script_source = NULL;
+  script_len = 0;
+  /* So is the stack below this frame: what setting up left there is stale
+   * (wasm-ld puts the stack between __data_end and __heap_base, growing
+   * down; 4 KiB are left for memset's own frame). */
+  extern char __data_end;
+  char* low = &__data_end;
+  char* high = (char*)__builtin_frame_address(0) - 4096;
+  if (high > low) {
+    memset(low, 0, (size_t)(high - low));
+  }
+  boot_prefix = NULL;
+  boot_prefix_len = 0;
+  prelude_code = NULL;
+  prelude_len = 0;
+}
+
+void js_random_init(JSContext* c); /* quickjs.c, made visible by cmake/RusmQuickJS.cmake */
+
+/* A child started from the template's state: its call arrives. */
+RUSM_EXPORT(js_from_template) void js_from_template(void) {
+  uint32_t len;
+  uint8_t* msg = receive_boot(&len);
+  if (len < 4 || get_u32(msg) != 3) {
+    die("rusm-js: a malformed boot message");
+  }
+  const char* fn;
+  const char* args;
+  uint32_t fn_len, args_len;
+  read_call(msg, 4, len, &fn, &fn_len, &args, &args_len);
+  seeding = true; /* Math.random: this process's seed, not the template's */
+  js_random_init(ctx);
+  seeding = false;
+  run_entry(false, fn, fn_len, args, args_len);
+}
+
+/* The template's pid, making it on first use; 0 if there is none. */
+static rusm_pid ensure_template(uint32_t caps) {
+  if (template_pid != 0 || template_failed) {
+    return template_pid;
+  }
+  template_failed = true; /* until it works */
+  static const char kEntry[] = "js_template";
+  static const char kLabel[] = "js template";
+  rusm_spawn_opts o = {
+      RUSM_SPAWN_TEMPLATE | RUSM_SPAWN_CAPS, 0, 0, caps, kLabel, sizeof kLabel - 1};
+  rusm_spawned s = {0, 0};
+  if (__rusm_spawn(kEntry, sizeof kEntry - 1, NULL, 0, &o, &s) < 0) {
+    return 0;
+  }
+  if (rusm_send(s.pid, BOOT_TAG, boot_prefix, boot_prefix_len) < 0) {
+    rusm_kill(s.pid);
+    return 0;
+  }
+  int32_t r = rusm_template_wait(s.pid, 30000000000ll);
+  if (r != RUSM_OK) {
+    if (r == RUSM_ETIMEOUT) {
+      rusm_kill(s.pid); /* a top level that never ends */
+    }
+    return 0;
+  }
+  template_failed = false;
+  template_pid = s.pid;
+  return template_pid;
 }
