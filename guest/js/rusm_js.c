@@ -1624,13 +1624,22 @@ RUSM_EXPORT(js_spawned) void js_spawned(void) {
 
 static rusm_pid template_pid;
 static bool template_failed;
+static char route_handler[128] = "handle"; /* js_http's export (serving, below) */
 
 /* The template process: sets up as a child would, then returns. */
 RUSM_EXPORT(js_template) void js_template(void) {
   is_main = false;
   uint32_t len;
   uint8_t* msg = receive_boot(&len);
-  read_boot_prefix(msg, len);
+  uint32_t at = read_boot_prefix(msg, len);
+  if (len - at >= 4) { /* a route's template: the handler's export name */
+    uint32_t n = get_u32(msg + at);
+    if (n == 0 || n >= sizeof route_handler || n > len - at - 4) {
+      die("rusm-js: a malformed boot message");
+    }
+    memcpy(route_handler, msg + at + 4, n);
+    route_handler[n] = 0;
+  }
   create_context();
   initializing = true;
   evaluate_app();
@@ -1708,4 +1717,247 @@ static rusm_pid ensure_template(uint32_t caps) {
   template_failed = false;
   template_pid = s.pid;
   return template_pid;
+}
+
+/* ---- serving (docs/js.md, "Serving"): a route of `rusm serve` names a
+ * script. The server makes the route's template (js_template, its boot
+ * message followed by u32 len + the handler's export name) and starts each
+ * request's process from it at js_http(req), which calls the handler with a
+ * request object and answers with what it returns. */
+
+static rusm_req current_req;
+static JSValue settled_value; /* an async handler's outcome */
+static bool settled, settled_ok;
+
+/* A request field, copied with the ABI's full-length convention. */
+static JSValue req_field(JSContext* c, int32_t (*get)(rusm_req, char*, uint32_t)) {
+  char small[256];
+  int32_t n = get(current_req, small, sizeof small);
+  if (n < 0) {
+    return throw_code(c, "request", n);
+  }
+  if ((uint32_t)n <= sizeof small) {
+    return JS_NewStringLen(c, small, (size_t)n);
+  }
+  char* big = malloc((size_t)n);
+  if (!big) {
+    return JS_ThrowOutOfMemory(c);
+  }
+  int32_t m = get(current_req, big, (uint32_t)n);
+  JSValue s = m < 0 ? throw_code(c, "request", m) : JS_NewStringLen(c, big, (size_t)m);
+  free(big);
+  return s;
+}
+
+/* The body, read to its end (the route's body limit applies: ETOOLARGE). */
+static JSValue n_req_body(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  size_t cap = 16384, len = 0;
+  uint8_t* buf = malloc(cap);
+  if (!buf) {
+    return JS_ThrowOutOfMemory(c);
+  }
+  for (;;) {
+    if (cap - len < 4096) {
+      uint8_t* more = realloc(buf, cap * 2);
+      if (!more) {
+        free(buf);
+        return JS_ThrowOutOfMemory(c);
+      }
+      buf = more;
+      cap *= 2;
+    }
+    int32_t n = rusm_http_read(current_req, buf + len, (uint32_t)(cap - len));
+    if (n < 0) {
+      free(buf);
+      return throw_code(c, "request body", n);
+    }
+    if (n == 0) {
+      break;
+    }
+    len += (size_t)n;
+  }
+  JSValue ab = JS_NewArrayBufferCopy(c, buf, len);
+  free(buf);
+  return ab;
+}
+
+static JSValue n_req_param(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  size_t name_len;
+  const char* name = JS_ToCStringLen(c, &name_len, argv[0]);
+  if (!name) {
+    return JS_EXCEPTION;
+  }
+  char buf[1024];
+  int32_t n = __rusm_http_param(current_req, name, (uint32_t)name_len, buf, sizeof buf);
+  JS_FreeCString(c, name);
+  if (n == RUSM_ENOTFOUND) {
+    return JS_UNDEFINED;
+  }
+  if (n < 0) {
+    return throw_code(c, "request param", n);
+  }
+  return JS_NewStringLen(c, buf, (size_t)(n < (int32_t)sizeof buf ? n : (int32_t)sizeof buf));
+}
+
+/* The request object: method, url, path, query, peer, headers (lower-case
+ * names; repeated ones joined with ", "), param(name), and the body as
+ * text(), json() or bytes() (each reads it once; later calls reuse it). */
+static JSValue make_request(JSContext* c) {
+  JSValue r = JS_NewObject(c);
+  JS_SetPropertyStr(c, r, "method", req_field(c, rusm_http_method));
+  JS_SetPropertyStr(c, r, "url", req_field(c, rusm_http_target));
+  JS_SetPropertyStr(c, r, "path", req_field(c, rusm_http_path));
+  JS_SetPropertyStr(c, r, "query", req_field(c, rusm_http_query));
+  JS_SetPropertyStr(c, r, "peer", req_field(c, rusm_http_peer));
+  JSValue block = req_field(c, rusm_http_headers);
+  JS_SetPropertyStr(c, r, "__headers", block);
+  JS_SetPropertyStr(c, r, "__body", JS_NewCFunction(c, n_req_body, "body", 0));
+  JS_SetPropertyStr(c, r, "param", JS_NewCFunction(c, n_req_param, "param", 1));
+  return r;
+}
+
+/* The request object's JavaScript half (headers parsed, body accessors). */
+static const char kRequestShape[] =
+    "(function (r) {\n"
+    "  const h = {};\n"
+    "  for (const line of String(r.__headers).split('\\n')) {\n"
+    "    const i = line.indexOf(':');\n"
+    "    if (i <= 0) continue;\n"
+    "    const k = line.slice(0, i).trim().toLowerCase(), v = line.slice(i + 1).trim();\n"
+    "    h[k] = k in h ? h[k] + ', ' + v : v;\n"
+    "  }\n"
+    "  const read = r.__body; let body;\n"
+    "  delete r.__headers; delete r.__body;\n"
+    "  r.headers = h;\n"
+    "  r.bytes = () => new Uint8Array(body === undefined ? (body = read()) : body);\n"
+    "  r.text = () => new TextDecoder().decode(r.bytes());\n"
+    "  r.json = () => JSON.parse(r.text());\n"
+    "  return r;\n"
+    "})";
+
+/* The response for what the handler returned: a string (200 text/plain), a
+ * Uint8Array or ArrayBuffer (200 application/octet-stream), an object with
+ * `status` or `body` ({status, headers, body}, body a string, bytes or
+ * anything JSON), or any other value (200 application/json). */
+static const char kResponseShape[] =
+    "(function (v) {\n"
+    "  const isBytes = (b) => b instanceof ArrayBuffer || ArrayBuffer.isView(b);\n"
+    "  let status = 200, headers = {}, body = v;\n"
+    "  if (v !== null && typeof v === 'object' && !isBytes(v) && ('status' in v || 'body' in v)) "
+    "{\n"
+    "    status = v.status === undefined ? 200 : Number(v.status);\n"
+    "    headers = v.headers || {}; body = v.body;\n"
+    "  }\n"
+    "  const has = (n) => Object.keys(headers).some((k) => k.toLowerCase() === n);\n"
+    "  let type;\n"
+    "  if (body === undefined || body === null) body = '';\n"
+    "  else if (typeof body === 'string') type = 'text/plain; charset=utf-8';\n"
+    "  else if (isBytes(body)) type = 'application/octet-stream';\n"
+    "  else { body = JSON.stringify(body); type = 'application/json'; }\n"
+    "  let lines = '';\n"
+    "  for (const [k, val] of Object.entries(headers)) lines += k + ': ' + val + '\\n';\n"
+    "  if (type && !has('content-type')) lines += 'Content-Type: ' + type + '\\n';\n"
+    "  return [status, lines, body];\n"
+    "})";
+
+static JSValue n_settle(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv,
+                        int magic) {
+  settled = true;
+  settled_ok = magic == 1;
+  settled_value = JS_DupValue(c, argc > 0 ? argv[0] : JS_UNDEFINED);
+  return JS_UNDEFINED;
+}
+
+static JSValue eval_helper(const char* src, size_t len, const char* name) {
+  JSValue f = JS_Eval(ctx, src, len, name, JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+  if (JS_IsException(f)) {
+    die_with_exception();
+  }
+  return f;
+}
+
+RUSM_EXPORT(js_http) void js_http(int32_t req) {
+  current_req = req;
+  seeding = true; /* Math.random: this process's seed */
+  js_random_init(ctx);
+  seeding = false;
+  JSValue target = JS_GetPropertyStr(ctx, app_ns, route_handler);
+  if (!JS_IsFunction(ctx, target)) {
+    char line[512];
+    snprintf(line, sizeof line, "%s exports no function '%s' (the route's handler)", script_name,
+             route_handler);
+    die(line);
+  }
+  JSValue shape = eval_helper(kRequestShape, sizeof kRequestShape - 1, "<rusm request>");
+  JSValue raw = make_request(ctx);
+  JSValue request = JS_Call(ctx, shape, JS_UNDEFINED, 1, &raw);
+  JS_FreeValue(ctx, raw);
+  JS_FreeValue(ctx, shape);
+  if (JS_IsException(request)) {
+    die_with_exception();
+  }
+  JSValue out = JS_Call(ctx, target, JS_UNDEFINED, 1, &request);
+  JS_FreeValue(ctx, request);
+  if (JS_IsException(out)) {
+    die_with_exception();
+  }
+  /* An async handler (or one returning a promise): its outcome once the
+   * jobs ran. */
+  JSValue then = JS_IsObject(out) ? JS_GetPropertyStr(ctx, out, "then") : JS_UNDEFINED;
+  if (JS_IsFunction(ctx, then)) {
+    JSValue cbs[2] = {JS_NewCFunctionMagic(ctx, n_settle, "resolve", 1, JS_CFUNC_generic_magic, 1),
+                      JS_NewCFunctionMagic(ctx, n_settle, "reject", 1, JS_CFUNC_generic_magic, 0)};
+    JSValue r = JS_Call(ctx, then, out, 2, cbs);
+    JS_FreeValue(ctx, cbs[0]);
+    JS_FreeValue(ctx, cbs[1]);
+    JS_FreeValue(ctx, r);
+    run_jobs();
+    run_timers();
+    JS_FreeValue(ctx, out);
+    if (!settled) {
+      die("the handler's promise never settled");
+    }
+    if (!settled_ok) {
+      die_with(settled_value);
+    }
+    out = settled_value;
+  } else {
+    run_jobs();
+  }
+  JS_FreeValue(ctx, then);
+  JSValue respond = eval_helper(kResponseShape, sizeof kResponseShape - 1, "<rusm response>");
+  JSValue parts = JS_Call(ctx, respond, JS_UNDEFINED, 1, &out);
+  JS_FreeValue(ctx, respond);
+  JS_FreeValue(ctx, out);
+  if (JS_IsException(parts)) {
+    die_with_exception();
+  }
+  int32_t status = 200;
+  JSValue v = JS_GetPropertyUint32(ctx, parts, 0);
+  JS_ToInt32(ctx, &status, v);
+  JS_FreeValue(ctx, v);
+  size_t headers_len = 0;
+  JSValue hv = JS_GetPropertyUint32(ctx, parts, 1);
+  const char* headers = JS_ToCStringLen(ctx, &headers_len, hv);
+  JS_FreeValue(ctx, hv);
+  JSValue bv = JS_GetPropertyUint32(ctx, parts, 2);
+  const uint8_t* body;
+  size_t body_len;
+  const char* cstr;
+  JSValue hold;
+  if (!headers || to_bytes(ctx, bv, &body, &body_len, &cstr, &hold) < 0) {
+    die_with_exception();
+  }
+  int32_t r =
+      __rusm_http_respond(req, status, headers, (uint32_t)headers_len, body, (uint32_t)body_len);
+  if (r < 0 && r != RUSM_ECLOSED) {
+    char line[160];
+    snprintf(line, sizeof line, "the response could not be sent: %s (status %d)", error_name(r),
+             (int)status);
+    die(line);
+  }
+  free_bytes(ctx, cstr, hold);
+  JS_FreeCString(ctx, headers);
+  JS_FreeValue(ctx, bv);
+  JS_FreeValue(ctx, parts);
 }

@@ -12,7 +12,6 @@ namespace rusm::cli {
 // (scripts/bootstrap.sh fetches them).
 std::span<const uint8_t> js_runtime_wasm();
 
-// The tag of the message that hands a JS process its script (guest/js/rusm_js.c).
-inline constexpr uint64_t kJsBootTag = 0x524A53424F4F5401ull;
+// The message that hands a JS process its script: rusm/serve/js.h.
 
 }  // namespace rusm::cli

@@ -21,6 +21,7 @@
 #include "input.h"
 #include "js_runtime.h"
 #include "rusm/runtime/runtime.h"
+#include "rusm/serve/js.h"
 #include "typescript.h"
 
 extern char** environ;
@@ -81,24 +82,6 @@ bool is_js(const std::string& path) {
 
 // Scripts are read whole into the main process's first message.
 constexpr uint64_t kMaxScriptBytes = 16u << 20;
-
-// The boot message of a JS main process (layout in guest/js/rusm_js.c):
-// version 1, the script's name and its source.
-std::string js_boot_message(const std::string& name, const std::vector<uint8_t>& source) {
-  auto u32 = [](std::string& out, uint32_t v) {
-    for (int i = 0; i < 4; ++i) {
-      out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-  };
-  std::string m;
-  m.reserve(12 + name.size() + source.size());
-  u32(m, 1);
-  u32(m, static_cast<uint32_t>(name.size()));
-  u32(m, static_cast<uint32_t>(source.size()));
-  m += name;
-  m.append(source.begin(), source.end());
-  return m;
-}
 
 int run(const RunArgs& a) {
   const bool js = is_js(a.module);
@@ -326,7 +309,8 @@ int run(const RunArgs& a) {
     }
     if (js) {
       Status sent = rt.node().send(
-          p->pid, otp::Message::make(kJsBootTag, js_boot_message(a.module, *module_bytes)));
+          p->pid,
+          otp::Message::make(serve::kJsBootTag, serve::js_boot_message(a.module, *module_bytes)));
       if (!sent) {
         fail(a.module + ": handing the script to its process: " + sent.message());
       }

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "input.h"
+#include "js_runtime.h"
 #include "observe/protocol.h"
 #include "observe/server.h"
 #include "observe/shell.h"
@@ -183,6 +184,7 @@ void serve(const ServeArgs& a) {
          " has no [cluster] table (name, listen; docs/cluster.md)");
   }
   serve::AppOptions options;
+  options.js_runtime = js_runtime_wasm();
   options.workers = a.workers;
   options.io_threads = a.io_threads;
   if (k.enabled) {

@@ -113,8 +113,11 @@ const ConfigKey kKeys[] = {
      "Exactly one of path and prefix."},
     {"route", "prefix", "string", "", "Path prefix; the rest of the path is the parameter \"*\"."},
     {"route", "kind", "string", "", "http, cgi, ws, sse or static."},
-    {"route", "module", "path", "", "The .wasm that handles the route (all kinds but static)."},
-    {"route", "entry", "string", "\"handle\" (cgi: \"_start\")", "Export the process runs."},
+    {"route", "module", "path", "",
+     "The .wasm that handles the route (all kinds but static); for http, a .js script "
+     "(docs/js.md)."},
+    {"route", "entry", "string", "\"handle\" (cgi: \"_start\")",
+     "Export the process runs (for a .js script: its exported function)."},
     {"route", "allow", "[string]", "[]", "Capabilities granted to the handler process."},
     {"route", "memory", "size", "runtime default", "Memory cap of the handler process."},
     {"route", "deadline", "duration", "limits.deadline (ws, sse: none)",

@@ -1108,7 +1108,30 @@ void add_host_defs(Runtime::Impl& impl, std::span<const HostDef> defs) {
   }
 }
 
+// The serving calls (http_*, ws_*) outside a server: no process has a
+// request or a connection, so each answers EBADARG as the serving layer's
+// own do for a handle that is not one. A module that serves and does other
+// work (rusm-js.wasm, an SDK's runtime) thus loads everywhere; the serving
+// layer registers the real ones later, which shadow these.
+HostAction not_a_request(HostCall& c) {
+  if (!c.type().results.empty()) {
+    c.set_result_i32(0, static_cast<uint32_t>(kErrBadArg));
+  }
+  return HostAction::kReturn;
+}
+
 void add_rusm_imports(Runtime::Impl& impl) {
+  std::vector<HostDef> serving;
+  for (const AbiFunction& f : kAbiFunctions) {
+    std::string_view name = f.name;
+    if (name.starts_with("http_") || name.starts_with("ws_")) {
+      serving.push_back({f.name, not_a_request});
+    }
+  }
+  add_host_defs(impl, serving);
+  for (const HostDef& d : serving) {
+    impl.stand_ins.insert(std::string("rusm.") + d.name);
+  }
   add_host_defs(impl, kDefs);
 }
 

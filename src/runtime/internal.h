@@ -8,12 +8,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "rusm/otp/context.h"
@@ -63,6 +65,9 @@ struct Runtime::Impl {
   wasi::HostFunctions wasi_funcs;
   std::vector<std::unique_ptr<wasm::Function>> rusm_funcs;
   wasm::Imports imports;
+  // Imports defined as stand-ins (the serving calls outside a server,
+  // abi.cc) that add_host_function may define for real once.
+  std::unordered_set<std::string> stand_ins;
   std::unique_ptr<EventLoop> loop;
   std::once_flag loop_once;
 
@@ -113,7 +118,8 @@ struct Template {
   State state = State::kPending;
   std::shared_ptr<const wasm::Snapshot> snapshot;  // kReady
   std::shared_ptr<const ModuleEntry> module;
-  std::vector<otp::Pid> waiters;  // in template_wait
+  std::vector<otp::Pid> waiters;    // in template_wait
+  std::condition_variable settled;  // for Runtime::make_template
 
   // The template process ended: ready with `snap`, or failed (null).
   void settle(otp::Node& node, std::shared_ptr<const wasm::Snapshot> snap);

@@ -729,6 +729,7 @@ void Template::settle(otp::Node& node, std::shared_ptr<const wasm::Snapshot> sna
     snapshot = std::move(snap);
     wake.swap(waiters);
   }
+  settled.notify_all();
   for (otp::Pid pid : wake) {
     node.wake(pid);
   }

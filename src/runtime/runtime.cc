@@ -200,7 +200,8 @@ Status Runtime::load_file(std::string name, const std::string& path) {
 Status Runtime::add_host_function(std::string module, std::string name, wasm::FuncType type,
                                   wasm::HostCallback callback, void* data) {
   std::unique_lock<std::shared_mutex> lock(impl_->modules_mu);
-  if (impl_->imports.find(module, name) != nullptr) {
+  if (impl_->imports.find(module, name) != nullptr &&
+      impl_->stand_ins.erase(module + "." + name) == 0) {
     return Error("host function " + module + "." + name + " is already defined");
   }
   impl_->rusm_funcs.push_back(
@@ -376,7 +377,8 @@ Result<otp::Spawned> Runtime::spawn_from(otp::Context& ctx, const ProcessSpec& s
 
 Result<otp::Spawned> Runtime::spawn_impl(otp::Context* ctx, const ProcessSpec& spec,
                                          const Capabilities* parent_caps,
-                                         std::unique_ptr<Resource> resource) {
+                                         std::unique_ptr<Resource> resource,
+                                         std::shared_ptr<Template> made_template) {
   auto mod = impl_->find_module(spec.module);
   if (!mod) {
     return Error("no module named '" + spec.module + "'");
@@ -387,9 +389,13 @@ Result<otp::Spawned> Runtime::spawn_impl(otp::Context* ctx, const ProcessSpec& s
     slot = std::make_shared<OutcomeSlot>();
   }
   auto body = impl_->make_process(mod, spec.function, spec.args, caps,
-                                  filter_config(spec.wasi, caps), slot);
+                                  filter_config(spec.wasi, caps), slot, spec.snapshot);
   if (!body) {
     return body.error();
+  }
+  if (made_template != nullptr) {
+    made_template->module = mod;
+    (*body)->make_template(made_template);
   }
   if (resource != nullptr) {
     [[maybe_unused]] int32_t h = (*body)->resources().add(std::move(resource));
@@ -403,6 +409,45 @@ Result<otp::Spawned> Runtime::spawn_impl(otp::Context* ctx, const ProcessSpec& s
     impl_->outcomes[s->pid.bits()] = slot;
   }
   return s;
+}
+
+Result<std::shared_ptr<const wasm::Snapshot>> Runtime::make_template(
+    const ProcessSpec& spec, std::optional<otp::Message> first, otp::Duration timeout) {
+  auto t = std::make_shared<Template>();
+  ProcessSpec s = spec;
+  s.record_outcome = true;
+  auto p = spawn_impl(nullptr, s, nullptr, nullptr, t);
+  if (!p) {
+    return p.error();
+  }
+  if (first) {
+    if (Status sent = impl_->node->send(p->pid, std::move(*first)); !sent) {
+      impl_->node->exit(p->pid, otp::ExitReason::kill());
+      return Error("template: " + sent.message());
+    }
+  }
+  bool settled;
+  {
+    std::unique_lock<std::mutex> lock(t->mu);
+    auto ready = [&] { return t->state != Template::State::kPending; };
+    settled = timeout == otp::kInfinity ? (t->settled.wait(lock, ready), true)
+                                        : t->settled.wait_for(lock, timeout, ready);
+  }
+  if (!settled) {
+    impl_->node->exit(p->pid, otp::ExitReason::kill());
+    (void)wait(p->pid, std::chrono::seconds(5));
+    return Error("template: its entry function did not return in time", kErrTimeout);
+  }
+  std::optional<Outcome> o = wait(p->pid, std::chrono::seconds(10));
+  std::lock_guard<std::mutex> lock(t->mu);
+  if (t->state == Template::State::kReady) {
+    return t->snapshot;
+  }
+  std::string why = o ? o->reason.to_string() : "it did not end";
+  if (o && o->reason.is_normal()) {
+    why = "its state cannot be captured (see docs/abi.md, \"Templates\")";
+  }
+  return Error("template: the process ended without leaving a state: " + why);
 }
 
 otp::ChildSpec Runtime::child_spec(std::string id, ProcessSpec spec) {

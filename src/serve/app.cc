@@ -9,9 +9,11 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <mutex>
 
+#include "rusm/serve/js.h"
 #include "serve/routes.h"
 
 namespace rusm::serve {
@@ -89,7 +91,67 @@ struct App::Impl {
   bool started = false;
 
   Status build_routes(std::vector<net::Route>& out);
+  Status javascript_route(const net::RouteConfig& r, runtime::ProcessSpec& spec);
+
+  std::span<const uint8_t> js_runtime;  // AppOptions::js_runtime
+  bool js_loaded = false;
 };
+
+// A route whose module is a script: its processes run rusm-js.wasm from a
+// template of the script made now (docs/js.md, "Serving"), so a request
+// costs a copy of the set-up QuickJS instead of booting it; js_http calls
+// the script's export named by the route's entry.
+Status App::Impl::javascript_route(const net::RouteConfig& r, runtime::ProcessSpec& spec) {
+  if (r.kind != net::RouteKind::kHttp) {
+    return Error(std::string("not supported yet: a JavaScript module for a route of kind ") +
+                 net::route_kind_name(r.kind) + " (http only)");
+  }
+  if (js_runtime.empty()) {
+    return Error("module " + r.module +
+                 ": this rusm was built without JavaScript (run scripts/bootstrap.sh, then "
+                 "rebuild)");
+  }
+  if (!js_loaded) {
+    if (Status s = rt->load("rusm-js", js_runtime); !s) {
+      return Error("the JavaScript runtime: " + s.error().message());
+    }
+    js_loaded = true;
+  }
+  constexpr uint64_t kMaxScriptBytes = 16u << 20;
+  std::FILE* f = std::fopen(r.module.c_str(), "rb");
+  if (f == nullptr) {
+    return Error("module " + r.module + ": " + std::strerror(errno));
+  }
+  std::vector<uint8_t> source;
+  uint8_t chunk[65536];
+  size_t n;
+  while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0 && source.size() <= kMaxScriptBytes) {
+    source.insert(source.end(), chunk, chunk + n);
+  }
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  if (failed || source.size() > kMaxScriptBytes) {
+    return Error("module " + r.module + (failed ? ": cannot be read" : ": over 16 MiB"));
+  }
+  if (r.entry.size() >= 128) {
+    return Error("entry: a handler's name is at most 127 bytes");
+  }
+  runtime::ProcessSpec t = spec;
+  t.module = "rusm-js";
+  t.function = "js_template";
+  t.options.label = r.name + " (template)";
+  std::string name = std::filesystem::path(r.module).filename().string();
+  auto made =
+      rt->make_template(t, otp::Message::make(kJsBootTag, js_boot_message(name, source, r.entry)),
+                        std::chrono::seconds(30));
+  if (!made) {
+    return Error("module " + r.module + ": " + made.error().message());
+  }
+  spec.module = "rusm-js";
+  spec.function = "js_http";
+  spec.snapshot = *made;
+  return Status::ok();
+}
 
 Status App::Impl::build_routes(std::vector<net::Route>& out) {
   // Each module file is compiled once, whatever the number of routes using it.
@@ -122,20 +184,26 @@ Status App::Impl::build_routes(std::vector<net::Route>& out) {
     ctx.runtime = rt.get();
     ctx.route = &r;
     ctx.error_log = error_log;
-    auto [it, fresh] = loaded.try_emplace(r.module, "route" + std::to_string(loaded.size()));
-    if (fresh) {
-      if (Status s = rt->load_file(it->second, r.module); !s) {
-        return Error(where(config, r) + ": module " + r.module + ": " + s.error().message());
-      }
-    }
-    ctx.spec.module = it->second;
-    ctx.spec.function = r.entry;
     auto caps = route_caps(config, r);
     if (!caps) {
       return caps.error();
     }
     ctx.spec.caps = *caps;
     ctx.spec.options.label = r.name;
+    if (is_javascript(r.module)) {
+      if (Status s = javascript_route(r, ctx.spec); !s) {
+        return Error(where(config, r) + ": " + s.error().message());
+      }
+    } else {
+      auto [it, fresh] = loaded.try_emplace(r.module, "route" + std::to_string(loaded.size()));
+      if (fresh) {
+        if (Status s = rt->load_file(it->second, r.module); !s) {
+          return Error(where(config, r) + ": module " + r.module + ": " + s.error().message());
+        }
+      }
+      ctx.spec.module = it->second;
+      ctx.spec.function = r.entry;
+    }
     Result<std::shared_ptr<net::Handler>> h = Error("unreachable");
     switch (r.kind) {
       case net::RouteKind::kHttp:
@@ -197,6 +265,7 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
   if (options.error_log) {
     impl->error_log = options.error_log;
   }
+  impl->js_runtime = options.js_runtime;
   if (impl->config.access_log.enabled) {
     auto log = AccessLog::open(impl->config.access_log.path);
     if (!log) {

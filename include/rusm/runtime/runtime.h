@@ -122,6 +122,10 @@ struct ProcessSpec {
   wasi::Config wasi;
   otp::SpawnOptions options;    // link, monitor, trap_exit, label, mailbox bound
   bool record_outcome = false;  // keep an Outcome for wait()
+  // Start in this state (a template's: make_template) instead of a fresh
+  // instance; `module` must be the module it was made from. Its start
+  // function and _initialize do not run again.
+  std::shared_ptr<const wasm::Snapshot> snapshot;
 };
 
 // Per-process data the runtime shows in info (the otp label carries
@@ -130,6 +134,8 @@ struct ProcessDetails {
   otp::ProcessInfo info;
   std::string profile;  // parsed from the label, "" for non-Wasm processes
 };
+
+struct Template;  // a template process's state in the making (internal)
 
 class Runtime {
  public:
@@ -205,6 +211,16 @@ class Runtime {
   // answer up to `timeout` (then an error kErrTimeout).
   Result<otp::Spawned> spawn_on(uint16_t node, const ProcessSpec& spec, otp::Duration timeout);
 
+  // Runs spec as a template process (docs/abi.md, "Templates"), after
+  // sending it `first` (from no process: its sender is pid 0), and waits up
+  // to `timeout` for its entry function to return; the state it left, for
+  // ProcessSpec::snapshot. Errors: spawn's; the process ended otherwise
+  // (its reason); the timeout (the process is killed). Blocks the caller:
+  // not for a process body.
+  Result<std::shared_ptr<const wasm::Snapshot>> make_template(const ProcessSpec& spec,
+                                                              std::optional<otp::Message> first,
+                                                              otp::Duration timeout);
+
   // A supervisor child spec that starts `spec` linked to the supervisor.
   otp::ChildSpec child_spec(std::string id, ProcessSpec spec);
 
@@ -224,7 +240,8 @@ class Runtime {
  private:
   Result<otp::Spawned> spawn_impl(otp::Context* ctx, const ProcessSpec& spec,
                                   const Capabilities* parent_caps,
-                                  std::unique_ptr<Resource> resource = nullptr);
+                                  std::unique_ptr<Resource> resource = nullptr,
+                                  std::shared_ptr<Template> made_template = nullptr);
   std::unique_ptr<Impl> impl_;
 };
 

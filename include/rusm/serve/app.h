@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,9 @@ struct AppOptions {
   // Where lines worth an operator's attention go (a handler failed or
   // trapped); default stderr. Called from any thread.
   std::function<void(const std::string&)> error_log;
+  // rusm-js.wasm, for routes whose module is a script (.js, .mjs; docs/js.md
+  // "Serving"); empty: such a route is an error saying so. Must outlive the App.
+  std::span<const uint8_t> js_runtime;
 };
 
 class App {

@@ -1,0 +1,47 @@
+// A JSON API in JavaScript (docs/js.md, "Serving"):
+//   rusm serve examples/serve/js_api/rusm.toml
+// Each request runs in a fresh JS process started from its route's
+// template: this file's top level ran once, when the server started, and
+// every request gets its own copy of what it built.
+const users = { 1: "ada", 2: "grace" };
+let requests = 0;
+
+// GET /users/{id}: a route parameter; an object with `status` or `body` is a
+// response, any other value is JSON.
+export function user(req) {
+  const id = req.param("id");
+  if (!(id in users)) return { status: 404, body: { error: `no user ${id}` } };
+  return { id: Number(id), name: users[id] };
+}
+
+// POST /echo: the body, headers, and a status of our choosing.
+export function echo(req) {
+  const body = req.text();
+  return {
+    status: 201,
+    headers: { "X-Length": String(body.length) },
+    body: { length: body.length, body, method: req.method, type: req.headers["content-type"] },
+  };
+}
+
+// GET /hello?name: a string is text/plain.
+export function hello(req) {
+  return `hello from JavaScript, ${req.query || "anonymous"}`;
+}
+
+// An async handler: its promise's value is the response.
+export async function later() {
+  await null;
+  return "settled";
+}
+
+// A handler that throws: the client gets 500, the server logs the line.
+export function fails() {
+  throw new TypeError("broken on purpose");
+}
+
+// Always 1: each request's process has its own copy of the module's state.
+export function count() {
+  requests += 1;
+  return String(requests);
+}
