@@ -86,8 +86,9 @@ rusm_add_c_wasm(rusm_js_wasm
           ${RUSM_QUICKJS_DIR}/libunicode.c
           ${RUSM_QUICKJS_DIR}/cutils.c
           ${PROJECT_SOURCE_DIR}/guest/js/rusm_js.c
+          ${PROJECT_SOURCE_DIR}/guest/js/platform.c
   EXEC_MODEL reactor
-  EXPORTS js_main js_spawned
+  EXPORTS js_main js_spawned js_supervised js_boot_server
   COMPILE_FLAGS -O2 -mbulk-memory -msign-ext -w
   DEFINES "CONFIG_VERSION=\"2021-03-27\""
   INCLUDE_DIRS ${RUSM_QUICKJS_DIR} ${PROJECT_SOURCE_DIR}/guest/c ${_js_gen}
