@@ -101,3 +101,10 @@ rusm_add_c_wasm(rusm_js_bench_spawn_c
   SOURCES ${PROJECT_SOURCE_DIR}/guest/js/bench/spawn_c.c
   INCLUDE_DIRS ${PROJECT_SOURCE_DIR}/guest/c
   EXPORTS nop idle)
+# ... and of guest/js/bench/platform.sh (the platform's calls from JS
+# against the same calls from C).
+rusm_add_c_wasm(rusm_js_bench_platform_c
+  OUTPUT ${CMAKE_BINARY_DIR}/guest/js/bench/platform_c.wasm
+  SOURCES ${PROJECT_SOURCE_DIR}/guest/js/bench/platform_c.c
+  INCLUDE_DIRS ${PROJECT_SOURCE_DIR}/guest/c
+  EXPORTS child)

@@ -184,6 +184,11 @@
     if (typeof data === "string") return new Uint8Array(encodeUtf8(data));
     throw new TypeError(`crypto.subtle: ${what} must be an ArrayBuffer or a typed array`);
   }
+  // Data for a call that uses it at once: no copy (the host copies it).
+  function dataOf(data, what) {
+    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string") return data;
+    throw new TypeError(`crypto.subtle: ${what} must be an ArrayBuffer or a typed array`);
+  }
   const keyData = new WeakMap(); // CryptoKey -> {bytes?, handle?, kind?}
   class CryptoKey {
     constructor(type, extractable, algorithm, usages, data) {
@@ -300,11 +305,11 @@
     if (name !== key.algorithm.name.toUpperCase()) {
       throw new DOMException(`crypto.subtle.sign: a ${key.algorithm.name} key for ${algName(algorithm)}`, "InvalidAccessError");
     }
-    if (name === "HMAC") return native.hmac(kDigests[key.algorithm.hash.name], d.bytes, bufferSource(data, "data"));
+    if (name === "HMAC") return native.hmac(kDigests[key.algorithm.hash.name], d.bytes, dataOf(data, "data"));
     if (name === "ECDSA" && hashName(algorithm.hash) !== "SHA-256") {
       throw notSupported(`ECDSA with ${algName(algorithm.hash)} (SHA-256)`);
     }
-    return native.sign(d.handle, bufferSource(data, "data"));
+    return native.sign(d.handle, dataOf(data, "data"));
   }
   function verifySync(algorithm, key, signature, data) {
     const d = usable(key, "verify");
@@ -312,15 +317,15 @@
     if (name !== key.algorithm.name.toUpperCase()) {
       throw new DOMException(`crypto.subtle.verify: a ${key.algorithm.name} key for ${algName(algorithm)}`, "InvalidAccessError");
     }
-    const sig = bufferSource(signature, "signature");
+    const sig = dataOf(signature, "signature");
     if (name === "HMAC") {
-      const mac = native.hmac(kDigests[key.algorithm.hash.name], d.bytes, bufferSource(data, "data"));
+      const mac = native.hmac(kDigests[key.algorithm.hash.name], d.bytes, dataOf(data, "data"));
       return native.equal(mac, sig);
     }
     if (name === "ECDSA" && hashName(algorithm.hash) !== "SHA-256") {
       throw notSupported(`ECDSA with ${algName(algorithm.hash)} (SHA-256)`);
     }
-    return native.verify(d.kind, d.bytes, bufferSource(data, "data"), sig);
+    return native.verify(d.kind, d.bytes, dataOf(data, "data"), sig);
   }
   function gcmParams(algorithm, key, use) {
     const d = usable(key, use);
@@ -338,11 +343,11 @@
   }
   function encryptSync(algorithm, key, data) {
     const [h, iv, aad] = gcmParams(algorithm, key, "encrypt");
-    return native.seal(h, iv, aad, bufferSource(data, "data"));
+    return native.seal(h, iv, aad, dataOf(data, "data"));
   }
   function decryptSync(algorithm, key, data) {
     const [h, iv, aad] = gcmParams(algorithm, key, "decrypt");
-    const plain = native.open(h, iv, aad, bufferSource(data, "data"));
+    const plain = native.open(h, iv, aad, dataOf(data, "data"));
     if (plain === null) throw new DOMException("crypto.subtle.decrypt: the data does not authenticate", "OperationError");
     return plain;
   }
