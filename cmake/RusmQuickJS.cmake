@@ -66,12 +66,27 @@ endif()
 set(_js_gen ${CMAKE_BINARY_DIR}/guest/js/gen)
 file(MAKE_DIRECTORY ${_js_gen})
 set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-             ${PROJECT_SOURCE_DIR}/guest/js/prelude.js ${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
+             ${PROJECT_SOURCE_DIR}/guest/js/prelude.js ${PROJECT_SOURCE_DIR}/guest/js/platform.js
+             ${PROJECT_SOURCE_DIR}/guest/js/crypto.js ${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
 set(INPUT ${PROJECT_SOURCE_DIR}/guest/js/prelude.js)
 set(OUTPUT ${_js_gen}/rusm_prelude.h)
 include(${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
+# platform.js and crypto.js, the platform's JS side, compiled by a process
+# when it first uses them (guest/js/platform.c); as code, so that they are
+# not in the memory of the processes that never do.
+set(CODE ON)
+set(INPUT ${PROJECT_SOURCE_DIR}/guest/js/platform.js)
+set(OUTPUT ${_js_gen}/rusm_platform_js.h)
+set(NAME kPlatformJs)
+include(${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
+set(INPUT ${PROJECT_SOURCE_DIR}/guest/js/crypto.js)
+set(OUTPUT ${_js_gen}/rusm_crypto_js.h)
+set(NAME kCryptoJs)
+include(${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
 unset(INPUT)
 unset(OUTPUT)
+unset(NAME)
+unset(CODE)
 
 set(RUSM_JS_WASM ${CMAKE_BINARY_DIR}/guest/js/rusm-js.wasm)
 # Reactor: rusm runs _initialize in every new instance, then the entry

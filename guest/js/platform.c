@@ -24,6 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rusm_crypto_js.h"   /* kCryptoJs_write, generated from crypto.js */
+#include "rusm_platform_js.h" /* kPlatformJs_write, generated from platform.js */
+
 #define GUARD(what)                               \
   do {                                            \
     JSValue g_ = check_not_initializing(c, what); \
@@ -1076,7 +1079,35 @@ out:
   return result;
 }
 
+/* loadPlatform(part) -> the factory function of platform.js (0) or
+ * crypto.js (1): compiled and evaluated here, on a process's first use of
+ * what it defines (prelude.js's part()), not at every spawn. The source is
+ * written out of code (embed_prelude.cmake, CODE) into a buffer that lives
+ * only while it is compiled. */
+static JSValue n_load_platform(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t part;
+  if (JS_ToInt32(c, &part, argv[0]) < 0) {
+    return JS_EXCEPTION;
+  }
+  size_t size = part == 0 ? kPlatformJs_size : kCryptoJs_size;
+  char* src = aligned_alloc(8, size + 8);
+  if (!src) {
+    return JS_ThrowOutOfMemory(c);
+  }
+  if (part == 0) {
+    kPlatformJs_write(src);
+  } else {
+    kCryptoJs_write(src);
+  }
+  src[size] = 0;
+  JSValue f = JS_Eval(c, src, size, part == 0 ? "<rusm platform>" : "<rusm crypto>",
+                      JS_EVAL_TYPE_GLOBAL | JS_EVAL_FLAG_STRICT);
+  free(src);
+  return f;
+}
+
 const JSCFunctionListEntry kPlatformNative[] = {
+    JS_CFUNC_DEF("loadPlatform", 1, n_load_platform),
     JS_CFUNC_DEF("kvOpen", 1, n_kv_open),
     JS_CFUNC_DEF("kvClose", 1, n_kv_close),
     JS_CFUNC_DEF("kvGet", 2, n_kv_get),

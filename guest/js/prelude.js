@@ -150,434 +150,27 @@
     }
   }
 
-  // Web Crypto (cap crypto; docs/crypto.md, docs/js.md "Web Crypto"): digest,
-  // getRandomValues and randomUUID, and in crypto.subtle HMAC, AES-GCM,
-  // Ed25519 and ECDSA P-256 keys on the host's calls. Secret bytes of HMAC
-  // keys and public keys live in this closure (keyData); AES, Ed25519 and
-  // ECDSA private keys stay in the host (a handle object whose collection
-  // drops the handle). Every subtle call returns a promise, as on the Web.
-  class DOMException extends Error {
-    constructor(message = "", name = "Error") {
-      super(message);
-      Object.defineProperty(this, "name", { value: name, writable: true, configurable: true });
-    }
+  // The platform beyond what every process uses lives in platform.js (the
+  // key-value store, supervisors) and crypto.js (Web Crypto but
+  // getRandomValues), each compiled and evaluated the first time this
+  // process uses it: a spawn evaluates this file, and would otherwise pay
+  // for code most processes never run.
+  const parts = [null, null];
+  function part(i) {
+    if (parts[i] === null) parts[i] = native.loadPlatform(i)(native, { payload, encodeUtf8, decodeUtf8 });
+    return parts[i];
   }
-  const notSupported = (what) => new DOMException(`crypto.subtle: not supported yet: ${what}`,
-                                                  "NotSupportedError");
-  const kDigests = { "SHA-256": 1, "SHA-384": 2, "SHA-512": 3 };
-  const kBlockBytes = { "SHA-256": 64, "SHA-384": 128, "SHA-512": 128 };
-  const kKinds = { "AES-128-GCM": 1, "AES-256-GCM": 2, "Ed25519": 4, "ECDSA-P-256": 5 };
-  // PKCS#8 of an Ed25519 private key: this prefix, then its 32 bytes.
-  const kEd25519Pkcs8 = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
-                         0x04, 0x22, 0x04, 0x20];
-  const algName = (a) => String(typeof a === "string" ? a : a && a.name);
-  const hashName = (h) => {
-    const name = algName(h).toUpperCase();
-    if (kDigests[name] === undefined) throw notSupported(`the hash '${algName(h)}' (SHA-256, SHA-384, SHA-512)`);
-    return name;
-  };
-  function bufferSource(data, what) {
-    if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
-    if (ArrayBuffer.isView(data)) {
-      return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength));
-    }
-    if (typeof data === "string") return new Uint8Array(encodeUtf8(data));
-    throw new TypeError(`crypto.subtle: ${what} must be an ArrayBuffer or a typed array`);
-  }
-  // Data for a call that uses it at once: no copy (the host copies it).
-  function dataOf(data, what) {
-    if (data instanceof ArrayBuffer || ArrayBuffer.isView(data) || typeof data === "string") return data;
-    throw new TypeError(`crypto.subtle: ${what} must be an ArrayBuffer or a typed array`);
-  }
-  const keyData = new WeakMap(); // CryptoKey -> {bytes?, handle?, kind?}
-  class CryptoKey {
-    constructor(type, extractable, algorithm, usages, data) {
-      this.type = type;
-      this.extractable = !!extractable;
-      this.algorithm = Object.freeze(algorithm);
-      this.usages = Object.freeze(usages.slice());
-      Object.freeze(this);
-      keyData.set(this, data);
-    }
-  }
-  function usable(key, use) {
-    if (!(key instanceof CryptoKey)) throw new TypeError("crypto.subtle: a CryptoKey expected");
-    if (!key.usages.includes(use)) {
-      throw new DOMException(`crypto.subtle: the key's usages do not include '${use}'`, "InvalidAccessError");
-    }
-    return keyData.get(key);
-  }
-  const usagesOf = (usages) => Array.from(usages || [], String);
-  const only = (usages, allowed) => usagesOf(usages).filter((u) => allowed.includes(u));
-  function algorithmKey(algorithm, type) {
-    const name = algName(algorithm);
-    const upper = name.toUpperCase();
-    if (upper === "ED25519") return { name: "Ed25519", kind: kKinds.Ed25519 };
-    if (upper === "ECDSA") {
-      if (String(algorithm.namedCurve) !== "P-256") throw notSupported(`the curve '${algorithm.namedCurve}' (P-256)`);
-      return { name: "ECDSA", namedCurve: "P-256", kind: kKinds["ECDSA-P-256"] };
-    }
-    throw notSupported(`the algorithm '${name}' for ${type} (HMAC, AES-GCM, Ed25519, ECDSA P-256)`);
-  }
-  function importKeySync(format, keyData_, algorithm, extractable, usages) {
-    const name = algName(algorithm).toUpperCase();
-    if (format !== "raw" && format !== "pkcs8") throw notSupported(`the key format '${format}' (raw, pkcs8)`);
-    const bytes = bufferSource(keyData_, "keyData");
-    if (name === "HMAC") {
-      if (format !== "raw") throw notSupported(`the key format '${format}' for HMAC (raw)`);
-      const hash = hashName(algorithm.hash);
-      return new CryptoKey("secret", extractable,
-                           { name: "HMAC", hash: { name: hash }, length: bytes.length * 8 },
-                           only(usages, ["sign", "verify"]), { bytes });
-    }
-    if (name === "AES-GCM") {
-      if (format !== "raw") throw notSupported(`the key format '${format}' for AES-GCM (raw)`);
-      if (bytes.length !== 16 && bytes.length !== 32) {
-        throw notSupported(`an AES key of ${bytes.length * 8} bits (128, 256)`);
-      }
-      const handle = native.keyImport(bytes.length === 16 ? 1 : 2, extractable, bytes);
-      return new CryptoKey("secret", extractable, { name: "AES-GCM", length: bytes.length * 8 },
-                           only(usages, ["encrypt", "decrypt"]), { handle });
-    }
-    const a = algorithmKey(algorithm, "importKey");
-    const alg = a.namedCurve ? { name: a.name, namedCurve: a.namedCurve } : { name: a.name };
-    if (format === "raw") {
-      return new CryptoKey("public", true, alg, only(usages, ["verify"]), { bytes, kind: a.kind });
-    }
-    let der = bytes;
-    if (a.kind === kKinds.Ed25519) {
-      if (bytes.length !== 48 || kEd25519Pkcs8.some((b, i) => bytes[i] !== b)) {
-        throw new DOMException("crypto.subtle.importKey: not an Ed25519 PKCS#8 key", "DataError");
-      }
-      der = bytes.slice(16);
-    }
-    const handle = native.keyImport(a.kind, extractable, der);
-    return new CryptoKey("private", extractable, alg, only(usages, ["sign"]), { handle, kind: a.kind });
-  }
-  function generateKeySync(algorithm, extractable, usages) {
-    const name = algName(algorithm).toUpperCase();
-    if (name === "HMAC") {
-      const hash = hashName(algorithm.hash);
-      const bits = algorithm.length === undefined ? kBlockBytes[hash] * 8 : Number(algorithm.length);
-      if (!(bits > 0 && bits % 8 === 0 && bits <= 8 * 1024)) throw notSupported(`an HMAC key of ${bits} bits`);
-      const bytes = native.randomFill(new Uint8Array(bits / 8));
-      return new CryptoKey("secret", extractable, { name: "HMAC", hash: { name: hash }, length: bits },
-                           only(usages, ["sign", "verify"]), { bytes });
-    }
-    if (name === "AES-GCM") {
-      const bits = Number(algorithm.length);
-      if (bits !== 128 && bits !== 256) throw notSupported(`an AES key of ${algorithm.length} bits (128, 256)`);
-      const handle = native.keyGenerate(bits === 128 ? 1 : 2, extractable);
-      return new CryptoKey("secret", extractable, { name: "AES-GCM", length: bits },
-                           only(usages, ["encrypt", "decrypt"]), { handle });
-    }
-    const a = algorithmKey(algorithm, "generateKey");
-    const alg = a.namedCurve ? { name: a.name, namedCurve: a.namedCurve } : { name: a.name };
-    const handle = native.keyGenerate(a.kind, extractable);
-    const pub = new Uint8Array(native.keyPublic(handle));
-    return {
-      publicKey: new CryptoKey("public", true, alg, only(usages, ["verify"]), { bytes: pub, kind: a.kind }),
-      privateKey: new CryptoKey("private", extractable, alg, only(usages, ["sign"]), { handle, kind: a.kind }),
-    };
-  }
-  function exportKeySync(format, key) {
-    if (!(key instanceof CryptoKey)) throw new TypeError("crypto.subtle.exportKey: a CryptoKey expected");
-    if (!key.extractable) {
-      throw new DOMException("crypto.subtle.exportKey: the key is not extractable", "InvalidAccessError");
-    }
-    const d = keyData.get(key);
-    if (format === "raw" && key.type !== "private") {
-      return d.bytes ? d.bytes.slice(0).buffer : native.keyExport(d.handle);
-    }
-    if (format === "pkcs8" && key.type === "private") {
-      const raw = new Uint8Array(native.keyExport(d.handle));
-      if (d.kind !== kKinds.Ed25519) return raw.buffer;
-      const out = new Uint8Array(48);
-      out.set(kEd25519Pkcs8);
-      out.set(raw, 16);
-      return out.buffer;
-    }
-    throw notSupported(`exporting a ${key.type} key as '${format}'`);
-  }
-  function signSync(algorithm, key, data) {
-    const d = usable(key, "sign");
-    const name = algName(algorithm).toUpperCase();
-    if (name !== key.algorithm.name.toUpperCase()) {
-      throw new DOMException(`crypto.subtle.sign: a ${key.algorithm.name} key for ${algName(algorithm)}`, "InvalidAccessError");
-    }
-    if (name === "HMAC") return native.hmac(kDigests[key.algorithm.hash.name], d.bytes, dataOf(data, "data"));
-    if (name === "ECDSA" && hashName(algorithm.hash) !== "SHA-256") {
-      throw notSupported(`ECDSA with ${algName(algorithm.hash)} (SHA-256)`);
-    }
-    return native.sign(d.handle, dataOf(data, "data"));
-  }
-  function verifySync(algorithm, key, signature, data) {
-    const d = usable(key, "verify");
-    const name = algName(algorithm).toUpperCase();
-    if (name !== key.algorithm.name.toUpperCase()) {
-      throw new DOMException(`crypto.subtle.verify: a ${key.algorithm.name} key for ${algName(algorithm)}`, "InvalidAccessError");
-    }
-    const sig = dataOf(signature, "signature");
-    if (name === "HMAC") {
-      const mac = native.hmac(kDigests[key.algorithm.hash.name], d.bytes, dataOf(data, "data"));
-      return native.equal(mac, sig);
-    }
-    if (name === "ECDSA" && hashName(algorithm.hash) !== "SHA-256") {
-      throw notSupported(`ECDSA with ${algName(algorithm.hash)} (SHA-256)`);
-    }
-    return native.verify(d.kind, d.bytes, dataOf(data, "data"), sig);
-  }
-  function gcmParams(algorithm, key, use) {
-    const d = usable(key, use);
-    if (algName(algorithm).toUpperCase() !== "AES-GCM" || key.algorithm.name !== "AES-GCM") {
-      throw notSupported(`${use} with '${algName(algorithm)}' (AES-GCM)`);
-    }
-    const iv = bufferSource(algorithm.iv, "iv");
-    if (iv.length !== 12) throw notSupported(`an AES-GCM iv of ${iv.length} bytes (12)`);
-    if (algorithm.tagLength !== undefined && Number(algorithm.tagLength) !== 128) {
-      throw notSupported(`an AES-GCM tag of ${algorithm.tagLength} bits (128)`);
-    }
-    const aad = algorithm.additionalData === undefined ? new Uint8Array(0)
-                                                       : bufferSource(algorithm.additionalData, "additionalData");
-    return [d.handle, iv, aad];
-  }
-  function encryptSync(algorithm, key, data) {
-    const [h, iv, aad] = gcmParams(algorithm, key, "encrypt");
-    return native.seal(h, iv, aad, dataOf(data, "data"));
-  }
-  function decryptSync(algorithm, key, data) {
-    const [h, iv, aad] = gcmParams(algorithm, key, "decrypt");
-    const plain = native.open(h, iv, aad, dataOf(data, "data"));
-    if (plain === null) throw new DOMException("crypto.subtle.decrypt: the data does not authenticate", "OperationError");
-    return plain;
-  }
-  // The Web's shape: the work is done now (the host call suspends this
-  // process only) and handed over as a promise.
-  const promised = (fn) => (...args) => {
-    try {
-      return Promise.resolve(fn(...args));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  };
-  function randomUUID() {
-    const b = native.randomFill(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40; // version 4
-    b[8] = (b[8] & 0x3f) | 0x80; // variant 10
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-  const unsupported = (what) => () => Promise.reject(notSupported(what));
+  const platform = () => part(0);
+  const webCrypto = () => part(1);
   const crypto = Object.freeze({
     getRandomValues: (array) => native.randomFill(array),
-    randomUUID,
-    subtle: Object.freeze({
-      digest(algorithm, data) {
-        const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
-        const alg = kDigests[String(name).toUpperCase()];
-        if (alg === undefined) {
-          return Promise.reject(new TypeError(
-              `crypto.subtle.digest: not supported yet: '${name}' (SHA-256, SHA-384, SHA-512)`));
-        }
-        try {
-          return Promise.resolve(native.digest(alg, payload(data)));
-        } catch (e) {
-          return Promise.reject(e);
-        }
-      },
-      importKey: promised(importKeySync),
-      generateKey: promised(generateKeySync),
-      exportKey: promised(exportKeySync),
-      sign: promised(signSync),
-      verify: promised(verifySync),
-      encrypt: promised(encryptSync),
-      decrypt: promised(decryptSync),
-      deriveKey: unsupported("deriveKey"),
-      deriveBits: unsupported("deriveBits"),
-      wrapKey: unsupported("wrapKey"),
-      unwrapKey: unsupported("unwrapKey"),
-    }),
+    randomUUID: () => webCrypto().randomUUID(),
+    get subtle() { return webCrypto().subtle; },
   });
-
-  // ---- the key-value store (docs/kv.md; cap kv with the bucket granted).
-  // Keys: strings (UTF-8) or bytes. Values: strings (UTF-8), bytes, or
-  // anything else as JSON; read back as bytes (get), text (getText) or JSON
-  // (getJSON). Every call waits (this process only) for the commit.
-  function kvKey(key) {
-    if (typeof key === "string" || key instanceof ArrayBuffer || ArrayBuffer.isView(key)) return key;
-    throw new TypeError("rusm.kv: a key is a string or bytes");
-  }
-  function kvValue(value) {
-    if (value === undefined) throw new TypeError("rusm.kv: a value is required (null means none only in cas)");
-    return payload(value);
-  }
-  class KvEntry {
-    constructor(key, value) {
-      this.keyBytes = new Uint8Array(key);
-      this.key = decodeUtf8(this.keyBytes);
-      if (value !== undefined) this.value = new Uint8Array(value);
-    }
-    text() { return this.value === undefined ? null : decodeUtf8(this.value); }
-    json() { return this.value === undefined ? null : JSON.parse(this.text()); }
-  }
-  const kBatchKinds = { put: 1, delete: 2, check: 3, checkAbsent: 4 };
-  const bucketHandle = new WeakMap();
-  const handleOf = (b) => {
-    const h = bucketHandle.get(b);
-    if (h === undefined) throw new TypeError("rusm.kv: the bucket is closed");
-    return h;
-  };
-  class Bucket {
-    constructor(name, h) {
-      this.name = name;
-      bucketHandle.set(this, h);
-      Object.freeze(this);
-    }
-    get(key) {
-      const v = native.kvGet(handleOf(this), kvKey(key));
-      return v === null ? null : new Uint8Array(v);
-    }
-    getText(key) {
-      const v = native.kvGet(handleOf(this), kvKey(key));
-      return v === null ? null : decodeUtf8(v);
-    }
-    getJSON(key) {
-      const t = this.getText(key);
-      return t === null ? null : JSON.parse(t);
-    }
-    put(key, value) { native.kvPut(handleOf(this), kvKey(key), kvValue(value)); }
-    delete(key) { return native.kvDelete(handleOf(this), kvKey(key)); }
-    // Writes `value` only if the key holds `expected` (null: only if it is
-    // absent); value null deletes. true if it did, false on a conflict.
-    cas(key, expected, value) {
-      return native.kvCas(handleOf(this), kvKey(key), expected === null ? null : kvValue(expected),
-                          value === null ? null : kvValue(value));
-    }
-    incr(key, delta = 1) { return native.kvIncr(handleOf(this), kvKey(key), Number(delta)); }
-    // One page of the keys with `prefix` after `after` (a key or a previous
-    // page's `next`), in byte order: {entries, next}; next is null when no
-    // key is left (it may be set when the last page was exactly full).
-    list(prefix = "", opts = {}) {
-      const h = handleOf(this);
-      const limit = opts.limit === undefined ? 1000 : Number(opts.limit);
-      if (!(limit >= 1 && limit <= 100000 && Number.isInteger(limit))) {
-        throw new RangeError("rusm.kv.list: limit is an integer in [1, 100000]");
-      }
-      const values = opts.values !== false;
-      let after = opts.after === undefined || opts.after === null ? "" : kvKey(opts.after);
-      const entries = [];
-      while (entries.length < limit) {
-        const page = native.kvList(h, kvKey(prefix), after, values);
-        if (page.length === 0) return { entries, next: null };
-        for (const [k, v] of page) {
-          if (entries.length === limit) break;
-          entries.push(new KvEntry(k, v));
-        }
-        after = entries[entries.length - 1].keyBytes;
-      }
-      return { entries, next: entries[entries.length - 1].keyBytes };
-    }
-    // Every entry with `prefix`, page by page.
-    *entries(prefix = "", opts = {}) {
-      let after = opts.after;
-      for (;;) {
-        const page = this.list(prefix, { after, values: opts.values, limit: 1000 });
-        yield* page.entries;
-        if (page.next === null) return;
-        after = page.next;
-      }
-    }
-    // Runs the steps ({op: "put", key, value}, {op: "delete", key},
-    // {op: "check", key, value}, {op: "checkAbsent", key}) atomically: the
-    // checks, then the writes. A failed check writes nothing and throws an
-    // Error with code "ECONFLICT" and `index`, the failed step's.
-    batch(ops) {
-      if (!Array.isArray(ops)) throw new TypeError("rusm.kv.batch: an array of steps expected");
-      const steps = ops.map((s, i) => {
-        const kind = s && kBatchKinds[s.op];
-        if (kind === undefined) {
-          throw new TypeError(`rusm.kv.batch: step ${i}: op is put, delete, check or checkAbsent`);
-        }
-        return kind === 1 || kind === 3 ? [kind, kvKey(s.key), kvValue(s.value)] : [kind, kvKey(s.key)];
-      });
-      const failed = native.kvBatch(handleOf(this), steps);
-      if (failed >= 0) {
-        const e = new Error(`rusm.kv.batch: ECONFLICT (step ${failed}, ${ops[failed].op} of ` +
-                            `'${typeof ops[failed].key === "string" ? ops[failed].key : "bytes"}', failed; nothing written)`);
-        e.code = "ECONFLICT";
-        e.index = failed;
-        throw e;
-      }
-      return true;
-    }
-    close() {
-      const h = bucketHandle.get(this);
-      if (h !== undefined) {
-        bucketHandle.delete(this);
-        native.kvClose(h);
-      }
-    }
-  }
   const kv = Object.freeze({
-    open(bucket) { return new Bucket(String(bucket), native.kvOpen(String(bucket))); },
+    open(bucket) { return new (platform().Bucket)(String(bucket), native.kvOpen(String(bucket))); },
   });
-
-  // ---- supervisors (docs/js.md "Supervisors"): the host's supervisor over
-  // JS children; platform.c explains the boot server each one comes with.
-  const kStrategies = { one_for_one: 0, one_for_all: 1, rest_for_one: 2, simple_one_for_one: 3 };
-  const kRestarts = { permanent: 0, transient: 1, temporary: 2 };
-  class Supervisor {
-    constructor(pid, server, strategy, templateArgs) {
-      this.pid = pid;
-      this.server = server;
-      this.strategy = strategy;
-      this._templateArgs = templateArgs;
-      Object.freeze(this);
-    }
-    whichChildren(opts = {}) { return native.supWhichChildren(this.pid, opts.timeout); }
-    terminateChild(pid, opts = {}) { return native.supTerminateChild(this.pid, pid, opts.timeout); }
-    startChild(args = [], opts = {}) {
-      if (this.strategy !== "simple_one_for_one") {
-        throw new TypeError("rusm.supervisor: startChild is for a simple_one_for_one supervisor");
-      }
-      if (!Array.isArray(args)) throw new TypeError("rusm.supervisor.startChild: args must be an array");
-      return native.supStartChild(this.pid, this.server,
-                                  JSON.stringify(this._templateArgs.concat(args)), opts.timeout);
-    }
-  }
-  function startSupervisor(spec = {}) {
-    const strategy = spec.strategy === undefined ? "one_for_one" : String(spec.strategy);
-    if (kStrategies[strategy] === undefined) {
-      throw new TypeError(`rusm.supervisor.start: strategy is one of ${Object.keys(kStrategies).join(", ")}`);
-    }
-    const intensity = spec.intensity === undefined ? 3 : Number(spec.intensity);
-    const period = spec.period === undefined ? 5000 : Number(spec.period);
-    const children = spec.children || [];
-    if (!Array.isArray(children)) throw new TypeError("rusm.supervisor.start: children must be an array");
-    if (strategy === "simple_one_for_one" && children.length !== 1) {
-      throw new TypeError("rusm.supervisor.start: simple_one_for_one takes exactly one child, the template");
-    }
-    const specs = children.map((ch, i) => {
-      let fn = ch && ch.start;
-      if (typeof fn === "function") fn = fn.name;
-      if (typeof fn !== "string" || fn === "") {
-        throw new TypeError(`rusm.supervisor.start: child ${i}: start is an exported function (or its name)`);
-      }
-      const args = ch.args === undefined ? [] : ch.args;
-      if (!Array.isArray(args)) throw new TypeError(`rusm.supervisor.start: child ${i}: args must be an array`);
-      const restart = ch.restart === undefined ? "permanent" : String(ch.restart);
-      if (kRestarts[restart] === undefined) {
-        throw new TypeError(`rusm.supervisor.start: child ${i}: restart is permanent, transient or temporary`);
-      }
-      const id = ch.id === undefined ? `${fn}.${i}` : String(ch.id);
-      return [id, fn, JSON.stringify(args), kRestarts[restart],
-              ch.shutdown === undefined ? 1000 : Number(ch.shutdown)];
-    });
-    const r = native.supStart(kStrategies[strategy], intensity, period, specs);
-    const template = strategy === "simple_one_for_one" ? (children[0].args || []) : [];
-    return new Supervisor(r.pid, r.server, strategy, template);
-  }
-  const supervisor = Object.freeze({ start: startSupervisor });
+  const supervisor = Object.freeze({ start: (spec) => platform().startSupervisor(spec) });
 
   const rusm = {
     fetch: fetchSync,
@@ -681,12 +274,18 @@
   };
 
   for (const [name, value] of [["rusm", rusm], ["console", console], ["fetch", fetch], ["crypto", crypto],
-                               ["CryptoKey", CryptoKey], ["DOMException", DOMException],
                                ["TextEncoder", TextEncoder], ["TextDecoder", TextDecoder],
                                ["setTimeout", setTimeout], ["clearTimeout", clearTimeout],
                                ["setInterval", setInterval], ["clearInterval", clearInterval],
                                ["queueMicrotask", queueMicrotask]]) {
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+  }
+  for (const name of ["CryptoKey", "DOMException"]) {
+    Object.defineProperty(globalThis, name, {
+      get: () => webCrypto()[name],
+      set(value) { Object.defineProperty(globalThis, name, { value, writable: true, configurable: true }); },
+      configurable: true,
+    });
   }
   return rusm;
 })
