@@ -1,9 +1,11 @@
 /* platform.c: the platform calls of a JavaScript process (platform.h,
  * docs/js.md "Platform"): native functions on guest/c/rusm.h that
- * prelude.js shapes into rusm.kv, rusm.subscribe/unsubscribe/publish,
- * rusm.supervisor and crypto.subtle. Arguments arrive already checked for
- * their JS shape by prelude.js; this file checks what the host cannot
- * (lengths, ranges) and turns host errors into thrown Errors with a `code`.
+ * prelude.js, platform.js and crypto.js shape into rusm.kv,
+ * rusm.subscribe/unsubscribe/publish, rusm.supervisor and crypto.subtle;
+ * and loadPlatform, which compiles platform.js or crypto.js on a process's
+ * first use. Arguments arrive already checked for their JS shape; this
+ * file checks what the host cannot (lengths, ranges) and turns host errors
+ * into thrown Errors with a `code`.
  *
  * Supervisors. The host's supervisor (docs/abi.md, "Supervisor spec")
  * spawns each child as an export of the caller's module with u64

@@ -1,8 +1,8 @@
 /* platform.h: the platform calls of a JavaScript process (docs/js.md,
  * "Platform"): the key-value store, topics, supervisors and Web Crypto
- * beyond digest, as native functions that prelude.js shapes into
- * `rusm.kv`, `rusm.subscribe`/`publish`, `rusm.supervisor` and
- * `crypto.subtle`. Defined in platform.c; rusm_js.c adds kPlatformNative to
+ * beyond digest, as native functions that prelude.js, platform.js and
+ * crypto.js shape into `rusm.kv`, `rusm.subscribe`/`publish`,
+ * `rusm.supervisor` and `crypto.subtle`. Defined in platform.c; rusm_js.c adds kPlatformNative to
  * the `native` object it hands prelude.js.
  *
  * Also declared here: what platform.c uses of rusm_js.c (its helpers for
