@@ -1,11 +1,11 @@
-// Web Crypto's JS side (docs/js.md "Web Crypto"): crypto.subtle and
-// crypto.randomUUID, on the native calls of platform.c; compiled the first
+// Web Crypto's JS side (docs/js.md "Web Crypto"): crypto.subtle but digest
+// (in prelude.js) and crypto.randomUUID, on the native calls of platform.c; compiled the first
 // time a process uses them (see platform.js). `lib` is what it needs of
 // prelude.js.
 (function (native, lib) {
   "use strict";
 
-  const { payload, encodeUtf8 } = lib;
+  const { encodeUtf8 } = lib;
 
   const kDigests = { "SHA-256": 1, "SHA-384": 2, "SHA-512": 3 };
   // Web Crypto's keys. Secret bytes of HMAC keys and public keys live in
@@ -215,14 +215,6 @@
       return Promise.reject(e);
     }
   };
-  function digestSync(algorithm, data) {
-    const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
-    const alg = kDigests[String(name).toUpperCase()];
-    if (alg === undefined) {
-      throw new TypeError(`crypto.subtle.digest: not supported yet: '${name}' (SHA-256, SHA-384, SHA-512)`);
-    }
-    return native.digest(alg, payload(data));
-  }
   function randomUUID() {
     const b = native.randomFill(new Uint8Array(16));
     b[6] = (b[6] & 0x0f) | 0x40; // version 4
@@ -232,7 +224,6 @@
   }
   const unsupported = (what) => () => Promise.reject(notSupported(what));
   const subtle = Object.freeze({
-    digest: promised(digestSync),
     importKey: promised(importKeySync),
     generateKey: promised(generateKeySync),
     exportKey: promised(exportKeySync),
