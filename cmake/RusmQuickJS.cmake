@@ -69,12 +69,27 @@ endif()
 set(_js_gen ${CMAKE_BINARY_DIR}/guest/js/gen)
 file(MAKE_DIRECTORY ${_js_gen})
 set_property(DIRECTORY ${PROJECT_SOURCE_DIR} APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-             ${PROJECT_SOURCE_DIR}/guest/js/prelude.js ${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
+             ${PROJECT_SOURCE_DIR}/guest/js/prelude.js ${PROJECT_SOURCE_DIR}/guest/js/platform.js
+             ${PROJECT_SOURCE_DIR}/guest/js/crypto.js ${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
 set(INPUT ${PROJECT_SOURCE_DIR}/guest/js/prelude.js)
 set(OUTPUT ${_js_gen}/rusm_prelude.h)
 include(${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
+# platform.js and crypto.js, the platform's JS side, compiled by a process
+# when it first uses them (guest/js/platform.c); as code, so that they are
+# not in the memory of the processes that never do.
+set(CODE ON)
+set(INPUT ${PROJECT_SOURCE_DIR}/guest/js/platform.js)
+set(OUTPUT ${_js_gen}/rusm_platform_js.h)
+set(NAME kPlatformJs)
+include(${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
+set(INPUT ${PROJECT_SOURCE_DIR}/guest/js/crypto.js)
+set(OUTPUT ${_js_gen}/rusm_crypto_js.h)
+set(NAME kCryptoJs)
+include(${PROJECT_SOURCE_DIR}/guest/js/embed_prelude.cmake)
 unset(INPUT)
 unset(OUTPUT)
+unset(NAME)
+unset(CODE)
 
 set(RUSM_JS_WASM ${CMAKE_BINARY_DIR}/guest/js/rusm-js.wasm)
 # Reactor: rusm runs _initialize in every new instance, then the entry
@@ -89,8 +104,9 @@ rusm_add_c_wasm(rusm_js_wasm
           ${RUSM_QUICKJS_DIR}/libunicode.c
           ${RUSM_QUICKJS_DIR}/cutils.c
           ${PROJECT_SOURCE_DIR}/guest/js/rusm_js.c
+          ${PROJECT_SOURCE_DIR}/guest/js/platform.c
   EXEC_MODEL reactor
-  EXPORTS js_main js_spawned
+  EXPORTS js_main js_spawned js_supervised js_boot_server
   COMPILE_FLAGS -O2 -mbulk-memory -msign-ext -w
   DEFINES "CONFIG_VERSION=\"2021-03-27\""
   INCLUDE_DIRS ${RUSM_QUICKJS_DIR} ${PROJECT_SOURCE_DIR}/guest/c ${_js_gen}
@@ -103,3 +119,10 @@ rusm_add_c_wasm(rusm_js_bench_spawn_c
   SOURCES ${PROJECT_SOURCE_DIR}/guest/js/bench/spawn_c.c
   INCLUDE_DIRS ${PROJECT_SOURCE_DIR}/guest/c
   EXPORTS nop idle)
+# ... and of guest/js/bench/platform.sh (the platform's calls from JS
+# against the same calls from C).
+rusm_add_c_wasm(rusm_js_bench_platform_c
+  OUTPUT ${CMAKE_BINARY_DIR}/guest/js/bench/platform_c.wasm
+  SOURCES ${PROJECT_SOURCE_DIR}/guest/js/bench/platform_c.c
+  INCLUDE_DIRS ${PROJECT_SOURCE_DIR}/guest/c
+  EXPORTS child)

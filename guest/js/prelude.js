@@ -150,26 +150,49 @@
     }
   }
 
-  // Web Crypto's digest and getRandomValues (cap crypto; docs/crypto.md).
+  // The platform beyond what every process uses lives in platform.js (the
+  // key-value store, supervisors) and crypto.js (Web Crypto's keys and
+  // randomUUID), each compiled and evaluated the first time this
+  // process uses it: a spawn evaluates this file, and would otherwise pay
+  // for code most processes never run.
+  const parts = [null, null];
+  function part(i) {
+    if (parts[i] === null) parts[i] = native.loadPlatform(i)(native, { payload, encodeUtf8, decodeUtf8 });
+    return parts[i];
+  }
+  const platform = () => part(0);
+  const webCrypto = () => part(1);
+  // Web Crypto (cap crypto; docs/crypto.md): getRandomValues and digest
+  // here; the rest of crypto.subtle and randomUUID load crypto.js.
   const kDigests = { "SHA-256": 1, "SHA-384": 2, "SHA-512": 3 };
+  const subtle = {
+    digest(algorithm, data) {
+      const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
+      const alg = kDigests[String(name).toUpperCase()];
+      if (alg === undefined) {
+        return Promise.reject(new TypeError(
+            `crypto.subtle.digest: not supported yet: '${name}' (SHA-256, SHA-384, SHA-512)`));
+      }
+      try {
+        return Promise.resolve(native.digest(alg, payload(data)));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
+  };
+  for (const name of ["importKey", "generateKey", "exportKey", "sign", "verify", "encrypt", "decrypt",
+                      "deriveKey", "deriveBits", "wrapKey", "unwrapKey"]) {
+    subtle[name] = (...args) => webCrypto().subtle[name](...args);
+  }
   const crypto = Object.freeze({
     getRandomValues: (array) => native.randomFill(array),
-    subtle: Object.freeze({
-      digest(algorithm, data) {
-        const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
-        const alg = kDigests[String(name).toUpperCase()];
-        if (alg === undefined) {
-          return Promise.reject(new TypeError(
-              `crypto.subtle.digest: not supported yet: '${name}' (SHA-256, SHA-384, SHA-512)`));
-        }
-        try {
-          return Promise.resolve(native.digest(alg, payload(data)));
-        } catch (e) {
-          return Promise.reject(e);
-        }
-      },
-    }),
+    randomUUID: () => webCrypto().randomUUID(),
+    subtle: Object.freeze(subtle),
   });
+  const kv = Object.freeze({
+    open(bucket) { return new (platform().Bucket)(String(bucket), native.kvOpen(String(bucket))); },
+  });
+  const supervisor = Object.freeze({ start: (spec) => platform().startSupervisor(spec) });
 
   const rusm = {
     fetch: fetchSync,
@@ -219,6 +242,18 @@
     sendAfter(ms, to, tag, data) { return native.sendAfter(ms, to, tag, payload(data)); },
     cancelTimer: native.cancelTimer,
     setLabel: native.setLabel,
+    kv,
+    supervisor,
+    // Topics (cap pubsub): a delivery is a message like any other, its tag
+    // the topic's name unless publish was given another (opts.tag: a string
+    // or an integer, e.g. for C subscribers), so rusm.receive({tag: topic})
+    // takes a topic's deliveries selectively.
+    subscribe: native.subscribe,
+    unsubscribe: native.unsubscribe,
+    publish(topic, data, opts = {}) {
+      const t = String(topic);
+      return native.publish(t, opts.tag === undefined ? t : opts.tag, payload(data));
+    },
     // The host's view of a process (this one by default): {pid, status,
     // memory, mailbox, reductions, ...} with numbers as numbers; null if
     // it is gone. Another process's needs the proc capability.
@@ -266,6 +301,13 @@
                                ["setInterval", setInterval], ["clearInterval", clearInterval],
                                ["queueMicrotask", queueMicrotask]]) {
     Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+  }
+  for (const name of ["CryptoKey", "DOMException"]) {
+    Object.defineProperty(globalThis, name, {
+      get: () => webCrypto()[name],
+      set(value) { Object.defineProperty(globalThis, name, { value, writable: true, configurable: true }); },
+      configurable: true,
+    });
   }
   return rusm;
 })

@@ -6,6 +6,9 @@
  *               then calls its exported main(...argv) if there is one.
  *   js_spawned  a process started by rusm.spawn(fn, args): evaluates the
  *               same app, then calls its exported function fn(...args).
+ *   js_supervised  a supervisor's child (rusm.supervisor.start): as
+ *               js_spawned, but its boot message comes from the boot server
+ *               it names (platform.c, "Supervisors"), not from its parent.
  *
  * Boot. Both entries first wait for a boot message (tag kBootTag) from their
  * parent (from the host, pid 0, for the main process), ignoring one from
@@ -46,11 +49,11 @@
 #include <unistd.h>
 #include <wasi/api.h>
 
+#include "platform.h"
 #include "quickjs.h"
 #include "rusm.h"
 #include "rusm_prelude.h" /* kPrelude, generated from prelude.js */
 
-#define BOOT_TAG 0x524A53424F4F5401ull /* "RJSBOOT", 1: above every integer tag */
 #define STRING_TAG_BASE 0x7F00000000000000ull
 #define STRING_TAG_MASK 0x00FFFFFFFFFFFFFFull
 #define MAX_SAFE 9007199254740991.0 /* 2^53 - 1 */
@@ -60,11 +63,11 @@
 
 static JSRuntime* rt;
 static JSContext* ctx;
-static JSValue app_ns; /* the app's module namespace, once evaluated */
-static bool have_ns;
+JSValue app_ns; /* the app's module namespace, once evaluated */
+bool have_ns;
 static bool is_main;
 static bool initializing; /* a child evaluating the app's top level */
-static char* script_name;
+char* script_name;
 static const char* script_source;
 static uint32_t script_len;
 static bool script_is_bytecode; /* boot version 2 */
@@ -74,8 +77,11 @@ static const uint8_t* prelude_code;
 static uint32_t prelude_len;
 /* The start of a child's boot message: version, name_len, code_len, name,
  * code; the app's bytecode once it is compiled (else its source). */
-static uint8_t* boot_prefix;
-static uint32_t boot_prefix_len;
+uint8_t* boot_prefix;
+uint32_t boot_prefix_len;
+/* Who sends this process its boot message: its parent, or for a
+ * supervisor's child the boot server that js_supervised asked. */
+static rusm_pid boot_sender;
 static JSValue native_object; /* the native calls, kept for prelude.js's runTimer */
 static JSValue unhandled_rejection;
 static bool have_unhandled;
@@ -175,7 +181,7 @@ static const char* error_name(int32_t code) {
 }
 
 /* Throws an Error for a failed host call; its `code` is the rusm error name. */
-static JSValue throw_code(JSContext* c, const char* what, int32_t code) {
+JSValue throw_code(JSContext* c, const char* what, int32_t code) {
   const char* hint =
       code == RUSM_EDENIED ? " (the process lacks the capability: see docs/js.md)" : "";
   JSValue err = JS_NewError(c);
@@ -186,12 +192,12 @@ static JSValue throw_code(JSContext* c, const char* what, int32_t code) {
   return JS_Throw(c, err);
 }
 
-static JSValue pid_value(JSContext* c, uint64_t pid) {
+JSValue pid_value(JSContext* c, uint64_t pid) {
   return JS_NewFloat64(c, (double)pid);
 }
 
 /* A pid argument: a number (an integer > 0). */
-static int to_pid(JSContext* c, JSValueConst v, const char* what, rusm_pid* out) {
+int to_pid(JSContext* c, JSValueConst v, const char* what, rusm_pid* out) {
   double d;
   if (!JS_IsNumber(v) || JS_ToFloat64(c, &d, v) < 0 || !(d >= 1 && d <= MAX_SAFE) ||
       d != (double)(uint64_t)d) {
@@ -202,7 +208,7 @@ static int to_pid(JSContext* c, JSValueConst v, const char* what, rusm_pid* out)
   return 0;
 }
 
-static int64_t ms_to_ns(double ms) {
+int64_t ms_to_ns(double ms) {
   if (!(ms >= 0)) {
     return -1;
   }
@@ -264,8 +270,8 @@ static int to_tag(JSContext* c, JSValueConst v, bool receiving, uint64_t* tag, c
 
 /* The bytes of a string, ArrayBuffer or typed array (a string's are copied
  * and must be freed with JS_FreeCString: *cstr says so). */
-static int to_bytes(JSContext* c, JSValueConst v, const uint8_t** p, size_t* n, const char** cstr,
-                    JSValue* hold) {
+int to_bytes(JSContext* c, JSValueConst v, const uint8_t** p, size_t* n, const char** cstr,
+             JSValue* hold) {
   *cstr = NULL;
   *hold = JS_UNDEFINED;
   if (JS_IsString(v)) {
@@ -304,7 +310,7 @@ static int to_bytes(JSContext* c, JSValueConst v, const uint8_t** p, size_t* n, 
   return 0;
 }
 
-static void free_bytes(JSContext* c, const char* cstr, JSValue hold) {
+void free_bytes(JSContext* c, const char* cstr, JSValue hold) {
   if (cstr) {
     JS_FreeCString(c, cstr);
   }
@@ -333,7 +339,7 @@ static uint8_t* frame(const char* tag_str, size_t tag_len, const uint8_t* data, 
   return m;
 }
 
-static JSValue check_not_initializing(JSContext* c, const char* what) {
+JSValue check_not_initializing(JSContext* c, const char* what) {
   if (initializing) {
     return JS_ThrowInternalError(
         c,
@@ -364,19 +370,7 @@ static JSValue n_parent(JSContext* c, JSValueConst this_val, int argc, JSValueCo
   return p ? pid_value(c, p) : JS_NULL;
 }
 
-/* A message to send: its tag and its bytes (a string tag's envelope
- * included), made from a tag and a data argument; outgoing_done frees it. */
-typedef struct {
-  uint64_t tag;
-  const uint8_t* msg;
-  size_t len;
-  uint8_t* owned;
-  const char* tag_str;
-  const char* cstr;
-  JSValue hold;
-} Outgoing;
-
-static void outgoing_done(JSContext* c, Outgoing* o) {
+void outgoing_done(JSContext* c, Outgoing* o) {
   free(o->owned);
   if (o->tag_str) {
     JS_FreeCString(c, o->tag_str);
@@ -385,7 +379,7 @@ static void outgoing_done(JSContext* c, Outgoing* o) {
 }
 
 /* 0, or -1 with an exception pending (nothing to free then). */
-static int outgoing(JSContext* c, JSValueConst tag_v, JSValueConst data_v, Outgoing* o) {
+int outgoing(JSContext* c, JSValueConst tag_v, JSValueConst data_v, Outgoing* o) {
   size_t tag_len = 0;
   o->owned = NULL;
   if (to_tag(c, tag_v, false, &o->tag, &o->tag_str, &tag_len) < 0) {
@@ -617,10 +611,6 @@ static JSValue n_spawn(JSContext* c, JSValueConst this_val, int argc, JSValueCon
   o.label_len = (uint32_t)label_len;
   /* From the app's template (the call only), or booted from the script. */
   rusm_pid tmpl = ensure_template(o.caps);
-  if (tmpl == 0 && boot_prefix == NULL) {
-    result = JS_ThrowInternalError(c, "rusm.spawn: the app's template is gone");
-    goto out;
-  }
   uint32_t prefix_len = tmpl != 0 ? 4 : boot_prefix_len;
   size_t len = prefix_len + 4 + fn_len + 4 + args_len;
   boot = malloc(len);
@@ -1355,7 +1345,7 @@ static JSValue n_set_namespace(JSContext* c, JSValueConst this_val, int argc, JS
 /* Waits for the boot message from the parent (the host for the main
  * process); returns its payload (malloc'd) and length. */
 static uint8_t* receive_boot(uint32_t* len) {
-  rusm_pid parent = rusm_parent();
+  rusm_pid parent = boot_sender ? boot_sender : rusm_parent();
   int waited_ms = 0;
   for (;;) {
     rusm_msg h;
@@ -1398,6 +1388,7 @@ static void create_context(void) {
 
   JSValue native = JS_NewObject(ctx);
   JS_SetPropertyFunctionList(ctx, native, kNative, sizeof kNative / sizeof kNative[0]);
+  JS_SetPropertyFunctionList(ctx, native, kPlatformNative, kPlatformNativeCount);
   JS_SetPropertyStr(ctx, native, "isMain", JS_NewBool(ctx, is_main));
   JS_SetPropertyStr(ctx, native, "script", JS_NewString(ctx, script_name));
   JSValue argv = JS_NewArray(ctx);
@@ -1646,13 +1637,11 @@ RUSM_EXPORT(js_template) void js_template(void) {
   initializing = false;
   run_jobs();
   template_pid = rusm_self(); /* what the processes started from here use */
-  /* The script and the boot message are compiled into the context now, and
-   * processes from here spawn from this template: zeroed, their chunks are
-   * left out of the template, so every spawn copies less. */
+  /* The script's copy is compiled into the context now: zeroed, its chunks
+   * are left out of the template, so every spawn copies less. (The boot
+   * message stays: a supervisor started by a child hands it on.) */
   memset((char*)script_source, 0, script_len);
   free((char*)script_source);
-  memset(msg, 0, len);
-  free(msg);
   script_source = NULL;
   script_len = 0;
   /* So is the stack below this frame: what setting up left there is stale
@@ -1664,10 +1653,6 @@ RUSM_EXPORT(js_template) void js_template(void) {
   if (high > low) {
     memset(low, 0, (size_t)(high - low));
   }
-  boot_prefix = NULL;
-  boot_prefix_len = 0;
-  prelude_code = NULL;
-  prelude_len = 0;
 }
 
 void js_random_init(JSContext* c); /* quickjs.c, made visible by cmake/RusmQuickJS.cmake */
@@ -1960,4 +1945,14 @@ RUSM_EXPORT(js_http) void js_http(int32_t req) {
   JS_FreeCString(ctx, headers);
   JS_FreeValue(ctx, bv);
   JS_FreeValue(ctx, parts);
+}
+
+/* A child of a supervisor started from JS (platform.c, "Supervisors"): the
+ * supervisor, a native process, cannot send it its script, so it asks the
+ * boot server `server` for the boot message of child `key` and takes it
+ * from there instead of from its parent. */
+RUSM_EXPORT(js_supervised) void js_supervised(uint64_t server, uint64_t key) {
+  boot_sender = server;
+  rusm_send(server, BOOT_REQUEST, &key, sizeof key);
+  boot(false);
 }

@@ -64,6 +64,8 @@ std::string grant_flag(uint32_t cap) {
       return "--dir HOST[:GUEST]";
     case kCapNet:
       return "--allow-net HOST:PORT";
+    case kCapKv:
+      return "--allow kv:BUCKET[:ro]";  // `--allow kv` alone opens no bucket
     default:
       return std::string("--allow ") + cap_name(cap);
   }
