@@ -7,7 +7,9 @@
 // to a bigger region at 16, 32 and 64 pages) and at the end, the memory must
 // equal the reference byte for byte, and after every operation the memory's
 // footprint must count the chunks written; then the regions released by the
-// program must read as zeros when reused. Any difference aborts.
+// program must read as zeros when reused; and an instance made from a
+// snapshot of the program's instance must hold the same bytes. Any
+// difference aborts.
 #include <algorithm>
 #include <bit>
 #include <cstddef>
@@ -136,6 +138,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
     }
     if (std::string e = model.compare(); !e.empty()) {
+      fail(e);
+    }
+    if (std::string e = model.compare_snapshot(); !e.empty()) {
       fail(e);
     }
   }

@@ -231,6 +231,45 @@ class MemoryModel {
            std::to_string(marked_count_ * 256) + history_;
   }
 
+  // A snapshot of the instance, and an instance made from it: its memory
+  // must equal the reference byte for byte (the snapshot keeps every
+  // non-zero written byte, at the same size). Returns the first difference,
+  // or "".
+  std::string compare_snapshot() const {
+    auto snap = instance_->snapshot();
+    if (!snap) {
+      return "snapshot: " + snap.message();
+    }
+    if ((*snap)->memory_pages() * kPageSize != ref_.size()) {
+      return "the snapshot's memory has " + std::to_string((*snap)->memory_pages()) + " pages";
+    }
+    auto resolved = resolve_imports(instance_->module(), Imports{});
+    if (!resolved) {
+      return "resolving imports: " + resolved.message();
+    }
+    InstanceOptions options;
+    options.max_memory_pages = max_pages_;
+    options.snapshot = *snap;
+    std::shared_ptr<const Module> module(instance_, &instance_->module());
+    auto copy = Instance::instantiate(module, *resolved, options);
+    if (!copy) {
+      return "instantiating from the snapshot: " + copy.message();
+    }
+    Memory* m = (*copy)->memory(0);
+    const uint8_t* got = m->read_span(0, ref_.size());
+    if (m->size_bytes() != ref_.size() || got == nullptr) {
+      return "the copy's memory is " + std::to_string(m->size_bytes()) + " bytes";
+    }
+    if (std::memcmp(got, ref_.data(), ref_.size()) != 0) {
+      size_t i = 0;
+      while (got[i] == ref_[i]) {
+        ++i;
+      }
+      return "the copy's byte " + std::to_string(i) + " differs" + history_;
+    }
+    return "";
+  }
+
   // The first byte where the instance's memory and the reference differ.
   std::string compare() const {
     if (memory_->size_bytes() != ref_.size()) {

@@ -90,6 +90,8 @@ void run_random_program(uint64_t seed, int ops, uint64_t max_pages) {
     ASSERT_TRUE(expect_ok(model.check_footprint())) << "seed " << seed << ", operation " << i;
   }
   ASSERT_TRUE(expect_ok(model.compare())) << "seed " << seed << " at the end";
+  // An instance from a snapshot of this one holds the same bytes.
+  ASSERT_TRUE(expect_ok(model.compare_snapshot())) << "seed " << seed << ": the snapshot";
   EXPECT_GT(grows, 0);
 }
 
