@@ -112,14 +112,7 @@ rusm_add_c_wasm(rusm_js_wasm
   INCLUDE_DIRS ${RUSM_QUICKJS_DIR} ${PROJECT_SOURCE_DIR}/guest/c ${_js_gen}
   LINK_FLAGS -Wl,-z,stack-size=524288 -lm)
 
-# The C baseline of guest/js/bench/run.sh (spawn cost and idle size of a JS
-# process against a C one).
-rusm_add_c_wasm(rusm_js_bench_spawn_c
-  OUTPUT ${CMAKE_BINARY_DIR}/guest/js/bench/spawn_c.wasm
-  SOURCES ${PROJECT_SOURCE_DIR}/guest/js/bench/spawn_c.c
-  INCLUDE_DIRS ${PROJECT_SOURCE_DIR}/guest/c
-  EXPORTS nop idle)
-# ... and of guest/js/bench/platform.sh (the platform's calls from JS
+# The C baseline of guest/js/bench/platform.sh (the platform's calls from JS
 # against the same calls from C).
 rusm_add_c_wasm(rusm_js_bench_platform_c
   OUTPUT ${CMAKE_BINARY_DIR}/guest/js/bench/platform_c.wasm

@@ -95,7 +95,9 @@ std::string format_table(const Report& report) {
     std::string r = "-";
     if (auto q = ratio(row)) {
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%.2fx", *q);
+      // Two significant digits below 0.01 (a JS spawn is ~0.001x a C one),
+      // where "%.2f" would print 0.00.
+      std::snprintf(buf, sizeof buf, *q != 0 && *q < 0.01 ? "%.2gx" : "%.2fx", *q);
       r = buf;
       r += row.higher_is_better ? (*q >= 1 ? " better" : " worse")
                                 : (*q <= 1 ? " better" : " worse");

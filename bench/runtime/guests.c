@@ -13,6 +13,33 @@ RUSM_EXPORT(spawner) void spawner(int64_t report, int32_t n) {
   rusm_send_u64((rusm_pid)report, 1, (uint64_t)n);
 }
 
+// js-spawn's C baseline: n children running `run`, each monitored, at most
+// `window` alive at once (as the JS spawner does); then reports to `report`
+// how many did not end normally.
+RUSM_EXPORT(spawn_window) void spawn_window(int64_t report, int32_t n, int32_t window) {
+  int32_t live = 0;
+  uint64_t failed = 0;
+  rusm_msg m;
+  rusm_down_payload down;
+  for (int32_t i = 0; i < n; ++i) {
+    if (live == window) {
+      rusm_receive_tag(RUSM_TAG_DOWN, &m, &down, sizeof down, -1);
+      failed += down.kind != RUSM_NORMAL;
+      --live;
+    }
+    if (rusm_spawn_monitor("run", 0, 0, 0) == 0) {
+      failed += (uint64_t)(n - i);
+      break;
+    }
+    ++live;
+  }
+  for (; live > 0; --live) {
+    rusm_receive_tag(RUSM_TAG_DOWN, &m, &down, sizeof down, -1);
+    failed += down.kind != RUSM_NORMAL;
+  }
+  rusm_send_u64((rusm_pid)report, 1, failed);
+}
+
 RUSM_EXPORT(pong) void pong(void) {
   for (;;) {
     rusm_msg m;
