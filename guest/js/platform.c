@@ -621,7 +621,14 @@ static JSValue n_sup_start(JSContext* c, JSValueConst this_val, int argc, JSValu
   if (n > 1024) {
     return JS_ThrowRangeError(c, "rusm.supervisor.start: at most 1024 children");
   }
-  if (!boot_prefix) {
+  /* Children start from the app's template (ABI v10: the child spec's
+   * template flag), and the boot server hands each only its call (boot
+   * version 3); without a template, the whole boot message. */
+  rusm_pid tmpl = ensure_template(0xFFFFFFFFu);
+  static const uint8_t kCallOnly[4] = {3, 0, 0, 0};
+  const uint8_t* prefix = tmpl ? kCallOnly : boot_prefix;
+  uint32_t prefix_len = tmpl ? sizeof kCallOnly : boot_prefix_len;
+  if (!prefix) {
     return JS_ThrowInternalError(c, "rusm.supervisor.start: no script to hand children");
   }
   JSValue result = JS_EXCEPTION;
@@ -629,14 +636,14 @@ static JSValue n_sup_start(JSContext* c, JSValueConst this_val, int argc, JSValu
   const char** ids = calloc(n ? n : 1, sizeof(char*));
   size_t* id_lens = calloc(n ? n : 1, sizeof(size_t));
   rusm_child_spec* specs = calloc(n ? n : 1, sizeof(rusm_child_spec));
-  uint64_t* args = calloc(2 * (size_t)(n ? n : 1), sizeof(uint64_t));
+  uint64_t* args = calloc(3 * (size_t)(n ? n : 1), sizeof(uint64_t)); /* [tmpl,] server, key */
   uint8_t* spec = NULL;
   rusm_pid server = 0;
   if (!ids || !id_lens || !specs || !args) {
     result = JS_ThrowOutOfMemory(c);
     goto out;
   }
-  if (buf_str(&config, (const char*)boot_prefix, boot_prefix_len) < 0 || buf_u32(&config, n) < 0) {
+  if (buf_str(&config, (const char*)prefix, prefix_len) < 0 || buf_u32(&config, n) < 0) {
     result = JS_ThrowOutOfMemory(c);
     goto out;
   }
@@ -682,20 +689,24 @@ static JSValue n_sup_start(JSContext* c, JSValueConst this_val, int argc, JSValu
       goto out;
     }
     static const char kEntry[] = "js_supervised";
+    static const char kEntryFromTemplate[] = "js_supervised_from_template";
     rusm_child_spec* s = &specs[i];
+    uint64_t* call = &args[3 * i];
     s->id = ids[i];
     s->id_len = (uint32_t)id_lens[i];
-    s->fn = kEntry;
-    s->fn_len = sizeof kEntry - 1;
-    s->args = &args[2 * i];
-    /* simple_one_for_one: the server's pid; start_child adds the key. */
-    s->nargs = strategy == RUSM_SIMPLE_ONE_FOR_ONE ? 1 : 2;
+    s->fn = tmpl ? kEntryFromTemplate : kEntry;
+    s->fn_len = tmpl ? sizeof kEntryFromTemplate - 1 : sizeof kEntry - 1;
+    s->args = tmpl ? call : call + 1;
+    /* [the template,] the server's pid (set below), the key; for
+     * simple_one_for_one, start_child adds the key. */
+    s->nargs = (strategy == RUSM_SIMPLE_ONE_FOR_ONE ? 1 : 2) + (tmpl ? 1 : 0);
     s->restart = restart;
     s->shutdown_ms = shutdown;
     /* As rusm.spawn: every capability of this process, stdio included. */
-    s->flags = RUSM_SPAWN_CAPS;
+    s->flags = RUSM_SPAWN_CAPS | (tmpl ? RUSM_SPAWN_TEMPLATE : 0);
     s->caps = 0xFFFFFFFFu;
-    args[2 * i + 1] = i + 1;
+    call[0] = tmpl;
+    call[2] = i + 1;
   }
   /* The boot server: no capabilities, linked to this process. */
   static const char kServer[] = "js_boot_server";
@@ -717,7 +728,7 @@ static JSValue n_sup_start(JSContext* c, JSValueConst this_val, int argc, JSValu
     goto out;
   }
   for (uint32_t i = 0; i < n; i++) {
-    args[2 * i] = server;
+    args[3 * i + 1] = server;
   }
   size_t spec_len = sizeof(rusm_sup_header) + (size_t)n * sizeof(rusm_child_spec);
   spec = malloc(spec_len);

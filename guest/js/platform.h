@@ -39,6 +39,8 @@ extern const int kPlatformNativeCount;
 
 /* The start of a child's boot message (version, names, the app's and the
  * prelude's bytecode): what a boot server hands the children it boots. */
+/* The app's template (ABI v10), made on first use; 0 if there is none. */
+rusm_pid ensure_template(uint32_t caps);
 extern uint8_t* boot_prefix;
 extern uint32_t boot_prefix_len;
 /* The app's module namespace, once evaluated (have_ns). */

@@ -571,8 +571,6 @@ static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueC
   return m;
 }
 
-static rusm_pid ensure_template(uint32_t caps);
-
 /* spawn(fn, args_json, flags, stdio, label) -> {pid, ref} */
 static JSValue n_spawn(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("spawn");
@@ -611,6 +609,10 @@ static JSValue n_spawn(JSContext* c, JSValueConst this_val, int argc, JSValueCon
   o.label_len = (uint32_t)label_len;
   /* From the app's template (the call only), or booted from the script. */
   rusm_pid tmpl = ensure_template(o.caps);
+  if (tmpl == 0 && boot_prefix == NULL) {
+    result = JS_ThrowInternalError(c, "rusm.spawn: no template and no script to hand the child");
+    goto out;
+  }
   uint32_t prefix_len = tmpl != 0 ? 4 : boot_prefix_len;
   size_t len = prefix_len + 4 + fn_len + 4 + args_len;
   boot = malloc(len);
@@ -1373,9 +1375,88 @@ static uint8_t* receive_boot(uint32_t* len) {
   }
 }
 
+/* QuickJS's allocator, as its default one counts (a block's usable size
+ * plus 8 bytes), with one addition: while `zero_on_free` is set (a template
+ * setting up, below), a freed block is zeroed first. Memory is captured in
+ * 256-byte chunks that are not zero, so what setting up allocated and freed
+ * (the parser's and the bytecode reader's buffers) is then left out of the
+ * template: every process started from it copies and holds less. */
+static bool zero_on_free;
+enum { kBlockOverhead = 8 };
+
+/* memset through a volatile pointer: zeroing a block just before freeing
+ * it is a dead store to the compiler, which would drop a plain memset. */
+static void* (*volatile wipe_fn)(void*, int, size_t) = memset;
+static void wipe(void* p, size_t n) {
+  wipe_fn(p, 0, n);
+}
+
+static void* js_block_malloc(JSMallocState* s, size_t size) {
+  if (s->malloc_size + size > s->malloc_limit) {
+    return NULL;
+  }
+  void* p = malloc(size);
+  if (p) {
+    s->malloc_count++;
+    s->malloc_size += malloc_usable_size(p) + kBlockOverhead;
+  }
+  return p;
+}
+
+static void js_block_free(JSMallocState* s, void* p) {
+  if (!p) {
+    return;
+  }
+  size_t n = malloc_usable_size(p);
+  s->malloc_count--;
+  s->malloc_size -= n + kBlockOverhead;
+  if (zero_on_free) {
+    wipe(p, n);
+  }
+  free(p);
+}
+
+static void* js_block_realloc(JSMallocState* s, void* p, size_t size) {
+  if (!p) {
+    return size == 0 ? NULL : js_block_malloc(s, size);
+  }
+  if (size == 0) {
+    js_block_free(s, p);
+    return NULL;
+  }
+  size_t old = malloc_usable_size(p);
+  if (s->malloc_size + size - old > s->malloc_limit) {
+    return NULL;
+  }
+  void* q;
+  if (zero_on_free) { /* moved by hand, so that the old block is zeroed */
+    q = malloc(size);
+    if (!q) {
+      return NULL;
+    }
+    memcpy(q, p, old < size ? old : size);
+    wipe(p, old);
+    free(p);
+  } else {
+    q = realloc(p, size);
+    if (!q) {
+      return NULL;
+    }
+  }
+  s->malloc_size += malloc_usable_size(q) - old;
+  return q;
+}
+
+static size_t js_block_size(const void* p) {
+  return p ? malloc_usable_size((void*)p) : 0;
+}
+
+static const JSMallocFunctions kBlocks = {js_block_malloc, js_block_free, js_block_realloc,
+                                          js_block_size};
+
 /* Creates the runtime and context and the `rusm` API; evaluates prelude.js. */
 static void create_context(void) {
-  rt = JS_NewRuntime();
+  rt = JS_NewRuntime2(&kBlocks, NULL);
   seeding = true;
   ctx = rt ? JS_NewContext(rt) : NULL;
   seeding = false;
@@ -1620,6 +1701,7 @@ static char route_handler[128] = "handle"; /* js_http's export (serving, below) 
 /* The template process: sets up as a child would, then returns. */
 RUSM_EXPORT(js_template) void js_template(void) {
   is_main = false;
+  zero_on_free = true; /* until it returns: see js_block_free */
   uint32_t len;
   uint8_t* msg = receive_boot(&len);
   uint32_t at = read_boot_prefix(msg, len);
@@ -1636,11 +1718,20 @@ RUSM_EXPORT(js_template) void js_template(void) {
   evaluate_app();
   initializing = false;
   run_jobs();
+  JS_RunGC(rt);
   template_pid = rusm_self(); /* what the processes started from here use */
+  /* Processes started from here spawn, and start supervisors' children,
+   * from this template: the boot message is not needed there. Zeroed, it is
+   * left out of the template (each JS process holds ~10 KB less). */
+  wipe(msg, len);
+  free(msg);
+  boot_prefix = NULL;
+  boot_prefix_len = 0;
+  prelude_code = NULL;
+  prelude_len = 0;
   /* The script's copy is compiled into the context now: zeroed, its chunks
-   * are left out of the template, so every spawn copies less. (The boot
-   * message stays: a supervisor started by a child hands it on.) */
-  memset((char*)script_source, 0, script_len);
+   * are left out of the template, so every spawn copies less. */
+  wipe((char*)script_source, script_len);
   free((char*)script_source);
   script_source = NULL;
   script_len = 0;
@@ -1653,12 +1744,14 @@ RUSM_EXPORT(js_template) void js_template(void) {
   if (high > low) {
     memset(low, 0, (size_t)(high - low));
   }
+  zero_on_free = false;
 }
 
 void js_random_init(JSContext* c); /* quickjs.c, made visible by cmake/RusmQuickJS.cmake */
 
-/* A child started from the template's state: its call arrives. */
-RUSM_EXPORT(js_from_template) void js_from_template(void) {
+/* A process started from the template's state: its call arrives (boot
+ * version 3), from its parent or the boot server. */
+static void start_from_template(void) {
   uint32_t len;
   uint8_t* msg = receive_boot(&len);
   if (len < 4 || get_u32(msg) != 3) {
@@ -1674,8 +1767,21 @@ RUSM_EXPORT(js_from_template) void js_from_template(void) {
   run_entry(false, fn, fn_len, args, args_len);
 }
 
+RUSM_EXPORT(js_from_template) void js_from_template(void) {
+  start_from_template();
+}
+
+/* A supervisor's child started from the template (platform.c,
+ * "Supervisors"): the boot server `server` has its call under `key`. */
+RUSM_EXPORT(js_supervised_from_template)
+void js_supervised_from_template(uint64_t server, uint64_t key) {
+  boot_sender = server;
+  rusm_send(server, BOOT_REQUEST, &key, sizeof key);
+  start_from_template();
+}
+
 /* The template's pid, making it on first use; 0 if there is none. */
-static rusm_pid ensure_template(uint32_t caps) {
+rusm_pid ensure_template(uint32_t caps) {
   if (template_pid != 0 || template_failed) {
     return template_pid;
   }

@@ -852,7 +852,9 @@ Result<Pid> start_wasm_child(otp::Context& ctx, Runtime::Impl* rt,
                              const std::vector<uint64_t>& args, std::string_view extra,
                              const Capabilities& caps,
                              const std::shared_ptr<const wasi::Config>& cfg,
-                             const std::string& label) {
+                             const std::string& label,
+                             const std::shared_ptr<const wasm::Snapshot>& snapshot,
+                             const std::shared_ptr<Templates>& family) {
   size_t params = mod->module->func_type(mod->functions.at(fn)).params.size();
   if (extra.size() % 8 != 0 || args.size() + extra.size() / 8 != params) {
     return Error("start_child: '" + fn + "' takes " + std::to_string(params) + " arguments, got " +
@@ -864,10 +866,11 @@ Result<Pid> start_wasm_child(otp::Context& ctx, Runtime::Impl* rt,
   if (!extra.empty()) {
     std::memcpy(all.data() + args.size(), extra.data(), extra.size());
   }
-  auto body = rt->make_process(mod, fn, all, caps, cfg, nullptr);
+  auto body = rt->make_process(mod, fn, all, caps, cfg, nullptr, snapshot);
   if (!body) {
     return Error(body.message(), kErrLimit);  // instantiation failed (as spawn reports it)
   }
+  (*body)->set_templates(family);
   otp::SpawnOptions so;
   so.link = true;
   so.label = label;
@@ -915,6 +918,28 @@ HostAction supervisor_start(HostCall& c) {
     }
     std::shared_ptr<const ModuleEntry> mod =
         mod_name->empty() ? p.module() : p.rt().find_module(*mod_name);
+    // v10: flag RUSM_SPAWN_TEMPLATE: the first argument is a template of the
+    // caller's family, which the child starts from (its module's `fn`).
+    std::shared_ptr<const wasm::Snapshot> snapshot;
+    uint32_t skip = 0;
+    if (ch.flags & kSpawnTemplate) {
+      if (ch.nargs < 1) {
+        return ret64(c, kErrBadArg);
+      }
+      uint64_t tpid;
+      std::memcpy(&tpid, args->data(), 8);
+      std::shared_ptr<Template> t = find_template(p, tpid);
+      if (!t) {
+        return ret64(c, kErrNotFound);
+      }
+      std::lock_guard<std::mutex> lock(t->mu);
+      if (t->state != Template::State::kReady) {
+        return ret64(c, kErrBadState);
+      }
+      snapshot = t->snapshot;
+      mod = t->module;
+      skip = 1;
+    }
     if (!mod) {
       return ret64(c, kErrNotFound);
     }
@@ -925,7 +950,8 @@ HostAction supervisor_start(HostCall& c) {
     size_t params = mod->module->func_type(fit->second).params.size();
     // A fixed child gets exactly its arguments; a template at most (the rest
     // come with each start_child).
-    if (simple ? ch.nargs > params : ch.nargs != params) {
+    const uint32_t nargs = ch.nargs - skip;
+    if (simple ? nargs > params : nargs != params) {
       return ret64(c, kErrBadArg);
     }
     SpawnOpts o{};
@@ -936,9 +962,9 @@ HostAction supervisor_start(HostCall& c) {
     if (cfg && caps.bits != p.caps().bits) {
       cfg = filter_config(*cfg, caps);
     }
-    std::vector<uint64_t> argv(ch.nargs);
-    if (ch.nargs > 0) {
-      std::memcpy(argv.data(), args->data(), ch.nargs * 8);
+    std::vector<uint64_t> argv(nargs);
+    if (nargs > 0) {
+      std::memcpy(argv.data(), args->data() + 8 * skip, nargs * 8);
     }
     otp::ChildSpec cs;
     cs.id = std::string(*id);
@@ -947,10 +973,11 @@ HostAction supervisor_start(HostCall& c) {
     Runtime::Impl* rt = &p.rt();
     std::string function(*fn);
     std::string label = labelled(cs.id, caps);
-    cs.start = [rt, mod, function, argv, caps, cfg, label](otp::Context& ctx,
-                                                           const Message& arg) -> Result<Pid> {
+    std::shared_ptr<Templates> family = p.templates();
+    cs.start = [rt, mod, function, argv, caps, cfg, label, snapshot, family](
+                   otp::Context& ctx, const Message& arg) -> Result<Pid> {
       return start_wasm_child(ctx, rt, mod, function, argv, arg.empty() ? "" : arg.text(), caps,
-                              cfg, label);
+                              cfg, label, snapshot, family);
     };
     spec.children.push_back(std::move(cs));
   }
