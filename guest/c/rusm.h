@@ -450,7 +450,7 @@ typedef struct {
   uint32_t nargs;
   uint32_t restart;
   uint32_t shutdown_ms;
-  uint32_t flags; /* RUSM_SPAWN_CAPS to set caps */
+  uint32_t flags; /* RUSM_SPAWN_CAPS to set caps; v10 RUSM_SPAWN_TEMPLATE: args[0] is a template */
   uint32_t caps;
 } rusm_child_spec;
 RUSM_LAYOUT_(rusm_child_spec, 48);

@@ -182,7 +182,7 @@ pub const rusm_child_spec = extern struct {
     nargs: u32 = 0,
     restart: u32 = 0,
     shutdown_ms: u32 = 0,
-    flags: u32 = 0, // RUSM_SPAWN_CAPS to set caps
+    flags: u32 = 0, // RUSM_SPAWN_CAPS to set caps; v10 RUSM_SPAWN_TEMPLATE: args[0] is a template
     caps: u32 = 0,
 };
 

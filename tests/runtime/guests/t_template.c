@@ -99,6 +99,23 @@ RUSM_EXPORT(all) void all(rusm_pid reporter) {
   rusm_spawn_opts small = {0, 0, 2, 0, 0, 0};
   CHECK(rusm_spawn_from(t, "child", args, 2, &small, 0) == RUSM_ELIMIT);
 
+  // A supervisor's child from the template (child spec flag): args[0] is
+  // the template, the rest are the function's; it reports like the others.
+  // It reports here first (this process outlives it), then we pass it on.
+  uint64_t sup_args[3] = {t, rusm_self(), 4};
+  rusm_child_spec from = rusm_child("from", "child", sup_args, 3, RUSM_TEMPORARY);
+  from.flags = RUSM_SPAWN_TEMPLATE;
+  CHECK(rusm_supervisor_start(RUSM_ONE_FOR_ONE, 1, 1000, &from, 1) > 0);
+  char report[64];
+  rusm_msg rm;
+  int32_t got = rusm_receive_tag(2, &rm, report, sizeof report, 10000000000ll);
+  CHECK(got > 0 && got <= (int32_t)sizeof report);
+  rusm_send(reporter, 2, report, (uint32_t)got);
+  uint64_t stranger_args[3] = {12345, reporter, 5};
+  rusm_child_spec unknown = rusm_child("x", "child", stranger_args, 3, RUSM_TEMPORARY);
+  unknown.flags = RUSM_SPAWN_TEMPLATE;
+  CHECK(rusm_supervisor_start(RUSM_ONE_FOR_ONE, 1, 1000, &unknown, 1) == RUSM_ENOTFOUND);
+
   // A template that traps leaves nothing.
   rusm_pid bad = rusm_spawn_template("setup_traps", 0, 0);
   CHECK(bad != 0);

@@ -148,7 +148,7 @@ export class rusm_child_spec {
   nargs: u32;  // offset 28
   restart: u32;  // offset 32
   shutdown_ms: u32;  // offset 36
-  flags: u32;  // offset 40; RUSM_SPAWN_CAPS to set caps
+  flags: u32;  // offset 40; RUSM_SPAWN_CAPS to set caps; v10 RUSM_SPAWN_TEMPLATE: args[0] is a template
   caps: u32;  // offset 44
 }
 
