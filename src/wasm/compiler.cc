@@ -32,6 +32,7 @@
 #include <cinttypes>
 #include <cstdio>
 
+#include "wasm/opcodes.h"
 #include "wasm/reader.h"
 
 namespace rusm::wasm::internal {
@@ -77,15 +78,39 @@ std::optional<ValType> valtype_from_byte(uint8_t b) {
 // ---------------------------------------------------------------------------
 // Opcode tables
 
-// A numeric instruction of the one-byte opcode space 0x45..0xC4.
-struct NumInfo {
-  Op op = Op::nop;
-  ValType a = kUnknown, b = kUnknown, r = kUnknown;  // b == kUnknown: unary
-  Op imm = Op::kCount;                               // `_imm` variant, if any
-  bool commutative = false;
-  int cmp = -1;              // index into kCmps when a comparison that can fuse
-  bool reinterpret = false;  // no code: only the type changes
-};
+// The internal instruction that runs each instruction the opcode table types
+// by its class (opcodes.h): the one of the same name, except for these.
+namespace interp_names {
+using enum Op;
+// Slots hold raw bits: a float is stored as the integer of its width, and a
+// reinterpretation emits no code (only the type changes).
+constexpr Op f32_store = i32_store;
+constexpr Op f64_store = i64_store;
+constexpr Op i32_reinterpret_f32 = nop;
+constexpr Op i64_reinterpret_f64 = nop;
+constexpr Op f32_reinterpret_i32 = nop;
+constexpr Op f64_reinterpret_i64 = nop;
+}  // namespace interp_names
+
+// clang-format off
+#define RUSM_INTERP_OP_Special(ident) Op::kCount
+#define RUSM_INTERP_OP_Unary(ident) interp_names::ident
+#define RUSM_INTERP_OP_Binary(ident) interp_names::ident
+#define RUSM_INTERP_OP_Ternary(ident) interp_names::ident
+#define RUSM_INTERP_OP_Reinterpret(ident) interp_names::ident
+#define RUSM_INTERP_OP_Load(ident) interp_names::ident
+#define RUSM_INTERP_OP_Store(ident) interp_names::ident
+#define RUSM_INTERP_OP_LoadLane(ident) interp_names::ident
+#define RUSM_INTERP_OP_StoreLane(ident) interp_names::ident
+#define RUSM_INTERP_OP_ExtractLane(ident) interp_names::ident
+#define RUSM_INTERP_OP_ReplaceLane(ident) interp_names::ident
+#define RUSM_INTERP_OP(code, ident, name, cls, ...) RUSM_INTERP_OP_##cls(ident),
+// Indexed by Opcode; Op::kCount for kSpecial instructions, which the
+// compiler emits by hand.
+constexpr Op kInterpOp[] = {RUSM_WASM_OPCODES(RUSM_INTERP_OP)};
+#undef RUSM_INTERP_OP
+// clang-format on
+static_assert(std::size(kInterpOp) == kOpcodeCount);
 
 struct CmpInfo {
   Op cmp, br, brn, br_imm, brn_imm;
@@ -108,414 +133,76 @@ int cmp_index(Op op) {
   return -1;
 }
 
+// Binary operations with an `_imm` variant (a constant right operand), and
+// whether a constant left operand may swap into it.
+struct ImmForm {
+  Op op, imm;
+  bool commutative;
+};
+constexpr ImmForm kImmForms[] = {
+    {Op::i32_eq, Op::i32_eq_imm, true},        {Op::i32_ne, Op::i32_ne_imm, true},
+    {Op::i32_lt_s, Op::i32_lt_s_imm, false},   {Op::i32_lt_u, Op::i32_lt_u_imm, false},
+    {Op::i32_gt_s, Op::i32_gt_s_imm, false},   {Op::i32_gt_u, Op::i32_gt_u_imm, false},
+    {Op::i32_le_s, Op::i32_le_s_imm, false},   {Op::i32_le_u, Op::i32_le_u_imm, false},
+    {Op::i32_ge_s, Op::i32_ge_s_imm, false},   {Op::i32_ge_u, Op::i32_ge_u_imm, false},
+    {Op::i64_eq, Op::i64_eq_imm, true},        {Op::i64_ne, Op::i64_ne_imm, true},
+    {Op::i64_lt_s, Op::i64_lt_s_imm, false},   {Op::i64_lt_u, Op::i64_lt_u_imm, false},
+    {Op::i64_gt_s, Op::i64_gt_s_imm, false},   {Op::i64_gt_u, Op::i64_gt_u_imm, false},
+    {Op::i64_le_s, Op::i64_le_s_imm, false},   {Op::i64_le_u, Op::i64_le_u_imm, false},
+    {Op::i64_ge_s, Op::i64_ge_s_imm, false},   {Op::i64_ge_u, Op::i64_ge_u_imm, false},
+    {Op::i32_add, Op::i32_add_imm, true},      {Op::i32_sub, Op::i32_sub_imm, false},
+    {Op::i32_mul, Op::i32_mul_imm, true},      {Op::i32_and, Op::i32_and_imm, true},
+    {Op::i32_or, Op::i32_or_imm, true},        {Op::i32_xor, Op::i32_xor_imm, true},
+    {Op::i32_shl, Op::i32_shl_imm, false},     {Op::i32_shr_s, Op::i32_shr_s_imm, false},
+    {Op::i32_shr_u, Op::i32_shr_u_imm, false}, {Op::i32_rotl, Op::i32_rotl_imm, false},
+    {Op::i32_rotr, Op::i32_rotr_imm, false},   {Op::i64_add, Op::i64_add_imm, true},
+    {Op::i64_sub, Op::i64_sub_imm, false},     {Op::i64_mul, Op::i64_mul_imm, true},
+    {Op::i64_and, Op::i64_and_imm, true},      {Op::i64_or, Op::i64_or_imm, true},
+    {Op::i64_xor, Op::i64_xor_imm, true},      {Op::i64_shl, Op::i64_shl_imm, false},
+    {Op::i64_shr_s, Op::i64_shr_s_imm, false}, {Op::i64_shr_u, Op::i64_shr_u_imm, false},
+    {Op::i64_rotl, Op::i64_rotl_imm, false},   {Op::i64_rotr, Op::i64_rotr_imm, false},
+};
+
+// What the compiler needs to emit an instruction of the unary, binary and
+// reinterpret classes: its internal instruction and operand types (from the
+// opcode table) and the superinstructions it can become.
+struct NumInfo {
+  Op op = Op::nop;
+  ValType a = kUnknown, b = kUnknown, r = kUnknown;  // b == kUnknown: unary
+  Op imm = Op::kCount;                               // `_imm` variant, if any
+  bool commutative = false;
+  int cmp = -1;              // index into kCmps when a comparison that can fuse
+  bool reinterpret = false;  // no code: only the type changes
+};
+
 struct NumTable {
-  NumInfo info[256];
+  NumInfo info[kOpcodeCount];
   NumTable() {
-    const ValType I32 = ValType::I32, I64 = ValType::I64, F32 = ValType::F32, F64 = ValType::F64;
-    auto un = [&](uint8_t code, Op op, ValType a, ValType r) {
-      info[code].op = op;
-      info[code].a = a;
-      info[code].r = r;
-    };
-    auto bin = [&](uint8_t code, Op op, ValType t, ValType r, Op imm = Op::kCount,
-                   bool comm = false) {
-      info[code].op = op;
-      info[code].a = t;
-      info[code].b = t;
-      info[code].r = r;
-      info[code].imm = imm;
-      info[code].commutative = comm;
-      info[code].cmp = cmp_index(op);
-    };
-    un(0x45, Op::i32_eqz, I32, I32);
-    bin(0x46, Op::i32_eq, I32, I32, Op::i32_eq_imm, true);
-    bin(0x47, Op::i32_ne, I32, I32, Op::i32_ne_imm, true);
-    bin(0x48, Op::i32_lt_s, I32, I32, Op::i32_lt_s_imm);
-    bin(0x49, Op::i32_lt_u, I32, I32, Op::i32_lt_u_imm);
-    bin(0x4A, Op::i32_gt_s, I32, I32, Op::i32_gt_s_imm);
-    bin(0x4B, Op::i32_gt_u, I32, I32, Op::i32_gt_u_imm);
-    bin(0x4C, Op::i32_le_s, I32, I32, Op::i32_le_s_imm);
-    bin(0x4D, Op::i32_le_u, I32, I32, Op::i32_le_u_imm);
-    bin(0x4E, Op::i32_ge_s, I32, I32, Op::i32_ge_s_imm);
-    bin(0x4F, Op::i32_ge_u, I32, I32, Op::i32_ge_u_imm);
-    un(0x50, Op::i64_eqz, I64, I32);
-    bin(0x51, Op::i64_eq, I64, I32, Op::i64_eq_imm, true);
-    bin(0x52, Op::i64_ne, I64, I32, Op::i64_ne_imm, true);
-    bin(0x53, Op::i64_lt_s, I64, I32, Op::i64_lt_s_imm);
-    bin(0x54, Op::i64_lt_u, I64, I32, Op::i64_lt_u_imm);
-    bin(0x55, Op::i64_gt_s, I64, I32, Op::i64_gt_s_imm);
-    bin(0x56, Op::i64_gt_u, I64, I32, Op::i64_gt_u_imm);
-    bin(0x57, Op::i64_le_s, I64, I32, Op::i64_le_s_imm);
-    bin(0x58, Op::i64_le_u, I64, I32, Op::i64_le_u_imm);
-    bin(0x59, Op::i64_ge_s, I64, I32, Op::i64_ge_s_imm);
-    bin(0x5A, Op::i64_ge_u, I64, I32, Op::i64_ge_u_imm);
-    bin(0x5B, Op::f32_eq, F32, I32);
-    bin(0x5C, Op::f32_ne, F32, I32);
-    bin(0x5D, Op::f32_lt, F32, I32);
-    bin(0x5E, Op::f32_gt, F32, I32);
-    bin(0x5F, Op::f32_le, F32, I32);
-    bin(0x60, Op::f32_ge, F32, I32);
-    bin(0x61, Op::f64_eq, F64, I32);
-    bin(0x62, Op::f64_ne, F64, I32);
-    bin(0x63, Op::f64_lt, F64, I32);
-    bin(0x64, Op::f64_gt, F64, I32);
-    bin(0x65, Op::f64_le, F64, I32);
-    bin(0x66, Op::f64_ge, F64, I32);
-    un(0x67, Op::i32_clz, I32, I32);
-    un(0x68, Op::i32_ctz, I32, I32);
-    un(0x69, Op::i32_popcnt, I32, I32);
-    bin(0x6A, Op::i32_add, I32, I32, Op::i32_add_imm, true);
-    bin(0x6B, Op::i32_sub, I32, I32, Op::i32_sub_imm);
-    bin(0x6C, Op::i32_mul, I32, I32, Op::i32_mul_imm, true);
-    bin(0x6D, Op::i32_div_s, I32, I32);
-    bin(0x6E, Op::i32_div_u, I32, I32);
-    bin(0x6F, Op::i32_rem_s, I32, I32);
-    bin(0x70, Op::i32_rem_u, I32, I32);
-    bin(0x71, Op::i32_and, I32, I32, Op::i32_and_imm, true);
-    bin(0x72, Op::i32_or, I32, I32, Op::i32_or_imm, true);
-    bin(0x73, Op::i32_xor, I32, I32, Op::i32_xor_imm, true);
-    bin(0x74, Op::i32_shl, I32, I32, Op::i32_shl_imm);
-    bin(0x75, Op::i32_shr_s, I32, I32, Op::i32_shr_s_imm);
-    bin(0x76, Op::i32_shr_u, I32, I32, Op::i32_shr_u_imm);
-    bin(0x77, Op::i32_rotl, I32, I32, Op::i32_rotl_imm);
-    bin(0x78, Op::i32_rotr, I32, I32, Op::i32_rotr_imm);
-    un(0x79, Op::i64_clz, I64, I64);
-    un(0x7A, Op::i64_ctz, I64, I64);
-    un(0x7B, Op::i64_popcnt, I64, I64);
-    bin(0x7C, Op::i64_add, I64, I64, Op::i64_add_imm, true);
-    bin(0x7D, Op::i64_sub, I64, I64, Op::i64_sub_imm);
-    bin(0x7E, Op::i64_mul, I64, I64, Op::i64_mul_imm, true);
-    bin(0x7F, Op::i64_div_s, I64, I64);
-    bin(0x80, Op::i64_div_u, I64, I64);
-    bin(0x81, Op::i64_rem_s, I64, I64);
-    bin(0x82, Op::i64_rem_u, I64, I64);
-    bin(0x83, Op::i64_and, I64, I64, Op::i64_and_imm, true);
-    bin(0x84, Op::i64_or, I64, I64, Op::i64_or_imm, true);
-    bin(0x85, Op::i64_xor, I64, I64, Op::i64_xor_imm, true);
-    bin(0x86, Op::i64_shl, I64, I64, Op::i64_shl_imm);
-    bin(0x87, Op::i64_shr_s, I64, I64, Op::i64_shr_s_imm);
-    bin(0x88, Op::i64_shr_u, I64, I64, Op::i64_shr_u_imm);
-    bin(0x89, Op::i64_rotl, I64, I64, Op::i64_rotl_imm);
-    bin(0x8A, Op::i64_rotr, I64, I64, Op::i64_rotr_imm);
-    un(0x8B, Op::f32_abs, F32, F32);
-    un(0x8C, Op::f32_neg, F32, F32);
-    un(0x8D, Op::f32_ceil, F32, F32);
-    un(0x8E, Op::f32_floor, F32, F32);
-    un(0x8F, Op::f32_trunc, F32, F32);
-    un(0x90, Op::f32_nearest, F32, F32);
-    un(0x91, Op::f32_sqrt, F32, F32);
-    bin(0x92, Op::f32_add, F32, F32);
-    bin(0x93, Op::f32_sub, F32, F32);
-    bin(0x94, Op::f32_mul, F32, F32);
-    bin(0x95, Op::f32_div, F32, F32);
-    bin(0x96, Op::f32_min, F32, F32);
-    bin(0x97, Op::f32_max, F32, F32);
-    bin(0x98, Op::f32_copysign, F32, F32);
-    un(0x99, Op::f64_abs, F64, F64);
-    un(0x9A, Op::f64_neg, F64, F64);
-    un(0x9B, Op::f64_ceil, F64, F64);
-    un(0x9C, Op::f64_floor, F64, F64);
-    un(0x9D, Op::f64_trunc, F64, F64);
-    un(0x9E, Op::f64_nearest, F64, F64);
-    un(0x9F, Op::f64_sqrt, F64, F64);
-    bin(0xA0, Op::f64_add, F64, F64);
-    bin(0xA1, Op::f64_sub, F64, F64);
-    bin(0xA2, Op::f64_mul, F64, F64);
-    bin(0xA3, Op::f64_div, F64, F64);
-    bin(0xA4, Op::f64_min, F64, F64);
-    bin(0xA5, Op::f64_max, F64, F64);
-    bin(0xA6, Op::f64_copysign, F64, F64);
-    un(0xA7, Op::i32_wrap_i64, I64, I32);
-    un(0xA8, Op::i32_trunc_f32_s, F32, I32);
-    un(0xA9, Op::i32_trunc_f32_u, F32, I32);
-    un(0xAA, Op::i32_trunc_f64_s, F64, I32);
-    un(0xAB, Op::i32_trunc_f64_u, F64, I32);
-    un(0xAC, Op::i64_extend_i32_s, I32, I64);
-    un(0xAD, Op::i64_extend_i32_u, I32, I64);
-    un(0xAE, Op::i64_trunc_f32_s, F32, I64);
-    un(0xAF, Op::i64_trunc_f32_u, F32, I64);
-    un(0xB0, Op::i64_trunc_f64_s, F64, I64);
-    un(0xB1, Op::i64_trunc_f64_u, F64, I64);
-    un(0xB2, Op::f32_convert_i32_s, I32, F32);
-    un(0xB3, Op::f32_convert_i32_u, I32, F32);
-    un(0xB4, Op::f32_convert_i64_s, I64, F32);
-    un(0xB5, Op::f32_convert_i64_u, I64, F32);
-    un(0xB6, Op::f32_demote_f64, F64, F32);
-    un(0xB7, Op::f64_convert_i32_s, I32, F64);
-    un(0xB8, Op::f64_convert_i32_u, I32, F64);
-    un(0xB9, Op::f64_convert_i64_s, I64, F64);
-    un(0xBA, Op::f64_convert_i64_u, I64, F64);
-    un(0xBB, Op::f64_promote_f32, F32, F64);
-    // Reinterpretations: slots hold raw bits, so only the type changes.
-    un(0xBC, Op::nop, F32, I32);
-    un(0xBD, Op::nop, F64, I64);
-    un(0xBE, Op::nop, I32, F32);
-    un(0xBF, Op::nop, I64, F64);
-    for (int c = 0xBC; c <= 0xBF; ++c) {
-      info[c].reinterpret = true;
+    for (size_t i = 0; i < kOpcodeCount; ++i) {
+      const OpcodeInfo& row = opcode_info(static_cast<Opcode>(i));
+      if (row.cls != OpClass::kUnary && row.cls != OpClass::kBinary &&
+          row.cls != OpClass::kReinterpret) {
+        continue;
+      }
+      NumInfo& n = info[i];
+      n.op = kInterpOp[i];
+      n.a = row.a;
+      n.b = row.cls == OpClass::kBinary ? row.b : kUnknown;
+      n.r = row.result;
+      n.reinterpret = row.cls == OpClass::kReinterpret;
+      n.cmp = row.cls == OpClass::kBinary ? cmp_index(n.op) : -1;
+      for (const ImmForm& f : kImmForms) {
+        if (f.op == n.op) {
+          n.imm = f.imm;
+          n.commutative = f.commutative;
+        }
+      }
     }
-    un(0xC0, Op::i32_extend8_s, I32, I32);
-    un(0xC1, Op::i32_extend16_s, I32, I32);
-    un(0xC2, Op::i64_extend8_s, I64, I64);
-    un(0xC3, Op::i64_extend16_s, I64, I64);
-    un(0xC4, Op::i64_extend32_s, I64, I64);
   }
 };
 
 const NumTable& num_table() {
   static const NumTable table;
-  return table;
-}
-
-// SIMD instructions (0xFD prefix).
-enum class SimdKind : uint8_t {
-  kNone,
-  kLoad,       // memarg; i32 -> v128
-  kStore,      // memarg; i32 v128 -> []
-  kLoadLane,   // memarg lane; i32 v128 -> v128
-  kStoreLane,  // memarg lane; i32 v128 -> []
-  kConst,
-  kShuffle,
-  kUnary,    // v128 -> v128
-  kBinary,   // v128 v128 -> v128
-  kTernary,  // v128 v128 v128 -> v128
-  kShift,    // v128 i32 -> v128
-  kSplat,    // scalar -> v128
-  kExtract,  // v128 -> scalar
-  kReplace,  // v128 scalar -> v128
-  kTest,     // v128 -> i32
-};
-
-struct SimdInfo {
-  SimdKind kind = SimdKind::kNone;
-  Op op = Op::nop;
-  uint8_t align = 0;  // natural alignment (log2) for memory forms; lanes for lane forms
-  uint8_t lanes = 0;
-  ValType scalar = kUnknown;
-};
-
-struct SimdTable {
-  SimdInfo info[256];
-  SimdTable() {
-    auto set = [&](uint32_t code, SimdKind kind, Op op, uint8_t align = 0, uint8_t lanes = 0,
-                   ValType scalar = kUnknown) {
-      info[code] = SimdInfo{kind, op, align, lanes, scalar};
-    };
-    const ValType I32 = ValType::I32, I64 = ValType::I64, F32 = ValType::F32, F64 = ValType::F64;
-    using K = SimdKind;
-    set(0, K::kLoad, Op::v128_load, 4);
-    set(1, K::kLoad, Op::v128_load8x8_s, 3);
-    set(2, K::kLoad, Op::v128_load8x8_u, 3);
-    set(3, K::kLoad, Op::v128_load16x4_s, 3);
-    set(4, K::kLoad, Op::v128_load16x4_u, 3);
-    set(5, K::kLoad, Op::v128_load32x2_s, 3);
-    set(6, K::kLoad, Op::v128_load32x2_u, 3);
-    set(7, K::kLoad, Op::v128_load8_splat, 0);
-    set(8, K::kLoad, Op::v128_load16_splat, 1);
-    set(9, K::kLoad, Op::v128_load32_splat, 2);
-    set(10, K::kLoad, Op::v128_load64_splat, 3);
-    set(11, K::kStore, Op::v128_store, 4);
-    set(12, K::kConst, Op::const128);
-    set(13, K::kShuffle, Op::i8x16_shuffle);
-    set(14, K::kBinary, Op::i8x16_swizzle);
-    set(15, K::kSplat, Op::i8x16_splat, 0, 0, I32);
-    set(16, K::kSplat, Op::i16x8_splat, 0, 0, I32);
-    set(17, K::kSplat, Op::i32x4_splat, 0, 0, I32);
-    set(18, K::kSplat, Op::i64x2_splat, 0, 0, I64);
-    set(19, K::kSplat, Op::f32x4_splat, 0, 0, F32);
-    set(20, K::kSplat, Op::f64x2_splat, 0, 0, F64);
-    set(21, K::kExtract, Op::i8x16_extract_lane_s, 0, 16, I32);
-    set(22, K::kExtract, Op::i8x16_extract_lane_u, 0, 16, I32);
-    set(23, K::kReplace, Op::i8x16_replace_lane, 0, 16, I32);
-    set(24, K::kExtract, Op::i16x8_extract_lane_s, 0, 8, I32);
-    set(25, K::kExtract, Op::i16x8_extract_lane_u, 0, 8, I32);
-    set(26, K::kReplace, Op::i16x8_replace_lane, 0, 8, I32);
-    set(27, K::kExtract, Op::i32x4_extract_lane, 0, 4, I32);
-    set(28, K::kReplace, Op::i32x4_replace_lane, 0, 4, I32);
-    set(29, K::kExtract, Op::i64x2_extract_lane, 0, 2, I64);
-    set(30, K::kReplace, Op::i64x2_replace_lane, 0, 2, I64);
-    set(31, K::kExtract, Op::f32x4_extract_lane, 0, 4, F32);
-    set(32, K::kReplace, Op::f32x4_replace_lane, 0, 4, F32);
-    set(33, K::kExtract, Op::f64x2_extract_lane, 0, 2, F64);
-    set(34, K::kReplace, Op::f64x2_replace_lane, 0, 2, F64);
-    const Op cmps[] = {
-        Op::i8x16_eq,   Op::i8x16_ne,   Op::i8x16_lt_s, Op::i8x16_lt_u, Op::i8x16_gt_s,
-        Op::i8x16_gt_u, Op::i8x16_le_s, Op::i8x16_le_u, Op::i8x16_ge_s, Op::i8x16_ge_u,
-        Op::i16x8_eq,   Op::i16x8_ne,   Op::i16x8_lt_s, Op::i16x8_lt_u, Op::i16x8_gt_s,
-        Op::i16x8_gt_u, Op::i16x8_le_s, Op::i16x8_le_u, Op::i16x8_ge_s, Op::i16x8_ge_u,
-        Op::i32x4_eq,   Op::i32x4_ne,   Op::i32x4_lt_s, Op::i32x4_lt_u, Op::i32x4_gt_s,
-        Op::i32x4_gt_u, Op::i32x4_le_s, Op::i32x4_le_u, Op::i32x4_ge_s, Op::i32x4_ge_u,
-        Op::f32x4_eq,   Op::f32x4_ne,   Op::f32x4_lt,   Op::f32x4_gt,   Op::f32x4_le,
-        Op::f32x4_ge,   Op::f64x2_eq,   Op::f64x2_ne,   Op::f64x2_lt,   Op::f64x2_gt,
-        Op::f64x2_le,   Op::f64x2_ge,
-    };
-    for (uint32_t i = 0; i < std::size(cmps); ++i) {
-      set(35 + i, K::kBinary, cmps[i]);
-    }
-    set(77, K::kUnary, Op::v128_not);
-    set(78, K::kBinary, Op::v128_and);
-    set(79, K::kBinary, Op::v128_andnot);
-    set(80, K::kBinary, Op::v128_or);
-    set(81, K::kBinary, Op::v128_xor);
-    set(82, K::kTernary, Op::v128_bitselect);
-    set(83, K::kTest, Op::v128_any_true);
-    set(84, K::kLoadLane, Op::v128_load8_lane, 0, 16);
-    set(85, K::kLoadLane, Op::v128_load16_lane, 1, 8);
-    set(86, K::kLoadLane, Op::v128_load32_lane, 2, 4);
-    set(87, K::kLoadLane, Op::v128_load64_lane, 3, 2);
-    set(88, K::kStoreLane, Op::v128_store8_lane, 0, 16);
-    set(89, K::kStoreLane, Op::v128_store16_lane, 1, 8);
-    set(90, K::kStoreLane, Op::v128_store32_lane, 2, 4);
-    set(91, K::kStoreLane, Op::v128_store64_lane, 3, 2);
-    set(92, K::kLoad, Op::v128_load32_zero, 2);
-    set(93, K::kLoad, Op::v128_load64_zero, 3);
-    set(94, K::kUnary, Op::f32x4_demote_f64x2_zero);
-    set(95, K::kUnary, Op::f64x2_promote_low_f32x4);
-    set(96, K::kUnary, Op::i8x16_abs);
-    set(97, K::kUnary, Op::i8x16_neg);
-    set(98, K::kUnary, Op::i8x16_popcnt);
-    set(99, K::kTest, Op::i8x16_all_true);
-    set(100, K::kTest, Op::i8x16_bitmask);
-    set(101, K::kBinary, Op::i8x16_narrow_i16x8_s);
-    set(102, K::kBinary, Op::i8x16_narrow_i16x8_u);
-    set(103, K::kUnary, Op::f32x4_ceil);
-    set(104, K::kUnary, Op::f32x4_floor);
-    set(105, K::kUnary, Op::f32x4_trunc);
-    set(106, K::kUnary, Op::f32x4_nearest);
-    set(107, K::kShift, Op::i8x16_shl);
-    set(108, K::kShift, Op::i8x16_shr_s);
-    set(109, K::kShift, Op::i8x16_shr_u);
-    set(110, K::kBinary, Op::i8x16_add);
-    set(111, K::kBinary, Op::i8x16_add_sat_s);
-    set(112, K::kBinary, Op::i8x16_add_sat_u);
-    set(113, K::kBinary, Op::i8x16_sub);
-    set(114, K::kBinary, Op::i8x16_sub_sat_s);
-    set(115, K::kBinary, Op::i8x16_sub_sat_u);
-    set(116, K::kUnary, Op::f64x2_ceil);
-    set(117, K::kUnary, Op::f64x2_floor);
-    set(118, K::kBinary, Op::i8x16_min_s);
-    set(119, K::kBinary, Op::i8x16_min_u);
-    set(120, K::kBinary, Op::i8x16_max_s);
-    set(121, K::kBinary, Op::i8x16_max_u);
-    set(122, K::kUnary, Op::f64x2_trunc);
-    set(123, K::kBinary, Op::i8x16_avgr_u);
-    set(124, K::kUnary, Op::i16x8_extadd_pairwise_i8x16_s);
-    set(125, K::kUnary, Op::i16x8_extadd_pairwise_i8x16_u);
-    set(126, K::kUnary, Op::i32x4_extadd_pairwise_i16x8_s);
-    set(127, K::kUnary, Op::i32x4_extadd_pairwise_i16x8_u);
-    set(128, K::kUnary, Op::i16x8_abs);
-    set(129, K::kUnary, Op::i16x8_neg);
-    set(130, K::kBinary, Op::i16x8_q15mulr_sat_s);
-    set(131, K::kTest, Op::i16x8_all_true);
-    set(132, K::kTest, Op::i16x8_bitmask);
-    set(133, K::kBinary, Op::i16x8_narrow_i32x4_s);
-    set(134, K::kBinary, Op::i16x8_narrow_i32x4_u);
-    set(135, K::kUnary, Op::i16x8_extend_low_i8x16_s);
-    set(136, K::kUnary, Op::i16x8_extend_high_i8x16_s);
-    set(137, K::kUnary, Op::i16x8_extend_low_i8x16_u);
-    set(138, K::kUnary, Op::i16x8_extend_high_i8x16_u);
-    set(139, K::kShift, Op::i16x8_shl);
-    set(140, K::kShift, Op::i16x8_shr_s);
-    set(141, K::kShift, Op::i16x8_shr_u);
-    set(142, K::kBinary, Op::i16x8_add);
-    set(143, K::kBinary, Op::i16x8_add_sat_s);
-    set(144, K::kBinary, Op::i16x8_add_sat_u);
-    set(145, K::kBinary, Op::i16x8_sub);
-    set(146, K::kBinary, Op::i16x8_sub_sat_s);
-    set(147, K::kBinary, Op::i16x8_sub_sat_u);
-    set(148, K::kUnary, Op::f64x2_nearest);
-    set(149, K::kBinary, Op::i16x8_mul);
-    set(150, K::kBinary, Op::i16x8_min_s);
-    set(151, K::kBinary, Op::i16x8_min_u);
-    set(152, K::kBinary, Op::i16x8_max_s);
-    set(153, K::kBinary, Op::i16x8_max_u);
-    set(155, K::kBinary, Op::i16x8_avgr_u);
-    set(156, K::kBinary, Op::i16x8_extmul_low_i8x16_s);
-    set(157, K::kBinary, Op::i16x8_extmul_high_i8x16_s);
-    set(158, K::kBinary, Op::i16x8_extmul_low_i8x16_u);
-    set(159, K::kBinary, Op::i16x8_extmul_high_i8x16_u);
-    set(160, K::kUnary, Op::i32x4_abs);
-    set(161, K::kUnary, Op::i32x4_neg);
-    set(163, K::kTest, Op::i32x4_all_true);
-    set(164, K::kTest, Op::i32x4_bitmask);
-    set(167, K::kUnary, Op::i32x4_extend_low_i16x8_s);
-    set(168, K::kUnary, Op::i32x4_extend_high_i16x8_s);
-    set(169, K::kUnary, Op::i32x4_extend_low_i16x8_u);
-    set(170, K::kUnary, Op::i32x4_extend_high_i16x8_u);
-    set(171, K::kShift, Op::i32x4_shl);
-    set(172, K::kShift, Op::i32x4_shr_s);
-    set(173, K::kShift, Op::i32x4_shr_u);
-    set(174, K::kBinary, Op::i32x4_add);
-    set(177, K::kBinary, Op::i32x4_sub);
-    set(181, K::kBinary, Op::i32x4_mul);
-    set(182, K::kBinary, Op::i32x4_min_s);
-    set(183, K::kBinary, Op::i32x4_min_u);
-    set(184, K::kBinary, Op::i32x4_max_s);
-    set(185, K::kBinary, Op::i32x4_max_u);
-    set(186, K::kBinary, Op::i32x4_dot_i16x8_s);
-    set(188, K::kBinary, Op::i32x4_extmul_low_i16x8_s);
-    set(189, K::kBinary, Op::i32x4_extmul_high_i16x8_s);
-    set(190, K::kBinary, Op::i32x4_extmul_low_i16x8_u);
-    set(191, K::kBinary, Op::i32x4_extmul_high_i16x8_u);
-    set(192, K::kUnary, Op::i64x2_abs);
-    set(193, K::kUnary, Op::i64x2_neg);
-    set(195, K::kTest, Op::i64x2_all_true);
-    set(196, K::kTest, Op::i64x2_bitmask);
-    set(199, K::kUnary, Op::i64x2_extend_low_i32x4_s);
-    set(200, K::kUnary, Op::i64x2_extend_high_i32x4_s);
-    set(201, K::kUnary, Op::i64x2_extend_low_i32x4_u);
-    set(202, K::kUnary, Op::i64x2_extend_high_i32x4_u);
-    set(203, K::kShift, Op::i64x2_shl);
-    set(204, K::kShift, Op::i64x2_shr_s);
-    set(205, K::kShift, Op::i64x2_shr_u);
-    set(206, K::kBinary, Op::i64x2_add);
-    set(209, K::kBinary, Op::i64x2_sub);
-    set(213, K::kBinary, Op::i64x2_mul);
-    set(214, K::kBinary, Op::i64x2_eq);
-    set(215, K::kBinary, Op::i64x2_ne);
-    set(216, K::kBinary, Op::i64x2_lt_s);
-    set(217, K::kBinary, Op::i64x2_gt_s);
-    set(218, K::kBinary, Op::i64x2_le_s);
-    set(219, K::kBinary, Op::i64x2_ge_s);
-    set(220, K::kBinary, Op::i64x2_extmul_low_i32x4_s);
-    set(221, K::kBinary, Op::i64x2_extmul_high_i32x4_s);
-    set(222, K::kBinary, Op::i64x2_extmul_low_i32x4_u);
-    set(223, K::kBinary, Op::i64x2_extmul_high_i32x4_u);
-    set(224, K::kUnary, Op::f32x4_abs);
-    set(225, K::kUnary, Op::f32x4_neg);
-    set(227, K::kUnary, Op::f32x4_sqrt);
-    set(228, K::kBinary, Op::f32x4_add);
-    set(229, K::kBinary, Op::f32x4_sub);
-    set(230, K::kBinary, Op::f32x4_mul);
-    set(231, K::kBinary, Op::f32x4_div);
-    set(232, K::kBinary, Op::f32x4_min);
-    set(233, K::kBinary, Op::f32x4_max);
-    set(234, K::kBinary, Op::f32x4_pmin);
-    set(235, K::kBinary, Op::f32x4_pmax);
-    set(236, K::kUnary, Op::f64x2_abs);
-    set(237, K::kUnary, Op::f64x2_neg);
-    set(239, K::kUnary, Op::f64x2_sqrt);
-    set(240, K::kBinary, Op::f64x2_add);
-    set(241, K::kBinary, Op::f64x2_sub);
-    set(242, K::kBinary, Op::f64x2_mul);
-    set(243, K::kBinary, Op::f64x2_div);
-    set(244, K::kBinary, Op::f64x2_min);
-    set(245, K::kBinary, Op::f64x2_max);
-    set(246, K::kBinary, Op::f64x2_pmin);
-    set(247, K::kBinary, Op::f64x2_pmax);
-    set(248, K::kUnary, Op::i32x4_trunc_sat_f32x4_s);
-    set(249, K::kUnary, Op::i32x4_trunc_sat_f32x4_u);
-    set(250, K::kUnary, Op::f32x4_convert_i32x4_s);
-    set(251, K::kUnary, Op::f32x4_convert_i32x4_u);
-    set(252, K::kUnary, Op::i32x4_trunc_sat_f64x2_s_zero);
-    set(253, K::kUnary, Op::i32x4_trunc_sat_f64x2_u_zero);
-    set(254, K::kUnary, Op::f64x2_convert_low_i32x4_s);
-    set(255, K::kUnary, Op::f64x2_convert_low_i32x4_u);
-  }
-};
-
-const SimdTable& simd_table() {
-  static const SimdTable table;
   return table;
 }
 
@@ -875,12 +562,14 @@ class FunctionCompiler {
   // --- instructions
   bool do_call(uint32_t func_index);
   bool do_call_indirect(uint32_t type_index, uint32_t table_index);
-  bool do_numeric(uint8_t opcode);
+  Opcode read_opcode();
+  bool do_classified(Opcode op);
+  bool do_numeric(Opcode op);
   bool do_load(Op op, ValType result, uint32_t natural_align);
   bool do_store(Op op, ValType value, uint32_t natural_align);
   bool read_memarg(uint32_t natural_align, uint64_t* offset);
-  bool do_prefix_fc();
-  bool do_simd();
+  bool do_bulk(Opcode op);
+  bool do_shuffle();
   bool do_local_set(uint32_t index, bool tee);
   bool emit_unary(Op op, ValType in, ValType out);
   bool fuse_binop(const NumInfo& info, Operand& a, Operand& b, uint32_t dst);
@@ -1538,8 +1227,8 @@ bool FunctionCompiler::emit_binary(Op op, ValType ta, ValType tb, ValType out) {
   return push(out);
 }
 
-bool FunctionCompiler::do_numeric(uint8_t opcode) {
-  const NumInfo& info = num_table().info[opcode];
+bool FunctionCompiler::do_numeric(Opcode opcode) {
+  const NumInfo& info = num_table().info[static_cast<size_t>(opcode)];
   if (info.reinterpret) {
     Operand a;
     if (!pop(info.a, &a)) {
@@ -1818,30 +1507,10 @@ bool FunctionCompiler::do_local_set(uint32_t index, bool tee) {
   return true;
 }
 
-bool FunctionCompiler::do_prefix_fc() {
-  uint32_t sub = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  const ValType I32 = ValType::I32, I64 = ValType::I64, F32 = ValType::F32, F64 = ValType::F64;
-  switch (sub) {
-    case 0:
-      return emit_unary(Op::i32_trunc_sat_f32_s, F32, I32);
-    case 1:
-      return emit_unary(Op::i32_trunc_sat_f32_u, F32, I32);
-    case 2:
-      return emit_unary(Op::i32_trunc_sat_f64_s, F64, I32);
-    case 3:
-      return emit_unary(Op::i32_trunc_sat_f64_u, F64, I32);
-    case 4:
-      return emit_unary(Op::i64_trunc_sat_f32_s, F32, I64);
-    case 5:
-      return emit_unary(Op::i64_trunc_sat_f32_u, F32, I64);
-    case 6:
-      return emit_unary(Op::i64_trunc_sat_f64_s, F64, I64);
-    case 7:
-      return emit_unary(Op::i64_trunc_sat_f64_u, F64, I64);
-    case 8: {  // memory.init
+bool FunctionCompiler::do_bulk(Opcode op) {
+  const ValType I32 = ValType::I32;
+  switch (op) {
+    case Opcode::memory_init: {
       uint32_t seg = reader_.u32_leb();
       uint8_t zero = reader_.u8();
       if (!reader_ok()) {
@@ -1866,7 +1535,7 @@ bool FunctionCompiler::do_prefix_fc() {
       emit(seg);
       return true;
     }
-    case 9: {  // data.drop
+    case Opcode::data_drop: {
       uint32_t seg = reader_.u32_leb();
       if (!reader_ok()) {
         return false;
@@ -1878,7 +1547,7 @@ bool FunctionCompiler::do_prefix_fc() {
       emit(seg);
       return true;
     }
-    case 10: {  // memory.copy
+    case Opcode::memory_copy: {
       uint8_t z1 = reader_.u8();
       uint8_t z2 = reader_.u8();
       if (!reader_ok()) {
@@ -1899,7 +1568,7 @@ bool FunctionCompiler::do_prefix_fc() {
       emit(pack_slots(sd, ss, sn));
       return true;
     }
-    case 11: {  // memory.fill
+    case Opcode::memory_fill: {
       uint8_t z = reader_.u8();
       if (!reader_ok()) {
         return false;
@@ -1919,7 +1588,7 @@ bool FunctionCompiler::do_prefix_fc() {
       emit(pack_slots(sd, sv, sn));
       return true;
     }
-    case 12: {  // table.init
+    case Opcode::table_init: {
       uint32_t seg = reader_.u32_leb();
       uint32_t table = reader_.u32_leb();
       if (!reader_ok()) {
@@ -1944,7 +1613,7 @@ bool FunctionCompiler::do_prefix_fc() {
       emit(Word{table} | (Word{seg} << 32));
       return true;
     }
-    case 13: {  // elem.drop
+    case Opcode::elem_drop: {
       uint32_t seg = reader_.u32_leb();
       if (!reader_ok()) {
         return false;
@@ -1956,7 +1625,7 @@ bool FunctionCompiler::do_prefix_fc() {
       emit(seg);
       return true;
     }
-    case 14: {  // table.copy
+    case Opcode::table_copy: {
       uint32_t dst_table = reader_.u32_leb();
       uint32_t src_table = reader_.u32_leb();
       if (!reader_ok()) {
@@ -1978,7 +1647,7 @@ bool FunctionCompiler::do_prefix_fc() {
       emit(Word{dst_table} | (Word{src_table} << 32));
       return true;
     }
-    case 15: {  // table.grow
+    case Opcode::table_grow: {
       uint32_t table = reader_.u32_leb();
       if (!reader_ok() || !need_table(table)) {
         return false;
@@ -1995,7 +1664,7 @@ bool FunctionCompiler::do_prefix_fc() {
       produced(pos, dst);
       return push(I32);
     }
-    case 16: {  // table.size
+    case Opcode::table_size: {
       uint32_t table = reader_.u32_leb();
       if (!reader_ok() || !need_table(table)) {
         return false;
@@ -2007,7 +1676,7 @@ bool FunctionCompiler::do_prefix_fc() {
       produced(pos, dst);
       return push(I32);
     }
-    case 17: {  // table.fill
+    case Opcode::table_fill: {
       uint32_t table = reader_.u32_leb();
       if (!reader_ok() || !need_table(table)) {
         return false;
@@ -2027,25 +1696,68 @@ bool FunctionCompiler::do_prefix_fc() {
   }
 }
 
-bool FunctionCompiler::do_simd() {
-  uint32_t sub = reader_.u32_leb();
+Opcode FunctionCompiler::read_opcode() {
+  const uint8_t byte = reader_.u8();
+  Opcode op;
+  if (byte == kPrefixFC || byte == kPrefixFD) {
+    const uint32_t sub = reader_.u32_leb();
+    if (!reader_ok()) {
+      return kNoOpcode;
+    }
+    op = prefixed_opcode(byte, sub);
+  } else {
+    op = opcode_of(byte);
+  }
+  if (op == kNoOpcode) {
+    fail("illegal opcode", ErrorCode::kMalformed);
+  }
+  return op;
+}
+
+bool FunctionCompiler::do_shuffle() {
+  const ValType V = ValType::V128;
+  std::span<const uint8_t> bytes = reader_.bytes(16);
   if (!reader_ok()) {
     return false;
   }
-  if (sub > 255 || simd_table().info[sub].kind == SimdKind::kNone) {
-    return fail("illegal opcode", ErrorCode::kMalformed);
+  for (uint8_t lane : bytes) {
+    if (lane >= 32) {
+      return fail("invalid lane index");
+    }
   }
-  const SimdInfo& info = simd_table().info[sub];
+  Operand b, a;
+  if (!pop(V, &b) || !pop(V, &a)) {
+    return false;
+  }
+  uint32_t sa = slot_of(a), sb = slot_of(b);
+  uint32_t dst = next_home();
+  uint64_t lo, hi;
+  std::memcpy(&lo, bytes.data(), 8);
+  std::memcpy(&hi, bytes.data() + 8, 8);
+  size_t pos = emit_op(Op::i8x16_shuffle);
+  emit(pack_slots(sa, sb, dst));
+  emit(lo);
+  emit(hi);
+  produced(pos, dst);
+  return push(V);
+}
+
+bool FunctionCompiler::do_classified(Opcode op) {
+  const OpcodeInfo& info = opcode_info(op);
   const ValType V = ValType::V128;
-  switch (info.kind) {
-    case SimdKind::kNone:
+  switch (info.cls) {
+    case OpClass::kSpecial:
       break;
-    case SimdKind::kLoad:
-      return do_load(info.op, V, info.align);
-    case SimdKind::kStore:
-      return do_store(info.op, V, info.align);
-    case SimdKind::kLoadLane:
-    case SimdKind::kStoreLane: {
+    case OpClass::kUnary:
+    case OpClass::kBinary:
+    case OpClass::kReinterpret:
+      return do_numeric(op);
+    case OpClass::kLoad:
+      return do_load(interp_op(op), info.result, info.align);
+    case OpClass::kStore:
+      return do_store(interp_op(op), info.b, info.align);
+    case OpClass::kLoadLane:
+    case OpClass::kStoreLane: {
       uint64_t offset;
       if (!read_memarg(info.align, &offset)) {
         return false;
@@ -2063,82 +1775,36 @@ bool FunctionCompiler::do_simd() {
       }
       uint32_t sa = slot_of(addr);
       uint32_t sv = slot_of(v);
-      if (info.kind == SimdKind::kStoreLane) {
-        emit_op(info.op);
+      if (info.cls == OpClass::kStoreLane) {
+        emit_op(interp_op(op));
         emit(pack_slots(sa, sv));
         emit(offset);
         emit(lane);
         return true;
       }
       uint32_t dst = next_home();
-      size_t pos = emit_op(info.op);
+      size_t pos = emit_op(interp_op(op));
       emit(pack_slots(sa, sv, dst));
       emit(offset);
       emit(lane);
       produced(pos, dst);
       return push(V);
     }
-    case SimdKind::kConst: {
-      std::span<const uint8_t> bytes = reader_.bytes(16);
-      if (!reader_ok()) {
-        return false;
-      }
-      uint64_t lo, hi;
-      std::memcpy(&lo, bytes.data(), 8);
-      std::memcpy(&hi, bytes.data() + 8, 8);
-      return push_const(V, lo, hi);
-    }
-    case SimdKind::kShuffle: {
-      std::span<const uint8_t> bytes = reader_.bytes(16);
-      if (!reader_ok()) {
-        return false;
-      }
-      for (uint8_t lane : bytes) {
-        if (lane >= 32) {
-          return fail("invalid lane index");
-        }
-      }
-      Operand b, a;
-      if (!pop(V, &b) || !pop(V, &a)) {
-        return false;
-      }
-      uint32_t sa = slot_of(a), sb = slot_of(b);
-      uint32_t dst = next_home();
-      uint64_t lo, hi;
-      std::memcpy(&lo, bytes.data(), 8);
-      std::memcpy(&hi, bytes.data() + 8, 8);
-      size_t pos = emit_op(info.op);
-      emit(pack_slots(sa, sb, dst));
-      emit(lo);
-      emit(hi);
-      produced(pos, dst);
-      return push(V);
-    }
-    case SimdKind::kUnary:
-      return emit_unary(info.op, V, V);
-    case SimdKind::kBinary:
-      return emit_binary(info.op, V, V, V);
-    case SimdKind::kShift:
-      return emit_binary(info.op, V, ValType::I32, V);
-    case SimdKind::kTest:
-      return emit_unary(info.op, V, ValType::I32);
-    case SimdKind::kSplat:
-      return emit_unary(info.op, info.scalar, V);
-    case SimdKind::kTernary: {
+    case OpClass::kTernary: {
       Operand c, b, a;
       if (!pop(V, &c) || !pop(V, &b) || !pop(V, &a)) {
         return false;
       }
       uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
       uint32_t dst = next_home();
-      size_t pos = emit_op(info.op);
+      size_t pos = emit_op(interp_op(op));
       emit(pack_slots(sa, sb, dst));
       emit(pack_slots(sc));
       produced(pos, dst);
       return push(V);
     }
-    case SimdKind::kExtract:
-    case SimdKind::kReplace: {
+    case OpClass::kExtractLane:
+    case OpClass::kReplaceLane: {
       uint8_t lane = reader_.u8();
       if (!reader_ok()) {
         return false;
@@ -2146,26 +1812,26 @@ bool FunctionCompiler::do_simd() {
       if (lane >= info.lanes) {
         return fail("invalid lane index");
       }
-      if (info.kind == SimdKind::kExtract) {
+      if (info.cls == OpClass::kExtractLane) {
         Operand a;
         if (!pop(V, &a)) {
           return false;
         }
         uint32_t sa = slot_of(a);
         uint32_t dst = next_home();
-        size_t pos = emit_op(info.op);
+        size_t pos = emit_op(interp_op(op));
         emit(pack_slots(sa, 0, dst));
         emit(lane);
         produced(pos, dst);
-        return push(info.scalar);
+        return push(info.result);
       }
       Operand s, a;
-      if (!pop(info.scalar, &s) || !pop(V, &a)) {
+      if (!pop(info.b, &s) || !pop(V, &a)) {
         return false;
       }
       uint32_t sa = slot_of(a), ss = slot_of(s);
       uint32_t dst = next_home();
-      size_t pos = emit_op(info.op);
+      size_t pos = emit_op(interp_op(op));
       emit(pack_slots(sa, ss, dst));
       emit(lane);
       produced(pos, dst);
@@ -2218,54 +1884,59 @@ Status FunctionCompiler::compile() {
       break;
     }
     op_offset_ = reader_.offset();
-    uint8_t op = reader_.u8();
+    const Opcode op = read_opcode();
+    if (op == kNoOpcode) {
+      ok = false;
+      break;
+    }
     switch (op) {
-      case 0x00:  // unreachable
+      case Opcode::unreachable:
         emit_op(Op::unreachable);
         end_run();
         set_unreachable();
         break;
-      case 0x01:  // nop
+      case Opcode::nop:
         break;
-      case 0x02:    // block
-      case 0x03: {  // loop
+      case Opcode::block:
+      case Opcode::loop: {
         std::vector<ValType> params, results;
         ok = read_block_type(&params, &results);
         if (!ok) {
           break;
         }
         materialize_all();
-        ok = push_ctrl(op, std::move(params), std::move(results));
-        if (ok && op == 0x03) {
+        ok = push_ctrl(static_cast<uint8_t>(opcode_info(op).code), std::move(params),
+                       std::move(results));
+        if (ok && op == Opcode::loop) {
           ctrls_.back().loop_pc = code_.size();
           ctrls_.back().loop_point = here();
         }
         bind_label();
         break;
       }
-      case 0x04:
+      case Opcode::if_:
         ok = do_if();
         break;
-      case 0x05:
+      case Opcode::else_:
         ok = do_else();
         break;
-      case 0x0B:
+      case Opcode::end:
         ok = do_end();
         break;
-      case 0x0C: {
+      case Opcode::br: {
         uint32_t depth = reader_.u32_leb();
         ok = reader_ok() && do_br(depth);
         break;
       }
-      case 0x0D: {
+      case Opcode::br_if: {
         uint32_t depth = reader_.u32_leb();
         ok = reader_ok() && do_br_if(depth);
         break;
       }
-      case 0x0E:
+      case Opcode::br_table:
         ok = do_br_table();
         break;
-      case 0x0F: {  // return
+      case Opcode::return_: {
         ok = check_top(type_.results);
         if (ok) {
           emit_return();
@@ -2273,26 +1944,26 @@ Status FunctionCompiler::compile() {
         }
         break;
       }
-      case 0x10: {
+      case Opcode::call: {
         uint32_t f = reader_.u32_leb();
         ok = reader_ok() && do_call(f);
         break;
       }
-      case 0x11: {
+      case Opcode::call_indirect: {
         uint32_t type_index = reader_.u32_leb();
         uint32_t table_index = reader_.u32_leb();
         ok = reader_ok() && do_call_indirect(type_index, table_index);
         break;
       }
-      case 0x1A: {  // drop
+      case Opcode::drop: {
         Operand o;
         ok = pop_any(&o);
         break;
       }
-      case 0x1B:    // select
-      case 0x1C: {  // select t
+      case Opcode::select:
+      case Opcode::select_t: {
         ValType t = kUnknown;
-        if (op == 0x1C) {
+        if (op == Opcode::select_t) {
           uint32_t n = reader_.u32_leb();
           if (!reader_ok()) {
             ok = false;
@@ -2318,7 +1989,7 @@ Status FunctionCompiler::compile() {
           ok = false;
           break;
         }
-        if (op == 0x1B) {
+        if (op == Opcode::select) {
           if (!is_num_or_vec(a.type) || !is_num_or_vec(b.type)) {
             ok = fail("type mismatch");
             break;
@@ -2338,7 +2009,7 @@ Status FunctionCompiler::compile() {
         ok = push(t);
         break;
       }
-      case 0x20: {  // local.get
+      case Opcode::local_get: {
         uint32_t index = reader_.u32_leb();
         if (!reader_ok()) {
           ok = false;
@@ -2355,13 +2026,13 @@ Status FunctionCompiler::compile() {
         ok = push_operand(o);
         break;
       }
-      case 0x21:
-      case 0x22: {
+      case Opcode::local_set:
+      case Opcode::local_tee: {
         uint32_t index = reader_.u32_leb();
-        ok = reader_ok() && do_local_set(index, op == 0x22);
+        ok = reader_ok() && do_local_set(index, op == Opcode::local_tee);
         break;
       }
-      case 0x23: {  // global.get
+      case Opcode::global_get: {
         uint32_t index = reader_.u32_leb();
         if (!reader_ok()) {
           ok = false;
@@ -2380,7 +2051,7 @@ Status FunctionCompiler::compile() {
         ok = push(t);
         break;
       }
-      case 0x24: {  // global.set
+      case Opcode::global_set: {
         uint32_t index = reader_.u32_leb();
         if (!reader_ok()) {
           ok = false;
@@ -2406,15 +2077,15 @@ Status FunctionCompiler::compile() {
         emit(index);
         break;
       }
-      case 0x25:    // table.get
-      case 0x26: {  // table.set
+      case Opcode::table_get:
+      case Opcode::table_set: {
         uint32_t table = reader_.u32_leb();
         if (!reader_ok() || !need_table(table)) {
           ok = false;
           break;
         }
         ValType et = ir_.tables[table].elem;
-        if (op == 0x25) {
+        if (op == Opcode::table_get) {
           Operand i;
           if (!pop(ValType::I32, &i)) {
             ok = false;
@@ -2440,77 +2111,8 @@ Status FunctionCompiler::compile() {
         }
         break;
       }
-      case 0x28:
-        ok = do_load(Op::i32_load, ValType::I32, 2);
-        break;
-      case 0x29:
-        ok = do_load(Op::i64_load, ValType::I64, 3);
-        break;
-      case 0x2A:
-        ok = do_load(Op::f32_load, ValType::F32, 2);
-        break;
-      case 0x2B:
-        ok = do_load(Op::f64_load, ValType::F64, 3);
-        break;
-      case 0x2C:
-        ok = do_load(Op::i32_load8_s, ValType::I32, 0);
-        break;
-      case 0x2D:
-        ok = do_load(Op::i32_load8_u, ValType::I32, 0);
-        break;
-      case 0x2E:
-        ok = do_load(Op::i32_load16_s, ValType::I32, 1);
-        break;
-      case 0x2F:
-        ok = do_load(Op::i32_load16_u, ValType::I32, 1);
-        break;
-      case 0x30:
-        ok = do_load(Op::i64_load8_s, ValType::I64, 0);
-        break;
-      case 0x31:
-        ok = do_load(Op::i64_load8_u, ValType::I64, 0);
-        break;
-      case 0x32:
-        ok = do_load(Op::i64_load16_s, ValType::I64, 1);
-        break;
-      case 0x33:
-        ok = do_load(Op::i64_load16_u, ValType::I64, 1);
-        break;
-      case 0x34:
-        ok = do_load(Op::i64_load32_s, ValType::I64, 2);
-        break;
-      case 0x35:
-        ok = do_load(Op::i64_load32_u, ValType::I64, 2);
-        break;
-      case 0x36:
-        ok = do_store(Op::i32_store, ValType::I32, 2);
-        break;
-      case 0x37:
-        ok = do_store(Op::i64_store, ValType::I64, 3);
-        break;
-      case 0x38:
-        ok = do_store(Op::i32_store, ValType::F32, 2);
-        break;
-      case 0x39:
-        ok = do_store(Op::i64_store, ValType::F64, 3);
-        break;
-      case 0x3A:
-        ok = do_store(Op::i32_store8, ValType::I32, 0);
-        break;
-      case 0x3B:
-        ok = do_store(Op::i32_store16, ValType::I32, 1);
-        break;
-      case 0x3C:
-        ok = do_store(Op::i64_store8, ValType::I64, 0);
-        break;
-      case 0x3D:
-        ok = do_store(Op::i64_store16, ValType::I64, 1);
-        break;
-      case 0x3E:
-        ok = do_store(Op::i64_store32, ValType::I64, 2);
-        break;
-      case 0x3F:    // memory.size
-      case 0x40: {  // memory.grow
+      case Opcode::memory_size:
+      case Opcode::memory_grow: {
         uint8_t zero = reader_.u8();
         if (!reader_ok()) {
           ok = false;
@@ -2524,7 +2126,7 @@ Status FunctionCompiler::compile() {
           ok = false;
           break;
         }
-        if (op == 0x3F) {
+        if (op == Opcode::memory_size) {
           uint32_t dst = next_home();
           size_t pos = emit_op(Op::memory_size);
           emit(pack_slots(0, 0, dst));
@@ -2535,27 +2137,27 @@ Status FunctionCompiler::compile() {
         }
         break;
       }
-      case 0x41: {
+      case Opcode::i32_const: {
         int32_t v = reader_.s32_leb();
         ok = reader_ok() && push_const(ValType::I32, static_cast<uint32_t>(v));
         break;
       }
-      case 0x42: {
+      case Opcode::i64_const: {
         int64_t v = reader_.s64_leb();
         ok = reader_ok() && push_const(ValType::I64, static_cast<uint64_t>(v));
         break;
       }
-      case 0x43: {
+      case Opcode::f32_const: {
         uint32_t bits = reader_.fixed_u32();
         ok = reader_ok() && push_const(ValType::F32, bits);
         break;
       }
-      case 0x44: {
+      case Opcode::f64_const: {
         uint64_t bits = reader_.fixed_u64();
         ok = reader_ok() && push_const(ValType::F64, bits);
         break;
       }
-      case 0xD0: {  // ref.null
+      case Opcode::ref_null: {
         auto t = valtype_from_byte(reader_.u8());
         if (!reader_ok()) {
           ok = false;
@@ -2568,7 +2170,7 @@ Status FunctionCompiler::compile() {
         ok = push_const(*t, 0);
         break;
       }
-      case 0xD1: {  // ref.is_null
+      case Opcode::ref_is_null: {
         Operand a;
         if (!pop_any(&a)) {
           ok = false;
@@ -2586,7 +2188,7 @@ Status FunctionCompiler::compile() {
         ok = push(ValType::I32);
         break;
       }
-      case 0xD2: {  // ref.func
+      case Opcode::ref_func: {
         uint32_t f = reader_.u32_leb();
         if (!reader_ok()) {
           ok = false;
@@ -2608,18 +2210,35 @@ Status FunctionCompiler::compile() {
         ok = push(ValType::FuncRef);
         break;
       }
-      case 0xFC:
-        ok = do_prefix_fc();
+      case Opcode::v128_const: {
+        std::span<const uint8_t> bytes = reader_.bytes(16);
+        if (!reader_ok()) {
+          ok = false;
+          break;
+        }
+        uint64_t lo, hi;
+        std::memcpy(&lo, bytes.data(), 8);
+        std::memcpy(&hi, bytes.data() + 8, 8);
+        ok = push_const(ValType::V128, lo, hi);
         break;
-      case 0xFD:
-        ok = do_simd();
+      }
+      case Opcode::i8x16_shuffle:
+        ok = do_shuffle();
+        break;
+      case Opcode::memory_init:
+      case Opcode::data_drop:
+      case Opcode::memory_copy:
+      case Opcode::memory_fill:
+      case Opcode::table_init:
+      case Opcode::elem_drop:
+      case Opcode::table_copy:
+      case Opcode::table_grow:
+      case Opcode::table_size:
+      case Opcode::table_fill:
+        ok = do_bulk(op);
         break;
       default:
-        if (op >= 0x45 && op <= 0xC4) {
-          ok = do_numeric(op);
-        } else {
-          ok = fail("illegal opcode", ErrorCode::kMalformed);
-        }
+        ok = do_classified(op);
         break;
     }
   }
@@ -2660,6 +2279,10 @@ void FunctionCompiler::patch_charges() {
 }
 
 }  // namespace
+
+Op interp_op(Opcode op) {
+  return kInterpOp[static_cast<size_t>(op)];
+}
 
 Status compile_functions(ModuleData& md) {
   const ModuleIR& ir = md.ir;

@@ -4,7 +4,9 @@
 #pragma once
 
 #include "rusm/result.h"
+#include "wasm/code.h"
 #include "wasm/engine.h"
+#include "wasm/opcodes.h"
 
 namespace rusm::wasm::internal {
 
@@ -13,5 +15,11 @@ namespace rusm::wasm::internal {
 // for engine limits), with a message "code section, offset 0x..: <reason>
 // (function N)".
 Status compile_functions(ModuleData& md);
+
+// The internal instruction that runs `op`, for every instruction the opcode
+// table types by its class (the same name but for a few, e.g. f32.store runs
+// as i32_store, a reinterpretation as nop); Op::kCount for kSpecial ones,
+// which the compiler emits by hand.
+Op interp_op(Opcode op);
 
 }  // namespace rusm::wasm::internal
