@@ -69,6 +69,34 @@ constexpr std::array<const char*, 13> kSectionLabels = {
 // three-byte declaration can declare millions of them.
 constexpr uint64_t kLocalsPerInputByte = 16;
 
+// What the scan of instructions needs per byte of the one-byte space, in one
+// load (compile time is guarded by `rusm bench module-storm`): the
+// instruction (kNoOpcode for a prefix or an illegal byte), its immediates,
+// and whether the scan must look at it by name (it changes the block nesting,
+// or it is a prefix, behind which memory.init and data.drop use a data
+// segment). Derived from the opcode table.
+struct ScanInfo {
+  Opcode op = kNoOpcode;
+  ImmKind imm = ImmKind::kNone;
+  bool structural = false;
+};
+constexpr std::array<ScanInfo, 256> make_scan_table() {
+  std::array<ScanInfo, 256> t{};
+  for (int b = 0; b < 256; ++b) {
+    const Opcode op = opcode_of(static_cast<uint8_t>(b));
+    if (op == kNoOpcode) {
+      continue;
+    }
+    t[b].op = op;
+    t[b].imm = opcode_info(op).imm;
+    t[b].structural = op == Opcode::block || op == Opcode::loop || op == Opcode::if_ ||
+                      op == Opcode::else_ || op == Opcode::end;
+  }
+  t[kPrefixFC].structural = true;
+  return t;
+}
+constexpr std::array<ScanInfo, 256> kScanByByte = make_scan_table();
+
 std::string hex(uint64_t v) {
   char buf[24];
   std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
@@ -368,7 +396,8 @@ bool Decoder::scan_instructions(ConstScan* cs) {
       return false;
     }
     const bool top = frames_.size() == 1;
-    Opcode op;
+    Opcode op = kScanByByte[byte].op;
+    ImmKind imm = kScanByByte[byte].imm;
     if (byte == kPrefixFC || byte == kPrefixFD) {
       const uint32_t sub = r_.u32_leb();
       if (!r_.ok()) {
@@ -379,15 +408,13 @@ bool Decoder::scan_instructions(ConstScan* cs) {
         return malformed(
             at, std::string("illegal opcode ") + (byte == kPrefixFC ? "fc " : "fd ") + hex(sub));
       }
-    } else {
-      op = opcode_of(byte);
-      if (op == kNoOpcode) {
-        return malformed(at, "illegal opcode " + opcode_hex(byte));
-      }
+      imm = opcode_info(op).imm;
+    } else if (op == kNoOpcode) {
+      return malformed(at, "illegal opcode " + opcode_hex(byte));
     }
     uint64_t lo = 0;
     uint64_t hi = 0;
-    switch (opcode_info(op).imm) {
+    switch (imm) {
       case ImmKind::kNone:
         break;
       case ImmKind::kBlockType:
@@ -475,36 +502,38 @@ bool Decoder::scan_instructions(ConstScan* cs) {
     if (!r_.ok()) {
       return false;
     }
-    switch (op) {
-      case Opcode::block:
-      case Opcode::loop:
-        frames_.push_back(kFrameBlock);
-        break;
-      case Opcode::if_:
-        frames_.push_back(kFrameIf);
-        break;
-      case Opcode::else_:
-        if (frames_.back() != kFrameIf) {
-          return malformed(at, "END opcode expected");
-        }
-        frames_.back() = kFrameBlock;
-        break;
-      case Opcode::end:
-        frames_.pop_back();
-        if (frames_.empty()) {
-          return true;
-        }
-        break;
-      case Opcode::memory_init:
-      case Opcode::data_drop:
-        if constexpr (!kConst) {
-          if (!first_data_use_) {
-            first_data_use_ = at;
+    if (kScanByByte[byte].structural) {
+      switch (op) {
+        case Opcode::block:
+        case Opcode::loop:
+          frames_.push_back(kFrameBlock);
+          break;
+        case Opcode::if_:
+          frames_.push_back(kFrameIf);
+          break;
+        case Opcode::else_:
+          if (frames_.back() != kFrameIf) {
+            return malformed(at, "END opcode expected");
           }
-        }
-        break;
-      default:
-        break;
+          frames_.back() = kFrameBlock;
+          break;
+        case Opcode::end:
+          frames_.pop_back();
+          if (frames_.empty()) {
+            return true;
+          }
+          break;
+        case Opcode::memory_init:
+        case Opcode::data_drop:
+          if constexpr (!kConst) {
+            if (!first_data_use_) {
+              first_data_use_ = at;
+            }
+          }
+          break;
+        default:
+          break;
+      }
     }
     if constexpr (kConst) {
       if (top) {
