@@ -1,7 +1,10 @@
-// The function compiler: one pass over each body that validates it (the
-// algorithm of the spec's validation appendix: an operand stack of types and
-// a stack of control frames) and emits internal code (see the top of
-// interp.cc for the encoding).
+// The interpreter's code generator: a CodeGen (validator.h) that the shared
+// validator drives through each body, one callback per validated
+// instruction, and that emits internal code (see the top of interp.cc for the
+// encoding). It checks nothing but its own limits; everything about an
+// instruction that is not how the interpreter runs it (its encoding, its
+// typing, its immediates) is in the opcode table (opcodes.h) and the
+// validator.
 //
 // Code generation keeps, for every operand-stack entry, where its value
 // lives:
@@ -33,46 +36,17 @@
 #include <cstdio>
 
 #include "wasm/opcodes.h"
-#include "wasm/reader.h"
+#include "wasm/validator.h"
+#include "wasm/validator_impl.h"
 
 namespace rusm::wasm::internal {
 namespace {
 
-constexpr ValType kUnknown = static_cast<ValType>(0);
+constexpr ValType kUnknown = kNoType;
 constexpr size_t kNone = static_cast<size_t>(-1);
 
 uint32_t size_of(ValType t) {
   return t == ValType::V128 ? 2 : 1;
-}
-
-bool is_num_or_vec(ValType t) {
-  return t == ValType::I32 || t == ValType::I64 || t == ValType::F32 || t == ValType::F64 ||
-         t == ValType::V128 || t == kUnknown;
-}
-
-bool is_ref_or_unknown(ValType t) {
-  return t == ValType::FuncRef || t == ValType::ExternRef || t == kUnknown;
-}
-
-std::optional<ValType> valtype_from_byte(uint8_t b) {
-  switch (b) {
-    case 0x7F:
-      return ValType::I32;
-    case 0x7E:
-      return ValType::I64;
-    case 0x7D:
-      return ValType::F32;
-    case 0x7C:
-      return ValType::F64;
-    case 0x7B:
-      return ValType::V128;
-    case 0x70:
-      return ValType::FuncRef;
-    case 0x6F:
-      return ValType::ExternRef;
-    default:
-      return std::nullopt;
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -207,7 +181,7 @@ const NumTable& num_table() {
 }
 
 // ---------------------------------------------------------------------------
-// The compiler of one function
+// The code generator of one function
 
 struct Operand {
   enum Kind : uint8_t { kTemp, kLocal, kConst };
@@ -235,7 +209,7 @@ struct Fixup {
 };
 
 struct Ctrl {
-  uint8_t opcode = 0;  // 0x02 block, 0x03 loop, 0x04 if, 0x05 else, 0 function
+  FrameKind kind = FrameKind::kFunction;
   std::vector<ValType> params;
   std::vector<ValType> results;
   size_t height = 0;       // operand stack size below the params
@@ -245,10 +219,15 @@ struct Ctrl {
   FuelPoint loop_point;            // loops: the branch target's fuel point
   std::vector<Fixup> forward;      // branches to the end of the block
   Fixup else_fixup{kNone, 0, {}};  // if: the branch to the else arm
-  const std::vector<ValType>& label_types() const { return opcode == 0x03 ? params : results; }
+  const std::vector<ValType>& label_types() const {
+    return kind == FrameKind::kLoop ? params : results;
+  }
 };
 
-class FunctionCompiler {
+// Emits the internal code of one function as the validator walks it. Its
+// operand stack mirrors the validator's (see "Stack discipline" in
+// validator.h), with where each value lives instead of only its type.
+class FunctionCompiler final : public CodeGen {
  public:
   FunctionCompiler(ModuleData& md, uint32_t def_index)
       : md_(md),
@@ -258,32 +237,186 @@ class FunctionCompiler {
         body_(md.ir.bodies[def_index]),
         type_(md.ir.func_type(func_index_)),
         code_(md.code),
-        handlers_(handler_table(md.dispatch)),
-        reader_(std::span<const uint8_t>(md.ir.bytes.data() + body_.code_offset, body_.code_size),
-                body_.code_offset) {}
+        handlers_(handler_table(md.dispatch)) {}
 
-  Status compile();
+  // Lays out the frame (params, then locals; kLimit if they need more slots
+  // than an instruction can name). Then the validator drives the callbacks,
+  // and finish() completes md.funcs[def_index].
+  Status begin();
+  void finish();
+
+  const std::string& error() const override { return error_; }
+  ErrorCode error_code() const override { return error_code_; }
+
+  bool on_unreachable() override {
+    emit_op(Op::unreachable);
+    end_run();
+    set_unreachable();
+    return true;
+  }
+  bool on_block(FrameKind kind, const std::vector<ValType>& params,
+                const std::vector<ValType>& results) override;
+  bool on_if(const std::vector<ValType>& params, const std::vector<ValType>& results) override;
+  bool on_else() override;
+  bool on_end() override;
+  bool on_br(uint32_t depth) override;
+  bool on_br_if(uint32_t depth) override;
+  bool on_br_table(const std::vector<uint32_t>& depths, uint32_t default_depth) override;
+  bool on_return() override {
+    if (!check_top(type_.results)) {
+      return false;
+    }
+    emit_return();
+    set_unreachable();
+    return true;
+  }
+  bool on_call(uint32_t func_index, const FuncType& type) override;
+  bool on_call_indirect(uint32_t type_index, uint32_t table_index, const FuncType& type) override;
+
+  bool on_drop() override {
+    pop();
+    return true;
+  }
+  bool on_select(ValType type) override;
+  bool on_local_get(uint32_t index) override {
+    Operand o;
+    o.type = local_types_[index];
+    o.kind = Operand::kLocal;
+    o.local = local_slot_[index];
+    return push_operand(o);
+  }
+  bool on_local_set(uint32_t index, bool tee) override;
+  bool on_global_get(uint32_t index, ValType type) override {
+    uint32_t dst = next_home();
+    size_t pos = emit_op(type == ValType::V128 ? Op::global_get128 : Op::global_get);
+    emit(pack_slots(0, 0, dst));
+    emit(index);
+    produced(pos, dst);
+    return push(type);
+  }
+  bool on_global_set(uint32_t index, ValType type) override {
+    Operand v = pop();
+    uint32_t sv = slot_of(v);
+    emit_op(type == ValType::V128 ? Op::global_set128 : Op::global_set);
+    emit(pack_slots(sv));
+    emit(index);
+    return true;
+  }
+
+  bool on_const(ValType type, uint64_t lo, uint64_t hi) override {
+    return push_const(type, lo, hi);
+  }
+
+  bool on_numeric(Opcode op) override;
+  bool on_load(Opcode op, uint64_t offset) override {
+    return do_load(interp_op(op), opcode_info(op).result, offset);
+  }
+  bool on_store(Opcode op, uint64_t offset) override { return do_store(interp_op(op), offset); }
+  bool on_load_lane(Opcode op, uint64_t offset, uint8_t lane) override;
+  bool on_store_lane(Opcode op, uint64_t offset, uint8_t lane) override;
+  bool on_lane(Opcode op, uint8_t lane) override;
+  bool on_shuffle(const uint8_t lanes[16]) override;
+
+  bool on_memory_size() override {
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::memory_size);
+    emit(pack_slots(0, 0, dst));
+    produced(pos, dst);
+    return push(ValType::I32);
+  }
+  bool on_memory_grow() override { return emit_unary(Op::memory_grow, ValType::I32); }
+  bool on_memory_init(uint32_t segment) override {
+    emit_three(Op::memory_init);
+    emit(segment);
+    return true;
+  }
+  bool on_data_drop(uint32_t segment) override {
+    emit_op(Op::data_drop);
+    emit(segment);
+    return true;
+  }
+  bool on_memory_copy() override {
+    emit_three(Op::memory_copy);
+    return true;
+  }
+  bool on_memory_fill() override {
+    emit_three(Op::memory_fill);
+    return true;
+  }
+  bool on_table_get(uint32_t table, ValType elem) override {
+    Operand i = pop();
+    uint32_t si = slot_of(i);
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::table_get);
+    emit(pack_slots(si, 0, dst));
+    emit(table);
+    produced(pos, dst);
+    return push(elem);
+  }
+  bool on_table_set(uint32_t table, ValType elem) override {
+    Operand v = pop(), i = pop();
+    uint32_t si = slot_of(i), sv = slot_of(v);
+    emit_op(Op::table_set);
+    emit(pack_slots(si, sv));
+    emit(table);
+    return true;
+  }
+  bool on_table_init(uint32_t table, uint32_t segment) override {
+    emit_three(Op::table_init);
+    emit(Word{table} | (Word{segment} << 32));
+    return true;
+  }
+  bool on_elem_drop(uint32_t segment) override {
+    emit_op(Op::elem_drop);
+    emit(segment);
+    return true;
+  }
+  bool on_table_copy(uint32_t dst_table, uint32_t src_table) override {
+    emit_three(Op::table_copy);
+    emit(Word{dst_table} | (Word{src_table} << 32));
+    return true;
+  }
+  bool on_table_grow(uint32_t table, ValType elem) override {
+    Operand n = pop(), init = pop();
+    uint32_t si = slot_of(init), sn = slot_of(n);
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::table_grow);
+    emit(pack_slots(si, sn, dst));
+    emit(table);
+    produced(pos, dst);
+    return push(ValType::I32);
+  }
+  bool on_table_size(uint32_t table) override {
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::table_size);
+    emit(pack_slots(0, 0, dst));
+    emit(table);
+    produced(pos, dst);
+    return push(ValType::I32);
+  }
+  bool on_table_fill(uint32_t table, ValType elem) override {
+    emit_three(Op::table_fill);
+    emit(table);
+    return true;
+  }
+  bool on_ref_is_null() override { return emit_unary(Op::ref_is_null, ValType::I32); }
+  bool on_ref_func(uint32_t func_index) override {
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::ref_func);
+    emit(pack_slots(0, 0, dst));
+    emit(func_index);
+    produced(pos, dst);
+    return push(ValType::FuncRef);
+  }
 
  private:
-  // --- errors
-  bool fail(const char* reason, ErrorCode code = ErrorCode::kInvalid) {
+  // --- errors: only the engine's own limits (the validator checks the rest)
+  bool fail(const char* reason, ErrorCode code) {
     if (error_.empty()) {
       error_ = reason;
       error_code_ = code;
-      error_offset_ = op_offset_;
     }
     return false;
-  }
-  bool reader_ok() {
-    if (!reader_.ok()) {
-      if (error_.empty()) {
-        error_ = reader_.error();
-        error_code_ = ErrorCode::kMalformed;
-        error_offset_ = reader_.error_offset();
-      }
-      return false;
-    }
-    return true;
   }
 
   // --- emission
@@ -373,7 +506,7 @@ class FunctionCompiler {
     return true;
   }
 
-  // --- operand stack
+  // --- operand stack (the validator's, with locations)
   uint32_t next_home() const {
     return stack_.empty() ? local_slots_ : stack_.back().home + size_of(stack_.back().type);
   }
@@ -397,44 +530,25 @@ class FunctionCompiler {
     o.hi = hi;
     return push_operand(o);
   }
-  // Pops one operand of any type; in unreachable code past the frame's
-  // height, a phantom of unknown type.
-  bool pop_any(Operand* out) {
-    Ctrl& c = ctrls_.back();
-    if (stack_.size() == c.height) {
-      if (c.unreachable) {
-        *out = Operand();
-        out->home = next_home();
-        return true;
-      }
-      return fail("type mismatch");
+  // Pops one operand; in unreachable code past the frame's height, a
+  // phantom of no type (the validator's bottom type).
+  Operand pop() {
+    const Ctrl& c = ctrls_.back();
+    if (stack_.size() == c.height && c.unreachable) {
+      Operand o;
+      o.home = next_home();
+      return o;
     }
-    *out = stack_.back();
+    Operand o = stack_.back();
     stack_.pop_back();
-    return true;
+    return o;
   }
-  bool pop(ValType expect, Operand* out) {
-    if (!pop_any(out)) {
-      return false;
+  // Pops `n` operands into `out` (in stack order).
+  void pop_n(size_t n, std::vector<Operand>* out) {
+    out->resize(n);
+    for (size_t i = n; i-- > 0;) {
+      (*out)[i] = pop();
     }
-    if (out->type != expect && out->type != kUnknown && expect != kUnknown) {
-      return fail("type mismatch");
-    }
-    return true;
-  }
-  bool pop(ValType expect) {
-    Operand o;
-    return pop(expect, &o);
-  }
-  // Pops operands of `types` (last first) into `out` (in stack order).
-  bool pop_types(const std::vector<ValType>& types, std::vector<Operand>* out) {
-    out->resize(types.size());
-    for (size_t i = types.size(); i-- > 0;) {
-      if (!pop(types[i], &(*out)[i])) {
-        return false;
-      }
-    }
-    return true;
   }
   bool push_operands(std::vector<Operand>& ops) {
     for (Operand& o : ops) {
@@ -444,15 +558,12 @@ class FunctionCompiler {
     }
     return true;
   }
-  // Checks that the top of the stack has `types`, leaving it in place.
-  // br_if pushes back the label's types; br_table the popped operands as
-  // they were (an unknown type stays unknown, so that labels of different
-  // types can all accept a bottom operand).
+  // The top of the stack after a branch to a label of `types` (that stays in
+  // place): typed as the label's types, or with keep_actual as the operands
+  // were (br_table).
   bool check_top(const std::vector<ValType>& types, bool keep_actual = false) {
     std::vector<Operand> ops;
-    if (!pop_types(types, &ops)) {
-      return false;
-    }
+    pop_n(types.size(), &ops);
     if (!keep_actual) {
       for (size_t i = 0; i < ops.size(); ++i) {
         ops[i].type = types[i];
@@ -515,19 +626,9 @@ class FunctionCompiler {
   }
 
   // --- control
-  uint32_t read_index() {
-    uint32_t v = reader_.u32_leb();
-    return v;
-  }
-  bool read_block_type(std::vector<ValType>* params, std::vector<ValType>* results);
-  bool push_ctrl(uint8_t opcode, std::vector<ValType> params, std::vector<ValType> results);
-  Ctrl* label(uint32_t depth) {
-    if (depth >= ctrls_.size()) {
-      fail("unknown label");
-      return nullptr;
-    }
-    return &ctrls_[ctrls_.size() - 1 - depth];
-  }
+  bool push_ctrl(FrameKind kind, const std::vector<ValType>& params,
+                 const std::vector<ValType>& results);
+  Ctrl* label(uint32_t depth) { return &ctrls_[ctrls_.size() - 1 - depth]; }
   bool is_function_label(const Ctrl* c) const { return c == &ctrls_[0]; }
   bool needs_transfer(const Ctrl& target) const;
   void materialize_in_place(const Ctrl& target);
@@ -535,12 +636,6 @@ class FunctionCompiler {
   void emit_jump(Ctrl& target);
   void add_branch_word(Ctrl& target, size_t insn);
   void emit_return();
-  bool do_end();
-  bool do_else();
-  bool do_br(uint32_t depth);
-  bool do_br_if(uint32_t depth);
-  bool do_br_table();
-  bool do_if();
 
   // Compare fusion: if the popped condition is the result of the last
   // instruction, a comparison, removes that instruction and returns it.
@@ -560,18 +655,16 @@ class FunctionCompiler {
   size_t emit_cond_branch(const PendingCmp& cmp, Operand& cond, bool invert);
 
   // --- instructions
-  bool do_call(uint32_t func_index);
-  bool do_call_indirect(uint32_t type_index, uint32_t table_index);
-  Opcode read_opcode();
-  bool do_classified(Opcode op);
-  bool do_numeric(Opcode op);
-  bool do_load(Op op, ValType result, uint32_t natural_align);
-  bool do_store(Op op, ValType value, uint32_t natural_align);
-  bool read_memarg(uint32_t natural_align, uint64_t* offset);
-  bool do_bulk(Opcode op);
-  bool do_shuffle();
-  bool do_local_set(uint32_t index, bool tee);
-  bool emit_unary(Op op, ValType in, ValType out);
+  // Pops three operands (d s n) and emits `op` on their slots.
+  void emit_three(Op op) {
+    Operand n = pop(), s = pop(), d = pop();
+    uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
+    emit_op(op);
+    emit(pack_slots(sd, ss, sn));
+  }
+  bool emit_unary(Op op, ValType out);
+  bool do_load(Op op, ValType result, uint64_t offset);
+  bool do_store(Op op, uint64_t offset);
   bool fuse_binop(const NumInfo& info, Operand& a, Operand& b, uint32_t dst);
   static Op load_add_variant(Op load) {
     switch (load) {
@@ -623,25 +716,6 @@ class FunctionCompiler {
         return Op::kCount;
     }
   }
-  bool emit_binary(Op op, ValType a, ValType b, ValType out);
-
-  bool need_memory() {
-    if (ir_.memories.empty()) {
-      return fail("unknown memory 0");
-    }
-    return true;
-  }
-  // The decoder has checked that a module using memory.init or data.drop
-  // with data segments has a data count section.
-  uint32_t num_data_segments() const {
-    return ir_.data_count.value_or(static_cast<uint32_t>(ir_.datas.size()));
-  }
-  bool need_table(uint32_t index) {
-    if (index >= ir_.tables.size()) {
-      return fail("unknown table");
-    }
-    return true;
-  }
 
   ModuleData& md_;
   const ModuleIR& ir_;
@@ -651,7 +725,6 @@ class FunctionCompiler {
   const FuncType& type_;
   std::vector<Word>& code_;
   const Word* handlers_;
-  Reader reader_;
 
   std::vector<ValType> local_types_;
   std::vector<uint32_t> local_slot_;
@@ -694,57 +767,39 @@ class FunctionCompiler {
   Op last_op_ = Op::nop;
   size_t last_op_pos_ = kNone;
 
-  size_t op_offset_ = 0;
   std::string error_;
-  ErrorCode error_code_ = ErrorCode::kInvalid;
-  size_t error_offset_ = 0;
+  ErrorCode error_code_ = ErrorCode::kLimit;
 };
 
-bool FunctionCompiler::read_block_type(std::vector<ValType>* params,
-                                       std::vector<ValType>* results) {
-  uint8_t b = reader_.peek_u8();
-  if (b == 0x40) {
-    reader_.u8();
-    return reader_ok();
-  }
-  if (auto t = valtype_from_byte(b)) {
-    reader_.u8();
-    results->push_back(*t);
-    return reader_ok();
-  }
-  int64_t index = reader_.s33_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  if (index < 0) {
-    return fail("malformed block type", ErrorCode::kMalformed);
-  }
-  if (static_cast<uint64_t>(index) >= ir_.types.size()) {
-    return fail("unknown type");
-  }
-  *params = ir_.types[index].params;
-  *results = ir_.types[index].results;
-  return true;
-}
-
-bool FunctionCompiler::push_ctrl(uint8_t opcode, std::vector<ValType> params,
-                                 std::vector<ValType> results) {
-  // The params are on top of the stack: check them, keep their operands.
+bool FunctionCompiler::push_ctrl(FrameKind kind, const std::vector<ValType>& params,
+                                 const std::vector<ValType>& results) {
+  // The params are on top of the stack: they stay, as the frame's first
+  // operands.
   std::vector<Operand> ops;
-  if (!pop_types(params, &ops)) {
-    return false;
-  }
+  pop_n(params.size(), &ops);
   for (size_t i = 0; i < ops.size(); ++i) {
     ops[i].type = params[i];
   }
   Ctrl c;
-  c.opcode = opcode;
+  c.kind = kind;
   c.height = stack_.size();
   c.base_slot = next_home();
-  c.params = std::move(params);
-  c.results = std::move(results);
+  c.params = params;
+  c.results = results;
   ctrls_.push_back(std::move(c));
   return push_operands(ops);
+}
+
+bool FunctionCompiler::on_block(FrameKind kind, const std::vector<ValType>& params,
+                                const std::vector<ValType>& results) {
+  materialize_all();
+  bool ok = push_ctrl(kind, params, results);
+  if (ok && kind == FrameKind::kLoop) {
+    ctrls_.back().loop_pc = code_.size();
+    ctrls_.back().loop_point = here();
+  }
+  bind_label();
+  return ok;
 }
 
 bool FunctionCompiler::needs_transfer(const Ctrl& target) const {
@@ -797,7 +852,7 @@ void FunctionCompiler::emit_transfer(const Ctrl& target) {
 
 void FunctionCompiler::add_branch_word(Ctrl& target, size_t insn) {
   size_t word = code_.size();
-  if (target.opcode == 0x03) {
+  if (target.kind == FrameKind::kLoop) {
     int64_t off = static_cast<int64_t>(target.loop_pc) - static_cast<int64_t>(insn);
     emit(pack_branch(static_cast<int32_t>(off), 0));
     charges_.push_back(Charge{word, here(), target.loop_point});
@@ -890,11 +945,8 @@ size_t FunctionCompiler::emit_cond_branch(const PendingCmp& cmp, Operand& cond, 
   return insn;
 }
 
-bool FunctionCompiler::do_br(uint32_t depth) {
+bool FunctionCompiler::on_br(uint32_t depth) {
   Ctrl* target = label(depth);
-  if (target == nullptr) {
-    return false;
-  }
   if (!check_top(target->label_types())) {
     return false;
   }
@@ -908,14 +960,11 @@ bool FunctionCompiler::do_br(uint32_t depth) {
   return true;
 }
 
-bool FunctionCompiler::do_br_if(uint32_t depth) {
-  Operand cond;
-  if (!pop(ValType::I32, &cond)) {
-    return false;
-  }
+bool FunctionCompiler::on_br_if(uint32_t depth) {
+  Operand cond = pop();
   PendingCmp cmp = take_cmp(cond);
   Ctrl* target = label(depth);
-  if (target == nullptr || !check_top(target->label_types())) {
+  if (!check_top(target->label_types())) {
     return false;
   }
   if (is_function_label(target)) {
@@ -941,40 +990,13 @@ bool FunctionCompiler::do_br_if(uint32_t depth) {
   return true;
 }
 
-bool FunctionCompiler::do_br_table() {
-  uint32_t count = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  if (count > reader_.remaining()) {
-    return fail("unexpected end", ErrorCode::kMalformed);
-  }
-  std::vector<uint32_t> depths(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    depths[i] = reader_.u32_leb();
-  }
-  uint32_t default_depth = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  Operand index;
-  if (!pop(ValType::I32, &index)) {
-    return false;
-  }
+bool FunctionCompiler::on_br_table(const std::vector<uint32_t>& depths, uint32_t default_depth) {
+  const uint32_t count = static_cast<uint32_t>(depths.size());
+  Operand index = pop();
   Ctrl* def = label(default_depth);
-  if (def == nullptr) {
-    return false;
-  }
   size_t arity = def->label_types().size();
   for (uint32_t d : depths) {
-    Ctrl* t = label(d);
-    if (t == nullptr) {
-      return false;
-    }
-    if (t->label_types().size() != arity) {
-      return fail("type mismatch");
-    }
-    if (!check_top(t->label_types(), /*keep_actual=*/true)) {
+    if (!check_top(label(d)->label_types(), /*keep_actual=*/true)) {
       return false;
     }
   }
@@ -1004,7 +1026,7 @@ bool FunctionCompiler::do_br_table() {
     size_t word = entries + i;
     if (is_function_label(t) || needs_transfer(*t)) {
       stubs.emplace_back(word, t);
-    } else if (t->opcode == 0x03) {
+    } else if (t->kind == FrameKind::kLoop) {
       int64_t off = static_cast<int64_t>(t->loop_pc) - static_cast<int64_t>(insn);
       code_[word] = pack_branch(static_cast<int32_t>(off), 0);
       charges_.push_back(Charge{word, from, t->loop_point});
@@ -1025,20 +1047,14 @@ bool FunctionCompiler::do_br_table() {
   return true;
 }
 
-bool FunctionCompiler::do_if() {
-  std::vector<ValType> params, results;
-  if (!read_block_type(&params, &results)) {
-    return false;
-  }
-  Operand cond;
-  if (!pop(ValType::I32, &cond)) {
-    return false;
-  }
+bool FunctionCompiler::on_if(const std::vector<ValType>& params,
+                             const std::vector<ValType>& results) {
+  Operand cond = pop();
   PendingCmp cmp = take_cmp(cond);
   materialize_all();
   Fixup to_else = fixup_here(emit_cond_branch(cmp, cond, /*invert=*/true));
   emit(pack_branch(0, 0));
-  if (!push_ctrl(0x04, std::move(params), std::move(results))) {
+  if (!push_ctrl(FrameKind::kIf, params, results)) {
     return false;
   }
   ctrls_.back().else_fixup = to_else;
@@ -1046,19 +1062,10 @@ bool FunctionCompiler::do_if() {
   return true;
 }
 
-bool FunctionCompiler::do_else() {
+bool FunctionCompiler::on_else() {
   Ctrl& c = ctrls_.back();
-  if (c.opcode != 0x04) {
-    return fail("else without matching if");
-  }
-  const std::vector<ValType> results = c.results;
   std::vector<Operand> ops;
-  if (!pop_types(results, &ops)) {
-    return false;
-  }
-  if (stack_.size() != c.height) {
-    return fail("type mismatch");
-  }
+  pop_n(c.results.size(), &ops);
   if (!c.unreachable) {
     // Results of the then arm into the block's result slots.
     uint32_t dst = c.base_slot;
@@ -1072,7 +1079,7 @@ bool FunctionCompiler::do_else() {
   }
   bind_branch(c.else_fixup);
   c.else_fixup.insn = kNone;
-  c.opcode = 0x05;
+  c.kind = FrameKind::kElse;
   c.unreachable = false;
   bind_label();
   for (ValType t : c.params) {
@@ -1083,31 +1090,24 @@ bool FunctionCompiler::do_else() {
   return true;
 }
 
-bool FunctionCompiler::do_end() {
+bool FunctionCompiler::on_end() {
   Ctrl& c = ctrls_.back();
   const std::vector<ValType> results = c.results;
   std::vector<Operand> ops;
-  if (!pop_types(results, &ops)) {
-    return false;
-  }
-  if (stack_.size() != c.height) {
-    return fail("type mismatch");
-  }
-  if (c.opcode == 0x04 && c.params != c.results) {
-    return fail("type mismatch");  // an if without else must pass its params through
-  }
+  pop_n(results.size(), &ops);
   if (ctrls_.size() == 1) {
     // The function's end: return what is on the stack.
+    bool ok = true;
     if (!c.unreachable) {
       for (Operand& o : ops) {
-        push_operand(o);
+        ok = push_operand(o) && ok;
       }
       emit_return();
     } else {
       emit_op(Op::unreachable);
     }
     ctrls_.pop_back();
-    return true;
+    return ok;
   }
   if (!c.unreachable) {
     uint32_t dst = c.base_slot;
@@ -1134,15 +1134,9 @@ bool FunctionCompiler::do_end() {
   return true;
 }
 
-bool FunctionCompiler::do_call(uint32_t func_index) {
-  if (func_index >= ir_.func_types.size()) {
-    return fail("unknown function");
-  }
-  const FuncType& ft = ir_.func_type(func_index);
+bool FunctionCompiler::on_call(uint32_t func_index, const FuncType& ft) {
   std::vector<Operand> args;
-  if (!pop_types(ft.params, &args)) {
-    return false;
-  }
+  pop_n(ft.params.size(), &args);
   for (Operand& o : args) {
     materialize(o);
   }
@@ -1164,25 +1158,11 @@ bool FunctionCompiler::do_call(uint32_t func_index) {
   return true;
 }
 
-bool FunctionCompiler::do_call_indirect(uint32_t type_index, uint32_t table_index) {
-  if (!need_table(table_index)) {
-    return false;
-  }
-  if (ir_.tables[table_index].elem != ValType::FuncRef) {
-    return fail("type mismatch");
-  }
-  if (type_index >= ir_.types.size()) {
-    return fail("unknown type");
-  }
-  Operand index;
-  if (!pop(ValType::I32, &index)) {
-    return false;
-  }
-  const FuncType& ft = ir_.types[type_index];
+bool FunctionCompiler::on_call_indirect(uint32_t type_index, uint32_t table_index,
+                                        const FuncType& ft) {
+  Operand index = pop();
   std::vector<Operand> args;
-  if (!pop_types(ft.params, &args)) {
-    return false;
-  }
+  pop_n(ft.params.size(), &args);
   for (Operand& o : args) {
     materialize(o);
   }
@@ -1200,11 +1180,19 @@ bool FunctionCompiler::do_call_indirect(uint32_t type_index, uint32_t table_inde
   return true;
 }
 
-bool FunctionCompiler::emit_unary(Op op, ValType in, ValType out) {
-  Operand a;
-  if (!pop(in, &a)) {
-    return false;
-  }
+bool FunctionCompiler::on_select(ValType t) {
+  Operand c = pop(), b = pop(), a = pop();
+  uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
+  uint32_t dst = next_home();
+  size_t pos = emit_op(t == ValType::V128 ? Op::select128 : Op::select);
+  emit(pack_slots(sa, sb, dst));
+  emit(pack_slots(sc));
+  produced(pos, dst);
+  return push(t);
+}
+
+bool FunctionCompiler::emit_unary(Op op, ValType out) {
+  Operand a = pop();
   uint32_t sa = slot_of(a);
   uint32_t dst = next_home();
   size_t pos = emit_op(op);
@@ -1213,38 +1201,26 @@ bool FunctionCompiler::emit_unary(Op op, ValType in, ValType out) {
   return push(out);
 }
 
-bool FunctionCompiler::emit_binary(Op op, ValType ta, ValType tb, ValType out) {
-  Operand b, a;
-  if (!pop(tb, &b) || !pop(ta, &a)) {
-    return false;
+bool FunctionCompiler::on_numeric(Opcode opcode) {
+  if (opcode_info(opcode).cls == OpClass::kTernary) {
+    Operand c = pop(), b = pop(), a = pop();
+    uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
+    uint32_t dst = next_home();
+    size_t pos = emit_op(interp_op(opcode));
+    emit(pack_slots(sa, sb, dst));
+    emit(pack_slots(sc));
+    produced(pos, dst);
+    return push(opcode_info(opcode).result);
   }
-  uint32_t sa = slot_of(a);
-  uint32_t sb = slot_of(b);
-  uint32_t dst = next_home();
-  size_t pos = emit_op(op);
-  emit(pack_slots(sa, sb, dst));
-  produced(pos, dst);
-  return push(out);
-}
-
-bool FunctionCompiler::do_numeric(Opcode opcode) {
   const NumInfo& info = num_table().info[static_cast<size_t>(opcode)];
   if (info.reinterpret) {
-    Operand a;
-    if (!pop(info.a, &a)) {
-      return false;
-    }
+    // Slots hold raw bits: only the type changes.
+    Operand a = pop();
     a.type = info.r;
-    if (a.kind == Operand::kConst) {
-      // Bits are unchanged; only the type changes.
-    }
     return push_operand(a);
   }
   if (info.b == kUnknown) {
-    Operand a;
-    if (!pop(info.a, &a)) {
-      return false;
-    }
+    Operand a = pop();
     uint32_t sa = slot_of(a);
     uint32_t dst = next_home();
     size_t pos = emit_op(info.op);
@@ -1263,10 +1239,7 @@ bool FunctionCompiler::do_numeric(Opcode opcode) {
     }
     return push(info.r);
   }
-  Operand b, a;
-  if (!pop(info.b, &b) || !pop(info.a, &a)) {
-    return false;
-  }
+  Operand b = pop(), a = pop();
   bool is64 = info.a == ValType::I64;
   // A constant operand becomes an immediate where a variant exists.
   if (info.imm != Op::kCount && a.kind == Operand::kConst && b.kind != Operand::kConst &&
@@ -1395,31 +1368,8 @@ bool FunctionCompiler::fuse_binop(const NumInfo& info, Operand& a, Operand& b, u
   return true;
 }
 
-bool FunctionCompiler::read_memarg(uint32_t natural_align, uint64_t* offset) {
-  uint32_t align = reader_.u32_leb();
-  uint32_t off = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  if (!need_memory()) {
-    return false;
-  }
-  if (align > natural_align) {
-    return fail("alignment must not be larger than natural");
-  }
-  *offset = off;
-  return true;
-}
-
-bool FunctionCompiler::do_load(Op op, ValType result, uint32_t natural_align) {
-  uint64_t offset;
-  if (!read_memarg(natural_align, &offset)) {
-    return false;
-  }
-  Operand addr;
-  if (!pop(ValType::I32, &addr)) {
-    return false;
-  }
+bool FunctionCompiler::do_load(Op op, ValType result, uint64_t offset) {
+  Operand addr = pop();
   uint32_t dst = next_home();
   Op fused = load_add_variant(op);
   if (fused != Op::kCount && producer_is(addr, Op::i32_add)) {
@@ -1440,15 +1390,8 @@ bool FunctionCompiler::do_load(Op op, ValType result, uint32_t natural_align) {
   return push(result);
 }
 
-bool FunctionCompiler::do_store(Op op, ValType value, uint32_t natural_align) {
-  uint64_t offset;
-  if (!read_memarg(natural_align, &offset)) {
-    return false;
-  }
-  Operand v, addr;
-  if (!pop(value, &v) || !pop(ValType::I32, &addr)) {
-    return false;
-  }
+bool FunctionCompiler::do_store(Op op, uint64_t offset) {
+  Operand v = pop(), addr = pop();
   Op with_imm = store_imm_variant(op);
   if (with_imm != Op::kCount && v.kind == Operand::kConst) {
     uint32_t sa = slot_of(addr);
@@ -1475,16 +1418,10 @@ bool FunctionCompiler::do_store(Op op, ValType value, uint32_t natural_align) {
   return true;
 }
 
-bool FunctionCompiler::do_local_set(uint32_t index, bool tee) {
-  if (index >= local_types_.size()) {
-    return fail("unknown local");
-  }
+bool FunctionCompiler::on_local_set(uint32_t index, bool tee) {
   ValType t = local_types_[index];
   uint32_t ls = local_slot_[index];
-  Operand v;
-  if (!pop(t, &v)) {
-    return false;
-  }
+  Operand v = pop();
   preserve_local(ls);
   if (v.kind == Operand::kLocal && v.local == ls) {
     // local.set x (local.get x): nothing to do.
@@ -1507,341 +1444,68 @@ bool FunctionCompiler::do_local_set(uint32_t index, bool tee) {
   return true;
 }
 
-bool FunctionCompiler::do_bulk(Opcode op) {
-  const ValType I32 = ValType::I32;
-  switch (op) {
-    case Opcode::memory_init: {
-      uint32_t seg = reader_.u32_leb();
-      uint8_t zero = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (zero != 0) {
-        return fail("zero byte expected", ErrorCode::kMalformed);
-      }
-      if (!need_memory()) {
-        return false;
-      }
-      if (seg >= num_data_segments()) {
-        return fail("unknown data segment");
-      }
-      Operand n, s, d;
-      if (!pop(I32, &n) || !pop(I32, &s) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
-      emit_op(Op::memory_init);
-      emit(pack_slots(sd, ss, sn));
-      emit(seg);
-      return true;
-    }
-    case Opcode::data_drop: {
-      uint32_t seg = reader_.u32_leb();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (seg >= num_data_segments()) {
-        return fail("unknown data segment");
-      }
-      emit_op(Op::data_drop);
-      emit(seg);
-      return true;
-    }
-    case Opcode::memory_copy: {
-      uint8_t z1 = reader_.u8();
-      uint8_t z2 = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (z1 != 0 || z2 != 0) {
-        return fail("zero byte expected", ErrorCode::kMalformed);
-      }
-      if (!need_memory()) {
-        return false;
-      }
-      Operand n, s, d;
-      if (!pop(I32, &n) || !pop(I32, &s) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
-      emit_op(Op::memory_copy);
-      emit(pack_slots(sd, ss, sn));
-      return true;
-    }
-    case Opcode::memory_fill: {
-      uint8_t z = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (z != 0) {
-        return fail("zero byte expected", ErrorCode::kMalformed);
-      }
-      if (!need_memory()) {
-        return false;
-      }
-      Operand n, v, d;
-      if (!pop(I32, &n) || !pop(I32, &v) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), sv = slot_of(v), sn = slot_of(n);
-      emit_op(Op::memory_fill);
-      emit(pack_slots(sd, sv, sn));
-      return true;
-    }
-    case Opcode::table_init: {
-      uint32_t seg = reader_.u32_leb();
-      uint32_t table = reader_.u32_leb();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (!need_table(table)) {
-        return false;
-      }
-      if (seg >= ir_.elems.size()) {
-        return fail("unknown elem segment");
-      }
-      if (ir_.elems[seg].type != ir_.tables[table].elem) {
-        return fail("type mismatch");
-      }
-      Operand n, s, d;
-      if (!pop(I32, &n) || !pop(I32, &s) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
-      emit_op(Op::table_init);
-      emit(pack_slots(sd, ss, sn));
-      emit(Word{table} | (Word{seg} << 32));
-      return true;
-    }
-    case Opcode::elem_drop: {
-      uint32_t seg = reader_.u32_leb();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (seg >= ir_.elems.size()) {
-        return fail("unknown elem segment");
-      }
-      emit_op(Op::elem_drop);
-      emit(seg);
-      return true;
-    }
-    case Opcode::table_copy: {
-      uint32_t dst_table = reader_.u32_leb();
-      uint32_t src_table = reader_.u32_leb();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (!need_table(dst_table) || !need_table(src_table)) {
-        return false;
-      }
-      if (ir_.tables[dst_table].elem != ir_.tables[src_table].elem) {
-        return fail("type mismatch");
-      }
-      Operand n, s, d;
-      if (!pop(I32, &n) || !pop(I32, &s) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
-      emit_op(Op::table_copy);
-      emit(pack_slots(sd, ss, sn));
-      emit(Word{dst_table} | (Word{src_table} << 32));
-      return true;
-    }
-    case Opcode::table_grow: {
-      uint32_t table = reader_.u32_leb();
-      if (!reader_ok() || !need_table(table)) {
-        return false;
-      }
-      Operand n, init;
-      if (!pop(I32, &n) || !pop(ir_.tables[table].elem, &init)) {
-        return false;
-      }
-      uint32_t si = slot_of(init), sn = slot_of(n);
-      uint32_t dst = next_home();
-      size_t pos = emit_op(Op::table_grow);
-      emit(pack_slots(si, sn, dst));
-      emit(table);
-      produced(pos, dst);
-      return push(I32);
-    }
-    case Opcode::table_size: {
-      uint32_t table = reader_.u32_leb();
-      if (!reader_ok() || !need_table(table)) {
-        return false;
-      }
-      uint32_t dst = next_home();
-      size_t pos = emit_op(Op::table_size);
-      emit(pack_slots(0, 0, dst));
-      emit(table);
-      produced(pos, dst);
-      return push(I32);
-    }
-    case Opcode::table_fill: {
-      uint32_t table = reader_.u32_leb();
-      if (!reader_ok() || !need_table(table)) {
-        return false;
-      }
-      Operand n, v, i;
-      if (!pop(I32, &n) || !pop(ir_.tables[table].elem, &v) || !pop(I32, &i)) {
-        return false;
-      }
-      uint32_t si = slot_of(i), sv = slot_of(v), sn = slot_of(n);
-      emit_op(Op::table_fill);
-      emit(pack_slots(si, sv, sn));
-      emit(table);
-      return true;
-    }
-    default:
-      return fail("illegal opcode", ErrorCode::kMalformed);
-  }
+bool FunctionCompiler::on_load_lane(Opcode op, uint64_t offset, uint8_t lane) {
+  Operand v = pop(), addr = pop();
+  uint32_t sa = slot_of(addr);
+  uint32_t sv = slot_of(v);
+  uint32_t dst = next_home();
+  size_t pos = emit_op(interp_op(op));
+  emit(pack_slots(sa, sv, dst));
+  emit(offset);
+  emit(lane);
+  produced(pos, dst);
+  return push(ValType::V128);
 }
 
-Opcode FunctionCompiler::read_opcode() {
-  const uint8_t byte = reader_.u8();
-  Opcode op;
-  if (byte == kPrefixFC || byte == kPrefixFD) {
-    const uint32_t sub = reader_.u32_leb();
-    if (!reader_ok()) {
-      return kNoOpcode;
-    }
-    op = prefixed_opcode(byte, sub);
-  } else {
-    op = opcode_of(byte);
-  }
-  if (op == kNoOpcode) {
-    fail("illegal opcode", ErrorCode::kMalformed);
-  }
-  return op;
+bool FunctionCompiler::on_store_lane(Opcode op, uint64_t offset, uint8_t lane) {
+  Operand v = pop(), addr = pop();
+  uint32_t sa = slot_of(addr);
+  uint32_t sv = slot_of(v);
+  emit_op(interp_op(op));
+  emit(pack_slots(sa, sv));
+  emit(offset);
+  emit(lane);
+  return true;
 }
 
-bool FunctionCompiler::do_shuffle() {
-  const ValType V = ValType::V128;
-  std::span<const uint8_t> bytes = reader_.bytes(16);
-  if (!reader_ok()) {
-    return false;
+bool FunctionCompiler::on_lane(Opcode op, uint8_t lane) {
+  const OpcodeInfo& info = opcode_info(op);
+  if (info.cls == OpClass::kExtractLane) {
+    Operand a = pop();
+    uint32_t sa = slot_of(a);
+    uint32_t dst = next_home();
+    size_t pos = emit_op(interp_op(op));
+    emit(pack_slots(sa, 0, dst));
+    emit(lane);
+    produced(pos, dst);
+    return push(info.result);
   }
-  for (uint8_t lane : bytes) {
-    if (lane >= 32) {
-      return fail("invalid lane index");
-    }
-  }
-  Operand b, a;
-  if (!pop(V, &b) || !pop(V, &a)) {
-    return false;
-  }
+  Operand s = pop(), a = pop();
+  uint32_t sa = slot_of(a), ss = slot_of(s);
+  uint32_t dst = next_home();
+  size_t pos = emit_op(interp_op(op));
+  emit(pack_slots(sa, ss, dst));
+  emit(lane);
+  produced(pos, dst);
+  return push(ValType::V128);
+}
+
+bool FunctionCompiler::on_shuffle(const uint8_t lanes[16]) {
+  Operand b = pop(), a = pop();
   uint32_t sa = slot_of(a), sb = slot_of(b);
   uint32_t dst = next_home();
   uint64_t lo, hi;
-  std::memcpy(&lo, bytes.data(), 8);
-  std::memcpy(&hi, bytes.data() + 8, 8);
+  std::memcpy(&lo, lanes, 8);
+  std::memcpy(&hi, lanes + 8, 8);
   size_t pos = emit_op(Op::i8x16_shuffle);
   emit(pack_slots(sa, sb, dst));
   emit(lo);
   emit(hi);
   produced(pos, dst);
-  return push(V);
+  return push(ValType::V128);
 }
 
-bool FunctionCompiler::do_classified(Opcode op) {
-  const OpcodeInfo& info = opcode_info(op);
-  const ValType V = ValType::V128;
-  switch (info.cls) {
-    case OpClass::kSpecial:
-      break;
-    case OpClass::kUnary:
-    case OpClass::kBinary:
-    case OpClass::kReinterpret:
-      return do_numeric(op);
-    case OpClass::kLoad:
-      return do_load(interp_op(op), info.result, info.align);
-    case OpClass::kStore:
-      return do_store(interp_op(op), info.b, info.align);
-    case OpClass::kLoadLane:
-    case OpClass::kStoreLane: {
-      uint64_t offset;
-      if (!read_memarg(info.align, &offset)) {
-        return false;
-      }
-      uint8_t lane = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (lane >= info.lanes) {
-        return fail("invalid lane index");
-      }
-      Operand v, addr;
-      if (!pop(V, &v) || !pop(ValType::I32, &addr)) {
-        return false;
-      }
-      uint32_t sa = slot_of(addr);
-      uint32_t sv = slot_of(v);
-      if (info.cls == OpClass::kStoreLane) {
-        emit_op(interp_op(op));
-        emit(pack_slots(sa, sv));
-        emit(offset);
-        emit(lane);
-        return true;
-      }
-      uint32_t dst = next_home();
-      size_t pos = emit_op(interp_op(op));
-      emit(pack_slots(sa, sv, dst));
-      emit(offset);
-      emit(lane);
-      produced(pos, dst);
-      return push(V);
-    }
-    case OpClass::kTernary: {
-      Operand c, b, a;
-      if (!pop(V, &c) || !pop(V, &b) || !pop(V, &a)) {
-        return false;
-      }
-      uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
-      uint32_t dst = next_home();
-      size_t pos = emit_op(interp_op(op));
-      emit(pack_slots(sa, sb, dst));
-      emit(pack_slots(sc));
-      produced(pos, dst);
-      return push(V);
-    }
-    case OpClass::kExtractLane:
-    case OpClass::kReplaceLane: {
-      uint8_t lane = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (lane >= info.lanes) {
-        return fail("invalid lane index");
-      }
-      if (info.cls == OpClass::kExtractLane) {
-        Operand a;
-        if (!pop(V, &a)) {
-          return false;
-        }
-        uint32_t sa = slot_of(a);
-        uint32_t dst = next_home();
-        size_t pos = emit_op(interp_op(op));
-        emit(pack_slots(sa, 0, dst));
-        emit(lane);
-        produced(pos, dst);
-        return push(info.result);
-      }
-      Operand s, a;
-      if (!pop(info.b, &s) || !pop(V, &a)) {
-        return false;
-      }
-      uint32_t sa = slot_of(a), ss = slot_of(s);
-      uint32_t dst = next_home();
-      size_t pos = emit_op(interp_op(op));
-      emit(pack_slots(sa, ss, dst));
-      emit(lane);
-      produced(pos, dst);
-      return push(V);
-    }
-  }
-  return fail("illegal opcode", ErrorCode::kMalformed);
-}
-
-Status FunctionCompiler::compile() {
+Status FunctionCompiler::begin() {
   // Locals: params first, then the declared ones; v128 takes two slots.
   local_types_ = type_.params;
   local_types_.insert(local_types_.end(), body_.locals.begin(), body_.locals.end());
@@ -1865,395 +1529,19 @@ Status FunctionCompiler::compile() {
   local_slots_ = slot;
   max_slot_ = slot;
 
-  FuncCode& fc = md_.funcs[def_index_];
-  fc.code_begin = static_cast<uint32_t>(code_.size());
+  md_.funcs[def_index_].code_begin = static_cast<uint32_t>(code_.size());
 
   Ctrl fn;
-  fn.opcode = 0;
+  fn.kind = FrameKind::kFunction;
   fn.results = type_.results;
   fn.height = 0;
   fn.base_slot = local_slots_;
   ctrls_.push_back(std::move(fn));
+  return Status::ok();
+}
 
-  bool ok = true;
-  while (ok && !ctrls_.empty()) {
-    if (reader_.at_end()) {
-      op_offset_ = reader_.offset();
-      fail("unexpected end of section or function", ErrorCode::kMalformed);
-      ok = false;
-      break;
-    }
-    op_offset_ = reader_.offset();
-    const Opcode op = read_opcode();
-    if (op == kNoOpcode) {
-      ok = false;
-      break;
-    }
-    switch (op) {
-      case Opcode::unreachable:
-        emit_op(Op::unreachable);
-        end_run();
-        set_unreachable();
-        break;
-      case Opcode::nop:
-        break;
-      case Opcode::block:
-      case Opcode::loop: {
-        std::vector<ValType> params, results;
-        ok = read_block_type(&params, &results);
-        if (!ok) {
-          break;
-        }
-        materialize_all();
-        ok = push_ctrl(static_cast<uint8_t>(opcode_info(op).code), std::move(params),
-                       std::move(results));
-        if (ok && op == Opcode::loop) {
-          ctrls_.back().loop_pc = code_.size();
-          ctrls_.back().loop_point = here();
-        }
-        bind_label();
-        break;
-      }
-      case Opcode::if_:
-        ok = do_if();
-        break;
-      case Opcode::else_:
-        ok = do_else();
-        break;
-      case Opcode::end:
-        ok = do_end();
-        break;
-      case Opcode::br: {
-        uint32_t depth = reader_.u32_leb();
-        ok = reader_ok() && do_br(depth);
-        break;
-      }
-      case Opcode::br_if: {
-        uint32_t depth = reader_.u32_leb();
-        ok = reader_ok() && do_br_if(depth);
-        break;
-      }
-      case Opcode::br_table:
-        ok = do_br_table();
-        break;
-      case Opcode::return_: {
-        ok = check_top(type_.results);
-        if (ok) {
-          emit_return();
-          set_unreachable();
-        }
-        break;
-      }
-      case Opcode::call: {
-        uint32_t f = reader_.u32_leb();
-        ok = reader_ok() && do_call(f);
-        break;
-      }
-      case Opcode::call_indirect: {
-        uint32_t type_index = reader_.u32_leb();
-        uint32_t table_index = reader_.u32_leb();
-        ok = reader_ok() && do_call_indirect(type_index, table_index);
-        break;
-      }
-      case Opcode::drop: {
-        Operand o;
-        ok = pop_any(&o);
-        break;
-      }
-      case Opcode::select:
-      case Opcode::select_t: {
-        ValType t = kUnknown;
-        if (op == Opcode::select_t) {
-          uint32_t n = reader_.u32_leb();
-          if (!reader_ok()) {
-            ok = false;
-            break;
-          }
-          if (n != 1) {
-            ok = fail("invalid result arity");
-            break;
-          }
-          auto vt = valtype_from_byte(reader_.u8());
-          if (!reader_ok()) {
-            ok = false;
-            break;
-          }
-          if (!vt) {
-            ok = fail("malformed value type", ErrorCode::kMalformed);
-            break;
-          }
-          t = *vt;
-        }
-        Operand c, b, a;
-        if (!pop(ValType::I32, &c) || !pop(t, &b) || !pop(t, &a)) {
-          ok = false;
-          break;
-        }
-        if (op == Opcode::select) {
-          if (!is_num_or_vec(a.type) || !is_num_or_vec(b.type)) {
-            ok = fail("type mismatch");
-            break;
-          }
-          if (a.type != b.type && a.type != kUnknown && b.type != kUnknown) {
-            ok = fail("type mismatch");
-            break;
-          }
-          t = a.type != kUnknown ? a.type : b.type;
-        }
-        uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
-        uint32_t dst = next_home();
-        size_t pos = emit_op(t == ValType::V128 ? Op::select128 : Op::select);
-        emit(pack_slots(sa, sb, dst));
-        emit(pack_slots(sc));
-        produced(pos, dst);
-        ok = push(t);
-        break;
-      }
-      case Opcode::local_get: {
-        uint32_t index = reader_.u32_leb();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (index >= local_types_.size()) {
-          ok = fail("unknown local");
-          break;
-        }
-        Operand o;
-        o.type = local_types_[index];
-        o.kind = Operand::kLocal;
-        o.local = local_slot_[index];
-        ok = push_operand(o);
-        break;
-      }
-      case Opcode::local_set:
-      case Opcode::local_tee: {
-        uint32_t index = reader_.u32_leb();
-        ok = reader_ok() && do_local_set(index, op == Opcode::local_tee);
-        break;
-      }
-      case Opcode::global_get: {
-        uint32_t index = reader_.u32_leb();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (index >= ir_.globals.size()) {
-          ok = fail("unknown global");
-          break;
-        }
-        ValType t = ir_.globals[index].type;
-        uint32_t dst = next_home();
-        size_t pos = emit_op(t == ValType::V128 ? Op::global_get128 : Op::global_get);
-        emit(pack_slots(0, 0, dst));
-        emit(index);
-        produced(pos, dst);
-        ok = push(t);
-        break;
-      }
-      case Opcode::global_set: {
-        uint32_t index = reader_.u32_leb();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (index >= ir_.globals.size()) {
-          ok = fail("unknown global");
-          break;
-        }
-        if (!ir_.globals[index].is_mutable) {
-          ok = fail("global is immutable");
-          break;
-        }
-        ValType t = ir_.globals[index].type;
-        Operand v;
-        if (!pop(t, &v)) {
-          ok = false;
-          break;
-        }
-        uint32_t sv = slot_of(v);
-        emit_op(t == ValType::V128 ? Op::global_set128 : Op::global_set);
-        emit(pack_slots(sv));
-        emit(index);
-        break;
-      }
-      case Opcode::table_get:
-      case Opcode::table_set: {
-        uint32_t table = reader_.u32_leb();
-        if (!reader_ok() || !need_table(table)) {
-          ok = false;
-          break;
-        }
-        ValType et = ir_.tables[table].elem;
-        if (op == Opcode::table_get) {
-          Operand i;
-          if (!pop(ValType::I32, &i)) {
-            ok = false;
-            break;
-          }
-          uint32_t si = slot_of(i);
-          uint32_t dst = next_home();
-          size_t pos = emit_op(Op::table_get);
-          emit(pack_slots(si, 0, dst));
-          emit(table);
-          produced(pos, dst);
-          ok = push(et);
-        } else {
-          Operand v, i;
-          if (!pop(et, &v) || !pop(ValType::I32, &i)) {
-            ok = false;
-            break;
-          }
-          uint32_t si = slot_of(i), sv = slot_of(v);
-          emit_op(Op::table_set);
-          emit(pack_slots(si, sv));
-          emit(table);
-        }
-        break;
-      }
-      case Opcode::memory_size:
-      case Opcode::memory_grow: {
-        uint8_t zero = reader_.u8();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (zero != 0) {
-          ok = fail("zero byte expected", ErrorCode::kMalformed);
-          break;
-        }
-        if (!need_memory()) {
-          ok = false;
-          break;
-        }
-        if (op == Opcode::memory_size) {
-          uint32_t dst = next_home();
-          size_t pos = emit_op(Op::memory_size);
-          emit(pack_slots(0, 0, dst));
-          produced(pos, dst);
-          ok = push(ValType::I32);
-        } else {
-          ok = emit_unary(Op::memory_grow, ValType::I32, ValType::I32);
-        }
-        break;
-      }
-      case Opcode::i32_const: {
-        int32_t v = reader_.s32_leb();
-        ok = reader_ok() && push_const(ValType::I32, static_cast<uint32_t>(v));
-        break;
-      }
-      case Opcode::i64_const: {
-        int64_t v = reader_.s64_leb();
-        ok = reader_ok() && push_const(ValType::I64, static_cast<uint64_t>(v));
-        break;
-      }
-      case Opcode::f32_const: {
-        uint32_t bits = reader_.fixed_u32();
-        ok = reader_ok() && push_const(ValType::F32, bits);
-        break;
-      }
-      case Opcode::f64_const: {
-        uint64_t bits = reader_.fixed_u64();
-        ok = reader_ok() && push_const(ValType::F64, bits);
-        break;
-      }
-      case Opcode::ref_null: {
-        auto t = valtype_from_byte(reader_.u8());
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (!t || !is_ref(*t)) {
-          ok = fail("malformed reference type", ErrorCode::kMalformed);
-          break;
-        }
-        ok = push_const(*t, 0);
-        break;
-      }
-      case Opcode::ref_is_null: {
-        Operand a;
-        if (!pop_any(&a)) {
-          ok = false;
-          break;
-        }
-        if (!is_ref_or_unknown(a.type)) {
-          ok = fail("type mismatch");
-          break;
-        }
-        uint32_t sa = slot_of(a);
-        uint32_t dst = next_home();
-        size_t pos = emit_op(Op::ref_is_null);
-        emit(pack_slots(sa, 0, dst));
-        produced(pos, dst);
-        ok = push(ValType::I32);
-        break;
-      }
-      case Opcode::ref_func: {
-        uint32_t f = reader_.u32_leb();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (f >= ir_.func_types.size()) {
-          ok = fail("unknown function");
-          break;
-        }
-        if (f >= ir_.declared_func_refs.size() || !ir_.declared_func_refs[f]) {
-          ok = fail("undeclared function reference");
-          break;
-        }
-        uint32_t dst = next_home();
-        size_t pos = emit_op(Op::ref_func);
-        emit(pack_slots(0, 0, dst));
-        emit(f);
-        produced(pos, dst);
-        ok = push(ValType::FuncRef);
-        break;
-      }
-      case Opcode::v128_const: {
-        std::span<const uint8_t> bytes = reader_.bytes(16);
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        uint64_t lo, hi;
-        std::memcpy(&lo, bytes.data(), 8);
-        std::memcpy(&hi, bytes.data() + 8, 8);
-        ok = push_const(ValType::V128, lo, hi);
-        break;
-      }
-      case Opcode::i8x16_shuffle:
-        ok = do_shuffle();
-        break;
-      case Opcode::memory_init:
-      case Opcode::data_drop:
-      case Opcode::memory_copy:
-      case Opcode::memory_fill:
-      case Opcode::table_init:
-      case Opcode::elem_drop:
-      case Opcode::table_copy:
-      case Opcode::table_grow:
-      case Opcode::table_size:
-      case Opcode::table_fill:
-        ok = do_bulk(op);
-        break;
-      default:
-        ok = do_classified(op);
-        break;
-    }
-  }
-  if (ok && !reader_.at_end()) {
-    op_offset_ = reader_.offset();
-    ok = fail("section size mismatch", ErrorCode::kMalformed);
-  }
-  if (!ok || !error_.empty()) {
-    reader_ok();
-    char where[64];
-    std::snprintf(where, sizeof where, "code section, offset 0x%zx: ", error_offset_);
-    return Error(where + error_ + " (function " + std::to_string(func_index_) + ")",
-                 static_cast<int>(error_code_));
-  }
-
+void FunctionCompiler::finish() {
+  FuncCode& fc = md_.funcs[def_index_];
   fc.code_end = static_cast<uint32_t>(code_.size());
   fc.func_index = func_index_;
   fc.type_id = md_.type_ids[ir_.func_types[func_index_]];
@@ -2263,12 +1551,8 @@ Status FunctionCompiler::compile() {
   fc.result_slots = slot_count(type_.results);
   patch_charges();
   fc.fuel_cost = static_cast<uint32_t>(prepaid(FuelPoint{0, 0}));
-  return Status::ok();
 }
 
-// Every taken branch charges what its target's run prepays from the target
-// on, less what its own run had prepaid past the branch (the fall-through it
-// does not take); see "Fuel" at the top of interp.cc.
 void FunctionCompiler::patch_charges() {
   end_run();  // the open run (empty: the code ends with a return or a trap)
   for (const Charge& c : charges_) {
@@ -2297,11 +1581,15 @@ Status compile_functions(ModuleData& md) {
   }
   md.code.reserve(total_bytes * 2 + 16);
   for (uint32_t i = 0; i < ir.bodies.size(); ++i) {
-    FunctionCompiler fc(md, i);
-    Status s = fc.compile();
+    FunctionCompiler gen(md, i);
+    Status s = gen.begin();
+    if (s) {
+      s = validate_body(ir, i, gen);  // direct calls: FunctionCompiler is final
+    }
     if (!s) {
       return s;
     }
+    gen.finish();
   }
   md.code.shrink_to_fit();
   for (FuncCode& f : md.funcs) {

@@ -1,6 +1,7 @@
-// The function compiler: validates every function body of a decoded module
-// and translates it to internal code (code.h; the encoding is explained at
-// the top of interp.cc) in the same pass.
+// The interpreter's compiler: every function body of a decoded module goes
+// through the shared validator (validator.h), which drives the interpreter's
+// code generator (compiler.cc) to translate it to internal code (code.h; the
+// encoding is explained at the top of interp.cc) in the same pass.
 #pragma once
 
 #include "rusm/result.h"
