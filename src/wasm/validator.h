@@ -20,9 +20,9 @@
 // instruction pop operands that are not there: the "bottom" type of the
 // spec's algorithm. A generator mirrors that by popping, past the height of
 // its innermost frame while that frame is unreachable, a placeholder of no
-// type (kNoType); it learns heights from on_block/on_loop/on_if and
-// unreachability from the transfers themselves, exactly as the validator
-// does.
+// type (kNoType); it learns heights from on_block/on_if and unreachability
+// from the transfers themselves (on_unreachable, on_br, on_br_table,
+// on_return), exactly as the validator does.
 //
 // Errors: the validator reports every validation error (and the encoding
 // errors the decoder leaves to it) in the reference interpreter's words, as
@@ -128,7 +128,9 @@ class CodeGen {
 };
 
 // Validates body `def_index` of `ir` (a defined function's index, imports not
-// counted), driving `gen` through it. On error returns kInvalid, kMalformed
+// counted), driving `gen` through it (virtual calls; a generator whose final
+// type is known at the call can use validate_body<Gen>() from
+// validator_impl.h for direct ones). On error returns kInvalid, kMalformed
 // (an encoding error the decoder leaves to the validator) or the generator's
 // code, with the message form above; `gen` is then abandoned mid-body.
 Status validate_function(const ModuleIR& ir, uint32_t def_index, CodeGen& gen);
