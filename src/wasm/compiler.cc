@@ -1,7 +1,10 @@
-// The function compiler: one pass over each body that validates it (the
-// algorithm of the spec's validation appendix: an operand stack of types and
-// a stack of control frames) and emits internal code (see the top of
-// interp.cc for the encoding).
+// The interpreter's code generator: a CodeGen (validator.h) that the shared
+// validator drives through each body, one callback per validated
+// instruction, and that emits internal code (see the top of interp.cc for the
+// encoding). It checks nothing but its own limits; everything about an
+// instruction that is not how the interpreter runs it (its encoding, its
+// typing, its immediates) is in the opcode table (opcodes.h) and the
+// validator.
 //
 // Code generation keeps, for every operand-stack entry, where its value
 // lives:
@@ -32,60 +35,56 @@
 #include <cinttypes>
 #include <cstdio>
 
-#include "wasm/reader.h"
+#include "wasm/opcodes.h"
+#include "wasm/validator.h"
+#include "wasm/validator_impl.h"
 
 namespace rusm::wasm::internal {
 namespace {
 
-constexpr ValType kUnknown = static_cast<ValType>(0);
+constexpr ValType kUnknown = kNoType;
 constexpr size_t kNone = static_cast<size_t>(-1);
 
 uint32_t size_of(ValType t) {
   return t == ValType::V128 ? 2 : 1;
 }
 
-bool is_num_or_vec(ValType t) {
-  return t == ValType::I32 || t == ValType::I64 || t == ValType::F32 || t == ValType::F64 ||
-         t == ValType::V128 || t == kUnknown;
-}
-
-bool is_ref_or_unknown(ValType t) {
-  return t == ValType::FuncRef || t == ValType::ExternRef || t == kUnknown;
-}
-
-std::optional<ValType> valtype_from_byte(uint8_t b) {
-  switch (b) {
-    case 0x7F:
-      return ValType::I32;
-    case 0x7E:
-      return ValType::I64;
-    case 0x7D:
-      return ValType::F32;
-    case 0x7C:
-      return ValType::F64;
-    case 0x7B:
-      return ValType::V128;
-    case 0x70:
-      return ValType::FuncRef;
-    case 0x6F:
-      return ValType::ExternRef;
-    default:
-      return std::nullopt;
-  }
-}
-
 // ---------------------------------------------------------------------------
 // Opcode tables
 
-// A numeric instruction of the one-byte opcode space 0x45..0xC4.
-struct NumInfo {
-  Op op = Op::nop;
-  ValType a = kUnknown, b = kUnknown, r = kUnknown;  // b == kUnknown: unary
-  Op imm = Op::kCount;                               // `_imm` variant, if any
-  bool commutative = false;
-  int cmp = -1;              // index into kCmps when a comparison that can fuse
-  bool reinterpret = false;  // no code: only the type changes
-};
+// The internal instruction that runs each instruction the opcode table types
+// by its class (opcodes.h): the one of the same name, except for these.
+namespace interp_names {
+using enum Op;
+// Slots hold raw bits: a float is stored as the integer of its width, and a
+// reinterpretation emits no code (only the type changes).
+constexpr Op f32_store = i32_store;
+constexpr Op f64_store = i64_store;
+constexpr Op i32_reinterpret_f32 = nop;
+constexpr Op i64_reinterpret_f64 = nop;
+constexpr Op f32_reinterpret_i32 = nop;
+constexpr Op f64_reinterpret_i64 = nop;
+}  // namespace interp_names
+
+// clang-format off
+#define RUSM_INTERP_OP_Special(ident) Op::kCount
+#define RUSM_INTERP_OP_Unary(ident) interp_names::ident
+#define RUSM_INTERP_OP_Binary(ident) interp_names::ident
+#define RUSM_INTERP_OP_Ternary(ident) interp_names::ident
+#define RUSM_INTERP_OP_Reinterpret(ident) interp_names::ident
+#define RUSM_INTERP_OP_Load(ident) interp_names::ident
+#define RUSM_INTERP_OP_Store(ident) interp_names::ident
+#define RUSM_INTERP_OP_LoadLane(ident) interp_names::ident
+#define RUSM_INTERP_OP_StoreLane(ident) interp_names::ident
+#define RUSM_INTERP_OP_ExtractLane(ident) interp_names::ident
+#define RUSM_INTERP_OP_ReplaceLane(ident) interp_names::ident
+#define RUSM_INTERP_OP(code, ident, name, cls, ...) RUSM_INTERP_OP_##cls(ident),
+// Indexed by Opcode; Op::kCount for kSpecial instructions, which the
+// compiler emits by hand.
+constexpr Op kInterpOp[] = {RUSM_WASM_OPCODES(RUSM_INTERP_OP)};
+#undef RUSM_INTERP_OP
+// clang-format on
+static_assert(std::size(kInterpOp) == kOpcodeCount);
 
 struct CmpInfo {
   Op cmp, br, brn, br_imm, brn_imm;
@@ -108,157 +107,71 @@ int cmp_index(Op op) {
   return -1;
 }
 
+// Binary operations with an `_imm` variant (a constant right operand), and
+// whether a constant left operand may swap into it.
+struct ImmForm {
+  Op op, imm;
+  bool commutative;
+};
+constexpr ImmForm kImmForms[] = {
+    {Op::i32_eq, Op::i32_eq_imm, true},        {Op::i32_ne, Op::i32_ne_imm, true},
+    {Op::i32_lt_s, Op::i32_lt_s_imm, false},   {Op::i32_lt_u, Op::i32_lt_u_imm, false},
+    {Op::i32_gt_s, Op::i32_gt_s_imm, false},   {Op::i32_gt_u, Op::i32_gt_u_imm, false},
+    {Op::i32_le_s, Op::i32_le_s_imm, false},   {Op::i32_le_u, Op::i32_le_u_imm, false},
+    {Op::i32_ge_s, Op::i32_ge_s_imm, false},   {Op::i32_ge_u, Op::i32_ge_u_imm, false},
+    {Op::i64_eq, Op::i64_eq_imm, true},        {Op::i64_ne, Op::i64_ne_imm, true},
+    {Op::i64_lt_s, Op::i64_lt_s_imm, false},   {Op::i64_lt_u, Op::i64_lt_u_imm, false},
+    {Op::i64_gt_s, Op::i64_gt_s_imm, false},   {Op::i64_gt_u, Op::i64_gt_u_imm, false},
+    {Op::i64_le_s, Op::i64_le_s_imm, false},   {Op::i64_le_u, Op::i64_le_u_imm, false},
+    {Op::i64_ge_s, Op::i64_ge_s_imm, false},   {Op::i64_ge_u, Op::i64_ge_u_imm, false},
+    {Op::i32_add, Op::i32_add_imm, true},      {Op::i32_sub, Op::i32_sub_imm, false},
+    {Op::i32_mul, Op::i32_mul_imm, true},      {Op::i32_and, Op::i32_and_imm, true},
+    {Op::i32_or, Op::i32_or_imm, true},        {Op::i32_xor, Op::i32_xor_imm, true},
+    {Op::i32_shl, Op::i32_shl_imm, false},     {Op::i32_shr_s, Op::i32_shr_s_imm, false},
+    {Op::i32_shr_u, Op::i32_shr_u_imm, false}, {Op::i32_rotl, Op::i32_rotl_imm, false},
+    {Op::i32_rotr, Op::i32_rotr_imm, false},   {Op::i64_add, Op::i64_add_imm, true},
+    {Op::i64_sub, Op::i64_sub_imm, false},     {Op::i64_mul, Op::i64_mul_imm, true},
+    {Op::i64_and, Op::i64_and_imm, true},      {Op::i64_or, Op::i64_or_imm, true},
+    {Op::i64_xor, Op::i64_xor_imm, true},      {Op::i64_shl, Op::i64_shl_imm, false},
+    {Op::i64_shr_s, Op::i64_shr_s_imm, false}, {Op::i64_shr_u, Op::i64_shr_u_imm, false},
+    {Op::i64_rotl, Op::i64_rotl_imm, false},   {Op::i64_rotr, Op::i64_rotr_imm, false},
+};
+
+// What the compiler needs to emit an instruction of the unary, binary and
+// reinterpret classes: its internal instruction and operand types (from the
+// opcode table) and the superinstructions it can become.
+struct NumInfo {
+  Op op = Op::nop;
+  ValType a = kUnknown, b = kUnknown, r = kUnknown;  // b == kUnknown: unary
+  Op imm = Op::kCount;                               // `_imm` variant, if any
+  bool commutative = false;
+  int cmp = -1;              // index into kCmps when a comparison that can fuse
+  bool reinterpret = false;  // no code: only the type changes
+};
+
 struct NumTable {
-  NumInfo info[256];
+  NumInfo info[kOpcodeCount];
   NumTable() {
-    const ValType I32 = ValType::I32, I64 = ValType::I64, F32 = ValType::F32, F64 = ValType::F64;
-    auto un = [&](uint8_t code, Op op, ValType a, ValType r) {
-      info[code].op = op;
-      info[code].a = a;
-      info[code].r = r;
-    };
-    auto bin = [&](uint8_t code, Op op, ValType t, ValType r, Op imm = Op::kCount,
-                   bool comm = false) {
-      info[code].op = op;
-      info[code].a = t;
-      info[code].b = t;
-      info[code].r = r;
-      info[code].imm = imm;
-      info[code].commutative = comm;
-      info[code].cmp = cmp_index(op);
-    };
-    un(0x45, Op::i32_eqz, I32, I32);
-    bin(0x46, Op::i32_eq, I32, I32, Op::i32_eq_imm, true);
-    bin(0x47, Op::i32_ne, I32, I32, Op::i32_ne_imm, true);
-    bin(0x48, Op::i32_lt_s, I32, I32, Op::i32_lt_s_imm);
-    bin(0x49, Op::i32_lt_u, I32, I32, Op::i32_lt_u_imm);
-    bin(0x4A, Op::i32_gt_s, I32, I32, Op::i32_gt_s_imm);
-    bin(0x4B, Op::i32_gt_u, I32, I32, Op::i32_gt_u_imm);
-    bin(0x4C, Op::i32_le_s, I32, I32, Op::i32_le_s_imm);
-    bin(0x4D, Op::i32_le_u, I32, I32, Op::i32_le_u_imm);
-    bin(0x4E, Op::i32_ge_s, I32, I32, Op::i32_ge_s_imm);
-    bin(0x4F, Op::i32_ge_u, I32, I32, Op::i32_ge_u_imm);
-    un(0x50, Op::i64_eqz, I64, I32);
-    bin(0x51, Op::i64_eq, I64, I32, Op::i64_eq_imm, true);
-    bin(0x52, Op::i64_ne, I64, I32, Op::i64_ne_imm, true);
-    bin(0x53, Op::i64_lt_s, I64, I32, Op::i64_lt_s_imm);
-    bin(0x54, Op::i64_lt_u, I64, I32, Op::i64_lt_u_imm);
-    bin(0x55, Op::i64_gt_s, I64, I32, Op::i64_gt_s_imm);
-    bin(0x56, Op::i64_gt_u, I64, I32, Op::i64_gt_u_imm);
-    bin(0x57, Op::i64_le_s, I64, I32, Op::i64_le_s_imm);
-    bin(0x58, Op::i64_le_u, I64, I32, Op::i64_le_u_imm);
-    bin(0x59, Op::i64_ge_s, I64, I32, Op::i64_ge_s_imm);
-    bin(0x5A, Op::i64_ge_u, I64, I32, Op::i64_ge_u_imm);
-    bin(0x5B, Op::f32_eq, F32, I32);
-    bin(0x5C, Op::f32_ne, F32, I32);
-    bin(0x5D, Op::f32_lt, F32, I32);
-    bin(0x5E, Op::f32_gt, F32, I32);
-    bin(0x5F, Op::f32_le, F32, I32);
-    bin(0x60, Op::f32_ge, F32, I32);
-    bin(0x61, Op::f64_eq, F64, I32);
-    bin(0x62, Op::f64_ne, F64, I32);
-    bin(0x63, Op::f64_lt, F64, I32);
-    bin(0x64, Op::f64_gt, F64, I32);
-    bin(0x65, Op::f64_le, F64, I32);
-    bin(0x66, Op::f64_ge, F64, I32);
-    un(0x67, Op::i32_clz, I32, I32);
-    un(0x68, Op::i32_ctz, I32, I32);
-    un(0x69, Op::i32_popcnt, I32, I32);
-    bin(0x6A, Op::i32_add, I32, I32, Op::i32_add_imm, true);
-    bin(0x6B, Op::i32_sub, I32, I32, Op::i32_sub_imm);
-    bin(0x6C, Op::i32_mul, I32, I32, Op::i32_mul_imm, true);
-    bin(0x6D, Op::i32_div_s, I32, I32);
-    bin(0x6E, Op::i32_div_u, I32, I32);
-    bin(0x6F, Op::i32_rem_s, I32, I32);
-    bin(0x70, Op::i32_rem_u, I32, I32);
-    bin(0x71, Op::i32_and, I32, I32, Op::i32_and_imm, true);
-    bin(0x72, Op::i32_or, I32, I32, Op::i32_or_imm, true);
-    bin(0x73, Op::i32_xor, I32, I32, Op::i32_xor_imm, true);
-    bin(0x74, Op::i32_shl, I32, I32, Op::i32_shl_imm);
-    bin(0x75, Op::i32_shr_s, I32, I32, Op::i32_shr_s_imm);
-    bin(0x76, Op::i32_shr_u, I32, I32, Op::i32_shr_u_imm);
-    bin(0x77, Op::i32_rotl, I32, I32, Op::i32_rotl_imm);
-    bin(0x78, Op::i32_rotr, I32, I32, Op::i32_rotr_imm);
-    un(0x79, Op::i64_clz, I64, I64);
-    un(0x7A, Op::i64_ctz, I64, I64);
-    un(0x7B, Op::i64_popcnt, I64, I64);
-    bin(0x7C, Op::i64_add, I64, I64, Op::i64_add_imm, true);
-    bin(0x7D, Op::i64_sub, I64, I64, Op::i64_sub_imm);
-    bin(0x7E, Op::i64_mul, I64, I64, Op::i64_mul_imm, true);
-    bin(0x7F, Op::i64_div_s, I64, I64);
-    bin(0x80, Op::i64_div_u, I64, I64);
-    bin(0x81, Op::i64_rem_s, I64, I64);
-    bin(0x82, Op::i64_rem_u, I64, I64);
-    bin(0x83, Op::i64_and, I64, I64, Op::i64_and_imm, true);
-    bin(0x84, Op::i64_or, I64, I64, Op::i64_or_imm, true);
-    bin(0x85, Op::i64_xor, I64, I64, Op::i64_xor_imm, true);
-    bin(0x86, Op::i64_shl, I64, I64, Op::i64_shl_imm);
-    bin(0x87, Op::i64_shr_s, I64, I64, Op::i64_shr_s_imm);
-    bin(0x88, Op::i64_shr_u, I64, I64, Op::i64_shr_u_imm);
-    bin(0x89, Op::i64_rotl, I64, I64, Op::i64_rotl_imm);
-    bin(0x8A, Op::i64_rotr, I64, I64, Op::i64_rotr_imm);
-    un(0x8B, Op::f32_abs, F32, F32);
-    un(0x8C, Op::f32_neg, F32, F32);
-    un(0x8D, Op::f32_ceil, F32, F32);
-    un(0x8E, Op::f32_floor, F32, F32);
-    un(0x8F, Op::f32_trunc, F32, F32);
-    un(0x90, Op::f32_nearest, F32, F32);
-    un(0x91, Op::f32_sqrt, F32, F32);
-    bin(0x92, Op::f32_add, F32, F32);
-    bin(0x93, Op::f32_sub, F32, F32);
-    bin(0x94, Op::f32_mul, F32, F32);
-    bin(0x95, Op::f32_div, F32, F32);
-    bin(0x96, Op::f32_min, F32, F32);
-    bin(0x97, Op::f32_max, F32, F32);
-    bin(0x98, Op::f32_copysign, F32, F32);
-    un(0x99, Op::f64_abs, F64, F64);
-    un(0x9A, Op::f64_neg, F64, F64);
-    un(0x9B, Op::f64_ceil, F64, F64);
-    un(0x9C, Op::f64_floor, F64, F64);
-    un(0x9D, Op::f64_trunc, F64, F64);
-    un(0x9E, Op::f64_nearest, F64, F64);
-    un(0x9F, Op::f64_sqrt, F64, F64);
-    bin(0xA0, Op::f64_add, F64, F64);
-    bin(0xA1, Op::f64_sub, F64, F64);
-    bin(0xA2, Op::f64_mul, F64, F64);
-    bin(0xA3, Op::f64_div, F64, F64);
-    bin(0xA4, Op::f64_min, F64, F64);
-    bin(0xA5, Op::f64_max, F64, F64);
-    bin(0xA6, Op::f64_copysign, F64, F64);
-    un(0xA7, Op::i32_wrap_i64, I64, I32);
-    un(0xA8, Op::i32_trunc_f32_s, F32, I32);
-    un(0xA9, Op::i32_trunc_f32_u, F32, I32);
-    un(0xAA, Op::i32_trunc_f64_s, F64, I32);
-    un(0xAB, Op::i32_trunc_f64_u, F64, I32);
-    un(0xAC, Op::i64_extend_i32_s, I32, I64);
-    un(0xAD, Op::i64_extend_i32_u, I32, I64);
-    un(0xAE, Op::i64_trunc_f32_s, F32, I64);
-    un(0xAF, Op::i64_trunc_f32_u, F32, I64);
-    un(0xB0, Op::i64_trunc_f64_s, F64, I64);
-    un(0xB1, Op::i64_trunc_f64_u, F64, I64);
-    un(0xB2, Op::f32_convert_i32_s, I32, F32);
-    un(0xB3, Op::f32_convert_i32_u, I32, F32);
-    un(0xB4, Op::f32_convert_i64_s, I64, F32);
-    un(0xB5, Op::f32_convert_i64_u, I64, F32);
-    un(0xB6, Op::f32_demote_f64, F64, F32);
-    un(0xB7, Op::f64_convert_i32_s, I32, F64);
-    un(0xB8, Op::f64_convert_i32_u, I32, F64);
-    un(0xB9, Op::f64_convert_i64_s, I64, F64);
-    un(0xBA, Op::f64_convert_i64_u, I64, F64);
-    un(0xBB, Op::f64_promote_f32, F32, F64);
-    // Reinterpretations: slots hold raw bits, so only the type changes.
-    un(0xBC, Op::nop, F32, I32);
-    un(0xBD, Op::nop, F64, I64);
-    un(0xBE, Op::nop, I32, F32);
-    un(0xBF, Op::nop, I64, F64);
-    for (int c = 0xBC; c <= 0xBF; ++c) {
-      info[c].reinterpret = true;
+    for (size_t i = 0; i < kOpcodeCount; ++i) {
+      const OpcodeInfo& row = opcode_info(static_cast<Opcode>(i));
+      if (row.cls != OpClass::kUnary && row.cls != OpClass::kBinary &&
+          row.cls != OpClass::kReinterpret) {
+        continue;
+      }
+      NumInfo& n = info[i];
+      n.op = kInterpOp[i];
+      n.a = row.a;
+      n.b = row.cls == OpClass::kBinary ? row.b : kUnknown;
+      n.r = row.result;
+      n.reinterpret = row.cls == OpClass::kReinterpret;
+      n.cmp = row.cls == OpClass::kBinary ? cmp_index(n.op) : -1;
+      for (const ImmForm& f : kImmForms) {
+        if (f.op == n.op) {
+          n.imm = f.imm;
+          n.commutative = f.commutative;
+        }
+      }
     }
-    un(0xC0, Op::i32_extend8_s, I32, I32);
-    un(0xC1, Op::i32_extend16_s, I32, I32);
-    un(0xC2, Op::i64_extend8_s, I64, I64);
-    un(0xC3, Op::i64_extend16_s, I64, I64);
-    un(0xC4, Op::i64_extend32_s, I64, I64);
   }
 };
 
@@ -267,260 +180,8 @@ const NumTable& num_table() {
   return table;
 }
 
-// SIMD instructions (0xFD prefix).
-enum class SimdKind : uint8_t {
-  kNone,
-  kLoad,       // memarg; i32 -> v128
-  kStore,      // memarg; i32 v128 -> []
-  kLoadLane,   // memarg lane; i32 v128 -> v128
-  kStoreLane,  // memarg lane; i32 v128 -> []
-  kConst,
-  kShuffle,
-  kUnary,    // v128 -> v128
-  kBinary,   // v128 v128 -> v128
-  kTernary,  // v128 v128 v128 -> v128
-  kShift,    // v128 i32 -> v128
-  kSplat,    // scalar -> v128
-  kExtract,  // v128 -> scalar
-  kReplace,  // v128 scalar -> v128
-  kTest,     // v128 -> i32
-};
-
-struct SimdInfo {
-  SimdKind kind = SimdKind::kNone;
-  Op op = Op::nop;
-  uint8_t align = 0;  // natural alignment (log2) for memory forms; lanes for lane forms
-  uint8_t lanes = 0;
-  ValType scalar = kUnknown;
-};
-
-struct SimdTable {
-  SimdInfo info[256];
-  SimdTable() {
-    auto set = [&](uint32_t code, SimdKind kind, Op op, uint8_t align = 0, uint8_t lanes = 0,
-                   ValType scalar = kUnknown) {
-      info[code] = SimdInfo{kind, op, align, lanes, scalar};
-    };
-    const ValType I32 = ValType::I32, I64 = ValType::I64, F32 = ValType::F32, F64 = ValType::F64;
-    using K = SimdKind;
-    set(0, K::kLoad, Op::v128_load, 4);
-    set(1, K::kLoad, Op::v128_load8x8_s, 3);
-    set(2, K::kLoad, Op::v128_load8x8_u, 3);
-    set(3, K::kLoad, Op::v128_load16x4_s, 3);
-    set(4, K::kLoad, Op::v128_load16x4_u, 3);
-    set(5, K::kLoad, Op::v128_load32x2_s, 3);
-    set(6, K::kLoad, Op::v128_load32x2_u, 3);
-    set(7, K::kLoad, Op::v128_load8_splat, 0);
-    set(8, K::kLoad, Op::v128_load16_splat, 1);
-    set(9, K::kLoad, Op::v128_load32_splat, 2);
-    set(10, K::kLoad, Op::v128_load64_splat, 3);
-    set(11, K::kStore, Op::v128_store, 4);
-    set(12, K::kConst, Op::const128);
-    set(13, K::kShuffle, Op::i8x16_shuffle);
-    set(14, K::kBinary, Op::i8x16_swizzle);
-    set(15, K::kSplat, Op::i8x16_splat, 0, 0, I32);
-    set(16, K::kSplat, Op::i16x8_splat, 0, 0, I32);
-    set(17, K::kSplat, Op::i32x4_splat, 0, 0, I32);
-    set(18, K::kSplat, Op::i64x2_splat, 0, 0, I64);
-    set(19, K::kSplat, Op::f32x4_splat, 0, 0, F32);
-    set(20, K::kSplat, Op::f64x2_splat, 0, 0, F64);
-    set(21, K::kExtract, Op::i8x16_extract_lane_s, 0, 16, I32);
-    set(22, K::kExtract, Op::i8x16_extract_lane_u, 0, 16, I32);
-    set(23, K::kReplace, Op::i8x16_replace_lane, 0, 16, I32);
-    set(24, K::kExtract, Op::i16x8_extract_lane_s, 0, 8, I32);
-    set(25, K::kExtract, Op::i16x8_extract_lane_u, 0, 8, I32);
-    set(26, K::kReplace, Op::i16x8_replace_lane, 0, 8, I32);
-    set(27, K::kExtract, Op::i32x4_extract_lane, 0, 4, I32);
-    set(28, K::kReplace, Op::i32x4_replace_lane, 0, 4, I32);
-    set(29, K::kExtract, Op::i64x2_extract_lane, 0, 2, I64);
-    set(30, K::kReplace, Op::i64x2_replace_lane, 0, 2, I64);
-    set(31, K::kExtract, Op::f32x4_extract_lane, 0, 4, F32);
-    set(32, K::kReplace, Op::f32x4_replace_lane, 0, 4, F32);
-    set(33, K::kExtract, Op::f64x2_extract_lane, 0, 2, F64);
-    set(34, K::kReplace, Op::f64x2_replace_lane, 0, 2, F64);
-    const Op cmps[] = {
-        Op::i8x16_eq,   Op::i8x16_ne,   Op::i8x16_lt_s, Op::i8x16_lt_u, Op::i8x16_gt_s,
-        Op::i8x16_gt_u, Op::i8x16_le_s, Op::i8x16_le_u, Op::i8x16_ge_s, Op::i8x16_ge_u,
-        Op::i16x8_eq,   Op::i16x8_ne,   Op::i16x8_lt_s, Op::i16x8_lt_u, Op::i16x8_gt_s,
-        Op::i16x8_gt_u, Op::i16x8_le_s, Op::i16x8_le_u, Op::i16x8_ge_s, Op::i16x8_ge_u,
-        Op::i32x4_eq,   Op::i32x4_ne,   Op::i32x4_lt_s, Op::i32x4_lt_u, Op::i32x4_gt_s,
-        Op::i32x4_gt_u, Op::i32x4_le_s, Op::i32x4_le_u, Op::i32x4_ge_s, Op::i32x4_ge_u,
-        Op::f32x4_eq,   Op::f32x4_ne,   Op::f32x4_lt,   Op::f32x4_gt,   Op::f32x4_le,
-        Op::f32x4_ge,   Op::f64x2_eq,   Op::f64x2_ne,   Op::f64x2_lt,   Op::f64x2_gt,
-        Op::f64x2_le,   Op::f64x2_ge,
-    };
-    for (uint32_t i = 0; i < std::size(cmps); ++i) {
-      set(35 + i, K::kBinary, cmps[i]);
-    }
-    set(77, K::kUnary, Op::v128_not);
-    set(78, K::kBinary, Op::v128_and);
-    set(79, K::kBinary, Op::v128_andnot);
-    set(80, K::kBinary, Op::v128_or);
-    set(81, K::kBinary, Op::v128_xor);
-    set(82, K::kTernary, Op::v128_bitselect);
-    set(83, K::kTest, Op::v128_any_true);
-    set(84, K::kLoadLane, Op::v128_load8_lane, 0, 16);
-    set(85, K::kLoadLane, Op::v128_load16_lane, 1, 8);
-    set(86, K::kLoadLane, Op::v128_load32_lane, 2, 4);
-    set(87, K::kLoadLane, Op::v128_load64_lane, 3, 2);
-    set(88, K::kStoreLane, Op::v128_store8_lane, 0, 16);
-    set(89, K::kStoreLane, Op::v128_store16_lane, 1, 8);
-    set(90, K::kStoreLane, Op::v128_store32_lane, 2, 4);
-    set(91, K::kStoreLane, Op::v128_store64_lane, 3, 2);
-    set(92, K::kLoad, Op::v128_load32_zero, 2);
-    set(93, K::kLoad, Op::v128_load64_zero, 3);
-    set(94, K::kUnary, Op::f32x4_demote_f64x2_zero);
-    set(95, K::kUnary, Op::f64x2_promote_low_f32x4);
-    set(96, K::kUnary, Op::i8x16_abs);
-    set(97, K::kUnary, Op::i8x16_neg);
-    set(98, K::kUnary, Op::i8x16_popcnt);
-    set(99, K::kTest, Op::i8x16_all_true);
-    set(100, K::kTest, Op::i8x16_bitmask);
-    set(101, K::kBinary, Op::i8x16_narrow_i16x8_s);
-    set(102, K::kBinary, Op::i8x16_narrow_i16x8_u);
-    set(103, K::kUnary, Op::f32x4_ceil);
-    set(104, K::kUnary, Op::f32x4_floor);
-    set(105, K::kUnary, Op::f32x4_trunc);
-    set(106, K::kUnary, Op::f32x4_nearest);
-    set(107, K::kShift, Op::i8x16_shl);
-    set(108, K::kShift, Op::i8x16_shr_s);
-    set(109, K::kShift, Op::i8x16_shr_u);
-    set(110, K::kBinary, Op::i8x16_add);
-    set(111, K::kBinary, Op::i8x16_add_sat_s);
-    set(112, K::kBinary, Op::i8x16_add_sat_u);
-    set(113, K::kBinary, Op::i8x16_sub);
-    set(114, K::kBinary, Op::i8x16_sub_sat_s);
-    set(115, K::kBinary, Op::i8x16_sub_sat_u);
-    set(116, K::kUnary, Op::f64x2_ceil);
-    set(117, K::kUnary, Op::f64x2_floor);
-    set(118, K::kBinary, Op::i8x16_min_s);
-    set(119, K::kBinary, Op::i8x16_min_u);
-    set(120, K::kBinary, Op::i8x16_max_s);
-    set(121, K::kBinary, Op::i8x16_max_u);
-    set(122, K::kUnary, Op::f64x2_trunc);
-    set(123, K::kBinary, Op::i8x16_avgr_u);
-    set(124, K::kUnary, Op::i16x8_extadd_pairwise_i8x16_s);
-    set(125, K::kUnary, Op::i16x8_extadd_pairwise_i8x16_u);
-    set(126, K::kUnary, Op::i32x4_extadd_pairwise_i16x8_s);
-    set(127, K::kUnary, Op::i32x4_extadd_pairwise_i16x8_u);
-    set(128, K::kUnary, Op::i16x8_abs);
-    set(129, K::kUnary, Op::i16x8_neg);
-    set(130, K::kBinary, Op::i16x8_q15mulr_sat_s);
-    set(131, K::kTest, Op::i16x8_all_true);
-    set(132, K::kTest, Op::i16x8_bitmask);
-    set(133, K::kBinary, Op::i16x8_narrow_i32x4_s);
-    set(134, K::kBinary, Op::i16x8_narrow_i32x4_u);
-    set(135, K::kUnary, Op::i16x8_extend_low_i8x16_s);
-    set(136, K::kUnary, Op::i16x8_extend_high_i8x16_s);
-    set(137, K::kUnary, Op::i16x8_extend_low_i8x16_u);
-    set(138, K::kUnary, Op::i16x8_extend_high_i8x16_u);
-    set(139, K::kShift, Op::i16x8_shl);
-    set(140, K::kShift, Op::i16x8_shr_s);
-    set(141, K::kShift, Op::i16x8_shr_u);
-    set(142, K::kBinary, Op::i16x8_add);
-    set(143, K::kBinary, Op::i16x8_add_sat_s);
-    set(144, K::kBinary, Op::i16x8_add_sat_u);
-    set(145, K::kBinary, Op::i16x8_sub);
-    set(146, K::kBinary, Op::i16x8_sub_sat_s);
-    set(147, K::kBinary, Op::i16x8_sub_sat_u);
-    set(148, K::kUnary, Op::f64x2_nearest);
-    set(149, K::kBinary, Op::i16x8_mul);
-    set(150, K::kBinary, Op::i16x8_min_s);
-    set(151, K::kBinary, Op::i16x8_min_u);
-    set(152, K::kBinary, Op::i16x8_max_s);
-    set(153, K::kBinary, Op::i16x8_max_u);
-    set(155, K::kBinary, Op::i16x8_avgr_u);
-    set(156, K::kBinary, Op::i16x8_extmul_low_i8x16_s);
-    set(157, K::kBinary, Op::i16x8_extmul_high_i8x16_s);
-    set(158, K::kBinary, Op::i16x8_extmul_low_i8x16_u);
-    set(159, K::kBinary, Op::i16x8_extmul_high_i8x16_u);
-    set(160, K::kUnary, Op::i32x4_abs);
-    set(161, K::kUnary, Op::i32x4_neg);
-    set(163, K::kTest, Op::i32x4_all_true);
-    set(164, K::kTest, Op::i32x4_bitmask);
-    set(167, K::kUnary, Op::i32x4_extend_low_i16x8_s);
-    set(168, K::kUnary, Op::i32x4_extend_high_i16x8_s);
-    set(169, K::kUnary, Op::i32x4_extend_low_i16x8_u);
-    set(170, K::kUnary, Op::i32x4_extend_high_i16x8_u);
-    set(171, K::kShift, Op::i32x4_shl);
-    set(172, K::kShift, Op::i32x4_shr_s);
-    set(173, K::kShift, Op::i32x4_shr_u);
-    set(174, K::kBinary, Op::i32x4_add);
-    set(177, K::kBinary, Op::i32x4_sub);
-    set(181, K::kBinary, Op::i32x4_mul);
-    set(182, K::kBinary, Op::i32x4_min_s);
-    set(183, K::kBinary, Op::i32x4_min_u);
-    set(184, K::kBinary, Op::i32x4_max_s);
-    set(185, K::kBinary, Op::i32x4_max_u);
-    set(186, K::kBinary, Op::i32x4_dot_i16x8_s);
-    set(188, K::kBinary, Op::i32x4_extmul_low_i16x8_s);
-    set(189, K::kBinary, Op::i32x4_extmul_high_i16x8_s);
-    set(190, K::kBinary, Op::i32x4_extmul_low_i16x8_u);
-    set(191, K::kBinary, Op::i32x4_extmul_high_i16x8_u);
-    set(192, K::kUnary, Op::i64x2_abs);
-    set(193, K::kUnary, Op::i64x2_neg);
-    set(195, K::kTest, Op::i64x2_all_true);
-    set(196, K::kTest, Op::i64x2_bitmask);
-    set(199, K::kUnary, Op::i64x2_extend_low_i32x4_s);
-    set(200, K::kUnary, Op::i64x2_extend_high_i32x4_s);
-    set(201, K::kUnary, Op::i64x2_extend_low_i32x4_u);
-    set(202, K::kUnary, Op::i64x2_extend_high_i32x4_u);
-    set(203, K::kShift, Op::i64x2_shl);
-    set(204, K::kShift, Op::i64x2_shr_s);
-    set(205, K::kShift, Op::i64x2_shr_u);
-    set(206, K::kBinary, Op::i64x2_add);
-    set(209, K::kBinary, Op::i64x2_sub);
-    set(213, K::kBinary, Op::i64x2_mul);
-    set(214, K::kBinary, Op::i64x2_eq);
-    set(215, K::kBinary, Op::i64x2_ne);
-    set(216, K::kBinary, Op::i64x2_lt_s);
-    set(217, K::kBinary, Op::i64x2_gt_s);
-    set(218, K::kBinary, Op::i64x2_le_s);
-    set(219, K::kBinary, Op::i64x2_ge_s);
-    set(220, K::kBinary, Op::i64x2_extmul_low_i32x4_s);
-    set(221, K::kBinary, Op::i64x2_extmul_high_i32x4_s);
-    set(222, K::kBinary, Op::i64x2_extmul_low_i32x4_u);
-    set(223, K::kBinary, Op::i64x2_extmul_high_i32x4_u);
-    set(224, K::kUnary, Op::f32x4_abs);
-    set(225, K::kUnary, Op::f32x4_neg);
-    set(227, K::kUnary, Op::f32x4_sqrt);
-    set(228, K::kBinary, Op::f32x4_add);
-    set(229, K::kBinary, Op::f32x4_sub);
-    set(230, K::kBinary, Op::f32x4_mul);
-    set(231, K::kBinary, Op::f32x4_div);
-    set(232, K::kBinary, Op::f32x4_min);
-    set(233, K::kBinary, Op::f32x4_max);
-    set(234, K::kBinary, Op::f32x4_pmin);
-    set(235, K::kBinary, Op::f32x4_pmax);
-    set(236, K::kUnary, Op::f64x2_abs);
-    set(237, K::kUnary, Op::f64x2_neg);
-    set(239, K::kUnary, Op::f64x2_sqrt);
-    set(240, K::kBinary, Op::f64x2_add);
-    set(241, K::kBinary, Op::f64x2_sub);
-    set(242, K::kBinary, Op::f64x2_mul);
-    set(243, K::kBinary, Op::f64x2_div);
-    set(244, K::kBinary, Op::f64x2_min);
-    set(245, K::kBinary, Op::f64x2_max);
-    set(246, K::kBinary, Op::f64x2_pmin);
-    set(247, K::kBinary, Op::f64x2_pmax);
-    set(248, K::kUnary, Op::i32x4_trunc_sat_f32x4_s);
-    set(249, K::kUnary, Op::i32x4_trunc_sat_f32x4_u);
-    set(250, K::kUnary, Op::f32x4_convert_i32x4_s);
-    set(251, K::kUnary, Op::f32x4_convert_i32x4_u);
-    set(252, K::kUnary, Op::i32x4_trunc_sat_f64x2_s_zero);
-    set(253, K::kUnary, Op::i32x4_trunc_sat_f64x2_u_zero);
-    set(254, K::kUnary, Op::f64x2_convert_low_i32x4_s);
-    set(255, K::kUnary, Op::f64x2_convert_low_i32x4_u);
-  }
-};
-
-const SimdTable& simd_table() {
-  static const SimdTable table;
-  return table;
-}
-
 // ---------------------------------------------------------------------------
-// The compiler of one function
+// The code generator of one function
 
 struct Operand {
   enum Kind : uint8_t { kTemp, kLocal, kConst };
@@ -548,7 +209,7 @@ struct Fixup {
 };
 
 struct Ctrl {
-  uint8_t opcode = 0;  // 0x02 block, 0x03 loop, 0x04 if, 0x05 else, 0 function
+  FrameKind kind = FrameKind::kFunction;
   std::vector<ValType> params;
   std::vector<ValType> results;
   size_t height = 0;       // operand stack size below the params
@@ -558,10 +219,15 @@ struct Ctrl {
   FuelPoint loop_point;            // loops: the branch target's fuel point
   std::vector<Fixup> forward;      // branches to the end of the block
   Fixup else_fixup{kNone, 0, {}};  // if: the branch to the else arm
-  const std::vector<ValType>& label_types() const { return opcode == 0x03 ? params : results; }
+  const std::vector<ValType>& label_types() const {
+    return kind == FrameKind::kLoop ? params : results;
+  }
 };
 
-class FunctionCompiler {
+// Emits the internal code of one function as the validator walks it. Its
+// operand stack mirrors the validator's (see "Stack discipline" in
+// validator.h), with where each value lives instead of only its type.
+class FunctionCompiler final : public CodeGen {
  public:
   FunctionCompiler(ModuleData& md, uint32_t def_index)
       : md_(md),
@@ -571,32 +237,186 @@ class FunctionCompiler {
         body_(md.ir.bodies[def_index]),
         type_(md.ir.func_type(func_index_)),
         code_(md.code),
-        handlers_(handler_table(md.dispatch)),
-        reader_(std::span<const uint8_t>(md.ir.bytes.data() + body_.code_offset, body_.code_size),
-                body_.code_offset) {}
+        handlers_(handler_table(md.dispatch)) {}
 
-  Status compile();
+  // Lays out the frame (params, then locals; kLimit if they need more slots
+  // than an instruction can name). Then the validator drives the callbacks,
+  // and finish() completes md.funcs[def_index].
+  Status begin();
+  void finish();
+
+  const std::string& error() const override { return error_; }
+  ErrorCode error_code() const override { return error_code_; }
+
+  bool on_unreachable() override {
+    emit_op(Op::unreachable);
+    end_run();
+    set_unreachable();
+    return true;
+  }
+  bool on_block(FrameKind kind, const std::vector<ValType>& params,
+                const std::vector<ValType>& results) override;
+  bool on_if(const std::vector<ValType>& params, const std::vector<ValType>& results) override;
+  bool on_else() override;
+  bool on_end() override;
+  bool on_br(uint32_t depth) override;
+  bool on_br_if(uint32_t depth) override;
+  bool on_br_table(const std::vector<uint32_t>& depths, uint32_t default_depth) override;
+  bool on_return() override {
+    if (!check_top(type_.results)) {
+      return false;
+    }
+    emit_return();
+    set_unreachable();
+    return true;
+  }
+  bool on_call(uint32_t func_index, const FuncType& type) override;
+  bool on_call_indirect(uint32_t type_index, uint32_t table_index, const FuncType& type) override;
+
+  bool on_drop() override {
+    pop();
+    return true;
+  }
+  bool on_select(ValType type) override;
+  bool on_local_get(uint32_t index) override {
+    Operand o;
+    o.type = local_types_[index];
+    o.kind = Operand::kLocal;
+    o.local = local_slot_[index];
+    return push_operand(o);
+  }
+  bool on_local_set(uint32_t index, bool tee) override;
+  bool on_global_get(uint32_t index, ValType type) override {
+    uint32_t dst = next_home();
+    size_t pos = emit_op(type == ValType::V128 ? Op::global_get128 : Op::global_get);
+    emit(pack_slots(0, 0, dst));
+    emit(index);
+    produced(pos, dst);
+    return push(type);
+  }
+  bool on_global_set(uint32_t index, ValType type) override {
+    Operand v = pop();
+    uint32_t sv = slot_of(v);
+    emit_op(type == ValType::V128 ? Op::global_set128 : Op::global_set);
+    emit(pack_slots(sv));
+    emit(index);
+    return true;
+  }
+
+  bool on_const(ValType type, uint64_t lo, uint64_t hi) override {
+    return push_const(type, lo, hi);
+  }
+
+  bool on_numeric(Opcode op) override;
+  bool on_load(Opcode op, uint64_t offset) override {
+    return do_load(interp_op(op), opcode_info(op).result, offset);
+  }
+  bool on_store(Opcode op, uint64_t offset) override { return do_store(interp_op(op), offset); }
+  bool on_load_lane(Opcode op, uint64_t offset, uint8_t lane) override;
+  bool on_store_lane(Opcode op, uint64_t offset, uint8_t lane) override;
+  bool on_lane(Opcode op, uint8_t lane) override;
+  bool on_shuffle(const uint8_t lanes[16]) override;
+
+  bool on_memory_size() override {
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::memory_size);
+    emit(pack_slots(0, 0, dst));
+    produced(pos, dst);
+    return push(ValType::I32);
+  }
+  bool on_memory_grow() override { return emit_unary(Op::memory_grow, ValType::I32); }
+  bool on_memory_init(uint32_t segment) override {
+    emit_three(Op::memory_init);
+    emit(segment);
+    return true;
+  }
+  bool on_data_drop(uint32_t segment) override {
+    emit_op(Op::data_drop);
+    emit(segment);
+    return true;
+  }
+  bool on_memory_copy() override {
+    emit_three(Op::memory_copy);
+    return true;
+  }
+  bool on_memory_fill() override {
+    emit_three(Op::memory_fill);
+    return true;
+  }
+  bool on_table_get(uint32_t table, ValType elem) override {
+    Operand i = pop();
+    uint32_t si = slot_of(i);
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::table_get);
+    emit(pack_slots(si, 0, dst));
+    emit(table);
+    produced(pos, dst);
+    return push(elem);
+  }
+  bool on_table_set(uint32_t table, ValType elem) override {
+    Operand v = pop(), i = pop();
+    uint32_t si = slot_of(i), sv = slot_of(v);
+    emit_op(Op::table_set);
+    emit(pack_slots(si, sv));
+    emit(table);
+    return true;
+  }
+  bool on_table_init(uint32_t table, uint32_t segment) override {
+    emit_three(Op::table_init);
+    emit(Word{table} | (Word{segment} << 32));
+    return true;
+  }
+  bool on_elem_drop(uint32_t segment) override {
+    emit_op(Op::elem_drop);
+    emit(segment);
+    return true;
+  }
+  bool on_table_copy(uint32_t dst_table, uint32_t src_table) override {
+    emit_three(Op::table_copy);
+    emit(Word{dst_table} | (Word{src_table} << 32));
+    return true;
+  }
+  bool on_table_grow(uint32_t table, ValType elem) override {
+    Operand n = pop(), init = pop();
+    uint32_t si = slot_of(init), sn = slot_of(n);
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::table_grow);
+    emit(pack_slots(si, sn, dst));
+    emit(table);
+    produced(pos, dst);
+    return push(ValType::I32);
+  }
+  bool on_table_size(uint32_t table) override {
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::table_size);
+    emit(pack_slots(0, 0, dst));
+    emit(table);
+    produced(pos, dst);
+    return push(ValType::I32);
+  }
+  bool on_table_fill(uint32_t table, ValType elem) override {
+    emit_three(Op::table_fill);
+    emit(table);
+    return true;
+  }
+  bool on_ref_is_null() override { return emit_unary(Op::ref_is_null, ValType::I32); }
+  bool on_ref_func(uint32_t func_index) override {
+    uint32_t dst = next_home();
+    size_t pos = emit_op(Op::ref_func);
+    emit(pack_slots(0, 0, dst));
+    emit(func_index);
+    produced(pos, dst);
+    return push(ValType::FuncRef);
+  }
 
  private:
-  // --- errors
-  bool fail(const char* reason, ErrorCode code = ErrorCode::kInvalid) {
+  // --- errors: only the engine's own limits (the validator checks the rest)
+  bool fail(const char* reason, ErrorCode code) {
     if (error_.empty()) {
       error_ = reason;
       error_code_ = code;
-      error_offset_ = op_offset_;
     }
     return false;
-  }
-  bool reader_ok() {
-    if (!reader_.ok()) {
-      if (error_.empty()) {
-        error_ = reader_.error();
-        error_code_ = ErrorCode::kMalformed;
-        error_offset_ = reader_.error_offset();
-      }
-      return false;
-    }
-    return true;
   }
 
   // --- emission
@@ -686,7 +506,7 @@ class FunctionCompiler {
     return true;
   }
 
-  // --- operand stack
+  // --- operand stack (the validator's, with locations)
   uint32_t next_home() const {
     return stack_.empty() ? local_slots_ : stack_.back().home + size_of(stack_.back().type);
   }
@@ -710,44 +530,25 @@ class FunctionCompiler {
     o.hi = hi;
     return push_operand(o);
   }
-  // Pops one operand of any type; in unreachable code past the frame's
-  // height, a phantom of unknown type.
-  bool pop_any(Operand* out) {
-    Ctrl& c = ctrls_.back();
-    if (stack_.size() == c.height) {
-      if (c.unreachable) {
-        *out = Operand();
-        out->home = next_home();
-        return true;
-      }
-      return fail("type mismatch");
+  // Pops one operand; in unreachable code past the frame's height, a
+  // phantom of no type (the validator's bottom type).
+  Operand pop() {
+    const Ctrl& c = ctrls_.back();
+    if (stack_.size() == c.height && c.unreachable) {
+      Operand o;
+      o.home = next_home();
+      return o;
     }
-    *out = stack_.back();
+    Operand o = stack_.back();
     stack_.pop_back();
-    return true;
+    return o;
   }
-  bool pop(ValType expect, Operand* out) {
-    if (!pop_any(out)) {
-      return false;
+  // Pops `n` operands into `out` (in stack order).
+  void pop_n(size_t n, std::vector<Operand>* out) {
+    out->resize(n);
+    for (size_t i = n; i-- > 0;) {
+      (*out)[i] = pop();
     }
-    if (out->type != expect && out->type != kUnknown && expect != kUnknown) {
-      return fail("type mismatch");
-    }
-    return true;
-  }
-  bool pop(ValType expect) {
-    Operand o;
-    return pop(expect, &o);
-  }
-  // Pops operands of `types` (last first) into `out` (in stack order).
-  bool pop_types(const std::vector<ValType>& types, std::vector<Operand>* out) {
-    out->resize(types.size());
-    for (size_t i = types.size(); i-- > 0;) {
-      if (!pop(types[i], &(*out)[i])) {
-        return false;
-      }
-    }
-    return true;
   }
   bool push_operands(std::vector<Operand>& ops) {
     for (Operand& o : ops) {
@@ -757,15 +558,12 @@ class FunctionCompiler {
     }
     return true;
   }
-  // Checks that the top of the stack has `types`, leaving it in place.
-  // br_if pushes back the label's types; br_table the popped operands as
-  // they were (an unknown type stays unknown, so that labels of different
-  // types can all accept a bottom operand).
+  // The top of the stack after a branch to a label of `types` (that stays in
+  // place): typed as the label's types, or with keep_actual as the operands
+  // were (br_table).
   bool check_top(const std::vector<ValType>& types, bool keep_actual = false) {
     std::vector<Operand> ops;
-    if (!pop_types(types, &ops)) {
-      return false;
-    }
+    pop_n(types.size(), &ops);
     if (!keep_actual) {
       for (size_t i = 0; i < ops.size(); ++i) {
         ops[i].type = types[i];
@@ -828,19 +626,9 @@ class FunctionCompiler {
   }
 
   // --- control
-  uint32_t read_index() {
-    uint32_t v = reader_.u32_leb();
-    return v;
-  }
-  bool read_block_type(std::vector<ValType>* params, std::vector<ValType>* results);
-  bool push_ctrl(uint8_t opcode, std::vector<ValType> params, std::vector<ValType> results);
-  Ctrl* label(uint32_t depth) {
-    if (depth >= ctrls_.size()) {
-      fail("unknown label");
-      return nullptr;
-    }
-    return &ctrls_[ctrls_.size() - 1 - depth];
-  }
+  bool push_ctrl(FrameKind kind, const std::vector<ValType>& params,
+                 const std::vector<ValType>& results);
+  Ctrl* label(uint32_t depth) { return &ctrls_[ctrls_.size() - 1 - depth]; }
   bool is_function_label(const Ctrl* c) const { return c == &ctrls_[0]; }
   bool needs_transfer(const Ctrl& target) const;
   void materialize_in_place(const Ctrl& target);
@@ -848,12 +636,6 @@ class FunctionCompiler {
   void emit_jump(Ctrl& target);
   void add_branch_word(Ctrl& target, size_t insn);
   void emit_return();
-  bool do_end();
-  bool do_else();
-  bool do_br(uint32_t depth);
-  bool do_br_if(uint32_t depth);
-  bool do_br_table();
-  bool do_if();
 
   // Compare fusion: if the popped condition is the result of the last
   // instruction, a comparison, removes that instruction and returns it.
@@ -873,16 +655,16 @@ class FunctionCompiler {
   size_t emit_cond_branch(const PendingCmp& cmp, Operand& cond, bool invert);
 
   // --- instructions
-  bool do_call(uint32_t func_index);
-  bool do_call_indirect(uint32_t type_index, uint32_t table_index);
-  bool do_numeric(uint8_t opcode);
-  bool do_load(Op op, ValType result, uint32_t natural_align);
-  bool do_store(Op op, ValType value, uint32_t natural_align);
-  bool read_memarg(uint32_t natural_align, uint64_t* offset);
-  bool do_prefix_fc();
-  bool do_simd();
-  bool do_local_set(uint32_t index, bool tee);
-  bool emit_unary(Op op, ValType in, ValType out);
+  // Pops three operands (d s n) and emits `op` on their slots.
+  void emit_three(Op op) {
+    Operand n = pop(), s = pop(), d = pop();
+    uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
+    emit_op(op);
+    emit(pack_slots(sd, ss, sn));
+  }
+  bool emit_unary(Op op, ValType out);
+  bool do_load(Op op, ValType result, uint64_t offset);
+  bool do_store(Op op, uint64_t offset);
   bool fuse_binop(const NumInfo& info, Operand& a, Operand& b, uint32_t dst);
   static Op load_add_variant(Op load) {
     switch (load) {
@@ -934,25 +716,6 @@ class FunctionCompiler {
         return Op::kCount;
     }
   }
-  bool emit_binary(Op op, ValType a, ValType b, ValType out);
-
-  bool need_memory() {
-    if (ir_.memories.empty()) {
-      return fail("unknown memory 0");
-    }
-    return true;
-  }
-  // The decoder has checked that a module using memory.init or data.drop
-  // with data segments has a data count section.
-  uint32_t num_data_segments() const {
-    return ir_.data_count.value_or(static_cast<uint32_t>(ir_.datas.size()));
-  }
-  bool need_table(uint32_t index) {
-    if (index >= ir_.tables.size()) {
-      return fail("unknown table");
-    }
-    return true;
-  }
 
   ModuleData& md_;
   const ModuleIR& ir_;
@@ -962,7 +725,6 @@ class FunctionCompiler {
   const FuncType& type_;
   std::vector<Word>& code_;
   const Word* handlers_;
-  Reader reader_;
 
   std::vector<ValType> local_types_;
   std::vector<uint32_t> local_slot_;
@@ -1005,57 +767,39 @@ class FunctionCompiler {
   Op last_op_ = Op::nop;
   size_t last_op_pos_ = kNone;
 
-  size_t op_offset_ = 0;
   std::string error_;
-  ErrorCode error_code_ = ErrorCode::kInvalid;
-  size_t error_offset_ = 0;
+  ErrorCode error_code_ = ErrorCode::kLimit;
 };
 
-bool FunctionCompiler::read_block_type(std::vector<ValType>* params,
-                                       std::vector<ValType>* results) {
-  uint8_t b = reader_.peek_u8();
-  if (b == 0x40) {
-    reader_.u8();
-    return reader_ok();
-  }
-  if (auto t = valtype_from_byte(b)) {
-    reader_.u8();
-    results->push_back(*t);
-    return reader_ok();
-  }
-  int64_t index = reader_.s33_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  if (index < 0) {
-    return fail("malformed block type", ErrorCode::kMalformed);
-  }
-  if (static_cast<uint64_t>(index) >= ir_.types.size()) {
-    return fail("unknown type");
-  }
-  *params = ir_.types[index].params;
-  *results = ir_.types[index].results;
-  return true;
-}
-
-bool FunctionCompiler::push_ctrl(uint8_t opcode, std::vector<ValType> params,
-                                 std::vector<ValType> results) {
-  // The params are on top of the stack: check them, keep their operands.
+bool FunctionCompiler::push_ctrl(FrameKind kind, const std::vector<ValType>& params,
+                                 const std::vector<ValType>& results) {
+  // The params are on top of the stack: they stay, as the frame's first
+  // operands.
   std::vector<Operand> ops;
-  if (!pop_types(params, &ops)) {
-    return false;
-  }
+  pop_n(params.size(), &ops);
   for (size_t i = 0; i < ops.size(); ++i) {
     ops[i].type = params[i];
   }
   Ctrl c;
-  c.opcode = opcode;
+  c.kind = kind;
   c.height = stack_.size();
   c.base_slot = next_home();
-  c.params = std::move(params);
-  c.results = std::move(results);
+  c.params = params;
+  c.results = results;
   ctrls_.push_back(std::move(c));
   return push_operands(ops);
+}
+
+bool FunctionCompiler::on_block(FrameKind kind, const std::vector<ValType>& params,
+                                const std::vector<ValType>& results) {
+  materialize_all();
+  bool ok = push_ctrl(kind, params, results);
+  if (ok && kind == FrameKind::kLoop) {
+    ctrls_.back().loop_pc = code_.size();
+    ctrls_.back().loop_point = here();
+  }
+  bind_label();
+  return ok;
 }
 
 bool FunctionCompiler::needs_transfer(const Ctrl& target) const {
@@ -1108,7 +852,7 @@ void FunctionCompiler::emit_transfer(const Ctrl& target) {
 
 void FunctionCompiler::add_branch_word(Ctrl& target, size_t insn) {
   size_t word = code_.size();
-  if (target.opcode == 0x03) {
+  if (target.kind == FrameKind::kLoop) {
     int64_t off = static_cast<int64_t>(target.loop_pc) - static_cast<int64_t>(insn);
     emit(pack_branch(static_cast<int32_t>(off), 0));
     charges_.push_back(Charge{word, here(), target.loop_point});
@@ -1201,11 +945,8 @@ size_t FunctionCompiler::emit_cond_branch(const PendingCmp& cmp, Operand& cond, 
   return insn;
 }
 
-bool FunctionCompiler::do_br(uint32_t depth) {
+bool FunctionCompiler::on_br(uint32_t depth) {
   Ctrl* target = label(depth);
-  if (target == nullptr) {
-    return false;
-  }
   if (!check_top(target->label_types())) {
     return false;
   }
@@ -1219,14 +960,11 @@ bool FunctionCompiler::do_br(uint32_t depth) {
   return true;
 }
 
-bool FunctionCompiler::do_br_if(uint32_t depth) {
-  Operand cond;
-  if (!pop(ValType::I32, &cond)) {
-    return false;
-  }
+bool FunctionCompiler::on_br_if(uint32_t depth) {
+  Operand cond = pop();
   PendingCmp cmp = take_cmp(cond);
   Ctrl* target = label(depth);
-  if (target == nullptr || !check_top(target->label_types())) {
+  if (!check_top(target->label_types())) {
     return false;
   }
   if (is_function_label(target)) {
@@ -1252,40 +990,13 @@ bool FunctionCompiler::do_br_if(uint32_t depth) {
   return true;
 }
 
-bool FunctionCompiler::do_br_table() {
-  uint32_t count = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  if (count > reader_.remaining()) {
-    return fail("unexpected end", ErrorCode::kMalformed);
-  }
-  std::vector<uint32_t> depths(count);
-  for (uint32_t i = 0; i < count; ++i) {
-    depths[i] = reader_.u32_leb();
-  }
-  uint32_t default_depth = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  Operand index;
-  if (!pop(ValType::I32, &index)) {
-    return false;
-  }
+bool FunctionCompiler::on_br_table(const std::vector<uint32_t>& depths, uint32_t default_depth) {
+  const uint32_t count = static_cast<uint32_t>(depths.size());
+  Operand index = pop();
   Ctrl* def = label(default_depth);
-  if (def == nullptr) {
-    return false;
-  }
   size_t arity = def->label_types().size();
   for (uint32_t d : depths) {
-    Ctrl* t = label(d);
-    if (t == nullptr) {
-      return false;
-    }
-    if (t->label_types().size() != arity) {
-      return fail("type mismatch");
-    }
-    if (!check_top(t->label_types(), /*keep_actual=*/true)) {
+    if (!check_top(label(d)->label_types(), /*keep_actual=*/true)) {
       return false;
     }
   }
@@ -1315,7 +1026,7 @@ bool FunctionCompiler::do_br_table() {
     size_t word = entries + i;
     if (is_function_label(t) || needs_transfer(*t)) {
       stubs.emplace_back(word, t);
-    } else if (t->opcode == 0x03) {
+    } else if (t->kind == FrameKind::kLoop) {
       int64_t off = static_cast<int64_t>(t->loop_pc) - static_cast<int64_t>(insn);
       code_[word] = pack_branch(static_cast<int32_t>(off), 0);
       charges_.push_back(Charge{word, from, t->loop_point});
@@ -1336,20 +1047,14 @@ bool FunctionCompiler::do_br_table() {
   return true;
 }
 
-bool FunctionCompiler::do_if() {
-  std::vector<ValType> params, results;
-  if (!read_block_type(&params, &results)) {
-    return false;
-  }
-  Operand cond;
-  if (!pop(ValType::I32, &cond)) {
-    return false;
-  }
+bool FunctionCompiler::on_if(const std::vector<ValType>& params,
+                             const std::vector<ValType>& results) {
+  Operand cond = pop();
   PendingCmp cmp = take_cmp(cond);
   materialize_all();
   Fixup to_else = fixup_here(emit_cond_branch(cmp, cond, /*invert=*/true));
   emit(pack_branch(0, 0));
-  if (!push_ctrl(0x04, std::move(params), std::move(results))) {
+  if (!push_ctrl(FrameKind::kIf, params, results)) {
     return false;
   }
   ctrls_.back().else_fixup = to_else;
@@ -1357,19 +1062,10 @@ bool FunctionCompiler::do_if() {
   return true;
 }
 
-bool FunctionCompiler::do_else() {
+bool FunctionCompiler::on_else() {
   Ctrl& c = ctrls_.back();
-  if (c.opcode != 0x04) {
-    return fail("else without matching if");
-  }
-  const std::vector<ValType> results = c.results;
   std::vector<Operand> ops;
-  if (!pop_types(results, &ops)) {
-    return false;
-  }
-  if (stack_.size() != c.height) {
-    return fail("type mismatch");
-  }
+  pop_n(c.results.size(), &ops);
   if (!c.unreachable) {
     // Results of the then arm into the block's result slots.
     uint32_t dst = c.base_slot;
@@ -1383,7 +1079,7 @@ bool FunctionCompiler::do_else() {
   }
   bind_branch(c.else_fixup);
   c.else_fixup.insn = kNone;
-  c.opcode = 0x05;
+  c.kind = FrameKind::kElse;
   c.unreachable = false;
   bind_label();
   for (ValType t : c.params) {
@@ -1394,31 +1090,24 @@ bool FunctionCompiler::do_else() {
   return true;
 }
 
-bool FunctionCompiler::do_end() {
+bool FunctionCompiler::on_end() {
   Ctrl& c = ctrls_.back();
   const std::vector<ValType> results = c.results;
   std::vector<Operand> ops;
-  if (!pop_types(results, &ops)) {
-    return false;
-  }
-  if (stack_.size() != c.height) {
-    return fail("type mismatch");
-  }
-  if (c.opcode == 0x04 && c.params != c.results) {
-    return fail("type mismatch");  // an if without else must pass its params through
-  }
+  pop_n(results.size(), &ops);
   if (ctrls_.size() == 1) {
     // The function's end: return what is on the stack.
+    bool ok = true;
     if (!c.unreachable) {
       for (Operand& o : ops) {
-        push_operand(o);
+        ok = push_operand(o) && ok;
       }
       emit_return();
     } else {
       emit_op(Op::unreachable);
     }
     ctrls_.pop_back();
-    return true;
+    return ok;
   }
   if (!c.unreachable) {
     uint32_t dst = c.base_slot;
@@ -1445,15 +1134,9 @@ bool FunctionCompiler::do_end() {
   return true;
 }
 
-bool FunctionCompiler::do_call(uint32_t func_index) {
-  if (func_index >= ir_.func_types.size()) {
-    return fail("unknown function");
-  }
-  const FuncType& ft = ir_.func_type(func_index);
+bool FunctionCompiler::on_call(uint32_t func_index, const FuncType& ft) {
   std::vector<Operand> args;
-  if (!pop_types(ft.params, &args)) {
-    return false;
-  }
+  pop_n(ft.params.size(), &args);
   for (Operand& o : args) {
     materialize(o);
   }
@@ -1475,25 +1158,11 @@ bool FunctionCompiler::do_call(uint32_t func_index) {
   return true;
 }
 
-bool FunctionCompiler::do_call_indirect(uint32_t type_index, uint32_t table_index) {
-  if (!need_table(table_index)) {
-    return false;
-  }
-  if (ir_.tables[table_index].elem != ValType::FuncRef) {
-    return fail("type mismatch");
-  }
-  if (type_index >= ir_.types.size()) {
-    return fail("unknown type");
-  }
-  Operand index;
-  if (!pop(ValType::I32, &index)) {
-    return false;
-  }
-  const FuncType& ft = ir_.types[type_index];
+bool FunctionCompiler::on_call_indirect(uint32_t type_index, uint32_t table_index,
+                                        const FuncType& ft) {
+  Operand index = pop();
   std::vector<Operand> args;
-  if (!pop_types(ft.params, &args)) {
-    return false;
-  }
+  pop_n(ft.params.size(), &args);
   for (Operand& o : args) {
     materialize(o);
   }
@@ -1511,11 +1180,19 @@ bool FunctionCompiler::do_call_indirect(uint32_t type_index, uint32_t table_inde
   return true;
 }
 
-bool FunctionCompiler::emit_unary(Op op, ValType in, ValType out) {
-  Operand a;
-  if (!pop(in, &a)) {
-    return false;
-  }
+bool FunctionCompiler::on_select(ValType t) {
+  Operand c = pop(), b = pop(), a = pop();
+  uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
+  uint32_t dst = next_home();
+  size_t pos = emit_op(t == ValType::V128 ? Op::select128 : Op::select);
+  emit(pack_slots(sa, sb, dst));
+  emit(pack_slots(sc));
+  produced(pos, dst);
+  return push(t);
+}
+
+bool FunctionCompiler::emit_unary(Op op, ValType out) {
+  Operand a = pop();
   uint32_t sa = slot_of(a);
   uint32_t dst = next_home();
   size_t pos = emit_op(op);
@@ -1524,38 +1201,26 @@ bool FunctionCompiler::emit_unary(Op op, ValType in, ValType out) {
   return push(out);
 }
 
-bool FunctionCompiler::emit_binary(Op op, ValType ta, ValType tb, ValType out) {
-  Operand b, a;
-  if (!pop(tb, &b) || !pop(ta, &a)) {
-    return false;
+bool FunctionCompiler::on_numeric(Opcode opcode) {
+  if (opcode_info(opcode).cls == OpClass::kTernary) {
+    Operand c = pop(), b = pop(), a = pop();
+    uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
+    uint32_t dst = next_home();
+    size_t pos = emit_op(interp_op(opcode));
+    emit(pack_slots(sa, sb, dst));
+    emit(pack_slots(sc));
+    produced(pos, dst);
+    return push(opcode_info(opcode).result);
   }
-  uint32_t sa = slot_of(a);
-  uint32_t sb = slot_of(b);
-  uint32_t dst = next_home();
-  size_t pos = emit_op(op);
-  emit(pack_slots(sa, sb, dst));
-  produced(pos, dst);
-  return push(out);
-}
-
-bool FunctionCompiler::do_numeric(uint8_t opcode) {
-  const NumInfo& info = num_table().info[opcode];
+  const NumInfo& info = num_table().info[static_cast<size_t>(opcode)];
   if (info.reinterpret) {
-    Operand a;
-    if (!pop(info.a, &a)) {
-      return false;
-    }
+    // Slots hold raw bits: only the type changes.
+    Operand a = pop();
     a.type = info.r;
-    if (a.kind == Operand::kConst) {
-      // Bits are unchanged; only the type changes.
-    }
     return push_operand(a);
   }
   if (info.b == kUnknown) {
-    Operand a;
-    if (!pop(info.a, &a)) {
-      return false;
-    }
+    Operand a = pop();
     uint32_t sa = slot_of(a);
     uint32_t dst = next_home();
     size_t pos = emit_op(info.op);
@@ -1574,10 +1239,7 @@ bool FunctionCompiler::do_numeric(uint8_t opcode) {
     }
     return push(info.r);
   }
-  Operand b, a;
-  if (!pop(info.b, &b) || !pop(info.a, &a)) {
-    return false;
-  }
+  Operand b = pop(), a = pop();
   bool is64 = info.a == ValType::I64;
   // A constant operand becomes an immediate where a variant exists.
   if (info.imm != Op::kCount && a.kind == Operand::kConst && b.kind != Operand::kConst &&
@@ -1706,31 +1368,8 @@ bool FunctionCompiler::fuse_binop(const NumInfo& info, Operand& a, Operand& b, u
   return true;
 }
 
-bool FunctionCompiler::read_memarg(uint32_t natural_align, uint64_t* offset) {
-  uint32_t align = reader_.u32_leb();
-  uint32_t off = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  if (!need_memory()) {
-    return false;
-  }
-  if (align > natural_align) {
-    return fail("alignment must not be larger than natural");
-  }
-  *offset = off;
-  return true;
-}
-
-bool FunctionCompiler::do_load(Op op, ValType result, uint32_t natural_align) {
-  uint64_t offset;
-  if (!read_memarg(natural_align, &offset)) {
-    return false;
-  }
-  Operand addr;
-  if (!pop(ValType::I32, &addr)) {
-    return false;
-  }
+bool FunctionCompiler::do_load(Op op, ValType result, uint64_t offset) {
+  Operand addr = pop();
   uint32_t dst = next_home();
   Op fused = load_add_variant(op);
   if (fused != Op::kCount && producer_is(addr, Op::i32_add)) {
@@ -1751,15 +1390,8 @@ bool FunctionCompiler::do_load(Op op, ValType result, uint32_t natural_align) {
   return push(result);
 }
 
-bool FunctionCompiler::do_store(Op op, ValType value, uint32_t natural_align) {
-  uint64_t offset;
-  if (!read_memarg(natural_align, &offset)) {
-    return false;
-  }
-  Operand v, addr;
-  if (!pop(value, &v) || !pop(ValType::I32, &addr)) {
-    return false;
-  }
+bool FunctionCompiler::do_store(Op op, uint64_t offset) {
+  Operand v = pop(), addr = pop();
   Op with_imm = store_imm_variant(op);
   if (with_imm != Op::kCount && v.kind == Operand::kConst) {
     uint32_t sa = slot_of(addr);
@@ -1786,16 +1418,10 @@ bool FunctionCompiler::do_store(Op op, ValType value, uint32_t natural_align) {
   return true;
 }
 
-bool FunctionCompiler::do_local_set(uint32_t index, bool tee) {
-  if (index >= local_types_.size()) {
-    return fail("unknown local");
-  }
+bool FunctionCompiler::on_local_set(uint32_t index, bool tee) {
   ValType t = local_types_[index];
   uint32_t ls = local_slot_[index];
-  Operand v;
-  if (!pop(t, &v)) {
-    return false;
-  }
+  Operand v = pop();
   preserve_local(ls);
   if (v.kind == Operand::kLocal && v.local == ls) {
     // local.set x (local.get x): nothing to do.
@@ -1818,364 +1444,68 @@ bool FunctionCompiler::do_local_set(uint32_t index, bool tee) {
   return true;
 }
 
-bool FunctionCompiler::do_prefix_fc() {
-  uint32_t sub = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  const ValType I32 = ValType::I32, I64 = ValType::I64, F32 = ValType::F32, F64 = ValType::F64;
-  switch (sub) {
-    case 0:
-      return emit_unary(Op::i32_trunc_sat_f32_s, F32, I32);
-    case 1:
-      return emit_unary(Op::i32_trunc_sat_f32_u, F32, I32);
-    case 2:
-      return emit_unary(Op::i32_trunc_sat_f64_s, F64, I32);
-    case 3:
-      return emit_unary(Op::i32_trunc_sat_f64_u, F64, I32);
-    case 4:
-      return emit_unary(Op::i64_trunc_sat_f32_s, F32, I64);
-    case 5:
-      return emit_unary(Op::i64_trunc_sat_f32_u, F32, I64);
-    case 6:
-      return emit_unary(Op::i64_trunc_sat_f64_s, F64, I64);
-    case 7:
-      return emit_unary(Op::i64_trunc_sat_f64_u, F64, I64);
-    case 8: {  // memory.init
-      uint32_t seg = reader_.u32_leb();
-      uint8_t zero = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (zero != 0) {
-        return fail("zero byte expected", ErrorCode::kMalformed);
-      }
-      if (!need_memory()) {
-        return false;
-      }
-      if (seg >= num_data_segments()) {
-        return fail("unknown data segment");
-      }
-      Operand n, s, d;
-      if (!pop(I32, &n) || !pop(I32, &s) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
-      emit_op(Op::memory_init);
-      emit(pack_slots(sd, ss, sn));
-      emit(seg);
-      return true;
-    }
-    case 9: {  // data.drop
-      uint32_t seg = reader_.u32_leb();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (seg >= num_data_segments()) {
-        return fail("unknown data segment");
-      }
-      emit_op(Op::data_drop);
-      emit(seg);
-      return true;
-    }
-    case 10: {  // memory.copy
-      uint8_t z1 = reader_.u8();
-      uint8_t z2 = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (z1 != 0 || z2 != 0) {
-        return fail("zero byte expected", ErrorCode::kMalformed);
-      }
-      if (!need_memory()) {
-        return false;
-      }
-      Operand n, s, d;
-      if (!pop(I32, &n) || !pop(I32, &s) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
-      emit_op(Op::memory_copy);
-      emit(pack_slots(sd, ss, sn));
-      return true;
-    }
-    case 11: {  // memory.fill
-      uint8_t z = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (z != 0) {
-        return fail("zero byte expected", ErrorCode::kMalformed);
-      }
-      if (!need_memory()) {
-        return false;
-      }
-      Operand n, v, d;
-      if (!pop(I32, &n) || !pop(I32, &v) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), sv = slot_of(v), sn = slot_of(n);
-      emit_op(Op::memory_fill);
-      emit(pack_slots(sd, sv, sn));
-      return true;
-    }
-    case 12: {  // table.init
-      uint32_t seg = reader_.u32_leb();
-      uint32_t table = reader_.u32_leb();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (!need_table(table)) {
-        return false;
-      }
-      if (seg >= ir_.elems.size()) {
-        return fail("unknown elem segment");
-      }
-      if (ir_.elems[seg].type != ir_.tables[table].elem) {
-        return fail("type mismatch");
-      }
-      Operand n, s, d;
-      if (!pop(I32, &n) || !pop(I32, &s) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
-      emit_op(Op::table_init);
-      emit(pack_slots(sd, ss, sn));
-      emit(Word{table} | (Word{seg} << 32));
-      return true;
-    }
-    case 13: {  // elem.drop
-      uint32_t seg = reader_.u32_leb();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (seg >= ir_.elems.size()) {
-        return fail("unknown elem segment");
-      }
-      emit_op(Op::elem_drop);
-      emit(seg);
-      return true;
-    }
-    case 14: {  // table.copy
-      uint32_t dst_table = reader_.u32_leb();
-      uint32_t src_table = reader_.u32_leb();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (!need_table(dst_table) || !need_table(src_table)) {
-        return false;
-      }
-      if (ir_.tables[dst_table].elem != ir_.tables[src_table].elem) {
-        return fail("type mismatch");
-      }
-      Operand n, s, d;
-      if (!pop(I32, &n) || !pop(I32, &s) || !pop(I32, &d)) {
-        return false;
-      }
-      uint32_t sd = slot_of(d), ss = slot_of(s), sn = slot_of(n);
-      emit_op(Op::table_copy);
-      emit(pack_slots(sd, ss, sn));
-      emit(Word{dst_table} | (Word{src_table} << 32));
-      return true;
-    }
-    case 15: {  // table.grow
-      uint32_t table = reader_.u32_leb();
-      if (!reader_ok() || !need_table(table)) {
-        return false;
-      }
-      Operand n, init;
-      if (!pop(I32, &n) || !pop(ir_.tables[table].elem, &init)) {
-        return false;
-      }
-      uint32_t si = slot_of(init), sn = slot_of(n);
-      uint32_t dst = next_home();
-      size_t pos = emit_op(Op::table_grow);
-      emit(pack_slots(si, sn, dst));
-      emit(table);
-      produced(pos, dst);
-      return push(I32);
-    }
-    case 16: {  // table.size
-      uint32_t table = reader_.u32_leb();
-      if (!reader_ok() || !need_table(table)) {
-        return false;
-      }
-      uint32_t dst = next_home();
-      size_t pos = emit_op(Op::table_size);
-      emit(pack_slots(0, 0, dst));
-      emit(table);
-      produced(pos, dst);
-      return push(I32);
-    }
-    case 17: {  // table.fill
-      uint32_t table = reader_.u32_leb();
-      if (!reader_ok() || !need_table(table)) {
-        return false;
-      }
-      Operand n, v, i;
-      if (!pop(I32, &n) || !pop(ir_.tables[table].elem, &v) || !pop(I32, &i)) {
-        return false;
-      }
-      uint32_t si = slot_of(i), sv = slot_of(v), sn = slot_of(n);
-      emit_op(Op::table_fill);
-      emit(pack_slots(si, sv, sn));
-      emit(table);
-      return true;
-    }
-    default:
-      return fail("illegal opcode", ErrorCode::kMalformed);
-  }
+bool FunctionCompiler::on_load_lane(Opcode op, uint64_t offset, uint8_t lane) {
+  Operand v = pop(), addr = pop();
+  uint32_t sa = slot_of(addr);
+  uint32_t sv = slot_of(v);
+  uint32_t dst = next_home();
+  size_t pos = emit_op(interp_op(op));
+  emit(pack_slots(sa, sv, dst));
+  emit(offset);
+  emit(lane);
+  produced(pos, dst);
+  return push(ValType::V128);
 }
 
-bool FunctionCompiler::do_simd() {
-  uint32_t sub = reader_.u32_leb();
-  if (!reader_ok()) {
-    return false;
-  }
-  if (sub > 255 || simd_table().info[sub].kind == SimdKind::kNone) {
-    return fail("illegal opcode", ErrorCode::kMalformed);
-  }
-  const SimdInfo& info = simd_table().info[sub];
-  const ValType V = ValType::V128;
-  switch (info.kind) {
-    case SimdKind::kNone:
-      break;
-    case SimdKind::kLoad:
-      return do_load(info.op, V, info.align);
-    case SimdKind::kStore:
-      return do_store(info.op, V, info.align);
-    case SimdKind::kLoadLane:
-    case SimdKind::kStoreLane: {
-      uint64_t offset;
-      if (!read_memarg(info.align, &offset)) {
-        return false;
-      }
-      uint8_t lane = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (lane >= info.lanes) {
-        return fail("invalid lane index");
-      }
-      Operand v, addr;
-      if (!pop(V, &v) || !pop(ValType::I32, &addr)) {
-        return false;
-      }
-      uint32_t sa = slot_of(addr);
-      uint32_t sv = slot_of(v);
-      if (info.kind == SimdKind::kStoreLane) {
-        emit_op(info.op);
-        emit(pack_slots(sa, sv));
-        emit(offset);
-        emit(lane);
-        return true;
-      }
-      uint32_t dst = next_home();
-      size_t pos = emit_op(info.op);
-      emit(pack_slots(sa, sv, dst));
-      emit(offset);
-      emit(lane);
-      produced(pos, dst);
-      return push(V);
-    }
-    case SimdKind::kConst: {
-      std::span<const uint8_t> bytes = reader_.bytes(16);
-      if (!reader_ok()) {
-        return false;
-      }
-      uint64_t lo, hi;
-      std::memcpy(&lo, bytes.data(), 8);
-      std::memcpy(&hi, bytes.data() + 8, 8);
-      return push_const(V, lo, hi);
-    }
-    case SimdKind::kShuffle: {
-      std::span<const uint8_t> bytes = reader_.bytes(16);
-      if (!reader_ok()) {
-        return false;
-      }
-      for (uint8_t lane : bytes) {
-        if (lane >= 32) {
-          return fail("invalid lane index");
-        }
-      }
-      Operand b, a;
-      if (!pop(V, &b) || !pop(V, &a)) {
-        return false;
-      }
-      uint32_t sa = slot_of(a), sb = slot_of(b);
-      uint32_t dst = next_home();
-      uint64_t lo, hi;
-      std::memcpy(&lo, bytes.data(), 8);
-      std::memcpy(&hi, bytes.data() + 8, 8);
-      size_t pos = emit_op(info.op);
-      emit(pack_slots(sa, sb, dst));
-      emit(lo);
-      emit(hi);
-      produced(pos, dst);
-      return push(V);
-    }
-    case SimdKind::kUnary:
-      return emit_unary(info.op, V, V);
-    case SimdKind::kBinary:
-      return emit_binary(info.op, V, V, V);
-    case SimdKind::kShift:
-      return emit_binary(info.op, V, ValType::I32, V);
-    case SimdKind::kTest:
-      return emit_unary(info.op, V, ValType::I32);
-    case SimdKind::kSplat:
-      return emit_unary(info.op, info.scalar, V);
-    case SimdKind::kTernary: {
-      Operand c, b, a;
-      if (!pop(V, &c) || !pop(V, &b) || !pop(V, &a)) {
-        return false;
-      }
-      uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
-      uint32_t dst = next_home();
-      size_t pos = emit_op(info.op);
-      emit(pack_slots(sa, sb, dst));
-      emit(pack_slots(sc));
-      produced(pos, dst);
-      return push(V);
-    }
-    case SimdKind::kExtract:
-    case SimdKind::kReplace: {
-      uint8_t lane = reader_.u8();
-      if (!reader_ok()) {
-        return false;
-      }
-      if (lane >= info.lanes) {
-        return fail("invalid lane index");
-      }
-      if (info.kind == SimdKind::kExtract) {
-        Operand a;
-        if (!pop(V, &a)) {
-          return false;
-        }
-        uint32_t sa = slot_of(a);
-        uint32_t dst = next_home();
-        size_t pos = emit_op(info.op);
-        emit(pack_slots(sa, 0, dst));
-        emit(lane);
-        produced(pos, dst);
-        return push(info.scalar);
-      }
-      Operand s, a;
-      if (!pop(info.scalar, &s) || !pop(V, &a)) {
-        return false;
-      }
-      uint32_t sa = slot_of(a), ss = slot_of(s);
-      uint32_t dst = next_home();
-      size_t pos = emit_op(info.op);
-      emit(pack_slots(sa, ss, dst));
-      emit(lane);
-      produced(pos, dst);
-      return push(V);
-    }
-  }
-  return fail("illegal opcode", ErrorCode::kMalformed);
+bool FunctionCompiler::on_store_lane(Opcode op, uint64_t offset, uint8_t lane) {
+  Operand v = pop(), addr = pop();
+  uint32_t sa = slot_of(addr);
+  uint32_t sv = slot_of(v);
+  emit_op(interp_op(op));
+  emit(pack_slots(sa, sv));
+  emit(offset);
+  emit(lane);
+  return true;
 }
 
-Status FunctionCompiler::compile() {
+bool FunctionCompiler::on_lane(Opcode op, uint8_t lane) {
+  const OpcodeInfo& info = opcode_info(op);
+  if (info.cls == OpClass::kExtractLane) {
+    Operand a = pop();
+    uint32_t sa = slot_of(a);
+    uint32_t dst = next_home();
+    size_t pos = emit_op(interp_op(op));
+    emit(pack_slots(sa, 0, dst));
+    emit(lane);
+    produced(pos, dst);
+    return push(info.result);
+  }
+  Operand s = pop(), a = pop();
+  uint32_t sa = slot_of(a), ss = slot_of(s);
+  uint32_t dst = next_home();
+  size_t pos = emit_op(interp_op(op));
+  emit(pack_slots(sa, ss, dst));
+  emit(lane);
+  produced(pos, dst);
+  return push(ValType::V128);
+}
+
+bool FunctionCompiler::on_shuffle(const uint8_t lanes[16]) {
+  Operand b = pop(), a = pop();
+  uint32_t sa = slot_of(a), sb = slot_of(b);
+  uint32_t dst = next_home();
+  uint64_t lo, hi;
+  std::memcpy(&lo, lanes, 8);
+  std::memcpy(&hi, lanes + 8, 8);
+  size_t pos = emit_op(Op::i8x16_shuffle);
+  emit(pack_slots(sa, sb, dst));
+  emit(lo);
+  emit(hi);
+  produced(pos, dst);
+  return push(ValType::V128);
+}
+
+Status FunctionCompiler::begin() {
   // Locals: params first, then the declared ones; v128 takes two slots.
   local_types_ = type_.params;
   local_types_.insert(local_types_.end(), body_.locals.begin(), body_.locals.end());
@@ -2199,442 +1529,19 @@ Status FunctionCompiler::compile() {
   local_slots_ = slot;
   max_slot_ = slot;
 
-  FuncCode& fc = md_.funcs[def_index_];
-  fc.code_begin = static_cast<uint32_t>(code_.size());
+  md_.funcs[def_index_].code_begin = static_cast<uint32_t>(code_.size());
 
   Ctrl fn;
-  fn.opcode = 0;
+  fn.kind = FrameKind::kFunction;
   fn.results = type_.results;
   fn.height = 0;
   fn.base_slot = local_slots_;
   ctrls_.push_back(std::move(fn));
+  return Status::ok();
+}
 
-  bool ok = true;
-  while (ok && !ctrls_.empty()) {
-    if (reader_.at_end()) {
-      op_offset_ = reader_.offset();
-      fail("unexpected end of section or function", ErrorCode::kMalformed);
-      ok = false;
-      break;
-    }
-    op_offset_ = reader_.offset();
-    uint8_t op = reader_.u8();
-    switch (op) {
-      case 0x00:  // unreachable
-        emit_op(Op::unreachable);
-        end_run();
-        set_unreachable();
-        break;
-      case 0x01:  // nop
-        break;
-      case 0x02:    // block
-      case 0x03: {  // loop
-        std::vector<ValType> params, results;
-        ok = read_block_type(&params, &results);
-        if (!ok) {
-          break;
-        }
-        materialize_all();
-        ok = push_ctrl(op, std::move(params), std::move(results));
-        if (ok && op == 0x03) {
-          ctrls_.back().loop_pc = code_.size();
-          ctrls_.back().loop_point = here();
-        }
-        bind_label();
-        break;
-      }
-      case 0x04:
-        ok = do_if();
-        break;
-      case 0x05:
-        ok = do_else();
-        break;
-      case 0x0B:
-        ok = do_end();
-        break;
-      case 0x0C: {
-        uint32_t depth = reader_.u32_leb();
-        ok = reader_ok() && do_br(depth);
-        break;
-      }
-      case 0x0D: {
-        uint32_t depth = reader_.u32_leb();
-        ok = reader_ok() && do_br_if(depth);
-        break;
-      }
-      case 0x0E:
-        ok = do_br_table();
-        break;
-      case 0x0F: {  // return
-        ok = check_top(type_.results);
-        if (ok) {
-          emit_return();
-          set_unreachable();
-        }
-        break;
-      }
-      case 0x10: {
-        uint32_t f = reader_.u32_leb();
-        ok = reader_ok() && do_call(f);
-        break;
-      }
-      case 0x11: {
-        uint32_t type_index = reader_.u32_leb();
-        uint32_t table_index = reader_.u32_leb();
-        ok = reader_ok() && do_call_indirect(type_index, table_index);
-        break;
-      }
-      case 0x1A: {  // drop
-        Operand o;
-        ok = pop_any(&o);
-        break;
-      }
-      case 0x1B:    // select
-      case 0x1C: {  // select t
-        ValType t = kUnknown;
-        if (op == 0x1C) {
-          uint32_t n = reader_.u32_leb();
-          if (!reader_ok()) {
-            ok = false;
-            break;
-          }
-          if (n != 1) {
-            ok = fail("invalid result arity");
-            break;
-          }
-          auto vt = valtype_from_byte(reader_.u8());
-          if (!reader_ok()) {
-            ok = false;
-            break;
-          }
-          if (!vt) {
-            ok = fail("malformed value type", ErrorCode::kMalformed);
-            break;
-          }
-          t = *vt;
-        }
-        Operand c, b, a;
-        if (!pop(ValType::I32, &c) || !pop(t, &b) || !pop(t, &a)) {
-          ok = false;
-          break;
-        }
-        if (op == 0x1B) {
-          if (!is_num_or_vec(a.type) || !is_num_or_vec(b.type)) {
-            ok = fail("type mismatch");
-            break;
-          }
-          if (a.type != b.type && a.type != kUnknown && b.type != kUnknown) {
-            ok = fail("type mismatch");
-            break;
-          }
-          t = a.type != kUnknown ? a.type : b.type;
-        }
-        uint32_t sa = slot_of(a), sb = slot_of(b), sc = slot_of(c);
-        uint32_t dst = next_home();
-        size_t pos = emit_op(t == ValType::V128 ? Op::select128 : Op::select);
-        emit(pack_slots(sa, sb, dst));
-        emit(pack_slots(sc));
-        produced(pos, dst);
-        ok = push(t);
-        break;
-      }
-      case 0x20: {  // local.get
-        uint32_t index = reader_.u32_leb();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (index >= local_types_.size()) {
-          ok = fail("unknown local");
-          break;
-        }
-        Operand o;
-        o.type = local_types_[index];
-        o.kind = Operand::kLocal;
-        o.local = local_slot_[index];
-        ok = push_operand(o);
-        break;
-      }
-      case 0x21:
-      case 0x22: {
-        uint32_t index = reader_.u32_leb();
-        ok = reader_ok() && do_local_set(index, op == 0x22);
-        break;
-      }
-      case 0x23: {  // global.get
-        uint32_t index = reader_.u32_leb();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (index >= ir_.globals.size()) {
-          ok = fail("unknown global");
-          break;
-        }
-        ValType t = ir_.globals[index].type;
-        uint32_t dst = next_home();
-        size_t pos = emit_op(t == ValType::V128 ? Op::global_get128 : Op::global_get);
-        emit(pack_slots(0, 0, dst));
-        emit(index);
-        produced(pos, dst);
-        ok = push(t);
-        break;
-      }
-      case 0x24: {  // global.set
-        uint32_t index = reader_.u32_leb();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (index >= ir_.globals.size()) {
-          ok = fail("unknown global");
-          break;
-        }
-        if (!ir_.globals[index].is_mutable) {
-          ok = fail("global is immutable");
-          break;
-        }
-        ValType t = ir_.globals[index].type;
-        Operand v;
-        if (!pop(t, &v)) {
-          ok = false;
-          break;
-        }
-        uint32_t sv = slot_of(v);
-        emit_op(t == ValType::V128 ? Op::global_set128 : Op::global_set);
-        emit(pack_slots(sv));
-        emit(index);
-        break;
-      }
-      case 0x25:    // table.get
-      case 0x26: {  // table.set
-        uint32_t table = reader_.u32_leb();
-        if (!reader_ok() || !need_table(table)) {
-          ok = false;
-          break;
-        }
-        ValType et = ir_.tables[table].elem;
-        if (op == 0x25) {
-          Operand i;
-          if (!pop(ValType::I32, &i)) {
-            ok = false;
-            break;
-          }
-          uint32_t si = slot_of(i);
-          uint32_t dst = next_home();
-          size_t pos = emit_op(Op::table_get);
-          emit(pack_slots(si, 0, dst));
-          emit(table);
-          produced(pos, dst);
-          ok = push(et);
-        } else {
-          Operand v, i;
-          if (!pop(et, &v) || !pop(ValType::I32, &i)) {
-            ok = false;
-            break;
-          }
-          uint32_t si = slot_of(i), sv = slot_of(v);
-          emit_op(Op::table_set);
-          emit(pack_slots(si, sv));
-          emit(table);
-        }
-        break;
-      }
-      case 0x28:
-        ok = do_load(Op::i32_load, ValType::I32, 2);
-        break;
-      case 0x29:
-        ok = do_load(Op::i64_load, ValType::I64, 3);
-        break;
-      case 0x2A:
-        ok = do_load(Op::f32_load, ValType::F32, 2);
-        break;
-      case 0x2B:
-        ok = do_load(Op::f64_load, ValType::F64, 3);
-        break;
-      case 0x2C:
-        ok = do_load(Op::i32_load8_s, ValType::I32, 0);
-        break;
-      case 0x2D:
-        ok = do_load(Op::i32_load8_u, ValType::I32, 0);
-        break;
-      case 0x2E:
-        ok = do_load(Op::i32_load16_s, ValType::I32, 1);
-        break;
-      case 0x2F:
-        ok = do_load(Op::i32_load16_u, ValType::I32, 1);
-        break;
-      case 0x30:
-        ok = do_load(Op::i64_load8_s, ValType::I64, 0);
-        break;
-      case 0x31:
-        ok = do_load(Op::i64_load8_u, ValType::I64, 0);
-        break;
-      case 0x32:
-        ok = do_load(Op::i64_load16_s, ValType::I64, 1);
-        break;
-      case 0x33:
-        ok = do_load(Op::i64_load16_u, ValType::I64, 1);
-        break;
-      case 0x34:
-        ok = do_load(Op::i64_load32_s, ValType::I64, 2);
-        break;
-      case 0x35:
-        ok = do_load(Op::i64_load32_u, ValType::I64, 2);
-        break;
-      case 0x36:
-        ok = do_store(Op::i32_store, ValType::I32, 2);
-        break;
-      case 0x37:
-        ok = do_store(Op::i64_store, ValType::I64, 3);
-        break;
-      case 0x38:
-        ok = do_store(Op::i32_store, ValType::F32, 2);
-        break;
-      case 0x39:
-        ok = do_store(Op::i64_store, ValType::F64, 3);
-        break;
-      case 0x3A:
-        ok = do_store(Op::i32_store8, ValType::I32, 0);
-        break;
-      case 0x3B:
-        ok = do_store(Op::i32_store16, ValType::I32, 1);
-        break;
-      case 0x3C:
-        ok = do_store(Op::i64_store8, ValType::I64, 0);
-        break;
-      case 0x3D:
-        ok = do_store(Op::i64_store16, ValType::I64, 1);
-        break;
-      case 0x3E:
-        ok = do_store(Op::i64_store32, ValType::I64, 2);
-        break;
-      case 0x3F:    // memory.size
-      case 0x40: {  // memory.grow
-        uint8_t zero = reader_.u8();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (zero != 0) {
-          ok = fail("zero byte expected", ErrorCode::kMalformed);
-          break;
-        }
-        if (!need_memory()) {
-          ok = false;
-          break;
-        }
-        if (op == 0x3F) {
-          uint32_t dst = next_home();
-          size_t pos = emit_op(Op::memory_size);
-          emit(pack_slots(0, 0, dst));
-          produced(pos, dst);
-          ok = push(ValType::I32);
-        } else {
-          ok = emit_unary(Op::memory_grow, ValType::I32, ValType::I32);
-        }
-        break;
-      }
-      case 0x41: {
-        int32_t v = reader_.s32_leb();
-        ok = reader_ok() && push_const(ValType::I32, static_cast<uint32_t>(v));
-        break;
-      }
-      case 0x42: {
-        int64_t v = reader_.s64_leb();
-        ok = reader_ok() && push_const(ValType::I64, static_cast<uint64_t>(v));
-        break;
-      }
-      case 0x43: {
-        uint32_t bits = reader_.fixed_u32();
-        ok = reader_ok() && push_const(ValType::F32, bits);
-        break;
-      }
-      case 0x44: {
-        uint64_t bits = reader_.fixed_u64();
-        ok = reader_ok() && push_const(ValType::F64, bits);
-        break;
-      }
-      case 0xD0: {  // ref.null
-        auto t = valtype_from_byte(reader_.u8());
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (!t || !is_ref(*t)) {
-          ok = fail("malformed reference type", ErrorCode::kMalformed);
-          break;
-        }
-        ok = push_const(*t, 0);
-        break;
-      }
-      case 0xD1: {  // ref.is_null
-        Operand a;
-        if (!pop_any(&a)) {
-          ok = false;
-          break;
-        }
-        if (!is_ref_or_unknown(a.type)) {
-          ok = fail("type mismatch");
-          break;
-        }
-        uint32_t sa = slot_of(a);
-        uint32_t dst = next_home();
-        size_t pos = emit_op(Op::ref_is_null);
-        emit(pack_slots(sa, 0, dst));
-        produced(pos, dst);
-        ok = push(ValType::I32);
-        break;
-      }
-      case 0xD2: {  // ref.func
-        uint32_t f = reader_.u32_leb();
-        if (!reader_ok()) {
-          ok = false;
-          break;
-        }
-        if (f >= ir_.func_types.size()) {
-          ok = fail("unknown function");
-          break;
-        }
-        if (f >= ir_.declared_func_refs.size() || !ir_.declared_func_refs[f]) {
-          ok = fail("undeclared function reference");
-          break;
-        }
-        uint32_t dst = next_home();
-        size_t pos = emit_op(Op::ref_func);
-        emit(pack_slots(0, 0, dst));
-        emit(f);
-        produced(pos, dst);
-        ok = push(ValType::FuncRef);
-        break;
-      }
-      case 0xFC:
-        ok = do_prefix_fc();
-        break;
-      case 0xFD:
-        ok = do_simd();
-        break;
-      default:
-        if (op >= 0x45 && op <= 0xC4) {
-          ok = do_numeric(op);
-        } else {
-          ok = fail("illegal opcode", ErrorCode::kMalformed);
-        }
-        break;
-    }
-  }
-  if (ok && !reader_.at_end()) {
-    op_offset_ = reader_.offset();
-    ok = fail("section size mismatch", ErrorCode::kMalformed);
-  }
-  if (!ok || !error_.empty()) {
-    reader_ok();
-    char where[64];
-    std::snprintf(where, sizeof where, "code section, offset 0x%zx: ", error_offset_);
-    return Error(where + error_ + " (function " + std::to_string(func_index_) + ")",
-                 static_cast<int>(error_code_));
-  }
-
+void FunctionCompiler::finish() {
+  FuncCode& fc = md_.funcs[def_index_];
   fc.code_end = static_cast<uint32_t>(code_.size());
   fc.func_index = func_index_;
   fc.type_id = md_.type_ids[ir_.func_types[func_index_]];
@@ -2644,12 +1551,8 @@ Status FunctionCompiler::compile() {
   fc.result_slots = slot_count(type_.results);
   patch_charges();
   fc.fuel_cost = static_cast<uint32_t>(prepaid(FuelPoint{0, 0}));
-  return Status::ok();
 }
 
-// Every taken branch charges what its target's run prepays from the target
-// on, less what its own run had prepaid past the branch (the fall-through it
-// does not take); see "Fuel" at the top of interp.cc.
 void FunctionCompiler::patch_charges() {
   end_run();  // the open run (empty: the code ends with a return or a trap)
   for (const Charge& c : charges_) {
@@ -2660,6 +1563,10 @@ void FunctionCompiler::patch_charges() {
 }
 
 }  // namespace
+
+Op interp_op(Opcode op) {
+  return kInterpOp[static_cast<size_t>(op)];
+}
 
 Status compile_functions(ModuleData& md) {
   const ModuleIR& ir = md.ir;
@@ -2674,11 +1581,15 @@ Status compile_functions(ModuleData& md) {
   }
   md.code.reserve(total_bytes * 2 + 16);
   for (uint32_t i = 0; i < ir.bodies.size(); ++i) {
-    FunctionCompiler fc(md, i);
-    Status s = fc.compile();
+    FunctionCompiler gen(md, i);
+    Status s = gen.begin();
+    if (s) {
+      s = validate_body(ir, i, gen);  // direct calls: FunctionCompiler is final
+    }
     if (!s) {
       return s;
     }
+    gen.finish();
   }
   md.code.shrink_to_fit();
   for (FuncCode& f : md.funcs) {

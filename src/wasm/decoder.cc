@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "wasm/opcodes.h"
 #include "wasm/reader.h"
 
 namespace rusm::wasm {
@@ -68,105 +69,33 @@ constexpr std::array<const char*, 13> kSectionLabels = {
 // three-byte declaration can declare millions of them.
 constexpr uint64_t kLocalsPerInputByte = 16;
 
-// Opcodes that matter to the decoder by name.
-constexpr uint8_t kOpIf = 0x04;
-constexpr uint8_t kOpGlobalGet = 0x23;
-constexpr uint8_t kOpI32Const = 0x41;
-constexpr uint8_t kOpI64Const = 0x42;
-constexpr uint8_t kOpF32Const = 0x43;
-constexpr uint8_t kOpF64Const = 0x44;
-constexpr uint8_t kOpRefNull = 0xD0;
-constexpr uint8_t kOpRefFunc = 0xD2;
-constexpr uint8_t kPrefixFD = 0xFD;
-constexpr uint32_t kOpMemoryInit = 8;  // 0xFC 8
-constexpr uint32_t kOpDataDrop = 9;    // 0xFC 9
-constexpr uint32_t kOpV128Const = 12;  // 0xFD 12
-
-// The immediates that follow an opcode of the one-byte space.
-enum class Imm : uint8_t {
-  kIllegal,     // not a WebAssembly 2.0 opcode
-  kNone,        // no immediate
-  kBlock,       // block type (block, loop, if)
-  kElse,        // else
-  kEnd,         // end
-  kIndex,       // one u32 index
-  kTwoIndices,  // two u32 indices (call_indirect)
-  kBrTable,     // vec(label) label
-  kSelectT,     // vec(valtype)
-  kMemarg,      // align u32, offset u32
-  kZeroByte,    // a reserved 0x00 byte (memory.size, memory.grow)
-  kI32,         // s32
-  kI64,         // s64
-  kF32,         // 4 bytes
-  kF64,         // 8 bytes
-  kRefType,     // reftype (ref.null)
-  kPrefixFC,    // u32 sub-opcode, 0xFC space
-  kPrefixFD,    // u32 sub-opcode, 0xFD (SIMD) space
+// What the scan of instructions needs per byte of the one-byte space, in one
+// load (compile time is guarded by `rusm bench module-storm`): the
+// instruction (kNoOpcode for a prefix or an illegal byte), its immediates,
+// and whether the scan must look at it by name (it changes the block nesting,
+// or it is a prefix, behind which memory.init and data.drop use a data
+// segment). Derived from the opcode table.
+struct ScanInfo {
+  Opcode op = kNoOpcode;
+  ImmKind imm = ImmKind::kNone;
+  bool structural = false;
 };
-
-constexpr std::array<Imm, 256> make_imm_table() {
-  std::array<Imm, 256> t{};        // all kIllegal
-  t[0x00] = t[0x01] = Imm::kNone;  // unreachable, nop
-  t[0x02] = t[0x03] = t[0x04] = Imm::kBlock;
-  t[0x05] = Imm::kElse;
-  t[0x0B] = Imm::kEnd;
-  t[0x0C] = t[0x0D] = Imm::kIndex;  // br, br_if
-  t[0x0E] = Imm::kBrTable;
-  t[0x0F] = Imm::kNone;   // return
-  t[0x10] = Imm::kIndex;  // call
-  t[0x11] = Imm::kTwoIndices;
-  t[0x1A] = t[0x1B] = Imm::kNone;  // drop, select
-  t[0x1C] = Imm::kSelectT;
-  for (int op = 0x20; op <= 0x26; ++op) {  // local.*, global.*, table.get/set
-    t[op] = Imm::kIndex;
+constexpr std::array<ScanInfo, 256> make_scan_table() {
+  std::array<ScanInfo, 256> t{};
+  for (int b = 0; b < 256; ++b) {
+    const Opcode op = opcode_of(static_cast<uint8_t>(b));
+    if (op == kNoOpcode) {
+      continue;
+    }
+    t[b].op = op;
+    t[b].imm = opcode_info(op).imm;
+    t[b].structural = op == Opcode::block || op == Opcode::loop || op == Opcode::if_ ||
+                      op == Opcode::else_ || op == Opcode::end;
   }
-  for (int op = 0x28; op <= 0x3E; ++op) {  // loads and stores
-    t[op] = Imm::kMemarg;
-  }
-  t[0x3F] = t[0x40] = Imm::kZeroByte;
-  t[0x41] = Imm::kI32;
-  t[0x42] = Imm::kI64;
-  t[0x43] = Imm::kF32;
-  t[0x44] = Imm::kF64;
-  for (int op = 0x45; op <= 0xC4; ++op) {  // numeric, including sign extension
-    t[op] = Imm::kNone;
-  }
-  t[0xD0] = Imm::kRefType;
-  t[0xD1] = Imm::kNone;  // ref.is_null
-  t[0xD2] = Imm::kIndex;
-  t[0xFC] = Imm::kPrefixFC;
-  t[0xFD] = Imm::kPrefixFD;
+  t[kPrefixFC].structural = true;
   return t;
 }
-constexpr std::array<Imm, 256> kImm = make_imm_table();
-
-// Immediates of the SIMD (0xFD) sub-opcodes.
-enum class SimdImm : uint8_t { kIllegal, kNone, kMemarg, kBytes16, kLane, kMemargLane };
-
-constexpr std::array<SimdImm, 256> make_simd_imm_table() {
-  std::array<SimdImm, 256> t{};
-  for (int op = 0; op <= 0xFF; ++op) {
-    t[op] = SimdImm::kNone;
-  }
-  for (int op = 0x00; op <= 0x0B; ++op) {  // v128.load*, v128.store
-    t[op] = SimdImm::kMemarg;
-  }
-  t[0x0C] = t[0x0D] = SimdImm::kBytes16;   // v128.const, i8x16.shuffle
-  for (int op = 0x15; op <= 0x22; ++op) {  // extract_lane, replace_lane
-    t[op] = SimdImm::kLane;
-  }
-  for (int op = 0x54; op <= 0x5B; ++op) {  // load*_lane, store*_lane
-    t[op] = SimdImm::kMemargLane;
-  }
-  t[0x5C] = t[0x5D] = SimdImm::kMemarg;  // v128.load32_zero, v128.load64_zero
-  // Holes in the 2.0 SIMD opcode space.
-  for (int op : {0x9A, 0xA2, 0xA5, 0xA6, 0xAF, 0xB0, 0xB2, 0xB3, 0xB4, 0xBB,
-                 0xC2, 0xC5, 0xC6, 0xCF, 0xD0, 0xD2, 0xD3, 0xD4, 0xE2, 0xEE}) {
-    t[op] = SimdImm::kIllegal;
-  }
-  return t;
-}
-constexpr std::array<SimdImm, 256> kSimdImm = make_simd_imm_table();
+constexpr std::array<ScanInfo, 256> kScanByByte = make_scan_table();
 
 std::string hex(uint64_t v) {
   char buf[24];
@@ -246,7 +175,7 @@ class Decoder {
   // --- instruction sequences
   template <bool kConst>
   bool scan_instructions(ConstScan* cs);
-  void note_const(ConstScan* cs, size_t at, uint8_t op, uint32_t sub, uint64_t lo, uint64_t hi);
+  void note_const(ConstScan* cs, size_t at, Opcode op, uint64_t lo, uint64_t hi);
   bool const_expr(ConstScan* cs);
   bool check_const(const ConstScan& cs, ValType expected);
 
@@ -462,45 +391,55 @@ bool Decoder::scan_instructions(ConstScan* cs) {
   frames_.push_back(kFrameBlock);
   for (;;) {
     const size_t at = r_.offset();
-    const uint8_t op = r_.u8();
+    const uint8_t byte = r_.u8();
     if (!r_.ok()) {
       return false;
     }
     const bool top = frames_.size() == 1;
-    uint32_t sub = 0;
+    Opcode op = kScanByByte[byte].op;
+    ImmKind imm = kScanByByte[byte].imm;
+    if (byte == kPrefixFC || byte == kPrefixFD) {
+      const uint32_t sub = r_.u32_leb();
+      if (!r_.ok()) {
+        return false;
+      }
+      op = prefixed_opcode(byte, sub);
+      if (op == kNoOpcode) {
+        return malformed(
+            at, std::string("illegal opcode ") + (byte == kPrefixFC ? "fc " : "fd ") + hex(sub));
+      }
+      imm = opcode_info(op).imm;
+    } else if (op == kNoOpcode) {
+      return malformed(at, "illegal opcode " + opcode_hex(byte));
+    }
     uint64_t lo = 0;
     uint64_t hi = 0;
-    switch (kImm[op]) {
-      case Imm::kIllegal:
-        return malformed(at, "illegal opcode " + opcode_hex(op));
-      case Imm::kNone:
+    switch (imm) {
+      case ImmKind::kNone:
         break;
-      case Imm::kBlock:
+      case ImmKind::kBlockType:
         if (!block_type()) {
           return false;
         }
-        frames_.push_back(op == kOpIf ? kFrameIf : kFrameBlock);
         break;
-      case Imm::kElse:
-        if (frames_.back() != kFrameIf) {
-          return malformed(at, "END opcode expected");
-        }
-        frames_.back() = kFrameBlock;
-        break;
-      case Imm::kEnd:
-        frames_.pop_back();
-        if (frames_.empty()) {
-          return true;
-        }
-        break;
-      case Imm::kIndex:
+      case ImmKind::kLabel:
+      case ImmKind::kIndex:
         lo = r_.u32_leb();
         break;
-      case Imm::kTwoIndices:
+      case ImmKind::kTwoIndices:
+      case ImmKind::kMemarg:
         r_.u32_leb();
         r_.u32_leb();
         break;
-      case Imm::kBrTable: {
+      case ImmKind::kMemargLane:
+        r_.u32_leb();
+        r_.u32_leb();
+        r_.u8();
+        break;
+      case ImmKind::kLane:
+        r_.u8();
+        break;
+      case ImmKind::kBrTable: {
         uint32_t n = len32();
         for (uint32_t i = 0; i < n && r_.ok(); ++i) {
           r_.u32_leb();
@@ -508,7 +447,7 @@ bool Decoder::scan_instructions(ConstScan* cs) {
         r_.u32_leb();
         break;
       }
-      case Imm::kSelectT: {
+      case ImmKind::kSelectTypes: {
         uint32_t n = len32();
         for (uint32_t i = 0; i < n && r_.ok(); ++i) {
           ValType t;
@@ -518,28 +457,40 @@ bool Decoder::scan_instructions(ConstScan* cs) {
         }
         break;
       }
-      case Imm::kMemarg:
-        r_.u32_leb();
-        r_.u32_leb();
-        break;
-      case Imm::kZeroByte:
+      case ImmKind::kZeroByte:
         if (!zero_byte()) {
           return false;
         }
         break;
-      case Imm::kI32:
+      case ImmKind::kZeroBytes2:
+        if (!zero_byte() || !zero_byte()) {
+          return false;
+        }
+        break;
+      case ImmKind::kIndexZeroByte:
+        r_.u32_leb();
+        if (!zero_byte()) {
+          return false;
+        }
+        break;
+      case ImmKind::kI32:
         lo = static_cast<uint32_t>(r_.s32_leb());
         break;
-      case Imm::kI64:
+      case ImmKind::kI64:
         lo = static_cast<uint64_t>(r_.s64_leb());
         break;
-      case Imm::kF32:
+      case ImmKind::kF32:
         lo = r_.fixed_u32();
         break;
-      case Imm::kF64:
+      case ImmKind::kF64:
         lo = r_.fixed_u64();
         break;
-      case Imm::kRefType: {
+      case ImmKind::kV128:
+      case ImmKind::kShuffle:
+        lo = r_.fixed_u64();
+        hi = r_.fixed_u64();
+        break;
+      case ImmKind::kRefType: {
         ValType t;
         if (!ref_type(&t)) {
           return false;
@@ -547,128 +498,76 @@ bool Decoder::scan_instructions(ConstScan* cs) {
         lo = static_cast<uint8_t>(t);
         break;
       }
-      case Imm::kPrefixFC:
-        sub = r_.u32_leb();
-        if (!r_.ok()) {
-          return false;
-        }
-        switch (sub) {
-          case 0:
-          case 1:
-          case 2:
-          case 3:
-          case 4:
-          case 5:
-          case 6:
-          case 7:  // trunc_sat
-            break;
-          case kOpMemoryInit:
-            r_.u32_leb();
-            if (!zero_byte()) {
-              return false;
-            }
-            break;
-          case kOpDataDrop:
-            r_.u32_leb();
-            break;
-          case 10:  // memory.copy
-            if (!zero_byte() || !zero_byte()) {
-              return false;
-            }
-            break;
-          case 11:  // memory.fill
-            if (!zero_byte()) {
-              return false;
-            }
-            break;
-          case 12:  // table.init
-          case 14:  // table.copy
-            r_.u32_leb();
-            r_.u32_leb();
-            break;
-          case 13:  // elem.drop
-          case 15:  // table.grow
-          case 16:  // table.size
-          case 17:  // table.fill
-            r_.u32_leb();
-            break;
-          default:
-            return malformed(at, "illegal opcode fc " + hex(sub));
-        }
-        if constexpr (!kConst) {
-          if ((sub == kOpMemoryInit || sub == kOpDataDrop) && !first_data_use_) {
-            first_data_use_ = at;
-          }
-        }
-        break;
-      case Imm::kPrefixFD: {
-        sub = r_.u32_leb();
-        if (!r_.ok()) {
-          return false;
-        }
-        SimdImm imm = sub < kSimdImm.size() ? kSimdImm[sub] : SimdImm::kIllegal;
-        switch (imm) {
-          case SimdImm::kIllegal:
-            return malformed(at, "illegal opcode fd " + hex(sub));
-          case SimdImm::kNone:
-            break;
-          case SimdImm::kMemarg:
-            r_.u32_leb();
-            r_.u32_leb();
-            break;
-          case SimdImm::kBytes16:
-            lo = r_.fixed_u64();
-            hi = r_.fixed_u64();
-            break;
-          case SimdImm::kLane:
-            r_.u8();
-            break;
-          case SimdImm::kMemargLane:
-            r_.u32_leb();
-            r_.u32_leb();
-            r_.u8();
-            break;
-        }
-        break;
-      }
     }
     if (!r_.ok()) {
       return false;
     }
+    if (kScanByByte[byte].structural) {
+      switch (op) {
+        case Opcode::block:
+        case Opcode::loop:
+          frames_.push_back(kFrameBlock);
+          break;
+        case Opcode::if_:
+          frames_.push_back(kFrameIf);
+          break;
+        case Opcode::else_:
+          if (frames_.back() != kFrameIf) {
+            return malformed(at, "END opcode expected");
+          }
+          frames_.back() = kFrameBlock;
+          break;
+        case Opcode::end:
+          frames_.pop_back();
+          if (frames_.empty()) {
+            return true;
+          }
+          break;
+        case Opcode::memory_init:
+        case Opcode::data_drop:
+          if constexpr (!kConst) {
+            if (!first_data_use_) {
+              first_data_use_ = at;
+            }
+          }
+          break;
+        default:
+          break;
+      }
+    }
     if constexpr (kConst) {
       if (top) {
-        note_const(cs, at, op, sub, lo, hi);
+        note_const(cs, at, op, lo, hi);
       }
     }
   }
 }
 
-void Decoder::note_const(ConstScan* cs, size_t at, uint8_t op, uint32_t sub, uint64_t lo,
-                         uint64_t hi) {
+void Decoder::note_const(ConstScan* cs, size_t at, Opcode op, uint64_t lo, uint64_t hi) {
   ConstExpr e;
   switch (op) {
-    case kOpI32Const:
+    case Opcode::i32_const:
       e.kind = ConstExpr::Kind::kI32;
       e.type = ValType::I32;
       break;
-    case kOpI64Const:
+    case Opcode::i64_const:
       e.kind = ConstExpr::Kind::kI64;
       e.type = ValType::I64;
       break;
-    case kOpF32Const:
+    case Opcode::f32_const:
       e.kind = ConstExpr::Kind::kF32;
       e.type = ValType::F32;
       break;
-    case kOpF64Const:
+    case Opcode::f64_const:
       e.kind = ConstExpr::Kind::kF64;
       e.type = ValType::F64;
       break;
-    case kOpRefNull:
+    case Opcode::ref_null:
       e.kind = ConstExpr::Kind::kRefNull;
       e.type = static_cast<ValType>(lo);
       lo = 0;
       break;
-    case kOpRefFunc:
+    case Opcode::ref_func:
       e.kind = ConstExpr::Kind::kRefFunc;
       e.type = ValType::FuncRef;
       if (lo >= num_funcs()) {
@@ -680,7 +579,7 @@ void Decoder::note_const(ConstScan* cs, size_t at, uint8_t op, uint32_t sub, uin
         func_refs_.push_back(static_cast<uint32_t>(lo));
       }
       break;
-    case kOpGlobalGet:
+    case Opcode::global_get:
       e.kind = ConstExpr::Kind::kGlobalGet;
       // In 2.0 a constant expression sees only the imported globals.
       if (lo >= ir_->num_imported_globals) {
@@ -697,13 +596,10 @@ void Decoder::note_const(ConstScan* cs, size_t at, uint8_t op, uint32_t sub, uin
         }
       }
       break;
-    case kPrefixFD:
-      if (sub == kOpV128Const) {
-        e.kind = ConstExpr::Kind::kV128;
-        e.type = ValType::V128;
-        break;
-      }
-      [[fallthrough]];
+    case Opcode::v128_const:
+      e.kind = ConstExpr::Kind::kV128;
+      e.type = ValType::V128;
+      break;
     default:
       if (cs->problem.empty()) {
         cs->problem = "constant expression required";

@@ -8,17 +8,17 @@
 //     (known opcodes, well-formed immediates, block nesting, the final
 //     `end`, the data count section required by memory.init/data.drop in a
 //     module that has data segments; without any, those instructions name an
-//     unknown segment and the compiler reports the module invalid).
-//     So a function body handed to the compiler is a well-formed
+//     unknown segment and the validator reports the module invalid).
+//     So a function body handed to the validator is a well-formed
 //     instruction sequence that ends exactly at the body's end.
 //   - Validation at module level: index bounds of every reference outside
 //     function bodies, limits, at most one memory, constant expressions,
 //     element and data segments, unique export names, the start function.
 //
-// What it leaves to the compiler: the typing of instruction sequences in
-// function bodies (operand stack, labels, block types including their type
-// indices, local/global/function/table/memory/segment indices used by
-// instructions, alignment, lane indices, ref.func against
+// What it leaves to the validator (validator.h): the typing of instruction
+// sequences in function bodies (operand stack, labels, block types including
+// their type indices, local/global/function/table/memory/segment indices used
+// by instructions, alignment, lane indices, ref.func against
 // ModuleIR::declared_func_refs, select's type-vector arity).
 //
 // Untrusted input: no input makes decode() crash, hang, read out of bounds,
@@ -41,7 +41,7 @@ namespace rusm::wasm {
 
 // Decodes `bytes` into a ModuleIR: the binary format plus every module-level
 // validation rule (everything except the typing of instruction sequences
-// inside function bodies, which the compiler validates).
+// inside function bodies, which the validator checks).
 //
 // On success, returns the module; its `bytes` is a copy of `bytes`, and every
 // offset in it (code, data) is absolute in that copy.

@@ -1,13 +1,19 @@
 // A disassembler for the internal code, for `rusm wasm inspect --code`:
 // one line per instruction with its word offset, name and operands.
+#include <array>
 #include <cinttypes>
 #include <cstdio>
 #include <unordered_map>
 
 #include "wasm/disasm.h"
 
+#include "wasm/compiler.h"
+#include "wasm/opcodes.h"
+
 namespace rusm::wasm::internal {
 namespace {
+
+constexpr size_t kOpCount = static_cast<size_t>(Op::kCount);
 
 enum class Shape : uint8_t {
   kNone,       // [h]
@@ -24,6 +30,47 @@ enum class Shape : uint8_t {
   kIndex,      // [h][imm]
   kCharge,     // [h][branch word: cost only]
 };
+
+// The shapes of the instructions that shape_of() does not list: the fused
+// compare-and-branch instructions, the `_imm` and fused superinstructions
+// (an immediate word after the slots), and the internal instruction of each
+// Wasm instruction the opcode table types by class: memory and lane accesses
+// carry an immediate word (offset or lane), the others only slots.
+const std::array<Shape, kOpCount>& shape_table() {
+  static const std::array<Shape, kOpCount> table = [] {
+    std::array<Shape, kOpCount> t;
+    t.fill(Shape::kSlots);
+    auto set = [&t](Op op, Shape shape) { t[static_cast<size_t>(op)] = shape; };
+#define RUSM_CMP_SHAPE(name)                  \
+  set(Op::br_##name, Shape::kCmpBr);          \
+  set(Op::brn_##name, Shape::kCmpBr);         \
+  set(Op::br_##name##_imm, Shape::kCmpBrImm); \
+  set(Op::brn_##name##_imm, Shape::kCmpBrImm);
+    RUSM_FOR_EACH_CMP(RUSM_CMP_SHAPE)
+#undef RUSM_CMP_SHAPE
+#define RUSM_IMM_SHAPE(name) set(Op::name, Shape::kSlotsImm);
+    RUSM_FOR_EACH_IMM_OP(RUSM_IMM_SHAPE)
+    RUSM_FOR_EACH_FUSED_OP(RUSM_IMM_SHAPE)
+#undef RUSM_IMM_SHAPE
+    for (size_t i = 0; i < kOpcodeCount; ++i) {
+      const Opcode wasm_op = static_cast<Opcode>(i);
+      switch (opcode_info(wasm_op).cls) {
+        case OpClass::kLoad:
+        case OpClass::kStore:
+        case OpClass::kLoadLane:
+        case OpClass::kStoreLane:
+        case OpClass::kExtractLane:
+        case OpClass::kReplaceLane:
+          set(interp_op(wasm_op), Shape::kSlotsImm);
+          break;
+        default:
+          break;
+      }
+    }
+    return t;
+  }();
+  return table;
+}
 
 Shape shape_of(Op op) {
   switch (op) {
@@ -98,20 +145,7 @@ Shape shape_of(Op op) {
     default:
       break;
   }
-  const char* name = op_name(op);
-  std::string_view n(name);
-  if (n.substr(0, 3) == "br_" || n.substr(0, 4) == "brn_") {
-    return n.ends_with("_imm") ? Shape::kCmpBrImm : Shape::kCmpBr;
-  }
-  if (n.ends_with("_imm")) {
-    return Shape::kSlotsImm;
-  }
-  if (n.find("load") != std::string_view::npos || n.find("store") != std::string_view::npos ||
-      n.find("extract_lane") != std::string_view::npos ||
-      n.find("replace_lane") != std::string_view::npos) {
-    return Shape::kSlotsImm;
-  }
-  return Shape::kSlots;
+  return shape_table()[static_cast<size_t>(op)];
 }
 
 size_t length_of(Shape s, const Word* ip) {
