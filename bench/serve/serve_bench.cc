@@ -36,6 +36,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli/js_runtime.h"
 #include "common/scenario.h"
 #include "engine/engine_inputs.h"
 #include "rusm/net/config.h"
@@ -250,10 +251,16 @@ Result<json> load(const std::string& mode, const std::string& url, unsigned conn
 // by this process with one scheduler worker and one event-loop thread.
 class ServedApp {
  public:
-  static Result<std::unique_ptr<ServedApp>> start(const std::string& routes) {
+  // `files`: name -> contents, written next to rusm.toml (a route's script).
+  static Result<std::unique_ptr<ServedApp>> start(
+      const std::string& routes,
+      const std::vector<std::pair<std::string, std::string>>& files = {}) {
     auto s = std::unique_ptr<ServedApp>(new ServedApp());
     if (s->dir_.path().empty()) {
       return Error("cannot make a temporary directory");
+    }
+    for (const auto& [name, text] : files) {
+      std::ofstream(s->dir_.path() + "/" + name) << text;
     }
     std::string file = s->dir_.path() + "/rusm.toml";
     std::ofstream(file) << "listen = [\"127.0.0.1:0\"]\n"
@@ -265,6 +272,7 @@ class ServedApp {
       return config.error();
     }
     serve::AppOptions options;
+    options.js_runtime = cli::js_runtime_wasm();
     options.workers = 1;
     options.io_threads = 0;  // the worker runs the event loop (the default)
     PinNewThreads pin(0);
@@ -385,14 +393,29 @@ Report failed(Report r, const Error& e) {
 
 // ---- http-throughput, http-throughput-cgi
 
-Report http_throughput(const Options& o, Progress& progress, bool cgi) {
+// The JavaScript twin's handler: the same 16 bytes as guests.c's hello.
+constexpr const char* kHelloJs = "export function hello() { return \"hello from rusm\\n\"; }\n";
+
+enum class Handler { kWasm, kCgi, kJs };
+
+Report http_throughput(const Options& o, Progress& progress, Handler kind) {
+  const bool cgi = kind == Handler::kCgi;
   Report r;
-  r.scenario = cgi ? "http-throughput-cgi" : "http-throughput";
+  r.scenario = kind == Handler::kCgi  ? "http-throughput-cgi"
+               : kind == Handler::kJs ? "http-throughput-js"
+                                      : "http-throughput";
   r.summary = cgi ? "HTTP keep-alive req/s, a fresh WASI command per request (CGI), vs nginx"
+              : kind == Handler::kJs
+                  ? "HTTP keep-alive req/s, a fresh JavaScript process per request, vs nginx"
                   : "HTTP keep-alive req/s, a fresh Wasm process per request, vs nginx return 200";
   std::string routes = cgi ? route("/", "cgi", RUSM_SERVE_BENCH_DIR "/hello_cgi.wasm", "_start")
-                           : route("/", "http", guests(), "hello");
-  auto app = ServedApp::start(routes);
+                       : kind == Handler::kJs ? route("/", "http", "hello.js", "hello")
+                                              : route("/", "http", guests(), "hello");
+  if (kind == Handler::kJs && cli::js_runtime_wasm().empty()) {
+    return failed(r, Error("this rusm was built without JavaScript (scripts/bootstrap.sh)"));
+  }
+  auto app = kind == Handler::kJs ? ServedApp::start(routes, {{"hello.js", kHelloJs}})
+                                  : ServedApp::start(routes);
   if (!app) {
     return failed(r, app.error());
   }
@@ -587,12 +610,19 @@ Report sse_fanout(const Options& o, Progress& progress) {
   return r;
 }
 
-Registrar http_reg({"http-throughput",
-                    "HTTP keep-alive req/s, a fresh Wasm process per request, vs nginx",
-                    [](const Options& o, Progress& p) { return http_throughput(o, p, false); }});
+Registrar http_reg(
+    {"http-throughput", "HTTP keep-alive req/s, a fresh Wasm process per request, vs nginx",
+     [](const Options& o, Progress& p) { return http_throughput(o, p, Handler::kWasm); }});
 Registrar cgi_reg({"http-throughput-cgi",
                    "HTTP keep-alive req/s, a fresh WASI command per request (CGI), vs nginx",
-                   [](const Options& o, Progress& p) { return http_throughput(o, p, true); }});
+                   [](const Options& o, Progress& p) {
+                     return http_throughput(o, p, Handler::kCgi);
+                   }});
+Registrar js_reg({"http-throughput-js",
+                  "HTTP keep-alive req/s, a fresh JavaScript process per request, vs nginx",
+                  [](const Options& o, Progress& p) {
+                    return http_throughput(o, p, Handler::kJs);
+                  }});
 Registrar ws_reg({"ws-echo", "WebSocket echo round trips/s, a Wasm process per connection",
                   ws_echo});
 Registrar storm_reg({"connection-storm",

@@ -1697,6 +1697,8 @@ RUSM_EXPORT(js_spawned) void js_spawned(void) {
 static rusm_pid template_pid;
 static bool template_failed;
 static char route_handler[128] = "handle"; /* js_http's export (serving, below) */
+static bool serving;                       /* a route's template */
+static void compile_shapes(void);
 
 /* The template process: sets up as a child would, then returns. */
 RUSM_EXPORT(js_template) void js_template(void) {
@@ -1712,12 +1714,16 @@ RUSM_EXPORT(js_template) void js_template(void) {
     }
     memcpy(route_handler, msg + at + 4, n);
     route_handler[n] = 0;
+    serving = true;
   }
   create_context();
   initializing = true;
   evaluate_app();
   initializing = false;
   run_jobs();
+  if (serving) {
+    compile_shapes();
+  }
   JS_RunGC(rt);
   template_pid = rusm_self(); /* what the processes started from here use */
   /* Processes started from here spawn, and start supervisors' children,
@@ -1967,6 +1973,17 @@ static JSValue eval_helper(const char* src, size_t len, const char* name) {
   return f;
 }
 
+/* The two helpers above, compiled once by a route's template (parsing them
+ * per request would cost more than the rest of it). */
+static JSValue request_shape, response_shape;
+static bool have_shapes;
+
+static void compile_shapes(void) {
+  request_shape = eval_helper(kRequestShape, sizeof kRequestShape - 1, "<rusm request>");
+  response_shape = eval_helper(kResponseShape, sizeof kResponseShape - 1, "<rusm response>");
+  have_shapes = true;
+}
+
 RUSM_EXPORT(js_http) void js_http(int32_t req) {
   current_req = req;
   seeding = true; /* Math.random: this process's seed */
@@ -1979,11 +1996,12 @@ RUSM_EXPORT(js_http) void js_http(int32_t req) {
              route_handler);
     die(line);
   }
-  JSValue shape = eval_helper(kRequestShape, sizeof kRequestShape - 1, "<rusm request>");
+  if (!have_shapes) {
+    compile_shapes();
+  }
   JSValue raw = make_request(ctx);
-  JSValue request = JS_Call(ctx, shape, JS_UNDEFINED, 1, &raw);
+  JSValue request = JS_Call(ctx, request_shape, JS_UNDEFINED, 1, &raw);
   JS_FreeValue(ctx, raw);
-  JS_FreeValue(ctx, shape);
   if (JS_IsException(request)) {
     die_with_exception();
   }
@@ -2016,9 +2034,7 @@ RUSM_EXPORT(js_http) void js_http(int32_t req) {
     run_jobs();
   }
   JS_FreeValue(ctx, then);
-  JSValue respond = eval_helper(kResponseShape, sizeof kResponseShape - 1, "<rusm response>");
-  JSValue parts = JS_Call(ctx, respond, JS_UNDEFINED, 1, &out);
-  JS_FreeValue(ctx, respond);
+  JSValue parts = JS_Call(ctx, response_shape, JS_UNDEFINED, 1, &out);
   JS_FreeValue(ctx, out);
   if (JS_IsException(parts)) {
     die_with_exception();
