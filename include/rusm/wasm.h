@@ -373,21 +373,28 @@ class Function {
   uint32_t type_id_ = 0;  // canonical: equal ids <=> equal types
   uint32_t index_ = 0;
   internal::InstanceImpl* instance_ = nullptr;
-  const internal::FuncCode* code_ = nullptr;
-  HostCallback callback_ = nullptr;
-  void* host_data_ = nullptr;
-  bool one_slot_types_ = false;  // a host function without v128 parameters or results
+  const internal::FuncCode* code_ = nullptr;  // null: a host function (a HostFunctionBase)
 
   Function() = default;
+};
+
+// What only a host function has (Function::host makes one), apart so that a
+// Wasm function — one per table slot and escaping function of every
+// instance — stays small. Engine internals, read on every host call.
+class HostFunctionBase : public Function {
+ public:
+  HostCallback callback_ = nullptr;
+  void* host_data_ = nullptr;
+  bool one_slot_types_ = false;  // no v128 parameters or results
 };
 
 inline HostCall::HostCall(Execution* exec, Instance* caller, const Function* f, uint64_t* slots)
     : exec_(exec),
       caller_(caller),
       type_(f->type_),
-      host_data_(f->host_data_),
+      host_data_(static_cast<const HostFunctionBase*>(f)->host_data_),
       slots_(slots),
-      one_slot_(f->one_slot_types_) {}
+      one_slot_(static_cast<const HostFunctionBase*>(f)->one_slot_types_) {}
 
 // A linear memory, bounds-checked; every access from the host goes through
 // read()/write() or a checked span. Not thread-safe: used by the thread that

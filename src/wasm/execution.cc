@@ -99,7 +99,7 @@ void record_trap(ExecState& st, const Word* ip, TrapCode code, std::string messa
 namespace {
 
 // A host function: the Function plus what only host functions have.
-class HostFunction final : public Function {
+class HostFunction final : public HostFunctionBase {
  public:
   HostFunction(FuncType type, HostCallback callback, void* data, std::string name)
       : stored_type_(std::move(type)), name_(std::move(name)) {

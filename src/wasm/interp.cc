@@ -387,7 +387,7 @@ RUSM_NOINLINE const Word* invoke(ExecState* st, Function* f, const Word* ret_ip,
     }
     Slot* args = fp + arg_base;
     HostCall call(st->exec, st->inst, f, args);
-    HostAction action = f->callback_(call);
+    HostAction action = static_cast<HostFunctionBase*>(f)->callback_(call);
     if (RUSM_UNLIKELY(st->fuel_debt != 0)) {
       *fuel -= st->fuel_debt;
       st->fuel_debt = 0;
