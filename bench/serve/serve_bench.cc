@@ -576,11 +576,23 @@ Report connection_scale(const Options& o, Progress& progress) {
 
 // ---- sse-fanout
 
-Report sse_fanout(const Options& o, Progress& progress) {
+// The JavaScript twin's handler: the same stream as guests.c's events.
+constexpr const char* kEventsJs =
+    "export function events(req, events) {\n"
+    "  for (let i = 0; events.send(String(i)); i++) {}\n"
+    "}\n";
+
+Report sse_fanout(const Options& o, Progress& progress, bool js) {
   Report r;
-  r.scenario = "sse-fanout";
-  r.summary = "SSE events/s over 256 streams, a Wasm process per stream, vs Node's http";
-  auto app = ServedApp::start(route("/sse", "sse", guests(), "events"));
+  r.scenario = js ? "sse-fanout-js" : "sse-fanout";
+  r.summary = js ? "SSE events/s over 256 streams, a JavaScript process per stream, vs Node's http"
+                 : "SSE events/s over 256 streams, a Wasm process per stream, vs Node's http";
+  if (js && cli::js_runtime_wasm().empty()) {
+    return failed(r, Error("this rusm was built without JavaScript (scripts/bootstrap.sh)"));
+  }
+  auto app =
+      js ? ServedApp::start(route("/sse", "sse", "events.js", "events"), {{"events.js", kEventsJs}})
+         : ServedApp::start(route("/sse", "sse", guests(), "events"));
   if (!app) {
     return failed(r, app.error());
   }
@@ -632,7 +644,10 @@ Registrar scale_reg({"connection-scale",
                      "WebSocket connections held at once, a Wasm process each, and bytes each",
                      connection_scale});
 Registrar sse_reg({"sse-fanout", "SSE events/s over 256 streams, a Wasm process per stream",
-                   sse_fanout});
+                   [](const Options& o, Progress& p) { return sse_fanout(o, p, false); }});
+Registrar sse_js_reg({"sse-fanout-js",
+                      "SSE events/s over 256 streams, a JavaScript process per stream",
+                      [](const Options& o, Progress& p) { return sse_fanout(o, p, true); }});
 
 }  // namespace
 }  // namespace rusm::bench::serving

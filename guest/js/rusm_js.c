@@ -1984,7 +1984,8 @@ static void compile_shapes(void) {
   have_shapes = true;
 }
 
-RUSM_EXPORT(js_http) void js_http(int32_t req) {
+/* A request's process starts: its seed, the handler, the request object. */
+static JSValue begin_request(rusm_req req, JSValue* request) {
   current_req = req;
   seeding = true; /* Math.random: this process's seed */
   js_random_init(ctx);
@@ -2000,11 +2001,72 @@ RUSM_EXPORT(js_http) void js_http(int32_t req) {
     compile_shapes();
   }
   JSValue raw = make_request(ctx);
-  JSValue request = JS_Call(ctx, request_shape, JS_UNDEFINED, 1, &raw);
+  *request = JS_Call(ctx, request_shape, JS_UNDEFINED, 1, &raw);
   JS_FreeValue(ctx, raw);
-  if (JS_IsException(request)) {
+  if (JS_IsException(*request)) {
     die_with_exception();
   }
+  return target;
+}
+
+/* events.send(data, event?): one Server-Sent Event (data a string, or any
+ * other value as JSON); true, or false once the client has gone. */
+static JSValue n_send_event(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  JSValue text = JS_IsString(argv[0]) ? JS_DupValue(c, argv[0])
+                                      : JS_JSONStringify(c, argv[0], JS_UNDEFINED, JS_UNDEFINED);
+  if (JS_IsException(text)) {
+    return text;
+  }
+  size_t data_len = 0, event_len = 0;
+  const char* data = JS_ToCStringLen(c, &data_len, text);
+  JS_FreeValue(c, text);
+  const char* event =
+      argc > 1 && !JS_IsUndefined(argv[1]) ? JS_ToCStringLen(c, &event_len, argv[1]) : NULL;
+  if (!data || (argc > 1 && !JS_IsUndefined(argv[1]) && !event)) {
+    if (data) {
+      JS_FreeCString(c, data);
+    }
+    return JS_EXCEPTION;
+  }
+  int32_t r = __rusm_http_send_event(current_req, event ? event : "", (uint32_t)event_len, data,
+                                     (uint32_t)data_len);
+  JS_FreeCString(c, data);
+  if (event) {
+    JS_FreeCString(c, event);
+  }
+  if (r == RUSM_ECLOSED) {
+    return JS_FALSE;
+  }
+  return r < 0 ? throw_code(c, "events.send", r) : JS_TRUE;
+}
+
+/* An sse route's request: the stream starts (200, text/event-stream), then
+ * the handler is called with the request and `events` ({send}); the stream
+ * ends when it returns. */
+RUSM_EXPORT(js_sse) void js_sse(int32_t req) {
+  JSValue request;
+  JSValue target = begin_request(req, &request);
+  int32_t r = __rusm_http_start_events(req, "", 0);
+  if (r < 0) {
+    return; /* the client has gone, or a response was started: nothing to send */
+  }
+  JSValue events = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, events, "send", JS_NewCFunction(ctx, n_send_event, "send", 2));
+  JSValue args[2] = {request, events};
+  JSValue out = JS_Call(ctx, target, JS_UNDEFINED, 2, args);
+  JS_FreeValue(ctx, request);
+  JS_FreeValue(ctx, events);
+  if (JS_IsException(out)) {
+    die_with_exception();
+  }
+  JS_FreeValue(ctx, out);
+  run_jobs();
+  run_timers();
+}
+
+RUSM_EXPORT(js_http) void js_http(int32_t req) {
+  JSValue request;
+  JSValue target = begin_request(req, &request);
   JSValue out = JS_Call(ctx, target, JS_UNDEFINED, 1, &request);
   JS_FreeValue(ctx, request);
   if (JS_IsException(out)) {

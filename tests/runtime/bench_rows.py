@@ -1,13 +1,14 @@
 """Smoke test of a `rusm bench` scenario: runs it briefly with --json and
 checks that the rows it should print are there with numbers.
 
-  bench_rows.py RUSM SCENARIO DURATION ROW...
+  bench_rows.py RUSM SCENARIO DURATION ROW... [--FLAG...]
 
 Each ROW is "metric|baseline_name|note regex" (the last two optional; the
 regex may hold "|"): the report must have a row with that metric (and that
 baseline, if named) whose value is a finite number above 0, whose baseline,
 if named, is one too, and whose note matches the regex. The run must exit 0
-and no note may say that something failed.
+and no note may say that something failed. Arguments starting with "--"
+are passed to `rusm bench` (e.g. --no-baselines).
 """
 
 import json
@@ -25,7 +26,9 @@ def positive(v):
 
 def main():
     rusm, scenario, duration, *wanted = sys.argv[1:]
-    run = subprocess.run([rusm, "bench", scenario, "--duration", duration, "--json"],
+    flags = [w for w in wanted if w.startswith("--")]  # passed to rusm bench
+    wanted = [w for w in wanted if not w.startswith("--")]
+    run = subprocess.run([rusm, "bench", scenario, "--duration", duration, "--json", *flags],
                          capture_output=True, text=True, timeout=300)
     print(run.stdout)
     print(run.stderr, file=sys.stderr)

@@ -45,3 +45,12 @@ export function count() {
   requests += 1;
   return String(requests);
 }
+
+// GET /ticks?n: Server-Sent Events (an sse route): `events.send` streams one
+// event (a string, or JSON) and returns false once the client has gone.
+export function ticks(req, events) {
+  const n = Number(/(?:^|&)n=(\d+)/.exec(req.query)?.[1] ?? 3);
+  for (let i = 0; i < n; i++) {
+    if (!events.send({ tick: i }, "tick")) return;
+  }
+}
