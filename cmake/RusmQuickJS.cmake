@@ -107,7 +107,7 @@ rusm_add_c_wasm(rusm_js_wasm
           ${PROJECT_SOURCE_DIR}/guest/js/platform.c
   EXEC_MODEL reactor
   EXPORTS js_main js_spawned js_supervised js_boot_server js_template js_from_template
-          js_supervised_from_template js_http js_sse
+          js_supervised_from_template js_http js_sse js_ws
   COMPILE_FLAGS -O2 -mbulk-memory -msign-ext -w
   DEFINES "CONFIG_VERSION=\"2021-03-27\""
   INCLUDE_DIRS ${RUSM_QUICKJS_DIR} ${PROJECT_SOURCE_DIR}/guest/c ${_js_gen}

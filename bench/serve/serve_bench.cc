@@ -479,11 +479,27 @@ Report http_throughput(const Options& o, Progress& progress, Handler kind) {
 
 // ---- ws-echo, connection-storm, connection-scale
 
-Report ws_echo(const Options& o, Progress& progress) {
+// The JavaScript twin's handler: guests.c's echo.
+constexpr const char* kEchoJs =
+    "export function echo(ws) {\n"
+    "  for (;;) {\n"
+    "    const m = rusm.receive();\n"
+    "    if (m.tag === 'WS_CLOSE') return;\n"
+    "    ws.send(m.tag === 'WS_TEXT' ? m.text() : m.data);\n"
+    "  }\n"
+    "}\n";
+
+Report ws_echo(const Options& o, Progress& progress, bool js) {
   Report r;
-  r.scenario = "ws-echo";
-  r.summary = "WebSocket echo round trips/s, 256 connections each with its own Wasm process";
-  auto app = ServedApp::start(route("/ws", "ws", guests(), "echo"));
+  r.scenario = js ? "ws-echo-js" : "ws-echo";
+  r.summary = js ? "WebSocket echo round trips/s, 256 connections each with its own JavaScript "
+                   "process"
+                 : "WebSocket echo round trips/s, 256 connections each with its own Wasm process";
+  if (js && cli::js_runtime_wasm().empty()) {
+    return failed(r, Error("this rusm was built without JavaScript (scripts/bootstrap.sh)"));
+  }
+  auto app = js ? ServedApp::start(route("/ws", "ws", "echo.js", "echo"), {{"echo.js", kEchoJs}})
+                : ServedApp::start(route("/ws", "ws", guests(), "echo"));
   if (!app) {
     return failed(r, app.error());
   }
@@ -636,7 +652,10 @@ Registrar js_reg({"http-throughput-js",
                     return http_throughput(o, p, Handler::kJs);
                   }});
 Registrar ws_reg({"ws-echo", "WebSocket echo round trips/s, a Wasm process per connection",
-                  ws_echo});
+                  [](const Options& o, Progress& p) { return ws_echo(o, p, false); }});
+Registrar ws_js_reg({"ws-echo-js",
+                     "WebSocket echo round trips/s, a JavaScript process per connection",
+                     [](const Options& o, Progress& p) { return ws_echo(o, p, true); }});
 Registrar storm_reg({"connection-storm",
                      "WebSocket establishments/s, a Wasm process per connection",
                      connection_storm});

@@ -238,6 +238,23 @@ static int to_tag(JSContext* c, JSValueConst v, bool receiving, uint64_t* tag, c
     if (!s) {
       return -1;
     }
+    static const struct {
+      const char* name;
+      uint64_t tag;
+    } kFrames[] = {{"WS_TEXT", RUSM_TAG_WS_TEXT},
+                   {"WS_BINARY", RUSM_TAG_WS_BINARY},
+                   {"WS_CLOSE", RUSM_TAG_WS_CLOSE}};
+    for (size_t i = 0; i < sizeof kFrames / sizeof kFrames[0]; i++) {
+      if (strcmp(s, kFrames[i].name) == 0) { /* a ws route's frames */
+        JS_FreeCString(c, s);
+        if (!receiving) {
+          JS_ThrowTypeError(c, "rusm.send: the tag '%s' is reserved", kFrames[i].name);
+          return -1;
+        }
+        *tag = kFrames[i].tag;
+        return 0;
+      }
+    }
     if (strcmp(s, "EXIT") == 0 || strcmp(s, "DOWN") == 0) {
       bool exit = s[0] == 'E';
       JS_FreeCString(c, s);
@@ -557,6 +574,15 @@ static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueC
           break;
         case RUSM_TAG_NODE_DOWN:
           tag_value = JS_NewString(c, "NODE_DOWN");
+          break;
+        case RUSM_TAG_WS_TEXT:
+          tag_value = JS_NewString(c, "WS_TEXT");
+          break;
+        case RUSM_TAG_WS_BINARY:
+          tag_value = JS_NewString(c, "WS_BINARY");
+          break;
+        case RUSM_TAG_WS_CLOSE:
+          tag_value = JS_NewString(c, "WS_CLOSE");
           break;
         default:
           tag_value = JS_NewFloat64(c, (double)h.tag);
@@ -2056,6 +2082,107 @@ RUSM_EXPORT(js_sse) void js_sse(int32_t req) {
   JSValue out = JS_Call(ctx, target, JS_UNDEFINED, 2, args);
   JS_FreeValue(ctx, request);
   JS_FreeValue(ctx, events);
+  if (JS_IsException(out)) {
+    die_with_exception();
+  }
+  JS_FreeValue(ctx, out);
+  run_jobs();
+  run_timers();
+}
+
+/* ---- ws routes: js_ws(conn) calls the handler with a connection object;
+ * its frames arrive in the mailbox (rusm.receive: tags "WS_TEXT",
+ * "WS_BINARY", then one "WS_CLOSE"). */
+
+static int32_t current_ws;
+
+static JSValue ws_field(JSContext* c, int32_t (*get)(int32_t, char*, uint32_t)) {
+  char buf[2048];
+  int32_t n = get(current_ws, buf, sizeof buf);
+  if (n < 0) {
+    return throw_code(c, "ws", n);
+  }
+  return JS_NewStringLen(c, buf, (size_t)(n < (int32_t)sizeof buf ? n : (int32_t)sizeof buf));
+}
+
+/* ws.header(name) (magic 0) and ws.param(name) (magic 1): undefined if absent. */
+static JSValue n_ws_lookup(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv,
+                           int magic) {
+  size_t len;
+  const char* name = JS_ToCStringLen(c, &len, argv[0]);
+  if (!name) {
+    return JS_EXCEPTION;
+  }
+  char buf[2048];
+  int32_t n = magic ? __rusm_ws_param(current_ws, name, (uint32_t)len, buf, sizeof buf)
+                    : __rusm_ws_header(current_ws, name, (uint32_t)len, buf, sizeof buf);
+  JS_FreeCString(c, name);
+  if (n == RUSM_ENOTFOUND) {
+    return JS_UNDEFINED;
+  }
+  if (n < 0) {
+    return throw_code(c, "ws", n);
+  }
+  return JS_NewStringLen(c, buf, (size_t)(n < (int32_t)sizeof buf ? n : (int32_t)sizeof buf));
+}
+
+/* ws.send(data): a text message for a string, binary for bytes; true, or
+ * false once the connection is closing or gone. */
+static JSValue n_ws_send(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  const uint8_t* p;
+  size_t n;
+  const char* cstr;
+  JSValue hold;
+  if (to_bytes(c, argv[0], &p, &n, &cstr, &hold) < 0) {
+    return JS_EXCEPTION;
+  }
+  int32_t r = rusm_ws_send(current_ws, JS_IsString(argv[0]), p, (uint32_t)n);
+  free_bytes(c, cstr, hold);
+  if (r == RUSM_ECLOSED) {
+    return JS_FALSE;
+  }
+  return r < 0 ? throw_code(c, "ws.send", r) : JS_TRUE;
+}
+
+/* ws.close(code = 1000, reason = ""). */
+static JSValue n_ws_close(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t code = 1000;
+  if (argc > 0 && !JS_IsUndefined(argv[0]) && JS_ToInt32(c, &code, argv[0]) < 0) {
+    return JS_EXCEPTION;
+  }
+  size_t len = 0;
+  const char* reason =
+      argc > 1 && !JS_IsUndefined(argv[1]) ? JS_ToCStringLen(c, &len, argv[1]) : NULL;
+  int32_t r = rusm_ws_close(current_ws, code, reason ? reason : "", (uint32_t)len);
+  if (reason) {
+    JS_FreeCString(c, reason);
+  }
+  return r < 0 && r != RUSM_ECLOSED ? throw_code(c, "ws.close", r) : JS_UNDEFINED;
+}
+
+RUSM_EXPORT(js_ws) void js_ws(int32_t conn) {
+  current_ws = conn;
+  seeding = true;
+  js_random_init(ctx);
+  seeding = false;
+  JSValue target = JS_GetPropertyStr(ctx, app_ns, route_handler);
+  if (!JS_IsFunction(ctx, target)) {
+    char line[512];
+    snprintf(line, sizeof line, "%s exports no function '%s' (the route's handler)", script_name,
+             route_handler);
+    die(line);
+  }
+  JSValue ws = JS_NewObject(ctx);
+  JS_SetPropertyStr(ctx, ws, "path", ws_field(ctx, rusm_ws_path));
+  JS_SetPropertyStr(ctx, ws, "query", ws_field(ctx, rusm_ws_query));
+  JS_SetPropertyStr(ctx, ws, "send", JS_NewCFunction(ctx, n_ws_send, "send", 1));
+  JS_SetPropertyStr(ctx, ws, "close", JS_NewCFunction(ctx, n_ws_close, "close", 2));
+  JS_SetPropertyStr(ctx, ws, "header",
+                    JS_NewCFunctionMagic(ctx, n_ws_lookup, "header", 1, JS_CFUNC_generic_magic, 0));
+  JS_SetPropertyStr(ctx, ws, "param",
+                    JS_NewCFunctionMagic(ctx, n_ws_lookup, "param", 1, JS_CFUNC_generic_magic, 1));
+  JSValue out = JS_Call(ctx, target, JS_UNDEFINED, 1, &ws);
+  JS_FreeValue(ctx, ws);
   if (JS_IsException(out)) {
     die_with_exception();
   }

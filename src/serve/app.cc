@@ -102,9 +102,8 @@ struct App::Impl {
 // costs a copy of the set-up QuickJS instead of booting it; js_http calls
 // the script's export named by the route's entry.
 Status App::Impl::javascript_route(const net::RouteConfig& r, runtime::ProcessSpec& spec) {
-  if (r.kind != net::RouteKind::kHttp && r.kind != net::RouteKind::kSse) {
-    return Error(std::string("not supported yet: a JavaScript module for a route of kind ") +
-                 net::route_kind_name(r.kind) + " (http and sse only)");
+  if (r.kind == net::RouteKind::kCgi) {
+    return Error("a cgi route runs a WASI command: name a .wasm (a script: kind http, sse or ws)");
   }
   if (js_runtime.empty()) {
     return Error("module " + r.module +
@@ -148,7 +147,9 @@ Status App::Impl::javascript_route(const net::RouteConfig& r, runtime::ProcessSp
     return Error("module " + r.module + ": " + made.error().message());
   }
   spec.module = "rusm-js";
-  spec.function = r.kind == net::RouteKind::kSse ? "js_sse" : "js_http";
+  spec.function = r.kind == net::RouteKind::kSse  ? "js_sse"
+                  : r.kind == net::RouteKind::kWs ? "js_ws"
+                                                  : "js_http";
   spec.snapshot = *made;
   return Status::ok();
 }

@@ -1,6 +1,6 @@
 // Routes whose module is a script (docs/js.md, "Serving"): what is refused
-// at start, with a message naming the route and the reason. (Requests to a
-// JavaScript route: serve.example.js_api.)
+// at start, with a message naming the route and the reason. (Requests to
+// JavaScript routes: serve.example.js_api, serve.example.js_ws.)
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -45,14 +45,10 @@ class JsRouteTest : public ::testing::Test {
   std::vector<uint8_t> js_;
 };
 
-TEST_F(JsRouteTest, AScriptForAWebSocketRouteIsNotSupportedYet) {
-  auto a = app("ws", "export function handle() {}\n");
+TEST_F(JsRouteTest, AScriptForACgiRouteIsRefused) {
+  auto a = app("cgi", "export function handle() {}\n");
   ASSERT_FALSE(a);
-  EXPECT_NE(
-      a.message().find(
-          "not supported yet: a JavaScript module for a route of kind ws (http and sse only)"),
-      std::string::npos)
-      << a.message();
+  EXPECT_NE(a.message().find("a cgi route runs a WASI command"), std::string::npos) << a.message();
 }
 
 TEST_F(JsRouteTest, WithoutTheJavaScriptRuntimeTheRouteSaysHowToGetIt) {

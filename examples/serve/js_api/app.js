@@ -54,3 +54,22 @@ export function ticks(req, events) {
     if (!events.send({ tick: i }, "tick")) return;
   }
 }
+
+// WebSocket /shout/{name} (a ws route): frames arrive in the mailbox, so one
+// rusm.receive takes them ("WS_TEXT", "WS_BINARY", then one "WS_CLOSE")
+// with any other message; text comes back shouted, bytes reversed, and
+// "bye" ends the conversation with a close frame.
+export function shout(ws) {
+  ws.send(`welcome, ${ws.param("name")}`);
+  for (;;) {
+    const m = rusm.receive();
+    if (m.tag === "WS_CLOSE") return;
+    if (m.tag === "WS_BINARY") {
+      ws.send(new Uint8Array(m.data).reverse());
+    } else if (m.tag === "WS_TEXT") {
+      const text = m.text();
+      if (text === "bye") return ws.close(1000, "bye");
+      ws.send(`${ws.param("name").toUpperCase()}: ${text.toUpperCase()}`);
+    }
+  }
+}
