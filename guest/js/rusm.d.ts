@@ -291,6 +291,50 @@ declare namespace Rusm {
     getRandomValues<T extends ArrayBufferView>(array: T): T;
     randomUUID(): string;
   }
+  /** A request to an http or sse route that names a script (docs/js.md, "Serving"). */
+  interface ServerRequest {
+    readonly method: string;
+    /** The request target as received ("/users/7?x=1"). */
+    readonly url: string;
+    readonly path: string;
+    /** After "?", "" if none. */
+    readonly query: string;
+    readonly peer: string;
+    /** Lower-case names; repeated headers joined with ", ". */
+    readonly headers: Record<string, string>;
+    /** A route parameter ("/users/{id}"), percent-decoded. */
+    param(name: string): string | undefined;
+    /** The body, read to its end (once; later calls reuse it). */
+    bytes(): Uint8Array;
+    text(): string;
+    json(): any;
+  }
+  /** What an http handler returns: a string, bytes, {status, headers, body}, or JSON. */
+  type ServerResponse =
+    | string
+    | ArrayBuffer
+    | ArrayBufferView
+    | { status?: number; headers?: Record<string, string>; body?: unknown }
+    | object
+    | number
+    | boolean
+    | null;
+  /** An sse route's stream. */
+  interface ServerEvents {
+    /** One event (a string, or anything else as JSON); false once the client has gone. */
+    send(data: unknown, event?: string): boolean;
+  }
+  /** A ws route's connection; its frames arrive with rusm.receive() (tags
+   * "WS_TEXT", "WS_BINARY", then one "WS_CLOSE"). */
+  interface ServerWebSocket {
+    readonly path: string;
+    readonly query: string;
+    param(name: string): string | undefined;
+    header(name: string): string | undefined;
+    /** A text message for a string, binary for bytes; false once closing or gone. */
+    send(data: string | ArrayBuffer | ArrayBufferView): boolean;
+    close(code?: number, reason?: string): void;
+  }
   interface Console {
     log(...args: unknown[]): void;
     info(...args: unknown[]): void;
@@ -333,6 +377,10 @@ declare module "rusm" {
   export type Supervisor = Rusm.Supervisor;
   export type ChildSpec = Rusm.ChildSpec;
   export type RusmError = Rusm.RusmError;
+  export type ServerRequest = Rusm.ServerRequest;
+  export type ServerResponse = Rusm.ServerResponse;
+  export type ServerEvents = Rusm.ServerEvents;
+  export type ServerWebSocket = Rusm.ServerWebSocket;
   export const self: Rusm.Api["self"];
   export const parent: Rusm.Api["parent"];
   export const isMain: Rusm.Api["isMain"];
