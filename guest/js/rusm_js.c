@@ -229,6 +229,18 @@ static uint64_t fnv56(const char* s, size_t n) {
 
 /* A tag argument: an integer in [0, 2^53) or a string; *str set for a string
  * (free with JS_FreeCString). `receiving` allows "EXIT" and "DOWN". */
+/* The host's messages a JS process knows by name (besides EXIT and DOWN,
+ * which are decoded): receive selects them by that name and shows it as
+ * the tag; send refuses it. */
+static const struct {
+  const char* name;
+  uint64_t tag;
+} kNamedTags[] = {{"NODE_UP", RUSM_TAG_NODE_UP},
+                  {"NODE_DOWN", RUSM_TAG_NODE_DOWN},
+                  {"WS_TEXT", RUSM_TAG_WS_TEXT},
+                  {"WS_BINARY", RUSM_TAG_WS_BINARY},
+                  {"WS_CLOSE", RUSM_TAG_WS_CLOSE}};
+
 static int to_tag(JSContext* c, JSValueConst v, bool receiving, uint64_t* tag, const char** str,
                   size_t* str_len) {
   *str = NULL;
@@ -238,20 +250,14 @@ static int to_tag(JSContext* c, JSValueConst v, bool receiving, uint64_t* tag, c
     if (!s) {
       return -1;
     }
-    static const struct {
-      const char* name;
-      uint64_t tag;
-    } kFrames[] = {{"WS_TEXT", RUSM_TAG_WS_TEXT},
-                   {"WS_BINARY", RUSM_TAG_WS_BINARY},
-                   {"WS_CLOSE", RUSM_TAG_WS_CLOSE}};
-    for (size_t i = 0; i < sizeof kFrames / sizeof kFrames[0]; i++) {
-      if (strcmp(s, kFrames[i].name) == 0) { /* a ws route's frames */
+    for (size_t i = 0; i < sizeof kNamedTags / sizeof kNamedTags[0]; i++) {
+      if (strcmp(s, kNamedTags[i].name) == 0) {
         JS_FreeCString(c, s);
         if (!receiving) {
-          JS_ThrowTypeError(c, "rusm.send: the tag '%s' is reserved", kFrames[i].name);
+          JS_ThrowTypeError(c, "rusm.send: the tag '%s' is reserved", kNamedTags[i].name);
           return -1;
         }
-        *tag = kFrames[i].tag;
+        *tag = kNamedTags[i].tag;
         return 0;
       }
     }
@@ -567,27 +573,14 @@ static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueC
         skip = 2 + tl;
       }
     }
-    if (JS_IsUndefined(tag_value)) {
-      switch (h.tag) {
-        case RUSM_TAG_NODE_UP:
-          tag_value = JS_NewString(c, "NODE_UP");
-          break;
-        case RUSM_TAG_NODE_DOWN:
-          tag_value = JS_NewString(c, "NODE_DOWN");
-          break;
-        case RUSM_TAG_WS_TEXT:
-          tag_value = JS_NewString(c, "WS_TEXT");
-          break;
-        case RUSM_TAG_WS_BINARY:
-          tag_value = JS_NewString(c, "WS_BINARY");
-          break;
-        case RUSM_TAG_WS_CLOSE:
-          tag_value = JS_NewString(c, "WS_CLOSE");
-          break;
-        default:
-          tag_value = JS_NewFloat64(c, (double)h.tag);
-          break;
+    for (size_t i = 0; JS_IsUndefined(tag_value) && i < sizeof kNamedTags / sizeof kNamedTags[0];
+         i++) {
+      if (h.tag == kNamedTags[i].tag) {
+        tag_value = JS_NewString(c, kNamedTags[i].name);
       }
+    }
+    if (JS_IsUndefined(tag_value)) {
+      tag_value = JS_NewFloat64(c, (double)h.tag);
     }
     JS_SetPropertyStr(c, m, "tag", tag_value);
     JS_SetPropertyStr(c, m, "from", h.from ? pid_value(c, h.from) : JS_NULL);

@@ -236,40 +236,40 @@ TEST_F(SnapshotTest, ASnapshotOfAnotherModuleIsRefused) {
   EXPECT_NE(error.find("another module"), std::string::npos) << error;
 }
 
-TEST(SnapshotLimits, AnInstanceThatImportsItsMemoryCannotBeCaptured) {
+// An instance of snapshot_imports_memory.wat, initialized or not.
+std::shared_ptr<Instance> importing_memory(bool initialize) {
   auto module = load("snapshot_imports_memory");
-  ASSERT_TRUE(module);
   auto memory = Memory::create(MemoryType{Limits{1, std::nullopt}});
-  ASSERT_TRUE(memory.is_ok());
+  EXPECT_TRUE(module && memory.is_ok());
+  if (!module || !memory) {
+    return nullptr;
+  }
   Imports imports;
   Extern m;
   m.kind = ExternKind::Memory;
   m.memory = memory->get();
+  m.owner = *memory;
   imports.add("env", "memory", m);
   auto resolved = resolve_imports(*module, imports);
-  ASSERT_TRUE(resolved.is_ok());
-  auto inst = Instance::instantiate(module, *resolved);
-  ASSERT_TRUE(inst.is_ok());
-  auto snap = (*inst)->snapshot();
+  EXPECT_TRUE(resolved.is_ok());
+  auto inst =
+      initialize ? Instance::instantiate(module, *resolved) : Instance::create(module, *resolved);
+  EXPECT_TRUE(inst.is_ok());
+  return inst ? *inst : nullptr;
+}
+
+TEST(SnapshotLimits, AnInstanceThatImportsItsMemoryCannotBeCaptured) {
+  auto inst = importing_memory(true);
+  ASSERT_TRUE(inst);
+  auto snap = inst->snapshot();
   ASSERT_FALSE(snap.is_ok());
   EXPECT_NE(snap.error().message().find("not supported yet"), std::string::npos);
 }
 
 TEST(SnapshotLimits, AnUninitializedInstanceCannotBeCaptured) {
-  auto module = load("snapshot_imports_memory");
-  ASSERT_TRUE(module);
-  auto memory = Memory::create(MemoryType{Limits{1, std::nullopt}});
-  ASSERT_TRUE(memory.is_ok());
-  Imports imports;
-  Extern m;
-  m.kind = ExternKind::Memory;
-  m.memory = memory->get();
-  imports.add("env", "memory", m);
-  auto resolved = resolve_imports(*module, imports);
-  ASSERT_TRUE(resolved.is_ok());
-  auto inst = Instance::create(module, *resolved);
-  ASSERT_TRUE(inst.is_ok());
-  auto snap = (*inst)->snapshot();
+  auto inst = importing_memory(false);
+  ASSERT_TRUE(inst);
+  auto snap = inst->snapshot();
   ASSERT_FALSE(snap.is_ok());
   EXPECT_NE(snap.error().message().find("not initialized"), std::string::npos);
 }
