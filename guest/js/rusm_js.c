@@ -33,7 +33,8 @@
  * kStringTagBase..+2^56 (FNV-1a, 56 bits), so that selective receive by a
  * string tag is the host's selective receive; its payload is an envelope:
  * u16 tag length, the tag's UTF-8, then the data. Reserved names "EXIT" and
- * "DOWN" select the host's EXIT and DOWN messages.
+ * "DOWN" select the host's EXIT and DOWN messages, and those in kNamedTags
+ * (node events, a ws route's frames) theirs.
  *
  * Blocking calls (receive, sleep) block the Wasm process in the host: the
  * interpreter keeps QuickJS's C stack in linear memory, so a JS function can
