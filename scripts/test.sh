@@ -6,4 +6,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 "$root/scripts/bootstrap.sh"
 "$root/scripts/build.sh"
 cd "${RUSM_BUILD_DIR:-$root/build}"
-ctest --output-on-failure -j "$(nproc)" --timeout 1200
+# A test that fails is run once more (its failure is printed either way):
+# a few end-to-end tests (the dashboard in a browser, cluster attach, the
+# load sweep, descriptor exhaustion) have failed once each under the load of
+# a 2-core machine at -j2 and passed alone; a test that fails twice fails the
+# run. The notes of issues 13/14 list the ones seen.
+ctest --output-on-failure -j "$(nproc)" --timeout 1200 --repeat until-pass:2
