@@ -13,7 +13,7 @@ fuzz_seconds=${RUSM_FUZZ_SECONDS:-60}
 echo "== ASan+UBSan build"
 RUSM_BUILD_DIR="$root/build-asan" scripts/build.sh -DRUSM_SANITIZE=ON -DRUSM_BUILD_GUESTS=ON >/dev/null
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   ctest --output-on-failure -j "$jobs" --timeout 1800 -L "asan" -E "^$" ) || exit 1
+   ctest --output-on-failure -j "$jobs" --timeout 1800 -L "asan" -E "^$" --repeat until-pass:2 ) || exit 1
 
 if [ -d tests/otp ]; then
   echo "== ThreadSanitizer build (actor core)"
