@@ -18,6 +18,7 @@
 #include "rusm/net/config.h"
 #include "rusm/observe/sampler.h"
 #include "rusm/serve/app.h"
+#include "typescript.h"
 
 namespace rusm::cli {
 namespace {
@@ -185,6 +186,13 @@ void serve(const ServeArgs& a) {
   }
   serve::AppOptions options;
   options.js_runtime = js_runtime_wasm();
+  options.compile_typescript = [](const std::string& path) -> Result<std::string> {
+    Result<TsBundle> bundle = compile_typescript(path);
+    if (!bundle) {
+      return bundle.error();
+    }
+    return std::move(bundle->js);
+  };
   options.workers = a.workers;
   options.io_threads = a.io_threads;
   if (k.enabled) {

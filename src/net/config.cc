@@ -114,8 +114,8 @@ const ConfigKey kKeys[] = {
     {"route", "prefix", "string", "", "Path prefix; the rest of the path is the parameter \"*\"."},
     {"route", "kind", "string", "", "http, cgi, ws, sse or static."},
     {"route", "module", "path", "",
-     "The .wasm that handles the route (all kinds but static); for http, a .js script "
-     "(docs/js.md)."},
+     "The .wasm that handles the route (all kinds but static); for http, sse and ws, a .js or "
+     ".ts script (docs/js.md)."},
     {"route", "entry", "string", "\"handle\" (cgi: \"_start\")",
      "Export the process runs (for a .js script: its exported function)."},
     {"route", "allow", "[string]", "[]", "Capabilities granted to the handler process."},

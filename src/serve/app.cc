@@ -92,6 +92,9 @@ struct App::Impl {
 
   Status build_routes(std::vector<net::Route>& out);
   Status javascript_route(const net::RouteConfig& r, runtime::ProcessSpec& spec);
+  Status start_javascript_route(const net::RouteConfig& r, runtime::ProcessSpec& spec,
+                                const std::string& name, const std::vector<uint8_t>& source);
+  std::function<Result<std::string>(const std::string&)> compile_typescript;
 
   std::span<const uint8_t> js_runtime;  // AppOptions::js_runtime
   bool js_loaded = false;
@@ -117,11 +120,24 @@ Status App::Impl::javascript_route(const net::RouteConfig& r, runtime::ProcessSp
     js_loaded = true;
   }
   constexpr uint64_t kMaxScriptBytes = 16u << 20;
+  std::string name = std::filesystem::path(r.module).filename().string();
+  std::vector<uint8_t> source;
+  if (is_typescript(r.module)) {
+    if (!compile_typescript) {
+      return Error("module " + r.module + ": this server cannot compile TypeScript");
+    }
+    Result<std::string> js = compile_typescript(r.module);
+    if (!js) {
+      return Error("module " + r.module + ": " + js.error().message());
+    }
+    source.assign(js->begin(), js->end());
+    name = std::filesystem::path(name).replace_extension(".js").string();
+    return start_javascript_route(r, spec, name, source);
+  }
   std::FILE* f = std::fopen(r.module.c_str(), "rb");
   if (f == nullptr) {
     return Error("module " + r.module + ": " + std::strerror(errno));
   }
-  std::vector<uint8_t> source;
   uint8_t chunk[65536];
   size_t n;
   while ((n = std::fread(chunk, 1, sizeof chunk, f)) > 0 && source.size() <= kMaxScriptBytes) {
@@ -132,6 +148,13 @@ Status App::Impl::javascript_route(const net::RouteConfig& r, runtime::ProcessSp
   if (failed || source.size() > kMaxScriptBytes) {
     return Error("module " + r.module + (failed ? ": cannot be read" : ": over 16 MiB"));
   }
+  return start_javascript_route(r, spec, name, source);
+}
+
+// The route's template from the script `source` (named `name` in errors).
+Status App::Impl::start_javascript_route(const net::RouteConfig& r, runtime::ProcessSpec& spec,
+                                         const std::string& name,
+                                         const std::vector<uint8_t>& source) {
   if (r.entry.size() >= 128) {
     return Error("entry: a handler's name is at most 127 bytes");
   }
@@ -139,7 +162,6 @@ Status App::Impl::javascript_route(const net::RouteConfig& r, runtime::ProcessSp
   t.module = "rusm-js";
   t.function = "js_template";
   t.options.label = r.name + " (template)";
-  std::string name = std::filesystem::path(r.module).filename().string();
   auto made =
       rt->make_template(t, otp::Message::make(kJsBootTag, js_boot_message(name, source, r.entry)),
                         std::chrono::seconds(30));
@@ -267,6 +289,7 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
     impl->error_log = options.error_log;
   }
   impl->js_runtime = options.js_runtime;
+  impl->compile_typescript = options.compile_typescript;
   if (impl->config.access_log.enabled) {
     auto log = AccessLog::open(impl->config.access_log.path);
     if (!log) {

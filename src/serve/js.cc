@@ -13,8 +13,12 @@ void put_u32(std::string& out, uint32_t v) {
 
 }  // namespace
 
+bool is_typescript(std::string_view path) {
+  return path.ends_with(".ts") || path.ends_with(".mts");
+}
+
 bool is_javascript(std::string_view path) {
-  return path.ends_with(".js") || path.ends_with(".mjs");
+  return path.ends_with(".js") || path.ends_with(".mjs") || is_typescript(path);
 }
 
 std::string js_boot_message(std::string_view name, std::span<const uint8_t> source,

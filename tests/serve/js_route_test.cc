@@ -51,6 +51,26 @@ TEST_F(JsRouteTest, AScriptForACgiRouteIsRefused) {
   EXPECT_NE(a.message().find("a cgi route runs a WASI command"), std::string::npos) << a.message();
 }
 
+TEST_F(JsRouteTest, ATypeScriptRouteNeedsACompiler) {
+  std::ofstream(dir_ + "/app.ts") << "export function handle(): string { return 'ok'; }\n";
+  std::string text =
+      "listen = [\"127.0.0.1:0\"]\n[[route]]\npath = \"/x\"\nkind = \"http\"\n"
+      "module = \"" +
+      dir_ + "/app.ts\"\n";
+  auto config = net::parse_config(text, dir_ + "/rusm.toml");
+  ASSERT_TRUE(config) << config.message();
+  AppOptions o;
+  o.workers = 2;
+  o.js_runtime = js_;
+  auto a = App::create(*config, o);  // no compile_typescript
+  ASSERT_FALSE(a);
+  EXPECT_NE(a.message().find("cannot compile TypeScript"), std::string::npos) << a.message();
+  o.compile_typescript = [](const std::string&) -> Result<std::string> {
+    return std::string("export function handle() { return 'compiled'; }\n");
+  };
+  EXPECT_TRUE(App::create(*config, o)) << "with a compiler it starts";
+}
+
 TEST_F(JsRouteTest, WithoutTheJavaScriptRuntimeTheRouteSaysHowToGetIt) {
   auto a = app("http", "export function handle() {}\n", false);
   ASSERT_FALSE(a);

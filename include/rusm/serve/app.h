@@ -43,6 +43,10 @@ struct AppOptions {
   // rusm-js.wasm, for routes whose module is a script (.js, .mjs; docs/js.md
   // "Serving"); empty: such a route is an error saying so. Must outlive the App.
   std::span<const uint8_t> js_runtime;
+  // Compiles a TypeScript route's module (.ts, .mts) into one JavaScript
+  // module (`rusm serve` passes esbuild's, docs/js.md "TypeScript"); empty:
+  // such a route is an error saying so.
+  std::function<Result<std::string>(const std::string& path)> compile_typescript;
 };
 
 class App {

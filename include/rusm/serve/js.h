@@ -13,8 +13,10 @@ namespace rusm::serve {
 // tag, so no JavaScript code can send one.
 inline constexpr uint64_t kJsBootTag = 0x524A53424F4F5401ull;
 
-// True for a path that names a JavaScript module (.js, .mjs).
+// True for a path that names a JavaScript module (.js, .mjs) or a
+// TypeScript one (.ts, .mts: compiled to JavaScript first).
 bool is_javascript(std::string_view path);
+bool is_typescript(std::string_view path);
 
 // The boot message of a JS process booted from its script (version 1): the
 // script's name and source; for a route's template, then the name of the
