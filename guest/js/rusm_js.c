@@ -1847,23 +1847,47 @@ static JSValue settled_value; /* an async handler's outcome */
 static bool settled, settled_ok;
 
 /* A request field, copied with the ABI's full-length convention. */
-static JSValue req_field(JSContext* c, int32_t (*get)(rusm_req, char*, uint32_t)) {
+/* A string a serving call copies out with the ABI's full-length
+ * convention (`field(handle, buf, cap)`, or `lookup(handle, name, ...)`
+ * when `name` is given: then ENOTFOUND is undefined), read whole. */
+typedef int32_t (*FieldCall)(int32_t handle, char* buf, uint32_t cap);
+typedef int32_t (*LookupCall)(int32_t handle, const char* name, uint32_t name_len, char* buf,
+                              uint32_t cap);
+
+static JSValue host_string(JSContext* c, const char* what, int32_t handle, FieldCall field,
+                           LookupCall lookup, const char* name, size_t name_len) {
   char small[256];
-  int32_t n = get(current_req, small, sizeof small);
-  if (n < 0) {
-    return throw_code(c, "request", n);
+  char* buf = small;
+  uint32_t cap = sizeof small;
+  for (;;) {
+    int32_t n =
+        lookup ? lookup(handle, name, (uint32_t)name_len, buf, cap) : field(handle, buf, cap);
+    if (n == RUSM_ENOTFOUND && lookup) {
+      if (buf != small) {
+        free(buf);
+      }
+      return JS_UNDEFINED;
+    }
+    if (n < 0 || (uint32_t)n <= cap) {
+      JSValue s = n < 0 ? throw_code(c, what, n) : JS_NewStringLen(c, buf, (size_t)n);
+      if (buf != small) {
+        free(buf);
+      }
+      return s;
+    }
+    if (buf != small) { /* it grew between the calls: once more */
+      free(buf);
+    }
+    cap = (uint32_t)n;
+    buf = malloc(cap);
+    if (!buf) {
+      return JS_ThrowOutOfMemory(c);
+    }
   }
-  if ((uint32_t)n <= sizeof small) {
-    return JS_NewStringLen(c, small, (size_t)n);
-  }
-  char* big = malloc((size_t)n);
-  if (!big) {
-    return JS_ThrowOutOfMemory(c);
-  }
-  int32_t m = get(current_req, big, (uint32_t)n);
-  JSValue s = m < 0 ? throw_code(c, "request", m) : JS_NewStringLen(c, big, (size_t)m);
-  free(big);
-  return s;
+}
+
+static JSValue req_field(JSContext* c, FieldCall get) {
+  return host_string(c, "request", current_req, get, NULL, NULL, 0);
 }
 
 /* The body, read to its end (the route's body limit applies: ETOOLARGE). */
@@ -1904,16 +1928,9 @@ static JSValue n_req_param(JSContext* c, JSValueConst this_val, int argc, JSValu
   if (!name) {
     return JS_EXCEPTION;
   }
-  char buf[1024];
-  int32_t n = __rusm_http_param(current_req, name, (uint32_t)name_len, buf, sizeof buf);
+  JSValue v = host_string(c, "request param", current_req, NULL, __rusm_http_param, name, name_len);
   JS_FreeCString(c, name);
-  if (n == RUSM_ENOTFOUND) {
-    return JS_UNDEFINED;
-  }
-  if (n < 0) {
-    return throw_code(c, "request param", n);
-  }
-  return JS_NewStringLen(c, buf, (size_t)(n < (int32_t)sizeof buf ? n : (int32_t)sizeof buf));
+  return v;
 }
 
 /* The request object: method, url, path, query, peer, headers (lower-case
@@ -2005,9 +2022,9 @@ static void compile_shapes(void) {
 }
 
 /* A request's process starts: its seed, the handler, the request object. */
-static JSValue begin_request(rusm_req req, JSValue* request) {
-  current_req = req;
-  seeding = true; /* Math.random: this process's seed */
+/* A route's process starts: its own Math.random seed, and the handler. */
+static JSValue route_target(void) {
+  seeding = true;
   js_random_init(ctx);
   seeding = false;
   JSValue target = JS_GetPropertyStr(ctx, app_ns, route_handler);
@@ -2017,6 +2034,12 @@ static JSValue begin_request(rusm_req req, JSValue* request) {
              route_handler);
     die(line);
   }
+  return target;
+}
+
+static JSValue begin_request(rusm_req req, JSValue* request) {
+  current_req = req;
+  JSValue target = route_target();
   if (!have_shapes) {
     compile_shapes();
   }
@@ -2090,13 +2113,8 @@ RUSM_EXPORT(js_sse) void js_sse(int32_t req) {
 
 static int32_t current_ws;
 
-static JSValue ws_field(JSContext* c, int32_t (*get)(int32_t, char*, uint32_t)) {
-  char buf[2048];
-  int32_t n = get(current_ws, buf, sizeof buf);
-  if (n < 0) {
-    return throw_code(c, "ws", n);
-  }
-  return JS_NewStringLen(c, buf, (size_t)(n < (int32_t)sizeof buf ? n : (int32_t)sizeof buf));
+static JSValue ws_field(JSContext* c, FieldCall get) {
+  return host_string(c, "ws", current_ws, get, NULL, NULL, 0);
 }
 
 /* ws.header(name) (magic 0) and ws.param(name) (magic 1): undefined if absent. */
@@ -2107,17 +2125,10 @@ static JSValue n_ws_lookup(JSContext* c, JSValueConst this_val, int argc, JSValu
   if (!name) {
     return JS_EXCEPTION;
   }
-  char buf[2048];
-  int32_t n = magic ? __rusm_ws_param(current_ws, name, (uint32_t)len, buf, sizeof buf)
-                    : __rusm_ws_header(current_ws, name, (uint32_t)len, buf, sizeof buf);
+  JSValue v =
+      host_string(c, "ws", current_ws, NULL, magic ? __rusm_ws_param : __rusm_ws_header, name, len);
   JS_FreeCString(c, name);
-  if (n == RUSM_ENOTFOUND) {
-    return JS_UNDEFINED;
-  }
-  if (n < 0) {
-    return throw_code(c, "ws", n);
-  }
-  return JS_NewStringLen(c, buf, (size_t)(n < (int32_t)sizeof buf ? n : (int32_t)sizeof buf));
+  return v;
 }
 
 /* ws.send(data): a text message for a string, binary for bytes; true, or
@@ -2156,16 +2167,7 @@ static JSValue n_ws_close(JSContext* c, JSValueConst this_val, int argc, JSValue
 
 RUSM_EXPORT(js_ws) void js_ws(int32_t conn) {
   current_ws = conn;
-  seeding = true;
-  js_random_init(ctx);
-  seeding = false;
-  JSValue target = JS_GetPropertyStr(ctx, app_ns, route_handler);
-  if (!JS_IsFunction(ctx, target)) {
-    char line[512];
-    snprintf(line, sizeof line, "%s exports no function '%s' (the route's handler)", script_name,
-             route_handler);
-    die(line);
-  }
+  JSValue target = route_target();
   JSValue ws = JS_NewObject(ctx);
   JS_SetPropertyStr(ctx, ws, "path", ws_field(ctx, rusm_ws_path));
   JS_SetPropertyStr(ctx, ws, "query", ws_field(ctx, rusm_ws_query));
