@@ -7,6 +7,8 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build ccache g++ clang-19 lld-19 llvm-19
+  # the compiled tier (src/wasm/llvm): LLVM 19's libraries and headers
+  llvm-19-dev
   # test guests: C -> wasm32-wasi, WAT -> wasm, .wast -> JSON for the spec tests
   wasi-libc libclang-rt-19-dev-wasm32 wabt
   # Rust guests and the Rust SDK (guest/rust): Debian's rustc with its wasm32-wasi std

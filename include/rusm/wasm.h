@@ -193,8 +193,25 @@ struct Trap {
 // otherwise. Modules called from one another must use the same scheme.
 enum class DispatchScheme : uint8_t { kDefault, kTailCall, kComputedGoto };
 
+// Which execution tier runs a module's code.
+//   kInterpreter: the interpreter (compiles in ~10 ms/MB, runs at ~10x native).
+//   kCompiled:    native code through LLVM (src/wasm/llvm/, the
+//                 rusm_wasm_llvm target): compiling fails if the tier is not
+//                 linked in (enable_compiled_tier(), rusm/wasm_compiled.h) or
+//                 cannot compile the module ("not supported yet: ...").
+//   kAuto:        compiled code when the tier can compile the module (from
+//                 the on-disk cache when it is there), else the interpreter.
+enum class Tier : uint8_t { kInterpreter, kCompiled, kAuto };
+const char* to_string(Tier t);
+
 struct CompileOptions {
   DispatchScheme dispatch = DispatchScheme::kDefault;
+  Tier tier = Tier::kInterpreter;
+  // The compiled tier's on-disk cache of machine code, keyed by the module's
+  // hash, the engine's version and the CPU: "" for the default
+  // ($RUSM_CACHE_DIR/native, else $XDG_CACHE_HOME/rusm/native, else
+  // ~/.cache/rusm/native); "off" to neither read nor write it.
+  std::string native_cache_dir;
   // Engine limits checked at compile time; exceeding one is an ErrorCode::kLimit error.
   uint32_t max_functions = 1'000'000;
   uint32_t max_locals_per_function = 50'000;
@@ -248,6 +265,12 @@ class Module {
   // Name from the name section, or "" when absent.
   std::string_view func_name(uint32_t index) const;
   std::optional<uint32_t> start_function() const;
+  // The tier that runs it: kInterpreter or kCompiled (never kAuto).
+  Tier tier() const;
+  // How the compiled tier got its code: compiled now, or loaded from the
+  // cache; and how long that took (0 for the interpreter).
+  bool from_cache() const;
+  double native_compile_ms() const;
 
   const internal::ModuleData& data() const { return *data_; }
 

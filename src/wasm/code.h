@@ -89,6 +89,10 @@ struct FuncCode {
   uint32_t fuel_cost = 0;     // charged on entry: the instructions of the entry run
   uint32_t code_begin = 0;    // word range of this function in the code buffer
   uint32_t code_end = 0;
+  // The compiled tier's entry (fast calling convention) and its trampoline
+  // (native.h), when the module was compiled to native code.
+  void* native = nullptr;
+  void* tramp = nullptr;
 };
 
 inline uint32_t slot_count(ValType t) {

@@ -16,6 +16,8 @@
 
 namespace rusm::wasm::internal {
 
+class NativeCode;  // native.h
+
 // Everything compile() produces. Immutable after compile; shared by instances.
 struct ModuleData {
   ModuleIR ir;
@@ -23,6 +25,10 @@ struct ModuleData {
   std::vector<Word> code;          // all functions' internal code
   std::vector<FuncCode> funcs;     // defined functions (index - num_imported_funcs)
   std::vector<uint32_t> type_ids;  // canonical id of each type index
+  // The compiled tier's code (native.h), when the module was compiled to it.
+  std::shared_ptr<NativeCode> native;
+  bool native_from_cache = false;
+  double native_ms = 0;
   // For each defined global, how many slots its value takes.
   uint32_t num_defined_globals() const {
     return static_cast<uint32_t>(ir.globals.size()) - ir.num_imported_globals;
@@ -64,6 +70,15 @@ class GlobalImpl final : public Global {
   Slot own_[2] = {0, 0};
 };
 
+// A table's elements as compiled code reads them (TableImpl keeps it current).
+struct TableView {
+  uint64_t* data = nullptr;
+  uint64_t size = 0;
+};
+
+struct NativeRun;
+struct VmCtx;
+
 class TableImpl final : public Table {
  public:
   TableImpl(const TableType& type, uint32_t limit, uint64_t init);
@@ -78,11 +93,14 @@ class TableImpl final : public Table {
   std::optional<uint32_t> grow_raw(uint32_t delta, uint64_t init);
   // The most elements it may hold (its type's maximum capped by the engine's).
   uint32_t limit() const { return limit_; }
+  // Where compiled code reads the elements (updated whenever they move).
+  TableView* view() { return &view_; }
 
  private:
   TableType type_;
   uint32_t limit_;  // maximum elements (type max, capped by the engine limit)
   std::vector<uint64_t> elems_;
+  TableView view_;
 };
 
 class InstanceImpl final : public Instance {
@@ -144,6 +162,7 @@ class InstanceImpl final : public Instance {
   void* user_data_ = nullptr;
   ResourceLimiter* limiter_ = nullptr;        // InstanceOptions::limiter
   std::shared_ptr<const Snapshot> snapshot_;  // until initialize() copies its memory
+  VmCtx* vmctx_ = nullptr;  // compiled code's view of it (a compiled module's instance only)
   bool initialized_ = false;
 };
 
@@ -186,6 +205,9 @@ struct ExecState {
   // Execution::set_interrupt's flag, or one that is never raised.
   const std::atomic<bool>* interrupt = &kNeverInterrupted;
   Dispatch dispatch = Dispatch::kGoto;
+  // The call runs compiled code (native.h); its fiber's state, made on first use.
+  bool native = false;
+  NativeRun* native_run = nullptr;
 
   Execution* exec = nullptr;
   ExecutionLimits limits;
@@ -228,6 +250,17 @@ struct ExecState {
 // Runs from st.ip until the call finishes, traps, runs out of fuel or
 // suspends; the outcome is in st.status.
 void run_interpreter(ExecState& st);
+
+// Slow paths of the memory, table and reference instructions (interp.cc),
+// on the current instance (st.inst): memory.grow's result (-1 on failure);
+// false when the bulk operation is out of bounds (nothing done); ref.func's
+// Function*.
+uint32_t memory_grow(ExecState* st, uint32_t delta);
+bool memory_init(ExecState* st, uint32_t seg, uint64_t d, uint64_t s, uint64_t n);
+bool table_init(ExecState* st, uint32_t table, uint32_t seg, uint64_t d, uint64_t s, uint64_t n);
+bool table_copy(ExecState* st, uint32_t dt, uint32_t stab, uint64_t d, uint64_t s, uint64_t n);
+Slot ref_func(ExecState* st, uint32_t index);
+uint32_t table_grow(ExecState* st, uint32_t table, uint64_t init, uint32_t n);
 
 // Records a trap at `ip` (an instruction of the current instance's code, or
 // nullptr when not known) and sets st.status.

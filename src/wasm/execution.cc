@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "wasm/engine.h"
+#include "wasm/native.h"
 
 namespace rusm::wasm {
 
@@ -244,6 +245,8 @@ Execution::Execution(const ExecutionLimits& limits) {
 }
 
 void Execution::FreeState::operator()(State* s) const {
+  internal::discard_native(*s);
+  delete s->native_run;
   s->~State();
   ::operator delete(s);
 }
@@ -285,6 +288,19 @@ Status Execution::begin(Function* f, std::span<const Value> args) {
   st.boot[3] = handlers[static_cast<size_t>(internal::Op::halt)];
   st.ip = st.boot;
   st.fp = base;
+  internal::discard_native(st);
+  st.native = f->code_ != nullptr && f->code_->native != nullptr && f->instance_->vmctx_ != nullptr;
+  if (st.native) {
+    if (st.native_run == nullptr) {
+      st.native_run = new internal::NativeRun();
+    }
+    internal::NativeRun& run = *st.native_run;
+    run.entry_ctx = f->instance_->vmctx_;
+    run.entry_fn = f->code_->native;
+    run.entry_tramp = f->code_->tramp;
+    run.slots = base;
+    run.host_slots = nullptr;
+  }
   st.frame = st.frames;
   st.frames[0] = Frame{nullptr, base, nullptr};
   st.enter_instance(nullptr);
@@ -329,7 +345,11 @@ RunStatus Execution::run(int64_t fuel) {
       return RunStatus::kOutOfFuel;
     }
   }
-  internal::run_interpreter(st);
+  if (st.native) {
+    internal::run_native(st);
+  } else {
+    internal::run_interpreter(st);
+  }
   if (st.status != RunStatus::kTrapped) {
     // A bulk operation may overshoot the budget: it is charged in full. A
     // run can give back more than it charged (work prepaid in an earlier
@@ -356,7 +376,7 @@ Status Execution::set_host_results(std::span<const Value> results) {
       return s;
     }
   }
-  Slot* p = st.stack + st.suspended_slots;
+  Slot* p = st.native ? st.native_run->host_slots : st.stack + st.suspended_slots;
   for (const Value& v : results) {
     internal::write_value(p, v);
     p += internal::slot_count(v.type());

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "wasm/engine.h"
+#include "wasm/native.h"
 
 namespace rusm::wasm {
 namespace internal {
@@ -82,7 +83,9 @@ Status GlobalImpl::set(const Value& v) {
 // Tables
 
 TableImpl::TableImpl(const TableType& type, uint32_t limit, uint64_t init)
-    : type_(type), limit_(limit), elems_(type.limits.min, init) {}
+    : type_(type), limit_(limit), elems_(type.limits.min, init) {
+  view_ = TableView{elems_.data(), elems_.size()};
+}
 
 std::optional<Value> TableImpl::get(uint32_t index) const {
   if (index >= elems_.size()) {
@@ -116,6 +119,7 @@ std::optional<uint32_t> TableImpl::grow_raw(uint32_t delta, uint64_t init) {
   } catch (const std::bad_alloc&) {
     return std::nullopt;  // the host is out of memory: table.grow fails with -1
   }
+  view_ = TableView{elems_.data(), elems_.size()};
   return old;
 }
 
@@ -580,6 +584,9 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
       return s.error();
     }
     inst->snapshot_ = options.snapshot;
+  }
+  if (md.native != nullptr) {
+    inst->vmctx_ = internal::make_vmctx(*inst);
   }
 
   return std::shared_ptr<Instance>(std::move(inst));

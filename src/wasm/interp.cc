@@ -440,6 +440,11 @@ RUSM_NOINLINE const Word* invoke(ExecState* st, Function* f, const Word* ret_ip,
   return fc->entry;
 }
 
+}  // namespace
+
+// The slow paths of memory, table and reference instructions, shared with
+// the compiled tier's helpers (native.cc).
+
 // memory.grow: the old size in pages, or -1.
 // The instance's ResourceLimiter (if any) is asked once the engine's own
 // limit allows the growth.
@@ -522,6 +527,8 @@ RUSM_NOINLINE uint32_t table_grow(ExecState* st, uint32_t table, uint64_t init, 
   auto r = t->grow_raw(n, init);
   return r ? *r : 0xffffffffu;
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------
 // Handlers, compiled once per dispatch scheme.

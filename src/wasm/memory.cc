@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -331,4 +332,18 @@ Result<std::shared_ptr<Memory>> Memory::create(const MemoryType& type) {
   return std::shared_ptr<Memory>(std::move(*m));
 }
 
+namespace internal {
+
+// Memory is polymorphic, so offsetof is only conditionally supported; the
+// Itanium ABI (every platform rusm builds on) lays it out predictably.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+void MemoryImpl::field_offsets(uint32_t* base, uint32_t* size, uint32_t* dirty) {
+  *base = offsetof(MemoryImpl, base_);
+  *size = offsetof(MemoryImpl, size_);
+  *dirty = offsetof(MemoryImpl, dirty_chunks_);
+}
+#pragma GCC diagnostic pop
+
+}  // namespace internal
 }  // namespace rusm::wasm

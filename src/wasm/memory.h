@@ -94,6 +94,8 @@ class MemoryImpl final : public Memory {
   void count_marked_chunk() { ++dirty_chunks_; }
   // Bytes of host memory in use: dirty chunks plus bookkeeping. O(1).
   size_t footprint() const;
+  // Where compiled code finds base_, size_ and dirty_chunks_ (native.h).
+  static void field_offsets(uint32_t* base, uint32_t* size, uint32_t* dirty);
   // Calls fn(offset, length) for each run of bytes that may have been
   // written (the marks' rule above), in increasing order.
   void for_each_written(const std::function<void(uint64_t, uint64_t)>& fn) const;

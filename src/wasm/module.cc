@@ -2,6 +2,7 @@
 #include "wasm/compiler.h"
 #include "wasm/decoder.h"
 #include "wasm/engine.h"
+#include "wasm/native.h"
 
 namespace rusm::wasm {
 
@@ -30,6 +31,32 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> b
   Status s = internal::compile_functions(*md);
   if (!s) {
     return s.error();
+  }
+  if (options.tier != Tier::kInterpreter) {
+    internal::NativeCompiler compiler = internal::native_compiler();
+    if (compiler == nullptr) {
+      if (options.tier == Tier::kCompiled) {
+        return Error(
+            "the compiled tier is not in this program (it links rusm_wasm_llvm and calls "
+            "rusm::wasm::enable_compiled_tier())",
+            static_cast<int>(ErrorCode::kUsage));
+      }
+    } else {
+      auto native = compiler(*md, options);
+      if (!native) {
+        if (options.tier == Tier::kCompiled) {
+          return native.error();
+        }
+      } else {
+        md->native = std::move(*native);
+        md->native_from_cache = md->native->from_cache;
+        md->native_ms = md->native->ms;
+        for (size_t i = 0; i < md->funcs.size(); ++i) {
+          md->funcs[i].native = md->native->funcs[i];
+          md->funcs[i].tramp = md->native->tramps[i];
+        }
+      }
+    }
   }
   return std::shared_ptr<const Module>(new Module(std::move(md)));
 }
@@ -68,6 +95,30 @@ std::string_view Module::func_name(uint32_t index) const {
 
 std::optional<uint32_t> Module::start_function() const {
   return data_->ir.start;
+}
+
+Tier Module::tier() const {
+  return data_->native != nullptr ? Tier::kCompiled : Tier::kInterpreter;
+}
+
+bool Module::from_cache() const {
+  return data_->native_from_cache;
+}
+
+double Module::native_compile_ms() const {
+  return data_->native_ms;
+}
+
+const char* to_string(Tier t) {
+  switch (t) {
+    case Tier::kInterpreter:
+      return "interp";
+    case Tier::kCompiled:
+      return "compiled";
+    case Tier::kAuto:
+      return "auto";
+  }
+  return "?";
 }
 
 }  // namespace rusm::wasm

@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rusm/wasm.h"
+#include "rusm/wasm_compiled.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -40,6 +41,12 @@ using rusm::Status;
 namespace {
 
 bool verbose = false;
+// --tier: which tier compiles the modules. With `compiled`, a module the
+// compiled tier cannot take yet falls back to the interpreter and is counted.
+rusm::wasm::CompileOptions compile_options;
+size_t modules_compiled = 0;
+size_t modules_interpreted = 0;
+std::map<std::string, size_t> fallback_reasons;
 
 struct Counts {
   int passed = 0;
@@ -145,11 +152,25 @@ class Script {
     std::ifstream in(dir_ / filename, std::ios::binary);
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                                std::istreambuf_iterator<char>());
-    auto m = Module::compile(bytes);
+    auto m = Module::compile(bytes, compile_options);
     if (!m) {
       *error = m.message();
       last_error_code_ = m.error().code();
       return nullptr;
+    }
+    if ((*m)->tier() == rusm::wasm::Tier::kCompiled) {
+      ++modules_compiled;
+    } else {
+      ++modules_interpreted;
+      if (compile_options.tier != rusm::wasm::Tier::kInterpreter) {
+        rusm::wasm::CompileOptions strict = compile_options;
+        strict.tier = rusm::wasm::Tier::kCompiled;
+        auto why = Module::compile(bytes, strict);
+        std::string reason = why ? "?" : why.message();
+        size_t from = reason.find("not supported yet");
+        reason = reason.substr(from == std::string::npos ? 0 : from);
+        fallback_reasons[reason.substr(0, reason.find(" in the compiled tier"))]++;
+      }
     }
     return *m;
   }
@@ -557,6 +578,18 @@ int main(int argc, char** argv) {
       keep = true;
     } else if (a == "--wast2json" && i + 1 < argc) {
       wast2json = argv[++i];
+    } else if (a == "--tier" && i + 1 < argc) {
+      std::string t = argv[++i];
+      if (t == "interp") {
+        compile_options.tier = rusm::wasm::Tier::kInterpreter;
+      } else if (t == "compiled") {
+        rusm::wasm::enable_compiled_tier();
+        compile_options.tier = rusm::wasm::Tier::kAuto;
+        compile_options.native_cache_dir = "off";
+      } else {
+        std::fprintf(stderr, "spec_runner: --tier takes interp or compiled, not %s\n", t.c_str());
+        return 2;
+      }
     } else {
       inputs.push_back(a);
     }
@@ -634,5 +667,10 @@ int main(int argc, char** argv) {
       "TOTAL: %zu files, %zu passed completely; %d commands passed, %d failed, %d text "
       "(not applicable: rusm loads binaries only)\n",
       files.size(), files.size() - failed_files, total.passed, total.failed, total.text);
+  std::printf("modules: %zu compiled to native code, %zu interpreted\n", modules_compiled,
+              modules_interpreted);
+  for (const auto& [reason, n] : fallback_reasons) {
+    std::printf("  interpreted (%zu): %s\n", n, reason.c_str());
+  }
   return total.failed == 0 ? 0 : 1;
 }

@@ -1,0 +1,432 @@
+// The compiled tier's run-time side: fibers and their stacks, the VmCtx of
+// an instance, and the helpers compiled code calls (native.h).
+#include "wasm/native.h"
+
+#include <sys/mman.h>
+
+#include <atomic>
+#include <boost/context/detail/fcontext.hpp>
+#include <cstddef>
+#include <mutex>
+#include <new>
+
+namespace rusm::wasm::internal {
+namespace {
+
+namespace fctx = boost::context::detail;
+
+// ---------------------------------------------------------------------------
+// Fiber stacks
+//
+// A compiled call runs on a stack of its own, taken from this pool when the
+// call starts and returned when it finishes or traps, so only calls that are
+// suspended inside compiled code hold one. Stacks are carved out of large
+// reservations (MAP_NORESERVE: only touched pages cost memory), never one
+// mapping each, for the same reason as linear memories (memory.h): a million
+// suspended processes must not need a million mappings. There is no guard
+// page between stacks (a guard splits the mapping); compiled code checks the
+// stack pointer against NativeRun::stack_limit at every function entry, which
+// leaves kHostReserveBytes below it for the host functions compiled code
+// calls.
+constexpr size_t kFiberStackBytes = size_t{2} << 20;
+constexpr size_t kHostReserveBytes = size_t{256} << 10;
+constexpr size_t kSlabStacks = 64;
+// Stacks kept with their pages: more than this many free ones give their
+// pages back to the kernel (all but the top, where shallow calls run).
+constexpr size_t kHotStacks = 64;
+constexpr size_t kKeptTopBytes = size_t{16} << 10;
+
+class StackPool {
+ public:
+  uint8_t* acquire() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!free_.empty()) {
+      uint8_t* p = free_.back();
+      free_.pop_back();
+      free_count_.store(free_.size(), std::memory_order_relaxed);
+      return p;
+    }
+    if (next_ == end_) {
+      size_t bytes = kSlabStacks * kFiberStackBytes;
+      void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      if (m == MAP_FAILED) {
+        return nullptr;
+      }
+      next_ = static_cast<uint8_t*>(m);
+      end_ = next_ + bytes;
+    }
+    uint8_t* p = next_;
+    next_ += kFiberStackBytes;
+    return p;
+  }
+
+  void release(uint8_t* p) {
+    if (free_count_.load(std::memory_order_relaxed) >= kHotStacks) {
+      ::madvise(p, kFiberStackBytes - kKeptTopBytes, MADV_DONTNEED);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(p);
+    free_count_.store(free_.size(), std::memory_order_relaxed);
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<uint8_t*> free_;
+  std::atomic<size_t> free_count_{0};
+  uint8_t* next_ = nullptr;
+  uint8_t* end_ = nullptr;
+};
+
+StackPool& stack_pool() {
+  static StackPool* pool = new StackPool();  // never destroyed: fibers may outlive statics
+  return *pool;
+}
+
+std::atomic<NativeCompiler> g_compiler{nullptr};
+
+// ---------------------------------------------------------------------------
+// Switching
+
+// Leaves the fiber for good (its call finished or trapped). Nothing on the
+// fiber's stack owns anything by then: compiled frames hold plain values and
+// the helpers below end their C++ objects' lives before they come here.
+[[noreturn]] void fiber_exit(NativeRun* run) {
+  run->finished = true;
+  fctx::jump_fcontext(run->host_context, nullptr);
+  __builtin_unreachable();
+}
+
+// Leaves the fiber until Execution::run() switches back in, possibly on
+// another thread. Callers touch no thread-local state across it.
+void fiber_yield(VmCtx* c) {
+  NativeRun* run = c->run;
+  fctx::transfer_t t = fctx::jump_fcontext(run->host_context, nullptr);
+  run->host_context = t.fctx;
+  c->run = run;
+}
+
+void fiber_main(fctx::transfer_t t) {
+  auto* run = static_cast<NativeRun*>(t.data);
+  run->host_context = t.fctx;
+  reinterpret_cast<Trampoline>(run->entry_tramp)(run->entry_ctx, run->entry_fn, run->slots);
+  run->st->status = RunStatus::kFinished;
+  fiber_exit(run);
+}
+
+// ---------------------------------------------------------------------------
+// Traps
+
+void fill_trap(VmCtx* c, TrapCode code, uint32_t func_index, int64_t element) {
+  ExecState& st = *c->run->st;
+  st.status = RunStatus::kTrapped;
+  st.trap.code = code;
+  if (code != TrapCode::kHost) {
+    st.trap.message = to_string(code);
+    if (element >= 0) {
+      st.trap.message += " " + std::to_string(element);
+    }
+  }
+  st.trap.func_index = func_index;
+  const auto& names = c->inst->md_->ir.func_names;
+  auto it = names.find(func_index);
+  st.trap.func_name = it != names.end() ? it->second : std::string();
+}
+
+[[noreturn]] void trap_out(VmCtx* c, TrapCode code, uint32_t func_index, int64_t element = -1) {
+  fill_trap(c, code, func_index, element);
+  fiber_exit(c->run);
+}
+
+// Prepares the shared slow paths (interp.cc) to act on c's instance.
+ExecState& enter(VmCtx* c) {
+  ExecState& st = *c->run->st;
+  if (st.inst != c->inst) {
+    st.enter_instance(c->inst);
+  }
+  return st;
+}
+
+void charge(VmCtx* c, uint64_t units) {
+  c->run->fuel -= static_cast<int64_t>(units);
+}
+
+// Calls f (a host function, or a Wasm function of any compiled instance)
+// with its arguments in `slots`; its results come back in `slots`.
+void call_function(VmCtx* c, Function* f, uint64_t* slots, uint32_t caller) {
+  NativeRun* run = c->run;
+  ExecState* st = run->st;
+  if (f->code_ == nullptr) {
+    if (st->interrupt->load(std::memory_order_relaxed)) {
+      // The embedder's interrupt: stop before the call, make it when resumed.
+      st->status = RunStatus::kOutOfFuel;
+      fiber_yield(c);
+    }
+    if (st->inst != c->inst) {
+      st->enter_instance(c->inst);
+    }
+    HostAction action;
+    {
+      HostCall call(st->exec, c->inst, f, slots);
+      action = static_cast<HostFunctionBase*>(f)->callback_(call);
+      if (action == HostAction::kTrap) {
+        st->trap.message = std::move(call.trap_message());
+      }
+    }
+    if (st->fuel_debt != 0) {
+      run->fuel -= st->fuel_debt;
+      st->fuel_debt = 0;
+      if (run->fuel < 0 && action == HostAction::kReturn) {
+        st->status = RunStatus::kOutOfFuel;  // results kept; go on when resumed
+        fiber_yield(c);
+      }
+    }
+    switch (action) {
+      case HostAction::kReturn:
+        return;
+      case HostAction::kTrap:
+        trap_out(c, TrapCode::kHost, caller);
+      case HostAction::kSuspend:
+        st->status = RunStatus::kSuspended;
+        st->suspended_at = f;
+        run->host_slots = slots;
+        fiber_yield(c);  // set_host_results() wrote the results into slots
+        return;
+    }
+    return;
+  }
+  const FuncCode* fc = f->code_;
+  if (fc->native == nullptr || f->instance_->vmctx_ == nullptr) {
+    st->trap.message = "not supported yet: a call from compiled code to an interpreted module";
+    trap_out(c, TrapCode::kHost, caller);
+  }
+  VmCtx* callee = f->instance_->vmctx_;
+  callee->run = run;
+  reinterpret_cast<Trampoline>(fc->tramp)(callee, fc->native, slots);
+  c->run = run;
+}
+
+// ---------------------------------------------------------------------------
+// The helpers (native_helpers() names them for the backend)
+
+[[noreturn]] void rt_trap(VmCtx* c, uint32_t code, uint32_t func_index) {
+  trap_out(c, static_cast<TrapCode>(code), func_index);
+}
+
+[[noreturn]] void rt_trap_element(VmCtx* c, uint32_t code, uint32_t func_index, uint32_t elem) {
+  trap_out(c, static_cast<TrapCode>(code), func_index, elem);
+}
+
+void rt_out_of_fuel(VmCtx* c) {
+  c->run->st->status = RunStatus::kOutOfFuel;
+  fiber_yield(c);
+}
+
+void rt_call_import(VmCtx* c, uint32_t callee, uint64_t* slots, uint32_t caller) {
+  call_function(c, c->funcs[callee], slots, caller);
+}
+
+void rt_call_ref(VmCtx* c, Function* f, uint64_t* slots, uint32_t caller) {
+  call_function(c, f, slots, caller);
+}
+
+uint32_t rt_memory_grow(VmCtx* c, uint32_t delta) {
+  return memory_grow(&enter(c), delta);
+}
+
+void rt_memory_fill(VmCtx* c, uint32_t d, uint32_t v, uint32_t n, uint32_t fidx) {
+  MemoryImpl* m = c->memory;
+  if (uint64_t{d} + n > m->size_bytes()) {
+    trap_out(c, TrapCode::kOutOfBoundsMemory, fidx);
+  }
+  if (n != 0) {
+    std::memset(m->base() + d, static_cast<int>(v & 0xff), n);
+    m->mark(d, n);
+  }
+  charge(c, n / kBytesPerFuel);
+}
+
+void rt_memory_copy(VmCtx* c, uint32_t d, uint32_t s, uint32_t n, uint32_t fidx) {
+  MemoryImpl* m = c->memory;
+  if (uint64_t{d} + n > m->size_bytes() || uint64_t{s} + n > m->size_bytes()) {
+    trap_out(c, TrapCode::kOutOfBoundsMemory, fidx);
+  }
+  if (n != 0) {
+    std::memmove(m->base() + d, m->base() + s, n);
+    m->mark(d, n);
+  }
+  charge(c, n / kBytesPerFuel);
+}
+
+void rt_memory_init(VmCtx* c, uint32_t seg, uint32_t d, uint32_t s, uint32_t n, uint32_t fidx) {
+  if (!memory_init(&enter(c), seg, d, s, n)) {
+    trap_out(c, TrapCode::kOutOfBoundsMemory, fidx);
+  }
+  charge(c, n / kBytesPerFuel);
+}
+
+void rt_data_drop(VmCtx* c, uint32_t seg) {
+  c->inst->data_dropped_[seg] = 1;
+}
+
+uint64_t rt_table_get(VmCtx* c, uint32_t t, uint32_t i, uint32_t fidx) {
+  TableView* v = c->tables[t];
+  if (i >= v->size) {
+    trap_out(c, TrapCode::kOutOfBoundsTable, fidx);
+  }
+  return v->data[i];
+}
+
+void rt_table_set(VmCtx* c, uint32_t t, uint32_t i, uint64_t value, uint32_t fidx) {
+  TableView* v = c->tables[t];
+  if (i >= v->size) {
+    trap_out(c, TrapCode::kOutOfBoundsTable, fidx);
+  }
+  v->data[i] = value;
+}
+
+uint32_t rt_table_size(VmCtx* c, uint32_t t) {
+  return static_cast<uint32_t>(c->tables[t]->size);
+}
+
+uint32_t rt_table_grow(VmCtx* c, uint32_t t, uint64_t init, uint32_t n) {
+  uint32_t r = table_grow(&enter(c), t, init, n);
+  if (r != 0xffffffffu) {
+    charge(c, n >> 3);
+  }
+  return r;
+}
+
+void rt_table_fill(VmCtx* c, uint32_t t, uint32_t i, uint64_t value, uint32_t n, uint32_t fidx) {
+  TableView* v = c->tables[t];
+  if (uint64_t{i} + n > v->size) {
+    trap_out(c, TrapCode::kOutOfBoundsTable, fidx);
+  }
+  std::fill_n(v->data + i, n, value);
+  charge(c, n >> 3);
+}
+
+void rt_table_copy(VmCtx* c, uint32_t dt, uint32_t stab, uint32_t d, uint32_t s, uint32_t n,
+                   uint32_t fidx) {
+  if (!table_copy(&enter(c), dt, stab, d, s, n)) {
+    trap_out(c, TrapCode::kOutOfBoundsTable, fidx);
+  }
+  charge(c, n >> 3);
+}
+
+void rt_table_init(VmCtx* c, uint32_t t, uint32_t seg, uint32_t d, uint32_t s, uint32_t n,
+                   uint32_t fidx) {
+  if (!table_init(&enter(c), t, seg, d, s, n)) {
+    trap_out(c, TrapCode::kOutOfBoundsTable, fidx);
+  }
+  charge(c, n >> 3);
+}
+
+void rt_elem_drop(VmCtx* c, uint32_t seg) {
+  c->inst->elem_dropped_[seg] = 1;
+}
+
+uint64_t rt_ref_func(VmCtx* c, uint32_t index) {
+  return ref_func(&enter(c), index);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// The engine's side
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+const NativeLayout& native_layout() {
+  static const NativeLayout layout = [] {
+    NativeLayout l{};
+    MemoryImpl::field_offsets(&l.memory_base, &l.memory_size, &l.memory_dirty);
+    l.func_type_id = offsetof(Function, type_id_);
+    l.func_code = offsetof(Function, code_);
+    l.func_instance = offsetof(Function, instance_);
+    l.code_native = offsetof(FuncCode, native);
+    return l;
+  }();
+  return layout;
+}
+#pragma GCC diagnostic pop
+
+void set_native_compiler(NativeCompiler compiler) {
+  g_compiler.store(compiler, std::memory_order_release);
+}
+
+NativeCompiler native_compiler() {
+  return g_compiler.load(std::memory_order_acquire);
+}
+
+const std::vector<NativeHelper>& native_helpers() {
+  static const std::vector<NativeHelper> helpers = {
+#define RUSM_HELPER(name) {"rusm_" #name, reinterpret_cast<void*>(&name)}
+      RUSM_HELPER(rt_trap),        RUSM_HELPER(rt_trap_element), RUSM_HELPER(rt_out_of_fuel),
+      RUSM_HELPER(rt_call_import), RUSM_HELPER(rt_call_ref),     RUSM_HELPER(rt_memory_grow),
+      RUSM_HELPER(rt_memory_fill), RUSM_HELPER(rt_memory_copy),  RUSM_HELPER(rt_memory_init),
+      RUSM_HELPER(rt_data_drop),   RUSM_HELPER(rt_table_get),    RUSM_HELPER(rt_table_set),
+      RUSM_HELPER(rt_table_size),  RUSM_HELPER(rt_table_grow),   RUSM_HELPER(rt_table_fill),
+      RUSM_HELPER(rt_table_copy),  RUSM_HELPER(rt_table_init),   RUSM_HELPER(rt_elem_drop),
+      RUSM_HELPER(rt_ref_func),
+#undef RUSM_HELPER
+  };
+  return helpers;
+}
+
+VmCtx* make_vmctx(InstanceImpl& inst) {
+  auto* c = new (inst.arena_.allocate(sizeof(VmCtx), alignof(VmCtx))) VmCtx();
+  c->memory = inst.memory_;
+  c->globals = inst.globals_.data();
+  c->funcs = inst.funcs_.data();
+  c->inst = &inst;
+  c->type_ids = inst.md_->type_ids.data();
+  size_t n = inst.tables_.size();
+  auto** views = static_cast<TableView**>(
+      inst.arena_.allocate(std::max<size_t>(n, 1) * sizeof(TableView*), alignof(TableView*)));
+  for (size_t i = 0; i < n; ++i) {
+    views[i] = inst.tables_[i]->view();
+  }
+  c->tables = views;
+  return c;
+}
+
+void run_native(ExecState& st) {
+  NativeRun* run = st.native_run;
+  if (run->fiber_context == nullptr) {
+    uint8_t* stack = stack_pool().acquire();
+    if (stack == nullptr) {
+      record_trap(st, nullptr, TrapCode::kCallStackExhausted,
+                  "no stack for compiled code: the address space is exhausted");
+      return;
+    }
+    run->stack_base = stack;
+    run->stack_limit = reinterpret_cast<uintptr_t>(stack) + kHostReserveBytes;
+    run->finished = false;
+    run->fiber_context =
+        fctx::make_fcontext(stack + kFiberStackBytes, kFiberStackBytes, fiber_main);
+  }
+  run->st = &st;
+  run->fuel = st.fuel;
+  run->entry_ctx->run = run;
+  fctx::transfer_t t = fctx::jump_fcontext(run->fiber_context, run);
+  if (run->finished) {
+    stack_pool().release(run->stack_base);
+    run->stack_base = nullptr;
+    run->fiber_context = nullptr;
+  } else {
+    run->fiber_context = t.fctx;
+  }
+  st.fuel = run->fuel;
+}
+
+void discard_native(ExecState& st) {
+  NativeRun* run = st.native_run;
+  if (run != nullptr && run->fiber_context != nullptr) {
+    stack_pool().release(run->stack_base);
+    run->stack_base = nullptr;
+    run->fiber_context = nullptr;
+  }
+}
+
+}  // namespace rusm::wasm::internal
