@@ -5,6 +5,7 @@
 #   3. each libFuzzer target for a short while (RUSM_FUZZ_SECONDS, default 60).
 # Each build has its own directory; all use ccache.
 set -euo pipefail
+export RUSM_TIER=interp  # as scripts/test.sh
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=${RUSM_JOBS:-$(nproc)}

@@ -199,8 +199,10 @@ enum class DispatchScheme : uint8_t { kDefault, kTailCall, kComputedGoto };
 //                 rusm_wasm_llvm target): compiling fails if the tier is not
 //                 linked in (enable_compiled_tier(), rusm/wasm_compiled.h) or
 //                 cannot compile the module ("not supported yet: ...").
-//   kAuto:        compiled code when the tier can compile the module (from
-//                 the on-disk cache when it is there), else the interpreter.
+//   kAuto:        compiled code when the on-disk cache has the module's
+//                 machine code (`rusm compile`, or an earlier run's
+//                 background compile: on_native_cache_miss), else the
+//                 interpreter.
 enum class Tier : uint8_t { kInterpreter, kCompiled, kAuto };
 const char* to_string(Tier t);
 
@@ -212,6 +214,15 @@ struct CompileOptions {
   // ($RUSM_CACHE_DIR/native, else $XDG_CACHE_HOME/rusm/native, else
   // ~/.cache/rusm/native); "off" to neither read nor write it.
   std::string native_cache_dir;
+  // Compile even when the cache has the module, and replace its entry.
+  bool native_cache_refresh = false;
+  // kAuto, when the cache does not have the module: it runs interpreted now,
+  // and this is called (on the compiling thread) with the module's bytes so
+  // that the embedder can compile it in the background for the next time
+  // (the rusm command starts `rusm compile` as a detached low-priority
+  // process). Compiling in the calling thread would make the first start of
+  // a large module wait seconds for LLVM.
+  std::function<void(std::span<const uint8_t> bytes)> on_native_cache_miss;
   // Engine limits checked at compile time; exceeding one is an ErrorCode::kLimit error.
   uint32_t max_functions = 1'000'000;
   uint32_t max_locals_per_function = 50'000;

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "commands.h"
+#include "rusm/wasm_compiled.h"
 
 #if RUSM_WITH_MIMALLOC
 #include <mimalloc.h>
@@ -36,6 +37,7 @@ std::string version() {
 }  // namespace rusm::cli
 
 int main(int argc, char** argv) {
+  rusm::wasm::enable_compiled_tier();
   CLI::App app{"rusm: the BEAM's process model for WebAssembly", "rusm"};
   app.require_subcommand(1);
   app.set_version_flag("--version", rusm::cli::version());

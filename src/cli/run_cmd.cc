@@ -22,6 +22,7 @@
 #include "js_runtime.h"
 #include "rusm/runtime/runtime.h"
 #include "rusm/serve/js.h"
+#include "tier.h"
 #include "typescript.h"
 
 extern char** environ;
@@ -53,6 +54,7 @@ struct RunArgs {
   std::string fetch_ca;
   uint32_t fetch_timeout_ms = 0;
   std::string fetch_max_response;
+  std::string tier = default_tier();
 };
 
 // The flag of `rusm run` that grants `cap`.
@@ -238,6 +240,7 @@ int run(const RunArgs& a) {
                  how.c_str());
   };
   RuntimeOptions ro;
+  apply_tier(a.tier, &ro.compile);
   ro.on_denied = [&hint, &fs_missing](otp::Pid, uint32_t cap) {
     if (cap == kCapFs) {
       fs_missing = true;
@@ -421,6 +424,7 @@ void setup(CLI::App& app) {
   cmd->add_option("--entry", a->entry, "Exported function to run instead of _start");
   cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)")
       ->check(CLI::Range(0u, kMaxThreads));
+  add_tier_option(cmd, &a->tier);
   cmd->callback([a] {
     int code = run(*a);
     if (code != 0) {

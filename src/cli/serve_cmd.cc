@@ -18,6 +18,7 @@
 #include "rusm/net/config.h"
 #include "rusm/observe/sampler.h"
 #include "rusm/serve/app.h"
+#include "tier.h"
 #include "typescript.h"
 
 namespace rusm::cli {
@@ -25,6 +26,7 @@ namespace {
 
 struct ServeArgs {
   std::string config = "rusm.toml";
+  std::string tier = default_tier();
   unsigned workers = 0;
   unsigned io_threads = 0;
   std::vector<std::string> seeds;  // --seed, added to [cluster].seeds
@@ -195,6 +197,7 @@ void serve(const ServeArgs& a) {
   };
   options.workers = a.workers;
   options.io_threads = a.io_threads;
+  apply_tier(a.tier, &options.compile);
   if (k.enabled) {
     options.node_name = k.name;
     options.node_id = k.node_id != 0 ? k.node_id : cluster::node_id_for(k.name);
@@ -362,6 +365,7 @@ void setup(CLI::App& app) {
       "SIGTERM/SIGINT: stop accepting, let requests in flight finish, close WebSockets "
       "with 1001, exit 0. Exit status 2: a bad config, module, certificate or address.");
   cmd->add_option("config", a->config, "The app's rusm.toml (default: ./rusm.toml)");
+  add_tier_option(cmd, &a->tier);
   cmd->add_option("--workers", a->workers, "Scheduler threads (default: one per core)")
       ->check(CLI::Range(0u, kMaxThreads));
   cmd->add_option("--io-threads", a->io_threads,

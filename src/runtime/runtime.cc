@@ -176,7 +176,7 @@ Result<kv::Store*> Runtime::Impl::kv_store() {
 }
 
 Status Runtime::load(std::string name, std::span<const uint8_t> bytes) {
-  auto m = wasm::Module::compile(bytes);
+  auto m = wasm::Module::compile(bytes, impl_->options.compile);
   if (!m) {
     return Error("bad module: " + m.message());
   }

@@ -258,6 +258,7 @@ Result<std::unique_ptr<App>> App::create(net::AppConfig config, AppOptions optio
   runtime::RuntimeOptions ro;
   ro.node.workers = options.workers;
   ro.io_threads = options.io_threads;
+  ro.compile = options.compile;
   if (!options.node_name.empty()) {
     ro.node.name = options.node_name;
   }

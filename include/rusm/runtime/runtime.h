@@ -99,6 +99,10 @@ struct RuntimeOptions {
   // (kv_store()). An empty path: none; the guests' kv calls answer ENOTSUP.
   kv::StoreOptions kv;
   FetchOptions fetch;
+  // How load() compiles modules: the tier (interpreter, compiled, auto; the
+  // compiled tier needs enable_compiled_tier(), rusm/wasm_compiled.h) and
+  // the compiled code's cache.
+  wasm::CompileOptions compile;
 };
 
 // How a process ended, as the runtime saw it.

@@ -31,8 +31,9 @@
 namespace rusm::serve {
 
 struct AppOptions {
-  unsigned workers = 0;     // scheduler threads; 0: one per core
-  unsigned io_threads = 0;  // threads of the node's event loop; 0: run by the workers
+  unsigned workers = 0;          // scheduler threads; 0: one per core
+  unsigned io_threads = 0;       // threads of the node's event loop; 0: run by the workers
+  wasm::CompileOptions compile;  // the execution tier and its cache (RuntimeOptions::compile)
   // The node's identity in a cluster (otp::NodeOptions); defaults: a node
   // that is not in one.
   std::string node_name;

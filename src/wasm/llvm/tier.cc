@@ -214,7 +214,11 @@ Result<std::string> compile_object(const internal::ModuleData& md) {
   pb.registerFunctionAnalyses(fam);
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
-  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
+  llvm::OptimizationLevel level = llvm::OptimizationLevel::O2;
+  if (const char* o = std::getenv("RUSM_LLVM_OPT"); o != nullptr && *o == '1') {
+    level = llvm::OptimizationLevel::O1;
+  }
+  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(m, mam);
   if (const char* dump = std::getenv("RUSM_LLVM_DUMP"); dump != nullptr && *dump != '\0') {
     // A developer's view of the optimized IR (a file name, or "-" for stderr).
@@ -290,12 +294,35 @@ Result<std::shared_ptr<NativeCode>> compile_native(const internal::ModuleData& m
   bool from_cache = false;
   if (!dir.empty()) {
     path = std::filesystem::path(dir) / (cache_key(md) + ".o");
-    object = read_file(path);
+    if (!options.native_cache_refresh) {
+      object = read_file(path);
+    }
     from_cache = object.has_value();
+  }
+  if (!object && options.tier == Tier::kAuto) {
+    std::filesystem::path refused = path;
+    refused.replace_extension(".unsupported");
+    std::error_code ec;
+    if (!dir.empty() && std::filesystem::exists(refused, ec)) {
+      // The tier cannot take it (an earlier compile said why): no retries.
+      return Error("not supported yet by the compiled tier (see " + refused.string() + ")",
+                   static_cast<int>(ErrorCode::kUsage));
+    }
+    if (options.on_native_cache_miss && !dir.empty()) {
+      options.on_native_cache_miss(std::span<const uint8_t>(md.ir.bytes));
+    }
+    return Error("not compiled yet: the module is not in the compiled tier's cache",
+                 static_cast<int>(ErrorCode::kUsage));
   }
   if (!object) {
     auto made = compile_object(md);
     if (!made) {
+      if (!dir.empty() && made.message().find("not supported yet") != std::string::npos) {
+        // Remembered, so that `--tier auto` runs it interpreted without asking again.
+        std::filesystem::path refused = path;
+        refused.replace_extension(".unsupported");
+        write_file(refused, made.message());
+      }
       return made.error();
     }
     object = std::move(*made);
