@@ -3,7 +3,7 @@
 // Everything here is target-independent IR that LLVM's x86-64 (and AArch64)
 // backends select for any CPU of the architecture: plain vector arithmetic,
 // casts and shuffles, and the generic intrinsics (saturating add/sub,
-// smin/umax, abs, ctpop, fptosi.sat, minimum/maximum, ceil/roundeven, sqrt)
+// smin/umax, abs, ctpop, minimum/maximum, ceil/roundeven, sqrt)
 // that the backends legalize when the CPU lacks an instruction. Semantics are
 // the interpreter's (interp_simd.inc), which follows the spec.
 #include "wasm/llvm/simd.h"
@@ -240,6 +240,27 @@ Value* SimdGen::dot_i16x8_s(Value* a, Value* c) {
   Value* even = b_.CreateShuffleVector(p, {0, 2, 4, 6});
   Value* odd = b_.CreateShuffleVector(p, {1, 3, 5, 7});
   return out(b_.CreateAdd(even, odd));
+}
+
+// Each lane truncated to an i32, saturating (NaN is 0), as fptosi.sat and
+// fptoui.sat, which LLVM 19 unrolls into scalar code on x86: the lanes are
+// clamped into the conversion's range (out of it, its result is poison) and
+// the too-large ones replaced after it.
+Value* SimdGen::trunc_sat(Value* x, bool is_signed) {
+  auto* ft = llvm::cast<FixedVectorType>(x->getType());
+  Type* to = ints(32, ft->getNumElements());
+  Value* zero = llvm::Constant::getNullValue(ft);
+  if (is_signed) {
+    Value* lo = llvm::ConstantFP::get(ft, -2147483648.0);
+    Value* too_big = b_.CreateFCmpOGE(x, llvm::ConstantFP::get(ft, 2147483648.0));
+    Value* c = b_.CreateSelect(b_.CreateFCmpOLT(x, lo), lo, x);
+    c = b_.CreateSelect(b_.CreateOr(too_big, b_.CreateFCmpUNO(x, x)), zero, c);
+    return b_.CreateSelect(too_big, splat_int(to, 0x7fffffff), b_.CreateFPToSI(c, to));
+  }
+  Value* too_big = b_.CreateFCmpOGE(x, llvm::ConstantFP::get(ft, 4294967296.0));
+  Value* not_positive = b_.CreateFCmpULE(x, zero);  // or NaN
+  Value* c = b_.CreateSelect(b_.CreateOr(too_big, not_positive), zero, x);
+  return b_.CreateSelect(too_big, splat_int(to, 0xffffffff), b_.CreateFPToUI(c, to));
 }
 
 // Lane i: a[s[i]] if s[i] < 16, else 0. The lanes are extracts of a at
@@ -655,15 +676,13 @@ Value* SimdGen::numeric(Opcode op, const std::vector<Value*>& in) {
 
     // conversions
     case Opcode::i32x4_trunc_sat_f32x4_s:
-      return out(b_.CreateIntrinsic(Intrinsic::fptosi_sat, {i32x4_, f32x4_}, {as(a, f32x4_)}));
+      return out(trunc_sat(as(a, f32x4_), true));
     case Opcode::i32x4_trunc_sat_f32x4_u:
-      return out(b_.CreateIntrinsic(Intrinsic::fptoui_sat, {i32x4_, f32x4_}, {as(a, f32x4_)}));
+      return out(trunc_sat(as(a, f32x4_), false));
     case Opcode::i32x4_trunc_sat_f64x2_s_zero:
     case Opcode::i32x4_trunc_sat_f64x2_u_zero: {
       Type* i32x2 = vec(i32_, 2);
-      auto id = op == Opcode::i32x4_trunc_sat_f64x2_s_zero ? Intrinsic::fptosi_sat
-                                                           : Intrinsic::fptoui_sat;
-      Value* r = b_.CreateIntrinsic(id, {i32x2, f64x2_}, {as(a, f64x2_)});
+      Value* r = trunc_sat(as(a, f64x2_), op == Opcode::i32x4_trunc_sat_f64x2_s_zero);
       return out(b_.CreateShuffleVector(r, llvm::Constant::getNullValue(i32x2), {0, 1, 2, 3}));
     }
     case Opcode::f32x4_convert_i32x4_s:

@@ -78,6 +78,7 @@ class SimdGen {
   llvm::Value* q15mulr_sat_s(llvm::Value* a, llvm::Value* c);
   llvm::Value* dot_i16x8_s(llvm::Value* a, llvm::Value* c);
   llvm::Value* swizzle(llvm::Value* a, llvm::Value* c);
+  llvm::Value* trunc_sat(llvm::Value* x, bool is_signed);
   llvm::Value* clamp(llvm::Value* v, int64_t lo, int64_t hi);
 
   llvm::IRBuilder<>& b_;
