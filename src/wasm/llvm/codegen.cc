@@ -19,6 +19,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "wasm/llvm/simd.h"
 #include "wasm/native.h"
 #include "wasm/validator_impl.h"
 
@@ -312,7 +313,8 @@ class FunctionGen final : public CodeGen {
         def_index_(def_index),
         func_index_(m.ir.num_imported_funcs + def_index),
         type_(m.ir.func_type(func_index_)),
-        fn_(m.funcs[def_index]) {}
+        fn_(m.funcs[def_index]),
+        simd_(b_) {}
 
   const std::string& error() const override { return error_; }
   ErrorCode error_code() const override { return error_code_; }
@@ -787,16 +789,13 @@ class FunctionGen final : public CodeGen {
   bool on_numeric(Opcode op) override {
     const OpcodeInfo& info = opcode_info(op);
     size_t arity = info.c != kNoType ? 3 : info.b != kNoType ? 2 : 1;
-    if (is_simd(info)) {
-      return unsupported(op);
-    }
     std::vector<Value*> in = pop_n(arity);
     if (dead()) {
       stack_.push_back(nullptr);
       return true;
     }
     count(1);
-    Value* r = numeric(op, in);
+    Value* r = is_simd(info) ? simd_.numeric(op, in) : numeric(op, in);
     if (r == nullptr) {
       return unsupported(op);
     }
@@ -806,9 +805,6 @@ class FunctionGen final : public CodeGen {
 
   bool on_load(Opcode op, uint64_t offset) override {
     const OpcodeInfo& info = opcode_info(op);
-    if (is_simd(info)) {
-      return unsupported(op);
-    }
     Value* addr = pop();
     if (dead()) {
       stack_.push_back(nullptr);
@@ -821,11 +817,15 @@ class FunctionGen final : public CodeGen {
     Type* result = m_.type_of(info.result);
     if (result->isFloatingPointTy()) {
       mem_type = result;
+    } else if (is_simd(info)) {
+      mem_type = simd_.load_type(op);
     }
     llvm::LoadInst* v = b_.CreateAlignedLoad(mem_type, p, llvm::Align(1));
     tag(v, m_.tbaa_memory);
     Value* r = v;
-    if (!result->isFloatingPointTy() && mem_type != result) {
+    if (is_simd(info)) {
+      r = simd_.loaded(op, v);
+    } else if (!result->isFloatingPointTy() && mem_type != result) {
       bool sign = load_is_signed(op);
       r = sign ? b_.CreateSExt(v, result) : b_.CreateZExt(v, result);
     }
@@ -835,9 +835,6 @@ class FunctionGen final : public CodeGen {
 
   bool on_store(Opcode op, uint64_t offset) override {
     const OpcodeInfo& info = opcode_info(op);
-    if (is_simd(info)) {
-      return unsupported(op);
-    }
     Value* v = pop();
     Value* addr = pop();
     if (dead()) {
@@ -847,7 +844,7 @@ class FunctionGen final : public CodeGen {
     uint32_t bytes = 1u << info.align;
     Value* ea = nullptr;
     Value* p = address(addr, offset, bytes, &ea);
-    if (!v->getType()->isFloatingPointTy() && v->getType()->getIntegerBitWidth() != bytes * 8) {
+    if (v->getType()->isIntegerTy() && v->getType()->getIntegerBitWidth() != bytes * 8) {
       v = b_.CreateTrunc(v, b_.getIntNTy(bytes * 8));
     }
     tag(b_.CreateAlignedStore(v, p, llvm::Align(1)), m_.tbaa_memory);
@@ -855,10 +852,58 @@ class FunctionGen final : public CodeGen {
     return true;
   }
 
-  bool on_load_lane(Opcode op, uint64_t, uint8_t) override { return unsupported(op); }
-  bool on_store_lane(Opcode op, uint64_t, uint8_t) override { return unsupported(op); }
-  bool on_lane(Opcode op, uint8_t) override { return unsupported(op); }
-  bool on_shuffle(const uint8_t[16]) override { return unsupported(Opcode::i8x16_shuffle); }
+  bool on_load_lane(Opcode op, uint64_t offset, uint8_t lane) override {
+    Value* vec = pop();
+    Value* addr = pop();
+    if (dead()) {
+      stack_.push_back(nullptr);
+      return true;
+    }
+    count(1);
+    Value* p = address(addr, offset, 1u << opcode_info(op).align);
+    llvm::LoadInst* v = b_.CreateAlignedLoad(simd_.lane_type(op), p, llvm::Align(1));
+    tag(v, m_.tbaa_memory);
+    stack_.push_back(simd_.insert_lane(op, vec, lane, v));
+    return true;
+  }
+
+  bool on_store_lane(Opcode op, uint64_t offset, uint8_t lane) override {
+    Value* vec = pop();
+    Value* addr = pop();
+    if (dead()) {
+      return true;
+    }
+    count(1);
+    Value* ea = nullptr;
+    Value* p = address(addr, offset, 1u << opcode_info(op).align, &ea);
+    tag(b_.CreateAlignedStore(simd_.extract_lane(op, vec, lane), p, llvm::Align(1)),
+        m_.tbaa_memory);
+    mark_dirty(ea);
+    return true;
+  }
+
+  bool on_lane(Opcode op, uint8_t lane) override {
+    std::vector<Value*> in = pop_n(opcode_info(op).b != kNoType ? 2 : 1);
+    if (dead()) {
+      stack_.push_back(nullptr);
+      return true;
+    }
+    count(1);
+    stack_.push_back(simd_.lane(op, lane, in));
+    return true;
+  }
+
+  bool on_shuffle(const uint8_t lanes[16]) override {
+    Value* c = pop();
+    Value* a = pop();
+    if (dead()) {
+      stack_.push_back(nullptr);
+      return true;
+    }
+    count(1);
+    stack_.push_back(simd_.shuffle(a, c, lanes));
+    return true;
+  }
 
   // --- memory, tables and references
 
@@ -1585,6 +1630,7 @@ class FunctionGen final : public CodeGen {
   uint32_t func_index_;
   const FuncType& type_;
   llvm::Function* fn_;
+  SimdGen simd_;
   Value* ctx_ = nullptr;
   Value* run_ = nullptr;
   Value* memory_ = nullptr;
