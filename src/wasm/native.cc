@@ -4,16 +4,44 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/context/detail/fcontext.hpp>
 #include <cstddef>
 #include <mutex>
 #include <new>
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RUSM_ASAN_FIBERS 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define RUSM_ASAN_FIBERS 1
+#endif
+#ifdef RUSM_ASAN_FIBERS
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace rusm::wasm::internal {
 namespace {
 
 namespace fctx = boost::context::detail;
+
+// AddressSanitizer must be told about every switch between stacks, or it
+// takes the fiber's frames for an overflow of the thread's stack. No-ops in
+// other builds.
+#ifdef RUSM_ASAN_FIBERS
+void asan_leave(void** fake_stack_save, const void* to_bottom, size_t to_size) {
+  __sanitizer_start_switch_fiber(fake_stack_save, to_bottom, to_size);
+}
+void asan_arrive(void* fake_stack_save, const void** from_bottom, size_t* from_size) {
+  __sanitizer_finish_switch_fiber(fake_stack_save, from_bottom, from_size);
+}
+#else
+void asan_leave(void**, const void*, size_t) {}
+void asan_arrive(void*, const void**, size_t*) {}
+#endif
 
 // ---------------------------------------------------------------------------
 // Fiber stacks
@@ -93,6 +121,7 @@ std::atomic<NativeCompiler> g_compiler{nullptr};
 // the helpers below end their C++ objects' lives before they come here.
 [[noreturn]] void fiber_exit(NativeRun* run) {
   run->finished = true;
+  asan_leave(nullptr, run->host_stack_bottom, run->host_stack_size);  // this stack ends
   fctx::jump_fcontext(run->host_context, nullptr);
   __builtin_unreachable();
 }
@@ -101,13 +130,17 @@ std::atomic<NativeCompiler> g_compiler{nullptr};
 // another thread. Callers touch no thread-local state across it.
 void fiber_yield(VmCtx* c) {
   NativeRun* run = c->run;
+  void* fake_stack = nullptr;
+  asan_leave(&fake_stack, run->host_stack_bottom, run->host_stack_size);
   fctx::transfer_t t = fctx::jump_fcontext(run->host_context, nullptr);
+  asan_arrive(fake_stack, &run->host_stack_bottom, &run->host_stack_size);
   run->host_context = t.fctx;
   c->run = run;
 }
 
 void fiber_main(fctx::transfer_t t) {
   auto* run = static_cast<NativeRun*>(t.data);
+  asan_arrive(nullptr, &run->host_stack_bottom, &run->host_stack_size);
   run->host_context = t.fctx;
   reinterpret_cast<Trampoline>(run->entry_tramp)(run->entry_ctx, run->entry_fn, run->slots);
   run->st->status = RunStatus::kFinished;
@@ -401,7 +434,10 @@ void run_native(ExecState& st) {
       return;
     }
     run->stack_base = stack;
-    run->stack_limit = reinterpret_cast<uintptr_t>(stack) + kHostReserveBytes;
+    // Compiled frames may use the execution's stack budget (ExecutionLimits::
+    // max_stack_bytes), at most what the fiber has above the host's reserve.
+    size_t budget = std::min(st.limits.max_stack_bytes, kFiberStackBytes - kHostReserveBytes);
+    run->stack_limit = reinterpret_cast<uintptr_t>(stack) + kFiberStackBytes - budget;
     run->finished = false;
     run->fiber_context =
         fctx::make_fcontext(stack + kFiberStackBytes, kFiberStackBytes, fiber_main);
@@ -409,7 +445,10 @@ void run_native(ExecState& st) {
   run->st = &st;
   run->fuel = st.fuel;
   run->entry_ctx->run = run;
+  void* fake_stack = nullptr;
+  asan_leave(&fake_stack, run->stack_base, kFiberStackBytes);
   fctx::transfer_t t = fctx::jump_fcontext(run->fiber_context, run);
+  asan_arrive(fake_stack, nullptr, nullptr);
   if (run->finished) {
     stack_pool().release(run->stack_base);
     run->stack_base = nullptr;

@@ -42,6 +42,9 @@ struct NativeRun {
   void* entry_tramp = nullptr;
   uint64_t* slots = nullptr;       // arguments in, results out (the value stack)
   uint64_t* host_slots = nullptr;  // a suspended host call's arguments and results
+  // AddressSanitizer's view of the stack switches (native.cc); unused otherwise.
+  const void* host_stack_bottom = nullptr;
+  size_t host_stack_size = 0;
 };
 
 // Per instance of a compiled module.
