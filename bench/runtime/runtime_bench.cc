@@ -103,6 +103,21 @@ Report module_storm(const Options& options, Progress& progress) {
           true,
           std::to_string(spawners) + " spawners"};
   report.rows.push_back(row);
+  // The same storm with the module compiled to native code (issue 14: a
+  // compiled module's spawn must cost no more than the interpreter's); the
+  // baseline is the interpreted storm above.
+  if (Status s = load_compiled_guest(*rt, "bench_compiled"); !s) {
+    report.notes.push_back("no compiled-tier row: " + s.message());
+  } else {
+    storm(rt->node(), spawners, 2000, [&](Pid report_to) {
+      (void)rt->spawn(spec("spawner", {report_to.bits(), 2000}, "bench_compiled"));
+    });
+    double compiled = storm(rt->node(), spawners, n, [&](Pid report_to) {
+      (void)rt->spawn(spec("spawner", {report_to.bits(), uint64_t(n)}, "bench_compiled"));
+    });
+    report.rows.push_back({"compiled tier: Wasm spawn+run+exit/s", compiled, "/s", wasm,
+                           "interpreter", true, std::to_string(spawners) + " spawners"});
+  }
   report.notes.push_back("goal: 1,000,000/s on 2 cores; RUSM reports ~475k/s on 10 cores");
   return report;
 }
@@ -272,6 +287,40 @@ Report wasm_fairness(const Options& options, Progress& progress) {
 
 // ---- wasm-idle-memory
 
+// RSS per idle process of n one-page Wasm processes of `module` blocked in
+// receive, and the runtime's own count for one of them (the processes stay
+// alive, so a second call measures fresh memory too).
+struct IdleMemory {
+  double rss_per_process = 0;
+  size_t footprint = 0;
+  size_t processes = 0;
+};
+IdleMemory measure_idle(Runtime& rt, Report& report, const std::string& module, int n) {
+  size_t before = rss();
+  std::vector<Pid> pids;
+  pids.reserve(n);
+  for (int i = 0; i < n; ++i) {
+    auto p = rt.spawn(spec("idle", {}, module));
+    if (!p) {
+      report.notes.push_back("spawn failed after " + std::to_string(i) + ": " + p.message());
+      break;
+    }
+    pids.push_back(p->pid);
+  }
+  wait_until_blocked(rt.node());
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  size_t after = rss();
+  IdleMemory m;
+  m.processes = pids.size();
+  m.rss_per_process = pids.empty() ? 0 : (double(after) - double(before)) / pids.size();
+  if (!pids.empty()) {
+    if (auto i = rt.node().info(pids[0])) {
+      m.footprint = i->memory_bytes;
+    }
+  }
+  return m;
+}
+
 Report wasm_idle_memory(const Options& options, Progress& progress) {
   Report report;
   report.scenario = "wasm-idle-memory";
@@ -280,31 +329,22 @@ Report wasm_idle_memory(const Options& options, Progress& progress) {
   if (!rt) {
     return report;
   }
-  const int n = 100'000;
-  // Warm the pools with a few, then measure.
-  size_t before = rss();
-  std::vector<Pid> pids;
-  pids.reserve(n);
-  for (int i = 0; i < n; ++i) {
-    auto p = rt->spawn(spec("idle"));
-    if (!p) {
-      report.notes.push_back("spawn failed after " + std::to_string(i) + ": " + p.message());
-      break;
-    }
-    pids.push_back(p->pid);
+  IdleMemory interp = measure_idle(*rt, report, "bench", 100'000);
+  progress.sample("bytes per process", interp.rss_per_process);
+  report.rows.push_back({"RSS per idle Wasm process", interp.rss_per_process, "B", 16384, "goal",
+                         false, std::to_string(interp.processes) + " processes"});
+  report.rows.push_back(
+      {"process info memory_bytes", double(interp.footprint), "B", {}, "", false, ""});
+  // Compiled code blocked in receive keeps its fiber stack (the pages its
+  // frames and the host call touched): the compiled tier's idle cost.
+  if (Status s = load_compiled_guest(*rt, "bench_compiled"); !s) {
+    report.notes.push_back("no compiled-tier row: " + s.message());
+  } else {
+    IdleMemory compiled = measure_idle(*rt, report, "bench_compiled", 20'000);
+    report.rows.push_back({"compiled tier: RSS per idle Wasm process", compiled.rss_per_process,
+                           "B", interp.rss_per_process, "interpreter", false,
+                           std::to_string(compiled.processes) + " processes"});
   }
-  wait_until_blocked(rt->node());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  size_t after = rss();
-  double per = (double(after) - double(before)) / pids.size();
-  size_t footprint = 0;
-  if (auto i = rt->node().info(pids[0])) {
-    footprint = i->memory_bytes;
-  }
-  progress.sample("bytes per process", per);
-  report.rows.push_back({"RSS per idle Wasm process", per, "B", 16384, "goal", false,
-                         std::to_string(pids.size()) + " processes"});
-  report.rows.push_back({"process info memory_bytes", double(footprint), "B", {}, "", false, ""});
   return report;
 }
 

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "cli/js_runtime.h"
+#include "rusm/runtime/module_file.h"
 #include "rusm/serve/js.h"
 
 namespace rusm::bench::runtime_bench {
@@ -24,9 +25,11 @@ size_t rss() {
   return resident * static_cast<size_t>(::sysconf(_SC_PAGESIZE));
 }
 
-std::unique_ptr<Runtime> make_runtime(const Options& options, Report& report) {
+std::unique_ptr<Runtime> make_runtime(const Options& options, Report& report,
+                                      rusm::wasm::Tier tier) {
   rusm::runtime::RuntimeOptions ro;
   ro.node.workers = options.threads;
+  ro.compile.tier = tier;
   auto rt = std::make_unique<Runtime>(ro);
   for (auto [name, path] : {std::pair{"bench", RUSM_RUNTIME_BENCH_GUEST},
                             std::pair{"timed", RUSM_RUNTIME_BENCH_TIMED_GUEST}}) {
@@ -36,6 +39,20 @@ std::unique_ptr<Runtime> make_runtime(const Options& options, Report& report) {
     }
   }
   return rt;
+}
+
+Status load_compiled_guest(Runtime& rt, const std::string& name) {
+  auto bytes = rusm::runtime::read_module_file(RUSM_RUNTIME_BENCH_GUEST);
+  if (!bytes) {
+    return Error(bytes.message());
+  }
+  rusm::wasm::CompileOptions o;
+  o.tier = rusm::wasm::Tier::kCompiled;
+  auto m = rusm::wasm::Module::compile(*bytes, o);
+  if (!m) {
+    return Error("the compiled tier: " + m.message());
+  }
+  return rt.add_module(name, *m);
 }
 
 ProcessSpec spec(std::string fn, std::vector<uint64_t> args, std::string module) {

@@ -28,8 +28,13 @@ size_t rss();
 
 // A runtime on options.threads workers with the C guests loaded as modules
 // "bench" (guests.c) and "timed" (timed.c); nullptr, with a note in the
-// report, if one cannot be loaded.
-std::unique_ptr<rusm::runtime::Runtime> make_runtime(const Options& options, Report& report);
+// report, if one cannot be loaded. `tier`: which tier runs them (kCompiled
+// compiles through the on-disk cache; a module it cannot take is a note).
+std::unique_ptr<rusm::runtime::Runtime> make_runtime(
+    const Options& options, Report& report, rusm::wasm::Tier tier = rusm::wasm::Tier::kInterpreter);
+// Loads guests.c compiled to native code (the compiled tier, through its
+// on-disk cache) as module `name`, beside the interpreted "bench".
+Status load_compiled_guest(rusm::runtime::Runtime& rt, const std::string& name);
 
 // A process of `module` running `fn` with the trusted profile.
 rusm::runtime::ProcessSpec spec(std::string fn, std::vector<uint64_t> args = {},
