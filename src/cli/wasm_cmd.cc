@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "input.h"
 #include "rusm/wasm.h"
+#include "tier.h"
 #include "wasm/disasm.h"
 
 namespace rusm::cli {
@@ -23,13 +24,15 @@ using namespace rusm::wasm;
 }
 
 std::shared_ptr<const Module> load(const std::string& path,
-                                   DispatchScheme dispatch = DispatchScheme::kDefault) {
+                                   DispatchScheme dispatch = DispatchScheme::kDefault,
+                                   const std::string& tier = "interp") {
   Result<std::vector<uint8_t>> bytes = read_module_file(path);
   if (!bytes) {
     die(bytes.message(), 2);
   }
   CompileOptions options;
   options.dispatch = dispatch;
+  apply_tier(tier, &options);
   auto m = Module::compile(*bytes, options);
   if (!m) {
     die(path + ": " + m.message());
@@ -220,13 +223,14 @@ struct InvokeArgs {
   std::string dispatch = "default";
   std::string max_memory = "1G";
   uint64_t max_memory_pages = kMaxPages;
+  std::string tier = "interp";
 };
 
 void invoke(const InvokeArgs& a) {
   DispatchScheme scheme = a.dispatch == "goto"   ? DispatchScheme::kComputedGoto
                           : a.dispatch == "tail" ? DispatchScheme::kTailCall
                                                  : DispatchScheme::kDefault;
-  auto module = load(a.file, scheme);
+  auto module = load(a.file, scheme, a.tier);
   if (!module->imports().empty()) {
     const ImportInfo& i = module->imports()[0];
     die(a.file + ": imports " + i.module + "." + i.name +
@@ -310,6 +314,8 @@ void setup_wasm(CLI::App& app) {
   inv->add_option("--max-memory", args->max_memory,
                   "Cap on the instance's memories and tables together: 64M, 1G, 16p (pages); "
                   "default 1G");
+  inv->add_option("--tier", args->tier, "Execution tier: interp (default), compiled or auto")
+      ->check(CLI::IsMember({"auto", "compiled", "interp"}));
   inv->add_option("--dispatch", args->dispatch, "Interpreter dispatch: default, tail or goto")
       ->check(CLI::IsMember({"default", "tail", "goto"}));
   inv->callback([args] {
