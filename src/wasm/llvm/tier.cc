@@ -14,7 +14,10 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
+#include <llvm/IR/PassTimingInfo.h>
+#include <llvm/Pass.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/CommandLine.h>
 #include <llvm/Support/FileSystem.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/SHA256.h>
@@ -29,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <sstream>
 
 #include "rusm/wasm_compiled.h"
 #include "wasm/llvm/codegen.h"
@@ -72,6 +76,19 @@ Jit& jit() {
     auto* j = new Jit();  // never destroyed: modules may outlive statics
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
+    if (const char* args = std::getenv("RUSM_LLVM_ARGS"); args != nullptr && *args != '\0') {
+      // A developer's knob: LLVM's own options (e.g. "-time-passes").
+      std::vector<std::string> words{"rusm"};
+      std::istringstream in(args);
+      for (std::string w; in >> w;) {
+        words.push_back(w);
+      }
+      std::vector<const char*> argv;
+      for (const std::string& w : words) {
+        argv.push_back(w.c_str());
+      }
+      llvm::cl::ParseCommandLineOptions(static_cast<int>(argv.size()), argv.data());
+    }
     auto machine = orc::JITTargetMachineBuilder::detectHost();
     if (!machine) {
       j->error = to_message(machine.takeError());
@@ -237,6 +254,9 @@ Result<std::string> compile_object(const internal::ModuleData& md) {
                  static_cast<int>(ErrorCode::kUsage));
   }
   emit.run(m);
+  if (llvm::TimePassesIsEnabled) {  // RUSM_LLVM_ARGS=-time-passes
+    llvm::reportAndResetTimings(&llvm::errs());
+  }
   return std::string(object.data(), object.size());
 }
 
