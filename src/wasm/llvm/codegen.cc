@@ -7,6 +7,7 @@
 // the fall-through; a loop's label is its header, whose phis receive the
 // parameters. Locals live in allocas that LLVM promotes to registers.
 #include "wasm/llvm/codegen.h"
+#include "wasm/llvm/float_ops.h"
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Intrinsics.h>
@@ -1334,9 +1335,8 @@ class FunctionGen final : public CodeGen {
 
   // Wasm arithmetic returns a quiet NaN for a signalling one. LLVM does not
   // model signalling NaNs: it folds x - 0.0, x * 1.0, x / -1.0 to x (or -x)
-  // and demote(promote(x)) to x,
-  // and x86's lowering of minimum/maximum passes a NaN operand through, so
-  // those results are quieted by setting the quiet bit of a NaN
+  // and demote(promote(x)) to x, so those results are quieted by setting the
+  // quiet bit of a NaN (min and max: float_ops.h)
   // (llvm.canonicalize would say it, but x86 cannot select it in LLVM 19).
   // Other arithmetic quiets in hardware.
   Value* quiet(Value* v) {
@@ -1548,10 +1548,10 @@ class FunctionGen final : public CodeGen {
         return quiet_if_folded(b_.CreateFDiv(a, c), a, c);
       case Opcode::f32_min:
       case Opcode::f64_min:
-        return quiet(intrinsic(llvm::Intrinsic::minimum, {a->getType()}, {a, c}));
+        return wasm_min_max(b_, true, a, c);
       case Opcode::f32_max:
       case Opcode::f64_max:
-        return quiet(intrinsic(llvm::Intrinsic::maximum, {a->getType()}, {a, c}));
+        return wasm_min_max(b_, false, a, c);
       case Opcode::f32_copysign:
       case Opcode::f64_copysign:
         return intrinsic(llvm::Intrinsic::copysign, {a->getType()}, {a, c});

@@ -7,6 +7,7 @@
 // that the backends legalize when the CPU lacks an instruction. Semantics are
 // the interpreter's (interp_simd.inc), which follows the spec.
 #include "wasm/llvm/simd.h"
+#include "wasm/llvm/float_ops.h"
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/Intrinsics.h>
@@ -117,9 +118,9 @@ Value* SimdGen::float_unary(Intrinsic::ID id, Type* vt, Value* a) {
   return out(quiet_if_constant(b_.CreateIntrinsic(id, {vt}, {x}), x));
 }
 
-// min/max: NaN if either lane is NaN, and -0 < +0 (llvm.minimum/maximum).
+// min/max: NaN if either lane is NaN, and -0 < +0 (float_ops.h).
 Value* SimdGen::min_max(Intrinsic::ID id, Type* vt, Value* a, Value* c) {
-  return out(quiet(b_.CreateIntrinsic(id, {vt}, {as(a, vt), as(c, vt)})));
+  return out(wasm_min_max(b_, id == Intrinsic::minimum, as(a, vt), as(c, vt)));
 }
 
 // pmin is b < a ? b : a, pmax a < b ? b : a: an operand as it is.

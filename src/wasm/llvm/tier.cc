@@ -34,6 +34,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "native_source_hash.h"
 #include "rusm/wasm_compiled.h"
 #include "wasm/llvm/codegen.h"
 #include "wasm/native.h"
@@ -44,8 +45,9 @@ namespace {
 namespace orc = llvm::orc;
 using internal::NativeCode;
 
-// Bumped whenever generated code or the helpers' contract changes, so stale
-// cache entries are never loaded.
+// Part of the cache key with RUSM_NATIVE_SOURCE_HASH (the SHA-256 of the
+// generator's and the engine contract's sources, made by the build), so that
+// machine code made by another version of the generator is never loaded.
 constexpr const char* kNativeAbi = "rusm-native-1";
 
 std::string to_message(llvm::Error e) {
@@ -161,7 +163,8 @@ std::string cache_key(const internal::ModuleData& md) {
   const Jit& j = jit();
   const internal::NativeLayout& l = internal::native_layout();
   llvm::SHA256 h;
-  std::string tag = std::string(kNativeAbi) + "|" LLVM_VERSION_STRING "|" + j.cpu + "|" +
+  std::string tag = std::string(kNativeAbi) +
+                    "|" RUSM_NATIVE_SOURCE_HASH "|" LLVM_VERSION_STRING "|" + j.cpu + "|" +
                     j.features + "|" + std::to_string(l.memory_base) + "," +
                     std::to_string(l.memory_size) + "," + std::to_string(l.memory_dirty) + "," +
                     std::to_string(l.func_type_id) + "," + std::to_string(l.func_code) + "," +
