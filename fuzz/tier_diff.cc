@@ -1259,7 +1259,11 @@ std::string compare_state(Side& a, Side& b) {
   std::string diff;
   Memory* ma = a.instance->memory(0);
   Memory* mb = b.instance->memory(0);
-  if (ma->size_bytes() != mb->size_bytes()) {
+  if (ma == nullptr || mb == nullptr) {  // (a hand-written module, see --file)
+    if (ma != mb) {
+      diff += "one side has no memory\n";
+    }
+  } else if (ma->size_bytes() != mb->size_bytes()) {
     diff += "memory size " + std::to_string(ma->pages()) + " vs " + std::to_string(mb->pages()) +
             " pages\n";
   } else if (std::memcmp(ma->base(), mb->base(), ma->size_bytes()) != 0) {
@@ -1278,7 +1282,7 @@ std::string compare_state(Side& a, Side& b) {
     }
     diff += os.str() + " (interpreter/compiled)\n";
   }
-  for (uint32_t g = 0; g < kNumGlobals; ++g) {
+  for (uint32_t g = 0; a.instance->global(g) != nullptr && b.instance->global(g) != nullptr; ++g) {
     Value va = a.instance->global(g)->get();
     Value vb = b.instance->global(g)->get();
     if (!same_value(va, vb)) {

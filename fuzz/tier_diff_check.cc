@@ -1,17 +1,23 @@
 // tier_diff_check: the differential check of tier_diff_fuzz, without
 // libFuzzer, on modules generated from seeds (a ctest smoke test).
 //
-//   tier_diff_check [--seeds N] [--first S] [--verbose] [--dump SEED FILE.wasm]
+//   tier_diff_check [--seeds N] [--first S] [--verbose] [--keep-going]
+//   tier_diff_check --dump SEED FILE.wasm
+//   tier_diff_check --file FILE.wasm
 //
 // Runs seeds S..S+N-1 (default 0..299) and prints a summary; exits 1 at the
 // first mismatch (or module either tier refused), after printing both sides.
 // --dump writes the module of one seed (to look at it with wasm2wat);
-// --verbose counts the traps by kind.
+// --verbose counts the traps by kind; --keep-going reports every mismatch
+// (and exits 1 at the end if there was one). --file runs the comparison on a given
+// module (a minimized one; its exports are called with the same fixed
+// arguments, and the globals it compares are its first four).
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 
@@ -21,7 +27,8 @@ using rusm::tier_diff::CheckResult;
 
 int main(int argc, char** argv) {
   uint64_t seeds = 300, first = 0;
-  bool verbose = false;
+  bool verbose = false, keep_going = false;
+  uint64_t mismatches = 0;
   std::map<std::string, int> trap_kinds;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -29,6 +36,17 @@ int main(int argc, char** argv) {
       seeds = std::strtoull(argv[++i], nullptr, 10);
     } else if (a == "--first" && i + 1 < argc) {
       first = std::strtoull(argv[++i], nullptr, 10);
+    } else if (a == "--file" && i + 1 < argc) {
+      std::ifstream in(argv[++i], std::ios::binary);
+      std::vector<uint8_t> wasm((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
+      CheckResult r = rusm::tier_diff::check_module(wasm);
+      const char* kinds[] = {"same", "inconclusive (out of fuel)", "MISMATCH", "bad module"};
+      std::printf("%s: %s (%d calls compared)\n%s", argv[i], kinds[r.kind], r.calls,
+                  r.report.c_str());
+      return r.kind == CheckResult::kSame ? 0 : 1;
+    } else if (a == "--keep-going") {
+      keep_going = true;
     } else if (a == "--verbose") {
       verbose = true;
     } else if (a == "--dump" && i + 2 < argc) {
@@ -41,7 +59,8 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(
           stderr,
-          "usage: tier_diff_check [--seeds N] [--first S] [--verbose] [--dump SEED FILE]\n");
+          "usage: tier_diff_check [--seeds N] [--first S] [--verbose] [--keep-going] | --dump "
+          "SEED FILE | --file FILE\n");
       return 2;
     }
   }
@@ -66,7 +85,12 @@ int main(int argc, char** argv) {
                     r.report.c_str());
         std::printf("(tier_diff_check --dump %llu seed.wasm; wasm2wat seed.wasm)\n",
                     static_cast<unsigned long long>(seed));
-        return 1;
+        std::fflush(stdout);
+        ++mismatches;
+        if (!keep_going) {
+          return 1;
+        }
+        break;
     }
     calls += r.calls;
     traps += r.traps;
@@ -89,6 +113,10 @@ int main(int argc, char** argv) {
   }
   // Something that can fail besides a mismatch: the generator must produce
   // modules whose calls mostly finish and are compared.
+  if (mismatches > 0) {
+    std::printf("FAIL: %llu mismatches\n", static_cast<unsigned long long>(mismatches));
+    return 1;
+  }
   if (calls == 0 || same * 2 < seeds) {
     std::printf("FAIL: too few modules compared\n");
     return 1;
