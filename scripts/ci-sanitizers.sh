@@ -26,7 +26,7 @@ fi
 if [ -d fuzz ]; then
   echo "== fuzzers (${fuzz_seconds}s each)"
   RUSM_BUILD_DIR="$root/build-fuzz" \
-    RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz memory_fuzz dashboard_fuzz net_fuzz cluster_frame_fuzz fetch_policy_fuzz fuzz_seed" \
+    RUSM_TARGETS="decode_fuzz run_fuzz abi_fuzz memory_fuzz dashboard_fuzz net_fuzz cluster_frame_fuzz fetch_policy_fuzz tier_diff_fuzz fuzz_seed" \
     scripts/build.sh -DRUSM_FUZZ=ON >/dev/null
   for f in build-fuzz/fuzz/*_fuzz; do
     [ -x "$f" ] || continue
@@ -35,11 +35,12 @@ if [ -d fuzz ]; then
     mkdir -p "$corpus"
     # The module fuzzers start from the spec suite's modules; abi_fuzz's
     # inputs are call programs, memory_fuzz's store programs, and
-    # dashboard_fuzz's and net_fuzz's raw bytes on a socket, and
-    # cluster_frame_fuzz's raw frame bytes.
+    # dashboard_fuzz's and net_fuzz's raw bytes on a socket,
+    # cluster_frame_fuzz's raw frame bytes, and tier_diff_fuzz's the choices
+    # of its module generator.
     seeds=build-fuzz/fuzz/seed
     case "$name" in
-      abi_fuzz | memory_fuzz | net_fuzz | cluster_frame_fuzz | fetch_policy_fuzz) seeds= ;;
+      abi_fuzz | memory_fuzz | net_fuzz | cluster_frame_fuzz | fetch_policy_fuzz | tier_diff_fuzz) seeds= ;;
       dashboard_fuzz) seeds=fuzz/dashboard_seed ;;
     esac
     echo "-- $name"

@@ -6,7 +6,10 @@
 //
 //   rusm    the wasm32-wasi command as a Wasm process on a fresh node (WASI
 //           args and captured stdout), timed from spawn to exit: scheduling,
-//           fuel slices, accounting and host calls are all in the figure
+//           fuel slices, accounting and host calls are all in the figure;
+//           under the interpreter, and under the compiled tier (LLVM) when
+//           it can compile the module (else a note says why not, e.g. "not
+//           supported yet: SIMD")
 //   native  the same C built with clang -O2, timed as a child process
 //   V8      the same .wasm under node's WASI (node_wasi_runner.mjs), timed
 //           from instantiate to the end of _start
@@ -32,6 +35,7 @@
 #include "common/scenario.h"
 #include "engine/engine_inputs.h"
 #include "rusm/runtime/runtime.h"
+#include "rusm/wasm_compiled.h"
 
 #ifndef RUSM_BENCH_PROGRAMS_DIR
 #define RUSM_BENCH_PROGRAMS_DIR ""
@@ -161,9 +165,10 @@ Result<Timed> time_v8(const std::string& node, const std::string& runner,
 
 // Spawns the command on `rt` (the module is compiled already) and waits for
 // its exit; a stop request kills it.
-Result<Timed> time_rusm(runtime::Runtime& rt, const Program& p, Progress& progress) {
+Result<Timed> time_rusm(runtime::Runtime& rt, const Program& p, const std::string& module,
+                        Progress& progress) {
   runtime::ProcessSpec spec;
-  spec.module = p.name;
+  spec.module = module;
   spec.caps = *runtime::profile("trusted");
   spec.caps.max_memory_pages = 16384;  // 1 GiB
   spec.wasi.args = {p.name, std::to_string(p.scale)};
@@ -251,7 +256,8 @@ Report run_programs(const Options& options, Progress& progress) {
   ro.node.workers = options.threads;
   runtime::Runtime rt(ro);
 
-  std::vector<double> ratios;
+  wasm::enable_compiled_tier();
+  std::vector<double> ratios, compiled_ratios;
   for (const Program& p : kPrograms) {
     if (progress.should_stop()) {
       report.notes.push_back(std::string("stopped before ") + p.name);
@@ -282,7 +288,37 @@ Report run_programs(const Options& options, Progress& progress) {
         take(time_v8(*node, *dir + "/node_wasi_runner.mjs", wasm_file, p.scale), v8, "under V8");
       }
     }
-    take(time_rusm(rt, p, progress), ours, "under rusm");
+    take(time_rusm(rt, p, p.name, progress), ours, "under rusm");
+    // The compiled tier: a strict compile through the default on-disk cache
+    // (QuickJS and SQLite take a minute or so each to compile cold; later
+    // runs load them), registered under a name of its own.
+    std::optional<Timed> compiled;
+    std::string compiled_note;
+    if (auto bytes = engine::read_file(wasm_file); !bytes) {
+      report.notes.push_back(std::string("ERROR: ") + p.name + ": " + bytes.message());
+    } else {
+      wasm::CompileOptions co;
+      co.tier = wasm::Tier::kCompiled;
+      double t0 = engine::now_seconds();
+      auto m = wasm::Module::compile(*bytes, co);
+      double ms = (engine::now_seconds() - t0) * 1e3;
+      if (!m) {
+        report.notes.push_back(std::string(p.name) +
+                               ": no compiled-tier figure, it runs interpreted: " + m.message());
+      } else {
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "%s %.0f ms (%.0f ms/MB); ",
+                      (*m)->from_cache() ? "loaded from the cache in" : "compiled cold in", ms,
+                      ms / (static_cast<double>(bytes->size()) / 1e6));
+        compiled_note = buf;
+        std::string name = std::string(p.name) + "-compiled";
+        if (Status s = rt.add_module(name, *m); !s) {
+          report.notes.push_back(std::string("ERROR: ") + p.name + " compiled: " + s.message());
+        } else {
+          take(time_rusm(rt, p, name, progress), compiled, "under rusm's compiled tier");
+        }
+      }
+    }
     auto agrees = [&](std::optional<Timed>& t, const char* engine) {
       if (t && native && t->checksum != native->checksum) {
         report.notes.push_back(std::string("ERROR: ") + p.name + " under " + engine +
@@ -292,6 +328,7 @@ Report run_programs(const Options& options, Progress& progress) {
       }
     };
     agrees(ours, "rusm");
+    agrees(compiled, "rusm's compiled tier");
     agrees(v8, "V8");
 
     if (ours) {
@@ -303,6 +340,19 @@ Report run_programs(const Options& options, Progress& progress) {
       }
       if (v8) {
         row.note += "; rusm/V8 " + ratio_text(ours->cpu_seconds / v8->cpu_seconds);
+      }
+      report.rows.push_back(std::move(row));
+    }
+    if (compiled) {
+      Row row = cpu_row(std::string(p.title) + " rusm compiled", *compiled, native,
+                        compiled_note + "scale " + std::to_string(p.scale) + "; ");
+      if (native) {
+        compiled_ratios.push_back(compiled->cpu_seconds / native->cpu_seconds);
+        progress.sample(std::string("programs ") + p.name + " compiled/native",
+                        compiled_ratios.back());
+      }
+      if (v8) {
+        row.note += "; compiled/V8 " + ratio_text(compiled->cpu_seconds / v8->cpu_seconds);
       }
       report.rows.push_back(std::move(row));
     }
@@ -321,6 +371,16 @@ Report run_programs(const Options& options, Progress& progress) {
                " programs; goal: each within 1.5x of `rusm bench cpu`'s geomean";
     report.rows.push_back(std::move(row));
   }
+  if (!compiled_ratios.empty()) {
+    Row row;
+    row.metric = "geomean rusm compiled/native";
+    row.value = engine::geometric_mean(compiled_ratios);
+    row.unit = "x native";
+    row.higher_is_better = false;
+    row.note = "over " + std::to_string(compiled_ratios.size()) +
+               " programs; rusm's compiled tier (LLVM), compile time not included";
+    report.rows.push_back(std::move(row));
+  }
   report.notes.push_back(
       "one run each; figures are CPU time (user + system: steadier than wall time on a shared "
       "machine), wall time in the notes. rusm: spawn to exit of a Wasm process on this node "
@@ -332,8 +392,8 @@ Report run_programs(const Options& options, Progress& progress) {
 
 Registrar registrar(Scenario{
     "programs",
-    "real programs (QuickJS, SQLite) under rusm vs native and V8: the interpreter and the "
-    "process around it",
+    "real programs (QuickJS, SQLite) under rusm (interpreter and compiled tier) vs native and "
+    "V8: the engine and the process around it",
     run_programs});
 
 }  // namespace

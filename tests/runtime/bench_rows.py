@@ -7,8 +7,9 @@ Each ROW is "metric|baseline_name|note regex" (the last two optional; the
 regex may hold "|"): the report must have a row with that metric (and that
 baseline, if named) whose value is a finite number above 0, whose baseline,
 if named, is one too, and whose note matches the regex. The run must exit 0
-and no note may say that something failed. Arguments starting with "--"
-are passed to `rusm bench` (e.g. --no-baselines).
+and no note may say that something failed (or start with "ERROR").
+Arguments starting with "--" are passed to `rusm bench` (e.g.
+--no-baselines).
 """
 
 import json
@@ -17,7 +18,7 @@ import re
 import subprocess
 import sys
 
-FAILURE_NOTE = re.compile(r"fail|did not|not theirs|no JavaScript|cannot|not answer|ended")
+FAILURE_NOTE = re.compile(r"fail|did not|not theirs|no JavaScript|cannot|not answer|ended|^ERROR")
 
 
 def positive(v):
