@@ -8,9 +8,10 @@
   const { encodeUtf8 } = lib;
 
   const kDigests = { "SHA-256": 1, "SHA-384": 2, "SHA-512": 3 };
-  // Web Crypto's keys. Secret bytes of HMAC keys and public keys live in
-  // this closure (keyData); AES, Ed25519 and ECDSA private keys stay in the
-  // host (a handle object whose collection drops the handle).
+  // Web Crypto's keys. Secret bytes of HMAC and HKDF keys and public keys
+  // live in this closure (keyData); AES-GCM, ChaCha20-Poly1305, Ed25519 and
+  // ECDSA private keys stay in the host (a handle object whose collection
+  // drops the handle).
   class DOMException extends Error {
     constructor(message = "", name = "Error") {
       super(message);
@@ -20,7 +21,11 @@
   const notSupported = (what) => new DOMException(`crypto.subtle: not supported yet: ${what}`,
                                                   "NotSupportedError");
   const kBlockBytes = { "SHA-256": 64, "SHA-384": 128, "SHA-512": 128 };
-  const kKinds = { "AES-128-GCM": 1, "AES-256-GCM": 2, "Ed25519": 4, "ECDSA-P-256": 5 };
+  const kHashBytes = { "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
+  const kKinds = { "AES-128-GCM": 1, "AES-256-GCM": 2, "ChaCha20-Poly1305": 3, "Ed25519": 4, "ECDSA-P-256": 5 };
+  // A rusm extension (not in Web Crypto): ChaCha20-Poly1305 keys, used as
+  // AES-GCM keys are (encrypt/decrypt, a 12-byte iv, the tag appended).
+  const kChaCha = "ChaCha20-Poly1305";
   // PKCS#8 of an Ed25519 private key: this prefix, then its 32 bytes.
   const kEd25519Pkcs8 = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70,
                          0x04, 0x22, 0x04, 0x20];
@@ -71,7 +76,7 @@
       if (String(algorithm.namedCurve) !== "P-256") throw notSupported(`the curve '${algorithm.namedCurve}' (P-256)`);
       return { name: "ECDSA", namedCurve: "P-256", kind: kKinds["ECDSA-P-256"] };
     }
-    throw notSupported(`the algorithm '${name}' for ${type} (HMAC, AES-GCM, Ed25519, ECDSA P-256)`);
+    throw notSupported(`the algorithm '${name}' for ${type} (HMAC, AES-GCM, ${kChaCha}, HKDF, Ed25519, ECDSA P-256)`);
   }
   function importKeySync(format, keyData_, algorithm, extractable, usages) {
     const name = algName(algorithm).toUpperCase();
@@ -92,6 +97,20 @@
       const handle = native.keyImport(bytes.length === 16 ? 1 : 2, extractable, bytes);
       return new CryptoKey("secret", extractable, { name: "AES-GCM", length: bytes.length * 8 },
                            only(usages, ["encrypt", "decrypt"]), { handle });
+    }
+    if (name === kChaCha.toUpperCase()) {
+      if (format !== "raw") throw notSupported(`the key format '${format}' for ${kChaCha} (raw)`);
+      if (bytes.length !== 32) throw notSupported(`a ${kChaCha} key of ${bytes.length * 8} bits (256)`);
+      const handle = native.keyImport(kKinds[kChaCha], extractable, bytes);
+      return new CryptoKey("secret", extractable, { name: kChaCha, length: 256 },
+                           only(usages, ["encrypt", "decrypt"]), { handle });
+    }
+    if (name === "HKDF") {
+      if (format !== "raw") throw notSupported(`the key format '${format}' for HKDF (raw)`);
+      if (extractable) {
+        throw new DOMException("crypto.subtle.importKey: an HKDF key cannot be extractable", "SyntaxError");
+      }
+      return new CryptoKey("secret", false, { name: "HKDF" }, only(usages, ["deriveBits", "deriveKey"]), { bytes });
     }
     const a = algorithmKey(algorithm, "importKey");
     const alg = a.namedCurve ? { name: a.name, namedCurve: a.namedCurve } : { name: a.name };
@@ -123,6 +142,14 @@
       if (bits !== 128 && bits !== 256) throw notSupported(`an AES key of ${algorithm.length} bits (128, 256)`);
       const handle = native.keyGenerate(bits === 128 ? 1 : 2, extractable);
       return new CryptoKey("secret", extractable, { name: "AES-GCM", length: bits },
+                           only(usages, ["encrypt", "decrypt"]), { handle });
+    }
+    if (name === kChaCha.toUpperCase()) {
+      if (algorithm.length !== undefined && Number(algorithm.length) !== 256) {
+        throw notSupported(`a ${kChaCha} key of ${algorithm.length} bits (256)`);
+      }
+      const handle = native.keyGenerate(kKinds[kChaCha], extractable);
+      return new CryptoKey("secret", extractable, { name: kChaCha, length: 256 },
                            only(usages, ["encrypt", "decrypt"]), { handle });
     }
     const a = algorithmKey(algorithm, "generateKey");
@@ -181,29 +208,81 @@
     }
     return native.verify(d.kind, d.bytes, dataOf(data, "data"), sig);
   }
-  function gcmParams(algorithm, key, use) {
+  // AES-GCM, and ChaCha20-Poly1305 (the extension) in the same shape.
+  function aeadParams(algorithm, key, use) {
     const d = usable(key, use);
-    if (algName(algorithm).toUpperCase() !== "AES-GCM" || key.algorithm.name !== "AES-GCM") {
-      throw notSupported(`${use} with '${algName(algorithm)}' (AES-GCM)`);
+    const upper = algName(algorithm).toUpperCase();
+    const name = upper === "AES-GCM" ? "AES-GCM" : upper === kChaCha.toUpperCase() ? kChaCha : null;
+    if (name === null) throw notSupported(`${use} with '${algName(algorithm)}' (AES-GCM, ${kChaCha})`);
+    if (key.algorithm.name !== name) {
+      throw new DOMException(`crypto.subtle.${use}: the key is for ${key.algorithm.name}, not ${name}`, "InvalidAccessError");
     }
     const iv = bufferSource(algorithm.iv, "iv");
-    if (iv.length !== 12) throw notSupported(`an AES-GCM iv of ${iv.length} bytes (12)`);
+    if (iv.length !== 12) throw notSupported(`${name === "AES-GCM" ? "an" : "a"} ${name} iv of ${iv.length} bytes (12)`);
     if (algorithm.tagLength !== undefined && Number(algorithm.tagLength) !== 128) {
-      throw notSupported(`an AES-GCM tag of ${algorithm.tagLength} bits (128)`);
+      throw notSupported(`${name === "AES-GCM" ? "an" : "a"} ${name} tag of ${algorithm.tagLength} bits (128)`);
     }
     const aad = algorithm.additionalData === undefined ? new Uint8Array(0)
                                                        : bufferSource(algorithm.additionalData, "additionalData");
     return [d.handle, iv, aad];
   }
   function encryptSync(algorithm, key, data) {
-    const [h, iv, aad] = gcmParams(algorithm, key, "encrypt");
+    const [h, iv, aad] = aeadParams(algorithm, key, "encrypt");
     return native.seal(h, iv, aad, dataOf(data, "data"));
   }
   function decryptSync(algorithm, key, data) {
-    const [h, iv, aad] = gcmParams(algorithm, key, "decrypt");
-    const plain = native.open(h, iv, aad, dataOf(data, "data"));
+    const [h, iv, aad] = aeadParams(algorithm, key, "decrypt");
+    const sealed = dataOf(data, "data");
+    const n = typeof sealed === "string" ? encodeUtf8(sealed).length : sealed.byteLength;
+    if (n < 16) throw new DOMException(`crypto.subtle.decrypt: ${n} bytes, shorter than the 16-byte tag`, "OperationError");
+    const plain = native.open(h, iv, aad, sealed);
     if (plain === null) throw new DOMException("crypto.subtle.decrypt: the data does not authenticate", "OperationError");
     return plain;
+  }
+  // HKDF (RFC 5869) on the host's crypto_hkdf: `length` bits, a multiple
+  // of 8, at most 255 hash lengths; `info` at most 1024 bytes (the host's).
+  function hkdfBits(algorithm, key, length, use) {
+    const d = usable(key, use);
+    if (algName(algorithm).toUpperCase() !== "HKDF") throw notSupported(`${use} with '${algName(algorithm)}' (HKDF)`);
+    if (key.algorithm.name !== "HKDF") {
+      throw new DOMException(`crypto.subtle.${use}: the key is for ${key.algorithm.name}, not HKDF`, "InvalidAccessError");
+    }
+    const hash = hashName(algorithm.hash);
+    const salt = bufferSource(algorithm.salt, "salt");
+    const info = bufferSource(algorithm.info, "info");
+    const bits = length === null || length === undefined ? NaN : Number(length);
+    const max = 255 * kHashBytes[hash] * 8;
+    if (!(Number.isInteger(bits) && bits >= 0 && bits % 8 === 0 && bits <= max)) {
+      throw new DOMException(`crypto.subtle.${use}: HKDF-${hash} derives a multiple of 8 bits up to ${max}, not ${length}`,
+                             "OperationError");
+    }
+    if (info.length > 1024) throw notSupported(`an HKDF info of ${info.length} bytes (at most 1024)`);
+    if (d.bytes.length === 0) throw notSupported("an empty HKDF key (input keying material)");
+    if (bits === 0) return new ArrayBuffer(0);
+    // An empty salt is RFC 5869's default, HashLen zero bytes (the same
+    // HMAC key): the host's OpenSSL refuses an empty one.
+    const salted = salt.length > 0 ? salt : new Uint8Array(kHashBytes[hash]);
+    return native.hkdf(kDigests[hash], d.bytes, salted, info, bits / 8);
+  }
+  const deriveBitsSync = (algorithm, key, length) => hkdfBits(algorithm, key, length, "deriveBits");
+  // deriveKey: the bits of the derived key's length, imported as raw.
+  function deriveKeySync(algorithm, key, derivedKeyType, extractable, usages) {
+    const name = algName(derivedKeyType).toUpperCase();
+    let bits;
+    if (name === "HMAC") {
+      const hash = hashName(derivedKeyType.hash);
+      bits = derivedKeyType.length === undefined ? kBlockBytes[hash] * 8 : Number(derivedKeyType.length);
+      if (!(bits > 0 && bits % 8 === 0 && bits <= 8 * 1024)) throw notSupported(`an HMAC key of ${bits} bits`);
+    } else if (name === "AES-GCM") {
+      bits = Number(derivedKeyType.length);
+      if (bits !== 128 && bits !== 256) throw notSupported(`an AES key of ${derivedKeyType.length} bits (128, 256)`);
+    } else if (name === kChaCha.toUpperCase()) {
+      bits = 256;
+    } else {
+      throw notSupported(`deriving a key for '${algName(derivedKeyType)}' (HMAC, AES-GCM, ${kChaCha})`);
+    }
+    const raw = hkdfBits(algorithm, key, bits, "deriveKey");
+    return importKeySync("raw", raw, derivedKeyType, extractable, usages);
   }
 
   // The Web's shape: the work is done now (the host call suspends this
@@ -231,8 +310,8 @@
     verify: promised(verifySync),
     encrypt: promised(encryptSync),
     decrypt: promised(decryptSync),
-    deriveKey: unsupported("deriveKey"),
-    deriveBits: unsupported("deriveBits"),
+    deriveKey: promised(deriveKeySync),
+    deriveBits: promised(deriveBitsSync),
     wrapKey: unsupported("wrapKey"),
     unwrapKey: unsupported("unwrapKey"),
   });

@@ -908,6 +908,39 @@ static JSValue n_hmac(JSContext* c, JSValueConst this_val, int argc, JSValueCons
   return r < 0 ? throw_code(c, "hmac", r) : JS_NewArrayBufferCopy(c, out, (size_t)r);
 }
 
+/* hkdf(alg, ikm, salt, info, bytes) -> ArrayBuffer of `bytes` bytes
+ * (RFC 5869; the host bounds `bytes` by 255 hash lengths and `info` by
+ * 1024 bytes: EBADARG beyond) */
+static JSValue n_hkdf(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t alg, len;
+  Bytes ikm = {0}, salt = {0}, info = {0};
+  JSValue result = JS_EXCEPTION;
+  uint8_t* out = NULL;
+  if (JS_ToInt32(c, &alg, argv[0]) < 0 || JS_ToInt32(c, &len, argv[4]) < 0 ||
+      bytes_of(c, argv[1], &ikm) < 0 || bytes_of(c, argv[2], &salt) < 0 ||
+      bytes_of(c, argv[3], &info) < 0) {
+    goto out;
+  }
+  if (len <= 0 || len > 255 * 64) {
+    result = JS_ThrowRangeError(c, "rusm.hkdf: the length is 1 to 16320 bytes");
+    goto out;
+  }
+  out = malloc((size_t)len);
+  if (!out) {
+    result = JS_ThrowOutOfMemory(c);
+    goto out;
+  }
+  int32_t r = rusm_crypto_hkdf(alg, ikm.p, (uint32_t)ikm.n, salt.p, (uint32_t)salt.n, info.p,
+                               (uint32_t)info.n, out, (uint32_t)len);
+  result = r < 0 ? throw_code(c, "hkdf", r) : JS_NewArrayBufferCopy(c, out, (size_t)len);
+out:
+  free(out);
+  bytes_done(c, &ikm);
+  bytes_done(c, &salt);
+  bytes_done(c, &info);
+  return result;
+}
+
 /* equal(a, b) -> whether the bytes are equal (constant time in where they
  * differ; lengths are not secret) */
 static JSValue n_equal(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
@@ -1138,6 +1171,7 @@ const JSCFunctionListEntry kPlatformNative[] = {
     JS_CFUNC_DEF("supWhichChildren", 2, n_sup_which_children),
     JS_CFUNC_DEF("supTerminateChild", 3, n_sup_terminate_child),
     JS_CFUNC_DEF("hmac", 3, n_hmac),
+    JS_CFUNC_DEF("hkdf", 5, n_hkdf),
     JS_CFUNC_DEF("equal", 2, n_equal),
     JS_CFUNC_DEF("keyGenerate", 2, n_key_generate),
     JS_CFUNC_DEF("keyImport", 3, n_key_import),

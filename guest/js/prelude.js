@@ -163,15 +163,16 @@
   const platform = () => part(0);
   const webCrypto = () => part(1);
   // Web Crypto (cap crypto; docs/crypto.md): getRandomValues and digest
-  // here; the rest of crypto.subtle and randomUUID load crypto.js.
-  const kDigests = { "SHA-256": 1, "SHA-384": 2, "SHA-512": 3 };
+  // here; the rest of crypto.subtle and randomUUID load crypto.js. BLAKE2b-512
+  // and BLAKE2s-256 are rusm extensions (the host's hashes 4 and 5).
+  const kDigests = { "SHA-256": 1, "SHA-384": 2, "SHA-512": 3, "BLAKE2B-512": 4, "BLAKE2S-256": 5 };
   const subtle = {
     digest(algorithm, data) {
       const name = typeof algorithm === "string" ? algorithm : algorithm && algorithm.name;
       const alg = kDigests[String(name).toUpperCase()];
       if (alg === undefined) {
         return Promise.reject(new TypeError(
-            `crypto.subtle.digest: not supported yet: '${name}' (SHA-256, SHA-384, SHA-512)`));
+            `crypto.subtle.digest: not supported yet: '${name}' (SHA-256, SHA-384, SHA-512, BLAKE2b-512, BLAKE2s-256)`));
       }
       try {
         return Promise.resolve(native.digest(alg, payload(data)));

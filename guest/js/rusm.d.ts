@@ -248,7 +248,10 @@ declare namespace Rusm {
   type BufferSource = ArrayBuffer | ArrayBufferView;
   type HashName = "SHA-256" | "SHA-384" | "SHA-512";
   type HashAlgorithm = HashName | { name: HashName };
-  type KeyUsage = "sign" | "verify" | "encrypt" | "decrypt";
+  /** digest's hashes: SHA-2, and BLAKE2 as rusm extensions (not in Web Crypto). */
+  type DigestName = HashName | "BLAKE2b-512" | "BLAKE2s-256";
+  type DigestAlgorithm = DigestName | { name: DigestName };
+  type KeyUsage = "sign" | "verify" | "encrypt" | "decrypt" | "deriveBits" | "deriveKey";
   type KeyAlgorithm =
     | { name: "HMAC"; hash: HashAlgorithm; length?: number }
     | "HMAC"
@@ -256,7 +259,12 @@ declare namespace Rusm {
     | "AES-GCM"
     | { name: "Ed25519" }
     | "Ed25519"
-    | { name: "ECDSA"; namedCurve: "P-256" };
+    | { name: "ECDSA"; namedCurve: "P-256" }
+    | { name: "HKDF" }
+    | "HKDF"
+    | ChaChaAlgorithm;
+  /** A rusm extension (not in Web Crypto): ChaCha20-Poly1305 (RFC 8439), 256-bit keys. */
+  type ChaChaAlgorithm = { name: "ChaCha20-Poly1305"; length?: 256 } | "ChaCha20-Poly1305";
   type SignAlgorithm = "HMAC" | { name: "HMAC" } | "Ed25519" | { name: "Ed25519" } | { name: "ECDSA"; hash: HashAlgorithm };
   interface AesGcmParams {
     name: "AES-GCM";
@@ -265,6 +273,26 @@ declare namespace Rusm {
     additionalData?: BufferSource;
     tagLength?: 128;
   }
+  /** A rusm extension, used as AES-GCM is: ciphertext ‖ 16-byte tag. */
+  interface ChaCha20Poly1305Params {
+    name: "ChaCha20-Poly1305";
+    /** 12 bytes. */
+    iv: BufferSource;
+    additionalData?: BufferSource;
+    tagLength?: 128;
+  }
+  /** RFC 5869; `info` at most 1024 bytes. */
+  interface HkdfParams {
+    name: "HKDF";
+    hash: HashAlgorithm;
+    salt: BufferSource;
+    info: BufferSource;
+  }
+  /** What deriveKey derives from HKDF. */
+  type DerivedKeyAlgorithm =
+    | { name: "HMAC"; hash: HashAlgorithm; length?: number }
+    | { name: "AES-GCM"; length: 128 | 256 }
+    | ChaChaAlgorithm;
   interface CryptoKey {
     readonly type: "secret" | "public" | "private";
     readonly extractable: boolean;
@@ -276,15 +304,18 @@ declare namespace Rusm {
     privateKey: CryptoKey;
   }
   interface SubtleCrypto {
-    digest(algorithm: HashAlgorithm, data: BufferSource | string): Promise<ArrayBuffer>;
+    digest(algorithm: DigestAlgorithm, data: BufferSource | string): Promise<ArrayBuffer>;
     importKey(format: "raw" | "pkcs8", keyData: BufferSource, algorithm: KeyAlgorithm, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey>;
     generateKey(algorithm: { name: "Ed25519" } | "Ed25519" | { name: "ECDSA"; namedCurve: "P-256" }, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKeyPair>;
-    generateKey(algorithm: { name: "HMAC"; hash: HashAlgorithm; length?: number } | { name: "AES-GCM"; length: 128 | 256 }, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey>;
+    generateKey(algorithm: { name: "HMAC"; hash: HashAlgorithm; length?: number } | { name: "AES-GCM"; length: 128 | 256 } | ChaChaAlgorithm, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey>;
     exportKey(format: "raw" | "pkcs8", key: CryptoKey): Promise<ArrayBuffer>;
     sign(algorithm: SignAlgorithm, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
     verify(algorithm: SignAlgorithm, key: CryptoKey, signature: BufferSource, data: BufferSource): Promise<boolean>;
-    encrypt(algorithm: AesGcmParams, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
-    decrypt(algorithm: AesGcmParams, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
+    encrypt(algorithm: AesGcmParams | ChaCha20Poly1305Params, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
+    decrypt(algorithm: AesGcmParams | ChaCha20Poly1305Params, key: CryptoKey, data: BufferSource): Promise<ArrayBuffer>;
+    /** HKDF: `length` in bits, a multiple of 8. */
+    deriveBits(algorithm: HkdfParams, baseKey: CryptoKey, length: number): Promise<ArrayBuffer>;
+    deriveKey(algorithm: HkdfParams, baseKey: CryptoKey, derivedKeyType: DerivedKeyAlgorithm, extractable: boolean, usages: KeyUsage[]): Promise<CryptoKey>;
   }
   interface Crypto {
     readonly subtle: SubtleCrypto;

@@ -1,6 +1,7 @@
 // The platform API from TypeScript, type-checked against guest/js/rusm.d.ts
 // (test guest.js_dts, tsc --strict) and run (runtime.cli.ts_platform): a
-// KV counter, a topic delivered to this process, an HMAC; and handlers of
+// KV counter, a topic delivered to this process, an HMAC, HKDF, a
+// ChaCha20-Poly1305 round trip and a BLAKE2s digest; and handlers of
 // the three kinds of route a script can serve (typed, not called here).
 import rusm, {
   kv,
@@ -23,13 +24,22 @@ export async function main(): Promise<void> {
   const got = m !== null && m.tag === "ts-topic" ? (m as import("rusm").Message).json().n : -1;
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode("Jefe"), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const mac = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode("what do ya want for nothing?"));
+  const ikm = await crypto.subtle.importKey("raw", new Uint8Array(22).fill(0x0b), "HKDF", false, ["deriveBits", "deriveKey"]);
+  const hkdf: Rusm.HkdfParams = { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(13).map((_, i) => i), info: new Uint8Array(10).map((_, i) => 0xf0 + i) };
+  const okm = await crypto.subtle.deriveBits(hkdf, ikm, 336);
+  const chacha = await crypto.subtle.deriveKey(hkdf, ikm, { name: "ChaCha20-Poly1305" }, false, ["encrypt", "decrypt"]);
+  const iv = new Uint8Array(12);
+  const sealed = await crypto.subtle.encrypt({ name: "ChaCha20-Poly1305", iv }, chacha, new TextEncoder().encode("typed"));
+  const opened = new TextDecoder().decode(await crypto.subtle.decrypt({ name: "ChaCha20-Poly1305", iv }, chacha, sealed));
+  const b2s = await crypto.subtle.digest("BLAKE2s-256", "abc");
   let code = "";
   try {
     kv.open("not-granted");
   } catch (e) {
     code = (e as RusmError).code;
   }
-  console.log(`typed: runs=${n} copies=${copies} got=${got} hmac=${hex(mac).slice(0, 16)} denied=${code}`);
+  console.log(`typed: runs=${n} copies=${copies} got=${got} hmac=${hex(mac).slice(0, 16)} denied=${code} ` +
+              `hkdf=${hex(okm).slice(0, 16)} chacha=${opened} blake2s=${hex(b2s).slice(0, 16)}`);
 }
 
 export function handle(req: ServerRequest): ServerResponse {

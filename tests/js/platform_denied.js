@@ -8,6 +8,10 @@ const attempts = {
     const k = await crypto.subtle.importKey("raw", new Uint8Array(4), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     await crypto.subtle.sign("HMAC", k, new Uint8Array(1));
   },
+  hkdf: async () => {
+    const k = await crypto.subtle.importKey("raw", new Uint8Array(4), "HKDF", false, ["deriveBits"]);
+    await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: new Uint8Array(0) }, k, 256);
+  },
   uuid: () => crypto.randomUUID(),
   supervisor: () => rusm.supervisor.start({ children: [{ start: "main" }] }),
 };

@@ -60,9 +60,9 @@ export async function main() {
     out.push(`rsa: ${e.name}: ${e.message}`);
   }
   try {
-    await s.deriveBits({ name: "HKDF" }, k1, 256);
+    await s.wrapKey("raw", k1, aes, "AES-KW");
   } catch (e) {
-    out.push(`derive: ${e.name}`);
+    out.push(`wrap: ${e.name}`);
   }
   console.log(out.join("\n"));
 }
