@@ -231,8 +231,11 @@ HostAction crypto_hkdf(HostCall& c) {
   auto u = [](std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); };
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
       EVP_PKEY_CTX_set_hkdf_md(ctx.get(), md) != 1 ||
-      EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), u(salt.bytes), static_cast<int>(salt.bytes.size())) !=
-          1 ||
+      // No salt is RFC 5869's default (HashLen zero bytes), which OpenSSL
+      // applies itself; it refuses a zero-length salt given explicitly.
+      (!salt.bytes.empty() &&
+       EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), u(salt.bytes), static_cast<int>(salt.bytes.size())) !=
+           1) ||
       EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), u(ikm.bytes), static_cast<int>(ikm.bytes.size())) !=
           1 ||
       EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), u(info.bytes), static_cast<int>(info.bytes.size())) !=

@@ -68,6 +68,11 @@ RUSM_EXPORT(all) void all(rusm_pid reporter) {
                  "5865"));
   CHECK(rusm_crypto_hkdf(RUSM_HASH_SHA256, ikm, 22, salt, 13, info, 10, out, 255 * 32 + 1) ==
         RUSM_EBADARG);
+  // RFC 5869 test case 3: no salt and no info.
+  CHECK(rusm_crypto_hkdf(RUSM_HASH_SHA256, ikm, 22, salt, 0, info, 0, out, 42) == 42);
+  CHECK(same_hex(out, 42,
+                 "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a"
+                 "96c8"));
 
   // AES-128-GCM, NIST test case 2 (zero key, nonce and block).
   uint8_t zero[16] = {0};
