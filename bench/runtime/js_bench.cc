@@ -209,7 +209,10 @@ std::optional<Idle> c_idle(rusm::runtime::Runtime& rt, int n, Report& report) {
   return idle;
 }
 
-std::optional<Idle> js_idle(JsMain& js, rusm::otp::Node& node, int n, Report& report) {
+// `stop`: end the idle processes once measured (else the caller sends
+// {"op":"stop"} later, keeping their memory taken meanwhile).
+std::optional<Idle> js_idle(JsMain& js, rusm::otp::Node& node, int n, Report& report,
+                            bool stop = true) {
   const size_t before = rss();
   auto reply = js.call(R"({"op":"idle","n":)" + std::to_string(n) + "}", std::chrono::seconds(300));
   auto j = reply ? nlohmann::json::parse(*reply, nullptr, false) : nlohmann::json();
@@ -223,6 +226,9 @@ std::optional<Idle> js_idle(JsMain& js, rusm::otp::Node& node, int n, Report& re
     pids.push_back(Pid::from_bits(p.is_number_unsigned() ? p.get<uint64_t>() : 0));
   }
   Idle idle = measure_idle(node, before, pids);
+  if (!stop) {
+    return idle;
+  }
   if (auto stopped = js.call(R"({"op":"stop"})", std::chrono::seconds(300)); !stopped) {
     report.notes.push_back("stopping the JS idle processes: " + stopped.message());
     return std::nullopt;
@@ -247,6 +253,32 @@ Report js_spawn(const Options& options, Progress& progress) {
   if (!js) {
     report.notes.push_back("no JavaScript process: " + js.message());
     return report;
+  }
+  // QuickJS compiled to native code (issue 14), when the compiled tier's
+  // cache has it (`rusm compile`, or an earlier run's background compile:
+  // LLVM takes about a minute for QuickJS, too long to wait for here). Its
+  // idle processes are measured first and kept until the interpreted ones
+  // are measured, so that neither measurement reuses memory the other freed.
+  std::unique_ptr<rusm::runtime::Runtime> crt;
+  std::unique_ptr<JsMain> cjs;
+  std::optional<Idle> idle_compiled;
+  {
+    wasm::CompileOptions probe;
+    probe.tier = wasm::Tier::kAuto;
+    auto cached = wasm::Module::compile(rusm::cli::js_runtime_wasm(), probe);
+    if (!cached || (*cached)->tier() != wasm::Tier::kCompiled) {
+      report.notes.push_back(
+          "no compiled-tier rows: QuickJS is not in the compiled tier's cache (fill it with a "
+          "`rusm run --tier auto` of any script, or `rusm compile`, then run this again)");
+    } else if ((crt = make_runtime(options, report, wasm::Tier::kAuto))) {
+      auto started = JsMain::start(*crt, "js-spawn.js", kSpawnScript, std::chrono::seconds(60));
+      if (started &&
+          (*started)->call(R"({"op":"storm","n":1,"window":1})", std::chrono::seconds(60))) {
+        cjs = std::move(*started);
+        const int n = std::clamp(static_cast<int>(options.duration_s * 100), 20, 200);
+        idle_compiled = js_idle(*cjs, crt->node(), n, report, /*stop=*/false);
+      }
+    }
   }
   // A JS process's first spawn makes the app's template (docs/js.md, "How
   // spawning works"), once: outside the measured phases.
@@ -305,36 +337,22 @@ Report js_spawn(const Options& options, Progress& progress) {
     report.rows.push_back({"RSS per idle JS process", idle_js->rss_per, "B", kIdleGoalBytes, "goal",
                            false, goal_note(idle_js->rss_per < kIdleGoalBytes, "goal < 256 KiB")});
   }
-  // The same spawns with QuickJS compiled to native code (issue 14), when
-  // the compiled tier's cache has it (`rusm compile`, or an earlier run's
-  // background compile: LLVM takes about a minute for QuickJS, too long to
-  // wait for here); the baseline is the interpreted rate above.
-  std::optional<Rate> spawn_compiled;
-  if (spawn_js && !progress.should_stop()) {
-    wasm::CompileOptions probe;
-    probe.tier = wasm::Tier::kAuto;
-    auto cached = wasm::Module::compile(rusm::cli::js_runtime_wasm(), probe);
-    if (!cached || (*cached)->tier() != wasm::Tier::kCompiled) {
-      report.notes.push_back(
-          "no compiled-tier row: QuickJS is not in the compiled tier's cache (fill it with a "
-          "`rusm run --tier auto` of any script, or `rusm compile`, then run this again)");
-    } else if (auto crt = make_runtime(options, report, wasm::Tier::kAuto)) {
-      auto cjs = JsMain::start(*crt, "js-spawn.js", kSpawnScript, std::chrono::seconds(60));
-      // (No idle-size row: this runtime would reuse the memory the
-      // interpreted measurement freed, so RSS growth would undercount it.
-      // A process blocked in compiled code adds its fiber stack's touched
-      // pages: wasm-idle-memory measures that for a C process.)
-      if (cjs && (*cjs)->call(R"({"op":"storm","n":1,"window":1})", std::chrono::seconds(60))) {
-        spawn_compiled = js_spawns(**cjs, options.duration_s / 2, report);
-      }
-      if (spawn_compiled) {
-        const double us = 1e6 / spawn_compiled->per_s;
-        report.rows.push_back({"compiled tier: JS spawn+run+exit/s", spawn_compiled->per_s, "/s",
-                               spawn_js->per_s, "interpreted QuickJS", true,
-                               std::to_string(spawn_compiled->spawned) + " spawns"});
-        report.rows.push_back({"compiled tier: time per JS spawn", us, "us", kSpawnGoalUs, "goal",
-                               false, goal_note(us < kSpawnGoalUs, "goal < 50 us")});
-      }
+  if (cjs && idle_compiled) {
+    (void)cjs->call(R"({"op":"stop"})", std::chrono::seconds(300));
+    report.rows.push_back({"compiled tier: RSS per idle JS process", idle_compiled->rss_per, "B",
+                           kIdleGoalBytes, "goal", false,
+                           goal_note(idle_compiled->rss_per < kIdleGoalBytes,
+                                     "goal < 256 KiB, its fiber stack included")});
+  }
+  // The same spawns compiled; the baseline is the interpreted rate above.
+  if (cjs && spawn_js && !progress.should_stop()) {
+    if (auto spawn_compiled = js_spawns(*cjs, options.duration_s / 2, report)) {
+      const double us = 1e6 / spawn_compiled->per_s;
+      report.rows.push_back({"compiled tier: JS spawn+run+exit/s", spawn_compiled->per_s, "/s",
+                             spawn_js->per_s, "interpreted QuickJS", true,
+                             std::to_string(spawn_compiled->spawned) + " spawns"});
+      report.rows.push_back({"compiled tier: time per JS spawn", us, "us", kSpawnGoalUs, "goal",
+                             false, goal_note(us < kSpawnGoalUs, "goal < 50 us")});
     }
   }
   for (const auto& [who, rate] : {std::pair{"JS", spawn_js}, std::pair{"C", spawn_c}}) {
