@@ -7,6 +7,7 @@
 set -euo pipefail
 export RUSM_TIER=interp  # as scripts/test.sh
 root=$(cd "$(dirname "$0")/.." && pwd)
+export RUSM_CACHE_DIR="$root/build-asan/.rusm-test-cache"  # the compiled tier's, not $HOME's
 cd "$root"
 jobs=${RUSM_JOBS:-$(nproc)}
 fuzz_seconds=${RUSM_FUZZ_SECONDS:-60}
