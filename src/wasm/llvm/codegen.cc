@@ -89,6 +89,7 @@ struct ModuleGen {
   llvm::MDNode* tbaa_memory;
   llvm::MDNode* tbaa_dirty;
   llvm::MDNode* tbaa_engine;
+  llvm::MDNode* tbaa_dirty_count;  // Memory::dirty_chunks_, apart so its update spares base/size
   llvm::MDNode* tbaa_global;
   llvm::MDNode* tbaa_run;
   llvm::MDNode* invariant;  // !invariant.load: never changes while code runs
@@ -112,6 +113,7 @@ struct ModuleGen {
     tbaa_memory = tag("wasm memory");
     tbaa_dirty = tag("dirty map");
     tbaa_engine = tag("engine");
+    tbaa_dirty_count = tag("dirty count");
     tbaa_global = tag("wasm global");
     tbaa_run = tag("run");
     invariant = llvm::MDNode::get(cx, {});
@@ -1167,8 +1169,8 @@ class FunctionGen final : public CodeGen {
     tag(b_.CreateStore(b_.getInt8(1), p), m_.tbaa_dirty);
     Value* counter = b_.CreateConstInBoundsGEP1_32(m_.i8, memory_, m_.layout.memory_dirty);
     llvm::LoadInst* n = b_.CreateLoad(m_.i64, counter);
-    tag(n, m_.tbaa_engine);
-    tag(b_.CreateStore(b_.CreateAdd(n, b_.getInt64(1)), counter), m_.tbaa_engine);
+    tag(n, m_.tbaa_dirty_count);
+    tag(b_.CreateStore(b_.CreateAdd(n, b_.getInt64(1)), counter), m_.tbaa_dirty_count);
     b_.CreateBr(cont);
     b_.SetInsertPoint(cont);
   }
