@@ -72,6 +72,13 @@ void compile_in_background(const std::string& cache_dir, std::span<const uint8_t
       ::dup2(null, 2);
     }
     ::setpriority(PRIO_PROCESS, 0, 19);
+    // A module is untrusted input to LLVM too: whatever it makes the
+    // compiler do, the background compile gives up within 10 minutes of CPU
+    // and 8 GiB of address space (the node it serves is another process).
+    struct rlimit cpu = {600, 600};
+    struct rlimit as = {rlim_t{8} << 30, rlim_t{8} << 30};
+    ::setrlimit(RLIMIT_CPU, &cpu);
+    ::setrlimit(RLIMIT_AS, &as);
     std::string dir_flag = "--cache-dir=" + cache_dir;
     ::execl(self, self, "compile", "--quiet", "--remove-input", dir_flag.c_str(), path.c_str(),
             static_cast<char*>(nullptr));
