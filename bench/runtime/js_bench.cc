@@ -269,7 +269,8 @@ Report js_spawn(const Options& options, Progress& progress) {
     if (!cached || (*cached)->tier() != wasm::Tier::kCompiled) {
       report.notes.push_back(
           "no compiled-tier rows: QuickJS is not in the compiled tier's cache (fill it with a "
-          "`rusm run --tier auto` of any script, or `rusm compile`, then run this again)");
+          "`rusm compile --js`, or let a `rusm run app.js` compile it in the background, then run "
+          "this again)");
     } else if ((crt = make_runtime(options, report, wasm::Tier::kAuto))) {
       auto started = JsMain::start(*crt, "js-spawn.js", kSpawnScript, std::chrono::seconds(60));
       if (started &&

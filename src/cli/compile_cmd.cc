@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "input.h"
+#include "js_runtime.h"
 #include "rusm/wasm.h"
 #include "rusm/wasm_compiled.h"
 
@@ -18,6 +19,7 @@ struct CompileArgs {
   std::vector<std::string> files;
   std::string cache_dir;
   bool force = false;
+  bool js = false;  // the embedded JavaScript runtime (QuickJS), which `rusm run app.js` loads
   bool quiet = false;
   bool remove_input = false;  // the background compile of `--tier auto` (tier.cc)
 };
@@ -34,6 +36,25 @@ int compile_files(const CompileArgs& a) {
     return 2;
   }
   int failures = 0;
+  if (a.js) {
+    std::span<const uint8_t> wasm = js_runtime_wasm();
+    if (wasm.empty()) {
+      std::fprintf(stderr, "rusm: compile: this rusm was built without JavaScript\n");
+      return 1;
+    }
+    wasm::CompileOptions o = options;
+    o.native_cache_refresh = a.force;
+    auto m = wasm::Module::compile(wasm, o);
+    if (!m) {
+      std::fprintf(stderr, "rusm: the JavaScript runtime: %s\n", m.message().c_str());
+      ++failures;
+    } else if (!a.quiet) {
+      double mb = static_cast<double>(wasm.size()) / (1024.0 * 1024.0);
+      std::printf("the JavaScript runtime: %zu bytes, %s in %.1f ms (%.0f ms/MB)\n", wasm.size(),
+                  (*m)->from_cache() ? "loaded from the cache" : "compiled",
+                  (*m)->native_compile_ms(), (*m)->native_compile_ms() / mb);
+    }
+  }
   for (const std::string& file : a.files) {
     Result<std::vector<uint8_t>> bytes = read_module_file(file);
     if (a.remove_input) {
@@ -74,7 +95,10 @@ void setup_compile(CLI::App& app) {
       "compile",
       "Compile modules to native code ahead of time (the compiled tier's on-disk cache), so "
       "that `rusm run --tier auto|compiled` starts at once");
-  cmd->add_option("files", a->files, "Wasm modules (.wasm)")->required();
+  cmd->add_option("files", a->files, "Wasm modules (.wasm)");
+  cmd->add_flag("--js", a->js,
+                "Also the embedded JavaScript runtime (QuickJS) that `rusm run app.js` and JS "
+                "routes load (LLVM takes about a minute for it)");
   cmd->add_option("--cache-dir", a->cache_dir,
                   "The cache directory (default: $RUSM_CACHE_DIR/native, else "
                   "~/.cache/rusm/native)");
@@ -84,6 +108,10 @@ void setup_compile(CLI::App& app) {
                 "Delete each input file once read (how `--tier auto` hands modules over)")
       ->group("");
   cmd->callback([a] {
+    if (a->files.empty() && !a->js) {
+      std::fprintf(stderr, "rusm: compile: give .wasm files, or --js (see --help)\n");
+      throw CLI::RuntimeError(2);
+    }
     int code = compile_files(*a);
     if (code != 0) {
       throw CLI::RuntimeError(code);
