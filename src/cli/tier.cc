@@ -13,6 +13,14 @@
 
 #include "rusm/wasm_compiled.h"
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RUSM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define RUSM_SANITIZED 1
+#endif
+#endif
+
 namespace rusm::cli {
 namespace {
 
@@ -75,10 +83,14 @@ void compile_in_background(const std::string& cache_dir, std::span<const uint8_t
     // A module is untrusted input to LLVM too: whatever it makes the
     // compiler do, the background compile gives up within 10 minutes of CPU
     // and 8 GiB of address space (the node it serves is another process).
+    // (Not the address space under a sanitizer: its shadow memory alone
+    // reserves terabytes.)
     struct rlimit cpu = {600, 600};
-    struct rlimit as = {rlim_t{8} << 30, rlim_t{8} << 30};
     ::setrlimit(RLIMIT_CPU, &cpu);
+#ifndef RUSM_SANITIZED
+    struct rlimit as = {rlim_t{8} << 30, rlim_t{8} << 30};
     ::setrlimit(RLIMIT_AS, &as);
+#endif
     std::string dir_flag = "--cache-dir=" + cache_dir;
     ::execl(self, self, "compile", "--quiet", "--remove-input", dir_flag.c_str(), path.c_str(),
             static_cast<char*>(nullptr));
