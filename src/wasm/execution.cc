@@ -263,12 +263,19 @@ Status Execution::begin(Function* f, std::span<const Value> args) {
     return s;
   }
   size_t arg_slots = internal::slot_count(f->type().params);
+  // Compiled code's trampoline writes the results where the arguments were
+  // (the interpreter makes room for its entry frame's results itself).
+  size_t need = arg_slots;
+  if (f->code_ != nullptr && f->code_->native != nullptr) {
+    need = std::max<size_t>(need, internal::slot_count(f->type().results));
+  }
   Slot* base = st.stack;
-  if (arg_slots + 1 > st.stack_slots) {
+  if (need + 1 > st.stack_slots) {
     st.frame = st.frames;
     st.fp = nullptr;
-    if (!st.grow_stack(&base, arg_slots + 1)) {
-      return Error("arguments exceed the stack limit", static_cast<int>(ErrorCode::kUsage));
+    if (!st.grow_stack(&base, need + 1)) {
+      return Error("arguments or results exceed the stack limit",
+                   static_cast<int>(ErrorCode::kUsage));
     }
   }
   Slot* p = base;

@@ -220,6 +220,19 @@ TEST_F(CompiledTest, AnExecutionDroppedWhileSuspendedReleasesItsStack) {
   EXPECT_EQ(e.results()[0].i32(), 7u);
 }
 
+TEST_F(CompiledTest, ResultsBeyondTheInitialStackFit) {
+  // The trampoline writes the results where the arguments were: the
+  // execution's stack must have room for them, not only for the arguments.
+  Execution e(ExecutionLimits{.initial_stack_bytes = 1024});
+  ASSERT_TRUE(e.begin(fn("many_results"), {}));
+  ASSERT_EQ(e.run(), RunStatus::kFinished);
+  std::vector<Value> r = e.results();
+  ASSERT_EQ(r.size(), 130u);
+  for (size_t i = 0; i < r.size(); ++i) {
+    EXPECT_EQ(r[i].i64(), i);
+  }
+}
+
 TEST(CompiledCache, CompilesOnceThenLoadsAndSurvivesADamagedEntry) {
   enable_compiled_tier();
   std::filesystem::path dir =
