@@ -240,6 +240,7 @@ class Gen {
       locals_.push_back(kI32);
     }
     loops_used_ = 0;
+    loop_counters_.clear();
     loop_depth_ = 0;
     budget_ = 60 + src_.pick(120);  // instructions, roughly
 
@@ -392,7 +393,52 @@ class Gen {
   // An i32 address: mostly in the first KiB or 4 KiB, rarely near the end
   // of the memory or anywhere (a few percent of accesses are out of bounds,
   // so that most calls get far before one traps).
+  // memory.size * 65536 - back: near the end of the memory.
+  void near_end(int32_t back) {
+    op(0x3f);
+    op(0x00);
+    op(0x41);
+    out_->s32(16);
+    op(0x74);
+    op(0x41);
+    out_->s32(back);
+    op(0x6b);
+  }
+
   void address() {
+    if (!loop_counters_.empty() && src_.chance(60)) {
+      // Affine in the innermost loop's counter: the compiled tier may prove
+      // such accesses once before the loop (src/wasm/llvm/loop_guards.h), so
+      // the bases run up to the end of memory and to where i32 addresses
+      // wrap around.
+      static constexpr int32_t kStrides[] = {1, 2, 4, 8, -8, 16, 256, -1};
+      op(0x20);
+      out_->u32(loop_counters_.back());
+      op(0x41);
+      out_->s32(kStrides[src_.pick(8)]);
+      op(0x6c);  // i32.mul
+      switch (src_.pick(4)) {
+        case 0:
+          op(0x41);
+          out_->s32(static_cast<int32_t>(src_.pick(4096)));
+          break;
+        case 1:
+          near_end(static_cast<int32_t>(src_.pick(64)));
+          break;
+        case 2:  // near 2^32: wraps to low addresses
+          op(0x41);
+          out_->s32(static_cast<int32_t>(0xFFFFFF00u + src_.pick(256)));
+          break;
+        default:
+          expr(kI32, 3);
+          op(0x41);
+          out_->s32(0xffff);
+          op(0x71);
+          break;
+      }
+      op(0x6a);  // i32.add
+      return;
+    }
     uint32_t c = src_.pick(128);
     if (c < 70) {
       op(0x41);
@@ -405,15 +451,8 @@ class Gen {
     } else if (c == 124) {
       op(0x41);
       out_->s32(static_cast<int32_t>(65536 - 1 - src_.pick(16)));
-    } else if (c == 125) {  // memory.size * 65536 - small: near the end of the memory
-      op(0x3f);
-      op(0x00);
-      op(0x41);
-      out_->s32(16);
-      op(0x74);
-      op(0x41);
-      out_->s32(static_cast<int32_t>(1 + src_.pick(12)));
-      op(0x6b);
+    } else if (c == 125) {
+      near_end(static_cast<int32_t>(1 + src_.pick(12)));
     } else if (c == 126) {
       op(0x41);
       out_->s32(static_cast<int32_t>(src_.u32()));
@@ -980,17 +1019,20 @@ class Gen {
         }
         uint32_t counter = first_counter_ + loops_used_++;
         op(0x41);
-        out_->s32(static_cast<int32_t>(1 + src_.pick(6)));
+        // Mostly short; sometimes long enough for a vectorized body.
+        out_->s32(static_cast<int32_t>(1 + src_.pick(src_.chance(20) ? 300 : 6)));
         op(0x21);
         out_->u32(counter);
         op(0x03);
         op(kVoid);
         labels_.push_back(Label{true, std::nullopt});
         ++loop_depth_;
+        loop_counters_.push_back(counter);
         uint32_t n = 1 + src_.pick(4);
         for (uint32_t i = 0; i < n; ++i) {
           stmt(depth + 1);
         }
+        loop_counters_.pop_back();
         --loop_depth_;
         op(0x20);
         out_->u32(counter);
@@ -1114,6 +1156,7 @@ class Gen {
   uint32_t scratch_f32_ = 0, scratch_f64_ = 0, first_counter_ = 0;
   uint32_t loops_used_ = 0;
   int loop_depth_ = 0;
+  std::vector<uint32_t> loop_counters_;  // the enclosing loops' counter locals
   uint32_t budget_ = 0;
 };
 

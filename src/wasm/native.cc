@@ -250,9 +250,27 @@ void call_function(VmCtx* c, Function* f, uint64_t* slots, uint32_t caller) {
   trap_out(c, static_cast<TrapCode>(code), func_index, elem);
 }
 
-void rt_out_of_fuel(VmCtx* c) {
+// Takes the spent counter and returns the next slice's. Compiled code
+// declares this call as touching no memory it can see (codegen.cc): a yield
+// for fuel changes no memory, global, table or dirty mark of the instance
+// (nothing writes to a process's instance while it is between slices), so
+// LLVM may keep memory bases, sizes and loads in registers across it.
+int64_t rt_out_of_fuel(VmCtx* c, int64_t fuel) {
+  c->run->fuel = fuel;
   c->run->st->status = RunStatus::kOutOfFuel;
   fiber_yield(c);
+  return c->run->fuel;
+}
+
+// A guarded loop's stores (llvm/loop_guards.h): marks the chunks of bytes
+// [first, last] before the loop runs instead of a mark per store.
+void rt_mark_range(VmCtx* c, uint64_t first, uint64_t last) {
+  MemoryImpl* m = c->memory;
+  if (m == nullptr || first > last || first >= m->size_bytes()) {
+    return;
+  }
+  last = std::min(last, m->size_bytes() - 1);
+  m->mark(first, last - first + 1);
 }
 
 void rt_call_import(VmCtx* c, uint32_t callee, uint64_t* slots, uint32_t caller) {
@@ -401,7 +419,7 @@ const std::vector<NativeHelper>& native_helpers() {
       RUSM_HELPER(rt_data_drop),   RUSM_HELPER(rt_table_get),    RUSM_HELPER(rt_table_set),
       RUSM_HELPER(rt_table_size),  RUSM_HELPER(rt_table_grow),   RUSM_HELPER(rt_table_fill),
       RUSM_HELPER(rt_table_copy),  RUSM_HELPER(rt_table_init),   RUSM_HELPER(rt_elem_drop),
-      RUSM_HELPER(rt_ref_func),
+      RUSM_HELPER(rt_ref_func),    RUSM_HELPER(rt_mark_range),
 #undef RUSM_HELPER
   };
   return helpers;

@@ -176,7 +176,11 @@ struct ModuleGen {
   void declare_helpers() {
     declare(kTrap, "rusm_rt_trap", vd, {ptr, i32, i32}, true);
     declare(kTrapElement, "rusm_rt_trap_element", vd, {ptr, i32, i32, i32}, true);
-    declare(kOutOfFuel, "rusm_rt_out_of_fuel", vd, {ptr});
+    declare(kOutOfFuel, "rusm_rt_out_of_fuel", i64, {ptr, i64});
+    // It touches nothing compiled code can see (native.cc, rt_out_of_fuel),
+    // so memory bases, sizes and loads stay in registers across it.
+    llvm::cast<llvm::Function>(helpers[kOutOfFuel].getCallee())
+        ->setMemoryEffects(llvm::MemoryEffects::inaccessibleMemOnly());
     declare(kCallImport, "rusm_rt_call_import", vd, {ptr, i32, ptr, i32});
     declare(kCallRef, "rusm_rt_call_ref", vd, {ptr, ptr, ptr, i32});
     declare(kMemoryGrow, "rusm_rt_memory_grow", i32, {ptr, i32});
@@ -344,6 +348,20 @@ class FunctionGen final : public CodeGen {
     slots_ = nullptr;
     run_ = engine_load(m_.ptr, ctx_, 0, true);
     memory_ = engine_load(m_.ptr, ctx_, 8, true);
+    if (!m_.ir.memories.empty()) {
+      // Never null with a memory, and its fields always readable: LLVM may
+      // then hoist the base and size out of loops past calls that might not
+      // return (the out-of-fuel yield).
+      const internal::NativeLayout& l = m_.layout;
+      uint64_t fields = std::max({l.memory_base, l.memory_size, l.memory_dirty}) + 8;
+      auto* load = llvm::cast<llvm::LoadInst>(memory_);
+      load->setMetadata(llvm::LLVMContext::MD_nonnull, llvm::MDNode::get(m_.cx, {}));
+      load->setMetadata(llvm::LLVMContext::MD_align,
+                        llvm::MDNode::get(m_.cx, {llvm::ConstantAsMetadata::get(b_.getInt64(8))}));
+      load->setMetadata(
+          llvm::LLVMContext::MD_dereferenceable,
+          llvm::MDNode::get(m_.cx, {llvm::ConstantAsMetadata::get(b_.getInt64(fields))}));
+    }
     b_.CreateStore(run_load(m_.i64, 0), fuel_);
 
     // The stack pointer against the run's limit: deep recursion traps here.
@@ -1204,9 +1222,7 @@ class FunctionGen final : public CodeGen {
     BasicBlock* cont = BasicBlock::Create(m_.cx, "fueled", fn_);
     b_.CreateCondBr(b_.CreateICmpSLT(f, b_.getInt64(0)), out, cont, unlikely());
     b_.SetInsertPoint(out);
-    before_call();
-    b_.CreateCall(m_.helpers[kOutOfFuel], {ctx_});
-    after_call();
+    b_.CreateStore(b_.CreateCall(m_.helpers[kOutOfFuel], {ctx_, f}), fuel_);
     b_.CreateBr(cont);
     b_.SetInsertPoint(cont);
   }

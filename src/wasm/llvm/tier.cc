@@ -37,6 +37,7 @@
 #include "native_source_hash.h"
 #include "rusm/wasm_compiled.h"
 #include "wasm/llvm/codegen.h"
+#include "wasm/llvm/loop_guards.h"
 #include "wasm/native.h"
 
 namespace rusm::wasm {
@@ -48,7 +49,7 @@ using internal::NativeCode;
 // Part of the cache key with RUSM_NATIVE_SOURCE_HASH (the SHA-256 of the
 // generator's and the engine contract's sources, made by the build), so that
 // machine code made by another version of the generator is never loaded.
-constexpr const char* kNativeAbi = "rusm-native-1";
+constexpr const char* kNativeAbi = "rusm-native-2";
 
 std::string to_message(llvm::Error e) {
   std::string s;
@@ -159,16 +160,27 @@ std::string hex(llvm::ArrayRef<uint8_t> bytes) {
   return s;
 }
 
+// The developer knobs that change the code (docs/engine.md): part of the key,
+// so that a measurement with one never reads code made without it.
+bool knob(const char* name) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v == '1';
+}
+std::string knobs() {
+  return std::string(knob("RUSM_LLVM_OPT") ? "O1" : "O2") +
+         (knob("RUSM_LLVM_NO_VERSIONING") ? ",unguarded" : "");
+}
+
 std::string cache_key(const internal::ModuleData& md) {
   const Jit& j = jit();
   const internal::NativeLayout& l = internal::native_layout();
   llvm::SHA256 h;
-  std::string tag = std::string(kNativeAbi) +
-                    "|" RUSM_NATIVE_SOURCE_HASH "|" LLVM_VERSION_STRING "|" + j.cpu + "|" +
-                    j.features + "|" + std::to_string(l.memory_base) + "," +
-                    std::to_string(l.memory_size) + "," + std::to_string(l.memory_dirty) + "," +
-                    std::to_string(l.func_type_id) + "," + std::to_string(l.func_code) + "," +
-                    std::to_string(l.func_instance) + "," + std::to_string(l.code_native) + "|";
+  std::string tag =
+      std::string(kNativeAbi) + "|" RUSM_NATIVE_SOURCE_HASH "|" LLVM_VERSION_STRING "|" + j.cpu +
+      "|" + j.features + "|" + std::to_string(l.memory_base) + "," + std::to_string(l.memory_size) +
+      "," + std::to_string(l.memory_dirty) + "," + std::to_string(l.func_type_id) + "," +
+      std::to_string(l.func_code) + "," + std::to_string(l.func_instance) + "," +
+      std::to_string(l.code_native) + "|" + knobs() + "|";
   h.update(tag);
   h.update(llvm::ArrayRef<uint8_t>(md.ir.bytes.data(), md.ir.bytes.size()));
   auto digest = h.final();
@@ -235,8 +247,16 @@ Result<std::string> compile_object(const internal::ModuleData& md) {
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   llvm::OptimizationLevel level = llvm::OptimizationLevel::O2;
-  if (const char* o = std::getenv("RUSM_LLVM_OPT"); o != nullptr && *o == '1') {
+  if (knob("RUSM_LLVM_OPT")) {
     level = llvm::OptimizationLevel::O1;
+  }
+  if (!knob("RUSM_LLVM_NO_VERSIONING")) {
+    // Hot loops without their guards where one check before the loop proves
+    // them (loop_guards.h); LLVM's vectorizer runs next.
+    pb.registerVectorizerStartEPCallback(
+        [](llvm::FunctionPassManager& fpm, llvm::OptimizationLevel) {
+          fpm.addPass(llvm_tier::VersionGuardedLoops());
+        });
   }
   llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(level);
   mpm.run(m, mam);
