@@ -157,10 +157,11 @@ std::optional<Rate> js_spawns(JsMain& js, double seconds, Report& report) {
 }
 
 // Resident-set growth per process and mean memory_bytes of `pids`, once all
-// are blocked (and 200 ms more, for the last page faults to show).
+// are blocked (and 500 ms more: for the last page faults to show, and for
+// the compiled tier to trim idle stacks, after 100-200 ms; docs/engine.md).
 Idle measure_idle(rusm::otp::Node& node, size_t rss_before, const std::vector<Pid>& pids) {
   wait_until_blocked(node);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   Idle idle;
   idle.count = pids.size();
   if (pids.empty()) {

@@ -308,7 +308,9 @@ IdleMemory measure_idle(Runtime& rt, Report& report, const std::string& module, 
     pids.push_back(p->pid);
   }
   wait_until_blocked(rt.node());
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Idle means a while: a compiled call's stack is trimmed after 100-200 ms
+  // blocked (docs/engine.md).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   size_t after = rss();
   IdleMemory m;
   m.processes = pids.size();

@@ -711,6 +711,11 @@ class Execution {
   std::vector<Value> results() const;  // valid after kFinished
   const Trap& trap() const;            // valid after kTrapped
   int64_t fuel_consumed() const;       // total over the current call
+  // Host memory held by a call suspended inside compiled code: its live
+  // frames' stack pages, or their saved copy once the engine has trimmed
+  // the stack of a call idle for a while (docs/engine.md, "The compiled
+  // tier"). 0 for interpreted calls and between calls.
+  size_t parked_stack_bytes() const;
 
   // Charges fuel for work done on the call's behalf outside a host function
   // (e.g. copying a message into guest memory when a suspended call is

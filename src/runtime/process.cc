@@ -142,8 +142,9 @@ void WasmProcess::maybe_report_memory(otp::Context& ctx) {
 }
 
 size_t WasmProcess::memory_bytes() const {
+  // The interpreter's value stack, or a compiled call's parked stack pages.
   return sizeof(*this) + (instance_ ? instance_->memory_footprint() : 0) +
-         rt_->options.limits.initial_stack_bytes;
+         rt_->options.limits.initial_stack_bytes + exec_.parked_stack_bytes();
 }
 
 Step WasmProcess::run(otp::Context& ctx) {

@@ -383,6 +383,9 @@ Status Execution::set_host_results(std::span<const Value> results) {
       return s;
     }
   }
+  if (st.native) {
+    internal::unpark_native(st);  // the results go into a compiled frame
+  }
   Slot* p = st.native ? st.native_run->host_slots : st.stack + st.suspended_slots;
   for (const Value& v : results) {
     internal::write_value(p, v);
@@ -417,6 +420,10 @@ const Trap& Execution::trap() const {
 
 int64_t Execution::fuel_consumed() const {
   return state_->fuel_consumed;
+}
+
+size_t Execution::parked_stack_bytes() const {
+  return state_->native ? internal::parked_stack_bytes(*state_) : 0;
 }
 
 void Execution::consume_fuel(int64_t units) {

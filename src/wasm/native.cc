@@ -7,9 +7,13 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/context/detail/fcontext.hpp>
+#include <chrono>
 #include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
+#include <thread>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -64,51 +68,210 @@ constexpr size_t kSlabStacks = 64;
 constexpr size_t kHotStacks = 64;
 constexpr size_t kKeptTopBytes = size_t{16} << 10;
 
+}  // namespace
+
+// Parking and trimming. A call suspended inside compiled code keeps its
+// stack; once it has been idle for a while (kTrimAfterTicks of the trimmer's
+// clock, 100-200 ms) a background thread copies its live frames (the bytes
+// above the saved stack pointer: a few hundred bytes for a process blocked in
+// receive) to the heap and gives all the stack's pages back to the kernel,
+// so a million idle compiled processes hold no stack pages. Resuming copies
+// the frames back to the same addresses (frames hold pointers into their own
+// stack, so they cannot move) before the fiber runs or anything writes into
+// it. Each stack's state is one atomic: the owner parks and unparks with a
+// compare-and-swap, the trimmer takes a parked stack only by swapping it to
+// kTrimming, so the two never touch a stack at once.
+enum StackState : uint8_t { kFree, kRunning, kParked, kTrimming, kTrimmed };
+
+struct StackSlot {
+  std::atomic<uint8_t> state{kFree};
+  std::atomic<uint32_t> parked_tick{0};
+  uint8_t* base = nullptr;
+  void* sp = nullptr;        // the fiber's saved context (its lowest live byte) when parked
+  uint8_t* saved = nullptr;  // the live frames while trimmed
+  size_t saved_len = 0;
+};
+
+namespace {
+
+constexpr auto kTrimPeriod = std::chrono::milliseconds(100);
+constexpr uint32_t kTrimAfterTicks = 2;
+// Deeper suspended stacks keep their pages (copying them would cost more
+// than it saves).
+constexpr size_t kMaxSavedBytes = size_t{64} << 10;
+constexpr size_t kMaxSlabs = size_t{1} << 16;  // 4M stacks: more than the address space holds
+
+std::atomic<uint32_t> g_tick{0};
+
+// Copies between a fiber stack and the heap. Under AddressSanitizer without
+// its checks (and through volatile, so that no memcpy it intercepts is
+// made): the frames of host functions on the stack carry poisoned redzones.
+#ifdef RUSM_ASAN_FIBERS
+__attribute__((no_sanitize("address"))) void copy_frames(uint8_t* to, const uint8_t* from,
+                                                         size_t n) {
+  volatile uint8_t* t = to;
+  const volatile uint8_t* f = from;
+  for (size_t i = 0; i < n; ++i) {
+    t[i] = f[i];
+  }
+}
+#else
+void copy_frames(uint8_t* to, const uint8_t* from, size_t n) {
+  std::memcpy(to, from, n);
+}
+#endif
+
 class StackPool {
  public:
-  uint8_t* acquire() {
+  StackSlot* acquire() {
     std::lock_guard<std::mutex> lock(mu_);
+    StackSlot* slot = nullptr;
     if (!free_.empty()) {
-      uint8_t* p = free_.back();
+      slot = free_.back();
       free_.pop_back();
       free_count_.store(free_.size(), std::memory_order_relaxed);
-      return p;
-    }
-    if (next_ == end_) {
-      size_t bytes = kSlabStacks * kFiberStackBytes;
-      void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-      if (m == MAP_FAILED) {
-        return nullptr;
+    } else {
+      if (used_in_slab_ == kSlabStacks) {
+        if (!add_slab()) {
+          return nullptr;
+        }
       }
-      next_ = static_cast<uint8_t*>(m);
-      end_ = next_ + bytes;
+      slot = &slabs_[slab_count_.load(std::memory_order_relaxed) - 1]->slots[used_in_slab_++];
     }
-    uint8_t* p = next_;
-    next_ += kFiberStackBytes;
-    return p;
+    slot->state.store(kRunning, std::memory_order_relaxed);
+    return slot;
   }
 
-  void release(uint8_t* p) {
+  void release(StackSlot* slot) {
     if (free_count_.load(std::memory_order_relaxed) >= kHotStacks) {
-      ::madvise(p, kFiberStackBytes - kKeptTopBytes, MADV_DONTNEED);
+      ::madvise(slot->base, kFiberStackBytes - kKeptTopBytes, MADV_DONTNEED);
     }
+    slot->state.store(kFree, std::memory_order_release);
     std::lock_guard<std::mutex> lock(mu_);
-    free_.push_back(p);
+    free_.push_back(slot);
     free_count_.store(free_.size(), std::memory_order_relaxed);
   }
 
+  // The trimmer's pass: every stack parked since before `before` is trimmed.
+  void trim(uint32_t now) {
+    size_t slabs = slab_count_.load(std::memory_order_acquire);
+    for (size_t i = 0; i < slabs; ++i) {
+      for (StackSlot& slot : slabs_[i]->slots) {
+        uint8_t parked = kParked;
+        if (slot.state.load(std::memory_order_relaxed) != kParked ||
+            now - slot.parked_tick.load(std::memory_order_relaxed) < kTrimAfterTicks ||
+            !slot.state.compare_exchange_strong(parked, kTrimming, std::memory_order_acquire)) {
+          continue;
+        }
+        auto* sp = static_cast<uint8_t*>(slot.sp);
+        size_t live = static_cast<size_t>(slot.base + kFiberStackBytes - sp);
+        auto* copy = live <= kMaxSavedBytes ? static_cast<uint8_t*>(std::malloc(live)) : nullptr;
+        if (copy == nullptr) {
+          slot.parked_tick.store(now, std::memory_order_relaxed);  // not again until later
+          slot.state.store(kParked, std::memory_order_release);
+          continue;
+        }
+        copy_frames(copy, sp, live);
+        ::madvise(slot.base, kFiberStackBytes, MADV_DONTNEED);
+        slot.saved = copy;
+        slot.saved_len = live;
+        slot.state.store(kTrimmed, std::memory_order_release);
+      }
+    }
+  }
+
  private:
+  struct Slab {
+    StackSlot slots[kSlabStacks];
+  };
+
+  bool add_slab() {
+    size_t n = slab_count_.load(std::memory_order_relaxed);
+    if (n == kMaxSlabs) {
+      return false;
+    }
+    size_t bytes = kSlabStacks * kFiberStackBytes;
+    void* m = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (m == MAP_FAILED) {
+      return false;
+    }
+    auto* slab = new Slab();
+    for (size_t i = 0; i < kSlabStacks; ++i) {
+      slab->slots[i].base = static_cast<uint8_t*>(m) + i * kFiberStackBytes;
+    }
+    slabs_[n] = slab;
+    used_in_slab_ = 0;
+    slab_count_.store(n + 1, std::memory_order_release);
+    return true;
+  }
+
   std::mutex mu_;
-  std::vector<uint8_t*> free_;
+  std::vector<StackSlot*> free_;
   std::atomic<size_t> free_count_{0};
-  uint8_t* next_ = nullptr;
-  uint8_t* end_ = nullptr;
+  // Append-only (the trimmer walks them without the lock): never freed.
+  std::unique_ptr<Slab* []> slabs_ { new Slab*[kMaxSlabs] };
+  std::atomic<size_t> slab_count_{0};
+  size_t used_in_slab_ = kSlabStacks;
 };
 
 StackPool& stack_pool() {
   static StackPool* pool = new StackPool();  // never destroyed: fibers may outlive statics
   return *pool;
+}
+
+// Starts the trimmer the first time a call parks (a detached thread that
+// sleeps between passes; programs that never suspend compiled code never
+// start it).
+void start_trimmer() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::thread([] {
+      for (;;) {
+        std::this_thread::sleep_for(kTrimPeriod);
+        stack_pool().trim(g_tick.fetch_add(1, std::memory_order_relaxed) + 1);
+      }
+    }).detach();
+  });
+}
+
+// Takes a parked or trimmed stack back for its owner (waits out a trim in
+// progress; restores a trimmed one's frames).
+void take_back(StackSlot* slot) {
+  for (;;) {
+    uint8_t s = slot->state.load(std::memory_order_acquire);
+    if (s == kRunning) {
+      return;
+    }
+    if (s == kTrimming) {
+      std::this_thread::yield();
+      continue;
+    }
+    if (slot->state.compare_exchange_weak(s, kRunning, std::memory_order_acquire)) {
+      if (s == kTrimmed) {
+        copy_frames(static_cast<uint8_t*>(slot->sp), slot->saved, slot->saved_len);
+        std::free(slot->saved);
+        slot->saved = nullptr;
+        slot->saved_len = 0;
+      }
+      return;
+    }
+  }
+}
+
+// The owner leaves its stack suspended: the trimmer may take it from now.
+void park(StackSlot* slot, void* sp) {
+  slot->sp = sp;
+  slot->parked_tick.store(g_tick.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  slot->state.store(kParked, std::memory_order_release);
+  start_trimmer();
+}
+
+void release_stack(NativeRun* run) {
+  stack_pool().release(run->slot);
+  run->slot = nullptr;
+  run->stack_base = nullptr;
+  run->fiber_context = nullptr;
 }
 
 std::atomic<NativeCompiler> g_compiler{nullptr};
@@ -445,12 +608,14 @@ VmCtx* make_vmctx(InstanceImpl& inst) {
 void run_native(ExecState& st) {
   NativeRun* run = st.native_run;
   if (run->fiber_context == nullptr) {
-    uint8_t* stack = stack_pool().acquire();
-    if (stack == nullptr) {
+    StackSlot* slot = stack_pool().acquire();
+    if (slot == nullptr) {
       record_trap(st, nullptr, TrapCode::kCallStackExhausted,
                   "no stack for compiled code: the address space is exhausted");
       return;
     }
+    uint8_t* stack = slot->base;
+    run->slot = slot;
     run->stack_base = stack;
     // Compiled frames may use the execution's stack budget (ExecutionLimits::
     // max_stack_bytes), at most what the fiber has above the host's reserve.
@@ -459,6 +624,8 @@ void run_native(ExecState& st) {
     run->finished = false;
     run->fiber_context =
         fctx::make_fcontext(stack + kFiberStackBytes, kFiberStackBytes, fiber_main);
+  } else {
+    take_back(run->slot);
   }
   run->st = &st;
   run->fuel = st.fuel;
@@ -468,11 +635,10 @@ void run_native(ExecState& st) {
   fctx::transfer_t t = fctx::jump_fcontext(run->fiber_context, run);
   asan_arrive(fake_stack, nullptr, nullptr);
   if (run->finished) {
-    stack_pool().release(run->stack_base);
-    run->stack_base = nullptr;
-    run->fiber_context = nullptr;
+    release_stack(run);
   } else {
     run->fiber_context = t.fctx;
+    park(run->slot, t.fctx);
   }
   st.fuel = run->fuel;
 }
@@ -480,10 +646,33 @@ void run_native(ExecState& st) {
 void discard_native(ExecState& st) {
   NativeRun* run = st.native_run;
   if (run != nullptr && run->fiber_context != nullptr) {
-    stack_pool().release(run->stack_base);
-    run->stack_base = nullptr;
-    run->fiber_context = nullptr;
+    take_back(run->slot);
+    release_stack(run);
   }
+}
+
+void unpark_native(ExecState& st) {
+  NativeRun* run = st.native_run;
+  if (run != nullptr && run->fiber_context != nullptr) {
+    take_back(run->slot);
+    // Parked again at once (the clock restarts): the owner runs it next.
+    park(run->slot, run->fiber_context);
+  }
+}
+
+size_t parked_stack_bytes(const ExecState& st) {
+  const NativeRun* run = st.native_run;
+  if (run == nullptr || run->fiber_context == nullptr) {
+    return 0;
+  }
+  const StackSlot* slot = run->slot;
+  if (slot->state.load(std::memory_order_acquire) == kTrimmed) {
+    return slot->saved_len;
+  }
+  // The live frames' pages (the ones below were touched too, perhaps).
+  auto top = reinterpret_cast<uintptr_t>(slot->base + kFiberStackBytes);
+  auto sp = reinterpret_cast<uintptr_t>(run->fiber_context) & ~uintptr_t{4095};
+  return top - sp;
 }
 
 }  // namespace rusm::wasm::internal

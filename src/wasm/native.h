@@ -29,13 +29,14 @@ namespace rusm::wasm::internal {
 // Per Execution, while compiled code runs: the fuel left and the stack's low
 // water mark (compiled functions trap when the stack pointer passes it).
 struct NativeRun {
-  int64_t fuel = 0;               // offset 0: decremented by compiled code
-  uintptr_t stack_limit = 0;      // offset 8
-  ExecState* st = nullptr;        // offset 16
-  void* host_context = nullptr;   // where a switch out of the fiber goes
-  void* fiber_context = nullptr;  // where run() switches back in
-  uint8_t* stack_base = nullptr;  // the fiber's stack (lowest address), pooled
-  bool finished = false;          // the fiber has returned or trapped
+  int64_t fuel = 0;                  // offset 0: decremented by compiled code
+  uintptr_t stack_limit = 0;         // offset 8
+  ExecState* st = nullptr;           // offset 16
+  void* host_context = nullptr;      // where a switch out of the fiber goes
+  void* fiber_context = nullptr;     // where run() switches back in
+  uint8_t* stack_base = nullptr;     // the fiber's stack (lowest address), pooled
+  struct StackSlot* slot = nullptr;  // its entry in the pool (native.cc: parking, trimming)
+  bool finished = false;             // the fiber has returned or trapped
   // The call the fiber makes when it starts.
   VmCtx* entry_ctx = nullptr;
   void* entry_fn = nullptr;
@@ -99,6 +100,13 @@ NativeCompiler native_compiler();
 void run_native(ExecState& st);
 // Abandons an unfinished compiled call (a new begin(), or the Execution's end).
 void discard_native(ExecState& st);
+// Makes a suspended compiled call's stack whole again if it was trimmed
+// (native.cc): before anything outside the fiber touches the stack (a host
+// call's results are written into the caller's frame).
+void unpark_native(ExecState& st);
+// Host memory a suspended compiled call's stack holds: its live frames'
+// pages, or their saved copy once trimmed. 0 when none is held.
+size_t parked_stack_bytes(const ExecState& st);
 
 // Makes the VmCtx of an instance of a compiled module (in its arena).
 VmCtx* make_vmctx(InstanceImpl& inst);

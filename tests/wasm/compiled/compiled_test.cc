@@ -5,6 +5,7 @@
 // the cache of machine code is used and survives damage.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -84,6 +85,60 @@ TEST_F(CompiledTest, SuspendsInsideDeepCallsAndResumesOnAnotherThread) {
   }).join();
   ASSERT_EQ(e.results().size(), 1u);
   EXPECT_EQ(e.results()[0].i32(), 50u * 51u / 2u + 70u);
+}
+
+// Waits until the call's parked stack is trimmed (100-200 ms idle).
+size_t wait_for_trim(const Execution& e, size_t parked) {
+  for (int i = 0; i < 200 && e.parked_stack_bytes() >= parked; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return e.parked_stack_bytes();
+}
+
+TEST_F(CompiledTest, AnIdleSuspendedStackIsTrimmedAndResumesWhole) {
+  Execution e;
+  ASSERT_TRUE(e.begin(fn("deep_wait"), std::vector<Value>{Value::i32(30)}));
+  ASSERT_EQ(e.run(), RunStatus::kSuspended);
+  // Suspended: the live frames hold their stack pages.
+  size_t parked = e.parked_stack_bytes();
+  EXPECT_GE(parked, 4096u);
+  // Idle: the frames are saved aside and the pages given back.
+  size_t trimmed = wait_for_trim(e, parked);
+  EXPECT_GT(trimmed, 0u);
+  EXPECT_LT(trimmed, parked);
+  // The results go into a compiled frame, and the call goes on on another
+  // thread with all 30 frames where they were.
+  std::thread([&] {
+    ASSERT_TRUE(e.set_host_results(std::vector<Value>{Value::i32(70)}));
+    EXPECT_EQ(e.run(), RunStatus::kFinished);
+  }).join();
+  ASSERT_EQ(e.results().size(), 1u);
+  EXPECT_EQ(e.results()[0].i32(), 30u * 31u / 2u + 70u);
+  EXPECT_EQ(e.parked_stack_bytes(), 0u);
+  EXPECT_EQ(Execution().parked_stack_bytes(), 0u);
+}
+
+TEST_F(CompiledTest, TrimmedStacksSurviveManySuspensionsAndADiscard) {
+  Execution e;
+  ASSERT_TRUE(e.begin(fn("wait_loop"), std::vector<Value>{Value::i32(3)}));
+  uint32_t expect = 0;
+  for (uint32_t times = 3; times > 0; --times) {
+    ASSERT_EQ(e.run(), RunStatus::kSuspended);
+    size_t parked = e.parked_stack_bytes();
+    EXPECT_LT(wait_for_trim(e, parked), parked);
+    ASSERT_TRUE(e.set_host_results(std::vector<Value>{Value::i32(times * 100)}));
+    expect += times * 100;
+  }
+  ASSERT_EQ(e.run(), RunStatus::kFinished);
+  EXPECT_EQ(e.results()[0].i32(), expect);
+  // A trimmed call dropped by a new begin(): its saved frames are freed
+  // (the ASan build checks for the leak) and its stack goes back.
+  ASSERT_TRUE(e.begin(fn("deep_wait"), std::vector<Value>{Value::i32(5)}));
+  ASSERT_EQ(e.run(), RunStatus::kSuspended);
+  wait_for_trim(e, e.parked_stack_bytes());
+  ASSERT_TRUE(e.begin(fn("count_to"), std::vector<Value>{Value::i32(10)}));
+  ASSERT_EQ(e.run(), RunStatus::kFinished);
+  EXPECT_EQ(e.results()[0].i32(), 10u);
 }
 
 TEST_F(CompiledTest, SuspendsManyTimesInALoop) {
