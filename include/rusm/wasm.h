@@ -229,6 +229,13 @@ struct CompileOptions {
   uint32_t max_function_body_bytes = 8 * 1024 * 1024;
 };
 
+// Whether compiling these bytes with Tier::kAuto would load machine code
+// from the compiled tier's on-disk cache now: a cheap check (a SHA-256 of
+// the bytes and a file's existence) for an embedder waiting for a
+// background compile to finish. False when the compiled tier is not
+// enabled or `options` turn the cache off.
+bool native_code_cached(std::span<const uint8_t> bytes, const CompileOptions& options);
+
 struct ImportInfo {
   std::string module;
   std::string name;

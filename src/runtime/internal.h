@@ -14,6 +14,7 @@
 #include <shared_mutex>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -102,6 +103,28 @@ struct Runtime::Impl {
       std::shared_ptr<const wasm::Snapshot> snapshot = nullptr);
   Status add_module(std::string name, std::shared_ptr<const wasm::Module> module,
                     std::shared_ptr<const std::string> source);
+  // Builds a registry entry (imports resolved). Errors: as add_module.
+  Result<std::shared_ptr<const ModuleEntry>> make_entry(std::string name,
+                                                        std::shared_ptr<const wasm::Module> module,
+                                                        std::shared_ptr<const std::string> source);
+
+  // Modules loaded with Tier::kAuto that run interpreted until the compiled
+  // tier's cache has them (Runtime::load): polled each second by a thread,
+  // for at most kTierUpWatch, and swapped for the compiled module when it
+  // appears, if the name still names the entry that was loaded.
+  struct TierUp {
+    std::string name;
+    std::weak_ptr<const ModuleEntry> entry;
+    std::chrono::steady_clock::time_point until;
+  };
+  std::mutex tier_up_mu;
+  std::condition_variable tier_up_cv;
+  std::vector<TierUp> tier_ups;
+  bool tier_up_stop = false;
+  std::thread tier_up_thread;
+  void watch_tier_up(std::string name, std::shared_ptr<const ModuleEntry> entry);
+  void tier_up_loop();
+  void stop_tier_up();
   // Spawns a body: from outside (ctx == nullptr) or from a process.
   Result<otp::Spawned> spawn_body(otp::Context* ctx, std::unique_ptr<WasmProcess> body,
                                   otp::SpawnOptions options);

@@ -96,6 +96,7 @@ Runtime::Impl::Impl(RuntimeOptions o)
 }
 
 Runtime::Impl::~Impl() {
+  stop_tier_up();
   // Processes (and their instances, which import our host functions) go first.
   (void)node->shutdown(std::chrono::seconds(5));
   kv.reset();    // answers what is queued (its callbacks wake processes of the node)
@@ -180,9 +181,104 @@ Status Runtime::load(std::string name, std::span<const uint8_t> bytes) {
   if (!m) {
     return Error("bad module: " + m.message());
   }
-  return impl_->add_module(std::move(name), std::move(*m),
-                           std::make_shared<const std::string>(
-                               reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  bool interpreted_for_now =
+      impl_->options.compile.tier == wasm::Tier::kAuto && (*m)->tier() == wasm::Tier::kInterpreter;
+  auto e = impl_->make_entry(name, std::move(*m),
+                             std::make_shared<const std::string>(
+                                 reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  if (!e) {
+    return e.error();
+  }
+  {
+    std::unique_lock lock(impl_->modules_mu);
+    impl_->modules[name] = *e;
+  }
+  if (interpreted_for_now) {
+    impl_->watch_tier_up(std::move(name), std::move(*e));
+  }
+  return Status::ok();
+}
+
+// ---- switching a module to compiled code (Runtime::load)
+
+constexpr auto kTierUpPoll = std::chrono::seconds(1);
+// Longer than the background compile may take (it gives up after 600 s of CPU).
+constexpr auto kTierUpWatch = std::chrono::minutes(15);
+
+void Runtime::Impl::watch_tier_up(std::string name, std::shared_ptr<const ModuleEntry> entry) {
+  std::lock_guard<std::mutex> lock(tier_up_mu);
+  if (tier_up_stop) {
+    return;
+  }
+  tier_ups.push_back(
+      TierUp{std::move(name), entry, std::chrono::steady_clock::now() + kTierUpWatch});
+  if (!tier_up_thread.joinable()) {
+    tier_up_thread = std::thread([this] { tier_up_loop(); });
+  }
+  tier_up_cv.notify_all();
+}
+
+void Runtime::Impl::stop_tier_up() {
+  {
+    std::lock_guard<std::mutex> lock(tier_up_mu);
+    tier_up_stop = true;
+  }
+  tier_up_cv.notify_all();
+  if (tier_up_thread.joinable()) {
+    tier_up_thread.join();
+  }
+}
+
+void Runtime::Impl::tier_up_loop() {
+  std::unique_lock<std::mutex> lock(tier_up_mu);
+  for (;;) {
+    if (tier_ups.empty()) {
+      tier_up_cv.wait(lock, [this] { return tier_up_stop || !tier_ups.empty(); });
+    } else {
+      tier_up_cv.wait_for(lock, kTierUpPoll, [this] { return tier_up_stop; });
+    }
+    if (tier_up_stop) {
+      return;
+    }
+    std::vector<TierUp> watched = tier_ups;
+    lock.unlock();
+    std::vector<std::string> done;
+    wasm::CompileOptions opts = options.compile;
+    opts.on_native_cache_miss = nullptr;  // its compile is under way already
+    for (const TierUp& w : watched) {
+      std::shared_ptr<const ModuleEntry> e = w.entry.lock();
+      if (!e || !e->source || std::chrono::steady_clock::now() > w.until) {
+        done.push_back(w.name);
+        continue;
+      }
+      std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(e->source->data()),
+                                     e->source->size());
+      if (!wasm::native_code_cached(bytes, opts)) {
+        continue;
+      }
+      done.push_back(w.name);
+      auto m = wasm::Module::compile(bytes, opts);
+      if (!m || (*m)->tier() != wasm::Tier::kCompiled) {
+        continue;  // it stays interpreted (a damaged entry is compiled again next start)
+      }
+      Result<std::shared_ptr<const ModuleEntry>> fresh = [&] {
+        std::shared_lock imports_lock(modules_mu);  // add_host_function writes imports under it
+        return make_entry(w.name, std::move(*m), e->source);
+      }();
+      if (!fresh) {
+        continue;
+      }
+      std::unique_lock modules_lock(modules_mu);
+      auto it = modules.find(w.name);
+      if (it != modules.end() && it->second == e) {  // not replaced or unloaded meanwhile
+        it->second = std::move(*fresh);
+      }
+    }
+    lock.lock();
+    std::erase_if(tier_ups, [&](const TierUp& w) {
+      return std::find(done.begin(), done.end(), w.name) != done.end();
+    });
+  }
 }
 
 Status Runtime::load_file(std::string name, const std::string& path) {
@@ -218,6 +314,18 @@ Status Runtime::add_module(std::string name, std::shared_ptr<const wasm::Module>
 
 Status Runtime::Impl::add_module(std::string name, std::shared_ptr<const wasm::Module> module,
                                  std::shared_ptr<const std::string> source) {
+  auto e = make_entry(name, std::move(module), std::move(source));
+  if (!e) {
+    return e.error();
+  }
+  std::unique_lock lock(modules_mu);
+  modules[std::move(name)] = std::move(*e);
+  return Status::ok();
+}
+
+Result<std::shared_ptr<const ModuleEntry>> Runtime::Impl::make_entry(
+    std::string name, std::shared_ptr<const wasm::Module> module,
+    std::shared_ptr<const std::string> source) {
   auto resolved = wasm::resolve_imports(*module, imports);
   if (!resolved) {
     return Error("bad module: " + resolved.message());
@@ -244,9 +352,7 @@ Status Runtime::Impl::add_module(std::string name, std::shared_ptr<const wasm::M
         runtime::module_sha256({reinterpret_cast<const uint8_t*>(source->data()), source->size()});
     e->source = std::move(source);
   }
-  std::unique_lock lock(modules_mu);
-  modules[std::move(name)] = std::move(e);
-  return Status::ok();
+  return std::shared_ptr<const ModuleEntry>(std::move(e));
 }
 
 bool Runtime::has_module(std::string_view name) const {
@@ -261,6 +367,14 @@ bool Runtime::unload(std::string_view name) {
 std::string Runtime::module_sha256(std::string_view name) const {
   auto m = impl_->find_module(name);
   return m ? m->sha256 : std::string();
+}
+
+std::optional<wasm::Tier> Runtime::module_tier(std::string_view name) const {
+  auto m = impl_->find_module(name);
+  if (!m) {
+    return std::nullopt;
+  }
+  return m->module->tier();
 }
 
 size_t Runtime::module_count() const {

@@ -569,6 +569,12 @@ void set_native_compiler(NativeCompiler compiler) {
   g_compiler.store(compiler, std::memory_order_release);
 }
 
+std::atomic<NativeCacheProbe> g_probe{nullptr};
+
+void set_native_cache_probe(NativeCacheProbe probe) {
+  g_probe.store(probe, std::memory_order_release);
+}
+
 NativeCompiler native_compiler() {
   return g_compiler.load(std::memory_order_acquire);
 }
@@ -676,3 +682,12 @@ size_t parked_stack_bytes(const ExecState& st) {
 }
 
 }  // namespace rusm::wasm::internal
+
+namespace rusm::wasm {
+
+bool native_code_cached(std::span<const uint8_t> bytes, const CompileOptions& options) {
+  internal::NativeCacheProbe probe = internal::g_probe.load(std::memory_order_acquire);
+  return probe != nullptr && probe(bytes, options);
+}
+
+}  // namespace rusm::wasm

@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,10 @@ using NativeCompiler = Result<std::shared_ptr<NativeCode>> (*)(const ModuleData&
                                                                const CompileOptions& options);
 void set_native_compiler(NativeCompiler compiler);
 NativeCompiler native_compiler();
+// Whether the backend's cache has machine code for these bytes now (the
+// compiled tier's, installed with it).
+using NativeCacheProbe = bool (*)(std::span<const uint8_t> bytes, const CompileOptions& options);
+void set_native_cache_probe(NativeCacheProbe probe);
 
 // Runs the Execution's compiled call (st.native is set): starts it on a
 // fiber, or switches back into the fiber it stopped in. The outcome is in

@@ -162,6 +162,12 @@ class Runtime {
   // Compiles and registers a module under `name` (replacing any previous
   // one). Errors: the engine's message ("bad module: code section, offset
   // 0x1f: ..."), or an unresolvable import ("unknown import env.f").
+  // With options.compile.tier kAuto and the compiled tier's cache missing
+  // the module, it runs interpreted, and the runtime watches the cache (a
+  // background compile fills it: CompileOptions::on_native_cache_miss): when
+  // the machine code appears, the registered module is swapped for the
+  // compiled one, so processes spawned from then on run native code (those
+  // running keep the code they started with). module_tier() says which.
   Status load(std::string name, std::span<const uint8_t> bytes);
   Status load_file(std::string name, const std::string& path);
   Status add_module(std::string name, std::shared_ptr<const wasm::Module> module);
@@ -181,6 +187,8 @@ class Runtime {
   std::string module_sha256(std::string_view name) const;
   // How many modules are registered.
   size_t module_count() const;
+  // The tier a module's new processes run (nullopt: no such module).
+  std::optional<wasm::Tier> module_tier(std::string_view name) const;
 
   // Spawns from outside any process. Errors: unknown module or function,
   // a parameter that is not i32/i64 or an argument count mismatch,

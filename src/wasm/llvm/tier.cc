@@ -171,7 +171,7 @@ std::string knobs() {
          (knob("RUSM_LLVM_NO_VERSIONING") ? ",unguarded" : "");
 }
 
-std::string cache_key(const internal::ModuleData& md) {
+std::string cache_key(std::span<const uint8_t> bytes) {
   const Jit& j = jit();
   const internal::NativeLayout& l = internal::native_layout();
   llvm::SHA256 h;
@@ -182,7 +182,7 @@ std::string cache_key(const internal::ModuleData& md) {
       std::to_string(l.func_code) + "," + std::to_string(l.func_instance) + "," +
       std::to_string(l.code_native) + "|" + knobs() + "|";
   h.update(tag);
-  h.update(llvm::ArrayRef<uint8_t>(md.ir.bytes.data(), md.ir.bytes.size()));
+  h.update(llvm::ArrayRef<uint8_t>(bytes.data(), bytes.size()));
   auto digest = h.final();
   return hex(llvm::ArrayRef<uint8_t>(digest.data(), digest.size()));
 }
@@ -336,7 +336,7 @@ Result<std::shared_ptr<NativeCode>> compile_native(const internal::ModuleData& m
   std::optional<std::string> object;
   bool from_cache = false;
   if (!dir.empty()) {
-    path = std::filesystem::path(dir) / (cache_key(md) + ".o");
+    path = std::filesystem::path(dir) / (cache_key(md.ir.bytes) + ".o");
     if (!options.native_cache_refresh) {
       object = read_file(path);
     }
@@ -414,8 +414,22 @@ std::string native_cache_dir(const CompileOptions& options) {
   return "";
 }
 
+namespace {
+
+bool cache_has(std::span<const uint8_t> bytes, const CompileOptions& options) {
+  std::string dir = native_cache_dir(options);
+  if (dir.empty() || jit().stack_register.empty()) {
+    return false;
+  }
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path(dir) / (cache_key(bytes) + ".o"), ec);
+}
+
+}  // namespace
+
 void enable_compiled_tier() {
   internal::set_native_compiler(&compile_native);
+  internal::set_native_cache_probe(&cache_has);
 }
 
 }  // namespace rusm::wasm
