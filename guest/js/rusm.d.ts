@@ -226,10 +226,31 @@ declare namespace Rusm {
     forEach(fn: (value: string, name: string, headers: Headers) => void): void;
     [Symbol.iterator](): IterableIterator<[string, string]>;
   }
+  /** A fetched body as it arrives, in ReadableStream's shape: a reader,
+   * `for await`, or (a rusm extension) `for ... of`. Each chunk is one host
+   * read (at most 256 KiB). Once read from, the response's text(), json(),
+   * bytes() and arrayBuffer() throw a TypeError. */
+  interface ResponseBody extends AsyncIterable<Uint8Array>, Iterable<Uint8Array> {
+    /** Whether a reader holds it. */
+    readonly locked: boolean;
+    /** TypeError if locked, or once the body was read whole. */
+    getReader(): BodyReader;
+    /** Closes the exchange; the rest of the body is not read. */
+    cancel(): Promise<void>;
+  }
+  interface BodyReader {
+    read(): Promise<{ value: Uint8Array; done: false } | { value: undefined; done: true }>;
+    cancel(): Promise<void>;
+    releaseLock(): void;
+  }
   interface SyncResponse {
     readonly status: number;
     readonly ok: boolean;
     readonly headers: Headers;
+    readonly body: ResponseBody;
+    /** Whether the body was read (whole, or from `body`). */
+    readonly bodyUsed: boolean;
+    /** The whole body, read on the first call (later ones reuse it). */
     text(): string;
     json(): any;
     bytes(): Uint8Array;
@@ -239,6 +260,8 @@ declare namespace Rusm {
     readonly status: number;
     readonly ok: boolean;
     readonly headers: Headers;
+    readonly body: ResponseBody;
+    readonly bodyUsed: boolean;
     text(): Promise<string>;
     json(): Promise<any>;
     bytes(): Uint8Array;

@@ -935,9 +935,49 @@ static JSValue n_utf8_decode(JSContext* c, JSValueConst this_val, int argc, JSVa
   return s;
 }
 
+/* A fetch's exchange, held by a JS object of class "RusmFetch" (opaque:
+ * the handle + 1, 0 once closed) whose finalizer closes it: a response the
+ * app drops before reading its body to the end gives its exchange back when
+ * QuickJS collects it, not when the process ends (a process may hold 64). */
+static JSClassID fetch_class;
+
+static void fetch_finalizer(JSRuntime* r, JSValue v) {
+  intptr_t h = (intptr_t)JS_GetOpaque(v, fetch_class);
+  if (h > 0) {
+    rusm_fetch_close((int32_t)(h - 1));
+  }
+}
+
+static JSValue fetch_object(JSContext* c, int32_t f) {
+  JSRuntime* r = JS_GetRuntime(c);
+  if (fetch_class == 0) {
+    JS_NewClassID(&fetch_class);
+  }
+  if (!JS_IsRegisteredClass(r, fetch_class)) {
+    JSClassDef def = {"RusmFetch", fetch_finalizer, NULL, NULL, NULL};
+    if (JS_NewClass(r, fetch_class, &def) < 0) {
+      rusm_fetch_close(f);
+      return JS_EXCEPTION;
+    }
+  }
+  JSValue obj = JS_NewObjectClass(c, (int)fetch_class);
+  if (JS_IsException(obj)) {
+    rusm_fetch_close(f);
+    return obj;
+  }
+  JS_SetOpaque(obj, (void*)(intptr_t)(f + 1));
+  return obj;
+}
+
+/* The exchange of a RusmFetch object; -1 once closed (or not one). */
+static int32_t fetch_handle(JSValueConst v) {
+  intptr_t h = fetch_class ? (intptr_t)JS_GetOpaque(v, fetch_class) : 0;
+  return h > 0 ? (int32_t)(h - 1) : -1;
+}
+
 /* fetch(url, method, headers, body, timeoutMs, maxResponse) ->
- * {status, headers: "Name: value\r\n"..., body: ArrayBuffer}: the whole
- * response, read while the process waits (docs/fetch.md). */
+ * {status, headers: "Name: value\r\n"..., body: RusmFetch}: the process
+ * waits for the response's head (docs/fetch.md); fetchRead reads the body. */
 static JSValue n_fetch(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("fetch");
   size_t url_len = 0, method_len = 0, headers_len = 0;
@@ -952,7 +992,6 @@ static JSValue n_fetch(JSContext* c, JSValueConst this_val, int argc, JSValueCon
   JSValue result = JS_EXCEPTION;
   uint8_t* req = NULL;
   uint8_t* head = NULL;
-  uint8_t* data = NULL;
   int32_t f = -1;
   if (!headers || to_bytes(c, argv[3], &body, &body_len, &body_cstr, &hold) < 0 ||
       JS_ToUint32(c, &timeout, argv[4]) < 0 || JS_ToUint32(c, &max, argv[5]) < 0) {
@@ -984,43 +1023,22 @@ static JSValue n_fetch(JSContext* c, JSValueConst this_val, int argc, JSValueCon
     goto out;
   }
   rusm_fetch_head(f, head, (uint32_t)head_len);
-  size_t have = 0, cap = 65536;
-  if (!(data = malloc(cap))) {
-    result = JS_ThrowOutOfMemory(c);
+  JSValue exchange = fetch_object(c, f);
+  f = -1; /* the object owns it now, even when it could not be made */
+  if (JS_IsException(exchange)) {
     goto out;
-  }
-  for (;;) {
-    if (cap - have < 16384) {
-      uint8_t* more = realloc(data, cap * 2);
-      if (!more) {
-        result = JS_ThrowOutOfMemory(c);
-        goto out;
-      }
-      data = more;
-      cap *= 2;
-    }
-    int32_t n = rusm_fetch_read(f, data + have, (uint32_t)(cap - have));
-    if (n == 0) {
-      break;
-    }
-    if (n < 0) {
-      result = throw_code(c, "fetch", n);
-      goto out;
-    }
-    have += (size_t)n;
   }
   result = JS_NewObject(c);
   JS_SetPropertyStr(c, result, "status", JS_NewInt32(c, (int32_t)resp.status));
   JS_SetPropertyStr(c, result, "headers",
                     JS_NewStringLen(c, (const char*)head + sizeof resp, resp.headers_len));
-  JS_SetPropertyStr(c, result, "body", JS_NewArrayBufferCopy(c, data, have));
+  JS_SetPropertyStr(c, result, "body", exchange);
 out:
   if (f >= 0) {
     rusm_fetch_close(f);
   }
   free(req);
   free(head);
-  free(data);
   free_bytes(c, body_cstr, hold);
   if (headers)
     JS_FreeCString(c, headers);
@@ -1029,6 +1047,56 @@ out:
   if (url)
     JS_FreeCString(c, url);
   return result;
+}
+
+/* fetchRead(exchange, whole) -> ArrayBuffer, or null at the end: the body
+ * bytes that arrived (one host read, at most 256 KiB), or with `whole` all
+ * of the rest. The process waits for them, not the thread. A failed read
+ * throws its code (the exchange is left to fetchClose). */
+static JSValue n_fetch_read(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t f = fetch_handle(argv[0]);
+  if (f < 0) {
+    return JS_ThrowTypeError(c, "rusm.fetch: the body's exchange is closed");
+  }
+  bool whole = JS_ToBool(c, argv[1]);
+  size_t have = 0, cap = whole ? 65536 : 262144;
+  uint8_t* data = malloc(cap);
+  if (!data) {
+    return JS_ThrowOutOfMemory(c);
+  }
+  for (;;) {
+    if (whole && cap - have < 16384) {
+      uint8_t* more = realloc(data, cap * 2);
+      if (!more) {
+        free(data);
+        return JS_ThrowOutOfMemory(c);
+      }
+      data = more;
+      cap *= 2;
+    }
+    int32_t n = rusm_fetch_read(f, data + have, (uint32_t)(cap - have));
+    if (n < 0) {
+      free(data);
+      return throw_code(c, "fetch", n);
+    }
+    have += (size_t)n;
+    if (n == 0 || !whole) {
+      break;
+    }
+  }
+  JSValue result = have == 0 && !whole ? JS_NULL : JS_NewArrayBufferCopy(c, data, have);
+  free(data);
+  return result;
+}
+
+/* fetchClose(exchange): ends it now (the finalizer then has nothing to do). */
+static JSValue n_fetch_close(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t f = fetch_handle(argv[0]);
+  if (f >= 0) {
+    JS_SetOpaque(argv[0], NULL);
+    rusm_fetch_close(f);
+  }
+  return JS_UNDEFINED;
 }
 
 /* digest(alg, data) -> ArrayBuffer: rusm_crypto_digest (cap crypto). */
@@ -1083,6 +1151,8 @@ static const JSCFunctionListEntry kNative[] = {
     JS_CFUNC_DEF("digest", 2, n_digest),
     JS_CFUNC_DEF("randomFill", 1, n_random_fill),
     JS_CFUNC_DEF("fetch", 6, n_fetch),
+    JS_CFUNC_DEF("fetchRead", 2, n_fetch_read),
+    JS_CFUNC_DEF("fetchClose", 1, n_fetch_close),
     JS_CFUNC_DEF("self", 0, n_self),
     JS_CFUNC_DEF("parent", 0, n_parent),
     JS_CFUNC_DEF("send", 3, n_send),
