@@ -1,5 +1,6 @@
 // The platform's JS side (docs/js.md "Platform"): the key-value store's
-// Bucket and supervisors, on the native calls of platform.c; crypto.js has
+// Bucket, supervisors and fetch's Response (its body read as it arrives),
+// on the native calls of platform.c and rusm_js.c; crypto.js has
 // Web Crypto. Not part of prelude.js, which every process evaluates at each
 // spawn: each file is compiled from its embedded source (written out of
 // code, cmake/RusmQuickJS.cmake) the first time a process uses what it
@@ -185,5 +186,190 @@
     return new Supervisor(r.pid, r.server, strategy, template);
   }
 
-  return { Bucket, startSupervisor };
+  // ---- outbound HTTP(S) (docs/fetch.md): the process waits (not the thread)
+  // for the response's head; its body is read from the host when asked for,
+  // whole (text, json, bytes, arrayBuffer) or chunk by chunk (response.body).
+  // Headers: an object, a Map or [name, value] pairs.
+  class Headers {
+    constructor(text) {
+      this._map = new Map();
+      for (const line of text.split("\r\n")) {
+        const colon = line.indexOf(":");
+        if (colon <= 0) continue;
+        const name = line.slice(0, colon).toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        const had = this._map.get(name);
+        this._map.set(name, had === undefined ? value : had + ", " + value);
+      }
+    }
+    get(name) {
+      const v = this._map.get(String(name).toLowerCase());
+      return v === undefined ? null : v;
+    }
+    has(name) { return this._map.has(String(name).toLowerCase()); }
+    forEach(fn) { this._map.forEach((v, k) => fn(v, k, this)); }
+    [Symbol.iterator]() { return this._map.entries(); }
+  }
+  // A response's body as it arrives, in ReadableStream's shape: getReader()
+  // (read() -> a promise of {value: Uint8Array, done}), `for await`, and,
+  // as a rusm extension for synchronous code, `for (const chunk of body)`.
+  // Each chunk is one host read (at most 256 KiB). The exchange is closed at
+  // the end, on an error, by cancel(), or when the response is collected.
+  class ResponseBody {
+    constructor(exchange) {
+      this._exchange = exchange;
+      this._reader = null;
+      this._disturbed = false; // a chunk was read (or the body cancelled)
+      this._whole = false; // read whole by text(), json(), bytes() or arrayBuffer()
+    }
+    get locked() { return this._reader !== null; }
+    getReader() {
+      if (this._reader !== null) throw new TypeError("ReadableStream.getReader: the body is locked to a reader");
+      if (this._whole) throw new TypeError("ReadableStream.getReader: the body was already read whole");
+      return (this._reader = new BodyReader(this));
+    }
+    cancel() {
+      if (this._reader !== null) {
+        return Promise.reject(new TypeError("ReadableStream.cancel: the body is locked to a reader"));
+      }
+      this._disturbed = true;
+      this._close();
+      return Promise.resolve();
+    }
+    [Symbol.asyncIterator]() {
+      const reader = this.getReader();
+      return {
+        next: () => reader.read().then((r) => {
+          if (r.done) reader.releaseLock();
+          return r;
+        }),
+        return: (value) => {
+          reader.cancel();
+          reader.releaseLock();
+          return Promise.resolve({ value, done: true });
+        },
+        [Symbol.asyncIterator]() { return this; },
+      };
+    }
+    *[Symbol.iterator]() {
+      const reader = this.getReader();
+      try {
+        for (let chunk; (chunk = reader._next()) !== null;) yield chunk;
+      } finally {
+        reader.cancel();
+        reader.releaseLock();
+      }
+    }
+    // The next chunk, or null at the end.
+    _next() {
+      this._disturbed = true;
+      if (this._exchange === null) return null;
+      let ab;
+      try {
+        ab = native.fetchRead(this._exchange, false);
+      } catch (e) {
+        this._close();
+        throw e;
+      }
+      if (ab === null) {
+        this._close();
+        return null;
+      }
+      return new Uint8Array(ab);
+    }
+    // The whole body, for Response's readers.
+    _all(what) {
+      if (this._reader !== null) throw new TypeError(`Response.${what}: the body is locked to a reader`);
+      if (this._disturbed) throw new TypeError(`Response.${what}: the body was already read through response.body`);
+      this._whole = true;
+      if (this._exchange === null) return new ArrayBuffer(0);
+      try {
+        return native.fetchRead(this._exchange, true);
+      } finally {
+        this._close();
+      }
+    }
+    _close() {
+      if (this._exchange !== null) {
+        native.fetchClose(this._exchange);
+        this._exchange = null;
+      }
+    }
+  }
+  class BodyReader {
+    constructor(body) { this._body = body; }
+    // A promise of {value: Uint8Array, done: false}, then {value: undefined, done: true}.
+    read() {
+      try {
+        const chunk = this._next();
+        return Promise.resolve(chunk === null ? { value: undefined, done: true } : { value: chunk, done: false });
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    cancel() {
+      if (this._body !== null) {
+        this._body._disturbed = true;
+        this._body._close();
+      }
+      return Promise.resolve();
+    }
+    releaseLock() {
+      if (this._body !== null) this._body._reader = null;
+      this._body = null;
+    }
+    _next() {
+      if (this._body === null) throw new TypeError("ReadableStreamDefaultReader.read: the reader was released");
+      return this._body._next();
+    }
+  }
+  class Response {
+    constructor(raw) {
+      this.status = raw.status;
+      this.ok = raw.status >= 200 && raw.status < 300;
+      this.headers = new Headers(raw.headers);
+      this.body = new ResponseBody(raw.body);
+      this._bytes = null;
+    }
+    get bodyUsed() { return this.body._disturbed || this.body._whole; }
+    // The whole body, read once: the readers below share it. Once
+    // response.body was read from or is locked to a reader, a TypeError (as
+    // on the Web).
+    _read(what) {
+      if (this._bytes === null) this._bytes = new Uint8Array(this.body._all(what));
+      return this._bytes;
+    }
+    text() { return decodeUtf8(this._read("text")); }
+    json() { return JSON.parse(decodeUtf8(this._read("json"))); }
+    bytes() { return this._read("bytes"); }
+    arrayBuffer() { return this._read("arrayBuffer").buffer; }
+  }
+  function fetchSync(url, init = {}) {
+    let headers = "";
+    const h = init.headers || {};
+    const pairs = h instanceof Map || Array.isArray(h) ? h : Object.entries(h);
+    for (const [k, v] of pairs) headers += `${k}: ${v}\r\n`;
+    const body = init.body === undefined || init.body === null ? "" : payload(init.body);
+    return new Response(native.fetch(String(url), init.method ? String(init.method) : "",
+                                     headers, body, Number(init.timeout || 0),
+                                     Number(init.maxResponse || 0)));
+  }
+  // The Web's shape: a promise of a response whose readers are promises.
+  const promised = (f) => {
+    try {
+      return Promise.resolve(f());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
+  class WebResponse extends Response {
+    text() { return promised(() => super.text()); }
+    json() { return promised(() => super.json()); }
+    arrayBuffer() { return promised(() => super.arrayBuffer()); }
+  }
+  function webFetch(url, init) {
+    return promised(() => Object.setPrototypeOf(fetchSync(url, init), WebResponse.prototype));
+  }
+
+  return { Bucket, startSupervisor, fetch: fetchSync, webFetch };
 })

@@ -92,64 +92,6 @@
     if (ms > 0) now += Number(ms);
   };
 
-  // Outbound HTTP(S) (docs/fetch.md): the process waits (not the thread)
-  // for the whole response. Headers: an object, a Map or [name, value] pairs.
-  class Headers {
-    constructor(text) {
-      this._map = new Map();
-      for (const line of text.split("\r\n")) {
-        const colon = line.indexOf(":");
-        if (colon <= 0) continue;
-        const name = line.slice(0, colon).toLowerCase();
-        const value = line.slice(colon + 1).trim();
-        const had = this._map.get(name);
-        this._map.set(name, had === undefined ? value : had + ", " + value);
-      }
-    }
-    get(name) {
-      const v = this._map.get(String(name).toLowerCase());
-      return v === undefined ? null : v;
-    }
-    has(name) { return this._map.has(String(name).toLowerCase()); }
-    forEach(fn) { this._map.forEach((v, k) => fn(v, k, this)); }
-    [Symbol.iterator]() { return this._map.entries(); }
-  }
-  class Response {
-    constructor(raw) {
-      this.status = raw.status;
-      this.ok = raw.status >= 200 && raw.status < 300;
-      this.headers = new Headers(raw.headers);
-      this._body = new Uint8Array(raw.body);
-    }
-    text() { return decodeUtf8(this._body); }
-    json() { return JSON.parse(this.text()); }
-    bytes() { return this._body; }
-    arrayBuffer() { return this._body.buffer; }
-  }
-  function fetchSync(url, init = {}) {
-    let headers = "";
-    const h = init.headers || {};
-    const pairs = h instanceof Map || Array.isArray(h) ? h : Object.entries(h);
-    for (const [k, v] of pairs) headers += `${k}: ${v}\r\n`;
-    const body = init.body === undefined || init.body === null ? "" : payload(init.body);
-    return new Response(native.fetch(String(url), init.method ? String(init.method) : "",
-                                     headers, body, Number(init.timeout || 0),
-                                     Number(init.maxResponse || 0)));
-  }
-  // The Web's shape: a promise of a response whose readers are promises.
-  class WebResponse extends Response {
-    text() { return Promise.resolve(super.text()); }
-    json() { return Promise.resolve(super.text()).then(JSON.parse); }
-    arrayBuffer() { return Promise.resolve(super.arrayBuffer()); }
-  }
-  function fetch(url, init) {
-    try {
-      return Promise.resolve(Object.setPrototypeOf(fetchSync(url, init), WebResponse.prototype));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
   // The platform beyond what every process uses lives in platform.js (the
   // key-value store, supervisors) and crypto.js (Web Crypto's keys and
   // randomUUID), each compiled and evaluated the first time this
@@ -162,6 +104,9 @@
   }
   const platform = () => part(0);
   const webCrypto = () => part(1);
+  // Outbound HTTP(S) (docs/fetch.md): the response's classes are platform.js's.
+  const fetchSync = (url, init) => platform().fetch(url, init);
+  const fetch = (url, init) => platform().webFetch(url, init);
   // Web Crypto (cap crypto; docs/crypto.md): getRandomValues and digest
   // here; the rest of crypto.subtle and randomUUID load crypto.js. BLAKE2b-512
   // and BLAKE2s-256 are rusm extensions (the host's hashes 4 and 5).

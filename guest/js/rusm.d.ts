@@ -226,10 +226,31 @@ declare namespace Rusm {
     forEach(fn: (value: string, name: string, headers: Headers) => void): void;
     [Symbol.iterator](): IterableIterator<[string, string]>;
   }
+  /** A fetched body as it arrives, in ReadableStream's shape: a reader,
+   * `for await`, or (a rusm extension) `for ... of`. Each chunk is one host
+   * read (at most 256 KiB). Once read from, the response's text(), json(),
+   * bytes() and arrayBuffer() throw a TypeError. */
+  interface ResponseBody extends AsyncIterable<Uint8Array>, Iterable<Uint8Array> {
+    /** Whether a reader holds it. */
+    readonly locked: boolean;
+    /** TypeError if locked, or once the body was read whole. */
+    getReader(): BodyReader;
+    /** Closes the exchange; the rest of the body is not read. */
+    cancel(): Promise<void>;
+  }
+  interface BodyReader {
+    read(): Promise<{ value: Uint8Array; done: false } | { value: undefined; done: true }>;
+    cancel(): Promise<void>;
+    releaseLock(): void;
+  }
   interface SyncResponse {
     readonly status: number;
     readonly ok: boolean;
     readonly headers: Headers;
+    readonly body: ResponseBody;
+    /** Whether the body was read (whole, or from `body`). */
+    readonly bodyUsed: boolean;
+    /** The whole body, read on the first call (later ones reuse it). */
     text(): string;
     json(): any;
     bytes(): Uint8Array;
@@ -239,6 +260,8 @@ declare namespace Rusm {
     readonly status: number;
     readonly ok: boolean;
     readonly headers: Headers;
+    readonly body: ResponseBody;
+    readonly bodyUsed: boolean;
     text(): Promise<string>;
     json(): Promise<any>;
     bytes(): Uint8Array;
@@ -340,16 +363,37 @@ declare namespace Rusm {
     text(): string;
     json(): any;
   }
-  /** What an http handler returns: a string, bytes, {status, headers, body}, or JSON. */
+  /** A chunk of a streamed body: a string (UTF-8) or bytes. */
+  type Chunk = string | ArrayBuffer | ArrayBufferView;
+  /** What an http handler returns: a string, bytes, {status, headers, body}, or JSON.
+   * A body that is an iterable or async iterable of chunks (a generator, a
+   * fetched response's body; not an array, which is JSON) is streamed,
+   * chunked unless headers has a Content-Length. */
   type ServerResponse =
     | string
     | ArrayBuffer
     | ArrayBufferView
+    | { status?: number; headers?: Record<string, string>; body?: Iterable<Chunk> | AsyncIterable<Chunk> }
     | { status?: number; headers?: Record<string, string>; body?: unknown }
     | object
     | number
     | boolean
     | null;
+  /** An http handler's second argument: its response, streamed. Once the
+   * handler used it, what it returns must be undefined. Every call throws
+   * an Error with `code` on failure ("EBADSTATE", "ECLOSED"). A client that
+   * leaves ends the handler's process. */
+  interface ResponseWriter {
+    /** The head: a Content-Length header makes the length known, else the
+     * body is chunked. Once only (EBADSTATE). */
+    start(status?: number, headers?: Record<string, string>): void;
+    /** Body bytes; waits (the process) while the client is slow. Starts a
+     * 200 if start() was not called. */
+    write(chunk: Chunk): void;
+    /** Ends the response, after an optional last chunk; the handler's
+     * return ends it too. */
+    end(chunk?: Chunk): void;
+  }
   /** An sse route's stream. */
   interface ServerEvents {
     /** One event (a string, or anything else as JSON); false once the client has gone. */
@@ -410,6 +454,8 @@ declare module "rusm" {
   export type RusmError = Rusm.RusmError;
   export type ServerRequest = Rusm.ServerRequest;
   export type ServerResponse = Rusm.ServerResponse;
+  export type ResponseWriter = Rusm.ResponseWriter;
+  export type ResponseBody = Rusm.ResponseBody;
   export type ServerEvents = Rusm.ServerEvents;
   export type ServerWebSocket = Rusm.ServerWebSocket;
   export const self: Rusm.Api["self"];

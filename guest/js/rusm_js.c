@@ -935,9 +935,49 @@ static JSValue n_utf8_decode(JSContext* c, JSValueConst this_val, int argc, JSVa
   return s;
 }
 
+/* A fetch's exchange, held by a JS object of class "RusmFetch" (opaque:
+ * the handle + 1, 0 once closed) whose finalizer closes it: a response the
+ * app drops before reading its body to the end gives its exchange back when
+ * QuickJS collects it, not when the process ends (a process may hold 64). */
+static JSClassID fetch_class;
+
+static void fetch_finalizer(JSRuntime* r, JSValue v) {
+  intptr_t h = (intptr_t)JS_GetOpaque(v, fetch_class);
+  if (h > 0) {
+    rusm_fetch_close((int32_t)(h - 1));
+  }
+}
+
+static JSValue fetch_object(JSContext* c, int32_t f) {
+  JSRuntime* r = JS_GetRuntime(c);
+  if (fetch_class == 0) {
+    JS_NewClassID(&fetch_class);
+  }
+  if (!JS_IsRegisteredClass(r, fetch_class)) {
+    JSClassDef def = {"RusmFetch", fetch_finalizer, NULL, NULL, NULL};
+    if (JS_NewClass(r, fetch_class, &def) < 0) {
+      rusm_fetch_close(f);
+      return JS_EXCEPTION;
+    }
+  }
+  JSValue obj = JS_NewObjectClass(c, (int)fetch_class);
+  if (JS_IsException(obj)) {
+    rusm_fetch_close(f);
+    return obj;
+  }
+  JS_SetOpaque(obj, (void*)(intptr_t)(f + 1));
+  return obj;
+}
+
+/* The exchange of a RusmFetch object; -1 once closed (or not one). */
+static int32_t fetch_handle(JSValueConst v) {
+  intptr_t h = fetch_class ? (intptr_t)JS_GetOpaque(v, fetch_class) : 0;
+  return h > 0 ? (int32_t)(h - 1) : -1;
+}
+
 /* fetch(url, method, headers, body, timeoutMs, maxResponse) ->
- * {status, headers: "Name: value\r\n"..., body: ArrayBuffer}: the whole
- * response, read while the process waits (docs/fetch.md). */
+ * {status, headers: "Name: value\r\n"..., body: RusmFetch}: the process
+ * waits for the response's head (docs/fetch.md); fetchRead reads the body. */
 static JSValue n_fetch(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("fetch");
   size_t url_len = 0, method_len = 0, headers_len = 0;
@@ -952,7 +992,6 @@ static JSValue n_fetch(JSContext* c, JSValueConst this_val, int argc, JSValueCon
   JSValue result = JS_EXCEPTION;
   uint8_t* req = NULL;
   uint8_t* head = NULL;
-  uint8_t* data = NULL;
   int32_t f = -1;
   if (!headers || to_bytes(c, argv[3], &body, &body_len, &body_cstr, &hold) < 0 ||
       JS_ToUint32(c, &timeout, argv[4]) < 0 || JS_ToUint32(c, &max, argv[5]) < 0) {
@@ -984,43 +1023,22 @@ static JSValue n_fetch(JSContext* c, JSValueConst this_val, int argc, JSValueCon
     goto out;
   }
   rusm_fetch_head(f, head, (uint32_t)head_len);
-  size_t have = 0, cap = 65536;
-  if (!(data = malloc(cap))) {
-    result = JS_ThrowOutOfMemory(c);
+  JSValue exchange = fetch_object(c, f);
+  f = -1; /* the object owns it now, even when it could not be made */
+  if (JS_IsException(exchange)) {
     goto out;
-  }
-  for (;;) {
-    if (cap - have < 16384) {
-      uint8_t* more = realloc(data, cap * 2);
-      if (!more) {
-        result = JS_ThrowOutOfMemory(c);
-        goto out;
-      }
-      data = more;
-      cap *= 2;
-    }
-    int32_t n = rusm_fetch_read(f, data + have, (uint32_t)(cap - have));
-    if (n == 0) {
-      break;
-    }
-    if (n < 0) {
-      result = throw_code(c, "fetch", n);
-      goto out;
-    }
-    have += (size_t)n;
   }
   result = JS_NewObject(c);
   JS_SetPropertyStr(c, result, "status", JS_NewInt32(c, (int32_t)resp.status));
   JS_SetPropertyStr(c, result, "headers",
                     JS_NewStringLen(c, (const char*)head + sizeof resp, resp.headers_len));
-  JS_SetPropertyStr(c, result, "body", JS_NewArrayBufferCopy(c, data, have));
+  JS_SetPropertyStr(c, result, "body", exchange);
 out:
   if (f >= 0) {
     rusm_fetch_close(f);
   }
   free(req);
   free(head);
-  free(data);
   free_bytes(c, body_cstr, hold);
   if (headers)
     JS_FreeCString(c, headers);
@@ -1029,6 +1047,56 @@ out:
   if (url)
     JS_FreeCString(c, url);
   return result;
+}
+
+/* fetchRead(exchange, whole) -> ArrayBuffer, or null at the end: the body
+ * bytes that arrived (one host read, at most 256 KiB), or with `whole` all
+ * of the rest. The process waits for them, not the thread. A failed read
+ * throws its code (the exchange is left to fetchClose). */
+static JSValue n_fetch_read(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t f = fetch_handle(argv[0]);
+  if (f < 0) {
+    return JS_ThrowTypeError(c, "rusm.fetch: the body's exchange is closed");
+  }
+  bool whole = JS_ToBool(c, argv[1]);
+  size_t have = 0, cap = whole ? 65536 : 262144;
+  uint8_t* data = malloc(cap);
+  if (!data) {
+    return JS_ThrowOutOfMemory(c);
+  }
+  for (;;) {
+    if (whole && cap - have < 16384) {
+      uint8_t* more = realloc(data, cap * 2);
+      if (!more) {
+        free(data);
+        return JS_ThrowOutOfMemory(c);
+      }
+      data = more;
+      cap *= 2;
+    }
+    int32_t n = rusm_fetch_read(f, data + have, (uint32_t)(cap - have));
+    if (n < 0) {
+      free(data);
+      return throw_code(c, "fetch", n);
+    }
+    have += (size_t)n;
+    if (n == 0 || !whole) {
+      break;
+    }
+  }
+  JSValue result = have == 0 && !whole ? JS_NULL : JS_NewArrayBufferCopy(c, data, have);
+  free(data);
+  return result;
+}
+
+/* fetchClose(exchange): ends it now (the finalizer then has nothing to do). */
+static JSValue n_fetch_close(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t f = fetch_handle(argv[0]);
+  if (f >= 0) {
+    JS_SetOpaque(argv[0], NULL);
+    rusm_fetch_close(f);
+  }
+  return JS_UNDEFINED;
 }
 
 /* digest(alg, data) -> ArrayBuffer: rusm_crypto_digest (cap crypto). */
@@ -1083,6 +1151,8 @@ static const JSCFunctionListEntry kNative[] = {
     JS_CFUNC_DEF("digest", 2, n_digest),
     JS_CFUNC_DEF("randomFill", 1, n_random_fill),
     JS_CFUNC_DEF("fetch", 6, n_fetch),
+    JS_CFUNC_DEF("fetchRead", 2, n_fetch_read),
+    JS_CFUNC_DEF("fetchClose", 1, n_fetch_close),
     JS_CFUNC_DEF("self", 0, n_self),
     JS_CFUNC_DEF("parent", 0, n_parent),
     JS_CFUNC_DEF("send", 3, n_send),
@@ -1972,15 +2042,38 @@ static const char kRequestShape[] =
 /* The response for what the handler returned: a string (200 text/plain), a
  * Uint8Array or ArrayBuffer (200 application/octet-stream), an object with
  * `status` or `body` ({status, headers, body}, body a string, bytes or
- * anything JSON), or any other value (200 application/json). */
+ * anything JSON), or any other value (200 application/json): [status,
+ * lines, body]. A body that is an iterable or async iterable of chunks
+ * (strings or bytes; not an array, which is JSON) is streamed through `res`
+ * instead: then the result is null, or a promise for an async one. A
+ * write the connection refused (ECLOSED) ends the stream quietly (the
+ * iterator's return() runs), as an sse route's does. */
 static const char kResponseShape[] =
-    "(function (v) {\n"
+    "(function (v, res) {\n"
     "  const isBytes = (b) => b instanceof ArrayBuffer || ArrayBuffer.isView(b);\n"
     "  let status = 200, headers = {}, body = v;\n"
     "  if (v !== null && typeof v === 'object' && !isBytes(v) && ('status' in v || 'body' in v)) "
     "{\n"
     "    status = v.status === undefined ? 200 : Number(v.status);\n"
     "    headers = v.headers || {}; body = v.body;\n"
+    "  }\n"
+    "  if (body !== null && typeof body === 'object' && !isBytes(body) && !Array.isArray(body) &&\n"
+    "      (typeof body[Symbol.iterator] === 'function' ||\n"
+    "       typeof body[Symbol.asyncIterator] === 'function')) {\n"
+    "    const sent = (f) => {\n"
+    "      try { f(); return true; } catch (e) { if (e && e.code === 'ECLOSED') return false; "
+    "throw e; }\n"
+    "    };\n"
+    "    res.start(status, headers);\n"
+    "    if (typeof body[Symbol.asyncIterator] === 'function') {\n"
+    "      return (async () => {\n"
+    "        for await (const chunk of body) if (!sent(() => res.write(chunk))) return;\n"
+    "        sent(() => res.end());\n"
+    "      })();\n"
+    "    }\n"
+    "    for (const chunk of body) if (!sent(() => res.write(chunk))) return null;\n"
+    "    sent(() => res.end());\n"
+    "    return null;\n"
     "  }\n"
     "  const has = (n) => Object.keys(headers).some((k) => k.toLowerCase() === n);\n"
     "  let type;\n"
@@ -1992,6 +2085,29 @@ static const char kResponseShape[] =
     "  for (const [k, val] of Object.entries(headers)) lines += k + ': ' + val + '\\n';\n"
     "  if (type && !has('content-type')) lines += 'Content-Type: ' + type + '\\n';\n"
     "  return [status, lines, body];\n"
+    "})";
+
+/* The writer's JavaScript half: res.start(status = 200, headers = {}), its
+ * Content-Length header (if any) the length of the body to come, else the
+ * body is chunked. */
+static const char kWriterShape[] =
+    "(function (res) {\n"
+    "  const start = res.__start;\n"
+    "  delete res.__start;\n"
+    "  res.start = (status = 200, headers = {}) => {\n"
+    "    let lines = '', length = -1;\n"
+    "    for (const [k, val] of Object.entries(headers || {})) {\n"
+    "      if (k.toLowerCase() !== 'content-length') { lines += k + ': ' + val + '\\n'; "
+    "continue; }\n"
+    "      length = Number(val);\n"
+    "      if (String(val).trim() === '' || !Number.isSafeInteger(length) || length < 0) {\n"
+    "        throw new TypeError('response.start: Content-Length is a number of bytes, not ' + "
+    "JSON.stringify(String(val)));\n"
+    "      }\n"
+    "    }\n"
+    "    start(Number(status), lines, length);\n"
+    "  };\n"
+    "  return res;\n"
     "})";
 
 static JSValue n_settle(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv,
@@ -2012,12 +2128,13 @@ static JSValue eval_helper(const char* src, size_t len, const char* name) {
 
 /* The two helpers above, compiled once by a route's template (parsing them
  * per request would cost more than the rest of it). */
-static JSValue request_shape, response_shape;
+static JSValue request_shape, response_shape, writer_shape;
 static bool have_shapes;
 
 static void compile_shapes(void) {
   request_shape = eval_helper(kRequestShape, sizeof kRequestShape - 1, "<rusm request>");
   response_shape = eval_helper(kResponseShape, sizeof kResponseShape - 1, "<rusm response>");
+  writer_shape = eval_helper(kWriterShape, sizeof kWriterShape - 1, "<rusm writer>");
   have_shapes = true;
 }
 
@@ -2187,42 +2304,184 @@ RUSM_EXPORT(js_ws) void js_ws(int32_t conn) {
   run_timers();
 }
 
+/* ---- an http route's streamed response: `res`, the handler's second
+ * argument, over http_start / http_write / http_finish (docs/abi.md). A
+ * write returns at once while the connection's buffer has room and waits
+ * (the process, not the thread) while the client is slow; a failed call
+ * throws its code (ECLOSED: the connection refused it; the host kills the
+ * process once the client is gone, docs/abi.md "Lifetimes"). */
+
+enum { kResNone, kResStarted, kResEnded };
+static int res_state = kResNone;
+
+static JSValue res_start(JSContext* c, int32_t status, const char* headers, size_t headers_len,
+                         int64_t length) {
+  if (res_state != kResNone) {
+    return throw_code(c, "response.start", RUSM_EBADSTATE);
+  }
+  int32_t r = __rusm_http_start(current_req, status, headers, (uint32_t)headers_len, length);
+  if (r < 0) {
+    return throw_code(c, "response.start", r);
+  }
+  res_state = kResStarted;
+  return JS_UNDEFINED;
+}
+
+/* res.__start(status, lines, length): the head; length -1 is unknown (chunked). */
+static JSValue n_res_start(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  int32_t status;
+  double length;
+  if (JS_ToInt32(c, &status, argv[0]) < 0 || JS_ToFloat64(c, &length, argv[2]) < 0) {
+    return JS_EXCEPTION;
+  }
+  size_t len;
+  const char* headers = JS_ToCStringLen(c, &len, argv[1]);
+  if (!headers) {
+    return JS_EXCEPTION;
+  }
+  JSValue r = res_start(c, status, headers, len, (int64_t)length);
+  JS_FreeCString(c, headers);
+  return r;
+}
+
+/* res.write(chunk) (magic 0) and res.end(chunk?) (magic 1): body bytes, a
+ * string's as UTF-8. A write before start() starts a 200, chunked; an end
+ * before anything was written sends its chunk with a Content-Length. A
+ * second end does nothing. */
+static JSValue n_res_write(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv,
+                           int magic) {
+  bool end = magic == 1;
+  const char* what = end ? "response.end" : "response.write";
+  if (res_state == kResEnded) {
+    return end ? JS_UNDEFINED : throw_code(c, what, RUSM_EBADSTATE);
+  }
+  const uint8_t* p = NULL;
+  size_t n = 0;
+  const char* cstr = NULL;
+  JSValue hold = JS_UNDEFINED;
+  bool has_chunk = argc > 0 && !JS_IsUndefined(argv[0]) && !JS_IsNull(argv[0]);
+  if ((has_chunk || !end) &&
+      to_bytes(c, argc > 0 ? argv[0] : JS_UNDEFINED, &p, &n, &cstr, &hold) < 0) {
+    return JS_EXCEPTION;
+  }
+  JSValue result = JS_UNDEFINED;
+  if (res_state == kResNone) {
+    result = res_start(c, 200, "", 0, end ? (int64_t)n : RUSM_HTTP_UNKNOWN_LENGTH);
+  }
+  if (!JS_IsException(result) && n > 0) {
+    int32_t r = n > UINT32_MAX ? RUSM_ETOOLARGE : rusm_http_write(current_req, p, (uint32_t)n);
+    if (r < 0) {
+      result = throw_code(c, what, r);
+    }
+  }
+  free_bytes(c, cstr, hold);
+  if (end && !JS_IsException(result)) {
+    res_state = kResEnded;
+    int32_t r = rusm_http_finish(current_req);
+    if (r < 0) {
+      result = throw_code(c, what, r);
+    }
+  }
+  return result;
+}
+
+static JSValue make_writer(JSContext* c) {
+  JSValue res = JS_NewObject(c);
+  JS_SetPropertyStr(c, res, "__start", JS_NewCFunction(c, n_res_start, "start", 3));
+  JS_SetPropertyStr(c, res, "write",
+                    JS_NewCFunctionMagic(c, n_res_write, "write", 1, JS_CFUNC_generic_magic, 0));
+  JS_SetPropertyStr(c, res, "end",
+                    JS_NewCFunctionMagic(c, n_res_write, "end", 1, JS_CFUNC_generic_magic, 1));
+  JSValue shaped = JS_Call(c, writer_shape, JS_UNDEFINED, 1, &res);
+  JS_FreeValue(c, res);
+  if (JS_IsException(shaped)) {
+    die_with_exception();
+  }
+  return shaped;
+}
+
+/* `out`'s value once the jobs ran: its outcome if it is a promise (or any
+ * thenable), else `out` itself. Dies if the promise rejects or never
+ * settles. Takes `out`; the result is owned by the caller. */
+static JSValue settle(JSValue out) {
+  JSValue then = JS_IsObject(out) ? JS_GetPropertyStr(ctx, out, "then") : JS_UNDEFINED;
+  if (!JS_IsFunction(ctx, then)) {
+    JS_FreeValue(ctx, then);
+    run_jobs();
+    return out;
+  }
+  settled = false;
+  JSValue cbs[2] = {JS_NewCFunctionMagic(ctx, n_settle, "resolve", 1, JS_CFUNC_generic_magic, 1),
+                    JS_NewCFunctionMagic(ctx, n_settle, "reject", 1, JS_CFUNC_generic_magic, 0)};
+  JSValue r = JS_Call(ctx, then, out, 2, cbs);
+  JS_FreeValue(ctx, cbs[0]);
+  JS_FreeValue(ctx, cbs[1]);
+  JS_FreeValue(ctx, r);
+  JS_FreeValue(ctx, then);
+  run_jobs();
+  run_timers();
+  JS_FreeValue(ctx, out);
+  if (!settled) {
+    die("the handler's promise never settled");
+  }
+  if (!settled_ok) {
+    die_with(settled_value);
+  }
+  return settled_value;
+}
+
+/* Ends a response the handler started and left open (ECLOSED: the client
+ * has gone, nothing to end). */
+static void finish_streamed(void) {
+  if (res_state != kResStarted) {
+    return;
+  }
+  res_state = kResEnded;
+  int32_t r = rusm_http_finish(current_req);
+  if (r < 0 && r != RUSM_ECLOSED) {
+    char line[160];
+    snprintf(line, sizeof line, "the streamed response could not be ended: %s%s", error_name(r),
+             r == RUSM_EBADSTATE ? " (fewer bytes than its Content-Length were written)" : "");
+    die(line);
+  }
+}
+
+/* An http route's request: the handler is called with the request and
+ * `res`; a handler that used `res` has sent its response (ended here if it
+ * left it open), else what it returns (or its promise's value) is sent. */
 RUSM_EXPORT(js_http) void js_http(int32_t req) {
   JSValue request;
   JSValue target = begin_request(req, &request);
-  JSValue out = JS_Call(ctx, target, JS_UNDEFINED, 1, &request);
+  JSValue res = make_writer(ctx);
+  JSValue args[2] = {request, res};
+  JSValue out = JS_Call(ctx, target, JS_UNDEFINED, 2, args);
   JS_FreeValue(ctx, request);
   if (JS_IsException(out)) {
     die_with_exception();
   }
-  /* An async handler (or one returning a promise): its outcome once the
-   * jobs ran. */
-  JSValue then = JS_IsObject(out) ? JS_GetPropertyStr(ctx, out, "then") : JS_UNDEFINED;
-  if (JS_IsFunction(ctx, then)) {
-    JSValue cbs[2] = {JS_NewCFunctionMagic(ctx, n_settle, "resolve", 1, JS_CFUNC_generic_magic, 1),
-                      JS_NewCFunctionMagic(ctx, n_settle, "reject", 1, JS_CFUNC_generic_magic, 0)};
-    JSValue r = JS_Call(ctx, then, out, 2, cbs);
-    JS_FreeValue(ctx, cbs[0]);
-    JS_FreeValue(ctx, cbs[1]);
-    JS_FreeValue(ctx, r);
-    run_jobs();
-    run_timers();
+  out = settle(out);
+  if (res_state != kResNone) {
+    bool returned = !JS_IsUndefined(out);
     JS_FreeValue(ctx, out);
-    if (!settled) {
-      die("the handler's promise never settled");
+    JS_FreeValue(ctx, res);
+    finish_streamed();
+    if (returned) {
+      die("the handler returned a value after it had started its response with res (what it "
+          "returns is not sent then: return nothing)");
     }
-    if (!settled_ok) {
-      die_with(settled_value);
-    }
-    out = settled_value;
-  } else {
-    run_jobs();
+    return;
   }
-  JS_FreeValue(ctx, then);
-  JSValue parts = JS_Call(ctx, response_shape, JS_UNDEFINED, 1, &out);
+  JSValue shape_args[2] = {out, res};
+  JSValue parts = JS_Call(ctx, response_shape, JS_UNDEFINED, 2, shape_args);
   JS_FreeValue(ctx, out);
+  JS_FreeValue(ctx, res);
   if (JS_IsException(parts)) {
     die_with_exception();
+  }
+  if (!JS_IsArray(ctx, parts)) { /* a streamed body: sent, or being sent by a promise */
+    JS_FreeValue(ctx, settle(parts));
+    finish_streamed();
+    return;
   }
   int32_t status = 200;
   JSValue v = JS_GetPropertyUint32(ctx, parts, 0);

@@ -2,10 +2,13 @@
 // (test guest.js_dts, tsc --strict) and run (runtime.cli.ts_platform): a
 // KV counter, a topic delivered to this process, an HMAC, HKDF, a
 // ChaCha20-Poly1305 round trip and a BLAKE2s digest; and handlers of
-// the three kinds of route a script can serve (typed, not called here).
+// the three kinds of route a script can serve, streamed responses and a
+// fetched body read chunk by chunk (typed, not called here).
 import rusm, {
   kv,
   type Bucket,
+  type ResponseBody,
+  type ResponseWriter,
   type RusmError,
   type ServerEvents,
   type ServerRequest,
@@ -56,4 +59,26 @@ export function socket(ws: ServerWebSocket): void {
   const m = rusm.receive({ tag: "WS_TEXT", timeout: 1000 });
   if (m !== null) ws.send(new Uint8Array(4));
   ws.close(1000, "bye");
+}
+
+export function streamed(_req: ServerRequest, res: ResponseWriter): void {
+  res.start(200, { "Content-Type": "text/plain" });
+  res.write("one ");
+  res.write(new Uint8Array([116, 119, 111]));
+  res.end();
+}
+
+export function generated(): ServerResponse {
+  return { body: (function* () { yield "a"; yield new Uint8Array(1); })() };
+}
+
+export async function fetched(url: string): Promise<number> {
+  const r = await fetch(url);
+  const body: ResponseBody = r.body;
+  let n = 0;
+  for await (const chunk of body) n += chunk.length;
+  const { value, done } = await rusm.fetch(url).body.getReader().read();
+  if (!done) n += value.length;
+  for (const chunk of rusm.fetch(url).body) n += chunk.byteLength;
+  return n;
 }

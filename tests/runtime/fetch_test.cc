@@ -555,5 +555,34 @@ TEST_F(FetchTest, JavaScriptFetchesWithAllowNet) {
   EXPECT_EQ(out, "200 yes hello\n200 yes hello\n");
 }
 
+// A body larger than one host read (256 KiB) streamed into JavaScript
+// (tests/js/fetch_stream.js): through response.body's reader, `for await`
+// and `for ... of`, each with the byte count and an Adler-32 of the bytes;
+// text() after a reader is a TypeError; text() reads it whole.
+TEST_F(FetchTest, JavaScriptReadsABodyChunkByChunk) {
+  TestServer server;
+  const size_t n = 400000;
+  uint32_t a = 1, b = 0;
+  for (size_t i = 0; i < n; ++i) {
+    a = (a + static_cast<uint32_t>('a' + i % 26)) % 65521;
+    b = (b + a) % 65521;
+  }
+  char sum[16];
+  std::snprintf(sum, sizeof sum, "%x", (b << 16) | a);
+  const std::string count = std::to_string(n) + " bytes, adler32 " + sum;
+  auto [code, out] = run_rusm({"run", std::string(RUSM_SOURCE_DIR) + "/tests/js/fetch_stream.js",
+                               "--allow-net", "127.0.0.1:" + std::to_string(server.port()), "--",
+                               url(server.port(), ""), std::to_string(n)});
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_EQ(out, "reader: " + count + ", several reads true, Uint8Array true\n" +
+                     "bodyUsed true, locked true\n" +
+                     "text() after the reader: TypeError: Response.text: the body is locked to a "
+                     "reader\n" +
+                     "for await: " + count + ", several reads true\n" +
+                     "json() after for await: TypeError\n" + "for of: " + count + "\n" +
+                     "after break: done true\n" + "text(): " + std::to_string(n) +
+                     " chars, again " + std::to_string(n) + ", reader then: TypeError\n");
+}
+
 }  // namespace
 }  // namespace rusm::runtime

@@ -46,6 +46,19 @@ export function count() {
   return String(requests);
 }
 
+// GET /numbers?n: a streamed body. A generator (or an async one) as the
+// body sends its chunks as they are made, chunked; the handler's second
+// argument, `res`, does the same by hand (res.start, res.write, res.end).
+export function numbers(req) {
+  const n = Number(/(?:^|&)n=(\d+)/.exec(req.query)?.[1] ?? 3);
+  return {
+    headers: { "Content-Type": "text/plain; charset=utf-8" },
+    body: (function* () {
+      for (let i = 1; i <= n; i++) yield `${i},`;
+    })(),
+  };
+}
+
 // GET /ticks?n: Server-Sent Events (an sse route): `events.send` streams one
 // event (a string, or JSON) and returns false once the client has gone.
 export function ticks(req, events) {
