@@ -238,23 +238,13 @@
     register: native.register,
     unregister: native.unregister,
     whereis: native.whereis,
-    // The cluster (docs/cluster.md): a Wasm function of a module loaded on
-    // this node, started on another node (its bytes go there on first use);
-    // the process waits for the answer. args: integers (its parameters).
-    spawnOn(node, module, fn, args = [], opts = {}) {
-      if (typeof module !== "string" || module === "" || typeof fn !== "string" || fn === "") {
-        throw new TypeError("rusm.spawnOn: a module's name and the name of its exported function expected");
-      }
-      if (!Array.isArray(args)) throw new TypeError("rusm.spawnOn: args must be an array of integers");
-      const flags = (opts.link ? 1 : 0) | (opts.monitor ? 2 : 0) | (opts.trapExit ? 4 : 0);
-      const r = native.spawnOn(node, module, fn, args, flags, opts.stdio !== false,
-                               opts.label === undefined ? fn : String(opts.label), opts.timeout);
-      return opts.monitor ? r : r.pid;
-    },
+    // The cluster (docs/js.md, "Cluster"): shaped in rusm_js.c rather
+    // than here, since every JS process holds this file's text and code.
+    spawnOn: native.spawnOn,
     node: native.node,
     nodes: native.nodes,
     nodeName: native.nodeName,
-    monitorNode: (node, on = true) => native.monitorNode(node, !!on),
+    monitorNode: native.monitorNode,
     registerGlobal: native.registerGlobal,
     unregisterGlobal: native.unregisterGlobal,
     whereisGlobal: native.whereisGlobal,

@@ -875,8 +875,8 @@ static JSValue n_whereis(JSContext* c, JSValueConst this_val, int argc, JSValueC
 
 /* ---- the cluster (docs/js.md, "Cluster"; docs/cluster.md): spawn on
  * another node, global names, node monitoring. On a node that is in no
- * cluster these answer as the ABI does there (one node: spawnOn to this
- * node's id spawns here, global names are this node's). */
+ * cluster these answer as the ABI does there (node 0, global names that
+ * are this node's, spawnOn refused with EBADARG). */
 
 /* A JS Number holds a pid exactly below 2^53: pids of nodes 0..31. Until
  * pids have another representation in JS (no BigInt here), a call that
@@ -930,46 +930,79 @@ static int to_wasm_args(JSContext* c, JSValueConst v, const char* what, uint64_t
   return 0;
 }
 
-/* spawnOn(node, module, fn, args, flags, stdio, label, timeout_ms) ->
- * {pid, ref}: spawn_on, this process waiting for the other node's answer
- * (timeout_ms undefined: until the answer or the node going down). */
+/* A property of spawnOn's options object (undefined if there is none). */
+static JSValue option(JSContext* c, JSValueConst opts, const char* name) {
+  return JS_IsObject(opts) ? JS_GetPropertyStr(c, opts, name) : JS_UNDEFINED;
+}
+
+static bool option_bool(JSContext* c, JSValueConst opts, const char* name, bool otherwise) {
+  JSValue v = option(c, opts, name);
+  bool b = JS_IsUndefined(v) ? otherwise : JS_ToBool(c, v);
+  JS_FreeValue(c, v);
+  return b;
+}
+
+/* spawnOn(node, module, fn, args?, {link, monitor, trapExit, stdio, label,
+ * timeout}?) -> pid, or {pid, ref} with monitor: spawn_on, this process
+ * waiting for the other node's answer (no timeout: until the answer or the
+ * node going down). Shaped here rather than in prelude.js, whose text and
+ * bytecode every JS process holds. */
 static JSValue n_spawn_on(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("spawnOn");
   uint32_t node;
   uint64_t args[MAX_SPAWN_ARGS];
   uint32_t nargs;
-  if (to_node(c, argv[0], "spawnOn", &node) < 0 ||
-      to_wasm_args(c, argv[3], "spawnOn", args, &nargs) < 0) {
+  if (to_node(c, argv[0], "spawnOn", &node) < 0) {
+    return JS_EXCEPTION;
+  }
+  if (!JS_IsString(argv[1]) || !JS_IsString(argv[2])) {
+    return JS_ThrowTypeError(
+        c, "rusm.spawnOn: a module's name and the name of its exported function expected");
+  }
+  if (to_wasm_args(c, argv[3], "spawnOn", args, &nargs) < 0) {
     return JS_EXCEPTION;
   }
   if (node > MAX_EXACT_NODE && node <= 0xFFFF) {
     return throw_inexact_node(c, "spawnOn", node);
   }
-  int32_t flags = 0;
+  JSValueConst opts = argv[4];
+  bool monitor = option_bool(c, opts, "monitor", false);
+  uint32_t flags = (option_bool(c, opts, "link", false) ? RUSM_SPAWN_LINK : 0) |
+                   (monitor ? RUSM_SPAWN_MONITOR : 0) |
+                   (option_bool(c, opts, "trapExit", false) ? RUSM_SPAWN_TRAP_EXIT : 0);
+  bool stdio = option_bool(c, opts, "stdio", true);
   int64_t timeout_ns = -1;
-  if (JS_ToInt32(c, &flags, argv[4]) < 0) {
+  JSValue timeout_v = option(c, opts, "timeout");
+  JSValue label_v = option(c, opts, "label");
+  double ms = -1;
+  bool bad =
+      !JS_IsUndefined(timeout_v) && !JS_IsNull(timeout_v) && JS_ToFloat64(c, &ms, timeout_v) < 0;
+  JS_FreeValue(c, timeout_v);
+  if (bad) {
+    JS_FreeValue(c, label_v);
     return JS_EXCEPTION;
   }
-  if (!JS_IsUndefined(argv[7]) && !JS_IsNull(argv[7])) {
-    double ms;
-    if (JS_ToFloat64(c, &ms, argv[7]) < 0) {
-      return JS_EXCEPTION;
-    }
+  if (ms >= 0) {
     timeout_ns = ms_to_ns(ms);
   }
   size_t mod_len, fn_len, label_len;
   const char* mod = JS_ToCStringLen(c, &mod_len, argv[1]);
   const char* fn = mod ? JS_ToCStringLen(c, &fn_len, argv[2]) : NULL;
-  const char* label = fn ? JS_ToCStringLen(c, &label_len, argv[6]) : NULL;
+  const char* label = !fn                       ? NULL
+                      : JS_IsUndefined(label_v) ? JS_ToCStringLen(c, &label_len, argv[2])
+                                                : JS_ToCStringLen(c, &label_len, label_v);
+  JS_FreeValue(c, label_v);
   JSValue result = JS_EXCEPTION;
-  if (label) {
+  if (label && (mod_len == 0 || fn_len == 0)) {
+    result = JS_ThrowTypeError(
+        c, "rusm.spawnOn: a module's name and the name of its exported function expected");
+  } else if (label) {
     /* As rusm.spawn: every capability this process holds, stdio unless
      * asked otherwise; the other node intersects them with what it grants
      * its peers. */
     rusm_spawn_opts o = {0};
-    o.flags = ((uint32_t)flags & (RUSM_SPAWN_LINK | RUSM_SPAWN_MONITOR | RUSM_SPAWN_TRAP_EXIT)) |
-              RUSM_SPAWN_CAPS;
-    o.caps = JS_ToBool(c, argv[5]) ? 0xFFFFFFFFu : ~(uint32_t)RUSM_CAP_STDIO;
+    o.flags = flags | RUSM_SPAWN_CAPS;
+    o.caps = stdio ? 0xFFFFFFFFu : ~(uint32_t)RUSM_CAP_STDIO;
     o.label = label;
     o.label_len = (uint32_t)label_len;
     rusm_spawned s = {0, 0};
@@ -977,6 +1010,8 @@ static JSValue n_spawn_on(JSContext* c, JSValueConst this_val, int argc, JSValue
                                 nargs ? args : NULL, nargs, &o, &s, timeout_ns);
     if (r < 0) {
       result = throw_code(c, "spawnOn", r);
+    } else if (!monitor) {
+      result = pid_value(c, s.pid);
     } else {
       result = JS_NewObject(c);
       JS_SetPropertyStr(c, result, "pid", pid_value(c, s.pid));
@@ -1037,14 +1072,15 @@ static JSValue n_node_name(JSContext* c, JSValueConst this_val, int argc, JSValu
   return JS_NewStringLen(c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf);
 }
 
-/* monitorNode(node, on): NODE_DOWN / NODE_UP messages for that node */
+/* monitorNode(node, on = true): NODE_DOWN / NODE_UP messages for that node */
 static JSValue n_monitor_node(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("monitorNode");
   uint32_t node;
   if (to_node(c, argv[0], "monitorNode", &node) < 0) {
     return JS_EXCEPTION;
   }
-  int32_t r = rusm_monitor_node(node, JS_ToBool(c, argv[1]));
+  bool on = JS_IsUndefined(argv[1]) || JS_ToBool(c, argv[1]);
+  int32_t r = rusm_monitor_node(node, on);
   return r < 0 ? throw_code(c, "monitorNode", r) : JS_UNDEFINED;
 }
 
@@ -1388,7 +1424,7 @@ static const JSCFunctionListEntry kNative[] = {
     JS_CFUNC_DEF("register", 1, n_register),
     JS_CFUNC_DEF("unregister", 1, n_unregister),
     JS_CFUNC_DEF("whereis", 1, n_whereis),
-    JS_CFUNC_DEF("spawnOn", 8, n_spawn_on),
+    JS_CFUNC_DEF("spawnOn", 5, n_spawn_on),
     JS_CFUNC_DEF("node", 0, n_node_self),
     JS_CFUNC_DEF("nodes", 0, n_nodes),
     JS_CFUNC_DEF("nodeName", 1, n_node_name),
