@@ -153,7 +153,9 @@ TEST(JsAcrossNodes, SpawnOnGlobalNamesAndNodedownFromJavaScript) {
             "errors nofn=ENOTFOUND nomod=ENOTFOUND noconn=ENOTCONN "
             "inexact=RangeError: rusm.spawnOn: not supported yet: the pids of node 40 exceed "
             "2^53, where JavaScript numbers stop being exact (give the nodes ids 1 to 31) "
-            "badnode=EBADARG args=TypeError: rusm.spawnOn: argument 0 is not an integer");
+            "badnode=EBADARG args=TypeError: rusm.spawnOn: argument 0 is not an integer "
+            "nameless=TypeError: rusm.spawnOn: a module's name and the name of its exported "
+            "function expected");
   EXPECT_EQ(a.report(on_a), "global server_node=2 pong=hi from 2 same=true");
   EXPECT_EQ(a.report(on_a),
             "named pong=named from 2 same=true missing=ENOTFOUND noconn=ENOTCONN "

@@ -50,7 +50,8 @@ function clientOnA() {
          `noconn=${codeOf(() => rusm.spawnOn(30, "t_node", "remote_child", [1]))} ` +
          `inexact=${codeOf(() => rusm.spawnOn(40, "t_node", "remote_child", [1]))} ` +
          `badnode=${codeOf(() => rusm.monitorNode(70000))} ` +
-         `args=${codeOf(() => rusm.spawnOn(b, "t_node", "remote_child", ["x"]))}`);
+         `args=${codeOf(() => rusm.spawnOn(b, "t_node", "remote_child", ["x"]))} ` +
+         `nameless=${codeOf(() => rusm.spawnOn(b, "", "remote_child"))}`);
 
   // b's global name, once it reached this node; a message by that name.
   let server = null;
