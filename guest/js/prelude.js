@@ -183,6 +183,17 @@
     register: native.register,
     unregister: native.unregister,
     whereis: native.whereis,
+    // The cluster (docs/js.md, "Cluster"): shaped in rusm_js.c rather
+    // than here, since every JS process holds this file's text and code.
+    spawnOn: native.spawnOn,
+    node: native.node,
+    nodes: native.nodes,
+    nodeName: native.nodeName,
+    monitorNode: native.monitorNode,
+    registerGlobal: native.registerGlobal,
+    unregisterGlobal: native.unregisterGlobal,
+    whereisGlobal: native.whereisGlobal,
+    sendGlobal(name, tag, data) { return native.sendGlobal(name, tag, payload(data)); },
     sleep,
     yield: native.yield,
     sendAfter(ms, to, tag, data) { return native.sendAfter(ms, to, tag, payload(data)); },

@@ -53,10 +53,18 @@ declare namespace Rusm {
     reason: ExitReason;
     detail: string;
   }
-  type Received = Message | ExitMessage | DownMessage;
+  /** A node of the cluster: its id (the top 16 bits of its pids). */
+  type NodeId = number;
+  /** monitorNode's messages: NODE_DOWN each time the node goes down (at once if it is not up), NODE_UP each time it comes up. */
+  interface NodeMessage {
+    tag: "NODE_UP" | "NODE_DOWN";
+    from: null;
+    node: NodeId;
+  }
+  type Received = Message | ExitMessage | DownMessage | NodeMessage;
 
   interface ReceiveOptions {
-    /** Only a message with this tag ("EXIT", "DOWN" select those); the others stay queued. */
+    /** Only a message with this tag ("EXIT", "DOWN", "NODE_UP", "NODE_DOWN" select those); the others stay queued. */
     tag?: Tag;
     /** Milliseconds to wait; none: for ever; 0: poll. */
     timeout?: number;
@@ -68,6 +76,16 @@ declare namespace Rusm {
     /** false withholds stdio from the child (default: it has its parent's). */
     stdio?: boolean;
     label?: string;
+  }
+  interface SpawnOnOptions {
+    link?: boolean;
+    monitor?: boolean;
+    trapExit?: boolean;
+    /** false withholds stdio from the child (default: asked for, if this process has it). */
+    stdio?: boolean;
+    label?: string;
+    /** Milliseconds to wait for the other node's answer (ETIMEOUT); none: until it answers or goes down. */
+    timeout?: number;
   }
   interface ProcessInfo {
     pid: number;
@@ -169,9 +187,11 @@ declare namespace Rusm {
     readonly argv: string[];
     readonly script: string;
     /** false if the receiver's mailbox was full (dropped). */
-    send(to: Pid | string, tag: Tag, data?: Data): boolean;
+    /** to: a pid, a name registered on this node, or {name, node}: a name registered on that node. */
+    send(to: Pid | string | { name: string; node: NodeId }, tag: Tag, data?: Data): boolean;
     receive(opts: ReceiveOptions & { tag: "EXIT" }): ExitMessage | null;
     receive(opts: ReceiveOptions & { tag: "DOWN" }): DownMessage | null;
+    receive(opts: ReceiveOptions & { tag: "NODE_UP" | "NODE_DOWN" }): NodeMessage | null;
     receive(opts: ReceiveOptions & { timeout: number }): Received | null;
     receive(opts?: ReceiveOptions): Received;
     spawn(fn: string | ((...args: any[]) => unknown), args?: unknown[], opts?: SpawnOptions & { monitor?: false }): Pid;
@@ -191,6 +211,24 @@ declare namespace Rusm {
     register(name: string): void;
     unregister(name: string): boolean;
     whereis(name: string): Pid | null;
+    /** Starts exported function fn of the Wasm module loaded here as `module` on node `node` (cap spawn), waiting for the answer. args: integers, its parameters. */
+    spawnOn(node: NodeId, module: string, fn: string, args?: number[], opts?: SpawnOnOptions & { monitor?: false }): Pid;
+    spawnOn(node: NodeId, module: string, fn: string, args: number[], opts: SpawnOnOptions & { monitor: true }): { pid: Pid; ref: number };
+    /** This node's id (0 outside a cluster). */
+    node(): NodeId;
+    /** The other nodes that are up. */
+    nodes(): NodeId[];
+    /** A node's name, or null if it was never seen. */
+    nodeName(node: NodeId): string | null;
+    /** NODE_DOWN / NODE_UP messages for that node (on = false: no more). */
+    monitorNode(node: NodeId, on?: boolean): void;
+    /** Names this process on every node of the cluster (cap registry); EEXISTS if taken. */
+    registerGlobal(name: string): void;
+    /** false if there was no such name. */
+    unregisterGlobal(name: string): boolean;
+    whereisGlobal(name: string): Pid | null;
+    /** As send, to the process registered globally as name; ENOTFOUND if none. */
+    sendGlobal(name: string, tag: Tag, data?: Data): boolean;
     sleep(ms: number): void;
     yield(): void;
     sendAfter(ms: number, to: Pid, tag: Tag, data?: Data): number;
@@ -480,6 +518,15 @@ declare module "rusm" {
   export const register: Rusm.Api["register"];
   export const unregister: Rusm.Api["unregister"];
   export const whereis: Rusm.Api["whereis"];
+  export const spawnOn: Rusm.Api["spawnOn"];
+  export const node: Rusm.Api["node"];
+  export const nodes: Rusm.Api["nodes"];
+  export const nodeName: Rusm.Api["nodeName"];
+  export const monitorNode: Rusm.Api["monitorNode"];
+  export const registerGlobal: Rusm.Api["registerGlobal"];
+  export const unregisterGlobal: Rusm.Api["unregisterGlobal"];
+  export const whereisGlobal: Rusm.Api["whereisGlobal"];
+  export const sendGlobal: Rusm.Api["sendGlobal"];
   export const sleep: Rusm.Api["sleep"];
   export const sendAfter: Rusm.Api["sendAfter"];
   export const cancelTimer: Rusm.Api["cancelTimer"];

@@ -34,7 +34,8 @@
  * string tag is the host's selective receive; its payload is an envelope:
  * u16 tag length, the tag's UTF-8, then the data. Reserved names "EXIT" and
  * "DOWN" select the host's EXIT and DOWN messages, and those in kNamedTags
- * (node events, a ws route's frames) theirs.
+ * (node events, a ws route's frames, a late spawnOn answer) theirs; EXIT,
+ * DOWN, NODE_UP and NODE_DOWN are decoded into objects.
  *
  * Blocking calls (receive, sleep) block the Wasm process in the host: the
  * interpreter keeps QuickJS's C stack in linear memory, so a JS function can
@@ -209,6 +210,19 @@ int to_pid(JSContext* c, JSValueConst v, const char* what, rusm_pid* out) {
   return 0;
 }
 
+/* A node id argument: an integer in [0, 2^32); the host refuses ids over
+ * 65535 (EBADARG), as it does for a C guest. */
+static int to_node(JSContext* c, JSValueConst v, const char* what, uint32_t* out) {
+  double d;
+  if (!JS_IsNumber(v) || JS_ToFloat64(c, &d, v) < 0 || !(d >= 0 && d <= 4294967295.0) ||
+      d != (double)(uint32_t)d) {
+    JS_ThrowTypeError(c, "rusm.%s: a node id (an integer) expected", what);
+    return -1;
+  }
+  *out = (uint32_t)d;
+  return 0;
+}
+
 int64_t ms_to_ns(double ms) {
   if (!(ms >= 0)) {
     return -1;
@@ -236,11 +250,9 @@ static uint64_t fnv56(const char* s, size_t n) {
 static const struct {
   const char* name;
   uint64_t tag;
-} kNamedTags[] = {{"NODE_UP", RUSM_TAG_NODE_UP},
-                  {"NODE_DOWN", RUSM_TAG_NODE_DOWN},
-                  {"WS_TEXT", RUSM_TAG_WS_TEXT},
-                  {"WS_BINARY", RUSM_TAG_WS_BINARY},
-                  {"WS_CLOSE", RUSM_TAG_WS_CLOSE}};
+} kNamedTags[] = {{"NODE_UP", RUSM_TAG_NODE_UP},   {"NODE_DOWN", RUSM_TAG_NODE_DOWN},
+                  {"WS_TEXT", RUSM_TAG_WS_TEXT},   {"WS_BINARY", RUSM_TAG_WS_BINARY},
+                  {"WS_CLOSE", RUSM_TAG_WS_CLOSE}, {"SPAWN_REPLY", RUSM_TAG_SPAWN_REPLY}};
 
 static int to_tag(JSContext* c, JSValueConst v, bool receiving, uint64_t* tag, const char** str,
                   size_t* str_len) {
@@ -426,7 +438,7 @@ int outgoing(JSContext* c, JSValueConst tag_v, JSValueConst data_v, Outgoing* o)
   return 0;
 }
 
-/* send(to: pid|name, tag, data: string|ArrayBuffer|view) -> true, or false
+/* send(to: pid|name|{name, node}, tag, data: string|ArrayBuffer|view) -> true, or false
  * if the receiver's mailbox was full (the message was dropped). */
 static JSValue n_send(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("send");
@@ -441,6 +453,25 @@ static JSValue n_send(JSContext* c, JSValueConst this_val, int argc, JSValueCons
     name = JS_ToCStringLen(c, &name_len, argv[0]);
     r = name ? __rusm_send_name(name, (uint32_t)name_len, o.tag, o.msg, (uint32_t)o.len)
              : RUSM_EBADARG;
+  } else if (JS_IsObject(argv[0])) {
+    /* {name, node}: the process registered as name on that node
+     * (send_named; Erlang's {Name, Node} ! Msg). */
+    JSValue name_v = JS_GetPropertyStr(c, argv[0], "name");
+    JSValue node_v = JS_GetPropertyStr(c, argv[0], "node");
+    uint32_t node;
+    size_t name_len;
+    if (!JS_IsString(name_v)) {
+      JS_ThrowTypeError(c, "rusm.send: to is a pid, a name, or {name, node}");
+      r = 1;
+    } else if (to_node(c, node_v, "send", &node) < 0) {
+      r = 1;
+    } else {
+      name = JS_ToCStringLen(c, &name_len, name_v);
+      r = name ? __rusm_send_named(node, name, (uint32_t)name_len, o.tag, o.msg, (uint32_t)o.len)
+               : 1;
+    }
+    JS_FreeValue(c, name_v);
+    JS_FreeValue(c, node_v);
   } else {
     rusm_pid to;
     r = to_pid(c, argv[0], "send", &to) < 0 ? 1 : rusm_send(to, o.tag, o.msg, (uint32_t)o.len);
@@ -511,7 +542,20 @@ static JSValue signal_message(JSContext* c, const char* tag, const uint8_t* p, i
   return m;
 }
 
-/* receive(tag?, timeout_ms?) -> {tag, from, data: ArrayBuffer} | EXIT/DOWN | null */
+/* A NODE_UP or NODE_DOWN payload (u16 node, little-endian; the header's ref
+ * is the node too) as {tag, from: null, node}, shaped like EXIT and DOWN. */
+static JSValue node_message(JSContext* c, const char* tag, const uint8_t* p, int32_t n,
+                            uint64_t header_ref) {
+  uint32_t node = n >= 2 ? (uint32_t)p[0] | ((uint32_t)p[1] << 8) : (uint32_t)header_ref;
+  JSValue m = JS_NewObject(c);
+  JS_SetPropertyStr(c, m, "tag", JS_NewString(c, tag));
+  JS_SetPropertyStr(c, m, "from", JS_NULL);
+  JS_SetPropertyStr(c, m, "node", JS_NewInt32(c, (int32_t)node));
+  return m;
+}
+
+/* receive(tag?, timeout_ms?) -> {tag, from, data: ArrayBuffer} | EXIT/DOWN |
+ * NODE_UP/NODE_DOWN | null */
 static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
   GUARD("receive");
   uint64_t tag = 0;
@@ -563,6 +607,8 @@ static JSValue n_receive(JSContext* c, JSValueConst this_val, int argc, JSValueC
     m = signal_message(c, "EXIT", p, n, h.from, h.ref);
   } else if (h.tag == RUSM_TAG_DOWN) {
     m = signal_message(c, "DOWN", p, n, h.from, h.ref);
+  } else if (h.tag == RUSM_TAG_NODE_DOWN || h.tag == RUSM_TAG_NODE_UP) {
+    m = node_message(c, h.tag == RUSM_TAG_NODE_DOWN ? "NODE_DOWN" : "NODE_UP", p, n, h.ref);
   } else {
     m = JS_NewObject(c);
     uint32_t skip = 0;
@@ -825,6 +871,285 @@ static JSValue n_whereis(JSContext* c, JSValueConst this_val, int argc, JSValueC
     return throw_code(c, "whereis", (int32_t)r);
   }
   return r == 0 ? JS_NULL : pid_value(c, (uint64_t)r);
+}
+
+/* ---- the cluster (docs/js.md, "Cluster"; docs/cluster.md): spawn on
+ * another node, global names, node monitoring. On a node that is in no
+ * cluster these answer as the ABI does there (node 0, global names that
+ * are this node's, spawnOn refused with EBADARG). */
+
+/* A JS Number holds a pid exactly below 2^53: pids of nodes 0..31. Until
+ * pids have another representation in JS (no BigInt here), a call that
+ * would hand JS a pid of a node above 31 refuses instead of rounding it. */
+#define MAX_EXACT_NODE 31
+static JSValue throw_inexact_node(JSContext* c, const char* what, uint32_t node) {
+  return JS_ThrowRangeError(c,
+                            "rusm.%s: not supported yet: the pids of node %u exceed 2^53, where "
+                            "JavaScript numbers stop being exact (give the nodes ids 1 to 31)",
+                            what, node);
+}
+
+/* The arguments of a Wasm function: integers in [-2^53, 2^53] (a negative
+ * one in two's complement, as an i32 or i64 parameter reads it). At most
+ * MAX_SPAWN_ARGS, the ABI's bound. */
+#define MAX_SPAWN_ARGS 64
+static int to_wasm_args(JSContext* c, JSValueConst v, const char* what, uint64_t* args,
+                        uint32_t* nargs) {
+  *nargs = 0;
+  if (JS_IsUndefined(v) || JS_IsNull(v)) {
+    return 0;
+  }
+  if (!JS_IsArray(c, v)) {
+    JS_ThrowTypeError(c, "rusm.%s: args must be an array of integers", what);
+    return -1;
+  }
+  JSValue len_v = JS_GetPropertyStr(c, v, "length");
+  uint32_t len = 0;
+  int bad = JS_ToUint32(c, &len, len_v);
+  JS_FreeValue(c, len_v);
+  if (bad < 0) {
+    return -1;
+  }
+  if (len > MAX_SPAWN_ARGS) {
+    throw_code(c, what, RUSM_EBADARG);
+    return -1;
+  }
+  for (uint32_t i = 0; i < len; i++) {
+    JSValue e = JS_GetPropertyUint32(c, v, i);
+    double d = 0;
+    bool ok = JS_IsNumber(e) && JS_ToFloat64(c, &d, e) == 0 && d >= -MAX_SAFE - 1 &&
+              d <= MAX_SAFE + 1 && d == (double)(int64_t)d;
+    JS_FreeValue(c, e);
+    if (!ok) {
+      JS_ThrowTypeError(c, "rusm.%s: argument %u is not an integer", what, i);
+      return -1;
+    }
+    args[i] = (uint64_t)(int64_t)d;
+  }
+  *nargs = len;
+  return 0;
+}
+
+/* A property of spawnOn's options object (undefined if there is none). */
+static JSValue option(JSContext* c, JSValueConst opts, const char* name) {
+  return JS_IsObject(opts) ? JS_GetPropertyStr(c, opts, name) : JS_UNDEFINED;
+}
+
+static bool option_bool(JSContext* c, JSValueConst opts, const char* name, bool otherwise) {
+  JSValue v = option(c, opts, name);
+  bool b = JS_IsUndefined(v) ? otherwise : JS_ToBool(c, v);
+  JS_FreeValue(c, v);
+  return b;
+}
+
+/* spawnOn(node, module, fn, args?, {link, monitor, trapExit, stdio, label,
+ * timeout}?) -> pid, or {pid, ref} with monitor: spawn_on, this process
+ * waiting for the other node's answer (no timeout: until the answer or the
+ * node going down). Shaped here rather than in prelude.js, whose text and
+ * bytecode every JS process holds. */
+static JSValue n_spawn_on(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("spawnOn");
+  uint32_t node;
+  uint64_t args[MAX_SPAWN_ARGS];
+  uint32_t nargs;
+  if (to_node(c, argv[0], "spawnOn", &node) < 0) {
+    return JS_EXCEPTION;
+  }
+  if (!JS_IsString(argv[1]) || !JS_IsString(argv[2])) {
+    return JS_ThrowTypeError(
+        c, "rusm.spawnOn: a module's name and the name of its exported function expected");
+  }
+  if (to_wasm_args(c, argv[3], "spawnOn", args, &nargs) < 0) {
+    return JS_EXCEPTION;
+  }
+  if (node > MAX_EXACT_NODE && node <= 0xFFFF) {
+    return throw_inexact_node(c, "spawnOn", node);
+  }
+  JSValueConst opts = argv[4];
+  bool monitor = option_bool(c, opts, "monitor", false);
+  uint32_t flags = (option_bool(c, opts, "link", false) ? RUSM_SPAWN_LINK : 0) |
+                   (monitor ? RUSM_SPAWN_MONITOR : 0) |
+                   (option_bool(c, opts, "trapExit", false) ? RUSM_SPAWN_TRAP_EXIT : 0);
+  bool stdio = option_bool(c, opts, "stdio", true);
+  int64_t timeout_ns = -1;
+  JSValue timeout_v = option(c, opts, "timeout");
+  JSValue label_v = option(c, opts, "label");
+  double ms = -1;
+  bool bad =
+      !JS_IsUndefined(timeout_v) && !JS_IsNull(timeout_v) && JS_ToFloat64(c, &ms, timeout_v) < 0;
+  JS_FreeValue(c, timeout_v);
+  if (bad) {
+    JS_FreeValue(c, label_v);
+    return JS_EXCEPTION;
+  }
+  if (ms >= 0) {
+    timeout_ns = ms_to_ns(ms);
+  }
+  size_t mod_len, fn_len, label_len;
+  const char* mod = JS_ToCStringLen(c, &mod_len, argv[1]);
+  const char* fn = mod ? JS_ToCStringLen(c, &fn_len, argv[2]) : NULL;
+  const char* label = !fn                       ? NULL
+                      : JS_IsUndefined(label_v) ? JS_ToCStringLen(c, &label_len, argv[2])
+                                                : JS_ToCStringLen(c, &label_len, label_v);
+  JS_FreeValue(c, label_v);
+  JSValue result = JS_EXCEPTION;
+  if (label && (mod_len == 0 || fn_len == 0)) {
+    result = JS_ThrowTypeError(
+        c, "rusm.spawnOn: a module's name and the name of its exported function expected");
+  } else if (label) {
+    /* As rusm.spawn: every capability this process holds, stdio unless
+     * asked otherwise; the other node intersects them with what it grants
+     * its peers. */
+    rusm_spawn_opts o = {0};
+    o.flags = flags | RUSM_SPAWN_CAPS;
+    o.caps = stdio ? 0xFFFFFFFFu : ~(uint32_t)RUSM_CAP_STDIO;
+    o.label = label;
+    o.label_len = (uint32_t)label_len;
+    rusm_spawned s = {0, 0};
+    int32_t r = __rusm_spawn_on(node, mod, (uint32_t)mod_len, fn, (uint32_t)fn_len,
+                                nargs ? args : NULL, nargs, &o, &s, timeout_ns);
+    if (r < 0) {
+      result = throw_code(c, "spawnOn", r);
+    } else if (!monitor) {
+      result = pid_value(c, s.pid);
+    } else {
+      result = JS_NewObject(c);
+      JS_SetPropertyStr(c, result, "pid", pid_value(c, s.pid));
+      JS_SetPropertyStr(c, result, "ref", JS_NewFloat64(c, (double)s.monitor));
+    }
+  }
+  if (label)
+    JS_FreeCString(c, label);
+  if (fn)
+    JS_FreeCString(c, fn);
+  if (mod)
+    JS_FreeCString(c, mod);
+  return result;
+}
+
+static JSValue n_node_self(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  return JS_NewInt32(c, rusm_node_self());
+}
+
+/* nodes() -> the ids of the other nodes that are up */
+static JSValue n_nodes(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  uint32_t small[64];
+  uint32_t* ids = small;
+  uint32_t cap = 64;
+  int32_t n = rusm_nodes(small, cap);
+  if (n > 64) {
+    cap = (uint32_t)n + 16; /* nodes may join meanwhile */
+    ids = malloc(cap * sizeof *ids);
+    if (!ids) {
+      return JS_ThrowOutOfMemory(c);
+    }
+    n = rusm_nodes(ids, cap);
+  }
+  JSValue out = JS_NewArray(c);
+  for (int32_t i = 0; i < n && (uint32_t)i < cap; i++) {
+    JS_SetPropertyUint32(c, out, (uint32_t)i, JS_NewInt32(c, (int32_t)ids[i]));
+  }
+  if (ids != small) {
+    free(ids);
+  }
+  return out;
+}
+
+/* nodeName(node) -> the node's name, or null if it was never seen */
+static JSValue n_node_name(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  uint32_t node;
+  if (to_node(c, argv[0], "nodeName", &node) < 0) {
+    return JS_EXCEPTION;
+  }
+  char buf[256];
+  int32_t n = rusm_node_name(node, buf, sizeof buf);
+  if (n == RUSM_ENOTFOUND) {
+    return JS_NULL;
+  }
+  if (n < 0) {
+    return throw_code(c, "nodeName", n);
+  }
+  return JS_NewStringLen(c, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf);
+}
+
+/* monitorNode(node, on = true): NODE_DOWN / NODE_UP messages for that node */
+static JSValue n_monitor_node(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("monitorNode");
+  uint32_t node;
+  if (to_node(c, argv[0], "monitorNode", &node) < 0) {
+    return JS_EXCEPTION;
+  }
+  bool on = JS_IsUndefined(argv[1]) || JS_ToBool(c, argv[1]);
+  int32_t r = rusm_monitor_node(node, on);
+  return r < 0 ? throw_code(c, "monitorNode", r) : JS_UNDEFINED;
+}
+
+static JSValue n_register_global(JSContext* c, JSValueConst this_val, int argc,
+                                 JSValueConst* argv) {
+  GUARD("registerGlobal");
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[0]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  int32_t r = __rusm_register_global(s, (uint32_t)n);
+  JS_FreeCString(c, s);
+  return r < 0 ? throw_code(c, "registerGlobal", r) : JS_UNDEFINED;
+}
+
+static JSValue n_unregister_global(JSContext* c, JSValueConst this_val, int argc,
+                                   JSValueConst* argv) {
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[0]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  int32_t r = __rusm_unregister_global(s, (uint32_t)n);
+  JS_FreeCString(c, s);
+  if (r == RUSM_ENOTFOUND) {
+    return JS_FALSE;
+  }
+  return r < 0 ? throw_code(c, "unregisterGlobal", r) : JS_TRUE;
+}
+
+static JSValue n_whereis_global(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  size_t n;
+  const char* s = JS_ToCStringLen(c, &n, argv[0]);
+  if (!s) {
+    return JS_EXCEPTION;
+  }
+  int64_t r = __rusm_whereis_global(s, (uint32_t)n);
+  JS_FreeCString(c, s);
+  if (r < 0) {
+    return throw_code(c, "whereisGlobal", (int32_t)r);
+  }
+  if ((uint64_t)r > (uint64_t)MAX_SAFE) {
+    return throw_inexact_node(c, "whereisGlobal", (uint32_t)((uint64_t)r >> 48));
+  }
+  return r == 0 ? JS_NULL : pid_value(c, (uint64_t)r);
+}
+
+/* sendGlobal(name, tag, data) -> true, or false if the message was dropped
+ * (a full mailbox or send buffer), as send. */
+static JSValue n_send_global(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
+  GUARD("sendGlobal");
+  size_t name_len;
+  const char* name = JS_ToCStringLen(c, &name_len, argv[0]);
+  if (!name) {
+    return JS_EXCEPTION;
+  }
+  Outgoing o;
+  if (outgoing(c, argv[1], argv[2], &o) < 0) {
+    JS_FreeCString(c, name);
+    return JS_EXCEPTION;
+  }
+  int32_t r = __rusm_send_global(name, (uint32_t)name_len, o.tag, o.msg, (uint32_t)o.len);
+  JS_FreeCString(c, name);
+  outgoing_done(c, &o);
+  if (r == RUSM_EFULL) {
+    return JS_FALSE;
+  }
+  return r < 0 ? throw_code(c, "sendGlobal", r) : JS_TRUE;
 }
 
 static JSValue n_sleep(JSContext* c, JSValueConst this_val, int argc, JSValueConst* argv) {
@@ -1169,6 +1494,15 @@ static const JSCFunctionListEntry kNative[] = {
     JS_CFUNC_DEF("register", 1, n_register),
     JS_CFUNC_DEF("unregister", 1, n_unregister),
     JS_CFUNC_DEF("whereis", 1, n_whereis),
+    JS_CFUNC_DEF("spawnOn", 5, n_spawn_on),
+    JS_CFUNC_DEF("node", 0, n_node_self),
+    JS_CFUNC_DEF("nodes", 0, n_nodes),
+    JS_CFUNC_DEF("nodeName", 1, n_node_name),
+    JS_CFUNC_DEF("monitorNode", 2, n_monitor_node),
+    JS_CFUNC_DEF("registerGlobal", 1, n_register_global),
+    JS_CFUNC_DEF("unregisterGlobal", 1, n_unregister_global),
+    JS_CFUNC_DEF("whereisGlobal", 1, n_whereis_global),
+    JS_CFUNC_DEF("sendGlobal", 3, n_send_global),
     JS_CFUNC_DEF("sleep", 1, n_sleep),
     JS_CFUNC_DEF("yield", 0, n_yield),
     JS_CFUNC_DEF("sendAfter", 4, n_send_after),

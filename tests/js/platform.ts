@@ -2,8 +2,9 @@
 // (test guest.js_dts, tsc --strict) and run (runtime.cli.ts_platform): a
 // KV counter, a topic delivered to this process, an HMAC, HKDF, a
 // ChaCha20-Poly1305 round trip and a BLAKE2s digest; and handlers of
-// the three kinds of route a script can serve, streamed responses and a
-// fetched body read chunk by chunk (typed, not called here).
+// the three kinds of route a script can serve, streamed responses, a
+// fetched body read chunk by chunk and the cluster's calls (typed, not
+// called here).
 import rusm, {
   kv,
   type Bucket,
@@ -81,4 +82,19 @@ export async function fetched(url: string): Promise<number> {
   if (!done) n += value.length;
   for (const chunk of rusm.fetch(url).body) n += chunk.byteLength;
   return n;
+}
+
+// The cluster's calls (typed, not called here: tests/cluster/js_test.cc runs them).
+export function cluster(worker: string): string {
+  const [b]: number[] = rusm.nodes();
+  const pid: number = rusm.spawnOn(b, worker, "run", [rusm.self(), -1], { timeout: 5000 });
+  const watched: { pid: number; ref: number } = rusm.spawnOn(b, worker, "run", [], { monitor: true, link: true });
+  rusm.registerGlobal("leader");
+  const leader: number | null = rusm.whereisGlobal("leader");
+  const sent: boolean = rusm.sendGlobal("leader", "job", { n: 1 }) && rusm.send({ name: "echo", node: b }, 7);
+  rusm.monitorNode(b);
+  const down = rusm.receive({ tag: "NODE_DOWN", timeout: 1000 });
+  const gone: boolean = rusm.unregisterGlobal("leader");
+  rusm.monitorNode(b, false);
+  return `${pid} ${watched.ref} ${leader} ${sent} ${down === null ? -1 : down.node} ${gone} ${rusm.node()} ${rusm.nodeName(b)}`;
 }
