@@ -64,12 +64,23 @@ struct Mark {
   Value* base;
 };
 
+// A 32-bit address induction the guarded copy computes in 64 bits: the
+// proof showed it never wraps, so `zext` of it is {first, +, step} in i64,
+// which LLVM's vectorizer sees as consecutive (a zext of an i32 recurrence
+// that may wrap makes it gather and scatter).
+struct Widened {
+  llvm::ZExtInst* zext;
+  Value* first;  // i64, in the preheader
+  int64_t step;
+};
+
 // A loop that is worth a guarded copy, with what the copy needs.
 struct Candidate {
   Loop* loop;
   Value* proven;  // i1 in the preheader: every guard holds
   std::vector<Guard> guards;
   std::vector<Mark> marks;
+  std::vector<Widened> widened;
 };
 
 bool calls(const BasicBlock& bb, llvm::StringRef name) {
@@ -185,6 +196,7 @@ class Prover {
         return std::nullopt;
       }
     }
+    widen(&c);
     c.guards = traps;
     c.guards.insert(c.guards.end(), fuel.begin(), fuel.end());
     c.guards.insert(c.guards.end(), dirty.begin(), dirty.end());
@@ -197,6 +209,38 @@ class Prover {
   }
 
  private:
+  // Every zext of an i32 affine recurrence of the loop (the addresses of
+  // Wasm memory accesses): proven not to wrap here, computed in 64 bits in
+  // the guarded copy.
+  void widen(Candidate* c) {
+    for (BasicBlock* bb : loop_.blocks()) {
+      for (Instruction& i : *bb) {
+        auto* z = llvm::dyn_cast<llvm::ZExtInst>(&i);
+        if (z == nullptr || !z->getType()->isIntegerTy(64) ||
+            !z->getOperand(0)->getType()->isIntegerTy(32)) {
+          continue;
+        }
+        const auto* ar = llvm::dyn_cast<llvm::SCEVAddRecExpr>(se_.getSCEV(z->getOperand(0)));
+        if (ar == nullptr || ar->getLoop() != &loop_ || !ar->isAffine()) {
+          continue;
+        }
+        const auto* step = llvm::dyn_cast<llvm::SCEVConstant>(ar->getStepRecurrence(se_));
+        const SCEV* start = se_.getZeroExtendExpr(ar->getStart(), b_.getInt64Ty());
+        if (step == nullptr || step->getAPInt().getSignificantBits() > 32 ||
+            !expander_.isSafeToExpandAt(start, at_)) {
+          continue;
+        }
+        std::optional<Linear> v = linear(ar);
+        if (!v) {
+          continue;
+        }
+        fits_unsigned(*v, 32);
+        c->widened.push_back(Widened{z, expander_.expandCodeFor(start, b_.getInt64Ty(), at_),
+                                     step->getAPInt().getSExtValue()});
+      }
+    }
+  }
+
   // An upper bound on the backedges taken, from the exits that every
   // iteration passes (guards' exits only end a loop sooner).
   bool trip_count(BasicBlock* latch) {
@@ -572,6 +616,21 @@ void version(const Candidate& c, llvm::Function& f, llvm::DominatorTree& dt, llv
     llvm::IRBuilder<> cb(call_at);
     cb.CreateCall(mark, {f.getArg(0), r.first, r.last});
     b.SetInsertPoint(loop->getLoopPreheader()->getTerminator());
+  }
+
+  // The widened inductions: a phi in the header, stepped in the latch.
+  BasicBlock* header = loop->getHeader();
+  BasicBlock* latch = loop->getLoopLatch();
+  for (const Widened& w : c.widened) {
+    llvm::PHINode* phi = llvm::PHINode::Create(b.getInt64Ty(), 2, "addr64");
+    phi->insertBefore(header->getFirstNonPHIIt());
+    llvm::IRBuilder<> lb(latch->getTerminator());
+    // No wrap either way: the values stay in [0, 2^32] (nuw only for a
+    // positive step: adding -1 is an unsigned wrap).
+    Value* next = lb.CreateAdd(phi, lb.getInt64(w.step), "addr64.next", w.step >= 0, true);
+    phi->addIncoming(w.first, loop->getLoopPreheader());
+    phi->addIncoming(next, latch);
+    w.zext->replaceAllUsesWith(phi);
   }
 
   for (const Guard& g : c.guards) {
