@@ -19,6 +19,7 @@
 
 #include "common/scenario.h"
 #include "engine/engine_inputs.h"
+#include "rusm/wasm_compiled.h"
 
 namespace rusm::bench::engine {
 namespace {
@@ -234,6 +235,7 @@ Report run_instantiate(const Options& options, Progress& progress) {
       report.notes.push_back("node not found: no V8 baseline");
     }
   }
+  std::vector<std::optional<double>> interpreted(guests.size());
   for (size_t i = 0; i < guests.size(); ++i) {
     Guest& g = *guests[i];
     if (progress.should_stop()) {
@@ -252,6 +254,7 @@ Report run_instantiate(const Options& options, Progress& progress) {
     if (!rate) {
       report.notes.push_back("ERROR: " + g.label + " under rusm: " + rate.message());
     } else {
+      interpreted[i] = rate->per_second;
       Row row;
       row.metric = g.label + ": instantiate+call+destroy";
       row.value = rate->per_second;
@@ -287,6 +290,48 @@ Report run_instantiate(const Options& options, Progress& progress) {
       report.rows.push_back(std::move(footprint));
       report.rows.push_back(std::move(rss));
     }
+  }
+  // The same lives with the modules' machine code (the compiled tier): its
+  // instantiation must cost no more than the interpreter's (issue 14).
+  wasm::enable_compiled_tier();
+  for (size_t i = 0; i < guests.size() && !progress.should_stop(); ++i) {
+    const Guest& g = *guests[i];
+    auto c = std::make_unique<Guest>();
+    c->label = g.label + " compiled";
+    c->file = g.file;
+    c->export_name = g.export_name;
+    auto bytes = read_file(g.file);
+    wasm::CompileOptions o;
+    o.tier = wasm::Tier::kCompiled;
+    o.native_cache_dir = "off";
+    auto module = bytes ? wasm::Module::compile(*bytes, o)
+                        : Result<std::shared_ptr<const wasm::Module>>(bytes.error());
+    if (!module) {
+      report.notes.push_back("ERROR: " + c->label + ": compile: " + module.message());
+      continue;
+    }
+    c->module = *module;
+    auto imports = c->stubs.resolve(*c->module);
+    if (!imports) {
+      report.notes.push_back("ERROR: " + c->label + ": imports: " + imports.message());
+      continue;
+    }
+    c->imports = *std::move(imports);
+    auto rate = measure_rate(*c, options.duration_s, progress);
+    if (!rate) {
+      report.notes.push_back("ERROR: " + c->label + " under rusm: " + rate.message());
+      continue;
+    }
+    Row row;
+    row.metric = c->label + ": instantiate+call+destroy";
+    row.value = rate->per_second;
+    row.unit = "/s";
+    row.note = format_seconds(1 / rate->per_second) + " each; goal: no worse than interpreted";
+    if (interpreted[i]) {
+      row.baseline = *interpreted[i];
+      row.baseline_name = "interpreter";
+    }
+    report.rows.push_back(std::move(row));
   }
   report.notes.push_back(
       "one thread; each iteration builds a fresh Execution, as a new process "

@@ -257,7 +257,6 @@
                              "OperationError");
     }
     if (info.length > 1024) throw notSupported(`an HKDF info of ${info.length} bytes (at most 1024)`);
-    if (d.bytes.length === 0) throw notSupported("an empty HKDF key (input keying material)");
     if (bits === 0) return new ArrayBuffer(0);
     // An empty salt is RFC 5869's default, HashLen zero bytes (the same
     // HMAC key): the host's OpenSSL refuses an empty one.

@@ -225,23 +225,32 @@ HostAction crypto_hkdf(HostCall& c) {
       info.bytes.size() > 1024) {
     return ret(c, kErrBadArg);  // RFC 5869's bound; OpenSSL's on info
   }
+  // Extract (RFC 5869 2.2) here: PRK = HMAC(salt, IKM), with HashLen zero
+  // bytes for no salt. OpenSSL's HKDF refuses an empty IKM, which the RFC
+  // allows; its expand-only mode then takes the PRK.
+  auto u = [](std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); };
+  const size_t hash_len = static_cast<size_t>(EVP_MD_get_size(md));
+  const std::string zeros(hash_len, '\0');
+  std::string_view salt_key = salt.bytes.empty() ? std::string_view(zeros) : salt.bytes;
+  unsigned char prk[EVP_MAX_MD_SIZE];
+  unsigned int prk_len = 0;
+  if (HMAC(md, salt_key.data(), static_cast<int>(salt_key.size()), u(ikm.bytes), ikm.bytes.size(),
+           prk, &prk_len) == nullptr) {
+    return ret(c, kErrLimit);
+  }
   std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree> ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr));
   std::string out(out_len, '\0');
   size_t n = out_len;
-  auto u = [](std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); };
-  if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 ||
-      EVP_PKEY_CTX_set_hkdf_md(ctx.get(), md) != 1 ||
-      // No salt is RFC 5869's default (HashLen zero bytes), which OpenSSL
-      // applies itself; it refuses a zero-length salt given explicitly.
-      (!salt.bytes.empty() &&
-       EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), u(salt.bytes), static_cast<int>(salt.bytes.size())) !=
-           1) ||
-      EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), u(ikm.bytes), static_cast<int>(ikm.bytes.size())) !=
-          1 ||
-      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), u(info.bytes), static_cast<int>(info.bytes.size())) !=
-          1 ||
-      EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &n) != 1 ||
-      n != out_len) {
+  bool ok =
+      ctx && EVP_PKEY_derive_init(ctx.get()) == 1 && EVP_PKEY_CTX_set_hkdf_md(ctx.get(), md) == 1 &&
+      EVP_PKEY_CTX_set_hkdf_mode(ctx.get(), EVP_PKEY_HKDEF_MODE_EXPAND_ONLY) == 1 &&
+      EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), prk, static_cast<int>(prk_len)) == 1 &&
+      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), u(info.bytes), static_cast<int>(info.bytes.size())) ==
+          1 &&
+      EVP_PKEY_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &n) == 1 &&
+      n == out_len;
+  OPENSSL_cleanse(prk, sizeof prk);
+  if (!ok) {
     return ret(c, kErrLimit);
   }
   int32_t r = output(c, c.arg_i32(7), out_len, out);

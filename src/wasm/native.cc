@@ -124,6 +124,14 @@ void copy_frames(uint8_t* to, const uint8_t* from, size_t n) {
 class StackPool {
  public:
   StackSlot* acquire() {
+    // A few warm stacks per thread first: a short call (a spawn's entry that
+    // returns at once) takes and returns one without the lock.
+    ThreadCache& cache = thread_cache();
+    if (cache.count != 0) {
+      StackSlot* slot = cache.slots[--cache.count];
+      slot->state.store(kRunning, std::memory_order_relaxed);
+      return slot;
+    }
     std::lock_guard<std::mutex> lock(mu_);
     StackSlot* slot = nullptr;
     if (!free_.empty()) {
@@ -143,6 +151,12 @@ class StackPool {
   }
 
   void release(StackSlot* slot) {
+    ThreadCache& cache = thread_cache();
+    if (cache.count < kThreadStacks) {
+      slot->state.store(kFree, std::memory_order_release);
+      cache.slots[cache.count++] = slot;
+      return;
+    }
     if (free_count_.load(std::memory_order_relaxed) >= kHotStacks) {
       ::madvise(slot->base, kFiberStackBytes - kKeptTopBytes, MADV_DONTNEED);
     }
@@ -185,6 +199,24 @@ class StackPool {
     StackSlot slots[kSlabStacks];
   };
 
+  // Per thread, given back to the pool when the thread ends.
+  static constexpr size_t kThreadStacks = 4;
+  struct ThreadCache {
+    StackSlot* slots[kThreadStacks];
+    size_t count = 0;
+    ~ThreadCache();
+  };
+  static ThreadCache& thread_cache() {
+    thread_local ThreadCache cache;
+    return cache;
+  }
+  void release_shared(StackSlot* slot) {
+    slot->state.store(kFree, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(slot);
+    free_count_.store(free_.size(), std::memory_order_relaxed);
+  }
+
   bool add_slab() {
     size_t n = slab_count_.load(std::memory_order_relaxed);
     if (n == kMaxSlabs) {
@@ -218,6 +250,12 @@ class StackPool {
 StackPool& stack_pool() {
   static StackPool* pool = new StackPool();  // never destroyed: fibers may outlive statics
   return *pool;
+}
+
+StackPool::ThreadCache::~ThreadCache() {
+  for (size_t i = 0; i < count; ++i) {
+    stack_pool().release_shared(slots[i]);
+  }
 }
 
 // Starts the trimmer the first time a call parks (a detached thread that

@@ -74,6 +74,13 @@ RUSM_EXPORT(all) void all(rusm_pid reporter) {
                  "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a"
                  "96c8"));
 
+  // An empty IKM (RFC 5869 allows it; OpenSSL's HKDF alone refuses it), no
+  // salt, info "info": PRK = HMAC(32 zero bytes, ""), then the expand.
+  CHECK(rusm_crypto_hkdf(RUSM_HASH_SHA256, ikm, 0, salt, 0, "info", 4, out, 42) == 42);
+  CHECK(same_hex(out, 42,
+                 "9c9c026055b7e6649ec5bf9ac4b3485f38735832679e4bced420d37e18e2175541a89768abb7c07f"
+                 "96c3"));
+
   // AES-128-GCM, NIST test case 2 (zero key, nonce and block).
   uint8_t zero[16] = {0};
   int32_t k = rusm_crypto_key_import(RUSM_KEY_AES128_GCM, 0, zero, 16);
