@@ -475,6 +475,12 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
                  ir.global_defs.size() * 2 * sizeof(Slot) + ir.elems.size() + ir.datas.size() +
                  (1 + elem_funcs) * (sizeof(Function) + sizeof(Function*)) +
                  8 * alignof(std::max_align_t);  // padding between the arrays
+  if (md.native != nullptr) {
+    // Compiled code's context and table views (make_vmctx), so that they do
+    // not cost a second block.
+    arena += sizeof(internal::VmCtx) + (ir.tables.size() + 1) * sizeof(void*) +
+             2 * alignof(std::max_align_t);
+  }
   auto inst = std::make_shared<InstanceImpl>(arena);
   inst->module_ = module;
   inst->md_ = &md;
