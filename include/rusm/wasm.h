@@ -289,6 +289,14 @@ class Module {
   // cache; and how long that took (0 for the interpreter).
   bool from_cache() const;
   double native_compile_ms() const;
+  // Takes the compiled tier's code of `compiled` (this module's bytes,
+  // compiled again with Tier::kCompiled) into this interpreted module: calls
+  // of running instances run compiled code from their next function entry
+  // (frames already running go on interpreted), and new instances start in
+  // it; tier() is kCompiled from then on. Thread-safe; a no-op when this
+  // module has compiled code already. kUsage if `compiled` has none or is
+  // another module.
+  Status adopt_native_code(const Module& compiled) const;
 
   const internal::ModuleData& data() const { return *data_; }
 

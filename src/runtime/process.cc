@@ -130,10 +130,12 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
 // What a process holds changes when its linear memory grows or writes a
 // chunk it never wrote; both are counters the memory keeps (wasm/memory.h),
 // so the check after each run is two loads, and the report follows at once:
-// the observer always shows the current figure. Tables, globals and
-// functions change rarely; they show at the next change, or within 256 runs.
+// the observer always shows the current figure; so does the stack a call
+// suspended in compiled code holds. Tables, globals and functions change
+// rarely; they show at the next change, or within 256 runs.
 void WasmProcess::maybe_report_memory(otp::Context& ctx) {
-  uint64_t stamp = memory_ != nullptr ? memory_->size_bytes() + memory_->written_bytes() : 0;
+  uint64_t stamp = (memory_ != nullptr ? memory_->size_bytes() + memory_->written_bytes() : 0) +
+                   exec_.parked_stack_bytes();
   if (stamp != reported_stamp_ || ++runs_since_report_ >= 256) {
     reported_stamp_ = stamp;
     runs_since_report_ = 0;

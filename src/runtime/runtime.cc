@@ -261,6 +261,11 @@ void Runtime::Impl::tier_up_loop() {
       if (!m || (*m)->tier() != wasm::Tier::kCompiled) {
         continue;  // it stays interpreted (a damaged entry is compiled again next start)
       }
+      // The loaded module takes the machine code: its running processes
+      // switch at their next function entry, new ones start compiled.
+      if (e->module->adopt_native_code(**m)) {
+        continue;
+      }
       Result<std::shared_ptr<const ModuleEntry>> fresh = [&] {
         std::shared_lock imports_lock(modules_mu);  // add_host_function writes imports under it
         return make_entry(w.name, std::move(*m), e->source);

@@ -95,6 +95,16 @@ struct FuncCode {
   void* tramp = nullptr;
 };
 
+// A function's entry as calls read it: Module::adopt_native_code may
+// replace it while other threads run the module's code.
+inline const Word* entry_of(const FuncCode* fc) {
+  return __atomic_load_n(&fc->entry, __ATOMIC_ACQUIRE);
+}
+// Its compiled entry, or null (set before the entry is replaced).
+inline void* native_of(const FuncCode* fc) {
+  return __atomic_load_n(&fc->native, __ATOMIC_ACQUIRE);
+}
+
 inline uint32_t slot_count(ValType t) {
   return t == ValType::V128 ? 2 : 1;
 }
@@ -127,7 +137,7 @@ bool dispatch_available(Dispatch d);
   /* control */ \
   X(unreachable) X(nop) X(halt) X(br) X(br_if_nz) X(br_if_z) X(br_table) X(return0) \
   X(return1) X(return2) X(return_n) X(call) X(call_import) X(call_indirect) X(call_fn) \
-  X(charge) \
+  X(charge) X(enter_native) \
   /* data movement */ \
   X(copy) X(copy128) X(const64) X(const128) X(select) X(select128) X(global_get) \
   X(global_set) X(global_get128) X(global_set128) \

@@ -102,6 +102,7 @@ Shape shape_of(Op op) {
       return Shape::kReturnN;
     case Op::data_drop:
     case Op::elem_drop:
+    case Op::enter_native:
       return Shape::kIndex;
     case Op::i32_store_imm:
     case Op::i64_store_imm:

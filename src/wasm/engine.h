@@ -3,10 +3,12 @@
 // src/wasm/; embedders use include/rusm/wasm.h.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <memory_resource>
+#include <mutex>
 #include <vector>
 
 #include "rusm/wasm.h"
@@ -18,17 +20,25 @@ namespace rusm::wasm::internal {
 
 class NativeCode;  // native.h
 
-// Everything compile() produces. Immutable after compile; shared by instances.
+// Everything compile() produces. Immutable after compile, except that an
+// interpreted module can adopt the compiled tier's code once (adopt_native):
+// shared by instances.
 struct ModuleData {
   ModuleIR ir;
   Dispatch dispatch = Dispatch::kGoto;
   std::vector<Word> code;          // all functions' internal code
   std::vector<FuncCode> funcs;     // defined functions (index - num_imported_funcs)
   std::vector<uint32_t> type_ids;  // canonical id of each type index
-  // The compiled tier's code (native.h), when the module was compiled to it.
+  // The compiled tier's code (native.h), when the module was compiled to it
+  // or has adopted it since; set once, before native_code() returns it.
   std::shared_ptr<NativeCode> native;
-  bool native_from_cache = false;
-  double native_ms = 0;
+  // The same, readable while adopt_native runs on another thread.
+  std::atomic<const NativeCode*> native_published{nullptr};
+  // Adopted code's entry stubs (adopt_native): per defined function,
+  // [enter_native][FuncCode*][return0].
+  std::unique_ptr<Word[]> native_stubs;
+  std::mutex adopt_mu;
+  const NativeCode* native_code() const { return native_published.load(std::memory_order_acquire); }
   // For each defined global, how many slots its value takes.
   uint32_t num_defined_globals() const {
     return static_cast<uint32_t>(ir.globals.size()) - ir.num_imported_globals;
@@ -207,6 +217,13 @@ struct ExecState {
   Dispatch dispatch = Dispatch::kGoto;
   // The call runs compiled code (native.h); its fiber's state, made on first use.
   bool native = false;
+  // The compiled code runs a call made by interpreted frames (a function
+  // whose module adopted compiled code while the call was interpreted): when
+  // it returns, the interpreter goes on at `ip`.
+  bool native_nested = false;
+  // Set by the interpreter's enter_native: the function to run compiled,
+  // its arguments at fp.
+  const FuncCode* enter_native = nullptr;
   NativeRun* native_run = nullptr;
 
   Execution* exec = nullptr;

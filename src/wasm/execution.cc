@@ -266,7 +266,8 @@ Status Execution::begin(Function* f, std::span<const Value> args) {
   // Compiled code's trampoline writes the results where the arguments were
   // (the interpreter makes room for its entry frame's results itself).
   size_t need = arg_slots;
-  if (f->code_ != nullptr && f->code_->native != nullptr) {
+  void* native_entry = f->code_ != nullptr ? internal::native_of(f->code_) : nullptr;
+  if (native_entry != nullptr) {
     need = std::max<size_t>(need, internal::slot_count(f->type().results));
   }
   Slot* base = st.stack;
@@ -296,17 +297,11 @@ Status Execution::begin(Function* f, std::span<const Value> args) {
   st.ip = st.boot;
   st.fp = base;
   internal::discard_native(st);
-  st.native = f->code_ != nullptr && f->code_->native != nullptr && f->instance_->vmctx_ != nullptr;
+  st.native = native_entry != nullptr && internal::ensure_vmctx(*f->instance_) != nullptr;
+  st.native_nested = false;
+  st.enter_native = nullptr;
   if (st.native) {
-    if (st.native_run == nullptr) {
-      st.native_run = new internal::NativeRun();
-    }
-    internal::NativeRun& run = *st.native_run;
-    run.entry_ctx = f->instance_->vmctx_;
-    run.entry_fn = f->code_->native;
-    run.entry_tramp = f->code_->tramp;
-    run.slots = base;
-    run.host_slots = nullptr;
+    internal::prepare_native_call(st, *f->instance_, *f->code_, base);
   }
   st.frame = st.frames;
   st.frames[0] = Frame{nullptr, base, nullptr};
@@ -352,10 +347,33 @@ RunStatus Execution::run(int64_t fuel) {
       return RunStatus::kOutOfFuel;
     }
   }
-  if (st.native) {
-    internal::run_native(st);
-  } else {
+  for (;;) {
+    if (st.native) {
+      internal::run_native(st);
+      if (st.native_nested && st.status == RunStatus::kFinished) {
+        // A compiled callee of interpreted frames returned (its results are
+        // at st.fp): the interpreter goes on at its return.
+        st.native = false;
+        st.native_nested = false;
+        st.status = RunStatus::kOutOfFuel;
+        if (st.fuel > 0) {
+          continue;
+        }
+      }
+      break;
+    }
     internal::run_interpreter(st);
+    if (st.enter_native == nullptr) {
+      break;
+    }
+    // The interpreter reached a function that has compiled code now
+    // (Module::adopt_native_code): run it on a fiber from here.
+    const internal::FuncCode* fc = st.enter_native;
+    st.enter_native = nullptr;
+    internal::ensure_vmctx(*st.inst);
+    internal::prepare_native_call(st, *st.inst, *fc, st.fp);
+    st.native = true;
+    st.native_nested = true;
   }
   if (st.status != RunStatus::kTrapped) {
     // A bulk operation may overshoot the budget: it is charged in full. A

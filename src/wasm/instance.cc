@@ -475,7 +475,7 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
                  ir.global_defs.size() * 2 * sizeof(Slot) + ir.elems.size() + ir.datas.size() +
                  (1 + elem_funcs) * (sizeof(Function) + sizeof(Function*)) +
                  8 * alignof(std::max_align_t);  // padding between the arrays
-  if (md.native != nullptr) {
+  if (md.native_code() != nullptr) {
     // Compiled code's context and table views (make_vmctx), so that they do
     // not cost a second block.
     arena += sizeof(internal::VmCtx) + (ir.tables.size() + 1) * sizeof(void*) +
@@ -591,7 +591,7 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<const Module>
     }
     inst->snapshot_ = options.snapshot;
   }
-  if (md.native != nullptr) {
+  if (md.native_code() != nullptr) {
     inst->vmctx_ = internal::make_vmctx(*inst);
   }
 

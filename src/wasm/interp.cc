@@ -433,11 +433,12 @@ RUSM_NOINLINE const Word* invoke(ExecState* st, Function* f, const Word* ret_ip,
   }
   *fuel -= fc->fuel_cost;
   st->fp = nfp;
+  const Word* entry = entry_of(fc);
   if (*fuel < 0) {
-    exit_out_of_fuel(st, fc->entry, nfp, *fuel);
+    exit_out_of_fuel(st, entry, nfp, *fuel);
     return nullptr;
   }
-  return fc->entry;
+  return entry;
 }
 
 }  // namespace

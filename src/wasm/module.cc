@@ -49,12 +49,11 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> b
         }
       } else {
         md->native = std::move(*native);
-        md->native_from_cache = md->native->from_cache;
-        md->native_ms = md->native->ms;
         for (size_t i = 0; i < md->funcs.size(); ++i) {
           md->funcs[i].native = md->native->funcs[i];
           md->funcs[i].tramp = md->native->tramps[i];
         }
+        md->native_published.store(md->native.get(), std::memory_order_release);
       }
     }
   }
@@ -98,15 +97,68 @@ std::optional<uint32_t> Module::start_function() const {
 }
 
 Tier Module::tier() const {
-  return data_->native != nullptr ? Tier::kCompiled : Tier::kInterpreter;
+  return data_->native_code() != nullptr ? Tier::kCompiled : Tier::kInterpreter;
 }
 
 bool Module::from_cache() const {
-  return data_->native_from_cache;
+  const internal::NativeCode* n = data_->native_code();
+  return n != nullptr && n->from_cache;
 }
 
 double Module::native_compile_ms() const {
-  return data_->native_ms;
+  const internal::NativeCode* n = data_->native_code();
+  return n != nullptr ? n->ms : 0;
+}
+
+// Running instances switch at function entry: each defined function's entry
+// becomes a stub whose enter_native instruction stops the interpreter, which
+// then runs the function's compiled code (Execution::run) and returns to the
+// interpreted caller. The interpreter's own code is kept (frames in it go on
+// interpreted), so a switch never waits for running calls.
+Status Module::adopt_native_code(const Module& compiled) const {
+  internal::ModuleData& md = *data_;
+  const internal::ModuleData& from = *compiled.data_;
+  const internal::NativeCode* code = from.native_code();
+  if (code == nullptr) {
+    return Error("adopt_native_code: the other module has no compiled code",
+                 static_cast<int>(ErrorCode::kUsage));
+  }
+  // The same module: the same functions, globals, tables and memories.
+  bool same = md.funcs.size() == from.funcs.size() && md.type_ids == from.type_ids &&
+              md.ir.func_types == from.ir.func_types &&
+              md.ir.globals.size() == from.ir.globals.size() &&
+              md.ir.tables.size() == from.ir.tables.size() &&
+              md.ir.memories.size() == from.ir.memories.size();
+  for (size_t i = 0; same && i < md.funcs.size(); ++i) {
+    same = md.funcs[i].code_end - md.funcs[i].code_begin ==
+           from.funcs[i].code_end - from.funcs[i].code_begin;
+  }
+  if (!same) {
+    return Error("adopt_native_code: the compiled module is not this module",
+                 static_cast<int>(ErrorCode::kUsage));
+  }
+  std::lock_guard<std::mutex> lock(md.adopt_mu);
+  if (md.native_code() != nullptr) {
+    return Status::ok();  // compiled already
+  }
+  md.native = from.native;  // shared: it lives as long as either module
+  const internal::Word* handlers = internal::handler_table(md.dispatch);
+  md.native_stubs = std::make_unique<internal::Word[]>(3 * md.funcs.size());
+  for (size_t i = 0; i < md.funcs.size(); ++i) {
+    internal::FuncCode& fc = md.funcs[i];
+    __atomic_store_n(&fc.native, code->funcs[i], __ATOMIC_RELAXED);
+    __atomic_store_n(&fc.tramp, code->tramps[i], __ATOMIC_RELAXED);
+    internal::Word* stub = &md.native_stubs[3 * i];
+    stub[0] = handlers[static_cast<size_t>(internal::Op::enter_native)];
+    stub[1] = reinterpret_cast<internal::Word>(&fc);
+    stub[2] = handlers[static_cast<size_t>(internal::Op::return0)];
+  }
+  // New instances get compiled code's context from here on (instantiate).
+  md.native_published.store(code, std::memory_order_release);
+  for (size_t i = 0; i < md.funcs.size(); ++i) {
+    __atomic_store_n(&md.funcs[i].entry, &md.native_stubs[3 * i], __ATOMIC_RELEASE);
+  }
+  return Status::ok();
 }
 
 const char* to_string(Tier t) {

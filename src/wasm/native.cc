@@ -430,11 +430,11 @@ void call_function(VmCtx* c, Function* f, uint64_t* slots, uint32_t caller) {
     return;
   }
   const FuncCode* fc = f->code_;
-  if (fc->native == nullptr || f->instance_->vmctx_ == nullptr) {
+  VmCtx* callee = native_of(fc) != nullptr ? ensure_vmctx(*f->instance_) : nullptr;
+  if (callee == nullptr) {
     st->trap.message = "not supported yet: a call from compiled code to an interpreted module";
     trap_out(c, TrapCode::kHost, caller);
   }
-  VmCtx* callee = f->instance_->vmctx_;
   callee->run = run;
   reinterpret_cast<Trampoline>(fc->tramp)(callee, fc->native, slots);
   c->run = run;
@@ -647,6 +647,25 @@ VmCtx* make_vmctx(InstanceImpl& inst) {
   }
   c->tables = views;
   return c;
+}
+
+VmCtx* ensure_vmctx(InstanceImpl& inst) {
+  if (inst.vmctx_ == nullptr && inst.md_->native_code() != nullptr) {
+    inst.vmctx_ = make_vmctx(inst);
+  }
+  return inst.vmctx_;
+}
+
+void prepare_native_call(ExecState& st, InstanceImpl& inst, const FuncCode& fc, Slot* slots) {
+  if (st.native_run == nullptr) {
+    st.native_run = new NativeRun();
+  }
+  NativeRun& run = *st.native_run;
+  run.entry_ctx = inst.vmctx_;
+  run.entry_fn = native_of(&fc);
+  run.entry_tramp = __atomic_load_n(&fc.tramp, __ATOMIC_RELAXED);
+  run.slots = slots;
+  run.host_slots = nullptr;
 }
 
 void run_native(ExecState& st) {

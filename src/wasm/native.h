@@ -115,6 +115,13 @@ size_t parked_stack_bytes(const ExecState& st);
 
 // Makes the VmCtx of an instance of a compiled module (in its arena).
 VmCtx* make_vmctx(InstanceImpl& inst);
+// The instance's VmCtx, made now if its module has adopted compiled code
+// since it was instantiated; null if the module has none. The instance's
+// thread only.
+VmCtx* ensure_vmctx(InstanceImpl& inst);
+// Points the Execution's fiber at a call of fc's compiled code on an
+// instance with a VmCtx, its arguments at `slots` (results come back there).
+void prepare_native_call(ExecState& st, InstanceImpl& inst, const FuncCode& fc, Slot* slots);
 
 // The helpers compiled code calls, by name (the backend's object refers to
 // them; the JIT resolves them to these addresses).

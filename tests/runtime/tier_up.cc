@@ -1,8 +1,8 @@
 // A module loaded with Tier::kAuto runs interpreted while its machine code
 // is compiled in the background; when the compiled tier's cache has it, the
-// runtime swaps the registered module, and processes spawned from then on
-// run native code (Runtime::load). Its own binary: it links the compiled
-// tier (LLVM).
+// loaded module adopts it (Runtime::load): processes spawned from then on run
+// native code, and running ones switch at their next function entry. Its own
+// binary: it links the compiled tier (LLVM).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <iterator>
 #include <thread>
 
+#include "rusm/otp/node.h"
 #include "rusm/runtime/runtime.h"
 #include "rusm/wasm.h"
 #include "rusm/wasm_compiled.h"
@@ -82,6 +83,13 @@ class TierUp : public ::testing::Test {
     return o && o->reason.is_normal();
   }
 
+  void wait_compiled() {
+    // The runtime polls the cache each second; LLVM takes a few seconds here.
+    for (int i = 0; i < 1200 && rt_->module_tier("t_abi") != wasm::Tier::kCompiled; ++i) {
+      std::this_thread::sleep_for(100ms);
+    }
+  }
+
   std::filesystem::path dir_;
   std::vector<uint8_t> bytes_;
   std::unique_ptr<Runtime> rt_;
@@ -95,13 +103,53 @@ TEST_F(TierUp, NewProcessesRunCompiledCodeOnceTheBackgroundCompileIsDone) {
   EXPECT_EQ(misses_, 1);
   EXPECT_EQ(rt_->module_tier("t_abi"), wasm::Tier::kInterpreter);
   EXPECT_TRUE(runs_add());  // interpreted meanwhile
-  // The runtime polls the cache each second; LLVM takes a few seconds here.
-  for (int i = 0; i < 1200 && rt_->module_tier("t_abi") != wasm::Tier::kCompiled; ++i) {
-    std::this_thread::sleep_for(100ms);
-  }
+  wait_compiled();
   ASSERT_EQ(rt_->module_tier("t_abi"), wasm::Tier::kCompiled);
   EXPECT_TRUE(runs_add());
   EXPECT_FALSE(rt_->module_tier("nothing"));
+}
+
+// A process that was running before the switch goes on, and its next round
+// (a function call) runs compiled: it then waits in receive inside compiled
+// code, on a fiber stack, which its memory figure shows.
+TEST_F(TierUp, ARunningProcessSwitchesAtItsNextCall) {
+  start();
+  ASSERT_TRUE(rt_->load("t_abi", bytes_));
+  otp::Probe probe(rt_->node());
+  ProcessSpec s;
+  s.module = "t_abi";
+  s.function = "rounds";
+  s.caps = *profile("trusted");
+  s.record_outcome = true;
+  auto p = rt_->spawn(s);
+  ASSERT_TRUE(p) << p.message();
+  uint64_t tag = 1000;
+  auto round = [&] {
+    ++tag;
+    (void)probe.send(p->pid, otp::Message::make(tag, ""));
+    auto m = probe.receive_if([&](const otp::Message& m) { return m.tag() == tag + 1; }, 10s);
+    return m.has_value();
+  };
+  ASSERT_TRUE(round());
+  auto before = rt_->node().info(p->pid);
+  ASSERT_TRUE(before);
+  wait_compiled();
+  ASSERT_EQ(rt_->module_tier("t_abi"), wasm::Tier::kCompiled);
+  ASSERT_TRUE(round());  // the round that was waiting ends interpreted
+  ASSERT_TRUE(round());  // this one ran compiled, and the next waits there
+  // Reported when the run that answered ends.
+  size_t after = 0;
+  for (int i = 0; i < 200 && after < before->memory_bytes + 4096; ++i) {
+    std::this_thread::sleep_for(20ms);
+    auto info = rt_->node().info(p->pid);
+    ASSERT_TRUE(info);
+    after = info->memory_bytes;
+  }
+  EXPECT_GE(after, before->memory_bytes + 4096);
+  (void)probe.send(p->pid, otp::Message::make(99, ""));
+  auto o = rt_->wait(p->pid, 10s);
+  ASSERT_TRUE(o);
+  EXPECT_TRUE(o->reason.is_normal()) << o->reason.to_string();
 }
 
 TEST_F(TierUp, AModuleReplacedMeanwhileIsNotSwappedBack) {

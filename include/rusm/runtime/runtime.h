@@ -165,9 +165,11 @@ class Runtime {
   // With options.compile.tier kAuto and the compiled tier's cache missing
   // the module, it runs interpreted, and the runtime watches the cache (a
   // background compile fills it: CompileOptions::on_native_cache_miss): when
-  // the machine code appears, the registered module is swapped for the
-  // compiled one, so processes spawned from then on run native code (those
-  // running keep the code they started with). module_tier() says which.
+  // the machine code appears, the loaded module adopts it
+  // (wasm::Module::adopt_native_code): processes spawned from then on run
+  // native code, and those running switch to it at their next function
+  // entry (a frame already running, such as a main loop, goes on
+  // interpreted). module_tier() says which.
   Status load(std::string name, std::span<const uint8_t> bytes);
   Status load_file(std::string name, const std::string& path);
   Status add_module(std::string name, std::shared_ptr<const wasm::Module> module);

@@ -42,6 +42,24 @@ RUSM_EXPORT(echo) void echo(void) {
   }
 }
 
+// One round of `rounds`: answers a message with its tag + 1; tag 99 stops.
+// Not inlined: once the module's compiled code arrives (Runtime::load with
+// tier auto), the next round's call enters it (tests/runtime/tier_up.cc).
+__attribute__((noinline)) static int answer_one(void) {
+  rusm_msg m;
+  rusm_receive(&m, g_big, 16);
+  if (m.tag == 99) {
+    return 0;
+  }
+  rusm_send(m.from, m.tag + 1, g_big, 0);
+  return 1;
+}
+
+RUSM_EXPORT(rounds) void rounds(void) {
+  while (answer_one()) {
+  }
+}
+
 RUSM_EXPORT(crash) void crash(void) {
   __builtin_trap();
 }

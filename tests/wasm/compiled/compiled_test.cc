@@ -55,8 +55,10 @@ class CompiledTest : public ::testing::Test {
     wait_ = Function::host(FuncType{{ValType::I32}, {ValType::I32}}, wait_host, &host_, "wait");
     trap_ = Function::host(FuncType{{}, {}}, trap_host, nullptr, "trap");
     Imports imports;
-    imports.add("host", "wait", Extern{ExternKind::Func, wait_.get()});
-    imports.add("host", "trap", Extern{ExternKind::Func, trap_.get()});
+    imports.add("host", "wait",
+                Extern{.kind = ExternKind::Func, .func = wait_.get(), .owner = nullptr});
+    imports.add("host", "trap",
+                Extern{.kind = ExternKind::Func, .func = trap_.get(), .owner = nullptr});
     auto resolved = resolve_imports(*module_, imports);
     ASSERT_TRUE(resolved) << resolved.message();
     auto inst = Instance::instantiate(module_, *resolved);
