@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <memory>
 
@@ -181,6 +183,21 @@ uint16_t free_port() {
   }
   ::close(fd);
   return port;
+}
+
+TempDir::TempDir(std::string_view prefix) {
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / (std::string(prefix) + "XXXXXX")).string();
+  if (::mkdtemp(tmpl.data()) != nullptr) {
+    path_ = tmpl;
+  }
+}
+
+TempDir::~TempDir() {
+  if (!path_.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
 }
 
 }  // namespace rusm::bench

@@ -99,4 +99,18 @@ struct HelperRegistrar {
   HelperRegistrar(std::string name, HelperMain main) { register_helper(std::move(name), main); }
 };
 
+// A fresh temporary directory (for a compiled-tier cache, say), removed
+// with everything in it by the destructor.
+class TempDir {
+ public:
+  explicit TempDir(std::string_view prefix = "rusm-bench-");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }  // "" if it could not be made
+
+ private:
+  std::string path_;
+};
+
 }  // namespace rusm::bench

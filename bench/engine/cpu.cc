@@ -218,30 +218,6 @@ struct CompileTimes {
   std::shared_ptr<const wasm::Module> cold;  // the cold compile's module, for timing
 };
 
-// A fresh temporary directory for the compiled tier's cache, removed by the
-// destructor.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "rusm-bench-cpu-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) != nullptr) {
-      path_ = tmpl;
-    }
-  }
-  ~TempDir() {
-    if (!path_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(path_, ec);
-    }
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }  // "" if it could not be made
-
- private:
-  std::string path_;
-};
-
 Result<CompileTimes> time_compiles(const std::string& wasm_file) {
   auto bytes = read_file(wasm_file);
   if (!bytes) {
@@ -270,7 +246,7 @@ Result<CompileTimes> time_compiles(const std::string& wasm_file) {
   t.cold_ms = c->second;
   t.cold = c->first;
 
-  TempDir dir;
+  TempDir dir("rusm-bench-cpu-");
   if (dir.path().empty()) {
     return Error("cannot make a temporary cache directory");
   }

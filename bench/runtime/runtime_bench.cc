@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <tuple>
 
 #include "common/scenario.h"
 #include "otp/beam.h"
@@ -104,19 +105,25 @@ Report module_storm(const Options& options, Progress& progress) {
           std::to_string(spawners) + " spawners"};
   report.rows.push_back(row);
   // The same storm with the module compiled to native code (issue 14: a
-  // compiled module's spawn must cost no more than the interpreter's); the
-  // baseline is the interpreted storm above.
-  if (Status s = load_compiled_guest(*rt, "bench_compiled"); !s) {
-    report.notes.push_back("no compiled-tier row: " + s.message());
-  } else {
+  // compiled module's spawn must cost no more than the interpreter's), and
+  // as `rusm run` has it once the cache has the module (--tier auto: the
+  // children's entry, `run`, is a short straight-line call, which auto
+  // interprets); the baseline is the interpreted storm above.
+  for (auto [name, tier, label, goal] :
+       {std::tuple{"bench_compiled", rusm::wasm::Tier::kCompiled, "compiled", ""},
+        std::tuple{"bench_auto", rusm::wasm::Tier::kAuto, "auto", "; goal: no worse"}}) {
+    if (Status s = load_compiled_guest(*rt, name, tier); !s) {
+      report.notes.push_back(std::string("no ") + label + "-tier row: " + s.message());
+      continue;
+    }
     storm(rt->node(), spawners, 2000, [&](Pid report_to) {
-      (void)rt->spawn(spec("spawner", {report_to.bits(), 2000}, "bench_compiled"));
+      (void)rt->spawn(spec("spawner", {report_to.bits(), 2000}, name));
     });
-    double compiled = storm(rt->node(), spawners, n, [&](Pid report_to) {
-      (void)rt->spawn(spec("spawner", {report_to.bits(), uint64_t(n)}, "bench_compiled"));
+    double rate = storm(rt->node(), spawners, n, [&](Pid report_to) {
+      (void)rt->spawn(spec("spawner", {report_to.bits(), uint64_t(n)}, name));
     });
-    report.rows.push_back({"compiled tier: Wasm spawn+run+exit/s", compiled, "/s", wasm,
-                           "interpreter", true, std::to_string(spawners) + " spawners"});
+    report.rows.push_back({std::string(label) + " tier: Wasm spawn+run+exit/s", rate, "/s", wasm,
+                           "interpreter", true, std::to_string(spawners) + " spawners" + goal});
   }
   report.notes.push_back("goal: 1,000,000/s on 2 cores; RUSM reports ~475k/s on 10 cores");
   return report;

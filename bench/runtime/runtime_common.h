@@ -33,8 +33,11 @@ size_t rss();
 std::unique_ptr<rusm::runtime::Runtime> make_runtime(
     const Options& options, Report& report, rusm::wasm::Tier tier = rusm::wasm::Tier::kInterpreter);
 // Loads guests.c compiled to native code (the compiled tier, through its
-// on-disk cache) as module `name`, beside the interpreted "bench".
-Status load_compiled_guest(rusm::runtime::Runtime& rt, const std::string& name);
+// on-disk cache) as module `name`, beside the interpreted "bench"; with
+// Tier::kAuto, as `rusm run` loads it once the cache has it (short
+// straight-line calls interpreted).
+Status load_compiled_guest(rusm::runtime::Runtime& rt, const std::string& name,
+                           rusm::wasm::Tier tier = rusm::wasm::Tier::kCompiled);
 
 // A process of `module` running `fn` with the trusted profile.
 rusm::runtime::ProcessSpec spec(std::string fn, std::vector<uint64_t> args = {},

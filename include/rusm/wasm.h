@@ -202,7 +202,13 @@ enum class DispatchScheme : uint8_t { kDefault, kTailCall, kComputedGoto };
 //   kAuto:        compiled code when the on-disk cache has the module's
 //                 machine code (`rusm compile`, or an earlier run's
 //                 background compile: on_native_cache_miss), else the
-//                 interpreter.
+//                 interpreter. A module not worth compiling
+//                 (Module::worth_compiling) is always interpreted, and a
+//                 call that begins at a short straight-line function (no
+//                 loop, no call of the module's functions, at most 256
+//                 bytes) is interpreted in a compiled module too: running
+//                 it takes the interpreter less time than compiled code
+//                 takes to switch onto its own stack.
 enum class Tier : uint8_t { kInterpreter, kCompiled, kAuto };
 const char* to_string(Tier t);
 
@@ -283,6 +289,12 @@ class Module {
   // Name from the name section, or "" when absent.
   std::string_view func_name(uint32_t index) const;
   std::optional<uint32_t> start_function() const;
+  // False when every function is short straight-line code (no loop, no
+  // call of the module's functions, at most 256 bytes): a call runs each
+  // instruction at most once, which the interpreter does in less time than
+  // compiled code takes to switch onto its stack. Tier::kAuto interprets
+  // such a module; kCompiled compiles it anyway.
+  bool worth_compiling() const;
   // The tier that runs it: kInterpreter or kCompiled (never kAuto).
   Tier tier() const;
   // How the compiled tier got its code: compiled now, or loaded from the
@@ -694,7 +706,10 @@ constexpr int64_t kMaxFuelOvershoot = 1024;
 struct ExecutionLimits {
   uint32_t max_call_depth = 20'000;
   size_t max_stack_bytes = 8 * 1024 * 1024;  // value stack (locals + operands)
-  size_t initial_stack_bytes = 4 * 1024;     // grows on demand up to max_stack_bytes
+  // Grows on demand up to max_stack_bytes. The control stack starts with a
+  // frame per 8 slots of it (2 to 16). A call of compiled code needs only
+  // room for its arguments and results there.
+  size_t initial_stack_bytes = 4 * 1024;
 };
 
 // A resumable call into Wasm. Owns the value stack and the call frames.
@@ -731,6 +746,9 @@ class Execution {
   // the stack of a call idle for a while (docs/engine.md, "The compiled
   // tier"). 0 for interpreted calls and between calls.
   size_t parked_stack_bytes() const;
+  // Host memory of the interpreter's stacks (values and call frames), as
+  // allocated now: the initial ones, or what they grew to.
+  size_t stack_bytes() const;
 
   // Charges fuel for work done on the call's behalf outside a host function
   // (e.g. copying a message into guest memory when a suspended call is

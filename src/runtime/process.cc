@@ -32,6 +32,21 @@ using otp::Step;
 using wasm::RunStatus;
 using wasm::Value;
 
+namespace {
+
+// A process whose module runs compiled keeps its Wasm frames on a fiber
+// stack: the interpreter's stacks hold only the entry call's arguments and
+// results (they grow if ever needed).
+wasm::ExecutionLimits exec_limits(const wasm::ExecutionLimits& limits, const ModuleEntry& mod) {
+  wasm::ExecutionLimits l = limits;
+  if (mod.module->tier() == wasm::Tier::kCompiled) {
+    l.initial_stack_bytes = std::min<size_t>(l.initial_stack_bytes, 128);
+  }
+  return l;
+}
+
+}  // namespace
+
 WasmProcess::WasmProcess(Runtime::Impl* rt, std::shared_ptr<const ModuleEntry> mod,
                          Capabilities caps, std::shared_ptr<const wasi::Config> wasi_config,
                          std::shared_ptr<OutcomeSlot> outcome)
@@ -41,7 +56,7 @@ WasmProcess::WasmProcess(Runtime::Impl* rt, std::shared_ptr<const ModuleEntry> m
       wasi_config_(std::move(wasi_config)),
       outcome_(std::move(outcome)),
       limiter_(*rt->node, caps_.max_memory_pages * wasm::kPageSize),
-      exec_(rt->options.limits) {
+      exec_(exec_limits(rt->options.limits, *mod_)) {
   exec_.set_user_data(static_cast<Process*>(this));
 }
 
@@ -86,7 +101,7 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
                    kErrBadArg);
     }
   }
-  limiter_.add_overhead(sizeof(WasmProcess) + rt_->options.limits.initial_stack_bytes);
+  limiter_.add_overhead(sizeof(WasmProcess) + exec_.stack_bytes());
   wasm::InstanceOptions io;
   io.max_memory_pages = caps_.max_memory_pages;
   io.user_data = this;
@@ -135,7 +150,7 @@ Status WasmProcess::init(std::string_view function, std::span<const uint64_t> ar
 // rarely; they show at the next change, or within 256 runs.
 void WasmProcess::maybe_report_memory(otp::Context& ctx) {
   uint64_t stamp = (memory_ != nullptr ? memory_->size_bytes() + memory_->written_bytes() : 0) +
-                   exec_.parked_stack_bytes();
+                   exec_.stack_bytes() + exec_.parked_stack_bytes();
   if (stamp != reported_stamp_ || ++runs_since_report_ >= 256) {
     reported_stamp_ = stamp;
     runs_since_report_ = 0;
@@ -144,9 +159,9 @@ void WasmProcess::maybe_report_memory(otp::Context& ctx) {
 }
 
 size_t WasmProcess::memory_bytes() const {
-  // The interpreter's value stack, or a compiled call's parked stack pages.
-  return sizeof(*this) + (instance_ ? instance_->memory_footprint() : 0) +
-         rt_->options.limits.initial_stack_bytes + exec_.parked_stack_bytes();
+  // The interpreter's stacks, and a compiled call's parked stack pages.
+  return sizeof(*this) + (instance_ ? instance_->memory_footprint() : 0) + exec_.stack_bytes() +
+         exec_.parked_stack_bytes();
 }
 
 Step WasmProcess::run(otp::Context& ctx) {

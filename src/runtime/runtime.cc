@@ -181,8 +181,8 @@ Status Runtime::load(std::string name, std::span<const uint8_t> bytes) {
   if (!m) {
     return Error("bad module: " + m.message());
   }
-  bool interpreted_for_now =
-      impl_->options.compile.tier == wasm::Tier::kAuto && (*m)->tier() == wasm::Tier::kInterpreter;
+  bool interpreted_for_now = impl_->options.compile.tier == wasm::Tier::kAuto &&
+                             (*m)->tier() == wasm::Tier::kInterpreter && (*m)->worth_compiling();
   auto e = impl_->make_entry(name, std::move(*m),
                              std::make_shared<const std::string>(
                                  reinterpret_cast<const char*>(bytes.data()), bytes.size()));

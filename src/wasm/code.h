@@ -93,6 +93,14 @@ struct FuncCode {
   // (native.h), when the module was compiled to native code.
   void* native = nullptr;
   void* tramp = nullptr;
+  // No loop, no call of a function of the module, at most
+  // kStraightLineBytes of Wasm: a call runs each instruction at most once,
+  // which the interpreter does in less time than compiled code takes to
+  // switch onto its own stack. Under Tier::kAuto a call that begins here is
+  // interpreted even when the module has compiled code (compiled callers
+  // call its compiled code). docs/engine.md, "Short calls stay interpreted".
+  bool straight_line = false;
+  static constexpr uint32_t kStraightLineBytes = 256;
 };
 
 // A function's entry as calls read it: Module::adopt_native_code may

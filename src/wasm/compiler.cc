@@ -718,6 +718,7 @@ class FunctionCompiler final : public CodeGen {
   }
 
   ModuleData& md_;
+  bool straight_line_ = true;  // no loop, no call of a defined function so far
   const ModuleIR& ir_;
   uint32_t def_index_;
   uint32_t func_index_;
@@ -795,6 +796,7 @@ bool FunctionCompiler::on_block(FrameKind kind, const std::vector<ValType>& para
   materialize_all();
   bool ok = push_ctrl(kind, params, results);
   if (ok && kind == FrameKind::kLoop) {
+    straight_line_ = false;
     ctrls_.back().loop_pc = code_.size();
     ctrls_.back().loop_point = here();
   }
@@ -1146,6 +1148,7 @@ bool FunctionCompiler::on_call(uint32_t func_index, const FuncType& ft) {
     emit(pack_slots(arg_base));
     emit(func_index);
   } else {
+    straight_line_ = false;
     emit_op(Op::call);
     emit(pack_slots(arg_base));
     emit(reinterpret_cast<Word>(&md_.funcs[func_index - ir_.num_imported_funcs]));
@@ -1169,6 +1172,7 @@ bool FunctionCompiler::on_call_indirect(uint32_t type_index, uint32_t table_inde
   uint32_t arg_base = args.empty() ? next_home() : args[0].home;
   // The index lives above the arguments; read it before the call clobbers it.
   uint32_t index_slot = slot_of(index);
+  straight_line_ = false;
   emit_op(Op::call_indirect);
   emit(pack_slots(index_slot, arg_base));
   emit(Word{table_index} | (Word{md_.type_ids[type_index]} << 32));
@@ -1549,6 +1553,8 @@ void FunctionCompiler::finish() {
   fc.local_slots = local_slots_ - param_slots_;
   fc.frame_slots = static_cast<uint32_t>(max_slot_);
   fc.result_slots = slot_count(type_.results);
+  fc.straight_line =
+      straight_line_ && ir_.bodies[def_index_].code_size <= FuncCode::kStraightLineBytes;
   patch_charges();
   fc.fuel_cost = static_cast<uint32_t>(prepaid(FuelPoint{0, 0}));
 }

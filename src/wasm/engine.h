@@ -43,6 +43,17 @@ struct ModuleData {
   uint32_t num_defined_globals() const {
     return static_cast<uint32_t>(ir.globals.size()) - ir.num_imported_globals;
   }
+  // Compiled with Tier::kAuto: the engine picks the tier per call, and
+  // calls that begin at a straight-line function (FuncCode::straight_line)
+  // are interpreted. Under kCompiled every call runs compiled code.
+  bool auto_tier = false;
+  // Every function is straight-line: compiled code would gain nothing, so
+  // Tier::kAuto interprets the module.
+  bool cheap_to_interpret() const;
+  // Whether a call that begins at fc runs its compiled code.
+  bool runs_compiled(const FuncCode& fc) const {
+    return !(auto_tier && fc.straight_line) && native_of(&fc) != nullptr;
+  }
   // The FuncCode whose code contains word index `pos`, or nullptr.
   const FuncCode* func_at(size_t pos) const;
 };

@@ -225,8 +225,9 @@ void HostCall::consume_fuel(int64_t units) {
 // One allocation per Execution (a spawn makes one): the state, then its
 // initial control stack, then its initial value stack.
 Execution::Execution(const ExecutionLimits& limits) {
-  size_t slots = std::max<size_t>(limits.initial_stack_bytes / sizeof(Slot), 64);
-  size_t frames = std::min<size_t>(16, size_t{limits.max_call_depth} + 1);
+  size_t slots = std::max<size_t>(limits.initial_stack_bytes / sizeof(Slot), 16);
+  size_t frames =
+      std::min<size_t>(std::clamp<size_t>(slots / 8, 2, 16), size_t{limits.max_call_depth} + 1);
   static_assert(alignof(State) >= alignof(Frame) && alignof(Frame) >= alignof(Slot));
   static_assert(sizeof(State) % alignof(Frame) == 0 && sizeof(Frame) % alignof(Slot) == 0);
   void* mem = ::operator new(sizeof(State) + frames * sizeof(Frame) + slots * sizeof(Slot));
@@ -266,7 +267,9 @@ Status Execution::begin(Function* f, std::span<const Value> args) {
   // Compiled code's trampoline writes the results where the arguments were
   // (the interpreter makes room for its entry frame's results itself).
   size_t need = arg_slots;
-  void* native_entry = f->code_ != nullptr ? internal::native_of(f->code_) : nullptr;
+  void* native_entry = f->code_ != nullptr && f->instance_->md_->runs_compiled(*f->code_)
+                           ? internal::native_of(f->code_)
+                           : nullptr;
   if (native_entry != nullptr) {
     need = std::max<size_t>(need, internal::slot_count(f->type().results));
   }
@@ -416,6 +419,10 @@ Status Execution::set_host_results(std::span<const Value> results) {
 
 Function* Execution::suspended_at() const {
   return state_->suspended_at;
+}
+
+size_t Execution::stack_bytes() const {
+  return state_->stack_slots * sizeof(Slot) + state_->frame_capacity * sizeof(internal::Frame);
 }
 
 std::vector<Value> Execution::results() const {

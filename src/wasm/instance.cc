@@ -304,6 +304,10 @@ Status InstanceImpl::initialize() {
   return Status::ok();
 }
 
+bool ModuleData::cheap_to_interpret() const {
+  return std::all_of(funcs.begin(), funcs.end(), [](const FuncCode& f) { return f.straight_line; });
+}
+
 const FuncCode* ModuleData::func_at(size_t pos) const {
   auto it = std::upper_bound(funcs.begin(), funcs.end(), pos,
                              [](size_t p, const FuncCode& f) { return p < f.code_begin; });

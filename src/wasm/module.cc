@@ -28,11 +28,13 @@ Result<std::shared_ptr<const Module>> Module::compile(std::span<const uint8_t> b
   auto md = std::make_unique<internal::ModuleData>();
   md->ir = std::move(**ir);
   md->dispatch = dispatch;
+  md->auto_tier = options.tier == Tier::kAuto;
   Status s = internal::compile_functions(*md);
   if (!s) {
     return s.error();
   }
-  if (options.tier != Tier::kInterpreter) {
+  if (options.tier == Tier::kCompiled ||
+      (options.tier == Tier::kAuto && !md->cheap_to_interpret())) {
     internal::NativeCompiler compiler = internal::native_compiler();
     if (compiler == nullptr) {
       if (options.tier == Tier::kCompiled) {
@@ -96,6 +98,10 @@ std::optional<uint32_t> Module::start_function() const {
   return data_->ir.start;
 }
 
+bool Module::worth_compiling() const {
+  return !data_->cheap_to_interpret();
+}
+
 Tier Module::tier() const {
   return data_->native_code() != nullptr ? Tier::kCompiled : Tier::kInterpreter;
 }
@@ -156,7 +162,9 @@ Status Module::adopt_native_code(const Module& compiled) const {
   // New instances get compiled code's context from here on (instantiate).
   md.native_published.store(code, std::memory_order_release);
   for (size_t i = 0; i < md.funcs.size(); ++i) {
-    __atomic_store_n(&md.funcs[i].entry, &md.native_stubs[3 * i], __ATOMIC_RELEASE);
+    if (md.runs_compiled(md.funcs[i])) {  // auto: short straight-line calls stay interpreted
+      __atomic_store_n(&md.funcs[i].entry, &md.native_stubs[3 * i], __ATOMIC_RELEASE);
+    }
   }
   return Status::ok();
 }

@@ -42,16 +42,22 @@ RUSM_EXPORT(echo) void echo(void) {
   }
 }
 
+__attribute__((noinline)) static void reply_to(const rusm_msg* m) {
+  rusm_send(m->from, m->tag + 1, g_big, 0);
+}
+
 // One round of `rounds`: answers a message with its tag + 1; tag 99 stops.
-// Not inlined: once the module's compiled code arrives (Runtime::load with
-// tier auto), the next round's call enters it (tests/runtime/tier_up.cc).
+// Not inlined, and not straight-line code (it calls reply_to), which auto
+// would keep interpreting: once the module's compiled code arrives
+// (Runtime::load with tier auto), the next round's call enters it
+// (tests/runtime/tier_up.cc).
 __attribute__((noinline)) static int answer_one(void) {
   rusm_msg m;
   rusm_receive(&m, g_big, 16);
   if (m.tag == 99) {
     return 0;
   }
-  rusm_send(m.from, m.tag + 1, g_big, 0);
+  reply_to(&m);
   return 1;
 }
 

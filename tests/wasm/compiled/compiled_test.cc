@@ -342,5 +342,36 @@ TEST(CompiledCache, AutoInterpretsAMissAndAsksForABackgroundCompile) {
   std::filesystem::remove_all(dir);
 }
 
+// (module (func (export "run") (result i32) i32.const 42)): nothing to gain
+// from compiling it.
+TEST(CompiledCache, AutoInterpretsStraightLineCodeWithoutACompile) {
+  enable_compiled_tier();
+  const std::vector<uint8_t> bytes = {
+      0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,        // header
+      0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7f,              // type () -> i32
+      0x03, 0x02, 0x01, 0x00,                                // one function
+      0x07, 0x07, 0x01, 0x03, 'r',  'u',  'n',  0x00, 0x00,  // export "run"
+      0x0a, 0x06, 0x01, 0x04, 0x00, 0x41, 0x2a, 0x0b};       // i32.const 42
+  CompileOptions o;
+  o.tier = Tier::kAuto;
+  o.native_cache_dir = "off";
+  bool asked = false;
+  o.on_native_cache_miss = [&](std::span<const uint8_t>) { asked = true; };
+  auto m = Module::compile(bytes, o);
+  ASSERT_TRUE(m) << m.message();
+  EXPECT_FALSE((*m)->worth_compiling());
+  EXPECT_EQ((*m)->tier(), Tier::kInterpreter);
+  EXPECT_FALSE(asked);
+  o.tier = Tier::kCompiled;  // asked for, it is compiled all the same
+  auto c = Module::compile(bytes, o);
+  ASSERT_TRUE(c) << c.message();
+  EXPECT_EQ((*c)->tier(), Tier::kCompiled);
+  // A loop or a call between functions makes a module worth compiling.
+  o.tier = Tier::kInterpreter;
+  auto loops = Module::compile(guest_bytes(), o);
+  ASSERT_TRUE(loops);
+  EXPECT_TRUE((*loops)->worth_compiling());
+}
+
 }  // namespace
 }  // namespace rusm::wasm

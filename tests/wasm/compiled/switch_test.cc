@@ -7,9 +7,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <thread>
+
+#include <unistd.h>
 
 #include "rusm/wasm.h"
 #include "rusm/wasm_compiled.h"
@@ -192,6 +195,45 @@ TEST_F(SwitchTest, AdoptingWhileAnotherThreadRunsTheModule) {
   adopted = true;
   runner.join();
   EXPECT_GE(after.load(), 200);
+}
+
+// Under Tier::kAuto a call that begins at a short straight-line function
+// (step: no loop, calls only an import) is interpreted although the module
+// has machine code; a call that begins at driver (a loop) runs compiled, and
+// so do its calls of step.
+TEST_F(SwitchTest, AutoInterpretsCallsThatBeginAtAShortStraightLineFunction) {
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("rusm-switch-auto-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  CompileOptions o;
+  o.tier = Tier::kCompiled;
+  o.native_cache_dir = dir.string();
+  ASSERT_TRUE(Module::compile(bytes_, o));  // fills the cache
+  o.tier = Tier::kAuto;
+  auto m = Module::compile(bytes_, o);
+  ASSERT_TRUE(m) << m.message();
+  ASSERT_EQ((*m)->tier(), Tier::kCompiled);
+  module_ = *m;
+  inst_ = instantiate();
+  ASSERT_TRUE(inst_);
+
+  Execution e;
+  ASSERT_TRUE(e.begin(inst_->exported_function("step"), std::vector<Value>{Value::i32(3)}));
+  ASSERT_EQ(e.run(), RunStatus::kSuspended);
+  EXPECT_EQ(e.parked_stack_bytes(), 0u);  // interpreted: no fiber
+  answer(e, 3);
+  ASSERT_EQ(e.run(), RunStatus::kFinished);
+  EXPECT_EQ(e.results()[0].i32(), 33u);
+
+  ASSERT_TRUE(e.begin(inst_->exported_function("driver"), std::vector<Value>{Value::i32(2)}));
+  for (uint32_t n = 0; n < 2; ++n) {
+    ASSERT_EQ(e.run(), RunStatus::kSuspended);
+    EXPECT_GT(e.parked_stack_bytes(), 0u);  // step, called from compiled code
+    answer(e, n);
+  }
+  ASSERT_EQ(e.run(), RunStatus::kFinished);
+  EXPECT_EQ(e.results()[0].i32(), 11u);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(SwitchTest, AdoptingNeedsCompiledCodeOfTheSameModule) {
