@@ -1554,6 +1554,11 @@ static void first_location(const char* stack, char* out, size_t cap) {
   }
 }
 
+/* An allocation failed (the process's memory is exhausted, or QuickJS's
+ * limit reached): when QuickJS then cannot allocate the "out of memory"
+ * error either, what is thrown is null, and describe() says why. */
+static bool alloc_failed;
+
 /* One line for an uncaught exception: "app.js:3: TypeError: x is not a
  * function" (the location of the innermost frame in the script). */
 static void describe(JSValueConst e, char* out, size_t cap) {
@@ -1577,8 +1582,15 @@ static void describe(JSValueConst e, char* out, size_t cap) {
   if (!where[0]) {
     snprintf(where, sizeof where, "%s", script_name ? script_name : "script");
   }
-  snprintf(out, cap, "%s: %s%s", where, JS_IsError(ctx, e) ? "" : "uncaught exception: ",
-           text ? text : "(an exception that cannot be shown)");
+  if (JS_IsNull(e) && alloc_failed) {
+    snprintf(out, cap,
+             "%s: InternalError: out of memory (not even the error could be allocated; "
+             "--max-memory raises the process's limit)",
+             where);
+  } else {
+    snprintf(out, cap, "%s: %s%s", where, JS_IsError(ctx, e) ? "" : "uncaught exception: ",
+             text ? text : "(an exception that cannot be shown)");
+  }
   for (char* p = out; *p; p++) {
     if (*p == '\n' || *p == '\r') {
       *p = ' ';
@@ -1817,12 +1829,15 @@ static void wipe(void* p, size_t n) {
 
 static void* js_block_malloc(JSMallocState* s, size_t size) {
   if (s->malloc_size + size > s->malloc_limit) {
+    alloc_failed = true;
     return NULL;
   }
   void* p = malloc(size);
   if (p) {
     s->malloc_count++;
     s->malloc_size += malloc_usable_size(p) + kBlockOverhead;
+  } else {
+    alloc_failed = true;
   }
   return p;
 }
@@ -1850,12 +1865,14 @@ static void* js_block_realloc(JSMallocState* s, void* p, size_t size) {
   }
   size_t old = malloc_usable_size(p);
   if (s->malloc_size + size - old > s->malloc_limit) {
+    alloc_failed = true;
     return NULL;
   }
   void* q;
   if (zero_on_free) { /* moved by hand, so that the old block is zeroed */
     q = malloc(size);
     if (!q) {
+      alloc_failed = true;
       return NULL;
     }
     memcpy(q, p, old < size ? old : size);
@@ -1864,6 +1881,7 @@ static void* js_block_realloc(JSMallocState* s, void* p, size_t size) {
   } else {
     q = realloc(p, size);
     if (!q) {
+      alloc_failed = true;
       return NULL;
     }
   }

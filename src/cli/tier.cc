@@ -94,6 +94,7 @@ void compile_in_background(const std::string& cache_dir, std::span<const uint8_t
     std::string dir_flag = "--cache-dir=" + cache_dir;
     ::execl(self, self, "compile", "--quiet", "--remove-input", dir_flag.c_str(), path.c_str(),
             static_cast<char*>(nullptr));
+    ::unlink(path.c_str());  // no compiler to read it and remove it
     ::_exit(127);
   }
   ::close(lock);  // the compiler's copy keeps it locked
@@ -116,8 +117,9 @@ void add_tier_option(CLI::App* cmd, std::string* tier) {
   cmd->add_option("--tier", *tier,
                   "Execution tier: auto (the default, or $RUSM_TIER): native code when the "
                   "compiled tier's cache has the module, else the interpreter while a background "
-                  "`rusm compile` fills the cache for the next start; compiled: native code or "
-                  "an error; interp: the interpreter")
+                  "`rusm compile` fills the cache (running processes then switch at their next "
+                  "function entry, and the next start is native); compiled: native code or an "
+                  "error; interp: the interpreter")
       ->check(CLI::IsMember({"auto", "compiled", "interp"}));
 }
 
