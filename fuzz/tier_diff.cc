@@ -1226,21 +1226,69 @@ Value fixed_arg(ValType t, size_t i) {
   }
 }
 
-Outcome call(Side& s, Function* f, std::span<const Value> args) {
+// What a call came to once its run stopped with `status`.
+Outcome outcome(const Side& s, RunStatus status) {
   Outcome o;
-  if (Status st = s.exec->begin(f, args); !st) {
-    o.status = RunStatus::kTrapped;
-    o.trap = "begin: " + st.message();
-    return o;
-  }
-  o.status = s.exec->run(kFuel);
-  if (o.status == RunStatus::kFinished) {
+  o.status = status;
+  if (status == RunStatus::kFinished) {
     o.results = s.exec->results();
-  } else if (o.status == RunStatus::kTrapped) {
+  } else if (status == RunStatus::kTrapped) {
     o.code = s.exec->trap().code;
     o.trap = s.exec->trap().to_string();
   }
   return o;
+}
+
+Outcome begin_failed(const Status& st) {
+  Outcome o;
+  o.status = RunStatus::kTrapped;
+  o.trap = "begin: " + st.message();
+  return o;
+}
+
+Outcome call(Side& s, Function* f, std::span<const Value> args) {
+  if (Status st = s.exec->begin(f, args); !st) {
+    return begin_failed(st);
+  }
+  return outcome(s, s.exec->run(kFuel));
+}
+
+// A third side: the interpreted module adopts the compiled one's machine
+// code (Module::adopt_native_code) once `switch_after` units of fuel have
+// been spent over the calls, in the middle of whichever call is running
+// then: that call's frames go on interpreted and its callees run compiled.
+// The call runs in short slices (as the scheduler's) so that the switch
+// falls inside calls.
+struct Switching {
+  const Module* donor = nullptr;
+  int64_t switch_after = 0;
+  int64_t spent = 0;
+  bool adopted = false;
+  bool midway = false;  // adopted while a call was unfinished
+  std::string error;
+};
+
+Outcome call_switching(Side& s, Function* f, std::span<const Value> args, Switching& sw) {
+  constexpr int64_t kSlice = 61;
+  if (Status st = s.exec->begin(f, args); !st) {
+    return begin_failed(st);
+  }
+  RunStatus status;
+  for (;;) {
+    int64_t before = s.exec->fuel_consumed();
+    status = s.exec->run(kSlice);
+    sw.spent += s.exec->fuel_consumed() - before;
+    if (!sw.adopted && sw.spent >= sw.switch_after) {
+      sw.adopted = true;
+      sw.midway = status == RunStatus::kOutOfFuel;
+      if (Status st = s.module->adopt_native_code(*sw.donor); !st) {
+        sw.error = st.message();
+      }
+    }
+    if (status != RunStatus::kOutOfFuel || s.exec->fuel_consumed() >= kFuel) {
+      return outcome(s, status);
+    }
+  }
 }
 
 bool is_nan(const Value& v) {
@@ -1373,6 +1421,19 @@ CheckResult check_module(std::span<const uint8_t> wasm) {
     r.report = compiled.message();
     return r;
   }
+  auto switched = prepare(wasm, Tier::kInterpreter);
+  if (!switched) {
+    r.kind = CheckResult::kBadModule;
+    r.report = switched.message();
+    return r;
+  }
+  Switching sw;
+  sw.donor = compiled->module.get();
+  uint64_t h = 14695981039346656037ull;  // FNV-1a of the module: where it switches
+  for (uint8_t byte : wasm) {
+    h = (h ^ byte) * 1099511628211ull;
+  }
+  sw.switch_after = static_cast<int64_t>(h % 400);
   for (const ExportInfo& ex : interp->module->exports()) {
     if (ex.kind != ExternKind::Func) {
       continue;
@@ -1385,7 +1446,9 @@ CheckResult check_module(std::span<const uint8_t> wasm) {
     }
     Outcome a = call(*interp, fa, args);
     Outcome b = call(*compiled, fb, args);
-    if (a.status == RunStatus::kOutOfFuel || b.status == RunStatus::kOutOfFuel) {
+    Outcome c = call_switching(*switched, switched->instance->exported_function(ex.name), args, sw);
+    if (a.status == RunStatus::kOutOfFuel || b.status == RunStatus::kOutOfFuel ||
+        c.status == RunStatus::kOutOfFuel) {
       r.kind = CheckResult::kInconclusive;
       return r;
     }
@@ -1395,11 +1458,23 @@ CheckResult check_module(std::span<const uint8_t> wasm) {
       diff = "interpreter " + describe(a) + "\ncompiled    " + describe(b) + "\n";
     }
     diff += compare_state(*interp, *compiled);
+    if (!sw.error.empty()) {
+      diff += "adopting the compiled code: " + sw.error + "\n";
+    }
+    if (!same_outcome(a, c)) {
+      diff += "interpreter " + describe(a) + "\nswitched    " + describe(c) + " (after " +
+              std::to_string(sw.switch_after) + " fuel)\n";
+    }
+    std::string state = compare_state(*interp, *switched);
+    if (!state.empty()) {
+      diff += "switched to compiled code midway: " + state;
+    }
     if (!diff.empty()) {
       r.kind = CheckResult::kMismatch;
       r.report = "after calling export " + ex.name + ":\n" + diff;
       return r;
     }
+    r.switched_midway = sw.midway;
     if (a.status == RunStatus::kTrapped) {
       ++r.traps;
       r.trap_kinds.push_back(to_string(a.code));

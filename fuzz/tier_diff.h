@@ -35,11 +35,14 @@ struct CheckResult {
   int calls = 0;                        // calls compared
   int traps = 0;                        // of which trapped (on both sides, with the same code)
   std::vector<std::string> trap_kinds;  // to_string(code) of each of those traps
+  bool switched_midway = false;         // the third instance adopted compiled code inside a call
 };
 
 // Compiles `wasm` under both tiers (the compiled one with the cache off),
 // instantiates each, calls every exported function in export order with
-// fixed arguments and compares. kBadModule: either tier refused the module
+// fixed arguments and compares; a third instance, interpreted, adopts the
+// compiled code midway through its calls (Module::adopt_native_code) and
+// must agree too. kBadModule: either tier refused the module
 // (the generator's bug, or the compiled tier's).
 CheckResult check_module(std::span<const uint8_t> wasm);
 

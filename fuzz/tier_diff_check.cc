@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     }
   }
   auto t0 = std::chrono::steady_clock::now();
-  uint64_t same = 0, inconclusive = 0, calls = 0, traps = 0, bytes = 0;
+  uint64_t same = 0, inconclusive = 0, calls = 0, traps = 0, bytes = 0, midway = 0;
   for (uint64_t seed = first; seed < first + seeds; ++seed) {
     auto wasm = rusm::tier_diff::generate_module(rusm::tier_diff::seed_bytes(seed));
     bytes += wasm.size();
@@ -94,6 +94,7 @@ int main(int argc, char** argv) {
     }
     calls += r.calls;
     traps += r.traps;
+    midway += r.switched_midway ? 1 : 0;
     for (const std::string& k : r.trap_kinds) {
       ++trap_kinds[k];
     }
@@ -101,11 +102,13 @@ int main(int argc, char** argv) {
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf(
       "tier_diff_check: %llu seeds in %.1f s: %llu agree (%llu calls compared, %llu of them "
-      "trapped), %llu inconclusive (out of fuel); %.0f bytes of Wasm per module\n",
+      "trapped), %llu inconclusive (out of fuel); %.0f bytes of Wasm per module; %llu switched "
+      "to compiled code inside a call\n",
       static_cast<unsigned long long>(seeds), s, static_cast<unsigned long long>(same),
       static_cast<unsigned long long>(calls), static_cast<unsigned long long>(traps),
       static_cast<unsigned long long>(inconclusive),
-      seeds ? static_cast<double>(bytes) / static_cast<double>(seeds) : 0.0);
+      seeds ? static_cast<double>(bytes) / static_cast<double>(seeds) : 0.0,
+      static_cast<unsigned long long>(midway));
   if (verbose) {
     for (const auto& [kind, n] : trap_kinds) {
       std::printf("  %5d %s\n", n, kind.c_str());
