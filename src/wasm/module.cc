@@ -129,16 +129,9 @@ Status Module::adopt_native_code(const Module& compiled) const {
     return Error("adopt_native_code: the other module has no compiled code",
                  static_cast<int>(ErrorCode::kUsage));
   }
-  // The same module: the same functions, globals, tables and memories.
-  bool same = md.funcs.size() == from.funcs.size() && md.type_ids == from.type_ids &&
-              md.ir.func_types == from.ir.func_types &&
-              md.ir.globals.size() == from.ir.globals.size() &&
-              md.ir.tables.size() == from.ir.tables.size() &&
-              md.ir.memories.size() == from.ir.memories.size();
-  for (size_t i = 0; same && i < md.funcs.size(); ++i) {
-    same = md.funcs[i].code_end - md.funcs[i].code_begin ==
-           from.funcs[i].code_end - from.funcs[i].code_begin;
-  }
+  // The same module: the same bytes (the code must be this code, not code
+  // of the same shape).
+  bool same = md.ir.bytes == from.ir.bytes;
   if (!same) {
     return Error("adopt_native_code: the compiled module is not this module",
                  static_cast<int>(ErrorCode::kUsage));

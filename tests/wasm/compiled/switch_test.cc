@@ -5,6 +5,7 @@
 // their meaning across the boundary.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -240,6 +241,19 @@ TEST_F(SwitchTest, AdoptingNeedsCompiledCodeOfTheSameModule) {
   auto other = compile(guest_bytes("tier_guest.wasm"), Tier::kCompiled);
   ASSERT_TRUE(other);
   Status s = module_->adopt_native_code(*other);
+  EXPECT_FALSE(s);
+  EXPECT_NE(s.message().find("not this module"), std::string::npos) << s.message();
+  // The same shape (functions, types, code sizes), one constant changed:
+  // divide's 1000 becomes 1001 (LEB128 e8 07 -> e9 07).
+  std::vector<uint8_t> edited = bytes_;
+  const uint8_t i32_const_1000[] = {0x41, 0xe8, 0x07};
+  auto at = std::search(edited.begin(), edited.end(), std::begin(i32_const_1000),
+                        std::end(i32_const_1000));
+  ASSERT_NE(at, edited.end());
+  at[1] = 0xe9;
+  auto lookalike = compile(edited, Tier::kCompiled);
+  ASSERT_TRUE(lookalike);
+  s = module_->adopt_native_code(*lookalike);
   EXPECT_FALSE(s);
   EXPECT_NE(s.message().find("not this module"), std::string::npos) << s.message();
   auto interpreted = compile(bytes_, Tier::kInterpreter);
